@@ -45,6 +45,7 @@ class ScorerConformanceTest {
             // Small device buffers force several shards even on small inputs.
             OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU, 256L * 1024, new SimdScorer(1));
             open.add(cl);
+            assertThat(cl.device().backend()).isEqualTo("opencl");
             out.add(Arguments.of("opencl", cl));
         } else {
             System.out.println("SKIP OpenCL conformance: no OpenCL device here (install ocl-icd-libopencl1 pocl-opencl-icd)");
@@ -76,6 +77,7 @@ class ScorerConformanceTest {
             VectorStore keys = RandomVectors.store(rows, dim, p);
             for (int k : new int[] {1, 10, 100, n + 5}) {
                 TopKResult got = scorer.topK(queries, keys, k);
+                assertThat(got.device()).as("result names the device that ran").isEqualTo(scorer.device());
                 TopKResult want = reference.topK(queries, keys, k);
                 assertThat(got.perQuery()).hasSize(m);
                 for (int i = 0; i < m; i++) {

@@ -1,0 +1,58 @@
+package dev.attend.gpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+
+class TopKCollectorTest {
+
+    @Test
+    void keepsTheBestAndOrdersTiesById() {
+        long seed = 42;
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (int trial = 0; trial < 200; trial++) {
+            int n = rnd.nextInt(0, 300);
+            int k = rnd.nextInt(0, 50);
+            float[] scores = new float[n];
+            for (int i = 0; i < n; i++) {
+                scores[i] = rnd.nextInt(20); // many ties
+            }
+            TopKCollector c = new TopKCollector(k);
+            for (int i = 0; i < n; i++) {
+                c.offer(scores[i], i);
+            }
+            Integer[] order = IntStream.range(0, n).boxed().toArray(Integer[]::new);
+            Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> -scores[i]).thenComparingInt(i -> i));
+            TopK got = c.drain();
+            assertThat(got.size()).as("seed %d trial %d", seed, trial).isEqualTo(Math.min(k, n));
+            for (int r = 0; r < got.size(); r++) {
+                assertThat(got.ids()[r]).as("seed %d trial %d rank %d", seed, trial, r).isEqualTo(order[r]);
+                assertThat(got.scores()[r]).isEqualTo(scores[order[r]]);
+            }
+            assertThat(c.size()).isZero();
+        }
+    }
+
+    @Test
+    void mergesCollectors() {
+        TopKCollector a = new TopKCollector(3);
+        TopKCollector b = new TopKCollector(3);
+        a.offer(1, 1);
+        a.offer(5, 5);
+        b.offer(4, 4);
+        b.offer(9, 9);
+        b.offer(0, 0);
+        a.addAll(b);
+        assertThat(a.drain().ids()).containsExactly(9, 5, 4);
+    }
+
+    @Test
+    void rejectsNegativeK() {
+        assertThatThrownBy(() -> new TopKCollector(-1)).hasMessageContaining("k must be >= 0");
+    }
+}

@@ -1,0 +1,52 @@
+package dev.attend.gpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class VectorStoreTest {
+
+    @Test
+    void appendsAcrossPagesAndReadsBack() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        int dim = 5;
+        int n = VectorStore.PAGE_ROWS + 123;
+        float[] rows = new float[n * dim];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = (float) rnd.nextDouble(-100, 100);
+        }
+        VectorStore f32 = new VectorStore(dim, Precision.FLOAT32);
+        VectorStore f16 = new VectorStore(dim, Precision.FLOAT16);
+        assertThat(f32.appendRows(rows, 0, 10)).isZero();
+        assertThat(f32.appendRows(rows, 10 * dim, n - 10)).isEqualTo(10);
+        f16.appendRows(rows, 0, n);
+        assertThat(f32.size()).isEqualTo(n);
+        for (int id : new int[] {0, 9, 10, VectorStore.PAGE_ROWS - 1, VectorStore.PAGE_ROWS, n - 1}) {
+            float[] a = f32.row(id);
+            float[] h = f16.row(id);
+            for (int c = 0; c < dim; c++) {
+                assertThat(a[c]).isEqualTo(rows[id * dim + c]);
+                assertThat(h[c]).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(rows[id * dim + c])));
+            }
+        }
+        assertThat(f16.bytes()).isEqualTo(f32.bytes() / 2);
+    }
+
+    @Test
+    void badRowsAreRejectedAndNothingIsStored() {
+        VectorStore s = new VectorStore(3, Precision.FLOAT32);
+        s.append(new float[] {1, 2, 3});
+        assertThatThrownBy(() -> s.append(new float[] {1, 2})).hasMessageContaining("dimension 2, expected 3");
+        assertThatThrownBy(() -> s.appendRows(new float[] {1, 2, 3, 4, Float.NaN, 6}, 0, 2))
+                .hasMessageContaining("row 1 holds NaN at component 1");
+        assertThatThrownBy(() -> s.appendRows(new float[] {1, 2, 3}, 0, 2)).hasMessageContaining("does not hold 2 rows");
+        assertThat(s.size()).isEqualTo(1);
+        VectorStore h = new VectorStore(2, Precision.FLOAT16);
+        assertThatThrownBy(() -> h.append(new float[] {1, 70000})).hasMessageContaining("outside the float16 range");
+        assertThat(h.size()).isZero();
+        assertThatThrownBy(() -> s.row(1)).hasMessageContaining("row 1 is not in [0, 1)");
+        assertThatThrownBy(() -> new VectorStore(0, Precision.FLOAT32)).hasMessageContaining("dimension must be positive");
+    }
+}
