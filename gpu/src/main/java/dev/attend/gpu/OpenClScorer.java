@@ -8,6 +8,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
+import java.util.stream.IntStream;
 
 /**
  * Scorer on an OpenCL device through Aparapi. Keys stay resident on the device between calls (one
@@ -44,6 +45,7 @@ public final class OpenClScorer implements Scorer {
     private final long maxBufferBytes;
     private final Map<VectorStore, List<KeyShard>> resident = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean failed;
+    private volatile Profile lastProfile;
 
     public OpenClScorer(Target target) {
         this(target, DEFAULT_MAX_BUFFER_BYTES, new SimdScorer());
@@ -129,7 +131,10 @@ public final class OpenClScorer implements Scorer {
     }
 
     private TopKResult topKOnDevice(float[][] queries, VectorStore keys, int k) {
+        Profile.Builder profile = new Profile.Builder();
+        long t = System.nanoTime();
         List<KeyShard> shards = sync(keys);
+        profile.lap(t, Profile.Phase.UPLOAD);
         List<TopK> out = new ArrayList<>(queries.length);
         for (int from = 0; from < queries.length; from += TopKScanKernel.BATCH) {
             int m = Math.min(TopKScanKernel.BATCH, queries.length - from);
@@ -138,52 +143,71 @@ public final class OpenClScorer implements Scorer {
                 collectors[j] = new TopKCollector(k);
             }
             if (k > 0) {
-                scanBatch(queries, from, m, k, shards, collectors);
+                scanBatch(queries, from, m, k, keys, shards, collectors, profile);
             }
             for (TopKCollector c : collectors) {
                 out.add(c.drain());
             }
         }
+        lastProfile = profile.build(shards.size());
         return new TopKResult(out, clDevice);
     }
 
-    private void scanBatch(float[][] queries, int from, int m, int k, List<KeyShard> shards, TopKCollector[] collectors) {
+    /** Where the time of the last {@link #topK} call went. */
+    public Profile lastProfile() {
+        return lastProfile;
+    }
+
+    private void scanBatch(float[][] queries, int from, int m, int k, VectorStore keys, List<KeyShard> shards,
+                           TopKCollector[] collectors, Profile.Builder profile) {
         int totalGroups = 0;
+        long t = System.nanoTime();
         for (KeyShard shard : shards) {
             shard.setQueries(queries, from, m);
             shard.score();
+            profile.kernelMs += shard.lastKernelMs();
             totalGroups += shard.usedGroups();
         }
+        t = profile.lap(t, Profile.Phase.SCORE);
         boolean dense = 2 * k > CANDIDATES || k > totalGroups;
         float[] thresholds = new float[TopKScanKernel.BATCH];
         if (!dense) {
-            for (int j = 0; j < m; j++) {
-                thresholds[j] = kthLargestGroupMax(shards, j, k);
-            }
+            IntStream.range(0, m).parallel().forEach(j -> thresholds[j] = kthLargestGroupMax(shards, j, k));
         }
+        t = profile.lap(t, Profile.Phase.THRESHOLD);
         for (KeyShard shard : shards) {
             if (dense) {
                 offerAll(shard, m, collectors, null);
                 continue;
             }
             shard.collect(thresholds);
-            TopKScanKernel kernel = shard.kernel();
+            profile.kernelMs += shard.lastKernelMs();
+            t = profile.lap(t, Profile.Phase.COLLECT);
             boolean[] overflow = new boolean[m];
-            boolean any = false;
-            for (int j = 0; j < m; j++) {
-                int count = kernel.counts[j];
-                if (count > kernel.candidateCapacity) {
-                    overflow[j] = any = true;
-                    continue;
+            // Rescore the few candidates from the host copy: cheaper than bringing scores back.
+            profile.candidates += IntStream.range(0, m).parallel().map(j -> {
+                int count = shard.candidateCount(j);
+                if (count < 0) {
+                    overflow[j] = true;
+                    return 0;
                 }
-                int base = j * kernel.candidateCapacity;
+                float[] q = queries[from + j];
+                float[] row = new float[keys.dim()];
                 for (int c = 0; c < count; c++) {
-                    collectors[j].offer(kernel.candidateScores[base + c], shard.firstRow() + kernel.candidateIds[base + c]);
+                    int id = shard.candidate(j, c);
+                    keys.readRow(id, row);
+                    collectors[j].offer(SimdScorer.dot(q, row, 0, row.length), id);
                 }
+                return count;
+            }).sum();
+            boolean any = false;
+            for (boolean o : overflow) {
+                any |= o;
             }
             if (any) {
                 offerAll(shard, m, collectors, overflow);
             }
+            t = profile.lap(t, Profile.Phase.MERGE);
         }
     }
 
@@ -224,7 +248,7 @@ public final class OpenClScorer implements Scorer {
         int dim = keys.dim();
         long perRowBytes = Math.max((long) dim * Float.BYTES, (long) TopKScanKernel.BATCH * Float.BYTES);
         int maxRows = (int) Math.min(Integer.MAX_VALUE / Math.max(dim, TopKScanKernel.BATCH),
-                maxBufferBytes / perRowBytes) / TopKScanKernel.GROUP * TopKScanKernel.GROUP;
+                maxBufferBytes / perRowBytes) / TopKScanKernel.ROWS_PER_GROUP * TopKScanKernel.ROWS_PER_GROUP;
         if (maxRows <= 0) {
             throw new IllegalStateException("device buffers of " + maxBufferBytes + " bytes cannot hold one group of rows");
         }
@@ -252,7 +276,7 @@ public final class OpenClScorer implements Scorer {
     }
 
     private static int roundUp(int rows) {
-        int g = TopKScanKernel.GROUP;
+        int g = TopKScanKernel.ROWS_PER_GROUP;
         return Math.max(g, (int) Math.min(Integer.MAX_VALUE / 2, ((long) rows + g - 1) / g * g));
     }
 
@@ -265,8 +289,8 @@ public final class OpenClScorer implements Scorer {
         long bytes = 0;
         for (KeyShard s : shards) {
             TopKScanKernel kernel = s.kernel();
-            bytes += 4L * (kernel.keys.length + kernel.scores.length + kernel.groupMax.length
-                    + 2L * kernel.candidateIds.length);
+            bytes += 4L * ((long) kernel.keys.length + kernel.scores.length + kernel.groupMax.length
+                    + kernel.queries.length + kernel.candidates.length);
         }
         return bytes;
     }

@@ -20,7 +20,7 @@ class OpenClScorerTest {
         int dim = 48;
         VectorStore keys = new VectorStore(dim, Precision.FLOAT32);
         ScalarScorer reference = new ScalarScorer();
-        try (OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU, 64L * 1024, new SimdScorer(1))) {
+        try (OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU, 256L * 1024, new SimdScorer(1))) {
             assertThat(cl.device().backend()).isEqualTo("opencl");
             for (int round = 0; round < 6; round++) {
                 int add = round == 0 ? 10 : rnd.nextInt(1, 700);

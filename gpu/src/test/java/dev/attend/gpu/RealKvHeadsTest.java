@@ -55,6 +55,9 @@ class RealKvHeadsTest {
             try (scorer) {
                 TopKResult got = scorer.topK(queries, keys, 100);
                 assertThat(got.device()).isEqualTo(scorer.device());
+                if (scorer instanceof OpenClScorer) {
+                    assertThat(got.device().backend()).as("no fallback").isEqualTo("opencl");
+                }
                 for (int j = 0; j < queries.length; j++) {
                     ScorerAssertions.assertSameTopK(head + " " + got.device() + " q" + j, got.get(j), want.get(j), queries[j], keys);
                 }

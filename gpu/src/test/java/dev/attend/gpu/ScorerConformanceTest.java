@@ -43,7 +43,7 @@ class ScorerConformanceTest {
         out.add(Arguments.of("simd-3", multi));
         if (OpenClScorer.available()) {
             // Small device buffers force several shards even on small inputs.
-            OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU, 256L * 1024, new SimdScorer(1));
+            OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU, 1L << 20, new SimdScorer(1));
             open.add(cl);
             assertThat(cl.device().backend()).isEqualTo("opencl");
             out.add(Arguments.of("opencl", cl));
@@ -78,6 +78,7 @@ class ScorerConformanceTest {
             for (int k : new int[] {1, 10, 100, n + 5}) {
                 TopKResult got = scorer.topK(queries, keys, k);
                 assertThat(got.device()).as("result names the device that ran").isEqualTo(scorer.device());
+                assertThat(got.device().backend()).as("no fallback").isEqualTo(name.replaceAll("-\\d+$", ""));
                 TopKResult want = reference.topK(queries, keys, k);
                 assertThat(got.perQuery()).hasSize(m);
                 for (int i = 0; i < m; i++) {
@@ -97,6 +98,7 @@ class ScorerConformanceTest {
         VectorStore keys = RandomVectors.store(rows, dim, Precision.FLOAT32);
         ScoreMatrix got = scorer.scores(queries, keys, 1000, 2999);
         ScoreMatrix want = reference.scores(queries, keys, 1000, 2999);
+        assertThat(got.device().backend()).as("no fallback").isEqualTo(name.replaceAll("-\\d+$", ""));
         assertThat(got.rows()).isEqualTo(17);
         assertThat(got.cols()).isEqualTo(1999);
         for (int i = 0; i < 17; i++) {

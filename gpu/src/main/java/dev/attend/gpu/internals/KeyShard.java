@@ -15,14 +15,12 @@ public final class KeyShard implements AutoCloseable {
     private final OpenCLDevice device;
     private final TopKScanKernel kernel;
     private final int firstRow;
-    private final float[] rowBuffer;
 
     public KeyShard(OpenCLDevice device, int dim, int firstRow, int capacity, int candidateCapacity) {
         this.device = device;
         this.firstRow = firstRow;
         this.kernel = new TopKScanKernel(dim, capacity, candidateCapacity);
         this.kernel.setExplicit(true);
-        this.rowBuffer = new float[dim];
     }
 
     public int firstRow() {
@@ -43,7 +41,7 @@ public final class KeyShard implements AutoCloseable {
 
     /** Groups that hold at least one row. */
     public int usedGroups() {
-        return (kernel.rows + TopKScanKernel.GROUP - 1) / TopKScanKernel.GROUP;
+        return (kernel.rows + TopKScanKernel.ROWS_PER_GROUP - 1) / TopKScanKernel.ROWS_PER_GROUP;
     }
 
     /** Copies rows up to {@code storeRows} (as far as this shard reaches) and sends the shard to the device. */
@@ -55,14 +53,20 @@ public final class KeyShard implements AutoCloseable {
             return;
         }
         float[] keys = kernel.keys;
-        for (int id = from; id < end; id++) {
-            store.readRow(id, rowBuffer);
-            int r = id - firstRow;
-            int base = (r / TopKScanKernel.GROUP) * dim * TopKScanKernel.GROUP + (r % TopKScanKernel.GROUP);
-            for (int c = 0; c < dim; c++) {
-                keys[base + c * TopKScanKernel.GROUP] = rowBuffer[c];
+        int group = TopKScanKernel.GROUP;
+        // Transpose block by block, in parallel: a 10^7-row upload is otherwise seconds of one core.
+        java.util.stream.IntStream.rangeClosed((from - firstRow) / group, (end - 1 - firstRow) / group).parallel().forEach(block -> {
+            float[] row = new float[dim];
+            int lo = Math.max(from, firstRow + block * group);
+            int hi = Math.min(end, firstRow + (block + 1) * group);
+            for (int id = lo; id < hi; id++) {
+                store.readRow(id, row);
+                int base = block * dim * group + (id - firstRow) % group;
+                for (int c = 0; c < dim; c++) {
+                    keys[base + c * group] = row[c];
+                }
             }
-        }
+        });
         kernel.rows = end - firstRow;
         kernel.put(keys);
     }
@@ -90,12 +94,27 @@ public final class KeyShard implements AutoCloseable {
 
     /** Pass 1: candidates at or above each query's threshold; brings the lists back. */
     public void collect(float[] thresholds) {
-        System.arraycopy(thresholds, 0, kernel.thresholds, 0, TopKScanKernel.BATCH);
-        java.util.Arrays.fill(kernel.counts, 0);
-        kernel.put(kernel.thresholds).put(kernel.counts);
+        System.arraycopy(thresholds, 0, kernel.queries, kernel.dim * TopKScanKernel.BATCH, TopKScanKernel.BATCH);
+        kernel.put(kernel.queries);
         kernel.pass = 1;
         run();
-        kernel.get(kernel.counts).get(kernel.candidateIds).get(kernel.candidateScores);
+        kernel.get(kernel.candidates);
+    }
+
+    /** Candidates of query j after {@link #collect}, or -1 when its list overflowed. */
+    public int candidateCount(int j) {
+        int count = kernel.candidates[j];
+        return count > kernel.candidateCapacity ? -1 : count;
+    }
+
+    /** Store row id of query j's i-th candidate. */
+    public int candidate(int j, int i) {
+        return firstRow + kernel.candidates[TopKScanKernel.BATCH + j * kernel.candidateCapacity + i];
+    }
+
+    /** Milliseconds the device spent on the last kernel run, as Aparapi measured it. */
+    public double lastKernelMs() {
+        return kernel.getExecutionTime();
     }
 
     /** Brings every score of the current batch back (for dense score blocks and overflowing candidate lists). */

@@ -15,7 +15,9 @@ import com.aparapi.Kernel;
  * per query, the k-th largest group maximum over all shards: those k maxima are k distinct rows, so
  * at least k rows score at or above it, and the true top-k all do. Pass 1 appends the rows at or
  * above that threshold to a small candidate list (atomic counter per query), which is all that comes
- * back to the host: the scores never cross the bus.
+ * back to the host: the scores never cross the bus, and the host rescores the few candidates from its
+ * own copy of the rows. Thresholds travel in the query array and the counters in the candidate array,
+ * so each pass costs one small write and one small read.
  *
  * <p>Aparapi translates {@link #run()} from bytecode: no objects, strings, switches or exceptions in
  * here (any of them makes Aparapi fall back to Java instead of failing).
@@ -26,24 +28,27 @@ public final class TopKScanKernel extends Kernel {
     public static final int GROUP = 256;
     /** Queries scored per pass. */
     public static final int BATCH = 16;
+    /** Rows per work item: a work-group covers ROWS * GROUP rows. */
+    public static final int ROWS = 4;
+    /** Rows covered by one work-group; shard capacities are multiples of it. */
+    public static final int ROWS_PER_GROUP = ROWS * GROUP;
     /** Largest dimension supported (queries live in local memory: BATCH * MAX_DIM floats). */
     public static final int MAX_DIM = 256;
     private static final float NEG = -3.4028235e38f;
 
     /** Resident keys of this shard, in the blocked layout. */
     public final float[] keys;
-    /** The query batch, component-major: {@code queries[c * BATCH + j]}. */
+    /** The query batch, component-major ({@code queries[c * BATCH + j]}), then BATCH thresholds for pass 1. */
     public final float[] queries;
     /** Pass 0 output: {@code scores[j * capacity + row]}. */
     public final float[] scores;
     /** Pass 0 output: {@code groupMax[j * groups + g]}. */
     public final float[] groupMax;
-    /** Pass 1 input: per-query threshold. */
-    public final float[] thresholds;
-    /** Pass 1 output: candidates per query (may exceed candidateCapacity: then the list overflowed). */
-    public final int[] counts;
-    public final int[] candidateIds;
-    public final float[] candidateScores;
+    /**
+     * Pass 1 output: {@code candidates[j]} counts query j's candidates (more than candidateCapacity means
+     * its list overflowed), and its rows follow at {@code candidates[BATCH + j * candidateCapacity + i]}.
+     */
+    public final int[] candidates;
 
     public final int dim;
     public final int capacity;
@@ -62,24 +67,21 @@ public final class TopKScanKernel extends Kernel {
     final float[] red = new float[BATCH * GROUP];
 
     public TopKScanKernel(int dim, int capacity, int candidateCapacity) {
-        if (capacity % GROUP != 0) {
-            throw new IllegalArgumentException("capacity must be a multiple of " + GROUP);
+        if (capacity % ROWS_PER_GROUP != 0) {
+            throw new IllegalArgumentException("capacity must be a multiple of " + ROWS_PER_GROUP);
         }
         if (dim > MAX_DIM) {
             throw new IllegalArgumentException("dimension " + dim + " exceeds " + MAX_DIM);
         }
         this.dim = dim;
         this.capacity = capacity;
-        this.groups = capacity / GROUP;
+        this.groups = capacity / ROWS_PER_GROUP;
         this.candidateCapacity = candidateCapacity;
         this.keys = new float[capacity * dim];
-        this.queries = new float[BATCH * dim];
+        this.queries = new float[BATCH * dim + BATCH];
         this.scores = new float[BATCH * capacity];
         this.groupMax = new float[BATCH * groups];
-        this.thresholds = new float[BATCH];
-        this.counts = new int[BATCH];
-        this.candidateIds = new int[BATCH * candidateCapacity];
-        this.candidateScores = new float[BATCH * candidateCapacity];
+        this.candidates = new int[BATCH + BATCH * candidateCapacity];
     }
 
     @Override
@@ -94,72 +96,89 @@ public final class TopKScanKernel extends Kernel {
     private void score() {
         int lid = getLocalId();
         int g = getGroupId();
-        int row = getGlobalId();
+        if (getGlobalId() < BATCH) {
+            candidates[getGlobalId()] = 0;
+        }
         for (int i = lid; i < dim * BATCH; i += GROUP) {
             qLocal[i] = queries[i];
         }
         localBarrier();
-        float a0 = 0f;
-        float a1 = 0f;
-        float a2 = 0f;
-        float a3 = 0f;
-        float a4 = 0f;
-        float a5 = 0f;
-        float a6 = 0f;
-        float a7 = 0f;
-        float a8 = 0f;
-        float a9 = 0f;
-        float a10 = 0f;
-        float a11 = 0f;
-        float a12 = 0f;
-        float a13 = 0f;
-        float a14 = 0f;
-        float a15 = 0f;
-        int base = g * dim * GROUP + lid;
+        // ROWS rows per work item x BATCH queries, all in registers: every key load feeds BATCH
+        // multiply-adds and every query load from local memory feeds ROWS. Written out because
+        // Aparapi keeps private arrays in memory, not registers.
+        float a0_0 = 0f, a0_1 = 0f, a0_2 = 0f, a0_3 = 0f, a0_4 = 0f, a0_5 = 0f, a0_6 = 0f, a0_7 = 0f, a0_8 = 0f, a0_9 = 0f, a0_10 = 0f, a0_11 = 0f, a0_12 = 0f, a0_13 = 0f, a0_14 = 0f, a0_15 = 0f;
+        float a1_0 = 0f, a1_1 = 0f, a1_2 = 0f, a1_3 = 0f, a1_4 = 0f, a1_5 = 0f, a1_6 = 0f, a1_7 = 0f, a1_8 = 0f, a1_9 = 0f, a1_10 = 0f, a1_11 = 0f, a1_12 = 0f, a1_13 = 0f, a1_14 = 0f, a1_15 = 0f;
+        float a2_0 = 0f, a2_1 = 0f, a2_2 = 0f, a2_3 = 0f, a2_4 = 0f, a2_5 = 0f, a2_6 = 0f, a2_7 = 0f, a2_8 = 0f, a2_9 = 0f, a2_10 = 0f, a2_11 = 0f, a2_12 = 0f, a2_13 = 0f, a2_14 = 0f, a2_15 = 0f;
+        float a3_0 = 0f, a3_1 = 0f, a3_2 = 0f, a3_3 = 0f, a3_4 = 0f, a3_5 = 0f, a3_6 = 0f, a3_7 = 0f, a3_8 = 0f, a3_9 = 0f, a3_10 = 0f, a3_11 = 0f, a3_12 = 0f, a3_13 = 0f, a3_14 = 0f, a3_15 = 0f;
+        int b0 = (g * ROWS + 0) * dim * GROUP + lid;
+        int b1 = (g * ROWS + 1) * dim * GROUP + lid;
+        int b2 = (g * ROWS + 2) * dim * GROUP + lid;
+        int b3 = (g * ROWS + 3) * dim * GROUP + lid;
         for (int c = 0; c < dim; c++) {
-            float kv = keys[base + c * GROUP];
+            int off = c * GROUP;
+            float k0 = keys[b0 + off];
+            float k1 = keys[b1 + off];
+            float k2 = keys[b2 + off];
+            float k3 = keys[b3 + off];
             int qb = c * BATCH;
-            a0 += kv * qLocal[qb + 0];
-            a1 += kv * qLocal[qb + 1];
-            a2 += kv * qLocal[qb + 2];
-            a3 += kv * qLocal[qb + 3];
-            a4 += kv * qLocal[qb + 4];
-            a5 += kv * qLocal[qb + 5];
-            a6 += kv * qLocal[qb + 6];
-            a7 += kv * qLocal[qb + 7];
-            a8 += kv * qLocal[qb + 8];
-            a9 += kv * qLocal[qb + 9];
-            a10 += kv * qLocal[qb + 10];
-            a11 += kv * qLocal[qb + 11];
-            a12 += kv * qLocal[qb + 12];
-            a13 += kv * qLocal[qb + 13];
-            a14 += kv * qLocal[qb + 14];
-            a15 += kv * qLocal[qb + 15];
+            float q = 0f;
+            q = qLocal[qb + 0];
+            a0_0 += k0 * q; a1_0 += k1 * q; a2_0 += k2 * q; a3_0 += k3 * q;
+            q = qLocal[qb + 1];
+            a0_1 += k0 * q; a1_1 += k1 * q; a2_1 += k2 * q; a3_1 += k3 * q;
+            q = qLocal[qb + 2];
+            a0_2 += k0 * q; a1_2 += k1 * q; a2_2 += k2 * q; a3_2 += k3 * q;
+            q = qLocal[qb + 3];
+            a0_3 += k0 * q; a1_3 += k1 * q; a2_3 += k2 * q; a3_3 += k3 * q;
+            q = qLocal[qb + 4];
+            a0_4 += k0 * q; a1_4 += k1 * q; a2_4 += k2 * q; a3_4 += k3 * q;
+            q = qLocal[qb + 5];
+            a0_5 += k0 * q; a1_5 += k1 * q; a2_5 += k2 * q; a3_5 += k3 * q;
+            q = qLocal[qb + 6];
+            a0_6 += k0 * q; a1_6 += k1 * q; a2_6 += k2 * q; a3_6 += k3 * q;
+            q = qLocal[qb + 7];
+            a0_7 += k0 * q; a1_7 += k1 * q; a2_7 += k2 * q; a3_7 += k3 * q;
+            q = qLocal[qb + 8];
+            a0_8 += k0 * q; a1_8 += k1 * q; a2_8 += k2 * q; a3_8 += k3 * q;
+            q = qLocal[qb + 9];
+            a0_9 += k0 * q; a1_9 += k1 * q; a2_9 += k2 * q; a3_9 += k3 * q;
+            q = qLocal[qb + 10];
+            a0_10 += k0 * q; a1_10 += k1 * q; a2_10 += k2 * q; a3_10 += k3 * q;
+            q = qLocal[qb + 11];
+            a0_11 += k0 * q; a1_11 += k1 * q; a2_11 += k2 * q; a3_11 += k3 * q;
+            q = qLocal[qb + 12];
+            a0_12 += k0 * q; a1_12 += k1 * q; a2_12 += k2 * q; a3_12 += k3 * q;
+            q = qLocal[qb + 13];
+            a0_13 += k0 * q; a1_13 += k1 * q; a2_13 += k2 * q; a3_13 += k3 * q;
+            q = qLocal[qb + 14];
+            a0_14 += k0 * q; a1_14 += k1 * q; a2_14 += k2 * q; a3_14 += k3 * q;
+            q = qLocal[qb + 15];
+            a0_15 += k0 * q; a1_15 += k1 * q; a2_15 += k2 * q; a3_15 += k3 * q;
         }
-        int valid = 0;
-        if (row < rows) {
-            valid = 1;
-        }
-        keep(0, a0, row, lid, valid);
-        keep(1, a1, row, lid, valid);
-        keep(2, a2, row, lid, valid);
-        keep(3, a3, row, lid, valid);
-        keep(4, a4, row, lid, valid);
-        keep(5, a5, row, lid, valid);
-        keep(6, a6, row, lid, valid);
-        keep(7, a7, row, lid, valid);
-        keep(8, a8, row, lid, valid);
-        keep(9, a9, row, lid, valid);
-        keep(10, a10, row, lid, valid);
-        keep(11, a11, row, lid, valid);
-        keep(12, a12, row, lid, valid);
-        keep(13, a13, row, lid, valid);
-        keep(14, a14, row, lid, valid);
-        keep(15, a15, row, lid, valid);
+        int row0 = (g * ROWS + 0) * GROUP + lid;
+        int row1 = (g * ROWS + 1) * GROUP + lid;
+        int row2 = (g * ROWS + 2) * GROUP + lid;
+        int row3 = (g * ROWS + 3) * GROUP + lid;
+        red[0 * GROUP + lid] = max(max(keep(0, a0_0, row0), keep(0, a1_0, row1)), max(keep(0, a2_0, row2), keep(0, a3_0, row3)));
+        red[1 * GROUP + lid] = max(max(keep(1, a0_1, row0), keep(1, a1_1, row1)), max(keep(1, a2_1, row2), keep(1, a3_1, row3)));
+        red[2 * GROUP + lid] = max(max(keep(2, a0_2, row0), keep(2, a1_2, row1)), max(keep(2, a2_2, row2), keep(2, a3_2, row3)));
+        red[3 * GROUP + lid] = max(max(keep(3, a0_3, row0), keep(3, a1_3, row1)), max(keep(3, a2_3, row2), keep(3, a3_3, row3)));
+        red[4 * GROUP + lid] = max(max(keep(4, a0_4, row0), keep(4, a1_4, row1)), max(keep(4, a2_4, row2), keep(4, a3_4, row3)));
+        red[5 * GROUP + lid] = max(max(keep(5, a0_5, row0), keep(5, a1_5, row1)), max(keep(5, a2_5, row2), keep(5, a3_5, row3)));
+        red[6 * GROUP + lid] = max(max(keep(6, a0_6, row0), keep(6, a1_6, row1)), max(keep(6, a2_6, row2), keep(6, a3_6, row3)));
+        red[7 * GROUP + lid] = max(max(keep(7, a0_7, row0), keep(7, a1_7, row1)), max(keep(7, a2_7, row2), keep(7, a3_7, row3)));
+        red[8 * GROUP + lid] = max(max(keep(8, a0_8, row0), keep(8, a1_8, row1)), max(keep(8, a2_8, row2), keep(8, a3_8, row3)));
+        red[9 * GROUP + lid] = max(max(keep(9, a0_9, row0), keep(9, a1_9, row1)), max(keep(9, a2_9, row2), keep(9, a3_9, row3)));
+        red[10 * GROUP + lid] = max(max(keep(10, a0_10, row0), keep(10, a1_10, row1)), max(keep(10, a2_10, row2), keep(10, a3_10, row3)));
+        red[11 * GROUP + lid] = max(max(keep(11, a0_11, row0), keep(11, a1_11, row1)), max(keep(11, a2_11, row2), keep(11, a3_11, row3)));
+        red[12 * GROUP + lid] = max(max(keep(12, a0_12, row0), keep(12, a1_12, row1)), max(keep(12, a2_12, row2), keep(12, a3_12, row3)));
+        red[13 * GROUP + lid] = max(max(keep(13, a0_13, row0), keep(13, a1_13, row1)), max(keep(13, a2_13, row2), keep(13, a3_13, row3)));
+        red[14 * GROUP + lid] = max(max(keep(14, a0_14, row0), keep(14, a1_14, row1)), max(keep(14, a2_14, row2), keep(14, a3_14, row3)));
+        red[15 * GROUP + lid] = max(max(keep(15, a0_15, row0), keep(15, a1_15, row1)), max(keep(15, a2_15, row2), keep(15, a3_15, row3)));
         localBarrier();
         for (int s = GROUP / 2; s > 0; s = s / 2) {
             if (lid < s) {
-                for (int j = 0; j < BATCH; j++) {
+                for (int j = 0; j < m; j++) {
                     red[j * GROUP + lid] = max(red[j * GROUP + lid], red[j * GROUP + lid + s]);
                 }
             }
@@ -170,25 +189,27 @@ public final class TopKScanKernel extends Kernel {
         }
     }
 
-    private void keep(int j, float a, int row, int lid, int valid) {
+    /** Writes query j's score of {@code row} and returns it, or returns the lowest float for padding rows. */
+    private float keep(int j, float a, int row) {
         float v = NEG;
-        if (valid == 1 && j < m) {
+        if (row < rows && j < m) {
             v = a;
             scores[j * capacity + row] = a;
         }
-        red[j * GROUP + lid] = v;
+        return v;
     }
 
     private void collect() {
-        int row = getGlobalId();
-        if (row < rows) {
-            for (int j = 0; j < m; j++) {
-                float s = scores[j * capacity + row];
-                if (s >= thresholds[j]) {
-                    int at = atomicAdd(counts, j, 1);
-                    if (at < candidateCapacity) {
-                        candidateIds[j * candidateCapacity + at] = row;
-                        candidateScores[j * candidateCapacity + at] = s;
+        int thresholdsAt = dim * BATCH;
+        for (int r = 0; r < ROWS; r++) {
+            int row = (getGroupId() * ROWS + r) * GROUP + getLocalId();
+            if (row < rows) {
+                for (int j = 0; j < m; j++) {
+                    if (scores[j * capacity + row] >= queries[thresholdsAt + j]) {
+                        int at = atomicAdd(candidates, j, 1);
+                        if (at < candidateCapacity) {
+                            candidates[BATCH + j * candidateCapacity + at] = row;
+                        }
                     }
                 }
             }
