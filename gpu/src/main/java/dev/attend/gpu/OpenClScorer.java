@@ -175,40 +175,50 @@ public final class OpenClScorer implements Scorer {
             IntStream.range(0, m).parallel().forEach(j -> thresholds[j] = kthLargestGroupMax(shards, j, k));
         }
         t = profile.lap(t, Profile.Phase.THRESHOLD);
-        for (KeyShard shard : shards) {
-            if (dense) {
+        if (dense) {
+            for (KeyShard shard : shards) {
                 offerAll(shard, m, collectors, null);
-                continue;
             }
+            profile.lap(t, Profile.Phase.MERGE);
+            return;
+        }
+        for (KeyShard shard : shards) {
             shard.collect(thresholds);
             profile.kernelMs += shard.lastKernelMs();
-            t = profile.lap(t, Profile.Phase.COLLECT);
-            boolean[] overflow = new boolean[m];
-            // Rescore the few candidates from the host copy: cheaper than bringing scores back.
-            profile.candidates += IntStream.range(0, m).parallel().map(j -> {
+        }
+        t = profile.lap(t, Profile.Phase.COLLECT);
+        // Rescore the few candidates from the host copy (cheaper than bringing scores back), one
+        // query per task; a query whose list overflowed in a shard takes that shard's dense scores.
+        boolean[][] overflow = new boolean[shards.size()][m];
+        profile.candidates += IntStream.range(0, m).parallel().map(j -> {
+            float[] q = queries[from + j];
+            float[] row = new float[keys.dim()];
+            int total = 0;
+            for (int s = 0; s < shards.size(); s++) {
+                KeyShard shard = shards.get(s);
                 int count = shard.candidateCount(j);
                 if (count < 0) {
-                    overflow[j] = true;
-                    return 0;
+                    overflow[s][j] = true;
+                    continue;
                 }
-                float[] q = queries[from + j];
-                float[] row = new float[keys.dim()];
                 for (int c = 0; c < count; c++) {
                     int id = shard.candidate(j, c);
                     keys.readRow(id, row);
                     collectors[j].offer(SimdScorer.dot(q, row, 0, row.length), id);
                 }
-                return count;
-            }).sum();
-            boolean any = false;
-            for (boolean o : overflow) {
-                any |= o;
+                total += count;
             }
-            if (any) {
-                offerAll(shard, m, collectors, overflow);
+            return total;
+        }).sum();
+        for (int s = 0; s < shards.size(); s++) {
+            for (boolean o : overflow[s]) {
+                if (o) {
+                    offerAll(shards.get(s), m, collectors, overflow[s]);
+                    break;
+                }
             }
-            t = profile.lap(t, Profile.Phase.MERGE);
         }
+        profile.lap(t, Profile.Phase.MERGE);
     }
 
     /** Offers every score of the shard for the queries marked (all when {@code which} is null). */

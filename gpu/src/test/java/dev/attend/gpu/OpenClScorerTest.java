@@ -40,6 +40,45 @@ class OpenClScorerTest {
     }
 
     @Test
+    void candidatePathMatchesSimd() {
+        Assumptions.assumeTrue(OpenClScorer.available(), "no OpenCL device");
+        SplittableRandom rnd = new SplittableRandom(5);
+        int dim = 64;
+        VectorStore keys = RandomVectors.store(RandomVectors.gaussian(rnd, 150_000, dim, 0), dim, Precision.FLOAT32);
+        float[][] q = RandomVectors.gaussian(rnd, 20, dim, 0.3);
+        try (OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU, 8L << 20, new SimdScorer(1));
+             SimdScorer simd = new SimdScorer()) {
+            for (int k : new int[] {1, 37, 100}) {
+                TopKResult got = cl.topK(q, keys, k);
+                assertThat(got.device().backend()).isEqualTo("opencl");
+                assertThat(cl.lastProfile().candidates()).as("threshold path taken").isPositive();
+                assertThat(cl.lastProfile().shards()).isGreaterThan(1);
+                TopKResult want = simd.topK(q, keys, k);
+                for (int j = 0; j < q.length; j++) {
+                    ScorerAssertions.assertSameTopK("k=" + k + " q" + j, got.get(j), want.get(j), q[j], keys);
+                }
+            }
+        }
+    }
+
+    @Test
+    void overflowingCandidateListsStayExact() {
+        Assumptions.assumeTrue(OpenClScorer.available(), "no OpenCL device");
+        int dim = 8;
+        int n = 200_000;
+        float[] rows = new float[n * dim];
+        java.util.Arrays.fill(rows, 0.5f);
+        rows[(n - 1) * dim] = 2f; // one row stands out; every other row ties
+        VectorStore keys = VectorStore.of(dim, rows);
+        float[] q = {1, 1, 1, 1, 1, 1, 1, 1};
+        try (OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU)) {
+            TopK top = cl.topK(new float[][] {q}, keys, 5).get(0);
+            assertThat(top.ids()).containsExactly(n - 1, 0, 1, 2, 3);
+            assertThat(top.scores()).containsExactly(5.5f, 4f, 4f, 4f, 4f);
+        }
+    }
+
+    @Test
     void missingDeviceKindFallsBackVisibly() {
         boolean gpu = OpenClScorer.listDevices().stream().anyMatch(d -> d.getType() == com.aparapi.device.Device.TYPE.GPU);
         Assumptions.assumeFalse(gpu, "a GPU is present");

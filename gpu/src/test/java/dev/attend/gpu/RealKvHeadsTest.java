@@ -46,20 +46,26 @@ class RealKvHeadsTest {
         for (int j = 0; j < queries.length; j++) {
             queries[j] = kv.queries().row(prefill + j * (decode / queries.length));
         }
-        TopKResult want = new ScalarScorer().topK(queries, keys, 100);
+        for (int k : new int[] {20, 100}) {
+            compareBackends(head, queries, keys, k);
+        }
+    }
+
+    private static void compareBackends(String head, float[][] queries, VectorStore keys, int k) {
+        TopKResult want = new ScalarScorer().topK(queries, keys, k);
         List<Scorer> backends = new ArrayList<>(List.of(new SimdScorer(1), new SimdScorer()));
         if (OpenClScorer.available()) {
             backends.add(new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU));
         }
         for (Scorer scorer : backends) {
             try (scorer) {
-                TopKResult got = scorer.topK(queries, keys, 100);
+                TopKResult got = scorer.topK(queries, keys, k);
                 assertThat(got.device()).isEqualTo(scorer.device());
                 if (scorer instanceof OpenClScorer) {
                     assertThat(got.device().backend()).as("no fallback").isEqualTo("opencl");
                 }
                 for (int j = 0; j < queries.length; j++) {
-                    ScorerAssertions.assertSameTopK(head + " " + got.device() + " q" + j, got.get(j), want.get(j), queries[j], keys);
+                    ScorerAssertions.assertSameTopK(head + " k=" + k + " " + got.device() + " q" + j, got.get(j), want.get(j), queries[j], keys);
                 }
             }
         }

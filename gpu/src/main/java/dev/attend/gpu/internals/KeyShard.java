@@ -88,16 +88,34 @@ public final class KeyShard implements AutoCloseable {
     /** Pass 0: every score of the batch and each group's maximum; brings the maxima back. */
     public void score() {
         kernel.pass = 0;
-        run();
+        run(usedGroups());
         kernel.get(kernel.groupMax);
     }
 
-    /** Pass 1: candidates at or above each query's threshold; brings the lists back. */
+    /**
+     * Pass 1: candidates at or above each query's threshold, from the groups whose maximum reaches it
+     * (no run at all when none does); brings the lists back.
+     */
     public void collect(float[] thresholds) {
+        int listed = 0;
+        int groups = kernel.groups;
+        for (int g = 0, used = usedGroups(); g < used; g++) {
+            for (int j = 0; j < kernel.m; j++) {
+                if (kernel.groupMax[j * groups + g] >= thresholds[j]) {
+                    kernel.groupList[listed++] = g;
+                    break;
+                }
+            }
+        }
+        if (listed == 0) {
+            java.util.Arrays.fill(kernel.candidates, 0, TopKScanKernel.BATCH, 0);
+            return;
+        }
         System.arraycopy(thresholds, 0, kernel.queries, kernel.dim * TopKScanKernel.BATCH, TopKScanKernel.BATCH);
-        kernel.put(kernel.queries);
+        kernel.put(kernel.queries).put(kernel.groupList);
         kernel.pass = 1;
-        run();
+        kernel.listed = listed;
+        run(listed);
         kernel.get(kernel.candidates);
     }
 
@@ -123,8 +141,8 @@ public final class KeyShard implements AutoCloseable {
         return kernel.scores;
     }
 
-    private void run() {
-        int global = usedGroups() * TopKScanKernel.GROUP;
+    private void run(int groups) {
+        int global = groups * TopKScanKernel.GROUP;
         Range range = device.createRange(global, TopKScanKernel.GROUP);
         kernel.execute(range);
         if (!kernel.isRunningCL() || !(kernel.getTargetDevice() instanceof OpenCLDevice)) {
