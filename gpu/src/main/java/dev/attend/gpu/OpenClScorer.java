@@ -8,7 +8,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
-import java.util.stream.IntStream;
 
 /**
  * Scorer on an OpenCL device through Aparapi. Keys stay resident on the device between calls (one
@@ -26,10 +25,10 @@ import java.util.stream.IntStream;
 public final class OpenClScorer implements Scorer {
 
     private static final System.Logger LOG = System.getLogger(OpenClScorer.class.getName());
-    /** Largest single device buffer, well under the 2 GiB that drivers refuse. */
-    public static final long DEFAULT_MAX_BUFFER_BYTES = 1L << 30;
+    /** Largest single device buffer (1.75 GiB): under the 2 GiB at which drivers start refusing, and as few shards as that allows. */
+    public static final long DEFAULT_MAX_BUFFER_BYTES = (7L << 30) / 4;
     /** Candidates kept per query and shard; k above half of it takes the dense path. */
-    static final int CANDIDATES = 4096;
+    static final int CANDIDATES = 2048;
 
     /** Which OpenCL devices to consider, in order. */
     public enum Target {
@@ -45,7 +44,13 @@ public final class OpenClScorer implements Scorer {
     private final long maxBufferBytes;
     private final Map<VectorStore, List<KeyShard>> resident = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean failed;
+    private volatile boolean closed;
     private volatile Profile lastProfile;
+    private final java.util.concurrent.ExecutorService shardThreads = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "attend-opencl-shard");
+        t.setDaemon(true);
+        return t;
+    });
 
     public OpenClScorer(Target target) {
         this(target, DEFAULT_MAX_BUFFER_BYTES, new SimdScorer());
@@ -117,6 +122,7 @@ public final class OpenClScorer implements Scorer {
 
     @Override
     public synchronized TopKResult topK(float[][] queries, VectorStore keys, int k) {
+        checkOpen();
         VectorChecks.checkQueries(queries, keys.dim());
         VectorChecks.checkK(k);
         if (!onDevice() || keys.dim() > TopKScanKernel.MAX_DIM) {
@@ -160,21 +166,23 @@ public final class OpenClScorer implements Scorer {
 
     private void scanBatch(float[][] queries, int from, int m, int k, VectorStore keys, List<KeyShard> shards,
                            TopKCollector[] collectors, Profile.Builder profile) {
-        int totalGroups = 0;
         long t = System.nanoTime();
-        for (KeyShard shard : shards) {
+        int totalGroups = shards.stream().mapToInt(KeyShard::usedGroups).sum();
+        boolean dense = 2 * k > CANDIDATES || k > totalGroups;
+        // Pass 0, and each shard's k largest group maxima per query, worked out on the shard's own
+        // thread while the device scores the other shards.
+        float[][][] bestMaxima = new float[shards.size()][][];
+        forEachShard(shards, (shard, s) -> {
             shard.setQueries(queries, from, m);
             shard.score();
+            if (!dense) {
+                bestMaxima[s] = largestGroupMaxima(shard, m, k);
+            }
+        });
+        for (KeyShard shard : shards) {
             profile.kernelMs += shard.lastKernelMs();
-            totalGroups += shard.usedGroups();
         }
         t = profile.lap(t, Profile.Phase.SCORE);
-        boolean dense = 2 * k > CANDIDATES || k > totalGroups;
-        float[] thresholds = new float[TopKScanKernel.BATCH];
-        if (!dense) {
-            IntStream.range(0, m).parallel().forEach(j -> thresholds[j] = kthLargestGroupMax(shards, j, k));
-        }
-        t = profile.lap(t, Profile.Phase.THRESHOLD);
         if (dense) {
             for (KeyShard shard : shards) {
                 offerAll(shard, m, collectors, null);
@@ -182,43 +190,102 @@ public final class OpenClScorer implements Scorer {
             profile.lap(t, Profile.Phase.MERGE);
             return;
         }
-        for (KeyShard shard : shards) {
-            shard.collect(thresholds);
-            profile.kernelMs += shard.lastKernelMs();
+        float[] thresholds = new float[TopKScanKernel.BATCH];
+        for (int j = 0; j < m; j++) {
+            TopKCollector best = new TopKCollector(k);
+            for (float[][] maxima : bestMaxima) {
+                for (float v : maxima[j]) {
+                    best.offer(v, 0);
+                }
+            }
+            thresholds[j] = best.threshold();
         }
-        t = profile.lap(t, Profile.Phase.COLLECT);
-        // Rescore the few candidates from the host copy (cheaper than bringing scores back), one
-        // query per task; a query whose list overflowed in a shard takes that shard's dense scores.
-        boolean[][] overflow = new boolean[shards.size()][m];
-        profile.candidates += IntStream.range(0, m).parallel().map(j -> {
-            float[] q = queries[from + j];
+        t = profile.lap(t, Profile.Phase.THRESHOLD);
+        // Pass 1, then the shard's thread rescores its few candidates from the host copy (cheaper than
+        // bringing scores back); a query whose list overflowed takes the shard's dense scores.
+        TopKCollector[][] perShard = new TopKCollector[shards.size()][];
+        long[] candidates = new long[shards.size()];
+        forEachShard(shards, (shard, s) -> {
+            shard.collect(thresholds);
+            TopKCollector[] local = new TopKCollector[m];
+            boolean[] overflow = new boolean[m];
+            boolean any = false;
             float[] row = new float[keys.dim()];
-            int total = 0;
-            for (int s = 0; s < shards.size(); s++) {
-                KeyShard shard = shards.get(s);
+            for (int j = 0; j < m; j++) {
+                local[j] = new TopKCollector(k);
                 int count = shard.candidateCount(j);
                 if (count < 0) {
-                    overflow[s][j] = true;
+                    overflow[j] = any = true;
                     continue;
                 }
+                float[] q = queries[from + j];
                 for (int c = 0; c < count; c++) {
                     int id = shard.candidate(j, c);
                     keys.readRow(id, row);
-                    collectors[j].offer(SimdScorer.dot(q, row, 0, row.length), id);
+                    local[j].offer(SimdScorer.dot(q, row, 0, row.length), id);
                 }
-                total += count;
+                candidates[s] += count;
             }
-            return total;
-        }).sum();
+            if (any) {
+                offerAll(shard, m, local, overflow);
+            }
+            perShard[s] = local;
+        });
         for (int s = 0; s < shards.size(); s++) {
-            for (boolean o : overflow[s]) {
-                if (o) {
-                    offerAll(shards.get(s), m, collectors, overflow[s]);
-                    break;
-                }
+            profile.kernelMs += shards.get(s).lastKernelMs();
+            profile.candidates += candidates[s];
+            for (int j = 0; j < m; j++) {
+                collectors[j].addAll(perShard[s][j]);
             }
         }
-        profile.lap(t, Profile.Phase.MERGE);
+        profile.lap(t, Profile.Phase.COLLECT);
+    }
+
+    /** For each query of the batch, the k largest group maxima of one shard. */
+    private static float[][] largestGroupMaxima(KeyShard shard, int m, int k) {
+        TopKScanKernel kernel = shard.kernel();
+        float[][] out = new float[m][];
+        for (int j = 0; j < m; j++) {
+            TopKCollector best = new TopKCollector(k);
+            int base = j * kernel.groups;
+            for (int g = 0, used = shard.usedGroups(); g < used; g++) {
+                float v = kernel.groupMax[base + g];
+                if (v > best.threshold()) {
+                    best.offer(v, g);
+                }
+            }
+            out[j] = best.drain().scores();
+        }
+        return out;
+    }
+
+    /**
+     * Runs {@code step} on every shard, each shard from its own thread: every Aparapi call blocks
+     * until its transfer or kernel is done, so shards driven one after another would add up their
+     * launch and transfer latencies.
+     */
+    private void forEachShard(List<KeyShard> shards, java.util.function.ObjIntConsumer<KeyShard> step) {
+        if (shards.size() == 1) {
+            step.accept(shards.getFirst(), 0);
+            return;
+        }
+        List<java.util.concurrent.Future<?>> running = new ArrayList<>(shards.size());
+        for (int s = 1; s < shards.size(); s++) {
+            KeyShard shard = shards.get(s);
+            int index = s;
+            running.add(shardThreads.submit(() -> step.accept(shard, index)));
+        }
+        step.accept(shards.getFirst(), 0);
+        for (java.util.concurrent.Future<?> f : running) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for a shard", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            }
+        }
     }
 
     /** Offers every score of the shard for the queries marked (all when {@code which} is null). */
@@ -233,22 +300,6 @@ public final class OpenClScorer implements Scorer {
                 collectors[j].offer(scores[j * capacity + r], shard.firstRow() + r);
             }
         }
-    }
-
-    /** The k-th largest group maximum of query j over every shard: a threshold the true top-k all meet. */
-    private static float kthLargestGroupMax(List<KeyShard> shards, int j, int k) {
-        TopKCollector best = new TopKCollector(k);
-        for (KeyShard shard : shards) {
-            TopKScanKernel kernel = shard.kernel();
-            int base = j * kernel.groups;
-            for (int g = 0, used = shard.usedGroups(); g < used; g++) {
-                float v = kernel.groupMax[base + g];
-                if (v > best.threshold()) {
-                    best.offer(v, g);
-                }
-            }
-        }
-        return best.threshold();
     }
 
     /** The resident shards of {@code keys}, uploading rows appended since the last call. */
@@ -307,6 +358,7 @@ public final class OpenClScorer implements Scorer {
 
     @Override
     public synchronized ScoreMatrix scores(float[][] queries, VectorStore keys, int from, int to) {
+        checkOpen();
         VectorChecks.checkQueries(queries, keys.dim());
         VectorChecks.checkRange(from, to, keys.size());
         if (!onDevice() || keys.dim() > TopKScanKernel.MAX_DIM) {
@@ -342,7 +394,14 @@ public final class OpenClScorer implements Scorer {
 
     @Override
     public AttentionOutput attend(float[] query, VectorStore keys, VectorStore values, int[] subset, float scale) {
+        checkOpen();
         return fallback.attend(query, keys, values, subset, scale);
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this OpenCL scorer is closed");
+        }
     }
 
     private void fail(Throwable e) {
@@ -363,6 +422,8 @@ public final class OpenClScorer implements Scorer {
 
     @Override
     public synchronized void close() {
+        closed = true;
+        shardThreads.shutdownNow();
         releaseAll();
         fallback.close();
     }

@@ -24,6 +24,7 @@ public final class SimdScorer implements Scorer {
     private final int threads;
     private final ForkJoinPool pool;
     private final Device device;
+    private volatile boolean closed;
 
     /** A scorer using every available processor. */
     public SimdScorer() {
@@ -51,6 +52,7 @@ public final class SimdScorer implements Scorer {
 
     @Override
     public TopKResult topK(float[][] queries, VectorStore keys, int k) {
+        checkOpen();
         VectorChecks.checkQueries(queries, keys.dim());
         VectorChecks.checkK(k);
         int n = keys.size();
@@ -196,6 +198,7 @@ public final class SimdScorer implements Scorer {
 
     @Override
     public ScoreMatrix scores(float[][] queries, VectorStore keys, int from, int to) {
+        checkOpen();
         VectorChecks.checkQueries(queries, keys.dim());
         VectorChecks.checkRange(from, to, keys.size());
         int cols = to - from;
@@ -242,6 +245,7 @@ public final class SimdScorer implements Scorer {
 
     @Override
     public AttentionOutput attend(float[] query, VectorStore keys, VectorStore values, int[] subset, float scale) {
+        checkOpen();
         AttentionInputs.check(query, keys, values, subset, scale);
         int count = subset == null ? keys.size() : subset.length;
         float[] out = new float[values.dim()];
@@ -280,8 +284,15 @@ public final class SimdScorer implements Scorer {
         return new AttentionOutput(out, max + Math.log(sum), device);
     }
 
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this SIMD scorer is closed");
+        }
+    }
+
     @Override
     public void close() {
+        closed = true;
         if (pool != null) {
             pool.shutdownNow();
         }

@@ -79,6 +79,16 @@ class OpenClScorerTest {
     }
 
     @Test
+    void closedScorersSaySo() {
+        VectorStore keys = VectorStore.of(2, new float[] {1, 0});
+        for (Scorer s : new Scorer[] {new SimdScorer(2), new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU)}) {
+            s.close();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.topK(new float[][] {{1, 0}}, keys, 1))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        }
+    }
+
+    @Test
     void missingDeviceKindFallsBackVisibly() {
         boolean gpu = OpenClScorer.listDevices().stream().anyMatch(d -> d.getType() == com.aparapi.device.Device.TYPE.GPU);
         Assumptions.assumeFalse(gpu, "a GPU is present");

@@ -67,7 +67,7 @@ class ScorerConformanceTest {
         return out.stream();
     }
 
-    @ParameterizedTest(name = "{0} d={2} n={3} m={4}")
+    @ParameterizedTest(autoCloseArguments = false, name = "{0} d={2} n={3} m={4}")
     @MethodSource("shapes")
     void topKMatchesReference(String name, Scorer scorer, int dim, int n, int m) {
         SplittableRandom rnd = new SplittableRandom(SEED ^ (dim * 31L + n * 7L + m));
@@ -88,7 +88,7 @@ class ScorerConformanceTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(autoCloseArguments = false, name = "{0}")
     @MethodSource("backends")
     void scoresMatchReference(String name, Scorer scorer) {
         SplittableRandom rnd = new SplittableRandom(SEED);
@@ -110,7 +110,7 @@ class ScorerConformanceTest {
         assertThat(scorer.scores(queries, keys, 5, 5).scores()).isEmpty();
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(autoCloseArguments = false, name = "{0}")
     @MethodSource("backends")
     void attendMatchesReference(String name, Scorer scorer) {
         SplittableRandom rnd = new SplittableRandom(SEED + 1);
@@ -133,7 +133,7 @@ class ScorerConformanceTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(autoCloseArguments = false, name = "{0}")
     @MethodSource("backends")
     void emptyInputs(String name, Scorer scorer) {
         VectorStore empty = new VectorStore(32, Precision.FLOAT32);
@@ -144,7 +144,7 @@ class ScorerConformanceTest {
         assertThat(scorer.topK(new float[][] {new float[32]}, one, 0).get(0).size()).isZero();
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(autoCloseArguments = false, name = "{0}")
     @MethodSource("backends")
     void badInputIsRejected(String name, Scorer scorer) {
         VectorStore keys = VectorStore.of(4, new float[] {1, 2, 3, 4, 5, 6, 7, 8});

@@ -97,26 +97,46 @@ public final class KeyShard implements AutoCloseable {
      * (no run at all when none does); brings the lists back.
      */
     public void collect(float[] thresholds) {
-        int listed = 0;
-        int groups = kernel.groups;
-        for (int g = 0, used = usedGroups(); g < used; g++) {
-            for (int j = 0; j < kernel.m; j++) {
-                if (kernel.groupMax[j * groups + g] >= thresholds[j]) {
-                    kernel.groupList[listed++] = g;
-                    break;
-                }
-            }
-        }
-        if (listed == 0) {
+        if (!anyGroupReaches(thresholds)) {
             java.util.Arrays.fill(kernel.candidates, 0, TopKScanKernel.BATCH, 0);
             return;
         }
-        System.arraycopy(thresholds, 0, kernel.queries, kernel.dim * TopKScanKernel.BATCH, TopKScanKernel.BATCH);
-        kernel.put(kernel.queries).put(kernel.groupList);
+        setThresholds(thresholds);
         kernel.pass = 1;
-        kernel.listed = listed;
-        run(listed);
+        run(usedGroups());
         kernel.get(kernel.candidates);
+    }
+
+    private boolean anyGroupReaches(float[] thresholds) {
+        int groups = kernel.groups;
+        for (int j = 0; j < kernel.m; j++) {
+            for (int g = 0, used = usedGroups(); g < used; g++) {
+                if (kernel.groupMax[j * groups + g] >= thresholds[j]) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private void setThresholds(float[] t) {
+        TopKScanKernel k = kernel;
+        k.t0 = t[0];
+        k.t1 = t[1];
+        k.t2 = t[2];
+        k.t3 = t[3];
+        k.t4 = t[4];
+        k.t5 = t[5];
+        k.t6 = t[6];
+        k.t7 = t[7];
+        k.t8 = t[8];
+        k.t9 = t[9];
+        k.t10 = t[10];
+        k.t11 = t[11];
+        k.t12 = t[12];
+        k.t13 = t[13];
+        k.t14 = t[14];
+        k.t15 = t[15];
     }
 
     /** Candidates of query j after {@link #collect}, or -1 when its list overflowed. */

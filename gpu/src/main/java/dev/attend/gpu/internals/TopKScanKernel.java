@@ -15,11 +15,11 @@ import com.aparapi.Kernel;
  * <p>Pass 0 writes every score and the maximum score of each work-group for each query. The host
  * takes, per query, the k-th largest group maximum over all shards: those k maxima are k distinct
  * rows, so at least k rows score at or above it and the true top-k all do. Only groups whose maximum
- * reaches some query's threshold can hold such rows; pass 1 visits just those groups (a list the host
- * sends) and appends their rows at or above the threshold to a candidate list per query (atomic
- * counter). Only that list comes back: the scores never cross the bus, and the host rescores the few
- * candidates from its own copy of the rows. Thresholds travel in the query array and the counters in
- * the candidate array, so each pass costs one small write and one small read.
+ * reaches some query's threshold can hold such rows; in pass 1 the other groups leave at once, and
+ * these append their rows at or above the threshold to a candidate list per query (atomic counter).
+ * Only that list comes back: the scores never cross the bus, and the host rescores the few candidates
+ * from its own copy of the rows. Thresholds travel as kernel arguments and the counters in the
+ * candidate array (zeroed by pass 0), so pass 1 costs one launch and one small read.
  *
  * <p>Aparapi translates {@link #run()} from bytecode: no objects, strings, switches or exceptions in
  * here (any of them makes Aparapi fall back to Java instead of failing). The unrolled accumulators
@@ -41,14 +41,12 @@ public final class TopKScanKernel extends Kernel {
 
     /** Resident keys of this shard, in the blocked layout. */
     public final float[] keys;
-    /** The query batch, component-major ({@code queries[c * BATCH + j]}), then BATCH thresholds for pass 1. */
+    /** The query batch, component-major: {@code queries[c * BATCH + j]}. */
     public final float[] queries;
     /** Pass 0 output: {@code scores[j * capacity + row]}. */
     public final float[] scores;
     /** Pass 0 output: {@code groupMax[j * groups + g]}. */
     public final float[] groupMax;
-    /** Pass 1 input: the groups to visit (the first {@link #listed} entries). */
-    public final int[] groupList;
     /**
      * Pass 1 output: {@code candidates[j]} counts query j's candidates (more than candidateCapacity means
      * its list overflowed), and its rows follow at {@code candidates[BATCH + j * candidateCapacity + i]}.
@@ -65,8 +63,23 @@ public final class TopKScanKernel extends Kernel {
     public int m;
     /** 0: score; 1: collect candidates. */
     public int pass;
-    /** Entries of groupList in use. */
-    public int listed;
+    /** Pass 1 thresholds, one per query: kernel arguments, so setting them costs no buffer write. */
+    public float t0;
+    public float t1;
+    public float t2;
+    public float t3;
+    public float t4;
+    public float t5;
+    public float t6;
+    public float t7;
+    public float t8;
+    public float t9;
+    public float t10;
+    public float t11;
+    public float t12;
+    public float t13;
+    public float t14;
+    public float t15;
 
     /** The query batch during scoring, then the group maxima during the reduction (BATCH * MAX_DIM == BATCH * GROUP). */
     @Local
@@ -84,10 +97,9 @@ public final class TopKScanKernel extends Kernel {
         this.groups = capacity / ROWS_PER_GROUP;
         this.candidateCapacity = candidateCapacity;
         this.keys = new float[capacity * dim];
-        this.queries = new float[BATCH * dim + BATCH];
+        this.queries = new float[BATCH * dim];
         this.scores = new float[BATCH * capacity];
         this.groupMax = new float[BATCH * groups];
-        this.groupList = new int[groups];
         this.candidates = new int[BATCH + BATCH * candidateCapacity];
     }
 
@@ -299,25 +311,83 @@ public final class TopKScanKernel extends Kernel {
         return v;
     }
 
+    private float threshold(int j) {
+        float t = t15;
+        if (j == 0) {
+            t = t0;
+        }
+        if (j == 1) {
+            t = t1;
+        }
+        if (j == 2) {
+            t = t2;
+        }
+        if (j == 3) {
+            t = t3;
+        }
+        if (j == 4) {
+            t = t4;
+        }
+        if (j == 5) {
+            t = t5;
+        }
+        if (j == 6) {
+            t = t6;
+        }
+        if (j == 7) {
+            t = t7;
+        }
+        if (j == 8) {
+            t = t8;
+        }
+        if (j == 9) {
+            t = t9;
+        }
+        if (j == 10) {
+            t = t10;
+        }
+        if (j == 11) {
+            t = t11;
+        }
+        if (j == 12) {
+            t = t12;
+        }
+        if (j == 13) {
+            t = t13;
+        }
+        if (j == 14) {
+            t = t14;
+        }
+        return t;
+    }
+
     private void collect() {
-        int g = groupList[getGroupId()];
-        int thresholdsAt = dim * BATCH;
-        for (int r = 0; r < ROWS; r++) {
-            int row = (g * ROWS + r) * GROUP + getLocalId();
-            if (row < rows) {
-                // Read every score first, then take the rare atomics: loads stay independent.
-                int hits = 0;
-                for (int j = 0; j < m; j++) {
-                    if (scores[j * capacity + row] >= queries[thresholdsAt + j]) {
-                        hits = hits | (1 << j);
-                    }
-                }
-                if (hits != 0) {
+        int g = getGroupId();
+        // Most groups hold no candidate: they leave after reading BATCH maxima.
+        int reaches = 0;
+        for (int j = 0; j < m; j++) {
+            if (groupMax[j * groups + g] >= threshold(j)) {
+                reaches = 1;
+            }
+        }
+        if (reaches == 1) {
+            for (int r = 0; r < ROWS; r++) {
+                int row = (g * ROWS + r) * GROUP + getLocalId();
+                if (row < rows) {
+                    // Read every score first, then take the rare atomics: loads stay independent.
+                    int hits = 0;
                     for (int j = 0; j < m; j++) {
-                        if ((hits & (1 << j)) != 0) {
-                            int at = atomicAdd(candidates, j, 1);
-                            if (at < candidateCapacity) {
-                                candidates[BATCH + j * candidateCapacity + at] = row;
+                        if (scores[j * capacity + row] >= threshold(j)) {
+                            hits = hits | (1 << j);
+                        }
+                    }
+                    if (hits != 0) {
+                        for (int j = 0; j < m; j++) {
+                            if ((hits & (1 << j)) != 0) {
+                                int at = atomicAdd(candidates, j, 1);
+                                if (at < candidateCapacity) {
+                                    candidates[BATCH + j * candidateCapacity + at] = row;
+                                }
                             }
                         }
                     }

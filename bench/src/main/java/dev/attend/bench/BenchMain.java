@@ -1,0 +1,52 @@
+package dev.attend.bench;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Entry point of the benchmark harnesses: {@code bench NAME [args]}.
+ *
+ * <ul>
+ *   <li>{@code scorer}: top-k scoring throughput of every backend against memory bandwidth
+ *       ({@link ScorerBench}); needs only attend-gpu and XChart on the class path.
+ *   <li>{@code jmh [jmh args]}: the JMH micro-benchmarks of this module ({@code org.openjdk.jmh.Main}),
+ *       forked JVMs getting the flags of conf/jvm.options.
+ * </ul>
+ */
+public final class BenchMain {
+
+    private static final Map<String, String> BENCHES = new LinkedHashMap<>();
+
+    static {
+        BENCHES.put("scorer", "top-k scoring throughput per backend vs. STREAM triad bandwidth (--help for options)");
+        BENCHES.put("jmh", "JMH micro-benchmarks (dev.attend.bench.jmh); arguments go to org.openjdk.jmh.Main");
+    }
+
+    private BenchMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
+            usage(args.length == 0 ? System.err : System.out);
+            System.exit(args.length == 0 ? 2 : 0);
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "scorer" -> System.exit(ScorerBench.run(rest, System.out, System.err));
+            // In its own class so that the scorer harness never loads JMH (absent from reduced class paths).
+            case "jmh" -> JmhLauncher.run(rest);
+            default -> {
+                System.err.println("bench: unknown benchmark '" + args[0] + "'");
+                usage(System.err);
+                System.exit(2);
+            }
+        }
+    }
+
+    private static void usage(java.io.PrintStream out) {
+        out.println("usage: bench NAME [args]   (./attend bench NAME ...)");
+        out.println("benchmarks:");
+        BENCHES.forEach((name, what) -> out.printf("  %-8s %s%n", name, what));
+    }
+}

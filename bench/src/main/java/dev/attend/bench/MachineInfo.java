@@ -1,0 +1,114 @@
+package dev.attend.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/** What a benchmark ran on: CPU model, cores, last-level cache, JVM and heap, OS. */
+final class MachineInfo {
+
+    private MachineInfo() {
+    }
+
+    /** The machine as an ordered map, for the JSON output. */
+    static Map<String, Object> describe() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("cpu", cpuModel());
+        m.put("cores", Runtime.getRuntime().availableProcessors());
+        long llc = lastLevelCacheBytes();
+        if (llc > 0) {
+            m.put("llc_MB", llc / 1e6);
+        }
+        m.put("java", System.getProperty("java.vm.vendor", "?") + " " + Runtime.version() + " ("
+                + System.getProperty("java.vm.name", "?") + ")");
+        m.put("max_heap_MB", Runtime.getRuntime().maxMemory() / 1e6);
+        m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
+        return m;
+    }
+
+    /** The "model name" of /proc/cpuinfo, or the architecture when there is none. */
+    static String cpuModel() {
+        try (Stream<String> lines = Files.lines(Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("model name") || l.startsWith("Model") || l.startsWith("Hardware"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).strip())
+                    .filter(s -> !s.isEmpty())
+                    .findFirst()
+                    .orElse(System.getProperty("os.arch"));
+        } catch (IOException | RuntimeException e) {
+            return System.getProperty("os.arch");
+        }
+    }
+
+    /**
+     * Total bytes of the last-level cache over all its instances (sockets, CCDs), from
+     * /sys/devices/system/cpu; 0 when unknown.
+     */
+    static long lastLevelCacheBytes() {
+        Path cpus = Path.of("/sys/devices/system/cpu");
+        if (!Files.isDirectory(cpus)) {
+            return 0;
+        }
+        int bestLevel = 0;
+        long total = 0;
+        Set<String> seen = new HashSet<>();
+        try (Stream<Path> dirs = Files.list(cpus)) {
+            List<Path> cpuDirs = dirs.filter(p -> p.getFileName().toString().matches("cpu\\d+")).toList();
+            for (Path cpu : cpuDirs) {
+                Path cache = cpu.resolve("cache");
+                if (!Files.isDirectory(cache)) {
+                    continue;
+                }
+                try (Stream<Path> idx = Files.list(cache)) {
+                    for (Path index : idx.filter(p -> p.getFileName().toString().startsWith("index")).toList()) {
+                        String type = read(index.resolve("type"));
+                        if (type == null || type.equals("Instruction")) {
+                            continue;
+                        }
+                        int level = Integer.parseInt(read(index.resolve("level")));
+                        long size = parseSize(read(index.resolve("size")));
+                        String shared = read(index.resolve("shared_cpu_list"));
+                        if (level > bestLevel) {
+                            bestLevel = level;
+                            total = 0;
+                            seen.clear();
+                        }
+                        if (level == bestLevel && seen.add(shared)) {
+                            total += size;
+                        }
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+        return total;
+    }
+
+    private static String read(Path p) throws IOException {
+        return Files.exists(p) ? Files.readString(p).strip() : null;
+    }
+
+    private static long parseSize(String s) {
+        if (s == null || s.isEmpty()) {
+            return 0;
+        }
+        String t = s.toUpperCase(Locale.ROOT);
+        long mult = 1;
+        if (t.endsWith("K")) {
+            mult = 1L << 10;
+        } else if (t.endsWith("M")) {
+            mult = 1L << 20;
+        } else if (t.endsWith("G")) {
+            mult = 1L << 30;
+        }
+        String digits = t.replaceAll("[^0-9]", "");
+        return digits.isEmpty() ? 0 : Long.parseLong(digits) * mult;
+    }
+}

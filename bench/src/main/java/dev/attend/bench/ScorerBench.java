@@ -1,0 +1,637 @@
+package dev.attend.bench;
+
+import dev.attend.gpu.Device;
+import dev.attend.gpu.OpenClScorer;
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.SimdScorer;
+import dev.attend.gpu.TopKResult;
+import dev.attend.gpu.VectorStore;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * Top-k scoring throughput against memory bandwidth: {@code bench scorer}.
+ *
+ * <p>First a STREAM-like triad measures what memory delivers to one thread and to all of them; then,
+ * for every n x d x m x backend, {@code topK(queries, keys, k)} is timed on n random rows. Scoring a
+ * batch reads every key once, so a memory-bound scorer's {@code key_GBps} (key bytes / time) should
+ * approach the triad bandwidth of the same threading: {@code bandwidth_ratio} says how close it gets.
+ *
+ * <p>Runs on a reduced classpath (the gpu module's jars, the bench classes and XChart): this class and
+ * everything it uses touch nothing but attend-gpu, the JDK and XChart.
+ */
+public final class ScorerBench {
+
+    static final List<String> BACKENDS = List.of("plain", "simd-1", "simd", "opencl");
+    /** Largest share of the heap the keys of one case may take. */
+    static final double MAX_KEY_HEAP_SHARE = 0.4;
+    /** Rows x queries scored during the warm-up of a case, at least. */
+    static final long WARM_ROW_QUERIES = 2_000_000;
+
+    static final String USAGE = """
+            usage: bench scorer [--json FILE] [--png FILE] [--n 100000,1000000,10000000] [--d 32,128]
+                                [--m 1,16,64] [--k 100] [--backends plain,simd-1,simd,opencl]
+                                [--precision float32|float16] [--reps N] [--quick]
+                                [--triad-mib MIB] [--max-call-s S] [--seed S]
+              --quick        n=100000,1000000 d=32,128 m=1,16 and short timing (explicit lists still win)
+              --reps N       exactly N timed calls per case (default: adaptive, 3..20, about 3 s a case)
+              --triad-mib    size of each of the three triad arrays (default: max(256 MiB, 4 x LLC), heap permitting)
+              --max-call-s   skip a case whose single call is estimated (from a smaller n) to take longer (default 30)
+            backends: plain (scalar Java loop, 1 thread: the baseline), simd-1 (SimdScorer(1)),
+                      simd (SimdScorer, all cores), opencl (OpenClScorer GPU_THEN_CPU, skipped without OpenCL)""";
+
+    /** Parsed command line. */
+    record Options(Path json, Path png, int[] ns, int[] ds, int[] ms, int k, List<String> backends, Precision precision,
+                   int reps, boolean quick, long triadBytes, double maxCallSeconds, long seed) {
+
+        static Options parse(String[] args) {
+            Path json = null;
+            Path png = null;
+            int[] ns = null;
+            int[] ds = null;
+            int[] ms = null;
+            int k = 100;
+            List<String> backends = BACKENDS;
+            Precision precision = Precision.FLOAT32;
+            int reps = 0;
+            boolean quick = false;
+            long triadBytes = 0;
+            double maxCall = 30;
+            long seed = 42;
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                String key = a;
+                String inline = null;
+                int eq = a.indexOf('=');
+                if (a.startsWith("--") && eq > 0) {
+                    key = a.substring(0, eq);
+                    inline = a.substring(eq + 1);
+                }
+                if (key.equals("--quick")) {
+                    quick = true;
+                    continue;
+                }
+                if (key.equals("--help") || key.equals("-h")) {
+                    throw new HelpRequested();
+                }
+                String v = inline != null ? inline : (i + 1 < args.length ? args[++i] : null);
+                if (v == null) {
+                    throw new IllegalArgumentException(key + " needs a value");
+                }
+                switch (key) {
+                    case "--json" -> json = Path.of(v);
+                    case "--png" -> png = Path.of(v);
+                    case "--n" -> ns = ints(key, v, 1);
+                    case "--d" -> ds = ints(key, v, 1);
+                    case "--m" -> ms = ints(key, v, 1);
+                    case "--k" -> k = ints(key, v, 1)[0];
+                    case "--reps" -> reps = ints(key, v, 1)[0];
+                    case "--seed" -> seed = Long.parseLong(v);
+                    case "--triad-mib" -> triadBytes = (long) ints(key, v, 1)[0] << 20;
+                    case "--max-call-s" -> maxCall = Double.parseDouble(v);
+                    case "--precision" -> precision = switch (v.toLowerCase(Locale.ROOT)) {
+                        case "float32", "f32", "fp32" -> Precision.FLOAT32;
+                        case "float16", "f16", "fp16" -> Precision.FLOAT16;
+                        default -> throw new IllegalArgumentException("--precision is float32 or float16, not '" + v + "'");
+                    };
+                    case "--backends" -> {
+                        backends = new ArrayList<>();
+                        for (String b : v.split(",")) {
+                            String name = b.strip().toLowerCase(Locale.ROOT);
+                            if (!BACKENDS.contains(name)) {
+                                throw new IllegalArgumentException("unknown backend '" + b + "'; choose from " + BACKENDS);
+                            }
+                            if (!backends.contains(name)) {
+                                backends.add(name);
+                            }
+                        }
+                    }
+                    default -> throw new IllegalArgumentException("unknown option '" + a + "'");
+                }
+            }
+            if (ns == null) {
+                ns = quick ? new int[] {100_000, 1_000_000} : new int[] {100_000, 1_000_000, 10_000_000};
+            }
+            if (ds == null) {
+                ds = new int[] {32, 128};
+            }
+            if (ms == null) {
+                ms = quick ? new int[] {1, 16} : new int[] {1, 16, 64};
+            }
+            // Plain (the baseline) runs first so every other backend can be compared with it.
+            List<String> ordered = new ArrayList<>(backends);
+            ordered.sort(java.util.Comparator.comparingInt(BACKENDS::indexOf));
+            return new Options(json, png, ns, ds, ms, k, List.copyOf(ordered), precision, reps, quick, triadBytes, maxCall, seed);
+        }
+
+        private static int[] ints(String key, String v, int min) {
+            try {
+                int[] out = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty())
+                        .mapToInt(s -> (int) Math.round(Double.parseDouble(s))).toArray();
+                if (out.length == 0 || Arrays.stream(out).anyMatch(x -> x < min)) {
+                    throw new IllegalArgumentException(key + " needs integers >= " + min + ", got '" + v + "'");
+                }
+                return out;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(key + " needs comma-separated integers, got '" + v + "'");
+            }
+        }
+
+        double warmSeconds() {
+            return quick ? 0.2 : 1.0;
+        }
+
+        double caseSeconds() {
+            return quick ? 0.4 : 3.0;
+        }
+
+        int minReps() {
+            return quick ? 2 : 3;
+        }
+
+        int maxReps() {
+            return quick ? 5 : 20;
+        }
+    }
+
+    static final class HelpRequested extends RuntimeException {
+        HelpRequested() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** Median and best of the timed calls of one case. */
+    record Timing(double medianMs, double bestMs, int reps, int warmCalls, TopKResult result) {
+    }
+
+    /** Everything measured by one run. */
+    record Report(Map<String, Object> machine, Map<String, Object> config, Map<String, Object> triad,
+                  List<Map<String, Object>> rows) {
+
+        Map<String, Object> toJsonMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("bench", "scorer");
+            m.put("machine", machine);
+            m.put("config", config);
+            m.put("triad", triad);
+            m.put("rows", rows);
+            return m;
+        }
+    }
+
+    private final Options options;
+    private final PrintStream out;
+    private final PrintStream err;
+    private final int threads = Runtime.getRuntime().availableProcessors();
+    /** Last measured (n, ms) per backend/d/m, to estimate the cost of a larger n. */
+    private final Map<String, double[]> lastCost = new HashMap<>();
+    private double triadOne;
+    private double triadAll;
+    private static volatile long sink;
+
+    ScorerBench(Options options, PrintStream out, PrintStream err) {
+        this.options = options;
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the harness; returns the process exit status (0 ok, 2 bad arguments, 1 failure). */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (HelpRequested h) {
+            out.println(USAGE);
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("bench scorer: " + e.getMessage());
+            err.println(USAGE);
+            return 2;
+        }
+        if (options.png() != null && System.getProperty("java.awt.headless") == null) {
+            System.setProperty("java.awt.headless", "true");
+        }
+        try {
+            Report report = new ScorerBench(options, out, err).measure();
+            return report == null ? 1 : 0;
+        } catch (IOException e) {
+            err.println("bench scorer: " + e);
+            return 1;
+        }
+    }
+
+    Report measure() throws IOException {
+        Map<String, Object> machine = MachineInfo.describe();
+        err.printf(Locale.ROOT, "[scorer] %s, %d cores, Java %s, max heap %.0f MB%n", machine.get("cpu"), threads,
+                Runtime.version(), Runtime.getRuntime().maxMemory() / 1e6);
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "bench-worker");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            Map<String, Object> triad = triad(pool);
+            List<Map<String, Object>> rows = cases(pool);
+            Map<String, Object> config = new LinkedHashMap<>();
+            config.put("precision", options.precision().name().toLowerCase(Locale.ROOT));
+            config.put("k", options.k());
+            config.put("quick", options.quick());
+            config.put("backends", String.join(",", options.backends()));
+            Report report = new Report(machine, config, triad, rows);
+            printTable(rows);
+            if (options.json() != null) {
+                writeJson(report, options.json());
+                err.println("[scorer] wrote " + options.json());
+            }
+            if (options.png() != null) {
+                try {
+                    ScorerChart.write(rows, triadOne, triadAll, threads, options.png());
+                    err.println("[scorer] wrote " + options.png());
+                } catch (IOException | RuntimeException | Error e) {
+                    err.println("[scorer] could not write " + options.png() + ": " + e);
+                    throw e instanceof IOException io ? io : new IOException(e);
+                }
+            }
+            return report;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    // ---------------------------------------------------------------- triad
+
+    private Map<String, Object> triad(ExecutorService pool) {
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        long bytes = options.triadBytes() > 0 ? options.triadBytes()
+                : Triad.defaultArrayBytes(maxHeap, MachineInfo.lastLevelCacheBytes());
+        int elements = (int) Math.min(Integer.MAX_VALUE - 64, bytes / Float.BYTES);
+        int reps = options.quick() ? 5 : 10;
+        err.printf(Locale.ROOT, "[scorer] triad: 3 x %.0f MiB float arrays, best of %d%n", elements * 4.0 / (1 << 20), reps);
+        Triad.Arrays3 arrays = new Triad.Arrays3(elements);
+        Triad.warmUp(arrays);
+        Triad.Result one = Triad.measure(arrays, 1, pool, reps);
+        Triad.Result all = threads == 1 ? one : Triad.measure(arrays, threads, pool, reps);
+        arrays = null;
+        System.gc(); // the triad arrays are garbage now: start the cases on a clean heap
+        triadOne = one.bestGBps();
+        triadAll = all.bestGBps();
+        err.printf(Locale.ROOT, "[scorer] triad: %.2f GB/s on 1 thread, %.2f GB/s on %d threads%n", triadOne, triadAll, threads);
+        Map<String, Object> t = new LinkedHashMap<>();
+        t.put("array_MB", elements * (double) Float.BYTES / 1e6);
+        t.put("elements", (long) elements);
+        t.put("bytes_per_element", Triad.BYTES_PER_ELEMENT);
+        t.put("reps", reps);
+        t.put("threads", threads);
+        t.put("single_thread_GBps", one.bestGBps());
+        t.put("single_thread_GBps_median", one.medianGBps());
+        t.put("all_threads_GBps", all.bestGBps());
+        t.put("all_threads_GBps_median", all.medianGBps());
+        return t;
+    }
+
+    // ---------------------------------------------------------------- scoring cases
+
+    private List<Map<String, Object>> cases(ExecutorService pool) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        List<String> backends = new ArrayList<>(options.backends());
+        if (backends.contains("opencl") && !openClAvailable()) {
+            backends.remove("opencl");
+        }
+        long maxHeap = Runtime.getRuntime().maxMemory();
+        int bytesPer = options.precision().bytes();
+        int maxM = Arrays.stream(options.ms()).max().orElse(1);
+        SimdScorer simd1 = backends.contains("simd-1") ? new SimdScorer(1) : null;
+        SimdScorer simdAll = backends.contains("simd") ? new SimdScorer() : null;
+        try {
+            for (int n : options.ns()) {
+                for (int d : options.ds()) {
+                    long keyBytes = (long) n * d * bytesPer;
+                    if (keyBytes > MAX_KEY_HEAP_SHARE * maxHeap) {
+                        err.printf(Locale.ROOT, "[scorer] skip n=%d d=%d: keys take %.0f MB, over %.0f%% of the %.0f MB max heap (raise -Xmx or -XX:MaxRAMPercentage)%n",
+                                n, d, keyBytes / 1e6, MAX_KEY_HEAP_SHARE * 100, maxHeap / 1e6);
+                        continue;
+                    }
+                    try {
+                        runStore(n, d, maxM, backends, simd1, simdAll, pool, maxHeap, rows);
+                    } catch (OutOfMemoryError e) {
+                        err.printf(Locale.ROOT, "[scorer] skip the rest of n=%d d=%d: out of memory in a %.0f MB heap (%s)%n",
+                                n, d, maxHeap / 1e6, e.getMessage());
+                    }
+                    System.gc(); // drop this store before the next one is filled
+                }
+            }
+        } finally {
+            if (simd1 != null) {
+                simd1.close();
+            }
+            if (simdAll != null) {
+                simdAll.close();
+            }
+        }
+        return rows;
+    }
+
+    /** Fills one store and times every m x backend on it. */
+    private void runStore(int n, int d, int maxM, List<String> backends, SimdScorer simd1, SimdScorer simdAll,
+                          ExecutorService pool, long maxHeap, List<Map<String, Object>> rows) {
+        long t0 = System.nanoTime();
+        VectorStore store = RandomRows.store(n, d, options.precision(), options.seed(), threads, pool);
+        float[][] allQueries = RandomRows.queries(maxM, d, options.seed());
+        err.printf(Locale.ROOT, "[scorer] n=%d d=%d %s: %.0f MB of keys filled in %.1f s%n", n, d,
+                options.precision().name().toLowerCase(Locale.ROOT), store.bytes() / 1e6, (System.nanoTime() - t0) / 1e9);
+        OpenCl ocl = backends.contains("opencl") ? openCl(store, allQueries, maxHeap) : null;
+        try {
+            for (int m : options.ms()) {
+                float[][] queries = Arrays.copyOf(allQueries, m);
+                TopKResult plain = null;
+                double plainMs = Double.NaN;
+                for (String backend : backends) {
+                    Map<String, Object> row = switch (backend) {
+                        case "plain" -> timeCase(backend, store, m, () -> PlainTopK.topK(queries, store, options.k()), null);
+                        case "simd-1" -> timeCase(backend, store, m, () -> simd1.topK(queries, store, options.k()), null);
+                        case "simd" -> timeCase(backend, store, m, () -> simdAll.topK(queries, store, options.k()), null);
+                        case "opencl" -> ocl == null ? null
+                                : timeCase(backend, store, m, () -> ocl.scorer().topK(queries, store, options.k()), ocl);
+                        default -> throw new IllegalStateException(backend);
+                    };
+                    if (row == null) {
+                        continue;
+                    }
+                    TopKResult result = (TopKResult) row.remove("_result");
+                    double ms = (Double) row.get("ms_median");
+                    if (backend.equals("plain")) {
+                        plain = result;
+                        plainMs = ms;
+                    }
+                    if (plain != null) {
+                        row.put("ratio_to_plain", plainMs / ms);
+                        row.put("agree_with_plain", agreement(plain, result));
+                    }
+                    reorder(row);
+                    rows.add(row);
+                    err.println("[scorer]   " + summary(row));
+                }
+            }
+        } finally {
+            if (ocl != null) {
+                ocl.scorer().close();
+            }
+        }
+    }
+
+    private boolean openClAvailable() {
+        try {
+            if (OpenClScorer.available()) {
+                return true;
+            }
+            err.println("[scorer] skip opencl: no OpenCL device found (OpenClScorer.available() is false)");
+        } catch (Throwable e) {
+            err.println("[scorer] skip opencl: OpenCL runtime unusable here: " + e);
+        }
+        return false;
+    }
+
+    /** An OpenCL scorer holding one store's keys, with its cold-start costs. */
+    record OpenCl(OpenClScorer scorer, double firstCallMs, double uploadMs) {
+    }
+
+    /**
+     * A fresh OpenCL scorer for {@code store}: its first call uploads the keys (and builds the kernel);
+     * the upload time reported is that first call minus the best of the steady calls that follow (1 with --quick, else 3).
+     */
+    private OpenCl openCl(VectorStore store, float[][] queries, long maxHeap) {
+        int n = store.size();
+        int d = store.dim();
+        // The Aparapi kernel keeps a host copy of the keys (float32, blocked) and a 16 x n score block.
+        long host = (long) n * d * Float.BYTES + 16L * n * Float.BYTES;
+        long used = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
+        if (used + host > 0.85 * maxHeap) {
+            err.printf(Locale.ROOT, "[scorer] skip opencl n=%d d=%d: its host-side buffers (%.0f MB) do not fit next to the store in the %.0f MB heap%n",
+                    n, d, host / 1e6, maxHeap / 1e6);
+            return null;
+        }
+        OpenClScorer scorer = new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU);
+        float[][] one = Arrays.copyOf(queries, 1);
+        long t0 = System.nanoTime();
+        TopKResult first = scorer.topK(one, store, options.k());
+        double firstMs = (System.nanoTime() - t0) / 1e6;
+        double steady = Double.MAX_VALUE;
+        for (int i = 0, calls = options.quick() ? 1 : 3; i < calls; i++) {
+            long t1 = System.nanoTime();
+            consume(scorer.topK(one, store, options.k()));
+            steady = Math.min(steady, (System.nanoTime() - t1) / 1e6);
+        }
+        err.printf(Locale.ROOT, "[scorer] opencl n=%d d=%d on %s: first call %.1f ms (upload + kernel build), steady %.2f ms, %.0f MB resident%n",
+                n, d, first.device(), firstMs, steady, scorer.residentBytes(store) / 1e6);
+        if (!"opencl".equals(first.device().backend())) {
+            err.println("[scorer] warning: opencl fell back to " + first.device() + "; its rows are CPU numbers");
+        }
+        return new OpenCl(scorer, firstMs, Math.max(0, firstMs - steady));
+    }
+
+    /** Times one case, or returns null (after saying why) when it would take too long. */
+    private Map<String, Object> timeCase(String backend, VectorStore store, int m, Supplier<TopKResult> call, OpenCl ocl) {
+        int n = store.size();
+        int d = store.dim();
+        String costKey = backend + "/" + d + "/" + m;
+        double[] prev = lastCost.get(costKey);
+        if (prev != null) {
+            double estimateS = prev[1] * n / prev[0] / 1e3;
+            if (estimateS > options.maxCallSeconds()) {
+                err.printf(Locale.ROOT, "[scorer] skip %s n=%d d=%d m=%d: one call would take about %.0f s (from n=%d), over --max-call-s %.0f%n",
+                        backend, n, d, m, estimateS, (long) prev[0], options.maxCallSeconds());
+                return null;
+            }
+        }
+        err.printf(Locale.ROOT, "[scorer] %s n=%d d=%d m=%d ...%n", backend, n, d, m);
+        // OpenCL's host code was warmed by the calls that uploaded the keys; its kernel is compiled once.
+        long minWarm = ocl != null ? 1 : Math.min(10_000, (WARM_ROW_QUERIES + (long) n * m - 1) / ((long) n * m));
+        Timing t = time(call, minWarm);
+        lastCost.put(costKey, new double[] {n, t.medianMs()});
+        Device device = t.result().device();
+        double keyBytes = (double) n * d * store.precision().bytes();
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("name", backend + "/n=" + n + "/d=" + d + "/m=" + m + "/k=" + options.k());
+        row.put("backend", backend);
+        row.put("device", device.toString());
+        row.put("n", n);
+        row.put("d", d);
+        row.put("m", m);
+        row.put("k", options.k());
+        row.put("bytes_per_component", store.precision().bytes());
+        row.put("ms_median", t.medianMs());
+        row.put("ms_best", t.bestMs());
+        row.put("reps", t.reps());
+        double gbps = keyBytes / (t.medianMs() * 1e6);
+        row.put("key_GBps", gbps);
+        row.put("key_GBps_best", keyBytes / (t.bestMs() * 1e6));
+        row.put("gflops", 2.0 * n * d * m / (t.medianMs() * 1e6));
+        double triad = switch (backend) {
+            case "plain", "simd-1" -> triadOne;
+            case "simd" -> triadAll;
+            default -> device.kind() == Device.Kind.CPU ? triadAll : Double.NaN; // a GPU's memory is not the CPU's
+        };
+        if (Double.isFinite(triad) && triad > 0) {
+            row.put("bandwidth_ratio", gbps / triad);
+            row.put("bandwidth_ratio_best", keyBytes / (t.bestMs() * 1e6) / triad); // best vs best, as STREAM reports
+        }
+        row.put("key_store_MB", store.bytes() / 1e6);
+        row.put("heap_used_MB", (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) / 1e6);
+        if (ocl != null) {
+            row.put("device_resident_MB", ocl.scorer().residentBytes(store) / 1e6);
+            row.put("upload_ms", ocl.uploadMs());
+            row.put("first_call_ms", ocl.firstCallMs());
+        }
+        row.put("_result", t.result());
+        return row;
+    }
+
+    /**
+     * Warm-up, then adaptive or fixed timed calls. Warm-up lasts at least warmSeconds and
+     * {@code minCalls} calls (the CPU backends ask for enough calls to score {@link #WARM_ROW_QUERIES}
+     * rows x queries, so that C2 has compiled the kernels even for a small n: Vector API code is very
+     * slow until then), and two calls when calls are short.
+     */
+    Timing time(Supplier<TopKResult> call, long minCalls) {
+        long warmBudget = (long) (options.warmSeconds() * 1e9);
+        long start = System.nanoTime();
+        int warm = 0;
+        long last;
+        TopKResult result;
+        do {
+            long t0 = System.nanoTime();
+            result = call.get();
+            last = System.nanoTime() - t0;
+            consume(result);
+            warm++;
+        } while (warm < minCalls || System.nanoTime() - start < warmBudget || (warm < 2 && last < 1_000_000_000L));
+        int reps;
+        if (options.reps() > 0) {
+            reps = options.reps();
+        } else {
+            long budget = (long) (options.caseSeconds() * 1e9);
+            int fit = (int) Math.min(Integer.MAX_VALUE, budget / Math.max(1, last));
+            int floor = last < 1_000_000_000L ? options.minReps() : 1;
+            reps = Math.max(floor, Math.min(fit, options.maxReps()));
+        }
+        long[] nanos = new long[reps];
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            result = call.get();
+            nanos[r] = System.nanoTime() - t0;
+            consume(result);
+        }
+        Arrays.sort(nanos);
+        double median = reps % 2 == 1 ? nanos[reps / 2] : (nanos[reps / 2 - 1] + nanos[reps / 2]) / 2.0;
+        return new Timing(median / 1e6, nanos[0] / 1e6, reps, warm, result);
+    }
+
+    private static void consume(TopKResult r) {
+        long s = 0;
+        for (int i = 0; i < r.perQuery().size(); i++) {
+            int[] ids = r.get(i).ids();
+            s += ids.length == 0 ? 0 : ids[0];
+        }
+        sink += s;
+    }
+
+    /** Fraction of plain's top-k ids that {@code other} also returned, over all queries. */
+    static double agreement(TopKResult plain, TopKResult other) {
+        long same = 0;
+        long total = 0;
+        for (int i = 0; i < plain.perQuery().size(); i++) {
+            Set<Integer> ids = new HashSet<>();
+            for (int id : plain.get(i).ids()) {
+                ids.add(id);
+            }
+            total += ids.size();
+            for (int id : other.get(i).ids()) {
+                if (ids.contains(id)) {
+                    same++;
+                }
+            }
+        }
+        return total == 0 ? 1.0 : (double) same / total;
+    }
+
+    /** Puts the comparisons next to the other derived numbers. */
+    private static void reorder(Map<String, Object> row) {
+        List<String> order = List.of("name", "backend", "device", "n", "d", "m", "k", "bytes_per_component", "ms_median",
+                "ms_best", "reps", "key_GBps", "key_GBps_best", "gflops", "ratio_to_plain", "bandwidth_ratio", "bandwidth_ratio_best",
+                "agree_with_plain", "key_store_MB", "heap_used_MB", "device_resident_MB", "upload_ms", "first_call_ms");
+        Map<String, Object> copy = new LinkedHashMap<>(row);
+        row.clear();
+        for (String key : order) {
+            if (copy.containsKey(key)) {
+                row.put(key, copy.remove(key));
+            }
+        }
+        row.putAll(copy);
+    }
+
+    private static String summary(Map<String, Object> row) {
+        return String.format(Locale.ROOT, "%-7s n=%-9d d=%-4d m=%-3d %10.3f ms  %7.2f GB/s  %7.2f GFLOP/s%s%s",
+                row.get("backend"), row.get("n"), row.get("d"), row.get("m"), (Double) row.get("ms_median"),
+                (Double) row.get("key_GBps"), (Double) row.get("gflops"),
+                row.containsKey("ratio_to_plain") ? String.format(Locale.ROOT, "  x%.1f plain", (Double) row.get("ratio_to_plain")) : "",
+                row.containsKey("bandwidth_ratio") ? String.format(Locale.ROOT, "  %.2f of triad", (Double) row.get("bandwidth_ratio")) : "");
+    }
+
+    // ---------------------------------------------------------------- output
+
+    private void printTable(List<Map<String, Object>> rows) {
+        out.printf(Locale.ROOT, "triad (a = b + s*c, 12 B/element, best): %.2f GB/s on 1 thread, %.2f GB/s on %d threads%n",
+                triadOne, triadAll, threads);
+        String header = String.format(Locale.ROOT, "%-7s %10s %4s %3s %4s %10s %10s %8s %8s %8s %7s %6s %8s %8s %8s",
+                "backend", "n", "d", "m", "k", "ms_median", "ms_best", "key_GB/s", "GFLOP/s", "x_plain", "bw_ratio",
+                "agree", "store_MB", "heap_MB", "dev_MB");
+        out.println(header);
+        out.println("-".repeat(header.length()));
+        Map<String, String> devices = new LinkedHashMap<>();
+        for (Map<String, Object> r : rows) {
+            out.printf(Locale.ROOT, "%-7s %10d %4d %3d %4d %10.3f %10.3f %8.2f %8.2f %8s %7s %6s %8.0f %8.0f %8s%n",
+                    r.get("backend"), r.get("n"), r.get("d"), r.get("m"), r.get("k"), (Double) r.get("ms_median"),
+                    (Double) r.get("ms_best"), (Double) r.get("key_GBps"), (Double) r.get("gflops"),
+                    opt(r, "ratio_to_plain", "%.1f"), opt(r, "bandwidth_ratio", "%.2f"), opt(r, "agree_with_plain", "%.3f"),
+                    (Double) r.get("key_store_MB"), (Double) r.get("heap_used_MB"), opt(r, "device_resident_MB", "%.0f"));
+            devices.merge((String) r.get("backend"), (String) r.get("device"),
+                    (a, b) -> a.equals(b) || a.contains(b) ? a : a + " | " + b);
+        }
+        out.println("devices:");
+        devices.forEach((b, d) -> out.printf("  %-7s %s%n", b, d));
+        out.println("bw_ratio: key GB/s over the triad of the same threading (1 thread for plain and simd-1, all for simd);"
+                + " none for a GPU");
+    }
+
+    private static String opt(Map<String, Object> r, String key, String format) {
+        Object v = r.get(key);
+        return v instanceof Number num ? String.format(Locale.ROOT, format, num.doubleValue()) : "-";
+    }
+
+    private static void writeJson(Report report, Path path) throws IOException {
+        Path parent = path.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        Files.writeString(path, Json.write(report.toJsonMap(), 2) + "\n");
+    }
+}

@@ -1,0 +1,212 @@
+package dev.attend.server;
+
+import io.javalin.Javalin;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.json.JavalinJackson;
+import io.javalin.util.JavalinException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Attend HTTP server: Javalin 7 on Jetty 12, with health, Prometheus metrics, one JSON error
+ * shape, a request body limit and graceful shutdown. Feature modules add endpoints through
+ * {@link Builder#routes(Consumer)}.
+ *
+ * <p>An instance serves once: {@link #start(ServerConfig)}, then {@link #stop()}.
+ */
+public final class AttendServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AttendServer.class);
+
+    private final List<Consumer<RoutesConfig>> extraRoutes;
+    private final ServerMetrics metrics;
+
+    private volatile Javalin app;
+    private volatile ServerConfig config;
+    private volatile long startedNanos;
+    private boolean stopped;
+
+    public AttendServer() {
+        this(builder());
+    }
+
+    private AttendServer(Builder builder) {
+        this.extraRoutes = List.copyOf(builder.routes);
+        this.metrics = builder.metrics != null ? builder.metrics : new ServerMetrics();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Prepares the data directory, binds and starts serving. Returns once the port is open.
+     *
+     * @throws ConfigException if the data directory cannot be created or written
+     * @throws io.javalin.util.JavalinBindException if the port is taken
+     */
+    public synchronized AttendServer start(ServerConfig serverConfig) {
+        if (app != null) {
+            throw new IllegalStateException("AttendServer instances serve once; create a new one");
+        }
+        Path dataDir = DataDirectory.prepare(serverConfig.dataDir());
+        this.config = serverConfig.withDataDir(dataDir);
+        this.app = Javalin.create(this::configure);
+        this.startedNanos = System.nanoTime();
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            stopped = true; // Javalin has already released the port; nothing left to stop but the metrics
+            metrics.close();
+            throw e;
+        }
+        LOG.info("Attend {} listening on {} (data dir {})", AttendVersion.get(), url(), dataDir);
+        return this;
+    }
+
+    /**
+     * Stops accepting connections, lets in-flight requests finish for up to the configured
+     * shutdown timeout, then closes everything. Safe to call more than once and from any thread.
+     */
+    public void stop() {
+        Javalin running;
+        synchronized (this) {
+            if (app == null || stopped) {
+                return;
+            }
+            stopped = true;
+            running = app;
+        }
+        LOG.info("Stopping: no new connections, waiting up to {} ms for in-flight requests",
+                config.shutdownTimeout().toMillis());
+        try {
+            running.stop();
+            LOG.info("Stopped");
+        } catch (JavalinException e) {
+            // Jetty reports a graceful-shutdown timeout as a failure after it has stopped anyway.
+            LOG.warn("Requests still running after {} ms were cut off: {}",
+                    config.shutdownTimeout().toMillis(), e.getMessage());
+        } finally {
+            metrics.close();
+        }
+    }
+
+    /** The bound port; differs from the configured one when that was 0. */
+    public int port() {
+        requireStarted();
+        return app.port();
+    }
+
+    /** Base URL clients should use, e.g. {@code http://127.0.0.1:8080}. */
+    public String url() {
+        requireStarted();
+        String host = config.host();
+        String shown = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+        return "http://" + shown + ":" + port();
+    }
+
+    /** The effective configuration, with the data directory made absolute. */
+    public ServerConfig config() {
+        requireStarted();
+        return config;
+    }
+
+    public ServerMetrics metrics() {
+        return metrics;
+    }
+
+    /** True from the moment Jetty begins to stop; lets tests and long handlers see a shutdown coming. */
+    public boolean isStopping() {
+        Javalin running = app;
+        return running != null && running.jettyServer().server().isStopping();
+    }
+
+    private void requireStarted() {
+        if (app == null) {
+            throw new IllegalStateException("AttendServer has not been started");
+        }
+    }
+
+    private void configure(JavalinConfig cfg) {
+        ServerConfig c = config;
+        cfg.startup.showJavalinBanner = false;
+        cfg.startup.showOldJavalinVersionWarning = false;
+        cfg.jetty.host = c.host();
+        cfg.jetty.port = c.port();
+        cfg.jetty.modifyServer(server -> configureJetty(server, c.shutdownTimeout()));
+        // Javalin's own limit, applied while ctx.body()/bodyAsClass() read; BodySizeLimit checks the header first.
+        cfg.http.maxRequestSize = c.maxBodyBytes();
+        cfg.http.prefer405over404 = true;
+        cfg.jsonMapper(new JavalinJackson(Json.MAPPER, false));
+        cfg.router.handlerWrapper(ErrorGuard::wrap);
+        cfg.router.javaLangErrorHandler(ErrorGuard::lastResort);
+        cfg.requestLogger.http(new HttpMetrics(metrics.registry()));
+
+        RoutesConfig routes = cfg.routes;
+        new ErrorMapping(c.maxBodyBytes()).register(routes);
+        routes.before(new BodySizeLimit(c.maxBodyBytes()));
+        routes.get("/health", this::health);
+        routes.get("/metrics", this::prometheus);
+        extraRoutes.forEach(r -> r.accept(routes));
+    }
+
+    /**
+     * Graceful shutdown in Jetty 12 needs both a stop timeout (without it stop() is immediate) and
+     * a GracefulHandler, which counts in-flight requests and answers new ones with 503 meanwhile.
+     */
+    private static void configureJetty(Server server, Duration shutdownTimeout) {
+        server.setStopTimeout(shutdownTimeout.toMillis());
+        server.insertHandler(new GracefulHandler());
+        server.setErrorHandler(new JettyJsonErrorHandler());
+    }
+
+    private void health(Context ctx) {
+        long uptime = Duration.ofNanos(System.nanoTime() - startedNanos).toSeconds();
+        ctx.json(new HealthResponse("ok", AttendVersion.get(), uptime));
+    }
+
+    private void prometheus(Context ctx) {
+        ctx.contentType(ServerMetrics.CONTENT_TYPE).result(metrics.scrape());
+    }
+
+    /** Options that only code (not configuration) can set: extra routes and a shared registry. */
+    public static final class Builder {
+
+        private final List<Consumer<RoutesConfig>> routes = new ArrayList<>();
+        private ServerMetrics metrics;
+
+        private Builder() {
+        }
+
+        /**
+         * Adds endpoints (and, if needed, exception handlers) to the server. Handlers signal
+         * failures by throwing {@link ApiException}; anything else becomes a 500 {@code internal}.
+         * Read bodies with {@code ctx.body()}, {@code ctx.bodyAsBytes()} or {@code ctx.bodyAsClass()}
+         * so the size limit applies.
+         */
+        public Builder routes(Consumer<RoutesConfig> addRoutes) {
+            routes.add(Objects.requireNonNull(addRoutes, "addRoutes"));
+            return this;
+        }
+
+        /** Shares a registry with other components; by default the server makes its own. stop() closes it. */
+        public Builder metrics(ServerMetrics serverMetrics) {
+            this.metrics = Objects.requireNonNull(serverMetrics, "serverMetrics");
+            return this;
+        }
+
+        public AttendServer build() {
+            return new AttendServer(this);
+        }
+    }
+}

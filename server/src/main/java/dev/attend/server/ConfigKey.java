@@ -1,0 +1,44 @@
+package dev.attend.server;
+
+/**
+ * Every server setting, under the three names it goes by: a properties-file key, an environment
+ * variable and a command-line flag. Keeping the names together keeps the three sources in step.
+ */
+public enum ConfigKey {
+    HOST("attend.host", "ATTEND_HOST", "--host"),
+    PORT("attend.port", "ATTEND_PORT", "--port"),
+    DATA_DIR("attend.data-dir", "ATTEND_DATA_DIR", "--data-dir"),
+    MAX_BODY_BYTES("attend.max-body-bytes", "ATTEND_MAX_BODY_BYTES", "--max-body-bytes"),
+    SHUTDOWN_TIMEOUT_MS("attend.shutdown-timeout-ms", "ATTEND_SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms");
+
+    private final String property;
+    private final String envVar;
+    private final String flag;
+
+    ConfigKey(String property, String envVar, String flag) {
+        this.property = property;
+        this.envVar = envVar;
+        this.flag = flag;
+    }
+
+    public String property() {
+        return property;
+    }
+
+    public String envVar() {
+        return envVar;
+    }
+
+    public String flag() {
+        return flag;
+    }
+
+    public static ConfigKey forProperty(String property) {
+        for (ConfigKey key : values()) {
+            if (key.property.equals(property)) {
+                return key;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,67 @@
+package dev.attend.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of one server instance. Build it with {@link ServerConfigLoader} (file, environment,
+ * flags) or from {@link #defaults()} in code and tests.
+ *
+ * @param host            interface to bind; the default keeps a fresh install off the network
+ * @param port            TCP port, 0 picks a free one (see {@link AttendServer#port()})
+ * @param dataDir         where the engine keeps its files; created on start
+ * @param maxBodyBytes    largest accepted request body; larger ones get a 413
+ * @param shutdownTimeout how long stop() waits for in-flight requests before cutting them off
+ */
+public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout) {
+
+    public static final String DEFAULT_HOST = "127.0.0.1";
+    public static final int DEFAULT_PORT = 8080;
+    public static final Path DEFAULT_DATA_DIR = Path.of("data");
+    public static final long DEFAULT_MAX_BODY_BYTES = 8L * 1024 * 1024;
+    public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(10);
+
+    public ServerConfig {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+        if (host.isBlank()) {
+            throw new IllegalArgumentException("host must not be blank");
+        }
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be in 0..65535, got " + port);
+        }
+        if (maxBodyBytes <= 0) {
+            throw new IllegalArgumentException("maxBodyBytes must be positive, got " + maxBodyBytes);
+        }
+        if (shutdownTimeout.isNegative()) {
+            throw new IllegalArgumentException("shutdownTimeout must not be negative, got " + shutdownTimeout);
+        }
+    }
+
+    public static ServerConfig defaults() {
+        return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
+                DEFAULT_SHUTDOWN_TIMEOUT);
+    }
+
+    public ServerConfig withHost(String newHost) {
+        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout);
+    }
+
+    public ServerConfig withPort(int newPort) {
+        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout);
+    }
+
+    public ServerConfig withDataDir(Path newDataDir) {
+        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout);
+    }
+
+    public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
+        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout);
+    }
+
+    public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout);
+    }
+}

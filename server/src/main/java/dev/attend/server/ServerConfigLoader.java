@@ -1,0 +1,148 @@
+package dev.attend.server;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Properties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds a {@link ServerConfig} from layered sources, later ones winning:
+ * defaults &lt; properties file &lt; environment variables &lt; command-line flags.
+ *
+ * <p>Only the winning value of each key is parsed, so a flag can rescue a bad environment value.
+ * Blank values count as unset, which is how shells and container specs usually "unset" a variable.
+ * Every error names the key and the source it came from, because "invalid port" alone sends
+ * people hunting through three places.
+ */
+public final class ServerConfigLoader {
+
+    /** Environment variable naming the properties file when no {@code --config} flag is given. */
+    public static final String CONFIG_FILE_ENV = "ATTEND_CONFIG";
+
+    private static final Logger LOG = LoggerFactory.getLogger(ServerConfigLoader.class);
+
+    /** A raw value and a human description of where it came from, for error messages. */
+    private record Setting(String value, String source) {
+    }
+
+    private ServerConfigLoader() {
+    }
+
+    /**
+     * @param configFile the {@code --config} flag, or null to fall back to {@value #CONFIG_FILE_ENV},
+     *                   or to no file at all
+     * @param env        the environment (pass {@code System.getenv()}; tests pass a map)
+     * @param flags      command-line values by key; absent keys were not given
+     */
+    public static ServerConfig load(Path configFile, Map<String, String> env, Map<ConfigKey, String> flags) {
+        Map<ConfigKey, Setting> settings = new EnumMap<>(ConfigKey.class);
+        Path file = configFile != null ? configFile : configFileFromEnv(env);
+        if (file != null) {
+            readFile(file, configFile != null ? "--config" : CONFIG_FILE_ENV, settings);
+        }
+        for (ConfigKey key : ConfigKey.values()) {
+            put(settings, key, env.get(key.envVar()), "environment variable " + key.envVar());
+        }
+        flags.forEach((key, value) -> put(settings, key, value, "command-line flag " + key.flag()));
+        return build(settings);
+    }
+
+    private static Path configFileFromEnv(Map<String, String> env) {
+        String value = env.get(CONFIG_FILE_ENV);
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        return toPath(CONFIG_FILE_ENV, new Setting(value.strip(), "environment variable " + CONFIG_FILE_ENV));
+    }
+
+    private static void readFile(Path file, String namedBy, Map<ConfigKey, Setting> settings) {
+        Properties props = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            props.load(reader);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("Config file " + file + " (given by " + namedBy + ") does not exist");
+        } catch (IOException | IllegalArgumentException e) {
+            throw new ConfigException("Cannot read config file " + file + " (given by " + namedBy + "): " + e.getMessage(), e);
+        }
+        for (String name : props.stringPropertyNames()) {
+            ConfigKey key = ConfigKey.forProperty(name);
+            if (key != null) {
+                put(settings, key, props.getProperty(name), "config file " + file);
+            } else if (looksLikeServerKey(name)) {
+                // Other modules may share the file, so unknown keys are not fatal; a likely typo is worth a warning.
+                LOG.warn("Ignoring unknown key {} in config file {}", name, file);
+            }
+        }
+    }
+
+    /** Our keys are all attend.something with no further dot; other modules' keys nest deeper. */
+    private static boolean looksLikeServerKey(String name) {
+        return name.startsWith("attend.") && name.indexOf('.', "attend.".length()) < 0;
+    }
+
+    private static void put(Map<ConfigKey, Setting> settings, ConfigKey key, String value, String source) {
+        if (value != null && !value.isBlank()) {
+            settings.put(key, new Setting(value.strip(), source));
+        }
+    }
+
+    private static ServerConfig build(Map<ConfigKey, Setting> settings) {
+        ServerConfig defaults = ServerConfig.defaults();
+        Setting host = settings.get(ConfigKey.HOST);
+        Setting port = settings.get(ConfigKey.PORT);
+        Setting dataDir = settings.get(ConfigKey.DATA_DIR);
+        Setting maxBody = settings.get(ConfigKey.MAX_BODY_BYTES);
+        Setting shutdown = settings.get(ConfigKey.SHUTDOWN_TIMEOUT_MS);
+        return new ServerConfig(
+                host == null ? defaults.host() : parseHost(host),
+                port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
+                        "a port between 0 and 65535 (0 picks a free port)"),
+                dataDir == null ? defaults.dataDir() : toPath(ConfigKey.DATA_DIR.property(), dataDir),
+                maxBody == null ? defaults.maxBodyBytes() : parseLong(ConfigKey.MAX_BODY_BYTES, maxBody, 1,
+                        Long.MAX_VALUE, "a positive number of bytes"),
+                shutdown == null ? defaults.shutdownTimeout() : Duration.ofMillis(parseLong(
+                        ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdown, 0, Long.MAX_VALUE, "zero or a positive number of milliseconds")));
+    }
+
+    private static String parseHost(Setting setting) {
+        if (setting.value().chars().anyMatch(Character::isWhitespace)) {
+            throw invalid(ConfigKey.HOST.property(), setting, "a host name or IP address");
+        }
+        return setting.value();
+    }
+
+    private static long parseLong(ConfigKey key, Setting setting, long min, long max, String expected) {
+        long value;
+        try {
+            value = Long.parseLong(setting.value().replace("_", ""));
+        } catch (NumberFormatException e) {
+            throw invalid(key.property(), setting, expected);
+        }
+        if (value < min || value > max) {
+            throw invalid(key.property(), setting, expected);
+        }
+        return value;
+    }
+
+    private static Path toPath(String property, Setting setting) {
+        try {
+            return Path.of(setting.value());
+        } catch (InvalidPathException e) {
+            throw invalid(property, setting, "a valid path");
+        }
+    }
+
+    private static ConfigException invalid(String property, Setting setting, String expected) {
+        return new ConfigException("Invalid " + property + " from " + setting.source() + ": \"" + setting.value()
+                + "\" is not " + expected);
+    }
+}

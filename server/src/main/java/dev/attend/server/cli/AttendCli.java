@@ -1,0 +1,66 @@
+package dev.attend.server.cli;
+
+import dev.attend.server.AttendVersion;
+import dev.attend.server.ConfigException;
+import io.javalin.util.JavalinBindException;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** The {@code attend} command. Each subcommand is its own class; this one only dispatches. */
+@Command(
+        name = "attend",
+        mixinStandardHelpOptions = true,
+        versionProvider = AttendCli.Version.class,
+        description = "Attend: retrieval and recommendation attention engine.",
+        subcommands = {DemoCommand.class, 
+                // One line per subcommand, in the order `attend --help` should list them.
+                ServeCommand.class,
+                CommandLine.HelpCommand.class,
+        })
+public final class AttendCli implements Callable<Integer> {
+
+    /** Exit status for a bad configuration or an unusable port: the user's to fix, no stack trace. */
+    public static final int EXIT_CONFIG_ERROR = 1;
+
+    @Spec
+    CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(newCommandLine().execute(args));
+    }
+
+    public static CommandLine newCommandLine() {
+        return newCommandLine(CommandLine.defaultFactory());
+    }
+
+    /** Tests pass a factory to give subcommands their environment and stop signal. */
+    public static CommandLine newCommandLine(CommandLine.IFactory factory) {
+        CommandLine cli = new CommandLine(new AttendCli(), factory);
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof ConfigException || e instanceof JavalinBindException) {
+                commandLine.getErr().println("attend: " + e.getMessage());
+                return EXIT_CONFIG_ERROR;
+            }
+            throw e;
+        });
+        return cli;
+    }
+
+    /** {@code attend} alone is a usage error (exit 2), like an unknown subcommand. */
+    @Override
+    public Integer call() {
+        throw new ParameterException(spec.commandLine(), "Missing required subcommand");
+    }
+
+    public static final class Version implements IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"attend " + AttendVersion.get()};
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package dev.attend.server.cli;
+
+import dev.attend.server.AttendServer;
+import dev.attend.server.ConfigKey;
+import dev.attend.server.ServerConfig;
+import dev.attend.server.ServerConfigLoader;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code attend serve}: start the HTTP server and keep it up until SIGTERM or SIGINT. */
+@Command(
+        name = "serve",
+        mixinStandardHelpOptions = true,
+        versionProvider = AttendCli.Version.class,
+        description = {
+                "Start the HTTP server and block until SIGTERM or SIGINT.",
+                "Settings come from defaults < config file < ATTEND_* environment variables < these flags."
+        })
+public final class ServeCommand implements Callable<Integer> {
+
+    // Numbers are taken as text so that a bad flag gets the same message as a bad file or env value.
+    @Option(names = "--host", paramLabel = "HOST", description = "Interface to bind (default 127.0.0.1).")
+    String host;
+
+    @Option(names = "--port", paramLabel = "PORT", description = "TCP port, 0 for any free one (default 8080).")
+    String port;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "Data directory, created if missing (default ./data).")
+    String dataDir;
+
+    @Option(names = "--max-body-bytes", paramLabel = "BYTES", description = "Largest request body (default 8 MiB).")
+    String maxBodyBytes;
+
+    @Option(names = "--shutdown-timeout-ms", paramLabel = "MS",
+            description = "How long in-flight requests may run on during shutdown (default 10000).")
+    String shutdownTimeoutMs;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "Properties file with attend.* keys (default: $" + ServerConfigLoader.CONFIG_FILE_ENV + ", else none).")
+    Path configFile;
+
+    @Spec
+    CommandSpec spec;
+
+    private final Map<String, String> env;
+    private final StopSignal stopSignal;
+
+    public ServeCommand() {
+        this(System.getenv(), new JvmShutdownSignal());
+    }
+
+    public ServeCommand(Map<String, String> env, StopSignal stopSignal) {
+        this.env = env;
+        this.stopSignal = stopSignal;
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        ServerConfig config = ServerConfigLoader.load(configFile, env, flags());
+        AttendServer server = new AttendServer();
+        stopSignal.onStop(server::stop); // before start, so a signal during startup still stops cleanly
+        server.start(config);
+        PrintWriter out = spec.commandLine().getOut();
+        out.println("Attend listening on " + server.url());
+        out.flush();
+        stopSignal.await();
+        return 0;
+    }
+
+    private Map<ConfigKey, String> flags() {
+        Map<ConfigKey, String> flags = new EnumMap<>(ConfigKey.class);
+        putIfGiven(flags, ConfigKey.HOST, host);
+        putIfGiven(flags, ConfigKey.PORT, port);
+        putIfGiven(flags, ConfigKey.DATA_DIR, dataDir);
+        putIfGiven(flags, ConfigKey.MAX_BODY_BYTES, maxBodyBytes);
+        putIfGiven(flags, ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdownTimeoutMs);
+        return flags;
+    }
+
+    private static void putIfGiven(Map<ConfigKey, String> flags, ConfigKey key, String value) {
+        if (value != null) {
+            flags.put(key, value);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package dev.attend.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ServerConfigLoaderTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void noSourcesGiveTheDefaults() {
+        ServerConfig config = ServerConfigLoader.load(null, Map.of(), Map.of());
+
+        assertThat(config).isEqualTo(ServerConfig.defaults());
+        assertThat(config.host()).isEqualTo("127.0.0.1");
+        assertThat(config.port()).isEqualTo(8080);
+        assertThat(config.dataDir()).isEqualTo(Path.of("data"));
+        assertThat(config.maxBodyBytes()).isEqualTo(8L * 1024 * 1024);
+    }
+
+    @Test
+    void fileThenEnvironmentThenFlagsEachWin() throws IOException {
+        Path file = properties("""
+                attend.host=10.0.0.1
+                attend.port=7001
+                attend.data-dir=/from/file
+                attend.max-body-bytes=1000
+                attend.shutdown-timeout-ms=1500
+                """);
+        Map<String, String> env = Map.of(
+                "ATTEND_PORT", "7002",
+                "ATTEND_DATA_DIR", "/from/env",
+                "ATTEND_MAX_BODY_BYTES", "2000");
+        Map<ConfigKey, String> flags = Map.of(ConfigKey.DATA_DIR, "/from/flag");
+
+        ServerConfig config = ServerConfigLoader.load(file, env, flags);
+
+        assertThat(config.host()).isEqualTo("10.0.0.1");              // file only
+        assertThat(config.shutdownTimeout()).isEqualTo(Duration.ofMillis(1500));
+        assertThat(config.port()).isEqualTo(7002);                     // env beats file
+        assertThat(config.maxBodyBytes()).isEqualTo(2000);
+        assertThat(config.dataDir()).isEqualTo(Path.of("/from/flag")); // flag beats env and file
+    }
+
+    @Test
+    void configFileCanBeNamedByTheEnvironment() throws IOException {
+        Path file = properties("attend.port=7100\n");
+
+        ServerConfig config = ServerConfigLoader.load(null, Map.of("ATTEND_CONFIG", file.toString()), Map.of());
+
+        assertThat(config.port()).isEqualTo(7100);
+    }
+
+    @Test
+    void blankValuesCountAsUnset() {
+        ServerConfig config = ServerConfigLoader.load(null, Map.of("ATTEND_PORT", "  "), Map.of());
+
+        assertThat(config.port()).isEqualTo(8080);
+    }
+
+    @Test
+    void flagRescuesABadEnvironmentValue() {
+        ServerConfig config = ServerConfigLoader.load(null, Map.of("ATTEND_PORT", "nope"),
+                Map.of(ConfigKey.PORT, "9000"));
+
+        assertThat(config.port()).isEqualTo(9000);
+    }
+
+    @Test
+    void nonNumericPortNamesKeyAndEnvironmentVariable() {
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of("ATTEND_PORT", "eighty"), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("attend.port")
+                .hasMessageContaining("environment variable ATTEND_PORT")
+                .hasMessageContaining("\"eighty\"");
+    }
+
+    @Test
+    void portOutOfRangeNamesTheFlag() {
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of(), Map.of(ConfigKey.PORT, "70000")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("attend.port")
+                .hasMessageContaining("command-line flag --port")
+                .hasMessageContaining("between 0 and 65535");
+    }
+
+    @Test
+    void negativeSizeNamesTheFile() throws IOException {
+        Path file = properties("attend.max-body-bytes=-5\n");
+
+        assertThatThrownBy(() -> ServerConfigLoader.load(file, Map.of(), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("attend.max-body-bytes")
+                .hasMessageContaining("config file " + file)
+                .hasMessageContaining("positive");
+    }
+
+    @Test
+    void negativeShutdownTimeoutIsRejected() {
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of("ATTEND_SHUTDOWN_TIMEOUT_MS", "-1"), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("attend.shutdown-timeout-ms")
+                .hasMessageContaining("ATTEND_SHUTDOWN_TIMEOUT_MS");
+    }
+
+    @Test
+    void missingConfigFileIsAClearError() {
+        Path missing = dir.resolve("nope.properties");
+
+        assertThatThrownBy(() -> ServerConfigLoader.load(missing, Map.of(), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining(missing.toString())
+                .hasMessageContaining("does not exist");
+    }
+
+    @Test
+    void recordRejectsOutOfRangeValuesFromCode() {
+        assertThatThrownBy(() -> ServerConfig.defaults().withPort(-1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ServerConfig.defaults().withMaxBodyBytes(0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private Path properties(String content) throws IOException {
+        Path file = dir.resolve("attend.properties");
+        Files.writeString(file, content);
+        return file;
+    }
+}
