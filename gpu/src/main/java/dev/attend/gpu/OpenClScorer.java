@@ -307,27 +307,21 @@ public final class OpenClScorer implements Scorer {
         int n = keys.size();
         List<KeyShard> shards = resident.computeIfAbsent(keys, s -> new ArrayList<>());
         int dim = keys.dim();
-        long perRowBytes = Math.max((long) dim * Float.BYTES, (long) TopKScanKernel.BATCH * Float.BYTES);
-        int maxRows = (int) Math.min(Integer.MAX_VALUE / Math.max(dim, TopKScanKernel.BATCH),
-                maxBufferBytes / perRowBytes) / TopKScanKernel.ROWS_PER_GROUP * TopKScanKernel.ROWS_PER_GROUP;
-        if (maxRows <= 0) {
-            throw new IllegalStateException("device buffers of " + maxBufferBytes + " bytes cannot hold one group of rows");
-        }
+        int maxBufferRows = maxBufferRows(dim);
         int covered = shards.isEmpty() ? 0 : shards.getLast().firstRow() + shards.getLast().rows();
         while (covered < n) {
             KeyShard last = shards.isEmpty() ? null : shards.getLast();
             if (last != null && last.rows() < last.capacity()) {
                 last.load(keys, n);
-            } else if (last != null && last.capacity() < maxRows) {
-                // Grow the last shard (doubling) rather than leave many small ones behind.
-                int wanted = Math.min(maxRows, roundUp(Math.max(2 * last.capacity(), n - last.firstRow())));
+            } else if (last != null && last.bufferRows() < maxBufferRows) {
+                // Grow the last shard (at least doubling) rather than leave many small ones behind.
+                int wanted = bufferRowsFor(Math.max(2L * last.capacity(), (long) n - last.firstRow()), maxBufferRows);
                 KeyShard grown = new KeyShard(cl, dim, last.firstRow(), wanted, CANDIDATES);
                 grown.load(keys, n);
                 last.close();
                 shards.set(shards.size() - 1, grown);
             } else {
-                int wanted = Math.min(maxRows, roundUp(n - covered));
-                KeyShard shard = new KeyShard(cl, dim, covered, wanted, CANDIDATES);
+                KeyShard shard = new KeyShard(cl, dim, covered, bufferRowsFor(n - covered, maxBufferRows), CANDIDATES);
                 shard.load(keys, n);
                 shards.add(shard);
             }
@@ -336,9 +330,24 @@ public final class OpenClScorer implements Scorer {
         return shards;
     }
 
-    private static int roundUp(int rows) {
+    /** Rows per key buffer such that a key buffer and the score buffer each stay under the limit. */
+    private int maxBufferRows(int dim) {
+        long byKeys = maxBufferBytes / ((long) dim * Float.BYTES);
+        long byScores = maxBufferBytes / ((long) TopKScanKernel.BATCH * Float.BYTES * TopKScanKernel.KEY_BUFFERS);
+        long rows = Math.min(Math.min(byKeys, byScores),
+                Integer.MAX_VALUE / (TopKScanKernel.KEY_BUFFERS * (long) Math.max(dim, TopKScanKernel.BATCH)));
+        int aligned = (int) (rows / TopKScanKernel.ROWS_PER_GROUP * TopKScanKernel.ROWS_PER_GROUP);
+        if (aligned <= 0) {
+            throw new IllegalStateException("device buffers of " + maxBufferBytes + " bytes cannot hold one group of rows");
+        }
+        return aligned;
+    }
+
+    /** Rows per buffer for a shard that should hold {@code rows} rows. */
+    private static int bufferRowsFor(long rows, int maxBufferRows) {
         int g = TopKScanKernel.ROWS_PER_GROUP;
-        return Math.max(g, (int) Math.min(Integer.MAX_VALUE / 2, ((long) rows + g - 1) / g * g));
+        long perBuffer = (rows + TopKScanKernel.KEY_BUFFERS - 1) / TopKScanKernel.KEY_BUFFERS;
+        return (int) Math.min(maxBufferRows, Math.max(g, (perBuffer + g - 1) / g * g));
     }
 
     /** Bytes of device buffers held for {@code keys} (keys, scores and candidate lists). */
@@ -350,8 +359,8 @@ public final class OpenClScorer implements Scorer {
         long bytes = 0;
         for (KeyShard s : shards) {
             TopKScanKernel kernel = s.kernel();
-            bytes += 4L * ((long) kernel.keys.length + kernel.scores.length + kernel.groupMax.length
-                    + kernel.queries.length + kernel.candidates.length);
+            bytes += 4L * ((long) TopKScanKernel.KEY_BUFFERS * kernel.keys(0).length + kernel.scores.length
+                    + kernel.groupMax.length + kernel.queries.length + kernel.candidates.length);
         }
         return bytes;
     }

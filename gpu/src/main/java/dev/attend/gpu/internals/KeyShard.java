@@ -6,20 +6,21 @@ import dev.attend.gpu.VectorStore;
 
 /**
  * One device-resident slice of a {@link VectorStore}: rows {@code [firstRow, firstRow + capacity)} in
- * the blocked layout of {@link TopKScanKernel}, with the kernel that scans them. Shards keep every
- * device buffer under the allocation limit (the H200 refuses single buffers of 4 GiB), and appending
- * rows re-sends only the last shard.
+ * the {@link TopKScanKernel#KEY_BUFFERS} key buffers of one kernel (one OpenCL context), in its
+ * blocked layout. Buffers stay under the allocation limit (the H200 refuses single buffers of 4 GiB);
+ * appending rows re-sends only the buffers they land in.
  */
 public final class KeyShard implements AutoCloseable {
 
     private final OpenCLDevice device;
     private final TopKScanKernel kernel;
     private final int firstRow;
+    private boolean sent;
 
-    public KeyShard(OpenCLDevice device, int dim, int firstRow, int capacity, int candidateCapacity) {
+    public KeyShard(OpenCLDevice device, int dim, int firstRow, int bufferRows, int candidateCapacity) {
         this.device = device;
         this.firstRow = firstRow;
-        this.kernel = new TopKScanKernel(dim, capacity, candidateCapacity);
+        this.kernel = new TopKScanKernel(dim, bufferRows, candidateCapacity);
         this.kernel.setExplicit(true);
     }
 
@@ -35,6 +36,10 @@ public final class KeyShard implements AutoCloseable {
         return kernel.capacity;
     }
 
+    public int bufferRows() {
+        return kernel.bufferRows;
+    }
+
     public TopKScanKernel kernel() {
         return kernel;
     }
@@ -44,7 +49,7 @@ public final class KeyShard implements AutoCloseable {
         return (kernel.rows + TopKScanKernel.ROWS_PER_GROUP - 1) / TopKScanKernel.ROWS_PER_GROUP;
     }
 
-    /** Copies rows up to {@code storeRows} (as far as this shard reaches) and sends the shard to the device. */
+    /** Copies rows up to {@code storeRows} (as far as this shard reaches) and sends the buffers they land in. */
     public void load(VectorStore store, int storeRows) {
         int dim = kernel.dim;
         int end = Math.min(storeRows, firstRow + kernel.capacity);
@@ -52,23 +57,30 @@ public final class KeyShard implements AutoCloseable {
         if (end <= from) {
             return;
         }
-        float[] keys = kernel.keys;
         int group = TopKScanKernel.GROUP;
+        int blocksPerBuffer = kernel.bufferRows / group;
         // Transpose block by block, in parallel: a 10^7-row upload is otherwise seconds of one core.
         java.util.stream.IntStream.rangeClosed((from - firstRow) / group, (end - 1 - firstRow) / group).parallel().forEach(block -> {
+            float[] keys = kernel.keys(block / blocksPerBuffer);
+            int inBuffer = block % blocksPerBuffer;
             float[] row = new float[dim];
             int lo = Math.max(from, firstRow + block * group);
             int hi = Math.min(end, firstRow + (block + 1) * group);
             for (int id = lo; id < hi; id++) {
                 store.readRow(id, row);
-                int base = block * dim * group + (id - firstRow) % group;
+                int base = inBuffer * dim * group + (id - firstRow) % group;
                 for (int c = 0; c < dim; c++) {
                     keys[base + c * group] = row[c];
                 }
             }
         });
         kernel.rows = end - firstRow;
-        kernel.put(keys);
+        int firstBuffer = sent ? (from - firstRow) / kernel.bufferRows : 0;
+        int lastBuffer = sent ? (end - 1 - firstRow) / kernel.bufferRows : TopKScanKernel.KEY_BUFFERS - 1;
+        for (int b = firstBuffer; b <= lastBuffer; b++) {
+            kernel.put(kernel.keys(b));
+        }
+        sent = true;
     }
 
     /** Sends queries {@code [from, from + count)} as the current batch. */

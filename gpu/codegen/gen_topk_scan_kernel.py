@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Writes gpu/src/main/java/dev/attend/gpu/internals/TopKScanKernel.java.
+
+The kernel keeps ROWS x BATCH accumulators in registers and reads KEY_BUFFERS key buffers; Aparapi
+has neither private arrays in registers nor arrays of buffers, so the unrolled code is generated.
+Run from the repository root after changing a parameter: python3 gpu/codegen/gen_topk_scan_kernel.py
+"""
+import os
+import sys
+
+ROWS = int(os.environ.get("ROWS", 4))      # rows per work item
+BATCH = 16                                 # queries per pass
+UNROLL = int(os.environ.get("UNROLL", 2))  # components per loop step
+KEY_BUFFERS = 4                            # key buffers per kernel (one OpenCL context)
+SUFFIX = "abcdefgh"
+
+
+def scan_loop(buf, indent):
+    out = []
+    p = indent
+    out.append(f"{p}int c = 0;")
+    out.append(f"{p}for (; c + {UNROLL - 1} < dim; c += {UNROLL}) {{")
+    out.append(f"{p}    int off = c * GROUP;")
+    for u in range(UNROLL):
+        for r in range(ROWS):
+            extra = "" if u == 0 else f" + {u} * GROUP"
+            out.append(f"{p}    float k{r}{SUFFIX[u]} = keys{buf}[b{r} + off{extra}];")
+    out.append(f"{p}    int qb = c * BATCH;")
+    for u in range(UNROLL):
+        for j in range(BATCH):
+            out.append(f"{p}    q = scratch[qb + {u * BATCH + j}];")
+            out.append(f"{p}    " + " ".join(f"a{r}_{j} += k{r}{SUFFIX[u]} * q;" for r in range(ROWS)))
+    out.append(f"{p}}}")
+    out.append(f"{p}for (; c < dim; c++) {{")
+    out.append(f"{p}    int off = c * GROUP;")
+    for r in range(ROWS):
+        out.append(f"{p}    float k{r}a = keys{buf}[b{r} + off];")
+    out.append(f"{p}    int qb = c * BATCH;")
+    for j in range(BATCH):
+        out.append(f"{p}    q = scratch[qb + {j}];")
+        out.append(f"{p}    " + " ".join(f"a{r}_{j} += k{r}a * q;" for r in range(ROWS)))
+    out.append(f"{p}}}")
+    return out
+
+
+def score_method():
+    L = []
+    L.append("    private void score() {")
+    L.append("        int lid = getLocalId();")
+    L.append("        int g = getGroupId();")
+    L.append("        if (getGlobalId() < BATCH) {")
+    L.append("            candidates[getGlobalId()] = 0;")
+    L.append("        }")
+    L.append("        for (int i = lid; i < dim * BATCH; i += GROUP) {")
+    L.append("            scratch[i] = queries[i];")
+    L.append("        }")
+    L.append("        localBarrier();")
+    for r in range(ROWS):
+        L.append("        float " + ", ".join(f"a{r}_{j} = 0f" for j in range(BATCH)) + ";")
+    L.append("        // A group's rows lie in one key buffer (buffers hold whole groups), so the branch is uniform.")
+    L.append("        int groupsPerBuffer = bufferRows / ROWS_PER_GROUP;")
+    L.append("        int buffer = g / groupsPerBuffer;")
+    L.append("        int inBuffer = g - buffer * groupsPerBuffer;")
+    for r in range(ROWS):
+        L.append(f"        int b{r} = (inBuffer * ROWS + {r}) * dim * GROUP + lid;")
+    L.append("        float q = 0f;")
+    for buf in range(KEY_BUFFERS):
+        head = "        if (buffer == 0) {" if buf == 0 else f"        }} else if (buffer == {buf}) {{"
+        L.append(head)
+        L += scan_loop(buf, "            ")
+    L.append("        }")
+    for r in range(ROWS):
+        L.append(f"        int row{r} = (g * ROWS + {r}) * GROUP + lid;")
+    for j in range(BATCH):
+        terms = [f"keep({j}, a{r}_{j}, row{r})" for r in range(ROWS)]
+        while len(terms) > 1:
+            terms = [f"max({terms[i]}, {terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+        L.append(f"        float m{j} = {terms[0]};")
+    L.append("        // Every work item is done reading the queries before the buffer holds group maxima.")
+    L.append("        localBarrier();")
+    for j in range(BATCH):
+        L.append(f"        scratch[{j} * GROUP + lid] = m{j};")
+    L.append("        localBarrier();")
+    L.append("        for (int s = GROUP / 2; s > 0; s = s / 2) {")
+    L.append("            if (lid < s) {")
+    L.append("                for (int j = 0; j < m; j++) {")
+    L.append("                    scratch[j * GROUP + lid] = max(scratch[j * GROUP + lid], scratch[j * GROUP + lid + s]);")
+    L.append("                }")
+    L.append("            }")
+    L.append("            localBarrier();")
+    L.append("        }")
+    L.append("        if (lid < m) {")
+    L.append("            groupMax[lid * groups + g] = scratch[lid * GROUP];")
+    L.append("        }")
+    L.append("    }")
+    return "\n".join(L)
+
+
+def threshold_method():
+    L = ["    private float threshold(int j) {", f"        float t = t{BATCH - 1};"]
+    for j in range(BATCH - 1):
+        L += [f"        if (j == {j}) {{", f"            t = t{j};", "        }"]
+    L += ["        return t;", "    }"]
+    return "\n".join(L)
+
+
+TEMPLATE = '''package dev.attend.gpu.internals;
+
+import com.aparapi.Kernel;
+
+// GENERATED by gpu/codegen/gen_topk_scan_kernel.py (ROWS=@ROWS@, UNROLL=@UNROLL@): edit the generator, not this file.
+
+/**
+ * OpenCL kernel (through Aparapi) for top-k scoring over one shard of resident keys, in two passes.
+ *
+ * <p>Layout: a shard's keys live in {@link #KEY_BUFFERS} buffers of {@link #bufferRows} rows (one
+ * kernel, so one OpenCL context, holds up to KEY_BUFFERS x 1.75 GiB), in blocks of {@link #GROUP}
+ * rows, dimension-major inside a block ({@code keys[(block * dim + c) * GROUP + lane]}), so that the
+ * work items of a group read consecutive addresses for every component: each load of a warp is one
+ * coalesced transaction. A work item scores {@link #ROWS} rows against up to {@link #BATCH} queries
+ * with every accumulator in a register, so a key is read from memory once per batch, each key load
+ * feeds BATCH multiply-adds and each query load (from local memory) feeds ROWS.
+ *
+ * <p>Pass 0 writes every score and the maximum score of each work-group for each query. The host
+ * takes, per query, the k-th largest group maximum over all shards: those k maxima are k distinct
+ * rows, so at least k rows score at or above it and the true top-k all do. Only groups whose maximum
+ * reaches some query's threshold can hold such rows; in pass 1 the other groups leave at once, and
+ * these append their rows at or above the threshold to a candidate list per query (atomic counter).
+ * Only that list comes back: the scores never cross the bus, and the host rescores the few candidates
+ * from its own copy of the rows. Thresholds travel as kernel arguments and the counters in the
+ * candidate array (zeroed by pass 0), so pass 1 costs one launch and one small read.
+ *
+ * <p>Aparapi translates {@link #run()} from bytecode: no objects, strings, switches or exceptions in
+ * here (any of them makes Aparapi fall back to Java instead of failing).
+ */
+public final class TopKScanKernel extends Kernel {
+
+    /** Work-group size: the most the H200 allows, and a multiple of every warp/wavefront size. */
+    public static final int GROUP = 256;
+    /** Queries scored per pass. */
+    public static final int BATCH = @BATCH@;
+    /** Rows per work item: a work-group covers ROWS * GROUP rows. */
+    public static final int ROWS = @ROWS@;
+    /** Rows covered by one work-group; buffer capacities are multiples of it. */
+    public static final int ROWS_PER_GROUP = ROWS * GROUP;
+    /** Key buffers per kernel. */
+    public static final int KEY_BUFFERS = @KEY_BUFFERS@;
+    /** Largest dimension supported (queries live in local memory: BATCH * MAX_DIM floats). */
+    public static final int MAX_DIM = 256;
+    private static final float NEG = -3.4028235e38f;
+
+@KEYS@
+    /** The query batch, component-major: {@code queries[c * BATCH + j]}. */
+    public final float[] queries;
+    /** Pass 0 output: {@code scores[j * capacity + row]}. */
+    public final float[] scores;
+    /** Pass 0 output: {@code groupMax[j * groups + g]}. */
+    public final float[] groupMax;
+    /**
+     * Pass 1 output: {@code candidates[j]} counts query j's candidates (more than candidateCapacity means
+     * its list overflowed), and its rows follow at {@code candidates[BATCH + j * candidateCapacity + i]}.
+     */
+    public final int[] candidates;
+
+    public final int dim;
+    /** Rows per key buffer. */
+    public final int bufferRows;
+    /** Rows of the shard: KEY_BUFFERS * bufferRows. */
+    public final int capacity;
+    public final int groups;
+    public final int candidateCapacity;
+    /** Rows of this shard that hold keys (the rest is padding). */
+    public int rows;
+    /** Queries in the current batch (at most BATCH). */
+    public int m;
+    /** 0: score; 1: collect candidates. */
+    public int pass;
+    /** Pass 1 thresholds, one per query: kernel arguments, so setting them costs no buffer write. */
+@THRESHOLDS@
+
+    /** The query batch during scoring, then the group maxima during the reduction (BATCH * MAX_DIM == BATCH * GROUP). */
+    @Local
+    final float[] scratch = new float[BATCH * MAX_DIM];
+
+    public TopKScanKernel(int dim, int bufferRows, int candidateCapacity) {
+        if (bufferRows <= 0 || bufferRows % ROWS_PER_GROUP != 0) {
+            throw new IllegalArgumentException("rows per buffer must be a positive multiple of " + ROWS_PER_GROUP);
+        }
+        if (dim > MAX_DIM) {
+            throw new IllegalArgumentException("dimension " + dim + " exceeds " + MAX_DIM);
+        }
+        this.dim = dim;
+        this.bufferRows = bufferRows;
+        this.capacity = KEY_BUFFERS * bufferRows;
+        this.groups = capacity / ROWS_PER_GROUP;
+        this.candidateCapacity = candidateCapacity;
+@KEYS_INIT@
+        this.queries = new float[BATCH * dim];
+        this.scores = new float[BATCH * capacity];
+        this.groupMax = new float[BATCH * groups];
+        this.candidates = new int[BATCH + BATCH * candidateCapacity];
+    }
+
+    /** Key buffer {@code i}. */
+    public float[] keys(int i) {
+@KEYS_GET@
+    }
+
+    @Override
+    public void run() {
+        if (pass == 0) {
+            score();
+        } else {
+            collect();
+        }
+    }
+
+@SCORE@
+
+    /** Writes query j's score of {@code row} and returns it, or returns the lowest float for padding rows. */
+    private float keep(int j, float a, int row) {
+        float v = NEG;
+        if (row < rows && j < m) {
+            v = a;
+            scores[j * capacity + row] = a;
+        }
+        return v;
+    }
+
+@THRESHOLD@
+
+    private void collect() {
+        int g = getGroupId();
+        // Most groups hold no candidate: they leave after reading BATCH maxima.
+        int reaches = 0;
+        for (int j = 0; j < m; j++) {
+            if (groupMax[j * groups + g] >= threshold(j)) {
+                reaches = 1;
+            }
+        }
+        if (reaches == 1) {
+            for (int r = 0; r < ROWS; r++) {
+                int row = (g * ROWS + r) * GROUP + getLocalId();
+                if (row < rows) {
+                    // Read every score first, then take the rare atomics: loads stay independent.
+                    int hits = 0;
+                    for (int j = 0; j < m; j++) {
+                        if (scores[j * capacity + row] >= threshold(j)) {
+                            hits = hits | (1 << j);
+                        }
+                    }
+                    if (hits != 0) {
+                        for (int j = 0; j < m; j++) {
+                            if ((hits & (1 << j)) != 0) {
+                                int at = atomicAdd(candidates, j, 1);
+                                if (at < candidateCapacity) {
+                                    candidates[BATCH + j * candidateCapacity + at] = row;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+'''
+
+keys = "\n".join(f"    /** Key buffer {i}: rows [{i} * bufferRows, {i + 1} * bufferRows) of the shard, in the blocked layout. */\n    public final float[] keys{i};" for i in range(KEY_BUFFERS))
+keys_init = "\n".join(f"        this.keys{i} = new float[bufferRows * dim];" for i in range(KEY_BUFFERS))
+keys_get = "\n".join(f"        if (i == {i}) {{\n            return keys{i};\n        }}" for i in range(KEY_BUFFERS - 1)) + f"\n        return keys{KEY_BUFFERS - 1};"
+src = (TEMPLATE.replace("@ROWS@", str(ROWS)).replace("@UNROLL@", str(UNROLL)).replace("@BATCH@", str(BATCH))
+       .replace("@KEY_BUFFERS@", str(KEY_BUFFERS)).replace("@KEYS@", keys).replace("@KEYS_INIT@", keys_init)
+       .replace("@KEYS_GET@", keys_get)
+       .replace("@THRESHOLDS@", "\n".join(f"    public float t{j};" for j in range(BATCH)))
+       .replace("@SCORE@", score_method()).replace("@THRESHOLD@", threshold_method()))
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+path = os.path.join(root, "src/main/java/dev/attend/gpu/internals/TopKScanKernel.java")
+with open(path, "w") as f:
+    f.write(src)
+print("wrote", path, file=sys.stderr)
