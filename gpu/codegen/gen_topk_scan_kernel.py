@@ -8,9 +8,9 @@ Run from the repository root after changing a parameter: python3 gpu/codegen/gen
 import os
 import sys
 
-ROWS = int(os.environ.get("ROWS", 4))      # rows per work item
+ROWS = int(os.environ.get("ROWS", 2))      # rows per work item
 BATCH = 16                                 # queries per pass
-UNROLL = int(os.environ.get("UNROLL", 2))  # components per loop step
+UNROLL = int(os.environ.get("UNROLL", 4))  # components per loop step
 KEY_BUFFERS = 4                            # key buffers per kernel (one OpenCL context)
 SUFFIX = "abcdefgh"
 

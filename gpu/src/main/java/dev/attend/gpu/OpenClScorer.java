@@ -29,6 +29,8 @@ public final class OpenClScorer implements Scorer {
     public static final long DEFAULT_MAX_BUFFER_BYTES = (7L << 30) / 4;
     /** Candidates kept per query and shard; k above half of it takes the dense path. */
     static final int CANDIDATES = 2048;
+    /** Host work (comparisons or multiply-adds) above which a batch's host steps run on several threads. */
+    private static final long PARALLEL_WORK = 50_000;
 
     /** Which OpenCL devices to consider, in order. */
     public enum Target {
@@ -209,25 +211,31 @@ public final class OpenClScorer implements Scorer {
             shard.collect(thresholds);
             TopKCollector[] local = new TopKCollector[m];
             boolean[] overflow = new boolean[m];
-            boolean any = false;
-            float[] row = new float[keys.dim()];
+            long work = 0;
             for (int j = 0; j < m; j++) {
+                work += (long) Math.max(0, shard.candidateCount(j)) * keys.dim();
+            }
+            candidates[s] = parallelIf(work, m).mapToLong(j -> {
                 local[j] = new TopKCollector(k);
                 int count = shard.candidateCount(j);
                 if (count < 0) {
-                    overflow[j] = any = true;
-                    continue;
+                    overflow[j] = true;
+                    return 0;
                 }
                 float[] q = queries[from + j];
+                float[] row = new float[keys.dim()];
                 for (int c = 0; c < count; c++) {
                     int id = shard.candidate(j, c);
                     keys.readRow(id, row);
                     local[j].offer(SimdScorer.dot(q, row, 0, row.length), id);
                 }
-                candidates[s] += count;
-            }
-            if (any) {
-                offerAll(shard, m, local, overflow);
+                return count;
+            }).sum();
+            for (boolean o : overflow) {
+                if (o) {
+                    offerAll(shard, m, local, overflow);
+                    break;
+                }
             }
             perShard[s] = local;
         });
@@ -245,7 +253,7 @@ public final class OpenClScorer implements Scorer {
     private static float[][] largestGroupMaxima(KeyShard shard, int m, int k) {
         TopKScanKernel kernel = shard.kernel();
         float[][] out = new float[m][];
-        for (int j = 0; j < m; j++) {
+        parallelIf((long) m * shard.usedGroups(), m).forEach(j -> {
             TopKCollector best = new TopKCollector(k);
             int base = j * kernel.groups;
             for (int g = 0, used = shard.usedGroups(); g < used; g++) {
@@ -255,8 +263,18 @@ public final class OpenClScorer implements Scorer {
                 }
             }
             out[j] = best.drain().scores();
-        }
+        });
         return out;
+    }
+
+    /**
+     * Queries {@code [0, m)} as a stream, parallel when the host work (comparisons or multiply-adds)
+     * is large enough to pay for waking threads: the host steps sit between device passes, so on a
+     * GPU their latency is the call's.
+     */
+    private static java.util.stream.IntStream parallelIf(long work, int m) {
+        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, m);
+        return work > PARALLEL_WORK ? range.parallel() : range;
     }
 
     /**
