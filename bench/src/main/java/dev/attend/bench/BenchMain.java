@@ -21,6 +21,7 @@ public final class BenchMain {
     static {
         BENCHES.put("scorer", "top-k scoring throughput per backend vs. STREAM triad bandwidth (--help for options)");
         BENCHES.put("jmh", "JMH micro-benchmarks (dev.attend.bench.jmh); arguments go to org.openjdk.jmh.Main");
+        BENCHES.put("plot", "draws the scorer chart from a JSON report (--json FILE --png FILE)");
     }
 
     private BenchMain() {
@@ -34,6 +35,7 @@ public final class BenchMain {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
             case "scorer" -> System.exit(ScorerBench.run(rest, System.out, System.err));
+            case "plot" -> System.exit(PlotCommand.run(rest, System.err));
             // In its own class so that the scorer harness never loads JMH (absent from reduced class paths).
             case "jmh" -> JmhLauncher.run(rest);
             default -> {

@@ -82,7 +82,7 @@ final class ScorerChart {
             if (((Number) r.get("d")).intValue() != d) {
                 continue;
             }
-            String name = r.get("backend") + " m=" + r.get("m");
+            String name = r.get("backend") + " m=" + ((Number) r.get("m")).intValue();
             double gbps = ((Number) r.get("key_GBps")).doubleValue();
             series.computeIfAbsent(name, x -> new TreeMap<>()).put(((Number) r.get("n")).doubleValue(), gbps);
             lo = Math.min(lo, gbps);

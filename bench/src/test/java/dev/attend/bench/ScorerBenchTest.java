@@ -61,6 +61,12 @@ class ScorerBenchTest {
         byte[] bytes = Files.readAllBytes(png);
         assertThat(bytes.length).isGreaterThan(PNG_SIGNATURE.length);
         assertThat(Arrays.copyOf(bytes, PNG_SIGNATURE.length)).isEqualTo(PNG_SIGNATURE);
+
+        // The same chart drawn again from the JSON alone, as for reports measured on the GPU machine.
+        Path replot = dir.resolve("replot.png");
+        assertThat(PlotCommand.run(new String[] {"--json", json.toString(), "--png", replot.toString()}, System.err)).isZero();
+        byte[] again = Files.readAllBytes(replot);
+        assertThat(Arrays.copyOf(again, PNG_SIGNATURE.length)).isEqualTo(PNG_SIGNATURE);
     }
 
     @Test
