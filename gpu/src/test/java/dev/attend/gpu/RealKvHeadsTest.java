@@ -27,12 +27,16 @@ class RealKvHeadsTest {
                 out.add(Arguments.of(dir.get(), head));
             }
         }
+        if (out.isEmpty()) {
+            out.add(Arguments.of(null, "no shared heads"));
+        }
         return out.stream();
     }
 
     @ParameterizedTest(name = "{1}")
     @MethodSource("heads")
     void decodeQueriesAgreeWithReference(Path dir, String head) throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir != null, "../shared/data not found: real-head conformance skipped");
         KvHead kv = KvHead.load(dir, head, Precision.FLOAT16);
         int decode = 1024;
         int prefill = kv.tokens() - decode;
