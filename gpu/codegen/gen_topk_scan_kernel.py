@@ -148,6 +148,8 @@ public final class TopKScanKernel extends Kernel {
     /** Largest dimension supported (queries live in local memory: BATCH * MAX_DIM floats). */
     public static final int MAX_DIM = 256;
     private static final float NEG = -3.4028235e38f;
+    /** 16 MiB of floats: at least half of G1's largest region, hence always a humongous (unmoved) object. */
+    private static final int UNMOVABLE_FLOATS = 1 << 22;
 
 @KEYS@
     /** The query batch, component-major: {@code queries[c * BATCH + j]}. */
@@ -196,7 +198,10 @@ public final class TopKScanKernel extends Kernel {
         this.candidateCapacity = candidateCapacity;
 @KEYS_INIT@
         this.queries = new float[BATCH * dim];
-        this.scores = new float[BATCH * capacity];
+        // At least 16 MiB, so that G1 keeps it as a humongous object it never moves: Aparapi re-creates
+        // the device buffer of an array that moved, from the host copy, which would lose the scores
+        // pass 0 left on the device for pass 1.
+        this.scores = new float[Math.max(BATCH * capacity, UNMOVABLE_FLOATS)];
         this.groupMax = new float[BATCH * groups];
         this.candidates = new int[BATCH + BATCH * candidateCapacity];
     }

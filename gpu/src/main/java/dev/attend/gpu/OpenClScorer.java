@@ -44,6 +44,7 @@ public final class OpenClScorer implements Scorer {
     private final Device clDevice;
     private final SimdScorer fallback;
     private final long maxBufferBytes;
+    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
     private final Map<VectorStore, List<KeyShard>> resident = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean failed;
     private volatile boolean closed;
@@ -323,7 +324,17 @@ public final class OpenClScorer implements Scorer {
     /** The resident shards of {@code keys}, uploading rows appended since the last call. */
     private List<KeyShard> sync(VectorStore keys) {
         int n = keys.size();
-        List<KeyShard> shards = resident.computeIfAbsent(keys, s -> new ArrayList<>());
+        List<KeyShard> shards = resident.computeIfAbsent(keys, store -> {
+            List<KeyShard> created = java.util.Collections.synchronizedList(new ArrayList<>());
+            // Device buffers outlive nothing: once the store is unreachable its shards are freed.
+            CLEANER.register(store, () -> {
+                synchronized (created) {
+                    created.forEach(KeyShard::close);
+                    created.clear();
+                }
+            });
+            return created;
+        });
         int dim = keys.dim();
         int maxBufferRows = maxBufferRows(dim);
         int covered = shards.isEmpty() ? 0 : shards.getLast().firstRow() + shards.getLast().rows();
@@ -366,6 +377,17 @@ public final class OpenClScorer implements Scorer {
         int g = TopKScanKernel.ROWS_PER_GROUP;
         long perBuffer = (rows + TopKScanKernel.KEY_BUFFERS - 1) / TopKScanKernel.KEY_BUFFERS;
         return (int) Math.min(maxBufferRows, Math.max(g, (perBuffer + g - 1) / g * g));
+    }
+
+    /** Frees the device buffers held for {@code keys} now (they are re-sent if it is scored again). */
+    public synchronized void release(VectorStore keys) {
+        List<KeyShard> shards = resident.remove(keys);
+        if (shards != null) {
+            synchronized (shards) {
+                shards.forEach(KeyShard::close);
+                shards.clear();
+            }
+        }
     }
 
     /** Bytes of device buffers held for {@code keys} (keys, scores and candidate lists). */
@@ -441,7 +463,10 @@ public final class OpenClScorer implements Scorer {
     private void releaseAll() {
         synchronized (resident) {
             for (List<KeyShard> shards : resident.values()) {
-                shards.forEach(KeyShard::close);
+                synchronized (shards) {
+                    shards.forEach(KeyShard::close);
+                    shards.clear();
+                }
             }
             resident.clear();
         }

@@ -36,6 +36,12 @@ class OpenClScorerTest {
                 }
                 assertThat(cl.residentBytes(keys)).isGreaterThanOrEqualTo((long) keys.size() * dim * 4);
             }
+            float[][] q = RandomVectors.gaussian(rnd, 2, dim, 0);
+            TopKResult before = cl.topK(q, keys, 10);
+            cl.release(keys);
+            assertThat(cl.residentBytes(keys)).isZero();
+            assertThat(cl.topK(q, keys, 10).perQuery()).isEqualTo(before.perQuery());
+            assertThat(cl.residentBytes(keys)).isPositive();
         }
     }
 

@@ -114,6 +114,9 @@ public final class KeyShard implements AutoCloseable {
             return;
         }
         setThresholds(thresholds);
+        // Pass 0 zeroed the counters on the device; zero the host copy too, so that a buffer Aparapi
+        // re-creates from it (when the GC moved the array) starts from zero as well.
+        java.util.Arrays.fill(kernel.candidates, 0, TopKScanKernel.BATCH, 0);
         kernel.pass = 1;
         run(usedGroups());
         kernel.get(kernel.candidates);

@@ -42,6 +42,8 @@ public final class TopKScanKernel extends Kernel {
     /** Largest dimension supported (queries live in local memory: BATCH * MAX_DIM floats). */
     public static final int MAX_DIM = 256;
     private static final float NEG = -3.4028235e38f;
+    /** 16 MiB of floats: at least half of G1's largest region, hence always a humongous (unmoved) object. */
+    private static final int UNMOVABLE_FLOATS = 1 << 22;
 
     /** Key buffer 0: rows [0 * bufferRows, 1 * bufferRows) of the shard, in the blocked layout. */
     public final float[] keys0;
@@ -115,7 +117,10 @@ public final class TopKScanKernel extends Kernel {
         this.keys2 = new float[bufferRows * dim];
         this.keys3 = new float[bufferRows * dim];
         this.queries = new float[BATCH * dim];
-        this.scores = new float[BATCH * capacity];
+        // At least 16 MiB, so that G1 keeps it as a humongous object it never moves: Aparapi re-creates
+        // the device buffer of an array that moved, from the host copy, which would lose the scores
+        // pass 0 left on the device for pass 1.
+        this.scores = new float[Math.max(BATCH * capacity, UNMOVABLE_FLOATS)];
         this.groupMax = new float[BATCH * groups];
         this.candidates = new int[BATCH + BATCH * candidateCapacity];
     }
