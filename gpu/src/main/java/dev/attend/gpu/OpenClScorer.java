@@ -45,6 +45,7 @@ public final class OpenClScorer implements Scorer {
     private final SimdScorer fallback;
     private final long maxBufferBytes;
     private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+    private final java.util.Queue<KeyShard> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final Map<VectorStore, List<KeyShard>> resident = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean failed;
     private volatile boolean closed;
@@ -323,13 +324,17 @@ public final class OpenClScorer implements Scorer {
 
     /** The resident shards of {@code keys}, uploading rows appended since the last call. */
     private List<KeyShard> sync(VectorStore keys) {
+        for (KeyShard shard; (shard = retired.poll()) != null; ) {
+            shard.close();
+        }
         int n = keys.size();
         List<KeyShard> shards = resident.computeIfAbsent(keys, store -> {
             List<KeyShard> created = java.util.Collections.synchronizedList(new ArrayList<>());
-            // Device buffers outlive nothing: once the store is unreachable its shards are freed.
+            // Once the store is unreachable its shards are retired, and freed by the next call on this
+            // scorer: Aparapi's native side is not safe to enter from the cleaner's thread meanwhile.
             CLEANER.register(store, () -> {
                 synchronized (created) {
-                    created.forEach(KeyShard::close);
+                    retired.addAll(created);
                     created.clear();
                 }
             });
@@ -461,6 +466,9 @@ public final class OpenClScorer implements Scorer {
     }
 
     private void releaseAll() {
+        for (KeyShard shard; (shard = retired.poll()) != null; ) {
+            shard.close();
+        }
         synchronized (resident) {
             for (List<KeyShard> shards : resident.values()) {
                 synchronized (shards) {

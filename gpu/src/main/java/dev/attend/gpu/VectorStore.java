@@ -143,6 +143,27 @@ public final class VectorStore {
         return out;
     }
 
+    /**
+     * {@code query . row(id)} computed in place with the Vector API (no copy of the row): the single
+     * distance computation of graph searches.
+     */
+    public float dot(int id, float[] query) {
+        if (query.length != dim) {
+            throw new IllegalArgumentException("query has dimension " + query.length + ", expected " + dim);
+        }
+        if (id < 0 || id >= size) {
+            throw new IllegalArgumentException("row " + id + " is not in [0, " + size + ")");
+        }
+        Object page = pages[id >>> PAGE_SHIFT];
+        int at = (id & (PAGE_ROWS - 1)) * dim;
+        if (page instanceof float[] f) {
+            return SimdScorer.dot(query, f, at, dim);
+        }
+        float[] row = new float[dim];
+        SimdScorer.widen((short[]) page, at, row, dim);
+        return SimdScorer.dot(query, row, 0, dim);
+    }
+
     /** The float32 page holding rows {@code [page * PAGE_ROWS, ...)}; for scorers. */
     float[] float32Page(int page) {
         return (float[]) pages[page];

@@ -1,5 +1,6 @@
 /**
- * Vector indexes (flat, HNSW, Lucene, attention-aware) on top of the {@code gpu} scorer.
- * Placeholder until the "Vector indexes" issue: it holds nothing that pretends to work.
+ * Vector indexes on top of the {@code gpu} scorer: the {@link dev.attend.index.VectorIndex} API and
+ * its exact baseline {@link dev.attend.index.FlatIndex}; Lucene HNSW, Hnswlib and the attention-aware
+ * (query-to-key projected) graph live in sub-packages.
  */
 package dev.attend.index;

@@ -1,0 +1,530 @@
+package dev.attend.index.graph;
+
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.TopK;
+import dev.attend.gpu.TopKCollector;
+import dev.attend.gpu.TopKResult;
+import dev.attend.gpu.VectorStore;
+import dev.attend.index.IndexFiles;
+import dev.attend.index.SearchResult;
+import dev.attend.index.SearchStats;
+import dev.attend.index.Similarity;
+import dev.attend.index.SimilarityEncoding;
+import dev.attend.index.VectorChecks;
+import dev.attend.index.VectorIndex;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * An index for queries that do not look like the indexed vectors (attention queries against keys):
+ * a graph over the keys whose edges come from training queries, after RoarGraph's query-to-key
+ * projection (RoarGraph, VLDB 2024; RetrievalAttention section 3.2).
+ *
+ * <p>Build: the exact top-{@code Nq} keys of every training query (the prefill queries) come from the
+ * gpu {@link Scorer} in batches; the query's best key (its pivot) links to the others, pruned by
+ * occlusion to {@code M} neighbours; reverse edges follow; keys that no query reached are linked
+ * through a beam search with themselves as the query. Search: best-first beam search by inner product
+ * from entry keys chosen by the mean training query, within a budget of distance computations.
+ *
+ * <p>It grows online: {@link #add} links a new key by searching for it; {@link #addQueries} projects
+ * new training queries. Both keep the graph's degree bound without a rebuild.
+ */
+public final class AttentionAwareIndex implements VectorIndex {
+
+    static final String TYPE = "attention-aware";
+
+    /** Build and search parameters. */
+    public record Params(int maxDegree, int queryNeighbors, int buildBeam, int entryPoints) {
+
+        /** M = 32, top-100 keys per training query, build beam 64, 4 entry keys. */
+        public static Params defaults() {
+            return new Params(32, 100, 64, 4);
+        }
+
+        public Params {
+            if (maxDegree < 2 || queryNeighbors < 2 || buildBeam < 1 || entryPoints < 1) {
+                throw new IllegalArgumentException("bad graph parameters: " + maxDegree + ", " + queryNeighbors + ", "
+                        + buildBeam + ", " + entryPoints);
+            }
+        }
+    }
+
+    private final SimilarityEncoding encoding;
+    private final Params params;
+    private final VectorStore keys;
+    private final NeighborGraph graph;
+    private volatile long[] ids = new long[1024];
+    private final Map<Long, Integer> rowOf = new ConcurrentHashMap<>();
+    private final BitSet removed = new BitSet();
+    private volatile int removedCount;
+    private volatile int[] entries = new int[0];
+    /** Sum of the training queries seen, for the entry points. */
+    private final double[] querySum;
+    private long queryCount;
+    private final ThreadLocal<GraphSearcher> searchers = ThreadLocal.withInitial(GraphSearcher::new);
+
+    /** An empty index (inner product unless said otherwise); keys and training queries come with {@link #addAll} and {@link #addQueries}. */
+    public AttentionAwareIndex(int dim, Similarity similarity, Params params) {
+        if (dim < 1) {
+            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
+        }
+        this.encoding = new SimilarityEncoding(java.util.Objects.requireNonNull(similarity, "similarity"), dim);
+        this.params = java.util.Objects.requireNonNull(params, "params");
+        this.keys = new VectorStore(encoding.storedDim(), Precision.FLOAT32);
+        this.graph = new NeighborGraph(params.maxDegree(), 1024);
+        this.querySum = new double[encoding.storedDim()];
+    }
+
+    /**
+     * Builds the graph over {@code keys} (ids {@code ids}) from {@code trainingQueries}, computing
+     * their exact neighbours on {@code scorer}. {@code progress} receives (done, total) per batch.
+     */
+    public static AttentionAwareIndex build(int dim, Similarity similarity, Params params, long[] ids, float[][] keys,
+                                            float[][] trainingQueries, Scorer scorer,
+                                            java.util.function.BiConsumer<Integer, Integer> progress) {
+        AttentionAwareIndex index = new AttentionAwareIndex(dim, similarity, params);
+        VectorChecks.checkBatch(ids, keys, dim);
+        for (int i = 0; i < trainingQueries.length; i++) {
+            VectorChecks.checkVector("training query " + i, trainingQueries[i], dim);
+        }
+        synchronized (index) {
+            for (int i = 0; i < ids.length; i++) {
+                index.appendKey(ids[i], index.encoding.encodeVector(keys[i]));
+            }
+            index.project(trainingQueries, scorer, progress);
+            index.linkUnreached(0);
+        }
+        return index;
+    }
+
+    @Override
+    public int dim() {
+        return encoding.dim();
+    }
+
+    @Override
+    public Similarity similarity() {
+        return encoding.similarity();
+    }
+
+    public Params params() {
+        return params;
+    }
+
+    @Override
+    public int size() {
+        return keys.size() - removedCount;
+    }
+
+    private void appendKey(long id, float[] encoded) {
+        int row = keys.size();
+        if (row == ids.length) {
+            ids = Arrays.copyOf(ids, row * 2);
+        }
+        ids[row] = id;
+        rowOf.put(id, row);
+        keys.append(encoded);
+    }
+
+    // ------------------------------------------------------------------ projection (build)
+
+    /** Links keys through the exact neighbours of {@code queries}: pivot -> the query's other neighbours. */
+    private void project(float[][] queries, Scorer scorer, java.util.function.BiConsumer<Integer, Integer> progress) {
+        int n = keys.size();
+        if (n == 0 || queries.length == 0) {
+            return;
+        }
+        int nq = Math.min(params.queryNeighbors(), n);
+        int batch = 256;
+        float[][] encodedBatch = new float[0][];
+        // Candidate lists per pivot, merged and pruned once at the end: several queries share a pivot.
+        Map<Integer, int[]> candidates = new LinkedHashMap<>();
+        for (int from = 0; from < queries.length; from += batch) {
+            int m = Math.min(batch, queries.length - from);
+            if (encodedBatch.length != m) {
+                encodedBatch = new float[m][];
+            }
+            for (int j = 0; j < m; j++) {
+                encodedBatch[j] = encoding.encodeQuery(queries[from + j]);
+                for (int c = 0; c < querySum.length; c++) {
+                    querySum[c] += encodedBatch[j][c];
+                }
+            }
+            queryCount += m;
+            TopKResult top = scorer.topK(encodedBatch, keys, nq);
+            for (TopK t : top.perQuery()) {
+                if (t.size() < 2) {
+                    continue;
+                }
+                int pivot = t.ids()[0];
+                int[] list = candidates.getOrDefault(pivot, new int[0]);
+                int[] grown = Arrays.copyOf(list, list.length + t.size() - 1);
+                System.arraycopy(t.ids(), 1, grown, list.length, t.size() - 1);
+                candidates.put(pivot, grown);
+            }
+            if (progress != null) {
+                progress.accept(Math.min(from + m, queries.length), queries.length);
+            }
+        }
+        for (Map.Entry<Integer, int[]> e : candidates.entrySet()) {
+            int pivot = e.getKey();
+            int[] merged = mergeDistinct(graph.neighbors(pivot), e.getValue(), pivot);
+            graph.set(pivot, prune(pivot, merged));
+        }
+        for (Map.Entry<Integer, int[]> e : candidates.entrySet()) {
+            int pivot = e.getKey();
+            for (int nb : graph.neighbors(pivot)) {
+                addReverse(nb, pivot);
+            }
+        }
+        updateEntries();
+    }
+
+    /** Adds training queries to a built index: each links its pivot to its neighbours found by search. */
+    public synchronized void addQueries(float[][] queries, Scorer scorer) {
+        for (int i = 0; i < queries.length; i++) {
+            VectorChecks.checkVector("training query " + i, queries[i], dim());
+        }
+        project(queries, scorer, null);
+    }
+
+    private static int[] mergeDistinct(int[] a, int[] b, int exclude) {
+        int[] all = new int[a.length + b.length];
+        int n = 0;
+        java.util.HashSet<Integer> seen = new java.util.HashSet<>();
+        for (int[] src : new int[][] {a, b}) {
+            for (int x : src) {
+                if (x != exclude && seen.add(x)) {
+                    all[n++] = x;
+                }
+            }
+        }
+        return Arrays.copyOf(all, n);
+    }
+
+    /**
+     * Occlusion pruning: candidates in order of closeness to {@code node}; a candidate p is dropped
+     * when an already kept r is closer to p than {@code node} is (the edge node->r already leads
+     * towards p). Distances are Euclidean between stored keys.
+     */
+    private int[] prune(int node, int[] candidates) {
+        int m = params.maxDegree();
+        if (candidates.length == 0) {
+            return candidates;
+        }
+        float[] nodeVec = keys.row(node);
+        float nodeNorm = dot(nodeVec, nodeVec);
+        float[] dist = new float[candidates.length];
+        float[][] vecs = new float[candidates.length][];
+        float[] norms = new float[candidates.length];
+        Integer[] order = new Integer[candidates.length];
+        for (int i = 0; i < candidates.length; i++) {
+            vecs[i] = keys.row(candidates[i]);
+            norms[i] = dot(vecs[i], vecs[i]);
+            dist[i] = nodeNorm + norms[i] - 2 * dot(nodeVec, vecs[i]);
+            order[i] = i;
+        }
+        Arrays.sort(order, (x, y) -> Float.compare(dist[x], dist[y]));
+        int[] kept = new int[Math.min(m, candidates.length)];
+        int[] keptIdx = new int[kept.length];
+        int count = 0;
+        for (int oi = 0; oi < order.length && count < kept.length; oi++) {
+            int i = order[oi];
+            boolean occluded = false;
+            for (int r = 0; r < count && !occluded; r++) {
+                int j = keptIdx[r];
+                float dpr = norms[i] + norms[j] - 2 * dot(vecs[i], vecs[j]);
+                occluded = dpr < dist[i];
+            }
+            if (!occluded) {
+                keptIdx[count] = i;
+                kept[count++] = candidates[i];
+            }
+        }
+        if (count < kept.length / 2) {
+            // Too few survive (points in a line): fill with the nearest dropped ones, as NSG/Vamana's alpha does.
+            for (int oi = 0; oi < order.length && count < kept.length / 2; oi++) {
+                int c = candidates[order[oi]];
+                boolean in = false;
+                for (int r = 0; r < count; r++) {
+                    in |= kept[r] == c;
+                }
+                if (!in) {
+                    kept[count++] = c;
+                }
+            }
+        }
+        return Arrays.copyOf(kept, count);
+    }
+
+    /** Adds the edge from -> to, pruning from's list when it is full. */
+    private void addReverse(int from, int to) {
+        int[] list = graph.neighbors(from);
+        for (int x : list) {
+            if (x == to) {
+                return;
+            }
+        }
+        if (list.length < params.maxDegree()) {
+            graph.set(from, NeighborGraph.append(list, to));
+        } else {
+            graph.set(from, prune(from, NeighborGraph.append(list, to)));
+        }
+    }
+
+    /** Links every key from {@code from} on that has no out-edges (no query reached it) by searching for it. */
+    private void linkUnreached(int from) {
+        int n = keys.size();
+        if (entries.length == 0) {
+            updateEntries();
+        }
+        for (int node = from; node < n; node++) {
+            if (graph.neighbors(node).length == 0) {
+                link(node);
+            }
+        }
+    }
+
+    /** Connects {@code node} to the keys a search with the node itself as the query finds. */
+    private void link(int node) {
+        float[] vec = keys.row(node);
+        GraphSearcher searcher = searchers.get();
+        TopKCollector found = searcher.search(graph, keys, vec, entries, params.buildBeam(), Long.MAX_VALUE, x -> x == node);
+        TopK top = found.drain();
+        int[] cands = mergeDistinct(new int[0], top.ids(), node);
+        int[] kept = prune(node, cands);
+        graph.set(node, kept);
+        for (int nb : kept) {
+            addReverse(nb, node);
+        }
+    }
+
+    private void updateEntries() {
+        int n = keys.size();
+        if (n == 0) {
+            entries = new int[0];
+            return;
+        }
+        // Entry keys: the best keys for the mean training query (or any key, before queries exist),
+        // so that searches start where attention queries point rather than at the keys' centre.
+        float[] mean = new float[querySum.length];
+        if (queryCount > 0) {
+            for (int c = 0; c < mean.length; c++) {
+                mean[c] = (float) (querySum[c] / queryCount);
+            }
+        }
+        int want = Math.min(params.entryPoints(), n);
+        TopKCollector best = new TopKCollector(want);
+        int stride = Math.max(1, n / 20_000);
+        for (int i = 0; i < n; i += stride) {
+            best.offer(queryCount > 0 ? keys.dot(i, mean) : -i, i);
+        }
+        entries = best.drain().ids();
+    }
+
+    private static float dot(float[] a, float[] b) {
+        float s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    // ------------------------------------------------------------------ VectorIndex
+
+    @Override
+    public synchronized void add(long id, float[] vector) {
+        addAll(new long[] {id}, new float[][] {vector});
+    }
+
+    /** Adds keys online: each is linked by a search for itself, no rebuild. */
+    @Override
+    public synchronized void addAll(long[] newIds, float[][] vectors) {
+        VectorChecks.checkBatch(newIds, vectors, dim());
+        float[][] encoded = new float[vectors.length][];
+        for (int i = 0; i < newIds.length; i++) {
+            if (rowOf.containsKey(newIds[i])) {
+                throw new IllegalArgumentException("id " + newIds[i] + " is already in the index");
+            }
+            encoded[i] = encoding.encodeVector(vectors[i]);
+        }
+        int first = keys.size();
+        for (int i = 0; i < newIds.length; i++) {
+            appendKey(newIds[i], encoded[i]);
+            if (entries.length == 0) {
+                updateEntries();
+            }
+            link(first + i);
+        }
+    }
+
+    @Override
+    public synchronized void remove(long id) {
+        Integer row = rowOf.remove(id);
+        if (row == null) {
+            throw new IllegalArgumentException("id " + id + " is not in the index");
+        }
+        // The key stays in the graph as a waypoint; it is never returned again.
+        synchronized (removed) {
+            removed.set(row);
+        }
+        removedCount++;
+    }
+
+    private boolean isRemoved(int row) {
+        synchronized (removed) {
+            return removed.get(row);
+        }
+    }
+
+    @Override
+    public boolean contains(long id) {
+        return rowOf.containsKey(id);
+    }
+
+    @Override
+    public SearchResult search(float[] query, int k, int budget) {
+        VectorChecks.checkSearch(query, dim(), k, budget);
+        long start = System.nanoTime();
+        if (size() == 0) {
+            return new SearchResult(new long[0], new float[0], new SearchStats(0, 0, 0, "graph"));
+        }
+        float[] q = encoding.encodeQuery(query);
+        GraphSearcher searcher = searchers.get();
+        int beam = Math.max(k, budget / params.maxDegree());
+        boolean anyRemoved = removedCount > 0;
+        TopKCollector found = searcher.search(graph, keys, q, entries, beam, budget, anyRemoved ? this::isRemoved : x -> false);
+        TopK top = found.drain();
+        int count = Math.min(k, top.size());
+        long[] outIds = new long[count];
+        float[] scores = new float[count];
+        long[] rowIds = ids;
+        for (int i = 0; i < count; i++) {
+            outIds[i] = rowIds[top.ids()[i]];
+            scores[i] = encoding.decodeScore(top.scores()[i], query);
+        }
+        return new SearchResult(outIds, scores, new SearchStats(searcher.distanceComputations, searcher.nodesVisited,
+                (System.nanoTime() - start) / 1000, "graph"));
+    }
+
+    // ------------------------------------------------------------------ persistence
+
+    @Override
+    public synchronized void save(Path dir) throws IOException {
+        int n = keys.size();
+        Properties meta = new Properties();
+        meta.setProperty("dim", Integer.toString(dim()));
+        meta.setProperty("similarity", similarity().name());
+        meta.setProperty("rows", Integer.toString(n));
+        meta.setProperty("maxDegree", Integer.toString(params.maxDegree()));
+        meta.setProperty("queryNeighbors", Integer.toString(params.queryNeighbors()));
+        meta.setProperty("buildBeam", Integer.toString(params.buildBeam()));
+        meta.setProperty("entryPoints", Integer.toString(params.entryPoints()));
+        meta.setProperty("queryCount", Long.toString(queryCount));
+        int storedDim = encoding.storedDim();
+        Map<String, IndexFiles.Content> files = new LinkedHashMap<>();
+        files.put("keys", out -> {
+            float[] row = new float[storedDim];
+            for (int i = 0; i < n; i++) {
+                out.writeLong(ids[i]);
+                out.writeBoolean(isRemoved(i));
+                keys.readRow(i, row);
+                for (float x : row) {
+                    out.writeFloat(x);
+                }
+            }
+        });
+        files.put("graph", out -> {
+            for (int i = 0; i < n; i++) {
+                int[] nb = graph.neighbors(i);
+                out.writeShort(nb.length);
+                for (int x : nb) {
+                    out.writeInt(x);
+                }
+            }
+            for (double v : querySum) {
+                out.writeDouble(v);
+            }
+        });
+        IndexFiles.commit(dir, TYPE, meta, files);
+    }
+
+    /** Opens an index saved by {@link #save}. */
+    public static AttentionAwareIndex open(Path dir) throws IOException {
+        IndexFiles.Generation g = IndexFiles.open(dir, TYPE);
+        Params params = new Params(Integer.parseInt(g.require("maxDegree")), Integer.parseInt(g.require("queryNeighbors")),
+                Integer.parseInt(g.require("buildBeam")), Integer.parseInt(g.require("entryPoints")));
+        AttentionAwareIndex index = new AttentionAwareIndex(Integer.parseInt(g.require("dim")),
+                Similarity.valueOf(g.require("similarity")), params);
+        int n = Integer.parseInt(g.require("rows"));
+        int storedDim = index.encoding.storedDim();
+        Path keyFile = g.file("keys");
+        long expected = (long) n * (9 + 4L * storedDim);
+        if (Files.size(keyFile) != expected) {
+            throw new IOException(keyFile + " holds " + Files.size(keyFile) + " bytes, its metadata promises " + expected);
+        }
+        try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(keyFile), 1 << 16))) {
+            float[] row = new float[storedDim];
+            for (int i = 0; i < n; i++) {
+                long id = in.readLong();
+                boolean gone = in.readBoolean();
+                for (int c = 0; c < storedDim; c++) {
+                    row[c] = in.readFloat();
+                }
+                index.appendKey(id, row.clone());
+                if (gone) {
+                    index.rowOf.remove(id);
+                    index.removed.set(i);
+                    index.removedCount++;
+                }
+            }
+        }
+        try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(g.file("graph")), 1 << 16))) {
+            for (int i = 0; i < n; i++) {
+                int degree = in.readShort();
+                if (degree < 0 || degree > params.maxDegree()) {
+                    throw new IOException(g.file("graph") + ": node " + i + " has degree " + degree);
+                }
+                int[] nb = new int[degree];
+                for (int j = 0; j < degree; j++) {
+                    nb[j] = in.readInt();
+                    if (nb[j] < 0 || nb[j] >= n) {
+                        throw new IOException(g.file("graph") + ": node " + i + " links to " + nb[j] + ", outside [0, " + n + ")");
+                    }
+                }
+                index.graph.set(i, nb);
+            }
+            for (int c = 0; c < storedDim; c++) {
+                index.querySum[c] = in.readDouble();
+            }
+        }
+        index.queryCount = Long.parseLong(g.require("queryCount"));
+        index.updateEntries();
+        return index;
+    }
+
+    @Override
+    public long memoryBytes() {
+        int n = keys.size();
+        return keys.bytes() + graph.memoryBytes(n) + 8L * ids.length + 64L * rowOf.size();
+    }
+
+    /** Average out-degree (for reports). */
+    public double averageDegree() {
+        int n = keys.size();
+        return n == 0 ? 0 : (double) graph.edges(n) / n;
+    }
+
+    @Override
+    public void close() {
+    }
+}
