@@ -43,18 +43,23 @@ public final class AttentionAwareIndex implements VectorIndex {
     static final String TYPE = "attention-aware";
 
     /** Build and search parameters. */
-    public record Params(int maxDegree, int queryNeighbors, int buildBeam, int entryPoints) {
+    public record Params(int maxDegree, int queryNeighbors, int pivotsPerQuery, int buildBeam, int entryPoints) {
 
-        /** M = 32, top-100 keys per training query, build beam 64, 4 entry keys. */
+        /** M = 32, top-100 keys per training query, its best 4 keys as pivots, build beam 64, 4 entry keys. */
         public static Params defaults() {
-            return new Params(32, 100, 64, 4);
+            return new Params(32, 100, 4, 64, 4);
         }
 
         public Params {
-            if (maxDegree < 2 || queryNeighbors < 2 || buildBeam < 1 || entryPoints < 1) {
-                throw new IllegalArgumentException("bad graph parameters: " + maxDegree + ", " + queryNeighbors + ", "
-                        + buildBeam + ", " + entryPoints);
+            if (maxDegree < 2 || queryNeighbors < 2 || pivotsPerQuery < 1 || buildBeam < 1 || entryPoints < 1) {
+                throw new IllegalArgumentException("bad graph parameters: M=" + maxDegree + ", Nq=" + queryNeighbors
+                        + ", pivots=" + pivotsPerQuery + ", beam=" + buildBeam + ", entries=" + entryPoints);
             }
+        }
+
+        /** The same with other degree and pivots (for tuning runs). */
+        public Params with(int maxDegree, int pivotsPerQuery) {
+            return new Params(maxDegree, queryNeighbors, pivotsPerQuery, buildBeam, entryPoints);
         }
     }
 
@@ -165,11 +170,15 @@ public final class AttentionAwareIndex implements VectorIndex {
                 if (t.size() < 2) {
                     continue;
                 }
-                int pivot = t.ids()[0];
-                int[] list = candidates.getOrDefault(pivot, new int[0]);
-                int[] grown = Arrays.copyOf(list, list.length + t.size() - 1);
-                System.arraycopy(t.ids(), 1, grown, list.length, t.size() - 1);
-                candidates.put(pivot, grown);
+                // The query's best keys (pivots) each link to the rest of its list: keys that one
+                // attention query wants together become neighbours.
+                for (int p = 0; p < Math.min(params.pivotsPerQuery(), t.size()); p++) {
+                    int pivot = t.ids()[p];
+                    int[] list = candidates.getOrDefault(pivot, new int[0]);
+                    int[] grown = Arrays.copyOf(list, list.length + t.size());
+                    System.arraycopy(t.ids(), 0, grown, list.length, t.size());
+                    candidates.put(pivot, grown);
+                }
             }
             if (progress != null) {
                 progress.accept(Math.min(from + m, queries.length), queries.length);
@@ -180,13 +189,23 @@ public final class AttentionAwareIndex implements VectorIndex {
             int[] merged = mergeDistinct(graph.neighbors(pivot), e.getValue(), pivot);
             graph.set(pivot, prune(pivot, merged));
         }
-        for (Map.Entry<Integer, int[]> e : candidates.entrySet()) {
-            int pivot = e.getKey();
+        Map<Integer, int[]> reverse = new java.util.HashMap<>();
+        for (int pivot : candidates.keySet()) {
             for (int nb : graph.neighbors(pivot)) {
-                addReverse(nb, pivot);
+                reverse.merge(nb, new int[] {pivot}, (a, b) -> NeighborGraph.append(a, b[0]));
             }
         }
+        addReverseEdges(reverse);
         updateEntries();
+    }
+
+    /** Adds the edges node -> each of {@code sources.get(node)}, pruning each list once. */
+    private void addReverseEdges(Map<Integer, int[]> sources) {
+        for (Map.Entry<Integer, int[]> e : sources.entrySet()) {
+            int node = e.getKey();
+            int[] merged = mergeDistinct(graph.neighbors(node), e.getValue(), node);
+            graph.set(node, merged.length <= params.maxDegree() ? merged : prune(node, merged));
+        }
     }
 
     /** Adds training queries to a built index: each links its pivot to its neighbours found by search. */
@@ -281,29 +300,40 @@ public final class AttentionAwareIndex implements VectorIndex {
         }
     }
 
-    /** Links every key from {@code from} on that has no out-edges (no query reached it) by searching for it. */
+    /**
+     * Connectivity: every key from {@code from} on searches for itself and links to what it finds
+     * (merged with its projection edges, pruned), then the reverse edges follow in one pass. Keys no
+     * training query reached get their only edges here; the others gain key-to-key routes that the
+     * projection alone lacks.
+     */
     private void linkUnreached(int from) {
         int n = keys.size();
         if (entries.length == 0) {
             updateEntries();
         }
+        Map<Integer, int[]> reverse = new java.util.HashMap<>();
         for (int node = from; node < n; node++) {
-            if (graph.neighbors(node).length == 0) {
-                link(node);
+            for (int nb : linkBySearch(node)) {
+                reverse.merge(nb, new int[] {node}, (a, b) -> NeighborGraph.append(a, b[0]));
             }
         }
+        addReverseEdges(reverse);
     }
 
-    /** Connects {@code node} to the keys a search with the node itself as the query finds. */
-    private void link(int node) {
+    /** Links {@code node} to the keys a search with the node itself as the query finds; returns its new list. */
+    private int[] linkBySearch(int node) {
         float[] vec = keys.row(node);
         GraphSearcher searcher = searchers.get();
         TopKCollector found = searcher.search(graph, keys, vec, entries, params.buildBeam(), Long.MAX_VALUE, x -> x == node);
-        TopK top = found.drain();
-        int[] cands = mergeDistinct(new int[0], top.ids(), node);
-        int[] kept = prune(node, cands);
+        int[] cands = mergeDistinct(graph.neighbors(node), found.drain().ids(), node);
+        int[] kept = cands.length <= params.maxDegree() ? cands : prune(node, cands);
         graph.set(node, kept);
-        for (int nb : kept) {
+        return kept;
+    }
+
+    /** Connects a new key and adds its reverse edges. */
+    private void link(int node) {
+        for (int nb : linkBySearch(node)) {
             addReverse(nb, node);
         }
     }
@@ -328,7 +358,18 @@ public final class AttentionAwareIndex implements VectorIndex {
         for (int i = 0; i < n; i += stride) {
             best.offer(queryCount > 0 ? keys.dot(i, mean) : -i, i);
         }
-        entries = best.drain().ids();
+        // Plus an even sample of keys: every search scores them first, so that a query far from the
+        // mean query still starts near its own region (sqrt(n)/2 of them, at most 128).
+        int probes = (int) Math.min(n, Math.max(8, Math.min(128, Math.sqrt(n) / 2)));
+        int[] chosen = best.drain().ids();
+        java.util.LinkedHashSet<Integer> all = new java.util.LinkedHashSet<>();
+        for (int e : chosen) {
+            all.add(e);
+        }
+        for (int i = 0; i < probes; i++) {
+            all.add((int) ((long) i * n / probes));
+        }
+        entries = all.stream().mapToInt(Integer::intValue).toArray();
     }
 
     private static float dot(float[] a, float[] b) {
@@ -400,7 +441,7 @@ public final class AttentionAwareIndex implements VectorIndex {
         }
         float[] q = encoding.encodeQuery(query);
         GraphSearcher searcher = searchers.get();
-        int beam = Math.max(k, budget / params.maxDegree());
+        int beam = Math.max(k, budget / Integer.getInteger("attend.beamDivisor", params.maxDegree()));
         boolean anyRemoved = removedCount > 0;
         TopKCollector found = searcher.search(graph, keys, q, entries, beam, budget, anyRemoved ? this::isRemoved : x -> false);
         TopK top = found.drain();
@@ -427,6 +468,7 @@ public final class AttentionAwareIndex implements VectorIndex {
         meta.setProperty("rows", Integer.toString(n));
         meta.setProperty("maxDegree", Integer.toString(params.maxDegree()));
         meta.setProperty("queryNeighbors", Integer.toString(params.queryNeighbors()));
+        meta.setProperty("pivotsPerQuery", Integer.toString(params.pivotsPerQuery()));
         meta.setProperty("buildBeam", Integer.toString(params.buildBeam()));
         meta.setProperty("entryPoints", Integer.toString(params.entryPoints()));
         meta.setProperty("queryCount", Long.toString(queryCount));
@@ -462,7 +504,8 @@ public final class AttentionAwareIndex implements VectorIndex {
     public static AttentionAwareIndex open(Path dir) throws IOException {
         IndexFiles.Generation g = IndexFiles.open(dir, TYPE);
         Params params = new Params(Integer.parseInt(g.require("maxDegree")), Integer.parseInt(g.require("queryNeighbors")),
-                Integer.parseInt(g.require("buildBeam")), Integer.parseInt(g.require("entryPoints")));
+                Integer.parseInt(g.require("pivotsPerQuery")), Integer.parseInt(g.require("buildBeam")),
+                Integer.parseInt(g.require("entryPoints")));
         AttentionAwareIndex index = new AttentionAwareIndex(Integer.parseInt(g.require("dim")),
                 Similarity.valueOf(g.require("similarity")), params);
         int n = Integer.parseInt(g.require("rows"));

@@ -1,0 +1,71 @@
+package dev.attend.index.graph;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.attend.index.FlatIndex;
+import dev.attend.index.SearchResult;
+import dev.attend.index.Similarity;
+import dev.attend.index.VectorIndex;
+import dev.attend.index.VectorIndexContract;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class AttentionAwareIndexTest extends VectorIndexContract {
+
+    @Override
+    protected VectorIndex create(int dim, Similarity similarity) {
+        return new AttentionAwareIndex(dim, similarity, AttentionAwareIndex.Params.defaults());
+    }
+
+    @Override
+    protected VectorIndex build(int dim, Similarity similarity, float[][] vectors, float[][] trainingQueries) {
+        long[] ids = new long[vectors.length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i;
+        }
+        return AttentionAwareIndex.build(dim, similarity, AttentionAwareIndex.Params.defaults(), ids, vectors,
+                trainingQueries, scorer, null);
+    }
+
+    @Override
+    protected VectorIndex open(Path dir) throws Exception {
+        return AttentionAwareIndex.open(dir);
+    }
+
+    @Test
+    void onlineInsertionKeepsRecallCloseToARebuild() {
+        SplittableRandom rnd = new SplittableRandom(SEED);
+        int dim = 16;
+        float[][] keys = gaussian(rnd, 4000, dim, 0);
+        float[][] training = gaussian(rnd, 2000, dim, 0.5);
+        float[][] queries = gaussian(rnd, 60, dim, 0.5);
+        long[] ids = new long[keys.length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i;
+        }
+        int initial = 3000;
+        long[] firstIds = java.util.Arrays.copyOf(ids, initial);
+        float[][] firstKeys = java.util.Arrays.copyOf(keys, initial);
+        try (AttentionAwareIndex grown = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, AttentionAwareIndex.Params.defaults(),
+                     firstIds, firstKeys, training, scorer, null);
+             AttentionAwareIndex rebuilt = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, AttentionAwareIndex.Params.defaults(),
+                     ids, keys, training, scorer, null);
+             FlatIndex flat = new FlatIndex(dim, Similarity.DOT_PRODUCT, scorer)) {
+            grown.addAll(java.util.Arrays.copyOfRange(ids, initial, keys.length), java.util.Arrays.copyOfRange(keys, initial, keys.length));
+            flat.addAll(ids, keys);
+            double grownRecall = 0;
+            double rebuiltRecall = 0;
+            for (float[] q : queries) {
+                SearchResult exact = flat.search(q, 20, Integer.MAX_VALUE);
+                grownRecall += recall(grown.search(q, 20, 600), exact);
+                rebuiltRecall += recall(rebuilt.search(q, 20, 600), exact);
+            }
+            grownRecall /= queries.length;
+            rebuiltRecall /= queries.length;
+            System.out.printf("online insertion: recall@20 %.3f grown vs %.3f rebuilt%n", grownRecall, rebuiltRecall);
+            assertThat(grown.size()).isEqualTo(keys.length);
+            assertThat(grownRecall).isGreaterThanOrEqualTo(rebuiltRecall - 0.05);
+        }
+    }
+}
