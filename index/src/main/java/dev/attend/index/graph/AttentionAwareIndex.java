@@ -184,11 +184,13 @@ public final class AttentionAwareIndex implements VectorIndex {
                 progress.accept(Math.min(from + m, queries.length), queries.length);
             }
         }
-        for (Map.Entry<Integer, int[]> e : candidates.entrySet()) {
+        // Pivots are pruned independently of each other: in parallel.
+        graph.ensure(n);
+        candidates.entrySet().parallelStream().forEach(e -> {
             int pivot = e.getKey();
             int[] merged = mergeDistinct(graph.neighbors(pivot), e.getValue(), pivot);
             graph.set(pivot, prune(pivot, merged));
-        }
+        });
         Map<Integer, int[]> reverse = new java.util.HashMap<>();
         for (int pivot : candidates.keySet()) {
             for (int nb : graph.neighbors(pivot)) {
@@ -201,11 +203,12 @@ public final class AttentionAwareIndex implements VectorIndex {
 
     /** Adds the edges node -> each of {@code sources.get(node)}, pruning each list once. */
     private void addReverseEdges(Map<Integer, int[]> sources) {
-        for (Map.Entry<Integer, int[]> e : sources.entrySet()) {
+        graph.ensure(keys.size());
+        sources.entrySet().parallelStream().forEach(e -> {
             int node = e.getKey();
             int[] merged = mergeDistinct(graph.neighbors(node), e.getValue(), node);
             graph.set(node, merged.length <= params.maxDegree() ? merged : prune(node, merged));
-        }
+        });
     }
 
     /** Adds training queries to a built index: each links its pivot to its neighbours found by search. */

@@ -40,7 +40,8 @@ final class NeighborGraph {
         lists.set(node, neighbors.length == 0 ? EMPTY : neighbors);
     }
 
-    private void ensure(int size) {
+    /** Makes room for nodes below {@code size}; call before setting lists from several threads. */
+    synchronized void ensure(int size) {
         AtomicReferenceArray<int[]> l = lists;
         if (size <= l.length()) {
             return;
