@@ -10,6 +10,8 @@ import java.util.Map;
  * <ul>
  *   <li>{@code scorer}: top-k scoring throughput of every backend against memory bandwidth
  *       ({@link ScorerBench}); needs only attend-gpu and XChart on the class path.
+ *   <li>{@code index}: vector indexes on real KV heads and synthetic OOD workloads: recall against scanned
+ *       fraction ({@link IndexBench}).
  *   <li>{@code jmh [jmh args]}: the JMH micro-benchmarks of this module ({@code org.openjdk.jmh.Main}),
  *       forked JVMs getting the flags of conf/jvm.options.
  * </ul>
@@ -20,8 +22,9 @@ public final class BenchMain {
 
     static {
         BENCHES.put("scorer", "top-k scoring throughput per backend vs. STREAM triad bandwidth (--help for options)");
+        BENCHES.put("index", "vector indexes on KV heads / synthetic OOD: recall@10/100 vs scanned fraction (--help for options)");
         BENCHES.put("jmh", "JMH micro-benchmarks (dev.attend.bench.jmh); arguments go to org.openjdk.jmh.Main");
-        BENCHES.put("plot", "draws the scorer chart from a JSON report (--json FILE --png FILE)");
+        BENCHES.put("plot", "draws the chart of a scorer or index JSON report (--json FILE --png FILE)");
     }
 
     private BenchMain() {
@@ -35,6 +38,7 @@ public final class BenchMain {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
             case "scorer" -> System.exit(ScorerBench.run(rest, System.out, System.err));
+            case "index" -> System.exit(IndexBench.run(rest, System.out, System.err));
             case "plot" -> System.exit(PlotCommand.run(rest, System.err));
             // In its own class so that the scorer harness never loads JMH (absent from reduced class paths).
             case "jmh" -> JmhLauncher.run(rest);

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-/** {@code plot --json FILE --png FILE}: draws the scorer chart from a JSON report written elsewhere. */
+/** {@code plot --json FILE --png FILE}: draws the chart of a scorer or index report written elsewhere. */
 final class PlotCommand {
 
     private PlotCommand() {
@@ -27,12 +27,17 @@ final class PlotCommand {
             }
         }
         if (json == null || png == null || args.length % 2 != 0) {
-            err.println("usage: bench plot --json SCORER_REPORT.json --png OUT.png");
+            err.println("usage: bench plot --json REPORT.json --png OUT.png   (a scorer or index report)");
             return 2;
         }
         Map<String, Object> report = (Map<String, Object>) JsonReader.parse(Files.readString(json));
+        if ("index".equals(report.get("bench"))) {
+            IndexChart.write((List<Map<String, Object>>) report.get("rows"), png);
+            err.println("[plot] wrote " + png);
+            return 0;
+        }
         if (!"scorer".equals(report.get("bench"))) {
-            err.println("plot: " + json + " is not a scorer report");
+            err.println("plot: " + json + " is not a scorer or index report");
             return 2;
         }
         Map<String, Object> triad = (Map<String, Object>) report.get("triad");

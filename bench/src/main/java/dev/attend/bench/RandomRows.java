@@ -13,7 +13,7 @@ import java.util.concurrent.Future;
 final class RandomRows {
 
     /** Rows generated per task: one store page. */
-    private static final int CHUNK_ROWS = VectorStore.PAGE_ROWS;
+    private static final int CHUNK_ROWS = VectorStore.CHUNK_ROWS;
     /** Bound on the generation buffers in flight. */
     private static final long MAX_BUFFER_BYTES = 256L << 20;
 

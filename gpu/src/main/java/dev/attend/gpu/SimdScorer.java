@@ -141,9 +141,11 @@ public final class SimdScorer implements Scorer {
 
         /** Points {@link #data}/{@link #base} at the tile starting at {@code start}; returns its end. */
         int load(int start, int to) {
-            int page = start >>> VectorStore.PAGE_SHIFT;
-            int end = Math.min(Math.min(to, (page + 1) << VectorStore.PAGE_SHIFT), start + TILE_ROWS);
-            int offset = (start & (VectorStore.PAGE_ROWS - 1)) * keys.dim();
+            int pageRows = keys.pageRows();
+            int page = start / pageRows;
+            int pageStart = page * pageRows;
+            int end = Math.min(Math.min(to, pageStart + pageRows), start + TILE_ROWS);
+            int offset = (start - pageStart) * keys.dim();
             if (widened == null) {
                 data = keys.float32Page(page);
                 base = offset;

@@ -3,21 +3,25 @@ package dev.attend.gpu;
 import java.util.Arrays;
 
 /**
- * Append-only rows of {@code dim} components, kept in float32 or float16 pages of {@link #PAGE_ROWS}
- * rows. Pages keep every array far below the 2^31 element limit, so a store can hold 10^7 x 256
- * components, and appending never copies the rows already stored.
+ * Append-only rows of {@code dim} components, kept in float32 or float16 pages of about 4 MiB.
+ * Pages keep every array far below the 2^31 element limit, so a store can hold 10^7 x 256
+ * components, and appending never copies the rows already stored. A page with its array header is
+ * exactly 4 MiB: G1 then never rounds it up to extra regions (a page of a power of two bytes plus a
+ * header took twice its size as a humongous object).
  *
  * <p>One writer may append while any number of readers score: a row becomes visible to readers once
  * {@link #size()} covers it.
  */
 public final class VectorStore {
 
-    /** Rows per page (a power of two). */
-    public static final int PAGE_ROWS = 1 << 14;
-    static final int PAGE_SHIFT = 14;
+    /** A convenient number of rows to generate or copy at a time (not tied to the page size). */
+    public static final int CHUNK_ROWS = 1 << 14;
+    /** Bytes of a page including its 16-byte array header. */
+    private static final int PAGE_BYTES = 1 << 22;
 
     private final int dim;
     private final Precision precision;
+    private final int pageRows;
     private volatile Object[] pages = new Object[0];
     private volatile int size;
 
@@ -27,6 +31,12 @@ public final class VectorStore {
         }
         this.dim = dim;
         this.precision = java.util.Objects.requireNonNull(precision, "precision");
+        this.pageRows = Math.max(1, (PAGE_BYTES - 16) / precision.bytes() / dim);
+    }
+
+    /** Rows per page. */
+    public int pageRows() {
+        return pageRows;
     }
 
     /** A float32 store holding {@code rows} (row-major, {@code rows.length} a multiple of {@code dim}). */
@@ -51,7 +61,7 @@ public final class VectorStore {
 
     /** Bytes held by the pages (capacity, not only the rows in use). */
     public long bytes() {
-        return (long) pages.length * PAGE_ROWS * dim * precision.bytes();
+        return (long) pages.length * pageRows * dim * precision.bytes();
     }
 
     /** Appends one row and returns its id. */
@@ -69,8 +79,8 @@ public final class VectorStore {
             throw new IllegalArgumentException("rows array of length " + rows.length + " does not hold " + count
                     + " rows of dimension " + dim + " at offset " + offset);
         }
-        if ((long) size + count > Integer.MAX_VALUE - PAGE_ROWS) {
-            throw new IllegalArgumentException("store would exceed " + (Integer.MAX_VALUE - PAGE_ROWS) + " rows");
+        if ((long) size + count > Integer.MAX_VALUE - pageRows) {
+            throw new IllegalArgumentException("store would exceed " + (Integer.MAX_VALUE - pageRows) + " rows");
         }
         for (int r = 0; r < count; r++) {
             int base = offset + r * dim;
@@ -91,8 +101,8 @@ public final class VectorStore {
         Object[] p = pages;
         for (int r = 0; r < count; r++) {
             int id = first + r;
-            int page = id >>> PAGE_SHIFT;
-            int at = (id & (PAGE_ROWS - 1)) * dim;
+            int page = id / pageRows;
+            int at = (id - page * pageRows) * dim;
             int src = offset + r * dim;
             if (precision == Precision.FLOAT32) {
                 System.arraycopy(rows, src, (float[]) p[page], at, dim);
@@ -108,13 +118,13 @@ public final class VectorStore {
     }
 
     private void ensureCapacity(int rows) {
-        int needed = (rows + PAGE_ROWS - 1) >>> PAGE_SHIFT;
+        int needed = (int) (((long) rows + pageRows - 1) / pageRows);
         if (needed <= pages.length) {
             return;
         }
         Object[] grown = Arrays.copyOf(pages, needed);
         for (int i = pages.length; i < needed; i++) {
-            grown[i] = precision == Precision.FLOAT32 ? new float[PAGE_ROWS * dim] : new short[PAGE_ROWS * dim];
+            grown[i] = precision == Precision.FLOAT32 ? new float[pageRows * dim] : new short[pageRows * dim];
         }
         pages = grown;
     }
@@ -124,8 +134,9 @@ public final class VectorStore {
         if (id < 0 || id >= size) {
             throw new IllegalArgumentException("row " + id + " is not in [0, " + size + ")");
         }
-        Object page = pages[id >>> PAGE_SHIFT];
-        int at = (id & (PAGE_ROWS - 1)) * dim;
+        int p = id / pageRows;
+        Object page = pages[p];
+        int at = (id - p * pageRows) * dim;
         if (page instanceof float[] f) {
             System.arraycopy(f, at, dst, 0, dim);
         } else {
@@ -154,8 +165,9 @@ public final class VectorStore {
         if (id < 0 || id >= size) {
             throw new IllegalArgumentException("row " + id + " is not in [0, " + size + ")");
         }
-        Object page = pages[id >>> PAGE_SHIFT];
-        int at = (id & (PAGE_ROWS - 1)) * dim;
+        int p = id / pageRows;
+        Object page = pages[p];
+        int at = (id - p * pageRows) * dim;
         if (page instanceof float[] f) {
             return SimdScorer.dot(query, f, at, dim);
         }
@@ -164,12 +176,12 @@ public final class VectorStore {
         return SimdScorer.dot(query, row, 0, dim);
     }
 
-    /** The float32 page holding rows {@code [page * PAGE_ROWS, ...)}; for scorers. */
+    /** The float32 page holding rows {@code [page * pageRows(), ...)}; for scorers. */
     float[] float32Page(int page) {
         return (float[]) pages[page];
     }
 
-    /** The float16 page holding rows {@code [page * PAGE_ROWS, ...)}; for scorers. */
+    /** The float16 page holding rows {@code [page * pageRows(), ...)}; for scorers. */
     short[] float16Page(int page) {
         return (short[]) pages[page];
     }

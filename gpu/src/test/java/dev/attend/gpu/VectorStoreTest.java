@@ -12,7 +12,7 @@ class VectorStoreTest {
     void appendsAcrossPagesAndReadsBack() {
         SplittableRandom rnd = new SplittableRandom(7);
         int dim = 5;
-        int n = VectorStore.PAGE_ROWS + 123;
+        int n = new VectorStore(5, Precision.FLOAT32).pageRows() + 123;
         float[] rows = new float[n * dim];
         for (int i = 0; i < rows.length; i++) {
             rows[i] = (float) rnd.nextDouble(-100, 100);
@@ -23,7 +23,7 @@ class VectorStoreTest {
         assertThat(f32.appendRows(rows, 10 * dim, n - 10)).isEqualTo(10);
         f16.appendRows(rows, 0, n);
         assertThat(f32.size()).isEqualTo(n);
-        for (int id : new int[] {0, 9, 10, VectorStore.PAGE_ROWS - 1, VectorStore.PAGE_ROWS, n - 1}) {
+        for (int id : new int[] {0, 9, 10, n - 124, n - 123, n - 1}) {
             float[] a = f32.row(id);
             float[] h = f16.row(id);
             for (int c = 0; c < dim; c++) {

@@ -1,0 +1,631 @@
+package dev.attend.bench;
+
+import dev.attend.gpu.KvHead;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.gpu.TopK;
+import dev.attend.gpu.TopKResult;
+import dev.attend.index.SearchResult;
+import dev.attend.index.VectorIndex;
+import dev.attend.index.workload.DescribeOptions;
+import dev.attend.index.workload.KvWorkload;
+import dev.attend.index.workload.OodParameters;
+import dev.attend.index.workload.OodWorkloadGenerator;
+import dev.attend.index.workload.WorkloadStats;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Vector indexes on attention workloads: {@code bench index}.
+ *
+ * <p>For every workload (each head of each {@code --kv} directory, each {@code --synthetic} size) and every
+ * requested index: build it over the workload's keys (key row i under id i), then search the test queries
+ * (decode queries: out-of-distribution) and the held-out keys (in-distribution) at each budget, one query at a
+ * time on one thread, and compare with the exact top-k from the gpu scorer. Reported per index, query set and
+ * budget: recall@10 and recall@100 against the exact top-10/top-100, the scanned fraction (exact distance
+ * computations from {@code SearchStats} / N; mean and median over queries), queries/s, build time and
+ * {@code memoryBytes()}. The workloads' statistics (query-key gap, top-100 softmax mass, and, with
+ * {@code --ivf}, the IVF scan fractions) are reported beside them; synthetic ones also with the statistics of
+ * the real head their parameters were fitted to.
+ */
+public final class IndexBench {
+
+    static final String USAGE = """
+            usage: bench index (--kv DIR | --synthetic N[,N...])... [--head NAME[,NAME...]] [--json FILE] [--plot FILE.png]
+                               [--budgets B,...] [--indexes flat,lucene,hnswlib,attention] [--k 100] [--queries M]
+                               [--train M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf]
+              --kv DIR       a KV directory (meta.json + {head}.{q,k,v}.npy): the first N-1024 tokens' keys are indexed,
+                             their queries train, the last 1024 queries are the test queries (repeatable)
+              --synthetic N  generated OOD workload(s) of N keys (OodWorkloadGenerator, parameters embedded)
+              --head NAMES   heads of the --kv directories (default: all in meta.json); for --synthetic, the embedded
+                             parameter sets (default %s; known: %s)
+              --budgets      distance computations per search: values < 1 are fractions of N, others counts
+                             (default 0.005,0.01,0.02,0.03,0.05,0.08,0.12,0.2)
+              --indexes      default: all four; one that cannot be built here is reported as skipped, with the reason
+              --queries M    test queries per workload, evenly spaced (default: all 1024)
+              --train M      training queries for the attention-aware index (default: all for --kv; for --synthetic,
+                             min(N, 100000) are generated)
+              --scorer       backend of the exact top-k, of flat and of the attention-aware build (default auto)
+              --no-id        skip the in-distribution check (held-out keys as queries)
+              --ivf          also measure the workloads' IVF scan fractions (k-means over the keys; slower)"""
+            .formatted(OodWorkloadGenerator.DEFAULT_HEAD, OodWorkloadGenerator.defaultHeads());
+
+    static final double[] DEFAULT_BUDGETS = {0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2};
+    static final int SYNTHETIC_TRAIN_CAP = 100_000;
+    /** Queries run once untimed before the timed pass of each index (JIT warm-up). */
+    static final int WARM_QUERIES = 32;
+
+    /** Parsed command line. */
+    record Options(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, Path json, Path plot, double[] budgets,
+                   List<String> indexes, int k, int queries, int train, String scorer, long seed, boolean inDistribution,
+                   boolean ivf) {
+
+        static Options parse(String[] args) {
+            List<Path> kv = new ArrayList<>();
+            List<Integer> synthetic = new ArrayList<>();
+            List<String> heads = List.of();
+            Path json = null;
+            Path plot = null;
+            double[] budgets = DEFAULT_BUDGETS;
+            List<String> indexes = IndexFactories.NAMES;
+            int k = 100;
+            int queries = 0;
+            int train = -1;
+            String scorer = "auto";
+            long seed = 1;
+            boolean id = true;
+            boolean ivf = false;
+            for (int i = 0; i < args.length; i++) {
+                String a = args[i];
+                String key = a;
+                String inline = null;
+                int eq = a.indexOf('=');
+                if (a.startsWith("--") && eq > 0) {
+                    key = a.substring(0, eq);
+                    inline = a.substring(eq + 1);
+                }
+                switch (key) {
+                    case "--help", "-h" -> throw new ScorerBench.HelpRequested();
+                    case "--no-id" -> {
+                        id = false;
+                        continue;
+                    }
+                    case "--ivf" -> {
+                        ivf = true;
+                        continue;
+                    }
+                    default -> {
+                    }
+                }
+                String v = inline != null ? inline : (i + 1 < args.length ? args[++i] : null);
+                if (v == null) {
+                    throw new IllegalArgumentException(key + " needs a value");
+                }
+                final String option = key;
+                switch (option) {
+                    case "--kv" -> kv.add(Path.of(v));
+                    case "--synthetic" -> {
+                        for (String s : v.split(",")) {
+                            synthetic.add(positive(key, s));
+                        }
+                    }
+                    case "--head" -> heads = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+                    case "--json" -> json = Path.of(v);
+                    case "--plot", "--png" -> plot = Path.of(v);
+                    case "--budgets" -> budgets = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty())
+                            .mapToDouble(s -> {
+                                double b = number(option, s);
+                                if (!(b > 0)) {
+                                    throw new IllegalArgumentException("--budgets needs positive values, got " + s);
+                                }
+                                return b;
+                            }).toArray();
+                    case "--indexes" -> {
+                        List<String> list = new ArrayList<>();
+                        for (String s : v.split(",")) {
+                            String name = s.strip().toLowerCase(Locale.ROOT);
+                            if (!IndexFactories.NAMES.contains(name)) {
+                                throw new IllegalArgumentException("unknown index '" + s + "'; choose from " + IndexFactories.NAMES);
+                            }
+                            if (!list.contains(name)) {
+                                list.add(name);
+                            }
+                        }
+                        indexes = List.copyOf(list);
+                    }
+                    case "--k" -> k = positive(key, v);
+                    case "--queries" -> queries = positive(key, v);
+                    case "--train" -> train = (int) number(key, v);
+                    case "--scorer" -> scorer = v;
+                    case "--seed" -> seed = Long.parseLong(v);
+                    default -> throw new IllegalArgumentException("unknown option '" + a + "'");
+                }
+            }
+            if (kv.isEmpty() && synthetic.isEmpty()) {
+                throw new IllegalArgumentException("give --kv DIR or --synthetic N");
+            }
+            if (budgets.length == 0 || indexes.isEmpty()) {
+                throw new IllegalArgumentException("--budgets and --indexes must not be empty");
+            }
+            if (train < -1) {
+                throw new IllegalArgumentException("--train must be >= 0");
+            }
+            return new Options(List.copyOf(kv), List.copyOf(synthetic), heads, json, plot, budgets, indexes, k, queries, train,
+                    scorer, seed, id, ivf);
+        }
+
+        private static double number(String key, String s) {
+            try {
+                return Double.parseDouble(s.strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(key + " needs numbers, got '" + s + "'");
+            }
+        }
+
+        private static int positive(String key, String s) {
+            double d = number(key, s);
+            if (!(d >= 1) || d > Integer.MAX_VALUE - 1) {
+                throw new IllegalArgumentException(key + " needs a positive integer, got '" + s + "'");
+            }
+            return (int) Math.round(d);
+        }
+    }
+
+    private final Options options;
+    private final PrintStream out;
+    private final PrintStream err;
+
+    IndexBench(Options options, PrintStream out, PrintStream err) {
+        this.options = options;
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (ScorerBench.HelpRequested h) {
+            out.println(USAGE);
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("bench index: " + e.getMessage());
+            err.println(USAGE);
+            return 2;
+        }
+        if (options.plot() != null && System.getProperty("java.awt.headless") == null) {
+            System.setProperty("java.awt.headless", "true");
+        }
+        try {
+            new IndexBench(options, out, err).measure();
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("bench index: " + e.getMessage());
+            return 2;
+        } catch (IOException | RuntimeException e) {
+            err.println("bench index: " + e);
+            e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /** A workload and how it is described in the report. */
+    private record Planned(String kind, String label, java.util.function.Supplier<KvWorkload> load, OodParameters params) {
+    }
+
+    Map<String, Object> measure() throws IOException {
+        List<Planned> plan = plan();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        List<Map<String, Object>> workloads = new ArrayList<>();
+        List<Map<String, Object>> skipped = new ArrayList<>();
+        Map<String, IndexFactory> factories = new LinkedHashMap<>();
+        for (String name : options.indexes()) {
+            factories.put(name, IndexFactories.get(name));
+        }
+        Path temp = Files.createTempDirectory("attend-index-bench");
+        Scorer scorer = Scorers.create(options.scorer());
+        err.printf(Locale.ROOT, "[index] %s, %d cores, max heap %.0f MB, scorer %s%n", MachineInfo.cpuModel(),
+                Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() / 1e6, scorer.device());
+        try {
+            for (Planned p : plan) {
+                long t0 = System.nanoTime();
+                KvWorkload w = p.load().get();
+                w = limitQueries(w, options.queries());
+                err.printf(Locale.ROOT, "[index] %s: %s (%.1f s)%n", p.label(), w, (System.nanoTime() - t0) / 1e9);
+                workloads.add(describe(p, w));
+                runWorkload(p, w, factories, scorer, temp, rows, skipped);
+            }
+        } finally {
+            scorer.close();
+            deleteTree(temp);
+        }
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("k", options.k());
+        config.put("budgets", Arrays.stream(options.budgets()).mapToObj(Json::number).reduce((a, b) -> a + "," + b).orElse(""));
+        config.put("indexes", String.join(",", options.indexes()));
+        config.put("scorer", options.scorer());
+        config.put("seed", options.seed());
+        config.put("search_threads", 1);
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("bench", "index");
+        report.put("machine", MachineInfo.describe());
+        report.put("config", config);
+        report.put("workloads", workloads);
+        report.put("skipped", skipped);
+        report.put("rows", rows);
+        printTable(workloads, rows, skipped);
+        if (options.json() != null) {
+            Path parent = options.json().toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            Files.writeString(options.json(), Json.write(report, 2) + "\n");
+            err.println("[index] wrote " + options.json());
+        }
+        if (options.plot() != null) {
+            IndexChart.write(rows, options.plot());
+            err.println("[index] wrote " + options.plot());
+        }
+        return report;
+    }
+
+    private List<Planned> plan() throws IOException {
+        List<Planned> plan = new ArrayList<>();
+        for (Path dir : options.kvDirs()) {
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalArgumentException("--kv " + dir + " is not a directory");
+            }
+            List<String> heads = KvHead.heads(dir);
+            List<String> chosen = options.heads().isEmpty() ? heads : options.heads();
+            for (String head : chosen) {
+                if (!heads.contains(head)) {
+                    throw new IllegalArgumentException(dir + " has no head '" + head + "' (meta.json lists " + heads + ")");
+                }
+                String label = dir.toAbsolutePath().normalize().getFileName() + "/" + head;
+                plan.add(new Planned("real", label, () -> {
+                    try {
+                        return KvWorkload.fromKvDir(dir, head);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }, null));
+            }
+        }
+        List<String> heads = new ArrayList<>();
+        for (String h : options.heads()) {
+            try {
+                OodWorkloadGenerator.defaults(h);
+                heads.add(h);
+            } catch (IllegalArgumentException notEmbedded) {
+                if (options.kvDirs().isEmpty()) {
+                    throw notEmbedded; // only --synthetic: the head must have embedded parameters
+                }
+            }
+        }
+        if (heads.isEmpty()) {
+            heads.add(OodWorkloadGenerator.DEFAULT_HEAD);
+        }
+        for (int n : options.synthetic()) {
+            for (String head : heads) {
+                OodParameters p = OodWorkloadGenerator.defaults(head);
+                int train = options.train() >= 0 ? options.train() : Math.min(n, SYNTHETIC_TRAIN_CAP);
+                int queries = options.queries() > 0 ? options.queries() : KvWorkload.DECODE_STEPS;
+                String fitted = p.source().startsWith("fit(") && p.source().endsWith(")")
+                        ? p.source().substring(4, p.source().length() - 1) : p.source();
+                plan.add(new Planned("synthetic", "synthetic " + fitted + " n=" + n,
+                        () -> OodWorkloadGenerator.generate(p, n, train, queries, options.seed()), p));
+            }
+        }
+        return plan;
+    }
+
+    /** The workload with at most {@code max} test queries and held-out keys, evenly spaced (0: all). */
+    static KvWorkload limitQueries(KvWorkload w, int max) {
+        if (max <= 0 || (w.testQueries().length <= max && w.heldOutKeys().length <= max)) {
+            return w;
+        }
+        return new KvWorkload(w.name(), w.keys(), w.trainingQueries(), spread(w.testQueries(), max), spread(w.heldOutKeys(), max),
+                w.scale());
+    }
+
+    private static float[][] spread(float[][] rows, int max) {
+        int m = Math.min(rows.length, max);
+        float[][] out = new float[m][];
+        for (int i = 0; i < m; i++) {
+            out[i] = rows[(int) ((long) i * rows.length / m)];
+        }
+        return out;
+    }
+
+    private Map<String, Object> describe(Planned p, KvWorkload w) {
+        long t0 = System.nanoTime();
+        DescribeOptions d = DescribeOptions.DEFAULT.withIvf(options.ivf());
+        WorkloadStats s = OodWorkloadGenerator.describe(w, d);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", p.label());
+        m.put("kind", p.kind());
+        m.putAll(withoutName(s.toMap()));
+        m.put("training_queries", w.trainingQueries().size());
+        m.put("test_queries", w.testQueries().length);
+        if (p.params() != null) {
+            OodParameters params = p.params();
+            m.put("source", params.source());
+            if (params.referenceKeys() < w.size()) {
+                // The same statistics over as many keys as the real head had: the like-for-like comparison.
+                WorkloadStats ref = OodWorkloadGenerator.describe(w, d.withSparsityKeys(params.referenceKeys()).withIvf(false));
+                m.put("top100_mass_mean_at_reference_keys", ref.sparsity());
+                m.put("reference_keys", params.referenceKeys());
+            }
+            if (params.target() != null) {
+                m.put("fitted_to", withoutName(params.target().toMap()));
+            }
+        }
+        err.printf(Locale.ROOT, "[index]   %s (%.1f s)%n", s.summary(), (System.nanoTime() - t0) / 1e9);
+        if (p.params() != null && p.params().target() != null) {
+            err.printf(Locale.ROOT, "[index]   fitted to %s%n", p.params().target().summary());
+        }
+        return m;
+    }
+
+    private static Map<String, Object> withoutName(Map<String, Object> m) {
+        Map<String, Object> copy = new LinkedHashMap<>(m);
+        copy.remove("name");
+        return copy;
+    }
+
+    /** Exact top-k ids of each query, as sets (top-10 and top-k). */
+    private record Truth(List<Set<Long>> top10, List<Set<Long>> topK) {
+
+        static Truth of(Scorer scorer, KvWorkload w, float[][] queries, int k) {
+            List<Set<Long>> t10 = new ArrayList<>();
+            List<Set<Long>> tk = new ArrayList<>();
+            int batch = 256;
+            for (int from = 0; from < queries.length; from += batch) {
+                TopKResult r = scorer.topK(Arrays.copyOfRange(queries, from, Math.min(queries.length, from + batch)), w.keys(), k);
+                for (TopK t : r.perQuery()) {
+                    Set<Long> a = new HashSet<>();
+                    Set<Long> b = new HashSet<>();
+                    for (int i = 0; i < t.size(); i++) {
+                        if (i < 10) {
+                            a.add((long) t.ids()[i]);
+                        }
+                        b.add((long) t.ids()[i]);
+                    }
+                    t10.add(a);
+                    tk.add(b);
+                }
+            }
+            return new Truth(t10, tk);
+        }
+    }
+
+    private void runWorkload(Planned p, KvWorkload w, Map<String, IndexFactory> factories, Scorer scorer, Path temp,
+                             List<Map<String, Object>> rows, List<Map<String, Object>> skipped) {
+        long t0 = System.nanoTime();
+        Map<String, float[][]> querySets = new LinkedHashMap<>();
+        querySets.put("ood", w.testQueries());
+        if (options.inDistribution() && w.heldOutKeys().length > 0) {
+            querySets.put("id", w.heldOutKeys());
+        }
+        Map<String, Truth> truths = new LinkedHashMap<>();
+        querySets.forEach((set, q) -> truths.put(set, Truth.of(scorer, w, q, options.k())));
+        err.printf(Locale.ROOT, "[index]   exact top-%d of %s queries on %s (%.1f s)%n", options.k(), querySets.keySet(),
+                scorer.device().name(), (System.nanoTime() - t0) / 1e9);
+        int train = options.train() >= 0 ? options.train() : w.trainingQueries().size();
+        for (IndexFactory f : factories.values()) {
+            String reason = f.unavailableReason();
+            if (reason != null) {
+                skip(skipped, p, f.name(), reason);
+                continue;
+            }
+            VectorIndex index;
+            long b0 = System.nanoTime();
+            try {
+                index = f.build(w, new IndexFactory.Context(scorer, train, temp, err));
+            } catch (Exception | LinkageError | OutOfMemoryError e) {
+                skip(skipped, p, f.name(), "build failed: " + e);
+                continue;
+            }
+            double buildS = (System.nanoTime() - b0) / 1e9;
+            try (index) {
+                long memory = index.memoryBytes();
+                err.printf(Locale.ROOT, "[index]   %s built in %.1f s, %.1f MB%n", f.name(), buildS, memory / 1e6);
+                for (Map.Entry<String, float[][]> e : querySets.entrySet()) {
+                    Truth truth = truths.get(e.getKey());
+                    for (int budget : budgets(f, w.size())) {
+                        Map<String, Object> row = searchRow(p, w, f.name(), index, e.getKey(), e.getValue(), truth, budget);
+                        row.put("build_s", buildS);
+                        row.put("memory_MB", memory / 1e6);
+                        rows.add(row);
+                        err.printf(Locale.ROOT, "[index]     %-9s %-3s budget %-8d recall@10 %.3f recall@100 %.3f scanned %.4f %8.0f q/s%n",
+                                f.name(), e.getKey(), budget, (Double) row.get("recall_at_10"), (Double) row.get("recall_at_100"),
+                                (Double) row.get("scanned_fraction"), (Double) row.get("qps"));
+                    }
+                }
+            } catch (RuntimeException | OutOfMemoryError e) {
+                skip(skipped, p, f.name(), "search failed: " + e);
+            }
+        }
+    }
+
+    private void skip(List<Map<String, Object>> skipped, Planned p, String index, String reason) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("workload", p.label());
+        s.put("index", index);
+        s.put("reason", reason);
+        skipped.add(s);
+        err.printf("[index]   skip %s on %s: %s%n", index, p.label(), reason);
+    }
+
+    /** Budgets in distance computations: fractions of n (values < 1) or counts; one (n) for an exact index. */
+    private int[] budgets(IndexFactory f, int n) {
+        if (!f.usesBudget()) {
+            return new int[] {Math.max(1, n)};
+        }
+        return Arrays.stream(options.budgets()).mapToInt(b -> (int) Math.max(1, Math.min(Integer.MAX_VALUE, b < 1 ? Math.round(b * n) : b)))
+                .distinct().sorted().toArray();
+    }
+
+    private Map<String, Object> searchRow(Planned p, KvWorkload w, String indexName, VectorIndex index, String set,
+                                          float[][] queries, Truth truth, int budget) {
+        int k = options.k();
+        for (int i = 0; i < Math.min(WARM_QUERIES, queries.length); i++) {
+            index.search(queries[i], k, budget);
+        }
+        SearchResult[] results = new SearchResult[queries.length];
+        long t0 = System.nanoTime();
+        for (int i = 0; i < queries.length; i++) {
+            results[i] = index.search(queries[i], k, budget);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        int n = w.size();
+        double r10 = 0;
+        double rk = 0;
+        double[] scanned = new double[queries.length];
+        double visited = 0;
+        boolean visitedKnown = true;
+        for (int i = 0; i < queries.length; i++) {
+            SearchResult r = results[i];
+            r10 += recall(r.ids(), Math.min(10, r.size()), truth.top10().get(i));
+            rk += recall(r.ids(), r.size(), truth.topK().get(i));
+            scanned[i] = (double) r.stats().distanceComputations() / n;
+            if (r.stats().nodesVisited() < 0) {
+                visitedKnown = false;
+            }
+            visited += r.stats().nodesVisited();
+        }
+        int m = Math.max(queries.length, 1);
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("name", p.label() + " " + set + " " + indexName + " budget=" + budget);
+        row.put("workload", p.label());
+        row.put("kind", p.kind());
+        row.put("queries", set);
+        row.put("index", indexName);
+        row.put("method", queries.length > 0 ? results[0].stats().method() : "");
+        row.put("n", n);
+        row.put("d", w.dim());
+        row.put("k", k);
+        row.put("budget", budget);
+        row.put("budget_fraction", (double) budget / n);
+        row.put("query_count", queries.length);
+        row.put("recall_at_10", r10 / m);
+        row.put("recall_at_" + k, rk / m);
+        if (k != 100) {
+            row.put("recall_at_100", rk / m); // the plotted figure: recall at the k asked
+        }
+        row.put("scanned_fraction", Arrays.stream(scanned).average().orElse(0));
+        row.put("scanned_fraction_median", median(scanned));
+        row.put("scanned_fraction_max", Arrays.stream(scanned).max().orElse(0));
+        if (visitedKnown) {
+            row.put("nodes_visited_mean", visited / m);
+        }
+        row.put("qps", queries.length / Math.max(seconds, 1e-9));
+        row.put("ms_per_query", seconds * 1e3 / m);
+        return row;
+    }
+
+    /** Share of {@code truth} among the first {@code count} ids (over the truth's size, capped at {@code count}'s ideal). */
+    static double recall(long[] ids, int count, Set<Long> truth) {
+        if (truth.isEmpty()) {
+            return 1.0;
+        }
+        int hit = 0;
+        for (int i = 0; i < count; i++) {
+            if (truth.contains(ids[i])) {
+                hit++;
+            }
+        }
+        return (double) hit / truth.size();
+    }
+
+    private static double median(double[] v) {
+        if (v.length == 0) {
+            return 0;
+        }
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    // ---------------------------------------------------------------- output
+
+    private void printTable(List<Map<String, Object>> workloads, List<Map<String, Object>> rows, List<Map<String, Object>> skipped) {
+        out.println("workloads (gap: |mean query - mean key| in key standard deviations; mass: softmax mass of the true top-100):");
+        for (Map<String, Object> wl : workloads) {
+            out.printf(Locale.ROOT, "  %-46s n=%-9s d=%-3s gap %.3f  top-100 mass %.3f (median %.3f)%s%s%n", wl.get("name"),
+                    wl.get("keys"), wl.get("dim"), num(wl.get("gap_key_sd")), num(wl.get("top100_mass_mean")),
+                    num(wl.get("top100_mass_median")),
+                    wl.containsKey("ivf_scan_q2k") ? String.format(Locale.ROOT, "  IVF scan %.3f (held-out keys %.3f)",
+                            num(wl.get("ivf_scan_q2k")), num(wl.get("ivf_scan_k2k"))) : "",
+                    fitted(wl));
+        }
+        String header = String.format(Locale.ROOT, "%-46s %-9s %-3s %9s %7s %9s %10s %10s %9s %9s %9s", "workload", "index", "set",
+                "budget", "budget%", "recall@10", "recall@100", "scanned%", "q/s", "build_s", "mem_MB");
+        out.println(header);
+        out.println("-".repeat(header.length()));
+        List<Map<String, Object>> sorted = new ArrayList<>(rows);
+        sorted.sort(Comparator.comparing((Map<String, Object> r) -> (String) r.get("workload"))
+                .thenComparing(r -> (String) r.get("queries"), Comparator.reverseOrder())
+                .thenComparing(r -> IndexFactories.NAMES.indexOf((String) r.get("index")))
+                .thenComparingInt(r -> (Integer) r.get("budget")));
+        for (Map<String, Object> r : sorted) {
+            out.printf(Locale.ROOT, "%-46s %-9s %-3s %9d %7.2f %9.3f %10.3f %10.2f %9.0f %9.1f %9.1f%n", r.get("workload"), r.get("index"),
+                    r.get("queries"), r.get("budget"), 100 * num(r.get("budget_fraction")), num(r.get("recall_at_10")),
+                    num(r.get("recall_at_100")), 100 * num(r.get("scanned_fraction")), num(r.get("qps")), num(r.get("build_s")),
+                    num(r.get("memory_MB")));
+        }
+        out.println("set: ood = decode (test) queries, id = held-out keys as queries; scanned% = exact distance computations / N"
+                + " (mean over queries); q/s on one thread");
+        for (Map<String, Object> s : skipped) {
+            out.printf("skipped %s on %s: %s%n", s.get("index"), s.get("workload"), s.get("reason"));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String fitted(Map<String, Object> wl) {
+        if (!(wl.get("fitted_to") instanceof Map<?, ?> t)) {
+            return "";
+        }
+        Map<String, Object> target = (Map<String, Object>) t;
+        return String.format(Locale.ROOT, "%n  %-46s fitted to the real head: gap %.3f, top-100 mass %.3f over %s keys%s", "",
+                num(target.get("gap_key_sd")), num(target.get("top100_mass_mean")), target.get("top100_mass_over_keys"),
+                wl.containsKey("top100_mass_mean_at_reference_keys") ? String.format(Locale.ROOT,
+                        " (synthetic over as many: %.3f)", num(wl.get("top100_mass_mean_at_reference_keys"))) : "");
+    }
+
+    private static double num(Object o) {
+        return o instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // a scratch file left in the temp folder
+                }
+            });
+        } catch (IOException ignored) {
+            // nothing to delete
+        }
+    }
+}
