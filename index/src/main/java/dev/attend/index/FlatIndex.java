@@ -84,10 +84,6 @@ public final class FlatIndex implements VectorIndex {
         return r.store.size() - r.removedCount;
     }
 
-    @Override
-    public synchronized void add(long id, float[] vector) {
-        addAll(new long[] {id}, new float[][] {vector});
-    }
 
     @Override
     public synchronized void addAll(long[] ids, float[][] vectors) {

@@ -31,7 +31,9 @@ public interface VectorIndex extends AutoCloseable {
     int size();
 
     /** Adds one vector under a new id. */
-    void add(long id, float[] vector);
+    default void add(long id, float[] vector) {
+        addAll(new long[] {id}, new float[][] {vector});
+    }
 
     /** Adds {@code vectors[i]} under {@code ids[i]}; all or nothing. */
     void addAll(long[] ids, float[][] vectors);
@@ -42,7 +44,11 @@ public interface VectorIndex extends AutoCloseable {
     /** Whether {@code id} is present. */
     boolean contains(long id);
 
-    /** The best {@code min(k, size())} ids for {@code query}, spending at most {@code budget} distance computations where the index can choose. */
+    /**
+     * The best {@code min(k, size())} ids for {@code query}, spending at most {@code budget} distance
+     * computations where the index can choose. An approximate index given a budget too small to score
+     * k vectors may return fewer ids.
+     */
     SearchResult search(float[] query, int k, int budget);
 
     /** Writes the index to {@code dir} (created if missing), replacing what was there atomically. */

@@ -385,10 +385,6 @@ public final class AttentionAwareIndex implements VectorIndex {
 
     // ------------------------------------------------------------------ VectorIndex
 
-    @Override
-    public synchronized void add(long id, float[] vector) {
-        addAll(new long[] {id}, new float[][] {vector});
-    }
 
     /** Adds keys online: each is linked by a search for itself, no rebuild. */
     @Override

@@ -189,10 +189,6 @@ public final class HnswlibIndex implements VectorIndex {
         return graph.contains(id);
     }
 
-    @Override
-    public void add(long id, float[] vector) {
-        addAll(new long[] {id}, new float[][] {vector});
-    }
 
     @Override
     public synchronized void addAll(long[] ids, float[][] vectors) {

@@ -366,10 +366,6 @@ public final class LuceneVectorIndex implements VectorIndex {
         return ids.contains(id);
     }
 
-    @Override
-    public void add(long id, float[] vector) {
-        addAll(new long[] {id}, new float[][] {vector});
-    }
 
     @Override
     public synchronized void addAll(long[] batchIds, float[][] vectors) {
