@@ -191,12 +191,7 @@ public final class FlatIndex implements VectorIndex {
         int count = Integer.parseInt(g.require("count"));
         FlatIndex index = new FlatIndex(dim, similarity, scorer);
         int storedDim = index.encoding.storedDim();
-        Path file = g.file("vectors");
-        long expected = (long) count * (8 + 4L * storedDim);
-        if (Files.size(file) != expected) {
-            throw new IOException(file + " holds " + Files.size(file) + " bytes, its metadata promises " + expected);
-        }
-        try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
+        try (DataInputStream in = g.read("vectors", (long) count * (8 + 4L * storedDim))) {
             float[] row = new float[storedDim];
             for (int i = 0; i < count; i++) {
                 long id = in.readLong();

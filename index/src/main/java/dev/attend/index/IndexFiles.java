@@ -45,6 +45,18 @@ public final class IndexFiles {
             return dir.resolve(name + "." + number);
         }
 
+        /**
+         * Opens file {@code name} of this generation for reading; with {@code expectedBytes >= 0} it
+         * must hold exactly that many bytes (a truncated or foreign file is refused before parsing).
+         */
+        public java.io.DataInputStream read(String name, long expectedBytes) throws IOException {
+            Path file = file(name);
+            if (expectedBytes >= 0 && Files.size(file) != expectedBytes) {
+                throw new IOException(file + " holds " + Files.size(file) + " bytes, its metadata promises " + expectedBytes);
+            }
+            return new java.io.DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 16));
+        }
+
         public String require(String key) throws IOException {
             String v = meta.getProperty(key);
             if (v == null) {

@@ -515,12 +515,7 @@ public final class AttentionAwareIndex implements VectorIndex {
                 Similarity.valueOf(g.require("similarity")), params);
         int n = Integer.parseInt(g.require("rows"));
         int storedDim = index.encoding.storedDim();
-        Path keyFile = g.file("keys");
-        long expected = (long) n * (9 + 4L * storedDim);
-        if (Files.size(keyFile) != expected) {
-            throw new IOException(keyFile + " holds " + Files.size(keyFile) + " bytes, its metadata promises " + expected);
-        }
-        try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(keyFile), 1 << 16))) {
+        try (DataInputStream in = g.read("keys", (long) n * (9 + 4L * storedDim))) {
             float[] row = new float[storedDim];
             for (int i = 0; i < n; i++) {
                 long id = in.readLong();
@@ -536,7 +531,7 @@ public final class AttentionAwareIndex implements VectorIndex {
                 }
             }
         }
-        try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(g.file("graph")), 1 << 16))) {
+        try (DataInputStream in = g.read("graph", -1)) {
             for (int i = 0; i < n; i++) {
                 int degree = in.readShort();
                 if (degree < 0 || degree > params.maxDegree()) {
