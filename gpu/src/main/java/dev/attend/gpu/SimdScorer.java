@@ -236,28 +236,9 @@ public final class SimdScorer implements Scorer {
         out[at + 1] = s1;
     }
 
-    /** q . data[offset, offset + dim), with four accumulators. */
+    /** q . data[offset, offset + dim). */
     static float dot(float[] q, float[] data, int offset, int dim) {
-        int lanes = SPECIES.length();
-        FloatVector a0 = FloatVector.zero(SPECIES);
-        FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
-        int c = 0;
-        for (; c + 4 * lanes <= dim; c += 4 * lanes) {
-            a0 = FloatVector.fromArray(SPECIES, q, c).fma(FloatVector.fromArray(SPECIES, data, offset + c), a0);
-            a1 = FloatVector.fromArray(SPECIES, q, c + lanes).fma(FloatVector.fromArray(SPECIES, data, offset + c + lanes), a1);
-            a2 = FloatVector.fromArray(SPECIES, q, c + 2 * lanes).fma(FloatVector.fromArray(SPECIES, data, offset + c + 2 * lanes), a2);
-            a3 = FloatVector.fromArray(SPECIES, q, c + 3 * lanes).fma(FloatVector.fromArray(SPECIES, data, offset + c + 3 * lanes), a3);
-        }
-        for (; c + lanes <= dim; c += lanes) {
-            a0 = FloatVector.fromArray(SPECIES, q, c).fma(FloatVector.fromArray(SPECIES, data, offset + c), a0);
-        }
-        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-        for (; c < dim; c++) {
-            s += q[c] * data[offset + c];
-        }
-        return s;
+        return VectorMath.dot(q, 0, data, offset, dim);
     }
 
     @Override

@@ -131,6 +131,11 @@ public final class VectorStore {
 
     /** Copies row {@code id} into {@code dst} as float32. */
     public void readRow(int id, float[] dst) {
+        readRow(id, dst, 0);
+    }
+
+    /** Copies row {@code id} into {@code dst[offset, offset + dim)} as float32. */
+    public void readRow(int id, float[] dst, int offset) {
         if (id < 0 || id >= size) {
             throw new IllegalArgumentException("row " + id + " is not in [0, " + size + ")");
         }
@@ -138,11 +143,11 @@ public final class VectorStore {
         Object page = pages[p];
         int at = (id - p * pageRows) * dim;
         if (page instanceof float[] f) {
-            System.arraycopy(f, at, dst, 0, dim);
+            System.arraycopy(f, at, dst, offset, dim);
         } else {
             short[] h = (short[]) page;
             for (int c = 0; c < dim; c++) {
-                dst[c] = Float.float16ToFloat(h[at + c]);
+                dst[offset + c] = Float.float16ToFloat(h[at + c]);
             }
         }
     }
