@@ -43,10 +43,13 @@ import java.util.stream.Stream;
  */
 public final class IndexBench {
 
+    /** Keys that {@code attention-online} adds after its build (at most half of N). */
+    static final int DEFAULT_ONLINE_KEYS = 10_000;
+
     static final String USAGE = """
             usage: bench index (--kv DIR | --synthetic N[,N...])... [--head NAME[,NAME...]] [--json FILE] [--plot FILE.png]
-                               [--budgets B,...] [--indexes flat,lucene,hnswlib,attention] [--k 100] [--queries M]
-                               [--train M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf]
+                               [--budgets B,...] [--indexes flat,lucene,hnswlib,attention,attention-online] [--k 100] [--queries M]
+                               [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf]
               --kv DIR       a KV directory (meta.json + {head}.{q,k,v}.npy): the first N-1024 tokens' keys are indexed,
                              their queries train, the last 1024 queries are the test queries (repeatable)
               --synthetic N  generated OOD workload(s) of N keys (OodWorkloadGenerator, parameters embedded)
@@ -54,14 +57,16 @@ public final class IndexBench {
                              parameter sets (default %s; known: %s)
               --budgets      distance computations per search: values < 1 are fractions of N, others counts
                              (default 0.005,0.01,0.02,0.03,0.05,0.08,0.12,0.2)
-              --indexes      default: all four; one that cannot be built here is reported as skipped, with the reason
+              --indexes      default: all five; one that cannot be built here is reported as skipped, with the reason
               --queries M    test queries per workload, evenly spaced (default: all 1024)
+              --online M     keys that attention-online adds one by one after building over the others (default %d,
+                             at most N/2); compare its recall with attention's (built over all keys)
               --train M      training queries for the attention-aware index (default: all for --kv; for --synthetic,
                              min(N, 100000) are generated)
               --scorer       backend of the exact top-k, of flat and of the attention-aware build (default auto)
               --no-id        skip the in-distribution check (held-out keys as queries)
               --ivf          also measure the workloads' IVF scan fractions (k-means over the keys; slower)"""
-            .formatted(OodWorkloadGenerator.DEFAULT_HEAD, OodWorkloadGenerator.defaultHeads());
+            .formatted(OodWorkloadGenerator.DEFAULT_HEAD, OodWorkloadGenerator.defaultHeads(), DEFAULT_ONLINE_KEYS);
 
     static final double[] DEFAULT_BUDGETS = {0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2};
     static final int SYNTHETIC_TRAIN_CAP = 100_000;
@@ -71,7 +76,7 @@ public final class IndexBench {
     /** Parsed command line. */
     record Options(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, Path json, Path plot, double[] budgets,
                    List<String> indexes, int k, int queries, int train, String scorer, long seed, boolean inDistribution,
-                   boolean ivf) {
+                   boolean ivf, int online) {
 
         static Options parse(String[] args) {
             List<Path> kv = new ArrayList<>();
@@ -88,6 +93,7 @@ public final class IndexBench {
             long seed = 1;
             boolean id = true;
             boolean ivf = false;
+            int online = DEFAULT_ONLINE_KEYS;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
                 String key = a;
@@ -149,6 +155,7 @@ public final class IndexBench {
                     case "--k" -> k = positive(key, v);
                     case "--queries" -> queries = positive(key, v);
                     case "--train" -> train = (int) number(key, v);
+                    case "--online" -> online = positive(key, v);
                     case "--scorer" -> scorer = v;
                     case "--seed" -> seed = Long.parseLong(v);
                     default -> throw new IllegalArgumentException("unknown option '" + a + "'");
@@ -164,7 +171,7 @@ public final class IndexBench {
                 throw new IllegalArgumentException("--train must be >= 0");
             }
             return new Options(List.copyOf(kv), List.copyOf(synthetic), heads, json, plot, budgets, indexes, k, queries, train,
-                    scorer, seed, id, ivf);
+                    scorer, seed, id, ivf, online);
         }
 
         private static double number(String key, String s) {
@@ -439,7 +446,7 @@ public final class IndexBench {
             VectorIndex index;
             long b0 = System.nanoTime();
             try {
-                index = f.build(w, new IndexFactory.Context(scorer, train, temp, err));
+                index = f.build(w, new IndexFactory.Context(scorer, train, temp, err, options.online()));
             } catch (Exception | LinkageError | OutOfMemoryError e) {
                 skip(skipped, p, f.name(), "build failed: " + e);
                 continue;

@@ -30,7 +30,7 @@ import java.util.function.BiConsumer;
 final class IndexFactories {
 
     /** Every index name, in report order. */
-    static final List<String> NAMES = List.of("flat", "lucene", "hnswlib", "attention");
+    static final List<String> NAMES = List.of("flat", "lucene", "hnswlib", "attention", "attention-online");
 
     static final String LUCENE_CLASS = "dev.attend.index.lucene.LuceneVectorIndex";
     static final String HNSWLIB_CLASS = "dev.attend.index.hnswlib.HnswlibIndex";
@@ -48,6 +48,7 @@ final class IndexFactories {
         m.put("lucene", lucene());
         m.put("hnswlib", hnswlib());
         m.put("attention", attention());
+        m.put("attention-online", attentionOnline());
         return m;
     }
 
@@ -189,7 +190,8 @@ final class IndexFactories {
                 if (cause instanceof Exception ex) {
                     throw ex;
                 }
-                throw e;
+                // An Error (a class missing from a trimmed class path, memory): say which.
+                throw new IllegalStateException(String.valueOf(cause), cause);
             }
         }
     }
@@ -245,31 +247,63 @@ final class IndexFactories {
      * {@link IndexFactory.Context#trainingQueries}, evenly spaced).
      */
     static IndexFactory attention() {
-        return new Reflective("attention", ATTENTION_CLASS,
+        return attention("attention", false);
+    }
+
+    /**
+     * The same index grown online: built over the first {@code n - m} keys from the training queries of
+     * those positions ({@code m = min(Context#onlineKeys, n / 2)}), then the last {@code m} keys added one
+     * by one through {@code addAll}, as decoding adds the tokens that leave the recent window. Its recall
+     * against {@code attention} (a build over all keys) is what online insertion costs.
+     */
+    static IndexFactory attentionOnline() {
+        return attention("attention-online", true);
+    }
+
+    private static IndexFactory attention(String name, boolean online) {
+        return new Reflective(name, ATTENTION_CLASS,
                 List.of("build(int,Similarity,Params,long[],float[][],float[][],Scorer,BiConsumer)", "Params.defaults()"),
                 (type, w, context) -> {
                     Class<?> params = nested(type, "Params");
                     Object defaults = call(params, "defaults", null);
                     int n = w.size();
-                    long[] ids = new long[n];
-                    float[][] keys = new float[n][];
-                    for (int i = 0; i < n; i++) {
+                    int added = online ? Math.min(context.onlineKeys(), n / 2) : 0;
+                    int built = n - added;
+                    long[] ids = new long[built];
+                    float[][] keys = new float[built][];
+                    for (int i = 0; i < built; i++) {
                         ids[i] = i;
                         keys[i] = w.keys().row(i);
                     }
-                    float[][] training = sampleRows(w.trainingQueries(), context.trainingQueries());
+                    // Training queries of the built positions only: those after them do not exist yet.
+                    int trainRows = (int) ((long) w.trainingQueries().size() * built / n);
+                    float[][] training = sampleRows(w.trainingQueries(), trainRows,
+                            (int) ((long) context.trainingQueries() * built / n));
                     BiConsumer<Integer, Integer> progress = (done, total) -> {
                     };
                     Method build = type.getMethod("build", int.class, Similarity.class, params, long[].class, float[][].class,
                             float[][].class, Scorer.class, BiConsumer.class);
-                    return (VectorIndex) build.invoke(null, w.dim(), Similarity.DOT_PRODUCT, defaults, ids, keys, training,
-                            context.scorer(), progress);
+                    VectorIndex index = (VectorIndex) build.invoke(null, w.dim(), Similarity.DOT_PRODUCT, defaults, ids, keys,
+                            training, context.scorer(), progress);
+                    if (added > 0) {
+                        long start = System.nanoTime();
+                        for (int i = built; i < n; i++) {
+                            index.add(i, w.keys().row(i));
+                        }
+                        context.log().printf("[index]   %s: %d keys added online in %.1f s (%.0f us per key)%n", name, added,
+                                (System.nanoTime() - start) / 1e9, (System.nanoTime() - start) / 1e3 / added);
+                    }
+                    return index;
                 });
     }
 
     /** At most {@code max} rows of {@code store}, evenly spaced. */
     static float[][] sampleRows(VectorStore store, int max) {
-        int n = store.size();
+        return sampleRows(store, store.size(), max);
+    }
+
+    /** At most {@code max} of the first {@code n} rows of {@code store}, evenly spaced. */
+    static float[][] sampleRows(VectorStore store, int n, int max) {
         int m = Math.min(n, Math.max(0, max));
         float[][] out = new float[m][];
         for (int i = 0; i < m; i++) {

@@ -32,7 +32,8 @@ interface IndexFactory {
      * @param trainingQueries training queries handed to an index that learns from them (at most this many, evenly spaced)
      * @param tempDir         a scratch folder for on-disk indexes (deleted by the harness)
      * @param log             progress lines
+     * @param onlineKeys      keys an index grown online adds after its build
      */
-    record Context(Scorer scorer, int trainingQueries, Path tempDir, PrintStream log) {
+    record Context(Scorer scorer, int trainingQueries, Path tempDir, PrintStream log, int onlineKeys) {
     }
 }

@@ -99,7 +99,7 @@ class IndexBenchTest {
                 }
                 assertThat(f.name()).isIn(IndexFactories.NAMES);
             }
-            try (var flat = IndexFactories.get("flat").build(w, new IndexFactory.Context(scorer, 50, null, System.err))) {
+            try (var flat = IndexFactories.get("flat").build(w, new IndexFactory.Context(scorer, 50, null, System.err, 0))) {
                 assertThat(flat.size()).isEqualTo(500);
             }
         }

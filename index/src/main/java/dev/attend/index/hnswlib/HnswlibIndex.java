@@ -58,9 +58,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *   <li>no native library extracted to {@code java.io.tmpdir} at run time.
  * </ul>
  *
- * <p><b>Budget.</b> {@code ef = clamp(budget / (2 m), k, min(size(), max(k, 8192)))} (the same rule as
- * the other graph indexes: an expanded node scores up to {@code 2 m} neighbours, level 0 keeping
- * {@code 2 m} links), and the search asks hnswlib for its best {@code ef} and keeps the best {@code k}.
+ * <p><b>Budget.</b> {@code ef = clamp(budget / 4, k, min(size(), max(k, 8192)))} (the same rule as
+ * the other graph indexes: a search converges after scoring about four vectors per slot of its list,
+ * so a narrower list stops before it has spent the budget), and the search asks hnswlib for its best
+ * {@code ef} and keeps the best {@code k}.
  * The budget is also a hard cap, enforced by the distance function: past it the search sees only infinite
  * distances and stops with what it has (this binds at small {@code ef}, where the descent through the
  * upper levels is a larger share). Vectors whose distance the cap left uncomputed are never returned. {@link SearchStats#distanceComputations()} is exact, counting the greedy
@@ -243,9 +244,9 @@ public final class HnswlibIndex implements VectorIndex {
         }
     }
 
-    /** The search width a budget buys: {@code clamp(budget / (2 m), k, min(size, max(k, MAX_EF)))}. */
+    /** The search width a budget buys: {@code clamp(budget / 4, k, min(size, max(k, MAX_EF)))}. */
     int efFor(int k, int budget, int size) {
-        long ef = Math.max(k, budget / (2L * options.m()));
+        long ef = Math.max(k, budget / 4L);
         return (int) Math.min(ef, Math.max(k, Math.min(size, MAX_EF)));
     }
 

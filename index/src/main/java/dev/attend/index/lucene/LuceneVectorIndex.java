@@ -78,8 +78,9 @@ import org.apache.lucene.util.quantization.QuantizedByteVectorValues.ScalarEncod
  * quantization, recomputed from the stored float32 vectors (quantized scores are only approximate).
  *
  * <p><b>Budget.</b> Lucene's HNSW search keeps a candidate list as long as the number of hits it is
- * asked for, so the budget first picks that length, {@code ef = clamp(budget / (2 m), k, size())} (the
- * same rule as the other graph indexes: an expanded node scores up to {@code 2 m} neighbours), asks each
+ * asked for, so the budget first picks that length, {@code ef = clamp(budget / 4, k, size())} (the
+ * same rule as the other graph indexes: a search converges after scoring about four vectors per slot
+ * of its list, so a narrower list stops before it has spent the budget), asks each
  * segment for its best {@code ef} and keeps the best {@code k}. The budget is then a hard cap: every
  * segment is searched with a {@link TopKnnCollector} whose visit limit is its share of what is left of
  * the budget (in proportion to its size, the largest segment first, and what a segment leaves unspent
@@ -519,7 +520,7 @@ public final class LuceneVectorIndex implements VectorIndex {
             }
             leaves.sort(Comparator.comparingInt((LeafReaderContext l) -> l.reader().maxDoc()).reversed());
             boolean quantized = options.quantization() != Quantization.NONE;
-            int ef = (int) Math.max(k, Math.min(live, budget / (2L * options.m())));
+            int ef = (int) Math.max(k, Math.min(live, budget / 4L));
             long visitBudget = !quantized ? budget : budget > ef ? budget - ef : Math.max(1, budget / 2);
             long visited = 0;
             int overshoot = overshoot();

@@ -49,9 +49,9 @@ class HnswlibIndexTest extends ApproximateIndexContract {
                 assertThat(spent).as("budget %d", budget).isGreaterThanOrEqualTo(previous);
                 previous = spent;
             }
-            // The search width follows the budget: budget / (2 m), at least k, at most the size.
-            assertThat(index.efFor(10, 320, n)).isEqualTo(10);
-            assertThat(index.efFor(10, 3200, n)).isEqualTo(100);
+            // The search width follows the budget: budget / 4, at least k, at most the size.
+            assertThat(index.efFor(10, 20, n)).isEqualTo(10);
+            assertThat(index.efFor(10, 400, n)).isEqualTo(100);
             assertThat(index.efFor(10, Integer.MAX_VALUE, n)).isEqualTo(n);
             assertThat(index.efFor(10, Integer.MAX_VALUE, 1_000_000)).isEqualTo(HnswlibIndex.MAX_EF);
             assertThat(index.efFor(10, Integer.MAX_VALUE, 50)).isEqualTo(50);
