@@ -36,6 +36,9 @@ final class IndexFactories {
     static final String HNSWLIB_CLASS = "dev.attend.index.hnswlib.HnswlibIndex";
     static final String ATTENTION_CLASS = "dev.attend.index.graph.AttentionAwareIndex";
 
+    /** Keys added online between two batches of their positions' training queries. */
+    static final int ONLINE_QUERY_BATCH = 1024;
+
     /** Keys per addAll call. */
     static final int ADD_BATCH = 8192;
 
@@ -253,8 +256,9 @@ final class IndexFactories {
     /**
      * The same index grown online: built over the first {@code n - m} keys from the training queries of
      * those positions ({@code m = min(Context#onlineKeys, n / 2)}), then the last {@code m} keys added one
-     * by one through {@code addAll}, as decoding adds the tokens that leave the recent window. Its recall
-     * against {@code attention} (a build over all keys) is what online insertion costs.
+     * by one through {@code add}, and after every {@link #ONLINE_QUERY_BATCH} of them the queries of their
+     * positions through {@code addQueries}, as decoding adds the tokens that leave the recent window. Its
+     * recall against {@code attention} (a build over all keys and queries) is what growing online costs.
      */
     static IndexFactory attentionOnline() {
         return attention("attention-online", true);
@@ -286,12 +290,29 @@ final class IndexFactories {
                     VectorIndex index = (VectorIndex) build.invoke(null, w.dim(), Similarity.DOT_PRODUCT, defaults, ids, keys,
                             training, context.scorer(), progress);
                     if (added > 0) {
+                        // As decoding does: keys arrive one by one, and the queries of their positions
+                        // follow in batches (each batch's exact neighbours come from the scorer).
                         long start = System.nanoTime();
-                        for (int i = built; i < n; i++) {
-                            index.add(i, w.keys().row(i));
+                        int total = w.trainingQueries().size();
+                        for (int from = built; from < n; from += ONLINE_QUERY_BATCH) {
+                            int to = Math.min(n, from + ONLINE_QUERY_BATCH);
+                            for (int i = from; i < to; i++) {
+                                index.add(i, w.keys().row(i));
+                            }
+                            int q0 = (int) ((long) total * from / n);
+                            int q1 = (int) ((long) total * to / n);
+                            int want = (int) ((long) context.trainingQueries() * (to - from) / n);
+                            float[][] queries = new float[Math.min(q1 - q0, Math.max(1, want))][];
+                            for (int j = 0; j < queries.length; j++) {
+                                queries[j] = w.trainingQueries().row(q0 + (int) ((long) j * (q1 - q0) / queries.length));
+                            }
+                            if (queries.length > 0) {
+                                call(type, "addQueries", index, queries, context.scorer());
+                            }
                         }
-                        context.log().printf("[index]   %s: %d keys added online in %.1f s (%.0f us per key)%n", name, added,
-                                (System.nanoTime() - start) / 1e9, (System.nanoTime() - start) / 1e3 / added);
+                        context.log().printf("[index]   %s: %d keys added online, with their positions' queries, in %.1f s"
+                                + " (%.0f us per key)%n", name, added, (System.nanoTime() - start) / 1e9,
+                                (System.nanoTime() - start) / 1e3 / added);
                     }
                     return index;
                 });
