@@ -92,7 +92,8 @@ import org.apache.lucene.util.quantization.QuantizedByteVectorValues.ScalarEncod
  * sum of the collectors' {@code visitedCount()} (Lucene counts one visit per vector scored, in the graph
  * or, for a segment too small for a graph, in its exhaustive scan), plus, with quantization, the float32
  * re-scores; {@code nodesVisited} is -1 because Lucene does not say how many nodes it expanded. With
- * quantization the visit limit is {@code budget - ef} and the {@code ef} candidates are re-scored exactly.
+ * quantization {@code ef = clamp(budget / 8, k, size())}, the visit limit is {@code budget - ef} and the
+ * {@code ef} candidates are re-scored exactly.
  *
  * <p><b>Concurrency.</b> One {@link IndexWriter} and a {@link SearcherManager} over near-real-time
  * readers. Writes ({@link #add}, {@link #addAll}, {@link #remove}, {@link #save}) are serialised; any
@@ -520,7 +521,8 @@ public final class LuceneVectorIndex implements VectorIndex {
             }
             leaves.sort(Comparator.comparingInt((LeafReaderContext l) -> l.reader().maxDoc()).reversed());
             boolean quantized = options.quantization() != Quantization.NONE;
-            int ef = (int) Math.max(k, Math.min(live, budget / 4L));
+            // With quantization every candidate in the list also costs a float32 re-score: half as long a list.
+            int ef = (int) Math.max(k, Math.min(live, budget / (quantized ? 8L : 4L)));
             long visitBudget = !quantized ? budget : budget > ef ? budget - ef : Math.max(1, budget / 2);
             long visited = 0;
             int overshoot = overshoot();
