@@ -1,0 +1,307 @@
+package dev.attend.retrieval;
+
+import dev.attend.gpu.AttentionOutput;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.VectorChecks;
+import dev.attend.index.SearchResult;
+import dev.attend.index.Similarity;
+import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.retrieval.internals.KvHeadState;
+import dev.attend.retrieval.internals.LogSumExpMerge;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+
+/**
+ * The offloaded KV cache of one sequence: keys and values per layer and KV head, and for each KV head
+ * an {@link AttentionAwareIndex} over the tokens outside the static set, trained on the prefill
+ * queries of the query heads that share it (one index per KV head; its query heads use it alike).
+ *
+ * <p>{@link #attend} answers one decode query with exact attention over the static set (the first
+ * {@code S} tokens, the last {@code W}, and any token that left the window before the index could take
+ * it) merged through log-sum-exp with exact attention over the top-k keys the index retrieves. Until a
+ * head's index is built (in the background, on the executor given) it answers exactly over every key
+ * and says so ({@link AttendStats#mode()} {@code "flat"}).
+ *
+ * <p>{@link #append} adds a decoded token: it enters the window, and the token that leaves the window
+ * enters the index online. Positions are checked: each append must be the next position.
+ */
+public final class KvSession implements AutoCloseable {
+
+    private final String id;
+    private final KvSessionConfig config;
+    private final Scorer scorer;
+    private final Executor builds;
+    private final KvHeadState[][] heads;
+
+    /**
+     * @param scorer scores the exact parts and the index builds' training queries (not closed here)
+     * @param builds runs index builds (a session answers exactly until they finish)
+     */
+    public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds) {
+        this.id = Objects.requireNonNull(id, "id");
+        this.config = Objects.requireNonNull(config, "config");
+        this.scorer = Objects.requireNonNull(scorer, "scorer");
+        this.builds = Objects.requireNonNull(builds, "builds");
+        this.heads = new KvHeadState[config.layers()][config.kvHeads()];
+        for (KvHeadState[] layer : heads) {
+            for (int h = 0; h < layer.length; h++) {
+                layer[h] = new KvHeadState(config.headDim(), config.storage());
+            }
+        }
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public KvSessionConfig config() {
+        return config;
+    }
+
+    /** Tokens stored for a KV head. */
+    public int length(int layer, int kvHead) {
+        return head(layer, kvHead).size();
+    }
+
+    /**
+     * Bulk-loads tokens {@code [length, length + keys.length)} of a KV head with the prefill queries of
+     * its query heads (any number, in any order: they train the index), then starts the index build
+     * when there are tokens outside the static set. Everything is checked before anything is stored.
+     */
+    public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries) {
+        KvHeadState h = head(layer, kvHead);
+        Objects.requireNonNull(keys, "keys");
+        Objects.requireNonNull(values, "values");
+        Objects.requireNonNull(queries, "queries");
+        if (keys.length != values.length) {
+            throw new IllegalArgumentException(keys.length + " keys but " + values.length + " values");
+        }
+        int d = config.headDim();
+        for (int i = 0; i < keys.length; i++) {
+            VectorChecks.checkVector("key " + i, keys[i], d);
+            VectorChecks.checkVector("value " + i, values[i], d);
+        }
+        for (int i = 0; i < queries.length; i++) {
+            VectorChecks.checkVector("query " + i, queries[i], d);
+        }
+        synchronized (h) {
+            checkPosition(h, fromPosition);
+            for (int i = 0; i < keys.length; i++) {
+                h.keys.append(keys[i]);
+                h.values.append(values[i]);
+            }
+            for (float[] q : queries) {
+                h.trainingQueries.add(q.clone());
+            }
+            advanceWindow(h);
+        }
+        maybeStartBuild(h);
+    }
+
+    /** Appends the token at {@code position} (which must be the next one) to a KV head. */
+    public void append(int layer, int kvHead, int position, float[] key, float[] value) {
+        KvHeadState h = head(layer, kvHead);
+        VectorChecks.checkVector("key", key, config.headDim());
+        VectorChecks.checkVector("value", value, config.headDim());
+        synchronized (h) {
+            checkPosition(h, position);
+            h.keys.append(key);
+            h.values.append(value);
+            advanceWindow(h);
+        }
+        maybeStartBuild(h);
+    }
+
+    /**
+     * Attention of {@code query} (query head {@code queryHead} of {@code layer}) over its KV head: the
+     * static set exactly, merged with the top-k keys the index retrieves within {@code budget} distance
+     * computations; exactly over every key while the index is not built.
+     */
+    public AttendResult attend(int layer, int queryHead, float[] query, int budget) {
+        long start = System.nanoTime();
+        KvHeadState h = head(layer, kvHeadOf(queryHead));
+        VectorChecks.checkVector("query", query, config.headDim());
+        if (budget < 1) {
+            throw new IllegalArgumentException("budget must be >= 1, got " + budget);
+        }
+        // Snapshot: the index covers [sinks, upTo) and the stores at least [0, n).
+        int upTo = h.indexedUpTo;
+        AttentionAwareIndex index = h.index;
+        int n = h.size();
+        if (index == null || upTo <= config.sinkTokens()) {
+            AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
+            return new AttendResult(all.output(), all.logSumExp(),
+                    new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
+        }
+        int sinks = Math.min(config.sinkTokens(), n);
+        int[] staticSet = concat(range(0, sinks), range(upTo, n));
+        SearchResult found = index.search(query, config.topK(), budget);
+        int[] retrieved = new int[found.ids().length];
+        int count = 0;
+        for (long position : found.ids()) {
+            if (position >= sinks && position < upTo) {
+                retrieved[count++] = (int) position;
+            }
+        }
+        retrieved = Arrays.copyOf(retrieved, count);
+        LogSumExpMerge merge = new LogSumExpMerge(config.headDim());
+        AttentionOutput fixed = scorer.attend(query, h.keys, h.values, staticSet, config.scale());
+        merge.add(fixed.output(), fixed.logSumExp());
+        AttentionOutput top = scorer.attend(query, h.keys, h.values, retrieved, config.scale());
+        merge.add(top.output(), top.logSumExp());
+        return new AttendResult(merge.output(), merge.logSumExp(), new AttendStats("index",
+                staticSet.length + found.stats().distanceComputations(), staticSet.length, count,
+                (System.nanoTime() - start) / 1000));
+    }
+
+    /** Exact attention over every key of the query head's KV head (the reference for accuracy). */
+    public AttendResult attendExact(int layer, int queryHead, float[] query) {
+        long start = System.nanoTime();
+        KvHeadState h = head(layer, kvHeadOf(queryHead));
+        VectorChecks.checkVector("query", query, config.headDim());
+        int n = h.size();
+        AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
+        return new AttendResult(all.output(), all.logSumExp(), new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
+    }
+
+    /** The state of a KV head's index. */
+    public IndexState indexState(int layer, int kvHead) {
+        KvHeadState h = head(layer, kvHead);
+        AttentionAwareIndex index = h.index;
+        String state = h.buildFailure != null ? "failed: " + h.buildFailure
+                : index != null ? "ready" : h.building ? "building" : "none";
+        return new IndexState(state, index == null ? 0 : index.size(), h.indexedUpTo, h.size(), h.buildDone, h.buildTotal,
+                index == null ? 0 : index.memoryBytes());
+    }
+
+    /**
+     * A KV head's index: {@code state} is none, building, ready or failed (with the reason); {@code indexedKeys}
+     * are in the index, positions {@code [sinks, indexedUpTo)}; {@code built}/{@code toBuild} count the
+     * training queries of a running build.
+     */
+    public record IndexState(String state, int indexedKeys, int indexedUpTo, int tokens, int built, int toBuild, long indexBytes) {
+    }
+
+    /** Bytes held: keys and values of every head, and their indexes. */
+    public long memoryBytes() {
+        long bytes = 0;
+        for (KvHeadState[] layer : heads) {
+            for (KvHeadState h : layer) {
+                bytes += h.keys.bytes() + h.values.bytes() + 4L * config.headDim() * h.trainingQueries.size();
+                AttentionAwareIndex index = h.index;
+                bytes += index == null ? 0 : index.memoryBytes();
+            }
+        }
+        return bytes;
+    }
+
+    @Override
+    public void close() {
+        for (KvHeadState[] layer : heads) {
+            for (KvHeadState h : layer) {
+                AttentionAwareIndex index = h.index;
+                if (index != null) {
+                    index.close();
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /** Moves tokens that left the window into the index (the caller holds h's monitor). */
+    private void advanceWindow(KvHeadState h) {
+        AttentionAwareIndex index = h.index;
+        if (index == null) {
+            return;
+        }
+        int limit = h.size() - config.windowTokens();
+        int next = Math.max(h.indexedUpTo, config.sinkTokens());
+        for (; next < limit; next++) {
+            float[] key = h.keys.row(next);
+            index.add(next, key);
+            h.indexedUpTo = next + 1;
+        }
+    }
+
+    private void maybeStartBuild(KvHeadState h) {
+        int from = config.sinkTokens();
+        int to;
+        float[][] keys;
+        float[][] queries;
+        synchronized (h) {
+            to = h.size() - config.windowTokens();
+            if (h.index != null || h.building || to <= from || h.buildFailure != null) {
+                return;
+            }
+            h.building = true;
+            keys = new float[to - from][];
+            for (int i = from; i < to; i++) {
+                keys[i - from] = h.keys.row(i);
+            }
+            queries = h.trainingQueries.toArray(new float[0][]);
+            h.buildTotal = queries.length;
+            h.buildDone = 0;
+        }
+        long[] ids = new long[to - from];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = from + i;
+        }
+        int end = to;
+        builds.execute(() -> {
+            try {
+                AttentionAwareIndex built = AttentionAwareIndex.build(config.headDim(), Similarity.DOT_PRODUCT,
+                        config.indexParams(), ids, keys, queries, scorer, (done, total) -> h.buildDone = done);
+                synchronized (h) {
+                    h.index = built;
+                    h.indexedUpTo = end;
+                    h.building = false;
+                    advanceWindow(h); // tokens that left the window during the build
+                }
+            } catch (Throwable t) {
+                synchronized (h) {
+                    h.buildFailure = t;
+                    h.building = false;
+                }
+            }
+        });
+    }
+
+    private void checkPosition(KvHeadState h, int position) {
+        if (position != h.size()) {
+            throw new IllegalArgumentException("position " + position + " is out of order: the next position is " + h.size());
+        }
+    }
+
+    private KvHeadState head(int layer, int kvHead) {
+        if (layer < 0 || layer >= config.layers()) {
+            throw new IllegalArgumentException("layer " + layer + " is not in [0, " + config.layers() + ")");
+        }
+        if (kvHead < 0 || kvHead >= config.kvHeads()) {
+            throw new IllegalArgumentException("KV head " + kvHead + " is not in [0, " + config.kvHeads() + ")");
+        }
+        return heads[layer][kvHead];
+    }
+
+    private int kvHeadOf(int queryHead) {
+        if (queryHead < 0 || queryHead >= config.queryHeads()) {
+            throw new IllegalArgumentException("query head " + queryHead + " is not in [0, " + config.queryHeads() + ")");
+        }
+        return queryHead / config.queryHeadsPerKvHead();
+    }
+
+    private static int[] range(int from, int to) {
+        int[] r = new int[Math.max(0, to - from)];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = from + i;
+        }
+        return r;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}

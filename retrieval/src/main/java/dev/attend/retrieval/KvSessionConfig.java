@@ -1,0 +1,64 @@
+package dev.attend.retrieval;
+
+import dev.attend.gpu.Precision;
+import dev.attend.index.graph.AttentionAwareIndex;
+import java.util.Objects;
+
+/**
+ * The shape of a KV session and how it attends.
+ *
+ * @param layers              attention layers
+ * @param kvHeads             key/value heads per layer
+ * @param queryHeadsPerKvHead query heads sharing one KV head (grouped-query attention; 1 for plain multi-head)
+ * @param headDim             dimension of keys, values and queries (32 to 256 in practice)
+ * @param sinkTokens          the first tokens, always attended exactly (S)
+ * @param windowTokens        the most recent tokens, always attended exactly (W)
+ * @param topK                keys retrieved from the index per attend
+ * @param scale               logit scale, usually {@code 1 / sqrt(headDim)}
+ * @param indexParams         parameters of each KV head's attention-aware index
+ * @param storage             precision of the stored keys and values (the index keeps float32 keys)
+ */
+public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim, int sinkTokens,
+                              int windowTokens, int topK, float scale, AttentionAwareIndex.Params indexParams,
+                              Precision storage) {
+
+    /** S = 128 sink tokens and W = 512 recent tokens, as RetrievalAttention; top-100; scale 1/sqrt(d). */
+    public static KvSessionConfig defaults(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, 128, 512, 100,
+                (float) (1 / Math.sqrt(headDim)), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32);
+    }
+
+    public KvSessionConfig {
+        if (layers < 1 || kvHeads < 1 || queryHeadsPerKvHead < 1) {
+            throw new IllegalArgumentException("layers, kvHeads and queryHeadsPerKvHead must be >= 1, got "
+                    + layers + ", " + kvHeads + ", " + queryHeadsPerKvHead);
+        }
+        if (headDim < 1 || headDim > 1024) {
+            throw new IllegalArgumentException("headDim must be in [1, 1024], got " + headDim);
+        }
+        if (sinkTokens < 0 || windowTokens < 0 || topK < 1) {
+            throw new IllegalArgumentException("sinkTokens and windowTokens must be >= 0 and topK >= 1, got "
+                    + sinkTokens + ", " + windowTokens + ", " + topK);
+        }
+        if (!(scale > 0) || !Float.isFinite(scale)) {
+            throw new IllegalArgumentException("scale must be positive and finite, got " + scale);
+        }
+        Objects.requireNonNull(indexParams, "indexParams");
+        Objects.requireNonNull(storage, "storage");
+    }
+
+    /** The same with another static set (sinks, window). */
+    public KvSessionConfig withStaticSet(int sinks, int window) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinks, window, topK, scale, indexParams, storage);
+    }
+
+    /** The same with another number of retrieved keys. */
+    public KvSessionConfig withTopK(int k) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, k, scale, indexParams, storage);
+    }
+
+    /** Query heads per layer. */
+    public int queryHeads() {
+        return kvHeads * queryHeadsPerKvHead;
+    }
+}

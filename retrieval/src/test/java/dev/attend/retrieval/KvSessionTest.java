@@ -1,0 +1,256 @@
+package dev.attend.retrieval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.retrieval.internals.LogSumExpMerge;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Executor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class KvSessionTest {
+
+    private static final long SEED = Long.getLong("attend.test.seed", 11L);
+    private static final int DIM = 32;
+    private static Scorer scorer;
+
+    @BeforeAll
+    static void open() {
+        scorer = Scorers.create("simd");
+        System.out.println("KvSessionTest seed " + SEED);
+    }
+
+    @AfterAll
+    static void close() {
+        scorer.close();
+    }
+
+    /** Runs builds on the calling thread, so a test sees the index right after prefill. */
+    private static final Executor NOW = Runnable::run;
+
+    /** Holds builds until {@link #run} is called. */
+    private static final class Held implements Executor {
+        final List<Runnable> tasks = new ArrayList<>();
+
+        @Override
+        public void execute(Runnable r) {
+            tasks.add(r);
+        }
+
+        void run() {
+            tasks.forEach(Runnable::run);
+            tasks.clear();
+        }
+    }
+
+    private static KvSessionConfig config(int sinks, int window, int topK) {
+        return config(sinks, window, topK, (float) (1 / Math.sqrt(DIM)));
+    }
+
+    private static KvSessionConfig config(int sinks, int window, int topK, float scale) {
+        return new KvSessionConfig(2, 2, 2, DIM, sinks, window, topK, scale,
+                new AttentionAwareIndex.Params(24, 50, 8, 32, 4), dev.attend.gpu.Precision.FLOAT32);
+    }
+
+    private static float[][] rows(SplittableRandom rnd, int n, double shift) {
+        float[][] out = new float[n][DIM];
+        for (float[] row : out) {
+            for (int c = 0; c < DIM; c++) {
+                row[c] = (float) (rnd.nextGaussian() + (c == 0 ? shift : 0));
+            }
+        }
+        return out;
+    }
+
+    private static double relativeError(float[] a, float[] b) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += (a[i] - b[i]) * (double) (a[i] - b[i]);
+            den += b[i] * (double) b[i];
+        }
+        return Math.sqrt(num / den);
+    }
+
+    @Test
+    void mergeOfStaticAndRetrievedEqualsExactAttentionWhenEveryKeyIsRetrieved() {
+        SplittableRandom rnd = new SplittableRandom(SEED);
+        int n = 700;
+        try (KvSession s = new KvSession("exact", config(16, 64, 1000), scorer, NOW)) {
+            s.prefill(1, 1, 0, rows(rnd, n, 0), rows(rnd, n, 0), rows(rnd, 300, 1.5));
+            assertThat(s.indexState(1, 1).state()).isEqualTo("ready");
+            assertThat(s.indexState(1, 1).indexedKeys()).isEqualTo(n - 16 - 64);
+            for (float[] q : rows(rnd, 20, 1.5)) {
+                AttendResult r = s.attend(1, 3, q, Integer.MAX_VALUE);
+                AttendResult exact = s.attendExact(1, 3, q);
+                assertThat(r.stats().mode()).isEqualTo("index");
+                assertThat(r.stats().retrievedKeys()).isEqualTo(n - 16 - 64);
+                assertThat(r.stats().staticKeys()).isEqualTo(16 + 64);
+                assertThat(relativeError(r.output(), exact.output())).isLessThan(1e-5);
+                assertThat(r.logSumExp()).isCloseTo(exact.logSumExp(), org.assertj.core.data.Offset.offset(1e-5 * Math.abs(exact.logSumExp())));
+            }
+        }
+    }
+
+    @Test
+    void topKRetrievalKeepsMostOfTheAttentionOutput() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 1);
+        int n = 3000;
+        float[][] keys = rows(rnd, n, 0);
+        float[][] values = rows(rnd, n, 0);
+        // Logits four times sharper than 1/sqrt(d): attention concentrated on few keys, as in real heads
+        // (with Gaussian keys at 1/sqrt(d) it spreads over all of them and no top-k can hold it).
+        try (KvSession s = new KvSession("topk", config(16, 64, 100, (float) (4 / Math.sqrt(DIM))), scorer, NOW)) {
+            s.prefill(0, 0, 0, keys, values, rows(rnd, 1500, 1.5));
+            float scale = s.config().scale();
+            double retrieved = 0;
+            double exactTop = 0;
+            double fewer = 0;
+            float[][] queries = rows(rnd, 30, 1.5);
+            for (float[] q : queries) {
+                float[] exact = s.attendExact(0, 0, q).output();
+                AttendResult r = s.attend(0, 1, q, n / 2);
+                assertThat(r.stats().mode()).isEqualTo("index");
+                assertThat(r.stats().keysScanned()).isLessThanOrEqualTo(16 + 64 + n / 2);
+                retrieved += relativeError(r.output(), exact);
+                exactTop += relativeError(staticPlusExactTop(q, keys, values, 16, 64, 100, scale), exact);
+                // A budget too small to find the top keys loses more of the output.
+                fewer += relativeError(s.attend(0, 1, q, 5).output(), exact);
+            }
+            System.out.printf("top-100 of %d keys: mean relative output error %.4f at budget n/2 (exact top-100: %.4f), %.4f at budget 5%n",
+                    n, retrieved / queries.length, exactTop / queries.length, fewer / queries.length);
+            assertThat(retrieved).isLessThan(1.5 * exactTop).isLessThan(fewer);
+        }
+    }
+
+    /** Plain attention over the sinks, the window and the exact top-k of the other keys by logit. */
+    private static float[] staticPlusExactTop(float[] q, float[][] keys, float[][] values, int sinks, int window, int k, float scale) {
+        int n = keys.length;
+        double[] logit = new double[n];
+        Integer[] middle = new Integer[n - sinks - window];
+        for (int i = 0; i < n; i++) {
+            double dot = 0;
+            for (int c = 0; c < q.length; c++) {
+                dot += q[c] * (double) keys[i][c];
+            }
+            logit[i] = scale * dot;
+            if (i >= sinks && i < n - window) {
+                middle[i - sinks] = i;
+            }
+        }
+        java.util.Arrays.sort(middle, (a, b) -> Double.compare(logit[b], logit[a]));
+        java.util.List<Integer> used = new ArrayList<>();
+        for (int i = 0; i < sinks; i++) {
+            used.add(i);
+        }
+        for (int i = n - window; i < n; i++) {
+            used.add(i);
+        }
+        used.addAll(java.util.Arrays.asList(middle).subList(0, k));
+        double max = used.stream().mapToDouble(i -> logit[i]).max().orElseThrow();
+        double sum = 0;
+        double[] acc = new double[q.length];
+        for (int i : used) {
+            double w = Math.exp(logit[i] - max);
+            sum += w;
+            for (int c = 0; c < acc.length; c++) {
+                acc[c] += w * values[i][c];
+            }
+        }
+        float[] out = new float[q.length];
+        for (int c = 0; c < out.length; c++) {
+            out[c] = (float) (acc[c] / sum);
+        }
+        return out;
+    }
+
+    @Test
+    void appendsMoveTokensFromTheWindowIntoTheIndex() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 2);
+        try (KvSession s = new KvSession("append", config(8, 32, 50), scorer, NOW)) {
+            s.prefill(0, 1, 0, rows(rnd, 500, 0), rows(rnd, 500, 0), rows(rnd, 200, 1.0));
+            assertThat(s.indexState(0, 1).indexedUpTo()).isEqualTo(500 - 32);
+            float[][] keys = rows(rnd, 100, 0);
+            float[][] values = rows(rnd, 100, 0);
+            for (int i = 0; i < 100; i++) {
+                s.append(0, 1, 500 + i, keys[i], values[i]);
+            }
+            KvSession.IndexState st = s.indexState(0, 1);
+            assertThat(st.tokens()).isEqualTo(600);
+            assertThat(st.indexedUpTo()).isEqualTo(600 - 32);
+            assertThat(st.indexedKeys()).isEqualTo(600 - 32 - 8);
+            // Every stored key is used exactly once: retrieving all of them reproduces exact attention.
+            assertThat(s.length(0, 1)).isEqualTo(600);
+            float[] q = rows(rnd, 1, 1.0)[0];
+            AttendResult exact = s.attendExact(0, 2, q);
+            assertThat(exact.stats().keysScanned()).isEqualTo(600);
+        }
+    }
+
+    @Test
+    void answersExactlyWhileTheIndexBuilds() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
+        Held held = new Held();
+        try (KvSession s = new KvSession("held", config(8, 32, 50), scorer, held)) {
+            s.prefill(0, 0, 0, rows(rnd, 400, 0), rows(rnd, 400, 0), rows(rnd, 100, 1.0));
+            assertThat(s.indexState(0, 0).state()).isEqualTo("building");
+            float[] q = rows(rnd, 1, 1.0)[0];
+            AttendResult r = s.attend(0, 0, q, 10);
+            assertThat(r.stats().mode()).isEqualTo("flat");
+            assertThat(relativeError(r.output(), s.attendExact(0, 0, q).output())).isLessThan(1e-6);
+            // Tokens appended during the build wait in the static set, then enter the index when it is ready.
+            float[][] more = rows(rnd, 50, 0);
+            for (int i = 0; i < 50; i++) {
+                s.append(0, 0, 400 + i, more[i], more[i]);
+            }
+            held.run();
+            KvSession.IndexState st = s.indexState(0, 0);
+            assertThat(st.state()).isEqualTo("ready");
+            assertThat(st.indexedUpTo()).isEqualTo(450 - 32);
+            assertThat(st.indexedKeys()).isEqualTo(450 - 32 - 8);
+            assertThat(s.attend(0, 0, q, 1000).stats().mode()).isEqualTo("index");
+        }
+    }
+
+    @Test
+    void badInputIsRejectedAndChangesNothing() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 4);
+        try (KvSession s = new KvSession("bad", config(8, 32, 50), scorer, NOW)) {
+            s.prefill(0, 0, 0, rows(rnd, 100, 0), rows(rnd, 100, 0), rows(rnd, 50, 1.0));
+            float[] ok = rows(rnd, 1, 0)[0];
+            float[] nan = ok.clone();
+            nan[3] = Float.NaN;
+            assertThatThrownBy(() -> s.append(0, 0, 100, new float[DIM + 1], ok)).hasMessageContaining("dimension");
+            assertThatThrownBy(() -> s.append(0, 0, 100, nan, ok)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> s.append(0, 0, 101, ok, ok)).hasMessageContaining("out of order");
+            assertThatThrownBy(() -> s.append(2, 0, 100, ok, ok)).hasMessageContaining("layer 2");
+            assertThatThrownBy(() -> s.append(0, 5, 100, ok, ok)).hasMessageContaining("KV head 5");
+            assertThatThrownBy(() -> s.attend(0, 4, ok, 100)).hasMessageContaining("query head 4");
+            assertThatThrownBy(() -> s.attend(0, 0, ok, 0)).hasMessageContaining("budget");
+            float[][] two = rows(rnd, 2, 0);
+            two[1] = nan;
+            assertThatThrownBy(() -> s.prefill(0, 0, 100, two, rows(rnd, 2, 0), new float[0][])).hasMessageContaining("key 1");
+            assertThat(s.length(0, 0)).isEqualTo(100);
+            assertThat(s.indexState(0, 0).indexedUpTo()).isEqualTo(100 - 32);
+        }
+    }
+
+    @Test
+    void logSumExpMergeOfDisjointPartsIsExact() {
+        // Two parts with far-apart log-sum-exps: no overflow, weights exp(lse_p - lse).
+        LogSumExpMerge m = new LogSumExpMerge(2);
+        m.add(new float[] {1, 0}, 1000);
+        m.add(new float[] {0, 1}, 1000 + Math.log(3));
+        m.add(new float[] {5, 5}, Double.NEGATIVE_INFINITY);
+        assertThat(m.logSumExp()).isCloseTo(1000 + Math.log(4), org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(m.output()[0]).isCloseTo(0.25f, org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(m.output()[1]).isCloseTo(0.75f, org.assertj.core.data.Offset.offset(1e-6f));
+    }
+}
