@@ -110,6 +110,55 @@ public abstract class VectorIndexContract {
         }
     }
 
+    /**
+     * The same on a real attention head (the first 4,096 keys of minilm L2H0, the next 256 queries as
+     * test queries, the first 2,048 as training queries): attention queries are out of distribution
+     * for the keys, which is where a graph built from keys alone goes astray.
+     */
+    @Test
+    void agreesWithFlatIndexOnARealHead() throws Exception {
+        java.util.Optional<Path> dir = dev.attend.gpu.SharedData.resolve("kv/minilm-shakespeare");
+        if (dir.isEmpty()) {
+            System.out.println("SKIP " + getClass().getSimpleName() + " on a real head: ../shared/data/kv/minilm-shakespeare not found");
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir.isPresent(), "../shared/data/kv/minilm-shakespeare not found");
+        dev.attend.gpu.KvHead head = dev.attend.gpu.KvHead.load(dir.get(), "L2H0", dev.attend.gpu.Precision.FLOAT32);
+        int n = 4096;
+        float[][] keys = new float[n][];
+        float[][] training = new float[2048][];
+        float[][] queries = new float[256][];
+        for (int i = 0; i < n; i++) {
+            keys[i] = head.keys().row(i);
+        }
+        for (int i = 0; i < training.length; i++) {
+            training[i] = head.queries().row(i);
+        }
+        for (int i = 0; i < queries.length; i++) {
+            queries[i] = head.queries().row(n + i);
+        }
+        int dim = keys[0].length;
+        try (VectorIndex index = build(dim, Similarity.DOT_PRODUCT, keys, training);
+             FlatIndex flat = new FlatIndex(dim, Similarity.DOT_PRODUCT, scorer)) {
+            long[] ids = new long[n];
+            for (int i = 0; i < n; i++) {
+                ids[i] = i;
+            }
+            flat.addAll(ids, keys);
+            double sum = 0;
+            for (float[] q : queries) {
+                sum += recall(index.search(q, 10, n / 20), flat.search(q, 10, Integer.MAX_VALUE));
+            }
+            System.out.printf("%s on minilm L2H0 (%d keys): mean recall@10 %.3f at a budget of 5%% of the keys%n",
+                    getClass().getSimpleName(), n, sum / queries.length);
+            assertThat(sum / queries.length).isGreaterThanOrEqualTo(minimumRealRecall());
+        }
+    }
+
+    /** Smallest mean recall@10 expected on the real head at a budget of 5% of the keys. */
+    protected double minimumRealRecall() {
+        return 0.8;
+    }
+
     @Test
     void saveAndReopenGiveTheSameAnswers(@TempDir Path dir) throws Exception {
         SplittableRandom rnd = new SplittableRandom(SEED);
