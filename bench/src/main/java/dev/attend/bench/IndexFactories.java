@@ -283,7 +283,16 @@ final class IndexFactories {
                     int trainRows = (int) ((long) w.trainingQueries().size() * built / n);
                     float[][] training = sampleRows(w.trainingQueries(), trainRows,
                             (int) ((long) context.trainingQueries() * built / n));
+                    // One line per tenth of the build (training queries projected, then keys linked).
+                    long buildStart = System.nanoTime();
+                    int[] shown = {0};
                     BiConsumer<Integer, Integer> progress = (done, total) -> {
+                        int tenth = (int) (10L * done / Math.max(1, total));
+                        if (tenth > shown[0]) {
+                            shown[0] = tenth;
+                            context.log().printf("[index]   %s build %d%% (%d of %d steps: queries projected, then keys linked), %.1f s%n",
+                                    name, 10 * tenth, done, total, (System.nanoTime() - buildStart) / 1e9);
+                        }
                     };
                     Method build = type.getMethod("build", int.class, Similarity.class, params, long[].class, float[][].class,
                             float[][].class, Scorer.class, BiConsumer.class);

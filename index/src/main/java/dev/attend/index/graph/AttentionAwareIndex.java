@@ -99,7 +99,9 @@ public final class AttentionAwareIndex implements VectorIndex {
 
     /**
      * Builds the graph over {@code keys} (ids {@code ids}) from {@code trainingQueries}, computing
-     * their exact neighbours on {@code scorer}. {@code progress} receives (done, total) per batch.
+     * their exact neighbours on {@code scorer}. {@code progress} receives (done, total) as the build
+     * goes, in steps of work: one per training query projected, then one per key linked, so
+     * {@code total = trainingQueries.length + keys.length}.
      */
     public static AttentionAwareIndex build(int dim, Similarity similarity, Params params, long[] ids, float[][] keys,
                                             float[][] trainingQueries, Scorer scorer,
@@ -113,8 +115,9 @@ public final class AttentionAwareIndex implements VectorIndex {
             for (int i = 0; i < ids.length; i++) {
                 index.appendKey(ids[i], index.encoding.encodeVector(keys[i]));
             }
-            index.project(trainingQueries, scorer, progress);
-            index.linkUnreached(0);
+            int total = trainingQueries.length + keys.length;
+            index.project(trainingQueries, scorer, progress == null ? null : (done, all) -> progress.accept(done, total));
+            index.linkUnreached(0, progress == null ? null : linked -> progress.accept(trainingQueries.length + linked, total));
         }
         return index;
     }
@@ -381,7 +384,7 @@ public final class AttentionAwareIndex implements VectorIndex {
      * projection alone lacks. Rounds of keys search in parallel on the graph as it stood before the
      * round, so the result does not depend on the number of threads.
      */
-    private void linkUnreached(int from) {
+    private void linkUnreached(int from, java.util.function.IntConsumer linkedSoFar) {
         int n = keys.size();
         if (entries.length == 0) {
             updateEntries();
@@ -402,6 +405,9 @@ public final class AttentionAwareIndex implements VectorIndex {
                 nodes[node - from] = node;
                 lists[node - from] = kept;
             });
+            if (linkedSoFar != null) {
+                linkedSoFar.accept(first + count - from);
+            }
         }
         addReverseEdges(nodes, lists);
     }
