@@ -98,6 +98,12 @@ final class ErrorMapping {
             details.put("field", jsonPath(mismatch));
         } else if (e instanceof StreamReadException) {
             message = "Malformed JSON: " + e.getOriginalMessage();
+        } else if (e.getCause() instanceof StreamReadException syntax) {
+            // A syntax error met while binding a field (NaN inside an array of numbers) comes wrapped with the field's path.
+            message = "Malformed JSON: " + syntax.getOriginalMessage();
+            if (e instanceof JsonMappingException mapping && !mapping.getPath().isEmpty()) {
+                details.put("field", jsonPath(mapping));
+            }
         } else {
             internal(e, ctx);
             return;

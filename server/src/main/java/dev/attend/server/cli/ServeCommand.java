@@ -1,9 +1,12 @@
 package dev.attend.server.cli;
 
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
 import dev.attend.server.AttendServer;
 import dev.attend.server.ConfigKey;
 import dev.attend.server.ServerConfig;
 import dev.attend.server.ServerConfigLoader;
+import dev.attend.server.kv.KvSessionRoutes;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.EnumMap;
@@ -64,8 +67,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         ServerConfig config = ServerConfigLoader.load(configFile, env, flags());
-        AttendServer server = new AttendServer();
-        stopSignal.onStop(server::stop); // before start, so a signal during startup still stops cleanly
+        Scorer scorer = Scorers.create("auto");
+        KvSessionRoutes kvSessions = new KvSessionRoutes(scorer);
+        AttendServer server = AttendServer.builder().routes(kvSessions).build();
+        stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
+            server.stop();
+            kvSessions.close();
+            scorer.close();
+        });
         server.start(config);
         PrintWriter out = spec.commandLine().getOut();
         out.println("Attend listening on " + server.url());

@@ -1,0 +1,222 @@
+package dev.attend.server.kv;
+
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.Scorer;
+import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.retrieval.AttendResult;
+import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.server.ApiException;
+import dev.attend.server.ErrorCodes;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+
+/**
+ * HTTP endpoints of retrieval attention, in JSON (vectors as arrays of numbers):
+ * <ul>
+ *   <li>{@code POST /v1/kv/sessions} {@code {id?, layers, kvHeads, queryHeadsPerKvHead?, headDim, sinkTokens?,
+ *       windowTokens?, topK?}}: creates a session (201);</li>
+ *   <li>{@code GET /v1/kv/sessions/{id}}: its shape, memory and every KV head's index state;</li>
+ *   <li>{@code DELETE /v1/kv/sessions/{id}} (204);</li>
+ *   <li>{@code POST /v1/kv/sessions/{id}/prefill} {@code {layer, kvHead, from, keys, values, queries}};</li>
+ *   <li>{@code POST /v1/kv/sessions/{id}/append} {@code {layer, kvHead, position, key, value}};</li>
+ *   <li>{@code POST /v1/kv/sessions/{id}/attend} {@code {layer, queries: [{queryHead, query}], budget?}}: the
+ *       output, log-sum-exp and stats of each query.</li>
+ * </ul>
+ * Bad input (wrong dimension, NaN, unknown session, layer or head, out-of-order position) is a 400 or
+ * 404 in the server's error shape and changes nothing. Sessions live in memory for now.
+ */
+public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoCloseable {
+
+    /** Sessions one server holds at once. */
+    static final int MAX_SESSIONS = 64;
+
+    private final Scorer scorer;
+    private final ExecutorService builds = Executors.newFixedThreadPool(1, r -> {
+        Thread t = new Thread(r, "attend-index-build");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
+
+    public KvSessionRoutes(Scorer scorer) {
+        this.scorer = Objects.requireNonNull(scorer, "scorer");
+    }
+
+    /** Request bodies. Absent optional numbers are null. */
+    record CreateRequest(String id, Integer layers, Integer kvHeads, Integer queryHeadsPerKvHead, Integer headDim,
+                         Integer sinkTokens, Integer windowTokens, Integer topK) {
+    }
+
+    record PrefillRequest(Integer layer, Integer kvHead, Integer from, float[][] keys, float[][] values, float[][] queries) {
+    }
+
+    record AppendRequest(Integer layer, Integer kvHead, Integer position, float[] key, float[] value) {
+    }
+
+    record HeadQuery(Integer queryHead, float[] query) {
+    }
+
+    record AttendRequest(Integer layer, List<HeadQuery> queries, Integer budget) {
+    }
+
+    @Override
+    public void accept(RoutesConfig routes) {
+        routes.post("/v1/kv/sessions", this::create);
+        routes.get("/v1/kv/sessions/{id}", ctx -> ctx.json(describe(session(ctx))));
+        routes.delete("/v1/kv/sessions/{id}", ctx -> {
+            KvSession s = sessions.remove(ctx.pathParam("id"));
+            if (s == null) {
+                throw ApiException.notFound("no KV session '" + ctx.pathParam("id") + "'");
+            }
+            s.close();
+            ctx.status(204);
+        });
+        routes.post("/v1/kv/sessions/{id}/prefill", ctx -> {
+            KvSession s = session(ctx);
+            PrefillRequest r = ctx.bodyAsClass(PrefillRequest.class);
+            checked(() -> s.prefill(required(r.layer(), "layer"), required(r.kvHead(), "kvHead"), required(r.from(), "from"),
+                    required(r.keys(), "keys"), required(r.values(), "values"), r.queries() == null ? new float[0][] : r.queries()));
+            ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead()), "index", s.indexState(r.layer(), r.kvHead())));
+        });
+        routes.post("/v1/kv/sessions/{id}/append", ctx -> {
+            KvSession s = session(ctx);
+            AppendRequest r = ctx.bodyAsClass(AppendRequest.class);
+            checked(() -> s.append(required(r.layer(), "layer"), required(r.kvHead(), "kvHead"), required(r.position(), "position"),
+                    required(r.key(), "key"), required(r.value(), "value")));
+            ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead())));
+        });
+        routes.post("/v1/kv/sessions/{id}/attend", ctx -> {
+            KvSession s = session(ctx);
+            AttendRequest r = ctx.bodyAsClass(AttendRequest.class);
+            int layer = required(r.layer(), "layer");
+            List<HeadQuery> queries = required(r.queries(), "queries");
+            if (queries.isEmpty()) {
+                throw ApiException.badRequest("queries must not be empty", Map.of("field", "queries"));
+            }
+            List<Map<String, Object>> results = new ArrayList<>();
+            for (HeadQuery q : queries) {
+                int head = required(q.queryHead(), "queryHead");
+                float[] vector = required(q.query(), "query");
+                int budget = r.budget() != null ? r.budget() : defaultBudget(s, layer, head);
+                AttendResult a = checked(() -> s.attend(layer, head, vector, budget));
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("queryHead", head);
+                m.put("output", a.output());
+                m.put("logSumExp", a.logSumExp());
+                m.put("stats", a.stats());
+                results.add(m);
+            }
+            ctx.json(Map.of("results", results));
+        });
+    }
+
+    private void create(Context ctx) {
+        CreateRequest r = ctx.bodyAsClass(CreateRequest.class);
+        String id = r.id() == null ? UUID.randomUUID().toString() : r.id();
+        if (!id.matches("[A-Za-z0-9._-]{1,64}")) {
+            throw ApiException.badRequest("session id must be 1 to 64 of [A-Za-z0-9._-], got '" + id + "'", Map.of("field", "id"));
+        }
+        int headDim = required(r.headDim(), "headDim");
+        KvSessionConfig d = checked(() -> KvSessionConfig.defaults(required(r.layers(), "layers"), required(r.kvHeads(), "kvHeads"),
+                r.queryHeadsPerKvHead() == null ? 1 : r.queryHeadsPerKvHead(), headDim));
+        KvSessionConfig config = checked(() -> new KvSessionConfig(d.layers(), d.kvHeads(), d.queryHeadsPerKvHead(), headDim,
+                r.sinkTokens() == null ? d.sinkTokens() : r.sinkTokens(), r.windowTokens() == null ? d.windowTokens() : r.windowTokens(),
+                r.topK() == null ? d.topK() : r.topK(), d.scale(), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32));
+        synchronized (sessions) {
+            if (sessions.containsKey(id)) {
+                throw new ApiException(409, ErrorCodes.CONFLICT, "KV session '" + id + "' exists", Map.of("id", id));
+            }
+            if (sessions.size() >= MAX_SESSIONS) {
+                throw new ApiException(429, ErrorCodes.TOO_MANY_REQUESTS, "this server holds " + MAX_SESSIONS
+                        + " KV sessions already: delete one first");
+            }
+            sessions.put(id, new KvSession(id, config, scorer, builds));
+        }
+        ctx.status(201).json(describe(sessions.get(id)));
+    }
+
+    private Map<String, Object> describe(KvSession s) {
+        KvSessionConfig c = s.config();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", s.id());
+        m.put("layers", c.layers());
+        m.put("kvHeads", c.kvHeads());
+        m.put("queryHeadsPerKvHead", c.queryHeadsPerKvHead());
+        m.put("headDim", c.headDim());
+        m.put("sinkTokens", c.sinkTokens());
+        m.put("windowTokens", c.windowTokens());
+        m.put("topK", c.topK());
+        m.put("memoryBytes", s.memoryBytes());
+        List<Map<String, Object>> heads = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            for (int h = 0; h < c.kvHeads(); h++) {
+                Map<String, Object> head = new LinkedHashMap<>();
+                head.put("layer", l);
+                head.put("kvHead", h);
+                head.put("index", s.indexState(l, h));
+                heads.add(head);
+            }
+        }
+        m.put("heads", heads);
+        return m;
+    }
+
+    /** Distance computations an attend may spend when the request does not say: 3% of the tokens, at least 4k. */
+    private static int defaultBudget(KvSession s, int layer, int queryHead) {
+        KvSessionConfig c = s.config();
+        if (layer < 0 || layer >= c.layers() || queryHead < 0 || queryHead >= c.queryHeads()) {
+            return 1; // the session names the bad argument
+        }
+        int tokens = s.length(layer, queryHead / c.queryHeadsPerKvHead());
+        return Math.max(4 * c.topK(), (int) (0.03 * tokens));
+    }
+
+    private KvSession session(Context ctx) {
+        KvSession s = sessions.get(ctx.pathParam("id"));
+        if (s == null) {
+            throw ApiException.notFound("no KV session '" + ctx.pathParam("id") + "'");
+        }
+        return s;
+    }
+
+    private static <T> T required(T value, String field) {
+        if (value == null) {
+            throw ApiException.badRequest("'" + field + "' is required", Map.of("field", field));
+        }
+        return value;
+    }
+
+    private static void checked(Runnable action) {
+        checked(() -> {
+            action.run();
+            return null;
+        });
+    }
+
+    /** Runs {@code action}; the session's IllegalArgumentException (bad input, nothing changed) becomes a 400. */
+    private static <T> T checked(java.util.function.Supplier<T> action) {
+        try {
+            return action.get();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage(), Map.of());
+        }
+    }
+
+    @Override
+    public void close() {
+        sessions.values().forEach(KvSession::close);
+        sessions.clear();
+        builds.shutdownNow();
+    }
+}
