@@ -7,6 +7,7 @@ import dev.attend.index.SearchResult;
 import dev.attend.index.Similarity;
 import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.internals.KvHeadState;
+import dev.attend.retrieval.internals.KvJournal;
 import dev.attend.retrieval.internals.LogSumExpMerge;
 import java.util.Arrays;
 import java.util.Objects;
@@ -33,6 +34,8 @@ public final class KvSession implements AutoCloseable {
     private final Scorer scorer;
     private final Executor builds;
     private final KvHeadState[][] heads;
+    /** Write-ahead log of prefills and appends, when the session is durable ({@link KvSessionStore}). */
+    private volatile KvJournal journal;
 
     /**
      * @param scorer scores the exact parts and the index builds' training queries (not closed here)
@@ -87,6 +90,7 @@ public final class KvSession implements AutoCloseable {
         }
         synchronized (h) {
             checkPosition(h, fromPosition);
+            log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries));
             for (int i = 0; i < keys.length; i++) {
                 h.keys.append(keys[i]);
                 h.values.append(values[i]);
@@ -106,6 +110,7 @@ public final class KvSession implements AutoCloseable {
         VectorChecks.checkVector("value", value, config.headDim());
         synchronized (h) {
             checkPosition(h, position);
+            log(j -> j.append(layer, kvHead, position, key, value));
             h.keys.append(key);
             h.values.append(value);
             advanceWindow(h);
@@ -198,6 +203,14 @@ public final class KvSession implements AutoCloseable {
 
     @Override
     public void close() {
+        KvJournal j = journal;
+        if (j != null) {
+            try {
+                j.close();
+            } catch (java.io.IOException e) {
+                // Every acknowledged write was forced already; nothing is lost by a failed close.
+            }
+        }
         for (KvHeadState[] layer : heads) {
             for (KvHeadState h : layer) {
                 AttentionAwareIndex index = h.index;
@@ -209,6 +222,32 @@ public final class KvSession implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /** A journal write; it must reach the disk before the session changes (write-ahead). */
+    private interface JournalWrite {
+        void write(KvJournal journal) throws java.io.IOException;
+    }
+
+    private void log(JournalWrite write) {
+        KvJournal j = journal;
+        if (j == null) {
+            return;
+        }
+        try {
+            write.write(j);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("KV session " + id + ": cannot log the write, nothing changed", e);
+        }
+    }
+
+    /** Makes every later prefill and append durable through {@code j} (after its replay). */
+    void attachJournal(KvJournal j) {
+        this.journal = j;
+    }
+
+    KvJournal journal() {
+        return journal;
+    }
 
     /** Moves tokens that left the window into the index (the caller holds h's monitor). */
     private void advanceWindow(KvHeadState h) {

@@ -1,0 +1,146 @@
+package dev.attend.retrieval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.index.graph.AttentionAwareIndex;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class KvSessionStoreTest {
+
+    static final int DIM = 8;
+    private static Scorer scorer;
+
+    @BeforeAll
+    static void open() {
+        scorer = Scorers.create("simd");
+    }
+
+    @AfterAll
+    static void close() {
+        scorer.close();
+    }
+
+    static KvSessionConfig config() {
+        return new KvSessionConfig(1, 2, 1, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4), Precision.FLOAT32);
+    }
+
+    static float[] row(SplittableRandom rnd) {
+        float[] r = new float[DIM];
+        for (int c = 0; c < DIM; c++) {
+            r[c] = (float) rnd.nextGaussian();
+        }
+        return r;
+    }
+
+    static float[][] rows(SplittableRandom rnd, int n) {
+        float[][] out = new float[n][];
+        for (int i = 0; i < n; i++) {
+            out[i] = row(rnd);
+        }
+        return out;
+    }
+
+    @Test
+    void sessionsComeBackAfterARestartWithEveryToken(@TempDir Path dir) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(3);
+        float[] q = row(rnd);
+        AttendResult before;
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+            KvSession s = store.create("a", config());
+            s.prefill(0, 1, 0, rows(rnd, 100), rows(rnd, 100), rows(rnd, 40));
+            for (int i = 100; i < 130; i++) {
+                s.append(0, 1, i, row(rnd), row(rnd));
+            }
+            assertThatThrownBy(() -> s.append(0, 1, 7, row(rnd), row(rnd))).hasMessageContaining("out of order");
+            before = s.attendExact(0, 1, q);
+            assertThatThrownBy(() -> store.create("a", config())).hasMessageContaining("exists");
+        }
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+            KvSession s = store.get("a");
+            assertThat(s).isNotNull();
+            assertThat(s.length(0, 1)).isEqualTo(130);
+            assertThat(s.length(0, 0)).isZero();
+            assertThat(s.attendExact(0, 1, q).output()).containsExactly(before.output());
+            assertThat(s.indexState(0, 1).state()).isEqualTo("ready");
+            assertThat(s.indexState(0, 1).indexedUpTo()).isEqualTo(130 - 16);
+            s.append(0, 1, 130, row(rnd), row(rnd));
+            assertThat(store.delete("a")).isTrue();
+            assertThat(Files.exists(dir.resolve("a"))).isFalse();
+        }
+    }
+
+    @Test
+    void aTornRecordAtTheEndIsDropped(@TempDir Path dir) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(4);
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+            KvSession s = store.create("t", config());
+            for (int i = 0; i < 10; i++) {
+                s.append(0, 0, i, row(rnd), row(rnd));
+            }
+        }
+        // Half a record: a crash in the middle of an unacknowledged write.
+        Files.write(dir.resolve("t/journal.log"), new byte[] {0, 0, 0, 99, 2, 0, 0}, StandardOpenOption.APPEND);
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+            KvSession s = store.get("t");
+            assertThat(s.length(0, 0)).isEqualTo(10);
+            s.append(0, 0, 10, row(rnd), row(rnd));
+        }
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+            assertThat(store.get("t").length(0, 0)).isEqualTo(11);
+        }
+    }
+
+    /** Appends until killed, printing each acknowledged position (run in a child JVM by the test below). */
+    public static void main(String[] args) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(5);
+        try (Scorer s = Scorers.create("simd"); KvSessionStore store = new KvSessionStore(Path.of(args[0]), s, Runnable::run)) {
+            KvSession session = store.create("k", config());
+            for (int i = 0; ; i++) {
+                session.append(0, 0, i, row(rnd), row(rnd));
+                System.out.println(i);
+                System.out.flush();
+            }
+        }
+    }
+
+    @Test
+    void acknowledgedAppendsSurviveKillMinus9(@TempDir Path dir) throws Exception {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process child = new ProcessBuilder(java.toString(), "--add-modules=jdk.incubator.vector", "-cp",
+                System.getProperty("java.class.path"), KvSessionStoreTest.class.getName(), dir.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        int acknowledged = -1;
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = out.readLine()) != null) {
+                acknowledged = Integer.parseInt(line.strip());
+                if (acknowledged >= 300) {
+                    child.destroyForcibly(); // SIGKILL: no shutdown hooks, no flush
+                    break;
+                }
+            }
+        }
+        assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(acknowledged).isGreaterThanOrEqualTo(300);
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+            int length = store.get("k").length(0, 0);
+            System.out.printf("kill -9 after %d acknowledged appends: %d restored%n", acknowledged + 1, length);
+            assertThat(length).isGreaterThanOrEqualTo(acknowledged + 1);
+        }
+    }
+}
