@@ -30,9 +30,9 @@ class KvSessionRoutesTest {
     static AttendServer server;
 
     @BeforeAll
-    static void start() {
+    static void start() throws Exception {
         scorer = Scorers.create("simd");
-        kv = new KvSessionRoutes(scorer);
+        kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer);
         server = AttendServer.builder().routes(kv).build()
                 .start(ServerConfig.defaults().withPort(0).withDataDir(dataDir.resolve("data")).withShutdownTimeout(Duration.ofSeconds(2)));
     }
@@ -123,6 +123,17 @@ class KvSessionRoutesTest {
             assertThat(result.path("output").get(c).asDouble()).isCloseTo(o[c] / sum, org.assertj.core.data.Offset.offset(1e-4));
         }
         assertThat(result.path("logSumExp").asDouble()).isCloseTo(max + Math.log(sum), org.assertj.core.data.Offset.offset(1e-4));
+        // The session is on disk: a second server over the same directory serves the same tokens.
+        try (KvSessionRoutes again = new KvSessionRoutes(dataDir.resolve("kv"), scorer)) {
+            AttendServer second = AttendServer.builder().routes(again).build()
+                    .start(ServerConfig.defaults().withPort(0).withDataDir(dataDir.resolve("data2")).withShutdownTimeout(Duration.ofSeconds(2)));
+            try {
+                JsonNode restored = TestHttp.json(TestHttp.get(second, "/v1/kv/sessions/s1"));
+                assertThat(restored.path("heads").get(0).path("index").path("tokens").asInt()).isEqualTo(300);
+            } finally {
+                second.stop();
+            }
+        }
         assertThat(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions/s1").DELETE().build()).statusCode()).isEqualTo(204);
         assertThat(TestHttp.get(server, "/v1/kv/sessions/s1").statusCode()).isEqualTo(404);
     }

@@ -68,7 +68,13 @@ public final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         ServerConfig config = ServerConfigLoader.load(configFile, env, flags());
         Scorer scorer = Scorers.create("auto");
-        KvSessionRoutes kvSessions = new KvSessionRoutes(scorer);
+        KvSessionRoutes kvSessions;
+        try {
+            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer);
+        } catch (java.io.IOException e) {
+            scorer.close();
+            throw new java.io.UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
+        }
         AttendServer server = AttendServer.builder().routes(kvSessions).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();

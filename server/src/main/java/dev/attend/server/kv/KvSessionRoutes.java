@@ -6,17 +6,19 @@ import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.KvSessionStore;
 import dev.attend.server.ApiException;
 import dev.attend.server.ErrorCodes;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
@@ -34,23 +36,25 @@ import java.util.function.Consumer;
  *       output, log-sum-exp and stats of each query.</li>
  * </ul>
  * Bad input (wrong dimension, NaN, unknown session, layer or head, out-of-order position) is a 400 or
- * 404 in the server's error shape and changes nothing. Sessions live in memory for now.
+ * 404 in the server's error shape and changes nothing. Sessions are durable ({@link KvSessionStore} under
+ * the given directory): a prefill or append is on disk before it is acknowledged, and sessions come back
+ * when the server restarts.
  */
 public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoCloseable {
 
     /** Sessions one server holds at once. */
     static final int MAX_SESSIONS = 64;
 
-    private final Scorer scorer;
     private final ExecutorService builds = Executors.newFixedThreadPool(1, r -> {
         Thread t = new Thread(r, "attend-index-build");
         t.setDaemon(true);
         return t;
     });
-    private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
+    private final KvSessionStore sessions;
 
-    public KvSessionRoutes(Scorer scorer) {
-        this.scorer = Objects.requireNonNull(scorer, "scorer");
+    /** Serves the sessions stored under {@code dir} (restoring those already there). */
+    public KvSessionRoutes(Path dir, Scorer scorer) throws IOException {
+        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds);
     }
 
     /** Request bodies. Absent optional numbers are null. */
@@ -75,11 +79,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         routes.post("/v1/kv/sessions", this::create);
         routes.get("/v1/kv/sessions/{id}", ctx -> ctx.json(describe(session(ctx))));
         routes.delete("/v1/kv/sessions/{id}", ctx -> {
-            KvSession s = sessions.remove(ctx.pathParam("id"));
-            if (s == null) {
+            if (!sessions.delete(ctx.pathParam("id"))) {
                 throw ApiException.notFound("no KV session '" + ctx.pathParam("id") + "'");
             }
-            s.close();
             ctx.status(204);
         });
         routes.post("/v1/kv/sessions/{id}/prefill", ctx -> {
@@ -133,17 +135,18 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         KvSessionConfig config = checked(() -> new KvSessionConfig(d.layers(), d.kvHeads(), d.queryHeadsPerKvHead(), headDim,
                 r.sinkTokens() == null ? d.sinkTokens() : r.sinkTokens(), r.windowTokens() == null ? d.windowTokens() : r.windowTokens(),
                 r.topK() == null ? d.topK() : r.topK(), d.scale(), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32));
+        KvSession created;
         synchronized (sessions) {
-            if (sessions.containsKey(id)) {
+            if (sessions.get(id) != null) {
                 throw new ApiException(409, ErrorCodes.CONFLICT, "KV session '" + id + "' exists", Map.of("id", id));
             }
             if (sessions.size() >= MAX_SESSIONS) {
                 throw new ApiException(429, ErrorCodes.TOO_MANY_REQUESTS, "this server holds " + MAX_SESSIONS
                         + " KV sessions already: delete one first");
             }
-            sessions.put(id, new KvSession(id, config, scorer, builds));
+            created = sessions.create(id, config);
         }
-        ctx.status(201).json(describe(sessions.get(id)));
+        ctx.status(201).json(describe(created));
     }
 
     private Map<String, Object> describe(KvSession s) {
@@ -215,8 +218,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     @Override
     public void close() {
-        sessions.values().forEach(KvSession::close);
-        sessions.clear();
+        sessions.close();
         builds.shutdownNow();
     }
 }
