@@ -173,6 +173,12 @@ public final class KvSession implements AutoCloseable {
     /** The state of a KV head's index. */
     public IndexState indexState(int layer, int kvHead) {
         KvHeadState h = head(layer, kvHead);
+        synchronized (h) { // consistent with the writer: a finished build has also taken the tokens that left the window
+            return indexStateOf(h);
+        }
+    }
+
+    private IndexState indexStateOf(KvHeadState h) {
         AttentionAwareIndex index = h.index;
         String state = h.buildFailure != null ? "failed: " + h.buildFailure
                 : index != null ? "ready" : h.building ? "building" : "none";
@@ -293,8 +299,8 @@ public final class KvSession implements AutoCloseable {
                 AttentionAwareIndex built = AttentionAwareIndex.build(config.headDim(), Similarity.DOT_PRODUCT,
                         config.indexParams(), ids, keys, queries, scorer, (done, total) -> h.buildDone = done);
                 synchronized (h) {
+                    h.indexedUpTo = end; // before the index: a reader that sees the index sees its range
                     h.index = built;
-                    h.indexedUpTo = end;
                     h.building = false;
                     advanceWindow(h); // tokens that left the window during the build
                 }
