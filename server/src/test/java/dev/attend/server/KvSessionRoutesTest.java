@@ -138,6 +138,35 @@ class KvSessionRoutesTest {
         assertThat(TestHttp.get(server, "/v1/kv/sessions/s1").statusCode()).isEqualTo(404);
     }
 
+    private static HttpResponse<String> postBinary(String path, float... values) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * values.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            b.putFloat(v);
+        }
+        return TestHttp.send(TestHttp.request(server, path).header("Content-Type", "application/octet-stream")
+                .POST(BodyPublishers.ofByteArray(b.array())).build());
+    }
+
+    @Test
+    void binaryBodiesAppendAndAttendLikeJson() {
+        assertThat(post("/v1/kv/sessions", Map.of("id", "bin", "layers", 1, "kvHeads", 1, "headDim", 2)).statusCode()).isEqualTo(201);
+        assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=0", 1, 0, 5, 6).statusCode()).isEqualTo(200);
+        assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=1", 0, 1, 7, 8).statusCode()).isEqualTo(200);
+        // Wrong length, missing or malformed parameters: 400, nothing stored.
+        assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=2", 1, 2, 3).statusCode()).isEqualTo(400);
+        assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0", 1, 2, 3, 4).statusCode()).isEqualTo(400);
+        assertThat(postBinary("/v1/kv/sessions/bin/append?layer=x&kvHead=0&position=2", 1, 2, 3, 4).statusCode()).isEqualTo(400);
+        assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=2", 1, Float.NaN, 3, 4).statusCode()).isEqualTo(400);
+        HttpResponse<String> r = postBinary("/v1/kv/sessions/bin/attend?layer=0&queryHead=0", 2, 0);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        JsonNode result = TestHttp.json(r).path("results").get(0);
+        // Two keys, logits 2/sqrt(2) and 0: weights e^sqrt2 / (e^sqrt2 + 1) and the rest.
+        double w = Math.exp(Math.sqrt(2)) / (Math.exp(Math.sqrt(2)) + 1);
+        assertThat(result.path("output").get(0).asDouble()).isCloseTo(5 * w + 7 * (1 - w), org.assertj.core.data.Offset.offset(1e-5));
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/bin")).path("heads").get(0).path("index").path("tokens").asInt())
+                .isEqualTo(2);
+    }
+
     @Test
     void badInputIsA4xxAndChangesNothing() {
         int d = 4;

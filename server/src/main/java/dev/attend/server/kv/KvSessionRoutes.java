@@ -35,6 +35,8 @@ import java.util.function.Consumer;
  *   <li>{@code POST /v1/kv/sessions/{id}/attend} {@code {layer, queries: [{queryHead, query}], budget?}}: the
  *       output, log-sum-exp and stats of each query.</li>
  * </ul>
+ * Append and attend also take {@code application/octet-stream} bodies of little-endian float32 (see
+ * {@link #binaryAppend} and {@link #binaryAttend}).
  * Bad input (wrong dimension, NaN, unknown session, layer or head, out-of-order position) is a 400 or
  * 404 in the server's error shape and changes nothing. Sessions are durable ({@link KvSessionStore} under
  * the given directory): a prefill or append is on disk before it is acknowledged, and sessions come back
@@ -93,14 +95,14 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         });
         routes.post("/v1/kv/sessions/{id}/append", ctx -> {
             KvSession s = session(ctx);
-            AppendRequest r = ctx.bodyAsClass(AppendRequest.class);
+            AppendRequest r = isBinary(ctx) ? binaryAppend(ctx, s) : ctx.bodyAsClass(AppendRequest.class);
             checked(() -> s.append(required(r.layer(), "layer"), required(r.kvHead(), "kvHead"), required(r.position(), "position"),
                     required(r.key(), "key"), required(r.value(), "value")));
             ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead())));
         });
         routes.post("/v1/kv/sessions/{id}/attend", ctx -> {
             KvSession s = session(ctx);
-            AttendRequest r = ctx.bodyAsClass(AttendRequest.class);
+            AttendRequest r = isBinary(ctx) ? binaryAttend(ctx, s) : ctx.bodyAsClass(AttendRequest.class);
             int layer = required(r.layer(), "layer");
             List<HeadQuery> queries = required(r.queries(), "queries");
             if (queries.isEmpty()) {
@@ -121,6 +123,60 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             }
             ctx.json(Map.of("results", results));
         });
+    }
+
+    // ------------------------------------------------------------------ binary bodies
+
+    /**
+     * {@code Content-Type: application/octet-stream}: vectors as little-endian float32, the numbers that
+     * say where they go as query parameters. JSON numbers cost more to parse than the attention itself.
+     */
+    private static boolean isBinary(Context ctx) {
+        String type = ctx.contentType();
+        return type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("application/octet-stream");
+    }
+
+    /** Append: {@code ?layer=&kvHead=&position=}, body = key then value (2 x headDim floats). */
+    private static AppendRequest binaryAppend(Context ctx, KvSession s) {
+        int d = s.config().headDim();
+        float[] floats = floats(ctx.bodyAsBytes(), 2 * d, "an append body holds the key then the value: 2 x " + d + " float32");
+        return new AppendRequest(intParam(ctx, "layer"), intParam(ctx, "kvHead"), intParam(ctx, "position"),
+                java.util.Arrays.copyOfRange(floats, 0, d), java.util.Arrays.copyOfRange(floats, d, 2 * d));
+    }
+
+    /** Attend: {@code ?layer=&queryHead=&budget=} (budget optional), body = the query (headDim floats). */
+    private static AttendRequest binaryAttend(Context ctx, KvSession s) {
+        int d = s.config().headDim();
+        float[] query = floats(ctx.bodyAsBytes(), d, "an attend body holds one query: " + d + " float32");
+        String budget = ctx.queryParam("budget");
+        return new AttendRequest(intParam(ctx, "layer"), List.of(new HeadQuery(intParam(ctx, "queryHead"), query)),
+                budget == null ? null : parseInt("budget", budget));
+    }
+
+    private static float[] floats(byte[] body, int count, String expected) {
+        if (body.length != 4 * count) {
+            throw ApiException.badRequest("body has " + body.length + " bytes; " + expected + " (" + 4 * count + " bytes)",
+                    Map.of("bytes", body.length, "expected", 4 * count));
+        }
+        float[] out = new float[count];
+        java.nio.ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        return out;
+    }
+
+    private static int intParam(Context ctx, String name) {
+        String v = ctx.queryParam(name);
+        if (v == null) {
+            throw ApiException.badRequest("query parameter '" + name + "' is required with a binary body", Map.of("field", name));
+        }
+        return parseInt(name, v);
+    }
+
+    private static int parseInt(String name, String v) {
+        try {
+            return Integer.parseInt(v.strip());
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("'" + name + "' must be an integer, got '" + v + "'", Map.of("field", name));
+        }
     }
 
     private void create(Context ctx) {
