@@ -10,6 +10,7 @@ import dev.attend.retrieval.internals.KvHeadState;
 import dev.attend.retrieval.internals.KvJournal;
 import dev.attend.retrieval.internals.LogSumExpMerge;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 
@@ -95,10 +96,15 @@ public final class KvSession implements AutoCloseable {
                 h.keys.append(keys[i]);
                 h.values.append(values[i]);
             }
-            for (float[] q : queries) {
-                h.trainingQueries.add(q.clone());
-            }
             advanceWindow(h);
+            AttentionAwareIndex index = h.index;
+            if (index != null && queries.length > 0) {
+                index.addQueries(queries, scorer); // a built index learns from later queries online
+            } else {
+                for (float[] q : queries) {
+                    h.trainingQueries.add(q.clone());
+                }
+            }
         }
         maybeStartBuild(h);
     }
@@ -199,7 +205,10 @@ public final class KvSession implements AutoCloseable {
         long bytes = 0;
         for (KvHeadState[] layer : heads) {
             for (KvHeadState h : layer) {
-                bytes += h.keys.bytes() + h.values.bytes() + 4L * config.headDim() * h.trainingQueries.size();
+                bytes += h.keys.bytes() + h.values.bytes();
+                synchronized (h) {
+                    bytes += 4L * config.headDim() * h.trainingQueries.size();
+                }
                 AttentionAwareIndex index = h.index;
                 bytes += index == null ? 0 : index.memoryBytes();
             }
@@ -303,6 +312,12 @@ public final class KvSession implements AutoCloseable {
                     h.index = built;
                     h.building = false;
                     advanceWindow(h); // tokens that left the window during the build
+                    // Queries prefilled during the build, then none kept: the index holds what it learnt.
+                    List<float[]> later = h.trainingQueries.subList(queries.length, h.trainingQueries.size());
+                    if (!later.isEmpty()) {
+                        built.addQueries(later.toArray(new float[0][]), scorer);
+                    }
+                    h.trainingQueries.clear();
                 }
             } catch (Throwable t) {
                 synchronized (h) {

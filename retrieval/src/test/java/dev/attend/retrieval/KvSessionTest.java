@@ -220,6 +220,24 @@ class KvSessionTest {
     }
 
     @Test
+    void aSecondPrefillExtendsABuiltIndexWithItsTokensAndQueries() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
+        try (KvSession s = new KvSession("two", config(8, 32, 1000), scorer, NOW)) {
+            s.prefill(0, 0, 0, rows(rnd, 300, 0), rows(rnd, 300, 0), rows(rnd, 100, 1.0));
+            long before = s.memoryBytes();
+            s.prefill(0, 0, 300, rows(rnd, 200, 0), rows(rnd, 200, 0), rows(rnd, 100, 1.0));
+            KvSession.IndexState st = s.indexState(0, 0);
+            assertThat(st.tokens()).isEqualTo(500);
+            assertThat(st.indexedUpTo()).isEqualTo(500 - 32);
+            assertThat(st.indexedKeys()).isEqualTo(500 - 32 - 8);
+            // Every key reachable: with all of them retrieved the answer is exact.
+            float[] q = rows(rnd, 1, 1.0)[0];
+            assertThat(relativeError(s.attend(0, 0, q, Integer.MAX_VALUE).output(), s.attendExact(0, 0, q).output())).isLessThan(1e-5);
+            assertThat(s.memoryBytes()).isGreaterThan(before);
+        }
+    }
+
+    @Test
     void badInputIsRejectedAndChangesNothing() {
         SplittableRandom rnd = new SplittableRandom(SEED + 4);
         try (KvSession s = new KvSession("bad", config(8, 32, 50), scorer, NOW)) {

@@ -17,7 +17,7 @@ public final class KvHeadState {
 
     public final VectorStore keys;
     public final VectorStore values;
-    /** Prefill queries of this head's query heads: the index's training queries. */
+    /** Prefill queries of this head's query heads, kept until its index is built from them. */
     public final List<float[]> trainingQueries = new ArrayList<>();
     public volatile AttentionAwareIndex index;
     public volatile int indexedUpTo;
