@@ -130,6 +130,14 @@ public final class KvSession implements AutoCloseable {
      * computations; exactly over every key while the index is not built.
      */
     public AttendResult attend(int layer, int queryHead, float[] query, int budget) {
+        return attend(layer, queryHead, query, config.topK(), budget);
+    }
+
+    /** The same, retrieving {@code k} keys instead of the configured {@code topK}. */
+    public AttendResult attend(int layer, int queryHead, float[] query, int k, int budget) {
+        if (k < 1) {
+            throw new IllegalArgumentException("k must be >= 1, got " + k);
+        }
         long start = System.nanoTime();
         KvHeadState h = head(layer, kvHeadOf(queryHead));
         VectorChecks.checkVector("query", query, config.headDim());
@@ -147,7 +155,7 @@ public final class KvSession implements AutoCloseable {
         }
         int sinks = Math.min(config.sinkTokens(), n);
         int[] staticSet = concat(range(0, sinks), range(upTo, n));
-        SearchResult found = index.search(query, config.topK(), budget);
+        SearchResult found = index.search(query, k, budget);
         int[] retrieved = new int[found.ids().length];
         int count = 0;
         for (long position : found.ids()) {

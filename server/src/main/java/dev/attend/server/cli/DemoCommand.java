@@ -11,6 +11,9 @@ import dev.attend.gpu.SimdScorer;
 import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
+import dev.attend.retrieval.AttendResult;
+import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionConfig;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,8 +50,8 @@ public final class DemoCommand implements Callable<Integer> {
             description = "Backends to run besides the exact reference: simd-1, simd, opencl (default: ${DEFAULT-VALUE}).")
     List<String> backends;
 
-    /** Prefill keys and decode queries of one head. */
-    record Workload(String name, VectorStore keys, float[][] queries) {
+    /** Prefill keys, values and queries, and decode queries of one head. */
+    record Workload(String name, VectorStore keys, VectorStore values, float[][] prefillQueries, float[][] queries, float scale) {
     }
 
     @Override
@@ -74,6 +77,7 @@ public final class DemoCommand implements Callable<Integer> {
         for (Workload w : workloads) {
             run(w, out);
         }
+        retrievalAttention(workloads.get(0), out);
         return 0;
     }
 
@@ -81,16 +85,21 @@ public final class DemoCommand implements Callable<Integer> {
         int n = head.tokens();
         int d = Math.min(decode, n - 1);
         VectorStore keys = new VectorStore(head.keys().dim(), Precision.FLOAT32);
+        VectorStore values = new VectorStore(head.values().dim(), Precision.FLOAT32);
+        float[][] prefillQueries = new float[n - d][];
         float[] row = new float[keys.dim()];
         for (int i = 0; i < n - d; i++) {
             head.keys().readRow(i, row);
             keys.append(row);
+            head.values().readRow(i, row);
+            values.append(row);
+            prefillQueries[i] = head.queries().row(i);
         }
         float[][] queries = new float[d][];
         for (int j = 0; j < d; j++) {
             queries[j] = head.queries().row(n - d + j);
         }
-        return new Workload(head.name(), keys, queries);
+        return new Workload(head.name(), keys, values, prefillQueries, queries, head.scale());
     }
 
     /** Keys around a few directions; queries shifted away from the keys' mean, as attention queries are. */
@@ -108,6 +117,7 @@ public final class DemoCommand implements Callable<Integer> {
             shift[i] = (float) (1.5 * gaussian(rnd));
         }
         VectorStore keys = new VectorStore(dim, Precision.FLOAT32);
+        VectorStore values = new VectorStore(dim, Precision.FLOAT32);
         float[] row = new float[dim];
         int decode = 1024;
         for (int t = 0; t < tokens - decode; t++) {
@@ -116,15 +126,26 @@ public final class DemoCommand implements Callable<Integer> {
                 row[i] = c[i] + (float) gaussian(rnd);
             }
             keys.append(row);
+            for (int i = 0; i < dim; i++) {
+                row[i] = (float) gaussian(rnd);
+            }
+            values.append(row);
         }
-        float[][] queries = new float[decode][dim];
-        for (float[] q : queries) {
+        float[][] prefillQueries = new float[tokens - decode][];
+        float[][] queries = new float[decode][];
+        for (int j = 0; j < tokens; j++) {
             float[] c = centers[rnd.nextInt(clusters)];
+            float[] q = new float[dim];
             for (int i = 0; i < dim; i++) {
                 q[i] = 0.5f * c[i] + shift[i] + (float) gaussian(rnd);
             }
+            if (j < tokens - decode) {
+                prefillQueries[j] = q;
+            } else {
+                queries[j - (tokens - decode)] = q;
+            }
         }
-        return new Workload("synthetic", keys, queries);
+        return new Workload("synthetic", keys, values, prefillQueries, queries, (float) (1 / Math.sqrt(dim)));
     }
 
     private static double gaussian(SplittableRandom rnd) {
@@ -163,6 +184,68 @@ public final class DemoCommand implements Callable<Integer> {
             }
         }
         out.println();
+    }
+
+    /**
+     * Retrieval attention on one head: a KV session is prefilled with the head's keys, values and
+     * queries (its attention-aware index is built from them), then answers decode queries from the
+     * static set (128 sinks, 512 recent tokens) merged with the top-k it retrieves; each answer is
+     * compared with exact attention over every key.
+     */
+    private void retrievalAttention(Workload w, PrintStream out) {
+        int n = w.keys().size();
+        int d = w.keys().dim();
+        int steps = Math.min(256, w.queries().length);
+        float[][] keys = new float[n][];
+        float[][] values = new float[n][];
+        for (int i = 0; i < n; i++) {
+            keys[i] = w.keys().row(i);
+            values[i] = w.values().row(i);
+        }
+        out.printf(Locale.ROOT, "== Retrieval attention on %s: %,d tokens in a KV session, %d decode queries%n", w.name(), n, steps);
+        KvSessionConfig defaults = KvSessionConfig.defaults(1, 1, 1, d);
+        KvSessionConfig config = new KvSessionConfig(1, 1, 1, d, defaults.sinkTokens(), defaults.windowTokens(), k, w.scale(),
+                defaults.indexParams(), Precision.FLOAT32);
+        try (Scorer scorer = Scorers.create("auto"); KvSession session = new KvSession(w.name(), config, scorer, Runnable::run)) {
+            long t0 = System.nanoTime();
+            session.prefill(0, 0, 0, keys, values, w.prefillQueries());
+            out.printf(Locale.ROOT, "  attention-aware index over %,d keys built in %.1f s from %,d prefill queries%n",
+                    session.indexState(0, 0).indexedKeys(), (System.nanoTime() - t0) / 1e9, w.prefillQueries().length);
+            for (int topK : new int[] {k, 20 * k}) {
+                int budget = Math.max(2 * topK, n * 3 / 100);
+                double mass = 0;
+                double error = 0;
+                long[] retrievedUs = new long[steps];
+                long[] fullUs = new long[steps];
+                long scanned = 0;
+                for (int j = 0; j < steps; j++) {
+                    float[] q = w.queries()[j];
+                    AttendResult exact = session.attendExact(0, 0, q);
+                    AttendResult got = session.attend(0, 0, q, topK, budget);
+                    mass += Math.exp(got.logSumExp() - exact.logSumExp());
+                    error += relativeError(got.output(), exact.output());
+                    retrievedUs[j] = got.stats().micros();
+                    fullUs[j] = exact.stats().micros();
+                    scanned += got.stats().keysScanned();
+                }
+                java.util.Arrays.sort(retrievedUs);
+                java.util.Arrays.sort(fullUs);
+                out.printf(Locale.ROOT, "  static + top-%-5d attention mass kept %.3f, relative output error %.3f, %.1f%% of keys scanned, "
+                                + "%d us per query (median) against %d us for full attention%n",
+                        topK, mass / steps, error / steps, 100.0 * scanned / steps / n, retrievedUs[steps / 2], fullUs[steps / 2]);
+            }
+        }
+        out.println();
+    }
+
+    private static double relativeError(float[] got, float[] exact) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < got.length; i++) {
+            num += (got[i] - exact[i]) * (double) (got[i] - exact[i]);
+            den += exact[i] * (double) exact[i];
+        }
+        return den == 0 ? 0 : Math.sqrt(num / den);
     }
 
     private static Scorer create(String backend) {
