@@ -93,8 +93,9 @@ public final class KvSession implements AutoCloseable {
             checkPosition(h, fromPosition);
             log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries));
             for (int i = 0; i < keys.length; i++) {
-                h.keys.append(keys[i]);
+                // Value before key: a reader sizes its snapshot by the keys, so every key it sees has its value.
                 h.values.append(values[i]);
+                h.keys.append(keys[i]);
             }
             advanceWindow(h);
             AttentionAwareIndex index = h.index;
@@ -117,8 +118,8 @@ public final class KvSession implements AutoCloseable {
         synchronized (h) {
             checkPosition(h, position);
             log(j -> j.append(layer, kvHead, position, key, value));
+            h.values.append(value); // before the key, as in prefill
             h.keys.append(key);
-            h.values.append(value);
             advanceWindow(h);
         }
         maybeStartBuild(h);

@@ -238,6 +238,43 @@ class KvSessionTest {
     }
 
     @Test
+    void attendsRunWhileOneWriterAppends() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 6);
+        try (KvSession s = new KvSession("race", config(8, 32, 50), scorer, NOW)) {
+            s.prefill(0, 0, 0, rows(rnd, 200, 0), rows(rnd, 200, 0), rows(rnd, 100, 1.0));
+            float[][] keys = rows(rnd, 1500, 0);
+            float[][] values = rows(rnd, 1500, 0);
+            float[] q = rows(rnd, 1, 1.0)[0];
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.atomic.AtomicInteger answers = new java.util.concurrent.atomic.AtomicInteger();
+            Thread reader = new Thread(() -> {
+                try {
+                    while (!done.get()) {
+                        AttendResult r = s.attend(0, 1, q, 400);
+                        for (float x : r.output()) {
+                            assertThat(Float.isFinite(x)).isTrue();
+                        }
+                        assertThat(r.stats().staticKeys() + r.stats().retrievedKeys()).isLessThanOrEqualTo(s.length(0, 0));
+                        answers.incrementAndGet();
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            reader.start();
+            for (int i = 0; i < keys.length; i++) {
+                s.append(0, 0, 200 + i, keys[i], values[i]);
+            }
+            done.set(true);
+            reader.join();
+            assertThat(failure.get()).isNull();
+            assertThat(answers.get()).isPositive();
+            assertThat(s.indexState(0, 0).indexedUpTo()).isEqualTo(1700 - 32);
+        }
+    }
+
+    @Test
     void badInputIsRejectedAndChangesNothing() {
         SplittableRandom rnd = new SplittableRandom(SEED + 4);
         try (KvSession s = new KvSession("bad", config(8, 32, 50), scorer, NOW)) {
