@@ -24,7 +24,7 @@ import java.util.Map;
  * directory: prefill the first N - steps tokens (keys, values, and their queries to train the index),
  * then decode: every step appends its token's key and value and attends with its query. Each step is
  * answered by full attention (exact, every key), by the static set alone (sinks and window, as
- * StreamingLLM), and by a {@link KvSession} per k (static set + attention-aware top-k). Reported per
+ * StreamingLLM), and by one {@link KvSession} for every k (static set + attention-aware top-k). Reported per
  * mode: attention-mass recall (the true softmax weight of the keys used, {@code exp(lse_used -
  * lse_all)}), relative output error {@code ||o - o*|| / ||o*||}, keys scanned, and latency per step
  * (p50, p99) on one thread.
@@ -142,7 +142,6 @@ public final class AttentionBench {
         float[][] keys = rows(head.keys(), 0, prefill);
         float[][] values = rows(head.values(), 0, prefill);
         float[][] queries = rows(head.queries(), 0, prefill);
-        List<KvSession> sessions = new ArrayList<>();
         List<Mode> modes = new ArrayList<>();
         Mode full = new Mode("full (flat)");
         Mode fixed = new Mode("static only");
@@ -150,38 +149,34 @@ public final class AttentionBench {
         modes.add(fixed);
         int[] budgets = new int[ks.length];
         for (int i = 0; i < ks.length; i++) {
-            KvSessionConfig config = new KvSessionConfig(1, 1, 1, d, sinks, window, ks[i], head.scale(),
-                    AttentionAwareIndex.Params.defaults(), Precision.FLOAT32);
-            KvSession s = new KvSession(label + "/k" + ks[i], config, scorer, Runnable::run);
-            long t0 = System.nanoTime();
-            s.prefill(0, 0, 0, keys, values, queries);
-            err.printf(Locale.ROOT, "[attention] %s: prefill of %d tokens with the index for k = %d in %.1f s (%s, %d keys)%n",
-                    label, prefill, ks[i], (System.nanoTime() - t0) / 1e9, s.indexState(0, 0).state(), s.indexState(0, 0).indexedKeys());
-            sessions.add(s);
             budgets[i] = (int) Math.max(2L * ks[i], Math.round(budgetFraction * n));
             modes.add(new Mode("static + top-" + ks[i]));
         }
-        for (int t = 0; t < steps; t++) {
-            int pos = prefill + t;
-            float[] k = head.keys().row(pos);
-            float[] v = head.values().row(pos);
-            float[] q = head.queries().row(pos);
-            for (KvSession s : sessions) {
-                s.append(0, 0, pos, k, v);
-            }
-            KvSession any = sessions.get(0);
-            AttendResult exact = any.attendExact(0, 0, q);
-            record(full, exact, exact);
+        // One session: its index serves every k (KvSession.attend takes k per call).
+        KvSessionConfig config = new KvSessionConfig(1, 1, 1, d, sinks, window, ks[0], head.scale(),
+                AttentionAwareIndex.Params.defaults(), Precision.FLOAT32);
+        try (KvSession session = new KvSession(label, config, scorer, Runnable::run)) {
             long t0 = System.nanoTime();
-            int len = pos + 1;
-            int[] staticSet = staticSet(len, sinks, window);
-            AttentionOutput st = scorer.attend(q, head.keys(), head.values(), staticSet, head.scale());
-            fixed.micros.add((System.nanoTime() - t0) / 1000);
-            fixed.scanned += staticSet.length;
-            fixed.mass.add(Math.exp(st.logSumExp() - exact.logSumExp()));
-            fixed.error.add(relativeError(st.output(), exact.output()));
-            for (int i = 0; i < sessions.size(); i++) {
-                record(modes.get(2 + i), sessions.get(i).attend(0, 0, q, budgets[i]), exact);
+            session.prefill(0, 0, 0, keys, values, queries);
+            err.printf(Locale.ROOT, "[attention] %s: prefill of %d tokens, index built in %.1f s (%s, %d keys)%n",
+                    label, prefill, (System.nanoTime() - t0) / 1e9, session.indexState(0, 0).state(),
+                    session.indexState(0, 0).indexedKeys());
+            for (int t = 0; t < steps; t++) {
+                int pos = prefill + t;
+                float[] q = head.queries().row(pos);
+                session.append(0, 0, pos, head.keys().row(pos), head.values().row(pos));
+                AttendResult exact = session.attendExact(0, 0, q);
+                record(full, exact, exact);
+                long start = System.nanoTime();
+                int[] staticSet = staticSet(pos + 1, sinks, window);
+                AttentionOutput st = scorer.attend(q, head.keys(), head.values(), staticSet, head.scale());
+                fixed.micros.add((System.nanoTime() - start) / 1000);
+                fixed.scanned += staticSet.length;
+                fixed.mass.add(Math.exp(st.logSumExp() - exact.logSumExp()));
+                fixed.error.add(relativeError(st.output(), exact.output()));
+                for (int i = 0; i < ks.length; i++) {
+                    record(modes.get(2 + i), session.attend(0, 0, q, ks[i], budgets[i]), exact);
+                }
             }
         }
         List<Map<String, Object>> rows = new ArrayList<>();
@@ -206,7 +201,6 @@ public final class AttentionBench {
             row.put("p99_us", us[(int) Math.min(us.length - 1, Math.ceil(0.99 * us.length) - 1)]);
             rows.add(row);
         }
-        sessions.forEach(KvSession::close);
         return rows;
     }
 
