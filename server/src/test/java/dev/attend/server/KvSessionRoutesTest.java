@@ -33,7 +33,9 @@ class KvSessionRoutesTest {
     static void start() throws Exception {
         scorer = Scorers.create("simd");
         kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer);
-        server = AttendServer.builder().routes(kv).build()
+        ServerMetrics metrics = new ServerMetrics();
+        kv.bindMetrics(metrics.registry());
+        server = AttendServer.builder().metrics(metrics).routes(kv).build()
                 .start(ServerConfig.defaults().withPort(0).withDataDir(dataDir.resolve("data")).withShutdownTimeout(Duration.ofSeconds(2)));
     }
 
@@ -165,6 +167,8 @@ class KvSessionRoutesTest {
         assertThat(result.path("output").get(0).asDouble()).isCloseTo(5 * w + 7 * (1 - w), org.assertj.core.data.Offset.offset(1e-5));
         assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/bin")).path("heads").get(0).path("index").path("tokens").asInt())
                 .isEqualTo(2);
+        String scrape = TestHttp.get(server, "/metrics").body();
+        assertThat(scrape).contains("attend_kv_sessions ", "attend_kv_session_bytes ");
     }
 
     @Test

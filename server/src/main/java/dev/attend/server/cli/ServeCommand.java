@@ -6,6 +6,7 @@ import dev.attend.server.AttendServer;
 import dev.attend.server.ConfigKey;
 import dev.attend.server.ServerConfig;
 import dev.attend.server.ServerConfigLoader;
+import dev.attend.server.ServerMetrics;
 import dev.attend.server.kv.KvSessionRoutes;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -75,7 +76,9 @@ public final class ServeCommand implements Callable<Integer> {
             scorer.close();
             throw new java.io.UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
         }
-        AttendServer server = AttendServer.builder().routes(kvSessions).build();
+        ServerMetrics metrics = new ServerMetrics();
+        kvSessions.bindMetrics(metrics.registry());
+        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();
             kvSessions.close();

@@ -59,6 +59,27 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds);
     }
 
+    /**
+     * Publishes {@code attend_kv_sessions} (sessions held) and {@code attend_kv_session_bytes} (keys,
+     * values and indexes of all of them) on {@code registry}.
+     */
+    public KvSessionRoutes bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+        io.micrometer.core.instrument.Gauge.builder("attend.kv.sessions", sessions, KvSessionStore::size)
+                .description("KV sessions held").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("attend.kv.session.bytes", sessions, KvSessionRoutes::bytes)
+                .description("Bytes held by the KV sessions: keys, values, indexes").baseUnit("bytes").register(registry);
+        return this;
+    }
+
+    private static double bytes(KvSessionStore store) {
+        long total = 0;
+        for (String id : store.ids()) {
+            KvSession s = store.get(id);
+            total += s == null ? 0 : s.memoryBytes();
+        }
+        return total;
+    }
+
     /** Request bodies. Absent optional numbers are null. */
     record CreateRequest(String id, Integer layers, Integer kvHeads, Integer queryHeadsPerKvHead, Integer headDim,
                          Integer sinkTokens, Integer windowTokens, Integer topK) {
