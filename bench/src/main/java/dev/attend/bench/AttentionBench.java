@@ -7,6 +7,7 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.AttendResult;
+import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
 import java.io.PrintStream;
@@ -172,8 +173,8 @@ public final class AttentionBench {
                 AttentionOutput st = scorer.attend(q, head.keys(), head.values(), staticSet, head.scale());
                 fixed.micros.add((System.nanoTime() - start) / 1000);
                 fixed.scanned += staticSet.length;
-                fixed.mass.add(Math.exp(st.logSumExp() - exact.logSumExp()));
-                fixed.error.add(relativeError(st.output(), exact.output()));
+                fixed.mass.add(AttentionAccuracy.massKept(st.logSumExp(), exact.logSumExp()));
+                fixed.error.add(AttentionAccuracy.relativeError(st.output(), exact.output()));
                 for (int i = 0; i < ks.length; i++) {
                     record(modes.get(2 + i), session.attend(0, 0, q, ks[i], budgets[i]), exact);
                 }
@@ -207,8 +208,8 @@ public final class AttentionBench {
     private static void record(Mode m, AttendResult r, AttendResult exact) {
         m.micros.add(r.stats().micros());
         m.scanned += r.stats().keysScanned();
-        m.mass.add(Math.exp(r.logSumExp() - exact.logSumExp()));
-        m.error.add(relativeError(r.output(), exact.output()));
+        m.mass.add(AttentionAccuracy.massKept(r.logSumExp(), exact.logSumExp()));
+        m.error.add(AttentionAccuracy.relativeError(r.output(), exact.output()));
     }
 
     private static int[] staticSet(int len, int sinks, int window) {
@@ -230,15 +231,5 @@ public final class AttentionBench {
             out[i - from] = store.row(i);
         }
         return out;
-    }
-
-    static double relativeError(float[] a, float[] b) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < a.length; i++) {
-            num += (a[i] - b[i]) * (double) (a[i] - b[i]);
-            den += b[i] * (double) b[i];
-        }
-        return den == 0 ? (num == 0 ? 0 : Double.POSITIVE_INFINITY) : Math.sqrt(num / den);
     }
 }

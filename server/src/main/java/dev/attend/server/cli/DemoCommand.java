@@ -12,6 +12,7 @@ import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
 import dev.attend.retrieval.AttendResult;
+import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
 import java.io.PrintStream;
@@ -222,8 +223,8 @@ public final class DemoCommand implements Callable<Integer> {
                     float[] q = w.queries()[j];
                     AttendResult exact = session.attendExact(0, 0, q);
                     AttendResult got = session.attend(0, 0, q, topK, budget);
-                    mass += Math.exp(got.logSumExp() - exact.logSumExp());
-                    error += relativeError(got.output(), exact.output());
+                    mass += AttentionAccuracy.massKept(got.logSumExp(), exact.logSumExp());
+                    error += AttentionAccuracy.relativeError(got.output(), exact.output());
                     retrievedUs[j] = got.stats().micros();
                     fullUs[j] = exact.stats().micros();
                     scanned += got.stats().keysScanned();
@@ -236,16 +237,6 @@ public final class DemoCommand implements Callable<Integer> {
             }
         }
         out.println();
-    }
-
-    private static double relativeError(float[] got, float[] exact) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < got.length; i++) {
-            num += (got[i] - exact[i]) * (double) (got[i] - exact[i]);
-            den += exact[i] * (double) exact[i];
-        }
-        return den == 0 ? 0 : Math.sqrt(num / den);
     }
 
     private static Scorer create(String backend) {

@@ -1,0 +1,28 @@
+package dev.attend.retrieval;
+
+/** How close an attention answer is to full attention: the measures the benchmark and the demo report. */
+public final class AttentionAccuracy {
+
+    private AttentionAccuracy() {
+    }
+
+    /** {@code ||got - exact|| / ||exact||} (0 when both are zero, infinity when only {@code exact} is). */
+    public static double relativeError(float[] got, float[] exact) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < got.length; i++) {
+            double diff = got[i] - (double) exact[i];
+            num += diff * diff;
+            den += exact[i] * (double) exact[i];
+        }
+        return den == 0 ? (num == 0 ? 0 : Double.POSITIVE_INFINITY) : Math.sqrt(num / den);
+    }
+
+    /**
+     * The true softmax weight of the keys an answer used: {@code exp(lse_used - lse_all)}, from the
+     * log-sum-exps of the answer and of full attention.
+     */
+    public static double massKept(double usedLogSumExp, double allLogSumExp) {
+        return Math.exp(usedLogSumExp - allLogSumExp);
+    }
+}
