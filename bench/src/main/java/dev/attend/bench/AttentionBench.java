@@ -3,9 +3,14 @@ package dev.attend.bench;
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.KvHead;
 import dev.attend.gpu.Precision;
+import dev.attend.gpu.ScoreMatrix;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
-import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.gpu.TopKCollector;
+import dev.attend.gpu.VectorStore;
+import dev.attend.index.workload.KvWorkload;
+import dev.attend.index.workload.OodParameters;
+import dev.attend.index.workload.OodWorkloadGenerator;
 import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
@@ -19,197 +24,487 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Retrieval attention during decoding: {@code bench attention}. For each head of each {@code --kv}
- * directory: prefill the first N - steps tokens (keys, values, and their queries to train the index),
- * then decode: every step appends its token's key and value and attends with its query. Each step is
- * answered by full attention (exact, every key), by the static set alone (sinks and window, as
- * StreamingLLM), and by one {@link KvSession} for every k (static set + attention-aware top-k). Reported per
- * mode: attention-mass recall (the true softmax weight of the keys used, {@code exp(lse_used -
- * lse_all)}), relative output error {@code ||o - o*|| / ||o*||}, keys scanned, and latency per step
- * (p50, p99) on one thread.
+ * Retrieval attention during decoding: {@code bench attention}. For each workload (each head of each
+ * {@code --kv} directory, each {@code --synthetic} size): prefill the first N - steps tokens (keys, values,
+ * and queries to train the index), then decode: every step appends its token's key and value and attends
+ * with its query. Each step is answered by
+ * <ul>
+ *   <li>full attention (exact, every key, by flat scan): the reference;
+ *   <li>the static set alone (sinks and window, as StreamingLLM);
+ *   <li>the static set + the exact top-k of the other keys (an oracle: what a perfect index would give);
+ *   <li>one {@link KvSession} per retriever (static set + top-k from HNSW over the keys, or from the
+ *       attention-aware index), each serving every k.
+ * </ul>
+ * Reported per mode: attention-mass recall (the true softmax weight of the keys used, {@code exp(lse_used -
+ * lse_all)}), relative output error {@code ||o - o*|| / ||o*||}, recall@k of the exact top-k, keys scanned,
+ * latency per step (p50, p99) on one thread, throughput of concurrent attends on {@code --threads} threads,
+ * and each session's build time and memory.
+ *
+ * <p>Synthetic workloads come from {@link OodWorkloadGenerator} (keys, training and decode queries fitted to
+ * a real head); their values are drawn here: a mean vector shared by all tokens plus independent Gaussian
+ * noise per token, both unit variance per dimension (values carry no information the keys do not).
  */
 public final class AttentionBench {
 
     static final String USAGE = """
-            usage: bench attention --kv DIR [--kv DIR]... [--head NAMES] [--steps 1024] [--k 100,2000]
-                                   [--budget 0.03] [--sinks 128] [--window 512] [--scorer auto] [--json FILE]
-              --kv DIR     a KV directory (meta.json + {head}.{q,k,v}.npy); the first N - steps tokens are prefilled
-              --budget F   distance computations per index search, as a fraction of N (at least 2k)""";
+            usage: bench attention (--kv DIR | --synthetic N)... [--head NAMES] [--steps 1024] [--k 100,2000]
+                                   [--budget 0.01,0.03] [--sinks 128] [--window 512] [--retrievers attention-aware,hnsw]
+                                   [--train M] [--threads 2] [--scorer auto] [--seed 1] [--json FILE] [--plot FILE.png]
+              --kv DIR       a KV directory (meta.json + {head}.{q,k,v}.npy); the first N - steps tokens are prefilled
+              --synthetic N  a generated OOD head of N tokens (parameters fitted to --head, default %s)
+              --budget F,... keys scanned per attend (static set + index distance computations), as fractions of N
+                             (the index gets at least 2k); each retriever and k is measured at every budget
+              --train M      prefill queries of a synthetic head (default min(N, 100000))
+              --threads T    threads of the throughput pass (concurrent attends on the decoded session)"""
+            .formatted(OodWorkloadGenerator.DEFAULT_HEAD);
+
+    /** Decode queries the throughput pass spreads over the threads (the first steps' queries, at most). */
+    static final int THROUGHPUT_QUERIES = 256;
 
     private AttentionBench() {
     }
 
-    public static int run(String[] args, PrintStream out, PrintStream err) {
-        List<Path> dirs = new ArrayList<>();
-        List<String> heads = List.of();
-        int steps = 1024;
-        int[] ks = {100, 2000};
-        double budget = 0.03;
-        int sinks = 128;
-        int window = 512;
-        String scorerName = "auto";
-        Path json = null;
-        try {
+    record Options(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, int steps, int[] ks, double[] budgets,
+                   int sinks, int window, List<KvSessionConfig.Retriever> retrievers, int train, int threads,
+                   String scorer, long seed, Path json, Path plot) {
+
+        static Options parse(String[] args) {
+            List<Path> dirs = new ArrayList<>();
+            List<Integer> synthetic = new ArrayList<>();
+            List<String> heads = List.of();
+            int steps = 1024;
+            int[] ks = {100, 2000};
+            double[] budgets = {0.03};
+            int sinks = 128;
+            int window = 512;
+            List<KvSessionConfig.Retriever> retrievers = List.of(KvSessionConfig.Retriever.values());
+            int train = -1;
+            int threads = 2;
+            String scorer = "auto";
+            long seed = 1;
+            Path json = null;
+            Path plot = null;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
-                if (a.equals("--help") || a.equals("-h")) {
-                    out.println(USAGE);
-                    return 0;
-                }
                 if (i + 1 >= args.length) {
                     throw new IllegalArgumentException(a + " needs a value");
                 }
                 String v = args[++i];
                 switch (a) {
                     case "--kv" -> dirs.add(Path.of(v));
+                    case "--synthetic" -> synthetic.add(Integer.parseInt(v));
                     case "--head" -> heads = Arrays.asList(v.split(","));
                     case "--steps" -> steps = Integer.parseInt(v);
-                    case "--k" -> ks = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt).toArray();
-                    case "--budget" -> budget = Double.parseDouble(v);
+                    case "--k" -> ks = Arrays.stream(v.split(",")).mapToInt(s -> Integer.parseInt(s.strip())).toArray();
+                    case "--budget" -> budgets = Arrays.stream(v.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray();
                     case "--sinks" -> sinks = Integer.parseInt(v);
                     case "--window" -> window = Integer.parseInt(v);
-                    case "--scorer" -> scorerName = v;
+                    case "--retrievers" -> retrievers = Arrays.stream(v.split(",")).map(String::strip)
+                            .map(KvSessionConfig.Retriever::of).toList();
+                    case "--train" -> train = Integer.parseInt(v);
+                    case "--threads" -> threads = Integer.parseInt(v);
+                    case "--scorer" -> scorer = v;
+                    case "--seed" -> seed = Long.parseLong(v);
                     case "--json" -> json = Path.of(v);
+                    case "--plot" -> plot = Path.of(v);
                     default -> throw new IllegalArgumentException("unknown option '" + a + "'");
                 }
             }
-            if (dirs.isEmpty()) {
-                throw new IllegalArgumentException("give --kv DIR");
+            if (dirs.isEmpty() && synthetic.isEmpty()) {
+                throw new IllegalArgumentException("give --kv DIR or --synthetic N");
             }
-            if (steps < 1 || !(budget > 0) || sinks < 0 || window < 0) {
-                throw new IllegalArgumentException("--steps must be >= 1, --budget > 0, --sinks and --window >= 0");
+            if (steps < 1 || budgets.length == 0 || Arrays.stream(budgets).anyMatch(b -> !(b > 0 && b <= 1)) || sinks < 0 || window < 0 || threads < 1 || ks.length == 0
+                    || Arrays.stream(ks).anyMatch(k -> k < 1) || synthetic.stream().anyMatch(n -> n < 2)) {
+                throw new IllegalArgumentException("--steps, --threads and every k must be >= 1, every --budget in (0, 1], "
+                        + "--sinks and --window >= 0, --synthetic >= 2");
             }
+            return new Options(dirs, synthetic, heads, steps, ks, budgets, sinks, window, retrievers, train, threads, scorer,
+                    seed, json, plot);
+        }
+    }
+
+    /** One head to decode: stores of every token, the prefill queries, and one decode query per step. */
+    record Workload(String label, VectorStore keys, VectorStore values, float[][] prefillQueries, float[][] decodeQueries,
+                    float scale) {
+
+        int n() {
+            return keys.size();
+        }
+
+        int prefill() {
+            return n() - decodeQueries.length;
+        }
+    }
+
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+            out.println(USAGE);
+            return 0;
+        }
+        Options options;
+        try {
+            options = Options.parse(args);
         } catch (IllegalArgumentException e) {
             err.println("bench attention: " + e.getMessage());
             err.println(USAGE);
             return 2;
         }
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (Scorer scorer = Scorers.create(scorerName)) {
+        List<Map<String, Object>> sessions = new ArrayList<>();
+        try (Scorer scorer = Scorers.create(options.scorer())) {
             err.printf(Locale.ROOT, "[attention] %s, %d cores, scorer %s%n", MachineInfo.cpuModel(),
                     Runtime.getRuntime().availableProcessors(), scorer.device());
-            out.printf(Locale.ROOT, "%-28s %-22s %9s %9s %9s %9s %9s %9s%n", "head", "mode", "mass", "err_med",
-                    "err_mean", "scanned%", "p50_us", "p99_us");
-            for (Path dir : dirs) {
-                List<String> names = heads.isEmpty() ? KvHead.heads(dir) : heads;
+            out.printf(Locale.ROOT, "%-30s %-30s %8s %8s %8s %8s %9s %9s %9s %10s%n", "head", "mode", "mass", "recall",
+                    "err_med", "err_mean", "scanned%", "p50_us", "p99_us", "steps/s@" + options.threads());
+            for (Path dir : options.kvDirs()) {
+                List<String> names = options.heads().isEmpty() ? KvHead.heads(dir) : options.heads();
                 for (String name : names) {
-                    KvHead head = KvHead.load(dir, name, Precision.FLOAT32);
-                    rows.addAll(measure(dir.getFileName() + "/" + name, head, steps, ks, budget, sinks, window, scorer, out, err));
+                    Workload w = fromHead(dir.getFileName() + "/" + name, KvHead.load(dir, name, Precision.FLOAT32),
+                            options.steps());
+                    measure(w, options, scorer, rows, sessions, out, err);
                 }
+            }
+            for (int n : options.synthetic()) {
+                String head = options.heads().isEmpty() ? OodWorkloadGenerator.DEFAULT_HEAD : options.heads().getFirst();
+                measure(synthetic(n, head, options, err), options, scorer, rows, sessions, out, err);
             }
         } catch (Exception e) {
             err.println("bench attention: " + e);
             e.printStackTrace(err);
             return 1;
         }
-        if (json != null) {
-            Map<String, Object> report = new LinkedHashMap<>();
-            report.put("bench", "attention");
-            report.put("machine", MachineInfo.describe());
-            report.put("rows", rows);
-            try {
-                Files.writeString(json, Json.write(report, 0));
-            } catch (java.io.IOException e) {
-                err.println("bench attention: cannot write " + json + ": " + e);
-                return 1;
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("bench", "attention");
+        report.put("machine", MachineInfo.describe());
+        report.put("budget_fractions", Arrays.stream(options.budgets()).boxed().toList());
+        report.put("threads", options.threads());
+        report.put("sessions", sessions);
+        report.put("rows", rows);
+        try {
+            if (options.json() != null) {
+                Files.writeString(options.json(), Json.write(report, 0));
             }
+            if (options.plot() != null) {
+                AttentionChart.write(rows, options.plot());
+                err.println("[attention] wrote " + options.plot());
+            }
+        } catch (java.io.IOException e) {
+            err.println("bench attention: cannot write the report: " + e);
+            return 1;
         }
         return 0;
+    }
+
+    static Workload fromHead(String label, KvHead head, int steps) {
+        int n = head.keys().size();
+        if (steps >= n) {
+            throw new IllegalArgumentException(label + ": " + n + " tokens, cannot decode " + steps + " steps");
+        }
+        return new Workload(label, head.keys(), head.values(), rows(head.queries(), 0, n - steps),
+                rows(head.queries(), n - steps, n), head.scale());
+    }
+
+    static Workload synthetic(int n, String head, Options options, PrintStream err) {
+        OodParameters p = OodWorkloadGenerator.defaults(head);
+        int train = options.train() >= 0 ? options.train() : Math.min(n, IndexBench.SYNTHETIC_TRAIN_CAP);
+        int steps = options.steps();
+        if (steps >= n) {
+            throw new IllegalArgumentException("--synthetic " + n + " leaves no prefill for " + steps + " steps");
+        }
+        long t0 = System.nanoTime();
+        KvWorkload w = OodWorkloadGenerator.generate(p, n, train, steps, options.seed());
+        VectorStore values = syntheticValues(n, p.dim(), options.seed());
+        err.printf(Locale.ROOT, "[attention] generated %s with values in %.1f s%n", w.name(), (System.nanoTime() - t0) / 1e9);
+        return new Workload(String.format(Locale.ROOT, "synthetic %s n=%d", p.source(), n), w.keys(), values,
+                rows(w.trainingQueries(), 0, w.trainingQueries().size()), w.testQueries(), w.scale());
+    }
+
+    /** Values: one mean vector for all tokens plus per-token noise, both standard normal per dimension. */
+    static VectorStore syntheticValues(int n, int dim, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0x7A1E5L);
+        float[] mean = new float[dim];
+        for (int c = 0; c < dim; c++) {
+            mean[c] = (float) rnd.nextGaussian();
+        }
+        VectorStore store = new VectorStore(dim, Precision.FLOAT32);
+        float[] row = new float[dim];
+        for (int i = 0; i < n; i++) {
+            for (int c = 0; c < dim; c++) {
+                row[c] = mean[c] + (float) rnd.nextGaussian();
+            }
+            store.append(row);
+        }
+        return store;
     }
 
     /** Per-step measurements of one mode. */
     private static final class Mode {
         final String name;
+        final String kind;
+        final int k;
+        final KvSession session; // null: not answered by a session
+        final int budget; // distance computations per index search (session modes)
+        final double budgetFraction; // keys scanned per attend as a fraction of N (session modes; 0 otherwise)
         final List<Double> mass = new ArrayList<>();
         final List<Double> error = new ArrayList<>();
+        final List<Double> recall = new ArrayList<>();
         final List<Long> micros = new ArrayList<>();
         long scanned;
+        double throughput = Double.NaN;
 
-        Mode(String name) {
+        Mode(String name, String kind, int k, KvSession session, int budget, double budgetFraction) {
             this.name = name;
+            this.kind = kind;
+            this.k = k;
+            this.session = session;
+            this.budget = budget;
+            this.budgetFraction = budgetFraction;
+        }
+
+        Mode(String name, String kind, int k) {
+            this(name, kind, k, null, 0, 0);
+        }
+
+        void record(double massKept, double err, double recallAtK, long us, long keysScanned) {
+            mass.add(massKept);
+            error.add(err);
+            recall.add(recallAtK);
+            micros.add(us);
+            scanned += keysScanned;
         }
     }
 
-    private static List<Map<String, Object>> measure(String label, KvHead head, int steps, int[] ks, double budgetFraction,
-                                                     int sinks, int window, Scorer scorer, PrintStream out, PrintStream err) {
-        int n = head.keys().size();
-        int prefill = n - steps;
-        if (prefill <= sinks + window) {
-            throw new IllegalArgumentException(label + ": " + n + " tokens leave no room to index after " + steps + " steps");
+    private static void measure(Workload w, Options o, Scorer scorer, List<Map<String, Object>> rows,
+                                List<Map<String, Object>> sessionRows, PrintStream out, PrintStream err) throws Exception {
+        int n = w.n();
+        int prefill = w.prefill();
+        int steps = w.decodeQueries().length;
+        int d = w.keys().dim();
+        if (prefill <= o.sinks() + o.window()) {
+            throw new IllegalArgumentException(w.label() + ": " + n + " tokens leave no room to index after " + steps + " steps");
         }
-        int d = head.keys().dim();
-        float[][] keys = rows(head.keys(), 0, prefill);
-        float[][] values = rows(head.values(), 0, prefill);
-        float[][] queries = rows(head.queries(), 0, prefill);
+        int staticSize = o.sinks() + o.window();
+        List<KvSession> sessions = new ArrayList<>();
         List<Mode> modes = new ArrayList<>();
-        Mode full = new Mode("full (flat)");
-        Mode fixed = new Mode("static only");
+        Mode full = new Mode("full (flat)", "full", 0);
+        Mode fixed = new Mode("static only", "static", 0);
         modes.add(full);
         modes.add(fixed);
-        int[] budgets = new int[ks.length];
-        for (int i = 0; i < ks.length; i++) {
-            budgets[i] = (int) Math.max(2L * ks[i], Math.round(budgetFraction * n));
-            modes.add(new Mode("static + top-" + ks[i]));
+        List<Mode> oracles = new ArrayList<>();
+        for (int k : o.ks()) {
+            Mode m = new Mode("static + exact top-" + k, "exact", k);
+            oracles.add(m);
+            modes.add(m);
         }
-        // One session: its index serves every k (KvSession.attend takes k per call).
-        KvSessionConfig config = new KvSessionConfig(1, 1, 1, d, sinks, window, ks[0], head.scale(),
-                AttentionAwareIndex.Params.defaults(), Precision.FLOAT32);
-        try (KvSession session = new KvSession(label, config, scorer, Runnable::run)) {
-            long t0 = System.nanoTime();
-            session.prefill(0, 0, 0, keys, values, queries);
-            err.printf(Locale.ROOT, "[attention] %s: prefill of %d tokens, index built in %.1f s (%s, %d keys)%n",
-                    label, prefill, (System.nanoTime() - t0) / 1e9, session.indexState(0, 0).state(),
-                    session.indexState(0, 0).indexedKeys());
-            for (int t = 0; t < steps; t++) {
-                int pos = prefill + t;
-                float[] q = head.queries().row(pos);
-                session.append(0, 0, pos, head.keys().row(pos), head.values().row(pos));
-                AttendResult exact = session.attendExact(0, 0, q);
-                record(full, exact, exact);
-                long start = System.nanoTime();
-                int[] staticSet = staticSet(pos + 1, sinks, window);
-                AttentionOutput st = scorer.attend(q, head.keys(), head.values(), staticSet, head.scale());
-                fixed.micros.add((System.nanoTime() - start) / 1000);
-                fixed.scanned += staticSet.length;
-                fixed.mass.add(AttentionAccuracy.massKept(st.logSumExp(), exact.logSumExp()));
-                fixed.error.add(AttentionAccuracy.relativeError(st.output(), exact.output()));
-                for (int i = 0; i < ks.length; i++) {
-                    record(modes.get(2 + i), session.attend(0, 0, q, ks[i], budgets[i]), exact);
+        try {
+            float[][] keys = rows(w.keys(), 0, prefill);
+            float[][] values = rows(w.values(), 0, prefill);
+            for (KvSessionConfig.Retriever r : o.retrievers()) {
+                KvSessionConfig config = KvSessionConfig.defaults(1, 1, 1, d).withStaticSet(o.sinks(), o.window())
+                        .withTopK(o.ks()[0]).withScale(w.scale()).withRetriever(r);
+                KvSession session = new KvSession(w.label() + " " + r.wireName(), config, scorer, Runnable::run);
+                sessions.add(session);
+                long t0 = System.nanoTime();
+                try (ProgressLine progress = new ProgressLine(err, "[attention] " + r.wireName() + " build", session)) {
+                    session.prefill(0, 0, 0, keys, values, w.prefillQueries());
+                }
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                KvSession.IndexState state = session.indexState(0, 0);
+                err.printf(Locale.ROOT, "[attention] %s: %s prefill of %,d tokens, index built in %.1f s (%s, %,d keys, %.1f MiB)%n",
+                        w.label(), r.wireName(), prefill, seconds, state.state(), state.indexedKeys(), state.indexBytes() / 1048576.0);
+                Map<String, Object> s = new LinkedHashMap<>();
+                s.put("head", w.label());
+                s.put("retriever", r.wireName());
+                s.put("n", n);
+                s.put("prefill_tokens", prefill);
+                s.put("prefill_queries", r == KvSessionConfig.Retriever.ATTENTION_AWARE ? w.prefillQueries().length : 0);
+                s.put("build_seconds", seconds);
+                s.put("index_bytes", state.indexBytes());
+                s.put("kv_bytes", 2L * d * Float.BYTES * prefill);
+                sessionRows.add(s);
+                for (int k : o.ks()) {
+                    for (double b : o.budgets()) {
+                        int budget = (int) Math.max(2L * k, Math.round(b * n) - staticSize);
+                        String name = "static + " + r.wireName() + " top-" + k
+                                + (o.budgets().length > 1 ? String.format(Locale.ROOT, " @%.3g%%", 100 * b) : "");
+                        modes.add(new Mode(name, r.wireName(), k, session, budget, b));
+                    }
                 }
             }
+        } catch (RuntimeException | Error e) {
+            sessions.forEach(KvSession::close);
+            throw e;
         }
-        List<Map<String, Object>> rows = new ArrayList<>();
+        try {
+            decode(w, o, scorer, sessions, modes, full, fixed, oracles, err);
+            throughput(w, o, modes);
+            for (int i = 0; i < sessions.size(); i++) {
+                sessionRows.get(sessionRows.size() - sessions.size() + i).put("memory_bytes_after_decode", sessions.get(i).memoryBytes());
+            }
+        } finally {
+            sessions.forEach(KvSession::close);
+        }
         for (Mode m : modes) {
-            double mass = m.mass.stream().mapToDouble(Double::doubleValue).average().orElse(0);
-            double[] errs = m.error.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            long[] us = m.micros.stream().mapToLong(Long::longValue).sorted().toArray();
-            double scanned = (double) m.scanned / steps / n;
-            double errMean = Arrays.stream(errs).average().orElse(0);
-            out.printf(Locale.ROOT, "%-28s %-22s %9.4f %9.4f %9.4f %9.2f %9d %9d%n", label, m.name, mass, errs[errs.length / 2],
-                    errMean, 100 * scanned, us[us.length / 2], us[(int) Math.min(us.length - 1, Math.ceil(0.99 * us.length) - 1)]);
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("head", label);
-            row.put("mode", m.name);
-            row.put("n", n);
-            row.put("steps", steps);
-            row.put("mass_recall_mean", mass);
-            row.put("relative_error_median", errs[errs.length / 2]);
-            row.put("relative_error_mean", errMean);
-            row.put("scanned_fraction", scanned);
-            row.put("p50_us", us[us.length / 2]);
-            row.put("p99_us", us[(int) Math.min(us.length - 1, Math.ceil(0.99 * us.length) - 1)]);
+            Map<String, Object> row = summary(w, m, n, steps);
             rows.add(row);
+            out.printf(Locale.ROOT, "%-30s %-30s %8.4f %8.4f %8.4f %8.4f %9.2f %9d %9d %10.1f%n", w.label(), m.name,
+                    row.get("mass_recall_mean"), row.get("recall_at_k_mean"), row.get("relative_error_median"),
+                    row.get("relative_error_mean"), 100 * (double) row.get("scanned_fraction"), row.get("p50_us"),
+                    row.get("p99_us"), m.throughput);
         }
-        return rows;
     }
 
-    private static void record(Mode m, AttendResult r, AttendResult exact) {
-        m.micros.add(r.stats().micros());
-        m.scanned += r.stats().keysScanned();
-        m.mass.add(AttentionAccuracy.massKept(r.logSumExp(), exact.logSumExp()));
-        m.error.add(AttentionAccuracy.relativeError(r.output(), exact.output()));
+    private static void decode(Workload w, Options o, Scorer scorer, List<KvSession> sessions, List<Mode> modes, Mode full,
+                               Mode fixed, List<Mode> oracles, PrintStream err) {
+        int prefill = w.prefill();
+        int steps = w.decodeQueries().length;
+        int maxK = Arrays.stream(o.ks()).max().orElseThrow();
+        long t0 = System.nanoTime();
+        long lastReport = t0;
+        for (int t = 0; t < steps; t++) {
+            int pos = prefill + t;
+            float[] q = w.decodeQueries()[t];
+            float[] key = w.keys().row(pos);
+            float[] value = w.values().row(pos);
+            for (KvSession s : sessions) {
+                s.append(0, 0, pos, key, value);
+            }
+            int len = pos + 1;
+            long start = System.nanoTime();
+            AttentionOutput exact = scorer.attend(q, w.keys(), w.values(), range(0, len), w.scale());
+            long fullMicros = (System.nanoTime() - start) / 1000;
+            full.record(1, 0, 1, fullMicros, len);
+
+            int[] staticSet = staticSet(len, o.sinks(), o.window());
+            start = System.nanoTime();
+            AttentionOutput st = scorer.attend(q, w.keys(), w.values(), staticSet, w.scale());
+            fixed.record(AttentionAccuracy.massKept(st.logSumExp(), exact.logSumExp()),
+                    AttentionAccuracy.relativeError(st.output(), exact.output()), 0, (System.nanoTime() - start) / 1000,
+                    staticSet.length);
+
+            // The oracle: the exact top-k of the keys outside the static set, found by a flat scan.
+            int from = Math.min(o.sinks(), len);
+            int to = Math.max(from, len - o.window());
+            int[] ranked = topK(scorer, q, w.keys(), from, to, maxK);
+            int[][] truth = new int[o.ks().length][];
+            for (int i = 0; i < o.ks().length; i++) {
+                truth[i] = Arrays.copyOf(ranked, Math.min(o.ks()[i], ranked.length));
+                AttentionOutput top = scorer.attend(q, w.keys(), w.values(), concat(staticSet, truth[i]), w.scale());
+                oracles.get(i).record(AttentionAccuracy.massKept(top.logSumExp(), exact.logSumExp()),
+                        AttentionAccuracy.relativeError(top.output(), exact.output()), 1, fullMicros, len);
+            }
+            for (Mode m : modes) {
+                if (m.session == null) {
+                    continue;
+                }
+                int i = indexOf(o.ks(), m.k);
+                AttendResult r = m.session.attend(0, 0, q, m.k, m.budget);
+                m.record(AttentionAccuracy.massKept(r.logSumExp(), exact.logSumExp()),
+                        AttentionAccuracy.relativeError(r.output(), exact.output()),
+                        AttentionAccuracy.recall(r.retrieved(), truth[i]), r.stats().micros(), r.stats().keysScanned());
+            }
+            long now = System.nanoTime();
+            if (now - lastReport > 10_000_000_000L) {
+                err.printf(Locale.ROOT, "[attention] %s: decode step %d/%d (%.0f s)%n", w.label(), t + 1, steps, (now - t0) / 1e9);
+                lastReport = now;
+            }
+        }
+    }
+
+    /** Concurrent attends on the decoded sessions (and full attention): steps per second on {@code --threads} threads. */
+    private static void throughput(Workload w, Options o, List<Mode> modes) throws Exception {
+        int count = Math.min(THROUGHPUT_QUERIES, w.decodeQueries().length);
+        ExecutorService pool = Executors.newFixedThreadPool(o.threads());
+        try {
+            for (Mode m : modes) {
+                // Full attention runs through a session's attendExact (as a service would answer it).
+                KvSession session = !m.kind.equals("full") ? m.session
+                        : modes.stream().filter(x -> x.session != null).map(x -> x.session).findFirst().orElse(null);
+                if (session == null) {
+                    continue;
+                }
+                KvSession s = session;
+                AtomicInteger next = new AtomicInteger();
+                long start = System.nanoTime();
+                List<Future<?>> done = new ArrayList<>();
+                for (int t = 0; t < o.threads(); t++) {
+                    done.add(pool.submit(() -> {
+                        for (int i; (i = next.getAndIncrement()) < count; ) {
+                            float[] q = w.decodeQueries()[i];
+                            if (m.k == 0) {
+                                s.attendExact(0, 0, q);
+                            } else {
+                                s.attend(0, 0, q, m.k, m.budget);
+                            }
+                        }
+                    }));
+                }
+                for (Future<?> f : done) {
+                    f.get();
+                }
+                m.throughput = count / ((System.nanoTime() - start) / 1e9);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static Map<String, Object> summary(Workload w, Mode m, int n, int steps) {
+        double[] errs = m.error.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        long[] us = m.micros.stream().mapToLong(Long::longValue).sorted().toArray();
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("head", w.label());
+        row.put("mode", m.name);
+        row.put("kind", m.kind);
+        row.put("k", m.k);
+        if (m.session != null) {
+            row.put("budget_fraction", m.budgetFraction);
+            row.put("budget", m.budget);
+        }
+        row.put("n", n);
+        row.put("steps", steps);
+        row.put("mass_recall_mean", m.mass.stream().mapToDouble(Double::doubleValue).average().orElse(0));
+        row.put("recall_at_k_mean", m.recall.stream().mapToDouble(Double::doubleValue).average().orElse(0));
+        row.put("relative_error_median", errs[errs.length / 2]);
+        row.put("relative_error_p90", errs[(int) Math.min(errs.length - 1, Math.ceil(0.9 * errs.length) - 1)]);
+        row.put("relative_error_mean", Arrays.stream(errs).average().orElse(0));
+        row.put("scanned_fraction", (double) m.scanned / steps / n);
+        row.put("p50_us", us[us.length / 2]);
+        row.put("p99_us", us[(int) Math.min(us.length - 1, Math.ceil(0.99 * us.length) - 1)]);
+        if (!Double.isNaN(m.throughput)) {
+            row.put("throughput_steps_per_s", m.throughput);
+        }
+        return row;
+    }
+
+    /** Positions of the best {@code k} keys in {@code [from, to)} by inner product, best first. */
+    private static int[] topK(Scorer scorer, float[] q, VectorStore keys, int from, int to, int k) {
+        if (to <= from) {
+            return new int[0];
+        }
+        ScoreMatrix scores = scorer.scores(new float[][] {q}, keys, from, to);
+        TopKCollector best = new TopKCollector(Math.min(k, to - from));
+        float[] s = scores.scores();
+        for (int i = 0; i < to - from; i++) {
+            best.offer(s[i], from + i);
+        }
+        return best.drain().ids();
+    }
+
+    private static int indexOf(int[] values, int v) {
+        for (int i = 0; i < values.length; i++) {
+            if (values[i] == v) {
+                return i;
+            }
+        }
+        throw new IllegalStateException(v + " not in " + Arrays.toString(values));
     }
 
     private static int[] staticSet(int len, int sinks, int window) {
@@ -225,11 +520,51 @@ public final class AttentionBench {
         return out;
     }
 
-    private static float[][] rows(dev.attend.gpu.VectorStore store, int from, int to) {
+    private static int[] range(int from, int to) {
+        int[] r = new int[Math.max(0, to - from)];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = from + i;
+        }
+        return r;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private static float[][] rows(VectorStore store, int from, int to) {
         float[][] out = new float[to - from][];
         for (int i = from; i < to; i++) {
             out[i - from] = store.row(i);
         }
         return out;
+    }
+
+    /** Prints a session's build progress every few seconds while its (synchronous) prefill runs. */
+    private static final class ProgressLine implements AutoCloseable {
+        private final Thread thread;
+
+        ProgressLine(PrintStream err, String what, KvSession session) {
+            thread = Thread.ofVirtual().start(() -> {
+                long start = System.nanoTime();
+                try {
+                    while (true) {
+                        Thread.sleep(15_000);
+                        KvSession.IndexState s = session.indexState(0, 0);
+                        err.printf(Locale.ROOT, "%s: %s %,d/%,d (%.0f s)%n", what, s.state(), s.built(), s.toBuild(),
+                                (System.nanoTime() - start) / 1e9);
+                    }
+                } catch (InterruptedException e) {
+                    // done
+                }
+            });
+        }
+
+        @Override
+        public void close() {
+            thread.interrupt();
+        }
     }
 }

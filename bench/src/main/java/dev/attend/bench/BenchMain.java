@@ -25,7 +25,7 @@ public final class BenchMain {
         BENCHES.put("index", "vector indexes on KV heads / synthetic OOD: recall@10/100 vs scanned fraction (--help for options)");
         BENCHES.put("jmh", "JMH micro-benchmarks (dev.attend.bench.jmh); arguments go to org.openjdk.jmh.Main");
         BENCHES.put("attention", "retrieval attention while decoding on KV heads: mass recall, output error, latency (--help)");
-        BENCHES.put("plot", "draws the chart of a scorer or index JSON report (--json FILE --png FILE)");
+        BENCHES.put("plot", "draws the chart of a scorer, index or attention JSON report (--json FILE --png FILE)");
     }
 
     private BenchMain() {

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-/** {@code plot --json FILE --png FILE}: draws the chart of a scorer or index report written elsewhere. */
+/** {@code plot --json FILE --png FILE}: draws the chart of a scorer, index or attention report written elsewhere. */
 final class PlotCommand {
 
     private PlotCommand() {
@@ -27,17 +27,22 @@ final class PlotCommand {
             }
         }
         if (json == null || png == null || args.length % 2 != 0) {
-            err.println("usage: bench plot --json REPORT.json --png OUT.png   (a scorer or index report)");
+            err.println("usage: bench plot --json REPORT.json --png OUT.png   (a scorer, index or attention report)");
             return 2;
         }
         Map<String, Object> report = (Map<String, Object>) JsonReader.parse(Files.readString(json));
+        if ("attention".equals(report.get("bench"))) {
+            AttentionChart.write((List<Map<String, Object>>) report.get("rows"), png);
+            err.println("[plot] wrote " + png);
+            return 0;
+        }
         if ("index".equals(report.get("bench"))) {
             IndexChart.write((List<Map<String, Object>>) report.get("rows"), png);
             err.println("[plot] wrote " + png);
             return 0;
         }
         if (!"scorer".equals(report.get("bench"))) {
-            err.println("plot: " + json + " is not a scorer or index report");
+            err.println("plot: " + json + " is not a scorer, index or attention report");
             return 2;
         }
         Map<String, Object> triad = (Map<String, Object>) report.get("triad");

@@ -56,24 +56,56 @@ class AttentionBenchTest {
         npy(dir.resolve("H0.q.npy"), rows(rnd, n, d, 1.5));
         Files.writeString(dir.resolve("meta.json"), "{\"heads\": [\"H0\"], \"scale\": 0.5}");
         Path json = dir.resolve("attention.json");
+        Path png = dir.resolve("attention.png");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int rc = AttentionBench.run(new String[] {"--kv", dir.toString(), "--steps", "32", "--k", "20,400", "--sinks", "8",
-                "--window", "64", "--scorer", "simd", "--json", json.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+                "--window", "64", "--scorer", "simd", "--json", json.toString(), "--plot", png.toString()},
+                new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
         assertThat(rc).isZero();
-        assertThat(out.toString(StandardCharsets.UTF_8)).contains("static + top-20", "static + top-400", "full (flat)");
-        JsonNode rows = new ObjectMapper().readTree(json.toFile()).path("rows");
-        assertThat(rows).hasSize(4);
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("static + attention-aware top-20", "static + hnsw top-400",
+                "static + exact top-20", "full (flat)");
+        assertThat(png).isNotEmptyFile();
+        JsonNode report = new ObjectMapper().readTree(json.toFile());
+        JsonNode rows = report.path("rows");
+        assertThat(rows).hasSize(8); // full, static, exact x2, attention-aware x2, hnsw x2
         for (JsonNode r : rows) {
             double mass = r.path("mass_recall_mean").asDouble();
             assertThat(mass).isBetween(0.0, 1.0 + 1e-6);
-            if (r.path("mode").asText().startsWith("full")) {
+            if (r.path("kind").asText().equals("full")) {
                 assertThat(mass).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-6));
                 assertThat(r.path("relative_error_median").asDouble()).isZero();
             }
         }
-        // More keys retrieved keep more of the attention mass.
-        assertThat(rows.get(3).path("mass_recall_mean").asDouble()).isGreaterThan(rows.get(2).path("mass_recall_mean").asDouble());
+        // More keys retrieved keep more of the attention mass, and no index beats the exact top-k.
+        assertThat(row(rows, "static + attention-aware top-400").path("mass_recall_mean").asDouble())
+                .isGreaterThan(row(rows, "static + attention-aware top-20").path("mass_recall_mean").asDouble());
+        assertThat(row(rows, "static + attention-aware top-20").path("mass_recall_mean").asDouble())
+                .isLessThanOrEqualTo(row(rows, "static + exact top-20").path("mass_recall_mean").asDouble() + 1e-9);
+        assertThat(row(rows, "static + exact top-20").path("recall_at_k_mean").asDouble()).isEqualTo(1.0);
+        assertThat(report.path("sessions")).hasSize(2);
         assertThat(AttentionBench.run(new String[] {"--steps", "3"}, new PrintStream(new ByteArrayOutputStream()),
                 new PrintStream(new ByteArrayOutputStream()))).isEqualTo(2);
+    }
+
+    @Test
+    void decodesASyntheticHead(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("synthetic.json");
+        int rc = AttentionBench.run(new String[] {"--synthetic", "3000", "--train", "300", "--steps", "16", "--k", "20",
+                "--sinks", "8", "--window", "64", "--retrievers", "attention-aware", "--scorer", "simd", "--json", json.toString()},
+                new PrintStream(new ByteArrayOutputStream()), System.err);
+        assertThat(rc).isZero();
+        JsonNode rows = new ObjectMapper().readTree(json.toFile()).path("rows");
+        assertThat(rows).hasSize(4);
+        assertThat(row(rows, "static + attention-aware top-20").path("n").asInt()).isEqualTo(3000);
+        assertThat(row(rows, "static + attention-aware top-20").path("throughput_steps_per_s").asDouble()).isPositive();
+    }
+
+    private static JsonNode row(JsonNode rows, String mode) {
+        for (JsonNode r : rows) {
+            if (r.path("mode").asText().equals(mode)) {
+                return r;
+            }
+        }
+        throw new AssertionError("no row " + mode + " in " + rows);
     }
 }

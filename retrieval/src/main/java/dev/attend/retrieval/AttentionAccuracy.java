@@ -25,4 +25,22 @@ public final class AttentionAccuracy {
     public static double massKept(double usedLogSumExp, double allLogSumExp) {
         return Math.exp(usedLogSumExp - allLogSumExp);
     }
+
+    /** The share of {@code truth} (the true top-k positions) that {@code got} holds; 1 when {@code truth} is empty. */
+    public static double recall(int[] got, int[] truth) {
+        if (truth.length == 0) {
+            return 1;
+        }
+        java.util.Set<Integer> want = new java.util.HashSet<>(truth.length * 2);
+        for (int t : truth) {
+            want.add(t);
+        }
+        int hits = 0;
+        for (int g : got) {
+            if (want.remove(g)) {
+                hits++;
+            }
+        }
+        return (double) hits / truth.length;
+    }
 }

@@ -5,7 +5,9 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.VectorChecks;
 import dev.attend.index.SearchResult;
 import dev.attend.index.Similarity;
+import dev.attend.index.VectorIndex;
 import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.index.hnswlib.HnswlibIndex;
 import dev.attend.retrieval.internals.KvHeadState;
 import dev.attend.retrieval.internals.KvJournal;
 import dev.attend.retrieval.internals.LogSumExpMerge;
@@ -16,8 +18,9 @@ import java.util.concurrent.Executor;
 
 /**
  * The offloaded KV cache of one sequence: keys and values per layer and KV head, and for each KV head
- * an {@link AttentionAwareIndex} over the tokens outside the static set, trained on the prefill
- * queries of the query heads that share it (one index per KV head; its query heads use it alike).
+ * an index over the tokens outside the static set: an {@link AttentionAwareIndex} trained on the prefill
+ * queries of the query heads that share it (one index per KV head; its query heads use it alike), or,
+ * as the baseline, HNSW over the keys alone ({@link KvSessionConfig.Retriever}).
  *
  * <p>{@link #attend} answers one decode query with exact attention over the static set (the first
  * {@code S} tokens, the last {@code W}, and any token that left the window before the index could take
@@ -98,12 +101,15 @@ public final class KvSession implements AutoCloseable {
                 h.keys.append(keys[i]);
             }
             advanceWindow(h);
-            AttentionAwareIndex index = h.index;
-            if (index != null && queries.length > 0) {
-                index.addQueries(queries, scorer); // a built index learns from later queries online
-            } else {
-                for (float[] q : queries) {
-                    h.trainingQueries.add(q.clone());
+            if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE) {
+                if (h.index instanceof AttentionAwareIndex built) {
+                    if (queries.length > 0) {
+                        built.addQueries(queries, scorer); // a built index learns from later queries online
+                    }
+                } else {
+                    for (float[] q : queries) {
+                        h.trainingQueries.add(q.clone());
+                    }
                 }
             }
         }
@@ -147,11 +153,11 @@ public final class KvSession implements AutoCloseable {
         }
         // Snapshot: the index covers [sinks, upTo) and the stores at least [0, n).
         int upTo = h.indexedUpTo;
-        AttentionAwareIndex index = h.index;
+        VectorIndex index = h.index;
         int n = h.size();
         if (index == null || upTo <= config.sinkTokens()) {
             AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
-            return new AttendResult(all.output(), all.logSumExp(),
+            return new AttendResult(all.output(), all.logSumExp(), new int[0],
                     new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
         }
         int sinks = Math.min(config.sinkTokens(), n);
@@ -170,7 +176,7 @@ public final class KvSession implements AutoCloseable {
         merge.add(fixed.output(), fixed.logSumExp());
         AttentionOutput top = scorer.attend(query, h.keys, h.values, retrieved, config.scale());
         merge.add(top.output(), top.logSumExp());
-        return new AttendResult(merge.output(), merge.logSumExp(), new AttendStats("index",
+        return new AttendResult(merge.output(), merge.logSumExp(), retrieved, new AttendStats("index",
                 staticSet.length + found.stats().distanceComputations(), staticSet.length, count,
                 (System.nanoTime() - start) / 1000));
     }
@@ -182,7 +188,7 @@ public final class KvSession implements AutoCloseable {
         VectorChecks.checkVector("query", query, config.headDim());
         int n = h.size();
         AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
-        return new AttendResult(all.output(), all.logSumExp(), new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
+        return new AttendResult(all.output(), all.logSumExp(), new int[0], new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
     }
 
     /** The state of a KV head's index. */
@@ -194,7 +200,7 @@ public final class KvSession implements AutoCloseable {
     }
 
     private IndexState indexStateOf(KvHeadState h) {
-        AttentionAwareIndex index = h.index;
+        VectorIndex index = h.index;
         String state = h.buildFailure != null ? "failed: " + h.buildFailure
                 : index != null ? "ready" : h.building ? "building" : "none";
         return new IndexState(state, index == null ? 0 : index.size(), h.indexedUpTo, h.size(), h.buildDone, h.buildTotal,
@@ -204,7 +210,7 @@ public final class KvSession implements AutoCloseable {
     /**
      * A KV head's index: {@code state} is none, building, ready or failed (with the reason); {@code indexedKeys}
      * are in the index, positions {@code [sinks, indexedUpTo)}; {@code built}/{@code toBuild} count the
-     * training queries of a running build.
+     * work of a running build (training queries projected by an attention-aware build, keys inserted by HNSW).
      */
     public record IndexState(String state, int indexedKeys, int indexedUpTo, int tokens, int built, int toBuild, long indexBytes) {
     }
@@ -218,7 +224,7 @@ public final class KvSession implements AutoCloseable {
                 synchronized (h) {
                     bytes += 4L * config.headDim() * h.trainingQueries.size();
                 }
-                AttentionAwareIndex index = h.index;
+                VectorIndex index = h.index;
                 bytes += index == null ? 0 : index.memoryBytes();
             }
         }
@@ -237,7 +243,7 @@ public final class KvSession implements AutoCloseable {
         }
         for (KvHeadState[] layer : heads) {
             for (KvHeadState h : layer) {
-                AttentionAwareIndex index = h.index;
+                VectorIndex index = h.index;
                 if (index != null) {
                     index.close();
                 }
@@ -275,7 +281,7 @@ public final class KvSession implements AutoCloseable {
 
     /** Moves tokens that left the window into the index (the caller holds h's monitor). */
     private void advanceWindow(KvHeadState h) {
-        AttentionAwareIndex index = h.index;
+        VectorIndex index = h.index;
         if (index == null) {
             return;
         }
@@ -304,7 +310,7 @@ public final class KvSession implements AutoCloseable {
                 keys[i - from] = h.keys.row(i);
             }
             queries = h.trainingQueries.toArray(new float[0][]);
-            h.buildTotal = queries.length;
+            h.buildTotal = config.retriever() == KvSessionConfig.Retriever.HNSW ? keys.length : queries.length;
             h.buildDone = 0;
         }
         long[] ids = new long[to - from];
@@ -314,8 +320,14 @@ public final class KvSession implements AutoCloseable {
         int end = to;
         builds.execute(() -> {
             try {
-                AttentionAwareIndex built = AttentionAwareIndex.build(config.headDim(), Similarity.DOT_PRODUCT,
-                        config.indexParams(), ids, keys, queries, scorer, (done, total) -> h.buildDone = done);
+                VectorIndex built = switch (config.retriever()) {
+                    case ATTENTION_AWARE -> AttentionAwareIndex.build(config.headDim(), Similarity.DOT_PRODUCT,
+                            config.indexParams(), ids, keys, queries, scorer, (done, total) -> {
+                                h.buildDone = done;
+                                h.buildTotal = total;
+                            });
+                    case HNSW -> buildHnsw(ids, keys, h);
+                };
                 synchronized (h) {
                     h.indexedUpTo = end; // before the index: a reader that sees the index sees its range
                     h.index = built;
@@ -323,8 +335,8 @@ public final class KvSession implements AutoCloseable {
                     advanceWindow(h); // tokens that left the window during the build
                     // Queries prefilled during the build, then none kept: the index holds what it learnt.
                     List<float[]> later = h.trainingQueries.subList(queries.length, h.trainingQueries.size());
-                    if (!later.isEmpty()) {
-                        built.addQueries(later.toArray(new float[0][]), scorer);
+                    if (!later.isEmpty() && built instanceof AttentionAwareIndex aware) {
+                        aware.addQueries(later.toArray(new float[0][]), scorer);
                     }
                     h.trainingQueries.clear();
                 }
@@ -335,6 +347,19 @@ public final class KvSession implements AutoCloseable {
                 }
             }
         });
+    }
+
+    /** HNSW over the keys, inserted in slices so that the build reports progress. */
+    private VectorIndex buildHnsw(long[] ids, float[][] keys, KvHeadState h) {
+        HnswlibIndex index = new HnswlibIndex(config.headDim(), Similarity.DOT_PRODUCT,
+                HnswlibIndex.Options.defaults().withInitialCapacity(Math.max(1024, keys.length + config.windowTokens())));
+        int slice = 16_384;
+        for (int from = 0; from < keys.length; from += slice) {
+            int to = Math.min(keys.length, from + slice);
+            index.addAll(Arrays.copyOfRange(ids, from, to), Arrays.copyOfRange(keys, from, to));
+            h.buildDone = to;
+        }
+        return index;
     }
 
     private void checkPosition(KvHeadState h, int position) {

@@ -17,15 +17,46 @@ import java.util.Objects;
  * @param scale               logit scale, usually {@code 1 / sqrt(headDim)}
  * @param indexParams         parameters of each KV head's attention-aware index
  * @param storage             precision of the stored keys and values (the index keeps float32 keys)
+ * @param retriever           which index retrieves the top-k keys
  */
 public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim, int sinkTokens,
                               int windowTokens, int topK, float scale, AttentionAwareIndex.Params indexParams,
-                              Precision storage) {
+                              Precision storage, Retriever retriever) {
+
+    /** The index a KV head retrieves its top-k keys from. */
+    public enum Retriever {
+        /** {@link AttentionAwareIndex}: a graph over the keys shaped by the prefill queries (the default). */
+        ATTENTION_AWARE("attention-aware"),
+        /** HNSW over the keys alone (hnswlib), as a vector database would index them: the baseline; prefill queries are not kept. */
+        HNSW("hnsw");
+
+        private final String wireName;
+
+        Retriever(String wireName) {
+            this.wireName = wireName;
+        }
+
+        /** The name in configuration files and the HTTP API. */
+        public String wireName() {
+            return wireName;
+        }
+
+        /** The retriever named {@code name} ({@link #wireName()}), or an error listing the known ones. */
+        public static Retriever of(String name) {
+            for (Retriever r : values()) {
+                if (r.wireName.equals(name)) {
+                    return r;
+                }
+            }
+            throw new IllegalArgumentException("unknown retriever '" + name + "': use attention-aware or hnsw");
+        }
+    }
 
     /** S = 128 sink tokens and W = 512 recent tokens, as RetrievalAttention; top-100; scale 1/sqrt(d). */
     public static KvSessionConfig defaults(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim) {
         return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, 128, 512, 100,
-                (float) (1 / Math.sqrt(headDim)), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32);
+                (float) (1 / Math.sqrt(headDim)), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32,
+                Retriever.ATTENTION_AWARE);
     }
 
     public KvSessionConfig {
@@ -45,16 +76,32 @@ public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, 
         }
         Objects.requireNonNull(indexParams, "indexParams");
         Objects.requireNonNull(storage, "storage");
+        Objects.requireNonNull(retriever, "retriever");
     }
 
     /** The same with another static set (sinks, window). */
     public KvSessionConfig withStaticSet(int sinks, int window) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinks, window, topK, scale, indexParams, storage);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinks, window, topK, scale, indexParams, storage, retriever);
     }
 
     /** The same with another number of retrieved keys. */
     public KvSessionConfig withTopK(int k) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, k, scale, indexParams, storage);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, k, scale, indexParams, storage, retriever);
+    }
+
+    /** The same with another retriever. */
+    public KvSessionConfig withRetriever(Retriever r) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, storage, r);
+    }
+
+    /** The same with another storage precision. */
+    public KvSessionConfig withStorage(Precision p) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, p, retriever);
+    }
+
+    /** The same with another logit scale. */
+    public KvSessionConfig withScale(float s) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, s, indexParams, storage, retriever);
     }
 
     /** Query heads per layer. */

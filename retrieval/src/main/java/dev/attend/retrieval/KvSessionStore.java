@@ -140,6 +140,7 @@ public final class KvSessionStore implements AutoCloseable {
         p.setProperty("index.buildBeam", Integer.toString(ip.buildBeam()));
         p.setProperty("index.entryPoints", Integer.toString(ip.entryPoints()));
         p.setProperty("storage", c.storage().name());
+        p.setProperty("retriever", c.retriever().wireName());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp)) {
             p.store(w, "Attend KV session");
@@ -163,7 +164,8 @@ public final class KvSessionStore implements AutoCloseable {
                     num(p, "sinkTokens"), num(p, "windowTokens"), num(p, "topK"), Float.parseFloat(p.getProperty("scale")),
                     new AttentionAwareIndex.Params(num(p, "index.maxDegree"), num(p, "index.queryNeighbors"),
                             num(p, "index.pivotsPerQuery"), num(p, "index.buildBeam"), num(p, "index.entryPoints")),
-                    Precision.valueOf(p.getProperty("storage")));
+                    Precision.valueOf(p.getProperty("storage")),
+                    KvSessionConfig.Retriever.of(p.getProperty("retriever", KvSessionConfig.Retriever.ATTENTION_AWARE.wireName())));
         } catch (RuntimeException e) {
             throw new IOException(file + " is not a valid KV session configuration: " + e.getMessage(), e);
         }

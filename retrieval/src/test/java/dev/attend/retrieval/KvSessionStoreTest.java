@@ -36,7 +36,8 @@ class KvSessionStoreTest {
     }
 
     static KvSessionConfig config() {
-        return new KvSessionConfig(1, 2, 1, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4), Precision.FLOAT32);
+        return new KvSessionConfig(1, 2, 1, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4), Precision.FLOAT32,
+                KvSessionConfig.Retriever.ATTENTION_AWARE);
     }
 
     static float[] row(SplittableRandom rnd) {

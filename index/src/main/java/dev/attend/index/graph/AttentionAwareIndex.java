@@ -415,7 +415,8 @@ public final class AttentionAwareIndex implements VectorIndex {
     /** The keys a beam search with key {@code node} as the query finds (itself excluded). */
     private int[] searchFor(int node) {
         float[] vec = keys.row(node);
-        TopKCollector found = searchers.get().search(graph, keys, vec, entries, params.buildBeam(), Long.MAX_VALUE, x -> x == node);
+        TopKCollector found = searchers.get().search(graph, keys, vec, entries, params.buildBeam(), params.buildBeam(), Long.MAX_VALUE,
+                x -> x == node);
         return found.drain().ids();
     }
 
@@ -532,7 +533,8 @@ public final class AttentionAwareIndex implements VectorIndex {
         // Never wider than the index: the collectors allocate the beam up front.
         int beam = Math.max(1, Math.min(keys.size(), Math.max(k, budget / 4)));
         boolean anyRemoved = removedCount > 0;
-        TopKCollector found = searcher.search(graph, keys, q, entries, beam, budget, anyRemoved ? this::isRemoved : x -> false);
+        TopKCollector found = searcher.search(graph, keys, q, entries, beam, k, budget,
+                anyRemoved ? this::isRemoved : x -> false);
         TopK top = found.drain();
         int count = Math.min(k, top.size());
         long[] outIds = new long[count];

@@ -12,8 +12,11 @@ import java.util.Arrays;
  */
 final class GraphSearcher {
 
-    private int[] visitedStamp = new int[0];
-    private int stamp;
+    /** Visited nodes of the current search, one bit each: at 10^6 keys 125 KiB, which stays in cache. */
+    private long[] visited = new long[0];
+    /** Unvisited neighbours of the node being expanded, and their scores. */
+    private int[] pending = new int[64];
+    private float[] pendingScores = new float[64];
     private float[] candScores = new float[64];
     private int[] candNodes = new int[64];
     private int candSize;
@@ -22,28 +25,27 @@ final class GraphSearcher {
     long nodesVisited;
 
     /**
-     * Searches from {@code entries}; returns the beam's nodes and scores, best first, in {@code out}.
+     * Searches from {@code entries} with a beam of {@code beam}; returns the best {@code resultSize} nodes found.
      * Nodes for which {@code skip} answers true are traversed but not returned.
      */
-    TopKCollector search(NeighborGraph graph, VectorStore keys, float[] query, int[] entries, int beam, long budget,
-                         java.util.function.IntPredicate skip) {
+    TopKCollector search(NeighborGraph graph, VectorStore keys, float[] query, int[] entries, int beam, int resultSize,
+                         long budget, java.util.function.IntPredicate skip) {
         int n = keys.size();
-        if (visitedStamp.length < n) {
-            visitedStamp = Arrays.copyOf(visitedStamp, Math.max(n, visitedStamp.length * 2));
-        }
-        if (++stamp == Integer.MAX_VALUE) {
-            Arrays.fill(visitedStamp, 0);
-            stamp = 1;
+        int words = (n + 63) >>> 6;
+        if (visited.length < words) {
+            visited = new long[Math.max(words, visited.length * 2)];
+        } else {
+            Arrays.fill(visited, 0, words, 0L);
         }
         distanceComputations = 0;
         nodesVisited = 0;
         candSize = 0;
-        TopKCollector results = new TopKCollector(beam);
+        // Only the best resultSize are returned: a collector that small rejects most offers at its threshold.
+        TopKCollector results = new TopKCollector(Math.min(resultSize, beam));
         // Expansion order follows all seen nodes, removed ones included, so they still route.
         TopKCollector frontier = new TopKCollector(beam);
         for (int e : entries) {
-            if (e < n && visitedStamp[e] != stamp && distanceComputations < budget) {
-                visitedStamp[e] = stamp;
+            if (e < n && !testAndSet(e) && distanceComputations < budget) {
                 float s = keys.dot(e, query);
                 distanceComputations++;
                 push(e, s);
@@ -60,13 +62,29 @@ final class GraphSearcher {
                 break;
             }
             nodesVisited++;
-            for (int nb : graph.neighbors(best)) {
-                if (nb >= n || visitedStamp[nb] == stamp) {
-                    continue;
+            // Three passes over the neighbours: the visited bits, then the scores, then the queues. The
+            // row reads of the second pass do not depend on each other, so the memory system overlaps
+            // their cache misses (one pass, each read waited behind the queue work of the previous one).
+            int[] neighbors = graph.neighbors(best);
+            if (pending.length < neighbors.length) {
+                pending = new int[neighbors.length];
+                pendingScores = new float[neighbors.length];
+            }
+            int m = 0;
+            long left = budget - distanceComputations;
+            for (int i = 0; i < neighbors.length && m < left; i++) {
+                int nb = neighbors[i];
+                if (nb < n && !testAndSet(nb)) {
+                    pending[m++] = nb;
                 }
-                visitedStamp[nb] = stamp;
-                float s = keys.dot(nb, query);
-                distanceComputations++;
+            }
+            for (int i = 0; i < m; i++) {
+                pendingScores[i] = keys.dot(pending[i], query);
+            }
+            distanceComputations += m;
+            for (int i = 0; i < m; i++) {
+                int nb = pending[i];
+                float s = pendingScores[i];
                 if (s > frontier.threshold() || frontier.size() < beam) {
                     frontier.offer(s, nb);
                     push(nb, s);
@@ -74,15 +92,21 @@ final class GraphSearcher {
                         results.offer(s, nb);
                     }
                 }
-                if (distanceComputations >= budget) {
-                    break;
-                }
             }
         }
         return results;
     }
 
     private float lastPopped;
+
+    /** Marks {@code node} visited; returns whether it was already. */
+    private boolean testAndSet(int node) {
+        int w = node >>> 6;
+        long bit = 1L << node; // the shift uses the low six bits
+        long word = visited[w];
+        visited[w] = word | bit;
+        return (word & bit) != 0;
+    }
 
     private void push(int node, float score) {
         if (candSize == candNodes.length) {

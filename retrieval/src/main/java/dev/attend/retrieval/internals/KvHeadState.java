@@ -2,7 +2,7 @@ package dev.attend.retrieval.internals;
 
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.VectorStore;
-import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.index.VectorIndex;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,10 +19,10 @@ public final class KvHeadState {
     public final VectorStore values;
     /** Prefill queries of this head's query heads, kept until its index is built from them. */
     public final List<float[]> trainingQueries = new ArrayList<>();
-    public volatile AttentionAwareIndex index;
+    public volatile VectorIndex index;
     public volatile int indexedUpTo;
     public volatile boolean building;
-    /** Training queries projected so far by a running build, and how many it has. */
+    /** Work done so far by a running build (training queries projected, or keys inserted), and the total. */
     public volatile int buildDone;
     public volatile int buildTotal;
     public volatile Throwable buildFailure;

@@ -204,9 +204,7 @@ public final class DemoCommand implements Callable<Integer> {
             values[i] = w.values().row(i);
         }
         out.printf(Locale.ROOT, "== Retrieval attention on %s: %,d tokens in a KV session, %d decode queries%n", w.name(), n, steps);
-        KvSessionConfig defaults = KvSessionConfig.defaults(1, 1, 1, d);
-        KvSessionConfig config = new KvSessionConfig(1, 1, 1, d, defaults.sinkTokens(), defaults.windowTokens(), k, w.scale(),
-                defaults.indexParams(), Precision.FLOAT32);
+        KvSessionConfig config = KvSessionConfig.defaults(1, 1, 1, d).withTopK(k).withScale(w.scale());
         try (Scorer scorer = Scorers.create("auto"); KvSession session = new KvSession(w.name(), config, scorer, Runnable::run)) {
             long t0 = System.nanoTime();
             session.prefill(0, 0, 0, keys, values, w.prefillQueries());

@@ -82,7 +82,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     /** Request bodies. Absent optional numbers are null. */
     record CreateRequest(String id, Integer layers, Integer kvHeads, Integer queryHeadsPerKvHead, Integer headDim,
-                         Integer sinkTokens, Integer windowTokens, Integer topK) {
+                         Integer sinkTokens, Integer windowTokens, Integer topK, Float scale, String storage, String retriever) {
     }
 
     record PrefillRequest(Integer layer, Integer kvHead, Integer from, float[][] keys, float[][] values, float[][] queries) {
@@ -208,7 +208,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                 r.queryHeadsPerKvHead() == null ? 1 : r.queryHeadsPerKvHead(), headDim));
         KvSessionConfig config = checked(() -> new KvSessionConfig(d.layers(), d.kvHeads(), d.queryHeadsPerKvHead(), headDim,
                 r.sinkTokens() == null ? d.sinkTokens() : r.sinkTokens(), r.windowTokens() == null ? d.windowTokens() : r.windowTokens(),
-                r.topK() == null ? d.topK() : r.topK(), d.scale(), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32));
+                r.topK() == null ? d.topK() : r.topK(), r.scale() == null ? d.scale() : r.scale(), AttentionAwareIndex.Params.defaults(),
+                r.storage() == null ? Precision.FLOAT32 : storage(r.storage()),
+                r.retriever() == null ? d.retriever() : KvSessionConfig.Retriever.of(r.retriever())));
         KvSession created;
         synchronized (sessions) {
             if (sessions.get(id) != null) {
@@ -234,6 +236,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         m.put("sinkTokens", c.sinkTokens());
         m.put("windowTokens", c.windowTokens());
         m.put("topK", c.topK());
+        m.put("scale", c.scale());
+        m.put("storage", c.storage() == Precision.FLOAT16 ? "float16" : "float32");
+        m.put("retriever", c.retriever().wireName());
         m.put("memoryBytes", s.memoryBytes());
         List<Map<String, Object>> heads = new ArrayList<>();
         for (int l = 0; l < c.layers(); l++) {
@@ -247,6 +252,14 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         }
         m.put("heads", heads);
         return m;
+    }
+
+    private static Precision storage(String name) {
+        return switch (name) {
+            case "float32" -> Precision.FLOAT32;
+            case "float16" -> Precision.FLOAT16;
+            default -> throw new IllegalArgumentException("unknown storage '" + name + "': use float32 or float16");
+        };
     }
 
     /** Distance computations an attend may spend when the request does not say: 3% of the tokens, at least 4k. */
