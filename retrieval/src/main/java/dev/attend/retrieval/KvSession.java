@@ -40,6 +40,7 @@ public final class KvSession implements AutoCloseable {
     private final KvHeadState[][] heads;
     /** Write-ahead log of prefills and appends, when the session is durable ({@link KvSessionStore}). */
     private volatile KvJournal journal;
+    private volatile boolean buildsHeld;
 
     /**
      * @param scorer scores the exact parts and the index builds' training queries (not closed here)
@@ -77,6 +78,16 @@ public final class KvSession implements AutoCloseable {
      * when there are tokens outside the static set. Everything is checked before anything is stored.
      */
     public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries) {
+        prefill(layer, kvHead, fromPosition, keys, values, queries, false);
+    }
+
+    /**
+     * The same; with {@code more}, further prefill chunks of this head follow and the index build waits for
+     * the last one (or the first append): one build over the whole prefill instead of a build over the first
+     * chunk and every later key inserted online, which is slower and no better.
+     */
+    public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries,
+                        boolean more) {
         KvHeadState h = head(layer, kvHead);
         Objects.requireNonNull(keys, "keys");
         Objects.requireNonNull(values, "values");
@@ -113,7 +124,9 @@ public final class KvSession implements AutoCloseable {
                 }
             }
         }
-        maybeStartBuild(h);
+        if (!more) {
+            maybeStartBuild(h);
+        }
     }
 
     /** Appends the token at {@code position} (which must be the next one) to a KV head. */
@@ -294,7 +307,25 @@ public final class KvSession implements AutoCloseable {
         }
     }
 
+    /**
+     * While held, no index build starts (the store holds them while it replays a journal); releasing starts
+     * the builds that are due.
+     */
+    void holdBuilds(boolean hold) {
+        buildsHeld = hold;
+        if (!hold) {
+            for (KvHeadState[] layer : heads) {
+                for (KvHeadState h : layer) {
+                    maybeStartBuild(h);
+                }
+            }
+        }
+    }
+
     private void maybeStartBuild(KvHeadState h) {
+        if (buildsHeld) {
+            return;
+        }
         int from = config.sinkTokens();
         int to;
         float[][] keys;

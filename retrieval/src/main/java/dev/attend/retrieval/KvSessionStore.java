@@ -49,10 +49,12 @@ public final class KvSessionStore implements AutoCloseable {
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path dir : dirs.filter(d -> Files.isRegularFile(d.resolve(CONFIG))).sorted().toList()) {
                 KvSession s = new KvSession(dir.getFileName().toString(), readConfig(dir.resolve(CONFIG)), scorer, builds);
+                // One build per head over everything replayed, not one at the first record and the rest inserted online.
+                s.holdBuilds(true);
                 s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), new KvJournal.Replay() {
                     @Override
                     public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries) {
-                        s.prefill(layer, kvHead, from, keys, values, queries);
+                        s.prefill(layer, kvHead, from, keys, values, queries, true);
                     }
 
                     @Override
@@ -60,6 +62,7 @@ public final class KvSessionStore implements AutoCloseable {
                         s.append(layer, kvHead, position, key, value);
                     }
                 }));
+                s.holdBuilds(false);
                 sessions.put(s.id(), s);
             }
         }

@@ -239,6 +239,45 @@ class KvSessionTest {
     }
 
     @Test
+    void chunkedPrefillBuildsOnceAfterTheLastChunk() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 6);
+        Held builds = new Held();
+        try (KvSession s = new KvSession("chunks", config(8, 32, 1000), scorer, builds)) {
+            s.prefill(0, 0, 0, rows(rnd, 200, 0), rows(rnd, 200, 0), rows(rnd, 50, 1.0), true);
+            s.prefill(0, 0, 200, rows(rnd, 200, 0), rows(rnd, 200, 0), rows(rnd, 50, 1.0), true);
+            assertThat(builds.tasks).isEmpty();
+            assertThat(s.indexState(0, 0).state()).isEqualTo("none");
+            s.prefill(0, 0, 400, rows(rnd, 100, 0), rows(rnd, 100, 0), rows(rnd, 50, 1.0), false);
+            assertThat(builds.tasks).hasSize(1);
+            builds.run();
+            KvSession.IndexState st = s.indexState(0, 0);
+            assertThat(st.state()).isEqualTo("ready");
+            assertThat(st.indexedKeys()).isEqualTo(500 - 32 - 8);
+            float[] q = rows(rnd, 1, 1.0)[0];
+            assertThat(relativeError(s.attend(0, 0, q, Integer.MAX_VALUE).output(), s.attendExact(0, 0, q).output())).isLessThan(1e-5);
+        }
+    }
+
+    @Test
+    void hnswRetrieverServesTheSameMerge() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 7);
+        KvSessionConfig config = config(8, 32, 1000).withRetriever(KvSessionConfig.Retriever.HNSW);
+        try (KvSession s = new KvSession("hnsw", config, scorer, NOW)) {
+            s.prefill(0, 1, 0, rows(rnd, 400, 0), rows(rnd, 400, 0), rows(rnd, 50, 1.0));
+            assertThat(s.indexState(0, 1).state()).isEqualTo("ready");
+            for (int i = 400; i < 420; i++) {
+                s.append(0, 1, i, rows(rnd, 1, 0)[0], rows(rnd, 1, 0)[0]);
+            }
+            assertThat(s.indexState(0, 1).indexedKeys()).isEqualTo(420 - 32 - 8);
+            float[] q = rows(rnd, 1, 1.0)[0];
+            AttendResult r = s.attend(0, 2, q, 1000, Integer.MAX_VALUE);
+            assertThat(r.stats().mode()).isEqualTo("index");
+            assertThat(r.retrieved()).hasSize(420 - 32 - 8);
+            assertThat(relativeError(r.output(), s.attendExact(0, 2, q).output())).isLessThan(1e-5);
+        }
+    }
+
+    @Test
     void attendsRunWhileOneWriterAppends() throws Exception {
         SplittableRandom rnd = new SplittableRandom(SEED + 6);
         try (KvSession s = new KvSession("race", config(8, 32, 50), scorer, NOW)) {

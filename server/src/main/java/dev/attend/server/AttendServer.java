@@ -137,6 +137,8 @@ public final class AttendServer {
         }
     }
 
+    private static final String STARTED_ATTRIBUTE = "attend.started-nanos";
+
     private void configure(JavalinConfig cfg) {
         ServerConfig c = config;
         cfg.startup.showJavalinBanner = false;
@@ -155,6 +157,14 @@ public final class AttendServer {
         RoutesConfig routes = cfg.routes;
         new ErrorMapping(c.maxBodyBytes()).register(routes);
         routes.before(new BodySizeLimit(c.maxBodyBytes()));
+        // Server-Timing (W3C): the handler's time, so that a client can tell the server's share of a round trip.
+        routes.before(ctx -> ctx.attribute(STARTED_ATTRIBUTE, System.nanoTime()));
+        routes.after(ctx -> {
+            Long started = ctx.attribute(STARTED_ATTRIBUTE);
+            if (started != null) {
+                ctx.header("Server-Timing", String.format(java.util.Locale.ROOT, "app;dur=%.3f", (System.nanoTime() - started) / 1e6));
+            }
+        });
         routes.get("/health", this::health);
         routes.get("/metrics", this::prometheus);
         extraRoutes.forEach(r -> r.accept(routes));

@@ -13,19 +13,26 @@ import java.util.Objects;
  * @param dataDir         where the engine keeps its files; created on start
  * @param maxBodyBytes    largest accepted request body; larger ones get a 413
  * @param shutdownTimeout how long stop() waits for in-flight requests before cutting them off
+ * @param kvSessionTtl    a KV session untouched this long is deleted; zero keeps sessions until deleted
  */
-public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout) {
+public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
+                           Duration kvSessionTtl) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final Path DEFAULT_DATA_DIR = Path.of("data");
     public static final long DEFAULT_MAX_BODY_BYTES = 8L * 1024 * 1024;
     public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_KV_SESSION_TTL = Duration.ofHours(24);
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+        Objects.requireNonNull(kvSessionTtl, "kvSessionTtl");
+        if (kvSessionTtl.isNegative()) {
+            throw new IllegalArgumentException("kvSessionTtl must not be negative, got " + kvSessionTtl);
+        }
         if (host.isBlank()) {
             throw new IllegalArgumentException("host must not be blank");
         }
@@ -42,26 +49,30 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
 
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_SHUTDOWN_TIMEOUT);
+                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout);
+        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout);
+        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
-        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout);
+        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
-        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout);
+        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl);
+    }
+
+    public ServerConfig withKvSessionTtl(Duration newTtl) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl);
     }
 }

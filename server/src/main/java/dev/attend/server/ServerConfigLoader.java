@@ -102,6 +102,7 @@ public final class ServerConfigLoader {
         Setting dataDir = settings.get(ConfigKey.DATA_DIR);
         Setting maxBody = settings.get(ConfigKey.MAX_BODY_BYTES);
         Setting shutdown = settings.get(ConfigKey.SHUTDOWN_TIMEOUT_MS);
+        Setting ttl = settings.get(ConfigKey.KV_SESSION_TTL_S);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -110,7 +111,9 @@ public final class ServerConfigLoader {
                 maxBody == null ? defaults.maxBodyBytes() : parseLong(ConfigKey.MAX_BODY_BYTES, maxBody, 1,
                         Long.MAX_VALUE, "a positive number of bytes"),
                 shutdown == null ? defaults.shutdownTimeout() : Duration.ofMillis(parseLong(
-                        ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdown, 0, Long.MAX_VALUE, "zero or a positive number of milliseconds")));
+                        ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdown, 0, Long.MAX_VALUE, "zero or a positive number of milliseconds")),
+                ttl == null ? defaults.kvSessionTtl() : Duration.ofSeconds(parseLong(ConfigKey.KV_SESSION_TTL_S, ttl, 0,
+                        Long.MAX_VALUE / 1_000_000_000L, "zero (never) or a positive number of seconds")));
     }
 
     private static String parseHost(Setting setting) {

@@ -32,7 +32,7 @@ class KvSessionRoutesTest {
     @BeforeAll
     static void start() throws Exception {
         scorer = Scorers.create("simd");
-        kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer);
+        kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer, java.time.Duration.ZERO);
         ServerMetrics metrics = new ServerMetrics();
         kv.bindMetrics(metrics.registry());
         server = AttendServer.builder().metrics(metrics).routes(kv).build()
@@ -126,7 +126,7 @@ class KvSessionRoutesTest {
         }
         assertThat(result.path("logSumExp").asDouble()).isCloseTo(max + Math.log(sum), org.assertj.core.data.Offset.offset(1e-4));
         // The session is on disk: a second server over the same directory serves the same tokens.
-        try (KvSessionRoutes again = new KvSessionRoutes(dataDir.resolve("kv"), scorer)) {
+        try (KvSessionRoutes again = new KvSessionRoutes(dataDir.resolve("kv"), scorer, java.time.Duration.ZERO)) {
             AttendServer second = AttendServer.builder().routes(again).build()
                     .start(ServerConfig.defaults().withPort(0).withDataDir(dataDir.resolve("data2")).withShutdownTimeout(Duration.ofSeconds(2)));
             try {
@@ -201,5 +201,111 @@ class KvSessionRoutesTest {
         assertThat(s.path("heads").get(0).path("index").path("tokens").asInt()).isEqualTo(1);
         assertThat(post("/v1/kv/sessions/s2/attend", Map.of("layer", 0, "queries", List.of(Map.of("queryHead", 0, "query", ok))))
                 .statusCode()).isEqualTo(200);
+    }
+
+    private static float[] concat(float[]... parts) {
+        int n = 0;
+        for (float[] p : parts) {
+            n += p.length;
+        }
+        float[] out = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
+    @Test
+    void binaryPrefillThenDecodeStepsAppendAndAttendInOneCall() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        int d = 4;
+        assertThat(post("/v1/kv/sessions", Map.of("id", "dec", "layers", 1, "kvHeads", 1, "queryHeadsPerKvHead", 2,
+                "headDim", d, "sinkTokens", 2, "windowTokens", 4)).statusCode()).isEqualTo(201);
+        float[][] keys = rows(rnd, 40, d);
+        float[][] values = rows(rnd, 40, d);
+        float[][] queries = rows(rnd, 10, d);
+        float[] body = new float[0];
+        for (int i = 0; i < 30; i++) {
+            body = concat(body, keys[i]);
+        }
+        for (int i = 0; i < 30; i++) {
+            body = concat(body, values[i]);
+        }
+        for (float[] q : queries) {
+            body = concat(body, q);
+        }
+        HttpResponse<String> prefill = postBinary("/v1/kv/sessions/dec/prefill?layer=0&kvHead=0&from=0&tokens=30&queries=10", body);
+        assertThat(prefill.statusCode()).as(prefill.body()).isEqualTo(200);
+        assertThat(TestHttp.json(prefill).path("tokens").asInt()).isEqualTo(30);
+        // A body one float short is refused whole.
+        assertThat(postBinary("/v1/kv/sessions/dec/prefill?layer=0&kvHead=0&from=30&tokens=1&queries=0", 1, 2, 3, 4, 5, 6, 7)
+                .statusCode()).isEqualTo(400);
+
+        // Decode: key, value and the queries of both query heads of KV head 0.
+        float[] q0 = rows(rnd, 1, d)[0];
+        float[] q1 = rows(rnd, 1, d)[0];
+        HttpResponse<String> step = postBinary("/v1/kv/sessions/dec/decode?layer=0&kvHead=0&position=30&queryHeads=0,1&budget=1000",
+                concat(keys[30], values[30], q0, q1));
+        assertThat(step.statusCode()).as(step.body()).isEqualTo(200);
+        JsonNode decoded = TestHttp.json(step);
+        assertThat(decoded.path("tokens").asInt()).isEqualTo(31);
+        assertThat(decoded.path("results")).hasSize(2);
+        // The same step as a separate attend gives the same answer.
+        JsonNode alone = TestHttp.json(post("/v1/kv/sessions/dec/attend", Map.of("layer", 0, "budget", 1000,
+                "queries", List.of(Map.of("queryHead", 1, "query", q1))))).path("results").get(0);
+        assertThat(alone.path("logSumExp").asDouble()).isCloseTo(decoded.path("results").get(1).path("logSumExp").asDouble(),
+                org.assertj.core.data.Offset.offset(1e-6));
+        // JSON decode; then a bad query (NaN, or a head of another KV head) is refused before the append.
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("layer", 0);
+        json.put("kvHead", 0);
+        json.put("position", 31);
+        json.put("key", keys[31]);
+        json.put("value", values[31]);
+        json.put("queries", List.of(Map.of("queryHead", 0, "query", q0)));
+        assertThat(post("/v1/kv/sessions/dec/decode", json).statusCode()).isEqualTo(200);
+        assertThat(postBinary("/v1/kv/sessions/dec/decode?layer=0&kvHead=0&position=32&queryHeads=0",
+                concat(keys[32], values[32], new float[] {1, Float.NaN, 0, 0})).statusCode()).isEqualTo(400);
+        assertThat(postBinary("/v1/kv/sessions/dec/decode?layer=0&kvHead=0&position=32&queryHeads=2",
+                concat(keys[32], values[32], q0)).statusCode()).isEqualTo(400);
+        assertThat(postBinary("/v1/kv/sessions/dec/decode?layer=0&kvHead=0&position=32&queryHeads=0&budget=0",
+                concat(keys[32], values[32], q0)).statusCode()).isEqualTo(400);
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/dec")).path("heads").get(0).path("index").path("tokens")
+                .asInt()).isEqualTo(32);
+        // Append, attend and decode bodies are small: a 2 MiB one is a 413 and changes nothing.
+        HttpResponse<String> huge = postBinary("/v1/kv/sessions/dec/append?layer=0&kvHead=0&position=32", new float[1 << 19]);
+        assertThat(huge.statusCode()).isEqualTo(413);
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/dec")).path("heads").get(0).path("index").path("tokens")
+                .asInt()).isEqualTo(32);
+    }
+
+    @Test
+    void idleSessionsExpireAfterTheirTimeToLive(@TempDir Path dir) throws Exception {
+        try (KvSessionRoutes shortLived = new KvSessionRoutes(dir.resolve("kv"), scorer, Duration.ofMillis(300))) {
+            ServerMetrics metrics = new ServerMetrics();
+            shortLived.bindMetrics(metrics.registry());
+            AttendServer second = AttendServer.builder().metrics(metrics).routes(shortLived).build()
+                    .start(ServerConfig.defaults().withPort(0).withDataDir(dir.resolve("data")).withShutdownTimeout(Duration.ofSeconds(2)));
+            try {
+                String create = "{\"id\":\"idle\",\"layers\":1,\"kvHeads\":1,\"headDim\":2}";
+                assertThat(TestHttp.post(second, "/v1/kv/sessions", BodyPublishers.ofString(create)).statusCode()).isEqualTo(201);
+                // Used every 100 ms it stays; left alone it goes, files and all.
+                for (int i = 0; i < 6; i++) {
+                    Thread.sleep(100);
+                    assertThat(TestHttp.get(second, "/v1/kv/sessions/idle").statusCode()).isEqualTo(200);
+                }
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (TestHttp.get(second, "/v1/kv/sessions/idle").statusCode() == 200 && System.nanoTime() < deadline) {
+                    Thread.sleep(600); // longer than the TTL, so the GET itself cannot keep it alive
+                }
+                assertThat(TestHttp.get(second, "/v1/kv/sessions/idle").statusCode()).isEqualTo(404);
+                assertThat(dir.resolve("kv").resolve("idle")).doesNotExist();
+                assertThat(TestHttp.get(second, "/metrics").body()).contains("attend_kv_sessions_expired_total 1.0");
+            } finally {
+                second.stop();
+            }
+        }
     }
 }

@@ -46,6 +46,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "How long in-flight requests may run on during shutdown (default 10000).")
     String shutdownTimeoutMs;
 
+    @Option(names = "--kv-session-ttl-s", paramLabel = "SECONDS",
+            description = "Delete a KV session untouched this long; 0 keeps sessions until deleted (default 86400).")
+    String kvSessionTtlS;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "Properties file with attend.* keys (default: $" + ServerConfigLoader.CONFIG_FILE_ENV + ", else none).")
     Path configFile;
@@ -71,7 +75,7 @@ public final class ServeCommand implements Callable<Integer> {
         Scorer scorer = Scorers.create("auto");
         KvSessionRoutes kvSessions;
         try {
-            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer);
+            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl());
         } catch (java.io.IOException e) {
             scorer.close();
             throw new java.io.UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
@@ -99,6 +103,7 @@ public final class ServeCommand implements Callable<Integer> {
         putIfGiven(flags, ConfigKey.DATA_DIR, dataDir);
         putIfGiven(flags, ConfigKey.MAX_BODY_BYTES, maxBodyBytes);
         putIfGiven(flags, ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdownTimeoutMs);
+        putIfGiven(flags, ConfigKey.KV_SESSION_TTL_S, kvSessionTtlS);
         return flags;
     }
 

@@ -27,25 +27,32 @@ import java.util.function.Consumer;
  * HTTP endpoints of retrieval attention, in JSON (vectors as arrays of numbers):
  * <ul>
  *   <li>{@code POST /v1/kv/sessions} {@code {id?, layers, kvHeads, queryHeadsPerKvHead?, headDim, sinkTokens?,
- *       windowTokens?, topK?}}: creates a session (201);</li>
+ *       windowTokens?, topK?, scale?, storage?, retriever?}}: creates a session (201);</li>
  *   <li>{@code GET /v1/kv/sessions/{id}}: its shape, memory and every KV head's index state;</li>
  *   <li>{@code DELETE /v1/kv/sessions/{id}} (204);</li>
- *   <li>{@code POST /v1/kv/sessions/{id}/prefill} {@code {layer, kvHead, from, keys, values, queries}};</li>
+ *   <li>{@code POST /v1/kv/sessions/{id}/prefill} {@code {layer, kvHead, from, keys, values, queries, more?}}: with
+ *       {@code more: true} further chunks follow and the index build waits for the last;</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/append} {@code {layer, kvHead, position, key, value}};</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/attend} {@code {layer, queries: [{queryHead, query}], budget?}}: the
- *       output, log-sum-exp and stats of each query.</li>
+ *       output, log-sum-exp and stats of each query;</li>
+ *   <li>{@code POST /v1/kv/sessions/{id}/decode}: one decode step of a KV head in one round trip, append then
+ *       attend: {@code {layer, kvHead, position, key, value, queries: [{queryHead, query}], budget?}}.</li>
  * </ul>
- * Append and attend also take {@code application/octet-stream} bodies of little-endian float32 (see
- * {@link #binaryAppend} and {@link #binaryAttend}).
+ * Every write and attend also takes an {@code application/octet-stream} body of little-endian float32, the
+ * numbers that say where the vectors go as query parameters ({@link #binaryPrefill}, {@link #binaryAppend},
+ * {@link #binaryAttend}, {@link #binaryDecode}). Bodies of append, attend and decode are limited to
+ * {@value #SMALL_BODY_BYTES} bytes (413 beyond); prefill takes up to the server's body limit per call.
  * Bad input (wrong dimension, NaN, unknown session, layer or head, out-of-order position) is a 400 or
  * 404 in the server's error shape and changes nothing. Sessions are durable ({@link KvSessionStore} under
  * the given directory): a prefill or append is on disk before it is acknowledged, and sessions come back
- * when the server restarts.
+ * when the server restarts. A session untouched for the time-to-live is deleted (files included).
  */
 public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoCloseable {
 
     /** Sessions one server holds at once. */
     static final int MAX_SESSIONS = 64;
+    /** Largest body of append, attend and decode: a step of the largest head with every query head, in JSON. */
+    static final int SMALL_BODY_BYTES = 1 << 20;
 
     private final ExecutorService builds = Executors.newFixedThreadPool(1, r -> {
         Thread t = new Thread(r, "attend-index-build");
@@ -53,10 +60,51 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return t;
     });
     private final KvSessionStore sessions;
+    private final java.time.Duration ttl;
+    /** When each session was last used (System.nanoTime), for the time-to-live. */
+    private final Map<String, Long> lastUsed = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ScheduledExecutorService sweeper;
+    private final java.util.concurrent.atomic.AtomicLong expired = new java.util.concurrent.atomic.AtomicLong();
 
-    /** Serves the sessions stored under {@code dir} (restoring those already there). */
-    public KvSessionRoutes(Path dir, Scorer scorer) throws IOException {
+    /**
+     * Serves the sessions stored under {@code dir} (restoring those already there); a session untouched
+     * for {@code ttl} is deleted ({@code Duration.ZERO}: never).
+     */
+    public KvSessionRoutes(Path dir, Scorer scorer, java.time.Duration ttl) throws IOException {
+        this.ttl = Objects.requireNonNull(ttl, "ttl");
+        if (ttl.isNegative()) {
+            throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
+        }
         this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds);
+        long now = System.nanoTime();
+        for (String id : sessions.ids()) {
+            lastUsed.put(id, now); // a restart counts as a use: the clock starts again
+        }
+        if (ttl.isZero()) {
+            sweeper = null;
+        } else {
+            sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "attend-kv-session-ttl");
+                t.setDaemon(true);
+                return t;
+            });
+            long period = Math.clamp(ttl.toMillis() / 10, 100, 60_000);
+            sweeper.scheduleWithFixedDelay(this::expireIdle, period, period, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Deletes the sessions idle for longer than the time-to-live. */
+    void expireIdle() {
+        long now = System.nanoTime();
+        for (String id : sessions.ids()) {
+            synchronized (sessions) {
+                Long used = lastUsed.get(id);
+                if (used != null && now - used > ttl.toNanos() && sessions.delete(id)) {
+                    lastUsed.remove(id);
+                    expired.incrementAndGet();
+                }
+            }
+        }
     }
 
     /**
@@ -68,6 +116,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                 .description("KV sessions held").register(registry);
         io.micrometer.core.instrument.Gauge.builder("attend.kv.session.bytes", sessions, KvSessionRoutes::bytes)
                 .description("Bytes held by the KV sessions: keys, values, indexes").baseUnit("bytes").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("attend.kv.sessions.expired", expired,
+                java.util.concurrent.atomic.AtomicLong::get).description("KV sessions deleted after their time-to-live")
+                .register(registry);
         return this;
     }
 
@@ -85,7 +136,8 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                          Integer sinkTokens, Integer windowTokens, Integer topK, Float scale, String storage, String retriever) {
     }
 
-    record PrefillRequest(Integer layer, Integer kvHead, Integer from, float[][] keys, float[][] values, float[][] queries) {
+    record PrefillRequest(Integer layer, Integer kvHead, Integer from, float[][] keys, float[][] values, float[][] queries,
+                          Boolean more) {
     }
 
     record AppendRequest(Integer layer, Integer kvHead, Integer position, float[] key, float[] value) {
@@ -97,53 +149,107 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     record AttendRequest(Integer layer, List<HeadQuery> queries, Integer budget) {
     }
 
+    record DecodeRequest(Integer layer, Integer kvHead, Integer position, float[] key, float[] value, List<HeadQuery> queries,
+                         Integer budget) {
+    }
+
     @Override
     public void accept(RoutesConfig routes) {
         routes.post("/v1/kv/sessions", this::create);
         routes.get("/v1/kv/sessions/{id}", ctx -> ctx.json(describe(session(ctx))));
         routes.delete("/v1/kv/sessions/{id}", ctx -> {
-            if (!sessions.delete(ctx.pathParam("id"))) {
-                throw ApiException.notFound("no KV session '" + ctx.pathParam("id") + "'");
+            String id = ctx.pathParam("id");
+            synchronized (sessions) {
+                if (!sessions.delete(id)) {
+                    throw ApiException.notFound("no KV session '" + id + "'");
+                }
+                lastUsed.remove(id);
             }
             ctx.status(204);
         });
         routes.post("/v1/kv/sessions/{id}/prefill", ctx -> {
             KvSession s = session(ctx);
-            PrefillRequest r = ctx.bodyAsClass(PrefillRequest.class);
+            PrefillRequest r = isBinary(ctx) ? binaryPrefill(ctx, s) : ctx.bodyAsClass(PrefillRequest.class);
             checked(() -> s.prefill(required(r.layer(), "layer"), required(r.kvHead(), "kvHead"), required(r.from(), "from"),
-                    required(r.keys(), "keys"), required(r.values(), "values"), r.queries() == null ? new float[0][] : r.queries()));
+                    required(r.keys(), "keys"), required(r.values(), "values"), r.queries() == null ? new float[0][] : r.queries(),
+                    Boolean.TRUE.equals(r.more())));
             ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead()), "index", s.indexState(r.layer(), r.kvHead())));
         });
         routes.post("/v1/kv/sessions/{id}/append", ctx -> {
+            limitBody(ctx);
             KvSession s = session(ctx);
             AppendRequest r = isBinary(ctx) ? binaryAppend(ctx, s) : ctx.bodyAsClass(AppendRequest.class);
-            checked(() -> s.append(required(r.layer(), "layer"), required(r.kvHead(), "kvHead"), required(r.position(), "position"),
-                    required(r.key(), "key"), required(r.value(), "value")));
+            append(s, r);
             ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead())));
         });
         routes.post("/v1/kv/sessions/{id}/attend", ctx -> {
+            limitBody(ctx);
             KvSession s = session(ctx);
             AttendRequest r = isBinary(ctx) ? binaryAttend(ctx, s) : ctx.bodyAsClass(AttendRequest.class);
+            ctx.json(Map.of("results", attend(s, required(r.layer(), "layer"), r.queries(), r.budget())));
+        });
+        routes.post("/v1/kv/sessions/{id}/decode", ctx -> {
+            limitBody(ctx);
+            KvSession s = session(ctx);
+            DecodeRequest r = isBinary(ctx) ? binaryDecode(ctx, s) : ctx.bodyAsClass(DecodeRequest.class);
             int layer = required(r.layer(), "layer");
-            List<HeadQuery> queries = required(r.queries(), "queries");
-            if (queries.isEmpty()) {
-                throw ApiException.badRequest("queries must not be empty", Map.of("field", "queries"));
-            }
-            List<Map<String, Object>> results = new ArrayList<>();
+            List<HeadQuery> queries = checkQueries(r.queries());
+            // Every query head must belong to the appended KV head: checked before the append changes anything.
+            int kvHead = required(r.kvHead(), "kvHead");
             for (HeadQuery q : queries) {
                 int head = required(q.queryHead(), "queryHead");
+                if (head / s.config().queryHeadsPerKvHead() != kvHead || head < 0) {
+                    throw ApiException.badRequest("query head " + head + " does not read KV head " + kvHead,
+                            Map.of("field", "queryHead"));
+                }
                 float[] vector = required(q.query(), "query");
-                int budget = r.budget() != null ? r.budget() : defaultBudget(s, layer, head);
-                AttendResult a = checked(() -> s.attend(layer, head, vector, budget));
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("queryHead", head);
-                m.put("output", a.output());
-                m.put("logSumExp", a.logSumExp());
-                m.put("stats", a.stats());
-                results.add(m);
+                checked(() -> dev.attend.gpu.VectorChecks.checkVector("query of head " + head, vector, s.config().headDim()));
             }
-            ctx.json(Map.of("results", results));
+            if (r.budget() != null && r.budget() < 1) {
+                throw ApiException.badRequest("budget must be >= 1, got " + r.budget(), Map.of("field", "budget"));
+            }
+            append(s, new AppendRequest(layer, kvHead, r.position(), r.key(), r.value()));
+            ctx.json(Map.of("tokens", s.length(layer, kvHead), "results", attend(s, layer, queries, r.budget())));
         });
+    }
+
+    private static void append(KvSession s, AppendRequest r) {
+        checked(() -> s.append(required(r.layer(), "layer"), required(r.kvHead(), "kvHead"), required(r.position(), "position"),
+                required(r.key(), "key"), required(r.value(), "value")));
+    }
+
+    private static List<HeadQuery> checkQueries(List<HeadQuery> queries) {
+        required(queries, "queries");
+        if (queries.isEmpty()) {
+            throw ApiException.badRequest("queries must not be empty", Map.of("field", "queries"));
+        }
+        return queries;
+    }
+
+    private static List<Map<String, Object>> attend(KvSession s, int layer, List<HeadQuery> queries, Integer budget) {
+        List<Map<String, Object>> results = new ArrayList<>();
+        for (HeadQuery q : checkQueries(queries)) {
+            int head = required(q.queryHead(), "queryHead");
+            float[] vector = required(q.query(), "query");
+            int b = budget != null ? budget : defaultBudget(s, layer, head);
+            AttendResult a = checked(() -> s.attend(layer, head, vector, b));
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("queryHead", head);
+            m.put("output", a.output());
+            m.put("logSumExp", a.logSumExp());
+            m.put("stats", a.stats());
+            results.add(m);
+        }
+        return results;
+    }
+
+    /** A 413 for an append, attend or decode body over {@value #SMALL_BODY_BYTES} bytes, before it is read. */
+    private static void limitBody(Context ctx) {
+        long length = ctx.contentLength();
+        if (length > SMALL_BODY_BYTES) {
+            throw new ApiException(413, ErrorCodes.PAYLOAD_TOO_LARGE, "this endpoint takes at most " + SMALL_BODY_BYTES
+                    + " bytes, got " + length, Map.of("limit", SMALL_BODY_BYTES));
+        }
     }
 
     // ------------------------------------------------------------------ binary bodies
@@ -155,6 +261,64 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     private static boolean isBinary(Context ctx) {
         String type = ctx.contentType();
         return type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("application/octet-stream");
+    }
+
+    /**
+     * Prefill: {@code ?layer=&kvHead=&from=&tokens=T&queries=Q&more=}, body = T keys, then T values, then Q
+     * queries ((2T + Q) x headDim floats); {@code more=true} when further chunks follow (the index build waits).
+     */
+    private static PrefillRequest binaryPrefill(Context ctx, KvSession s) {
+        int d = s.config().headDim();
+        int tokens = intParam(ctx, "tokens");
+        int queries = intParam(ctx, "queries");
+        if (tokens < 0 || queries < 0) {
+            throw ApiException.badRequest("tokens and queries must be >= 0", Map.of());
+        }
+        long count = (2L * tokens + queries) * d;
+        if (count > Integer.MAX_VALUE / 4) {
+            throw new ApiException(413, ErrorCodes.PAYLOAD_TOO_LARGE, "a prefill of " + tokens + " tokens and " + queries
+                    + " queries is too large for one call: split it", Map.of());
+        }
+        float[] floats = floats(ctx.bodyAsBytes(), (int) count, "a prefill body holds " + tokens + " keys, " + tokens
+                + " values and " + queries + " queries of " + d + " float32");
+        return new PrefillRequest(intParam(ctx, "layer"), intParam(ctx, "kvHead"), intParam(ctx, "from"),
+                rows(floats, 0, tokens, d), rows(floats, tokens, tokens, d), rows(floats, 2 * tokens, queries, d),
+                Boolean.parseBoolean(ctx.queryParam("more")));
+    }
+
+    private static float[][] rows(float[] floats, int first, int count, int d) {
+        float[][] out = new float[count][];
+        for (int i = 0; i < count; i++) {
+            out[i] = java.util.Arrays.copyOfRange(floats, (first + i) * d, (first + i + 1) * d);
+        }
+        return out;
+    }
+
+    /**
+     * Decode: {@code ?layer=&kvHead=&position=&queryHeads=H1,H2...&budget=} (budget optional), body = key, value,
+     * then one query per listed query head ((2 + heads) x headDim floats).
+     */
+    private static DecodeRequest binaryDecode(Context ctx, KvSession s) {
+        int d = s.config().headDim();
+        String list = ctx.queryParam("queryHeads");
+        if (list == null || list.isBlank()) {
+            throw ApiException.badRequest("query parameter 'queryHeads' is required with a binary body", Map.of("field", "queryHeads"));
+        }
+        String[] heads = list.split(",");
+        if (heads.length > s.config().queryHeads()) {
+            throw ApiException.badRequest(heads.length + " query heads listed, the session has " + s.config().queryHeads(),
+                    Map.of("field", "queryHeads"));
+        }
+        float[] floats = floats(ctx.bodyAsBytes(), (2 + heads.length) * d, "a decode body holds the key, the value and "
+                + heads.length + " queries of " + d + " float32");
+        List<HeadQuery> queries = new ArrayList<>();
+        for (int i = 0; i < heads.length; i++) {
+            queries.add(new HeadQuery(parseInt("queryHeads", heads[i]), java.util.Arrays.copyOfRange(floats, (2 + i) * d, (3 + i) * d)));
+        }
+        String budget = ctx.queryParam("budget");
+        return new DecodeRequest(intParam(ctx, "layer"), intParam(ctx, "kvHead"), intParam(ctx, "position"),
+                java.util.Arrays.copyOfRange(floats, 0, d), java.util.Arrays.copyOfRange(floats, d, 2 * d), queries,
+                budget == null ? null : parseInt("budget", budget));
     }
 
     /** Append: {@code ?layer=&kvHead=&position=}, body = key then value (2 x headDim floats). */
@@ -221,6 +385,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                         + " KV sessions already: delete one first");
             }
             created = checked(() -> sessions.create(id, config)); // the store checks the id
+            lastUsed.put(id, System.nanoTime());
         }
         ctx.status(201).json(describe(created));
     }
@@ -262,21 +427,27 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         };
     }
 
-    /** Distance computations an attend may spend when the request does not say: 3% of the tokens, at least 4k. */
-    private static int defaultBudget(KvSession s, int layer, int queryHead) {
+    /**
+     * Distance computations an attend may spend when the request does not say: {@code 12 sqrt(N)}, at least
+     * 4k. The index needs a falling fraction of the keys as N grows (recall@100 of 0.95 took 12%, 3.1% and
+     * 0.84% of them at 10^4, 10^5 and 10^6 keys; bench/RESULTS.md), about a square root.
+     */
+    static int defaultBudget(KvSession s, int layer, int queryHead) {
         KvSessionConfig c = s.config();
         if (layer < 0 || layer >= c.layers() || queryHead < 0 || queryHead >= c.queryHeads()) {
             return 1; // the session names the bad argument
         }
         int tokens = s.length(layer, queryHead / c.queryHeadsPerKvHead());
-        return Math.max(4 * c.topK(), (int) (0.03 * tokens));
+        return (int) Math.max(4L * c.topK(), Math.ceil(12 * Math.sqrt(tokens)));
     }
 
     private KvSession session(Context ctx) {
-        KvSession s = sessions.get(ctx.pathParam("id"));
+        String id = ctx.pathParam("id");
+        KvSession s = sessions.get(id);
         if (s == null) {
-            throw ApiException.notFound("no KV session '" + ctx.pathParam("id") + "'");
+            throw ApiException.notFound("no KV session '" + id + "'");
         }
+        lastUsed.put(id, System.nanoTime());
         return s;
     }
 
@@ -305,6 +476,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     @Override
     public void close() {
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+        }
         sessions.close();
         builds.shutdownNow();
     }
