@@ -25,6 +25,7 @@ public final class BenchMain {
         BENCHES.put("index", "vector indexes on KV heads / synthetic OOD: recall@10/100 vs scanned fraction (--help for options)");
         BENCHES.put("jmh", "JMH micro-benchmarks (dev.attend.bench.jmh); arguments go to org.openjdk.jmh.Main");
         BENCHES.put("attention", "retrieval attention while decoding on KV heads: mass recall, output error, latency (--help)");
+        BENCHES.put("attention-http", "one KV head over HTTP at N = 10^6: decode-step latency (append + attend), prefill, build (--help)");
         BENCHES.put("plot", "draws the chart of a scorer, index or attention JSON report (--json FILE --png FILE)");
     }
 
@@ -41,6 +42,7 @@ public final class BenchMain {
             case "scorer" -> System.exit(ScorerBench.run(rest, System.out, System.err));
             case "index" -> System.exit(IndexBench.run(rest, System.out, System.err));
             case "attention" -> System.exit(AttentionBench.run(rest, System.out, System.err));
+            case "attention-http" -> System.exit(AttentionHttpBench.run(rest, System.out, System.err));
             case "plot" -> System.exit(PlotCommand.run(rest, System.err));
             // In its own class so that the scorer harness never loads JMH (absent from reduced class paths).
             case "jmh" -> JmhLauncher.run(rest);

@@ -26,7 +26,8 @@ import java.util.stream.Stream;
 /**
  * Durable KV sessions under a directory: one folder per session with its configuration
  * ({@code session.properties}) and a write-ahead journal of every prefill and append
- * ({@code journal.log}, forced to disk before the write is acknowledged). Opening the store replays
+ * ({@code journal.log}, written before the write is acknowledged, and forced to disk as well with
+ * {@link KvDurability#FSYNC}). Opening the store replays
  * each journal, so sessions come back after a restart or a crash with every acknowledged token; their
  * indexes are rebuilt in the background from the replayed keys and prefill queries.
  */
@@ -38,10 +39,12 @@ public final class KvSessionStore implements AutoCloseable {
     private final Path root;
     private final Scorer scorer;
     private final Executor builds;
+    private final KvDurability durability;
     private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
 
     /** Opens the store at {@code root} (created if absent) and restores every session found there. */
-    public KvSessionStore(Path root, Scorer scorer, Executor builds) throws IOException {
+    public KvSessionStore(Path root, Scorer scorer, Executor builds, KvDurability durability) throws IOException {
+        this.durability = Objects.requireNonNull(durability, "durability");
         this.root = Objects.requireNonNull(root, "root");
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
@@ -61,7 +64,7 @@ public final class KvSessionStore implements AutoCloseable {
                     public void append(int layer, int kvHead, int position, float[] key, float[] value) {
                         s.append(layer, kvHead, position, key, value);
                     }
-                }));
+                }, durability == KvDurability.FSYNC));
                 s.holdBuilds(false);
                 sessions.put(s.id(), s);
             }
@@ -81,7 +84,7 @@ public final class KvSessionStore implements AutoCloseable {
             Files.createDirectories(dir);
             writeConfig(dir.resolve(CONFIG), config);
             KvSession s = new KvSession(id, config, scorer, builds);
-            s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), null));
+            s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), null, durability == KvDurability.FSYNC));
             sessions.put(id, s);
             return s;
         } catch (IOException e) {

@@ -61,7 +61,7 @@ class KvSessionStoreTest {
         SplittableRandom rnd = new SplittableRandom(3);
         float[] q = row(rnd);
         AttendResult before;
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.create("a", config());
             s.prefill(0, 1, 0, rows(rnd, 100), rows(rnd, 100), rows(rnd, 40));
             for (int i = 100; i < 130; i++) {
@@ -71,7 +71,7 @@ class KvSessionStoreTest {
             before = s.attendExact(0, 1, q);
             assertThatThrownBy(() -> store.create("a", config())).hasMessageContaining("exists");
         }
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.get("a");
             assertThat(s).isNotNull();
             assertThat(s.length(0, 1)).isEqualTo(130);
@@ -89,7 +89,7 @@ class KvSessionStoreTest {
     @Test
     void aTornRecordAtTheEndIsDropped(@TempDir Path dir) throws Exception {
         SplittableRandom rnd = new SplittableRandom(4);
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.create("t", config());
             for (int i = 0; i < 10; i++) {
                 s.append(0, 0, i, row(rnd), row(rnd));
@@ -97,12 +97,12 @@ class KvSessionStoreTest {
         }
         // Half a record: a crash in the middle of an unacknowledged write.
         Files.write(dir.resolve("t/journal.log"), new byte[] {0, 0, 0, 99, 2, 0, 0}, StandardOpenOption.APPEND);
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.get("t");
             assertThat(s.length(0, 0)).isEqualTo(10);
             s.append(0, 0, 10, row(rnd), row(rnd));
         }
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
             assertThat(store.get("t").length(0, 0)).isEqualTo(11);
         }
     }
@@ -110,7 +110,8 @@ class KvSessionStoreTest {
     /** Appends until killed, printing each acknowledged position (run in a child JVM by the test below). */
     public static void main(String[] args) throws Exception {
         SplittableRandom rnd = new SplittableRandom(5);
-        try (Scorer s = Scorers.create("simd"); KvSessionStore store = new KvSessionStore(Path.of(args[0]), s, Runnable::run)) {
+        try (Scorer s = Scorers.create("simd"); KvSessionStore store = new KvSessionStore(Path.of(args[0]), s, Runnable::run,
+                KvDurability.of(args[1]))) {
             KvSession session = store.create("k", config());
             for (int i = 0; ; i++) {
                 session.append(0, 0, i, row(rnd), row(rnd));
@@ -120,11 +121,14 @@ class KvSessionStoreTest {
         }
     }
 
-    @Test
-    void acknowledgedAppendsSurviveKillMinus9(@TempDir Path dir) throws Exception {
+    /** Both durabilities keep every acknowledged write through a crash of the process. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(KvDurability.class)
+    void acknowledgedAppendsSurviveKillMinus9(KvDurability durability, @TempDir Path dir) throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Process child = new ProcessBuilder(java.toString(), "--add-modules=jdk.incubator.vector", "-cp",
-                System.getProperty("java.class.path"), KvSessionStoreTest.class.getName(), dir.toString())
+                System.getProperty("java.class.path"), KvSessionStoreTest.class.getName(), dir.toString(),
+                durability.wireName())
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         int acknowledged = -1;
         try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
@@ -139,9 +143,9 @@ class KvSessionStoreTest {
         }
         assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(acknowledged).isGreaterThanOrEqualTo(300);
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
             int length = store.get("k").length(0, 0);
-            System.out.printf("kill -9 after %d acknowledged appends: %d restored%n", acknowledged + 1, length);
+            System.out.printf("kill -9 after %d acknowledged appends (%s): %d restored%n", acknowledged + 1, durability, length);
             assertThat(length).isGreaterThanOrEqualTo(acknowledged + 1);
         }
     }

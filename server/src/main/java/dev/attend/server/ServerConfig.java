@@ -1,5 +1,6 @@
 package dev.attend.server;
 
+import dev.attend.retrieval.KvDurability;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -14,9 +15,10 @@ import java.util.Objects;
  * @param maxBodyBytes    largest accepted request body; larger ones get a 413
  * @param shutdownTimeout how long stop() waits for in-flight requests before cutting them off
  * @param kvSessionTtl    a KV session untouched this long is deleted; zero keeps sessions until deleted
+ * @param kvDurability    how far an acknowledged KV write survives: a machine crash (fsync) or a process crash
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
-                           Duration kvSessionTtl) {
+                           Duration kvSessionTtl, KvDurability kvDurability) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -30,6 +32,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         Objects.requireNonNull(dataDir, "dataDir");
         Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
         Objects.requireNonNull(kvSessionTtl, "kvSessionTtl");
+        Objects.requireNonNull(kvDurability, "kvDurability");
         if (kvSessionTtl.isNegative()) {
             throw new IllegalArgumentException("kvSessionTtl must not be negative, got " + kvSessionTtl);
         }
@@ -49,30 +52,34 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
 
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL);
+                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl);
+        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl);
+        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
-        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl);
+        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
-        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl);
+        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability);
+    }
+
+    public ServerConfig withKvDurability(KvDurability newDurability) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability);
     }
 }

@@ -103,6 +103,7 @@ public final class ServerConfigLoader {
         Setting maxBody = settings.get(ConfigKey.MAX_BODY_BYTES);
         Setting shutdown = settings.get(ConfigKey.SHUTDOWN_TIMEOUT_MS);
         Setting ttl = settings.get(ConfigKey.KV_SESSION_TTL_S);
+        Setting durability = settings.get(ConfigKey.KV_DURABILITY);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -113,7 +114,16 @@ public final class ServerConfigLoader {
                 shutdown == null ? defaults.shutdownTimeout() : Duration.ofMillis(parseLong(
                         ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdown, 0, Long.MAX_VALUE, "zero or a positive number of milliseconds")),
                 ttl == null ? defaults.kvSessionTtl() : Duration.ofSeconds(parseLong(ConfigKey.KV_SESSION_TTL_S, ttl, 0,
-                        Long.MAX_VALUE / 1_000_000_000L, "zero (never) or a positive number of seconds")));
+                        Long.MAX_VALUE / 1_000_000_000L, "zero (never) or a positive number of seconds")),
+                durability == null ? defaults.kvDurability() : parseDurability(durability));
+    }
+
+    private static dev.attend.retrieval.KvDurability parseDurability(Setting setting) {
+        try {
+            return dev.attend.retrieval.KvDurability.of(setting.value().strip());
+        } catch (IllegalArgumentException e) {
+            throw invalid(ConfigKey.KV_DURABILITY.property(), setting, "fsync or process");
+        }
     }
 
     private static String parseHost(Setting setting) {

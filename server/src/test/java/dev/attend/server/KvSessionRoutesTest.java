@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
+import dev.attend.retrieval.KvDurability;
 import dev.attend.server.kv.KvSessionRoutes;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
@@ -32,7 +33,7 @@ class KvSessionRoutesTest {
     @BeforeAll
     static void start() throws Exception {
         scorer = Scorers.create("simd");
-        kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer, java.time.Duration.ZERO);
+        kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer, Duration.ZERO, KvDurability.FSYNC);
         ServerMetrics metrics = new ServerMetrics();
         kv.bindMetrics(metrics.registry());
         server = AttendServer.builder().metrics(metrics).routes(kv).build()
@@ -126,7 +127,7 @@ class KvSessionRoutesTest {
         }
         assertThat(result.path("logSumExp").asDouble()).isCloseTo(max + Math.log(sum), org.assertj.core.data.Offset.offset(1e-4));
         // The session is on disk: a second server over the same directory serves the same tokens.
-        try (KvSessionRoutes again = new KvSessionRoutes(dataDir.resolve("kv"), scorer, java.time.Duration.ZERO)) {
+        try (KvSessionRoutes again = new KvSessionRoutes(dataDir.resolve("kv"), scorer, Duration.ZERO, KvDurability.FSYNC)) {
             AttendServer second = AttendServer.builder().routes(again).build()
                     .start(ServerConfig.defaults().withPort(0).withDataDir(dataDir.resolve("data2")).withShutdownTimeout(Duration.ofSeconds(2)));
             try {
@@ -283,7 +284,7 @@ class KvSessionRoutesTest {
 
     @Test
     void idleSessionsExpireAfterTheirTimeToLive(@TempDir Path dir) throws Exception {
-        try (KvSessionRoutes shortLived = new KvSessionRoutes(dir.resolve("kv"), scorer, Duration.ofMillis(300))) {
+        try (KvSessionRoutes shortLived = new KvSessionRoutes(dir.resolve("kv"), scorer, Duration.ofMillis(300), KvDurability.PROCESS)) {
             ServerMetrics metrics = new ServerMetrics();
             shortLived.bindMetrics(metrics.registry());
             AttendServer second = AttendServer.builder().metrics(metrics).routes(shortLived).build()

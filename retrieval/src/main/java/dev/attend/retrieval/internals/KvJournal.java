@@ -14,8 +14,9 @@ import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32;
 
 /**
- * The write-ahead log of a KV session: every prefill and append is written and forced to disk before
- * the session applies it, so an acknowledged write survives a crash. A record is
+ * The write-ahead log of a KV session: every prefill and append is written (and, with {@code force},
+ * forced to disk) before the session applies it, so an acknowledged write survives a crash of the process
+ * (and, forced, of the machine). A record is
  * {@code [length int][type byte][layer int][kvHead int][position int][rows int][queries int][floats...][crc32 int]};
  * a torn record at the end (the write that was never acknowledged) is cut off on replay.
  */
@@ -33,14 +34,19 @@ public final class KvJournal implements AutoCloseable {
 
     private final Path file;
     private final FileChannel channel;
+    private final boolean force;
 
-    private KvJournal(Path file, FileChannel channel) {
+    private KvJournal(Path file, FileChannel channel, boolean force) {
         this.file = file;
         this.channel = channel;
+        this.force = force;
     }
 
-    /** Opens (or creates) the journal at {@code file}, replaying what it holds into {@code replay} first. */
-    public static KvJournal open(Path file, Replay replay) throws IOException {
+    /**
+     * Opens (or creates) the journal at {@code file}, replaying what it holds into {@code replay} first;
+     * {@code force}: every write is forced to disk before it returns.
+     */
+    public static KvJournal open(Path file, Replay replay, boolean force) throws IOException {
         // replay may be null for a new, empty journal.
         long good = 0;
         if (Files.exists(file)) {
@@ -83,7 +89,7 @@ public final class KvJournal implements AutoCloseable {
         channel.truncate(good); // drop a torn tail: it was never acknowledged
         channel.position(good);
         channel.force(true);
-        return new KvJournal(file, channel);
+        return new KvJournal(file, channel, force);
     }
 
     private static void apply(ByteBuffer b, Replay replay) {
@@ -114,13 +120,13 @@ public final class KvJournal implements AutoCloseable {
         return out;
     }
 
-    /** Logs a prefill and forces it to disk. */
+    /** Logs a prefill. */
     public synchronized void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries)
             throws IOException {
         write(PREFILL, layer, kvHead, from, keys, values, queries);
     }
 
-    /** Logs an append and forces it to disk. */
+    /** Logs an append. */
     public synchronized void append(int layer, int kvHead, int position, float[] key, float[] value) throws IOException {
         write(APPEND, layer, kvHead, position, new float[][] {key}, new float[][] {value}, new float[0][]);
     }
@@ -152,7 +158,9 @@ public final class KvJournal implements AutoCloseable {
             while (record.hasRemaining()) {
                 channel.write(record);
             }
-            channel.force(false);
+            if (force) {
+                channel.force(false);
+            }
         } catch (IOException e) {
             channel.truncate(start); // not acknowledged: leave no half record behind
             channel.position(start);

@@ -50,6 +50,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Delete a KV session untouched this long; 0 keeps sessions until deleted (default 86400).")
     String kvSessionTtlS;
 
+    @Option(names = "--kv-durability", paramLabel = "fsync|process",
+            description = "KV writes acknowledged after an fsync (survive a machine crash; default) or after the write to the OS "
+                    + "(survive a crash of the process, not of the machine; no disk flush per step).")
+    String kvDurability;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "Properties file with attend.* keys (default: $" + ServerConfigLoader.CONFIG_FILE_ENV + ", else none).")
     Path configFile;
@@ -75,7 +80,7 @@ public final class ServeCommand implements Callable<Integer> {
         Scorer scorer = Scorers.create("auto");
         KvSessionRoutes kvSessions;
         try {
-            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl());
+            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl(), config.kvDurability());
         } catch (java.io.IOException e) {
             scorer.close();
             throw new java.io.UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
@@ -104,6 +109,7 @@ public final class ServeCommand implements Callable<Integer> {
         putIfGiven(flags, ConfigKey.MAX_BODY_BYTES, maxBodyBytes);
         putIfGiven(flags, ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdownTimeoutMs);
         putIfGiven(flags, ConfigKey.KV_SESSION_TTL_S, kvSessionTtlS);
+        putIfGiven(flags, ConfigKey.KV_DURABILITY, kvDurability);
         return flags;
     }
 

@@ -68,14 +68,15 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     /**
      * Serves the sessions stored under {@code dir} (restoring those already there); a session untouched
-     * for {@code ttl} is deleted ({@code Duration.ZERO}: never).
+     * for {@code ttl} is deleted ({@code Duration.ZERO}: never); writes are acknowledged with {@code durability}.
      */
-    public KvSessionRoutes(Path dir, Scorer scorer, java.time.Duration ttl) throws IOException {
+    public KvSessionRoutes(Path dir, Scorer scorer, java.time.Duration ttl, dev.attend.retrieval.KvDurability durability)
+            throws IOException {
         this.ttl = Objects.requireNonNull(ttl, "ttl");
         if (ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
         }
-        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds);
+        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds, durability);
         long now = System.nanoTime();
         for (String id : sessions.ids()) {
             lastUsed.put(id, now); // a restart counts as a use: the clock starts again
