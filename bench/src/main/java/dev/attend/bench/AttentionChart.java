@@ -54,8 +54,10 @@ final class AttentionChart {
         }
         int cols = Math.min(3, Math.max(1, charts.size()));
         while (charts.size() % cols != 0 || charts.isEmpty()) {
-            XYChart empty = new XYChartBuilder().width(640).height(480).title(" ").build();
+            XYChart empty = new XYChartBuilder().width(640).height(640).title(" ").build();
             empty.getStyler().setChartBackgroundColor(Color.WHITE);
+            empty.getStyler().setLegendVisible(false);
+            empty.getStyler().setAxisTicksVisible(false);
             empty.addSeries(" ", new double[] {1}, new double[] {0}).setMarker(SeriesMarkers.NONE);
             charts.add(empty);
         }
@@ -69,9 +71,9 @@ final class AttentionChart {
     }
 
     private static XYChart panel(String head, Map<String, TreeMap<Double, Double>> series) {
-        XYChart chart = new XYChartBuilder().width(640).height(480).title(head)
+        XYChart chart = new XYChartBuilder().width(640).height(640).title(head)
                 .xAxisTitle("p50 latency per decode step (us, one thread)").yAxisTitle("median relative output error").build();
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS); // inside, it would hide the points
         chart.getStyler().setXAxisLogarithmic(true);
         chart.getStyler().setYAxisMin(0.0);
         chart.getStyler().setChartBackgroundColor(Color.WHITE);

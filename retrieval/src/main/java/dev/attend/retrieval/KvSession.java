@@ -19,8 +19,9 @@ import java.util.concurrent.Executor;
 /**
  * The offloaded KV cache of one sequence: keys and values per layer and KV head, and for each KV head
  * an index over the tokens outside the static set: an {@link AttentionAwareIndex} trained on the prefill
- * queries of the query heads that share it (one index per KV head; its query heads use it alike), or,
- * as the baseline, HNSW over the keys alone ({@link KvSessionConfig.Retriever}).
+ * queries of the query heads that share it, or, as the baseline, HNSW over the keys alone
+ * ({@link KvSessionConfig.Retriever}). One index per KV head serves all its query heads; with
+ * {@link KvSessionConfig#indexPerQueryHead()} each query head has its own, trained on its own queries.
  *
  * <p>{@link #attend} answers one decode query with exact attention over the static set (the first
  * {@code S} tokens, the last {@code W}, and any token that left the window before the index could take
@@ -54,7 +55,7 @@ public final class KvSession implements AutoCloseable {
         this.heads = new KvHeadState[config.layers()][config.kvHeads()];
         for (KvHeadState[] layer : heads) {
             for (int h = 0; h < layer.length; h++) {
-                layer[h] = new KvHeadState(config.headDim(), config.storage());
+                layer[h] = new KvHeadState(config.headDim(), config.storage(), config.indexesPerKvHead());
             }
         }
     }
@@ -78,7 +79,7 @@ public final class KvSession implements AutoCloseable {
      * when there are tokens outside the static set. Everything is checked before anything is stored.
      */
     public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries) {
-        prefill(layer, kvHead, fromPosition, keys, values, queries, false);
+        prefill(layer, kvHead, fromPosition, keys, values, queries, null, false);
     }
 
     /**
@@ -88,6 +89,16 @@ public final class KvSession implements AutoCloseable {
      */
     public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries,
                         boolean more) {
+        prefill(layer, kvHead, fromPosition, keys, values, queries, null, more);
+    }
+
+    /**
+     * The same, with the query head of each query ({@code queryHeads[i]}, a head reading this KV head): with
+     * an index per query head, each index trains on its own head's queries. Without {@code queryHeads}
+     * (null) every query trains every index of the KV head.
+     */
+    public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries,
+                        int[] queryHeads, boolean more) {
         KvHeadState h = head(layer, kvHead);
         Objects.requireNonNull(keys, "keys");
         Objects.requireNonNull(values, "values");
@@ -103,23 +114,42 @@ public final class KvSession implements AutoCloseable {
         for (int i = 0; i < queries.length; i++) {
             VectorChecks.checkVector("query " + i, queries[i], d);
         }
+        int group = config.queryHeadsPerKvHead();
+        if (queryHeads != null) {
+            if (queryHeads.length != queries.length) {
+                throw new IllegalArgumentException(queries.length + " queries but " + queryHeads.length + " query heads");
+            }
+            for (int i = 0; i < queryHeads.length; i++) {
+                if (queryHeads[i] / group != kvHead || queryHeads[i] < 0) {
+                    throw new IllegalArgumentException("query " + i + " names query head " + queryHeads[i] + ", which does not read KV head "
+                            + kvHead + " (its query heads are [" + kvHead * group + ", " + (kvHead + 1) * group + "))");
+                }
+            }
+        }
         synchronized (h) {
             checkPosition(h, fromPosition);
-            log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries));
+            log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads));
             for (int i = 0; i < keys.length; i++) {
                 // Value before key: a reader sizes its snapshot by the keys, so every key it sees has its value.
                 h.values.append(values[i]);
                 h.keys.append(keys[i]);
             }
             advanceWindow(h);
-            if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE) {
-                if (h.index instanceof AttentionAwareIndex built) {
-                    if (queries.length > 0) {
-                        built.addQueries(queries, scorer); // a built index learns from later queries online
+            if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0) {
+                VectorIndex[] built = h.indexes;
+                for (int g = 0; g < config.indexesPerKvHead(); g++) {
+                    List<float[]> mine = new java.util.ArrayList<>();
+                    for (int i = 0; i < queries.length; i++) {
+                        if (queryHeads == null || config.indexesPerKvHead() == 1 || queryHeads[i] % group == g) {
+                            mine.add(queries[i].clone());
+                        }
                     }
-                } else {
-                    for (float[] q : queries) {
-                        h.trainingQueries.add(q.clone());
+                    if (built != null) {
+                        if (!mine.isEmpty()) { // a built index learns from later queries online
+                            ((AttentionAwareIndex) built[g]).addQueries(mine.toArray(new float[0][]), scorer);
+                        }
+                    } else {
+                        h.trainingQueries.get(g).addAll(mine);
                     }
                 }
             }
@@ -166,7 +196,8 @@ public final class KvSession implements AutoCloseable {
         }
         // Snapshot: the index covers [sinks, upTo) and the stores at least [0, n).
         int upTo = h.indexedUpTo;
-        VectorIndex index = h.index;
+        VectorIndex[] indexes = h.indexes;
+        VectorIndex index = indexes == null ? null : indexes[indexes.length > 1 ? queryHead % config.queryHeadsPerKvHead() : 0];
         int n = h.size();
         if (index == null || upTo <= config.sinkTokens()) {
             AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
@@ -213,17 +244,26 @@ public final class KvSession implements AutoCloseable {
     }
 
     private IndexState indexStateOf(KvHeadState h) {
-        VectorIndex index = h.index;
+        VectorIndex[] indexes = h.indexes;
         String state = h.buildFailure != null ? "failed: " + h.buildFailure
-                : index != null ? "ready" : h.building ? "building" : "none";
-        return new IndexState(state, index == null ? 0 : index.size(), h.indexedUpTo, h.size(), h.buildDone, h.buildTotal,
-                index == null ? 0 : index.memoryBytes());
+                : indexes != null ? "ready" : h.building ? "building" : "none";
+        return new IndexState(state, indexes == null ? 0 : indexes[0].size(), h.indexedUpTo, h.size(), h.buildDone, h.buildTotal,
+                indexBytes(indexes));
+    }
+
+    private static long indexBytes(VectorIndex[] indexes) {
+        long bytes = 0;
+        for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
+            bytes += index.memoryBytes();
+        }
+        return bytes;
     }
 
     /**
-     * A KV head's index: {@code state} is none, building, ready or failed (with the reason); {@code indexedKeys}
-     * are in the index, positions {@code [sinks, indexedUpTo)}; {@code built}/{@code toBuild} count the
-     * work of a running build (training queries projected by an attention-aware build, keys inserted by HNSW).
+     * A KV head's index (or indexes, one per query head): {@code state} is none, building, ready or failed (with
+     * the reason); {@code indexedKeys} are in each index, positions {@code [sinks, indexedUpTo)}; {@code built} /
+     * {@code toBuild} count the work of a running build (training queries projected and keys linked by an
+     * attention-aware build, keys inserted by HNSW; over all indexes of the head); {@code indexBytes} sums them.
      */
     public record IndexState(String state, int indexedKeys, int indexedUpTo, int tokens, int built, int toBuild, long indexBytes) {
     }
@@ -235,10 +275,9 @@ public final class KvSession implements AutoCloseable {
             for (KvHeadState h : layer) {
                 bytes += h.keys.bytes() + h.values.bytes();
                 synchronized (h) {
-                    bytes += 4L * config.headDim() * h.trainingQueries.size();
+                    bytes += 4L * config.headDim() * h.trainingQueryCount();
                 }
-                VectorIndex index = h.index;
-                bytes += index == null ? 0 : index.memoryBytes();
+                bytes += indexBytes(h.indexes);
             }
         }
         return bytes;
@@ -256,8 +295,8 @@ public final class KvSession implements AutoCloseable {
         }
         for (KvHeadState[] layer : heads) {
             for (KvHeadState h : layer) {
-                VectorIndex index = h.index;
-                if (index != null) {
+                VectorIndex[] indexes = h.indexes;
+                for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
                     index.close();
                 }
             }
@@ -294,15 +333,17 @@ public final class KvSession implements AutoCloseable {
 
     /** Moves tokens that left the window into the index (the caller holds h's monitor). */
     private void advanceWindow(KvHeadState h) {
-        VectorIndex index = h.index;
-        if (index == null) {
+        VectorIndex[] indexes = h.indexes;
+        if (indexes == null) {
             return;
         }
         int limit = h.size() - config.windowTokens();
         int next = Math.max(h.indexedUpTo, config.sinkTokens());
         for (; next < limit; next++) {
             float[] key = h.keys.row(next);
-            index.add(next, key);
+            for (VectorIndex index : indexes) {
+                index.add(next, key);
+            }
             h.indexedUpTo = next + 1;
         }
     }
@@ -329,10 +370,11 @@ public final class KvSession implements AutoCloseable {
         int from = config.sinkTokens();
         int to;
         float[][] keys;
-        float[][] queries;
+        float[][][] queries; // per index
+        int count = config.indexesPerKvHead();
         synchronized (h) {
             to = h.size() - config.windowTokens();
-            if (h.index != null || h.building || to <= from || h.buildFailure != null) {
+            if (h.indexes != null || h.building || to <= from || h.buildFailure != null) {
                 return;
             }
             h.building = true;
@@ -340,9 +382,12 @@ public final class KvSession implements AutoCloseable {
             for (int i = from; i < to; i++) {
                 keys[i - from] = h.keys.row(i);
             }
-            queries = h.trainingQueries.toArray(new float[0][]);
-            h.buildTotal = config.retriever() == KvSessionConfig.Retriever.HNSW ? keys.length : queries.length;
+            queries = new float[count][][];
+            for (int g = 0; g < count; g++) {
+                queries[g] = h.trainingQueries.get(g).toArray(new float[0][]);
+            }
             h.buildDone = 0;
+            h.buildTotal = 0;
         }
         long[] ids = new long[to - from];
         for (int i = 0; i < ids.length; i++) {
@@ -351,25 +396,32 @@ public final class KvSession implements AutoCloseable {
         int end = to;
         builds.execute(() -> {
             try {
-                VectorIndex built = switch (config.retriever()) {
-                    case ATTENTION_AWARE -> AttentionAwareIndex.build(config.headDim(), Similarity.DOT_PRODUCT,
-                            config.indexParams(), ids, keys, queries, scorer, (done, total) -> {
-                                h.buildDone = done;
-                                h.buildTotal = total;
-                            });
-                    case HNSW -> buildHnsw(ids, keys, h);
-                };
+                VectorIndex[] built = new VectorIndex[count];
+                for (int g = 0; g < count; g++) {
+                    int before = g; // the progress of the indexes already built
+                    built[g] = switch (config.retriever()) {
+                        case ATTENTION_AWARE -> AttentionAwareIndex.build(config.headDim(), Similarity.DOT_PRODUCT,
+                                config.indexParams(), ids, keys, queries[g], scorer, (done, total) -> {
+                                    h.buildDone = before * total + done;
+                                    h.buildTotal = count * total;
+                                });
+                        case HNSW -> buildHnsw(ids, keys, h);
+                    };
+                }
                 synchronized (h) {
-                    h.indexedUpTo = end; // before the index: a reader that sees the index sees its range
-                    h.index = built;
+                    h.indexedUpTo = end; // before the indexes: a reader that sees them sees their range
+                    h.indexes = built;
                     h.building = false;
                     advanceWindow(h); // tokens that left the window during the build
-                    // Queries prefilled during the build, then none kept: the index holds what it learnt.
-                    List<float[]> later = h.trainingQueries.subList(queries.length, h.trainingQueries.size());
-                    if (!later.isEmpty() && built instanceof AttentionAwareIndex aware) {
-                        aware.addQueries(later.toArray(new float[0][]), scorer);
+                    // Queries prefilled during the build, then none kept: the indexes hold what they learnt.
+                    for (int g = 0; g < count; g++) {
+                        List<float[]> all = h.trainingQueries.get(g);
+                        List<float[]> later = all.subList(queries[g].length, all.size());
+                        if (!later.isEmpty() && built[g] instanceof AttentionAwareIndex aware) {
+                            aware.addQueries(later.toArray(new float[0][]), scorer);
+                        }
+                        all.clear();
                     }
-                    h.trainingQueries.clear();
                 }
             } catch (Throwable t) {
                 synchronized (h) {
@@ -384,6 +436,7 @@ public final class KvSession implements AutoCloseable {
     private VectorIndex buildHnsw(long[] ids, float[][] keys, KvHeadState h) {
         HnswlibIndex index = new HnswlibIndex(config.headDim(), Similarity.DOT_PRODUCT,
                 HnswlibIndex.Options.defaults().withInitialCapacity(Math.max(1024, keys.length + config.windowTokens())));
+        h.buildTotal = keys.length;
         int slice = 16_384;
         for (int from = 0; from < keys.length; from += slice) {
             int to = Math.min(keys.length, from + slice);

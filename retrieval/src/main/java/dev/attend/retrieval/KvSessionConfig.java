@@ -18,10 +18,13 @@ import java.util.Objects;
  * @param indexParams         parameters of each KV head's attention-aware index
  * @param storage             precision of the stored keys and values (the index keeps float32 keys)
  * @param retriever           which index retrieves the top-k keys
+ * @param indexPerQueryHead   one index per query head over its KV head's keys, trained on that head's own queries
+ *                            (as RetrievalAttention), instead of one per KV head shared by its query heads; each
+ *                            index holds its own copy of the keys, so the index memory grows with the group size
  */
 public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim, int sinkTokens,
                               int windowTokens, int topK, float scale, AttentionAwareIndex.Params indexParams,
-                              Precision storage, Retriever retriever) {
+                              Precision storage, Retriever retriever, boolean indexPerQueryHead) {
 
     /** The index a KV head retrieves its top-k keys from. */
     public enum Retriever {
@@ -56,7 +59,7 @@ public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, 
     public static KvSessionConfig defaults(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim) {
         return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, 128, 512, 100,
                 (float) (1 / Math.sqrt(headDim)), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32,
-                Retriever.ATTENTION_AWARE);
+                Retriever.ATTENTION_AWARE, false);
     }
 
     public KvSessionConfig {
@@ -81,27 +84,38 @@ public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, 
 
     /** The same with another static set (sinks, window). */
     public KvSessionConfig withStaticSet(int sinks, int window) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinks, window, topK, scale, indexParams, storage, retriever);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinks, window, topK, scale, indexParams, storage, retriever, indexPerQueryHead);
     }
 
     /** The same with another number of retrieved keys. */
     public KvSessionConfig withTopK(int k) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, k, scale, indexParams, storage, retriever);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, k, scale, indexParams, storage, retriever, indexPerQueryHead);
     }
 
     /** The same with another retriever. */
     public KvSessionConfig withRetriever(Retriever r) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, storage, r);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, storage, r, indexPerQueryHead);
     }
 
     /** The same with another storage precision. */
     public KvSessionConfig withStorage(Precision p) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, p, retriever);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, p, retriever, indexPerQueryHead);
     }
 
     /** The same with another logit scale. */
     public KvSessionConfig withScale(float s) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, s, indexParams, storage, retriever);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, s, indexParams, storage, retriever, indexPerQueryHead);
+    }
+
+    /** The same with one index per query head ({@code true}) or per KV head. */
+    public KvSessionConfig withIndexPerQueryHead(boolean perQueryHead) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams,
+                storage, retriever, perQueryHead);
+    }
+
+    /** Indexes per KV head (HNSW learns nothing from queries: one per KV head whatever {@code indexPerQueryHead} says). */
+    public int indexesPerKvHead() {
+        return indexPerQueryHead && retriever == Retriever.ATTENTION_AWARE ? queryHeadsPerKvHead : 1;
     }
 
     /** Query heads per layer. */

@@ -56,8 +56,9 @@ public final class KvSessionStore implements AutoCloseable {
                 s.holdBuilds(true);
                 s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), new KvJournal.Replay() {
                     @Override
-                    public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries) {
-                        s.prefill(layer, kvHead, from, keys, values, queries, true);
+                    public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
+                                        int[] queryHeads) {
+                        s.prefill(layer, kvHead, from, keys, values, queries, queryHeads, true);
                     }
 
                     @Override
@@ -147,6 +148,7 @@ public final class KvSessionStore implements AutoCloseable {
         p.setProperty("index.entryPoints", Integer.toString(ip.entryPoints()));
         p.setProperty("storage", c.storage().name());
         p.setProperty("retriever", c.retriever().wireName());
+        p.setProperty("indexPerQueryHead", Boolean.toString(c.indexPerQueryHead()));
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp)) {
             p.store(w, "Attend KV session");
@@ -171,7 +173,8 @@ public final class KvSessionStore implements AutoCloseable {
                     new AttentionAwareIndex.Params(num(p, "index.maxDegree"), num(p, "index.queryNeighbors"),
                             num(p, "index.pivotsPerQuery"), num(p, "index.buildBeam"), num(p, "index.entryPoints")),
                     Precision.valueOf(p.getProperty("storage")),
-                    KvSessionConfig.Retriever.of(p.getProperty("retriever", KvSessionConfig.Retriever.ATTENTION_AWARE.wireName())));
+                    KvSessionConfig.Retriever.of(p.getProperty("retriever", KvSessionConfig.Retriever.ATTENTION_AWARE.wireName())),
+                    Boolean.parseBoolean(p.getProperty("indexPerQueryHead", "false")));
         } catch (RuntimeException e) {
             throw new IOException(file + " is not a valid KV session configuration: " + e.getMessage(), e);
         }

@@ -37,7 +37,7 @@ class KvSessionStoreTest {
 
     static KvSessionConfig config() {
         return new KvSessionConfig(1, 2, 1, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4), Precision.FLOAT32,
-                KvSessionConfig.Retriever.ATTENTION_AWARE);
+                KvSessionConfig.Retriever.ATTENTION_AWARE, false);
     }
 
     static float[] row(SplittableRandom rnd) {
@@ -83,6 +83,35 @@ class KvSessionStoreTest {
             s.append(0, 1, 130, row(rnd), row(rnd));
             assertThat(store.delete("a")).isTrue();
             assertThat(Files.exists(dir.resolve("a"))).isFalse();
+        }
+    }
+
+    @Test
+    void chunkedPrefillWithAttributedQueriesReplaysIntoOneBuildPerIndex(@TempDir Path dir) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(6);
+        KvSessionConfig perHead = new KvSessionConfig(1, 1, 2, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4),
+                Precision.FLOAT32, KvSessionConfig.Retriever.ATTENTION_AWARE, true);
+        KvSession.IndexState before;
+        float[] q = row(rnd);
+        AttendResult answer;
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.PROCESS)) {
+            KvSession s = store.create("c", perHead);
+            s.prefill(0, 0, 0, rows(rnd, 100), rows(rnd, 100), rows(rnd, 30), new int[30], true); // all for query head 0
+            int[] ones = new int[30];
+            java.util.Arrays.fill(ones, 1);
+            s.prefill(0, 0, 100, rows(rnd, 100), rows(rnd, 100), rows(rnd, 30), ones, false);
+            before = s.indexState(0, 0);
+            answer = s.attend(0, 1, q, 20, 1000);
+        }
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.PROCESS)) {
+            KvSession s = store.get("c");
+            assertThat(s.config().indexPerQueryHead()).isTrue();
+            KvSession.IndexState after = s.indexState(0, 0);
+            assertThat(after.state()).isEqualTo("ready");
+            assertThat(after.indexedKeys()).isEqualTo(before.indexedKeys()).isEqualTo(200 - 4 - 16);
+            // The same keys and the same queries per head: the same graphs, the same answer.
+            assertThat(after.indexBytes()).isEqualTo(before.indexBytes());
+            assertThat(s.attend(0, 1, q, 20, 1000).output()).containsExactly(answer.output(), org.assertj.core.data.Offset.offset(1e-5f));
         }
     }
 

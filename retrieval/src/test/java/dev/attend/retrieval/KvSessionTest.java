@@ -57,7 +57,7 @@ class KvSessionTest {
     private static KvSessionConfig config(int sinks, int window, int topK, float scale) {
         return new KvSessionConfig(2, 2, 2, DIM, sinks, window, topK, scale,
                 new AttentionAwareIndex.Params(24, 50, 8, 32, 4), dev.attend.gpu.Precision.FLOAT32,
-                KvSessionConfig.Retriever.ATTENTION_AWARE);
+                KvSessionConfig.Retriever.ATTENTION_AWARE, false);
     }
 
     private static float[][] rows(SplittableRandom rnd, int n, double shift) {
@@ -274,6 +274,47 @@ class KvSessionTest {
             assertThat(r.stats().mode()).isEqualTo("index");
             assertThat(r.retrieved()).hasSize(420 - 32 - 8);
             assertThat(relativeError(r.output(), s.attendExact(0, 2, q).output())).isLessThan(1e-5);
+        }
+    }
+
+    @Test
+    void anIndexPerQueryHeadTrainsOnItsOwnHeadsQueries() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 8);
+        int n = 600;
+        float[][] keys = rows(rnd, n, 0);
+        float[][] values = rows(rnd, n, 0);
+        float[][] queries = rows(rnd, 200, 1.5);
+        int[] heads = new int[200];
+        for (int i = 0; i < heads.length; i++) {
+            heads[i] = 2 + i % 2; // query heads 2 and 3 read KV head 1
+        }
+        KvSessionConfig shared = config(8, 32, 1000);
+        try (KvSession one = new KvSession("shared", shared, scorer, NOW);
+             KvSession perHead = new KvSession("per-head", shared.withIndexPerQueryHead(true), scorer, NOW)) {
+            one.prefill(0, 1, 0, keys, values, queries, heads, false);
+            perHead.prefill(0, 1, 0, keys, values, queries, heads, false);
+            KvSession.IndexState a = one.indexState(0, 1);
+            KvSession.IndexState b = perHead.indexState(0, 1);
+            assertThat(b.state()).isEqualTo("ready");
+            assertThat(b.indexedKeys()).isEqualTo(a.indexedKeys()).isEqualTo(n - 8 - 32);
+            // Two indexes, each with its own copy of the keys.
+            assertThat(b.indexBytes()).isGreaterThan(a.indexBytes() * 3 / 2);
+            for (int i = n; i < n + 40; i++) { // the keys that leave the window enter both indexes
+                float[] k = rows(rnd, 1, 0)[0];
+                perHead.append(0, 1, i, k, k);
+            }
+            for (int qh = 2; qh <= 3; qh++) {
+                float[] q = rows(rnd, 1, 1.5)[0];
+                AttendResult r = perHead.attend(0, qh, q, 1000, Integer.MAX_VALUE);
+                assertThat(r.stats().retrievedKeys()).isEqualTo(n + 40 - 8 - 32);
+                assertThat(relativeError(r.output(), perHead.attendExact(0, qh, q).output())).isLessThan(1e-5);
+            }
+            // A query attributed to a head of another KV head is refused whole.
+            int[] wrong = heads.clone();
+            wrong[7] = 0;
+            assertThatThrownBy(() -> perHead.prefill(0, 1, n + 40, rows(rnd, 1, 0), rows(rnd, 1, 0), queries, wrong, false))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("query head 0");
+            assertThat(perHead.length(0, 1)).isEqualTo(n + 40);
         }
     }
 

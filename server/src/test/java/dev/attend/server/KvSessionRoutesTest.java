@@ -160,14 +160,24 @@ class KvSessionRoutesTest {
         assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0", 1, 2, 3, 4).statusCode()).isEqualTo(400);
         assertThat(postBinary("/v1/kv/sessions/bin/append?layer=x&kvHead=0&position=2", 1, 2, 3, 4).statusCode()).isEqualTo(400);
         assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=2", 1, Float.NaN, 3, 4).statusCode()).isEqualTo(400);
+        // float16 bodies: half the bytes, the same numbers (1.5 and 2 are exact in float16).
+        java.nio.ByteBuffer half = java.nio.ByteBuffer.allocate(2 * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float v : new float[] {0, 0, 1.5f, 2}) {
+            half.putShort(Float.floatToFloat16(v));
+        }
+        HttpResponse<String> f16 = TestHttp.send(TestHttp.request(server, "/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=2&dtype=float16")
+                .header("Content-Type", "application/octet-stream").POST(BodyPublishers.ofByteArray(half.array())).build());
+        assertThat(f16.statusCode()).as(f16.body()).isEqualTo(200);
+        assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=3&dtype=bfloat16", 0, 0, 0, 0).statusCode())
+                .isEqualTo(400);
         HttpResponse<String> r = postBinary("/v1/kv/sessions/bin/attend?layer=0&queryHead=0", 2, 0);
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         JsonNode result = TestHttp.json(r).path("results").get(0);
-        // Two keys, logits 2/sqrt(2) and 0: weights e^sqrt2 / (e^sqrt2 + 1) and the rest.
-        double w = Math.exp(Math.sqrt(2)) / (Math.exp(Math.sqrt(2)) + 1);
-        assertThat(result.path("output").get(0).asDouble()).isCloseTo(5 * w + 7 * (1 - w), org.assertj.core.data.Offset.offset(1e-5));
+        // Three keys, logits 2/sqrt(2), 0 and 0 (the float16 key is zero): weights e^sqrt2 / (e^sqrt2 + 2) and the rest.
+        double e = Math.exp(Math.sqrt(2));
+        assertThat(result.path("output").get(0).asDouble()).isCloseTo((5 * e + 7 + 1.5) / (e + 2), org.assertj.core.data.Offset.offset(1e-5));
         assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/bin")).path("heads").get(0).path("index").path("tokens").asInt())
-                .isEqualTo(2);
+                .isEqualTo(3);
         String scrape = TestHttp.get(server, "/metrics").body();
         assertThat(scrape).contains("attend_kv_sessions ", "attend_kv_session_bytes ");
     }
@@ -280,6 +290,41 @@ class KvSessionRoutesTest {
         assertThat(huge.statusCode()).isEqualTo(413);
         assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/dec")).path("heads").get(0).path("index").path("tokens")
                 .asInt()).isEqualTo(32);
+    }
+
+    @Test
+    void prefillQueriesCanNameTheirQueryHeadForPerHeadIndexes() {
+        SplittableRandom rnd = new SplittableRandom(12);
+        int d = 4;
+        assertThat(post("/v1/kv/sessions", Map.of("id", "ph", "layers", 1, "kvHeads", 2, "queryHeadsPerKvHead", 2, "headDim", d,
+                "sinkTokens", 2, "windowTokens", 4, "indexPerQueryHead", true)).statusCode()).isEqualTo(201);
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/ph")).path("indexPerQueryHead").asBoolean()).isTrue();
+        Map<String, Object> prefill = new LinkedHashMap<>();
+        prefill.put("layer", 0);
+        prefill.put("kvHead", 1);
+        prefill.put("from", 0);
+        prefill.put("keys", rows(rnd, 20, d));
+        prefill.put("values", rows(rnd, 20, d));
+        prefill.put("queries", rows(rnd, 4, d));
+        prefill.put("queryHeads", new int[] {2, 3, 2, 5}); // 5 is not a query head of KV head 1
+        prefill.put("more", true);
+        assertThat(post("/v1/kv/sessions/ph/prefill", prefill).statusCode()).isEqualTo(400);
+        prefill.put("queryHeads", new int[] {2, 3, 2, 3});
+        assertThat(post("/v1/kv/sessions/ph/prefill", prefill).statusCode()).isEqualTo(200);
+        // Binary: the queries of one call belong to ?queryHead=.
+        float[] body = new float[0];
+        for (float[] q : rows(rnd, 3, d)) {
+            body = concat(body, q);
+        }
+        HttpResponse<String> r = postBinary("/v1/kv/sessions/ph/prefill?layer=0&kvHead=1&from=20&tokens=0&queries=3&queryHead=3", body);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        JsonNode index;
+        do {
+            index = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/ph")).path("heads").get(1).path("index");
+        } while (!index.path("state").asText().equals("ready") && System.nanoTime() < deadline);
+        assertThat(index.path("state").asText()).isEqualTo("ready");
+        assertThat(index.path("indexedKeys").asInt()).isEqualTo(20 - 2 - 4);
     }
 
     @Test

@@ -7,8 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The keys, values and index of one KV head. Positions {@code [sinks, indexedUpTo)} are in the index
- * once it exists; every other stored position belongs to the static set and is attended exactly.
+ * The keys, values and indexes of one KV head: one index, or one per query head reading this KV head
+ * (each trained on its own head's queries). Positions {@code [sinks, indexedUpTo)} are in every index
+ * once they exist; every other stored position belongs to the static set and is attended exactly.
  * The writer (append, prefill, the end of a build) holds this object's monitor; readers take
  * {@link #indexedUpTo} first and ignore retrieved positions at or past it, so a search racing an
  * append never counts a key twice.
@@ -17,9 +18,10 @@ public final class KvHeadState {
 
     public final VectorStore keys;
     public final VectorStore values;
-    /** Prefill queries of this head's query heads, kept until its index is built from them. */
-    public final List<float[]> trainingQueries = new ArrayList<>();
-    public volatile VectorIndex index;
+    /** Prefill queries per index (a query for every index appears in every list), kept until the indexes are built. */
+    public final List<List<float[]>> trainingQueries;
+    /** The indexes (one per group), all built together; null before. */
+    public volatile VectorIndex[] indexes;
     public volatile int indexedUpTo;
     public volatile boolean building;
     /** Work done so far by a running build (training queries projected, or keys inserted), and the total. */
@@ -27,12 +29,25 @@ public final class KvHeadState {
     public volatile int buildTotal;
     public volatile Throwable buildFailure;
 
-    public KvHeadState(int dim, Precision precision) {
+    public KvHeadState(int dim, Precision precision, int indexes) {
         this.keys = new VectorStore(dim, precision);
         this.values = new VectorStore(dim, precision);
+        this.trainingQueries = new ArrayList<>(indexes);
+        for (int i = 0; i < indexes; i++) {
+            trainingQueries.add(new ArrayList<>());
+        }
     }
 
     public int size() {
         return keys.size();
+    }
+
+    /** Training queries held, counting a query shared by several indexes once per index. */
+    public long trainingQueryCount() {
+        long n = 0;
+        for (List<float[]> l : trainingQueries) {
+            n += l.size();
+        }
+        return n;
     }
 }

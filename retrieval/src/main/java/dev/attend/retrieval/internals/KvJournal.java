@@ -1,8 +1,6 @@
 package dev.attend.retrieval.internals;
 
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,20 +15,24 @@ import java.util.zip.CRC32;
  * The write-ahead log of a KV session: every prefill and append is written (and, with {@code force},
  * forced to disk) before the session applies it, so an acknowledged write survives a crash of the process
  * (and, forced, of the machine). A record is
- * {@code [length int][type byte][layer int][kvHead int][position int][rows int][queries int][floats...][crc32 int]};
+ * {@code [length int][type byte][layer int][kvHead int][position int][rows int][queries int][floats...][query heads int...]?[crc32 int]}
+ * (big-endian; query heads only in a {@code PREFILL_WITH_HEADS} record);
  * a torn record at the end (the write that was never acknowledged) is cut off on replay.
  */
 public final class KvJournal implements AutoCloseable {
 
     /** What a replayed record asks the session to do. */
     public interface Replay {
-        void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries);
+        /** {@code queryHeads}: the query head of each query, or null when the queries were not attributed. */
+        void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries, int[] queryHeads);
 
         void append(int layer, int kvHead, int position, float[] key, float[] value);
     }
 
     static final byte PREFILL = 1;
     static final byte APPEND = 2;
+    /** A prefill whose queries carry their query heads (an int each, after the floats). */
+    static final byte PREFILL_WITH_HEADS = 3;
 
     private final Path file;
     private final FileChannel channel;
@@ -99,14 +101,22 @@ public final class KvJournal implements AutoCloseable {
         int position = b.getInt();
         int rows = b.getInt();
         int queries = b.getInt();
-        int dim = rows + queries == 0 ? 0 : b.remaining() / 4 / (2 * rows + queries);
+        int headBytes = type == PREFILL_WITH_HEADS ? 4 * queries : 0;
+        int dim = rows + queries == 0 ? 0 : (b.remaining() - headBytes) / 4 / (2 * rows + queries);
         float[][] keys = read(b, rows, dim);
         float[][] values = read(b, rows, dim);
         float[][] qs = read(b, queries, dim);
         if (type == APPEND) {
             replay.append(layer, kvHead, position, keys[0], values[0]);
         } else {
-            replay.prefill(layer, kvHead, position, keys, values, qs);
+            int[] heads = null;
+            if (type == PREFILL_WITH_HEADS) {
+                heads = new int[queries];
+                for (int i = 0; i < queries; i++) {
+                    heads[i] = b.getInt();
+                }
+            }
+            replay.prefill(layer, kvHead, position, keys, values, qs, heads);
         }
     }
 
@@ -120,39 +130,47 @@ public final class KvJournal implements AutoCloseable {
         return out;
     }
 
-    /** Logs a prefill. */
-    public synchronized void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries)
-            throws IOException {
-        write(PREFILL, layer, kvHead, from, keys, values, queries);
+    /** Logs a prefill; {@code queryHeads} (the query head of each query) may be null. */
+    public synchronized void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
+                                     int[] queryHeads) throws IOException {
+        write(queryHeads == null ? PREFILL : PREFILL_WITH_HEADS, layer, kvHead, from, keys, values, queries, queryHeads);
     }
 
     /** Logs an append. */
     public synchronized void append(int layer, int kvHead, int position, float[] key, float[] value) throws IOException {
-        write(APPEND, layer, kvHead, position, new float[][] {key}, new float[][] {value}, new float[0][]);
+        write(APPEND, layer, kvHead, position, new float[][] {key}, new float[][] {value}, new float[0][], null);
     }
 
-    private void write(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries)
-            throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        DataOutputStream out = new DataOutputStream(bytes);
-        out.writeByte(type);
-        out.writeInt(layer);
-        out.writeInt(kvHead);
-        out.writeInt(position);
-        out.writeInt(keys.length);
-        out.writeInt(queries.length);
+    private void write(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
+                       int[] queryHeads) throws IOException {
+        long floats = 0;
+        for (float[][] block : new float[][][] {keys, values, queries}) {
+            for (float[] row : block) {
+                floats += row.length;
+            }
+        }
+        long bodyLength = 21 + 4 * floats + (queryHeads == null ? 0 : 4L * queryHeads.length);
+        if (bodyLength > (1 << 30)) {
+            throw new IllegalArgumentException("a write of " + bodyLength + " bytes is too large for one journal record: split it");
+        }
+        ByteBuffer record = ByteBuffer.allocate(4 + (int) bodyLength + 4);
+        record.putInt((int) bodyLength);
+        record.put(type).putInt(layer).putInt(kvHead).putInt(position).putInt(keys.length).putInt(queries.length);
         for (float[][] block : new float[][][] {keys, values, queries}) {
             for (float[] row : block) {
                 for (float x : row) {
-                    out.writeFloat(x);
+                    record.putFloat(x);
                 }
             }
         }
-        byte[] body = bytes.toByteArray();
+        if (queryHeads != null) {
+            for (int h : queryHeads) {
+                record.putInt(h);
+            }
+        }
         CRC32 crc = new CRC32();
-        crc.update(body);
-        ByteBuffer record = ByteBuffer.allocate(4 + body.length + 4);
-        record.putInt(body.length).put(body).putInt((int) crc.getValue()).flip();
+        crc.update(record.array(), 4, (int) bodyLength);
+        record.putInt((int) crc.getValue()).flip();
         long start = channel.position();
         try {
             while (record.hasRemaining()) {

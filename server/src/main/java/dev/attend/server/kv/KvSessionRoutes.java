@@ -27,10 +27,10 @@ import java.util.function.Consumer;
  * HTTP endpoints of retrieval attention, in JSON (vectors as arrays of numbers):
  * <ul>
  *   <li>{@code POST /v1/kv/sessions} {@code {id?, layers, kvHeads, queryHeadsPerKvHead?, headDim, sinkTokens?,
- *       windowTokens?, topK?, scale?, storage?, retriever?}}: creates a session (201);</li>
+ *       windowTokens?, topK?, scale?, storage?, retriever?, indexPerQueryHead?}}: creates a session (201);</li>
  *   <li>{@code GET /v1/kv/sessions/{id}}: its shape, memory and every KV head's index state;</li>
  *   <li>{@code DELETE /v1/kv/sessions/{id}} (204);</li>
- *   <li>{@code POST /v1/kv/sessions/{id}/prefill} {@code {layer, kvHead, from, keys, values, queries, more?}}: with
+ *   <li>{@code POST /v1/kv/sessions/{id}/prefill} {@code {layer, kvHead, from, keys, values, queries, queryHeads?, more?}}: with
  *       {@code more: true} further chunks follow and the index build waits for the last;</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/append} {@code {layer, kvHead, position, key, value}};</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/attend} {@code {layer, queries: [{queryHead, query}], budget?}}: the
@@ -38,7 +38,8 @@ import java.util.function.Consumer;
  *   <li>{@code POST /v1/kv/sessions/{id}/decode}: one decode step of a KV head in one round trip, append then
  *       attend: {@code {layer, kvHead, position, key, value, queries: [{queryHead, query}], budget?}}.</li>
  * </ul>
- * Every write and attend also takes an {@code application/octet-stream} body of little-endian float32, the
+ * Every write and attend also takes an {@code application/octet-stream} body of little-endian float32 (or float16
+ * with {@code ?dtype=float16}), the
  * numbers that say where the vectors go as query parameters ({@link #binaryPrefill}, {@link #binaryAppend},
  * {@link #binaryAttend}, {@link #binaryDecode}). Bodies of append, attend and decode are limited to
  * {@value #SMALL_BODY_BYTES} bytes (413 beyond); prefill takes up to the server's body limit per call.
@@ -134,11 +135,12 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     /** Request bodies. Absent optional numbers are null. */
     record CreateRequest(String id, Integer layers, Integer kvHeads, Integer queryHeadsPerKvHead, Integer headDim,
-                         Integer sinkTokens, Integer windowTokens, Integer topK, Float scale, String storage, String retriever) {
+                         Integer sinkTokens, Integer windowTokens, Integer topK, Float scale, String storage, String retriever,
+                         Boolean indexPerQueryHead) {
     }
 
     record PrefillRequest(Integer layer, Integer kvHead, Integer from, float[][] keys, float[][] values, float[][] queries,
-                          Boolean more) {
+                          int[] queryHeads, Boolean more) {
     }
 
     record AppendRequest(Integer layer, Integer kvHead, Integer position, float[] key, float[] value) {
@@ -173,7 +175,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             PrefillRequest r = isBinary(ctx) ? binaryPrefill(ctx, s) : ctx.bodyAsClass(PrefillRequest.class);
             checked(() -> s.prefill(required(r.layer(), "layer"), required(r.kvHead(), "kvHead"), required(r.from(), "from"),
                     required(r.keys(), "keys"), required(r.values(), "values"), r.queries() == null ? new float[0][] : r.queries(),
-                    Boolean.TRUE.equals(r.more())));
+                    r.queryHeads(), Boolean.TRUE.equals(r.more())));
             ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead()), "index", s.indexState(r.layer(), r.kvHead())));
         });
         routes.post("/v1/kv/sessions/{id}/append", ctx -> {
@@ -265,13 +267,15 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     }
 
     /**
-     * Prefill: {@code ?layer=&kvHead=&from=&tokens=T&queries=Q&more=}, body = T keys, then T values, then Q
-     * queries ((2T + Q) x headDim floats); {@code more=true} when further chunks follow (the index build waits).
+     * Prefill: {@code ?layer=&kvHead=&from=&tokens=T&queries=Q&queryHead=&more=}, body = T keys, then T values,
+     * then Q queries ((2T + Q) x headDim floats); {@code queryHead} (optional) attributes the queries to one query
+     * head; {@code more=true} when further chunks follow (the index build waits).
      */
     private static PrefillRequest binaryPrefill(Context ctx, KvSession s) {
         int d = s.config().headDim();
         int tokens = intParam(ctx, "tokens");
         int queries = intParam(ctx, "queries");
+        String queryHead = ctx.queryParam("queryHead");
         if (tokens < 0 || queries < 0) {
             throw ApiException.badRequest("tokens and queries must be >= 0", Map.of());
         }
@@ -280,11 +284,18 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             throw new ApiException(413, ErrorCodes.PAYLOAD_TOO_LARGE, "a prefill of " + tokens + " tokens and " + queries
                     + " queries is too large for one call: split it", Map.of());
         }
-        float[] floats = floats(ctx.bodyAsBytes(), (int) count, "a prefill body holds " + tokens + " keys, " + tokens
-                + " values and " + queries + " queries of " + d + " float32");
+        float[] floats = floats(ctx, (int) count, "a prefill body holds " + tokens + " keys, " + tokens
+                + " values and " + queries + " queries of " + d + " numbers");
         return new PrefillRequest(intParam(ctx, "layer"), intParam(ctx, "kvHead"), intParam(ctx, "from"),
                 rows(floats, 0, tokens, d), rows(floats, tokens, tokens, d), rows(floats, 2 * tokens, queries, d),
+                queryHead == null ? null : filled(queries, parseInt("queryHead", queryHead)),
                 Boolean.parseBoolean(ctx.queryParam("more")));
+    }
+
+    private static int[] filled(int length, int value) {
+        int[] out = new int[length];
+        java.util.Arrays.fill(out, value);
+        return out;
     }
 
     private static float[][] rows(float[] floats, int first, int count, int d) {
@@ -310,8 +321,8 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             throw ApiException.badRequest(heads.length + " query heads listed, the session has " + s.config().queryHeads(),
                     Map.of("field", "queryHeads"));
         }
-        float[] floats = floats(ctx.bodyAsBytes(), (2 + heads.length) * d, "a decode body holds the key, the value and "
-                + heads.length + " queries of " + d + " float32");
+        float[] floats = floats(ctx, (2 + heads.length) * d, "a decode body holds the key, the value and "
+                + heads.length + " queries of " + d + " numbers");
         List<HeadQuery> queries = new ArrayList<>();
         for (int i = 0; i < heads.length; i++) {
             queries.add(new HeadQuery(parseInt("queryHeads", heads[i]), java.util.Arrays.copyOfRange(floats, (2 + i) * d, (3 + i) * d)));
@@ -325,7 +336,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     /** Append: {@code ?layer=&kvHead=&position=}, body = key then value (2 x headDim floats). */
     private static AppendRequest binaryAppend(Context ctx, KvSession s) {
         int d = s.config().headDim();
-        float[] floats = floats(ctx.bodyAsBytes(), 2 * d, "an append body holds the key then the value: 2 x " + d + " float32");
+        float[] floats = floats(ctx, 2 * d, "an append body holds the key then the value: 2 x " + d + " numbers");
         return new AppendRequest(intParam(ctx, "layer"), intParam(ctx, "kvHead"), intParam(ctx, "position"),
                 java.util.Arrays.copyOfRange(floats, 0, d), java.util.Arrays.copyOfRange(floats, d, 2 * d));
     }
@@ -333,19 +344,37 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     /** Attend: {@code ?layer=&queryHead=&budget=} (budget optional), body = the query (headDim floats). */
     private static AttendRequest binaryAttend(Context ctx, KvSession s) {
         int d = s.config().headDim();
-        float[] query = floats(ctx.bodyAsBytes(), d, "an attend body holds one query: " + d + " float32");
+        float[] query = floats(ctx, d, "an attend body holds one query: " + d + " numbers");
         String budget = ctx.queryParam("budget");
         return new AttendRequest(intParam(ctx, "layer"), List.of(new HeadQuery(intParam(ctx, "queryHead"), query)),
                 budget == null ? null : parseInt("budget", budget));
     }
 
-    private static float[] floats(byte[] body, int count, String expected) {
-        if (body.length != 4 * count) {
-            throw ApiException.badRequest("body has " + body.length + " bytes; " + expected + " (" + 4 * count + " bytes)",
-                    Map.of("bytes", body.length, "expected", 4 * count));
+    /**
+     * The body's {@code count} numbers: little-endian float32, or float16 with {@code ?dtype=float16} (half the
+     * bytes; the session stores what its own storage precision says).
+     */
+    private static float[] floats(Context ctx, int count, String expected) {
+        String dtype = ctx.queryParam("dtype") == null ? "float32" : ctx.queryParam("dtype");
+        int width = switch (dtype) {
+            case "float32" -> 4;
+            case "float16" -> 2;
+            default -> throw ApiException.badRequest("dtype must be float32 or float16, got '" + dtype + "'", Map.of("field", "dtype"));
+        };
+        byte[] body = ctx.bodyAsBytes();
+        if (body.length != (long) width * count) {
+            throw ApiException.badRequest("body has " + body.length + " bytes; " + expected + " as " + dtype + " ("
+                    + (long) width * count + " bytes)", Map.of("bytes", body.length, "expected", (long) width * count));
         }
         float[] out = new float[count];
-        java.nio.ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (width == 4) {
+            b.asFloatBuffer().get(out);
+        } else {
+            for (int i = 0; i < count; i++) {
+                out[i] = Float.float16ToFloat(b.getShort());
+            }
+        }
         return out;
     }
 
@@ -375,7 +404,8 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                 r.sinkTokens() == null ? d.sinkTokens() : r.sinkTokens(), r.windowTokens() == null ? d.windowTokens() : r.windowTokens(),
                 r.topK() == null ? d.topK() : r.topK(), r.scale() == null ? d.scale() : r.scale(), AttentionAwareIndex.Params.defaults(),
                 r.storage() == null ? Precision.FLOAT32 : storage(r.storage()),
-                r.retriever() == null ? d.retriever() : KvSessionConfig.Retriever.of(r.retriever())));
+                r.retriever() == null ? d.retriever() : KvSessionConfig.Retriever.of(r.retriever()),
+                Boolean.TRUE.equals(r.indexPerQueryHead())));
         KvSession created;
         synchronized (sessions) {
             if (sessions.get(id) != null) {
@@ -405,6 +435,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         m.put("scale", c.scale());
         m.put("storage", c.storage() == Precision.FLOAT16 ? "float16" : "float32");
         m.put("retriever", c.retriever().wireName());
+        m.put("indexPerQueryHead", c.indexPerQueryHead());
         m.put("memoryBytes", s.memoryBytes());
         List<Map<String, Object>> heads = new ArrayList<>();
         for (int l = 0; l < c.layers(); l++) {
