@@ -24,11 +24,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
 
 /**
  * Retrieval attention during decoding: {@code bench attention}. For each workload (each head of each
@@ -91,13 +93,9 @@ public final class AttentionBench {
             long seed = 1;
             Path json = null;
             Path plot = null;
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(a + " needs a value");
-                }
-                String v = args[++i];
-                switch (a) {
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
+                String v = o.value();
+                switch (o.name()) {
                     case "--kv" -> dirs.add(Path.of(v));
                     case "--synthetic" -> synthetic.add(Integer.parseInt(v));
                     case "--head" -> heads = Arrays.asList(v.split(","));
@@ -114,7 +112,7 @@ public final class AttentionBench {
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--json" -> json = Path.of(v);
                     case "--plot" -> plot = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + a + "'");
+                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
                 }
             }
             if (dirs.isEmpty() && synthetic.isEmpty()) {
@@ -144,13 +142,12 @@ public final class AttentionBench {
     }
 
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
-            out.println(USAGE);
-            return 0;
-        }
         Options options;
         try {
             options = Options.parse(args);
+        } catch (BenchArgs.HelpRequested h) {
+            out.println(USAGE);
+            return 0;
         } catch (IllegalArgumentException e) {
             err.println("bench attention: " + e.getMessage());
             err.println(USAGE);
@@ -378,7 +375,7 @@ public final class AttentionBench {
             }
             int len = pos + 1;
             long start = System.nanoTime();
-            AttentionOutput exact = scorer.attend(q, w.keys(), w.values(), range(0, len), w.scale());
+            AttentionOutput exact = scorer.attend(q, w.keys(), w.values(), IntStream.range(0, len).toArray(), w.scale());
             long fullMicros = (System.nanoTime() - start) / 1000;
             full.record(1, 0, 1, fullMicros, len);
 
@@ -396,7 +393,8 @@ public final class AttentionBench {
             int[][] truth = new int[o.ks().length][];
             for (int i = 0; i < o.ks().length; i++) {
                 truth[i] = Arrays.copyOf(ranked, Math.min(o.ks()[i], ranked.length));
-                AttentionOutput top = scorer.attend(q, w.keys(), w.values(), concat(staticSet, truth[i]), w.scale());
+                int[] used = IntStream.concat(Arrays.stream(staticSet), Arrays.stream(truth[i])).toArray();
+                AttentionOutput top = scorer.attend(q, w.keys(), w.values(), used, w.scale());
                 oracles.get(i).record(AttentionAccuracy.massKept(top.logSumExp(), exact.logSumExp()),
                         AttentionAccuracy.relativeError(top.output(), exact.output()), 1, fullMicros, len);
             }
@@ -517,20 +515,6 @@ public final class AttentionBench {
         for (int i = from; i < len; i++) {
             out[s + i - from] = i;
         }
-        return out;
-    }
-
-    private static int[] range(int from, int to) {
-        int[] r = new int[Math.max(0, to - from)];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = from + i;
-        }
-        return r;
-    }
-
-    private static int[] concat(int[] a, int[] b) {
-        int[] out = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
 

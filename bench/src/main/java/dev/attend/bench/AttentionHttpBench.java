@@ -32,6 +32,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * One KV head served over HTTP: {@code bench attention-http}. An in-process server (the same
@@ -63,10 +65,6 @@ public final class AttentionHttpBench {
     }
 
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
-            out.println(USAGE);
-            return 0;
-        }
         int n = 1_000_000;
         String head = OodWorkloadGenerator.DEFAULT_HEAD;
         int train = 30_000;
@@ -80,13 +78,9 @@ public final class AttentionHttpBench {
         long seed = 1;
         Path json = null;
         try {
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(a + " needs a value");
-                }
-                String v = args[++i];
-                switch (a) {
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
+                String v = o.value();
+                switch (o.name()) {
                     case "--synthetic" -> n = Integer.parseInt(v);
                     case "--head" -> head = v;
                     case "--train" -> train = Integer.parseInt(v);
@@ -99,7 +93,7 @@ public final class AttentionHttpBench {
                     case "--durability" -> durability = KvDurability.of(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--json" -> json = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + a + "'");
+                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
                 }
             }
             if (steps < 1 || warmup < 0 || train < 0 || chunk < 1 || checkEvery < 1 || !(budgetFraction > 0 && budgetFraction <= 1)
@@ -107,6 +101,9 @@ public final class AttentionHttpBench {
                 throw new IllegalArgumentException("need --steps >= 1, --warmup, --train >= 0, --chunk, --check-every >= 1, "
                         + "--budget in (0, 1] and --synthetic >= steps + warmup + 1024");
             }
+        } catch (BenchArgs.HelpRequested h) {
+            out.println(USAGE);
+            return 0;
         } catch (IllegalArgumentException e) {
             err.println("bench attention-http: " + e.getMessage());
             err.println(USAGE);
@@ -244,7 +241,7 @@ public final class AttentionHttpBench {
                         attendTime[i] = result.path("stats").path("micros").asLong() * 1000;
                         scanned += result.path("stats").path("keysScanned").asLong();
                         if (i % checkEvery == 0) {
-                            AttentionOutput exact = scorer.attend(q, w.keys(), values, range(pos + 1), w.scale());
+                            AttentionOutput exact = scorer.attend(q, w.keys(), values, IntStream.range(0, pos + 1).toArray(), w.scale());
                             float[] got = new float[d];
                             for (int c = 0; c < d; c++) {
                                 got[c] = (float) result.path("output").get(c).asDouble();
@@ -340,14 +337,6 @@ public final class AttentionHttpBench {
     private static void printRow(PrintStream out, String label, long[] nanos) {
         Map<String, Object> p = percentiles(nanos);
         out.printf(Locale.ROOT, "  %-34s %9d %9d %9d %9d%n", label, p.get("p50"), p.get("p90"), p.get("p99"), p.get("max"));
-    }
-
-    private static int[] range(int n) {
-        int[] r = new int[n];
-        for (int i = 0; i < n; i++) {
-            r[i] = i;
-        }
-        return r;
     }
 
     private static void deleteTree(Path dir) throws IOException {

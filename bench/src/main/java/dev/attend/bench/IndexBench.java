@@ -94,31 +94,16 @@ public final class IndexBench {
             boolean id = true;
             boolean ivf = false;
             int online = DEFAULT_ONLINE_KEYS;
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                String key = a;
-                String inline = null;
-                int eq = a.indexOf('=');
-                if (a.startsWith("--") && eq > 0) {
-                    key = a.substring(0, eq);
-                    inline = a.substring(eq + 1);
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--no-id", "--ivf"))) {
+                String key = o.name();
+                String v = o.value();
+                if (key.equals("--no-id")) {
+                    id = false;
+                    continue;
                 }
-                switch (key) {
-                    case "--help", "-h" -> throw new ScorerBench.HelpRequested();
-                    case "--no-id" -> {
-                        id = false;
-                        continue;
-                    }
-                    case "--ivf" -> {
-                        ivf = true;
-                        continue;
-                    }
-                    default -> {
-                    }
-                }
-                String v = inline != null ? inline : (i + 1 < args.length ? args[++i] : null);
-                if (v == null) {
-                    throw new IllegalArgumentException(key + " needs a value");
+                if (key.equals("--ivf")) {
+                    ivf = true;
+                    continue;
                 }
                 final String option = key;
                 switch (option) {
@@ -158,7 +143,7 @@ public final class IndexBench {
                     case "--online" -> online = positive(key, v);
                     case "--scorer" -> scorer = v;
                     case "--seed" -> seed = Long.parseLong(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + a + "'");
+                    default -> throw new IllegalArgumentException("unknown option '" + key + "'");
                 }
             }
             if (kv.isEmpty() && synthetic.isEmpty()) {
@@ -210,7 +195,7 @@ public final class IndexBench {
         Options options;
         try {
             options = Options.parse(args);
-        } catch (ScorerBench.HelpRequested h) {
+        } catch (BenchArgs.HelpRequested h) {
             out.println(USAGE);
             return 0;
         } catch (IllegalArgumentException e) {

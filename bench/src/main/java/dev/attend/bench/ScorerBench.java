@@ -73,25 +73,12 @@ public final class ScorerBench {
             long triadBytes = 0;
             double maxCall = 30;
             long seed = 42;
-            for (int i = 0; i < args.length; i++) {
-                String a = args[i];
-                String key = a;
-                String inline = null;
-                int eq = a.indexOf('=');
-                if (a.startsWith("--") && eq > 0) {
-                    key = a.substring(0, eq);
-                    inline = a.substring(eq + 1);
-                }
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--quick"))) {
+                String key = o.name();
+                String v = o.value();
                 if (key.equals("--quick")) {
                     quick = true;
                     continue;
-                }
-                if (key.equals("--help") || key.equals("-h")) {
-                    throw new HelpRequested();
-                }
-                String v = inline != null ? inline : (i + 1 < args.length ? args[++i] : null);
-                if (v == null) {
-                    throw new IllegalArgumentException(key + " needs a value");
                 }
                 switch (key) {
                     case "--json" -> json = Path.of(v);
@@ -121,7 +108,7 @@ public final class ScorerBench {
                             }
                         }
                     }
-                    default -> throw new IllegalArgumentException("unknown option '" + a + "'");
+                    default -> throw new IllegalArgumentException("unknown option '" + key + "'");
                 }
             }
             if (ns == null) {
@@ -169,11 +156,6 @@ public final class ScorerBench {
         }
     }
 
-    static final class HelpRequested extends RuntimeException {
-        HelpRequested() {
-            super(null, null, false, false);
-        }
-    }
 
     /** Median and best of the timed calls of one case. */
     record Timing(double medianMs, double bestMs, int reps, int warmCalls, TopKResult result) {
@@ -219,7 +201,7 @@ public final class ScorerBench {
         Options options;
         try {
             options = Options.parse(args);
-        } catch (HelpRequested h) {
+        } catch (BenchArgs.HelpRequested h) {
             out.println(USAGE);
             return 0;
         } catch (IllegalArgumentException e) {

@@ -1,0 +1,55 @@
+package dev.attend.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/** The command lines of the benches: {@code --name value} or {@code --name=value} options, and valueless flags. */
+final class BenchArgs {
+
+    /** One option as given: its value is null for a flag. */
+    record Option(String name, String value) {
+    }
+
+    /** {@code --help} or {@code -h} on the command line: the caller prints its usage. */
+    static final class HelpRequested extends RuntimeException {
+        HelpRequested() {
+            super(null, null, false, false);
+        }
+    }
+
+    private BenchArgs() {
+    }
+
+    /**
+     * The options of {@code args} in order; names in {@code flags} take no value. Throws {@link HelpRequested}
+     * for {@code --help}/{@code -h} and an IllegalArgumentException for an option without its value.
+     */
+    static List<Option> parse(String[] args, Set<String> flags) {
+        List<Option> out = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            String name = args[i];
+            String value = null;
+            int eq = name.indexOf('=');
+            if (name.startsWith("--") && eq > 0) {
+                value = name.substring(eq + 1);
+                name = name.substring(0, eq);
+            }
+            if (name.equals("--help") || name.equals("-h")) {
+                throw new HelpRequested();
+            }
+            if (flags.contains(name)) {
+                if (value != null) {
+                    throw new IllegalArgumentException(name + " takes no value");
+                }
+            } else if (value == null) {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(name + " needs a value");
+                }
+                value = args[++i];
+            }
+            out.add(new Option(name, value));
+        }
+        return out;
+    }
+}
