@@ -54,7 +54,8 @@ public final class AttentionHttpBench {
               --synthetic N   tokens of the generated OOD head (default 1000000; parameters fitted to --head, default %s)
               --train M       prefill queries that train the index (default 30000)
               --steps S       timed decode steps, after W untimed ones (defaults 2000 and 200)
-              --budget F      keys scanned per step as a fraction of N (default 0.01; the request's budget is F N - S - W)
+              --budget F,...  keys scanned per step as fractions of N (default 0.01; the request's budget is F N - 640, the
+                              static set's share), each measured over its own W + S steps
               --chunk T       tokens per prefill request (default 8192: 4 MiB of float32 at d = 64)
               --check-every C compare the answer with full attention every C steps (default 10)
               --durability    the server's KV durability (default fsync: every step's append is forced to disk)""".formatted(OodWorkloadGenerator.DEFAULT_HEAD);
@@ -70,7 +71,7 @@ public final class AttentionHttpBench {
         int train = 30_000;
         int steps = 2000;
         int warmup = 200;
-        double budgetFraction = 0.01;
+        double[] budgetFractions = {0.01};
         int chunk = 8192;
         int checkEvery = 10;
         String scorerName = "auto";
@@ -86,7 +87,7 @@ public final class AttentionHttpBench {
                     case "--train" -> train = Integer.parseInt(v);
                     case "--steps" -> steps = Integer.parseInt(v);
                     case "--warmup" -> warmup = Integer.parseInt(v);
-                    case "--budget" -> budgetFraction = Double.parseDouble(v);
+                    case "--budget" -> budgetFractions = Arrays.stream(v.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray();
                     case "--chunk" -> chunk = Integer.parseInt(v);
                     case "--check-every" -> checkEvery = Integer.parseInt(v);
                     case "--scorer" -> scorerName = v;
@@ -96,10 +97,11 @@ public final class AttentionHttpBench {
                     default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
                 }
             }
-            if (steps < 1 || warmup < 0 || train < 0 || chunk < 1 || checkEvery < 1 || !(budgetFraction > 0 && budgetFraction <= 1)
-                    || n < steps + warmup + 1024) {
+            if (steps < 1 || warmup < 0 || train < 0 || chunk < 1 || checkEvery < 1 || budgetFractions.length == 0
+                    || Arrays.stream(budgetFractions).anyMatch(b -> !(b > 0 && b <= 1))
+                    || n < budgetFractions.length * (steps + warmup) + 1024) {
                 throw new IllegalArgumentException("need --steps >= 1, --warmup, --train >= 0, --chunk, --check-every >= 1, "
-                        + "--budget in (0, 1] and --synthetic >= steps + warmup + 1024");
+                        + "every --budget in (0, 1] and --synthetic >= budgets x (steps + warmup) + 1024");
             }
         } catch (BenchArgs.HelpRequested h) {
             out.println(USAGE);
@@ -110,7 +112,7 @@ public final class AttentionHttpBench {
             return 2;
         }
         try {
-            Map<String, Object> report = measure(n, head, train, steps, warmup, budgetFraction, chunk, checkEvery, scorerName,
+            Map<String, Object> report = measure(n, head, train, steps, warmup, budgetFractions, chunk, checkEvery, scorerName,
                     durability, seed, out, err);
             if (json != null) {
                 Files.writeString(json, Json.write(report, 0));
@@ -123,17 +125,16 @@ public final class AttentionHttpBench {
         }
     }
 
-    private static Map<String, Object> measure(int n, String head, int train, int steps, int warmup, double budgetFraction,
+    private static Map<String, Object> measure(int n, String head, int train, int steps, int warmup, double[] budgetFractions,
                                                int chunk, int checkEvery, String scorerName, KvDurability durability,
                                                long seed, PrintStream out, PrintStream err) throws Exception {
         OodParameters p = OodWorkloadGenerator.defaults(head);
-        int decode = warmup + steps;
+        int decode = budgetFractions.length * (warmup + steps);
         long t0 = System.nanoTime();
         KvWorkload w = OodWorkloadGenerator.generate(p, n, train, decode, seed);
         VectorStore values = AttentionBench.syntheticValues(n, p.dim(), seed);
         int d = p.dim();
         int prefill = n - decode;
-        int budget = (int) Math.max(1, Math.round(budgetFraction * n) - (128 + 512));
         err.printf(Locale.ROOT, "[attention-http] %s, %d cores; generated %s in %.1f s%n", MachineInfo.cpuModel(),
                 Runtime.getRuntime().availableProcessors(), w.name(), (System.nanoTime() - t0) / 1e9);
         Path dir = Files.createTempDirectory("attend-http-bench");
@@ -204,57 +205,6 @@ public final class AttentionHttpBench {
                 double buildSeconds = (System.nanoTime() - buildStart) / 1e9;
                 err.printf(Locale.ROOT, "[attention-http] index ready %.1f s after the last prefill%n", buildSeconds);
 
-                // Decode: one request per step, append + attend.
-                long[] roundTrip = new long[steps];
-                long[] serverTime = new long[steps];
-                long[] attendTime = new long[steps];
-                List<Double> errors = new ArrayList<>();
-                long scanned = 0;
-                float[] key = new float[d];
-                float[] value = new float[d];
-                long decodeStart = 0;
-                for (int t = 0; t < decode; t++) {
-                    int pos = prefill + t;
-                    if (t == warmup) {
-                        decodeStart = System.nanoTime();
-                    }
-                    w.keys().readRow(pos, key);
-                    values.readRow(pos, value);
-                    float[] q = w.testQueries()[t];
-                    ByteBuffer body = ByteBuffer.allocate(4 * 3 * d).order(ByteOrder.LITTLE_ENDIAN);
-                    put(body, key);
-                    put(body, value);
-                    put(body, q);
-                    String url = String.format(Locale.ROOT, "%s/bench/decode?layer=0&kvHead=0&position=%d&queryHeads=0&budget=%d",
-                            base, pos, budget);
-                    long s0 = System.nanoTime();
-                    HttpResponse<String> r = client.send(binary(url, body.array()), HttpResponse.BodyHandlers.ofString());
-                    long rtt = System.nanoTime() - s0;
-                    if (r.statusCode() != 200) {
-                        throw new IllegalStateException("decode step " + t + ": HTTP " + r.statusCode() + " " + r.body());
-                    }
-                    JsonNode result = JSON.readTree(r.body()).path("results").get(0);
-                    if (t >= warmup) {
-                        int i = t - warmup;
-                        roundTrip[i] = rtt;
-                        serverTime[i] = serverTiming(r);
-                        attendTime[i] = result.path("stats").path("micros").asLong() * 1000;
-                        scanned += result.path("stats").path("keysScanned").asLong();
-                        if (i % checkEvery == 0) {
-                            AttentionOutput exact = scorer.attend(q, w.keys(), values, IntStream.range(0, pos + 1).toArray(), w.scale());
-                            float[] got = new float[d];
-                            for (int c = 0; c < d; c++) {
-                                got[c] = (float) result.path("output").get(c).asDouble();
-                            }
-                            errors.add(AttentionAccuracy.relativeError(got, exact.output()));
-                        }
-                    }
-                }
-                double decodeSeconds = (System.nanoTime() - decodeStart) / 1e9;
-                JsonNode finalState = JSON.readTree(send(client, HttpRequest.newBuilder(URI.create(base + "/bench")).GET().build(), 200));
-                Runtime rt = Runtime.getRuntime();
-                System.gc();
-
                 report.put("bench", "attention-http");
                 report.put("machine", MachineInfo.describe());
                 report.put("workload", w.name());
@@ -266,27 +216,87 @@ public final class AttentionHttpBench {
                 report.put("prefill_MB_per_s", bytes / prefillSeconds / 1e6);
                 report.put("build_seconds_after_prefill", buildSeconds);
                 report.put("load", "one client on loopback, closed loop: one POST /decode (append + attend, float32 binary) at a "
-                        + "time; " + warmup + " untimed steps, then " + steps + " timed");
+                        + "time; per budget " + warmup + " untimed steps, then " + steps + " timed");
                 report.put("durability", durability.wireName());
-                report.put("budget", budget);
-                report.put("scanned_fraction", (double) scanned / steps / n);
-                report.put("steps_per_s", steps / decodeSeconds);
-                report.put("round_trip_us", percentiles(roundTrip));
-                report.put("server_us", percentiles(serverTime));
-                report.put("attend_us", percentiles(attendTime));
-                double[] e = errors.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-                report.put("relative_error_median", e[e.length / 2]);
-                report.put("relative_error_checked_steps", e.length);
+                out.printf(Locale.ROOT, "%s: N = %,d, durability %s, one client on loopback, %,d timed steps per budget%n", w.name(), n,
+                        durability.wireName(), steps);
+                out.printf(Locale.ROOT, "  %-9s %-30s %9s %9s %9s %9s%n", "scanned", "per decode step (append + attend)", "p50_us",
+                        "p90_us", "p99_us", "max_us");
+                List<Map<String, Object>> runs = new ArrayList<>();
+                float[] key = new float[d];
+                float[] value = new float[d];
+                int t = 0; // decode steps so far
+                for (double fraction : budgetFractions) {
+                    int budget = (int) Math.max(1, Math.round(fraction * n) - (128 + 512));
+                    long[] roundTrip = new long[steps];
+                    long[] serverTime = new long[steps];
+                    long[] attendTime = new long[steps];
+                    List<Double> errors = new ArrayList<>();
+                    long scanned = 0;
+                    long decodeStart = 0;
+                    for (int s = 0; s < warmup + steps; s++, t++) {
+                        int pos = prefill + t;
+                        if (s == warmup) {
+                            decodeStart = System.nanoTime();
+                        }
+                        w.keys().readRow(pos, key);
+                        values.readRow(pos, value);
+                        float[] q = w.testQueries()[t];
+                        ByteBuffer body = ByteBuffer.allocate(4 * 3 * d).order(ByteOrder.LITTLE_ENDIAN);
+                        put(body, key);
+                        put(body, value);
+                        put(body, q);
+                        String url = String.format(Locale.ROOT, "%s/bench/decode?layer=0&kvHead=0&position=%d&queryHeads=0&budget=%d",
+                                base, pos, budget);
+                        long s0 = System.nanoTime();
+                        HttpResponse<String> r = client.send(binary(url, body.array()), HttpResponse.BodyHandlers.ofString());
+                        long rtt = System.nanoTime() - s0;
+                        if (r.statusCode() != 200) {
+                            throw new IllegalStateException("decode step " + t + ": HTTP " + r.statusCode() + " " + r.body());
+                        }
+                        JsonNode result = JSON.readTree(r.body()).path("results").get(0);
+                        if (s >= warmup) {
+                            int i = s - warmup;
+                            roundTrip[i] = rtt;
+                            serverTime[i] = serverTiming(r);
+                            attendTime[i] = result.path("stats").path("micros").asLong() * 1000;
+                            scanned += result.path("stats").path("keysScanned").asLong();
+                            if (i % checkEvery == 0) {
+                                AttentionOutput exact = scorer.attend(q, w.keys(), values, IntStream.range(0, pos + 1).toArray(), w.scale());
+                                float[] got = new float[d];
+                                for (int c = 0; c < d; c++) {
+                                    got[c] = (float) result.path("output").get(c).asDouble();
+                                }
+                                errors.add(AttentionAccuracy.relativeError(got, exact.output()));
+                            }
+                        }
+                    }
+                    double decodeSeconds = (System.nanoTime() - decodeStart) / 1e9;
+                    double[] e = errors.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                    Map<String, Object> run = new LinkedHashMap<>();
+                    run.put("budget_fraction", fraction);
+                    run.put("budget", budget);
+                    run.put("scanned_fraction", (double) scanned / steps / n);
+                    run.put("steps_per_s", steps / decodeSeconds);
+                    run.put("round_trip_us", percentiles(roundTrip));
+                    run.put("server_us", percentiles(serverTime));
+                    run.put("attend_us", percentiles(attendTime));
+                    run.put("relative_error_median", e[e.length / 2]);
+                    run.put("relative_error_checked_steps", e.length);
+                    runs.add(run);
+                    String scannedLabel = String.format(Locale.ROOT, "%.2f%%", 100.0 * scanned / steps / n);
+                    printRow(out, scannedLabel, "client round trip", roundTrip);
+                    printRow(out, scannedLabel, "server (Server-Timing)", serverTime);
+                    printRow(out, scannedLabel, "attend alone (stats.micros)", attendTime);
+                    out.printf(Locale.ROOT, "  %-9s median relative error vs full attention %.4f (%d steps checked), %.0f steps/s%n",
+                            scannedLabel, e[e.length / 2], e.length, steps / decodeSeconds);
+                }
+                JsonNode finalState = JSON.readTree(send(client, HttpRequest.newBuilder(URI.create(base + "/bench")).GET().build(), 200));
+                Runtime rt = Runtime.getRuntime();
+                System.gc();
+                report.put("runs", runs);
                 report.put("session_memory_bytes", finalState.path("memoryBytes").asLong());
                 report.put("jvm_heap_used_bytes", rt.totalMemory() - rt.freeMemory());
-                out.printf(Locale.ROOT, "%s: N = %,d, budget %,d (%.2f%% of keys scanned), durability %s, one client, %,d steps at %.0f steps/s%n",
-                        w.name(), n, budget, 100.0 * scanned / steps / n, durability.wireName(), steps, steps / decodeSeconds);
-                out.printf(Locale.ROOT, "  %-34s %9s %9s %9s %9s%n", "per decode step (append + attend)", "p50_us", "p90_us", "p99_us",
-                        "max_us");
-                printRow(out, "client round trip", roundTrip);
-                printRow(out, "server (Server-Timing)", serverTime);
-                printRow(out, "attend alone (stats.micros)", attendTime);
-                out.printf(Locale.ROOT, "  median relative error vs full attention: %.4f (%d steps checked)%n", e[e.length / 2], e.length);
                 out.printf(Locale.ROOT, "  prefill %.1f s (%.0f MB/s), index ready %.1f s later; session %.0f MiB%n", prefillSeconds,
                         bytes / prefillSeconds / 1e6, buildSeconds, finalState.path("memoryBytes").asLong() / 1048576.0);
             } finally {
@@ -334,9 +344,9 @@ public final class AttentionHttpBench {
         return m;
     }
 
-    private static void printRow(PrintStream out, String label, long[] nanos) {
+    private static void printRow(PrintStream out, String scanned, String label, long[] nanos) {
         Map<String, Object> p = percentiles(nanos);
-        out.printf(Locale.ROOT, "  %-34s %9d %9d %9d %9d%n", label, p.get("p50"), p.get("p90"), p.get("p99"), p.get("max"));
+        out.printf(Locale.ROOT, "  %-9s %-30s %9d %9d %9d %9d%n", scanned, label, p.get("p50"), p.get("p90"), p.get("p99"), p.get("max"));
     }
 
     private static void deleteTree(Path dir) throws IOException {
