@@ -30,7 +30,8 @@ import java.util.concurrent.Executor;
  * and says so ({@link AttendStats#mode()} {@code "flat"}).
  *
  * <p>{@link #append} adds a decoded token: it enters the window, and the token that leaves the window
- * enters the index online. Positions are checked: each append must be the next position.
+ * enters the index online, on the {@code indexer} executor (off the append's path: until it is in, it is
+ * attended exactly with the static set). Positions are checked: each append must be the next position.
  */
 public final class KvSession implements AutoCloseable {
 
@@ -38,20 +39,29 @@ public final class KvSession implements AutoCloseable {
     private final KvSessionConfig config;
     private final Scorer scorer;
     private final Executor builds;
+    private final Executor indexer;
     private final KvHeadState[][] heads;
     /** Write-ahead log of prefills and appends, when the session is durable ({@link KvSessionStore}). */
     private volatile KvJournal journal;
     private volatile boolean buildsHeld;
 
-    /**
-     * @param scorer scores the exact parts and the index builds' training queries (not closed here)
-     * @param builds runs index builds (a session answers exactly until they finish)
-     */
+    /** A session whose index builds and insertions both run on {@code builds}. */
     public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds) {
+        this(id, config, scorer, builds, builds);
+    }
+
+    /**
+     * @param scorer  scores the exact parts and the index builds' training queries (not closed here)
+     * @param builds  runs index builds (a session answers exactly until they finish)
+     * @param indexer inserts the keys that leave the window into the built indexes (short tasks; give it a
+     *                thread that long builds do not hold, or insertions wait for them)
+     */
+    public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer) {
         this.id = Objects.requireNonNull(id, "id");
         this.config = Objects.requireNonNull(config, "config");
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
+        this.indexer = Objects.requireNonNull(indexer, "indexer");
         this.heads = new KvHeadState[config.layers()][config.kvHeads()];
         for (KvHeadState[] layer : heads) {
             for (int h = 0; h < layer.length; h++) {
@@ -134,7 +144,6 @@ public final class KvSession implements AutoCloseable {
                 h.values.append(values[i]);
                 h.keys.append(keys[i]);
             }
-            advanceWindow(h);
             if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0) {
                 VectorIndex[] built = h.indexes;
                 for (int g = 0; g < config.indexesPerKvHead(); g++) {
@@ -154,6 +163,7 @@ public final class KvSession implements AutoCloseable {
                 }
             }
         }
+        scheduleIndexing(h);
         if (!more) {
             maybeStartBuild(h);
         }
@@ -169,8 +179,8 @@ public final class KvSession implements AutoCloseable {
             log(j -> j.append(layer, kvHead, position, key, value));
             h.values.append(value); // before the key, as in prefill
             h.keys.append(key);
-            advanceWindow(h);
         }
+        scheduleIndexing(h);
         maybeStartBuild(h);
     }
 
@@ -331,20 +341,50 @@ public final class KvSession implements AutoCloseable {
         return journal;
     }
 
-    /** Moves tokens that left the window into the index (the caller holds h's monitor). */
-    private void advanceWindow(KvHeadState h) {
-        VectorIndex[] indexes = h.indexes;
-        if (indexes == null) {
-            return;
-        }
-        int limit = h.size() - config.windowTokens();
-        int next = Math.max(h.indexedUpTo, config.sinkTokens());
-        for (; next < limit; next++) {
+    /**
+     * Inserts into {@code indexes} the tokens from {@code from} up to those that left the window, raising
+     * {@code h.indexedUpTo} after each when the indexes are published; returns where it stopped.
+     */
+    private int insertLeftWindow(VectorIndex[] indexes, KvHeadState h, int from) {
+        int next = Math.max(from, config.sinkTokens());
+        for (; next < h.size() - config.windowTokens(); next++) {
             float[] key = h.keys.row(next);
             for (VectorIndex index : indexes) {
                 index.add(next, key);
             }
-            h.indexedUpTo = next + 1;
+            if (h.indexes == indexes) {
+                h.indexedUpTo = next + 1;
+            }
+        }
+        return next;
+    }
+
+    /** Queues the insertion of the tokens that left the window, unless one is queued already. */
+    private void scheduleIndexing(KvHeadState h) {
+        if (h.indexes != null && h.indexedUpTo < h.size() - config.windowTokens() && h.indexingQueued.compareAndSet(false, true)) {
+            indexer.execute(() -> {
+                h.indexingQueued.set(false);
+                indexPending(h);
+            });
+        }
+    }
+
+    /**
+     * Moves the tokens that left the window into every index, one at a time, raising {@code indexedUpTo}
+     * after each. Holds {@code h.indexing}, not h's monitor: appends and attends go on meanwhile.
+     */
+    private void indexPending(KvHeadState h) {
+        synchronized (h.indexing) {
+            try {
+                VectorIndex[] indexes = h.indexes;
+                if (indexes != null) {
+                    insertLeftWindow(indexes, h, h.indexedUpTo);
+                }
+            } catch (RuntimeException e) {
+                // The session closed under the task, or an index refused the key: the key stays in the static set,
+                // attended exactly; the state says why.
+                h.buildFailure = e;
+            }
         }
     }
 
@@ -408,11 +448,13 @@ public final class KvSession implements AutoCloseable {
                         case HNSW -> buildHnsw(ids, keys, h);
                     };
                 }
+                // The tokens that left the window during the build go in before the indexes are published: most
+                // of them outside the lock, the last few under it, so that "ready" means caught up.
+                int upTo = insertLeftWindow(built, h, end);
                 synchronized (h) {
-                    h.indexedUpTo = end; // before the indexes: a reader that sees them sees their range
+                    h.indexedUpTo = insertLeftWindow(built, h, upTo); // before the indexes: a reader that sees them sees their range
                     h.indexes = built;
                     h.building = false;
-                    advanceWindow(h); // tokens that left the window during the build
                     // Queries prefilled during the build, then none kept: the indexes hold what they learnt.
                     for (int g = 0; g < count; g++) {
                         List<float[]> all = h.trainingQueries.get(g);

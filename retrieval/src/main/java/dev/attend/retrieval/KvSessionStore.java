@@ -39,19 +39,24 @@ public final class KvSessionStore implements AutoCloseable {
     private final Path root;
     private final Scorer scorer;
     private final Executor builds;
+    private final Executor indexer;
     private final KvDurability durability;
     private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
 
-    /** Opens the store at {@code root} (created if absent) and restores every session found there. */
-    public KvSessionStore(Path root, Scorer scorer, Executor builds, KvDurability durability) throws IOException {
+    /**
+     * Opens the store at {@code root} (created if absent) and restores every session found there; its sessions
+     * build indexes on {@code builds} and insert decoded keys on {@code indexer} (see {@link KvSession}).
+     */
+    public KvSessionStore(Path root, Scorer scorer, Executor builds, Executor indexer, KvDurability durability) throws IOException {
         this.durability = Objects.requireNonNull(durability, "durability");
+        this.indexer = Objects.requireNonNull(indexer, "indexer");
         this.root = Objects.requireNonNull(root, "root");
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
         Files.createDirectories(root);
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path dir : dirs.filter(d -> Files.isRegularFile(d.resolve(CONFIG))).sorted().toList()) {
-                KvSession s = new KvSession(dir.getFileName().toString(), readConfig(dir.resolve(CONFIG)), scorer, builds);
+                KvSession s = new KvSession(dir.getFileName().toString(), readConfig(dir.resolve(CONFIG)), scorer, builds, indexer);
                 // One build per head over everything replayed, not one at the first record and the rest inserted online.
                 s.holdBuilds(true);
                 s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), new KvJournal.Replay() {
@@ -84,7 +89,7 @@ public final class KvSessionStore implements AutoCloseable {
         try {
             Files.createDirectories(dir);
             writeConfig(dir.resolve(CONFIG), config);
-            KvSession s = new KvSession(id, config, scorer, builds);
+            KvSession s = new KvSession(id, config, scorer, builds, indexer);
             s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), null, durability == KvDurability.FSYNC));
             sessions.put(id, s);
             return s;

@@ -61,7 +61,7 @@ class KvSessionStoreTest {
         SplittableRandom rnd = new SplittableRandom(3);
         float[] q = row(rnd);
         AttendResult before;
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.create("a", config());
             s.prefill(0, 1, 0, rows(rnd, 100), rows(rnd, 100), rows(rnd, 40));
             for (int i = 100; i < 130; i++) {
@@ -71,7 +71,7 @@ class KvSessionStoreTest {
             before = s.attendExact(0, 1, q);
             assertThatThrownBy(() -> store.create("a", config())).hasMessageContaining("exists");
         }
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.get("a");
             assertThat(s).isNotNull();
             assertThat(s.length(0, 1)).isEqualTo(130);
@@ -94,7 +94,7 @@ class KvSessionStoreTest {
         KvSession.IndexState before;
         float[] q = row(rnd);
         AttendResult answer;
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.PROCESS)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.PROCESS)) {
             KvSession s = store.create("c", perHead);
             s.prefill(0, 0, 0, rows(rnd, 100), rows(rnd, 100), rows(rnd, 30), new int[30], true); // all for query head 0
             int[] ones = new int[30];
@@ -103,7 +103,7 @@ class KvSessionStoreTest {
             before = s.indexState(0, 0);
             answer = s.attend(0, 1, q, 20, 1000);
         }
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.PROCESS)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.PROCESS)) {
             KvSession s = store.get("c");
             assertThat(s.config().indexPerQueryHead()).isTrue();
             KvSession.IndexState after = s.indexState(0, 0);
@@ -118,7 +118,7 @@ class KvSessionStoreTest {
     @Test
     void aTornRecordAtTheEndIsDropped(@TempDir Path dir) throws Exception {
         SplittableRandom rnd = new SplittableRandom(4);
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.create("t", config());
             for (int i = 0; i < 10; i++) {
                 s.append(0, 0, i, row(rnd), row(rnd));
@@ -126,12 +126,12 @@ class KvSessionStoreTest {
         }
         // Half a record: a crash in the middle of an unacknowledged write.
         Files.write(dir.resolve("t/journal.log"), new byte[] {0, 0, 0, 99, 2, 0, 0}, StandardOpenOption.APPEND);
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.get("t");
             assertThat(s.length(0, 0)).isEqualTo(10);
             s.append(0, 0, 10, row(rnd), row(rnd));
         }
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             assertThat(store.get("t").length(0, 0)).isEqualTo(11);
         }
     }
@@ -139,7 +139,7 @@ class KvSessionStoreTest {
     /** Appends until killed, printing each acknowledged position (run in a child JVM by the test below). */
     public static void main(String[] args) throws Exception {
         SplittableRandom rnd = new SplittableRandom(5);
-        try (Scorer s = Scorers.create("simd"); KvSessionStore store = new KvSessionStore(Path.of(args[0]), s, Runnable::run,
+        try (Scorer s = Scorers.create("simd"); KvSessionStore store = new KvSessionStore(Path.of(args[0]), s, Runnable::run, Runnable::run,
                 KvDurability.of(args[1]))) {
             KvSession session = store.create("k", config());
             for (int i = 0; ; i++) {
@@ -172,7 +172,7 @@ class KvSessionStoreTest {
         }
         assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(acknowledged).isGreaterThanOrEqualTo(300);
-        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, KvDurability.FSYNC)) {
+        try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             int length = store.get("k").length(0, 0);
             System.out.printf("kill -9 after %d acknowledged appends (%s): %d restored%n", acknowledged + 1, durability, length);
             assertThat(length).isGreaterThanOrEqualTo(acknowledged + 1);

@@ -319,6 +319,30 @@ class KvSessionTest {
     }
 
     @Test
+    void decodedKeysEnterTheIndexOffTheAppendsPath() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 9);
+        Held inserts = new Held();
+        try (KvSession s = new KvSession("async", config(8, 32, 1000), scorer, NOW, inserts)) {
+            s.prefill(0, 0, 0, rows(rnd, 300, 0), rows(rnd, 300, 0), rows(rnd, 60, 1.0));
+            assertThat(s.indexState(0, 0).indexedUpTo()).isEqualTo(300 - 32);
+            for (int i = 300; i < 340; i++) {
+                s.append(0, 0, i, rows(rnd, 1, 0)[0], rows(rnd, 1, 0)[0]);
+            }
+            assertThat(inserts.tasks).hasSize(1); // one queued insertion serves every append before it runs
+            // Not inserted yet: the 40 tokens that left the window are attended exactly with the static set.
+            float[] q = rows(rnd, 1, 1.0)[0];
+            AttendResult before = s.attend(0, 0, q, 1000, Integer.MAX_VALUE);
+            assertThat(before.stats().staticKeys()).isEqualTo(8 + 32 + 40);
+            assertThat(relativeError(before.output(), s.attendExact(0, 0, q).output())).isLessThan(1e-5);
+            inserts.run();
+            assertThat(s.indexState(0, 0).indexedUpTo()).isEqualTo(340 - 32);
+            AttendResult after = s.attend(0, 0, q, 1000, Integer.MAX_VALUE);
+            assertThat(after.stats().staticKeys()).isEqualTo(8 + 32);
+            assertThat(relativeError(after.output(), before.output())).isLessThan(1e-5);
+        }
+    }
+
+    @Test
     void attendsRunWhileOneWriterAppends() throws Exception {
         SplittableRandom rnd = new SplittableRandom(SEED + 6);
         try (KvSession s = new KvSession("race", config(8, 32, 50), scorer, NOW)) {

@@ -10,9 +10,10 @@ import java.util.List;
  * The keys, values and indexes of one KV head: one index, or one per query head reading this KV head
  * (each trained on its own head's queries). Positions {@code [sinks, indexedUpTo)} are in every index
  * once they exist; every other stored position belongs to the static set and is attended exactly.
- * The writer (append, prefill, the end of a build) holds this object's monitor; readers take
- * {@link #indexedUpTo} first and ignore retrieved positions at or past it, so a search racing an
- * append never counts a key twice.
+ * Writers of the stores (append, prefill, the end of a build) hold this object's monitor; the inserter
+ * (keys that left the window into the indexes, off the append's path) holds {@link #indexing} and raises
+ * {@link #indexedUpTo} after each key is in every index. Readers take {@link #indexedUpTo} first and
+ * ignore retrieved positions at or past it, so a search racing an insertion never counts a key twice.
  */
 public final class KvHeadState {
 
@@ -28,6 +29,10 @@ public final class KvHeadState {
     public volatile int buildDone;
     public volatile int buildTotal;
     public volatile Throwable buildFailure;
+    /** Held while keys that left the window are inserted into the indexes (one inserter at a time). */
+    public final Object indexing = new Object();
+    /** Whether an insertion task is queued and has not started yet (appends then need not queue another). */
+    public final java.util.concurrent.atomic.AtomicBoolean indexingQueued = new java.util.concurrent.atomic.AtomicBoolean();
 
     public KvHeadState(int dim, Precision precision, int indexes) {
         this.keys = new VectorStore(dim, precision);

@@ -60,6 +60,12 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         t.setDaemon(true);
         return t;
     });
+    /** Inserts decoded keys into built indexes: its own thread, so that a long build elsewhere does not hold them up. */
+    private final ExecutorService indexer = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "attend-index-insert");
+        t.setDaemon(true);
+        return t;
+    });
     private final KvSessionStore sessions;
     private final java.time.Duration ttl;
     /** When each session was last used (System.nanoTime), for the time-to-live. */
@@ -77,7 +83,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         if (ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
         }
-        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds, durability);
+        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds, indexer, durability);
         long now = System.nanoTime();
         for (String id : sessions.ids()) {
             lastUsed.put(id, now); // a restart counts as a use: the clock starts again
@@ -513,5 +519,6 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         }
         sessions.close();
         builds.shutdownNow();
+        indexer.shutdownNow();
     }
 }
