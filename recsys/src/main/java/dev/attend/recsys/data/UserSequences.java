@@ -1,0 +1,166 @@
+package dev.attend.recsys.data;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every user's behaviours in time order, over dense ids: items and categories are numbered from 1 in order of
+ * first appearance (0 is reserved for padding and unknown ids), users from 0. Ties in time keep the input
+ * order. Also the item frequencies (for negative sampling) and each item's category (its latest).
+ */
+public final class UserSequences {
+
+    private final long[] userIds;
+    private final int[][] items;
+    private final int[][] categories;
+    private final long[][] times;
+    private final Map<Long, Integer> userIndex;
+    private final Map<Long, Integer> itemIndex;
+    private final Map<Long, Integer> categoryIndex;
+    private final long[] itemRawIds; // dense -> raw, [0] unused
+    private final int[] itemCategory; // dense item -> dense category
+    private final long[] itemCount;
+
+    private UserSequences(long[] userIds, int[][] items, int[][] categories, long[][] times, Map<Long, Integer> userIndex,
+                          Map<Long, Integer> itemIndex, Map<Long, Integer> categoryIndex, long[] itemRawIds, int[] itemCategory,
+                          long[] itemCount) {
+        this.userIds = userIds;
+        this.items = items;
+        this.categories = categories;
+        this.times = times;
+        this.userIndex = userIndex;
+        this.itemIndex = itemIndex;
+        this.categoryIndex = categoryIndex;
+        this.itemRawIds = itemRawIds;
+        this.itemCategory = itemCategory;
+        this.itemCount = itemCount;
+    }
+
+    /** Groups {@code events} by user and orders each user's by time. */
+    public static UserSequences of(List<BehaviorEvent> events) {
+        Map<Long, Integer> users = new HashMap<>();
+        Map<Long, Integer> itemIds = new HashMap<>();
+        Map<Long, Integer> categoryIds = new HashMap<>();
+        List<Long> itemRaw = new ArrayList<>();
+        itemRaw.add(-1L);
+        List<List<BehaviorEvent>> perUser = new ArrayList<>();
+        for (BehaviorEvent e : events) {
+            int u = users.computeIfAbsent(e.user(), k -> {
+                perUser.add(new ArrayList<>());
+                return perUser.size() - 1;
+            });
+            perUser.get(u).add(e);
+            itemIds.computeIfAbsent(e.item(), k -> {
+                itemRaw.add(k);
+                return itemRaw.size() - 1;
+            });
+            categoryIds.computeIfAbsent(e.category(), k -> categoryIds.size() + 1);
+        }
+        int users0 = perUser.size();
+        long[] userIds = new long[users0];
+        users.forEach((raw, u) -> userIds[u] = raw);
+        int[][] items = new int[users0][];
+        int[][] categories = new int[users0][];
+        long[][] times = new long[users0][];
+        int[] itemCategory = new int[itemRaw.size()];
+        long[] itemCount = new long[itemRaw.size()];
+        long[] latest = new long[itemRaw.size()];
+        Arrays.fill(latest, Long.MIN_VALUE);
+        for (int u = 0; u < users0; u++) {
+            List<BehaviorEvent> list = new ArrayList<>(perUser.get(u));
+            list.sort(java.util.Comparator.comparingLong(BehaviorEvent::time)); // stable: ties keep input order
+            items[u] = new int[list.size()];
+            categories[u] = new int[list.size()];
+            times[u] = new long[list.size()];
+            for (int i = 0; i < list.size(); i++) {
+                BehaviorEvent e = list.get(i);
+                int item = itemIds.get(e.item());
+                int category = categoryIds.get(e.category());
+                items[u][i] = item;
+                categories[u][i] = category;
+                times[u][i] = e.time();
+                itemCount[item]++;
+                if (e.time() >= latest[item]) {
+                    latest[item] = e.time();
+                    itemCategory[item] = category;
+                }
+            }
+        }
+        long[] raw = itemRaw.stream().mapToLong(Long::longValue).toArray();
+        return new UserSequences(userIds, items, categories, times, Map.copyOf(users), Map.copyOf(itemIds), Map.copyOf(categoryIds),
+                raw, itemCategory, itemCount);
+    }
+
+    public int users() {
+        return items.length;
+    }
+
+    /** Dense item ids run from 1 to {@code items()} inclusive. */
+    public int items() {
+        return itemRawIds.length - 1;
+    }
+
+    /** Dense category ids run from 1 to {@code categories()} inclusive. */
+    public int categories() {
+        return categoryIndex.size();
+    }
+
+    public long events() {
+        long n = 0;
+        for (int[] s : items) {
+            n += s.length;
+        }
+        return n;
+    }
+
+    /** The dense index of a source user id, or -1 for a user with no behaviour. */
+    public int userIndex(long userId) {
+        return userIndex.getOrDefault(userId, -1);
+    }
+
+    /** The dense id of a source item id, or 0 (unknown). */
+    public int itemIndex(long itemId) {
+        return itemIndex.getOrDefault(itemId, 0);
+    }
+
+    /** The dense id of a source category id, or 0 (unknown). */
+    public int categoryIndex(long categoryId) {
+        return categoryIndex.getOrDefault(categoryId, 0);
+    }
+
+    public long userId(int user) {
+        return userIds[user];
+    }
+
+    public long itemId(int item) {
+        return itemRawIds[item];
+    }
+
+    /** User {@code u}'s items in time order (not a copy: do not change it). */
+    public int[] itemsOf(int u) {
+        return items[u];
+    }
+
+    /** User {@code u}'s categories in time order (not a copy). */
+    public int[] categoriesOf(int u) {
+        return categories[u];
+    }
+
+    /** User {@code u}'s times in seconds, ascending (not a copy). */
+    public long[] timesOf(int u) {
+        return times[u];
+    }
+
+    /** The dense category of a dense item (its latest), 0 for the padding item. */
+    public int categoryOf(int item) {
+        return itemCategory[item];
+    }
+
+    /** Behaviours on each dense item ({@code [0]} is 0). */
+    public long[] itemCounts() {
+        return itemCount.clone();
+    }
+}
