@@ -1,0 +1,206 @@
+package dev.attend.recsys.model;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * A long-sequence click model ({@link ModelConfig}): DARE, TWIN-like or DIN-like over item and category
+ * embeddings, with its forward pass and hand-derived backward pass.
+ *
+ * <p>For a target (item t, category c) and a history of behaviours (items i_j, categories c_j):
+ * <pre>
+ *   q   = [A_item(t); A_cat(c)]              k_j = [A_item(i_j); A_cat(c_j)]         (attention embeddings)
+ *   s_j = q . k_j / sqrt(dim q)              S   = the top K of s (all of them for DIN)
+ *   w   = softmax(s_S)                       h   = sum_{j in S} w_j [R_item(i_j); R_cat(c_j)]
+ *   e   = [R_item(t); R_cat(c)]              logit = MLP([e, h, e * h])
+ * </pre>
+ * DARE's A and R tables are separate; the other kinds use one table for both. The top-K selection is a step
+ * function of the parameters: gradients flow through the scores of the selected behaviours, not into the choice.
+ * Embeddings start normal with standard deviation 0.05 (row 0, the padding/unknown id, at zero).
+ */
+public final class SequenceModel {
+
+    static final double EMBEDDING_STD = 0.05;
+
+    final ModelConfig config;
+    final EmbeddingTable attItem;
+    final EmbeddingTable attCat;
+    final EmbeddingTable repItem;
+    final EmbeddingTable repCat;
+    final Mlp mlp;
+
+    /** A new model for dense item ids {@code [0, items]} and category ids {@code [0, categories]}. */
+    public SequenceModel(ModelConfig config, int items, int categories, long seed) {
+        this.config = config;
+        SplittableRandom rnd = new SplittableRandom(seed);
+        repItem = new EmbeddingTable("representation item", items + 1, config.representationDim(), EMBEDDING_STD, rnd);
+        repCat = new EmbeddingTable("representation category", categories + 1, config.representationDim(), EMBEDDING_STD, rnd);
+        if (config.sharedTables()) {
+            attItem = repItem;
+            attCat = repCat;
+        } else {
+            attItem = new EmbeddingTable("attention item", items + 1, config.attentionDim(), EMBEDDING_STD, rnd);
+            attCat = new EmbeddingTable("attention category", categories + 1, config.attentionDim(), EMBEDDING_STD, rnd);
+        }
+        mlp = new Mlp(6 * config.representationDim(), config.hidden(), rnd);
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** What a forward pass keeps for its backward pass, and what explains a score. */
+    public static final class Forward {
+        int targetItem;
+        int targetCategory;
+        int[] historyItems;
+        int[] historyCategories;
+        /** Positions (into the history arrays) of the behaviours kept, best score first, and their softmax weights. */
+        public int[] selected;
+        public float[] weights;
+        float[] q;
+        float[] e;
+        float[] h;
+        float[][] pre;
+        float[][] post;
+        public float logit;
+    }
+
+    /** The logit for one target after the behaviours {@code items[from, to)} / {@code categories[from, to)}. */
+    public Forward forward(int[] items, int[] categories, int from, int to, int targetItem, int targetCategory) {
+        Forward f = new Forward();
+        f.targetItem = targetItem;
+        f.targetCategory = targetCategory;
+        f.historyItems = items;
+        f.historyCategories = categories;
+        int da = attItem.dim;
+        int dr = repItem.dim;
+        f.q = concat(attItem, targetItem, attCat, targetCategory);
+        float scale = (float) (1 / Math.sqrt(2.0 * da));
+        int n = to - from;
+        float[] scores = new float[n];
+        for (int j = 0; j < n; j++) {
+            scores[j] = scale * (dot(f.q, 0, attItem, items[from + j]) + dot(f.q, da, attCat, categories[from + j]));
+        }
+        int k = config.searches() ? Math.min(config.topK(), n) : n;
+        f.selected = topK(scores, k);
+        for (int s = 0; s < k; s++) {
+            f.selected[s] += from;
+        }
+        f.weights = new float[k];
+        float max = Float.NEGATIVE_INFINITY;
+        for (int s = 0; s < k; s++) {
+            max = Math.max(max, scores[f.selected[s] - from]);
+        }
+        double sum = 0;
+        for (int s = 0; s < k; s++) {
+            f.weights[s] = (float) Math.exp(scores[f.selected[s] - from] - max);
+            sum += f.weights[s];
+        }
+        f.h = new float[2 * dr];
+        for (int s = 0; s < k; s++) {
+            f.weights[s] /= (float) sum;
+            int j = f.selected[s];
+            axpy(f.weights[s], repItem, items[j], f.h, 0);
+            axpy(f.weights[s], repCat, categories[j], f.h, dr);
+        }
+        f.e = concat(repItem, targetItem, repCat, targetCategory);
+        float[] x = new float[6 * dr];
+        System.arraycopy(f.e, 0, x, 0, 2 * dr);
+        System.arraycopy(f.h, 0, x, 2 * dr, 2 * dr);
+        for (int c = 0; c < 2 * dr; c++) {
+            x[4 * dr + c] = f.e[c] * f.h[c];
+        }
+        f.pre = new float[mlp.layers()][];
+        f.post = new float[mlp.layers() + 1][];
+        f.logit = mlp.forward(x, f.pre, f.post);
+        return f;
+    }
+
+    /** Back-propagates {@code dLogit} (d loss / d logit) through {@code f} into {@code g}. */
+    void backward(Forward f, float dLogit, Gradients g) {
+        int da = attItem.dim;
+        int dr = repItem.dim;
+        float[] dx = mlp.backward(dLogit, f.pre, f.post, g);
+        float[] de = new float[2 * dr];
+        float[] dh = new float[2 * dr];
+        for (int c = 0; c < 2 * dr; c++) {
+            de[c] = dx[c] + dx[4 * dr + c] * f.h[c];
+            dh[c] = dx[2 * dr + c] + dx[4 * dr + c] * f.e[c];
+        }
+        g.addRow(repItem, f.targetItem, de, 0, 1);
+        g.addRow(repCat, f.targetCategory, de, dr, 1);
+        int k = f.selected.length;
+        if (k == 0) {
+            return;
+        }
+        // h = sum w_j r_j: dr_j = w_j dh; the weights' gradient, through the softmax, to the scores.
+        float[] dw = new float[k];
+        double mean = 0;
+        for (int s = 0; s < k; s++) {
+            int j = f.selected[s];
+            dw[s] = dot(dh, 0, repItem, f.historyItems[j]) + dot(dh, dr, repCat, f.historyCategories[j]);
+            mean += f.weights[s] * dw[s];
+            g.addRow(repItem, f.historyItems[j], dh, 0, f.weights[s]);
+            g.addRow(repCat, f.historyCategories[j], dh, dr, f.weights[s]);
+        }
+        float scale = (float) (1 / Math.sqrt(2.0 * da));
+        float[] dq = new float[2 * da];
+        for (int s = 0; s < k; s++) {
+            int j = f.selected[s];
+            float ds = (float) (f.weights[s] * (dw[s] - mean)) * scale;
+            axpy(ds, attItem, f.historyItems[j], dq, 0);
+            axpy(ds, attCat, f.historyCategories[j], dq, da);
+            g.addRow(attItem, f.historyItems[j], f.q, 0, ds);
+            g.addRow(attCat, f.historyCategories[j], f.q, da, ds);
+        }
+        g.addRow(attItem, f.targetItem, dq, 0, 1);
+        g.addRow(attCat, f.targetCategory, dq, da, 1);
+    }
+
+    /** Binary cross-entropy of {@code logit} against {@code label}, computed stably. */
+    static double loss(float logit, float label) {
+        return Math.max(logit, 0) - logit * label + Math.log1p(Math.exp(-Math.abs(logit)));
+    }
+
+    static float sigmoid(float logit) {
+        return (float) (1 / (1 + Math.exp(-logit)));
+    }
+
+    private static float[] concat(EmbeddingTable a, int ra, EmbeddingTable b, int rb) {
+        float[] out = new float[a.dim + b.dim];
+        System.arraycopy(a.weights, a.offset(ra), out, 0, a.dim);
+        System.arraycopy(b.weights, b.offset(rb), out, a.dim, b.dim);
+        return out;
+    }
+
+    private static float dot(float[] v, int from, EmbeddingTable t, int row) {
+        int o = t.offset(row);
+        float s = 0;
+        for (int c = 0; c < t.dim; c++) {
+            s += v[from + c] * t.weights[o + c];
+        }
+        return s;
+    }
+
+    private static void axpy(float a, EmbeddingTable t, int row, float[] out, int from) {
+        int o = t.offset(row);
+        for (int c = 0; c < t.dim; c++) {
+            out[from + c] += a * t.weights[o + c];
+        }
+    }
+
+    /** Indices of the {@code k} largest scores, best first (ties: the later behaviour first). */
+    static int[] topK(float[] scores, int k) {
+        Integer[] order = new Integer[scores.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> scores[a] != scores[b] ? Float.compare(scores[b], scores[a]) : Integer.compare(b, a));
+        int[] out = new int[k];
+        for (int i = 0; i < k; i++) {
+            out[i] = order[i];
+        }
+        return out;
+    }
+}
