@@ -41,6 +41,30 @@ final class Gradients {
         return m == null ? null : m.get(row);
     }
 
+    /** Adds everything {@code other} holds. */
+    void add(Gradients other) {
+        for (int l = 0; l < weights.length; l++) {
+            addInto(weights[l], other.weights[l]);
+            addInto(biases[l], other.biases[l]);
+        }
+        for (int l = 0; l < slopes.length; l++) {
+            addInto(slopes[l], other.slopes[l]);
+        }
+        for (Map.Entry<EmbeddingTable, Map<Integer, float[]>> e : other.rows.entrySet()) {
+            Map<Integer, float[]> mine = rows.computeIfAbsent(e.getKey(), t -> new HashMap<>());
+            for (Map.Entry<Integer, float[]> row : e.getValue().entrySet()) {
+                float[] target = mine.computeIfAbsent(row.getKey(), r -> new float[row.getValue().length]);
+                addInto(target, row.getValue());
+            }
+        }
+    }
+
+    private static void addInto(float[] a, float[] b) {
+        for (int i = 0; i < a.length; i++) {
+            a[i] += b[i];
+        }
+    }
+
     void clear() {
         for (float[][] block : new float[][][] {weights, biases, slopes}) {
             for (float[] a : block) {

@@ -49,6 +49,16 @@ public final class SequenceModel {
         return config;
     }
 
+    /** The distinct embedding tables (two when attention and representation share them, else four). */
+    java.util.List<EmbeddingTable> tables() {
+        return config.sharedTables() ? java.util.List.of(repItem, repCat) : java.util.List.of(repItem, repCat, attItem, attCat);
+    }
+
+    /** The click probability of one target after the behaviours {@code [from, to)}. */
+    public float probability(int[] items, int[] categories, int from, int to, int targetItem, int targetCategory) {
+        return sigmoid(forward(items, categories, from, to, targetItem, targetCategory).logit);
+    }
+
     /** What a forward pass keeps for its backward pass, and what explains a score. */
     public static final class Forward {
         int targetItem;

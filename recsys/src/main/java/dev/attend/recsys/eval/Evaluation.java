@@ -1,0 +1,40 @@
+package dev.attend.recsys.eval;
+
+import dev.attend.recsys.data.Sample;
+import dev.attend.recsys.data.UserSequences;
+import dev.attend.recsys.model.SequenceModel;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * A model's measures on a set of samples: AUC, GAUC grouped by user and by target category (DARE's code groups
+ * by category), and logloss.
+ */
+public record Evaluation(double auc, double gaucByUser, double gaucByCategory, double logloss, int samples) {
+
+    public static Evaluation of(SequenceModel model, UserSequences data, List<Sample> samples) {
+        int n = samples.size();
+        float[] p = new float[n];
+        float[] labels = new float[n];
+        long[] users = new long[n];
+        long[] categories = new long[n];
+        IntStream.range(0, n).parallel().forEach(i -> {
+            Sample s = samples.get(i);
+            p[i] = model.probability(data.itemsOf(s.user()), data.categoriesOf(s.user()), s.historyFrom(), s.historyTo(), s.item(),
+                    s.category());
+        });
+        for (int i = 0; i < n; i++) {
+            Sample s = samples.get(i);
+            labels[i] = s.label();
+            users[i] = s.user();
+            categories[i] = s.category();
+        }
+        return of(p, labels, users, categories);
+    }
+
+    /** The measures of given predictions (also for baselines that are not a {@link SequenceModel}). */
+    public static Evaluation of(float[] probabilities, float[] labels, long[] users, long[] categories) {
+        return new Evaluation(Metrics.auc(probabilities, labels), Metrics.gauc(probabilities, labels, users),
+                Metrics.gauc(probabilities, labels, categories), Metrics.logloss(probabilities, labels), probabilities.length);
+    }
+}
