@@ -85,6 +85,19 @@ class ServerConfigLoaderTest {
     }
 
     @Test
+    void kvSessionSettingsComeFromTheEnvironmentAndFlags() {
+        ServerConfig config = ServerConfigLoader.load(null, Map.of("ATTEND_KV_DURABILITY", "process"),
+                Map.of(ConfigKey.KV_SESSION_TTL_S, "60"));
+        assertThat(config.kvDurability()).isEqualTo(dev.attend.retrieval.KvDurability.PROCESS);
+        assertThat(config.kvSessionTtl()).isEqualTo(java.time.Duration.ofSeconds(60));
+        assertThat(ServerConfigLoader.load(null, Map.of(), Map.of()).kvDurability()).isEqualTo(dev.attend.retrieval.KvDurability.FSYNC);
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of("ATTEND_KV_DURABILITY", "sometimes"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("attend.kv-durability").hasMessageContaining("fsync or process");
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of(), Map.of(ConfigKey.KV_SESSION_TTL_S, "-1")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("attend.kv-session-ttl-s");
+    }
+
+    @Test
     void portOutOfRangeNamesTheFlag() {
         assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of(), Map.of(ConfigKey.PORT, "70000")))
                 .isInstanceOf(ConfigException.class)
