@@ -42,6 +42,16 @@ final class Adam {
         }
     }
 
+    /** Every moment array in a fixed order: what a checkpoint saves. */
+    java.util.List<float[]> state() {
+        java.util.List<float[]> out = ModelFiles.flatten(mW, vW, mB, vB, mS, vS);
+        for (EmbeddingTable t : model.tables()) {
+            out.add(tableMoments.get(t)[0]);
+            out.add(tableMoments.get(t)[1]);
+        }
+        return out;
+    }
+
     /** One step with the gradients of a batch of {@code batchSize} samples (summed in {@code g}). */
     void apply(Gradients g, int batchSize) {
         step++;

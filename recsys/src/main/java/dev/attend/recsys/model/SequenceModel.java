@@ -54,6 +54,16 @@ public final class SequenceModel {
         return config.sharedTables() ? java.util.List.of(repItem, repCat) : java.util.List.of(repItem, repCat, attItem, attCat);
     }
 
+    /** Every parameter array in a fixed order (tables, then the MLP's weights, biases and slopes): what is saved. */
+    java.util.List<float[]> parameters() {
+        java.util.List<float[]> out = new java.util.ArrayList<>();
+        for (EmbeddingTable t : tables()) {
+            out.add(t.weights);
+        }
+        out.addAll(ModelFiles.flatten(mlp.weights, mlp.biases, mlp.slopes));
+        return out;
+    }
+
     /** The click probability of one target after the behaviours {@code [from, to)}. */
     public float probability(int[] items, int[] categories, int from, int to, int targetItem, int targetCategory) {
         return sigmoid(forward(items, categories, from, to, targetItem, targetCategory).logit);

@@ -66,8 +66,34 @@ public final class Trainer {
     /** Trains {@code model} in place; returns each epoch's mean training loss. */
     public static double[] train(SequenceModel model, UserSequences data, List<Sample> samples, Options options, Listener listener)
             throws InterruptedException {
+        try {
+            return train(model, data, samples, options, listener, null);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e); // no checkpoint: no file is touched
+        }
+    }
+
+    /**
+     * The same, checkpointing to {@code checkpoint} after every epoch (model, optimiser state, epochs done) and
+     * resuming from it when it exists: an interrupted run continues where its last epoch ended and ends with the
+     * same weights as an uninterrupted one. Epochs already done report a loss of NaN.
+     */
+    public static double[] train(SequenceModel model, UserSequences data, List<Sample> samples, Options options, Listener listener,
+                                 java.nio.file.Path checkpoint) throws InterruptedException, java.io.IOException {
         Objects.requireNonNull(listener, "listener");
         Adam adam = new Adam(model, options.learningRate(), options.l2());
+        int firstEpoch = 0;
+        if (checkpoint != null && java.nio.file.Files.exists(checkpoint)) {
+            ModelFiles.Checkpoint c = ModelFiles.loadCheckpoint(checkpoint, options.learningRate(), options.l2());
+            if (!c.model().config().equals(model.config()) || c.model().repItem.rows != model.repItem.rows
+                    || c.model().repCat.rows != model.repCat.rows) {
+                throw new IllegalArgumentException(checkpoint + " holds another model's checkpoint: delete it or train that model");
+            }
+            copy(c.model().parameters(), model.parameters());
+            copy(c.adam().state(), adam.state());
+            adam.step = c.adam().step;
+            firstEpoch = c.epochs();
+        }
         int threads = options.threads();
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "attend-recsys-train");
@@ -80,8 +106,9 @@ public final class Trainer {
                 grads[t] = new Gradients(model.mlp);
             }
             double[] epochLoss = new double[options.epochs()];
+            java.util.Arrays.fill(epochLoss, Double.NaN);
             int[] order = new int[samples.size()];
-            for (int epoch = 0; epoch < options.epochs(); epoch++) {
+            for (int epoch = firstEpoch; epoch < options.epochs(); epoch++) {
                 shuffle(order, new SplittableRandom(options.seed() * 31 + epoch));
                 double lossSum = 0;
                 for (int from = 0; from < order.length; from += options.batchSize()) {
@@ -120,10 +147,19 @@ public final class Trainer {
                     listener.step(epoch, to, order.length, lossSum / to);
                 }
                 epochLoss[epoch] = lossSum / Math.max(1, order.length);
+                if (checkpoint != null) {
+                    ModelFiles.saveCheckpoint(new ModelFiles.Checkpoint(model, adam, epoch + 1), checkpoint);
+                }
             }
             return epochLoss;
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    private static void copy(List<float[]> from, List<float[]> to) {
+        for (int i = 0; i < from.size(); i++) {
+            System.arraycopy(from.get(i), 0, to.get(i), 0, to.get(i).length);
         }
     }
 

@@ -1,0 +1,183 @@
+package dev.attend.recsys.model;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A model on disk: one file, {@code [magic "ATTENDSM"][format version int][kind, attention dim, representation
+ * dim, top-K, hidden widths, items, categories][every parameter array]} (big-endian floats), written to a
+ * temporary file, forced and renamed into place, so a crash leaves the old model or the new one. A checkpoint
+ * adds the optimiser's state and the epochs done.
+ */
+public final class ModelFiles {
+
+    /** The version of the format this code writes and reads. */
+    public static final int FORMAT_VERSION = 1;
+    private static final long MAGIC = 0x415454454E44534DL; // "ATTENDSM"
+
+    private ModelFiles() {
+    }
+
+    public static void save(SequenceModel model, Path file) throws IOException {
+        write(file, out -> writeModel(model, out));
+    }
+
+    public static SequenceModel load(Path file) throws IOException {
+        try (DataInputStream in = open(file)) {
+            return readModel(in, file);
+        }
+    }
+
+    /** A model with its optimiser's state after {@code epochs} epochs (for {@link Trainer} to resume). */
+    record Checkpoint(SequenceModel model, Adam adam, int epochs) {
+    }
+
+    static void saveCheckpoint(Checkpoint c, Path file) throws IOException {
+        write(file, out -> {
+            writeModel(c.model(), out);
+            out.writeInt(c.epochs());
+            out.writeLong(c.adam().step);
+            for (float[] a : c.adam().state()) {
+                writeArray(out, a);
+            }
+        });
+    }
+
+    static Checkpoint loadCheckpoint(Path file, float learningRate, float l2) throws IOException {
+        try (DataInputStream in = open(file)) {
+            SequenceModel model = readModel(in, file);
+            int epochs = in.readInt();
+            Adam adam = new Adam(model, learningRate, l2);
+            adam.step = in.readLong();
+            for (float[] a : adam.state()) {
+                readArray(in, a, file);
+            }
+            return new Checkpoint(model, adam, epochs);
+        }
+    }
+
+    private interface Body {
+        void write(DataOutputStream out) throws IOException;
+    }
+
+    private static void write(Path file, Body body) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+        try {
+            try (OutputStream raw = Files.newOutputStream(tmp); DataOutputStream out = new DataOutputStream(new BufferedOutputStream(raw, 1 << 16))) {
+                out.writeLong(MAGIC);
+                out.writeInt(FORMAT_VERSION);
+                body.write(out);
+            }
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static DataInputStream open(Path file) throws IOException {
+        InputStream raw = Files.newInputStream(file);
+        DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
+        try {
+            if (in.readLong() != MAGIC) {
+                throw new IOException(file + " is not an Attend sequence model");
+            }
+            int version = in.readInt();
+            if (version != FORMAT_VERSION) {
+                throw new IOException(file + " has format version " + version + "; this build reads version " + FORMAT_VERSION);
+            }
+            return in;
+        } catch (IOException e) {
+            in.close();
+            throw e;
+        }
+    }
+
+    private static void writeModel(SequenceModel m, DataOutputStream out) throws IOException {
+        ModelConfig c = m.config();
+        out.writeUTF(c.kind().name());
+        out.writeInt(c.attentionDim());
+        out.writeInt(c.representationDim());
+        out.writeInt(c.topK());
+        out.writeInt(c.hidden().length);
+        for (int h : c.hidden()) {
+            out.writeInt(h);
+        }
+        out.writeInt(m.repItem.rows - 1);
+        out.writeInt(m.repCat.rows - 1);
+        for (float[] a : m.parameters()) {
+            writeArray(out, a);
+        }
+    }
+
+    private static SequenceModel readModel(DataInputStream in, Path file) throws IOException {
+        ModelConfig.Kind kind;
+        try {
+            kind = ModelConfig.Kind.valueOf(in.readUTF());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": unknown model kind", e);
+        }
+        int da = in.readInt();
+        int dr = in.readInt();
+        int topK = in.readInt();
+        int[] hidden = new int[in.readInt()];
+        for (int i = 0; i < hidden.length; i++) {
+            hidden[i] = in.readInt();
+        }
+        int items = in.readInt();
+        int categories = in.readInt();
+        SequenceModel m;
+        try {
+            m = new SequenceModel(new ModelConfig(kind, da, dr, topK, hidden), items, categories, 0);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+        for (float[] a : m.parameters()) {
+            readArray(in, a, file);
+        }
+        return m;
+    }
+
+    private static void writeArray(DataOutputStream out, float[] a) throws IOException {
+        out.writeInt(a.length);
+        for (float x : a) {
+            out.writeFloat(x);
+        }
+    }
+
+    private static void readArray(DataInputStream in, float[] a, Path file) throws IOException {
+        int n = in.readInt();
+        if (n != a.length) {
+            throw new IOException(file + ": a parameter block of " + n + " values where the model has " + a.length);
+        }
+        for (int i = 0; i < n; i++) {
+            a[i] = in.readFloat();
+        }
+    }
+
+    /** The arrays of {@code blocks} in order, for the walks above. */
+    static List<float[]> flatten(float[][]... blocks) {
+        List<float[]> out = new ArrayList<>();
+        for (float[][] b : blocks) {
+            out.addAll(Arrays.asList(b));
+        }
+        return out;
+    }
+}
