@@ -94,6 +94,61 @@ public final class UserSequences {
                 raw, itemCategory, itemCount);
     }
 
+    /**
+     * Sequences already over dense ids (items {@code 1..itemCategories.length - 1} with their categories
+     * {@code itemCategories[item]} in {@code 1..categoryCount}; a user's times ascending), as a generator makes
+     * them: source ids are the dense ids, users are numbered from 0.
+     */
+    public static UserSequences ofDense(int[][] items, long[][] times, int[] itemCategories, int categoryCount) {
+        int itemCount = itemCategories.length - 1;
+        int[][] categories = new int[items.length][];
+        for (int u = 0; u < items.length; u++) {
+            categories[u] = new int[items[u].length];
+            for (int j = 0; j < items[u].length; j++) {
+                int item = items[u][j];
+                if (item < 1 || item > itemCount) {
+                    throw new IllegalArgumentException("user " + u + " behaviour " + j + ": item " + item + " out of [1, " + itemCount + "]");
+                }
+                categories[u][j] = itemCategories[item];
+            }
+        }
+        int users = items.length;
+        long[] userIds = new long[users];
+        Map<Long, Integer> userIndex = new HashMap<>();
+        for (int u = 0; u < users; u++) {
+            userIds[u] = u;
+            userIndex.put((long) u, u);
+            if (times[u].length != items[u].length) {
+                throw new IllegalArgumentException("user " + u + ": items and times differ in length");
+            }
+        }
+        Map<Long, Integer> itemIndex = new HashMap<>();
+        long[] raw = new long[itemCount + 1];
+        for (int i = 1; i <= itemCount; i++) {
+            itemIndex.put((long) i, i);
+            raw[i] = i;
+        }
+        raw[0] = -1;
+        Map<Long, Integer> categoryIndex = new HashMap<>();
+        for (int c = 1; c <= categoryCount; c++) {
+            categoryIndex.put((long) c, c);
+        }
+        for (int i = 1; i <= itemCount; i++) {
+            if (itemCategories[i] < 1 || itemCategories[i] > categoryCount) {
+                throw new IllegalArgumentException("item " + i + ": category " + itemCategories[i] + " out of [1, " + categoryCount + "]");
+            }
+        }
+        int[] itemCategory = itemCategories.clone();
+        itemCategory[0] = 0;
+        long[] itemCount0 = new long[itemCount + 1];
+        for (int[] seq : items) {
+            for (int item : seq) {
+                itemCount0[item]++;
+            }
+        }
+        return new UserSequences(userIds, items, categories, times, userIndex, itemIndex, categoryIndex, raw, itemCategory, itemCount0);
+    }
+
     public int users() {
         return items.length;
     }
