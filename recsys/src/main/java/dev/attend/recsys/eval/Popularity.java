@@ -7,6 +7,7 @@ import java.util.List;
 /**
  * The popularity baseline: a target's score is how often its item occurs among the training targets' positives
  * and histories (the behaviours a model could have learnt from), the same for every user. Items never seen score 0.
+ * Its evaluation leaves logloss out (NaN): the score ranks, it is not a probability.
  */
 public final class Popularity {
 
@@ -57,6 +58,8 @@ public final class Popularity {
             users[i] = s.user();
             categories[i] = s.category();
         }
-        return Evaluation.of(p, labels, users, categories);
+        Evaluation e = Evaluation.of(p, labels, users, categories);
+        // A popularity score ranks but is no probability: its logloss would say nothing.
+        return new Evaluation(e.auc(), e.gaucByUser(), e.gaucByCategory(), Double.NaN, e.samples());
     }
 }

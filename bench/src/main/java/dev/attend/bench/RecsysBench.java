@@ -1,0 +1,235 @@
+package dev.attend.bench;
+
+import dev.attend.recsys.data.Imported;
+import dev.attend.recsys.data.MovieLensImporter;
+import dev.attend.recsys.data.PlantedBehaviors;
+import dev.attend.recsys.data.Sample;
+import dev.attend.recsys.data.SampleProtocol;
+import dev.attend.recsys.data.Samples;
+import dev.attend.recsys.data.TaobaoImporter;
+import dev.attend.recsys.data.UserSequences;
+import dev.attend.recsys.eval.Evaluation;
+import dev.attend.recsys.eval.Popularity;
+import dev.attend.recsys.model.ModelConfig;
+import dev.attend.recsys.model.SequenceModel;
+import dev.attend.recsys.model.Trainer;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The recommendation models compared: {@code bench recsys}. On one data set (Taobao UserBehavior CSV, a
+ * MovieLens directory, or the planted synthetic set), DARE, TWIN-like, DIN-like and popularity are trained on
+ * the training split and measured on the test split (AUC, GAUC by user and by category, logloss), over several
+ * seeds (mean and standard deviation); training samples per second; on the planted set also the search recall
+ * (the share of the planted relevant behaviours among a model's top-K).
+ */
+public final class RecsysBench {
+
+    static final String USAGE = """
+            usage: bench recsys --data PATH --format taobao|movielens | --planted USERS
+                                [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
+                                [--threads N] [--json FILE]
+              --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
+              --planted USERS the planted synthetic set (PlantedBehaviors defaults, histories of 200 to 400 for training)
+              --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
+                              --attention-dim""";
+
+    private RecsysBench() {
+    }
+
+    record Run(String model, int seed, Evaluation test, double samplesPerSecond, double searchRecall) {
+    }
+
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Path data = null;
+        String format = null;
+        int planted = 0;
+        int seeds = 3;
+        int epochs = 2;
+        int trainTargets = 20;
+        int attentionDim = 16;
+        int dim = 64;
+        int topK = 20;
+        int threads = Runtime.getRuntime().availableProcessors();
+        Path json = null;
+        try {
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
+                String v = o.value();
+                switch (o.name()) {
+                    case "--data" -> data = Path.of(v);
+                    case "--format" -> format = v;
+                    case "--planted" -> planted = Integer.parseInt(v);
+                    case "--seeds" -> seeds = Integer.parseInt(v);
+                    case "--epochs" -> epochs = Integer.parseInt(v);
+                    case "--train-targets" -> trainTargets = Integer.parseInt(v);
+                    case "--attention-dim" -> attentionDim = Integer.parseInt(v);
+                    case "--dim" -> dim = Integer.parseInt(v);
+                    case "--top-k" -> topK = Integer.parseInt(v);
+                    case "--threads" -> threads = Integer.parseInt(v);
+                    case "--json" -> json = Path.of(v);
+                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
+                }
+            }
+            if ((data == null) == (planted == 0)) {
+                throw new IllegalArgumentException("give --data PATH --format taobao|movielens, or --planted USERS");
+            }
+            if (data != null && !"taobao".equals(format) && !"movielens".equals(format)) {
+                throw new IllegalArgumentException("--format is taobao or movielens");
+            }
+            if (seeds < 1 || epochs < 1 || trainTargets < 1 || attentionDim < 1 || dim < 1 || topK < 1 || threads < 1) {
+                throw new IllegalArgumentException("every count must be >= 1");
+            }
+        } catch (BenchArgs.HelpRequested h) {
+            out.println(USAGE);
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("bench recsys: " + e.getMessage());
+            err.println(USAGE);
+            return 2;
+        }
+        try {
+            UserSequences sequences;
+            List<Sample> train;
+            List<Sample> test;
+            List<PlantedBehaviors.Impression> plantedTest = List.of();
+            String label;
+            if (planted > 0) {
+                PlantedBehaviors p = PlantedBehaviors.generate(PlantedBehaviors.Config.defaults().withUsers(planted).withEvents(200, 400)
+                        .withItems(Math.max(2000, planted / 10), Math.max(50, planted / 400)));
+                List<List<PlantedBehaviors.Impression>> split = p.splitByUser(0.8);
+                sequences = p.sequences();
+                train = split.get(0).stream().map(PlantedBehaviors.Impression::sample).toList();
+                test = split.get(2).stream().map(PlantedBehaviors.Impression::sample).toList();
+                plantedTest = split.get(2);
+                label = "planted " + p.config();
+            } else {
+                Imported imported = format.equals("taobao") ? TaobaoImporter.read(data) : MovieLensImporter.read(data);
+                err.println("[recsys] " + imported.report());
+                sequences = UserSequences.of(imported.events());
+                Samples s = Samples.cut(sequences, SampleProtocol.defaults().withTrainTargets(trainTargets));
+                train = s.train();
+                test = s.test();
+                label = data.toString();
+            }
+            err.printf(Locale.ROOT, "[recsys] %s: %,d users, %,d items, %,d training and %,d test samples; %s, %d cores%n", label,
+                    sequences.users(), sequences.items(), train.size(), test.size(), MachineInfo.cpuModel(),
+                    Runtime.getRuntime().availableProcessors());
+            List<Run> runs = new ArrayList<>();
+            Popularity popularity = Popularity.fit(sequences, train);
+            runs.add(new Run("popularity", 0, popularity.evaluate(test), Double.NaN, Double.NaN));
+            for (int seed = 1; seed <= seeds; seed++) {
+                for (ModelConfig.Kind kind : ModelConfig.Kind.values()) {
+                    ModelConfig config = new ModelConfig(kind, kind == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK,
+                            new int[] {200, 80});
+                    SequenceModel model = new SequenceModel(config, sequences.items(), sequences.categories(), seed);
+                    long t0 = System.nanoTime();
+                    int s = seed;
+                    Trainer.train(model, sequences, train, Trainer.Options.defaults().withEpochs(epochs).withThreads(threads).withSeed(seed),
+                            (epoch, done, total, loss) -> {
+                                if (done == total) {
+                                    err.printf(Locale.ROOT, "[recsys] %s seed %d epoch %d: loss %.4f%n", kind, s, epoch + 1, loss);
+                                }
+                            });
+                    double perSecond = (double) train.size() * epochs / ((System.nanoTime() - t0) / 1e9);
+                    runs.add(new Run(kind.name(), seed, Evaluation.of(model, sequences, test), perSecond,
+                            plantedTest.isEmpty() ? Double.NaN : searchRecall(model, sequences, plantedTest)));
+                }
+            }
+            List<Map<String, Object>> rows = summarise(runs, out);
+            if (json != null) {
+                Map<String, Object> report = new LinkedHashMap<>();
+                report.put("bench", "recsys");
+                report.put("machine", MachineInfo.describe());
+                report.put("data", label);
+                report.put("users", sequences.users());
+                report.put("items", sequences.items());
+                report.put("train_samples", train.size());
+                report.put("test_samples", test.size());
+                report.put("epochs", epochs);
+                report.put("seeds", seeds);
+                report.put("rows", rows);
+                Files.writeString(json, Json.write(report, 0));
+            }
+            return 0;
+        } catch (Exception e) {
+            err.println("bench recsys: " + e);
+            e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /** The share of the planted relevant behaviours among the model's top-K selection. */
+    static double searchRecall(SequenceModel model, UserSequences data, List<PlantedBehaviors.Impression> impressions) {
+        long hits = 0;
+        long total = 0;
+        for (PlantedBehaviors.Impression im : impressions) {
+            Sample s = im.sample();
+            SequenceModel.Forward f = model.forward(data.itemsOf(s.user()), data.categoriesOf(s.user()), s.historyFrom(), s.historyTo(),
+                    s.item(), s.category());
+            Set<Integer> chosen = new HashSet<>();
+            for (int j : f.selected) {
+                chosen.add(j);
+            }
+            for (int r : im.relevantPositions()) {
+                hits += chosen.contains(r) ? 1 : 0;
+                total++;
+            }
+        }
+        return (double) hits / total;
+    }
+
+    private static List<Map<String, Object>> summarise(List<Run> runs, PrintStream out) {
+        out.printf(Locale.ROOT, "%-11s %6s %17s %17s %17s %17s %11s %13s%n", "model", "seeds", "test AUC", "GAUC (user)",
+                "GAUC (category)", "logloss", "samples/s", "search recall");
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (String model : List.of("DARE", "TWIN", "DIN", "popularity")) {
+            List<Run> mine = runs.stream().filter(r -> r.model().equals(model)).toList();
+            double[] auc = mine.stream().mapToDouble(r -> r.test().auc()).toArray();
+            double[] gaucUser = mine.stream().mapToDouble(r -> r.test().gaucByUser()).toArray();
+            double[] gaucCategory = mine.stream().mapToDouble(r -> r.test().gaucByCategory()).toArray();
+            double[] logloss = mine.stream().mapToDouble(r -> r.test().logloss()).toArray();
+            double speed = mine.stream().mapToDouble(Run::samplesPerSecond).average().orElse(Double.NaN);
+            double recall = mine.stream().mapToDouble(Run::searchRecall).average().orElse(Double.NaN);
+            out.printf(Locale.ROOT, "%-11s %6d %17s %17s %17s %17s %11.0f %13.3f%n", model, mine.size(), meanStd(auc), meanStd(gaucUser),
+                    meanStd(gaucCategory), meanStd(logloss), speed, recall);
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("model", model);
+            row.put("seeds", mine.size());
+            row.put("auc_mean", mean(auc));
+            row.put("auc_std", std(auc));
+            row.put("gauc_user_mean", mean(gaucUser));
+            row.put("gauc_category_mean", mean(gaucCategory));
+            row.put("logloss_mean", mean(logloss));
+            row.put("train_samples_per_s", speed);
+            row.put("search_recall", recall);
+            row.put("auc_per_seed", Arrays.stream(auc).boxed().toList());
+            rows.add(row);
+        }
+        return rows;
+    }
+
+    private static String meanStd(double[] v) {
+        return String.format(Locale.ROOT, "%.4f +- %.4f", mean(v), std(v));
+    }
+
+    private static double mean(double[] v) {
+        return Arrays.stream(v).average().orElse(Double.NaN);
+    }
+
+    private static double std(double[] v) {
+        if (v.length < 2) {
+            return 0;
+        }
+        double m = mean(v);
+        return Math.sqrt(Arrays.stream(v).map(x -> (x - m) * (x - m)).sum() / (v.length - 1));
+    }
+}
