@@ -146,11 +146,15 @@ public final class KvSession implements AutoCloseable {
             }
             if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0) {
                 VectorIndex[] built = h.indexes;
+                float[][] copies = new float[queries.length][]; // one copy per query, shared by the indexes it trains
+                for (int i = 0; i < queries.length; i++) {
+                    copies[i] = queries[i].clone();
+                }
                 for (int g = 0; g < config.indexesPerKvHead(); g++) {
                     List<float[]> mine = new java.util.ArrayList<>();
                     for (int i = 0; i < queries.length; i++) {
                         if (queryHeads == null || config.indexesPerKvHead() == 1 || queryHeads[i] % group == g) {
-                            mine.add(queries[i].clone());
+                            mine.add(copies[i]);
                         }
                     }
                     if (built != null) {

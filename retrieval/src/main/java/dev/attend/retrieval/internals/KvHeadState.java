@@ -19,7 +19,7 @@ public final class KvHeadState {
 
     public final VectorStore keys;
     public final VectorStore values;
-    /** Prefill queries per index (a query for every index appears in every list), kept until the indexes are built. */
+    /** Prefill queries per index (a query for every index is one array in every list), kept until the indexes are built. */
     public final List<List<float[]>> trainingQueries;
     /** The indexes (one per group), all built together; null before. */
     public volatile VectorIndex[] indexes;
@@ -47,12 +47,15 @@ public final class KvHeadState {
         return keys.size();
     }
 
-    /** Training queries held, counting a query shared by several indexes once per index. */
+    /** Training queries held (a query that trains several indexes is one array, counted once). */
     public long trainingQueryCount() {
-        long n = 0;
-        for (List<float[]> l : trainingQueries) {
-            n += l.size();
+        if (trainingQueries.size() == 1) {
+            return trainingQueries.getFirst().size();
         }
-        return n;
+        java.util.Set<float[]> distinct = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (List<float[]> l : trainingQueries) {
+            distinct.addAll(l);
+        }
+        return distinct.size();
     }
 }
