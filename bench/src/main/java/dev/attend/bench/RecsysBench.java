@@ -35,11 +35,13 @@ import java.util.Set;
 public final class RecsysBench {
 
     static final String USAGE = """
-            usage: bench recsys --data PATH --format taobao|movielens | --planted USERS
+            usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving
                                 [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
                                 [--threads N] [--json FILE]
               --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
               --planted USERS the planted synthetic set (PlantedBehaviors defaults, histories of 200 to 400 for training)
+              --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
+                              (DARE, attention dimension 16 and 64; the search on the SIMD scorer)
               --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
                               --attention-dim""";
 
@@ -61,8 +63,9 @@ public final class RecsysBench {
         int topK = 20;
         int threads = Runtime.getRuntime().availableProcessors();
         Path json = null;
+        boolean serving = false;
         try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--serving"))) {
                 String v = o.value();
                 switch (o.name()) {
                     case "--data" -> data = Path.of(v);
@@ -76,10 +79,11 @@ public final class RecsysBench {
                     case "--top-k" -> topK = Integer.parseInt(v);
                     case "--threads" -> threads = Integer.parseInt(v);
                     case "--json" -> json = Path.of(v);
+                    case "--serving" -> serving = true;
                     default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
                 }
             }
-            if ((data == null) == (planted == 0)) {
+            if (!serving && (data == null) == (planted == 0)) {
                 throw new IllegalArgumentException("give --data PATH --format taobao|movielens, or --planted USERS");
             }
             if (data != null && !"taobao".equals(format) && !"movielens".equals(format)) {
@@ -97,6 +101,9 @@ public final class RecsysBench {
             return 2;
         }
         try {
+            if (serving) {
+                return servingLatency(threads, json, out, err);
+            }
             UserSequences sequences;
             List<Sample> train;
             List<Sample> test;
@@ -165,6 +172,73 @@ public final class RecsysBench {
             e.printStackTrace(err);
             return 1;
         }
+    }
+
+    /** Candidates per request in the serving measurement. */
+    static final int CANDIDATES = 1000;
+
+    /**
+     * Scoring {@value #CANDIDATES} candidates against one history ({@link SequenceModel#score}: one top-K call for
+     * all candidates on the SIMD scorer, then softmax, sum and MLP per candidate), for histories of 10^3 to 10^5
+     * and attention dimensions 16 and 64: p50 and p99 over timed requests after warm-up. Weights are random:
+     * latency does not depend on them.
+     */
+    static int servingLatency(int threads, Path json, PrintStream out, PrintStream err) throws java.io.IOException {
+        int items = 100_000;
+        int categories = 1_000;
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        err.printf(Locale.ROOT, "[recsys] serving: %s, %d cores%n", MachineInfo.cpuModel(), Runtime.getRuntime().availableProcessors());
+        out.printf(Locale.ROOT, "%-10s %-14s %10s %10s %10s%n", "history", "attention dim", "p50_ms", "p99_ms", "requests");
+        try (dev.attend.gpu.Scorer scorer = new dev.attend.gpu.SimdScorer(threads)) {
+            for (int history : new int[] {1_000, 10_000, 100_000}) {
+                for (int da : new int[] {16, 64}) {
+                    SequenceModel model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, da, 64, 20, new int[] {200, 80}), items,
+                            categories, 1);
+                    int[] hi = new int[history];
+                    int[] hc = new int[history];
+                    for (int j = 0; j < history; j++) {
+                        hi[j] = 1 + rnd.nextInt(items);
+                        hc[j] = 1 + rnd.nextInt(categories);
+                    }
+                    int[] ci = new int[CANDIDATES];
+                    int[] cc = new int[CANDIDATES];
+                    int timed = history >= 100_000 ? 20 : 60;
+                    long[] nanos = new long[timed];
+                    for (int r = -10; r < timed; r++) {
+                        for (int i = 0; i < CANDIDATES; i++) {
+                            ci[i] = 1 + rnd.nextInt(items);
+                            cc[i] = 1 + rnd.nextInt(categories);
+                        }
+                        long t0 = System.nanoTime();
+                        model.score(hi, hc, ci, cc, scorer);
+                        if (r >= 0) {
+                            nanos[r] = System.nanoTime() - t0;
+                        }
+                    }
+                    Arrays.sort(nanos);
+                    double p50 = nanos[timed / 2] / 1e6;
+                    double p99 = nanos[(int) Math.ceil(0.99 * timed) - 1] / 1e6;
+                    out.printf(Locale.ROOT, "%-10d %-14d %10.2f %10.2f %10d%n", history, da, p50, p99, timed);
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("history", history);
+                    row.put("attention_dim", da);
+                    row.put("candidates", CANDIDATES);
+                    row.put("p50_ms", p50);
+                    row.put("p99_ms", p99);
+                    row.put("requests", timed);
+                    rows.add(row);
+                }
+            }
+        }
+        if (json != null) {
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("bench", "recsys-serving");
+            report.put("machine", MachineInfo.describe());
+            report.put("rows", rows);
+            Files.writeString(json, Json.write(report, 0));
+        }
+        return 0;
     }
 
     /** The share of the planted relevant behaviours among the model's top-K selection. */

@@ -1,6 +1,11 @@
 package dev.attend.recsys.model;
 
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.TopK;
+import dev.attend.gpu.VectorStore;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -137,6 +142,77 @@ public final class SequenceModel {
         return f;
     }
 
+    /** The logits of many candidates after one history, and the behaviours each one's search kept. */
+    public record Scores(float[] logits, int[][] selected, float[][] weights) {
+    }
+
+    /**
+     * Scores {@code candidateItems} (with their categories) after the whole history {@code items}/{@code categories},
+     * the serving path: the history's attention embeddings go into one {@link VectorStore} and the search of every
+     * candidate is one top-K call on {@code scorer} (tiled, multi-threaded on SIMD; on a GPU with OpenCL); then
+     * each candidate's softmax, weighted sum and MLP. Equal to {@link #forward} per candidate up to float rounding
+     * (both break ties in the search by the earlier behaviour; scores within rounding of each other may still swap).
+     */
+    public Scores score(int[] items, int[] categories, int[] candidateItems, int[] candidateCategories, Scorer scorer) {
+        int n = items.length;
+        int c = candidateItems.length;
+        int da = attItem.dim;
+        int dr = repItem.dim;
+        float[] logits = new float[c];
+        int[][] selected = new int[c][];
+        float[][] weights = new float[c][];
+        float[][] queries = new float[c][];
+        for (int i = 0; i < c; i++) {
+            queries[i] = concat(attItem, candidateItems[i], attCat, candidateCategories[i]);
+        }
+        int k = config.searches() ? Math.min(config.topK(), n) : n;
+        List<TopK> found = List.of();
+        if (n > 0) {
+            VectorStore keys = new VectorStore(2 * da, Precision.FLOAT32);
+            float[] rows = new float[n * 2 * da];
+            for (int j = 0; j < n; j++) {
+                System.arraycopy(attItem.weights, attItem.offset(items[j]), rows, j * 2 * da, da);
+                System.arraycopy(attCat.weights, attCat.offset(categories[j]), rows, j * 2 * da + da, da);
+            }
+            keys.appendRows(rows, 0, n);
+            found = scorer.topK(queries, keys, k).perQuery();
+        }
+        float scale = (float) (1 / Math.sqrt(2.0 * da));
+        float[] x = new float[6 * dr];
+        float[][] pre = new float[mlp.layers()][];
+        float[][] post = new float[mlp.layers() + 1][];
+        for (int i = 0; i < c; i++) {
+            float[] h = new float[2 * dr];
+            int[] ids = n == 0 ? new int[0] : found.get(i).ids();
+            float[] raw = n == 0 ? new float[0] : found.get(i).scores();
+            float[] w = new float[ids.length];
+            float max = Float.NEGATIVE_INFINITY;
+            for (float r : raw) {
+                max = Math.max(max, scale * r);
+            }
+            double sum = 0;
+            for (int s = 0; s < ids.length; s++) {
+                w[s] = (float) Math.exp(scale * raw[s] - max);
+                sum += w[s];
+            }
+            for (int s = 0; s < ids.length; s++) {
+                w[s] /= (float) sum;
+                axpy(w[s], repItem, items[ids[s]], h, 0);
+                axpy(w[s], repCat, categories[ids[s]], h, dr);
+            }
+            float[] e = concat(repItem, candidateItems[i], repCat, candidateCategories[i]);
+            System.arraycopy(e, 0, x, 0, 2 * dr);
+            System.arraycopy(h, 0, x, 2 * dr, 2 * dr);
+            for (int d = 0; d < 2 * dr; d++) {
+                x[4 * dr + d] = e[d] * h[d];
+            }
+            logits[i] = mlp.forward(x, pre, post);
+            selected[i] = ids;
+            weights[i] = w;
+        }
+        return new Scores(logits, selected, weights);
+    }
+
     /** Back-propagates {@code dLogit} (d loss / d logit) through {@code f} into {@code g}. */
     void backward(Forward f, float dLogit, Gradients g) {
         int da = attItem.dim;
@@ -210,13 +286,13 @@ public final class SequenceModel {
         }
     }
 
-    /** Indices of the {@code k} largest scores, best first (ties: the later behaviour first). */
+    /** Indices of the {@code k} largest scores, best first (ties: the earlier behaviour first, as the gpu Scorer's top-K). */
     static int[] topK(float[] scores, int k) {
         Integer[] order = new Integer[scores.length];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, (a, b) -> scores[a] != scores[b] ? Float.compare(scores[b], scores[a]) : Integer.compare(b, a));
+        Arrays.sort(order, (a, b) -> scores[a] != scores[b] ? Float.compare(scores[b], scores[a]) : Integer.compare(a, b));
         int[] out = new int[k];
         for (int i = 0; i < k; i++) {
             out[i] = order[i];
