@@ -206,7 +206,7 @@ public final class SequenceModel {
             for (int d = 0; d < 2 * dr; d++) {
                 x[4 * dr + d] = e[d] * h[d];
             }
-            logits[i] = mlp.forward(x, pre, post);
+            logits[i] = mlp.infer(x, pre, post);
             selected[i] = ids;
             weights[i] = w;
         }
