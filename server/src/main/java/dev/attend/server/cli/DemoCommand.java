@@ -211,7 +211,7 @@ public final class DemoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  attention-aware index over %,d keys built in %.1f s from %,d prefill queries%n",
                     session.indexState(0, 0).indexedKeys(), (System.nanoTime() - t0) / 1e9, w.prefillQueries().length);
             for (int topK : new int[] {k, 20 * k}) {
-                int budget = Math.max(2 * topK, n * 3 / 100);
+                int budget = KvSessionConfig.defaultBudget(n, topK); // the server's default
                 double mass = 0;
                 double error = 0;
                 long[] retrievedUs = new long[steps];

@@ -465,18 +465,13 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         };
     }
 
-    /**
-     * Distance computations an attend may spend when the request does not say: {@code 12 sqrt(N)}, at least
-     * 4k. The index needs a falling fraction of the keys as N grows (recall@100 of 0.95 took 12%, 3.1% and
-     * 0.84% of them at 10^4, 10^5 and 10^6 keys; bench/RESULTS.md), about a square root.
-     */
+    /** The budget of an attend whose request does not give one: {@link KvSessionConfig#defaultBudget}. */
     static int defaultBudget(KvSession s, int layer, int queryHead) {
         KvSessionConfig c = s.config();
         if (layer < 0 || layer >= c.layers() || queryHead < 0 || queryHead >= c.queryHeads()) {
             return 1; // the session names the bad argument
         }
-        int tokens = s.length(layer, queryHead / c.queryHeadsPerKvHead());
-        return (int) Math.max(4L * c.topK(), Math.ceil(12 * Math.sqrt(tokens)));
+        return KvSessionConfig.defaultBudget(s.length(layer, queryHead / c.queryHeadsPerKvHead()), c.topK());
     }
 
     private KvSession session(Context ctx) {
