@@ -3,8 +3,8 @@ package dev.attend.recsys.model;
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.TopK;
+import dev.attend.gpu.TopKCollector;
 import dev.attend.gpu.VectorStore;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -288,15 +288,13 @@ public final class SequenceModel {
 
     /** Indices of the {@code k} largest scores, best first (ties: the earlier behaviour first, as the gpu Scorer's top-K). */
     static int[] topK(float[] scores, int k) {
-        Integer[] order = new Integer[scores.length];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
+        if (k == 0) {
+            return new int[0];
         }
-        Arrays.sort(order, (a, b) -> scores[a] != scores[b] ? Float.compare(scores[b], scores[a]) : Integer.compare(a, b));
-        int[] out = new int[k];
-        for (int i = 0; i < k; i++) {
-            out[i] = order[i];
+        TopKCollector best = new TopKCollector(k);
+        for (int i = 0; i < scores.length; i++) {
+            best.offer(scores[i], i);
         }
-        return out;
+        return best.drain().ids();
     }
 }
