@@ -59,7 +59,18 @@ public final class SimdScorer implements Scorer {
         int kk = Math.min(k, n);
         TopKCollector[] merged = collectors(queries.length, kk);
         if (queries.length > 0 && kk > 0) {
-            if (pool == null || n <= CHUNK_ROWS) {
+            if (pool != null && n <= CHUNK_ROWS && queries.length >= 2 * threads) {
+                // Few keys, many queries (a recommender scoring candidates against one history): split the queries.
+                List<ForkJoinTask<?>> tasks = new ArrayList<>();
+                int per = (queries.length + threads - 1) / threads;
+                for (int q0 = 0; q0 < queries.length; q0 += per) {
+                    int a = q0;
+                    int b = Math.min(queries.length, q0 + per);
+                    tasks.add(pool.submit(() -> scanRange(java.util.Arrays.copyOfRange(queries, a, b), keys, 0, n,
+                            java.util.Arrays.copyOfRange(merged, a, b))));
+                }
+                tasks.forEach(ForkJoinTask::join);
+            } else if (pool == null || n <= CHUNK_ROWS) {
                 scanRange(queries, keys, 0, n, merged);
             } else {
                 List<ForkJoinTask<TopKCollector[]>> tasks = new ArrayList<>();
