@@ -109,6 +109,8 @@ public final class SimdScorer implements Scorer {
     /** Offers rows [from, to) to the collectors, one tile of rows at a time. */
     private static void scanRange(float[][] queries, VectorStore keys, int from, int to, TopKCollector[] out) {
         float[] tileScores = new float[TILE_ROWS];
+        float[] transposed = queries.length >= DIM_MAJOR_MIN_QUERIES && keys.dim() <= DIM_MAJOR_MAX_DIM
+                ? new float[keys.dim() * TILE_ROWS] : null;
         float[] thresholds = new float[queries.length];
         for (int i = 0; i < queries.length; i++) {
             thresholds[i] = out[i].threshold();
@@ -121,22 +123,30 @@ public final class SimdScorer implements Scorer {
         Tiles second = new Tiles(keys);
         for (int a = from, b = mid; a < mid || b < to; ) {
             if (a < mid) {
-                a = scanTile(queries, first, a, mid, tileScores, thresholds, out);
+                a = scanTile(queries, first, a, mid, tileScores, transposed, thresholds, out);
             }
             if (b < to) {
-                b = scanTile(queries, second, b, to, tileScores, thresholds, out);
+                b = scanTile(queries, second, b, to, tileScores, transposed, thresholds, out);
             }
         }
     }
 
     /** Offers the tile starting at {@code start} (ending at a page end, {@code to} or TILE_ROWS) and returns its end. */
-    private static int scanTile(float[][] queries, Tiles tiles, int start, int to, float[] tileScores, float[] thresholds,
-                                TopKCollector[] out) {
+    private static int scanTile(float[][] queries, Tiles tiles, int start, int to, float[] tileScores, float[] transposed,
+                                float[] thresholds, TopKCollector[] out) {
         int tileEnd = tiles.load(start, to);
         int rows = tileEnd - start;
         int dim = tiles.keys.dim();
+        boolean dimMajor = transposed != null && rows == TILE_ROWS;
+        if (dimMajor) {
+            transpose(tiles.data, tiles.base, dim, transposed);
+        }
         for (int i = 0; i < queries.length; i++) {
-            dotRows(queries[i], tiles.data, tiles.base, dim, rows, tileScores);
+            if (dimMajor) {
+                dotRowsDimMajor(queries[i], transposed, dim, tileScores);
+            } else {
+                dotRows(queries[i], tiles.data, tiles.base, dim, rows, tileScores);
+            }
             float threshold = thresholds[i];
             TopKCollector collector = out[i];
             for (int r = 0; r < rows; r++) {
@@ -250,6 +260,40 @@ public final class SimdScorer implements Scorer {
         }
         out[at] = s0;
         out[at + 1] = s1;
+    }
+
+    /**
+     * Short keys and many queries (a recommender's candidates against one history): a tile is transposed once,
+     * dimension-major, and each query's scores of its rows come from broadcast multiply-adds, one row per lane,
+     * with no horizontal sum per row (which costs as much as the multiply-adds of a 32-float row).
+     */
+    static final int DIM_MAJOR_MAX_DIM = 64;
+    static final int DIM_MAJOR_MIN_QUERIES = 8;
+
+    /** {@code out[c * TILE_ROWS + r] = data[base + r * dim + c]} for a full tile. */
+    private static void transpose(float[] data, int base, int dim, float[] out) {
+        for (int r = 0; r < TILE_ROWS; r++) {
+            int row = base + r * dim;
+            for (int c = 0; c < dim; c++) {
+                out[c * TILE_ROWS + r] = data[row + c];
+            }
+        }
+    }
+
+    /** {@code out[r] = q . row r} of a transposed full tile. */
+    private static void dotRowsDimMajor(float[] q, float[] t, int dim, float[] out) {
+        int lanes = SPECIES.length();
+        for (int r0 = 0; r0 < TILE_ROWS; r0 += 2 * lanes) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0;
+            for (int c = 0; c < dim; c++) {
+                FloatVector qc = FloatVector.broadcast(SPECIES, q[c]);
+                a0 = qc.fma(FloatVector.fromArray(SPECIES, t, c * TILE_ROWS + r0), a0);
+                a1 = qc.fma(FloatVector.fromArray(SPECIES, t, c * TILE_ROWS + r0 + lanes), a1);
+            }
+            a0.intoArray(out, r0);
+            a1.intoArray(out, r0 + lanes);
+        }
     }
 
     /** q . data[offset, offset + dim). */
