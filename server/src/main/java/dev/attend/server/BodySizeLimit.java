@@ -11,13 +11,14 @@ import java.util.Map;
  * {@code ctx.body()}, {@code ctx.bodyAsBytes()} and {@code ctx.bodyAsClass()} stop at
  * {@code config.http.maxRequestSize}, which AttendServer sets to the same limit, and the 413
  * they raise is mapped to the same shape. Handlers must read bodies through those methods, not
- * through {@code ctx.bodyInputStream()}, which is unbounded.
+ * through {@code ctx.bodyInputStream()}, which is unbounded. An endpoint with a smaller limit registers
+ * its own instance as a before-handler on its path.
  */
-final class BodySizeLimit implements Handler {
+public final class BodySizeLimit implements Handler {
 
     private final long maxBodyBytes;
 
-    BodySizeLimit(long maxBodyBytes) {
+    public BodySizeLimit(long maxBodyBytes) {
         this.maxBodyBytes = maxBodyBytes;
     }
 

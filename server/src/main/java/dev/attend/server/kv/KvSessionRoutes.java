@@ -164,6 +164,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     @Override
     public void accept(RoutesConfig routes) {
+        for (String step : List.of("append", "attend", "decode")) {
+            routes.before("/v1/kv/sessions/{id}/" + step, new dev.attend.server.BodySizeLimit(SMALL_BODY_BYTES));
+        }
         routes.post("/v1/kv/sessions", this::create);
         routes.get("/v1/kv/sessions/{id}", ctx -> ctx.json(describe(session(ctx))));
         routes.delete("/v1/kv/sessions/{id}", ctx -> {
@@ -185,20 +188,17 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead()), "index", s.indexState(r.layer(), r.kvHead())));
         });
         routes.post("/v1/kv/sessions/{id}/append", ctx -> {
-            limitBody(ctx);
             KvSession s = session(ctx);
             AppendRequest r = isBinary(ctx) ? binaryAppend(ctx, s) : ctx.bodyAsClass(AppendRequest.class);
             append(s, r);
             ctx.json(Map.of("tokens", s.length(r.layer(), r.kvHead())));
         });
         routes.post("/v1/kv/sessions/{id}/attend", ctx -> {
-            limitBody(ctx);
             KvSession s = session(ctx);
             AttendRequest r = isBinary(ctx) ? binaryAttend(ctx, s) : ctx.bodyAsClass(AttendRequest.class);
             ctx.json(Map.of("results", attend(s, required(r.layer(), "layer"), r.queries(), r.budget())));
         });
         routes.post("/v1/kv/sessions/{id}/decode", ctx -> {
-            limitBody(ctx);
             KvSession s = session(ctx);
             DecodeRequest r = isBinary(ctx) ? binaryDecode(ctx, s) : ctx.bodyAsClass(DecodeRequest.class);
             int layer = required(r.layer(), "layer");
@@ -250,15 +250,6 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             results.add(m);
         }
         return results;
-    }
-
-    /** A 413 for an append, attend or decode body over {@value #SMALL_BODY_BYTES} bytes, before it is read. */
-    private static void limitBody(Context ctx) {
-        long length = ctx.contentLength();
-        if (length > SMALL_BODY_BYTES) {
-            throw new ApiException(413, ErrorCodes.PAYLOAD_TOO_LARGE, "this endpoint takes at most " + SMALL_BODY_BYTES
-                    + " bytes, got " + length, Map.of("limit", SMALL_BODY_BYTES));
-        }
     }
 
     // ------------------------------------------------------------------ binary bodies
