@@ -46,19 +46,11 @@ public final class Popularity {
     }
 
     public Evaluation evaluate(List<Sample> samples) {
-        int n = samples.size();
-        float[] p = new float[n];
-        float[] labels = new float[n];
-        long[] users = new long[n];
-        long[] categories = new long[n];
-        for (int i = 0; i < n; i++) {
-            Sample s = samples.get(i);
-            p[i] = score(s.item());
-            labels[i] = s.label();
-            users[i] = s.user();
-            categories[i] = s.category();
+        float[] p = new float[samples.size()];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = score(samples.get(i).item());
         }
-        Evaluation e = Evaluation.of(p, labels, users, categories);
+        Evaluation e = Evaluation.of(p, samples);
         // A popularity score ranks but is no probability: its logloss would say nothing.
         return new Evaluation(e.auc(), e.gaucByUser(), e.gaucByCategory(), Double.NaN, e.samples());
     }
