@@ -108,9 +108,10 @@ public final class SimdScorer implements Scorer {
 
     /** Offers rows [from, to) to the collectors, one tile of rows at a time. */
     private static void scanRange(float[][] queries, VectorStore keys, int from, int to, TopKCollector[] out) {
-        float[] tileScores = new float[TILE_ROWS];
+        float[] tileScores = new float[4 * TILE_ROWS];
         float[] transposed = queries.length >= DIM_MAJOR_MIN_QUERIES && keys.dim() <= DIM_MAJOR_MAX_DIM
                 ? new float[keys.dim() * TILE_ROWS] : null;
+        float[] packed = transposed == null ? null : VectorMath.packByFour(queries, keys.dim());
         float[] thresholds = new float[queries.length];
         for (int i = 0; i < queries.length; i++) {
             thresholds[i] = out[i].threshold();
@@ -123,38 +124,38 @@ public final class SimdScorer implements Scorer {
         Tiles second = new Tiles(keys);
         for (int a = from, b = mid; a < mid || b < to; ) {
             if (a < mid) {
-                a = scanTile(queries, first, a, mid, tileScores, transposed, thresholds, out);
+                a = scanTile(queries, packed, first, a, mid, tileScores, transposed, thresholds, out);
             }
             if (b < to) {
-                b = scanTile(queries, second, b, to, tileScores, transposed, thresholds, out);
+                b = scanTile(queries, packed, second, b, to, tileScores, transposed, thresholds, out);
             }
         }
     }
 
     /** Offers the tile starting at {@code start} (ending at a page end, {@code to} or TILE_ROWS) and returns its end. */
-    private static int scanTile(float[][] queries, Tiles tiles, int start, int to, float[] tileScores, float[] transposed,
+    private static int scanTile(float[][] queries, float[] packed, Tiles tiles, int start, int to, float[] tileScores, float[] transposed,
                                 float[] thresholds, TopKCollector[] out) {
         int tileEnd = tiles.load(start, to);
         int rows = tileEnd - start;
         int dim = tiles.keys.dim();
         boolean dimMajor = transposed != null && rows == TILE_ROWS;
+        int i = 0;
         if (dimMajor) {
             transpose(tiles.data, tiles.base, dim, transposed);
+            for (; i + 4 <= queries.length; i += 4) {
+                VectorMath.fourRowsTimes(packed, i * dim, dim, transposed, TILE_ROWS, TILE_ROWS, tileScores, 0, TILE_ROWS);
+                for (int b = 0; b < 4; b++) {
+                    thresholds[i + b] = offerAbove(tileScores, b * TILE_ROWS, rows, start, thresholds[i + b], out[i + b]);
+                }
+            }
         }
-        for (int i = 0; i < queries.length; i++) {
+        for (; i < queries.length; i++) {
             if (dimMajor) {
                 dotRowsDimMajor(queries[i], transposed, dim, tileScores);
             } else {
                 dotRows(queries[i], tiles.data, tiles.base, dim, rows, tileScores);
             }
-            float threshold = thresholds[i];
-            TopKCollector collector = out[i];
-            for (int r = 0; r < rows; r++) {
-                if (tileScores[r] >= threshold && collector.offer(tileScores[r], start + r)) {
-                    threshold = collector.threshold();
-                }
-            }
-            thresholds[i] = threshold;
+            thresholds[i] = offerAbove(tileScores, 0, rows, start, thresholds[i], out[i]);
         }
         return tileEnd;
     }
@@ -294,6 +295,33 @@ public final class SimdScorer implements Scorer {
             a0.intoArray(out, r0);
             a1.intoArray(out, r0 + lanes);
         }
+    }
+
+    /**
+     * Offers {@code scores[from, from + rows)} (rows {@code start...}) that reach {@code threshold} and returns
+     * the collector's new threshold. Once the collector is full almost no score passes, so whole vectors are
+     * compared first and only a vector with a passing lane is walked.
+     */
+    private static float offerAbove(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
+        int lanes = SPECIES.length();
+        int r = 0;
+        if (rows == TILE_ROWS) {
+            for (; r < rows; r += lanes) {
+                if (FloatVector.fromArray(SPECIES, scores, from + r).compare(VectorOperators.GE, threshold).anyTrue()) {
+                    for (int x = r; x < r + lanes; x++) {
+                        if (scores[from + x] >= threshold && collector.offer(scores[from + x], start + x)) {
+                            threshold = collector.threshold();
+                        }
+                    }
+                }
+            }
+        }
+        for (; r < rows; r++) {
+            if (scores[from + r] >= threshold && collector.offer(scores[from + r], start + r)) {
+                threshold = collector.threshold();
+            }
+        }
+        return threshold;
     }
 
     /** q . data[offset, offset + dim). */

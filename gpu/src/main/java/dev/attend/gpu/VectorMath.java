@@ -40,4 +40,83 @@ public final class VectorMath {
         }
         return s;
     }
+
+    /** Column blocks of {@link #fourRowsTimes} come in multiples of this many floats (two vectors). */
+    public static int columnBlock() {
+        return 2 * SPECIES.length();
+    }
+
+    /** {@code n} rounded up to a multiple of {@link #columnBlock()}. */
+    public static int padColumns(int n) {
+        int b = columnBlock();
+        return (n + b - 1) / b * b;
+    }
+
+    /**
+     * The rows of {@code rows} in blocks of four, interleaved by column ({@code packed[block * 4 * inner + c * 4 + b]}
+     * = {@code rows[4 * block + b][c]}), the left operand of {@link #fourRowsTimes}. A last partial block is padded
+     * with zero rows.
+     */
+    public static float[] packByFour(float[][] rows, int inner) {
+        int blocks = (rows.length + 3) / 4;
+        float[] packed = new float[blocks * 4 * inner];
+        for (int r = 0; r < rows.length; r++) {
+            int base = r / 4 * 4 * inner + r % 4;
+            float[] row = rows[r];
+            for (int c = 0; c < inner; c++) {
+                packed[base + c * 4] = row[c];
+            }
+        }
+        return packed;
+    }
+
+    /**
+     * A small matrix product, four rows at a time: {@code out[outOffset + b * outStride + j] =
+     * sum_c packed[offset + 4c + b] * m[c * stride + j]} for the four packed rows {@code b} and the columns
+     * {@code j < cols} ({@code cols} a multiple of {@link #columnBlock()}). Each pair of column vectors loaded
+     * serves eight multiply-adds into eight accumulators, so the loop is bound by the multiply-adds, not the
+     * loads; the four left operands come from consecutive floats of one array (measured 3.6x faster than from
+     * four arrays, whose bounds checks and loads the JIT does not hoist out of the loop).
+     */
+    public static void fourRowsTimes(float[] packed, int offset, int inner, float[] m, int stride, int cols, float[] out, int outOffset,
+                                     int outStride) {
+        int lanes = SPECIES.length();
+        for (int j0 = 0; j0 < cols; j0 += 2 * lanes) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            FloatVector c0 = a0;
+            FloatVector c1 = a0;
+            FloatVector d0 = a0;
+            FloatVector d1 = a0;
+            int k = j0;
+            int p = offset;
+            for (int c = 0; c < inner; c++, k += stride, p += 4) {
+                FloatVector m0 = FloatVector.fromArray(SPECIES, m, k);
+                FloatVector m1 = FloatVector.fromArray(SPECIES, m, k + lanes);
+                FloatVector x = FloatVector.broadcast(SPECIES, packed[p]);
+                a0 = x.fma(m0, a0);
+                a1 = x.fma(m1, a1);
+                x = FloatVector.broadcast(SPECIES, packed[p + 1]);
+                b0 = x.fma(m0, b0);
+                b1 = x.fma(m1, b1);
+                x = FloatVector.broadcast(SPECIES, packed[p + 2]);
+                c0 = x.fma(m0, c0);
+                c1 = x.fma(m1, c1);
+                x = FloatVector.broadcast(SPECIES, packed[p + 3]);
+                d0 = x.fma(m0, d0);
+                d1 = x.fma(m1, d1);
+            }
+            int o = outOffset + j0;
+            a0.intoArray(out, o);
+            a1.intoArray(out, o + lanes);
+            b0.intoArray(out, o + outStride);
+            b1.intoArray(out, o + outStride + lanes);
+            c0.intoArray(out, o + 2 * outStride);
+            c1.intoArray(out, o + 2 * outStride + lanes);
+            d0.intoArray(out, o + 3 * outStride);
+            d1.intoArray(out, o + 3 * outStride + lanes);
+        }
+    }
 }

@@ -1,0 +1,70 @@
+package dev.attend.gpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class VectorMathTest {
+
+    @Test
+    void dotMatchesAPlainLoopAtEveryLength() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        for (int length = 0; length < 90; length++) {
+            float[] a = random(rnd, length + 3);
+            float[] b = random(rnd, length + 5);
+            double expected = 0;
+            for (int c = 0; c < length; c++) {
+                expected += a[3 + c] * b[5 + c];
+            }
+            assertThat((double) VectorMath.dot(a, 3, b, 5, length)).as("length %d", length).isCloseTo(expected, within(1e-4));
+        }
+    }
+
+    @Test
+    void fourRowsTimesIsTheMatrixProductOfThePackedRows() {
+        SplittableRandom rnd = new SplittableRandom(12);
+        for (int rows : new int[] {1, 4, 7, 13}) {
+            for (int inner : new int[] {1, 5, 32, 67}) {
+                int cols = VectorMath.padColumns(1 + rnd.nextInt(70));
+                float[][] left = new float[rows][];
+                for (int r = 0; r < rows; r++) {
+                    left[r] = random(rnd, inner);
+                }
+                int stride = cols + 3; // a row stride wider than the columns used
+                float[] m = random(rnd, inner * stride);
+                float[] packed = VectorMath.packByFour(left, inner);
+                int blocks = (rows + 3) / 4;
+                int outStride = cols + 1;
+                float[] out = new float[2 + blocks * 4 * outStride];
+                for (int blk = 0; blk < blocks; blk++) {
+                    VectorMath.fourRowsTimes(packed, blk * 4 * inner, inner, m, stride, cols, out, 2 + blk * 4 * outStride, outStride);
+                }
+                for (int r = 0; r < rows; r++) {
+                    for (int j = 0; j < cols; j++) {
+                        double expected = 0;
+                        for (int c = 0; c < inner; c++) {
+                            expected += left[r][c] * m[c * stride + j];
+                        }
+                        assertThat((double) out[2 + r * outStride + j]).as("rows %d inner %d (%d, %d)", rows, inner, r, j)
+                                .isCloseTo(expected, within(1e-4));
+                    }
+                }
+                for (int r = rows; r < blocks * 4; r++) { // the zero rows that pad the last block
+                    for (int j = 0; j < cols; j++) {
+                        assertThat(out[2 + r * outStride + j]).isZero();
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] random(SplittableRandom rnd, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        return v;
+    }
+}
