@@ -299,24 +299,21 @@ public final class SimdScorer implements Scorer {
 
     /**
      * Offers {@code scores[from, from + rows)} (rows {@code start...}) that reach {@code threshold} and returns
-     * the collector's new threshold. Once the collector is full almost no score passes, so whole vectors are
-     * compared first and only a vector with a passing lane is walked.
+     * the collector's new threshold. Once the collector is full almost no score passes, so the tile's maximum is
+     * compared first (one vector compare per tile) and only a tile with a passing score is walked.
      */
     private static float offerAbove(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
-        int lanes = SPECIES.length();
-        int r = 0;
         if (rows == TILE_ROWS) {
-            for (; r < rows; r += lanes) {
-                if (FloatVector.fromArray(SPECIES, scores, from + r).compare(VectorOperators.GE, threshold).anyTrue()) {
-                    for (int x = r; x < r + lanes; x++) {
-                        if (scores[from + x] >= threshold && collector.offer(scores[from + x], start + x)) {
-                            threshold = collector.threshold();
-                        }
-                    }
-                }
+            int lanes = SPECIES.length();
+            FloatVector max = FloatVector.fromArray(SPECIES, scores, from);
+            for (int r = lanes; r < TILE_ROWS; r += lanes) {
+                max = max.max(FloatVector.fromArray(SPECIES, scores, from + r));
+            }
+            if (!max.compare(VectorOperators.GE, threshold).anyTrue()) {
+                return threshold;
             }
         }
-        for (; r < rows; r++) {
+        for (int r = 0; r < rows; r++) {
             if (scores[from + r] >= threshold && collector.offer(scores[from + r], start + r)) {
                 threshold = collector.threshold();
             }

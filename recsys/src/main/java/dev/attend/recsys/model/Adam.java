@@ -55,6 +55,7 @@ final class Adam {
     /** One step with the gradients of a batch of {@code batchSize} samples (summed in {@code g}). */
     void apply(Gradients g, int batchSize) {
         step++;
+        model.weightsChanged();
         float scale = 1f / batchSize;
         double c1 = 1 - Math.pow(BETA1, step);
         double c2 = 1 - Math.pow(BETA2, step);

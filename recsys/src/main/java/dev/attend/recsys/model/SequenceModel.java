@@ -147,18 +147,51 @@ public final class SequenceModel {
     }
 
     /**
-     * Scores {@code candidateItems} (with their categories) after the whole history {@code items}/{@code categories},
-     * the serving path: the history's attention embeddings go into one {@link VectorStore} and the search of every
-     * candidate is one top-K call on {@code scorer} (tiled, multi-threaded on SIMD; on a GPU with OpenCL); then
-     * each candidate's softmax, weighted sum and MLP. Equal to {@link #forward} per candidate up to float rounding
-     * (both break ties in the search by the earlier behaviour; scores within rounding of each other may still swap).
+     * The attention keys of a history, one row {@code [A_item(i_j); A_cat(c_j)]} per behaviour: what the serving
+     * search scans. A server keeps them per user while the user's history and the model stay unchanged.
      */
-    public Scores score(int[] items, int[] categories, int[] candidateItems, int[] candidateCategories, Scorer scorer) {
+    public VectorStore attentionKeys(int[] items, int[] categories) {
+        if (items.length != categories.length) {
+            throw new IllegalArgumentException("items and categories differ in length: " + items.length + " vs " + categories.length);
+        }
+        int da = attItem.dim;
         int n = items.length;
+        VectorStore keys = new VectorStore(2 * da, Precision.FLOAT32);
+        float[] rows = new float[n * 2 * da];
+        for (int j = 0; j < n; j++) {
+            System.arraycopy(attItem.weights, attItem.offset(items[j]), rows, j * 2 * da, da);
+            System.arraycopy(attCat.weights, attCat.offset(categories[j]), rows, j * 2 * da + da, da);
+        }
+        keys.appendRows(rows, 0, n);
+        return keys;
+    }
+
+    /** {@link #score(int[], int[], VectorStore, int[], int[], Scorer)} with the history's keys built for this call. */
+    public Scores score(int[] items, int[] categories, int[] candidateItems, int[] candidateCategories, Scorer scorer) {
+        return score(items, categories, attentionKeys(items, categories), candidateItems, candidateCategories, scorer);
+    }
+
+    /**
+     * Scores {@code candidateItems} (with their categories) after the whole history {@code items}/{@code categories}
+     * whose {@link #attentionKeys} are {@code keys}, the serving path: the search of every candidate is one top-K
+     * call on {@code scorer} (tiled, multi-threaded on SIMD; on a GPU with OpenCL); then each candidate's softmax
+     * and weighted sum, and the MLP for all candidates at once ({@link Mlp#inferBatch}). Equal to {@link #forward}
+     * per candidate up to float rounding (both break ties in the search by the earlier behaviour; scores within
+     * rounding of each other may still swap).
+     */
+    public Scores score(int[] items, int[] categories, VectorStore keys, int[] candidateItems, int[] candidateCategories, Scorer scorer) {
+        int n = items.length;
+        if (keys.size() != n || categories.length != n || keys.dim() != 2 * attItem.dim) {
+            throw new IllegalArgumentException("the keys (" + keys.size() + " x " + keys.dim() + ") are not this history's ("
+                    + n + " x " + 2 * attItem.dim + ")");
+        }
+        if (candidateItems.length != candidateCategories.length) {
+            throw new IllegalArgumentException("candidate items and categories differ in length: " + candidateItems.length + " vs "
+                    + candidateCategories.length);
+        }
         int c = candidateItems.length;
         int da = attItem.dim;
         int dr = repItem.dim;
-        float[] logits = new float[c];
         int[][] selected = new int[c][];
         float[][] weights = new float[c][];
         float[][] queries = new float[c][];
@@ -166,23 +199,14 @@ public final class SequenceModel {
             queries[i] = concat(attItem, candidateItems[i], attCat, candidateCategories[i]);
         }
         int k = config.searches() ? Math.min(config.topK(), n) : n;
-        List<TopK> found = List.of();
-        if (n > 0) {
-            VectorStore keys = new VectorStore(2 * da, Precision.FLOAT32);
-            float[] rows = new float[n * 2 * da];
-            for (int j = 0; j < n; j++) {
-                System.arraycopy(attItem.weights, attItem.offset(items[j]), rows, j * 2 * da, da);
-                System.arraycopy(attCat.weights, attCat.offset(categories[j]), rows, j * 2 * da + da, da);
-            }
-            keys.appendRows(rows, 0, n);
-            found = scorer.topK(queries, keys, k).perQuery();
-        }
+        List<TopK> found = n == 0 || c == 0 ? List.of() : scorer.topK(queries, keys, k).perQuery();
         float scale = (float) (1 / Math.sqrt(2.0 * da));
-        float[] x = new float[6 * dr];
-        float[][] pre = new float[mlp.layers()][];
-        float[][] post = new float[mlp.layers() + 1][];
+        int in = 6 * dr;
+        float[] packed = new float[(c + 3) / 4 * 4 * in]; // the MLP inputs [e, h, e * h], packed by four
+        float[] h = new float[2 * dr];
+        float[] e = new float[2 * dr];
         for (int i = 0; i < c; i++) {
-            float[] h = new float[2 * dr];
+            java.util.Arrays.fill(h, 0);
             int[] ids = n == 0 ? new int[0] : found.get(i).ids();
             float[] raw = n == 0 ? new float[0] : found.get(i).scores();
             float[] w = new float[ids.length];
@@ -200,17 +224,42 @@ public final class SequenceModel {
                 axpy(w[s], repItem, items[ids[s]], h, 0);
                 axpy(w[s], repCat, categories[ids[s]], h, dr);
             }
-            float[] e = concat(repItem, candidateItems[i], repCat, candidateCategories[i]);
-            System.arraycopy(e, 0, x, 0, 2 * dr);
-            System.arraycopy(h, 0, x, 2 * dr, 2 * dr);
+            System.arraycopy(repItem.weights, repItem.offset(candidateItems[i]), e, 0, dr);
+            System.arraycopy(repCat.weights, repCat.offset(candidateCategories[i]), e, dr, dr);
+            int base = i / 4 * 4 * in + i % 4;
             for (int d = 0; d < 2 * dr; d++) {
-                x[4 * dr + d] = e[d] * h[d];
+                packed[base + 4 * d] = e[d];
+                packed[base + 4 * (2 * dr + d)] = h[d];
+                packed[base + 4 * (4 * dr + d)] = e[d] * h[d];
             }
-            logits[i] = mlp.infer(x, pre, post);
             selected[i] = ids;
             weights[i] = w;
         }
+        float[] logits = mlp.inferBatch(packed, c, servingWeights());
         return new Scores(logits, selected, weights);
+    }
+
+    /** The MLP's weights in serving form, and the weight version they were taken at. */
+    private record ServingWeights(long version, float[][] transposed) {
+    }
+
+    /** Bumped by every optimiser step (one writer: the training thread that applies the step). */
+    private volatile long version;
+    private volatile ServingWeights serving;
+
+    /** Marks the weights changed: the serving form is taken again at the next {@link #score}. */
+    void weightsChanged() {
+        version++;
+    }
+
+    private float[][] servingWeights() {
+        long v = version;
+        ServingWeights s = serving;
+        if (s == null || s.version() != v) {
+            s = new ServingWeights(v, mlp.transposedWeights());
+            serving = s;
+        }
+        return s.transposed();
     }
 
     /** Back-propagates {@code dLogit} (d loss / d logit) through {@code f} into {@code g}. */
