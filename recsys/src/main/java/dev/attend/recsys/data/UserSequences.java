@@ -23,6 +23,7 @@ public final class UserSequences {
     private final long[] itemRawIds; // dense -> raw, [0] unused
     private final int[] itemCategory; // dense item -> dense category
     private final long[] itemCount;
+    private final long[] categoryRawIds; // dense -> raw, [0] unused
 
     private UserSequences(long[] userIds, int[][] items, int[][] categories, long[][] times, Map<Long, Integer> userIndex,
                           Map<Long, Integer> itemIndex, Map<Long, Integer> categoryIndex, long[] itemRawIds, int[] itemCategory,
@@ -37,6 +38,9 @@ public final class UserSequences {
         this.itemRawIds = itemRawIds;
         this.itemCategory = itemCategory;
         this.itemCount = itemCount;
+        this.categoryRawIds = new long[categoryIndex.size() + 1];
+        categoryRawIds[0] = -1;
+        categoryIndex.forEach((raw, dense) -> categoryRawIds[dense] = raw);
     }
 
     /** Groups {@code events} by user and orders each user's by time. */
@@ -192,6 +196,10 @@ public final class UserSequences {
 
     public long itemId(int item) {
         return itemRawIds[item];
+    }
+
+    public long categoryId(int category) {
+        return categoryRawIds[category];
     }
 
     /** User {@code u}'s items in time order (not a copy: do not change it). */

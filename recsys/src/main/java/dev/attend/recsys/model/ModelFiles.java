@@ -1,5 +1,6 @@
 package dev.attend.recsys.model;
 
+import dev.attend.recsys.data.ItemCatalog;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -18,26 +19,57 @@ import java.util.List;
 
 /**
  * A model on disk: one file, {@code [magic "ATTENDSM"][format version int][kind, attention dim, representation
- * dim, top-K, hidden widths, items, categories][every parameter array]} (big-endian floats), written to a
+ * dim, top-K, hidden widths, items, categories][every parameter array][whether an item catalog follows, the
+ * catalog]} (big-endian), written to a
  * temporary file, forced and renamed into place, so a crash leaves the old model or the new one. A checkpoint
  * adds the optimiser's state and the epochs done.
  */
 public final class ModelFiles {
 
     /** The version of the format this code writes and reads. */
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
     private static final long MAGIC = 0x415454454E44534DL; // "ATTENDSM"
 
     private ModelFiles() {
     }
 
     public static void save(SequenceModel model, Path file) throws IOException {
-        write(file, out -> writeModel(model, out));
+        save(model, null, file);
+    }
+
+    /** Saves the model with the catalog of the items it was trained on (what a served model needs). */
+    public static void save(SequenceModel model, ItemCatalog catalog, Path file) throws IOException {
+        if (catalog != null && (catalog.items() != model.repItem.rows - 1 || catalog.categories() != model.repCat.rows - 1)) {
+            throw new IllegalArgumentException("the catalog (" + catalog.items() + " items, " + catalog.categories()
+                    + " categories) does not match the model's tables");
+        }
+        write(file, out -> {
+            writeModel(model, out);
+            out.writeBoolean(catalog != null);
+            if (catalog != null) {
+                catalog.write(out);
+            }
+        });
     }
 
     public static SequenceModel load(Path file) throws IOException {
+        return loadWithCatalog(file).model();
+    }
+
+    /** A saved model and its item catalog (null when it was saved without one). */
+    public record Saved(SequenceModel model, ItemCatalog catalog) {
+    }
+
+    public static Saved loadWithCatalog(Path file) throws IOException {
         try (DataInputStream in = open(file)) {
-            return readModel(in, file);
+            SequenceModel model = readModel(in, file);
+            ItemCatalog catalog = in.readBoolean() ? ItemCatalog.read(in) : null;
+            if (catalog != null && (catalog.items() != model.repItem.rows - 1 || catalog.categories() != model.repCat.rows - 1)) {
+                throw new IOException(file + ": the item catalog does not match the model's tables");
+            }
+            return new Saved(model, catalog);
+        } catch (java.io.EOFException e) {
+            throw new IOException(file + " is truncated", e);
         }
     }
 
@@ -48,6 +80,7 @@ public final class ModelFiles {
     static void saveCheckpoint(Checkpoint c, Path file) throws IOException {
         write(file, out -> {
             writeModel(c.model(), out);
+            out.writeBoolean(false);
             out.writeInt(c.epochs());
             out.writeLong(c.adam().step);
             for (float[] a : c.adam().state()) {
@@ -59,6 +92,9 @@ public final class ModelFiles {
     static Checkpoint loadCheckpoint(Path file, float learningRate, float l2) throws IOException {
         try (DataInputStream in = open(file)) {
             SequenceModel model = readModel(in, file);
+            if (in.readBoolean()) {
+                throw new IOException(file + " is a served model, not a training checkpoint");
+            }
             int epochs = in.readInt();
             Adam adam = new Adam(model, learningRate, l2);
             adam.step = in.readLong();
