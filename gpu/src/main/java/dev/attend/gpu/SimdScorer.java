@@ -106,12 +106,16 @@ public final class SimdScorer implements Scorer {
         return c;
     }
 
-    /** Offers rows [from, to) to the collectors, one tile of rows at a time. */
+    /** Offers rows [from, to) to the collectors: by group maxima for many queries of short keys, else streaming. */
     private static void scanRange(float[][] queries, VectorStore keys, int from, int to, TopKCollector[] out) {
-        float[] tileScores = new float[4 * TILE_ROWS];
-        float[] transposed = queries.length >= DIM_MAJOR_MIN_QUERIES && keys.dim() <= DIM_MAJOR_MAX_DIM
-                ? new float[keys.dim() * TILE_ROWS] : null;
-        float[] packed = transposed == null ? null : VectorMath.packByFour(queries, keys.dim());
+        if (queries.length >= DIM_MAJOR_MIN_QUERIES && keys.dim() <= DIM_MAJOR_MAX_DIM) {
+            float[] packed = VectorMath.packByFour(queries, keys.dim());
+            for (int start = from; start < to; start += CHUNK_ROWS) {
+                scanByGroupMaxima(queries, packed, keys, start, Math.min(to, start + CHUNK_ROWS), out);
+            }
+            return;
+        }
+        float[] tileScores = new float[TILE_ROWS];
         float[] thresholds = new float[queries.length];
         for (int i = 0; i < queries.length; i++) {
             thresholds[i] = out[i].threshold();
@@ -124,42 +128,185 @@ public final class SimdScorer implements Scorer {
         Tiles second = new Tiles(keys);
         for (int a = from, b = mid; a < mid || b < to; ) {
             if (a < mid) {
-                a = scanTile(queries, packed, first, a, mid, tileScores, transposed, thresholds, out);
+                a = scanTile(queries, first, a, mid, tileScores, thresholds, out);
             }
             if (b < to) {
-                b = scanTile(queries, packed, second, b, to, tileScores, transposed, thresholds, out);
+                b = scanTile(queries, second, b, to, tileScores, thresholds, out);
             }
         }
     }
 
     /** Offers the tile starting at {@code start} (ending at a page end, {@code to} or TILE_ROWS) and returns its end. */
-    private static int scanTile(float[][] queries, float[] packed, Tiles tiles, int start, int to, float[] tileScores, float[] transposed,
-                                float[] thresholds, TopKCollector[] out) {
+    private static int scanTile(float[][] queries, Tiles tiles, int start, int to, float[] tileScores, float[] thresholds,
+                                TopKCollector[] out) {
         int tileEnd = tiles.load(start, to);
         int rows = tileEnd - start;
         int dim = tiles.keys.dim();
-        boolean dimMajor = transposed != null && rows == TILE_ROWS;
-        int i = 0;
-        if (dimMajor) {
-            transpose(tiles.data, tiles.base, dim, transposed);
-            for (; i + 4 <= queries.length; i += 4) {
-                VectorMath.fourRowsTimes(packed, i * dim, dim, transposed, TILE_ROWS, TILE_ROWS, tileScores, 0, TILE_ROWS);
-                for (int b = 0; b < 4; b++) {
-                    thresholds[i + b] = offerAbove(tileScores, b * TILE_ROWS, rows, start, thresholds[i + b], out[i + b]);
+        for (int i = 0; i < queries.length; i++) {
+            dotRows(queries[i], tiles.data, tiles.base, dim, rows, tileScores);
+            float threshold = thresholds[i];
+            TopKCollector collector = out[i];
+            for (int r = 0; r < rows; r++) {
+                if (tileScores[r] >= threshold && collector.offer(tileScores[r], start + r)) {
+                    threshold = collector.threshold();
                 }
             }
-        }
-        for (; i < queries.length; i++) {
-            if (dimMajor) {
-                dotRowsDimMajor(queries[i], transposed, dim, tileScores);
-            } else {
-                dotRows(queries[i], tiles.data, tiles.base, dim, rows, tileScores);
-            }
-            thresholds[i] = offerAbove(tileScores, 0, rows, start, thresholds[i], out[i]);
+            thresholds[i] = threshold;
         }
         return tileEnd;
     }
 
+    /**
+     * Many queries, short keys (a recommender's candidates against one history): offering every score that beats a
+     * query's running threshold costs k ln(n/k) heap operations per query, which measured more than the scores
+     * themselves. Instead, pass 1 scores every full tile dimension-major, four queries at a time
+     * ({@link VectorMath#fourRowsTimes} over the tile transposed once), and keeps only each query's maximum per
+     * group of rows (one vector of lanes; a partial tile at a page end or the range end is one group, scored
+     * row-major). Any k groups whose maxima reach t0 hold k scores of at least t0, so the k-th largest maximum
+     * among a sample of about 4k groups is a lower bound of the query's k-th best score: every score of the top k
+     * lies in a group whose maximum reaches t0, and only those groups (about 4k) are scored again in pass 2 and
+     * offered. Pass 2 reads the tiles transposed in pass 1 and sums in the same order, so its scores are the bits
+     * pass 1 saw.
+     */
+    private static void scanByGroupMaxima(float[][] queries, float[] packed, VectorStore keys, int from, int to, TopKCollector[] out) {
+        int dim = keys.dim();
+        int m = queries.length;
+        int lanes = SPECIES.length();
+        int perTile = TILE_ROWS / lanes;
+        int maxTiles = (to - from) / TILE_ROWS + (to - from) / keys.pageRows() + 2;
+        int maxGroups = maxTiles * perTile;
+        int[] groupStart = new int[maxGroups];
+        int[] groupRows = new int[maxGroups];
+        int[] groupTransposed = new int[maxGroups]; // offset of the group's first lane in transposed, or -1: row-major
+        float[] transposed = new float[maxTiles * dim * TILE_ROWS];
+        float[] groupMax = new float[m * maxGroups]; // [query][group]
+        float[] scores = new float[4 * TILE_ROWS];
+        Tiles tiles = new Tiles(keys);
+        int t = 0;
+        int g = 0;
+        for (int start = from; start < to; t++) {
+            int end = tiles.load(start, to);
+            int rows = end - start;
+            if (rows == TILE_ROWS) {
+                int tOffset = t * dim * TILE_ROWS;
+                transpose(tiles.data, tiles.base, dim, transposed, tOffset);
+                for (int v = 0; v < perTile; v++) {
+                    groupStart[g + v] = start + v * lanes;
+                    groupRows[g + v] = lanes;
+                    groupTransposed[g + v] = tOffset + v * lanes;
+                }
+                int i = 0;
+                for (; i + 4 <= m; i += 4) {
+                    VectorMath.fourRowsTimes(packed, i * dim, dim, transposed, tOffset, TILE_ROWS, TILE_ROWS, scores, 0, TILE_ROWS);
+                    for (int b = 0; b < 4; b++) {
+                        for (int v = 0; v < perTile; v++) {
+                            groupMax[(i + b) * maxGroups + g + v] = FloatVector.fromArray(SPECIES, scores, b * TILE_ROWS + v * lanes)
+                                    .reduceLanes(VectorOperators.MAX);
+                        }
+                    }
+                }
+                for (; i < m; i++) {
+                    dotRowsDimMajor(queries[i], transposed, tOffset, dim, scores);
+                    for (int v = 0; v < perTile; v++) {
+                        groupMax[i * maxGroups + g + v] = FloatVector.fromArray(SPECIES, scores, v * lanes).reduceLanes(VectorOperators.MAX);
+                    }
+                }
+                g += perTile;
+            } else {
+                groupStart[g] = start;
+                groupRows[g] = rows;
+                groupTransposed[g] = -1;
+                for (int i = 0; i < m; i++) {
+                    dotRows(queries[i], tiles.data, tiles.base, dim, rows, scores);
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int r = 0; r < rows; r++) {
+                        max = Math.max(max, scores[r]);
+                    }
+                    groupMax[i * maxGroups + g] = max;
+                }
+                g++;
+            }
+            start = end;
+        }
+        int groups = g;
+        float[] sample = new float[groups];
+        for (int i = 0; i < m; i++) {
+            TopKCollector collector = out[i];
+            int k = collector.capacity();
+            float threshold = collector.threshold();
+            int base = i * maxGroups;
+            int step = Math.max(1, groups / (4 * k));
+            int sampled = 0;
+            for (int x = 0; x < groups; x += step) {
+                sample[sampled++] = groupMax[base + x];
+            }
+            if (sampled >= k) {
+                threshold = Math.max(threshold, kthLargest(sample, sampled, k));
+            }
+            for (int x = 0; x < groups; x++) {
+                if (!(groupMax[base + x] >= threshold)) {
+                    continue;
+                }
+                int start = groupStart[x];
+                int rows = groupRows[x];
+                if (groupTransposed[x] >= 0) {
+                    dotLanesDimMajor(queries[i], transposed, groupTransposed[x], dim, scores);
+                } else {
+                    tiles.load(start, to);
+                    dotRows(queries[i], tiles.data, tiles.base, dim, rows, scores);
+                }
+                for (int r = 0; r < rows; r++) {
+                    if (scores[r] >= threshold && collector.offer(scores[r], start + r)) {
+                        threshold = Math.max(threshold, collector.threshold());
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code out[r] = q . row r} for the one vector of rows at {@code offset} of a transposed tile (pass 2's sums). */
+    private static void dotLanesDimMajor(float[] q, float[] t, int offset, int dim, float[] out) {
+        FloatVector acc = FloatVector.zero(SPECIES);
+        for (int c = 0; c < dim; c++) {
+            acc = FloatVector.broadcast(SPECIES, q[c]).fma(FloatVector.fromArray(SPECIES, t, offset + c * TILE_ROWS), acc);
+        }
+        acc.intoArray(out, 0);
+    }
+
+    /** The k-th largest of {@code a[0, n)} (1 <= k <= n), by quickselect; reorders {@code a}. */
+    static float kthLargest(float[] a, int n, int k) {
+        int target = n - k; // ascending position of the k-th largest
+        int lo = 0;
+        int hi = n - 1;
+        while (lo < hi) {
+            float pivot = a[(lo + hi) >>> 1];
+            int i = lo;
+            int j = hi;
+            while (i <= j) {
+                while (a[i] < pivot) {
+                    i++;
+                }
+                while (a[j] > pivot) {
+                    j--;
+                }
+                if (i <= j) {
+                    float x = a[i];
+                    a[i] = a[j];
+                    a[j] = x;
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j) {
+                hi = j;
+            } else if (target >= i) {
+                lo = i;
+            } else {
+                break;
+            }
+        }
+        return a[target];
+    }
 
     /**
      * Walks a store a tile of rows at a time: float32 pages are read in place, float16 rows are
@@ -272,53 +419,29 @@ public final class SimdScorer implements Scorer {
     static final int DIM_MAJOR_MIN_QUERIES = 8;
 
     /** {@code out[c * TILE_ROWS + r] = data[base + r * dim + c]} for a full tile. */
-    private static void transpose(float[] data, int base, int dim, float[] out) {
+    private static void transpose(float[] data, int base, int dim, float[] out, int outOffset) {
         for (int r = 0; r < TILE_ROWS; r++) {
             int row = base + r * dim;
             for (int c = 0; c < dim; c++) {
-                out[c * TILE_ROWS + r] = data[row + c];
+                out[outOffset + c * TILE_ROWS + r] = data[row + c];
             }
         }
     }
 
     /** {@code out[r] = q . row r} of a transposed full tile. */
-    private static void dotRowsDimMajor(float[] q, float[] t, int dim, float[] out) {
+    private static void dotRowsDimMajor(float[] q, float[] t, int offset, int dim, float[] out) {
         int lanes = SPECIES.length();
         for (int r0 = 0; r0 < TILE_ROWS; r0 += 2 * lanes) {
             FloatVector a0 = FloatVector.zero(SPECIES);
             FloatVector a1 = a0;
             for (int c = 0; c < dim; c++) {
                 FloatVector qc = FloatVector.broadcast(SPECIES, q[c]);
-                a0 = qc.fma(FloatVector.fromArray(SPECIES, t, c * TILE_ROWS + r0), a0);
-                a1 = qc.fma(FloatVector.fromArray(SPECIES, t, c * TILE_ROWS + r0 + lanes), a1);
+                a0 = qc.fma(FloatVector.fromArray(SPECIES, t, offset + c * TILE_ROWS + r0), a0);
+                a1 = qc.fma(FloatVector.fromArray(SPECIES, t, offset + c * TILE_ROWS + r0 + lanes), a1);
             }
             a0.intoArray(out, r0);
             a1.intoArray(out, r0 + lanes);
         }
-    }
-
-    /**
-     * Offers {@code scores[from, from + rows)} (rows {@code start...}) that reach {@code threshold} and returns
-     * the collector's new threshold. Once the collector is full almost no score passes, so the tile's maximum is
-     * compared first (one vector compare per tile) and only a tile with a passing score is walked.
-     */
-    private static float offerAbove(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
-        if (rows == TILE_ROWS) {
-            int lanes = SPECIES.length();
-            FloatVector max = FloatVector.fromArray(SPECIES, scores, from);
-            for (int r = lanes; r < TILE_ROWS; r += lanes) {
-                max = max.max(FloatVector.fromArray(SPECIES, scores, from + r));
-            }
-            if (!max.compare(VectorOperators.GE, threshold).anyTrue()) {
-                return threshold;
-            }
-        }
-        for (int r = 0; r < rows; r++) {
-            if (scores[from + r] >= threshold && collector.offer(scores[from + r], start + r)) {
-                threshold = collector.threshold();
-            }
-        }
-        return threshold;
     }
 
     /** q . data[offset, offset + dim). */

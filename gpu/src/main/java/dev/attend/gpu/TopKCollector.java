@@ -24,6 +24,11 @@ public final class TopKCollector {
         return size < k ? Float.NEGATIVE_INFINITY : scores[0];
     }
 
+    /** The k it keeps. */
+    public int capacity() {
+        return k;
+    }
+
     public int size() {
         return size;
     }

@@ -41,6 +41,20 @@ public final class VectorMath {
         return s;
     }
 
+    /** {@code y[yOffset + i] += a * x[xOffset + i]} for {@code i < length}. */
+    public static void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int length) {
+        int lanes = SPECIES.length();
+        FloatVector av = FloatVector.broadcast(SPECIES, a);
+        int i = 0;
+        for (; i + lanes <= length; i += lanes) {
+            av.fma(FloatVector.fromArray(SPECIES, x, xOffset + i), FloatVector.fromArray(SPECIES, y, yOffset + i))
+                    .intoArray(y, yOffset + i);
+        }
+        for (; i < length; i++) {
+            y[yOffset + i] += a * x[xOffset + i];
+        }
+    }
+
     /** Column blocks of {@link #fourRowsTimes} come in multiples of this many floats (two vectors). */
     public static int columnBlock() {
         return 2 * SPECIES.length();
@@ -72,14 +86,14 @@ public final class VectorMath {
 
     /**
      * A small matrix product, four rows at a time: {@code out[outOffset + b * outStride + j] =
-     * sum_c packed[offset + 4c + b] * m[c * stride + j]} for the four packed rows {@code b} and the columns
+     * sum_c packed[offset + 4c + b] * m[mOffset + c * stride + j]} for the four packed rows {@code b} and the columns
      * {@code j < cols} ({@code cols} a multiple of {@link #columnBlock()}). Each pair of column vectors loaded
      * serves eight multiply-adds into eight accumulators, so the loop is bound by the multiply-adds, not the
      * loads; the four left operands come from consecutive floats of one array (measured 3.6x faster than from
      * four arrays, whose bounds checks and loads the JIT does not hoist out of the loop).
      */
-    public static void fourRowsTimes(float[] packed, int offset, int inner, float[] m, int stride, int cols, float[] out, int outOffset,
-                                     int outStride) {
+    public static void fourRowsTimes(float[] packed, int offset, int inner, float[] m, int mOffset, int stride, int cols, float[] out,
+                                     int outOffset, int outStride) {
         int lanes = SPECIES.length();
         for (int j0 = 0; j0 < cols; j0 += 2 * lanes) {
             FloatVector a0 = FloatVector.zero(SPECIES);
@@ -90,7 +104,7 @@ public final class VectorMath {
             FloatVector c1 = a0;
             FloatVector d0 = a0;
             FloatVector d1 = a0;
-            int k = j0;
+            int k = mOffset + j0;
             int p = offset;
             for (int c = 0; c < inner; c++, k += stride, p += 4) {
                 FloatVector m0 = FloatVector.fromArray(SPECIES, m, k);

@@ -23,6 +23,23 @@ class VectorMathTest {
     }
 
     @Test
+    void axpyAddsAScaledVectorAtEveryLength() {
+        SplittableRandom rnd = new SplittableRandom(13);
+        for (int length = 0; length < 70; length++) {
+            float[] x = random(rnd, length + 2);
+            float[] y = random(rnd, length + 1);
+            float[] want = y.clone();
+            for (int i = 0; i < length; i++) {
+                want[1 + i] += 0.75f * x[2 + i];
+            }
+            VectorMath.axpy(0.75f, x, 2, y, 1, length);
+            for (int i = 0; i < y.length; i++) {
+                assertThat((double) y[i]).isCloseTo(want[i], within(1e-5));
+            }
+        }
+    }
+
+    @Test
     void fourRowsTimesIsTheMatrixProductOfThePackedRows() {
         SplittableRandom rnd = new SplittableRandom(12);
         for (int rows : new int[] {1, 4, 7, 13}) {
@@ -39,7 +56,7 @@ class VectorMathTest {
                 int outStride = cols + 1;
                 float[] out = new float[2 + blocks * 4 * outStride];
                 for (int blk = 0; blk < blocks; blk++) {
-                    VectorMath.fourRowsTimes(packed, blk * 4 * inner, inner, m, stride, cols, out, 2 + blk * 4 * outStride, outStride);
+                    VectorMath.fourRowsTimes(packed, blk * 4 * inner, inner, m, 0, stride, cols, out, 2 + blk * 4 * outStride, outStride);
                 }
                 for (int r = 0; r < rows; r++) {
                     for (int j = 0; j < cols; j++) {

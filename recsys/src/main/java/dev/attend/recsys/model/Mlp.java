@@ -114,7 +114,7 @@ final class Mlp {
             int cols = VectorMath.padColumns(outs);
             float[] z = new float[blocks * 4 * cols];
             for (int b = 0; b < blocks; b++) {
-                VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, transposed[l], cols, cols, z, b * 4 * cols, cols);
+                VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, transposed[l], 0, cols, cols, z, b * 4 * cols, cols);
             }
             float[] bias = biases[l];
             if (l == layers() - 1) {

@@ -4,6 +4,7 @@ import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKCollector;
+import dev.attend.gpu.VectorMath;
 import dev.attend.gpu.VectorStore;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -201,43 +202,55 @@ public final class SequenceModel {
         int k = config.searches() ? Math.min(config.topK(), n) : n;
         List<TopK> found = n == 0 || c == 0 ? List.of() : scorer.topK(queries, keys, k).perQuery();
         float scale = (float) (1 / Math.sqrt(2.0 * da));
-        int in = 6 * dr;
-        float[] packed = new float[(c + 3) / 4 * 4 * in]; // the MLP inputs [e, h, e * h], packed by four
-        float[] h = new float[2 * dr];
-        float[] e = new float[2 * dr];
-        for (int i = 0; i < c; i++) {
-            java.util.Arrays.fill(h, 0);
-            int[] ids = n == 0 ? new int[0] : found.get(i).ids();
-            float[] raw = n == 0 ? new float[0] : found.get(i).scores();
-            float[] w = new float[ids.length];
-            float max = Float.NEGATIVE_INFINITY;
-            for (float r : raw) {
-                max = Math.max(max, scale * r);
+        float[] logits = new float[c];
+        float[][] transposed = servingWeights();
+        // Candidates in chunks, in parallel (the common pool and this thread): softmax, weighted sum and the MLP.
+        int chunks = (c + SERVING_CHUNK - 1) / SERVING_CHUNK;
+        java.util.stream.IntStream.range(0, chunks).parallel().forEach(chunk -> {
+            int first = chunk * SERVING_CHUNK;
+            int count = Math.min(SERVING_CHUNK, c - first);
+            int in = 6 * dr;
+            float[] packed = new float[(count + 3) / 4 * 4 * in]; // the MLP inputs [e, h, e * h], packed by four
+            float[] h = new float[2 * dr];
+            for (int x = 0; x < count; x++) {
+                int i = first + x;
+                java.util.Arrays.fill(h, 0);
+                int[] ids = n == 0 ? new int[0] : found.get(i).ids();
+                float[] raw = n == 0 ? new float[0] : found.get(i).scores();
+                float[] w = new float[ids.length];
+                float max = Float.NEGATIVE_INFINITY;
+                for (float r : raw) {
+                    max = Math.max(max, scale * r);
+                }
+                double sum = 0;
+                for (int s = 0; s < ids.length; s++) {
+                    w[s] = (float) Math.exp(scale * raw[s] - max);
+                    sum += w[s];
+                }
+                for (int s = 0; s < ids.length; s++) {
+                    w[s] /= (float) sum;
+                    VectorMath.axpy(w[s], repItem.weights, repItem.offset(items[ids[s]]), h, 0, dr);
+                    VectorMath.axpy(w[s], repCat.weights, repCat.offset(categories[ids[s]]), h, dr, dr);
+                }
+                int base = x / 4 * 4 * in + x % 4;
+                int eItem = repItem.offset(candidateItems[i]);
+                int eCat = repCat.offset(candidateCategories[i]);
+                for (int d = 0; d < 2 * dr; d++) {
+                    float e = d < dr ? repItem.weights[eItem + d] : repCat.weights[eCat + d - dr];
+                    packed[base + 4 * d] = e;
+                    packed[base + 4 * (2 * dr + d)] = h[d];
+                    packed[base + 4 * (4 * dr + d)] = e * h[d];
+                }
+                selected[i] = ids;
+                weights[i] = w;
             }
-            double sum = 0;
-            for (int s = 0; s < ids.length; s++) {
-                w[s] = (float) Math.exp(scale * raw[s] - max);
-                sum += w[s];
-            }
-            for (int s = 0; s < ids.length; s++) {
-                w[s] /= (float) sum;
-                axpy(w[s], repItem, items[ids[s]], h, 0);
-                axpy(w[s], repCat, categories[ids[s]], h, dr);
-            }
-            System.arraycopy(repItem.weights, repItem.offset(candidateItems[i]), e, 0, dr);
-            System.arraycopy(repCat.weights, repCat.offset(candidateCategories[i]), e, dr, dr);
-            int base = i / 4 * 4 * in + i % 4;
-            for (int d = 0; d < 2 * dr; d++) {
-                packed[base + 4 * d] = e[d];
-                packed[base + 4 * (2 * dr + d)] = h[d];
-                packed[base + 4 * (4 * dr + d)] = e[d] * h[d];
-            }
-            selected[i] = ids;
-            weights[i] = w;
-        }
-        float[] logits = mlp.inferBatch(packed, c, servingWeights());
+            System.arraycopy(mlp.inferBatch(packed, count, transposed), 0, logits, first, count);
+        });
         return new Scores(logits, selected, weights);
     }
+
+    /** Candidates per parallel chunk of {@link #score}'s second stage (a multiple of four: the MLP's blocks). */
+    static final int SERVING_CHUNK = 128;
 
     /** The MLP's weights in serving form, and the weight version they were taken at. */
     private record ServingWeights(long version, float[][] transposed) {

@@ -1,0 +1,67 @@
+package dev.attend.gpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** The SIMD scorer's paths that the conformance shapes reach only by chance: ties, page ends, odd query counts. */
+class SimdScorerTest {
+
+    /**
+     * Small integer vectors: every dot product is exact in float, so the SIMD scores equal the scalar ones bit for
+     * bit and the many ties must be broken the same way (smaller id first), whichever path (streaming, tile maxima
+     * with four-query blocks and a remainder) and however many threads.
+     */
+    @Test
+    void manyTiesGiveTheScalarScorersIdsExactly() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        try (Scorer scalar = new ScalarScorer(); SimdScorer one = new SimdScorer(1); SimdScorer two = new SimdScorer(2)) {
+            for (int dim : new int[] {4, 16, 48}) {
+                // long enough to cross a page of the store (pages end at a row that is no multiple of 32)
+                VectorStore keys = new VectorStore(dim, Precision.FLOAT32);
+                int n = keys.pageRows() + 777;
+                float[] rows = new float[n * dim];
+                for (int i = 0; i < rows.length; i++) {
+                    rows[i] = rnd.nextInt(5) - 2;
+                }
+                keys.appendRows(rows, 0, n);
+                for (int m : new int[] {1, 7, 13, 64}) {
+                    float[][] queries = new float[m][dim];
+                    for (float[] q : queries) {
+                        for (int c = 0; c < dim; c++) {
+                            q[c] = rnd.nextInt(3) - 1;
+                        }
+                    }
+                    for (int k : new int[] {1, 20, 333}) {
+                        TopKResult want = scalar.topK(queries, keys, k);
+                        for (SimdScorer s : new SimdScorer[] {one, two}) {
+                            TopKResult got = s.topK(queries, keys, k);
+                            for (int i = 0; i < m; i++) {
+                                assertThat(got.get(i).ids()).as("d=%d m=%d k=%d q=%d threads=%d", dim, m, k, i, s.threads())
+                                        .containsExactly(want.get(i).ids());
+                                assertThat(got.get(i).scores()).containsExactly(want.get(i).scores());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void kthLargestSelectsLikeASort() {
+        SplittableRandom rnd = new SplittableRandom(4);
+        for (int round = 0; round < 500; round++) {
+            int n = 1 + rnd.nextInt(300);
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) {
+                a[i] = rnd.nextBoolean() ? rnd.nextInt(4) : (float) rnd.nextGaussian();
+            }
+            float[] sorted = a.clone();
+            java.util.Arrays.sort(sorted);
+            int k = 1 + rnd.nextInt(n);
+            assertThat(SimdScorer.kthLargest(a, n, k)).isEqualTo(sorted[n - k]);
+        }
+    }
+}
