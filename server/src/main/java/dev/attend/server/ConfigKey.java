@@ -11,7 +11,8 @@ public enum ConfigKey {
     MAX_BODY_BYTES("attend.max-body-bytes", "ATTEND_MAX_BODY_BYTES", "--max-body-bytes"),
     SHUTDOWN_TIMEOUT_MS("attend.shutdown-timeout-ms", "ATTEND_SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms"),
     KV_SESSION_TTL_S("attend.kv-session-ttl-s", "ATTEND_KV_SESSION_TTL_S", "--kv-session-ttl-s"),
-    KV_DURABILITY("attend.kv-durability", "ATTEND_KV_DURABILITY", "--kv-durability");
+    KV_DURABILITY("attend.kv-durability", "ATTEND_KV_DURABILITY", "--kv-durability"),
+    RECSYS_MODEL("attend.recsys-model", "ATTEND_RECSYS_MODEL", "--recsys-model");
 
     private final String property;
     private final String envVar;

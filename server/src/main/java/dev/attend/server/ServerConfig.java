@@ -16,9 +16,11 @@ import java.util.Objects;
  * @param shutdownTimeout how long stop() waits for in-flight requests before cutting them off
  * @param kvSessionTtl    a KV session untouched this long is deleted; zero keeps sessions until deleted
  * @param kvDurability    how far an acknowledged KV write survives: a machine crash (fsync) or a process crash
+ * @param recsysModel     the recommendation model file to serve; null: {@code recsys/model.bin} under the data
+ *                        directory when it exists (where {@code attend recsys train} writes by default)
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
-                           Duration kvSessionTtl, KvDurability kvDurability) {
+                           Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -52,34 +54,43 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
 
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC);
+                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
+        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
+        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
-        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
+        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
-        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability);
+        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability, recsysModel);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability, recsysModel);
+    }
+
+    public ServerConfig withRecsysModel(Path newModel) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, newModel);
+    }
+
+    /** The recommendation model file to serve: the configured one, else the data directory's default location. */
+    public Path recsysModelFile() {
+        return recsysModel != null ? recsysModel : dataDir.resolve("recsys").resolve("model.bin");
     }
 }

@@ -104,6 +104,7 @@ public final class ServerConfigLoader {
         Setting shutdown = settings.get(ConfigKey.SHUTDOWN_TIMEOUT_MS);
         Setting ttl = settings.get(ConfigKey.KV_SESSION_TTL_S);
         Setting durability = settings.get(ConfigKey.KV_DURABILITY);
+        Setting recsysModel = settings.get(ConfigKey.RECSYS_MODEL);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -115,7 +116,8 @@ public final class ServerConfigLoader {
                         ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdown, 0, Long.MAX_VALUE, "zero or a positive number of milliseconds")),
                 ttl == null ? defaults.kvSessionTtl() : Duration.ofSeconds(parseLong(ConfigKey.KV_SESSION_TTL_S, ttl, 0,
                         Long.MAX_VALUE / 1_000_000_000L, "zero (never) or a positive number of seconds")),
-                durability == null ? defaults.kvDurability() : parseDurability(durability));
+                durability == null ? defaults.kvDurability() : parseDurability(durability),
+                recsysModel == null ? null : toPath(ConfigKey.RECSYS_MODEL.property(), recsysModel));
     }
 
     private static dev.attend.retrieval.KvDurability parseDurability(Setting setting) {

@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
         subcommands = {DemoCommand.class, 
                 // One line per subcommand, in the order `attend --help` should list them.
                 ServeCommand.class,
+                RecsysCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class AttendCli implements Callable<Integer> {

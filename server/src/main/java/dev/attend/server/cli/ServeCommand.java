@@ -8,6 +8,7 @@ import dev.attend.server.ServerConfig;
 import dev.attend.server.ServerConfigLoader;
 import dev.attend.server.ServerMetrics;
 import dev.attend.server.kv.KvSessionRoutes;
+import dev.attend.server.recsys.RecsysRoutes;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.EnumMap;
@@ -55,6 +56,10 @@ public final class ServeCommand implements Callable<Integer> {
                     + "(survive a crash of the process, not of the machine; no disk flush per step).")
     String kvDurability;
 
+    @Option(names = "--recsys-model", paramLabel = "FILE",
+            description = "Recommendation model to serve (default: recsys/model.bin under the data directory, if present).")
+    String recsysModel;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "Properties file with attend.* keys (default: $" + ServerConfigLoader.CONFIG_FILE_ENV + ", else none).")
     Path configFile;
@@ -85,12 +90,26 @@ public final class ServeCommand implements Callable<Integer> {
             scorer.close();
             throw new java.io.UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
         }
+        RecsysRoutes recsys;
+        try {
+            recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
+        } catch (java.io.IOException e) {
+            kvSessions.close();
+            scorer.close();
+            throw new java.io.UncheckedIOException("cannot start recommendation serving: " + e.getMessage(), e);
+        }
         ServerMetrics metrics = new ServerMetrics();
         kvSessions.bindMetrics(metrics.registry());
-        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).build();
+        recsys.bindMetrics(metrics.registry());
+        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();
             kvSessions.close();
+            try {
+                recsys.close();
+            } catch (java.io.IOException e) {
+                System.err.println("attend: closing the behaviour store: " + e.getMessage());
+            }
             scorer.close();
         });
         server.start(config);
@@ -110,6 +129,7 @@ public final class ServeCommand implements Callable<Integer> {
         putIfGiven(flags, ConfigKey.SHUTDOWN_TIMEOUT_MS, shutdownTimeoutMs);
         putIfGiven(flags, ConfigKey.KV_SESSION_TTL_S, kvSessionTtlS);
         putIfGiven(flags, ConfigKey.KV_DURABILITY, kvDurability);
+        putIfGiven(flags, ConfigKey.RECSYS_MODEL, recsysModel);
         return flags;
     }
 

@@ -1,0 +1,289 @@
+package dev.attend.server.recsys;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.recsys.model.ModelConfig;
+import dev.attend.recsys.model.ModelFiles;
+import dev.attend.recsys.serving.BehaviorSequenceStore;
+import dev.attend.recsys.serving.Recommender;
+import dev.attend.server.ApiException;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * HTTP endpoints of long-sequence recommendation, in JSON with the source data's ids (numbers):
+ * <ul>
+ *   <li>{@code POST /v1/recsys/events} {@code {events: [{user, item, category, action?, time}]}}: appends behaviours to
+ *       the users' stored sequences (all or nothing; on disk before the answer); {@code time} in seconds since the
+ *       epoch, {@code action} defaults to {@code pv};</li>
+ *   <li>{@code GET /v1/recsys/users/{user}?limit=N}: the user's latest N behaviours (default 100);</li>
+ *   <li>{@code POST /v1/recsys/score} {@code {user, items, categories?}}: click probabilities, in request order;</li>
+ *   <li>{@code POST /v1/recsys/recommend} {@code {user, n?, excludeSeen?}}: the best n items (default 10);</li>
+ *   <li>{@code POST /v1/recsys/explain} {@code {user, item, category?}}: the score and the behaviours the item's
+ *       search kept, with their attention weights;</li>
+ *   <li>{@code GET /v1/recsys/model}: the served model's shape and file.</li>
+ * </ul>
+ * The model comes from a file written by {@code attend recsys train} ({@link ModelFiles}, with its item catalog);
+ * without one, scoring answers 409 {@code no_model} while events are still stored. Unknown users have an empty
+ * history and unknown items a zero embedding (cold start, see {@link Recommender}).
+ */
+public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RecsysRoutes.class);
+    /** Largest event batch, candidate list and n of one request. */
+    static final int MAX_EVENTS = 100_000;
+    static final int MAX_CANDIDATES = 10_000;
+    static final int MAX_RECOMMEND = 1_000;
+
+    private final BehaviorSequenceStore store;
+    private final Recommender recommender;
+    private final Path modelFile;
+
+    /**
+     * Stores behaviours under {@code dir} and serves the model in {@code modelFile} (none when the file does not
+     * exist and {@code required} is false).
+     *
+     * @throws IOException if the store cannot be opened, or a model file cannot be read (or is required but missing)
+     */
+    public RecsysRoutes(Path dir, Scorer scorer, Path modelFile, boolean required) throws IOException {
+        this.store = BehaviorSequenceStore.open(dir.resolve("behaviors"), BehaviorSequenceStore.DEFAULT_MAX_PER_USER, true);
+        Recommender r = null;
+        try {
+            if (Files.exists(modelFile)) {
+                ModelFiles.Saved saved = ModelFiles.loadWithCatalog(modelFile);
+                if (saved.catalog() == null) {
+                    throw new IOException(modelFile + " has no item catalog: save it with `attend recsys train`");
+                }
+                r = new Recommender(saved.model(), saved.catalog(), store, scorer, Recommender.Options.defaults());
+                r.prepareCandidates();
+                LOG.info("Serving recommendation model {} ({}, {} items)", modelFile, saved.model().config().kind(), saved.catalog().items());
+            } else if (required) {
+                throw new IOException("no recommendation model at " + modelFile);
+            }
+        } catch (IOException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        this.recommender = r;
+        this.modelFile = modelFile;
+    }
+
+    public BehaviorSequenceStore store() {
+        return store;
+    }
+
+    /** Publishes {@code attend_recsys_users} and {@code attend_recsys_behaviors} (held in the sequence store). */
+    public RecsysRoutes bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+        io.micrometer.core.instrument.Gauge.builder("attend.recsys.users", store, BehaviorSequenceStore::users)
+                .description("Users with stored behaviours").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("attend.recsys.behaviors", store, BehaviorSequenceStore::events)
+                .description("Behaviours held in the sequence store").register(registry);
+        return this;
+    }
+
+    record EventBody(Long user, Long item, Long category, String action, Long time) {
+    }
+
+    record EventsRequest(List<EventBody> events) {
+    }
+
+    record ScoreRequest(Long user, long[] items, long[] categories) {
+    }
+
+    record RecommendRequest(Long user, Integer n, Boolean excludeSeen) {
+    }
+
+    record ExplainRequest(Long user, Long item, Long category) {
+    }
+
+    @Override
+    public void accept(RoutesConfig routes) {
+        routes.post("/v1/recsys/events", this::events);
+        routes.get("/v1/recsys/users/{user}", this::user);
+        routes.post("/v1/recsys/score", this::score);
+        routes.post("/v1/recsys/recommend", this::recommend);
+        routes.post("/v1/recsys/explain", this::explain);
+        routes.get("/v1/recsys/model", this::model);
+    }
+
+    private void events(Context ctx) throws IOException {
+        EventsRequest r = ctx.bodyAsClass(EventsRequest.class);
+        List<EventBody> in = required(r.events(), "events");
+        if (in.size() > MAX_EVENTS) {
+            throw ApiException.badRequest("at most " + MAX_EVENTS + " events per request, got " + in.size(), Map.of("field", "events"));
+        }
+        List<BehaviorEvent> events = new ArrayList<>(in.size());
+        for (int i = 0; i < in.size(); i++) {
+            EventBody e = in.get(i);
+            if (e == null) {
+                throw ApiException.badRequest("events[" + i + "] is null", Map.of("field", "events[" + i + "]"));
+            }
+            events.add(new BehaviorEvent(required(e.user(), "events[" + i + "].user"), required(e.item(), "events[" + i + "].item"),
+                    required(e.category(), "events[" + i + "].category"), e.action() == null ? "pv" : e.action(),
+                    required(e.time(), "events[" + i + "].time")));
+        }
+        int added;
+        try {
+            added = store.append(events);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage(), Map.of());
+        }
+        ctx.json(Map.of("accepted", events.size(), "added", added));
+    }
+
+    private void user(Context ctx) {
+        long user = pathLong(ctx, "user");
+        int limit = queryInt(ctx, "limit", 100, 0, BehaviorSequenceStore.DEFAULT_MAX_PER_USER);
+        BehaviorSequenceStore.Sequence s = store.get(user);
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (int j = Math.max(0, s.length() - limit); j < s.length(); j++) {
+            out.add(behavior(j, s.items()[j], s.categories()[j], s.actions()[j], s.times()[j], null));
+        }
+        ctx.json(Map.of("user", user, "length", s.length(), "behaviors", out));
+    }
+
+    private void score(Context ctx) {
+        Recommender r = recommender();
+        ScoreRequest req = ctx.bodyAsClass(ScoreRequest.class);
+        long user = required(req.user(), "user");
+        long[] items = required(req.items(), "items");
+        if (items.length > MAX_CANDIDATES) {
+            throw ApiException.badRequest("at most " + MAX_CANDIDATES + " items per request, got " + items.length, Map.of("field", "items"));
+        }
+        if (req.categories() != null && req.categories().length != items.length) {
+            throw ApiException.badRequest("categories (" + req.categories().length + ") must match items (" + items.length + ")",
+                    Map.of("field", "categories"));
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Recommender.Scored s : r.score(user, items, req.categories())) {
+            out.add(scored(s));
+        }
+        ctx.json(Map.of("user", user, "historyLength", Math.min(store.get(user).length(), r.options().historyLength()), "scores", out));
+    }
+
+    private void recommend(Context ctx) {
+        Recommender r = recommender();
+        RecommendRequest req = ctx.bodyAsClass(RecommendRequest.class);
+        long user = required(req.user(), "user");
+        int n = req.n() == null ? 10 : req.n();
+        if (n < 1 || n > MAX_RECOMMEND) {
+            throw ApiException.badRequest("n must be in 1.." + MAX_RECOMMEND + ", got " + n, Map.of("field", "n"));
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Recommender.Scored s : r.recommend(user, n, !Boolean.FALSE.equals(req.excludeSeen()))) {
+            out.add(scored(s));
+        }
+        ctx.json(Map.of("user", user, "items", out));
+    }
+
+    private void explain(Context ctx) {
+        Recommender r = recommender();
+        ExplainRequest req = ctx.bodyAsClass(ExplainRequest.class);
+        Recommender.Explanation e = r.explain(required(req.user(), "user"), required(req.item(), "item"), req.category());
+        List<Map<String, Object>> kept = new ArrayList<>();
+        for (Recommender.Behavior b : e.behaviors()) {
+            kept.add(behavior(b.position(), b.item(), b.category(), b.action(), b.time(), b.weight()));
+        }
+        Map<String, Object> out = scored(e.scored());
+        out.put("user", req.user());
+        out.put("historyLength", e.historyLength());
+        out.put("behaviors", kept);
+        ctx.json(out);
+    }
+
+    private void model(Context ctx) {
+        Recommender r = recommender();
+        ModelConfig c = r.model().config();
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("file", modelFile.toString());
+        out.put("formatVersion", ModelFiles.FORMAT_VERSION);
+        out.put("kind", c.kind().name());
+        out.put("attentionDim", c.attentionDim());
+        out.put("representationDim", c.representationDim());
+        out.put("topK", c.topK());
+        out.put("hidden", c.hidden());
+        out.put("items", r.catalog().items());
+        out.put("categories", r.catalog().categories());
+        out.put("historyLength", r.options().historyLength());
+        ctx.json(out);
+    }
+
+    private Recommender recommender() {
+        if (recommender == null) {
+            throw new ApiException(409, "no_model", "no recommendation model is loaded: train one with `attend recsys train` (it writes "
+                    + modelFile + ") and restart the server", Map.of("modelFile", modelFile.toString()));
+        }
+        return recommender;
+    }
+
+    private static Map<String, Object> scored(Recommender.Scored s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("item", s.item());
+        m.put("category", s.category());
+        m.put("probability", s.probability());
+        m.put("known", s.known());
+        return m;
+    }
+
+    private static Map<String, Object> behavior(int position, long item, long category, String action, long time, Float weight) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("position", position);
+        m.put("item", item);
+        m.put("category", category);
+        m.put("action", action);
+        m.put("time", time);
+        if (weight != null) {
+            m.put("weight", weight);
+        }
+        return m;
+    }
+
+    private static <T> T required(T value, String field) {
+        if (value == null) {
+            throw ApiException.badRequest("'" + field + "' is required", Map.of("field", field));
+        }
+        return value;
+    }
+
+    private static long pathLong(Context ctx, String name) {
+        try {
+            return Long.parseLong(ctx.pathParam(name));
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("'" + name + "' must be an integer id, got '" + ctx.pathParam(name) + "'", Map.of("field", name));
+        }
+    }
+
+    private static int queryInt(Context ctx, String name, int fallback, int min, int max) {
+        String v = ctx.queryParam(name);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            int x = Integer.parseInt(v);
+            if (x >= min && x <= max) {
+                return x;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw ApiException.badRequest("'" + name + "' must be an integer in " + min + ".." + max + ", got '" + v + "'", Map.of("field", name));
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (recommender != null) {
+            recommender.close();
+        }
+        store.close();
+    }
+}
