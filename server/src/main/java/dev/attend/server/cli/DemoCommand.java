@@ -31,7 +31,8 @@ import picocli.CommandLine.Option;
 /**
  * The main job on embedded defaults: decode-time top-k attention retrieval. Each decode query of a
  * real attention head (or of a generated workload when the shared data is absent) is scored against
- * the prefill keys on every available backend; the exact scalar answer is the yardstick.
+ * the prefill keys on every available backend; the exact scalar answer is the yardstick. Then retrieval
+ * attention in a KV session, and long-sequence recommendation ({@link RecommendationDemo}).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Top-k scoring of decode queries against prefill keys on every backend, with timings and agreement.")
@@ -79,6 +80,7 @@ public final class DemoCommand implements Callable<Integer> {
             run(w, out);
         }
         retrievalAttention(workloads.get(0), out);
+        RecommendationDemo.run(out);
         return 0;
     }
 

@@ -1,0 +1,113 @@
+package dev.attend.server.cli;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.gpu.SharedData;
+import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.recsys.data.Imported;
+import dev.attend.recsys.data.ItemCatalog;
+import dev.attend.recsys.data.PlantedBehaviors;
+import dev.attend.recsys.data.Sample;
+import dev.attend.recsys.data.SampleProtocol;
+import dev.attend.recsys.data.Samples;
+import dev.attend.recsys.data.TaobaoImporter;
+import dev.attend.recsys.data.UserSequences;
+import dev.attend.recsys.eval.Evaluation;
+import dev.attend.recsys.eval.Popularity;
+import dev.attend.recsys.model.ModelConfig;
+import dev.attend.recsys.model.SequenceModel;
+import dev.attend.recsys.model.Trainer;
+import dev.attend.recsys.serving.BehaviorSequenceStore;
+import dev.attend.recsys.serving.Recommender;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * The demo's recommendation step: DARE trained on the Taobao sample (or, without the shared data, on a small
+ * planted synthetic set), measured against popularity, then serving one user: their latest behaviours, the top
+ * recommendations and the behaviours the best one's search kept with their attention weights.
+ */
+final class RecommendationDemo {
+
+    private RecommendationDemo() {
+    }
+
+    static void run(PrintStream out) throws Exception {
+        Optional<Path> taobao = SharedData.resolve("recsys/taobao-sample/UserBehavior.csv");
+        UserSequences data;
+        List<Sample> train;
+        List<Sample> test;
+        if (taobao.isPresent()) {
+            Imported imported = TaobaoImporter.read(taobao.get());
+            data = UserSequences.of(imported.events());
+            Samples samples = Samples.cut(data, SampleProtocol.defaults());
+            train = samples.train();
+            test = samples.test();
+            out.printf(Locale.ROOT, "== Recommendation (DARE) on the Taobao sample %s: %,d users, %,d items, %,d behaviours%n", taobao.get(),
+                    data.users(), data.items(), data.events());
+            out.println("  (114 users: too few to tell models apart; the demo shows the engine working, bench/RESULTS.md compares models)");
+        } else {
+            PlantedBehaviors planted = PlantedBehaviors.generate(PlantedBehaviors.Config.defaults().withUsers(2_000).withEvents(200, 400)
+                    .withItems(2_000, 50));
+            data = planted.sequences();
+            List<List<PlantedBehaviors.Impression>> split = planted.splitByUser(0.8);
+            train = split.get(0).stream().map(PlantedBehaviors.Impression::sample).toList();
+            test = split.get(2).stream().map(PlantedBehaviors.Impression::sample).toList();
+            out.printf(Locale.ROOT, "== Recommendation (DARE) on generated data (no ../shared/data here): a planted synthetic set of %,d users, "
+                    + "%,d items, %,d behaviours, clicks driven by a few relevant past behaviours%n", data.users(), data.items(), data.events());
+        }
+        SequenceModel model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, 16, 32, 20, new int[] {200, 80}), data.items(),
+                data.categories(), 1);
+        long t0 = System.nanoTime();
+        Trainer.train(model, data, train, Trainer.Options.defaults().withEpochs(2), (epoch, done, total, loss) -> { });
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Evaluation dare = Evaluation.of(model, data, test);
+        Evaluation popularity = Popularity.fit(data, train).evaluate(test);
+        out.printf(Locale.ROOT, "  trained on %,d samples in %.1f s; test AUC %.3f (GAUC by user %.3f) against %.3f for popularity%n",
+                train.size(), seconds, dare.auc(), dare.gaucByUser(), popularity.auc());
+
+        ItemCatalog catalog = ItemCatalog.of(data);
+        int user = 0;
+        for (int u = 1; u < data.users(); u++) {
+            user = data.itemsOf(u).length > data.itemsOf(user).length ? u : user;
+        }
+        long userId = data.userId(user);
+        try (Scorer scorer = Scorers.create("auto");
+             BehaviorSequenceStore store = BehaviorSequenceStore.inMemory(BehaviorSequenceStore.DEFAULT_MAX_PER_USER);
+             Recommender recommender = new Recommender(model, catalog, store, scorer, Recommender.Options.defaults())) {
+            List<BehaviorEvent> events = new ArrayList<>();
+            int[] items = data.itemsOf(user);
+            int[] categories = data.categoriesOf(user);
+            long[] times = data.timesOf(user);
+            for (int j = 0; j < items.length; j++) {
+                events.add(new BehaviorEvent(userId, data.itemId(items[j]), data.categoryId(categories[j]), "pv", times[j]));
+            }
+            store.append(events);
+            out.printf(Locale.ROOT, "  user %d: %,d behaviours, the latest (item/category):", userId, items.length);
+            for (int j = Math.max(0, items.length - 6); j < items.length; j++) {
+                out.printf(Locale.ROOT, " %d/%d", data.itemId(items[j]), data.categoryId(categories[j]));
+            }
+            out.println();
+            recommender.prepareCandidates(); // the item index, as a server builds it at start
+            recommender.recommend(userId, 5, true); // warm-up
+            long s0 = System.nanoTime();
+            List<Recommender.Scored> top = recommender.recommend(userId, 5, true);
+            out.printf(Locale.ROOT, "  top 5 of %,d candidates taken from the item index and scored (%.1f ms):%n",
+                    recommender.options().candidates(), (System.nanoTime() - s0) / 1e6);
+            for (Recommender.Scored s : top) {
+                out.printf(Locale.ROOT, "    item %-10d category %-9d click probability %.3f%n", s.item(), s.category(), s.probability());
+            }
+            Recommender.Explanation why = recommender.explain(userId, top.get(0).item(), null);
+            out.printf(Locale.ROOT, "  why item %d: its search kept %d of %,d behaviours; the heaviest:%n", top.get(0).item(),
+                    why.behaviors().size(), why.historyLength());
+            for (Recommender.Behavior b : why.behaviors().subList(0, Math.min(5, why.behaviors().size()))) {
+                out.printf(Locale.ROOT, "    #%-5d item %-10d category %-9d weight %.3f%n", b.position(), b.item(), b.category(), b.weight());
+            }
+        }
+        out.println();
+    }
+}
