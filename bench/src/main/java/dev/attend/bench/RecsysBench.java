@@ -39,11 +39,12 @@ public final class RecsysBench {
     static final String USAGE = """
             usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving
                                 [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
-                                [--threads N] [--json FILE]
+                                [--position-buckets 0] [--threads N] [--json FILE]
               --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
               --planted USERS the planted synthetic set (PlantedBehaviors defaults, histories of 200 to 400 for training)
               --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
                               (DARE, attention dimension 16 and 64; the search on the SIMD scorer)
+              --position-buckets B  position-gap embeddings with B log2 buckets (0: none)
               --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
                               --attention-dim""";
 
@@ -63,6 +64,7 @@ public final class RecsysBench {
         int attentionDim = 16;
         int dim = 64;
         int topK = 20;
+        int positionBuckets = 0;
         int threads = Runtime.getRuntime().availableProcessors();
         Path json = null;
         boolean serving = false;
@@ -78,6 +80,7 @@ public final class RecsysBench {
                     case "--train-targets" -> trainTargets = Integer.parseInt(v);
                     case "--attention-dim" -> attentionDim = Integer.parseInt(v);
                     case "--dim" -> dim = Integer.parseInt(v);
+                    case "--position-buckets" -> positionBuckets = Integer.parseInt(v);
                     case "--top-k" -> topK = Integer.parseInt(v);
                     case "--threads" -> threads = Integer.parseInt(v);
                     case "--json" -> json = Path.of(v);
@@ -138,7 +141,7 @@ public final class RecsysBench {
             for (int seed = 1; seed <= seeds; seed++) {
                 for (ModelConfig.Kind kind : ModelConfig.Kind.values()) {
                     ModelConfig config = new ModelConfig(kind, kind == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK,
-                            new int[] {200, 80});
+                            new int[] {200, 80}, positionBuckets);
                     SequenceModel model = new SequenceModel(config, sequences.items(), sequences.categories(), seed);
                     long t0 = System.nanoTime();
                     int s = seed;
@@ -164,6 +167,7 @@ public final class RecsysBench {
                 report.put("train_samples", train.size());
                 report.put("test_samples", test.size());
                 report.put("epochs", epochs);
+                report.put("position_buckets", positionBuckets);
                 report.put("seeds", seeds);
                 report.put("rows", rows);
                 Files.writeString(json, Json.write(report, 0));

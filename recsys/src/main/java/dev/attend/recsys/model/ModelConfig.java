@@ -16,9 +16,15 @@ import java.util.Objects;
  * and the softmax of their scores weighs their representation embeddings into {@code h}; the MLP reads
  * {@code [e_target, h, e_target * h]} and gives the click logit.
  *
- * @param hidden the MLP's hidden widths (PReLU after each), then one output
+ * <p>With {@code positionBuckets > 0} a behaviour also has a position-gap embedding, one row per bucket of its
+ * distance from the end of the history (0, 1, 2-3, 4-7, ...; the last bucket takes every longer gap), in an
+ * attention table (added to its key, so the search can prefer recent behaviours for one target and older ones
+ * for another) and a representation table (added to what it contributes), separate in DARE like the others.
+ *
+ * @param hidden          the MLP's hidden widths (PReLU after each), then one output
+ * @param positionBuckets position-gap buckets, 0 for none
  */
-public record ModelConfig(Kind kind, int attentionDim, int representationDim, int topK, int[] hidden) {
+public record ModelConfig(Kind kind, int attentionDim, int representationDim, int topK, int[] hidden, int positionBuckets) {
 
     public enum Kind { DARE, TWIN, DIN }
 
@@ -28,15 +34,31 @@ public record ModelConfig(Kind kind, int attentionDim, int representationDim, in
         if (attentionDim < 1 || representationDim < 1 || topK < 1 || hidden.length == 0 || Arrays.stream(hidden).anyMatch(h -> h < 1)) {
             throw new IllegalArgumentException("dimensions, topK and hidden widths must be >= 1");
         }
+        if (positionBuckets < 0 || positionBuckets > 32) {
+            throw new IllegalArgumentException("positionBuckets must be in 0..32, got " + positionBuckets);
+        }
         if (kind != Kind.DARE && attentionDim != representationDim) {
             throw new IllegalArgumentException(kind + " shares one table: attentionDim (" + attentionDim
                     + ") must equal representationDim (" + representationDim + ")");
         }
     }
 
-    /** DARE with attention dimension 16 and representation dimension 64, top-20, MLP 200-80-1. */
-    public static ModelConfig dare() {
-        return new ModelConfig(Kind.DARE, 16, 64, 20, new int[] {200, 80});
+    /** Without position-gap embeddings. */
+    public ModelConfig(Kind kind, int attentionDim, int representationDim, int topK, int[] hidden) {
+        this(kind, attentionDim, representationDim, topK, hidden, 0);
+    }
+
+    /** The same model with {@code buckets} position-gap buckets. */
+    public ModelConfig withPositionBuckets(int buckets) {
+        return new ModelConfig(kind, attentionDim, representationDim, topK, hidden, buckets);
+    }
+
+    /**
+     * The bucket of a behaviour {@code gap} places before the end of its history (0 for the latest):
+     * 0, 1, 2-3, 4-7, ..., capped at the last bucket.
+     */
+    public int positionBucket(int gap) {
+        return Math.min(positionBuckets - 1, 32 - Integer.numberOfLeadingZeros(gap));
     }
 
     @Override
@@ -57,11 +79,11 @@ public record ModelConfig(Kind kind, int attentionDim, int representationDim, in
     @Override
     public boolean equals(Object o) {
         return o instanceof ModelConfig c && c.kind == kind && c.attentionDim == attentionDim && c.representationDim == representationDim
-                && c.topK == topK && Arrays.equals(c.hidden, hidden);
+                && c.topK == topK && Arrays.equals(c.hidden, hidden) && c.positionBuckets == positionBuckets;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(kind, attentionDim, representationDim, topK, Arrays.hashCode(hidden));
+        return Objects.hash(kind, attentionDim, representationDim, topK, Arrays.hashCode(hidden), positionBuckets);
     }
 }

@@ -19,7 +19,7 @@ import java.util.List;
 
 /**
  * A model on disk: one file, {@code [magic "ATTENDSM"][format version int][kind, attention dim, representation
- * dim, top-K, hidden widths, items, categories][every parameter array][whether an item catalog follows, the
+ * dim, top-K, hidden widths, position buckets, items, categories][every parameter array][whether an item catalog follows, the
  * catalog]} (big-endian), written to a
  * temporary file, forced and renamed into place, so a crash leaves the old model or the new one. A checkpoint
  * adds the optimiser's state and the epochs done.
@@ -156,6 +156,7 @@ public final class ModelFiles {
         for (int h : c.hidden()) {
             out.writeInt(h);
         }
+        out.writeInt(c.positionBuckets());
         out.writeInt(m.repItem.rows - 1);
         out.writeInt(m.repCat.rows - 1);
         for (float[] a : m.parameters()) {
@@ -177,11 +178,12 @@ public final class ModelFiles {
         for (int i = 0; i < hidden.length; i++) {
             hidden[i] = in.readInt();
         }
+        int positionBuckets = in.readInt();
         int items = in.readInt();
         int categories = in.readInt();
         SequenceModel m;
         try {
-            m = new SequenceModel(new ModelConfig(kind, da, dr, topK, hidden), items, categories, 0);
+            m = new SequenceModel(new ModelConfig(kind, da, dr, topK, hidden, positionBuckets), items, categories, 0);
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         }

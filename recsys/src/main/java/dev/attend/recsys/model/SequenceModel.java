@@ -20,6 +20,8 @@ import java.util.SplittableRandom;
  *   w   = softmax(s_S)                       h   = sum_{j in S} w_j [R_item(i_j); R_cat(c_j)]
  *   e   = [R_item(t); R_cat(c)]              logit = MLP([e, h, e * h])
  * </pre>
+ * With position-gap buckets ({@link ModelConfig#positionBuckets}) {@code k_j} adds {@code A_pos(b_j)} and the
+ * aggregated rows add {@code R_pos(b_j)}, where b_j is the bucket of behaviour j's distance from the history's end.
  * DARE's A and R tables are separate; the other kinds use one table for both. The top-K selection is a step
  * function of the parameters: gradients flow through the scores of the selected behaviours, not into the choice.
  * Embeddings start normal with standard deviation 0.05 (row 0, the padding/unknown id, at zero).
@@ -33,6 +35,9 @@ public final class SequenceModel {
     final EmbeddingTable attCat;
     final EmbeddingTable repItem;
     final EmbeddingTable repCat;
+    /** Position-gap rows (row 1 + bucket; row 0 unused, as in every table), or null without positions. */
+    final EmbeddingTable attPos;
+    final EmbeddingTable repPos;
     final Mlp mlp;
 
     /** A new model for dense item ids {@code [0, items]} and category ids {@code [0, categories]}. */
@@ -49,15 +54,38 @@ public final class SequenceModel {
             attCat = new EmbeddingTable("attention category", categories + 1, config.attentionDim(), EMBEDDING_STD, rnd);
         }
         mlp = new Mlp(6 * config.representationDim(), config.hidden(), rnd);
+        // Drawn after everything else, so that a model without positions starts exactly as before they existed.
+        if (config.positionBuckets() == 0) {
+            attPos = null;
+            repPos = null;
+        } else {
+            repPos = new EmbeddingTable("representation position", config.positionBuckets() + 1, 2 * config.representationDim(),
+                    EMBEDDING_STD, rnd);
+            attPos = config.sharedTables() ? repPos
+                    : new EmbeddingTable("attention position", config.positionBuckets() + 1, 2 * config.attentionDim(), EMBEDDING_STD, rnd);
+        }
+    }
+
+    /** The position table row of the behaviour at {@code j} in a history ending (exclusive) at {@code to}. */
+    private int positionRow(int j, int to) {
+        return 1 + config.positionBucket(to - 1 - j);
     }
 
     public ModelConfig config() {
         return config;
     }
 
-    /** The distinct embedding tables (two when attention and representation share them, else four). */
+    /** The distinct embedding tables (two when attention and representation share them, else four; and the position ones). */
     java.util.List<EmbeddingTable> tables() {
-        return config.sharedTables() ? java.util.List.of(repItem, repCat) : java.util.List.of(repItem, repCat, attItem, attCat);
+        java.util.List<EmbeddingTable> t = new java.util.ArrayList<>(config.sharedTables() ? java.util.List.of(repItem, repCat)
+                : java.util.List.of(repItem, repCat, attItem, attCat));
+        if (repPos != null) {
+            t.add(repPos);
+            if (attPos != repPos) {
+                t.add(attPos);
+            }
+        }
+        return t;
     }
 
     /** Every parameter array in a fixed order (tables, then the MLP's weights, biases and slopes): what is saved. */
@@ -81,6 +109,7 @@ public final class SequenceModel {
         int targetCategory;
         int[] historyItems;
         int[] historyCategories;
+        int historyTo;
         /** Positions (into the history arrays) of the behaviours kept, best score first, and their softmax weights. */
         public int[] selected;
         public float[] weights;
@@ -99,6 +128,7 @@ public final class SequenceModel {
         f.targetCategory = targetCategory;
         f.historyItems = items;
         f.historyCategories = categories;
+        f.historyTo = to;
         int da = attItem.dim;
         int dr = repItem.dim;
         f.q = concat(attItem, targetItem, attCat, targetCategory);
@@ -106,7 +136,11 @@ public final class SequenceModel {
         int n = to - from;
         float[] scores = new float[n];
         for (int j = 0; j < n; j++) {
-            scores[j] = scale * (dot(f.q, 0, attItem, items[from + j]) + dot(f.q, da, attCat, categories[from + j]));
+            float s = dot(f.q, 0, attItem, items[from + j]) + dot(f.q, da, attCat, categories[from + j]);
+            if (attPos != null) {
+                s += dot(f.q, 0, attPos, positionRow(from + j, to));
+            }
+            scores[j] = scale * s;
         }
         int k = config.searches() ? Math.min(config.topK(), n) : n;
         f.selected = topK(scores, k);
@@ -129,6 +163,9 @@ public final class SequenceModel {
             int j = f.selected[s];
             axpy(f.weights[s], repItem, items[j], f.h, 0);
             axpy(f.weights[s], repCat, categories[j], f.h, dr);
+            if (repPos != null) {
+                axpy(f.weights[s], repPos, positionRow(j, to), f.h, 0);
+            }
         }
         f.e = concat(repItem, targetItem, repCat, targetCategory);
         float[] x = new float[6 * dr];
@@ -152,6 +189,18 @@ public final class SequenceModel {
      * search scans. A server keeps them per user while the user's history and the model stay unchanged.
      */
     public VectorStore attentionKeys(int[] items, int[] categories) {
+        return keys(items, categories, true);
+    }
+
+    /**
+     * The attention embeddings {@code [A_item(i); A_cat(c)]} of items as targets (no position): what an index of
+     * candidate items holds.
+     */
+    public VectorStore targetKeys(int[] items, int[] categories) {
+        return keys(items, categories, false);
+    }
+
+    private VectorStore keys(int[] items, int[] categories, boolean positions) {
         if (items.length != categories.length) {
             throw new IllegalArgumentException("items and categories differ in length: " + items.length + " vs " + categories.length);
         }
@@ -162,6 +211,9 @@ public final class SequenceModel {
         for (int j = 0; j < n; j++) {
             System.arraycopy(attItem.weights, attItem.offset(items[j]), rows, j * 2 * da, da);
             System.arraycopy(attCat.weights, attCat.offset(categories[j]), rows, j * 2 * da + da, da);
+            if (positions && attPos != null) {
+                VectorMath.axpy(1f, attPos.weights, attPos.offset(positionRow(j, n)), rows, j * 2 * da, 2 * da);
+            }
         }
         keys.appendRows(rows, 0, n);
         return keys;
@@ -231,6 +283,9 @@ public final class SequenceModel {
                     w[s] /= (float) sum;
                     VectorMath.axpy(w[s], repItem.weights, repItem.offset(items[ids[s]]), h, 0, dr);
                     VectorMath.axpy(w[s], repCat.weights, repCat.offset(categories[ids[s]]), h, dr, dr);
+                    if (repPos != null) {
+                        VectorMath.axpy(w[s], repPos.weights, repPos.offset(positionRow(ids[s], n)), h, 0, 2 * dr);
+                    }
                 }
                 int base = x / 4 * 4 * in + x % 4;
                 int eItem = repItem.offset(candidateItems[i]);
@@ -298,9 +353,14 @@ public final class SequenceModel {
         for (int s = 0; s < k; s++) {
             int j = f.selected[s];
             dw[s] = dot(dh, 0, repItem, f.historyItems[j]) + dot(dh, dr, repCat, f.historyCategories[j]);
-            mean += f.weights[s] * dw[s];
             g.addRow(repItem, f.historyItems[j], dh, 0, f.weights[s]);
             g.addRow(repCat, f.historyCategories[j], dh, dr, f.weights[s]);
+            if (repPos != null) {
+                int p = positionRow(j, f.historyTo);
+                dw[s] += dot(dh, 0, repPos, p);
+                g.addRow(repPos, p, dh, 0, f.weights[s]);
+            }
+            mean += f.weights[s] * dw[s];
         }
         float scale = (float) (1 / Math.sqrt(2.0 * da));
         float[] dq = new float[2 * da];
@@ -311,6 +371,11 @@ public final class SequenceModel {
             axpy(ds, attCat, f.historyCategories[j], dq, da);
             g.addRow(attItem, f.historyItems[j], f.q, 0, ds);
             g.addRow(attCat, f.historyCategories[j], f.q, da, ds);
+            if (attPos != null) {
+                int p = positionRow(j, f.historyTo);
+                axpy(ds, attPos, p, dq, 0);
+                g.addRow(attPos, p, f.q, 0, ds);
+            }
         }
         g.addRow(attItem, f.targetItem, dq, 0, 1);
         g.addRow(attCat, f.targetCategory, dq, da, 1);

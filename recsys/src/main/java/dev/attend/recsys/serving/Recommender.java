@@ -282,7 +282,7 @@ public final class Recommender implements AutoCloseable {
             ids[i] = i + 1;
             cats[i] = catalog.categoryOf(i + 1);
         }
-        VectorStore keys = model.attentionKeys(ids, cats);
+        VectorStore keys = model.targetKeys(ids, cats);
         int dim = keys.dim();
         VectorIndex index = n <= EXACT_INDEX_ITEMS ? new FlatIndex(dim, Similarity.DOT_PRODUCT, scorer)
                 : new HnswlibIndex(dim, Similarity.DOT_PRODUCT, HnswlibIndex.Options.defaults().withInitialCapacity(n));

@@ -26,7 +26,7 @@ class ModelFilesTest {
 
     @Test
     void aSavedModelLoadsBackBitForBitAndABadFileIsRefused(@TempDir Path dir) throws Exception {
-        SequenceModel m = new SequenceModel(ModelConfig.dare(), 50, 7, 3);
+        SequenceModel m = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, 16, 64, 20, new int[] {200, 80}, 17), 50, 7, 3);
         Path file = dir.resolve("model.bin");
         ModelFiles.save(m, file);
         SequenceModel back = ModelFiles.load(file);

@@ -13,11 +13,11 @@ import org.junit.jupiter.params.provider.EnumSource;
 class SequenceModelScoreTest {
 
     @ParameterizedTest
-    @EnumSource(ModelConfig.Kind.class)
-    void scoringManyCandidatesEqualsTheForwardPassOfEach(ModelConfig.Kind kind) {
+    @org.junit.jupiter.params.provider.CsvSource({"DARE, 0", "TWIN, 0", "DIN, 0", "DARE, 9", "TWIN, 9"})
+    void scoringManyCandidatesEqualsTheForwardPassOfEach(ModelConfig.Kind kind, int positionBuckets) {
         SplittableRandom rnd = new SplittableRandom(31);
         int da = kind == ModelConfig.Kind.DARE ? 8 : 16;
-        SequenceModel m = new SequenceModel(new ModelConfig(kind, da, 16, 10, new int[] {24, 12}), 300, 12, 5);
+        SequenceModel m = new SequenceModel(new ModelConfig(kind, da, 16, 10, new int[] {24, 12}, positionBuckets), 300, 12, 5);
         int n = 500;
         int[] items = new int[n];
         int[] cats = new int[n];

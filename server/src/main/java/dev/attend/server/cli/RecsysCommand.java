@@ -119,6 +119,10 @@ public final class RecsysCommand implements Callable<Integer> {
         @Option(names = "--top-k", paramLabel = "K", defaultValue = "20", description = "Behaviours the search keeps (default 20).")
         int topK;
 
+        @Option(names = "--position-buckets", paramLabel = "B", defaultValue = "0",
+                description = "Position-gap embeddings with B log2 buckets of the distance from the history's end (default 0: none).")
+        int positionBuckets;
+
         @Option(names = "--epochs", paramLabel = "N", defaultValue = "2", description = "Epochs (default 2).")
         int epochs;
 
@@ -153,7 +157,7 @@ public final class RecsysCommand implements Callable<Integer> {
             }
             ModelConfig config;
             try {
-                config = new ModelConfig(k, k == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK, new int[] {200, 80});
+                config = new ModelConfig(k, k == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK, new int[] {200, 80}, positionBuckets);
             } catch (IllegalArgumentException e) {
                 throw new ConfigException(e.getMessage());
             }
