@@ -106,12 +106,12 @@ public final class SimdScorer implements Scorer {
         return c;
     }
 
-    /** Offers rows [from, to) to the collectors: by group maxima for many queries of short keys, else streaming. */
+    /** Offers rows [from, to) to the collectors: by tile maxima for many queries of short keys, else streaming. */
     private static void scanRange(float[][] queries, VectorStore keys, int from, int to, TopKCollector[] out) {
         if (queries.length >= DIM_MAJOR_MIN_QUERIES && keys.dim() <= DIM_MAJOR_MAX_DIM) {
             float[] packed = VectorMath.packByFour(queries, keys.dim());
             for (int start = from; start < to; start += CHUNK_ROWS) {
-                scanByGroupMaxima(queries, packed, keys, start, Math.min(to, start + CHUNK_ROWS), out);
+                scanByTileMaxima(queries, packed, keys, start, Math.min(to, start + CHUNK_ROWS), out);
             }
             return;
         }
@@ -161,116 +161,135 @@ public final class SimdScorer implements Scorer {
      * query's running threshold costs k ln(n/k) heap operations per query, which measured more than the scores
      * themselves. Instead, pass 1 scores every full tile dimension-major, four queries at a time
      * ({@link VectorMath#fourRowsTimes} over the tile transposed once), and keeps only each query's maximum per
-     * group of rows (one vector of lanes; a partial tile at a page end or the range end is one group, scored
-     * row-major). Any k groups whose maxima reach t0 hold k scores of at least t0, so the k-th largest maximum
-     * among a sample of about 4k groups is a lower bound of the query's k-th best score: every score of the top k
-     * lies in a group whose maximum reaches t0, and only those groups (about 4k) are scored again in pass 2 and
-     * offered. Pass 2 reads the tiles transposed in pass 1 and sums in the same order, so its scores are the bits
+     * tile (a partial tile at a page end or the range end is scored row-major). Any k tiles whose maxima reach t0
+     * hold k scores of at least t0, so the k-th largest tile maximum is a lower bound of the query's k-th best
+     * score: every score of the top k lies in a tile whose maximum reaches t0, and only those tiles (about k) are
+     * scored again in pass 2 and offered. Pass 2 reads the tiles transposed in pass 1 and sums in the same order, so its scores are the bits
      * pass 1 saw.
      */
-    private static void scanByGroupMaxima(float[][] queries, float[] packed, VectorStore keys, int from, int to, TopKCollector[] out) {
+    private static void scanByTileMaxima(float[][] queries, float[] packed, VectorStore keys, int from, int to, TopKCollector[] out) {
         int dim = keys.dim();
         int m = queries.length;
         int lanes = SPECIES.length();
-        int perTile = TILE_ROWS / lanes;
         int maxTiles = (to - from) / TILE_ROWS + (to - from) / keys.pageRows() + 2;
-        int maxGroups = maxTiles * perTile;
-        int[] groupStart = new int[maxGroups];
-        int[] groupRows = new int[maxGroups];
-        int[] groupTransposed = new int[maxGroups]; // offset of the group's first lane in transposed, or -1: row-major
+        int[] tileStart = new int[maxTiles + 1];
         float[] transposed = new float[maxTiles * dim * TILE_ROWS];
-        float[] groupMax = new float[m * maxGroups]; // [query][group]
+        float[] tileMax = new float[m * maxTiles]; // [query][tile]
         float[] scores = new float[4 * TILE_ROWS];
         Tiles tiles = new Tiles(keys);
         int t = 0;
-        int g = 0;
         for (int start = from; start < to; t++) {
             int end = tiles.load(start, to);
             int rows = end - start;
+            tileStart[t] = start;
             if (rows == TILE_ROWS) {
                 int tOffset = t * dim * TILE_ROWS;
                 transpose(tiles.data, tiles.base, dim, transposed, tOffset);
-                for (int v = 0; v < perTile; v++) {
-                    groupStart[g + v] = start + v * lanes;
-                    groupRows[g + v] = lanes;
-                    groupTransposed[g + v] = tOffset + v * lanes;
-                }
                 int i = 0;
                 for (; i + 4 <= m; i += 4) {
                     VectorMath.fourRowsTimes(packed, i * dim, dim, transposed, tOffset, TILE_ROWS, TILE_ROWS, scores, 0, TILE_ROWS);
                     for (int b = 0; b < 4; b++) {
-                        for (int v = 0; v < perTile; v++) {
-                            groupMax[(i + b) * maxGroups + g + v] = FloatVector.fromArray(SPECIES, scores, b * TILE_ROWS + v * lanes)
-                                    .reduceLanes(VectorOperators.MAX);
-                        }
+                        tileMax[(i + b) * maxTiles + t] = tileMaximum(scores, b * TILE_ROWS);
                     }
                 }
                 for (; i < m; i++) {
                     dotRowsDimMajor(queries[i], transposed, tOffset, dim, scores);
-                    for (int v = 0; v < perTile; v++) {
-                        groupMax[i * maxGroups + g + v] = FloatVector.fromArray(SPECIES, scores, v * lanes).reduceLanes(VectorOperators.MAX);
-                    }
+                    tileMax[i * maxTiles + t] = tileMaximum(scores, 0);
                 }
-                g += perTile;
             } else {
-                groupStart[g] = start;
-                groupRows[g] = rows;
-                groupTransposed[g] = -1;
                 for (int i = 0; i < m; i++) {
                     dotRows(queries[i], tiles.data, tiles.base, dim, rows, scores);
                     float max = Float.NEGATIVE_INFINITY;
                     for (int r = 0; r < rows; r++) {
                         max = Math.max(max, scores[r]);
                     }
-                    groupMax[i * maxGroups + g] = max;
+                    tileMax[i * maxTiles + t] = max;
                 }
-                g++;
             }
             start = end;
         }
-        int groups = g;
-        float[] sample = new float[groups];
+        int tileCount = t;
+        tileStart[tileCount] = to;
+        float[] sample = new float[tileCount];
+        int[] at = new int[4];
         for (int i = 0; i < m; i++) {
             TopKCollector collector = out[i];
             int k = collector.capacity();
             float threshold = collector.threshold();
-            int base = i * maxGroups;
-            int step = Math.max(1, groups / (4 * k));
-            int sampled = 0;
-            for (int x = 0; x < groups; x += step) {
-                sample[sampled++] = groupMax[base + x];
+            if (tileCount >= k) {
+                System.arraycopy(tileMax, i * maxTiles, sample, 0, tileCount);
+                threshold = Math.max(threshold, kthLargest(sample, tileCount, k));
             }
-            if (sampled >= k) {
-                threshold = Math.max(threshold, kthLargest(sample, sampled, k));
-            }
-            for (int x = 0; x < groups; x++) {
-                if (!(groupMax[base + x] >= threshold)) {
+            for (int tt = 0; tt < tileCount; tt++) {
+                if (!(tileMax[i * maxTiles + tt] >= threshold)) {
                     continue;
                 }
-                int start = groupStart[x];
-                int rows = groupRows[x];
-                if (groupTransposed[x] >= 0) {
-                    dotLanesDimMajor(queries[i], transposed, groupTransposed[x], dim, scores);
+                int start = tileStart[tt];
+                int rows = tileStart[tt + 1] - start;
+                if (rows == TILE_ROWS) {
+                    // the tile's vectors of rows side by side: independent multiply-add chains
+                    for (int v0 = 0; v0 < TILE_ROWS; v0 += 4 * lanes) {
+                        int batch = Math.min(4, (TILE_ROWS - v0) / lanes);
+                        for (int b = 0; b < batch; b++) {
+                            at[b] = tt * dim * TILE_ROWS + v0 + b * lanes;
+                        }
+                        dotLanesDimMajor(queries[i], transposed, at, batch, dim, scores);
+                        threshold = offer(scores, 0, batch * lanes, start + v0, threshold, collector);
+                    }
                 } else {
                     tiles.load(start, to);
                     dotRows(queries[i], tiles.data, tiles.base, dim, rows, scores);
-                }
-                for (int r = 0; r < rows; r++) {
-                    if (scores[r] >= threshold && collector.offer(scores[r], start + r)) {
-                        threshold = Math.max(threshold, collector.threshold());
-                    }
+                    threshold = offer(scores, 0, rows, start, threshold, collector);
                 }
             }
         }
     }
 
-    /** {@code out[r] = q . row r} for the one vector of rows at {@code offset} of a transposed tile (pass 2's sums). */
-    private static void dotLanesDimMajor(float[] q, float[] t, int offset, int dim, float[] out) {
-        FloatVector acc = FloatVector.zero(SPECIES);
-        for (int c = 0; c < dim; c++) {
-            acc = FloatVector.broadcast(SPECIES, q[c]).fma(FloatVector.fromArray(SPECIES, t, offset + c * TILE_ROWS), acc);
+    /** The maximum of a full tile's scores at {@code from}: lane-wise maxima, then one reduction. */
+    private static float tileMaximum(float[] scores, int from) {
+        int lanes = SPECIES.length();
+        FloatVector max = FloatVector.fromArray(SPECIES, scores, from);
+        for (int r = lanes; r < TILE_ROWS; r += lanes) {
+            max = max.max(FloatVector.fromArray(SPECIES, scores, from + r));
         }
-        acc.intoArray(out, 0);
+        return max.reduceLanes(VectorOperators.MAX);
+    }
+
+    private static float offer(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
+        for (int r = 0; r < rows; r++) {
+            if (scores[from + r] >= threshold && collector.offer(scores[from + r], start + r)) {
+                threshold = Math.max(threshold, collector.threshold());
+            }
+        }
+        return threshold;
+    }
+
+    /**
+     * {@code out[b * lanes + r] = q . row r} of the vectors of rows at offsets {@code at[0, batch)} of transposed
+     * tiles: pass 2's sums, in pass 1's order, up to four vectors side by side.
+     */
+    private static void dotLanesDimMajor(float[] q, float[] t, int[] at, int batch, int dim, float[] out) {
+        int lanes = SPECIES.length();
+        int o0 = at[0];
+        int o1 = batch > 1 ? at[1] : o0;
+        int o2 = batch > 2 ? at[2] : o0;
+        int o3 = batch > 3 ? at[3] : o0;
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int c = 0; c < dim; c++) {
+            FloatVector qc = FloatVector.broadcast(SPECIES, q[c]);
+            int row = c * TILE_ROWS;
+            a0 = qc.fma(FloatVector.fromArray(SPECIES, t, o0 + row), a0);
+            a1 = qc.fma(FloatVector.fromArray(SPECIES, t, o1 + row), a1);
+            a2 = qc.fma(FloatVector.fromArray(SPECIES, t, o2 + row), a2);
+            a3 = qc.fma(FloatVector.fromArray(SPECIES, t, o3 + row), a3);
+        }
+        a0.intoArray(out, 0);
+        a1.intoArray(out, lanes);
+        a2.intoArray(out, 2 * lanes);
+        a3.intoArray(out, 3 * lanes);
     }
 
     /** The k-th largest of {@code a[0, n)} (1 <= k <= n), by quickselect; reorders {@code a}. */
@@ -415,7 +434,7 @@ public final class SimdScorer implements Scorer {
      * dimension-major, and each query's scores of its rows come from broadcast multiply-adds, one row per lane,
      * with no horizontal sum per row (which costs as much as the multiply-adds of a 32-float row).
      */
-    static final int DIM_MAJOR_MAX_DIM = 64;
+    static final int DIM_MAJOR_MAX_DIM = 128;
     static final int DIM_MAJOR_MIN_QUERIES = 8;
 
     /** {@code out[c * TILE_ROWS + r] = data[base + r * dim + c]} for a full tile. */
