@@ -39,12 +39,13 @@ public final class RecsysBench {
     static final String USAGE = """
             usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving
                                 [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
-                                [--position-buckets 0] [--threads N] [--json FILE]
+                                [--position-buckets B] [--threads N] [--json FILE]
               --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
               --planted USERS the planted synthetic set (PlantedBehaviors defaults, histories of 200 to 400 for training)
               --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
                               (DARE, attention dimension 16 and 64; the search on the SIMD scorer)
-              --position-buckets B  position-gap embeddings with B log2 buckets (0: none)
+              --position-buckets B  position-gap embeddings with B log2 buckets (0: none; default: enough for the
+                              training histories, 9 for 200)
               --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
                               --attention-dim""";
 
@@ -64,7 +65,7 @@ public final class RecsysBench {
         int attentionDim = 16;
         int dim = 64;
         int topK = 20;
-        int positionBuckets = 0;
+        int positionBuckets = -1; // auto: enough for the training histories
         int threads = Runtime.getRuntime().availableProcessors();
         Path json = null;
         boolean serving = false;
@@ -135,13 +136,15 @@ public final class RecsysBench {
             err.printf(Locale.ROOT, "[recsys] %s: %,d users, %,d items, %,d training and %,d test samples; %s, %d cores%n", label,
                     sequences.users(), sequences.items(), train.size(), test.size(), MachineInfo.cpuModel(),
                     Runtime.getRuntime().availableProcessors());
+            int buckets = positionBuckets >= 0 ? positionBuckets
+                    : ModelConfig.positionBucketsFor(planted > 0 ? PlantedBehaviors.Config.defaults().window() : SampleProtocol.defaults().historyLength());
             List<Run> runs = new ArrayList<>();
             Popularity popularity = Popularity.fit(sequences, train);
             runs.add(new Run("popularity", 0, popularity.evaluate(test), Double.NaN, Double.NaN));
             for (int seed = 1; seed <= seeds; seed++) {
                 for (ModelConfig.Kind kind : ModelConfig.Kind.values()) {
                     ModelConfig config = new ModelConfig(kind, kind == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK,
-                            new int[] {200, 80}, positionBuckets);
+                            new int[] {200, 80}, buckets);
                     SequenceModel model = new SequenceModel(config, sequences.items(), sequences.categories(), seed);
                     long t0 = System.nanoTime();
                     int s = seed;
@@ -167,7 +170,7 @@ public final class RecsysBench {
                 report.put("train_samples", train.size());
                 report.put("test_samples", test.size());
                 report.put("epochs", epochs);
-                report.put("position_buckets", positionBuckets);
+                report.put("position_buckets", buckets);
                 report.put("seeds", seeds);
                 report.put("rows", rows);
                 Files.writeString(json, Json.write(report, 0));

@@ -54,6 +54,17 @@ public record ModelConfig(Kind kind, int attentionDim, int representationDim, in
     }
 
     /**
+     * Buckets enough to tell apart every gap of a history of {@code historyLength} (the training histories): the last
+     * one holds the oldest of them, and at serving time everything older (gaps never trained on share it).
+     */
+    public static int positionBucketsFor(int historyLength) {
+        if (historyLength < 1) {
+            throw new IllegalArgumentException("historyLength must be >= 1, got " + historyLength);
+        }
+        return 33 - Integer.numberOfLeadingZeros(historyLength - 1);
+    }
+
+    /**
      * The bucket of a behaviour {@code gap} places before the end of its history (0 for the latest):
      * 0, 1, 2-3, 4-7, ..., capped at the last bucket.
      */

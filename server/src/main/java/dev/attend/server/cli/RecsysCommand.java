@@ -119,9 +119,10 @@ public final class RecsysCommand implements Callable<Integer> {
         @Option(names = "--top-k", paramLabel = "K", defaultValue = "20", description = "Behaviours the search keeps (default 20).")
         int topK;
 
-        @Option(names = "--position-buckets", paramLabel = "B", defaultValue = "0",
-                description = "Position-gap embeddings with B log2 buckets of the distance from the history's end (default 0: none).")
-        int positionBuckets;
+        @Option(names = "--position-buckets", paramLabel = "B",
+                description = "Position-gap embeddings with B log2 buckets of the distance from the history's end; 0 for none "
+                        + "(default: enough for --history, 9 for 200).")
+        Integer positionBuckets;
 
         @Option(names = "--epochs", paramLabel = "N", defaultValue = "2", description = "Epochs (default 2).")
         int epochs;
@@ -157,7 +158,8 @@ public final class RecsysCommand implements Callable<Integer> {
             }
             ModelConfig config;
             try {
-                config = new ModelConfig(k, k == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK, new int[] {200, 80}, positionBuckets);
+                config = new ModelConfig(k, k == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK, new int[] {200, 80},
+                        positionBuckets != null ? positionBuckets : ModelConfig.positionBucketsFor(protocolOptions.history));
             } catch (IllegalArgumentException e) {
                 throw new ConfigException(e.getMessage());
             }
