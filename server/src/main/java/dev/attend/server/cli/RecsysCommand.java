@@ -187,11 +187,7 @@ public final class RecsysCommand implements Callable<Integer> {
             double seconds = (System.nanoTime() - t0) / 1e9;
             Path file = out != null ? out : defaultModelFile(dataDir);
             ModelFiles.save(model, ItemCatalog.of(data), file);
-            Popularity popularity = Popularity.fit(data, samples.train());
-            stdout.printf(Locale.ROOT, "%-12s %-11s %8s %12s %16s %9s%n", "model", "split", "AUC", "GAUC (user)", "GAUC (category)", "logloss");
-            print(stdout, k.name(), "validation", Evaluation.of(model, data, samples.validation()));
-            print(stdout, k.name(), "test", Evaluation.of(model, data, samples.test()));
-            print(stdout, "popularity", "test", popularity.evaluate(samples.test()));
+            printEvaluation(stdout, model, data, samples);
             stdout.printf(Locale.ROOT, "trained in %.1f s (%,.0f samples/s); saved %s%n", seconds, epochs * samples.train().size() / seconds,
                     file.toAbsolutePath());
             stdout.flush();
@@ -229,13 +225,7 @@ public final class RecsysCommand implements Callable<Integer> {
                 throw new ConfigException(model + " was trained on another data set (" + saved.catalog().items() + " items, "
                         + saved.catalog().categories() + " categories; this one has " + data.items() + " and " + data.categories() + ")");
             }
-            Samples samples = Samples.cut(data, protocolOptions.protocol());
-            Popularity popularity = Popularity.fit(data, samples.train());
-            String name = saved.model().config().kind().name();
-            stdout.printf(Locale.ROOT, "%-12s %-11s %8s %12s %16s %9s%n", "model", "split", "AUC", "GAUC (user)", "GAUC (category)", "logloss");
-            print(stdout, name, "validation", Evaluation.of(saved.model(), data, samples.validation()));
-            print(stdout, name, "test", Evaluation.of(saved.model(), data, samples.test()));
-            print(stdout, "popularity", "test", popularity.evaluate(samples.test()));
+            printEvaluation(stdout, saved.model(), data, Samples.cut(data, protocolOptions.protocol()));
             stdout.flush();
             return 0;
         }
@@ -276,6 +266,15 @@ public final class RecsysCommand implements Callable<Integer> {
             spec.commandLine().getOut().flush();
             return 0;
         }
+    }
+
+    /** The model's validation and test measures, and popularity's on the test samples. */
+    private static void printEvaluation(PrintWriter out, SequenceModel model, UserSequences data, Samples samples) {
+        String name = model.config().kind().name();
+        out.printf(Locale.ROOT, "%-12s %-11s %8s %12s %16s %9s%n", "model", "split", "AUC", "GAUC (user)", "GAUC (category)", "logloss");
+        print(out, name, "validation", Evaluation.of(model, data, samples.validation()));
+        print(out, name, "test", Evaluation.of(model, data, samples.test()));
+        print(out, "popularity", "test", Popularity.fit(data, samples.train()).evaluate(samples.test()));
     }
 
     private static void print(PrintWriter out, String model, String split, Evaluation e) {
