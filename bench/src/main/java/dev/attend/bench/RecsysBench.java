@@ -39,15 +39,20 @@ public final class RecsysBench {
     static final String USAGE = """
             usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving
                                 [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
-                                [--position-buckets B] [--threads N] [--json FILE]
+                                [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]
+                                planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]
               --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
-              --planted USERS the planted synthetic set (PlantedBehaviors defaults, histories of 200 to 400 for training)
+              --planted USERS the planted synthetic set (PlantedBehaviors defaults; the models read the last 200 behaviours);
+                              also prints the AUC of searches that know the planted factors (oracle: planted S, top-K by
+                              the planted relevance, K random behaviours, the whole window)
               --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
                               (DARE, attention dimension 16 and 64; the search on the SIMD scorer)
               --position-buckets B  position-gap embeddings with B log2 buckets (0: none; default: enough for the
                               training histories, 9 for 200)
               --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
-                              --attention-dim""";
+                              --attention-dim
+              --lr R          Adam's learning rate
+              --models LIST   the models trained (popularity is always measured)""";
 
     private RecsysBench() {
     }
@@ -66,6 +71,9 @@ public final class RecsysBench {
         int dim = 64;
         int topK = 20;
         int positionBuckets = -1; // auto: enough for the training histories
+        float learningRate = Trainer.Options.defaults().learningRate();
+        List<ModelConfig.Kind> kinds = List.of(ModelConfig.Kind.values());
+        PlantedBehaviors.Config plantedConfig = PlantedBehaviors.Config.defaults();
         int threads = Runtime.getRuntime().availableProcessors();
         Path json = null;
         boolean serving = false;
@@ -83,6 +91,16 @@ public final class RecsysBench {
                     case "--dim" -> dim = Integer.parseInt(v);
                     case "--position-buckets" -> positionBuckets = Integer.parseInt(v);
                     case "--top-k" -> topK = Integer.parseInt(v);
+                    case "--lr" -> learningRate = Float.parseFloat(v);
+                    case "--models" -> kinds = Arrays.stream(v.split(",")).map(m -> ModelConfig.Kind.valueOf(m.trim().toUpperCase(Locale.ROOT)))
+                            .toList();
+                    case "--items" -> plantedConfig = plantedConfig.withItems(Integer.parseInt(v), plantedConfig.categories());
+                    case "--categories" -> plantedConfig = plantedConfig.withItems(plantedConfig.items(), Integer.parseInt(v));
+                    case "--events" -> {
+                        String[] mm = v.split("-");
+                        plantedConfig = plantedConfig.withEvents(Integer.parseInt(mm[0]), Integer.parseInt(mm[mm.length - 1]));
+                    }
+                    case "--category-share" -> plantedConfig = plantedConfig.withCategoryShare(Double.parseDouble(v));
                     case "--threads" -> threads = Integer.parseInt(v);
                     case "--json" -> json = Path.of(v);
                     case "--serving" -> serving = true;
@@ -97,6 +115,12 @@ public final class RecsysBench {
             }
             if (seeds < 1 || epochs < 1 || trainTargets < 1 || attentionDim < 1 || dim < 1 || topK < 1 || threads < 1) {
                 throw new IllegalArgumentException("every count must be >= 1");
+            }
+            if (!(learningRate > 0)) {
+                throw new IllegalArgumentException("--lr must be > 0");
+            }
+            if (planted > 0) {
+                plantedConfig = plantedConfig.withUsers(planted); // validates the planted options together
             }
         } catch (BenchArgs.HelpRequested h) {
             out.println(USAGE);
@@ -114,16 +138,19 @@ public final class RecsysBench {
             List<Sample> train;
             List<Sample> test;
             List<PlantedBehaviors.Impression> plantedTest = List.of();
+            Map<String, Object> oracle = null;
             String label;
             if (planted > 0) {
-                PlantedBehaviors p = PlantedBehaviors.generate(PlantedBehaviors.Config.defaults().withUsers(planted).withEvents(200, 400)
-                        .withItems(Math.max(2000, planted / 10), Math.max(50, planted / 400)));
+                long g0 = System.nanoTime();
+                PlantedBehaviors p = PlantedBehaviors.generate(plantedConfig);
+                err.printf(Locale.ROOT, "[recsys] planted set generated in %.1f s%n", (System.nanoTime() - g0) / 1e9);
                 List<List<PlantedBehaviors.Impression>> split = p.splitByUser(0.8);
                 sequences = p.sequences();
                 train = split.get(0).stream().map(PlantedBehaviors.Impression::sample).toList();
                 test = split.get(2).stream().map(PlantedBehaviors.Impression::sample).toList();
                 plantedTest = split.get(2);
                 label = "planted " + p.config();
+                oracle = oracle(p, plantedTest, topK, err);
             } else {
                 Imported imported = format.equals("taobao") ? TaobaoImporter.read(data) : MovieLensImporter.read(data);
                 err.println("[recsys] " + imported.report());
@@ -137,26 +164,30 @@ public final class RecsysBench {
                     sequences.users(), sequences.items(), train.size(), test.size(), MachineInfo.cpuModel(),
                     Runtime.getRuntime().availableProcessors());
             int buckets = positionBuckets >= 0 ? positionBuckets
-                    : ModelConfig.positionBucketsFor(planted > 0 ? PlantedBehaviors.Config.defaults().window() : SampleProtocol.defaults().historyLength());
+                    : ModelConfig.positionBucketsFor(planted > 0 ? plantedConfig.window() : SampleProtocol.defaults().historyLength());
             List<Run> runs = new ArrayList<>();
             Popularity popularity = Popularity.fit(sequences, train);
             runs.add(new Run("popularity", 0, popularity.evaluate(test), Double.NaN, Double.NaN));
             for (int seed = 1; seed <= seeds; seed++) {
-                for (ModelConfig.Kind kind : ModelConfig.Kind.values()) {
+                for (ModelConfig.Kind kind : kinds) {
                     ModelConfig config = new ModelConfig(kind, kind == ModelConfig.Kind.DARE ? attentionDim : dim, dim, topK,
                             new int[] {200, 80}, buckets);
                     SequenceModel model = new SequenceModel(config, sequences.items(), sequences.categories(), seed);
                     long t0 = System.nanoTime();
                     int s = seed;
-                    Trainer.train(model, sequences, train, Trainer.Options.defaults().withEpochs(epochs).withThreads(threads).withSeed(seed),
+                    Trainer.train(model, sequences, train,
+                            Trainer.Options.defaults().withEpochs(epochs).withThreads(threads).withSeed(seed).withLearningRate(learningRate),
                             (epoch, done, total, loss) -> {
                                 if (done == total) {
                                     err.printf(Locale.ROOT, "[recsys] %s seed %d epoch %d: loss %.4f%n", kind, s, epoch + 1, loss);
                                 }
                             });
                     double perSecond = (double) train.size() * epochs / ((System.nanoTime() - t0) / 1e9);
-                    runs.add(new Run(kind.name(), seed, Evaluation.of(model, sequences, test), perSecond,
-                            plantedTest.isEmpty() ? Double.NaN : searchRecall(model, sequences, plantedTest)));
+                    Run run = new Run(kind.name(), seed, Evaluation.of(model, sequences, test), perSecond,
+                            plantedTest.isEmpty() ? Double.NaN : searchRecall(model, sequences, plantedTest));
+                    err.printf(Locale.ROOT, "[recsys] %s seed %d: test AUC %.4f, search recall %.3f, %.0f samples/s%n", kind, s,
+                            run.test().auc(), run.searchRecall(), perSecond);
+                    runs.add(run);
                 }
             }
             List<Map<String, Object>> rows = summarise(runs, out);
@@ -171,8 +202,15 @@ public final class RecsysBench {
                 report.put("test_samples", test.size());
                 report.put("epochs", epochs);
                 report.put("position_buckets", buckets);
+                report.put("learning_rate", learningRate);
+                report.put("attention_dim", attentionDim);
+                report.put("dim", dim);
+                report.put("top_k", topK);
                 report.put("seeds", seeds);
                 report.put("rows", rows);
+                if (oracle != null) {
+                    report.put("oracle_auc", oracle);
+                }
                 Files.writeString(json, Json.write(report, 0));
             }
             return 0;
@@ -259,6 +297,42 @@ public final class RecsysBench {
         return 0;
     }
 
+    /**
+     * How much the planted search matters: the test AUC of the planted click logit ({@link PlantedBehaviors#logit},
+     * every contribution factor known) when the behaviours averaged are the planted S (the Bayes-optimal score),
+     * the top K by the planted relevance, K random behaviours of the window, or the whole window. A model's search
+     * can only help where the first two are clearly above the last two.
+     */
+    static Map<String, Object> oracle(PlantedBehaviors p, List<PlantedBehaviors.Impression> test, int topK, PrintStream err) {
+        List<Sample> samples = test.stream().map(PlantedBehaviors.Impression::sample).toList();
+        java.util.function.ToDoubleFunction<java.util.function.Function<PlantedBehaviors.Impression, int[]>> auc = search -> {
+            float[] scores = new float[test.size()];
+            for (int i = 0; i < scores.length; i++) {
+                scores[i] = (float) p.logit(test.get(i).sample(), search.apply(test.get(i)));
+            }
+            return Evaluation.of(scores, samples).auc();
+        };
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(99);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("planted_S", auc.applyAsDouble(PlantedBehaviors.Impression::relevantPositions));
+        out.put("relevance_top" + topK, auc.applyAsDouble(im -> p.mostRelevant(im.sample(), topK)));
+        out.put("random" + topK, auc.applyAsDouble(im -> {
+            Sample s = im.sample();
+            int[] all = java.util.stream.IntStream.range(s.historyFrom(), s.historyTo()).toArray();
+            for (int i = 0; i < Math.min(topK, all.length); i++) {
+                int j = i + rnd.nextInt(all.length - i);
+                int t = all[i];
+                all[i] = all[j];
+                all[j] = t;
+            }
+            return Arrays.copyOf(all, Math.min(topK, all.length));
+        }));
+        out.put("whole_window", auc.applyAsDouble(im -> java.util.stream.IntStream.range(im.sample().historyFrom(), im.sample().historyTo())
+                .toArray()));
+        err.printf(Locale.ROOT, "[recsys] oracle test AUC (planted factors known): %s%n", out);
+        return out;
+    }
+
     /** The share of the planted relevant behaviours among the model's top-K selection. */
     static double searchRecall(SequenceModel model, UserSequences data, List<PlantedBehaviors.Impression> impressions) {
         long hits = 0;
@@ -285,6 +359,9 @@ public final class RecsysBench {
         List<Map<String, Object>> rows = new ArrayList<>();
         for (String model : List.of("DARE", "TWIN", "DIN", "popularity")) {
             List<Run> mine = runs.stream().filter(r -> r.model().equals(model)).toList();
+            if (mine.isEmpty()) {
+                continue; // not trained in this run (--models)
+            }
             double[] auc = mine.stream().mapToDouble(r -> r.test().auc()).toArray();
             double[] gaucUser = mine.stream().mapToDouble(r -> r.test().gaucByUser()).toArray();
             double[] gaucCategory = mine.stream().mapToDouble(r -> r.test().gaucByCategory()).toArray();
