@@ -173,8 +173,8 @@ public final class SimdScorer implements Scorer {
         int lanes = SPECIES.length();
         int maxTiles = (to - from) / TILE_ROWS + (to - from) / keys.pageRows() + 2;
         int[] tileStart = new int[maxTiles + 1];
-        float[] transposed = new float[maxTiles * dim * TILE_ROWS];
-        float[] tileMax = new float[m * maxTiles]; // [query][tile]
+        float[] transposed = TRANSPOSED.floats(maxTiles * dim * TILE_ROWS);
+        float[] tileMax = TILE_MAXIMA.floats(m * maxTiles); // [query][tile]
         float[] scores = new float[4 * TILE_ROWS];
         Tiles tiles = new Tiles(keys);
         int t = 0;
@@ -244,6 +244,10 @@ public final class SimdScorer implements Scorer {
             }
         }
     }
+
+    /** Per-thread work arrays of {@link #scanByTileMaxima} (up to 16 MiB each). */
+    private static final Scratch TRANSPOSED = new Scratch(1 << 22);
+    private static final Scratch TILE_MAXIMA = new Scratch(1 << 22);
 
     /** The maximum of a full tile's scores at {@code from}: lane-wise maxima, then one reduction. */
     private static float tileMaximum(float[] scores, int from) {

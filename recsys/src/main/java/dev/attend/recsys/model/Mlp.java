@@ -1,5 +1,6 @@
 package dev.attend.recsys.model;
 
+import dev.attend.gpu.Scratch;
 import dev.attend.gpu.VectorMath;
 import java.util.SplittableRandom;
 
@@ -99,6 +100,11 @@ final class Mlp {
         return out;
     }
 
+    /** Per-thread work arrays of {@link #inferBatch}: a layer's outputs, and the next layer's inputs (two, alternating). */
+    private static final Scratch OUTPUTS = new Scratch(1 << 20);
+    private static final Scratch INPUTS_EVEN = new Scratch(1 << 20);
+    private static final Scratch INPUTS_ODD = new Scratch(1 << 20);
+
     /**
      * The logits of {@code rows} inputs at once, packed by four ({@link VectorMath#packByFour} layout, the input width
      * inner), with {@code transposed} from {@link #transposedWeights}: every layer is one small matrix product
@@ -112,9 +118,14 @@ final class Mlp {
         for (int l = 0; l < layers(); l++) {
             int outs = widths[l + 1];
             int cols = VectorMath.padColumns(outs);
-            float[] z = new float[blocks * 4 * cols];
-            for (int b = 0; b < blocks; b++) {
-                VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, transposed[l], 0, cols, cols, z, b * 4 * cols, cols);
+            float[] z = OUTPUTS.floats(blocks * 4 * cols);
+            // A panel of columns at a time (inner x one column block: in L1) against every block of inputs (from L2),
+            // rather than every column for one block, which streams the whole layer from L2 per four inputs.
+            int panel = VectorMath.columnBlock();
+            for (int j0 = 0; j0 < cols; j0 += panel) {
+                for (int b = 0; b < blocks; b++) {
+                    VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, transposed[l], j0, cols, panel, z, b * 4 * cols + j0, cols);
+                }
             }
             float[] bias = biases[l];
             if (l == layers() - 1) {
@@ -124,7 +135,7 @@ final class Mlp {
                 break;
             }
             float[] slope = slopes[l];
-            float[] next = new float[blocks * 4 * outs]; // packed by four again, for the next layer
+            float[] next = (l % 2 == 0 ? INPUTS_EVEN : INPUTS_ODD).floats(blocks * 4 * outs); // packed by four again
             for (int r = 0; r < rows; r++) {
                 int base = r / 4 * 4 * outs + r % 4;
                 for (int o = 0; o < outs; o++) {

@@ -262,7 +262,8 @@ public final class SequenceModel {
             int first = chunk * SERVING_CHUNK;
             int count = Math.min(SERVING_CHUNK, c - first);
             int in = 6 * dr;
-            float[] packed = new float[(count + 3) / 4 * 4 * in]; // the MLP inputs [e, h, e * h], packed by four
+            float[] packed = MLP_INPUTS.floats((count + 3) / 4 * 4 * in); // the MLP inputs [e, h, e * h], packed by four
+            java.util.Arrays.fill(packed, 0, (count + 3) / 4 * 4 * in, 0f); // the padding rows of a last partial block
             float[] h = new float[2 * dr];
             for (int x = 0; x < count; x++) {
                 int i = first + x;
@@ -303,6 +304,8 @@ public final class SequenceModel {
         });
         return new Scores(logits, selected, weights);
     }
+
+    private static final dev.attend.gpu.Scratch MLP_INPUTS = new dev.attend.gpu.Scratch(1 << 20);
 
     /** Candidates per parallel chunk of {@link #score}'s second stage (a multiple of four: the MLP's blocks). */
     static final int SERVING_CHUNK = 128;
