@@ -242,7 +242,9 @@ public final class RecsysBench {
         }
         dev.attend.recsys.data.ItemCatalog catalog = dev.attend.recsys.data.ItemCatalog.of(UserSequences.of(catalogEvents));
         List<Map<String, Object>> rows = new ArrayList<>();
-        err.printf(Locale.ROOT, "[recsys] serving: %s, %d cores%n", MachineInfo.cpuModel(), Runtime.getRuntime().availableProcessors());
+        double rate = MachineInfo.multiplyAddRate();
+        err.printf(Locale.ROOT, "[recsys] serving: %s, %d cores; one thread's SIMD multiply-adds now: %.1f x 10^9/s%n",
+                MachineInfo.cpuModel(), Runtime.getRuntime().availableProcessors(), rate);
         out.printf(Locale.ROOT, "%-10s %-14s %10s %10s %10s%n", "history", "attention dim", "p50_ms", "p99_ms", "requests");
         try (dev.attend.gpu.Scorer scorer = new dev.attend.gpu.SimdScorer(threads)) {
             for (int history : new int[] {1_000, 10_000, 100_000}) {
@@ -293,6 +295,7 @@ public final class RecsysBench {
             report.put("bench", "recsys-serving");
             report.put("machine", MachineInfo.describe());
             report.put("threads", threads);
+            report.put("machine_gmacs_per_thread", rate);
             report.put("rows", rows);
             Files.writeString(json, Json.write(report, 0));
         }
