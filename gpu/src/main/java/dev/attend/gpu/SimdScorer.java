@@ -217,8 +217,7 @@ public final class SimdScorer implements Scorer {
             int k = collector.capacity();
             float threshold = collector.threshold();
             if (tileCount >= k) {
-                System.arraycopy(tileMax, i * maxTiles, sample, 0, tileCount);
-                threshold = Math.max(threshold, kthLargest(sample, tileCount, k));
+                threshold = Math.max(threshold, kthLargest(tileMax, i * maxTiles, tileCount, k, sample));
             }
             for (int tt = 0; tt < tileCount; tt++) {
                 if (!(tileMax[i * maxTiles + tt] >= threshold)) {
@@ -294,6 +293,28 @@ public final class SimdScorer implements Scorer {
         a1.intoArray(out, lanes);
         a2.intoArray(out, 2 * lanes);
         a3.intoArray(out, 3 * lanes);
+    }
+
+    /**
+     * The k-th largest of {@code a[from, from + n)} (1 <= k <= n), leaving {@code a} as it is: the smallest of the
+     * maxima of k slices bounds it from below (k values reach it), so only the values that reach that bound (about
+     * k ln k of n) are copied into {@code scratch} and selected from, instead of all n.
+     */
+    static float kthLargest(float[] a, int from, int n, int k, float[] scratch) {
+        float bound = Float.POSITIVE_INFINITY;
+        for (int g = 0; g < k; g++) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int x = from + (int) ((long) n * g / k), end = from + (int) ((long) n * (g + 1) / k); x < end; x++) {
+                max = Math.max(max, a[x]);
+            }
+            bound = Math.min(bound, max);
+        }
+        int count = 0;
+        for (int x = from; x < from + n; x++) {
+            scratch[count] = a[x];
+            count += a[x] >= bound ? 1 : 0;
+        }
+        return kthLargest(scratch, count, k);
     }
 
     /** The k-th largest of {@code a[0, n)} (1 <= k <= n), by quickselect; reorders {@code a}. */

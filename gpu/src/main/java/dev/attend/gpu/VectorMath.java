@@ -55,6 +55,41 @@ public final class VectorMath {
         }
     }
 
+    /**
+     * {@code out[outOffset + c] += sum_s weights[s] * table[offsets[s] + c]} for {@code c < length}, {@code s < count}:
+     * a weighted sum of rows of one table (a recommender's aggregate of the behaviours its search kept), four
+     * vectors of the output held in registers across all rows instead of read and written back per row.
+     */
+    public static void weightedSum(float[] table, int[] offsets, float[] weights, int count, int length, float[] out, int outOffset) {
+        int lanes = SPECIES.length();
+        int c = 0;
+        for (; c + 4 * lanes <= length; c += 4 * lanes) {
+            FloatVector a0 = FloatVector.fromArray(SPECIES, out, outOffset + c);
+            FloatVector a1 = FloatVector.fromArray(SPECIES, out, outOffset + c + lanes);
+            FloatVector a2 = FloatVector.fromArray(SPECIES, out, outOffset + c + 2 * lanes);
+            FloatVector a3 = FloatVector.fromArray(SPECIES, out, outOffset + c + 3 * lanes);
+            for (int s = 0; s < count; s++) {
+                FloatVector w = FloatVector.broadcast(SPECIES, weights[s]);
+                int o = offsets[s] + c;
+                a0 = w.fma(FloatVector.fromArray(SPECIES, table, o), a0);
+                a1 = w.fma(FloatVector.fromArray(SPECIES, table, o + lanes), a1);
+                a2 = w.fma(FloatVector.fromArray(SPECIES, table, o + 2 * lanes), a2);
+                a3 = w.fma(FloatVector.fromArray(SPECIES, table, o + 3 * lanes), a3);
+            }
+            a0.intoArray(out, outOffset + c);
+            a1.intoArray(out, outOffset + c + lanes);
+            a2.intoArray(out, outOffset + c + 2 * lanes);
+            a3.intoArray(out, outOffset + c + 3 * lanes);
+        }
+        for (; c < length; c++) {
+            float sum = out[outOffset + c];
+            for (int s = 0; s < count; s++) {
+                sum += weights[s] * table[offsets[s] + c];
+            }
+            out[outOffset + c] = sum;
+        }
+    }
+
     /** Column blocks of {@link #fourRowsTimes} come in multiples of this many floats (two vectors). */
     public static int columnBlock() {
         return 2 * SPECIES.length();

@@ -40,6 +40,32 @@ class VectorMathTest {
     }
 
     @Test
+    void weightedSumAddsWeightedRowsAtEveryLength() {
+        SplittableRandom rnd = new SplittableRandom(14);
+        for (int length : new int[] {1, 7, 16, 32, 33, 64, 100, 128}) {
+            float[] table = random(rnd, 50 * length);
+            int count = 1 + rnd.nextInt(20);
+            int[] offsets = new int[count];
+            float[] weights = new float[count];
+            for (int s = 0; s < count; s++) {
+                offsets[s] = rnd.nextInt(50) * length;
+                weights[s] = (float) rnd.nextGaussian();
+            }
+            float[] out = random(rnd, length + 3);
+            float[] want = out.clone();
+            for (int s = 0; s < count; s++) {
+                for (int c = 0; c < length; c++) {
+                    want[3 + c] += weights[s] * table[offsets[s] + c];
+                }
+            }
+            VectorMath.weightedSum(table, offsets, weights, count, length, out, 3);
+            for (int i = 0; i < out.length; i++) {
+                assertThat((double) out[i]).as("length %d, %d", length, i).isCloseTo(want[i], within(1e-4));
+            }
+        }
+    }
+
+    @Test
     void fourRowsTimesIsTheMatrixProductOfThePackedRows() {
         SplittableRandom rnd = new SplittableRandom(12);
         for (int rows : new int[] {1, 4, 7, 13}) {

@@ -280,13 +280,21 @@ public final class SequenceModel {
                     w[s] = (float) Math.exp(scale * raw[s] - max);
                     sum += w[s];
                 }
+                int[] rowsAt = new int[ids.length];
                 for (int s = 0; s < ids.length; s++) {
                     w[s] /= (float) sum;
-                    VectorMath.axpy(w[s], repItem.weights, repItem.offset(items[ids[s]]), h, 0, dr);
-                    VectorMath.axpy(w[s], repCat.weights, repCat.offset(categories[ids[s]]), h, dr, dr);
-                    if (repPos != null) {
-                        VectorMath.axpy(w[s], repPos.weights, repPos.offset(positionRow(ids[s], n)), h, 0, 2 * dr);
+                    rowsAt[s] = repItem.offset(items[ids[s]]);
+                }
+                VectorMath.weightedSum(repItem.weights, rowsAt, w, ids.length, dr, h, 0);
+                for (int s = 0; s < ids.length; s++) {
+                    rowsAt[s] = repCat.offset(categories[ids[s]]);
+                }
+                VectorMath.weightedSum(repCat.weights, rowsAt, w, ids.length, dr, h, dr);
+                if (repPos != null) {
+                    for (int s = 0; s < ids.length; s++) {
+                        rowsAt[s] = repPos.offset(positionRow(ids[s], n));
                     }
+                    VectorMath.weightedSum(repPos.weights, rowsAt, w, ids.length, 2 * dr, h, 0);
                 }
                 int base = x / 4 * 4 * in + x % 4;
                 int eItem = repItem.offset(candidateItems[i]);
