@@ -144,6 +144,17 @@ public final class BehaviorSequenceStore implements AutoCloseable {
         }
     }
 
+    /** How many behaviours the user has (0 for an unknown user), without copying them. */
+    public int length(long user) {
+        UserLog u = users.get(user);
+        if (u == null) {
+            return 0;
+        }
+        synchronized (u) {
+            return u.size;
+        }
+    }
+
     /** The version of the user's behaviours (0 for an unknown user): cheap, for caches. */
     public long version(long user) {
         UserLog u = users.get(user);

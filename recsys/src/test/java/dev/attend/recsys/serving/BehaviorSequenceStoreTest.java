@@ -45,6 +45,8 @@ class BehaviorSequenceStoreTest {
             assertThat(store.get(1).items()).containsExactly(12, 13, 11, 14, 15);
             assertThat(store.get(2).items()).containsExactly(20);
             assertThat(store.get(3).length()).isZero();
+            assertThat(store.length(1)).isEqualTo(5);
+            assertThat(store.length(3)).isZero();
             assertThat(store.version(3)).isZero();
             assertThat(store.users()).isEqualTo(2);
             assertThat(store.events()).isEqualTo(6);

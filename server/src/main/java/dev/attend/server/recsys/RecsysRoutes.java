@@ -168,7 +168,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         for (Recommender.Scored s : r.score(user, items, req.categories())) {
             out.add(scored(s));
         }
-        ctx.json(Map.of("user", user, "historyLength", Math.min(store.get(user).length(), r.options().historyLength()), "scores", out));
+        ctx.json(Map.of("user", user, "historyLength", Math.min(store.length(user), r.options().historyLength()), "scores", out));
     }
 
     private void recommend(Context ctx) {
