@@ -37,7 +37,7 @@ import java.util.Set;
 public final class RecsysBench {
 
     static final String USAGE = """
-            usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving
+            usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving [--scorer simd]
                                 [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
                                 [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]
                                 planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]
@@ -46,7 +46,7 @@ public final class RecsysBench {
                               also prints the AUC of searches that know the planted factors (oracle: planted S, top-K by
                               the planted relevance, K random behaviours, the whole window)
               --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
-                              (DARE, attention dimension 16 and 64; the search on the SIMD scorer)
+                              (DARE, attention dimension 16 and 64; the search on --scorer simd (--threads), opencl or auto)
               --position-buckets B  position-gap embeddings with B log2 buckets (0: none; default: enough for the
                               training histories, 9 for 200)
               --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
@@ -77,6 +77,7 @@ public final class RecsysBench {
         int threads = Runtime.getRuntime().availableProcessors();
         Path json = null;
         boolean serving = false;
+        String scorerName = "simd";
         try {
             for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--serving"))) {
                 String v = o.value();
@@ -104,6 +105,7 @@ public final class RecsysBench {
                     case "--threads" -> threads = Integer.parseInt(v);
                     case "--json" -> json = Path.of(v);
                     case "--serving" -> serving = true;
+                    case "--scorer" -> scorerName = v;
                     default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
                 }
             }
@@ -132,7 +134,7 @@ public final class RecsysBench {
         }
         try {
             if (serving) {
-                return servingLatency(threads, json, out, err);
+                return servingLatency(scorerName, threads, json, out, err);
             }
             UserSequences sequences;
             List<Sample> train;
@@ -231,7 +233,7 @@ public final class RecsysBench {
      * 10^3 to 10^5 and attention dimensions 16 and 64: p50 and p99 over 200 timed requests (50 at 10^5) after 3 s
      * of warm-up, each request with new random candidates. Weights are random: latency does not depend on them.
      */
-    static int servingLatency(int threads, Path json, PrintStream out, PrintStream err) throws java.io.IOException {
+    static int servingLatency(String scorerName, int threads, Path json, PrintStream out, PrintStream err) throws java.io.IOException {
         int items = 100_000;
         int categories = 1_000;
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
@@ -242,11 +244,15 @@ public final class RecsysBench {
         }
         dev.attend.recsys.data.ItemCatalog catalog = dev.attend.recsys.data.ItemCatalog.of(UserSequences.of(catalogEvents));
         List<Map<String, Object>> rows = new ArrayList<>();
+        String scorerDevice;
         double rate = MachineInfo.multiplyAddRate();
         err.printf(Locale.ROOT, "[recsys] serving: %s, %d cores; one thread's SIMD multiply-adds now: %.1f x 10^9/s%n",
                 MachineInfo.cpuModel(), Runtime.getRuntime().availableProcessors(), rate);
         out.printf(Locale.ROOT, "%-10s %-14s %10s %10s %10s%n", "history", "attention dim", "p50_ms", "p99_ms", "requests");
-        try (dev.attend.gpu.Scorer scorer = new dev.attend.gpu.SimdScorer(threads)) {
+        try (dev.attend.gpu.Scorer scorer = scorerName.equals("simd") ? new dev.attend.gpu.SimdScorer(threads)
+                : dev.attend.gpu.Scorers.create(scorerName)) {
+            err.println("[recsys] search on " + scorer.device());
+            scorerDevice = scorer.device().toString();
             for (int history : new int[] {1_000, 10_000, 100_000}) {
                 for (int da : new int[] {16, 64}) {
                     SequenceModel model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, da, 64, 20, new int[] {200, 80}), items,
@@ -295,6 +301,7 @@ public final class RecsysBench {
             report.put("bench", "recsys-serving");
             report.put("machine", MachineInfo.describe());
             report.put("threads", threads);
+            report.put("scorer", scorerDevice);
             report.put("machine_gmacs_per_thread", rate);
             report.put("rows", rows);
             Files.writeString(json, Json.write(report, 0));
