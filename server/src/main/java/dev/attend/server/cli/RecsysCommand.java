@@ -221,9 +221,10 @@ public final class RecsysCommand implements Callable<Integer> {
             ModelFiles.Saved saved = ModelFiles.loadWithCatalog(model);
             Imported imported = dataOptions.read(err);
             UserSequences data = UserSequences.of(imported.events());
-            if (saved.catalog() != null && (saved.catalog().items() != data.items() || saved.catalog().categories() != data.categories())) {
+            if (saved.catalog() != null && !sameIds(saved.catalog(), data)) {
                 throw new ConfigException(model + " was trained on another data set (" + saved.catalog().items() + " items, "
-                        + saved.catalog().categories() + " categories; this one has " + data.items() + " and " + data.categories() + ")");
+                        + saved.catalog().categories() + " categories, numbered differently; this one has " + data.items() + " and "
+                        + data.categories() + ")");
             }
             printEvaluation(stdout, saved.model(), data, Samples.cut(data, protocolOptions.protocol()));
             stdout.flush();
@@ -266,6 +267,24 @@ public final class RecsysCommand implements Callable<Integer> {
             spec.commandLine().getOut().flush();
             return 0;
         }
+    }
+
+    /** Whether the catalog numbers the data's items and categories as the data does (the same data set). */
+    private static boolean sameIds(ItemCatalog catalog, UserSequences data) {
+        if (catalog.items() != data.items() || catalog.categories() != data.categories()) {
+            return false;
+        }
+        for (int i = 1; i <= data.items(); i++) {
+            if (catalog.itemId(i) != data.itemId(i) || catalog.categoryOf(i) != data.categoryOf(i)) {
+                return false;
+            }
+        }
+        for (int c = 1; c <= data.categories(); c++) {
+            if (catalog.categoryId(c) != data.categoryId(c)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The model's validation and test measures, and popularity's on the test samples. */

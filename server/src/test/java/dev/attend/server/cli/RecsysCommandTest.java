@@ -87,5 +87,16 @@ class RecsysCommandTest {
                 .isEqualTo(1);
         assertThat(err.toString()).contains("no model at");
         assertThat(run("recsys")).isEqualTo(2);
+        // a model of another data set with as many items and categories, numbered otherwise, is refused
+        Path dataDir = dir.resolve("d");
+        assertThat(run("recsys", "train", "--data", data.toString(), "--format", "taobao", "--epochs", "1", "--train-targets", "2",
+                "--history", "10", "--dim", "8", "--attention-dim", "4", "--data-dir", dataDir.toString())).as(err.toString()).isZero();
+        List<String> reversed = new ArrayList<>(Files.readAllLines(data));
+        java.util.Collections.reverse(reversed);
+        Path other = dir.resolve("reversed.csv");
+        Files.write(other, reversed);
+        assertThat(run("recsys", "eval", "--data", other.toString(), "--format", "taobao", "--model",
+                dataDir.resolve("recsys/model.bin").toString())).isEqualTo(1);
+        assertThat(err.toString()).contains("trained on another data set");
     }
 }
