@@ -242,7 +242,7 @@ public final class RecsysBench {
         for (int i = 1; i <= items; i++) {
             catalogEvents.add(new dev.attend.recsys.data.BehaviorEvent(-1, i, i % categories, "pv", i));
         }
-        dev.attend.recsys.data.ItemCatalog catalog = dev.attend.recsys.data.ItemCatalog.of(UserSequences.of(catalogEvents));
+        dev.attend.recsys.data.ItemCatalog catalog = UserSequences.of(catalogEvents).catalog();
         List<Map<String, Object>> rows = new ArrayList<>();
         String scorerDevice;
         double rate = MachineInfo.multiplyAddRate();

@@ -50,7 +50,7 @@ class RecsysRoutesTest {
                 training.add(new BehaviorEvent(u, item, item % 5, "pv", 1000 + j));
             }
         }
-        catalog = ItemCatalog.of(UserSequences.of(training));
+        catalog = UserSequences.of(training).catalog();
         model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, 4, 8, 3, new int[] {8}), catalog.items(), catalog.categories(), 2);
         ModelFiles.save(model, catalog, dir.resolve("model.bin"));
         recsys = new RecsysRoutes(dir.resolve("recsys"), scorer, dir.resolve("model.bin"), true);

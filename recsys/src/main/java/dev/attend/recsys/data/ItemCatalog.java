@@ -8,7 +8,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The items and categories a model was trained on: source ids to the model's dense ids (0 for an unknown id: a
+ * The items and categories a model was trained on ({@link UserSequences#catalog()}): source ids to the model's dense ids (0 for an unknown id: a
  * zero embedding, the cold-start row), each item's category and how often it occurred in training. Saved with
  * the model, so that a served model reads requests in source ids.
  */
@@ -21,7 +21,8 @@ public final class ItemCatalog {
     private final Map<Long, Integer> itemIndex = new HashMap<>();
     private final Map<Long, Integer> categoryIndex = new HashMap<>();
 
-    private ItemCatalog(long[] itemIds, int[] itemCategory, long[] categoryIds, long[] counts) {
+    /** Dense to source ids ({@code [0]} unused), each item's dense category and its count in the data. */
+    ItemCatalog(long[] itemIds, int[] itemCategory, long[] categoryIds, long[] counts) {
         if (itemIds.length != itemCategory.length || itemIds.length != counts.length || itemIds.length == 0 || categoryIds.length == 0) {
             throw new IllegalArgumentException("inconsistent catalog arrays");
         }
@@ -38,23 +39,6 @@ public final class ItemCatalog {
         for (int c = 1; c < categoryIds.length; c++) {
             categoryIndex.put(categoryIds[c], c);
         }
-    }
-
-    /** The catalog of a training set. */
-    public static ItemCatalog of(UserSequences data) {
-        long[] items = new long[data.items() + 1];
-        int[] categories = new int[items.length];
-        items[0] = -1;
-        for (int i = 1; i < items.length; i++) {
-            items[i] = data.itemId(i);
-            categories[i] = data.categoryOf(i);
-        }
-        long[] cats = new long[data.categories() + 1];
-        cats[0] = -1;
-        for (int c = 1; c < cats.length; c++) {
-            cats[c] = data.categoryId(c);
-        }
-        return new ItemCatalog(items, categories, cats, data.itemCounts());
     }
 
     /** Dense item ids run from 1 to {@code items()}. */
@@ -93,6 +77,11 @@ public final class ItemCatalog {
     /** Behaviours on a dense item in training. */
     public long count(int item) {
         return counts[item];
+    }
+
+    /** Behaviours on each dense item ({@code [0]} is 0), a copy. */
+    public long[] counts() {
+        return counts.clone();
     }
 
     /** The {@code n} most frequent dense items, most frequent first (ties: the smaller id). */

@@ -18,29 +18,23 @@ public final class UserSequences {
     private final int[][] categories;
     private final long[][] times;
     private final Map<Long, Integer> userIndex;
-    private final Map<Long, Integer> itemIndex;
-    private final Map<Long, Integer> categoryIndex;
-    private final long[] itemRawIds; // dense -> raw, [0] unused
-    private final int[] itemCategory; // dense item -> dense category
-    private final long[] itemCount;
-    private final long[] categoryRawIds; // dense -> raw, [0] unused
+    private final ItemCatalog catalog;
 
+    /** {@code itemRawIds}/{@code categoryRawIds}: dense to source ids ({@code [0]} unused); {@code itemCategory}: dense to dense. */
     private UserSequences(long[] userIds, int[][] items, int[][] categories, long[][] times, Map<Long, Integer> userIndex,
-                          Map<Long, Integer> itemIndex, Map<Long, Integer> categoryIndex, long[] itemRawIds, int[] itemCategory,
-                          long[] itemCount) {
+                          long[] itemRawIds, int[] itemCategory, long[] categoryRawIds) {
         this.userIds = userIds;
         this.items = items;
         this.categories = categories;
         this.times = times;
         this.userIndex = userIndex;
-        this.itemIndex = itemIndex;
-        this.categoryIndex = categoryIndex;
-        this.itemRawIds = itemRawIds;
-        this.itemCategory = itemCategory;
-        this.itemCount = itemCount;
-        this.categoryRawIds = new long[categoryIndex.size() + 1];
-        categoryRawIds[0] = -1;
-        categoryIndex.forEach((raw, dense) -> categoryRawIds[dense] = raw);
+        long[] itemCount = new long[itemRawIds.length];
+        for (int[] seq : items) {
+            for (int item : seq) {
+                itemCount[item]++;
+            }
+        }
+        this.catalog = new ItemCatalog(itemRawIds, itemCategory, categoryRawIds, itemCount);
     }
 
     /** Groups {@code events} by user and orders each user's by time. */
@@ -70,7 +64,6 @@ public final class UserSequences {
         int[][] categories = new int[users0][];
         long[][] times = new long[users0][];
         int[] itemCategory = new int[itemRaw.size()];
-        long[] itemCount = new long[itemRaw.size()];
         long[] latest = new long[itemRaw.size()];
         Arrays.fill(latest, Long.MIN_VALUE);
         for (int u = 0; u < users0; u++) {
@@ -86,7 +79,6 @@ public final class UserSequences {
                 items[u][i] = item;
                 categories[u][i] = category;
                 times[u][i] = e.time();
-                itemCount[item]++;
                 if (e.time() >= latest[item]) {
                     latest[item] = e.time();
                     itemCategory[item] = category;
@@ -94,8 +86,10 @@ public final class UserSequences {
             }
         }
         long[] raw = itemRaw.stream().mapToLong(Long::longValue).toArray();
-        return new UserSequences(userIds, items, categories, times, Map.copyOf(users), Map.copyOf(itemIds), Map.copyOf(categoryIds),
-                raw, itemCategory, itemCount);
+        long[] categoryRaw = new long[categoryIds.size() + 1];
+        categoryRaw[0] = -1;
+        categoryIds.forEach((id, dense) -> categoryRaw[dense] = id);
+        return new UserSequences(userIds, items, categories, times, Map.copyOf(users), raw, itemCategory, categoryRaw);
     }
 
     /**
@@ -126,16 +120,13 @@ public final class UserSequences {
                 throw new IllegalArgumentException("user " + u + ": items and times differ in length");
             }
         }
-        Map<Long, Integer> itemIndex = new HashMap<>();
         long[] raw = new long[itemCount + 1];
-        for (int i = 1; i <= itemCount; i++) {
-            itemIndex.put((long) i, i);
-            raw[i] = i;
+        for (int i = 0; i <= itemCount; i++) {
+            raw[i] = i == 0 ? -1 : i;
         }
-        raw[0] = -1;
-        Map<Long, Integer> categoryIndex = new HashMap<>();
-        for (int c = 1; c <= categoryCount; c++) {
-            categoryIndex.put((long) c, c);
+        long[] categoryRaw = new long[categoryCount + 1];
+        for (int c = 0; c <= categoryCount; c++) {
+            categoryRaw[c] = c == 0 ? -1 : c;
         }
         for (int i = 1; i <= itemCount; i++) {
             if (itemCategories[i] < 1 || itemCategories[i] > categoryCount) {
@@ -144,13 +135,7 @@ public final class UserSequences {
         }
         int[] itemCategory = itemCategories.clone();
         itemCategory[0] = 0;
-        long[] itemCount0 = new long[itemCount + 1];
-        for (int[] seq : items) {
-            for (int item : seq) {
-                itemCount0[item]++;
-            }
-        }
-        return new UserSequences(userIds, items, categories, times, userIndex, itemIndex, categoryIndex, raw, itemCategory, itemCount0);
+        return new UserSequences(userIds, items, categories, times, userIndex, raw, itemCategory, categoryRaw);
     }
 
     public int users() {
@@ -159,12 +144,12 @@ public final class UserSequences {
 
     /** Dense item ids run from 1 to {@code items()} inclusive. */
     public int items() {
-        return itemRawIds.length - 1;
+        return catalog.items();
     }
 
     /** Dense category ids run from 1 to {@code categories()} inclusive. */
     public int categories() {
-        return categoryIndex.size();
+        return catalog.categories();
     }
 
     public long events() {
@@ -182,12 +167,12 @@ public final class UserSequences {
 
     /** The dense id of a source item id, or 0 (unknown). */
     public int itemIndex(long itemId) {
-        return itemIndex.getOrDefault(itemId, 0);
+        return catalog.itemIndex(itemId);
     }
 
     /** The dense id of a source category id, or 0 (unknown). */
     public int categoryIndex(long categoryId) {
-        return categoryIndex.getOrDefault(categoryId, 0);
+        return catalog.categoryIndex(categoryId);
     }
 
     public long userId(int user) {
@@ -195,11 +180,11 @@ public final class UserSequences {
     }
 
     public long itemId(int item) {
-        return itemRawIds[item];
+        return catalog.itemId(item);
     }
 
     public long categoryId(int category) {
-        return categoryRawIds[category];
+        return catalog.categoryId(category);
     }
 
     /** User {@code u}'s items in time order (not a copy: do not change it). */
@@ -219,11 +204,16 @@ public final class UserSequences {
 
     /** The dense category of a dense item (its latest), 0 for the padding item. */
     public int categoryOf(int item) {
-        return itemCategory[item];
+        return catalog.categoryOf(item);
     }
 
     /** Behaviours on each dense item ({@code [0]} is 0). */
     public long[] itemCounts() {
-        return itemCount.clone();
+        return catalog.counts();
+    }
+
+    /** The items and categories, their ids and counts: what a model trained on this data is saved with. */
+    public ItemCatalog catalog() {
+        return catalog;
     }
 }

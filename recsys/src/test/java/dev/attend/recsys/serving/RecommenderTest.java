@@ -42,7 +42,7 @@ class RecommenderTest {
             }
         }
         UserSequences data = UserSequences.of(events);
-        catalog = ItemCatalog.of(data);
+        catalog = data.catalog();
         model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, 8, 16, 5, new int[] {24, 12}), catalog.items(),
                 catalog.categories(), 3);
     }
@@ -180,7 +180,7 @@ class RecommenderTest {
                 assertThat(y.get(i)).isEqualTo(x.get(i));
             }
         }
-        assertThatThrownBy(() -> ModelFiles.save(model, ItemCatalog.of(UserSequences.of(events.subList(0, 10))), dir.resolve("x.bin")))
+        assertThatThrownBy(() -> ModelFiles.save(model, UserSequences.of(events.subList(0, 10)).catalog(), dir.resolve("x.bin")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("catalog");
     }
 }

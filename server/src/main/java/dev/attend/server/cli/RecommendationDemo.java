@@ -70,7 +70,7 @@ final class RecommendationDemo {
         out.printf(Locale.ROOT, "  trained on %,d samples in %.1f s; test AUC %.3f (GAUC by user %.3f) against %.3f for popularity%n",
                 train.size(), seconds, dare.auc(), dare.gaucByUser(), popularity.auc());
 
-        ItemCatalog catalog = ItemCatalog.of(data);
+        ItemCatalog catalog = data.catalog();
         int user = 0;
         for (int u = 1; u < data.users(); u++) {
             user = data.itemsOf(u).length > data.itemsOf(user).length ? u : user;

@@ -186,7 +186,7 @@ public final class RecsysCommand implements Callable<Integer> {
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             Path file = out != null ? out : defaultModelFile(dataDir);
-            ModelFiles.save(model, ItemCatalog.of(data), file);
+            ModelFiles.save(model, data.catalog(), file);
             printEvaluation(stdout, model, data, samples);
             stdout.printf(Locale.ROOT, "trained in %.1f s (%,.0f samples/s); saved %s%n", seconds, epochs * samples.train().size() / seconds,
                     file.toAbsolutePath());
