@@ -57,20 +57,12 @@ public final class SimdScorer implements Scorer {
         VectorChecks.checkK(k);
         int n = keys.size();
         int kk = Math.min(k, n);
+        if (pool != null && n <= CHUNK_ROWS && kk > 0 && queries.length >= 2 * threads) {
+            return new TopKResult(java.util.Arrays.asList(splitQueries(queries, keys, kk)), device);
+        }
         TopKCollector[] merged = collectors(queries.length, kk);
         if (queries.length > 0 && kk > 0) {
-            if (pool != null && n <= CHUNK_ROWS && queries.length >= 2 * threads) {
-                // Few keys, many queries (a recommender scoring candidates against one history): split the queries.
-                List<ForkJoinTask<?>> tasks = new ArrayList<>();
-                int per = (queries.length + threads - 1) / threads;
-                for (int q0 = 0; q0 < queries.length; q0 += per) {
-                    int a = q0;
-                    int b = Math.min(queries.length, q0 + per);
-                    tasks.add(pool.submit(() -> scanRange(java.util.Arrays.copyOfRange(queries, a, b), keys, 0, n,
-                            java.util.Arrays.copyOfRange(merged, a, b))));
-                }
-                tasks.forEach(ForkJoinTask::join);
-            } else if (pool == null || n <= CHUNK_ROWS) {
+            if (pool == null || n <= CHUNK_ROWS) {
                 scanRange(queries, keys, 0, n, merged);
             } else {
                 List<ForkJoinTask<TopKCollector[]>> tasks = new ArrayList<>();
@@ -98,6 +90,39 @@ public final class SimdScorer implements Scorer {
         return new TopKResult(out, device);
     }
 
+    /**
+     * Few keys, many queries (a recommender scoring candidates against one history): the queries split into tasks,
+     * each with its own collectors, drained in the task. Short keys are transposed once (in parallel) and the
+     * queries go in small chunks, so that a thread the OS holds up delays one chunk, which another thread takes
+     * over, not a thread's share of the call.
+     */
+    private TopK[] splitQueries(float[][] queries, VectorStore keys, int k) {
+        int m = queries.length;
+        TopK[] results = new TopK[m];
+        boolean byTiles = dimMajor(queries, keys);
+        DimMajorTiles tiles = byTiles ? DimMajorTiles.of(keys, 0, keys.size(), pool, threads) : null;
+        float[] packed = byTiles ? VectorMath.packByFour(queries, keys.dim()) : null;
+        int chunk = byTiles ? QUERY_CHUNK : (m + threads - 1) / threads;
+        List<ForkJoinTask<?>> tasks = new ArrayList<>();
+        for (int q0 = 0; q0 < m; q0 += chunk) {
+            int a = q0;
+            int b = Math.min(m, q0 + chunk);
+            tasks.add(pool.submit(() -> {
+                TopKCollector[] local = collectors(b - a, k);
+                if (byTiles) {
+                    scanByTileMaxima(queries, packed, tiles, a, b, local);
+                } else {
+                    scanRange(java.util.Arrays.copyOfRange(queries, a, b), keys, 0, keys.size(), local);
+                }
+                for (int i = a; i < b; i++) {
+                    results[i] = local[i - a].drain();
+                }
+            }));
+        }
+        tasks.forEach(ForkJoinTask::join);
+        return results;
+    }
+
     private static TopKCollector[] collectors(int m, int k) {
         TopKCollector[] c = new TopKCollector[m];
         for (int i = 0; i < m; i++) {
@@ -108,10 +133,11 @@ public final class SimdScorer implements Scorer {
 
     /** Offers rows [from, to) to the collectors: by tile maxima for many queries of short keys, else streaming. */
     private static void scanRange(float[][] queries, VectorStore keys, int from, int to, TopKCollector[] out) {
-        if (queries.length >= DIM_MAJOR_MIN_QUERIES && keys.dim() <= DIM_MAJOR_MAX_DIM) {
+        if (dimMajor(queries, keys)) {
             float[] packed = VectorMath.packByFour(queries, keys.dim());
             for (int start = from; start < to; start += CHUNK_ROWS) {
-                scanByTileMaxima(queries, packed, keys, start, Math.min(to, start + CHUNK_ROWS), out);
+                DimMajorTiles tiles = DimMajorTiles.of(keys, start, Math.min(to, start + CHUNK_ROWS));
+                scanByTileMaxima(queries, packed, tiles, 0, queries.length, out);
             }
             return;
         }
@@ -164,81 +190,204 @@ public final class SimdScorer implements Scorer {
      * tile (a partial tile at a page end or the range end is scored row-major). Any k tiles whose maxima reach t0
      * hold k scores of at least t0, so the k-th largest tile maximum is a lower bound of the query's k-th best
      * score: every score of the top k lies in a tile whose maximum reaches t0, and only those tiles (about k) are
-     * scored again in pass 2 and offered. Pass 2 reads the tiles transposed in pass 1 and sums in the same order, so its scores are the bits
-     * pass 1 saw.
+     * scored again in pass 2 and offered. Pass 2 reads the tiles transposed for pass 1 and sums in the same order,
+     * so its scores are the bits pass 1 saw; it goes tile by tile, two of the tile's queries at a time, so that a
+     * tile is read from memory once for the chunk's queries (rescoring query by query, pass 2 waited on
+     * memory for the 4 KiB of each tile). {@code out[i]} collects query {@code q0 + i}.
      */
-    private static void scanByTileMaxima(float[][] queries, float[] packed, VectorStore keys, int from, int to, TopKCollector[] out) {
-        int dim = keys.dim();
-        int m = queries.length;
-        int lanes = SPECIES.length();
-        int maxTiles = (to - from) / TILE_ROWS + (to - from) / keys.pageRows() + 2;
-        int[] tileStart = new int[maxTiles + 1];
-        float[] transposed = TRANSPOSED.floats(maxTiles * dim * TILE_ROWS);
-        float[] tileMax = TILE_MAXIMA.floats(m * maxTiles); // [query][tile]
+    private static void scanByTileMaxima(float[][] queries, float[] packed, DimMajorTiles tiles, int q0, int q1, TopKCollector[] out) {
+        int m = q1 - q0;
+        int tileCount = tiles.count;
+        float[] tileMax = TILE_MAXIMA.floats(m * tileCount); // [query - q0][tile]
+        tileMaxima(queries, packed, tiles, q0, m, tileMax);
+        // Each query's threshold: the k-th largest of its tile maxima (or its collector's, if higher).
+        float[] thresholds = new float[m];
+        float[] work = new float[tileCount];
+        for (int i = 0; i < m; i++) {
+            TopKCollector collector = out[i];
+            float threshold = collector.threshold();
+            if (tileCount >= collector.capacity()) {
+                threshold = Math.max(threshold, kthLargest(tileMax, i * tileCount, tileCount, collector.capacity(), work));
+            }
+            thresholds[i] = threshold;
+        }
+        // The (tile, query) pairs to score again, grouped by tile: a tile is read once for all its queries.
+        int[] first = new int[tileCount + 1];
+        forEachTileReaching(tileMax, tileCount, thresholds, m, (t, i) -> first[t + 1]++);
+        for (int t = 0; t < tileCount; t++) {
+            first[t + 1] += first[t];
+        }
+        int[] queriesOfTile = new int[first[tileCount]];
+        int[] next = first.clone();
+        forEachTileReaching(tileMax, tileCount, thresholds, m, (t, i) -> queriesOfTile[next[t]++] = i);
+        rescore(queries, tiles, q0, first, queriesOfTile, thresholds, out);
+    }
+
+    /** Pass 1: {@code tileMax[i * tiles.count + t]} = the maximum score of query {@code q0 + i} in tile t. */
+    private static void tileMaxima(float[][] queries, float[] packed, DimMajorTiles tiles, int q0, int m, float[] tileMax) {
+        int dim = tiles.dim;
+        int tileCount = tiles.count;
         float[] scores = new float[4 * TILE_ROWS];
-        Tiles tiles = new Tiles(keys);
-        int t = 0;
-        for (int start = from; start < to; t++) {
-            int end = tiles.load(start, to);
-            int rows = end - start;
-            tileStart[t] = start;
+        Tiles partial = new Tiles(tiles.keys);
+        for (int t = 0; t < tileCount; t++) {
+            int start = tiles.start[t];
+            int rows = tiles.start[t + 1] - start;
             if (rows == TILE_ROWS) {
                 int tOffset = t * dim * TILE_ROWS;
-                transpose(tiles.data, tiles.base, dim, transposed, tOffset);
                 int i = 0;
                 for (; i + 4 <= m; i += 4) {
-                    VectorMath.fourRowsTimes(packed, i * dim, dim, transposed, tOffset, TILE_ROWS, TILE_ROWS, scores, 0, TILE_ROWS);
+                    VectorMath.fourRowsTimes(packed, (q0 + i) * dim, dim, tiles.transposed, tOffset, TILE_ROWS, TILE_ROWS, scores, 0,
+                            TILE_ROWS);
                     for (int b = 0; b < 4; b++) {
-                        tileMax[(i + b) * maxTiles + t] = tileMaximum(scores, b * TILE_ROWS);
+                        tileMax[(i + b) * tileCount + t] = tileMaximum(scores, b * TILE_ROWS);
                     }
                 }
                 for (; i < m; i++) {
-                    dotRowsDimMajor(queries[i], transposed, tOffset, dim, scores);
-                    tileMax[i * maxTiles + t] = tileMaximum(scores, 0);
+                    dotRowsDimMajor(queries[q0 + i], tiles.transposed, tOffset, dim, scores);
+                    tileMax[i * tileCount + t] = tileMaximum(scores, 0);
                 }
             } else {
+                partial.load(start, tiles.start[t + 1]);
                 for (int i = 0; i < m; i++) {
-                    dotRows(queries[i], tiles.data, tiles.base, dim, rows, scores);
+                    dotRows(queries[q0 + i], partial.data, partial.base, dim, rows, scores);
                     float max = Float.NEGATIVE_INFINITY;
                     for (int r = 0; r < rows; r++) {
                         max = Math.max(max, scores[r]);
                     }
-                    tileMax[i * maxTiles + t] = max;
+                    tileMax[i * tileCount + t] = max;
                 }
             }
-            start = end;
         }
-        int tileCount = t;
-        tileStart[tileCount] = to;
-        float[] sample = new float[tileCount];
-        int[] at = new int[4];
+    }
+
+    private interface TileQueryConsumer {
+        void accept(int tile, int query);
+    }
+
+    /** Calls {@code action} for every tile whose maximum for a query reaches the query's threshold (a vector compare first). */
+    private static void forEachTileReaching(float[] tileMax, int tileCount, float[] thresholds, int m, TileQueryConsumer action) {
+        int lanes = SPECIES.length();
         for (int i = 0; i < m; i++) {
-            TopKCollector collector = out[i];
-            int k = collector.capacity();
-            float threshold = collector.threshold();
-            if (tileCount >= k) {
-                threshold = Math.max(threshold, kthLargest(tileMax, i * maxTiles, tileCount, k, sample));
-            }
-            for (int tt = 0; tt < tileCount; tt++) {
-                if (!(tileMax[i * maxTiles + tt] >= threshold)) {
-                    continue;
-                }
-                int start = tileStart[tt];
-                int rows = tileStart[tt + 1] - start;
-                if (rows == TILE_ROWS) {
-                    // the tile's vectors of rows side by side: independent multiply-add chains
-                    for (int v0 = 0; v0 < TILE_ROWS; v0 += 4 * lanes) {
-                        int batch = Math.min(4, (TILE_ROWS - v0) / lanes);
-                        for (int b = 0; b < batch; b++) {
-                            at[b] = tt * dim * TILE_ROWS + v0 + b * lanes;
+            int row = i * tileCount;
+            float threshold = thresholds[i];
+            FloatVector bound = FloatVector.broadcast(SPECIES, threshold);
+            int t = 0;
+            for (; t + lanes <= tileCount; t += lanes) {
+                if (FloatVector.fromArray(SPECIES, tileMax, row + t).compare(VectorOperators.GE, bound).anyTrue()) {
+                    for (int l = t; l < t + lanes; l++) {
+                        if (tileMax[row + l] >= threshold) {
+                            action.accept(l, i);
                         }
-                        dotLanesDimMajor(queries[i], transposed, at, batch, dim, scores);
-                        threshold = offer(scores, 0, batch * lanes, start + v0, threshold, collector);
                     }
-                } else {
-                    tiles.load(start, to);
-                    dotRows(queries[i], tiles.data, tiles.base, dim, rows, scores);
-                    threshold = offer(scores, 0, rows, start, threshold, collector);
+                }
+            }
+            for (; t < tileCount; t++) {
+                if (tileMax[row + t] >= threshold) {
+                    action.accept(t, i);
+                }
+            }
+        }
+    }
+
+    /**
+     * Pass 2: the rows of the tiles that can hold a query's top K, scored again with pass 1's sums (the same bits: a
+     * score equal to a tile maximum still reaches its threshold) and offered; two queries at a time on a full tile.
+     */
+    private static void rescore(float[][] queries, DimMajorTiles tiles, int q0, int[] first, int[] queriesOfTile, float[] thresholds,
+                                TopKCollector[] out) {
+        int dim = tiles.dim;
+        float[] scores = new float[2 * TILE_ROWS];
+        Tiles partial = new Tiles(tiles.keys);
+        for (int t = 0; t < tiles.count; t++) {
+            int start = tiles.start[t];
+            int rows = tiles.start[t + 1] - start;
+            int x = first[t];
+            int end = first[t + 1];
+            if (rows == TILE_ROWS) {
+                int tOffset = t * dim * TILE_ROWS;
+                for (; x + 2 <= end; x += 2) {
+                    int a = queriesOfTile[x];
+                    int b = queriesOfTile[x + 1];
+                    dotTwoQueriesDimMajor(queries[q0 + a], queries[q0 + b], tiles.transposed, tOffset, dim, scores);
+                    thresholds[a] = offer(scores, 0, TILE_ROWS, start, thresholds[a], out[a]);
+                    thresholds[b] = offer(scores, TILE_ROWS, TILE_ROWS, start, thresholds[b], out[b]);
+                }
+                if (x < end) {
+                    int a = queriesOfTile[x];
+                    dotRowsDimMajor(queries[q0 + a], tiles.transposed, tOffset, dim, scores);
+                    thresholds[a] = offer(scores, 0, TILE_ROWS, start, thresholds[a], out[a]);
+                }
+            } else if (x < end) {
+                partial.load(start, tiles.start[t + 1]);
+                for (; x < end; x++) {
+                    int a = queriesOfTile[x];
+                    dotRows(queries[q0 + a], partial.data, partial.base, dim, rows, scores);
+                    thresholds[a] = offer(scores, 0, rows, start, thresholds[a], out[a]);
+                }
+            }
+        }
+    }
+
+    /**
+     * The rows [from, to) of a store in tiles of {@link #TILE_ROWS} rows (shorter at a page end and at {@code to}),
+     * the full ones transposed dimension-major ({@code transposed[t * dim * TILE_ROWS + c * TILE_ROWS + r]}): built
+     * once per call, then read by every task of it. The array is the building thread's scratch, valid until that
+     * thread builds again (the tasks end before it returns).
+     */
+    private static final class DimMajorTiles {
+        final VectorStore keys;
+        final int dim;
+        final int count;
+        final int[] start; // count + 1 entries: tile t holds rows [start[t], start[t + 1])
+        final float[] transposed;
+
+        private DimMajorTiles(VectorStore keys, int count, int[] start, float[] transposed) {
+            this.keys = keys;
+            this.dim = keys.dim();
+            this.count = count;
+            this.start = start;
+            this.transposed = transposed;
+        }
+
+        static DimMajorTiles of(VectorStore keys, int from, int to) {
+            return of(keys, from, to, null, 1);
+        }
+
+        /** The same, transposing with {@code parts} tasks on {@code pool} (when not null). */
+        static DimMajorTiles of(VectorStore keys, int from, int to, ForkJoinPool pool, int parts) {
+            int dim = keys.dim();
+            int maxTiles = (to - from) / TILE_ROWS + (to - from) / keys.pageRows() + 2;
+            int[] start = new int[maxTiles + 1];
+            Tiles tiles = new Tiles(keys);
+            int count = 0;
+            for (int s = from; s < to; count++) {
+                start[count] = s;
+                s = tiles.load(s, to);
+            }
+            start[count] = to;
+            float[] transposed = TRANSPOSED.floats(count * dim * TILE_ROWS);
+            DimMajorTiles out = new DimMajorTiles(keys, count, start, transposed);
+            if (pool == null || parts == 1) {
+                out.transpose(0, count);
+            } else {
+                List<ForkJoinTask<?>> tasks = new ArrayList<>();
+                for (int p = 0; p < parts; p++) {
+                    int t0 = count * p / parts;
+                    int t1 = count * (p + 1) / parts;
+                    tasks.add(pool.submit(() -> out.transpose(t0, t1)));
+                }
+                tasks.forEach(ForkJoinTask::join);
+            }
+            return out;
+        }
+
+        /** Transposes the full tiles among tiles [t0, t1). */
+        private void transpose(int t0, int t1) {
+            Tiles tiles = new Tiles(keys);
+            for (int t = t0; t < t1; t++) {
+                int end = tiles.load(start[t], start[t + 1]);
+                if (end - start[t] == TILE_ROWS) {
+                    SimdScorer.transpose(tiles.data, tiles.base, dim, transposed, t * dim * TILE_ROWS);
                 }
             }
         }
@@ -258,7 +407,20 @@ public final class SimdScorer implements Scorer {
         return max.reduceLanes(VectorOperators.MAX);
     }
 
+    /** Offers {@code scores[from, from + rows)} (rows {@code start...}) that reach {@code threshold}; returns the threshold after. */
     private static float offer(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
+        int lanes = SPECIES.length();
+        int r = 0;
+        for (; r + lanes <= rows; r += lanes) {
+            // most vectors hold no score that reaches the threshold: one compare skips them
+            if (FloatVector.fromArray(SPECIES, scores, from + r).compare(VectorOperators.GE, threshold).anyTrue()) {
+                threshold = offerEach(scores, from + r, lanes, start + r, threshold, collector);
+            }
+        }
+        return offerEach(scores, from + r, rows - r, start + r, threshold, collector);
+    }
+
+    private static float offerEach(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
         for (int r = 0; r < rows; r++) {
             if (scores[from + r] >= threshold && collector.offer(scores[from + r], start + r)) {
                 threshold = Math.max(threshold, collector.threshold());
@@ -268,49 +430,85 @@ public final class SimdScorer implements Scorer {
     }
 
     /**
-     * {@code out[b * lanes + r] = q . row r} of the vectors of rows at offsets {@code at[0, batch)} of transposed
-     * tiles: pass 2's sums, in pass 1's order, up to four vectors side by side.
+     * {@code out[r]} = a . row r and {@code out[TILE_ROWS + r]} = b . row r of a transposed full tile: pass 2's sums, in
+     * pass 1's order (one multiply-add per dimension and row, dimensions in order), eight chains side by side.
      */
-    private static void dotLanesDimMajor(float[] q, float[] t, int[] at, int batch, int dim, float[] out) {
+    private static void dotTwoQueriesDimMajor(float[] a, float[] b, float[] t, int offset, int dim, float[] out) {
         int lanes = SPECIES.length();
-        int o0 = at[0];
-        int o1 = batch > 1 ? at[1] : o0;
-        int o2 = batch > 2 ? at[2] : o0;
-        int o3 = batch > 3 ? at[3] : o0;
-        FloatVector a0 = FloatVector.zero(SPECIES);
-        FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
-        for (int c = 0; c < dim; c++) {
-            FloatVector qc = FloatVector.broadcast(SPECIES, q[c]);
-            int row = c * TILE_ROWS;
-            a0 = qc.fma(FloatVector.fromArray(SPECIES, t, o0 + row), a0);
-            a1 = qc.fma(FloatVector.fromArray(SPECIES, t, o1 + row), a1);
-            a2 = qc.fma(FloatVector.fromArray(SPECIES, t, o2 + row), a2);
-            a3 = qc.fma(FloatVector.fromArray(SPECIES, t, o3 + row), a3);
+        for (int r0 = 0; r0 < TILE_ROWS; r0 += 4 * lanes) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            FloatVector b2 = a0;
+            FloatVector b3 = a0;
+            for (int c = 0; c < dim; c++) {
+                int row = offset + c * TILE_ROWS + r0;
+                FloatVector k0 = FloatVector.fromArray(SPECIES, t, row);
+                FloatVector k1 = FloatVector.fromArray(SPECIES, t, row + lanes);
+                FloatVector k2 = FloatVector.fromArray(SPECIES, t, row + 2 * lanes);
+                FloatVector k3 = FloatVector.fromArray(SPECIES, t, row + 3 * lanes);
+                FloatVector x = FloatVector.broadcast(SPECIES, a[c]);
+                a0 = x.fma(k0, a0);
+                a1 = x.fma(k1, a1);
+                a2 = x.fma(k2, a2);
+                a3 = x.fma(k3, a3);
+                x = FloatVector.broadcast(SPECIES, b[c]);
+                b0 = x.fma(k0, b0);
+                b1 = x.fma(k1, b1);
+                b2 = x.fma(k2, b2);
+                b3 = x.fma(k3, b3);
+            }
+            a0.intoArray(out, r0);
+            a1.intoArray(out, r0 + lanes);
+            a2.intoArray(out, r0 + 2 * lanes);
+            a3.intoArray(out, r0 + 3 * lanes);
+            b0.intoArray(out, TILE_ROWS + r0);
+            b1.intoArray(out, TILE_ROWS + r0 + lanes);
+            b2.intoArray(out, TILE_ROWS + r0 + 2 * lanes);
+            b3.intoArray(out, TILE_ROWS + r0 + 3 * lanes);
         }
-        a0.intoArray(out, 0);
-        a1.intoArray(out, lanes);
-        a2.intoArray(out, 2 * lanes);
-        a3.intoArray(out, 3 * lanes);
     }
 
     /**
-     * The k-th largest of {@code a[from, from + n)} (1 <= k <= n), leaving {@code a} as it is: the smallest of the
-     * maxima of k slices bounds it from below (k values reach it), so only the values that reach that bound (about
-     * k ln k of n) are copied into {@code scratch} and selected from, instead of all n.
+     * The k-th largest of {@code a[from, from + n)} (1 <= k <= n), leaving {@code a} as it is. The values fall into g
+     * >= k groups (a lane of the vectors of one block of them, and each value after the last whole vector alone),
+     * and the k-th largest group maximum bounds the answer from below (k values reach it); the group maxima are lane-wise
+     * vector maxima, with no dependent chain of scalar maxima. Only the values that reach the bound (a few k of n) are
+     * copied into {@code scratch} and selected from.
      */
     static float kthLargest(float[] a, int from, int n, int k, float[] scratch) {
-        float bound = Float.POSITIVE_INFINITY;
-        for (int g = 0; g < k; g++) {
-            float max = Float.NEGATIVE_INFINITY;
-            for (int x = from + (int) ((long) n * g / k), end = from + (int) ((long) n * (g + 1) / k); x < end; x++) {
-                max = Math.max(max, a[x]);
-            }
-            bound = Math.min(bound, max);
+        int lanes = SPECIES.length();
+        int vectors = n / lanes;
+        int blocks = (k + lanes - 1) / lanes;
+        if (vectors < blocks) {
+            System.arraycopy(a, from, scratch, 0, n);
+            return kthLargest(scratch, n, k);
         }
+        float[] groupMax = new float[blocks * lanes + n - vectors * lanes];
+        for (int b = 0; b < blocks; b++) {
+            FloatVector max = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+            for (int v = vectors * b / blocks, end = vectors * (b + 1) / blocks; v < end; v++) {
+                max = max.max(FloatVector.fromArray(SPECIES, a, from + v * lanes));
+            }
+            max.intoArray(groupMax, b * lanes);
+        }
+        System.arraycopy(a, from + vectors * lanes, groupMax, blocks * lanes, n - vectors * lanes);
+        float bound = kthLargest(groupMax, groupMax.length, k);
+        FloatVector boundVector = FloatVector.broadcast(SPECIES, bound);
         int count = 0;
-        for (int x = from; x < from + n; x++) {
+        for (int v = 0; v < vectors; v++) {
+            int at = from + v * lanes;
+            if (FloatVector.fromArray(SPECIES, a, at).compare(VectorOperators.GE, boundVector).anyTrue()) {
+                for (int x = at; x < at + lanes; x++) {
+                    scratch[count] = a[x];
+                    count += a[x] >= bound ? 1 : 0;
+                }
+            }
+        }
+        for (int x = from + vectors * lanes; x < from + n; x++) {
             scratch[count] = a[x];
             count += a[x] >= bound ? 1 : 0;
         }
@@ -461,6 +659,12 @@ public final class SimdScorer implements Scorer {
      */
     static final int DIM_MAJOR_MAX_DIM = 128;
     static final int DIM_MAJOR_MIN_QUERIES = 8;
+    /** Queries per task of a call that splits its queries (a multiple of four: {@link VectorMath#fourRowsTimes}). */
+    static final int QUERY_CHUNK = 64;
+
+    private static boolean dimMajor(float[][] queries, VectorStore keys) {
+        return queries.length >= DIM_MAJOR_MIN_QUERIES && keys.dim() <= DIM_MAJOR_MAX_DIM;
+    }
 
     /** {@code out[c * TILE_ROWS + r] = data[base + r * dim + c]} for a full tile. */
     private static void transpose(float[] data, int base, int dim, float[] out, int outOffset) {

@@ -17,32 +17,42 @@ class SimdScorerTest {
     void manyTiesGiveTheScalarScorersIdsExactly() {
         SplittableRandom rnd = new SplittableRandom(9);
         try (Scorer scalar = new ScalarScorer(); SimdScorer one = new SimdScorer(1); SimdScorer two = new SimdScorer(2)) {
-            for (int dim : new int[] {4, 16, 48}) {
-                // long enough to cross a page of the store (pages end at a row that is no multiple of 32)
+            for (int dim : new int[] {4, 16, 48, 128}) {
                 VectorStore keys = new VectorStore(dim, Precision.FLOAT32);
-                int n = keys.pageRows() + 777;
-                float[] rows = new float[n * dim];
-                for (int i = 0; i < rows.length; i++) {
-                    rows[i] = rnd.nextInt(5) - 2;
+                // long enough to cross a page of the store (pages end at a row that is no multiple of 32)
+                assertSameAsScalar(smallIntegers(keys, keys.pageRows() + 777, rnd), rnd, scalar, one, two);
+                // up to 2^14 keys a multi-threaded scorer splits the queries instead of the keys
+                assertSameAsScalar(smallIntegers(new VectorStore(dim, Precision.FLOAT32), 1000 + dim, rnd), rnd, scalar, one, two);
+            }
+        }
+    }
+
+    private static VectorStore smallIntegers(VectorStore keys, int n, SplittableRandom rnd) {
+        float[] rows = new float[n * keys.dim()];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = rnd.nextInt(5) - 2;
+        }
+        keys.appendRows(rows, 0, n);
+        return keys;
+    }
+
+    private static void assertSameAsScalar(VectorStore keys, SplittableRandom rnd, Scorer scalar, SimdScorer... scorers) {
+        int dim = keys.dim();
+        for (int m : new int[] {1, 7, 13, 64, 201}) { // 201: several chunks of queries, the last one partial
+            float[][] queries = new float[m][dim];
+            for (float[] q : queries) {
+                for (int c = 0; c < dim; c++) {
+                    q[c] = rnd.nextInt(3) - 1;
                 }
-                keys.appendRows(rows, 0, n);
-                for (int m : new int[] {1, 7, 13, 64}) {
-                    float[][] queries = new float[m][dim];
-                    for (float[] q : queries) {
-                        for (int c = 0; c < dim; c++) {
-                            q[c] = rnd.nextInt(3) - 1;
-                        }
-                    }
-                    for (int k : new int[] {1, 20, 333}) {
-                        TopKResult want = scalar.topK(queries, keys, k);
-                        for (SimdScorer s : new SimdScorer[] {one, two}) {
-                            TopKResult got = s.topK(queries, keys, k);
-                            for (int i = 0; i < m; i++) {
-                                assertThat(got.get(i).ids()).as("d=%d m=%d k=%d q=%d threads=%d", dim, m, k, i, s.threads())
-                                        .containsExactly(want.get(i).ids());
-                                assertThat(got.get(i).scores()).containsExactly(want.get(i).scores());
-                            }
-                        }
+            }
+            for (int k : new int[] {1, 20, 333}) {
+                TopKResult want = scalar.topK(queries, keys, k);
+                for (SimdScorer s : scorers) {
+                    TopKResult got = s.topK(queries, keys, k);
+                    for (int i = 0; i < m; i++) {
+                        assertThat(got.get(i).ids()).as("n=%d d=%d m=%d k=%d q=%d threads=%d", keys.size(), dim, m, k, i, s.threads())
+                                .containsExactly(want.get(i).ids());
+                        assertThat(got.get(i).scores()).containsExactly(want.get(i).scores());
                     }
                 }
             }
