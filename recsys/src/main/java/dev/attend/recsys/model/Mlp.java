@@ -3,6 +3,9 @@ package dev.attend.recsys.model;
 import dev.attend.gpu.Scratch;
 import dev.attend.gpu.VectorMath;
 import java.util.SplittableRandom;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A multi-layer perceptron with PReLU after every hidden layer (one learned slope per unit, 0.25 to start) and
@@ -80,19 +83,22 @@ final class Mlp {
     }
 
     /**
-     * The weights of every layer transposed to {@code [in][padded out]} ({@link VectorMath#padColumns}, zeros in the
-     * padding), the right operands of {@link #inferBatch}: a snapshot, to be taken again after the weights change.
+     * The weights in the layout of {@link #inferBatch}'s right operands: per layer, the transposed matrix in panels of
+     * {@link VectorMath#columnBlock()} outputs ({@code t[panel * in * P + i * P + j]} = weight of input i to output
+     * {@code panel * P + j}, zero past the last output), so that the panel a product streams through for every block
+     * of inputs lies contiguous in L1 (measured 15-20% faster than one row of all outputs per input). A snapshot, to be
+     * taken again after the weights change.
      */
     float[][] transposedWeights() {
+        int p = VectorMath.columnBlock();
         float[][] out = new float[layers()][];
         for (int l = 0; l < layers(); l++) {
             int in = widths[l];
             int outs = widths[l + 1];
-            int cols = VectorMath.padColumns(outs);
-            float[] t = new float[in * cols];
+            float[] t = new float[in * VectorMath.padColumns(outs)];
             for (int o = 0; o < outs; o++) {
                 for (int i = 0; i < in; i++) {
-                    t[i * cols + o] = weights[l][o * in + i];
+                    t[o / p * in * p + i * p + o % p] = weights[l][o * in + i];
                 }
             }
             out[l] = t;
@@ -105,6 +111,8 @@ final class Mlp {
     private static final Scratch INPUTS_EVEN = new Scratch(1 << 20);
     private static final Scratch INPUTS_ODD = new Scratch(1 << 20);
 
+    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+
     /**
      * The logits of {@code rows} inputs at once, packed by four ({@link VectorMath#packByFour} layout, the input width
      * inner), with {@code transposed} from {@link #transposedWeights}: every layer is one small matrix product
@@ -114,17 +122,17 @@ final class Mlp {
     float[] inferBatch(float[] packed, int rows, float[][] transposed) {
         int blocks = (rows + 3) / 4;
         int inner = widths[0];
+        int panel = VectorMath.columnBlock();
         float[] logits = new float[rows];
         for (int l = 0; l < layers(); l++) {
             int outs = widths[l + 1];
             int cols = VectorMath.padColumns(outs);
-            float[] z = OUTPUTS.floats(blocks * 4 * cols);
+            float[] z = OUTPUTS.floats(blocks * 4 * cols); // row-major
             // A panel of columns at a time (inner x one column block: in L1) against every block of inputs (from L2),
             // rather than every column for one block, which streams the whole layer from L2 per four inputs.
-            int panel = VectorMath.columnBlock();
             for (int j0 = 0; j0 < cols; j0 += panel) {
                 for (int b = 0; b < blocks; b++) {
-                    VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, transposed[l], j0, cols, panel, z, b * 4 * cols + j0, cols);
+                    VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, transposed[l], j0 * inner, panel, panel, z, b * 4 * cols + j0, cols);
                 }
             }
             float[] bias = biases[l];
@@ -134,19 +142,42 @@ final class Mlp {
                 }
                 break;
             }
-            float[] slope = slopes[l];
+            activate(z, blocks * 4, cols, outs, bias, slopes[l]);
             float[] next = (l % 2 == 0 ? INPUTS_EVEN : INPUTS_ODD).floats(blocks * 4 * outs); // packed by four again
-            for (int r = 0; r < rows; r++) {
-                int base = r / 4 * 4 * outs + r % 4;
+            for (int b = 0; b < blocks; b++) {
+                int to = b * 4 * outs;
+                int from = b * 4 * cols;
                 for (int o = 0; o < outs; o++) {
-                    float v = z[r * cols + o] + bias[o];
-                    next[base + o * 4] = v > 0 ? v : slope[o] * v;
+                    next[to + 4 * o] = z[from + o];
+                    next[to + 4 * o + 1] = z[from + cols + o];
+                    next[to + 4 * o + 2] = z[from + 2 * cols + o];
+                    next[to + 4 * o + 3] = z[from + 3 * cols + o];
                 }
             }
             packed = next;
             inner = outs;
         }
         return logits;
+    }
+
+    /**
+     * Bias and PReLU on the first {@code outs} of each of {@code rows} rows of {@code z}, in place, a vector at a time
+     * with a blend: a branch on the sign, taken at random, cost a quarter of the whole batch.
+     */
+    private static void activate(float[] z, int rows, int cols, int outs, float[] bias, float[] slope) {
+        int lanes = SPECIES.length();
+        for (int r = 0; r < rows; r++) {
+            int row = r * cols;
+            int o = 0;
+            for (; o + lanes <= outs; o += lanes) {
+                FloatVector v = FloatVector.fromArray(SPECIES, z, row + o).add(FloatVector.fromArray(SPECIES, bias, o));
+                v.blend(v.mul(FloatVector.fromArray(SPECIES, slope, o)), v.compare(VectorOperators.LE, 0f)).intoArray(z, row + o);
+            }
+            for (; o < outs; o++) {
+                float v = z[row + o] + bias[o];
+                z[row + o] = v > 0 ? v : slope[o] * v;
+            }
+        }
     }
 
     /** Backward pass from {@code dOut} (d loss / d logit); accumulates into {@code g}; returns d loss / d input. */
