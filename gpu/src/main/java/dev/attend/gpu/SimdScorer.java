@@ -235,11 +235,20 @@ public final class SimdScorer implements Scorer {
             if (rows == TILE_ROWS) {
                 int tOffset = t * dim * TILE_ROWS;
                 int i = 0;
-                for (; i + 4 <= m; i += 4) {
-                    VectorMath.fourRowsTimes(packed, (q0 + i) * dim, dim, tiles.transposed, tOffset, TILE_ROWS, TILE_ROWS, scores, 0,
-                            TILE_ROWS);
-                    for (int b = 0; b < 4; b++) {
-                        tileMax[(i + b) * tileCount + t] = tileMaximum(scores, b * TILE_ROWS);
+                if (TILE_ROWS == 4 * SPECIES.length()) {
+                    for (; i + 4 <= m; i += 4) {
+                        int block = (q0 + i) * dim;
+                        twoTileMaxima(packed, block, dim, tiles.transposed, tOffset, tileMax, i * tileCount + t, (i + 1) * tileCount + t);
+                        twoTileMaxima(packed, block + 2, dim, tiles.transposed, tOffset, tileMax, (i + 2) * tileCount + t,
+                                (i + 3) * tileCount + t);
+                    }
+                } else {
+                    for (; i + 4 <= m; i += 4) {
+                        VectorMath.fourRowsTimes(packed, (q0 + i) * dim, dim, tiles.transposed, tOffset, TILE_ROWS, TILE_ROWS, scores,
+                                0, TILE_ROWS);
+                        for (int b = 0; b < 4; b++) {
+                            tileMax[(i + b) * tileCount + t] = tileMaximum(scores, b * TILE_ROWS);
+                        }
                     }
                 }
                 for (; i < m; i++) {
@@ -396,6 +405,42 @@ public final class SimdScorer implements Scorer {
     /** Per-thread work arrays of {@link #scanByTileMaxima} (up to 16 MiB each). */
     private static final Scratch TRANSPOSED = new Scratch(1 << 22);
     private static final Scratch TILE_MAXIMA = new Scratch(1 << 22);
+
+    /**
+     * The maxima over a full transposed tile (four vectors of rows) of two queries' scores, the queries at
+     * {@code packed[p + 4c]} and {@code packed[p + 4c + 1]}: eight accumulators, the four row vectors loaded once per
+     * dimension for both, and the maxima taken in registers (with four queries the accumulators fill the registers,
+     * and the scores go through memory to a separate maximum). Sums in pass 2's order.
+     */
+    private static void twoTileMaxima(float[] packed, int p, int dim, float[] t, int tOffset, float[] tileMax, int at0, int at1) {
+        int lanes = SPECIES.length();
+        FloatVector a0 = FloatVector.zero(SPECIES);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        FloatVector b0 = a0;
+        FloatVector b1 = a0;
+        FloatVector b2 = a0;
+        FloatVector b3 = a0;
+        for (int c = 0, k = tOffset; c < dim; c++, k += TILE_ROWS, p += 4) {
+            FloatVector k0 = FloatVector.fromArray(SPECIES, t, k);
+            FloatVector k1 = FloatVector.fromArray(SPECIES, t, k + lanes);
+            FloatVector k2 = FloatVector.fromArray(SPECIES, t, k + 2 * lanes);
+            FloatVector k3 = FloatVector.fromArray(SPECIES, t, k + 3 * lanes);
+            FloatVector x = FloatVector.broadcast(SPECIES, packed[p]);
+            a0 = x.fma(k0, a0);
+            a1 = x.fma(k1, a1);
+            a2 = x.fma(k2, a2);
+            a3 = x.fma(k3, a3);
+            x = FloatVector.broadcast(SPECIES, packed[p + 1]);
+            b0 = x.fma(k0, b0);
+            b1 = x.fma(k1, b1);
+            b2 = x.fma(k2, b2);
+            b3 = x.fma(k3, b3);
+        }
+        tileMax[at0] = a0.max(a1).max(a2.max(a3)).reduceLanes(VectorOperators.MAX);
+        tileMax[at1] = b0.max(b1).max(b2.max(b3)).reduceLanes(VectorOperators.MAX);
+    }
 
     /** The maximum of a full tile's scores at {@code from}: lane-wise maxima, then one reduction. */
     private static float tileMaximum(float[] scores, int from) {
