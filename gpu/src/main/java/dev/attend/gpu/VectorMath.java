@@ -57,12 +57,43 @@ public final class VectorMath {
 
     /**
      * {@code out[outOffset + c] += sum_s weights[s] * table[offsets[s] + c]} for {@code c < length}, {@code s < count}:
-     * a weighted sum of rows of one table (a recommender's aggregate of the behaviours its search kept), four
-     * vectors of the output held in registers across all rows instead of read and written back per row.
+     * a weighted sum of rows of one table (a recommender's aggregate of the behaviours its search kept), eight (then
+     * four) vectors of the output held in registers across all rows instead of read and written back per row: eight
+     * independent multiply-add chains, where four waited on each other's latency for half the time.
      */
     public static void weightedSum(float[] table, int[] offsets, float[] weights, int count, int length, float[] out, int outOffset) {
         int lanes = SPECIES.length();
         int c = 0;
+        for (; c + 8 * lanes <= length; c += 8 * lanes) {
+            FloatVector a0 = FloatVector.fromArray(SPECIES, out, outOffset + c);
+            FloatVector a1 = FloatVector.fromArray(SPECIES, out, outOffset + c + lanes);
+            FloatVector a2 = FloatVector.fromArray(SPECIES, out, outOffset + c + 2 * lanes);
+            FloatVector a3 = FloatVector.fromArray(SPECIES, out, outOffset + c + 3 * lanes);
+            FloatVector a4 = FloatVector.fromArray(SPECIES, out, outOffset + c + 4 * lanes);
+            FloatVector a5 = FloatVector.fromArray(SPECIES, out, outOffset + c + 5 * lanes);
+            FloatVector a6 = FloatVector.fromArray(SPECIES, out, outOffset + c + 6 * lanes);
+            FloatVector a7 = FloatVector.fromArray(SPECIES, out, outOffset + c + 7 * lanes);
+            for (int s = 0; s < count; s++) {
+                FloatVector w = FloatVector.broadcast(SPECIES, weights[s]);
+                int o = offsets[s] + c;
+                a0 = w.fma(FloatVector.fromArray(SPECIES, table, o), a0);
+                a1 = w.fma(FloatVector.fromArray(SPECIES, table, o + lanes), a1);
+                a2 = w.fma(FloatVector.fromArray(SPECIES, table, o + 2 * lanes), a2);
+                a3 = w.fma(FloatVector.fromArray(SPECIES, table, o + 3 * lanes), a3);
+                a4 = w.fma(FloatVector.fromArray(SPECIES, table, o + 4 * lanes), a4);
+                a5 = w.fma(FloatVector.fromArray(SPECIES, table, o + 5 * lanes), a5);
+                a6 = w.fma(FloatVector.fromArray(SPECIES, table, o + 6 * lanes), a6);
+                a7 = w.fma(FloatVector.fromArray(SPECIES, table, o + 7 * lanes), a7);
+            }
+            a0.intoArray(out, outOffset + c);
+            a1.intoArray(out, outOffset + c + lanes);
+            a2.intoArray(out, outOffset + c + 2 * lanes);
+            a3.intoArray(out, outOffset + c + 3 * lanes);
+            a4.intoArray(out, outOffset + c + 4 * lanes);
+            a5.intoArray(out, outOffset + c + 5 * lanes);
+            a6.intoArray(out, outOffset + c + 6 * lanes);
+            a7.intoArray(out, outOffset + c + 7 * lanes);
+        }
         for (; c + 4 * lanes <= length; c += 4 * lanes) {
             FloatVector a0 = FloatVector.fromArray(SPECIES, out, outOffset + c);
             FloatVector a1 = FloatVector.fromArray(SPECIES, out, outOffset + c + lanes);
