@@ -33,25 +33,15 @@ import java.util.zip.CRC32C;
  * </ul>
  * Thread-safe: appends to one user are serialised; readers get a consistent {@link Sequence} snapshot.
  */
-public final class BehaviorSequenceStore implements AutoCloseable {
+public final class BehaviorSequenceStore implements SequenceSource, AutoCloseable {
 
     public static final int DEFAULT_MAX_PER_USER = 100_000;
-    /** Longest action name kept in the log. */
-    static final int MAX_ACTION_BYTES = 64;
     private static final int MAGIC = 0x41424531; // "ABE1"
     private static final int HEADER_BYTES = 8; // magic, format version
     private static final int FORMAT_VERSION = 1;
     static final String LOG_FILE = "behaviors.log";
 
-    /** A user's behaviours at one moment, oldest first; {@code version} changes whenever they do. */
-    public record Sequence(long user, long[] items, long[] categories, long[] times, String[] actions, long version) {
-
-        public int length() {
-            return items.length;
-        }
-    }
-
-    private final Map<Long, UserLog> users = new ConcurrentHashMap<>();
+    private final Map<Long, BoundedSequence> users = new ConcurrentHashMap<>();
     private final int maxPerUser;
     private final boolean fsync;
     private final Path dir;
@@ -113,7 +103,7 @@ public final class BehaviorSequenceStore implements AutoCloseable {
      */
     public int append(List<BehaviorEvent> events) throws IOException {
         for (int i = 0; i < events.size(); i++) {
-            check(events.get(i), i);
+            BoundedSequence.check(events.get(i), i);
         }
         if (events.isEmpty()) {
             return 0;
@@ -132,37 +122,36 @@ public final class BehaviorSequenceStore implements AutoCloseable {
         return apply(events);
     }
 
-    /** The user's behaviours now (empty for an unknown user). */
-    public Sequence get(long user) {
-        UserLog u = users.get(user);
+    @Override
+    public BehaviorSequence get(long user) {
+        BoundedSequence u = users.get(user);
         if (u == null) {
-            return new Sequence(user, new long[0], new long[0], new long[0], new String[0], 0);
+            return BehaviorSequence.empty(user);
         }
         synchronized (u) {
-            return new Sequence(user, Arrays.copyOf(u.items, u.size), Arrays.copyOf(u.categories, u.size), Arrays.copyOf(u.times, u.size),
-                    Arrays.copyOf(u.actions, u.size), u.version);
+            return u.snapshot(user);
         }
     }
 
     /** How many behaviours the user has (0 for an unknown user), without copying them. */
     public int length(long user) {
-        UserLog u = users.get(user);
+        BoundedSequence u = users.get(user);
         if (u == null) {
             return 0;
         }
         synchronized (u) {
-            return u.size;
+            return u.size();
         }
     }
 
-    /** The version of the user's behaviours (0 for an unknown user): cheap, for caches. */
+    @Override
     public long version(long user) {
-        UserLog u = users.get(user);
+        BoundedSequence u = users.get(user);
         if (u == null) {
             return 0;
         }
         synchronized (u) {
-            return u.version;
+            return u.version();
         }
     }
 
@@ -173,9 +162,9 @@ public final class BehaviorSequenceStore implements AutoCloseable {
     /** Behaviours held over all users. */
     public long events() {
         long n = 0;
-        for (UserLog u : users.values()) {
+        for (BoundedSequence u : users.values()) {
             synchronized (u) {
-                n += u.size;
+                n += u.size();
             }
         }
         return n;
@@ -190,29 +179,14 @@ public final class BehaviorSequenceStore implements AutoCloseable {
         }
     }
 
-    private static void check(BehaviorEvent e, int index) {
-        if (e == null) {
-            throw new IllegalArgumentException("event " + index + " is null");
-        }
-        if (e.time() < 0) {
-            throw new IllegalArgumentException("event " + index + ": time must be >= 0 (seconds since the epoch), got " + e.time());
-        }
-        if (e.action().isBlank()) {
-            throw new IllegalArgumentException("event " + index + ": action must not be blank");
-        }
-        if (e.action().getBytes(StandardCharsets.UTF_8).length > MAX_ACTION_BYTES) {
-            throw new IllegalArgumentException("event " + index + ": action longer than " + MAX_ACTION_BYTES + " bytes");
-        }
-    }
-
     private int apply(List<BehaviorEvent> events) {
         int added = 0;
         for (BehaviorEvent e : events) {
-            UserLog u = users.computeIfAbsent(e.user(), k -> new UserLog());
+            BoundedSequence u = users.computeIfAbsent(e.user(), k -> new BoundedSequence());
             synchronized (u) {
                 if (u.insert(e, maxPerUser)) {
                     added++;
-                    u.version = nextVersion();
+                    u.version(nextVersion());
                 }
             }
         }
@@ -221,63 +195,6 @@ public final class BehaviorSequenceStore implements AutoCloseable {
 
     private synchronized long nextVersion() {
         return nextVersion++;
-    }
-
-    /** One user's behaviours, time-ordered, in growable arrays. */
-    private static final class UserLog {
-        long[] items = new long[8];
-        long[] categories = new long[8];
-        long[] times = new long[8];
-        String[] actions = new String[8];
-        int size;
-        long version;
-
-        /** Inserts in time order (after events of the same time); false for a duplicate or an event older than all kept when full. */
-        boolean insert(BehaviorEvent e, int max) {
-            int at = size;
-            while (at > 0 && times[at - 1] > e.time()) {
-                at--;
-            }
-            for (int j = at - 1; j >= 0 && times[j] == e.time(); j--) {
-                if (items[j] == e.item() && categories[j] == e.category() && actions[j].equals(e.action())) {
-                    return false;
-                }
-            }
-            if (size == max) {
-                if (at == 0) {
-                    return false; // older than everything a full sequence keeps
-                }
-                shiftLeft();
-                at--;
-            }
-            if (size == items.length) {
-                int cap = (int) Math.min(max, Math.max(8L, 2L * size));
-                items = Arrays.copyOf(items, cap);
-                categories = Arrays.copyOf(categories, cap);
-                times = Arrays.copyOf(times, cap);
-                actions = Arrays.copyOf(actions, cap);
-            }
-            int tail = size - at;
-            System.arraycopy(items, at, items, at + 1, tail);
-            System.arraycopy(categories, at, categories, at + 1, tail);
-            System.arraycopy(times, at, times, at + 1, tail);
-            System.arraycopy(actions, at, actions, at + 1, tail);
-            items[at] = e.item();
-            categories[at] = e.category();
-            times[at] = e.time();
-            actions[at] = e.action().intern();
-            size++;
-            return true;
-        }
-
-        /** Drops the oldest behaviour. */
-        private void shiftLeft() {
-            System.arraycopy(items, 1, items, 0, size - 1);
-            System.arraycopy(categories, 1, categories, 0, size - 1);
-            System.arraycopy(times, 1, times, 0, size - 1);
-            System.arraycopy(actions, 1, actions, 0, size - 1);
-            size--;
-        }
     }
 
     // Log format: an 8-byte header (magic, format version), then one record per event:
@@ -330,11 +247,11 @@ public final class BehaviorSequenceStore implements AutoCloseable {
             long records = 0;
             CRC32C crc = new CRC32C();
             List<BehaviorEvent> batch = new ArrayList<>();
-            byte[] payload = new byte[34 + MAX_ACTION_BYTES];
+            byte[] payload = new byte[34 + BoundedSequence.MAX_ACTION_BYTES];
             while (pos + 8 <= size) {
                 int length = Integer.reverseBytes(in.readInt());
                 int sum = Integer.reverseBytes(in.readInt());
-                if (length < 34 || length > 34 + MAX_ACTION_BYTES || pos + 8 + length > size) {
+                if (length < 34 || length > 34 + BoundedSequence.MAX_ACTION_BYTES || pos + 8 + length > size) {
                     break;
                 }
                 in.readFully(payload, 0, length);
@@ -379,8 +296,8 @@ public final class BehaviorSequenceStore implements AutoCloseable {
             while (header.hasRemaining()) {
                 ch.write(header);
             }
-            for (Map.Entry<Long, UserLog> e : store.users.entrySet()) {
-                Sequence s = store.get(e.getKey());
+            for (Long user : store.users.keySet()) {
+                BehaviorSequence s = store.get(user);
                 List<BehaviorEvent> events = new ArrayList<>(s.length());
                 for (int j = 0; j < s.length(); j++) {
                     events.add(new BehaviorEvent(s.user(), s.items()[j], s.categories()[j], s.actions()[j], s.times()[j]));

@@ -83,14 +83,14 @@ public final class Recommender implements AutoCloseable {
 
     private final SequenceModel model;
     private final ItemCatalog catalog;
-    private final BehaviorSequenceStore store;
+    private final SequenceSource store;
     private final Scorer scorer;
     private final Options options;
     private VectorIndex items; // built on first use, or by prepareCandidates()
     private final Map<Long, History> cache = new LinkedHashMap<>(16, 0.75f, true);
     private long cachedBytes;
 
-    public Recommender(SequenceModel model, ItemCatalog catalog, BehaviorSequenceStore store, Scorer scorer, Options options) {
+    public Recommender(SequenceModel model, ItemCatalog catalog, SequenceSource store, Scorer scorer, Options options) {
         this.model = model;
         this.catalog = catalog;
         this.store = store;
@@ -117,7 +117,7 @@ public final class Recommender implements AutoCloseable {
         return catalog;
     }
 
-    public BehaviorSequenceStore store() {
+    public SequenceSource store() {
         return store;
     }
 
@@ -204,7 +204,7 @@ public final class Recommender implements AutoCloseable {
             order[i] = i;
         }
         Arrays.sort(order, (a, b) -> Float.compare(weights[b], weights[a]));
-        BehaviorSequenceStore.Sequence seq = h.sequence;
+        BehaviorSequence seq = h.sequence;
         for (int i : order) {
             int at = h.offset + selected[i];
             kept.add(new Behavior(at, seq.items()[at], seq.categories()[at], seq.actions()[at], seq.times()[at], weights[i]));
@@ -221,7 +221,7 @@ public final class Recommender implements AutoCloseable {
     }
 
     /** A user's history as the model reads it, for one version of the stored sequence. */
-    private record History(long version, BehaviorSequenceStore.Sequence sequence, int offset, int[] items, int[] categories,
+    private record History(long version, BehaviorSequence sequence, int offset, int[] items, int[] categories,
                            VectorStore keys) {
 
         long bytes() {
@@ -237,7 +237,7 @@ public final class Recommender implements AutoCloseable {
                 return h;
             }
         }
-        BehaviorSequenceStore.Sequence seq = store.get(user);
+        BehaviorSequence seq = store.get(user);
         int offset = Math.max(0, seq.length() - options.historyLength());
         int n = seq.length() - offset;
         int[] hi = new int[n];

@@ -29,7 +29,7 @@ class BehaviorSequenceStoreTest {
     void keepsEventTimeOrderDropsDuplicatesAndBoundsEachUser() throws Exception {
         try (BehaviorSequenceStore store = BehaviorSequenceStore.inMemory(5)) {
             assertThat(store.append(List.of(ev(1, 10, 100), ev(1, 11, 300), ev(1, 12, 200), ev(2, 20, 50)))).isEqualTo(4);
-            BehaviorSequenceStore.Sequence s = store.get(1);
+            BehaviorSequence s = store.get(1);
             assertThat(s.items()).containsExactly(10, 12, 11);
             assertThat(s.times()).containsExactly(100, 200, 300);
             long version = s.version();
@@ -76,7 +76,7 @@ class BehaviorSequenceStoreTest {
         for (int i = 0; i < 500; i++) {
             events.add(new BehaviorEvent(rnd.nextInt(20), rnd.nextInt(1000), rnd.nextInt(30), i % 3 == 0 ? "buy" : "pv", rnd.nextInt(10_000)));
         }
-        BehaviorSequenceStore.Sequence before;
+        BehaviorSequence before;
         try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, false)) {
             store.append(events.subList(0, 250));
             store.append(events.subList(250, 500));
@@ -85,7 +85,7 @@ class BehaviorSequenceStoreTest {
         // a crash in the middle of a write leaves part of a record
         Files.write(dir.resolve(BehaviorSequenceStore.LOG_FILE), new byte[] {40, 0, 0, 0, 1, 2, 3}, StandardOpenOption.APPEND);
         try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, false)) {
-            BehaviorSequenceStore.Sequence after = store.get(7);
+            BehaviorSequence after = store.get(7);
             assertThat(after.items()).containsExactly(before.items());
             assertThat(after.times()).containsExactly(before.times());
             assertThat(after.actions()).containsExactly(before.actions());
@@ -157,7 +157,7 @@ class BehaviorSequenceStoreTest {
         assertThat(acknowledged).isGreaterThanOrEqualTo(200);
         try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1_000_000, fsync)) {
             for (int b = 0; b <= acknowledged; b++) {
-                BehaviorSequenceStore.Sequence s = store.get(b % 3);
+                BehaviorSequence s = store.get(b % 3);
                 int at = Arrays.binarySearch(s.times(), b * 10L);
                 assertThat(at).as("batch %d", b).isGreaterThanOrEqualTo(0);
                 for (int i = 0; i < 10; i++) {

@@ -60,7 +60,7 @@ class RecommenderTest {
 
     /** The model's own forward pass over the user's stored history, in dense ids. */
     private static float expected(BehaviorSequenceStore store, long user, long item) {
-        BehaviorSequenceStore.Sequence s = store.get(user);
+        BehaviorSequence s = store.get(user);
         int[] hi = new int[s.length()];
         int[] hc = new int[s.length()];
         for (int j = 0; j < hi.length; j++) {
@@ -95,7 +95,7 @@ class RecommenderTest {
             assertThat(r.explain(4, 1100, null).behaviors()).anyMatch(b -> b.item() == 1100 && b.time() == 2_000_000);
             // a history cut to its latest behaviours
             try (Recommender shortHistory = new Recommender(model, catalog, store, scorer, Recommender.Options.defaults().withHistoryLength(3))) {
-                BehaviorSequenceStore.Sequence s = store.get(4);
+                BehaviorSequence s = store.get(4);
                 int n = s.length();
                 int[] hi = new int[3];
                 int[] hc = new int[3];
@@ -149,7 +149,7 @@ class RecommenderTest {
             assertThat(e.historyLength()).isEqualTo(store.get(9).length());
             assertThat(e.scored().probability()).isCloseTo(expected(store, 9, 1010), within(1e-5f));
             double sum = 0;
-            BehaviorSequenceStore.Sequence s = store.get(9);
+            BehaviorSequence s = store.get(9);
             for (int i = 0; i < e.behaviors().size(); i++) {
                 Recommender.Behavior b = e.behaviors().get(i);
                 sum += b.weight();

@@ -4,6 +4,7 @@ import dev.attend.gpu.Scorer;
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.ModelFiles;
+import dev.attend.recsys.serving.BehaviorSequence;
 import dev.attend.recsys.serving.BehaviorSequenceStore;
 import dev.attend.recsys.serving.Recommender;
 import dev.attend.server.ApiException;
@@ -144,7 +145,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private void user(Context ctx) {
         long user = pathLong(ctx, "user");
         int limit = queryInt(ctx, "limit", 100, 0, BehaviorSequenceStore.DEFAULT_MAX_PER_USER);
-        BehaviorSequenceStore.Sequence s = store.get(user);
+        BehaviorSequence s = store.get(user);
         List<Map<String, Object>> out = new ArrayList<>();
         for (int j = Math.max(0, s.length() - limit); j < s.length(); j++) {
             out.add(behavior(j, s.items()[j], s.categories()[j], s.actions()[j], s.times()[j], null));

@@ -1,0 +1,161 @@
+package dev.attend.recsys.serving;
+
+import dev.attend.recsys.data.BehaviorEvent;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * One user's behaviours ordered by time, at most {@code max} (the newest kept), an event equal to one held (same
+ * item, category, action and time) dropped: the rule every sequence store applies, the local one and the one a
+ * Kafka topology keeps. Not thread-safe; callers lock.
+ */
+public final class BoundedSequence {
+
+    /** Longest action name held. */
+    public static final int MAX_ACTION_BYTES = 64;
+    private static final byte FORMAT_VERSION = 1;
+
+    private long[] items = new long[8];
+    private long[] categories = new long[8];
+    private long[] times = new long[8];
+    private String[] actions = new String[8];
+    private int size;
+    private long version;
+
+    public int size() {
+        return size;
+    }
+
+    public long version() {
+        return version;
+    }
+
+    public void version(long version) {
+        this.version = version;
+    }
+
+    /**
+     * Checks what every store refuses, with the event's place in its batch: a negative time, a blank or over-long
+     * action.
+     */
+    public static void check(BehaviorEvent e, int index) {
+        if (e == null) {
+            throw new IllegalArgumentException("event " + index + " is null");
+        }
+        if (e.time() < 0) {
+            throw new IllegalArgumentException("event " + index + ": time must be >= 0 (seconds since the epoch), got " + e.time());
+        }
+        if (e.action().isBlank()) {
+            throw new IllegalArgumentException("event " + index + ": action must not be blank");
+        }
+        if (e.action().getBytes(StandardCharsets.UTF_8).length > MAX_ACTION_BYTES) {
+            throw new IllegalArgumentException("event " + index + ": action longer than " + MAX_ACTION_BYTES + " bytes");
+        }
+    }
+
+    /** Inserts in time order (after events of the same time); false for a duplicate or an event older than all kept when full. */
+    public boolean insert(BehaviorEvent e, int max) {
+        int at = size;
+        while (at > 0 && times[at - 1] > e.time()) {
+            at--;
+        }
+        for (int j = at - 1; j >= 0 && times[j] == e.time(); j--) {
+            if (items[j] == e.item() && categories[j] == e.category() && actions[j].equals(e.action())) {
+                return false;
+            }
+        }
+        if (size >= max) {
+            if (at == 0) {
+                return false; // older than everything a full sequence keeps
+            }
+            dropOldest(size - max + 1);
+            at = Math.max(0, at - 1);
+        }
+        if (size == items.length) {
+            grow((int) Math.min(max, Math.max(8L, 2L * size)));
+        }
+        int tail = size - at;
+        System.arraycopy(items, at, items, at + 1, tail);
+        System.arraycopy(categories, at, categories, at + 1, tail);
+        System.arraycopy(times, at, times, at + 1, tail);
+        System.arraycopy(actions, at, actions, at + 1, tail);
+        items[at] = e.item();
+        categories[at] = e.category();
+        times[at] = e.time();
+        actions[at] = e.action().intern();
+        size++;
+        return true;
+    }
+
+    /** A copy of what is held now. */
+    public BehaviorSequence snapshot(long user) {
+        return new BehaviorSequence(user, Arrays.copyOf(items, size), Arrays.copyOf(categories, size), Arrays.copyOf(times, size),
+                Arrays.copyOf(actions, size), version);
+    }
+
+    private void grow(int capacity) {
+        items = Arrays.copyOf(items, capacity);
+        categories = Arrays.copyOf(categories, capacity);
+        times = Arrays.copyOf(times, capacity);
+        actions = Arrays.copyOf(actions, capacity);
+    }
+
+    private void dropOldest(int n) {
+        System.arraycopy(items, n, items, 0, size - n);
+        System.arraycopy(categories, n, categories, 0, size - n);
+        System.arraycopy(times, n, times, 0, size - n);
+        System.arraycopy(actions, n, actions, 0, size - n);
+        size -= n;
+    }
+
+    // Binary form (a state store's value): [byte format version][long version][int size], then per behaviour
+    // [long item][long category][long time][byte action length][action, UTF-8], little-endian.
+
+    /** The binary form. */
+    public byte[] toBytes() {
+        byte[][] names = new byte[size][];
+        int bytes = 1 + 8 + 4;
+        for (int i = 0; i < size; i++) {
+            names[i] = actions[i].getBytes(StandardCharsets.UTF_8);
+            bytes += 24 + 1 + names[i].length;
+        }
+        ByteBuffer buf = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        buf.put(FORMAT_VERSION).putLong(version).putInt(size);
+        for (int i = 0; i < size; i++) {
+            buf.putLong(items[i]).putLong(categories[i]).putLong(times[i]).put((byte) names[i].length).put(names[i]);
+        }
+        return buf.array();
+    }
+
+    /** Reads {@link #toBytes()}; an unknown format version or a short buffer is an {@link IllegalArgumentException}. */
+    public static BoundedSequence fromBytes(byte[] bytes) {
+        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            byte format = buf.get();
+            if (format != FORMAT_VERSION) {
+                throw new IllegalArgumentException("unknown sequence format version " + format);
+            }
+            BoundedSequence s = new BoundedSequence();
+            s.version = buf.getLong();
+            int n = buf.getInt();
+            if (n < 0 || n > buf.remaining() / 25) {
+                throw new IllegalArgumentException("a sequence of " + n + " behaviours in " + bytes.length + " bytes");
+            }
+            s.grow(Math.max(8, n));
+            for (int i = 0; i < n; i++) {
+                s.items[i] = buf.getLong();
+                s.categories[i] = buf.getLong();
+                s.times[i] = buf.getLong();
+                byte[] name = new byte[buf.get() & 0xff];
+                buf.get(name);
+                s.actions[i] = new String(name, StandardCharsets.UTF_8).intern();
+            }
+            s.size = n;
+            return s;
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new IllegalArgumentException("a truncated sequence (" + bytes.length + " bytes)", e);
+        }
+    }
+}
