@@ -1,0 +1,176 @@
+package dev.attend.streaming;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import kafka.tools.StorageTool;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+
+/**
+ * A single-node Kafka broker (KRaft: broker and controller in one) inside this JVM, so that the engine needs no
+ * cluster to stream events: its log lives under a directory of the data dir and survives restarts (the cluster id
+ * is kept beside it). Ports are chosen free at each start; {@link #bootstrapServers()} says where it listens.
+ * Start-up is retried (a port taken between choosing and binding, a slow machine).
+ */
+public final class EmbeddedKafkaBroker implements AutoCloseable {
+
+    private static final String CLUSTER_ID_FILE = "cluster.id";
+    private static final int START_ATTEMPTS = 3;
+
+    private final KafkaRaftServer server;
+    private final String bootstrapServers;
+    private final Path dir;
+
+    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, Path dir) {
+        this.server = server;
+        this.bootstrapServers = bootstrapServers;
+        this.dir = dir;
+    }
+
+    /** Starts a broker whose log is {@code dir} (created if missing; an existing log is reused). */
+    public static EmbeddedKafkaBroker start(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Path logDir = dir.resolve("log");
+        String clusterId = clusterId(dir);
+        RuntimeException last = null;
+        for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+            int brokerPort = freePort();
+            int controllerPort = freePort();
+            Properties props = properties(logDir, brokerPort, controllerPort);
+            format(dir, clusterId, props);
+            KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
+            try {
+                server.startup();
+                String bootstrap = "localhost:" + brokerPort;
+                awaitReady(bootstrap);
+                return new EmbeddedKafkaBroker(server, bootstrap, dir);
+            } catch (RuntimeException e) {
+                last = e;
+                shutdown(server);
+            }
+        }
+        throw new IllegalStateException("the embedded Kafka broker did not start in " + START_ATTEMPTS + " attempts (log " + logDir + ")",
+                last);
+    }
+
+    /** Where clients connect: {@code localhost:port}. */
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    @Override
+    public void close() {
+        shutdown(server);
+    }
+
+    private static void shutdown(KafkaRaftServer server) {
+        server.shutdown();
+        server.awaitShutdown();
+    }
+
+    private static Properties properties(Path logDir, int brokerPort, int controllerPort) {
+        Properties p = new Properties();
+        p.putAll(Map.ofEntries(
+                Map.entry("process.roles", "broker,controller"),
+                Map.entry("node.id", "1"),
+                Map.entry("controller.quorum.voters", "1@localhost:" + controllerPort),
+                Map.entry("listeners", "PLAINTEXT://localhost:" + brokerPort + ",CONTROLLER://localhost:" + controllerPort),
+                Map.entry("advertised.listeners", "PLAINTEXT://localhost:" + brokerPort),
+                Map.entry("controller.listener.names", "CONTROLLER"),
+                Map.entry("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"),
+                Map.entry("inter.broker.listener.name", "PLAINTEXT"),
+                Map.entry("log.dirs", logDir.toString()),
+                Map.entry("num.partitions", "1"),
+                // one broker: every internal topic with one replica
+                Map.entry("offsets.topic.replication.factor", "1"),
+                Map.entry("offsets.topic.num.partitions", "4"),
+                Map.entry("transaction.state.log.replication.factor", "1"),
+                Map.entry("transaction.state.log.min.isr", "1"),
+                Map.entry("transaction.state.log.num.partitions", "4"),
+                Map.entry("share.coordinator.state.topic.replication.factor", "1"),
+                Map.entry("share.coordinator.state.topic.min.isr", "1"),
+                Map.entry("group.initial.rebalance.delay.ms", "0"),
+                // Topics are created on purpose (EventTopics). No fsync per record, as Kafka: an acknowledged record
+                // is in the log file, which a killed process (kill -9) does not lose; a power cut is what replicas
+                // on other machines guard against (--kafka-bootstrap).
+                Map.entry("auto.create.topics.enable", "false")));
+        return p;
+    }
+
+    /** Formats the log directory once (a formatted one is left as it is). */
+    private static void format(Path dir, String clusterId, Properties props) throws IOException {
+        Path config = dir.resolve("server.properties");
+        try (var out = Files.newBufferedWriter(config)) {
+            props.store(out, "written by Attend before formatting the embedded broker's log");
+        }
+        ByteArrayOutputStream messages = new ByteArrayOutputStream();
+        int code = StorageTool.execute(new String[] {"format", "-t", clusterId, "-c", config.toString(), "--ignore-formatted"},
+                new PrintStream(messages, true, StandardCharsets.UTF_8));
+        if (code != 0) {
+            throw new IOException("formatting the embedded broker's log failed (" + code + "): " + messages.toString(StandardCharsets.UTF_8));
+        }
+    }
+
+    private static String clusterId(Path dir) throws IOException {
+        Path file = dir.resolve(CLUSTER_ID_FILE);
+        if (Files.exists(file)) {
+            return Files.readString(file).trim();
+        }
+        String id = Uuid.randomUuid().toString();
+        Path tmp = dir.resolve(CLUSTER_ID_FILE + ".tmp");
+        Files.writeString(tmp, id);
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return id;
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("no free port", e);
+        }
+    }
+
+    /** Waits until the broker answers a metadata request (it registers with its own controller after startup()). */
+    private static void awaitReady(String bootstrap) {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (Admin admin = Admin.create(p)) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (true) {
+                try {
+                    if (!admin.describeCluster().nodes().get(5, java.util.concurrent.TimeUnit.SECONDS).isEmpty()) {
+                        return;
+                    }
+                } catch (Exception e) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("the embedded broker at " + bootstrap + " did not answer in 60 s", e);
+                    }
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while waiting for the broker", e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package dev.attend.streaming;
+
+import dev.attend.recsys.serving.BehaviorSequence;
+import dev.attend.recsys.serving.BoundedSequence;
+import dev.attend.recsys.serving.SequenceSource;
+import dev.attend.streaming.internals.SequenceProcessor;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Properties;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.state.HostInfo;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The Kafka Streams application that keeps every user's behaviour sequence from the events topic: a persistent
+ * state store (RocksDB under {@code stateDir}, with a changelog topic that restores it on another instance),
+ * exactly-once processing (an event is applied once, even across a crash), records that are not events sent to
+ * the dead-letter topic with the reason. Several instances with the same application id share the partitions
+ * (and so the users); {@link #ownerOf} says which instance holds a user, for a request to be forwarded there.
+ * Reads ({@link #get}, {@link #version}) answer from this instance's share.
+ */
+public final class SequenceStream implements SequenceSource, AutoCloseable {
+
+    public static final String STORE = "sequences";
+
+    private final KafkaStreams streams;
+    private final HostInfo self;
+
+    /**
+     * Configuration of one instance: the application id (shared by all instances), where this instance answers
+     * (host:port of its HTTP server, for forwarding), its state directory, the longest sequence kept.
+     */
+    public record Options(String applicationId, HostInfo endpoint, Path stateDir, int maxPerUser, Duration commitInterval) {
+
+        public static Options defaults(Path stateDir, HostInfo endpoint) {
+            return new Options("attend-sequences", endpoint, stateDir, 10_000, Duration.ofMillis(100));
+        }
+    }
+
+    public SequenceStream(String bootstrapServers, EventTopics topics, Options options) {
+        this.self = options.endpoint();
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, options.applicationId());
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, options.endpoint().host() + ":" + options.endpoint().port());
+        p.put(StreamsConfig.STATE_DIR_CONFIG, options.stateDir().toString());
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) topics.replicas());
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, (int) options.commitInterval().toMillis());
+        p.put(StreamsConfig.consumerPrefix("max.poll.records"), 5000);
+        this.streams = new KafkaStreams(topology(topics, options.maxPerUser()), p);
+        streams.start();
+    }
+
+    static Topology topology(EventTopics topics, int maxPerUser) {
+        StreamsBuilder b = new StreamsBuilder();
+        b.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray()));
+        b.stream(topics.events(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+                .process(() -> new SequenceProcessor(STORE, maxPerUser), STORE)
+                .to(topics.deadLetters(), Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+        return b.build();
+    }
+
+    /** Waits until the instance runs (its share of the store restored); false on timeout. */
+    public boolean awaitRunning(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (streams.state() != KafkaStreams.State.RUNNING) {
+            if (System.nanoTime() > deadline || streams.state() == KafkaStreams.State.ERROR || streams.state() == KafkaStreams.State.NOT_RUNNING) {
+                return false;
+            }
+            Thread.sleep(50);
+        }
+        return true;
+    }
+
+    public KafkaStreams.State state() {
+        return streams.state();
+    }
+
+    /** The instance that holds the user's sequence (empty while the group is rebalancing). */
+    public Optional<HostInfo> ownerOf(long user) {
+        KeyQueryMetadata m = streams.queryMetadataForKey(STORE, Long.toString(user), new StringSerializer());
+        return m == null || m.equals(KeyQueryMetadata.NOT_AVAILABLE) ? Optional.empty() : Optional.of(m.activeHost());
+    }
+
+    /** Whether this instance holds the user's sequence. */
+    public boolean holds(long user) {
+        return ownerOf(user).map(self::equals).orElse(false);
+    }
+
+    public HostInfo endpoint() {
+        return self;
+    }
+
+    /**
+     * The user's sequence from this instance's share of the store (empty if unknown here: ask {@link #ownerOf}
+     * first when several instances run). A store being restored or moved is an {@link IllegalStateException}.
+     */
+    @Override
+    public BehaviorSequence get(long user) {
+        byte[] held = read(user);
+        return held == null ? BehaviorSequence.empty(user) : BoundedSequence.fromBytes(held).snapshot(user);
+    }
+
+    @Override
+    public long version(long user) {
+        byte[] held = read(user);
+        return held == null ? 0 : BoundedSequence.fromBytes(held).version();
+    }
+
+    private byte[] read(long user) {
+        try {
+            ReadOnlyKeyValueStore<String, byte[]> store = streams.store(StoreQueryParameters.fromNameAndType(STORE,
+                    QueryableStoreTypes.keyValueStore()));
+            return store.get(Long.toString(user));
+        } catch (InvalidStateStoreException e) {
+            throw new IllegalStateException("the sequence store is not queryable now (" + streams.state() + "): " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        streams.close(Duration.ofSeconds(30));
+    }
+}

@@ -1,0 +1,47 @@
+package dev.attend.streaming;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.attend.recsys.data.BehaviorEvent;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class EventWireTest {
+
+    @Test
+    void anEventSurvivesTheWire() throws Exception {
+        StreamEvent e = new StreamEvent(new BehaviorEvent(42, 1001, 7, "pv", 1511544070L), Map.of("page", "home"));
+        assertThat(EventWire.read(EventWire.key(42), EventWire.value(e))).isEqualTo(e);
+        StreamEvent bare = new StreamEvent(new BehaviorEvent(-3, 0, 0, "buy", 0));
+        assertThat(EventWire.read(EventWire.key(-3), EventWire.value(bare))).isEqualTo(bare);
+    }
+
+    @Test
+    void everyMalformedRecordSaysWhy() {
+        String ok = "\"v\":1,\"user\":5,\"item\":6,\"category\":7,\"behavior\":\"pv\",\"time\":8";
+        assertMalformed("5", "{" + ok + ",\"x\":1}", "unknown field 'x'");
+        assertMalformed("5", "{" + ok.replace("\"v\":1", "\"v\":2") + "}", "wire format version 2");
+        assertMalformed("5", "{" + ok.replace("\"item\":6,", "") + "}", "'item' missing");
+        assertMalformed("5", "{" + ok.replace("\"item\":6", "\"item\":\"6\"") + "}", "'item' is not an integer");
+        assertMalformed("5", "{" + ok.replace("\"item\":6", "\"item\":6.5") + "}", "'item' is not an integer");
+        assertMalformed("6", "{" + ok + "}", "key '6' is not the event's user 5");
+        assertMalformed(null, "{" + ok + "}", "key 'null' is not the event's user 5");
+        assertMalformed("5", "{" + ok.replace("\"time\":8", "\"time\":-1") + "}", "time must be >= 0");
+        assertMalformed("5", "{" + ok.replace("\"pv\"", "\" \"") + "}", "action must not be blank");
+        assertMalformed("5", "{" + ok.replace("\"pv\"", "\"" + "x".repeat(65) + "\"") + "}", "longer than 64 bytes");
+        assertMalformed("5", "{" + ok + ",\"context\":{\"a\":1}}", "context 'a' is not a string");
+        assertMalformed("5", "{" + ok + ",\"context\":[1]}", "'context' is not an object");
+        assertMalformed("5", "[1,2]", "not a JSON object");
+        assertMalformed("5", "{\"v\":1,", "not JSON");
+        assertMalformed("5", "{" + ok + ",\"context\":{\"a\":\"" + "y".repeat(EventWire.MAX_VALUE_BYTES) + "\"}}", "over the limit");
+        assertThatThrownBy(() -> EventWire.read(EventWire.key(5), null)).isInstanceOf(MalformedEventException.class).hasMessage("no value");
+    }
+
+    private static void assertMalformed(String key, String value, String reason) {
+        assertThatThrownBy(() -> EventWire.read(key == null ? null : key.getBytes(StandardCharsets.UTF_8), value.getBytes(StandardCharsets.UTF_8)))
+                .as(value.length() > 200 ? value.substring(0, 200) : value)
+                .isInstanceOf(MalformedEventException.class).hasMessageContaining(reason);
+    }
+}
