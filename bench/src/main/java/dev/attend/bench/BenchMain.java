@@ -26,6 +26,7 @@ public final class BenchMain {
         BENCHES.put("jmh", "JMH micro-benchmarks (dev.attend.bench.jmh); arguments go to org.openjdk.jmh.Main");
         BENCHES.put("attention", "retrieval attention while decoding on KV heads: mass recall, output error, latency (--help)");
         BENCHES.put("attention-http", "one KV head over HTTP at N = 10^6: decode-step latency (append + attend), prefill, build (--help)");
+        BENCHES.put("stream", "events through the in-process Kafka broker into the sequence store: events/s, freshness p50/p99 (--help)");
         BENCHES.put("recsys", "DARE vs TWIN-like vs DIN-like vs popularity on a behaviour data set: AUC, GAUC, logloss (--help)");
         BENCHES.put("plot", "draws the chart of a scorer, index or attention JSON report (--json FILE --png FILE)");
     }
@@ -45,6 +46,7 @@ public final class BenchMain {
             case "attention" -> System.exit(AttentionBench.run(rest, System.out, System.err));
             case "attention-http" -> System.exit(AttentionHttpBench.run(rest, System.out, System.err));
             case "recsys" -> System.exit(RecsysBench.run(rest, System.out, System.err));
+            case "stream" -> System.exit(StreamBench.run(rest, System.out, System.err));
             case "plot" -> System.exit(PlotCommand.run(rest, System.err));
             // In its own class so that the scorer harness never loads JMH (absent from reduced class paths).
             case "jmh" -> JmhLauncher.run(rest);

@@ -1,8 +1,8 @@
 package dev.attend.streaming;
 
 import dev.attend.recsys.serving.BehaviorSequence;
-import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.recsys.serving.SequenceSource;
+import dev.attend.streaming.internals.SequenceKeys;
 import dev.attend.streaming.internals.SequenceProcessor;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -115,24 +115,28 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
      */
     @Override
     public BehaviorSequence get(long user) {
-        byte[] held = read(user);
-        return held == null ? BehaviorSequence.empty(user) : BoundedSequence.fromBytes(held).snapshot(user);
+        try {
+            return SequenceKeys.read(store(), user);
+        } catch (InvalidStateStoreException e) {
+            throw notQueryable(e);
+        }
     }
 
     @Override
     public long version(long user) {
-        byte[] held = read(user);
-        return held == null ? 0 : BoundedSequence.fromBytes(held).version();
+        try {
+            return SequenceKeys.version(store(), user);
+        } catch (InvalidStateStoreException e) {
+            throw notQueryable(e);
+        }
     }
 
-    private byte[] read(long user) {
-        try {
-            ReadOnlyKeyValueStore<String, byte[]> store = streams.store(StoreQueryParameters.fromNameAndType(STORE,
-                    QueryableStoreTypes.keyValueStore()));
-            return store.get(Long.toString(user));
-        } catch (InvalidStateStoreException e) {
-            throw new IllegalStateException("the sequence store is not queryable now (" + streams.state() + "): " + e.getMessage(), e);
-        }
+    private ReadOnlyKeyValueStore<String, byte[]> store() {
+        return streams.store(StoreQueryParameters.fromNameAndType(STORE, QueryableStoreTypes.keyValueStore()));
+    }
+
+    private IllegalStateException notQueryable(InvalidStateStoreException e) {
+        return new IllegalStateException("the sequence store is not queryable now (" + streams.state() + "): " + e.getMessage(), e);
     }
 
     @Override

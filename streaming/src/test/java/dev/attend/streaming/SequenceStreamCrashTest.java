@@ -3,7 +3,9 @@ package dev.attend.streaming;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.recsys.serving.BehaviorSequence;
 import dev.attend.recsys.serving.BoundedSequence;
+import dev.attend.streaming.internals.SequenceKeys;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -15,11 +17,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.streams.KeyValue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -68,13 +72,13 @@ class SequenceStreamCrashTest {
                         second = startProcess(broker, app, maxPerUser);
                     }
                 }
-                Map<String, BoundedSequence> got = awaitChangelog(broker, app + "-" + SequenceStream.STORE + "-changelog", want);
+                Map<Long, BehaviorSequence> got = awaitChangelog(broker, app + "-" + SequenceStream.STORE + "-changelog", want);
                 for (Map.Entry<Long, BoundedSequence> e : want.entrySet()) {
-                    BoundedSequence g = got.get(Long.toString(e.getKey()));
-                    assertThat(g).as("user %d", e.getKey()).isNotNull();
-                    assertThat(g.snapshot(e.getKey()).times()).as("user %d", e.getKey()).containsExactly(e.getValue().snapshot(e.getKey()).times());
-                    assertThat(g.snapshot(e.getKey()).items()).containsExactly(e.getValue().snapshot(e.getKey()).items());
-                    assertThat(g.version()).as("changes applied to user %d", e.getKey()).isEqualTo(e.getValue().version());
+                    BehaviorSequence g = got.get(e.getKey());
+                    BehaviorSequence w = e.getValue().snapshot(e.getKey());
+                    assertThat(g.times()).as("user %d", e.getKey()).containsExactly(w.times());
+                    assertThat(g.items()).containsExactly(w.items());
+                    assertThat(g.version()).as("changes applied to user %d", e.getKey()).isEqualTo(w.version());
                 }
                 Map<String, Integer> dead = deadLetterCounts(broker, topics, malformed);
                 assertThat(dead).hasSize(malformed);
@@ -112,23 +116,41 @@ class SequenceStreamCrashTest {
     }
 
     /** The store's committed content, read from its changelog until every user reaches the expected version. */
-    private static Map<String, BoundedSequence> awaitChangelog(EmbeddedKafkaBroker broker, String topic, Map<Long, BoundedSequence> want) {
-        Map<String, BoundedSequence> got = new HashMap<>();
+    private static Map<Long, BehaviorSequence> awaitChangelog(EmbeddedKafkaBroker broker, String topic, Map<Long, BoundedSequence> want) {
+        Map<String, byte[]> rows = new TreeMap<>(); // the store: latest value per key, deletes applied
+        Map<Long, BehaviorSequence> got = new HashMap<>();
         try (KafkaConsumer<byte[], byte[]> c = consumer(broker)) {
             c.subscribe(List.of(topic));
             long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
             while (System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    got.put(new String(r.key(), StandardCharsets.UTF_8), BoundedSequence.fromBytes(r.value()));
+                    String key = new String(r.key(), StandardCharsets.UTF_8);
+                    if (r.value() == null) {
+                        rows.remove(key);
+                    } else {
+                        rows.put(key, r.value());
+                    }
                 }
                 boolean done = want.entrySet().stream().allMatch(e -> {
-                    BoundedSequence g = got.get(Long.toString(e.getKey()));
-                    return g != null && g.version() >= e.getValue().version();
+                    byte[] meta = rows.get(SequenceKeys.meta(e.getKey()));
+                    return meta != null && java.nio.ByteBuffer.wrap(meta).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0) >= e.getValue().version();
                 });
                 if (done) {
                     break;
                 }
             }
+        }
+        for (long user : want.keySet()) {
+            byte[] meta = rows.get(SequenceKeys.meta(user));
+            String prefix = SequenceKeys.events(user);
+            List<KeyValue<String, byte[]>> events = new ArrayList<>();
+            rows.forEach((k, v) -> {
+                if (k.startsWith(prefix)) {
+                    events.add(KeyValue.pair(k, v));
+                }
+            });
+            long version = meta == null ? 0 : java.nio.ByteBuffer.wrap(meta).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0);
+            got.put(user, SequenceKeys.toSequence(user, version, events));
         }
         return got;
     }

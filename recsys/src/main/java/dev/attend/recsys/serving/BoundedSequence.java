@@ -1,21 +1,18 @@
 package dev.attend.recsys.serving;
 
 import dev.attend.recsys.data.BehaviorEvent;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
  * One user's behaviours ordered by time, at most {@code max} (the newest kept), an event equal to one held (same
- * item, category, action and time) dropped: the rule every sequence store applies, the local one and the one a
- * Kafka topology keeps. Not thread-safe; callers lock.
+ * item, category, action and time) dropped: the rule of the local sequence store (the one a Kafka topology keeps
+ * applies it on its own store layout, and its tests check the two agree). Not thread-safe; callers lock.
  */
 public final class BoundedSequence {
 
     /** Longest action name held. */
     public static final int MAX_ACTION_BYTES = 64;
-    private static final byte FORMAT_VERSION = 1;
 
     private long[] items = new long[8];
     private long[] categories = new long[8];
@@ -108,54 +105,5 @@ public final class BoundedSequence {
         System.arraycopy(times, n, times, 0, size - n);
         System.arraycopy(actions, n, actions, 0, size - n);
         size -= n;
-    }
-
-    // Binary form (a state store's value): [byte format version][long version][int size], then per behaviour
-    // [long item][long category][long time][byte action length][action, UTF-8], little-endian.
-
-    /** The binary form. */
-    public byte[] toBytes() {
-        byte[][] names = new byte[size][];
-        int bytes = 1 + 8 + 4;
-        for (int i = 0; i < size; i++) {
-            names[i] = actions[i].getBytes(StandardCharsets.UTF_8);
-            bytes += 24 + 1 + names[i].length;
-        }
-        ByteBuffer buf = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        buf.put(FORMAT_VERSION).putLong(version).putInt(size);
-        for (int i = 0; i < size; i++) {
-            buf.putLong(items[i]).putLong(categories[i]).putLong(times[i]).put((byte) names[i].length).put(names[i]);
-        }
-        return buf.array();
-    }
-
-    /** Reads {@link #toBytes()}; an unknown format version or a short buffer is an {@link IllegalArgumentException}. */
-    public static BoundedSequence fromBytes(byte[] bytes) {
-        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        try {
-            byte format = buf.get();
-            if (format != FORMAT_VERSION) {
-                throw new IllegalArgumentException("unknown sequence format version " + format);
-            }
-            BoundedSequence s = new BoundedSequence();
-            s.version = buf.getLong();
-            int n = buf.getInt();
-            if (n < 0 || n > buf.remaining() / 25) {
-                throw new IllegalArgumentException("a sequence of " + n + " behaviours in " + bytes.length + " bytes");
-            }
-            s.grow(Math.max(8, n));
-            for (int i = 0; i < n; i++) {
-                s.items[i] = buf.getLong();
-                s.categories[i] = buf.getLong();
-                s.times[i] = buf.getLong();
-                byte[] name = new byte[buf.get() & 0xff];
-                buf.get(name);
-                s.actions[i] = new String(name, StandardCharsets.UTF_8).intern();
-            }
-            s.size = n;
-            return s;
-        } catch (java.nio.BufferUnderflowException e) {
-            throw new IllegalArgumentException("a truncated sequence (" + bytes.length + " bytes)", e);
-        }
     }
 }

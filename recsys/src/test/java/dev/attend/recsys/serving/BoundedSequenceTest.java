@@ -1,7 +1,6 @@
 package dev.attend.recsys.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.recsys.data.BehaviorEvent;
 import java.util.SplittableRandom;
@@ -10,7 +9,7 @@ import org.junit.jupiter.api.Test;
 class BoundedSequenceTest {
 
     @Test
-    void keepsTheNewestInTimeOrderWithoutDuplicatesAndSurvivesItsBinaryForm() {
+    void keepsTheNewestInTimeOrderWithoutDuplicates() {
         SplittableRandom rnd = new SplittableRandom(3);
         BoundedSequence s = new BoundedSequence();
         int max = 50;
@@ -28,23 +27,11 @@ class BoundedSequenceTest {
             }
         }
         s.version(42);
-        BehaviorSequence got = BoundedSequence.fromBytes(s.toBytes()).snapshot(1);
+        BehaviorSequence got = s.snapshot(1);
         assertThat(got.length()).isEqualTo(max);
         assertThat(got.version()).isEqualTo(42);
         assertThat(got.times()).containsExactly(times.stream().mapToLong(Long::longValue).toArray());
         assertThat(got.items()).containsExactly(times.stream().mapToLong(t -> t * 7).toArray());
         assertThat(got.actions()).containsOnly("pv");
-    }
-
-    @Test
-    void aTruncatedOrForeignBinaryFormIsAClearError() {
-        BoundedSequence s = new BoundedSequence();
-        s.insert(new BehaviorEvent(1, 2, 3, "buy", 4), 10);
-        byte[] bytes = s.toBytes();
-        assertThatThrownBy(() -> BoundedSequence.fromBytes(java.util.Arrays.copyOf(bytes, bytes.length - 2)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("truncated");
-        bytes[0] = 9;
-        assertThatThrownBy(() -> BoundedSequence.fromBytes(bytes)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("format version 9");
     }
 }

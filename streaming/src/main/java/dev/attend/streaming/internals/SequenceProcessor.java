@@ -1,21 +1,25 @@
 package dev.attend.streaming.internals;
 
+import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.EventWire;
 import dev.attend.streaming.MalformedEventException;
 import dev.attend.streaming.StreamEvent;
 import java.nio.charset.StandardCharsets;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
- * Applies each event of the events topic to its user's sequence in the state store (the {@link BoundedSequence}
- * rule: time order, the newest {@code maxPerUser}, duplicates dropped; the version counts the changes), and
- * forwards every record that is not an event, unchanged, with the reason in a header: downstream of it is the
- * dead-letter topic.
+ * Applies each event of the events topic to its user's sequence in the state store ({@link SequenceKeys} layout),
+ * with the rule of {@link BoundedSequence}: time order (events of the same time in arrival order), the newest
+ * {@code maxPerUser} kept, an event equal to one held dropped, an event older than every kept one dropped when the
+ * sequence is full; the version counts the changes. Every record that is not an event is forwarded unchanged with
+ * the reason in a header: downstream of it is the dead-letter topic.
  */
 public final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[]> {
 
@@ -41,17 +45,40 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
         try {
             event = EventWire.read(record.key(), record.value());
         } catch (MalformedEventException e) {
-            Record<byte[], byte[]> dead = record.withHeaders(record.headers().add(EventTopics.REASON_HEADER,
-                    e.getMessage().getBytes(StandardCharsets.UTF_8)));
-            context.forward(dead);
+            context.forward(record.withHeaders(record.headers().add(EventTopics.REASON_HEADER, e.getMessage().getBytes(StandardCharsets.UTF_8))));
             return;
         }
-        String user = Long.toString(event.behavior().user());
-        byte[] held = store.get(user);
-        BoundedSequence sequence = held == null ? new BoundedSequence() : BoundedSequence.fromBytes(held);
-        if (sequence.insert(event.behavior(), maxPerUser)) {
-            sequence.version(sequence.version() + 1);
-            store.put(user, sequence.toBytes());
+        apply(event.behavior());
+    }
+
+    private void apply(BehaviorEvent e) {
+        long user = e.user();
+        String metaKey = SequenceKeys.meta(user);
+        byte[] meta = store.get(metaKey);
+        long version = SequenceKeys.version(meta);
+        int count = SequenceKeys.count(meta);
+        if (count > 0) {
+            try (KeyValueIterator<String, byte[]> same = store.prefixScan(SequenceKeys.eventsAt(user, e.time()), SequenceKeys.PREFIX_SERIALIZER)) {
+                while (same.hasNext()) {
+                    if (SequenceKeys.sameBehavior(same.next().value, e)) {
+                        return; // a duplicate
+                    }
+                }
+            }
         }
+        if (count >= maxPerUser) {
+            KeyValue<String, byte[]> oldest;
+            try (KeyValueIterator<String, byte[]> all = store.prefixScan(SequenceKeys.events(user), SequenceKeys.PREFIX_SERIALIZER)) {
+                oldest = all.next();
+            }
+            if (SequenceKeys.timeOf(oldest.key) > e.time()) {
+                return; // older than everything a full sequence keeps
+            }
+            store.delete(oldest.key);
+            count--;
+        }
+        version++;
+        store.put(SequenceKeys.event(user, e.time(), version), SequenceKeys.eventValue(e));
+        store.put(metaKey, SequenceKeys.metaValue(version, count + 1));
     }
 }

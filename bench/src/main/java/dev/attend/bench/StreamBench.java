@@ -1,0 +1,224 @@
+package dev.attend.bench;
+
+import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.streaming.EmbeddedKafkaBroker;
+import dev.attend.streaming.EventProducer;
+import dev.attend.streaming.EventTopics;
+import dev.attend.streaming.SequenceStream;
+import dev.attend.streaming.StreamEvent;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.streams.state.HostInfo;
+
+/**
+ * End to end through the in-process broker: events produced at a target rate for a while (each event new, so each
+ * raises its user's sequence version by one), applied by the sequence topology; reports the events/s produced
+ * and applied, and the freshness (from the send of a sampled event to its user's sequence showing it in the
+ * store, where a recommender reads it) p50 and p99.
+ */
+final class StreamBench {
+
+    private static final String USAGE = """
+            usage: bench stream [--rate EVENTS_PER_S] [--seconds S] [--users N] [--max-per-user N] [--json FILE]
+              --rate          events per second to produce (default 50000)
+              --seconds       how long to produce (default 60)
+              --users         users the events spread over, uniformly (default 10000)
+              --max-per-user  the longest sequence kept (default 10000)
+            """;
+
+    private StreamBench() {
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        int rate = 50_000;
+        int seconds = 60;
+        int users = 10_000;
+        int maxPerUser = 10_000;
+        Path json = null;
+        try {
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
+                switch (o.name()) {
+                    case "--rate" -> rate = Integer.parseInt(o.value());
+                    case "--seconds" -> seconds = Integer.parseInt(o.value());
+                    case "--users" -> users = Integer.parseInt(o.value());
+                    case "--max-per-user" -> maxPerUser = Integer.parseInt(o.value());
+                    case "--json" -> json = Path.of(o.value());
+                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
+                }
+            }
+            if (rate < 1 || seconds < 1 || users < 1 || maxPerUser < 1) {
+                throw new IllegalArgumentException("every count must be >= 1");
+            }
+        } catch (BenchArgs.HelpRequested h) {
+            out.println(USAGE);
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("bench stream: " + e.getMessage());
+            err.println(USAGE);
+            return 2;
+        }
+        try {
+            return measure(rate, seconds, users, maxPerUser, json, out, err);
+        } catch (Exception e) {
+            err.println("bench stream: " + e);
+            e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /** An event whose arrival in the store is timed: its user, the version it brings, when it was sent. */
+    private record Probe(long user, long version, long sentNanos) {
+    }
+
+    private static int measure(int rate, int seconds, int users, int maxPerUser, Path json, PrintStream out, PrintStream err) throws Exception {
+        Path dir = Files.createTempDirectory("attend-bench-stream");
+        EventTopics topics = EventTopics.defaults();
+        long start;
+        long produced = 0;
+        long[] versions = new long[users];
+        List<Long> freshness = new ArrayList<>();
+        double producedPerSecond;
+        double appliedPerSecond;
+        double drainSeconds;
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
+            Properties p = new Properties();
+            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            try (Admin admin = Admin.create(p)) {
+                topics.create(admin);
+            }
+            try (SequenceStream stream = new SequenceStream(broker.bootstrapServers(), topics,
+                    new SequenceStream.Options("bench-stream", new HostInfo("localhost", 1), dir.resolve("state"), maxPerUser,
+                            Duration.ofMillis(100)));
+                 EventProducer producer = new EventProducer(broker.bootstrapServers(), topics)) {
+                if (!stream.awaitRunning(Duration.ofSeconds(60))) {
+                    throw new IllegalStateException("the topology did not start: " + stream.state());
+                }
+                err.printf(Locale.ROOT, "[stream] producing %d events/s for %d s over %d users (broker %s)%n", rate, seconds, users,
+                        broker.bootstrapServers());
+                BlockingQueue<Probe> probes = new ArrayBlockingQueue<>(1024);
+                AtomicBoolean producing = new AtomicBoolean(true);
+                Thread sampler = new Thread(() -> {
+                    try {
+                        while (producing.get() || !probes.isEmpty()) {
+                            Probe probe = probes.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                            if (probe == null) {
+                                continue;
+                            }
+                            while (stream.version(probe.user()) < probe.version()) {
+                                Thread.sleep(1);
+                            }
+                            synchronized (freshness) {
+                                freshness.add(System.nanoTime() - probe.sentNanos());
+                            }
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    } catch (IllegalStateException e) {
+                        err.println("[stream] sampler: " + e.getMessage());
+                    }
+                }, "freshness-sampler");
+                sampler.start();
+                SplittableRandom rnd = new SplittableRandom(1);
+                int batch = Math.max(1, rate / 50); // 50 batches a second
+                start = System.nanoTime();
+                long end = start + seconds * 1_000_000_000L;
+                long lastReport = start;
+                List<StreamEvent> events = new ArrayList<>(batch);
+                while (System.nanoTime() < end) {
+                    events.clear();
+                    for (int i = 0; i < batch; i++) {
+                        int user = rnd.nextInt(users);
+                        versions[user]++;
+                        long t = produced + i; // unique times: every event is new
+                        events.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", t)));
+                    }
+                    long sent = System.nanoTime();
+                    int probeUser = (int) events.get(events.size() - 1).behavior().user();
+                    producer.send(events);
+                    probes.offer(new Probe(probeUser, versions[probeUser], sent)); // every event is new: one version each
+                    produced += batch;
+                    long due = start + (long) (produced * 1e9 / rate);
+                    long wait = due - System.nanoTime();
+                    if (wait > 0) {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    }
+                    if (System.nanoTime() - lastReport > 10_000_000_000L) {
+                        lastReport = System.nanoTime();
+                        err.printf(Locale.ROOT, "[stream] %d s: %d events produced%n", (lastReport - start) / 1_000_000_000L, produced);
+                    }
+                }
+                long producedNanos = System.nanoTime() - start;
+                producing.set(false);
+                // drain: until every user's version is what was produced
+                long drainStart = System.nanoTime();
+                for (int u = 0; u < users; u++) {
+                    while (stream.version(u) < versions[u]) {
+                        Thread.sleep(5);
+                        if (System.nanoTime() - drainStart > 300_000_000_000L) {
+                            throw new IllegalStateException("not applied after 300 s: user " + u);
+                        }
+                    }
+                }
+                long appliedNanos = System.nanoTime() - start;
+                sampler.join();
+                producedPerSecond = produced / (producedNanos / 1e9);
+                appliedPerSecond = produced / (appliedNanos / 1e9);
+                drainSeconds = (System.nanoTime() - drainStart) / 1e9;
+            }
+        }
+        long[] f = freshness.stream().mapToLong(Long::longValue).sorted().toArray();
+        double p50 = f.length == 0 ? Double.NaN : f[f.length / 2] / 1e6;
+        double p99 = f.length == 0 ? Double.NaN : f[(int) Math.ceil(0.99 * f.length) - 1] / 1e6;
+        Runtime rt = Runtime.getRuntime();
+        double heapMb = (rt.totalMemory() - rt.freeMemory()) / 1e6;
+        out.printf(Locale.ROOT, "%-12s %14s %14s %12s %16s %16s%n", "events", "produced/s", "applied/s", "drain_s", "freshness_p50_ms",
+                "freshness_p99_ms");
+        out.printf(Locale.ROOT, "%-12d %14.0f %14.0f %12.2f %16.1f %16.1f%n", produced, producedPerSecond, appliedPerSecond, drainSeconds, p50,
+                p99);
+        out.printf(Locale.ROOT, "(%d freshness samples; heap in use %.0f MB)%n", f.length, heapMb);
+        if (json != null) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("name", "stream");
+            row.put("events", produced);
+            row.put("users", users);
+            row.put("target_rate", rate);
+            row.put("produced_per_s", producedPerSecond);
+            row.put("applied_per_s", appliedPerSecond);
+            row.put("drain_s", drainSeconds);
+            row.put("freshness_p50_ms", p50);
+            row.put("freshness_p99_ms", p99);
+            row.put("freshness_samples", f.length);
+            row.put("heap_mb", heapMb);
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("bench", "stream");
+            report.put("machine", MachineInfo.describe());
+            report.put("rows", List.of(row));
+            Files.writeString(json, Json.write(report, 0));
+        }
+        deleteTree(dir);
+        return 0;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException ignored) {
+            // a temporary directory left behind
+        }
+    }
+}
