@@ -52,10 +52,15 @@ public final class BoundedSequence {
         }
     }
 
-    /** Inserts in time order (after events of the same time); false for a duplicate or an event older than all kept when full. */
+    /**
+     * Inserts in time order, events of the same time ordered by {@link #fingerprint} (an order that does not depend
+     * on arrival, so every store and every replay agrees); false for a duplicate or an event that would be the
+     * oldest of a full sequence.
+     */
     public boolean insert(BehaviorEvent e, int max) {
+        long fp = fingerprint(e);
         int at = size;
-        while (at > 0 && times[at - 1] > e.time()) {
+        while (at > 0 && (times[at - 1] > e.time() || (times[at - 1] == e.time() && Long.compareUnsigned(fingerprint(at - 1), fp) > 0))) {
             at--;
         }
         for (int j = at - 1; j >= 0 && times[j] == e.time(); j--) {
@@ -84,6 +89,33 @@ public final class BoundedSequence {
         actions[at] = e.action().intern();
         size++;
         return true;
+    }
+
+    /**
+     * A 64-bit hash of an event's item, category and action: the order of events of the same time (unsigned), and
+     * part of their key in the streaming store.
+     */
+    public static long fingerprint(BehaviorEvent e) {
+        return fingerprint(e.item(), e.category(), e.action());
+    }
+
+    private long fingerprint(int i) {
+        return fingerprint(items[i], categories[i], actions[i]);
+    }
+
+    private static long fingerprint(long item, long category, String action) {
+        long h = mix(item) ^ mix(category + 0x9E3779B97F4A7C15L);
+        for (int i = 0; i < action.length(); i++) {
+            h = mix(h ^ action.charAt(i));
+        }
+        return h;
+    }
+
+    /** SplitMix64's finaliser. */
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     /** A copy of what is held now. */

@@ -2,6 +2,7 @@ package dev.attend.streaming.internals;
 
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.serving.BehaviorSequence;
+import dev.attend.recsys.serving.BoundedSequence;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -17,8 +18,10 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * however long its user's sequence (a whole sequence as one value cost O(length) per event: 12,000 events/s):
  * <ul>
  *   <li>{@code m|<user>}: [long version][int count], the user's change counter and length;</li>
- *   <li>{@code e|<user>|<time, 16 hex>|<arrival, 16 hex>}: [long item][long category][action, UTF-8], keys in
- *       time order, events of the same time in arrival order (the arrival number is the version the event made).</li>
+ *   <li>{@code e|<user>|<time, 16 hex>|<fingerprint, 16 hex>}: [long item][long category][action, UTF-8], keys
+ *       in the order of {@link BoundedSequence} (time, then the {@link BoundedSequence#fingerprint fingerprint} of
+ *       item, category and action), so a duplicate has the key of the event it repeats: one point read finds it
+ *       (two different events of one time and one fingerprint take the next free one).</li>
  * </ul>
  */
 public final class SequenceKeys {
@@ -37,18 +40,19 @@ public final class SequenceKeys {
         return "e|" + user + "|";
     }
 
-    /** The prefix of a user's behaviours at one time. */
-    static String eventsAt(long user, long time) {
-        return events(user) + hex(time) + "|";
+    static String event(long user, long time, long fingerprint) {
+        StringBuilder b = new StringBuilder(48).append("e|").append(user).append('|');
+        hex(b, time).append('|');
+        return hex(b, fingerprint).toString();
     }
 
-    static String event(long user, long time, long arrival) {
-        return eventsAt(user, time) + hex(arrival);
-    }
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
 
-    private static String hex(long v) {
-        String h = Long.toHexString(v);
-        return "0".repeat(16 - h.length()) + h;
+    private static StringBuilder hex(StringBuilder b, long v) {
+        for (int shift = 60; shift >= 0; shift -= 4) {
+            b.append(HEX[(int) (v >>> shift) & 15]);
+        }
+        return b;
     }
 
     /** The time of an event key. */

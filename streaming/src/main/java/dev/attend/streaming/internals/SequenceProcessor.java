@@ -7,7 +7,6 @@ import dev.attend.streaming.EventWire;
 import dev.attend.streaming.MalformedEventException;
 import dev.attend.streaming.StreamEvent;
 import java.nio.charset.StandardCharsets;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -16,7 +15,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * Applies each event of the events topic to its user's sequence in the state store ({@link SequenceKeys} layout),
- * with the rule of {@link BoundedSequence}: time order (events of the same time in arrival order), the newest
+ * with the rule of {@link BoundedSequence}: time order (events of the same time by fingerprint), the newest
  * {@code maxPerUser} kept, an event equal to one held dropped, an event older than every kept one dropped when the
  * sequence is full; the version counts the changes. Every record that is not an event is forwarded unchanged with
  * the reason in a header: downstream of it is the dead-letter topic.
@@ -57,28 +56,29 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
         byte[] meta = store.get(metaKey);
         long version = SequenceKeys.version(meta);
         int count = SequenceKeys.count(meta);
-        if (count > 0) {
-            try (KeyValueIterator<String, byte[]> same = store.prefixScan(SequenceKeys.eventsAt(user, e.time()), SequenceKeys.PREFIX_SERIALIZER)) {
-                while (same.hasNext()) {
-                    if (SequenceKeys.sameBehavior(same.next().value, e)) {
-                        return; // a duplicate
-                    }
-                }
+        String key;
+        for (long fp = BoundedSequence.fingerprint(e); ; fp++) {
+            key = SequenceKeys.event(user, e.time(), fp);
+            byte[] held = count == 0 ? null : store.get(key);
+            if (held == null) {
+                break;
+            }
+            if (SequenceKeys.sameBehavior(held, e)) {
+                return; // a duplicate
             }
         }
         if (count >= maxPerUser) {
-            KeyValue<String, byte[]> oldest;
+            String oldest;
             try (KeyValueIterator<String, byte[]> all = store.prefixScan(SequenceKeys.events(user), SequenceKeys.PREFIX_SERIALIZER)) {
-                oldest = all.next();
+                oldest = all.next().key;
             }
-            if (SequenceKeys.timeOf(oldest.key) > e.time()) {
-                return; // older than everything a full sequence keeps
+            if (key.compareTo(oldest) < 0) {
+                return; // it would be the oldest of a full sequence
             }
-            store.delete(oldest.key);
+            store.delete(oldest);
             count--;
         }
-        version++;
-        store.put(SequenceKeys.event(user, e.time(), version), SequenceKeys.eventValue(e));
-        store.put(metaKey, SequenceKeys.metaValue(version, count + 1));
+        store.put(key, SequenceKeys.eventValue(e));
+        store.put(metaKey, SequenceKeys.metaValue(version + 1, count + 1));
     }
 }
