@@ -12,7 +12,8 @@ public enum ConfigKey {
     SHUTDOWN_TIMEOUT_MS("attend.shutdown-timeout-ms", "ATTEND_SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms"),
     KV_SESSION_TTL_S("attend.kv-session-ttl-s", "ATTEND_KV_SESSION_TTL_S", "--kv-session-ttl-s"),
     KV_DURABILITY("attend.kv-durability", "ATTEND_KV_DURABILITY", "--kv-durability"),
-    RECSYS_MODEL("attend.recsys-model", "ATTEND_RECSYS_MODEL", "--recsys-model");
+    RECSYS_MODEL("attend.recsys-model", "ATTEND_RECSYS_MODEL", "--recsys-model"),
+    KAFKA_BOOTSTRAP("attend.kafka-bootstrap", "ATTEND_KAFKA_BOOTSTRAP", "--kafka-bootstrap");
 
     private final String property;
     private final String envVar;

@@ -18,9 +18,12 @@ import java.util.Objects;
  * @param kvDurability    how far an acknowledged KV write survives: a machine crash (fsync) or a process crash
  * @param recsysModel     the recommendation model file to serve; null: {@code recsys/model.bin} under the data
  *                        directory when it exists (where {@code attend recsys train} writes by default)
+ * @param kafkaBootstrap  where users' events stream: {@link #KAFKA_EMBEDDED} (a broker in this process, its log
+ *                        under the data directory), {@link #KAFKA_NONE} (no Kafka: behaviours in a local store),
+ *                        or the bootstrap servers of a cluster ({@code host:port,...})
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
-                           Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel) {
+                           Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -28,6 +31,8 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
     public static final long DEFAULT_MAX_BODY_BYTES = 8L * 1024 * 1024;
     public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_KV_SESSION_TTL = Duration.ofHours(24);
+    public static final String KAFKA_EMBEDDED = "embedded";
+    public static final String KAFKA_NONE = "none";
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -35,6 +40,10 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
         Objects.requireNonNull(kvSessionTtl, "kvSessionTtl");
         Objects.requireNonNull(kvDurability, "kvDurability");
+        Objects.requireNonNull(kafkaBootstrap, "kafkaBootstrap");
+        if (kafkaBootstrap.isBlank()) {
+            throw new IllegalArgumentException("kafkaBootstrap must not be blank: embedded, none or host:port");
+        }
         if (kvSessionTtl.isNegative()) {
             throw new IllegalArgumentException("kvSessionTtl must not be negative, got " + kvSessionTtl);
         }
@@ -54,39 +63,48 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
 
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null);
+                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
+        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
+        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
-        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
+        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
-        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
+        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability, recsysModel);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability, recsysModel);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability, recsysModel, kafkaBootstrap);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability, recsysModel);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability, recsysModel, kafkaBootstrap);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, newModel);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, newModel, kafkaBootstrap);
+    }
+
+    public ServerConfig withKafkaBootstrap(String newBootstrap) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, newBootstrap);
+    }
+
+    /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */
+    public boolean streamsEvents() {
+        return !KAFKA_NONE.equals(kafkaBootstrap);
     }
 
     /** The recommendation model file to serve: the configured one, else the data directory's default location. */

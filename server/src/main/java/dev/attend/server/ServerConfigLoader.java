@@ -105,6 +105,7 @@ public final class ServerConfigLoader {
         Setting ttl = settings.get(ConfigKey.KV_SESSION_TTL_S);
         Setting durability = settings.get(ConfigKey.KV_DURABILITY);
         Setting recsysModel = settings.get(ConfigKey.RECSYS_MODEL);
+        Setting kafka = settings.get(ConfigKey.KAFKA_BOOTSTRAP);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -117,7 +118,17 @@ public final class ServerConfigLoader {
                 ttl == null ? defaults.kvSessionTtl() : Duration.ofSeconds(parseLong(ConfigKey.KV_SESSION_TTL_S, ttl, 0,
                         Long.MAX_VALUE / 1_000_000_000L, "zero (never) or a positive number of seconds")),
                 durability == null ? defaults.kvDurability() : parseDurability(durability),
-                recsysModel == null ? null : toPath(ConfigKey.RECSYS_MODEL.property(), recsysModel));
+                recsysModel == null ? null : toPath(ConfigKey.RECSYS_MODEL.property(), recsysModel),
+                kafka == null ? defaults.kafkaBootstrap() : parseKafka(kafka));
+    }
+
+    private static String parseKafka(Setting setting) {
+        String v = setting.value().strip();
+        if (v.equals(ServerConfig.KAFKA_EMBEDDED) || v.equals(ServerConfig.KAFKA_NONE)
+                || v.matches("[A-Za-z0-9._\\[\\]:-]+:[0-9]{1,5}(,[A-Za-z0-9._\\[\\]:-]+:[0-9]{1,5})*")) {
+            return v;
+        }
+        throw invalid(ConfigKey.KAFKA_BOOTSTRAP.property(), setting, "embedded, none, or host:port[,host:port...]");
     }
 
     private static dev.attend.retrieval.KvDurability parseDurability(Setting setting) {

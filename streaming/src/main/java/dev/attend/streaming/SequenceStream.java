@@ -35,6 +35,8 @@ import org.apache.kafka.streams.state.Stores;
 public final class SequenceStream implements SequenceSource, AutoCloseable {
 
     public static final String STORE = "sequences";
+    /** The longest sequence kept per user unless configured. */
+    public static final int DEFAULT_MAX_PER_USER = 10_000;
 
     private final KafkaStreams streams;
     private final HostInfo self;
@@ -58,7 +60,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         }
 
         public static Options defaults(Path stateDir, HostInfo endpoint) {
-            return new Options("attend-sequences", endpoint, stateDir, 10_000, Duration.ofMillis(100));
+            return new Options("attend-sequences", endpoint, stateDir, DEFAULT_MAX_PER_USER, Duration.ofMillis(100));
         }
     }
 
@@ -148,6 +150,15 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     public long version(long user) {
         try {
             return SequenceKeys.version(store(), user);
+        } catch (InvalidStateStoreException e) {
+            throw notQueryable(e);
+        }
+    }
+
+    @Override
+    public int length(long user) {
+        try {
+            return SequenceKeys.length(store(), user);
         } catch (InvalidStateStoreException e) {
             throw notQueryable(e);
         }

@@ -134,6 +134,7 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
     }
 
     /** How many behaviours the user has (0 for an unknown user), without copying them. */
+    @Override
     public int length(long user) {
         BoundedSequence u = users.get(user);
         if (u == null) {

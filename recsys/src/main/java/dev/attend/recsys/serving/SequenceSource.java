@@ -11,4 +11,9 @@ public interface SequenceSource {
 
     /** The version of the user's behaviours (0 for an unknown user): cheap, for caches. */
     long version(long user);
+
+    /** How many behaviours the user has (0 for an unknown user). */
+    default int length(long user) {
+        return get(user).length();
+    }
 }

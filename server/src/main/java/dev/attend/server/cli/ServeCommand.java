@@ -9,6 +9,9 @@ import dev.attend.server.ServerConfigLoader;
 import dev.attend.server.ServerMetrics;
 import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
+import dev.attend.streaming.EventStreaming;
+import dev.attend.streaming.SequenceStream;
+import org.apache.kafka.streams.state.HostInfo;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.EnumMap;
@@ -60,6 +63,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Recommendation model to serve (default: recsys/model.bin under the data directory, if present).")
     String recsysModel;
 
+    @Option(names = "--kafka-bootstrap", paramLabel = "embedded|none|HOST:PORT,...",
+            description = "Where users' events stream: a Kafka broker inside this process, its log under the data directory "
+                    + "(embedded, the default), an existing cluster (its bootstrap servers), or no Kafka (none: behaviours in a local "
+                    + "store).")
+    String kafkaBootstrap;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "Properties file with attend.* keys (default: $" + ServerConfigLoader.CONFIG_FILE_ENV + ", else none).")
     Path configFile;
@@ -92,11 +101,24 @@ public final class ServeCommand implements Callable<Integer> {
         }
         RecsysRoutes recsys;
         try {
-            recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
+            if (config.streamsEvents()) {
+                String bootstrap = ServerConfig.KAFKA_EMBEDDED.equals(config.kafkaBootstrap()) ? null : config.kafkaBootstrap();
+                spec.commandLine().getErr().println("attend: starting the event stream ("
+                        + (bootstrap == null ? "Kafka broker in this process" : "Kafka at " + bootstrap) + ") ...");
+                EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"),
+                        new HostInfo(config.host(), config.port()), SequenceStream.DEFAULT_MAX_PER_USER);
+                recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null);
+            } else {
+                recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
+            }
         } catch (java.io.IOException e) {
             kvSessions.close();
             scorer.close();
             throw new java.io.UncheckedIOException("cannot start recommendation serving: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            kvSessions.close();
+            scorer.close();
+            throw e;
         }
         ServerMetrics metrics = new ServerMetrics();
         kvSessions.bindMetrics(metrics.registry());
@@ -130,6 +152,7 @@ public final class ServeCommand implements Callable<Integer> {
         putIfGiven(flags, ConfigKey.KV_SESSION_TTL_S, kvSessionTtlS);
         putIfGiven(flags, ConfigKey.KV_DURABILITY, kvDurability);
         putIfGiven(flags, ConfigKey.RECSYS_MODEL, recsysModel);
+        putIfGiven(flags, ConfigKey.KAFKA_BOOTSTRAP, kafkaBootstrap);
         return flags;
     }
 

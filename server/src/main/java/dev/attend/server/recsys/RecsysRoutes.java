@@ -6,11 +6,19 @@ import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.ModelFiles;
 import dev.attend.recsys.serving.BehaviorSequence;
 import dev.attend.recsys.serving.BehaviorSequenceStore;
+import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.recsys.serving.Recommender;
+import dev.attend.recsys.serving.SequenceSource;
+import dev.attend.streaming.EventStreaming;
+import dev.attend.streaming.StreamEvent;
 import dev.attend.server.ApiException;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,18 +54,41 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     static final int MAX_CANDIDATES = 10_000;
     static final int MAX_RECOMMEND = 1_000;
 
-    private final BehaviorSequenceStore store;
+    /** Header of a request forwarded from another instance (answered here, never forwarded again). */
+    static final String FORWARDED_HEADER = "X-Attend-Forwarded";
+
+    private final SequenceSource sequences;
+    private final BehaviorSequenceStore store; // the local store, or null when events stream through Kafka
+    private final EventStreaming streaming; // or null
+    private final HttpClient forwarder;
     private final Recommender recommender;
     private final Path modelFile;
 
     /**
-     * Stores behaviours under {@code dir} and serves the model in {@code modelFile} (none when the file does not
-     * exist and {@code required} is false).
+     * Stores behaviours under {@code dir} (no Kafka) and serves the model in {@code modelFile} (none when the file
+     * does not exist and {@code required} is false).
      *
      * @throws IOException if the store cannot be opened, or a model file cannot be read (or is required but missing)
      */
     public RecsysRoutes(Path dir, Scorer scorer, Path modelFile, boolean required) throws IOException {
-        this.store = BehaviorSequenceStore.open(dir.resolve("behaviors"), BehaviorSequenceStore.DEFAULT_MAX_PER_USER, true);
+        this(BehaviorSequenceStore.open(dir.resolve("behaviors"), BehaviorSequenceStore.DEFAULT_MAX_PER_USER, true), null, scorer,
+                modelFile, required);
+    }
+
+    /**
+     * Reads behaviours from the event stream's sequence topology and sends events to Kafka; a request about a user
+     * another instance holds is forwarded there. Closes {@code streaming} when closed.
+     */
+    public RecsysRoutes(EventStreaming streaming, Scorer scorer, Path modelFile, boolean required) throws IOException {
+        this(null, streaming, scorer, modelFile, required);
+    }
+
+    private RecsysRoutes(BehaviorSequenceStore store, EventStreaming streaming, Scorer scorer, Path modelFile, boolean required)
+            throws IOException {
+        this.store = store;
+        this.streaming = streaming;
+        this.sequences = store != null ? store : streaming.sequences();
+        this.forwarder = streaming == null ? null : HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(5)).build();
         Recommender r = null;
         try {
             if (Files.exists(modelFile)) {
@@ -65,26 +96,30 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                 if (saved.catalog() == null) {
                     throw new IOException(modelFile + " has no item catalog: save it with `attend recsys train`");
                 }
-                r = new Recommender(saved.model(), saved.catalog(), store, scorer, Recommender.Options.defaults());
+                r = new Recommender(saved.model(), saved.catalog(), sequences, scorer, Recommender.Options.defaults());
                 r.prepareCandidates();
                 LOG.info("Serving recommendation model {} ({}, {} items)", modelFile, saved.model().config().kind(), saved.catalog().items());
             } else if (required) {
                 throw new IOException("no recommendation model at " + modelFile);
             }
         } catch (IOException | RuntimeException e) {
-            store.close();
+            closeSequences();
             throw e;
         }
         this.recommender = r;
         this.modelFile = modelFile;
     }
 
+    /** The local behaviour store (null when events stream through Kafka). */
     public BehaviorSequenceStore store() {
         return store;
     }
 
     /** Publishes {@code attend_recsys_users} and {@code attend_recsys_behaviors} (held in the sequence store). */
     public RecsysRoutes bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+        if (store == null) {
+            return this; // the topology's store is spread over instances; Kafka Streams has its own metrics
+        }
         io.micrometer.core.instrument.Gauge.builder("attend.recsys.users", store, BehaviorSequenceStore::users)
                 .description("Users with stored behaviours").register(registry);
         io.micrometer.core.instrument.Gauge.builder("attend.recsys.behaviors", store, BehaviorSequenceStore::events)
@@ -133,19 +168,37 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                     required(e.category(), "events[" + i + "].category"), e.action() == null ? "pv" : e.action(),
                     required(e.time(), "events[" + i + "].time")));
         }
-        int added;
-        try {
-            added = store.append(events);
-        } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest(e.getMessage(), Map.of());
+        for (int i = 0; i < events.size(); i++) {
+            try {
+                BoundedSequence.check(events.get(i), i);
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest(e.getMessage(), Map.of("field", "events[" + i + "]"));
+            }
         }
-        ctx.json(Map.of("accepted", events.size(), "added", added));
+        if (streaming != null) {
+            List<StreamEvent> out = new ArrayList<>(events.size());
+            for (BehaviorEvent e : events) {
+                out.add(new StreamEvent(e));
+            }
+            try {
+                streaming.producer().send(out);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ApiException(503, "unavailable", "interrupted while sending the events to Kafka");
+            }
+            ctx.json(Map.of("accepted", events.size())); // applied (duplicates dropped) as the topology reads them
+            return;
+        }
+        ctx.json(Map.of("accepted", events.size(), "added", store.append(events)));
     }
 
     private void user(Context ctx) {
         long user = pathLong(ctx, "user");
         int limit = queryInt(ctx, "limit", 100, 0, BehaviorSequenceStore.DEFAULT_MAX_PER_USER);
-        BehaviorSequence s = store.get(user);
+        if (forwarded(ctx, user)) {
+            return;
+        }
+        BehaviorSequence s = read(() -> sequences.get(user));
         List<Map<String, Object>> out = new ArrayList<>();
         for (int j = Math.max(0, s.length() - limit); j < s.length(); j++) {
             out.add(behavior(j, s.items()[j], s.categories()[j], s.actions()[j], s.times()[j], null));
@@ -157,6 +210,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         Recommender r = recommender();
         ScoreRequest req = ctx.bodyAsClass(ScoreRequest.class);
         long user = required(req.user(), "user");
+        if (forwarded(ctx, user)) {
+            return;
+        }
         long[] items = required(req.items(), "items");
         if (items.length > MAX_CANDIDATES) {
             throw ApiException.badRequest("at most " + MAX_CANDIDATES + " items per request, got " + items.length, Map.of("field", "items"));
@@ -166,22 +222,26 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                     Map.of("field", "categories"));
         }
         List<Map<String, Object>> out = new ArrayList<>();
-        for (Recommender.Scored s : r.score(user, items, req.categories())) {
+        for (Recommender.Scored s : read(() -> r.score(user, items, req.categories()))) {
             out.add(scored(s));
         }
-        ctx.json(Map.of("user", user, "historyLength", Math.min(store.length(user), r.options().historyLength()), "scores", out));
+        ctx.json(Map.of("user", user, "historyLength", Math.min(read(() -> sequences.length(user)), r.options().historyLength()),
+                "scores", out));
     }
 
     private void recommend(Context ctx) {
         Recommender r = recommender();
         RecommendRequest req = ctx.bodyAsClass(RecommendRequest.class);
         long user = required(req.user(), "user");
+        if (forwarded(ctx, user)) {
+            return;
+        }
         int n = req.n() == null ? 10 : req.n();
         if (n < 1 || n > MAX_RECOMMEND) {
             throw ApiException.badRequest("n must be in 1.." + MAX_RECOMMEND + ", got " + n, Map.of("field", "n"));
         }
         List<Map<String, Object>> out = new ArrayList<>();
-        for (Recommender.Scored s : r.recommend(user, n, !Boolean.FALSE.equals(req.excludeSeen()))) {
+        for (Recommender.Scored s : read(() -> r.recommend(user, n, !Boolean.FALSE.equals(req.excludeSeen())))) {
             out.add(scored(s));
         }
         ctx.json(Map.of("user", user, "items", out));
@@ -190,7 +250,11 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private void explain(Context ctx) {
         Recommender r = recommender();
         ExplainRequest req = ctx.bodyAsClass(ExplainRequest.class);
-        Recommender.Explanation e = r.explain(required(req.user(), "user"), required(req.item(), "item"), req.category());
+        long user = required(req.user(), "user");
+        if (forwarded(ctx, user)) {
+            return;
+        }
+        Recommender.Explanation e = read(() -> r.explain(user, required(req.item(), "item"), req.category()));
         List<Map<String, Object>> kept = new ArrayList<>();
         for (Recommender.Behavior b : e.behaviors()) {
             kept.add(behavior(b.position(), b.item(), b.category(), b.action(), b.time(), b.weight()));
@@ -280,11 +344,73 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         throw ApiException.badRequest("'" + name + "' must be an integer in " + min + ".." + max + ", got '" + v + "'", Map.of("field", name));
     }
 
+    /**
+     * With several instances, the one that holds the user answers: a request that arrives elsewhere is sent on
+     * there (same method, path, query and body) and its answer returned. True when it was.
+     */
+    private boolean forwarded(Context ctx, long user) {
+        if (streaming == null || ctx.header(FORWARDED_HEADER) != null) {
+            return false;
+        }
+        java.util.Optional<org.apache.kafka.streams.state.HostInfo> owner = streaming.sequences().ownerOf(user);
+        if (owner.isEmpty()) {
+            throw new ApiException(503, "unavailable", "the instances are rebalancing the users; retry shortly", Map.of("user", user));
+        }
+        if (owner.get().equals(streaming.sequences().endpoint())) {
+            return false;
+        }
+        String query = ctx.queryString() == null ? "" : "?" + ctx.queryString();
+        URI target = URI.create("http://" + owner.get().host() + ":" + owner.get().port() + ctx.path() + query);
+        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(java.time.Duration.ofSeconds(30)).header(FORWARDED_HEADER, "1");
+        String type = ctx.contentType();
+        if (type != null) {
+            b.header("Content-Type", type);
+        }
+        String auth = ctx.header("Authorization");
+        if (auth != null) {
+            b.header("Authorization", auth);
+        }
+        b.method(ctx.method().name(), ctx.bodyAsBytes().length == 0 ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofByteArray(ctx.bodyAsBytes()));
+        try {
+            HttpResponse<byte[]> answer = forwarder.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            ctx.status(answer.statusCode());
+            answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
+            ctx.header("X-Attend-Served-By", owner.get().host() + ":" + owner.get().port());
+            ctx.result(answer.body());
+            return true;
+        } catch (IOException e) {
+            throw new ApiException(502, "forward_failed", "the instance holding user " + user + " (" + owner.get().host() + ":"
+                    + owner.get().port() + ") did not answer: " + e.getMessage(), Map.of("user", user));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "unavailable", "interrupted while forwarding");
+        }
+    }
+
+    /** A read of the sequences; the topology's store moving between instances is a 503 to retry, not a 500. */
+    private static <T> T read(java.util.function.Supplier<T> read) {
+        try {
+            return read.get();
+        } catch (IllegalStateException e) {
+            throw new ApiException(503, "unavailable", e.getMessage());
+        }
+    }
+
+    private void closeSequences() throws IOException {
+        if (store != null) {
+            store.close();
+        }
+        if (streaming != null) {
+            streaming.close();
+        }
+    }
+
     @Override
     public void close() throws IOException {
         if (recommender != null) {
             recommender.close();
         }
-        store.close();
+        closeSequences();
     }
 }

@@ -90,6 +90,11 @@ public final class SequenceKeys {
         return version(store.get(meta(user)));
     }
 
+    /** The user's length in a store (0: unknown). */
+    public static int length(ReadOnlyKeyValueStore<String, byte[]> store, long user) {
+        return count(store.get(meta(user)));
+    }
+
     /** The user's sequence from a store, oldest first. */
     public static BehaviorSequence read(ReadOnlyKeyValueStore<String, byte[]> store, long user) {
         byte[] meta = store.get(meta(user));

@@ -1,0 +1,125 @@
+package dev.attend.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.server.recsys.RecsysRoutes;
+import dev.attend.streaming.EmbeddedKafkaBroker;
+import dev.attend.streaming.EventStreaming;
+import java.net.ServerSocket;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.streams.state.HostInfo;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two server instances streaming events through one Kafka broker: events posted to either reach the users'
+ * sequences, and a request for a user reaches the instance that holds the user (forwarded when it arrives at the
+ * other one).
+ */
+class RecsysStreamingTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void eventsPostedAnywhereAreReadFromTheInstanceThatHoldsTheUser() throws Exception {
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka")); Scorer scorer = Scorers.create("simd")) {
+            int portA = freePort();
+            int portB = freePort();
+            RecsysRoutes routesA = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("a"), new HostInfo("127.0.0.1",
+                    portA), 1000), scorer, dir.resolve("no-model.bin"), false);
+            RecsysRoutes routesB = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("b"), new HostInfo("127.0.0.1",
+                    portB), 1000), scorer, dir.resolve("no-model.bin"), false);
+            AttendServer a = AttendServer.builder().routes(routesA).build().start(config(portA, "a"));
+            AttendServer b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
+            try {
+                List<Map<String, Object>> events = new ArrayList<>();
+                for (int u = 0; u < 20; u++) {
+                    for (int j = 0; j < 3; j++) {
+                        events.add(event(u, 100 * u + j, 1000 + j));
+                    }
+                }
+                HttpResponse<String> r = post(a, Map.of("events", events.subList(0, 30)));
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                assertThat(TestHttp.json(r).get("accepted").asInt()).isEqualTo(30);
+                assertThat(post(b, Map.of("events", events.subList(30, 60))).statusCode()).isEqualTo(200);
+                // a bad event: the whole batch refused, nothing sent
+                List<Map<String, Object>> bad = new ArrayList<>(List.of(event(1, 999, 5000)));
+                bad.add(event(1, 998, -1));
+                HttpResponse<String> refused = post(a, Map.of("events", bad));
+                assertThat(refused.statusCode()).isEqualTo(400);
+                assertThat(refused.body()).contains("events[1]", "time must be >= 0");
+
+                int forwarded = 0;
+                for (int u = 0; u < 20; u++) {
+                    for (AttendServer s : List.of(a, b)) {
+                        HttpResponse<String> user = awaitLength(s, u, 3);
+                        JsonNode body = TestHttp.json(user);
+                        assertThat(body.get("behaviors").get(2).get("item").asLong()).isEqualTo(100L * u + 2);
+                        if (user.headers().firstValue("X-Attend-Served-By").isPresent()) {
+                            forwarded++;
+                        }
+                    }
+                }
+                // each user is held by one of the two: asked of both, it is forwarded exactly once
+                assertThat(forwarded).isEqualTo(20);
+            } finally {
+                a.stop();
+                b.stop();
+                routesA.close();
+                routesB.close();
+            }
+        }
+    }
+
+    private ServerConfig config(int port, String name) {
+        return ServerConfig.defaults().withPort(port).withDataDir(dir.resolve(name + "-data")).withShutdownTimeout(Duration.ofSeconds(2));
+    }
+
+    /** GET the user until the sequence holds {@code length} behaviours (the topology applies events asynchronously). */
+    private static HttpResponse<String> awaitLength(AttendServer s, long user, int length) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        HttpResponse<String> r;
+        do {
+            r = TestHttp.get(s, "/v1/recsys/users/" + user);
+            if (r.statusCode() == 200 && TestHttp.json(r).get("length").asInt() >= length) {
+                return r;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("user " + user + " did not reach " + length + " behaviours: " + r.statusCode() + " " + r.body());
+    }
+
+    private static HttpResponse<String> post(AttendServer s, Object body) {
+        try {
+            return TestHttp.post(s, "/v1/recsys/events", BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static Map<String, Object> event(long user, long item, long time) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("user", user);
+        e.put("item", item);
+        e.put("category", item % 5);
+        e.put("time", time);
+        return e;
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}

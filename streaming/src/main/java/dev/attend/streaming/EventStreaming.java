@@ -1,0 +1,98 @@
+package dev.attend.streaming;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.streams.state.HostInfo;
+
+/**
+ * What a server runs to stream events: a broker (in this JVM unless a cluster is given), the topics, the
+ * sequence topology and a producer. {@link #sequences()} is where a recommender reads users' behaviours,
+ * {@link #producer()} where events go in.
+ */
+public final class EventStreaming implements AutoCloseable {
+
+    private final EmbeddedKafkaBroker broker;
+    private final EventProducer producer;
+    private final SequenceStream sequences;
+    private final String bootstrapServers;
+
+    private EventStreaming(EmbeddedKafkaBroker broker, EventProducer producer, SequenceStream sequences, String bootstrapServers) {
+        this.broker = broker;
+        this.producer = producer;
+        this.sequences = sequences;
+        this.bootstrapServers = bootstrapServers;
+    }
+
+    /**
+     * Starts streaming under {@code dir} ({@code kafka/} for an embedded broker's log, {@code streams/} for the
+     * topology's state): against {@code bootstrapServers}, or a broker of its own when that is null. {@code endpoint}
+     * is this instance's HTTP address, published to the other instances for forwarding. Waits until the topology runs.
+     */
+    public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser) throws IOException {
+        EmbeddedKafkaBroker broker = bootstrapServers == null ? EmbeddedKafkaBroker.start(dir.resolve("kafka")) : null;
+        String bootstrap = broker == null ? bootstrapServers : broker.bootstrapServers();
+        EventTopics topics = EventTopics.defaults();
+        EventProducer producer = null;
+        SequenceStream sequences = null;
+        try {
+            Properties p = new Properties();
+            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            try (Admin admin = Admin.create(p)) {
+                topics.create(admin);
+            }
+            producer = new EventProducer(bootstrap, topics);
+            SequenceStream.Options defaults = SequenceStream.Options.defaults(dir.resolve("streams"), endpoint);
+            sequences = new SequenceStream(bootstrap, topics, new SequenceStream.Options(defaults.applicationId(), endpoint,
+                    defaults.stateDir(), maxPerUser, defaults.commitInterval(), defaults.threads()));
+            if (!sequences.awaitRunning(Duration.ofSeconds(120))) {
+                throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
+            }
+            return new EventStreaming(broker, producer, sequences, bootstrap);
+        } catch (IOException | RuntimeException e) {
+            closeAll(sequences, producer, broker);
+            throw e;
+        } catch (InterruptedException e) {
+            closeAll(sequences, producer, broker);
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while starting the event stream", e);
+        }
+    }
+
+    public SequenceStream sequences() {
+        return sequences;
+    }
+
+    public EventProducer producer() {
+        return producer;
+    }
+
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    /** Whether the broker runs in this JVM. */
+    public boolean embedded() {
+        return broker != null;
+    }
+
+    @Override
+    public void close() {
+        closeAll(sequences, producer, broker);
+    }
+
+    private static void closeAll(SequenceStream sequences, EventProducer producer, EmbeddedKafkaBroker broker) {
+        if (sequences != null) {
+            sequences.close();
+        }
+        if (producer != null) {
+            producer.close();
+        }
+        if (broker != null) {
+            broker.close();
+        }
+    }
+}
