@@ -233,7 +233,7 @@ public final class RecsysCommand implements Callable<Integer> {
     }
 
     @Command(name = "import", mixinStandardHelpOptions = true, versionProvider = AttendCli.Version.class,
-            description = "Load a behaviour file into the server's behaviour store (the histories `attend serve` scores against).")
+            description = "Load a behaviour file into the local behaviour store (the histories `attend serve --kafka-bootstrap none` scores against).")
     static final class Import implements Callable<Integer> {
 
         @Mixin
