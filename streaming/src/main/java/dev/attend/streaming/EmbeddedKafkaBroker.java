@@ -28,6 +28,8 @@ import org.apache.kafka.common.utils.Time;
 public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     private static final String CLUSTER_ID_FILE = "cluster.id";
+    /** While the broker runs, this file under its directory holds its bootstrap address, for tools run beside it. */
+    public static final String BOOTSTRAP_FILE = "bootstrap";
     private static final int START_ATTEMPTS = 3;
 
     private final KafkaRaftServer server;
@@ -56,6 +58,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 server.startup();
                 String bootstrap = "localhost:" + brokerPort;
                 awaitReady(bootstrap);
+                Path tmp = dir.resolve(BOOTSTRAP_FILE + ".tmp");
+                Files.writeString(tmp, bootstrap);
+                Files.move(tmp, dir.resolve(BOOTSTRAP_FILE), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 return new EmbeddedKafkaBroker(server, bootstrap, dir);
             } catch (RuntimeException e) {
                 last = e;
@@ -75,8 +81,22 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return dir;
     }
 
+    /**
+     * The bootstrap address of the embedded broker running with its log under {@code dir}, as it wrote it (a file
+     * left by a killed process names a broker that no longer answers); empty when none was started there.
+     */
+    public static java.util.Optional<String> runningAt(Path dir) throws IOException {
+        Path file = dir.resolve(BOOTSTRAP_FILE);
+        return Files.exists(file) ? java.util.Optional.of(Files.readString(file).trim()) : java.util.Optional.empty();
+    }
+
     @Override
     public void close() {
+        try {
+            Files.deleteIfExists(dir.resolve(BOOTSTRAP_FILE));
+        } catch (IOException ignored) {
+            // a stale address only misleads a tool until the next start rewrites it
+        }
         shutdown(server);
     }
 

@@ -21,6 +21,7 @@ import picocli.CommandLine.Spec;
                 // One line per subcommand, in the order `attend --help` should list them.
                 ServeCommand.class,
                 RecsysCommand.class,
+                EventsCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class AttendCli implements Callable<Integer> {
