@@ -17,7 +17,8 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * The layout of sequences in the state store, one key per behaviour so that an event costs a few small writes
  * however long its user's sequence (a whole sequence as one value cost O(length) per event: 12,000 events/s):
  * <ul>
- *   <li>{@code m|<user>}: [long version][int count], the user's change counter and length;</li>
+ *   <li>{@code m|<user>}: [long version][int count][long newest time], the user's change counter, length and
+ *       latest event time (an event after it cannot repeat a held one: no duplicate lookup);</li>
  *   <li>{@code e|<user>|<time, 16 hex>|<fingerprint, 16 hex>}: [long item][long category][action, UTF-8], keys
  *       in the order of {@link BoundedSequence} (time, then the {@link BoundedSequence#fingerprint fingerprint} of
  *       item, category and action), so a duplicate has the key of the event it repeats: one point read finds it
@@ -61,8 +62,13 @@ public final class SequenceKeys {
         return Long.parseUnsignedLong(eventKey, end - 16, end, 16);
     }
 
-    static byte[] metaValue(long version, int count) {
-        return ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putLong(version).putInt(count).array();
+    static byte[] metaValue(long version, int count, long newest) {
+        return ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN).putLong(version).putInt(count).putLong(newest).array();
+    }
+
+    /** The latest event time held (-1: none). */
+    static long newest(byte[] meta) {
+        return meta == null ? -1 : ByteBuffer.wrap(meta).order(ByteOrder.LITTLE_ENDIAN).getLong(12);
     }
 
     static long version(byte[] meta) {

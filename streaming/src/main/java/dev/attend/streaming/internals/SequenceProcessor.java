@@ -56,10 +56,12 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
         byte[] meta = store.get(metaKey);
         long version = SequenceKeys.version(meta);
         int count = SequenceKeys.count(meta);
+        long newest = SequenceKeys.newest(meta);
         String key;
         for (long fp = BoundedSequence.fingerprint(e); ; fp++) {
             key = SequenceKeys.event(user, e.time(), fp);
-            byte[] held = count == 0 ? null : store.get(key);
+            // in a live stream most events are the user's latest: nothing held at their time to look up
+            byte[] held = e.time() > newest ? null : store.get(key);
             if (held == null) {
                 break;
             }
@@ -79,6 +81,6 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
             count--;
         }
         store.put(key, SequenceKeys.eventValue(e));
-        store.put(metaKey, SequenceKeys.metaValue(version + 1, count + 1));
+        store.put(metaKey, SequenceKeys.metaValue(version + 1, count + 1, Math.max(newest, e.time())));
     }
 }
