@@ -24,8 +24,12 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
 
     private final String storeName;
     private final int maxPerUser;
+    /** Users' meta values recently written by this processor (the store's own, read back without RocksDB). */
+    private static final int META_CACHE_USERS = 50_000;
+
     private ProcessorContext<byte[], byte[]> context;
     private KeyValueStore<String, byte[]> store;
+    private java.util.Map<Long, byte[]> metaCache;
 
     public SequenceProcessor(String storeName, int maxPerUser) {
         this.storeName = storeName;
@@ -36,6 +40,14 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
     public void init(ProcessorContext<byte[], byte[]> context) {
         this.context = context;
         this.store = context.getStateStore(storeName);
+        // Only this task writes its users' keys, so what it wrote is what the store holds; init runs again whenever
+        // the task's store is restored or rolled back, and the cache starts empty then.
+        this.metaCache = new java.util.LinkedHashMap<>(1024, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(java.util.Map.Entry<Long, byte[]> eldest) {
+                return size() > META_CACHE_USERS;
+            }
+        };
     }
 
     @Override
@@ -53,7 +65,10 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
     private void apply(BehaviorEvent e) {
         long user = e.user();
         String metaKey = SequenceKeys.meta(user);
-        byte[] meta = store.get(metaKey);
+        byte[] meta = metaCache.get(user);
+        if (meta == null) {
+            meta = store.get(metaKey);
+        }
         long version = SequenceKeys.version(meta);
         int count = SequenceKeys.count(meta);
         long newest = SequenceKeys.newest(meta);
@@ -81,6 +96,8 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
             count--;
         }
         store.put(key, SequenceKeys.eventValue(e));
-        store.put(metaKey, SequenceKeys.metaValue(version + 1, count + 1, Math.max(newest, e.time())));
+        byte[] updated = SequenceKeys.metaValue(version + 1, count + 1, Math.max(newest, e.time()));
+        store.put(metaKey, updated);
+        metaCache.put(user, updated);
     }
 }
