@@ -39,6 +39,9 @@ final class StreamBench {
               --seconds       how long to produce (default 60)
               --users         users the events spread over, uniformly (default 10000)
               --max-per-user  the longest sequence kept (default 10000)
+            Then the recovery after a crash: a process running the topology is killed (kill -9) in the middle of
+            300,000 events and an instance on its state takes over; prints how long until it runs and until it
+            has caught up.
             """;
 
     private StreamBench() {
@@ -95,6 +98,7 @@ final class StreamBench {
         double producedPerSecond;
         double appliedPerSecond;
         double drainSeconds;
+        double[] recovery;
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
             Properties p = new Properties();
             p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
@@ -180,6 +184,7 @@ final class StreamBench {
                 appliedPerSecond = produced / (appliedNanos / 1e9);
                 drainSeconds = (System.nanoTime() - drainStart) / 1e9;
             }
+            recovery = recovery(broker, topics, dir, users, maxPerUser, err);
         }
         long[] f = freshness.stream().mapToLong(Long::longValue).sorted().toArray();
         double p50 = f.length == 0 ? Double.NaN : f[f.length / 2] / 1e6;
@@ -191,6 +196,8 @@ final class StreamBench {
         out.printf(Locale.ROOT, "%-12d %14.0f %14.0f %12.2f %16.1f %16.1f%n", produced, producedPerSecond, appliedPerSecond, drainSeconds, p50,
                 p99);
         out.printf(Locale.ROOT, "(%d freshness samples; heap in use %.0f MB)%n", f.length, heapMb);
+        out.printf(Locale.ROOT, "recovery after kill -9 with %,.0f events in flight: running again in %.1f s, caught up in %.1f s%n",
+                recovery[0], recovery[1], recovery[2]);
         if (json != null) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("name", "stream");
@@ -204,6 +211,9 @@ final class StreamBench {
             row.put("freshness_p99_ms", p99);
             row.put("freshness_samples", f.length);
             row.put("heap_mb", heapMb);
+            row.put("recovery_events", recovery[0]);
+            row.put("recovery_running_s", recovery[1]);
+            row.put("recovery_caught_up_s", recovery[2]);
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("bench", "stream");
             report.put("machine", MachineInfo.describe());
@@ -212,6 +222,70 @@ final class StreamBench {
         }
         deleteTree(dir);
         return 0;
+    }
+
+    /**
+     * Recovery after a crash: a process of its own ({@link StreamProcess}) runs the topology on events produced
+     * as fast as they go, is killed (SIGKILL) in the middle of them, and an instance in this JVM on the same state
+     * directory and instance id takes over: returns {events, seconds from the kill until it runs, seconds from
+     * the kill until every event is in the store}.
+     */
+    private static double[] recovery(EmbeddedKafkaBroker broker, EventTopics topics, Path dir, int users, int maxPerUser, PrintStream err)
+            throws Exception {
+        String app = "bench-recovery";
+        Path state = dir.resolve("recovery-state");
+        Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process child = new ProcessBuilder(javaBin.toString(), "--sun-misc-unsafe-memory-access=allow", "-cp", System.getProperty("java.class.path"),
+                StreamProcess.class.getName(), broker.bootstrapServers(), app, state.toString(), Integer.toString(maxPerUser))
+                .redirectErrorStream(true).start();
+        try {
+            java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8));
+            String line;
+            while ((line = lines.readLine()) != null && !line.equals("RUNNING")) {
+                if (line.startsWith("FAILED")) {
+                    throw new IllegalStateException("the stream process did not start: " + line);
+                }
+            }
+            Thread drain = new Thread(() -> lines.lines().forEach(l -> { }));
+            drain.setDaemon(true);
+            drain.start();
+            int events = 300_000;
+            long[] versions = new long[users];
+            SplittableRandom rnd = new SplittableRandom(2);
+            try (EventProducer producer = new EventProducer(broker.bootstrapServers(), topics)) {
+                List<StreamEvent> batch = new ArrayList<>();
+                for (int i = 0; i < events; i++) {
+                    int user = rnd.nextInt(users);
+                    versions[user]++;
+                    batch.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", i)));
+                    if (batch.size() == 10_000) {
+                        producer.send(batch);
+                        batch.clear();
+                    }
+                }
+                producer.send(batch);
+            }
+            Thread.sleep(3000); // the process is in the middle of them
+            long killed = System.nanoTime();
+            child.destroyForcibly().waitFor();
+            err.printf(Locale.ROOT, "[stream] killed the stream process (kill -9) with %,d events sent; restarting on its state%n", events);
+            try (SequenceStream stream = new SequenceStream(broker.bootstrapServers(), topics,
+                    new SequenceStream.Options(app, new HostInfo("localhost", 1), state, maxPerUser, Duration.ofMillis(100)))) {
+                if (!stream.awaitRunning(Duration.ofSeconds(120))) {
+                    throw new IllegalStateException("the topology did not restart: " + stream.state());
+                }
+                double running = (System.nanoTime() - killed) / 1e9;
+                for (int u = 0; u < users; u++) {
+                    while (stream.version(u) < versions[u]) {
+                        Thread.sleep(5);
+                    }
+                }
+                return new double[] {events, running, (System.nanoTime() - killed) / 1e9};
+            }
+        } finally {
+            child.destroyForcibly();
+        }
     }
 
     private static void deleteTree(Path dir) {

@@ -1,0 +1,29 @@
+package dev.attend.bench;
+
+import dev.attend.streaming.EventTopics;
+import dev.attend.streaming.SequenceStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.apache.kafka.streams.state.HostInfo;
+
+/**
+ * The sequence topology in a process of its own, for {@code bench stream}'s recovery measurement (the process it
+ * kills): {@code bootstrap applicationId stateDir maxPerUser}. Prints {@code RUNNING} once it runs.
+ */
+public final class StreamProcess {
+
+    private StreamProcess() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        SequenceStream stream = new SequenceStream(args[0], EventTopics.defaults(), new SequenceStream.Options(args[1],
+                new HostInfo("localhost", 1), Path.of(args[2]), Integer.parseInt(args[3]), Duration.ofMillis(100)));
+        if (!stream.awaitRunning(Duration.ofSeconds(120))) {
+            System.out.println("FAILED " + stream.state());
+            System.exit(1);
+        }
+        System.out.println("RUNNING");
+        System.out.flush();
+        Thread.sleep(Long.MAX_VALUE);
+    }
+}
