@@ -17,19 +17,25 @@ import dev.attend.recsys.eval.Popularity;
 import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.SequenceModel;
 import dev.attend.recsys.model.Trainer;
-import dev.attend.recsys.serving.BehaviorSequenceStore;
 import dev.attend.recsys.serving.Recommender;
+import dev.attend.streaming.EventStreaming;
+import dev.attend.streaming.SequenceStream;
+import dev.attend.streaming.StreamEvent;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.apache.kafka.streams.state.HostInfo;
 
 /**
  * The demo's recommendation step: DARE trained on the Taobao sample (or, without the shared data, on a small
- * planted synthetic set), measured against popularity, then serving one user: their latest behaviours, the top
- * recommendations and the behaviours the best one's search kept with their attention weights.
+ * planted synthetic set), measured against popularity, then serving one user whose behaviours stream through Kafka
+ * (a broker in this process, the sequence topology): their latest behaviours, the top recommendations, the
+ * behaviours the best one's search kept with their attention weights, and how new events on the stream change
+ * the recommendations.
  */
 final class RecommendationDemo {
 
@@ -76,18 +82,21 @@ final class RecommendationDemo {
             user = data.itemsOf(u).length > data.itemsOf(user).length ? u : user;
         }
         long userId = data.userId(user);
+        Path streamDir = Files.createTempDirectory("attend-demo-events");
+        out.println("  starting the event stream: a Kafka broker in this process and the sequence topology (Kafka Streams) ...");
         try (Scorer scorer = Scorers.create("auto");
-             BehaviorSequenceStore store = BehaviorSequenceStore.inMemory(BehaviorSequenceStore.DEFAULT_MAX_PER_USER);
-             Recommender recommender = new Recommender(model, catalog, store, scorer, Recommender.Options.defaults())) {
-            List<BehaviorEvent> events = new ArrayList<>();
+             EventStreaming streaming = EventStreaming.start(null, streamDir, new HostInfo("localhost", 1), SequenceStream.DEFAULT_MAX_PER_USER);
+             Recommender recommender = new Recommender(model, catalog, streaming.sequences(), scorer, Recommender.Options.defaults())) {
+            List<StreamEvent> events = new ArrayList<>();
             int[] items = data.itemsOf(user);
             int[] categories = data.categoriesOf(user);
             long[] times = data.timesOf(user);
             for (int j = 0; j < items.length; j++) {
-                events.add(new BehaviorEvent(userId, data.itemId(items[j]), data.categoryId(categories[j]), "pv", times[j]));
+                events.add(new StreamEvent(new BehaviorEvent(userId, data.itemId(items[j]), data.categoryId(categories[j]), "pv", times[j])));
             }
-            store.append(events);
-            out.printf(Locale.ROOT, "  user %d: %,d behaviours, the latest (item/category):", userId, items.length);
+            long visible = send(streaming, events, userId);
+            out.printf(Locale.ROOT, "  user %d: %,d behaviours streamed through Kafka (in the store %d ms after the send), the latest "
+                    + "(item/category):", userId, items.length, visible);
             for (int j = Math.max(0, items.length - 6); j < items.length; j++) {
                 out.printf(Locale.ROOT, " %d/%d", data.itemId(items[j]), data.categoryId(categories[j]));
             }
@@ -107,7 +116,68 @@ final class RecommendationDemo {
             for (Recommender.Behavior b : why.behaviors().subList(0, Math.min(5, why.behaviors().size()))) {
                 out.printf(Locale.ROOT, "    #%-5d item %-10d category %-9d weight %.3f%n", b.position(), b.item(), b.category(), b.weight());
             }
+
+            // New events on the stream: the user now looks at the catalog's busiest category they had not seen.
+            java.util.Set<Long> seen = new java.util.HashSet<>();
+            for (int c : categories) {
+                seen.add(data.categoryId(c));
+            }
+            int[] views = new int[data.categories() + 1];
+            for (int u = 0; u < data.users(); u++) {
+                for (int c : data.categoriesOf(u)) {
+                    views[c]++;
+                }
+            }
+            int fresh = -1;
+            for (int c = 1; c <= data.categories(); c++) {
+                if (!seen.contains(data.categoryId(c)) && (fresh < 0 || views[c] > views[fresh])) {
+                    fresh = c;
+                }
+            }
+            if (fresh < 0) {
+                return;
+            }
+            List<StreamEvent> now = new ArrayList<>();
+            long t = times[times.length - 1];
+            for (int i = 1; i <= data.items() && now.size() < 15; i++) {
+                if (data.categoryOf(i) == fresh) {
+                    now.add(new StreamEvent(new BehaviorEvent(userId, data.itemId(i), data.categoryId(fresh), "pv", ++t)));
+                }
+            }
+            visible = send(streaming, now, userId);
+            out.printf(Locale.ROOT, "  %d new views of category %d streamed (in the store %d ms after the send); top 5 now:%n", now.size(),
+                    data.categoryId(fresh), visible);
+            java.util.Set<Long> before = new java.util.HashSet<>();
+            for (Recommender.Scored s : top) {
+                before.add(s.item());
+            }
+            for (Recommender.Scored s : recommender.recommend(userId, 5, true)) {
+                out.printf(Locale.ROOT, "    item %-10d category %-9d click probability %.3f%s%n", s.item(), s.category(), s.probability(),
+                        before.contains(s.item()) ? "" : "   (new)");
+            }
+        } finally {
+            deleteTree(streamDir);
         }
         out.println();
+    }
+
+    /** Sends events of one user and waits until the store shows them; returns the milliseconds that took. */
+    private static long send(EventStreaming streaming, List<StreamEvent> events, long user) throws InterruptedException {
+        long target = streaming.sequences().version(user) + events.size(); // each event new: one version each
+        long t0 = System.nanoTime();
+        streaming.producer().send(events);
+        long deadline = t0 + 60_000_000_000L;
+        while (streaming.sequences().version(user) < target && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        return (System.nanoTime() - t0) / 1_000_000;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException ignored) {
+            // a temporary directory left behind
+        }
     }
 }
