@@ -1,9 +1,6 @@
 package dev.attend.server.cli;
 
 import dev.attend.recsys.data.BehaviorEvent;
-import dev.attend.recsys.data.Imported;
-import dev.attend.recsys.data.MovieLensImporter;
-import dev.attend.recsys.data.TaobaoImporter;
 import dev.attend.server.ConfigException;
 import dev.attend.streaming.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventProducer;
@@ -16,8 +13,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -68,17 +63,9 @@ public final class EventsCommand implements Callable<Integer> {
                 servers = EmbeddedKafkaBroker.runningAt(brokerDir).orElseThrow(() -> new ConfigException("no embedded Kafka broker runs under "
                         + brokerDir + ": start `attend serve --data-dir " + dataDir + "` first, or give --kafka-bootstrap HOST:PORT"));
             }
-            Imported imported = switch (format) {
-                case "taobao" -> TaobaoImporter.read(file);
-                case "movielens" -> MovieLensImporter.read(file);
-                default -> throw new ConfigException("--format is taobao or movielens, got '" + format + "'");
-            };
-            err.println("attend: " + imported.report());
-            err.flush();
-            List<BehaviorEvent> events = imported.events();
+            List<BehaviorEvent> events = RecsysCommand.readBehaviors(file, format, err).events();
             try (EventProducer producer = new EventProducer(servers, EventTopics.defaults());
-                 ProgressBar bar = new ProgressBarBuilder().setTaskName("produce").setInitialMax(events.size()).setStyle(ProgressBarStyle.ASCII)
-                         .setUnit(" events", 1).showSpeed().build()) {
+                 ProgressBar bar = RecsysCommand.eventProgress("produce", events.size())) {
                 for (int from = 0; from < events.size(); from += 10_000) {
                     List<StreamEvent> batch = new ArrayList<>();
                     for (BehaviorEvent e : events.subList(from, Math.min(events.size(), from + 10_000))) {

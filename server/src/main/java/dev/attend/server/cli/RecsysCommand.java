@@ -61,15 +61,26 @@ public final class RecsysCommand implements Callable<Integer> {
         String format;
 
         Imported read(PrintWriter err) throws IOException {
-            Imported imported = switch (format) {
-                case "taobao" -> TaobaoImporter.read(data);
-                case "movielens" -> MovieLensImporter.read(data);
-                default -> throw new ConfigException("--format is taobao or movielens, got '" + format + "'");
-            };
-            err.println("attend: " + imported.report());
-            err.flush();
-            return imported;
+            return readBehaviors(data, format, err);
         }
+    }
+
+    /** A behaviour file in {@code format} (taobao or movielens), with the import report (rows skipped, why) on {@code err}. */
+    static Imported readBehaviors(Path path, String format, PrintWriter err) throws IOException {
+        Imported imported = switch (format) {
+            case "taobao" -> TaobaoImporter.read(path);
+            case "movielens" -> MovieLensImporter.read(path);
+            default -> throw new ConfigException("--format is taobao or movielens, got '" + format + "'");
+        };
+        err.println("attend: " + imported.report());
+        err.flush();
+        return imported;
+    }
+
+    /** The progress bar of a long CLI job over {@code max} events. */
+    static ProgressBar eventProgress(String task, long max) {
+        return new ProgressBarBuilder().setTaskName(task).setInitialMax(max).setStyle(ProgressBarStyle.ASCII).setUnit(" events", 1).showSpeed()
+                .build();
     }
 
     /** The sample protocol (DARE's, see {@link SampleProtocol}). */
@@ -253,9 +264,7 @@ public final class RecsysCommand implements Callable<Integer> {
             int added = 0;
             try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dataDir.resolve("recsys").resolve("behaviors"),
                     BehaviorSequenceStore.DEFAULT_MAX_PER_USER, true);
-                 ProgressBar bar = new ProgressBarBuilder().setTaskName("import").setInitialMax(events.size())
-                         .setStyle(ProgressBarStyle.ASCII)
-                         .setUnit(" events", 1).showSpeed().build()) {
+                 ProgressBar bar = eventProgress("import", events.size())) {
                 for (int from = 0; from < events.size(); from += 10_000) {
                     List<BehaviorEvent> batch = events.subList(from, Math.min(events.size(), from + 10_000));
                     added += store.append(batch);
