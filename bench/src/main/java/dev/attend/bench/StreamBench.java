@@ -34,9 +34,10 @@ import org.apache.kafka.streams.state.HostInfo;
 final class StreamBench {
 
     private static final String USAGE = """
-            usage: bench stream [--rate EVENTS_PER_S] [--seconds S] [--users N] [--max-per-user N] [--json FILE]
+            usage: bench stream [--rate EVENTS_PER_S] [--seconds S] [--warmup S] [--users N] [--max-per-user N] [--json FILE]
               --rate          events per second to produce (default 50000)
-              --seconds       how long to produce (default 60)
+              --seconds       how long to produce, measured (default 60)
+              --warmup        seconds of the same load before, not measured (default 30: the JIT's first half minute)
               --users         users the events spread over, uniformly (default 10000)
               --max-per-user  the longest sequence kept (default 10000)
             Then the recovery after a crash: a process running the topology is killed (kill -9) in the middle of
@@ -52,6 +53,7 @@ final class StreamBench {
         int seconds = 60;
         int users = 10_000;
         int maxPerUser = 10_000;
+        int warmup = 30;
         Path json = null;
         try {
             for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
@@ -60,11 +62,12 @@ final class StreamBench {
                     case "--seconds" -> seconds = Integer.parseInt(o.value());
                     case "--users" -> users = Integer.parseInt(o.value());
                     case "--max-per-user" -> maxPerUser = Integer.parseInt(o.value());
+                    case "--warmup" -> warmup = Integer.parseInt(o.value());
                     case "--json" -> json = Path.of(o.value());
                     default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
                 }
             }
-            if (rate < 1 || seconds < 1 || users < 1 || maxPerUser < 1) {
+            if (rate < 1 || seconds < 1 || users < 1 || maxPerUser < 1 || warmup < 0) {
                 throw new IllegalArgumentException("every count must be >= 1");
             }
         } catch (BenchArgs.HelpRequested h) {
@@ -76,7 +79,7 @@ final class StreamBench {
             return 2;
         }
         try {
-            return measure(rate, seconds, users, maxPerUser, json, out, err);
+            return measure(rate, seconds, warmup, users, maxPerUser, json, out, err);
         } catch (Exception e) {
             err.println("bench stream: " + e);
             e.printStackTrace(err);
@@ -88,7 +91,8 @@ final class StreamBench {
     private record Probe(long user, long version, long sentNanos) {
     }
 
-    private static int measure(int rate, int seconds, int users, int maxPerUser, Path json, PrintStream out, PrintStream err) throws Exception {
+    private static int measure(int rate, int seconds, int warmup, int users, int maxPerUser, Path json, PrintStream out, PrintStream err)
+            throws Exception {
         Path dir = Files.createTempDirectory("attend-bench-stream");
         EventTopics topics = EventTopics.defaults();
         long start;
@@ -136,20 +140,43 @@ final class StreamBench {
                         err.println("[stream] sampler: " + e.getMessage());
                     }
                 }, "freshness-sampler");
-                sampler.start();
                 SplittableRandom rnd = new SplittableRandom(1);
                 int batch = Math.max(1, rate / 50); // 50 batches a second
+                List<StreamEvent> events = new ArrayList<>(batch);
+                long times = 0; // unique event times: every event is new
+                // Warm-up at the same rate, not measured: the JIT compiles Kafka's and the engine's code for the first
+                // half minute (a compiler thread took most of a core), which a long-running server does once.
+                long warmupEnd = System.nanoTime() + warmup * 1_000_000_000L;
+                long warmupStart = System.nanoTime();
+                long warmupSent = 0;
+                while (System.nanoTime() < warmupEnd) {
+                    events.clear();
+                    for (int i = 0; i < batch; i++) {
+                        int user = rnd.nextInt(users);
+                        versions[user]++;
+                        events.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", times++)));
+                    }
+                    producer.send(events);
+                    warmupSent += batch;
+                    long wait = warmupStart + (long) (warmupSent * 1e9 / rate) - System.nanoTime();
+                    if (wait > 0) {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    }
+                }
+                awaitApplied(stream, versions);
+                if (warmup > 0) {
+                    err.printf(Locale.ROOT, "[stream] warmed up: %,d events in %d s, applied; measuring%n", warmupSent, warmup);
+                }
+                sampler.start();
                 start = System.nanoTime();
                 long end = start + seconds * 1_000_000_000L;
                 long lastReport = start;
-                List<StreamEvent> events = new ArrayList<>(batch);
                 while (System.nanoTime() < end) {
                     events.clear();
                     for (int i = 0; i < batch; i++) {
                         int user = rnd.nextInt(users);
                         versions[user]++;
-                        long t = produced + i; // unique times: every event is new
-                        events.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", t)));
+                        events.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", times++)));
                     }
                     long sent = System.nanoTime();
                     int probeUser = (int) events.get(events.size() - 1).behavior().user();
@@ -170,14 +197,7 @@ final class StreamBench {
                 producing.set(false);
                 // drain: until every user's version is what was produced
                 long drainStart = System.nanoTime();
-                for (int u = 0; u < users; u++) {
-                    while (stream.version(u) < versions[u]) {
-                        Thread.sleep(5);
-                        if (System.nanoTime() - drainStart > 300_000_000_000L) {
-                            throw new IllegalStateException("not applied after 300 s: user " + u);
-                        }
-                    }
-                }
+                awaitApplied(stream, versions);
                 long appliedNanos = System.nanoTime() - start;
                 sampler.join();
                 producedPerSecond = produced / (producedNanos / 1e9);
@@ -204,6 +224,7 @@ final class StreamBench {
             row.put("events", produced);
             row.put("users", users);
             row.put("target_rate", rate);
+            row.put("warmup_s", warmup);
             row.put("produced_per_s", producedPerSecond);
             row.put("applied_per_s", appliedPerSecond);
             row.put("drain_s", drainSeconds);
@@ -222,6 +243,19 @@ final class StreamBench {
         }
         deleteTree(dir);
         return 0;
+    }
+
+    /** Waits until every user's version is what was produced (300 s at most). */
+    private static void awaitApplied(SequenceStream stream, long[] versions) throws InterruptedException {
+        long deadline = System.nanoTime() + 300_000_000_000L;
+        for (int u = 0; u < versions.length; u++) {
+            while (stream.version(u) < versions[u]) {
+                Thread.sleep(5);
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("not applied after 300 s: user " + u);
+                }
+            }
+        }
     }
 
     /**
