@@ -45,9 +45,8 @@ public final class EventStreaming implements AutoCloseable {
                 topics.create(admin);
             }
             producer = new EventProducer(bootstrap, topics);
-            SequenceStream.Options defaults = SequenceStream.Options.defaults(dir.resolve("streams"), endpoint);
-            sequences = new SequenceStream(bootstrap, topics, new SequenceStream.Options(defaults.applicationId(), endpoint,
-                    defaults.stateDir(), maxPerUser, defaults.commitInterval(), defaults.threads()));
+            sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
+                    .withMaxPerUser(maxPerUser));
             if (!sequences.awaitRunning(Duration.ofSeconds(120))) {
                 throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
             }

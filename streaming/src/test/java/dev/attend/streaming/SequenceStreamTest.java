@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.serving.BehaviorSequence;
 import dev.attend.recsys.serving.BoundedSequence;
+import dev.attend.recsys.serving.SequenceSource;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -123,7 +124,7 @@ class SequenceStreamTest {
     }
 
     /** Polls the store until the user's sequence reaches {@code version} (30 s at most). */
-    static BehaviorSequence awaitVersion(SequenceSourceLike stream, long user, long version) throws InterruptedException {
+    static BehaviorSequence awaitVersion(SequenceSource stream, long user, long version) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         BehaviorSequence s = stream.get(user);
         while (s.version() < version && System.nanoTime() < deadline) {
@@ -132,14 +133,6 @@ class SequenceStreamTest {
         }
         assertThat(s.version()).as("user %d's version", user).isEqualTo(version);
         return s;
-    }
-
-    interface SequenceSourceLike {
-        BehaviorSequence get(long user);
-    }
-
-    static BehaviorSequence awaitVersion(SequenceStream stream, long user, long version) throws InterruptedException {
-        return awaitVersion((SequenceSourceLike) stream::get, user, version);
     }
 
     static Map<String, String> deadLetters(EmbeddedKafkaBroker broker, EventTopics topics, int expected) {
