@@ -139,11 +139,17 @@ final class RecommendationDemo {
             }
             List<StreamEvent> now = new ArrayList<>();
             long t = times[times.length - 1];
-            for (int i = 1; i <= data.items() && now.size() < 15; i++) {
+            long probe = -1; // an item of that category the new views leave out: how its score moves
+            for (int i = 1; i <= data.items() && (now.size() < 15 || probe < 0); i++) {
                 if (data.categoryOf(i) == fresh) {
-                    now.add(new StreamEvent(new BehaviorEvent(userId, data.itemId(i), data.categoryId(fresh), "pv", ++t)));
+                    if (now.size() < 15) {
+                        now.add(new StreamEvent(new BehaviorEvent(userId, data.itemId(i), data.categoryId(fresh), "pv", ++t)));
+                    } else {
+                        probe = data.itemId(i);
+                    }
                 }
             }
+            float probeBefore = probe < 0 ? Float.NaN : recommender.score(userId, new long[] {probe}, null).get(0).probability();
             visible = send(streaming, now, userId);
             out.printf(Locale.ROOT, "  %d new views of category %d streamed (in the store %d ms after the send); top 5 now:%n", now.size(),
                     data.categoryId(fresh), visible);
@@ -151,9 +157,17 @@ final class RecommendationDemo {
             for (Recommender.Scored s : top) {
                 before.add(s.item());
             }
+            int changed = 0;
             for (Recommender.Scored s : recommender.recommend(userId, 5, true)) {
+                boolean isNew = !before.contains(s.item());
+                changed += isNew ? 1 : 0;
                 out.printf(Locale.ROOT, "    item %-10d category %-9d click probability %.3f%s%n", s.item(), s.category(), s.probability(),
-                        before.contains(s.item()) ? "" : "   (new)");
+                        isNew ? "   (new)" : "");
+            }
+            if (probe >= 0) {
+                out.printf(Locale.ROOT, "  %d of the 5 are new; item %d of category %d (not among the views): click probability %.3f -> %.3f%n",
+                        changed, probe, data.categoryId(fresh), probeBefore,
+                        recommender.score(userId, new long[] {probe}, null).get(0).probability());
             }
         } finally {
             deleteTree(streamDir);
