@@ -1,13 +1,9 @@
 package dev.attend.streaming;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.serving.BoundedSequence;
+import dev.attend.streaming.internals.WireJson;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -28,7 +24,6 @@ public final class EventWire {
     /** Largest value accepted, in bytes. */
     public static final int MAX_VALUE_BYTES = 16 * 1024;
 
-    private static final JsonFactory JSON_FACTORY = new JsonFactory();
 
     private EventWire() {
     }
@@ -40,32 +35,31 @@ public final class EventWire {
 
     public static byte[] value(StreamEvent event) {
         BehaviorEvent b = event.behavior();
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(96);
-        try (JsonGenerator g = JSON_FACTORY.createGenerator(out)) {
-            g.writeStartObject();
-            g.writeNumberField("v", VERSION);
-            g.writeNumberField("user", b.user());
-            g.writeNumberField("item", b.item());
-            g.writeNumberField("category", b.category());
-            g.writeStringField("behavior", b.action());
-            g.writeNumberField("time", b.time());
-            if (!event.context().isEmpty()) {
-                g.writeObjectFieldStart("context");
-                for (Map.Entry<String, String> c : event.context().entrySet()) {
-                    g.writeStringField(c.getKey(), c.getValue());
+        StringBuilder out = new StringBuilder(128);
+        out.append("{\"v\":").append(VERSION).append(",\"user\":").append(b.user()).append(",\"item\":").append(b.item())
+                .append(",\"category\":").append(b.category()).append(",\"behavior\":");
+        WireJson.writeString(out, b.action());
+        out.append(",\"time\":").append(b.time());
+        if (!event.context().isEmpty()) {
+            out.append(",\"context\":{");
+            boolean first = true;
+            for (Map.Entry<String, String> c : event.context().entrySet()) {
+                if (!first) {
+                    out.append(',');
                 }
-                g.writeEndObject();
+                first = false;
+                WireJson.writeString(out, c.getKey());
+                out.append(':');
+                WireJson.writeString(out, c.getValue());
             }
-            g.writeEndObject();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot write an event", e); // into memory: does not happen
+            out.append('}');
         }
-        return out.toByteArray();
+        return out.append('}').toString().getBytes(StandardCharsets.UTF_8);
     }
 
     /**
      * Reads a record; anything that is not a valid version-1 event is a {@link MalformedEventException} saying why.
-     * A streaming parse (no tree): the topology reads every event through here.
+     * The topology reads every event through here ({@link WireJson}: a parse by hand).
      */
     public static StreamEvent read(byte[] key, byte[] value) throws MalformedEventException {
         if (value == null) {
@@ -82,37 +76,37 @@ public final class EventWire {
         String behavior = null;
         Map<String, String> context = Map.of();
         int seen = 0; // bits: v, user, item, category, time
-        try (JsonParser p = JSON_FACTORY.createParser(value)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw new MalformedEventException("not a JSON object");
-            }
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                JsonToken t = p.nextToken();
+        WireJson json = new WireJson(value);
+        if (json.beginObject()) {
+            do {
+                String name = json.fieldName();
+                WireJson.Kind kind = json.readValue();
                 switch (name) {
-                    case "v" -> { v = integer(p, t, name); seen |= 1; }
-                    case "user" -> { user = integer(p, t, name); seen |= 2; }
-                    case "item" -> { item = integer(p, t, name); seen |= 4; }
-                    case "category" -> { category = integer(p, t, name); seen |= 8; }
-                    case "time" -> { time = integer(p, t, name); seen |= 16; }
+                    case "v" -> { v = integer(json, kind, name); seen |= 1; }
+                    case "user" -> { user = integer(json, kind, name); seen |= 2; }
+                    case "item" -> { item = integer(json, kind, name); seen |= 4; }
+                    case "category" -> { category = integer(json, kind, name); seen |= 8; }
+                    case "time" -> { time = integer(json, kind, name); seen |= 16; }
                     case "behavior" -> {
-                        if (t != JsonToken.VALUE_STRING) {
+                        if (kind != WireJson.Kind.STRING) {
                             throw new MalformedEventException("'behavior' is not a string");
                         }
-                        behavior = p.getText();
+                        behavior = json.text;
                     }
-                    case "context" -> context = context(p, t);
+                    case "context" -> {
+                        if (kind == WireJson.Kind.OBJECT) {
+                            context = json.object;
+                        } else if (kind == WireJson.Kind.OTHER && json.object != null && json.text != null) {
+                            throw new MalformedEventException("context '" + json.text + "' is not a string");
+                        } else if (!(kind == WireJson.Kind.OTHER && "null".equals(json.text))) {
+                            throw new MalformedEventException("'context' is not an object");
+                        }
+                    }
                     default -> throw new MalformedEventException("unknown field '" + name + "'");
                 }
-            }
-            if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
-                throw new MalformedEventException("not JSON: trailing content");
-            }
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new MalformedEventException("not JSON: " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
-            throw new MalformedEventException("not JSON: " + e.getMessage());
+            } while (json.nextField());
         }
+        json.end();
         String[] names = {"v", "user", "item", "category", "time"};
         for (int i = 0; i < names.length; i++) {
             if ((seen & (1 << i)) == 0) {
@@ -138,31 +132,10 @@ public final class EventWire {
         return new StreamEvent(event, context);
     }
 
-    private static Map<String, String> context(JsonParser p, JsonToken t) throws java.io.IOException, MalformedEventException {
-        if (t == JsonToken.VALUE_NULL) {
-            return Map.of();
+    private static long integer(WireJson json, WireJson.Kind kind, String field) throws MalformedEventException {
+        if (kind != WireJson.Kind.INTEGER) {
+            throw new MalformedEventException("'" + field + "' is not an integer: " + (kind == WireJson.Kind.OBJECT ? "an object" : json.text));
         }
-        if (t != JsonToken.START_OBJECT) {
-            throw new MalformedEventException("'context' is not an object");
-        }
-        Map<String, String> out = new LinkedHashMap<>();
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            if (p.nextToken() != JsonToken.VALUE_STRING) {
-                throw new MalformedEventException("context '" + name + "' is not a string");
-            }
-            out.put(name, p.getText());
-        }
-        return out;
-    }
-
-    private static long integer(JsonParser p, JsonToken t, String field) throws java.io.IOException, MalformedEventException {
-        if (t != JsonToken.VALUE_NUMBER_INT) {
-            throw new MalformedEventException("'" + field + "' is not an integer: " + (t == null ? "nothing" : p.getText()));
-        }
-        if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
-            throw new MalformedEventException("'" + field + "' is not an integer: " + p.getText() + " is out of range");
-        }
-        return p.getLongValue();
+        return json.integer;
     }
 }

@@ -19,6 +19,20 @@ class EventWireTest {
     }
 
     @Test
+    void stringsWithEscapesAndAnyWhiteSpaceRoundTrip() throws Exception {
+        StreamEvent e = new StreamEvent(new BehaviorEvent(7, 1, 2, "a\"b\\c\n\u00e9\u4e2d\ud83d\ude00", 3),
+                Map.of("q\"", "tab\there", "ctl", "\u0001"));
+        assertThat(EventWire.read(EventWire.key(7), EventWire.value(e))).isEqualTo(e);
+        String spaced = " {\n \"v\" : 1 ,\"user\":7,\t\"item\":1,\"category\":2,\"behavior\":\"p\\u0076\\/x\",\"time\":3,"
+                + "\"context\":null } \r\n";
+        StreamEvent read = EventWire.read(EventWire.key(7), spaced.getBytes(StandardCharsets.UTF_8));
+        assertThat(read.behavior().action()).isEqualTo("pv/x");
+        assertThat(read.context()).isEmpty();
+        assertThat(EventWire.read(EventWire.key(7), ("{\"v\":1,\"user\":7,\"item\":-9223372036854775808,\"category\":0,\"behavior\":\"pv\","
+                + "\"time\":0,\"context\":{}}").getBytes(StandardCharsets.UTF_8)).behavior().item()).isEqualTo(Long.MIN_VALUE);
+    }
+
+    @Test
     void everyMalformedRecordSaysWhy() {
         String ok = "\"v\":1,\"user\":5,\"item\":6,\"category\":7,\"behavior\":\"pv\",\"time\":8";
         assertMalformed("5", "{" + ok + ",\"x\":1}", "unknown field 'x'");
@@ -35,6 +49,13 @@ class EventWireTest {
         assertMalformed("5", "{" + ok + ",\"context\":[1]}", "'context' is not an object");
         assertMalformed("5", "[1,2]", "not a JSON object");
         assertMalformed("5", "{\"v\":1,", "not JSON");
+        assertMalformed("5", "{" + ok + "} x", "not JSON: trailing content");
+        assertMalformed("5", "{" + ok.replace("\"item\":6", "\"item\":9223372036854775808") + "}", "out of range");
+        assertMalformed("5", "{" + ok.replace("\"item\":6", "\"item\":06") + "}", "not JSON");
+        assertMalformed("5", "{" + ok.replace("\"item\":6", "\"item\":true") + "}", "'item' is not an integer: true");
+        assertMalformed("5", "{" + ok.replace("\"pv\"", "\"p\\qv\"") + "}", "not JSON: expected a valid escape");
+        assertMalformed("5", "{" + ok.replace("\"pv\"", "\"p\u0001v\"") + "}", "not JSON: expected no control character");
+        assertMalformed("5", "", "not JSON");
         assertMalformed("5", "{" + ok + ",\"context\":{\"a\":\"" + "y".repeat(EventWire.MAX_VALUE_BYTES) + "\"}}", "over the limit");
         assertThatThrownBy(() -> EventWire.read(EventWire.key(5), null)).isInstanceOf(MalformedEventException.class).hasMessage("no value");
     }
