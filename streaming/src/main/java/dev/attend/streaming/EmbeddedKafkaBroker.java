@@ -77,10 +77,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return bootstrapServers;
     }
 
-    public Path directory() {
-        return dir;
-    }
-
     /**
      * The bootstrap address of the embedded broker running with its log under {@code dir}, as it wrote it (a file
      * left by a killed process names a broker that no longer answers); empty when none was started there.

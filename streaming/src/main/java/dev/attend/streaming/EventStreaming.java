@@ -18,13 +18,11 @@ public final class EventStreaming implements AutoCloseable {
     private final EmbeddedKafkaBroker broker;
     private final EventProducer producer;
     private final SequenceStream sequences;
-    private final String bootstrapServers;
 
-    private EventStreaming(EmbeddedKafkaBroker broker, EventProducer producer, SequenceStream sequences, String bootstrapServers) {
+    private EventStreaming(EmbeddedKafkaBroker broker, EventProducer producer, SequenceStream sequences) {
         this.broker = broker;
         this.producer = producer;
         this.sequences = sequences;
-        this.bootstrapServers = bootstrapServers;
     }
 
     /**
@@ -50,7 +48,7 @@ public final class EventStreaming implements AutoCloseable {
             if (!sequences.awaitRunning(Duration.ofSeconds(120))) {
                 throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
             }
-            return new EventStreaming(broker, producer, sequences, bootstrap);
+            return new EventStreaming(broker, producer, sequences);
         } catch (IOException | RuntimeException e) {
             closeAll(sequences, producer, broker);
             throw e;
@@ -67,15 +65,6 @@ public final class EventStreaming implements AutoCloseable {
 
     public EventProducer producer() {
         return producer;
-    }
-
-    public String bootstrapServers() {
-        return bootstrapServers;
-    }
-
-    /** Whether the broker runs in this JVM. */
-    public boolean embedded() {
-        return broker != null;
     }
 
     @Override
