@@ -108,14 +108,17 @@ public final class SimdScorer implements Scorer {
             int a = q0;
             int b = Math.min(m, q0 + chunk);
             tasks.add(pool.submit(() -> {
-                TopKCollector[] local = collectors(b - a, k);
                 if (byTiles) {
-                    scanByTileMaxima(queries, packed, tiles, a, b, local);
+                    ReachingRows[] reaching = scanByTileMaxima(queries, packed, tiles, a, b, null, k);
+                    for (int i = a; i < b; i++) {
+                        results[i] = reaching[i - a].top(k);
+                    }
                 } else {
+                    TopKCollector[] local = collectors(b - a, k);
                     scanRange(java.util.Arrays.copyOfRange(queries, a, b), keys, 0, keys.size(), local);
-                }
-                for (int i = a; i < b; i++) {
-                    results[i] = local[i - a].drain();
+                    for (int i = a; i < b; i++) {
+                        results[i] = local[i - a].drain();
+                    }
                 }
             }));
         }
@@ -137,7 +140,14 @@ public final class SimdScorer implements Scorer {
             float[] packed = VectorMath.packByFour(queries, keys.dim());
             for (int start = from; start < to; start += CHUNK_ROWS) {
                 DimMajorTiles tiles = DimMajorTiles.of(keys, start, Math.min(to, start + CHUNK_ROWS));
-                scanByTileMaxima(queries, packed, tiles, 0, queries.length, out);
+                float[] bounds = new float[queries.length];
+                for (int i = 0; i < queries.length; i++) {
+                    bounds[i] = out[i].threshold();
+                }
+                ReachingRows[] reaching = scanByTileMaxima(queries, packed, tiles, 0, queries.length, bounds, out[0].capacity());
+                for (int i = 0; i < queries.length; i++) {
+                    reaching[i].offerTo(out[i]);
+                }
             }
             return;
         }
@@ -190,26 +200,29 @@ public final class SimdScorer implements Scorer {
      * tile (a partial tile at a page end or the range end is scored row-major). Any k tiles whose maxima reach t0
      * hold k scores of at least t0, so the k-th largest tile maximum is a lower bound of the query's k-th best
      * score: every score of the top k lies in a tile whose maximum reaches t0, and only those tiles (about k) are
-     * scored again in pass 2 and offered. Pass 2 reads the tiles transposed for pass 1 and sums in the same order,
+     * scored again in pass 2, their rows that reach t0 (about k) kept and sorted once ({@link ReachingRows}). Pass 2 reads the tiles transposed for pass 1 and sums in the same order,
      * so its scores are the bits pass 1 saw; it goes tile by tile, two of the tile's queries at a time, so that a
      * tile is read from memory once for the chunk's queries (rescoring query by query, pass 2 waited on
-     * memory for the 4 KiB of each tile). {@code out[i]} collects query {@code q0 + i}.
+     * memory for the 4 KiB of each tile). Returns the rows kept for query {@code q0 + i} at {@code i}; {@code bounds}
+     * (or null) are lower bounds the queries already have (a collector's threshold from an earlier range).
      */
-    private static void scanByTileMaxima(float[][] queries, float[] packed, DimMajorTiles tiles, int q0, int q1, TopKCollector[] out) {
+    private static ReachingRows[] scanByTileMaxima(float[][] queries, float[] packed, DimMajorTiles tiles, int q0, int q1, float[] bounds,
+                                                   int k) {
         int m = q1 - q0;
         int tileCount = tiles.count;
         float[] tileMax = TILE_MAXIMA.floats(m * tileCount); // [query - q0][tile]
         tileMaxima(queries, packed, tiles, q0, m, tileMax);
-        // Each query's threshold: the k-th largest of its tile maxima (or its collector's, if higher).
+        // Each query's threshold: the k-th largest of its tile maxima (or the bound it came with, if higher).
         float[] thresholds = new float[m];
         float[] work = new float[tileCount];
+        ReachingRows[] out = new ReachingRows[m];
         for (int i = 0; i < m; i++) {
-            TopKCollector collector = out[i];
-            float threshold = collector.threshold();
-            if (tileCount >= collector.capacity()) {
-                threshold = Math.max(threshold, kthLargest(tileMax, i * tileCount, tileCount, collector.capacity(), work));
+            float threshold = bounds == null ? Float.NEGATIVE_INFINITY : bounds[i];
+            if (tileCount >= k) {
+                threshold = Math.max(threshold, kthLargest(tileMax, i * tileCount, tileCount, k, work));
             }
             thresholds[i] = threshold;
+            out[i] = new ReachingRows();
         }
         // The (tile, query) pairs to score again, grouped by tile: a tile is read once for all its queries.
         int[] first = new int[tileCount + 1];
@@ -221,6 +234,7 @@ public final class SimdScorer implements Scorer {
         int[] next = first.clone();
         forEachTileReaching(tileMax, tileCount, thresholds, m, (t, i) -> queriesOfTile[next[t]++] = i);
         rescore(queries, tiles, q0, first, queriesOfTile, thresholds, out);
+        return out;
     }
 
     /** Pass 1: {@code tileMax[i * tiles.count + t]} = the maximum score of query {@code q0 + i} in tile t. */
@@ -273,7 +287,7 @@ public final class SimdScorer implements Scorer {
         void accept(int tile, int query);
     }
 
-    /** Calls {@code action} for every tile whose maximum for a query reaches the query's threshold (a vector compare first). */
+    /** Calls {@code action} for every tile whose maximum for a query reaches the query's threshold (the set bits of a vector compare). */
     private static void forEachTileReaching(float[] tileMax, int tileCount, float[] thresholds, int m, TileQueryConsumer action) {
         int lanes = SPECIES.length();
         for (int i = 0; i < m; i++) {
@@ -282,12 +296,9 @@ public final class SimdScorer implements Scorer {
             FloatVector bound = FloatVector.broadcast(SPECIES, threshold);
             int t = 0;
             for (; t + lanes <= tileCount; t += lanes) {
-                if (FloatVector.fromArray(SPECIES, tileMax, row + t).compare(VectorOperators.GE, bound).anyTrue()) {
-                    for (int l = t; l < t + lanes; l++) {
-                        if (tileMax[row + l] >= threshold) {
-                            action.accept(l, i);
-                        }
-                    }
+                for (long bits = FloatVector.fromArray(SPECIES, tileMax, row + t).compare(VectorOperators.GE, bound).toLong(); bits != 0;
+                     bits &= bits - 1) {
+                    action.accept(t + Long.numberOfTrailingZeros(bits), i);
                 }
             }
             for (; t < tileCount; t++) {
@@ -300,10 +311,10 @@ public final class SimdScorer implements Scorer {
 
     /**
      * Pass 2: the rows of the tiles that can hold a query's top K, scored again with pass 1's sums (the same bits: a
-     * score equal to a tile maximum still reaches its threshold) and offered; two queries at a time on a full tile.
+     * score equal to a tile maximum still reaches its threshold) and the rows that reach it kept; two queries at a time on a full tile.
      */
     private static void rescore(float[][] queries, DimMajorTiles tiles, int q0, int[] first, int[] queriesOfTile, float[] thresholds,
-                                TopKCollector[] out) {
+                                ReachingRows[] out) {
         int dim = tiles.dim;
         float[] scores = new float[2 * TILE_ROWS];
         Tiles partial = new Tiles(tiles.keys);
@@ -318,20 +329,20 @@ public final class SimdScorer implements Scorer {
                     int a = queriesOfTile[x];
                     int b = queriesOfTile[x + 1];
                     dotTwoQueriesDimMajor(queries[q0 + a], queries[q0 + b], tiles.transposed, tOffset, dim, scores);
-                    thresholds[a] = offer(scores, 0, TILE_ROWS, start, thresholds[a], out[a]);
-                    thresholds[b] = offer(scores, TILE_ROWS, TILE_ROWS, start, thresholds[b], out[b]);
+                    keep(scores, 0, TILE_ROWS, start, thresholds[a], out[a]);
+                    keep(scores, TILE_ROWS, TILE_ROWS, start, thresholds[b], out[b]);
                 }
                 if (x < end) {
                     int a = queriesOfTile[x];
                     dotRowsDimMajor(queries[q0 + a], tiles.transposed, tOffset, dim, scores);
-                    thresholds[a] = offer(scores, 0, TILE_ROWS, start, thresholds[a], out[a]);
+                    keep(scores, 0, TILE_ROWS, start, thresholds[a], out[a]);
                 }
             } else if (x < end) {
                 partial.load(start, tiles.start[t + 1]);
                 for (; x < end; x++) {
                     int a = queriesOfTile[x];
                     dotRows(queries[q0 + a], partial.data, partial.base, dim, rows, scores);
-                    thresholds[a] = offer(scores, 0, rows, start, thresholds[a], out[a]);
+                    keep(scores, 0, rows, start, thresholds[a], out[a]);
                 }
             }
         }
@@ -452,26 +463,25 @@ public final class SimdScorer implements Scorer {
         return max.reduceLanes(VectorOperators.MAX);
     }
 
-    /** Offers {@code scores[from, from + rows)} (rows {@code start...}) that reach {@code threshold}; returns the threshold after. */
-    private static float offer(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
+    /**
+     * Keeps the rows of {@code scores[from, from + rows)} (rows {@code start...}) that reach {@code threshold}: a vector
+     * compare, then only the set bits of its mask (a kept row is rare, and a branch per lane mispredicts on it).
+     */
+    private static void keep(float[] scores, int from, int rows, int start, float threshold, ReachingRows out) {
         int lanes = SPECIES.length();
         int r = 0;
         for (; r + lanes <= rows; r += lanes) {
-            // most vectors hold no score that reaches the threshold: one compare skips them
-            if (FloatVector.fromArray(SPECIES, scores, from + r).compare(VectorOperators.GE, threshold).anyTrue()) {
-                threshold = offerEach(scores, from + r, lanes, start + r, threshold, collector);
+            for (long bits = FloatVector.fromArray(SPECIES, scores, from + r).compare(VectorOperators.GE, threshold).toLong(); bits != 0;
+                 bits &= bits - 1) {
+                int lane = Long.numberOfTrailingZeros(bits);
+                out.add(scores[from + r + lane], start + r + lane);
             }
         }
-        return offerEach(scores, from + r, rows - r, start + r, threshold, collector);
-    }
-
-    private static float offerEach(float[] scores, int from, int rows, int start, float threshold, TopKCollector collector) {
-        for (int r = 0; r < rows; r++) {
-            if (scores[from + r] >= threshold && collector.offer(scores[from + r], start + r)) {
-                threshold = Math.max(threshold, collector.threshold());
+        for (; r < rows; r++) {
+            if (scores[from + r] >= threshold) {
+                out.add(scores[from + r], start + r);
             }
         }
-        return threshold;
     }
 
     /**
