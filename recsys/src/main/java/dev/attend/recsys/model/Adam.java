@@ -71,6 +71,10 @@ final class Adam {
         for (Map.Entry<EmbeddingTable, Map<Integer, float[]>> e : g.rows.entrySet()) {
             EmbeddingTable t = e.getKey();
             float[][] moments = tableMoments.get(t);
+            if (moments[0].length < t.weights.length) { // the table grew online
+                moments = new float[][] {java.util.Arrays.copyOf(moments[0], t.weights.length), java.util.Arrays.copyOf(moments[1], t.weights.length)};
+                tableMoments.put(t, moments);
+            }
             for (Map.Entry<Integer, float[]> row : e.getValue().entrySet()) {
                 if (row.getKey() == 0) {
                     continue; // the padding/unknown row stays zero

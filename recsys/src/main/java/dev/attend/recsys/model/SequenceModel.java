@@ -39,11 +39,14 @@ public final class SequenceModel {
     final EmbeddingTable attPos;
     final EmbeddingTable repPos;
     final Mlp mlp;
+    /** Draws the rows of ids that arrive online. */
+    private final SplittableRandom growth;
 
     /** A new model for dense item ids {@code [0, items]} and category ids {@code [0, categories]}. */
     public SequenceModel(ModelConfig config, int items, int categories, long seed) {
         this.config = config;
         SplittableRandom rnd = new SplittableRandom(seed);
+        this.growth = new SplittableRandom(seed ^ 0x5DEECE66DL);
         repItem = new EmbeddingTable("representation item", items + 1, config.representationDim(), EMBEDDING_STD, rnd);
         repCat = new EmbeddingTable("representation category", categories + 1, config.representationDim(), EMBEDDING_STD, rnd);
         if (config.sharedTables()) {
@@ -75,6 +78,29 @@ public final class SequenceModel {
         return config;
     }
 
+    /** Dense item ids run from 1 to {@code items()}. */
+    public int items() {
+        return repItem.rows - 1;
+    }
+
+    /** Dense category ids run from 1 to {@code categories()}. */
+    public int categories() {
+        return repCat.rows - 1;
+    }
+
+    /**
+     * Rows for dense ids up to {@code items} and {@code categories} (new rows drawn as at construction): what an
+     * {@link dev.attend.recsys.data.ItemCatalog#learn} of a new item calls before the id is published.
+     */
+    public synchronized void ensureRows(int items, int categories) {
+        repItem.grow(items + 1, growth);
+        repCat.grow(categories + 1, growth);
+        if (attItem != repItem) {
+            attItem.grow(items + 1, growth);
+            attCat.grow(categories + 1, growth);
+        }
+    }
+
     /** The distinct embedding tables (two when attention and representation share them, else four; and the position ones). */
     java.util.List<EmbeddingTable> tables() {
         java.util.List<EmbeddingTable> t = new java.util.ArrayList<>(config.sharedTables() ? java.util.List.of(repItem, repCat)
@@ -88,11 +114,14 @@ public final class SequenceModel {
         return t;
     }
 
-    /** Every parameter array in a fixed order (tables, then the MLP's weights, biases and slopes): what is saved. */
+    /**
+     * Every parameter array in a fixed order (tables, then the MLP's weights, biases and slopes): what is saved. A
+     * table that grew online gives a copy of its rows in use; a model as constructed gives its own arrays.
+     */
     java.util.List<float[]> parameters() {
         java.util.List<float[]> out = new java.util.ArrayList<>();
         for (EmbeddingTable t : tables()) {
-            out.add(t.weights);
+            out.add(t.used());
         }
         out.addAll(ModelFiles.flatten(mlp.weights, mlp.biases, mlp.slopes));
         return out;
