@@ -27,6 +27,7 @@ public final class BenchMain {
         BENCHES.put("attention", "retrieval attention while decoding on KV heads: mass recall, output error, latency (--help)");
         BENCHES.put("attention-http", "one KV head over HTTP at N = 10^6: decode-step latency (append + attend), prefill, build (--help)");
         BENCHES.put("stream", "events through the in-process Kafka broker into the sequence store: events/s, freshness p50/p99 (--help)");
+        BENCHES.put("online", "online learning from a behaviour stream: prequential AUC per window against a frozen model, PNG plot (--help)");
         BENCHES.put("recsys", "DARE vs TWIN-like vs DIN-like vs popularity on a behaviour data set: AUC, GAUC, logloss (--help)");
         BENCHES.put("plot", "draws the chart of a scorer, index or attention JSON report (--json FILE --png FILE)");
     }
@@ -47,6 +48,7 @@ public final class BenchMain {
             case "attention-http" -> System.exit(AttentionHttpBench.run(rest, System.out, System.err));
             case "recsys" -> System.exit(RecsysBench.run(rest, System.out, System.err));
             case "stream" -> System.exit(StreamBench.run(rest, System.out, System.err));
+            case "online" -> System.exit(OnlineBench.run(rest, System.out, System.err));
             case "plot" -> System.exit(PlotCommand.run(rest, System.err));
             // In its own class so that the scorer harness never loads JMH (absent from reduced class paths).
             case "jmh" -> JmhLauncher.run(rest);
