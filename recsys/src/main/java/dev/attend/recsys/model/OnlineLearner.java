@@ -123,7 +123,11 @@ public final class OnlineLearner {
             throw new IllegalArgumentException("history items (" + historyItems.length + ") and categories ("
                     + historyCategories.length + ") differ in length");
         }
+        int known = catalog.items();
         int item = catalog.learn(itemId, categoryId, model::ensureRows);
+        if (catalog.items() != known) {
+            model.weightsChanged(); // after the id is published: a history cached with it unknown (row 0) is read again
+        }
         int to = historyItems.length;
         int from = Math.max(0, to - options.historyLength());
         int scored = 1 + options.negatives();

@@ -378,6 +378,11 @@ public final class SequenceModel {
     private volatile ServingWeights serving;
 
     /** Marks the weights changed: the serving form is taken again at the next {@link #score}. */
+    /** Changes whenever a training step or new rows change what the model computes (what caches of its outputs key on). */
+    public long weightsVersion() {
+        return version;
+    }
+
     void weightsChanged() {
         version++;
     }

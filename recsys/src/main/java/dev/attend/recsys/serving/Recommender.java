@@ -221,7 +221,8 @@ public final class Recommender implements AutoCloseable {
     }
 
     /** A user's history as the model reads it, for one version of the stored sequence. */
-    private record History(long version, BehaviorSequence sequence, int offset, int[] items, int[] categories,
+    /** A user's history as the model reads it, valid while the sequence and the model's weights stay at these versions. */
+    private record History(long version, long weights, BehaviorSequence sequence, int offset, int[] items, int[] categories,
                            VectorStore keys) {
 
         long bytes() {
@@ -231,9 +232,10 @@ public final class Recommender implements AutoCloseable {
 
     private History history(long user) {
         long version = store.version(user);
+        long weights = model.weightsVersion(); // read before the keys are built: a step during the build leaves them stale
         synchronized (cache) {
             History h = cache.get(user);
-            if (h != null && h.version == version) {
+            if (h != null && h.version == version && h.weights == weights) {
                 return h;
             }
         }
@@ -246,7 +248,7 @@ public final class Recommender implements AutoCloseable {
             hi[j] = catalog.itemIndex(seq.items()[offset + j]);
             hc[j] = catalog.categoryIndex(seq.categories()[offset + j]);
         }
-        History h = new History(seq.version(), seq, offset, hi, hc, model.attentionKeys(hi, hc));
+        History h = new History(seq.version(), weights, seq, offset, hi, hc, model.attentionKeys(hi, hc));
         synchronized (cache) {
             History old = cache.put(user, h);
             cachedBytes += h.bytes() - (old == null ? 0 : old.bytes());
