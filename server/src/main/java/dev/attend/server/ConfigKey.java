@@ -13,7 +13,8 @@ public enum ConfigKey {
     KV_SESSION_TTL_S("attend.kv-session-ttl-s", "ATTEND_KV_SESSION_TTL_S", "--kv-session-ttl-s"),
     KV_DURABILITY("attend.kv-durability", "ATTEND_KV_DURABILITY", "--kv-durability"),
     RECSYS_MODEL("attend.recsys-model", "ATTEND_RECSYS_MODEL", "--recsys-model"),
-    KAFKA_BOOTSTRAP("attend.kafka-bootstrap", "ATTEND_KAFKA_BOOTSTRAP", "--kafka-bootstrap");
+    KAFKA_BOOTSTRAP("attend.kafka-bootstrap", "ATTEND_KAFKA_BOOTSTRAP", "--kafka-bootstrap"),
+    RECSYS_ONLINE_STEPS("attend.recsys-online-steps", "ATTEND_RECSYS_ONLINE_STEPS", "--recsys-online-steps");
 
     private final String property;
     private final String envVar;

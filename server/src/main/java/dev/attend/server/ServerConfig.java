@@ -21,9 +21,12 @@ import java.util.Objects;
  * @param kafkaBootstrap  where users' events stream: {@link #KAFKA_EMBEDDED} (a broker in this process, its log
  *                        under the data directory), {@link #KAFKA_NONE} (no Kafka: behaviours in a local store),
  *                        or the bootstrap servers of a cluster ({@code host:port,...})
+ * @param recsysOnlineSteps the share of streamed events that train the served recommendation model online (each
+ *                        a step; 0: no online training); snapshots go to the model file
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
-                           Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap) {
+                           Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap,
+                           double recsysOnlineSteps) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -44,6 +47,9 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         if (kafkaBootstrap.isBlank()) {
             throw new IllegalArgumentException("kafkaBootstrap must not be blank: embedded, none or host:port");
         }
+        if (!(recsysOnlineSteps >= 0 && recsysOnlineSteps <= 1)) {
+            throw new IllegalArgumentException("recsysOnlineSteps must be in [0, 1], got " + recsysOnlineSteps);
+        }
         if (kvSessionTtl.isNegative()) {
             throw new IllegalArgumentException("kvSessionTtl must not be negative, got " + kvSessionTtl);
         }
@@ -63,43 +69,57 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
 
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED);
+                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
+        return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
+        return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
-        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
+        return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
-        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
+        return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability, recsysModel, kafkaBootstrap);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability, recsysModel, kafkaBootstrap);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, newModel, kafkaBootstrap);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                newModel, kafkaBootstrap, recsysOnlineSteps);
     }
 
     public ServerConfig withKafkaBootstrap(String newBootstrap) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, newBootstrap);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, newBootstrap, recsysOnlineSteps);
+    }
+
+    public ServerConfig withRecsysOnlineSteps(double share) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap,
+                share);
     }
 
     /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */

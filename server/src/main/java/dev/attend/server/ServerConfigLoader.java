@@ -106,6 +106,7 @@ public final class ServerConfigLoader {
         Setting durability = settings.get(ConfigKey.KV_DURABILITY);
         Setting recsysModel = settings.get(ConfigKey.RECSYS_MODEL);
         Setting kafka = settings.get(ConfigKey.KAFKA_BOOTSTRAP);
+        Setting online = settings.get(ConfigKey.RECSYS_ONLINE_STEPS);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -119,7 +120,20 @@ public final class ServerConfigLoader {
                         Long.MAX_VALUE / 1_000_000_000L, "zero (never) or a positive number of seconds")),
                 durability == null ? defaults.kvDurability() : parseDurability(durability),
                 recsysModel == null ? null : toPath(ConfigKey.RECSYS_MODEL.property(), recsysModel),
-                kafka == null ? defaults.kafkaBootstrap() : parseKafka(kafka));
+                kafka == null ? defaults.kafkaBootstrap() : parseKafka(kafka),
+                online == null ? defaults.recsysOnlineSteps() : parseShare(ConfigKey.RECSYS_ONLINE_STEPS, online));
+    }
+
+    private static double parseShare(ConfigKey key, Setting setting) {
+        try {
+            double v = Double.parseDouble(setting.value().strip());
+            if (v >= 0 && v <= 1) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw invalid(key.property(), setting, "a share between 0 and 1 (0: off)");
     }
 
     private static String parseKafka(Setting setting) {

@@ -37,9 +37,9 @@ class RecsysStreamingTest {
             int portA = freePort();
             int portB = freePort();
             RecsysRoutes routesA = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("a"), new HostInfo("127.0.0.1",
-                    portA), 1000), scorer, dir.resolve("no-model.bin"), false);
+                    portA), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "a");
             RecsysRoutes routesB = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("b"), new HostInfo("127.0.0.1",
-                    portB), 1000), scorer, dir.resolve("no-model.bin"), false);
+                    portB), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "b");
             AttendServer a = AttendServer.builder().routes(routesA).build().start(config(portA, "a"));
             AttendServer b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
             try {
@@ -80,6 +80,56 @@ class RecsysStreamingTest {
                 routesB.close();
             }
         }
+    }
+
+    @Test
+    void theServedModelLearnsFromStreamedEventsAndSnapshotsToItsFile() throws Exception {
+        // a model that knows five items; the stream brings new ones
+        List<dev.attend.recsys.data.BehaviorEvent> known = new ArrayList<>();
+        for (int i = 1; i <= 5; i++) {
+            known.add(new dev.attend.recsys.data.BehaviorEvent(0, i, i % 5, "pv", i));
+        }
+        dev.attend.recsys.data.UserSequences seed = dev.attend.recsys.data.UserSequences.of(known);
+        Path modelFile = dir.resolve("model.bin");
+        dev.attend.recsys.model.ModelFiles.save(new dev.attend.recsys.model.SequenceModel(new dev.attend.recsys.model.ModelConfig(
+                dev.attend.recsys.model.ModelConfig.Kind.DARE, 8, 16, 10, new int[] {32, 16}), seed.catalog().items(), seed.catalog().categories(),
+                1), seed.catalog(), modelFile);
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka")); Scorer scorer = Scorers.create("simd")) {
+            int port = freePort();
+            RecsysRoutes routes = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("a"), new HostInfo("127.0.0.1",
+                    port), 1000), scorer, modelFile, true, 1.0, "a");
+            AttendServer a = AttendServer.builder().routes(routes).build().start(config(port, "a"));
+            List<Map<String, Object>> events = new ArrayList<>();
+            for (int u = 0; u < 10; u++) {
+                for (int j = 0; j < 4; j++) {
+                    events.add(event(u, 100 + 10 * u + j, 1000 + j));
+                }
+            }
+            try {
+                assertThat(post(a, Map.of("events", events)).statusCode()).isEqualTo(200);
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                JsonNode online;
+                do {
+                    online = TestHttp.json(TestHttp.get(a, "/v1/recsys/model")).get("online");
+                    Thread.sleep(100);
+                } while (online.get("events").asLong() < events.size() && System.nanoTime() < deadline);
+                assertThat(online.get("events").asLong()).isEqualTo(events.size());
+                assertThat(online.get("steps").asLong()).isEqualTo(events.size());
+                assertThat(online.get("running").asBoolean()).isTrue();
+                JsonNode model = TestHttp.json(TestHttp.get(a, "/v1/recsys/model"));
+                assertThat(model.get("items").asInt()).isEqualTo(5 + events.size());
+                // a streamed item is now one the model knows
+                HttpResponse<String> scored = TestHttp.post(a, "/v1/recsys/score",
+                        BodyPublishers.ofString("{\"user\": 3, \"items\": [131, 999999]}"));
+                assertThat(scored.statusCode()).as(scored.body()).isEqualTo(200);
+                assertThat(scored.body()).contains("\"known\":true", "\"known\":false");
+            } finally {
+                a.stop();
+                routes.close();
+            }
+        }
+        // closing took a last snapshot into the model file
+        assertThat(dev.attend.recsys.model.ModelFiles.loadWithCatalog(modelFile).catalog().items()).isEqualTo(5 + 40);
     }
 
     private ServerConfig config(int port, String name) {

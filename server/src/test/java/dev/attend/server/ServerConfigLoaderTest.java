@@ -85,6 +85,17 @@ class ServerConfigLoaderTest {
     }
 
     @Test
+    void onlineTrainingShareDefaultsToEveryEventAndRefusesValuesOutsideZeroToOne() {
+        assertThat(ServerConfigLoader.load(null, Map.of(), Map.of()).recsysOnlineSteps()).isEqualTo(1.0);
+        assertThat(ServerConfigLoader.load(null, Map.of("ATTEND_RECSYS_ONLINE_STEPS", "0.25"), Map.of()).recsysOnlineSteps()).isEqualTo(0.25);
+        assertThat(ServerConfigLoader.load(null, Map.of(), Map.of(ConfigKey.RECSYS_ONLINE_STEPS, "0")).recsysOnlineSteps()).isZero();
+        for (String bad : new String[] {"1.5", "-0.1", "NaN", "often"}) {
+            assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of("ATTEND_RECSYS_ONLINE_STEPS", bad), Map.of()))
+                    .isInstanceOf(ConfigException.class).hasMessageContaining("attend.recsys-online-steps").hasMessageContaining("between 0 and 1");
+        }
+    }
+
+    @Test
     void kvSessionSettingsComeFromTheEnvironmentAndFlags() {
         ServerConfig config = ServerConfigLoader.load(null, Map.of("ATTEND_KV_DURABILITY", "process"),
                 Map.of(ConfigKey.KV_SESSION_TTL_S, "60"));

@@ -16,13 +16,27 @@ import org.apache.kafka.streams.state.HostInfo;
 public final class EventStreaming implements AutoCloseable {
 
     private final EmbeddedKafkaBroker broker;
+    private final String bootstrapServers;
+    private final EventTopics topics;
     private final EventProducer producer;
     private final SequenceStream sequences;
 
-    private EventStreaming(EmbeddedKafkaBroker broker, EventProducer producer, SequenceStream sequences) {
+    private EventStreaming(EmbeddedKafkaBroker broker, String bootstrapServers, EventTopics topics, EventProducer producer,
+                           SequenceStream sequences) {
         this.broker = broker;
+        this.bootstrapServers = bootstrapServers;
+        this.topics = topics;
         this.producer = producer;
         this.sequences = sequences;
+    }
+
+    /** The Kafka cluster events stream through (this process's broker, or the one given). */
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    public EventTopics topics() {
+        return topics;
     }
 
     /**
@@ -48,7 +62,7 @@ public final class EventStreaming implements AutoCloseable {
             if (!sequences.awaitRunning(Duration.ofSeconds(120))) {
                 throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
             }
-            return new EventStreaming(broker, producer, sequences);
+            return new EventStreaming(broker, bootstrap, topics, producer, sequences);
         } catch (IOException | RuntimeException e) {
             closeAll(sequences, producer, broker);
             throw e;

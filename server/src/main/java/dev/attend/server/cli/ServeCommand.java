@@ -69,6 +69,11 @@ public final class ServeCommand implements Callable<Integer> {
                     + "store).")
     String kafkaBootstrap;
 
+    @Option(names = "--recsys-online-steps", paramLabel = "SHARE",
+            description = "The share of streamed events that train the served recommendation model online, one step each "
+                    + "(default 1; 0: no online training). Snapshots of the model go to its file; needs Kafka.")
+    String recsysOnlineSteps;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "Properties file with attend.* keys (default: $" + ServerConfigLoader.CONFIG_FILE_ENV + ", else none).")
     Path configFile;
@@ -107,7 +112,8 @@ public final class ServeCommand implements Callable<Integer> {
                         + (bootstrap == null ? "Kafka broker in this process" : "Kafka at " + bootstrap) + ") ...");
                 EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"),
                         new HostInfo(config.host(), config.port()), SequenceStream.DEFAULT_MAX_PER_USER);
-                recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null);
+                recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null,
+                        config.recsysOnlineSteps(), config.host() + "-" + config.port());
             } else {
                 recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
             }
@@ -153,6 +159,7 @@ public final class ServeCommand implements Callable<Integer> {
         putIfGiven(flags, ConfigKey.KV_DURABILITY, kvDurability);
         putIfGiven(flags, ConfigKey.RECSYS_MODEL, recsysModel);
         putIfGiven(flags, ConfigKey.KAFKA_BOOTSTRAP, kafkaBootstrap);
+        putIfGiven(flags, ConfigKey.RECSYS_ONLINE_STEPS, recsysOnlineSteps);
         return flags;
     }
 

@@ -10,6 +10,8 @@ import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.recsys.serving.Recommender;
 import dev.attend.recsys.serving.SequenceSource;
 import dev.attend.streaming.EventStreaming;
+import dev.attend.streaming.OnlineTraining;
+import dev.attend.recsys.model.OnlineLearner;
 import dev.attend.streaming.StreamEvent;
 import dev.attend.server.ApiException;
 import io.javalin.config.RoutesConfig;
@@ -63,6 +65,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private final HttpClient forwarder;
     private final Recommender recommender;
     private final Path modelFile;
+    private OnlineTraining training; // or null: no online training
 
     /**
      * Stores behaviours under {@code dir} (no Kafka) and serves the model in {@code modelFile} (none when the file
@@ -77,10 +80,29 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
 
     /**
      * Reads behaviours from the event stream's sequence topology and sends events to Kafka; a request about a user
-     * another instance holds is forwarded there. Closes {@code streaming} when closed.
+     * another instance holds is forwarded there. With a model and {@code onlineSteps > 0}, the model also learns
+     * from the stream ({@link OnlineTraining}, group {@code attend-online-<instance>}, snapshots to
+     * {@code modelFile}). Closes {@code streaming} when closed.
      */
-    public RecsysRoutes(EventStreaming streaming, Scorer scorer, Path modelFile, boolean required) throws IOException {
+    public RecsysRoutes(EventStreaming streaming, Scorer scorer, Path modelFile, boolean required, double onlineSteps, String instance)
+            throws IOException {
         this(null, streaming, scorer, modelFile, required);
+        if (recommender != null && onlineSteps > 0) {
+            training = new OnlineTraining(streaming.bootstrapServers(), streaming.topics(), streaming.sequences(), recommender.model(),
+                    recommender.catalog(), OnlineTraining.Options.defaults(instance, modelFile)
+                    .withLearner(OnlineLearner.Options.defaults().withStepFraction(onlineSteps)));
+            try {
+                // a new group starts at the topic's end: wait for its partitions, so that events accepted from now on are learned
+                if (!training.awaitAssigned(java.time.Duration.ofSeconds(60))) {
+                    LOG.warn("Online training has no partitions yet: events before it gets them are not learned");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                close();
+                throw new IOException("interrupted while starting online training", e);
+            }
+            LOG.info("Training the model online from the event stream ({} of events step; snapshots to {})", onlineSteps, modelFile);
+        }
     }
 
     private RecsysRoutes(BehaviorSequenceStore store, EventStreaming streaming, Scorer scorer, Path modelFile, boolean required)
@@ -117,6 +139,13 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
 
     /** Publishes {@code attend_recsys_users} and {@code attend_recsys_behaviors} (held in the sequence store). */
     public RecsysRoutes bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
+        if (training != null) {
+            OnlineTraining t = training;
+            io.micrometer.core.instrument.Gauge.builder("attend.recsys.online.events", t, x -> x.stats().events())
+                    .description("Events the served model learned from online").register(registry);
+            io.micrometer.core.instrument.Gauge.builder("attend.recsys.online.auc", t, x -> x.stats().prequentialAuc())
+                    .description("Prequential AUC of online training over its recent scored events").register(registry);
+        }
         if (store == null) {
             return this; // the topology's store is spread over instances; Kafka Streams has its own metrics
         }
@@ -280,6 +309,18 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         out.put("items", r.catalog().items());
         out.put("categories", r.catalog().categories());
         out.put("historyLength", r.options().historyLength());
+        if (training != null) {
+            OnlineTraining.Stats st = training.stats();
+            Map<String, Object> online = new LinkedHashMap<>();
+            online.put("stepFraction", training.learner().options().stepFraction());
+            online.put("events", st.events());
+            online.put("steps", st.steps());
+            online.put("skipped", st.skipped());
+            online.put("prequentialAuc", Double.isNaN(st.prequentialAuc()) ? null : st.prequentialAuc());
+            online.put("snapshots", st.snapshots());
+            online.put("running", training.failure() == null);
+            out.put("online", online);
+        }
         ctx.json(out);
     }
 
@@ -408,6 +449,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
 
     @Override
     public void close() throws IOException {
+        if (training != null) {
+            training.close(); // a last snapshot of what it learned
+        }
         if (recommender != null) {
             recommender.close();
         }
