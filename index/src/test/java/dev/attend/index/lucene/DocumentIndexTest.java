@@ -1,0 +1,78 @@
+package dev.attend.index.lucene;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DocumentIndexTest {
+
+    @TempDir
+    Path dir;
+
+    static float[] unit(float... v) {
+        double n = 0;
+        for (float x : v) {
+            n += x * x;
+        }
+        float[] out = v.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] /= (float) Math.sqrt(n);
+        }
+        return out;
+    }
+
+    static List<DocumentIndex.Entry> docs() {
+        return List.of(
+                new DocumentIndex.Entry("a", "Libraries", "Cataloguing of books in public libraries.", unit(1, 0, 0, 0)),
+                new DocumentIndex.Entry("b", "Retrieval", "Information retrieval systems rank documents.", unit(0, 1, 0, 0)),
+                new DocumentIndex.Entry("c", "Medicine", "Cancer treatment in children.", unit(0, 0, 1, 0.2f)));
+    }
+
+    @Test
+    void findsByWordsAndByVectorsAndKeepsItAcrossARestart() throws Exception {
+        try (DocumentIndex index = DocumentIndex.open(dir, 4)) {
+            index.add(docs());
+            assertThat(index.size()).isEqualTo(3);
+            // stemming: "library" and "libraries" meet
+            assertThat(index.bm25("library catalogue", 3)).extracting(DocumentIndex.Hit::id).startsWith("a");
+            assertThat(index.bm25("ranking retrieval", 3)).extracting(DocumentIndex.Hit::id).containsExactly("b");
+            assertThat(index.bm25("the of", 3)).isEmpty(); // stop words only
+            assertThat(index.knn(unit(0.1f, 0, 1, 0), 2)).extracting(DocumentIndex.Hit::id).containsExactly("c", "a");
+            assertThat(index.analyze("Libraries ranked")).containsExactly("librari", "rank");
+            assertThat(index.documentFrequencies()).containsEntry("librari", 1).containsEntry("retriev", 1);
+            // update by id, then delete
+            index.add(List.of(new DocumentIndex.Entry("a", "Archives", "Old manuscripts.", unit(1, 0, 0, 0))));
+            assertThat(index.size()).isEqualTo(3);
+            assertThat(index.get("a")).get().extracting(DocumentIndex.Stored::title).isEqualTo("Archives");
+            assertThat(index.bm25("libraries", 3)).isEmpty();
+            assertThat(index.delete("b")).isTrue();
+            assertThat(index.delete("b")).isFalse();
+            index.commit();
+        }
+        try (DocumentIndex again = DocumentIndex.open(dir, 4)) {
+            assertThat(again.size()).isEqualTo(2);
+            assertThat(again.get("c")).get().extracting(DocumentIndex.Stored::text).isEqualTo("Cancer treatment in children.");
+            assertThat(again.bm25("manuscript", 2)).extracting(DocumentIndex.Hit::id).containsExactly("a");
+        }
+        assertThatThrownBy(() -> DocumentIndex.open(dir, 8)).hasMessageContaining("dimension 4");
+    }
+
+    @Test
+    void refusesBadVectorsAndArgumentsWithoutWritingAnything() throws Exception {
+        try (DocumentIndex index = DocumentIndex.open(dir, 4)) {
+            assertThatThrownBy(() -> index.add(List.of(docs().get(0), new DocumentIndex.Entry("x", "t", "w", new float[] {1, 1, 0, 0}))))
+                    .hasMessageContaining("not a unit vector");
+            assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("x", "t", "w", new float[] {1, 0, 0}))))
+                    .hasMessageContaining("3 dimensions");
+            assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("x", "t", "w", new float[] {Float.NaN, 0, 0, 0}))))
+                    .hasMessageContaining("NaN");
+            assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry(" ", "t", "w", unit(1, 0, 0, 0))))).hasMessageContaining("id");
+            assertThat(index.size()).isZero();
+            assertThatThrownBy(() -> index.knn(unit(1, 0, 0, 0), 0)).hasMessageContaining("k must be");
+        }
+    }
+}
