@@ -44,10 +44,6 @@ import java.util.stream.Stream;
  */
 public final class SmartCollection {
 
-    /** A document: its title is empty where the collection has none (MED). */
-    public record Document(String id, String title, String text) {
-    }
-
     /** A query: its title and text fields joined by a blank line where it has both (CISI's queries 58 to 112). */
     public record Query(String id, String text) {
     }

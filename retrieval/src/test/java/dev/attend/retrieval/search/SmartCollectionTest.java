@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.gpu.SharedData;
-import dev.attend.retrieval.search.SmartCollection.Document;
 import dev.attend.retrieval.search.SmartCollection.Query;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -22,6 +22,7 @@ import picocli.CommandLine.Spec;
                 ServeCommand.class,
                 RecsysCommand.class,
                 EventsCommand.class,
+                SearchCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class AttendCli implements Callable<Integer> {

@@ -1,0 +1,215 @@
+package dev.attend.retrieval.search;
+
+import dev.attend.index.lucene.DocumentIndex;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Hybrid document search over one {@link DocumentIndex}: BM25, dense (the query's sentence vector against the
+ * documents'), LexSemBridge (the dense query modulated by its terms, {@link LexSemModulation}; documents as they
+ * are), and BM25 fused with either dense ranking (reciprocal rank or normalised linear fusion).
+ *
+ * <p>On disk, under one directory: {@code lucene/} (the documents), {@code vocabulary.tsv} (the terms a modulation
+ * was trained on, with IDF), {@code lexsem.bin} (the modulation) and {@code lexsem.properties} (whether its token
+ * vectors are IDF-weighted), the last three written by {@link #setModulation}.
+ */
+public final class DocumentSearch implements Closeable {
+
+    /** How a query is answered. */
+    public enum Mode {
+        BM25, DENSE, LEXSEM, RRF, LINEAR, RRF_LEXSEM, LINEAR_LEXSEM;
+
+        public String wireName() {
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        }
+
+        /** A mode by its wire name ({@code bm25}, {@code dense}, {@code lexsem}, {@code rrf}, {@code linear}, {@code rrf-lexsem}, {@code linear-lexsem}). */
+        public static Mode of(String name) {
+            for (Mode m : values()) {
+                if (m.wireName().equals(name)) {
+                    return m;
+                }
+            }
+            throw new IllegalArgumentException("unknown search mode '" + name + "': one of bm25, dense, lexsem, rrf, linear, rrf-lexsem, "
+                    + "linear-lexsem");
+        }
+
+        boolean modulated() {
+            return this == LEXSEM || this == RRF_LEXSEM || this == LINEAR_LEXSEM;
+        }
+    }
+
+    /** A hit with what each component said about it (NaN score and rank 0 for a component that did not find it). */
+    public record Hit(String id, double score, float bm25Score, int bm25Rank, float denseScore, int denseRank) {
+    }
+
+    /** How deep each component's list goes before fusion. */
+    public static final int FUSION_DEPTH = 100;
+    /** The lexical weight of linear fusion. */
+    public static final double LINEAR_LEXICAL_WEIGHT = 0.5;
+
+    private final Path dir;
+    private final DocumentIndex index;
+    private final TextEmbedder embedder;
+    private volatile Vocabulary vocabulary;
+    private volatile LexSemModulation modulation;
+    private volatile boolean idfWeights;
+
+    private DocumentSearch(Path dir, DocumentIndex index, TextEmbedder embedder, Vocabulary vocabulary, LexSemModulation modulation) {
+        this.dir = dir;
+        this.index = index;
+        this.embedder = embedder;
+        this.vocabulary = vocabulary;
+        this.modulation = modulation;
+    }
+
+    /** Opens (or creates) the search directory {@code dir}, with its modulation when one was saved. */
+    public static DocumentSearch open(Path dir, TextEmbedder embedder) throws IOException {
+        DocumentIndex index = DocumentIndex.open(dir.resolve("lucene"), embedder.dim());
+        try {
+            Vocabulary v = Files.exists(dir.resolve("vocabulary.tsv")) ? Vocabulary.load(dir.resolve("vocabulary.tsv")) : null;
+            LexSemModulation m = v != null && Files.exists(dir.resolve("lexsem.bin")) ? LexSemModulation.load(dir.resolve("lexsem.bin")) : null;
+            if (m != null && (m.vocabulary() != v.size() || m.dim() != embedder.dim())) {
+                throw new IOException(dir + ": the modulation (" + m.vocabulary() + " terms x " + m.dim() + ") does not fit the vocabulary ("
+                        + v.size() + ") and encoder (" + embedder.dim() + ")");
+            }
+            DocumentSearch search = new DocumentSearch(dir, index, embedder, v, m);
+            Path settings = dir.resolve("lexsem.properties");
+            if (m != null && Files.exists(settings)) {
+                java.util.Properties p = new java.util.Properties();
+                try (var in = Files.newBufferedReader(settings)) {
+                    p.load(in);
+                }
+                search.idfWeights = Boolean.parseBoolean(p.getProperty("idf-weights", "false"));
+            }
+            return search;
+        } catch (IOException | RuntimeException e) {
+            index.close();
+            throw e;
+        }
+    }
+
+    public DocumentIndex index() {
+        return index;
+    }
+
+    public TextEmbedder embedder() {
+        return embedder;
+    }
+
+    /** Told after each batch of documents embedded and indexed. */
+    public interface Progress {
+        void indexed(int done, int total);
+    }
+
+    /** Embeds (title and text together) and indexes {@code documents} in batches, then commits. */
+    public void add(List<Document> documents, Progress progress) throws IOException {
+        int batch = 32;
+        for (int from = 0; from < documents.size(); from += batch) {
+            List<Document> part = documents.subList(from, Math.min(documents.size(), from + batch));
+            List<float[]> vectors = embedder.embedAll(part.stream().map(Document::content).toList());
+            List<DocumentIndex.Entry> entries = new ArrayList<>(part.size());
+            for (int i = 0; i < part.size(); i++) {
+                Document d = part.get(i);
+                entries.add(new DocumentIndex.Entry(d.id(), d.title(), d.text(), vectors.get(i)));
+            }
+            index.add(entries);
+            progress.indexed(from + part.size(), documents.size());
+        }
+        index.commit();
+    }
+
+    /** The vocabulary of the documents indexed now (what a new modulation is trained on). */
+    public Vocabulary currentVocabulary() throws IOException {
+        return Vocabulary.of(index.documentFrequencies(), index.size());
+    }
+
+    /** The vocabulary the current modulation uses, or null without one. */
+    public Vocabulary vocabulary() {
+        return vocabulary;
+    }
+
+    public LexSemModulation modulation() {
+        return modulation;
+    }
+
+    /** Uses (and saves beside the index) a modulation trained on {@code vocabulary}, weighting terms by IDF or not. */
+    public void setModulation(Vocabulary vocabulary, LexSemModulation modulation, boolean idfWeights) throws IOException {
+        if (modulation.vocabulary() != vocabulary.size() || modulation.dim() != embedder.dim()) {
+            throw new IllegalArgumentException("the modulation (" + modulation.vocabulary() + " x " + modulation.dim()
+                    + ") does not fit the vocabulary (" + vocabulary.size() + ") and encoder (" + embedder.dim() + ")");
+        }
+        vocabulary.save(dir.resolve("vocabulary.tsv"));
+        modulation.save(dir.resolve("lexsem.bin"));
+        Files.writeString(dir.resolve("lexsem.properties"), "idf-weights=" + idfWeights + "\n");
+        this.vocabulary = vocabulary;
+        this.modulation = modulation;
+        this.idfWeights = idfWeights;
+    }
+
+    /** The query's token vector under the current vocabulary. */
+    public Vocabulary.TokenVector tokens(String query) throws IOException {
+        Vocabulary v = vocabulary;
+        if (v == null) {
+            throw new IllegalStateException("no modulation: train one first");
+        }
+        return v.tokens(index.analyze(query), idfWeights);
+    }
+
+    /** The top {@code k} documents for {@code query} by {@code mode}. */
+    public List<Hit> search(String query, Mode mode, int k) throws IOException {
+        return search(query, mode == Mode.BM25 || query == null || query.isBlank() ? null : embedder.embed(query), mode, k);
+    }
+
+    /**
+     * The same with the query's sentence vector already computed ({@code embedding}, unused by BM25; an evaluation
+     * embeds each query once for every mode).
+     */
+    public List<Hit> search(String query, float[] embedding, Mode mode, int k) throws IOException {
+        if (k < 1) {
+            throw new IllegalArgumentException("k must be >= 1, got " + k);
+        }
+        if (query == null || query.isBlank()) {
+            throw new IllegalArgumentException("the query is empty");
+        }
+        if (mode.modulated() && modulation == null) {
+            throw new IllegalStateException("mode " + mode.wireName() + " needs a trained modulation (attend search train)");
+        }
+        if (mode == Mode.BM25) {
+            return single(index.bm25(query, k), true);
+        }
+        float[] dense = embedding;
+        if (mode.modulated()) {
+            Vocabulary.TokenVector t = tokens(query);
+            dense = modulation.modulate(t.ids(), t.weights(), dense);
+        }
+        if (mode == Mode.DENSE || mode == Mode.LEXSEM) {
+            return single(index.knn(dense, k), false);
+        }
+        int depth = Math.max(k, FUSION_DEPTH);
+        List<DocumentIndex.Hit> lexical = index.bm25(query, depth);
+        List<DocumentIndex.Hit> semantic = index.knn(dense, depth);
+        List<Fusion.Fused> fused = mode == Mode.RRF || mode == Mode.RRF_LEXSEM ? Fusion.reciprocalRank(lexical, semantic, k)
+                : Fusion.linear(lexical, semantic, LINEAR_LEXICAL_WEIGHT, k);
+        return fused.stream().map(f -> new Hit(f.id(), f.score(), f.lexicalScore(), f.lexicalRank(), f.denseScore(), f.denseRank())).toList();
+    }
+
+    private static List<Hit> single(List<DocumentIndex.Hit> hits, boolean lexical) {
+        List<Hit> out = new ArrayList<>(hits.size());
+        for (int i = 0; i < hits.size(); i++) {
+            DocumentIndex.Hit h = hits.get(i);
+            out.add(lexical ? new Hit(h.id(), h.score(), h.score(), i + 1, Float.NaN, 0) : new Hit(h.id(), h.score(), Float.NaN, 0, h.score(), i + 1));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() throws IOException {
+        index.close();
+    }
+}

@@ -1,0 +1,139 @@
+package dev.attend.retrieval.search;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The terms of a corpus (as its BM25 field analyses them) with dense ids, document frequencies and IDF weights: what a query's token
+ * vector w(q) is made of. Fixed once built: a token modulation trained on it keeps meaning the same terms after
+ * documents change (terms new since are not in it and do not modulate).
+ */
+public final class Vocabulary {
+
+    /** A query's token vector: the distinct known terms' ids and weights. */
+    public record TokenVector(int[] ids, float[] weights) {
+        public int size() {
+            return ids.length;
+        }
+    }
+
+    private final List<String> terms;
+    private final int[] documentFrequency;
+    private final int documents;
+    private final float[] idf;
+    private final Map<String, Integer> ids = new HashMap<>();
+
+    private Vocabulary(List<String> terms, int[] documentFrequency, int documents) {
+        this.terms = List.copyOf(terms);
+        this.documentFrequency = documentFrequency;
+        this.documents = documents;
+        this.idf = new float[terms.size()];
+        for (int i = 0; i < terms.size(); i++) {
+            ids.put(terms.get(i), i);
+            int df = documentFrequency[i];
+            idf[i] = (float) Math.log(1 + (documents - df + 0.5) / (df + 0.5));
+        }
+    }
+
+    /**
+     * From document frequencies over {@code documents} documents: terms in sorted order (so equal corpora give equal
+     * ids), IDF as BM25's ln(1 + (N - df + 0.5) / (df + 0.5)).
+     */
+    public static Vocabulary of(Map<String, Integer> documentFrequencies, int documents) {
+        TreeMap<String, Integer> sorted = new TreeMap<>(documentFrequencies);
+        return new Vocabulary(new ArrayList<>(sorted.keySet()), sorted.values().stream().mapToInt(Integer::intValue).toArray(), documents);
+    }
+
+    public int size() {
+        return terms.size();
+    }
+
+    /** The id of a term, or -1. */
+    public int id(String term) {
+        return ids.getOrDefault(term, -1);
+    }
+
+    public String term(int id) {
+        return terms.get(id);
+    }
+
+    public float idf(int id) {
+        return idf[id];
+    }
+
+    /** Documents holding the term. */
+    public int documentFrequency(int id) {
+        return documentFrequency[id];
+    }
+
+    /** The distinct known terms of {@code analysed} (first occurrence order), weighted 1 or by IDF. */
+    public TokenVector tokens(List<String> analysed, boolean idfWeights) {
+        LinkedHashSet<Integer> distinct = new LinkedHashSet<>();
+        for (String t : analysed) {
+            int id = id(t);
+            if (id >= 0) {
+                distinct.add(id);
+            }
+        }
+        int[] out = distinct.stream().mapToInt(Integer::intValue).toArray();
+        float[] w = new float[out.length];
+        for (int i = 0; i < out.length; i++) {
+            w[i] = idfWeights ? idf[out[i]] : 1f;
+        }
+        return new TokenVector(out, w);
+    }
+
+    /** Saves as UTF-8: a line {@code documents N}, then lines {@code term \t df} (atomically: the old file or the new). */
+    public void save(Path file) throws IOException {
+        StringBuilder sb = new StringBuilder("documents\t").append(documents).append('\n');
+        for (int i = 0; i < terms.size(); i++) {
+            sb.append(terms.get(i)).append('\t').append(documentFrequency[i]).append('\n');
+        }
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, sb, StandardCharsets.UTF_8);
+        try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    public static Vocabulary load(Path file) throws IOException {
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        if (lines.isEmpty() || !lines.get(0).startsWith("documents\t")) {
+            throw new IOException(file + ":1: expected 'documents<TAB>N'");
+        }
+        int documents = number(file, 1, lines.get(0).substring("documents\t".length()));
+        List<String> terms = new ArrayList<>(lines.size() - 1);
+        int[] df = new int[lines.size() - 1];
+        for (int i = 1; i < lines.size(); i++) {
+            String[] parts = lines.get(i).split("\t");
+            if (parts.length != 2) {
+                throw new IOException(file + ":" + (i + 1) + ": expected 'term<TAB>document frequency'");
+            }
+            terms.add(parts[0]);
+            df[i - 1] = number(file, i + 1, parts[1]);
+        }
+        return new Vocabulary(terms, df, documents);
+    }
+
+    private static int number(Path file, int line, String s) throws IOException {
+        try {
+            int n = Integer.parseInt(s.strip());
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IOException(file + ":" + line + ": '" + s + "' is not a count");
+    }
+}

@@ -1,0 +1,125 @@
+package dev.attend.server.cli;
+
+import dev.attend.retrieval.search.DocumentSearch;
+import dev.attend.retrieval.search.IrMetrics;
+import dev.attend.retrieval.search.MiniLmEmbedder;
+import dev.attend.retrieval.search.ModulationTrainer;
+import dev.attend.retrieval.search.SearchEvaluation;
+import dev.attend.retrieval.search.SmartCollection;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code attend search ...}: hybrid document search (BM25, dense, LexSemBridge and their fusions). */
+@Command(name = "search", mixinStandardHelpOptions = true, versionProvider = AttendCli.Version.class,
+        description = "Hybrid document search: BM25, dense (all-MiniLM-L6-v2), LexSemBridge-modulated dense, and fusions.",
+        subcommands = SearchCommand.Eval.class)
+public final class SearchCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return 2;
+    }
+
+    @Command(name = "eval", mixinStandardHelpOptions = true, versionProvider = AttendCli.Version.class,
+            description = "Index a SMART collection, train the LexSemBridge modulation on queries generated from 80% of its passages, "
+                    + "and measure every mode on the collection's queries and on keyword and part-of-passage queries of the other 20%.")
+    static final class Eval implements Callable<Integer> {
+
+        @Option(names = "--collection", paramLabel = "DIR", required = true,
+                description = "A SMART collection directory (*.ALL, *.QRY, *.REL), e.g. ../shared/data/ir/cisi.")
+        Path collection;
+
+        @Option(names = "--index-dir", paramLabel = "DIR",
+                description = "Where the index and the modulation go (default: data/search/<collection name>; an index there is reused).")
+        Path indexDir;
+
+        @Option(names = "--epochs", paramLabel = "N", description = "Training epochs of the modulation (default: the trainer's).")
+        Integer epochs;
+
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Split, spans and training order (default 1).")
+        long seed;
+
+        @Option(names = "--json", paramLabel = "FILE", description = "Write the table as JSON rows.")
+        Path json;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            SmartCollection c = SmartCollection.read(collection);
+            Path dir = indexDir != null ? indexDir : Path.of("data", "search", c.name());
+            ModulationTrainer.Options training = ModulationTrainer.Options.defaults();
+            if (epochs != null) {
+                training = new ModulationTrainer.Options(epochs, training.batchSize(), training.learningRate(), training.temperature(),
+                        training.seed());
+            }
+            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, true, seed, training);
+            SearchEvaluation.Report report;
+            Map<String, ProgressBar> bars = new LinkedHashMap<>();
+            try {
+                report = SearchEvaluation.run(c, dir, MiniLmEmbedder.shared(), options, (stage, done, total) -> {
+                    ProgressBar bar = bars.computeIfAbsent(stage, s -> {
+                        bars.values().forEach(ProgressBar::close);
+                        return new ProgressBarBuilder().setTaskName(s).setInitialMax(total).setStyle(ProgressBarStyle.ASCII).build();
+                    });
+                    bar.stepTo(done);
+                });
+            } finally {
+                bars.values().forEach(ProgressBar::close);
+            }
+            out.printf(Locale.ROOT, "%s: %,d documents; modulation trained on %,d generated pairs (loss by epoch %s)%n", c.name(),
+                    report.documents(), report.trainingPairs(), losses(report.epochLosses()));
+            out.printf(Locale.ROOT, "%-16s %-14s %8s %8s %8s %8s %8s%n", "task", "mode", "queries", "nDCG@10", "MRR@10", "R@10", "R@100");
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (SearchEvaluation.Row r : report.rows()) {
+                IrMetrics.Summary s = r.summary();
+                out.printf(Locale.ROOT, "%-16s %-14s %8d %8.4f %8.4f %8.4f %8.4f%n", r.task(), r.mode().wireName(), s.queries(), s.ndcg10(),
+                        s.mrr10(), s.recall10(), s.recall100());
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("name", c.name() + "/" + r.task() + "/" + r.mode().wireName());
+                row.put("collection", c.name());
+                row.put("task", r.task());
+                row.put("mode", r.mode().wireName());
+                row.put("queries", s.queries());
+                row.put("ndcg_at_10", s.ndcg10());
+                row.put("mrr_at_10", s.mrr10());
+                row.put("recall_at_10", s.recall10());
+                row.put("recall_at_100", s.recall100());
+                rows.add(row);
+            }
+            out.flush();
+            if (json != null) {
+                Files.writeString(json, dev.attend.server.Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
+            }
+            return 0;
+        }
+
+        private static String losses(double[] l) {
+            StringBuilder sb = new StringBuilder();
+            for (double x : l) {
+                sb.append(sb.isEmpty() ? "" : " -> ").append(String.format(Locale.ROOT, "%.3f", x));
+            }
+            return sb.toString();
+        }
+    }
+}
