@@ -171,6 +171,57 @@ public final class DocumentIndex implements Closeable {
         }
     }
 
+    /**
+     * The stored vectors of the documents {@code ids} (those that exist), read from the index: what they were
+     * indexed with, without encoding them again.
+     */
+    public Map<String, float[]> vectors(java.util.Collection<String> ids) throws IOException {
+        java.util.Set<String> wanted = new java.util.HashSet<>(ids);
+        Map<String, float[]> out = new HashMap<>();
+        IndexSearcher s = searchers.acquire();
+        try {
+            for (var leaf : s.getIndexReader().leaves()) {
+                var values = leaf.reader().getFloatVectorValues(VECTOR);
+                if (values == null) {
+                    continue;
+                }
+                var stored = leaf.reader().storedFields();
+                org.apache.lucene.util.Bits live = leaf.reader().getLiveDocs();
+                var it = values.iterator();
+                for (int doc = it.nextDoc(); doc != org.apache.lucene.search.DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
+                    if (live != null && !live.get(doc)) {
+                        continue;
+                    }
+                    String id = stored.document(doc, java.util.Set.of(ID)).get(ID);
+                    if (wanted.contains(id)) {
+                        out.put(id, values.vectorValue(it.index()).clone());
+                    }
+                }
+            }
+            return out;
+        } finally {
+            searchers.release(s);
+        }
+    }
+
+    /** Every document, in index order. */
+    public void forEach(java.util.function.Consumer<Stored> action) throws IOException {
+        IndexSearcher s = searchers.acquire();
+        try {
+            var reader = s.getIndexReader();
+            var stored = s.storedFields();
+            org.apache.lucene.util.Bits live = org.apache.lucene.index.MultiBits.getLiveDocs(reader);
+            for (int doc = 0; doc < reader.maxDoc(); doc++) {
+                if (live == null || live.get(doc)) {
+                    Document d = stored.document(doc);
+                    action.accept(new Stored(d.get(ID), d.get(TITLE), d.get(TEXT)));
+                }
+            }
+        } finally {
+            searchers.release(s);
+        }
+    }
+
     /** The {@code k} best documents for {@code text} by BM25 (any of its analysed terms may match). */
     public List<Hit> bm25(String text, int k) throws IOException {
         checkK(k);

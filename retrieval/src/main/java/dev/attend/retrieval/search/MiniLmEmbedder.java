@@ -8,20 +8,33 @@ import java.util.List;
  * all-MiniLM-L6-v2 (384 dimensions, unit vectors) run in this process through ONNX Runtime: the model and its
  * tokenizer come inside a Maven artifact, nothing is downloaded. Loading takes a second or two; one instance
  * serves any number of threads. Texts longer than the model's 256 word pieces are split and their vectors
- * averaged (by the library).
+ * averaged (by the library). The model loads on the first text to embed.
  */
 public final class MiniLmEmbedder implements TextEmbedder {
 
     public static final int DIM = 384;
     private static MiniLmEmbedder shared;
 
-    private final AllMiniLmL6V2EmbeddingModel model;
+    private volatile AllMiniLmL6V2EmbeddingModel model;
 
     private MiniLmEmbedder() {
-        this.model = new AllMiniLmL6V2EmbeddingModel();
     }
 
-    /** The process's one instance (loaded on first use). */
+    /** The model, loaded on the first text to embed (a server that never embeds does not pay for it). */
+    private AllMiniLmL6V2EmbeddingModel model() {
+        AllMiniLmL6V2EmbeddingModel m = model;
+        if (m == null) {
+            synchronized (this) {
+                m = model;
+                if (m == null) {
+                    model = m = new AllMiniLmL6V2EmbeddingModel();
+                }
+            }
+        }
+        return m;
+    }
+
+    /** The process's one instance (its model loaded on first use). */
     public static synchronized MiniLmEmbedder shared() {
         if (shared == null) {
             shared = new MiniLmEmbedder();
@@ -36,13 +49,13 @@ public final class MiniLmEmbedder implements TextEmbedder {
 
     @Override
     public float[] embed(String text) {
-        return unit(model.embed(nonBlank(text)).content().vector());
+        return unit(model().embed(nonBlank(text)).content().vector());
     }
 
     @Override
     public List<float[]> embedAll(List<String> texts) {
         List<TextSegment> segments = texts.stream().map(t -> TextSegment.from(nonBlank(t))).toList();
-        return model.embedAll(segments).content().stream().map(e -> unit(e.vector())).toList();
+        return model().embedAll(segments).content().stream().map(e -> unit(e.vector())).toList();
     }
 
     /** The encoder refuses blank text; a blank document or query is encoded as "." (a vector like any other). */

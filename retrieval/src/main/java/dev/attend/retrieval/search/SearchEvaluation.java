@@ -63,55 +63,23 @@ public final class SearchEvaluation {
             if (search.index().size() != documents.size()) {
                 search.add(documents, (done, total) -> progress.stage("indexing", done, total));
             }
-            Vocabulary vocabulary = search.currentVocabulary();
-            FineGrainedQueries.Analyzer analyzer = word -> {
-                try {
-                    List<String> terms = search.index().analyze(word);
-                    return terms.isEmpty() ? null : terms.getFirst();
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            };
-
-            // the passages split once: training passages give the pairs, held-out ones the fine-grained tasks
+            // the passages split once: training passages fit the modulation, held-out ones give the fine-grained tasks
             List<Document> shuffled = new ArrayList<>(documents);
             SplittableRandom rnd = new SplittableRandom(options.seed());
             for (int i = shuffled.size() - 1; i > 0; i--) {
                 java.util.Collections.swap(shuffled, i, rnd.nextInt(i + 1));
             }
             int cut = (int) Math.round(shuffled.size() * options.trainShare());
-            List<FineGrainedQueries.Generated> train = new ArrayList<>();
+            ModulationFit.Result fit = ModulationFit.fit(search, shuffled.subList(0, cut), options.idfWeights(), options.training(),
+                    options.seed(), progress::stage);
+            Vocabulary vocabulary = search.vocabulary();
+            FineGrainedQueries.Analyzer analyzer = ModulationFit.analyzer(search);
             List<FineGrainedQueries.Generated> keywordTask = new ArrayList<>();
             List<FineGrainedQueries.Generated> spanTask = new ArrayList<>();
-            for (int i = 0; i < shuffled.size(); i++) {
-                Document d = shuffled.get(i);
-                FineGrainedQueries.Generated keyword = FineGrainedQueries.keyword(d, analyzer, vocabulary);
-                FineGrainedQueries.Generated span = FineGrainedQueries.span(d, rnd);
-                if (i < cut) {
-                    addIfAny(train, keyword);
-                    addIfAny(train, span);
-                } else {
-                    addIfAny(keywordTask, keyword);
-                    addIfAny(spanTask, span);
-                }
+            for (Document d : shuffled.subList(cut, shuffled.size())) {
+                ModulationFit.addIfAny(keywordTask, FineGrainedQueries.keyword(d, analyzer, vocabulary));
+                ModulationFit.addIfAny(spanTask, FineGrainedQueries.span(d, rnd));
             }
-
-            // training pairs: the query's tokens and vector, its passage's vector
-            Map<String, Document> byId = new LinkedHashMap<>();
-            documents.forEach(d -> byId.put(d.id(), d));
-            List<float[]> queryVectors = embed(embedder, train.stream().map(FineGrainedQueries.Generated::text).toList(), "embedding queries",
-                    progress);
-            List<float[]> passageVectors = embed(embedder, train.stream().map(g -> byId.get(g.passageId()).content()).toList(),
-                    "embedding passages", progress);
-            List<ModulationTrainer.Pair> pairs = new ArrayList<>(train.size());
-            for (int i = 0; i < train.size(); i++) {
-                Vocabulary.TokenVector t = vocabulary.tokens(search.index().analyze(train.get(i).text()), options.idfWeights());
-                pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i)));
-            }
-            LexSemModulation modulation = new LexSemModulation(vocabulary.size(), embedder.dim());
-            double[] losses = ModulationTrainer.train(modulation, pairs, options.training(),
-                    (epoch, done, total, loss) -> progress.stage("training epoch " + (epoch + 1), done, total));
-            search.setModulation(vocabulary, modulation, options.idfWeights());
 
             List<Task> tasks = new ArrayList<>();
             List<String> standard = new ArrayList<>();
@@ -126,7 +94,7 @@ public final class SearchEvaluation {
 
             List<Row> rows = new ArrayList<>();
             for (Task task : tasks) {
-                List<float[]> vectors = embed(embedder, task.queries(), "embedding " + task.name() + " queries", progress);
+                List<float[]> vectors = ModulationFit.embed(embedder, task.queries(), "embedding " + task.name() + " queries", progress::stage);
                 for (DocumentSearch.Mode mode : DocumentSearch.Mode.values()) {
                     List<List<String>> rankings = new ArrayList<>(task.queries().size());
                     for (int i = 0; i < task.queries().size(); i++) {
@@ -135,27 +103,12 @@ public final class SearchEvaluation {
                     rows.add(new Row(task.name(), mode, IrMetrics.Summary.of(rankings, task.relevant())));
                 }
             }
-            return new Report(collection.name(), documents.size(), pairs.size(), losses, tasks, rows);
-        }
-    }
-
-    private static void addIfAny(List<FineGrainedQueries.Generated> to, FineGrainedQueries.Generated g) {
-        if (g != null) {
-            to.add(g);
+            return new Report(collection.name(), documents.size(), fit.pairs(), fit.epochLosses(), tasks, rows);
         }
     }
 
     private static Task task(String name, List<FineGrainedQueries.Generated> generated) {
         return new Task(name, generated.stream().map(FineGrainedQueries.Generated::text).toList(),
                 generated.stream().map(g -> Set.of(g.passageId())).toList());
-    }
-
-    private static List<float[]> embed(TextEmbedder embedder, List<String> texts, String what, Progress progress) {
-        List<float[]> out = new ArrayList<>(texts.size());
-        for (int from = 0; from < texts.size(); from += 64) {
-            out.addAll(embedder.embedAll(texts.subList(from, Math.min(texts.size(), from + 64))));
-            progress.stage(what, out.size(), texts.size());
-        }
-        return out;
     }
 }

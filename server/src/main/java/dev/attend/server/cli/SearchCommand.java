@@ -57,6 +57,15 @@ public final class SearchCommand implements Callable<Integer> {
         @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Split, spans and training order (default 1).")
         long seed;
 
+        @Option(names = "--lr", paramLabel = "RATE", description = "The modulation's learning rate (default: the trainer's).")
+        Float learningRate;
+
+        @Option(names = "--temperature", paramLabel = "T", description = "InfoNCE temperature (default: the trainer's).")
+        Float temperature;
+
+        @Option(names = "--presence", description = "Token vectors by presence (weight 1) instead of IDF.")
+        boolean presence;
+
         @Option(names = "--json", paramLabel = "FILE", description = "Write the table as JSON rows.")
         Path json;
 
@@ -68,12 +77,10 @@ public final class SearchCommand implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             SmartCollection c = SmartCollection.read(collection);
             Path dir = indexDir != null ? indexDir : Path.of("data", "search", c.name());
-            ModulationTrainer.Options training = ModulationTrainer.Options.defaults();
-            if (epochs != null) {
-                training = new ModulationTrainer.Options(epochs, training.batchSize(), training.learningRate(), training.temperature(),
-                        training.seed());
-            }
-            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, true, seed, training);
+            ModulationTrainer.Options d = ModulationTrainer.Options.defaults();
+            ModulationTrainer.Options training = new ModulationTrainer.Options(epochs != null ? epochs : d.epochs(), d.batchSize(),
+                    learningRate != null ? learningRate : d.learningRate(), temperature != null ? temperature : d.temperature(), d.seed());
+            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, !presence, seed, training);
             SearchEvaluation.Report report;
             Map<String, ProgressBar> bars = new LinkedHashMap<>();
             try {

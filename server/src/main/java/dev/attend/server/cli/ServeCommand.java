@@ -126,10 +126,24 @@ public final class ServeCommand implements Callable<Integer> {
             scorer.close();
             throw e;
         }
+        dev.attend.server.search.SearchRoutes search;
+        try {
+            search = new dev.attend.server.search.SearchRoutes(config.dataDir().resolve("search"),
+                    dev.attend.retrieval.search.MiniLmEmbedder.shared());
+        } catch (java.io.IOException e) {
+            kvSessions.close();
+            scorer.close();
+            try {
+                recsys.close();
+            } catch (java.io.IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new java.io.UncheckedIOException("cannot open the document index under " + config.dataDir().resolve("search"), e);
+        }
         ServerMetrics metrics = new ServerMetrics();
         kvSessions.bindMetrics(metrics.registry());
         recsys.bindMetrics(metrics.registry());
-        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).build();
+        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).routes(search).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();
             kvSessions.close();
@@ -137,6 +151,11 @@ public final class ServeCommand implements Callable<Integer> {
                 recsys.close();
             } catch (java.io.IOException e) {
                 System.err.println("attend: closing the behaviour store: " + e.getMessage());
+            }
+            try {
+                search.close();
+            } catch (java.io.IOException e) {
+                System.err.println("attend: closing the document index: " + e.getMessage());
             }
             scorer.close();
         });

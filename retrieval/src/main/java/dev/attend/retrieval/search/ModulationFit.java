@@ -1,0 +1,100 @@
+package dev.attend.retrieval.search;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Fits a LexSemBridge modulation to a corpus without labels: a keyword query and a part-of-passage query generated
+ * from each passage ({@link FineGrainedQueries}), paired with the passage, train W and b ({@link ModulationTrainer})
+ * with the encoder frozen; the result is saved beside the index and used by the modulated modes.
+ */
+public final class ModulationFit {
+
+    /** Told what is happening (query embedding, passage embedding, each training epoch). */
+    public interface Progress {
+        void stage(String what, long done, long total);
+    }
+
+    /** What a fit did: the pairs it trained on and the mean loss of each epoch. */
+    public record Result(int pairs, double[] epochLosses) {
+    }
+
+    private ModulationFit() {
+    }
+
+    /**
+     * Trains a new modulation on queries generated from {@code passages} (documents of {@code search}'s index) over
+     * the index's current vocabulary, and makes {@code search} use it.
+     */
+    public static Result fit(DocumentSearch search, List<Document> passages, boolean idfWeights, ModulationTrainer.Options training,
+                             long seed, Progress progress) throws IOException {
+        Vocabulary vocabulary = search.currentVocabulary();
+        FineGrainedQueries.Analyzer analyzer = analyzer(search);
+        SplittableRandom rnd = new SplittableRandom(seed);
+        List<FineGrainedQueries.Generated> queries = new ArrayList<>();
+        Map<String, Document> byId = new LinkedHashMap<>();
+        for (Document d : passages) {
+            byId.put(d.id(), d);
+            addIfAny(queries, FineGrainedQueries.keyword(d, analyzer, vocabulary));
+            addIfAny(queries, FineGrainedQueries.span(d, rnd));
+        }
+        if (queries.size() < 2) {
+            throw new IllegalArgumentException("too few passages to generate training queries from (" + queries.size() + " queries)");
+        }
+        TextEmbedder embedder = search.embedder();
+        List<float[]> queryVectors = embed(embedder, queries.stream().map(FineGrainedQueries.Generated::text).toList(), "embedding queries",
+                progress);
+        // the passages' vectors as indexed (encoding them again would cost as much as indexing did)
+        Map<String, float[]> indexed = search.index().vectors(byId.keySet());
+        List<float[]> passageVectors = new ArrayList<>(queries.size());
+        for (FineGrainedQueries.Generated g : queries) {
+            float[] v = indexed.get(g.passageId());
+            if (v == null) {
+                throw new IllegalArgumentException("passage '" + g.passageId() + "' is not in the index");
+            }
+            passageVectors.add(v);
+        }
+        List<ModulationTrainer.Pair> pairs = new ArrayList<>(queries.size());
+        for (int i = 0; i < queries.size(); i++) {
+            Vocabulary.TokenVector t = vocabulary.tokens(search.index().analyze(queries.get(i).text()), idfWeights);
+            pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i)));
+        }
+        LexSemModulation modulation = new LexSemModulation(vocabulary.size(), embedder.dim());
+        double[] losses = ModulationTrainer.train(modulation, pairs, training,
+                (epoch, done, total, loss) -> progress.stage("training", done, total));
+        search.setModulation(vocabulary, modulation, idfWeights);
+        return new Result(pairs.size(), losses);
+    }
+
+    /** Words to the terms the index's BM25 field holds (null for a stop word). */
+    static FineGrainedQueries.Analyzer analyzer(DocumentSearch search) {
+        return word -> {
+            try {
+                List<String> terms = search.index().analyze(word);
+                return terms.isEmpty() ? null : terms.getFirst();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+    }
+
+    static void addIfAny(List<FineGrainedQueries.Generated> to, FineGrainedQueries.Generated g) {
+        if (g != null) {
+            to.add(g);
+        }
+    }
+
+    /** Embeds in batches of 64, telling {@code progress} after each. */
+    static List<float[]> embed(TextEmbedder embedder, List<String> texts, String what, Progress progress) {
+        List<float[]> out = new ArrayList<>(texts.size());
+        for (int from = 0; from < texts.size(); from += 64) {
+            out.addAll(embedder.embedAll(texts.subList(from, Math.min(texts.size(), from + 64))));
+            progress.stage(what, out.size(), texts.size());
+        }
+        return out;
+    }
+}

@@ -1,0 +1,180 @@
+package dev.attend.server.search;
+
+import dev.attend.retrieval.search.Document;
+import dev.attend.retrieval.search.DocumentSearch;
+import dev.attend.retrieval.search.ModulationFit;
+import dev.attend.retrieval.search.ModulationTrainer;
+import dev.attend.retrieval.search.TextEmbedder;
+import dev.attend.server.ApiException;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * HTTP API of hybrid document search, over one {@link DocumentSearch} under the data directory:
+ *
+ * <pre>
+ *   POST   /v1/search                      {query, mode?, k?}  -> hits with each component's score and rank
+ *   POST   /v1/search/documents            {documents: [{id, title?, text?}]} -> indexed (embedded, committed)
+ *   GET    /v1/search/documents/{id}       -> the stored document
+ *   DELETE /v1/search/documents/{id}       -> 204, or 404
+ *   GET    /v1/search/index                -> documents, modulation (terms, idf weights)
+ *   POST   /v1/search/modulation           {epochs?, seed?} -> fits the LexSemBridge modulation to every document
+ * </pre>
+ */
+public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
+
+    static final int MAX_DOCUMENTS = 1_000;
+    static final int MAX_K = 1_000;
+    static final int MAX_QUERY_CHARS = 10_000;
+
+    private final DocumentSearch search;
+
+    public SearchRoutes(Path dir, TextEmbedder embedder) throws IOException {
+        this.search = DocumentSearch.open(dir, embedder);
+    }
+
+    record SearchRequest(String query, String mode, Integer k) {
+    }
+
+    record DocumentBody(String id, String title, String text) {
+    }
+
+    record DocumentsRequest(List<DocumentBody> documents) {
+    }
+
+    record FitRequest(Integer epochs, Long seed) {
+    }
+
+    @Override
+    public void accept(RoutesConfig routes) {
+        routes.post("/v1/search", this::search);
+        routes.post("/v1/search/documents", this::add);
+        routes.get("/v1/search/documents/{id}", this::get);
+        routes.delete("/v1/search/documents/{id}", this::delete);
+        routes.get("/v1/search/index", this::index);
+        routes.post("/v1/search/modulation", this::fit);
+    }
+
+    private void search(Context ctx) throws IOException {
+        SearchRequest r = ctx.bodyAsClass(SearchRequest.class);
+        if (r.query() == null || r.query().isBlank()) {
+            throw ApiException.badRequest("'query' is required and must not be blank", Map.of("field", "query"));
+        }
+        if (r.query().length() > MAX_QUERY_CHARS) {
+            throw ApiException.badRequest("the query is longer than " + MAX_QUERY_CHARS + " characters", Map.of("field", "query"));
+        }
+        int k = r.k() == null ? 10 : r.k();
+        if (k < 1 || k > MAX_K) {
+            throw ApiException.badRequest("'k' must be between 1 and " + MAX_K + ", got " + k, Map.of("field", "k"));
+        }
+        DocumentSearch.Mode mode;
+        try {
+            mode = DocumentSearch.Mode.of(r.mode() == null ? "rrf" : r.mode());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage(), Map.of("field", "mode"));
+        }
+        List<DocumentSearch.Hit> hits;
+        try {
+            hits = search.search(r.query(), mode, k);
+        } catch (IllegalStateException e) {
+            throw new ApiException(409, "no_modulation", e.getMessage() + ": POST /v1/search/modulation", Map.of("mode", mode.wireName()));
+        }
+        List<Map<String, Object>> out = new ArrayList<>(hits.size());
+        for (DocumentSearch.Hit h : hits) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", h.id());
+            m.put("title", search.index().get(h.id()).map(d -> d.title()).orElse(""));
+            m.put("score", h.score());
+            m.put("bm25", component(h.bm25Score(), h.bm25Rank()));
+            m.put("dense", component(h.denseScore(), h.denseRank()));
+            out.add(m);
+        }
+        ctx.json(Map.of("mode", mode.wireName(), "hits", out));
+    }
+
+    private static Map<String, Object> component(float score, int rank) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("score", rank == 0 ? null : score);
+        m.put("rank", rank == 0 ? null : rank);
+        return m;
+    }
+
+    private void add(Context ctx) throws IOException {
+        DocumentsRequest r = ctx.bodyAsClass(DocumentsRequest.class);
+        if (r.documents() == null || r.documents().isEmpty()) {
+            throw ApiException.badRequest("'documents' is required and must not be empty", Map.of("field", "documents"));
+        }
+        if (r.documents().size() > MAX_DOCUMENTS) {
+            throw ApiException.badRequest("at most " + MAX_DOCUMENTS + " documents per request, got " + r.documents().size(),
+                    Map.of("field", "documents"));
+        }
+        List<Document> docs = new ArrayList<>(r.documents().size());
+        for (int i = 0; i < r.documents().size(); i++) {
+            DocumentBody d = r.documents().get(i);
+            if (d == null || d.id() == null || d.id().isBlank()) {
+                throw ApiException.badRequest("documents[" + i + "].id is required", Map.of("field", "documents[" + i + "].id"));
+            }
+            docs.add(new Document(d.id(), d.title() == null ? "" : d.title(), d.text() == null ? "" : d.text()));
+        }
+        search.add(docs, (done, total) -> { });
+        ctx.json(Map.of("indexed", docs.size(), "documents", search.index().size()));
+    }
+
+    private void get(Context ctx) throws IOException {
+        String id = ctx.pathParam("id");
+        var d = search.index().get(id).orElseThrow(() -> ApiException.notFound("no document '" + id + "'"));
+        ctx.json(Map.of("id", d.id(), "title", d.title(), "text", d.text()));
+    }
+
+    private void delete(Context ctx) throws IOException {
+        String id = ctx.pathParam("id");
+        if (!search.index().delete(id)) {
+            throw ApiException.notFound("no document '" + id + "'");
+        }
+        search.index().commit();
+        ctx.status(204);
+    }
+
+    private void index(Context ctx) throws IOException {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("documents", search.index().size());
+        out.put("dim", search.index().dim());
+        if (search.modulation() != null) {
+            out.put("modulation", Map.of("terms", search.vocabulary().size()));
+        }
+        ctx.json(out);
+    }
+
+    private void fit(Context ctx) throws IOException {
+        FitRequest r = ctx.body().isBlank() ? new FitRequest(null, null) : ctx.bodyAsClass(FitRequest.class);
+        ModulationTrainer.Options o = ModulationTrainer.Options.defaults();
+        if (r.epochs() != null) {
+            if (r.epochs() < 1 || r.epochs() > 100) {
+                throw ApiException.badRequest("'epochs' must be between 1 and 100, got " + r.epochs(), Map.of("field", "epochs"));
+            }
+            o = new ModulationTrainer.Options(r.epochs(), o.batchSize(), o.learningRate(), o.temperature(), o.seed());
+        }
+        List<Document> all = new ArrayList<>();
+        search.index().forEach(d -> all.add(new Document(d.id(), d.title(), d.text())));
+        ModulationFit.Result fit;
+        try {
+            fit = ModulationFit.fit(search, all, true, o, r.seed() == null ? 1 : r.seed(), (what, done, total) -> { });
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(409, "too_few_documents", e.getMessage());
+        }
+        ctx.json(Map.of("pairs", fit.pairs(), "epochLosses", fit.epochLosses(), "terms", search.vocabulary().size()));
+    }
+
+    @Override
+    public void close() throws IOException {
+        search.close();
+    }
+}

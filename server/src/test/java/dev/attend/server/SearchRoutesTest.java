@@ -1,0 +1,100 @@
+package dev.attend.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.attend.retrieval.search.MiniLmEmbedder;
+import dev.attend.server.search.SearchRoutes;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The search API over a real Lucene index and the real encoder. */
+class SearchRoutesTest {
+
+    @TempDir
+    static Path dir;
+    static SearchRoutes search;
+    static AttendServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        search = new SearchRoutes(dir.resolve("search"), MiniLmEmbedder.shared());
+        server = AttendServer.builder().routes(search).build()
+                .start(ServerConfig.defaults().withPort(0).withDataDir(dir.resolve("data")).withShutdownTimeout(Duration.ofSeconds(2)));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        server.stop();
+        search.close();
+    }
+
+    private static HttpResponse<String> post(String path, Object body) {
+        try {
+            return TestHttp.post(server, path, BodyPublishers.ofString(body instanceof String s ? s : Json.MAPPER.writeValueAsString(body)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static Map<String, Object> doc(String id, String title, String text) {
+        return Map.of("id", id, "title", title, "text", text);
+    }
+
+    @Test
+    void indexesSearchesEveryWayFitsTheModulationAndRefusesBadRequests() {
+        HttpResponse<String> added = post("/v1/search/documents", Map.of("documents", List.of(
+                doc("cat", "Cataloguing", "Rules for cataloguing books and serials in public libraries."),
+                doc("med", "Leukaemia", "Chemotherapy outcomes in children treated for acute leukaemia in a large hospital study."),
+                doc("heart", "Cardiology", "Blood pressure and the risk of heart attack in older adults followed for ten years."),
+                doc("xq7", "Codes", "The procedure identifier XQ7 appears only in this record about classification codes of libraries."))));
+        assertThat(added.statusCode()).as(added.body()).isEqualTo(200);
+        assertThat(TestHttp.json(added).get("documents").asInt()).isEqualTo(4);
+
+        JsonNode bm25 = TestHttp.json(post("/v1/search", Map.of("query", "xq7", "mode", "bm25", "k", 2)));
+        assertThat(bm25.get("hits").get(0).get("id").asText()).isEqualTo("xq7");
+        assertThat(bm25.get("hits").get(0).get("bm25").get("rank").asInt()).isEqualTo(1);
+        assertThat(bm25.get("hits").get(0).get("dense").get("rank").isNull()).isTrue();
+        JsonNode rrf = TestHttp.json(post("/v1/search", Map.of("query", "cancer in kids")));
+        assertThat(rrf.get("mode").asText()).isEqualTo("rrf");
+        assertThat(rrf.get("hits").get(0).get("id").asText()).isEqualTo("med");
+        assertThat(rrf.get("hits").get(0).get("title").asText()).isEqualTo("Leukaemia");
+
+        // modulated modes wait for a modulation
+        HttpResponse<String> early = post("/v1/search", Map.of("query", "heart", "mode", "lexsem"));
+        assertThat(early.statusCode()).isEqualTo(409);
+        assertThat(early.body()).contains("no_modulation");
+        HttpResponse<String> fit = post("/v1/search/modulation", Map.of("epochs", 2));
+        assertThat(fit.statusCode()).as(fit.body()).isEqualTo(200);
+        assertThat(TestHttp.json(fit).get("pairs").asInt()).isPositive();
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("modulation").get("terms").asInt()).isPositive();
+        HttpResponse<String> lexsem = post("/v1/search", Map.of("query", "heart attack risk", "mode", "linear-lexsem", "k", 1));
+        assertThat(lexsem.statusCode()).isEqualTo(200);
+        assertThat(TestHttp.json(lexsem).get("hits").get(0).get("id").asText()).isEqualTo("heart");
+
+        // bad requests: clear 4xx, nothing changed
+        assertThat(post("/v1/search", Map.of("query", " ")).statusCode()).isEqualTo(400);
+        assertThat(post("/v1/search", Map.of("query", "x", "k", 0)).body()).contains("'k' must be between 1");
+        assertThat(post("/v1/search", Map.of("query", "x", "mode", "fuzzy")).body()).contains("unknown search mode 'fuzzy'");
+        assertThat(post("/v1/search", "{not json").statusCode()).isEqualTo(400);
+        assertThat(post("/v1/search/documents", Map.of("documents", List.of(Map.of("title", "no id")))).body()).contains("documents[0].id");
+        assertThat(TestHttp.get(server, "/v1/search/documents/nope").statusCode()).isEqualTo(404);
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("documents").asInt()).isEqualTo(4);
+
+        // get, delete
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/documents/cat")).get("title").asText()).isEqualTo("Cataloguing");
+        HttpResponse<String> deleted = TestHttp.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.url() + "/v1/search/documents/cat"))
+                .DELETE().build());
+        assertThat(deleted.statusCode()).isEqualTo(204);
+        assertThat(TestHttp.get(server, "/v1/search/documents/cat").statusCode()).isEqualTo(404);
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("documents").asInt()).isEqualTo(3);
+    }
+}
