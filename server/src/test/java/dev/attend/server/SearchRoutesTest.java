@@ -52,9 +52,9 @@ class SearchRoutesTest {
     @Test
     void indexesSearchesEveryWayFitsTheModulationAndRefusesBadRequests() {
         HttpResponse<String> added = post("/v1/search/documents", Map.of("documents", List.of(
-                doc("cat", "Cataloguing", "Rules for cataloguing books and serials in public libraries."),
-                doc("med", "Leukaemia", "Chemotherapy outcomes in children treated for acute leukaemia in a large hospital study."),
-                doc("heart", "Cardiology", "Blood pressure and the risk of heart attack in older adults followed for ten years."),
+                doc("cat", "Cataloguing", "Rules for cataloguing books and serials in public libraries, with subject headings, authority files and shelf lists for every branch."),
+                doc("med", "Leukaemia", "Chemotherapy outcomes in children treated for acute leukaemia in a large hospital study over ten years of follow up visits."),
+                doc("heart", "Cardiology", "Blood pressure and the risk of heart attack in older adults followed for ten years in a study of public health records."),
                 doc("xq7", "Codes", "The procedure identifier XQ7 appears only in this record about classification codes of libraries."))));
         assertThat(added.statusCode()).as(added.body()).isEqualTo(200);
         assertThat(TestHttp.json(added).get("documents").asInt()).isEqualTo(4);
