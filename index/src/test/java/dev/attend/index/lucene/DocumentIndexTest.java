@@ -44,6 +44,11 @@ class DocumentIndexTest {
             assertThat(index.knn(unit(0.1f, 0, 1, 0), 2)).extracting(DocumentIndex.Hit::id).containsExactly("c", "a");
             assertThat(index.analyze("Libraries ranked")).containsExactly("librari", "rank");
             assertThat(index.documentFrequencies()).containsEntry("librari", 1).containsEntry("retriev", 1);
+            assertThat(index.vectors(List.of("c", "a", "missing"))).containsOnlyKeys("a", "c");
+            assertThat(index.vectors(List.of("c")).get("c")).containsExactly(unit(0, 0, 1, 0.2f));
+            List<String> all = new java.util.ArrayList<>();
+            index.forEach(d -> all.add(d.id()));
+            assertThat(all).containsExactlyInAnyOrder("a", "b", "c");
             // update by id, then delete
             index.add(List.of(new DocumentIndex.Entry("a", "Archives", "Old manuscripts.", unit(1, 0, 0, 0))));
             assertThat(index.size()).isEqualTo(3);

@@ -81,6 +81,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
         retrievalAttention(workloads.get(0), out);
         RecommendationDemo.run(out);
+        SearchDemo.run(out);
         return 0;
     }
 

@@ -39,8 +39,8 @@ public final class SearchCommand implements Callable<Integer> {
     }
 
     @Command(name = "eval", mixinStandardHelpOptions = true, versionProvider = AttendCli.Version.class,
-            description = "Index a SMART collection, train the LexSemBridge modulation on queries generated from 80% of its passages, "
-                    + "and measure every mode on the collection's queries and on keyword and part-of-passage queries of the other 20%.")
+            description = "Index a SMART collection, train the LexSemBridge modulation on queries generated from 80%% of its passages, "
+                    + "and measure every mode on the collection's queries and on keyword and part-of-passage queries of the other 20%%.")
     static final class Eval implements Callable<Integer> {
 
         @Option(names = "--collection", paramLabel = "DIR", required = true,
