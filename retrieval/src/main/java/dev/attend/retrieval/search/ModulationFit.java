@@ -10,9 +10,13 @@ import java.util.SplittableRandom;
 /**
  * Fits a LexSemBridge modulation to a corpus without labels: a keyword query and a part-of-passage query generated
  * from each passage ({@link FineGrainedQueries}), paired with the passage, train W and b ({@link ModulationTrainer})
- * with the encoder frozen; the result is saved beside the index and used by the modulated modes.
+ * with the encoder frozen, each query also against the passages plain dense search confuses it with (hard
+ * negatives); the result is saved beside the index and used by the modulated modes.
  */
 public final class ModulationFit {
+
+    /** Hard negatives per training query: the top passages of plain dense search that are not the answer. */
+    static final int HARD_NEGATIVES = 4;
 
     /** Told what is happening (query embedding, passage embedding, each training epoch). */
     public interface Progress {
@@ -58,10 +62,26 @@ public final class ModulationFit {
             }
             passageVectors.add(v);
         }
+        // hard negatives: the passages plain dense search ranks highest for the query that are not its answer
+        List<List<String>> hardIds = new ArrayList<>(queries.size());
+        java.util.Set<String> hardAll = new java.util.HashSet<>();
+        for (int i = 0; i < queries.size(); i++) {
+            List<String> ids = new ArrayList<>(HARD_NEGATIVES);
+            for (var hit : search.index().knn(queryVectors.get(i), HARD_NEGATIVES + 1)) {
+                if (!hit.id().equals(queries.get(i).passageId()) && ids.size() < HARD_NEGATIVES) {
+                    ids.add(hit.id());
+                }
+            }
+            hardIds.add(ids);
+            hardAll.addAll(ids);
+            progress.stage("finding hard negatives", i + 1, queries.size());
+        }
+        Map<String, float[]> hardVectors = search.index().vectors(hardAll);
         List<ModulationTrainer.Pair> pairs = new ArrayList<>(queries.size());
         for (int i = 0; i < queries.size(); i++) {
             Vocabulary.TokenVector t = vocabulary.tokens(search.index().analyze(queries.get(i).text()), idfWeights);
-            pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i)));
+            float[][] negatives = hardIds.get(i).stream().map(hardVectors::get).filter(java.util.Objects::nonNull).toArray(float[][]::new);
+            pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i), negatives));
         }
         LexSemModulation modulation = new LexSemModulation(vocabulary.size(), embedder.dim());
         double[] losses = ModulationTrainer.train(modulation, pairs, training,
@@ -71,7 +91,7 @@ public final class ModulationFit {
     }
 
     /** Words to the terms the index's BM25 field holds (null for a stop word). */
-    static FineGrainedQueries.Analyzer analyzer(DocumentSearch search) {
+    public static FineGrainedQueries.Analyzer analyzer(DocumentSearch search) {
         return word -> {
             try {
                 List<String> terms = search.index().analyze(word);

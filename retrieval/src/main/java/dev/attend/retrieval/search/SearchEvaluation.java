@@ -32,7 +32,7 @@ public final class SearchEvaluation {
         }
 
         public static Options defaults() {
-            return new Options(0.8, true, 1, ModulationTrainer.Options.defaults());
+            return new Options(0.8, false, 1, ModulationTrainer.Options.defaults());
         }
     }
 

@@ -295,7 +295,7 @@ class ModulationTrainerTest {
         assertThatThrownBy(() -> new Options(1, 64, Float.NaN, 0.05f, 1)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("learningRate");
         assertThatThrownBy(() -> new Options(1, 64, 1e-3f, -1, 1)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("temperature");
-        assertThat(Options.defaults().temperature()).isEqualTo(0.05f);
+        assertThat(Options.defaults().temperature()).isEqualTo(0.1f);
         assertThatThrownBy(() -> new Pair(new int[] {1}, new float[0], new float[2], new float[2])).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new Pair(new int[0], new float[0], new float[2], new float[3])).isInstanceOf(IllegalArgumentException.class);
 

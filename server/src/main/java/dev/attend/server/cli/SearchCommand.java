@@ -63,8 +63,8 @@ public final class SearchCommand implements Callable<Integer> {
         @Option(names = "--temperature", paramLabel = "T", description = "InfoNCE temperature (default: the trainer's).")
         Float temperature;
 
-        @Option(names = "--presence", description = "Token vectors by presence (weight 1) instead of IDF.")
-        boolean presence;
+        @Option(names = "--idf", description = "Token vectors weighted by IDF instead of presence (weight 1).")
+        boolean idf;
 
         @Option(names = "--json", paramLabel = "FILE", description = "Write the table as JSON rows.")
         Path json;
@@ -80,7 +80,7 @@ public final class SearchCommand implements Callable<Integer> {
             ModulationTrainer.Options d = ModulationTrainer.Options.defaults();
             ModulationTrainer.Options training = new ModulationTrainer.Options(epochs != null ? epochs : d.epochs(), d.batchSize(),
                     learningRate != null ? learningRate : d.learningRate(), temperature != null ? temperature : d.temperature(), d.seed());
-            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, !presence, seed, training);
+            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, idf, seed, training);
             SearchEvaluation.Report report;
             Map<String, ProgressBar> bars = new LinkedHashMap<>();
             try {

@@ -51,19 +51,12 @@ final class SearchDemo {
             out.printf(Locale.ROOT, "  indexed in %.1f s (BM25 over title and text; 384-d sentence vectors in Lucene's HNSW)%n",
                     (System.nanoTime() - t0) / 1e9);
             t0 = System.nanoTime();
-            ModulationFit.Result fit = ModulationFit.fit(search, documents, true, ModulationTrainer.Options.defaults(), 1,
+            ModulationFit.Result fit = ModulationFit.fit(search, documents, false, ModulationTrainer.Options.defaults(), 1,
                     (what, done, total) -> { });
             out.printf(Locale.ROOT, "  LexSemBridge modulation fitted in %.1f s on %,d keyword and part-of-passage queries generated "
                     + "from the documents (no labels)%n", (System.nanoTime() - t0) / 1e9, fit.pairs());
             Document sample = documents.get(documents.size() / 2);
-            FineGrainedQueries.Generated keyword = FineGrainedQueries.keyword(sample, word -> {
-                try {
-                    List<String> terms = search.index().analyze(word);
-                    return terms.isEmpty() ? null : terms.getFirst();
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }, search.vocabulary());
+            FineGrainedQueries.Generated keyword = FineGrainedQueries.keyword(sample, ModulationFit.analyzer(search), search.vocabulary());
             if (keyword != null) {
                 queries.add(keyword.text());
             }

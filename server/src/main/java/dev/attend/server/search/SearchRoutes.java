@@ -166,7 +166,7 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         search.index().forEach(d -> all.add(new Document(d.id(), d.title(), d.text())));
         ModulationFit.Result fit;
         try {
-            fit = ModulationFit.fit(search, all, true, o, r.seed() == null ? 1 : r.seed(), (what, done, total) -> { });
+            fit = ModulationFit.fit(search, all, false, o, r.seed() == null ? 1 : r.seed(), (what, done, total) -> { });
         } catch (IllegalArgumentException e) {
             throw new ApiException(409, "too_few_documents", e.getMessage());
         }
