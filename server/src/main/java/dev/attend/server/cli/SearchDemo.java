@@ -30,7 +30,11 @@ final class SearchDemo {
     }
 
     static void run(PrintStream out) throws Exception {
-        Optional<Path> cisi = SharedData.resolve("ir/cisi");
+        run(out, SharedData.resolve("ir/cisi"));
+    }
+
+    /** The step on CISI at {@code cisi}, or on the built-in documents when it is empty. */
+    static void run(PrintStream out, Optional<Path> cisi) throws Exception {
         List<Document> documents;
         List<String> queries = new ArrayList<>();
         if (cisi.isPresent()) {
