@@ -88,9 +88,14 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
             throws IOException {
         this(null, streaming, scorer, modelFile, required);
         if (recommender != null && onlineSteps > 0) {
-            training = new OnlineTraining(streaming.bootstrapServers(), streaming.topics(), streaming.sequences(), recommender.model(),
-                    recommender.catalog(), OnlineTraining.Options.defaults(instance, modelFile)
-                    .withLearner(OnlineLearner.Options.defaults().withStepFraction(onlineSteps)));
+            try {
+                training = new OnlineTraining(streaming.bootstrapServers(), streaming.topics(), streaming.sequences(), recommender.model(),
+                        recommender.catalog(), OnlineTraining.Options.defaults(instance, modelFile)
+                        .withLearner(OnlineLearner.Options.defaults().withStepFraction(onlineSteps)));
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
             try {
                 // a new group starts at the topic's end: wait for its partitions, so that events accepted from now on are learned
                 if (!training.awaitAssigned(java.time.Duration.ofSeconds(60))) {
