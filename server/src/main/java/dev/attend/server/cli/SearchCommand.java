@@ -1,6 +1,5 @@
 package dev.attend.server.cli;
 
-import dev.attend.retrieval.search.DocumentSearch;
 import dev.attend.retrieval.search.IrMetrics;
 import dev.attend.retrieval.search.MiniLmEmbedder;
 import dev.attend.retrieval.search.ModulationTrainer;
