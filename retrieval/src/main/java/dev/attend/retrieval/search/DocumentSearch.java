@@ -56,16 +56,17 @@ public final class DocumentSearch implements Closeable {
     private final Path dir;
     private final DocumentIndex index;
     private final TextEmbedder embedder;
-    private volatile Vocabulary vocabulary;
-    private volatile LexSemModulation modulation;
-    private volatile boolean idfWeights;
+    /** A modulation with the vocabulary it was trained on and how its token vectors are weighted: replaced whole. */
+    private record Lexical(Vocabulary vocabulary, LexSemModulation modulation, boolean idfWeights) {
+    }
 
-    private DocumentSearch(Path dir, DocumentIndex index, TextEmbedder embedder, Vocabulary vocabulary, LexSemModulation modulation) {
+    private volatile Lexical lexical; // null without a modulation
+
+    private DocumentSearch(Path dir, DocumentIndex index, TextEmbedder embedder, Lexical lexical) {
         this.dir = dir;
         this.index = index;
         this.embedder = embedder;
-        this.vocabulary = vocabulary;
-        this.modulation = modulation;
+        this.lexical = lexical;
     }
 
     /** Opens (or creates) the search directory {@code dir}, with its modulation when one was saved. */
@@ -78,15 +79,16 @@ public final class DocumentSearch implements Closeable {
                 throw new IOException(dir + ": the modulation (" + m.vocabulary() + " terms x " + m.dim() + ") does not fit the vocabulary ("
                         + v.size() + ") and encoder (" + embedder.dim() + ")");
             }
-            DocumentSearch search = new DocumentSearch(dir, index, embedder, v, m);
+            boolean idf = false;
             Path settings = dir.resolve("lexsem.properties");
             if (m != null && Files.exists(settings)) {
                 java.util.Properties p = new java.util.Properties();
                 try (var in = Files.newBufferedReader(settings)) {
                     p.load(in);
                 }
-                search.idfWeights = Boolean.parseBoolean(p.getProperty("idf-weights", "false"));
+                idf = Boolean.parseBoolean(p.getProperty("idf-weights", "false"));
             }
+            DocumentSearch search = new DocumentSearch(dir, index, embedder, m == null ? null : new Lexical(v, m, idf));
             return search;
         } catch (IOException | RuntimeException e) {
             index.close();
@@ -131,11 +133,13 @@ public final class DocumentSearch implements Closeable {
 
     /** The vocabulary the current modulation uses, or null without one. */
     public Vocabulary vocabulary() {
-        return vocabulary;
+        Lexical l = lexical;
+        return l == null ? null : l.vocabulary();
     }
 
     public LexSemModulation modulation() {
-        return modulation;
+        Lexical l = lexical;
+        return l == null ? null : l.modulation();
     }
 
     /** Uses (and saves beside the index) a modulation trained on {@code vocabulary}, weighting terms by IDF or not. */
@@ -147,18 +151,16 @@ public final class DocumentSearch implements Closeable {
         vocabulary.save(dir.resolve("vocabulary.tsv"));
         modulation.save(dir.resolve("lexsem.bin"));
         Files.writeString(dir.resolve("lexsem.properties"), "idf-weights=" + idfWeights + "\n");
-        this.vocabulary = vocabulary;
-        this.modulation = modulation;
-        this.idfWeights = idfWeights;
+        this.lexical = new Lexical(vocabulary, modulation, idfWeights);
     }
 
     /** The query's token vector under the current vocabulary. */
     public Vocabulary.TokenVector tokens(String query) throws IOException {
-        Vocabulary v = vocabulary;
-        if (v == null) {
+        Lexical l = lexical;
+        if (l == null) {
             throw new IllegalStateException("no modulation: train one first");
         }
-        return v.tokens(index.analyze(query), idfWeights);
+        return l.vocabulary().tokens(index.analyze(query), l.idfWeights());
     }
 
     /** The top {@code k} documents for {@code query} by {@code mode}. */
@@ -177,16 +179,17 @@ public final class DocumentSearch implements Closeable {
         if (query == null || query.isBlank()) {
             throw new IllegalArgumentException("the query is empty");
         }
-        if (mode.modulated() && modulation == null) {
-            throw new IllegalStateException("mode " + mode.wireName() + " needs a trained modulation (attend search train)");
+        Lexical l = lexical; // one modulation for the whole query, whatever a concurrent fit replaces
+        if (mode.modulated() && l == null) {
+            throw new IllegalStateException("mode " + mode.wireName() + " needs a fitted modulation");
         }
         if (mode == Mode.BM25) {
             return single(index.bm25(query, k), true);
         }
         float[] dense = embedding;
         if (mode.modulated()) {
-            Vocabulary.TokenVector t = tokens(query);
-            dense = modulation.modulate(t.ids(), t.weights(), dense);
+            Vocabulary.TokenVector t = l.vocabulary().tokens(index.analyze(query), l.idfWeights());
+            dense = l.modulation().modulate(t.ids(), t.weights(), dense);
         }
         if (mode == Mode.DENSE || mode == Mode.LEXSEM) {
             return single(index.knn(dense, k), false);
