@@ -10,7 +10,8 @@ import java.util.SplittableRandom;
 /**
  * Every search mode on one collection, three ways: the collection's own queries and judgments, and the two
  * fine-grained tasks ({@link FineGrainedQueries}: keyword and part-of-passage queries) built from passages held out
- * of the modulation's training. The documents are indexed once (embedding them is the slow part); a LexSemBridge
+ * of the modulation's training; and, to tell fitting from generalising, keyword queries of (up to 300) training
+ * passages, which the modulation trained on ("keyword-trained"). The documents are indexed once (embedding them is the slow part); a LexSemBridge
  * modulation is trained on pairs generated from the other passages, then every mode answers every query.
  */
 public final class SearchEvaluation {
@@ -89,6 +90,12 @@ public final class SearchEvaluation {
             tasks.add(new Task("queries", standard, judged));
             tasks.add(task("keyword", keywordTask));
             tasks.add(task("part-of-passage", spanTask));
+            // the keyword queries the modulation trained on (a sample of 300): how far it fits what it saw
+            List<FineGrainedQueries.Generated> seen = new ArrayList<>();
+            for (Document d : shuffled.subList(0, Math.min(cut, 300))) {
+                ModulationFit.addIfAny(seen, FineGrainedQueries.keyword(d, analyzer, vocabulary));
+            }
+            tasks.add(task("keyword-trained", seen));
 
             List<Row> rows = new ArrayList<>();
             for (Task task : tasks) {
