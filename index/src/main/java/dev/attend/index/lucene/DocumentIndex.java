@@ -57,6 +57,8 @@ public final class DocumentIndex implements Closeable {
     static final String BODY = "body";
     static final String VECTOR = "vector";
     private static final String DIM_KEY = "attend.dim";
+    /** Ids are Lucene terms (at most 32,766 bytes); a bound far below that keeps them ids. */
+    public static final int MAX_ID_CHARS = 512;
 
     /** A document to add: a unit {@code vector} of the index's dimension. */
     public record Entry(String id, String title, String text, float[] vector) {
@@ -296,6 +298,9 @@ public final class DocumentIndex implements Closeable {
     private void check(Entry e) {
         if (e.id() == null || e.id().isBlank()) {
             throw new IllegalArgumentException("a document needs an id");
+        }
+        if (e.id().length() > MAX_ID_CHARS) {
+            throw new IllegalArgumentException("a document id is at most " + MAX_ID_CHARS + " characters, got " + e.id().length());
         }
         checkVector(e.vector(), "document " + e.id() + "'s vector");
     }

@@ -76,6 +76,8 @@ class DocumentIndexTest {
             assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("x", "t", "w", new float[] {Float.NaN, 0, 0, 0}))))
                     .hasMessageContaining("NaN");
             assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry(" ", "t", "w", unit(1, 0, 0, 0))))).hasMessageContaining("id");
+            assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("y".repeat(513), "t", "w", unit(1, 0, 0, 0)))))
+                    .hasMessageContaining("at most 512");
             assertThat(index.size()).isZero();
             assertThatThrownBy(() -> index.knn(unit(1, 0, 0, 0), 0)).hasMessageContaining("k must be");
         }

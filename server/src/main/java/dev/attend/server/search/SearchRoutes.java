@@ -1,5 +1,6 @@
 package dev.attend.server.search;
 
+import dev.attend.index.lucene.DocumentIndex;
 import dev.attend.retrieval.search.Document;
 import dev.attend.retrieval.search.DocumentSearch;
 import dev.attend.retrieval.search.ModulationFit;
@@ -121,6 +122,10 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
             DocumentBody d = r.documents().get(i);
             if (d == null || d.id() == null || d.id().isBlank()) {
                 throw ApiException.badRequest("documents[" + i + "].id is required", Map.of("field", "documents[" + i + "].id"));
+            }
+            if (d.id().length() > DocumentIndex.MAX_ID_CHARS) {
+                throw ApiException.badRequest("documents[" + i + "].id is longer than " + DocumentIndex.MAX_ID_CHARS + " characters",
+                        Map.of("field", "documents[" + i + "].id"));
             }
             docs.add(new Document(d.id(), d.title() == null ? "" : d.title(), d.text() == null ? "" : d.text()));
         }
