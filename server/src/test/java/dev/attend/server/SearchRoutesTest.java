@@ -45,6 +45,24 @@ class SearchRoutesTest {
         }
     }
 
+    /** Polls the index until the modulation is no longer fitting (60 s at most). */
+    private static JsonNode awaitFit() {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        JsonNode m;
+        do {
+            m = TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("modulation");
+            if (!m.get("state").asText().equals("fitting")) {
+                return m;
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("the fit did not end: " + m);
+    }
+
     private static Map<String, Object> doc(String id, String title, String text) {
         return Map.of("id", id, "title", title, "text", text);
     }
@@ -72,10 +90,14 @@ class SearchRoutesTest {
         HttpResponse<String> early = post("/v1/search", Map.of("query", "heart", "mode", "lexsem"));
         assertThat(early.statusCode()).isEqualTo(409);
         assertThat(early.body()).contains("no_modulation");
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("modulation").get("state").asText()).isEqualTo("none");
+        assertThat(post("/v1/search/modulation", Map.of("epochs", 0)).statusCode()).isEqualTo(400);
         HttpResponse<String> fit = post("/v1/search/modulation", Map.of("epochs", 2));
-        assertThat(fit.statusCode()).as(fit.body()).isEqualTo(200);
-        assertThat(TestHttp.json(fit).get("pairs").asInt()).isPositive();
-        assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("modulation").get("terms").asInt()).isPositive();
+        assertThat(fit.statusCode()).as(fit.body()).isEqualTo(202);
+        JsonNode modulation = awaitFit();
+        assertThat(modulation.get("state").asText()).isEqualTo("ready");
+        assertThat(modulation.get("pairs").asInt()).isPositive();
+        assertThat(modulation.get("terms").asInt()).isPositive();
         HttpResponse<String> lexsem = post("/v1/search", Map.of("query", "heart attack risk", "mode", "linear-lexsem", "k", 1));
         assertThat(lexsem.statusCode()).isEqualTo(200);
         assertThat(TestHttp.json(lexsem).get("hits").get(0).get("id").asText()).isEqualTo("heart");

@@ -27,7 +27,8 @@ import java.util.function.Consumer;
  *   GET    /v1/search/documents/{id}       -> the stored document
  *   DELETE /v1/search/documents/{id}       -> 204, or 404
  *   GET    /v1/search/index                -> documents, modulation (terms, idf weights)
- *   POST   /v1/search/modulation           {epochs?, seed?} -> fits the LexSemBridge modulation to every document
+ *   POST   /v1/search/modulation           {epochs?, seed?} -> 202: fits the LexSemBridge modulation to every document
+ *                                                  in the background; GET /v1/search/index follows it
  * </pre>
  */
 public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
@@ -37,6 +38,14 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
     static final int MAX_QUERY_CHARS = 10_000;
 
     private final DocumentSearch search;
+    /** Fits run one at a time, off the request threads (a corpus of thousands of passages takes minutes). */
+    private final java.util.concurrent.ExecutorService fitter = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "attend-search-fit");
+        t.setDaemon(true);
+        return t;
+    });
+    /** What the last fit did: "fitting", "ready" (with pairs and losses) or "failed: ..."; null before any. */
+    private volatile Map<String, Object> fitState;
 
     public SearchRoutes(Path dir, TextEmbedder embedder) throws IOException {
         this.search = DocumentSearch.open(dir, embedder);
@@ -152,34 +161,55 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("documents", search.index().size());
         out.put("dim", search.index().dim());
-        if (search.modulation() != null) {
-            out.put("modulation", Map.of("terms", search.vocabulary().size()));
+        Map<String, Object> modulation = new LinkedHashMap<>();
+        Map<String, Object> fit = fitState;
+        modulation.put("state", fit != null ? fit.get("state") : search.modulation() != null ? "ready" : "none");
+        if (search.vocabulary() != null) {
+            modulation.put("terms", search.vocabulary().size());
         }
+        if (fit != null) {
+            fit.forEach((k, v) -> modulation.putIfAbsent(k, v));
+        }
+        out.put("modulation", modulation);
         ctx.json(out);
     }
 
-    private void fit(Context ctx) throws IOException {
+    private void fit(Context ctx) {
         FitRequest r = ctx.body().isBlank() ? new FitRequest(null, null) : ctx.bodyAsClass(FitRequest.class);
-        ModulationTrainer.Options o = ModulationTrainer.Options.defaults();
-        if (r.epochs() != null) {
-            if (r.epochs() < 1 || r.epochs() > 100) {
-                throw ApiException.badRequest("'epochs' must be between 1 and 100, got " + r.epochs(), Map.of("field", "epochs"));
+        ModulationTrainer.Options defaults = ModulationTrainer.Options.defaults();
+        if (r.epochs() != null && (r.epochs() < 1 || r.epochs() > 100)) {
+            throw ApiException.badRequest("'epochs' must be between 1 and 100, got " + r.epochs(), Map.of("field", "epochs"));
+        }
+        ModulationTrainer.Options o = new ModulationTrainer.Options(r.epochs() != null ? r.epochs() : defaults.epochs(), defaults.batchSize(),
+                defaults.learningRate(), defaults.temperature(), defaults.seed());
+        long seed = r.seed() == null ? 1 : r.seed();
+        synchronized (this) {
+            if (fitState != null && "fitting".equals(fitState.get("state"))) {
+                throw new ApiException(409, "fit_running", "a fit is running: GET /v1/search/index follows it");
             }
-            o = new ModulationTrainer.Options(r.epochs(), o.batchSize(), o.learningRate(), o.temperature(), o.seed());
+            fitState = Map.of("state", "fitting");
         }
-        List<Document> all = new ArrayList<>();
-        search.index().forEach(d -> all.add(new Document(d.id(), d.title(), d.text())));
-        ModulationFit.Result fit;
-        try {
-            fit = ModulationFit.fit(search, all, false, o, r.seed() == null ? 1 : r.seed(), (what, done, total) -> { });
-        } catch (IllegalArgumentException e) {
-            throw new ApiException(409, "too_few_documents", e.getMessage());
-        }
-        ctx.json(Map.of("pairs", fit.pairs(), "epochLosses", fit.epochLosses(), "terms", search.vocabulary().size()));
+        fitter.execute(() -> {
+            try {
+                List<Document> all = new ArrayList<>();
+                search.index().forEach(d -> all.add(new Document(d.id(), d.title(), d.text())));
+                ModulationFit.Result fit = ModulationFit.fit(search, all, false, o, seed, (what, done, total) -> { });
+                fitState = Map.of("state", "ready", "pairs", fit.pairs(), "epochLosses", fit.epochLosses());
+            } catch (IOException | RuntimeException e) {
+                fitState = Map.of("state", "failed: " + e.getMessage());
+            }
+        });
+        ctx.status(202).json(Map.of("state", "fitting"));
     }
 
     @Override
     public void close() throws IOException {
+        fitter.shutdownNow();
+        try {
+            fitter.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         search.close();
     }
 }
