@@ -44,6 +44,27 @@ public final class DocumentSearch implements Closeable {
         }
     }
 
+    /** What a query's token vector w(q) is made of. */
+    public enum Tokens {
+        /** the index's analysed terms (stemmed words, stop words out) */
+        TERMS,
+        /** the sentence encoder's word pieces ({@link WordPieces}) */
+        WORD_PIECES;
+
+        public String wireName() {
+            return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        }
+
+        public static Tokens of(String name) {
+            for (Tokens t : values()) {
+                if (t.wireName().equals(name)) {
+                    return t;
+                }
+            }
+            throw new IllegalArgumentException("unknown token kind '" + name + "': terms or word-pieces");
+        }
+    }
+
     /** A hit with what each component said about it (NaN score and rank 0 for a component that did not find it). */
     public record Hit(String id, double score, float bm25Score, int bm25Rank, float denseScore, int denseRank) {
     }
@@ -57,7 +78,7 @@ public final class DocumentSearch implements Closeable {
     private final DocumentIndex index;
     private final TextEmbedder embedder;
     /** A modulation with the vocabulary it was trained on and how its token vectors are weighted: replaced whole. */
-    private record Lexical(Vocabulary vocabulary, LexSemModulation modulation, boolean idfWeights) {
+    private record Lexical(Vocabulary vocabulary, LexSemModulation modulation, boolean idfWeights, Tokens tokens) {
     }
 
     private volatile Lexical lexical; // null without a modulation
@@ -80,6 +101,7 @@ public final class DocumentSearch implements Closeable {
                         + v.size() + ") and encoder (" + embedder.dim() + ")");
             }
             boolean idf = false;
+            Tokens tokens = Tokens.TERMS;
             Path settings = dir.resolve("lexsem.properties");
             if (m != null && Files.exists(settings)) {
                 java.util.Properties p = new java.util.Properties();
@@ -87,8 +109,13 @@ public final class DocumentSearch implements Closeable {
                     p.load(in);
                 }
                 idf = Boolean.parseBoolean(p.getProperty("idf-weights", "false"));
+                try {
+                    tokens = Tokens.of(p.getProperty("tokens", Tokens.TERMS.wireName()));
+                } catch (IllegalArgumentException e) {
+                    throw new IOException(settings + ": " + e.getMessage(), e);
+                }
             }
-            DocumentSearch search = new DocumentSearch(dir, index, embedder, m == null ? null : new Lexical(v, m, idf));
+            DocumentSearch search = new DocumentSearch(dir, index, embedder, m == null ? null : new Lexical(v, m, idf, tokens));
             return search;
         } catch (IOException | RuntimeException e) {
             index.close();
@@ -126,9 +153,23 @@ public final class DocumentSearch implements Closeable {
         index.commit();
     }
 
-    /** The vocabulary of the documents indexed now (what a new modulation is trained on). */
-    public Vocabulary currentVocabulary() throws IOException {
-        return Vocabulary.of(index.documentFrequencies(), index.size());
+    /** The vocabulary of the documents indexed now, in {@code tokens} (what a new modulation is trained on). */
+    public Vocabulary currentVocabulary(Tokens tokens) throws IOException {
+        if (tokens == Tokens.TERMS) {
+            return Vocabulary.of(index.documentFrequencies(), index.size());
+        }
+        java.util.Map<String, Integer> df = new java.util.HashMap<>();
+        index.forEach(d -> {
+            for (String piece : new java.util.HashSet<>(WordPieces.shared().pieces(new Document(d.id(), d.title(), d.text()).content()))) {
+                df.merge(piece, 1, Integer::sum);
+            }
+        });
+        return Vocabulary.of(df, index.size());
+    }
+
+    /** {@code text} as {@code tokens} (repeats kept, in order). */
+    public List<String> tokenize(String text, Tokens tokens) throws IOException {
+        return tokens == Tokens.TERMS ? index.analyze(text) : WordPieces.shared().pieces(text);
     }
 
     /** The vocabulary the current modulation uses, or null without one. */
@@ -142,16 +183,16 @@ public final class DocumentSearch implements Closeable {
         return l == null ? null : l.modulation();
     }
 
-    /** Uses (and saves beside the index) a modulation trained on {@code vocabulary}, weighting terms by IDF or not. */
-    public void setModulation(Vocabulary vocabulary, LexSemModulation modulation, boolean idfWeights) throws IOException {
+    /** Uses (and saves beside the index) a modulation trained on {@code vocabulary} of {@code tokens}, weighting them by IDF or not. */
+    public void setModulation(Vocabulary vocabulary, LexSemModulation modulation, boolean idfWeights, Tokens tokens) throws IOException {
         if (modulation.vocabulary() != vocabulary.size() || modulation.dim() != embedder.dim()) {
             throw new IllegalArgumentException("the modulation (" + modulation.vocabulary() + " x " + modulation.dim()
                     + ") does not fit the vocabulary (" + vocabulary.size() + ") and encoder (" + embedder.dim() + ")");
         }
         vocabulary.save(dir.resolve("vocabulary.tsv"));
         modulation.save(dir.resolve("lexsem.bin"));
-        Files.writeString(dir.resolve("lexsem.properties"), "idf-weights=" + idfWeights + "\n");
-        this.lexical = new Lexical(vocabulary, modulation, idfWeights);
+        Files.writeString(dir.resolve("lexsem.properties"), "idf-weights=" + idfWeights + "\ntokens=" + tokens.wireName() + "\n");
+        this.lexical = new Lexical(vocabulary, modulation, idfWeights, tokens);
     }
 
     /** The query's token vector under the current vocabulary. */
@@ -160,7 +201,7 @@ public final class DocumentSearch implements Closeable {
         if (l == null) {
             throw new IllegalStateException("no modulation: train one first");
         }
-        return l.vocabulary().tokens(index.analyze(query), l.idfWeights());
+        return l.vocabulary().tokens(tokenize(query, l.tokens()), l.idfWeights());
     }
 
     /** The top {@code k} documents for {@code query} by {@code mode}. */
@@ -188,7 +229,7 @@ public final class DocumentSearch implements Closeable {
         }
         float[] dense = embedding;
         if (mode.modulated()) {
-            Vocabulary.TokenVector t = l.vocabulary().tokens(index.analyze(query), l.idfWeights());
+            Vocabulary.TokenVector t = l.vocabulary().tokens(tokenize(query, l.tokens()), l.idfWeights());
             dense = l.modulation().modulate(t.ids(), t.weights(), dense);
         }
         if (mode == Mode.DENSE || mode == Mode.LEXSEM) {

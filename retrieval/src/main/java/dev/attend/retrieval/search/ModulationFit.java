@@ -34,16 +34,18 @@ public final class ModulationFit {
      * Trains a new modulation on queries generated from {@code passages} (documents of {@code search}'s index) over
      * the index's current vocabulary, and makes {@code search} use it.
      */
-    public static Result fit(DocumentSearch search, List<Document> passages, boolean idfWeights, ModulationTrainer.Options training,
-                             long seed, Progress progress) throws IOException {
-        Vocabulary vocabulary = search.currentVocabulary();
+    public static Result fit(DocumentSearch search, List<Document> passages, boolean idfWeights, DocumentSearch.Tokens tokens,
+                             ModulationTrainer.Options training, long seed, Progress progress) throws IOException {
+        Vocabulary vocabulary = search.currentVocabulary(tokens);
+        // the queries are generated from the index's terms whatever the modulation's tokens
+        Vocabulary terms = tokens == DocumentSearch.Tokens.TERMS ? vocabulary : search.currentVocabulary(DocumentSearch.Tokens.TERMS);
         FineGrainedQueries.Analyzer analyzer = analyzer(search);
         SplittableRandom rnd = new SplittableRandom(seed);
         List<FineGrainedQueries.Generated> queries = new ArrayList<>();
         Map<String, Document> byId = new LinkedHashMap<>();
         for (Document d : passages) {
             byId.put(d.id(), d);
-            addIfAny(queries, FineGrainedQueries.keyword(d, analyzer, vocabulary));
+            addIfAny(queries, FineGrainedQueries.keyword(d, analyzer, terms));
             addIfAny(queries, FineGrainedQueries.span(d, rnd));
         }
         if (queries.size() < 2) {
@@ -79,14 +81,14 @@ public final class ModulationFit {
         Map<String, float[]> hardVectors = search.index().vectors(hardAll);
         List<ModulationTrainer.Pair> pairs = new ArrayList<>(queries.size());
         for (int i = 0; i < queries.size(); i++) {
-            Vocabulary.TokenVector t = vocabulary.tokens(search.index().analyze(queries.get(i).text()), idfWeights);
+            Vocabulary.TokenVector t = vocabulary.tokens(search.tokenize(queries.get(i).text(), tokens), idfWeights);
             float[][] negatives = hardIds.get(i).stream().map(hardVectors::get).filter(java.util.Objects::nonNull).toArray(float[][]::new);
             pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i), negatives));
         }
         LexSemModulation modulation = new LexSemModulation(vocabulary.size(), embedder.dim());
         double[] losses = ModulationTrainer.train(modulation, pairs, training,
                 (epoch, done, total, loss) -> progress.stage("training", done, total));
-        search.setModulation(vocabulary, modulation, idfWeights);
+        search.setModulation(vocabulary, modulation, idfWeights, tokens);
         return new Result(pairs.size(), losses);
     }
 

@@ -41,8 +41,10 @@ class DocumentSearchTest {
             }
             // modulated modes need a modulation; an untrained one is exactly plain dense
             assertThatThrownBy(() -> search.search("books", DocumentSearch.Mode.LEXSEM, 3)).hasMessageContaining("modulation");
-            Vocabulary v = search.currentVocabulary();
-            search.setModulation(v, new LexSemModulation(v.size(), MiniLmEmbedder.DIM), true);
+            Vocabulary v = search.currentVocabulary(DocumentSearch.Tokens.WORD_PIECES);
+            assertThat(v.id("books")).isNotNegative(); // word pieces, not stemmed terms
+            assertThat(v.id("book")).isNegative();
+            search.setModulation(v, new LexSemModulation(v.size(), MiniLmEmbedder.DIM), true, DocumentSearch.Tokens.WORD_PIECES);
             for (String q : List.of("library cataloguing rules", "heart attack risk", "cancer in kids")) {
                 assertThat(search.search(q, DocumentSearch.Mode.LEXSEM, 5)).extracting(DocumentSearch.Hit::id)
                         .containsExactlyElementsOf(search.search(q, DocumentSearch.Mode.DENSE, 5).stream().map(DocumentSearch.Hit::id).toList());

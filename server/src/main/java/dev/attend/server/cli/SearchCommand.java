@@ -1,5 +1,6 @@
 package dev.attend.server.cli;
 
+import dev.attend.retrieval.search.DocumentSearch;
 import dev.attend.retrieval.search.IrMetrics;
 import dev.attend.retrieval.search.MiniLmEmbedder;
 import dev.attend.retrieval.search.ModulationTrainer;
@@ -65,6 +66,10 @@ public final class SearchCommand implements Callable<Integer> {
         @Option(names = "--idf", description = "Token vectors weighted by IDF instead of presence (weight 1).")
         boolean idf;
 
+        @Option(names = "--tokens", paramLabel = "terms|word-pieces", defaultValue = "terms",
+                description = "What token vectors are made of: the index's analysed terms (default) or the encoder's word pieces.")
+        String tokens;
+
         @Option(names = "--json", paramLabel = "FILE", description = "Write the table as JSON rows.")
         Path json;
 
@@ -79,7 +84,7 @@ public final class SearchCommand implements Callable<Integer> {
             ModulationTrainer.Options d = ModulationTrainer.Options.defaults();
             ModulationTrainer.Options training = new ModulationTrainer.Options(epochs != null ? epochs : d.epochs(), d.batchSize(),
                     learningRate != null ? learningRate : d.learningRate(), temperature != null ? temperature : d.temperature(), d.seed());
-            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, idf, seed, training);
+            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, idf, DocumentSearch.Tokens.of(tokens), seed, training);
             SearchEvaluation.Report report;
             Map<String, ProgressBar> bars = new LinkedHashMap<>();
             try {
