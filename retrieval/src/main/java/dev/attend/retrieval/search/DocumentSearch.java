@@ -195,15 +195,6 @@ public final class DocumentSearch implements Closeable {
         this.lexical = new Lexical(vocabulary, modulation, idfWeights, tokens);
     }
 
-    /** The query's token vector under the current vocabulary. */
-    public Vocabulary.TokenVector tokens(String query) throws IOException {
-        Lexical l = lexical;
-        if (l == null) {
-            throw new IllegalStateException("no modulation: train one first");
-        }
-        return l.vocabulary().tokens(tokenize(query, l.tokens()), l.idfWeights());
-    }
-
     /** The top {@code k} documents for {@code query} by {@code mode}. */
     public List<Hit> search(String query, Mode mode, int k) throws IOException {
         return search(query, mode == Mode.BM25 || query == null || query.isBlank() ? null : embedder.embed(query), mode, k);

@@ -18,7 +18,7 @@ public final class ModulationFit {
     /** Hard negatives per training query: the top passages of plain dense search that are not the answer. */
     static final int HARD_NEGATIVES = 4;
 
-    /** Told what is happening (query embedding, passage embedding, each training epoch). */
+    /** Told what is happening (indexing, query and passage embedding, training). */
     public interface Progress {
         void stage(String what, long done, long total);
     }

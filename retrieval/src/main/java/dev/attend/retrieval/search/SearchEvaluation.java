@@ -47,16 +47,11 @@ public final class SearchEvaluation {
     public record Report(String collection, int documents, int trainingPairs, double[] epochLosses, List<Task> tasks, List<Row> rows) {
     }
 
-    /** Told what is happening (indexing, query generation, training epochs). */
-    public interface Progress {
-        void stage(String what, long done, long total);
-    }
-
     private SearchEvaluation() {
     }
 
     /** Indexes {@code collection} under {@code workDir} (reusing an index already there), trains, and measures. */
-    public static Report run(SmartCollection collection, Path workDir, TextEmbedder embedder, Options options, Progress progress)
+    public static Report run(SmartCollection collection, Path workDir, TextEmbedder embedder, Options options, ModulationFit.Progress progress)
             throws IOException {
         try (DocumentSearch search = DocumentSearch.open(workDir, embedder)) {
             List<Document> documents = collection.documents();
@@ -71,7 +66,7 @@ public final class SearchEvaluation {
             }
             int cut = (int) Math.round(shuffled.size() * options.trainShare());
             ModulationFit.Result fit = ModulationFit.fit(search, shuffled.subList(0, cut), options.idfWeights(), options.tokens(),
-                    options.training(), options.seed(), progress::stage);
+                    options.training(), options.seed(), progress);
             Vocabulary vocabulary = search.currentVocabulary(DocumentSearch.Tokens.TERMS); // the tasks' keywords are terms
             FineGrainedQueries.Analyzer analyzer = ModulationFit.analyzer(search);
             List<FineGrainedQueries.Generated> keywordTask = new ArrayList<>();
@@ -100,7 +95,7 @@ public final class SearchEvaluation {
 
             List<Row> rows = new ArrayList<>();
             for (Task task : tasks) {
-                List<float[]> vectors = ModulationFit.embed(embedder, task.queries(), "embedding " + task.name() + " queries", progress::stage);
+                List<float[]> vectors = ModulationFit.embed(embedder, task.queries(), "embedding " + task.name() + " queries", progress);
                 for (DocumentSearch.Mode mode : DocumentSearch.Mode.values()) {
                     List<List<String>> rankings = new ArrayList<>(task.queries().size());
                     for (int i = 0; i < task.queries().size(); i++) {
