@@ -22,6 +22,22 @@ public interface Scorer extends AutoCloseable {
      */
     TopKResult topK(float[][] queries, VectorStore keys, int k);
 
+    /** Receives the top K of queries {@code [from, to)}: {@code perQuery.get(i)} for i in that range. */
+    @FunctionalInterface
+    interface ReadyRange {
+        void accept(int from, int to, java.util.List<TopK> perQuery);
+    }
+
+    /**
+     * {@link #topK} handing each range of queries to {@code ready} as soon as its results are known, so that what
+     * consumes them (a recommender's second stage) runs while later queries are still searched, in the same tasks.
+     * Every query is in exactly one range; ranges may arrive at once on several threads. This default hands all
+     * queries over in one range after the whole search.
+     */
+    default void topK(float[][] queries, VectorStore keys, int k, ReadyRange ready) {
+        ready.accept(0, queries.length, topK(queries, keys, k).perQuery());
+    }
+
     /**
      * Softmax attention of {@code query} over the rows {@code subset} of {@code keys} and
      * {@code values} (every row when {@code subset} is null): logits are {@code scale * q.k}.

@@ -50,6 +50,24 @@ public final class SimdScorer implements Scorer {
         return threads;
     }
 
+    /** Many queries split into tasks ({@link #splitQueries}) hand over each task's range as it ends. */
+    @Override
+    public void topK(float[][] queries, VectorStore keys, int k, ReadyRange ready) {
+        checkOpen();
+        VectorChecks.checkQueries(queries, keys.dim());
+        VectorChecks.checkK(k);
+        if (splitsQueries(queries, keys, k)) {
+            splitQueries(queries, keys, Math.min(k, keys.size()), ready);
+        } else {
+            ready.accept(0, queries.length, topK(queries, keys, k).perQuery());
+        }
+    }
+
+    private boolean splitsQueries(float[][] queries, VectorStore keys, int k) {
+        int n = keys.size();
+        return pool != null && n <= CHUNK_ROWS && Math.min(k, n) > 0 && queries.length >= 2 * threads;
+    }
+
     @Override
     public TopKResult topK(float[][] queries, VectorStore keys, int k) {
         checkOpen();
@@ -57,8 +75,8 @@ public final class SimdScorer implements Scorer {
         VectorChecks.checkK(k);
         int n = keys.size();
         int kk = Math.min(k, n);
-        if (pool != null && n <= CHUNK_ROWS && kk > 0 && queries.length >= 2 * threads) {
-            return new TopKResult(java.util.Arrays.asList(splitQueries(queries, keys, kk)), device);
+        if (splitsQueries(queries, keys, k)) {
+            return new TopKResult(java.util.Arrays.asList(splitQueries(queries, keys, kk, null)), device);
         }
         TopKCollector[] merged = collectors(queries.length, kk);
         if (queries.length > 0 && kk > 0) {
@@ -96,9 +114,10 @@ public final class SimdScorer implements Scorer {
      * queries go in small chunks, so that a thread the OS holds up delays one chunk, which another thread takes
      * over, not a thread's share of the call.
      */
-    private TopK[] splitQueries(float[][] queries, VectorStore keys, int k) {
+    private TopK[] splitQueries(float[][] queries, VectorStore keys, int k, ReadyRange ready) {
         int m = queries.length;
         TopK[] results = new TopK[m];
+        List<TopK> view = java.util.Arrays.asList(results);
         boolean byTiles = dimMajor(queries, keys);
         DimMajorTiles tiles = byTiles ? DimMajorTiles.of(keys, 0, keys.size(), pool, threads) : null;
         float[] packed = byTiles ? VectorMath.packByFour(queries, keys.dim()) : null;
@@ -119,6 +138,9 @@ public final class SimdScorer implements Scorer {
                     for (int i = a; i < b; i++) {
                         results[i] = local[i - a].drain();
                     }
+                }
+                if (ready != null) {
+                    ready.accept(a, b, view);
                 }
             }));
         }

@@ -54,6 +54,20 @@ class SimdScorerTest {
                                 .containsExactly(want.get(i).ids());
                         assertThat(got.get(i).scores()).containsExactly(want.get(i).scores());
                     }
+                    // handed over by ranges: every query once, with the same results
+                    TopK[] byRange = new TopK[m];
+                    java.util.concurrent.atomic.AtomicInteger handed = new java.util.concurrent.atomic.AtomicInteger();
+                    s.topK(queries, keys, k, (from, to, perQuery) -> {
+                        for (int i = from; i < to; i++) {
+                            assertThat(byRange[i]).as("query %d handed over twice", i).isNull();
+                            byRange[i] = perQuery.get(i);
+                        }
+                        handed.addAndGet(to - from);
+                    });
+                    assertThat(handed.get()).isEqualTo(m);
+                    for (int i = 0; i < m; i++) {
+                        assertThat(byRange[i].ids()).containsExactly(want.get(i).ids());
+                    }
                 }
             }
         }

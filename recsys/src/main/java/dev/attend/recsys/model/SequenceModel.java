@@ -8,6 +8,7 @@ import dev.attend.gpu.VectorMath;
 import dev.attend.gpu.VectorStore;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.IntConsumer;
 
 /**
  * A long-sequence click model ({@link ModelConfig}): DARE, TWIN-like or DIN-like over item and category
@@ -281,55 +282,78 @@ public final class SequenceModel {
             queries[i] = concat(attItem, candidateItems[i], attCat, candidateCategories[i]);
         }
         int k = config.searches() ? Math.min(config.topK(), n) : n;
-        List<TopK> found = n == 0 || c == 0 ? List.of() : scorer.topK(queries, keys, k).perQuery();
         float scale = (float) (1 / Math.sqrt(2.0 * da));
         float[] logits = new float[c];
         float[][] transposed = servingWeights();
-        // Candidates in chunks, in parallel (the common pool and this thread): softmax, weighted sum and the MLP.
-        int chunks = (c + SERVING_CHUNK - 1) / SERVING_CHUNK;
-        java.util.stream.IntStream.range(0, chunks).parallel().forEach(chunk -> {
-            int first = chunk * SERVING_CHUNK;
-            int count = Math.min(SERVING_CHUNK, c - first);
-            int in = 6 * dr;
-            float[] packed = MLP_INPUTS.floats((count + 3) / 4 * 4 * in); // the MLP inputs [e, h, e * h], packed by four
-            java.util.Arrays.fill(packed, 0, (count + 3) / 4 * 4 * in, 0f); // the padding rows of a last partial block
-            float[] h = new float[2 * dr];
-            int[] rowsAt = new int[k];
-            for (int x = 0; x < count; x++) {
-                int i = first + x;
-                java.util.Arrays.fill(h, 0);
-                int[] ids = n == 0 ? new int[0] : found.get(i).ids();
-                float[] raw = n == 0 ? new float[0] : found.get(i).scores();
-                float[] w = softmax(raw, scale);
-                for (int s = 0; s < ids.length; s++) {
-                    rowsAt[s] = repItem.offset(items[ids[s]]);
-                }
-                VectorMath.weightedSum(repItem.weights, rowsAt, w, ids.length, dr, h, 0);
-                for (int s = 0; s < ids.length; s++) {
-                    rowsAt[s] = repCat.offset(categories[ids[s]]);
-                }
-                VectorMath.weightedSum(repCat.weights, rowsAt, w, ids.length, dr, h, dr);
-                if (repPos != null) {
-                    for (int s = 0; s < ids.length; s++) {
-                        rowsAt[s] = repPos.offset(positionRow(ids[s], n));
-                    }
-                    VectorMath.weightedSum(repPos.weights, rowsAt, w, ids.length, 2 * dr, h, 0);
-                }
-                int base = x / 4 * 4 * in + x % 4;
-                int eItem = repItem.offset(candidateItems[i]);
-                int eCat = repCat.offset(candidateCategories[i]);
-                for (int d = 0; d < 2 * dr; d++) {
-                    float e = d < dr ? repItem.weights[eItem + d] : repCat.weights[eCat + d - dr];
-                    packed[base + 4 * d] = e;
-                    packed[base + 4 * (2 * dr + d)] = h[d];
-                    packed[base + 4 * (4 * dr + d)] = e * h[d];
-                }
-                selected[i] = ids;
-                weights[i] = w;
+        // Softmax, weighted sum and the MLP of each range of candidates as soon as its search is done (on the
+        // scorer's threads; a range handed over whole is cut into chunks and run in parallel).
+        Scorer.ReadyRange stageTwo = (from, to, found) -> {
+            int chunks = (to - from + SERVING_CHUNK - 1) / SERVING_CHUNK;
+            IntConsumer chunkAt = chunk -> {
+                int first = from + chunk * SERVING_CHUNK;
+                aggregate(items, categories, found, first, Math.min(SERVING_CHUNK, to - first), candidateItems, candidateCategories, scale,
+                        transposed, logits, selected, weights);
+            };
+            if (chunks == 1) {
+                chunkAt.accept(0);
+            } else {
+                java.util.stream.IntStream.range(0, chunks).parallel().forEach(chunkAt);
             }
-            System.arraycopy(mlp.inferBatch(packed, count, transposed), 0, logits, first, count);
-        });
+        };
+        if (n == 0 || c == 0) {
+            stageTwo.accept(0, c, java.util.Collections.nCopies(c, new TopK(new int[0], new float[0])));
+        } else {
+            scorer.topK(queries, keys, k, stageTwo);
+        }
         return new Scores(logits, selected, weights);
+    }
+
+    /**
+     * The second stage of {@link #score} for candidates {@code [first, first + count)}: each one's softmax over its
+     * search scores and weighted sums of representation rows, then the MLP of all of them at once.
+     */
+    private void aggregate(int[] items, int[] categories, List<TopK> found, int first, int count, int[] candidateItems,
+                           int[] candidateCategories, float scale, float[][] transposed, float[] logits, int[][] selected,
+                           float[][] weights) {
+        int n = items.length;
+        int dr = repItem.dim;
+        int in = 6 * dr;
+        float[] packed = MLP_INPUTS.floats((count + 3) / 4 * 4 * in); // the MLP inputs [e, h, e * h], packed by four
+        java.util.Arrays.fill(packed, 0, (count + 3) / 4 * 4 * in, 0f); // the padding rows of a last partial block
+        float[] h = new float[2 * dr];
+        int[] rowsAt = new int[Math.max(1, config.searches() ? Math.min(config.topK(), n) : n)];
+        for (int x = 0; x < count; x++) {
+            int i = first + x;
+            java.util.Arrays.fill(h, 0);
+            int[] ids = found.get(i).ids();
+            float[] w = softmax(found.get(i).scores(), scale);
+            for (int s = 0; s < ids.length; s++) {
+                rowsAt[s] = repItem.offset(items[ids[s]]);
+            }
+            VectorMath.weightedSum(repItem.weights, rowsAt, w, ids.length, dr, h, 0);
+            for (int s = 0; s < ids.length; s++) {
+                rowsAt[s] = repCat.offset(categories[ids[s]]);
+            }
+            VectorMath.weightedSum(repCat.weights, rowsAt, w, ids.length, dr, h, dr);
+            if (repPos != null) {
+                for (int s = 0; s < ids.length; s++) {
+                    rowsAt[s] = repPos.offset(positionRow(ids[s], n));
+                }
+                VectorMath.weightedSum(repPos.weights, rowsAt, w, ids.length, 2 * dr, h, 0);
+            }
+            int base = x / 4 * 4 * in + x % 4;
+            int eItem = repItem.offset(candidateItems[i]);
+            int eCat = repCat.offset(candidateCategories[i]);
+            for (int d = 0; d < 2 * dr; d++) {
+                float e = d < dr ? repItem.weights[eItem + d] : repCat.weights[eCat + d - dr];
+                packed[base + 4 * d] = e;
+                packed[base + 4 * (2 * dr + d)] = h[d];
+                packed[base + 4 * (4 * dr + d)] = e * h[d];
+            }
+            selected[i] = ids;
+            weights[i] = w;
+        }
+        System.arraycopy(mlp.inferBatch(packed, count, transposed), 0, logits, first, count);
     }
 
     private static final jdk.incubator.vector.VectorSpecies<Float> SPECIES = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
@@ -377,7 +401,6 @@ public final class SequenceModel {
     private volatile long version;
     private volatile ServingWeights serving;
 
-    /** Marks the weights changed: the serving form is taken again at the next {@link #score}. */
     /** Changes whenever a training step or new rows change what the model computes (what caches of its outputs key on). */
     public long weightsVersion() {
         return version;
