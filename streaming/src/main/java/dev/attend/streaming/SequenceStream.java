@@ -34,7 +34,12 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class SequenceStream implements SequenceSource, AutoCloseable {
 
-    public static final String STORE = "sequences";
+    /** The store of users' behaviours, one row each (persistent, with a changelog; {@code SequenceKeys}). */
+    public static final String STORE = "sequence-events";
+    /** Each user's version, length and latest time, rebuilt from {@link #STORE} when missing (in memory, no changelog). */
+    public static final String META_STORE = "sequence-meta";
+    /** Users whose meta values the meta store keeps (about 150 bytes each); the least recently used make room. */
+    static final int META_USERS = 1 << 20;
     /** The longest sequence kept per user unless configured. */
     public static final int DEFAULT_MAX_PER_USER = 10_000;
 
@@ -100,8 +105,10 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         // in key comparisons, to save the few repeated writes of a user's meta key between commits.
         b.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray())
                 .withCachingDisabled());
+        b.addStateStore(Stores.keyValueStoreBuilder(Stores.lruMap(META_STORE, META_USERS), Serdes.Long(), Serdes.ByteArray())
+                .withCachingDisabled().withLoggingDisabled());
         b.stream(topics.events(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
-                .process(() -> new SequenceProcessor(STORE, maxPerUser), STORE)
+                .process(() -> new SequenceProcessor(STORE, META_STORE, maxPerUser), STORE, META_STORE)
                 .to(topics.deadLetters(), Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
         return b.build();
     }
@@ -153,7 +160,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     @Override
     public long version(long user) {
         try {
-            return SequenceKeys.version(store(), user);
+            return SequenceKeys.version(store(), metaStore(), user);
         } catch (InvalidStateStoreException e) {
             throw notQueryable(e);
         }
@@ -162,7 +169,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     @Override
     public int length(long user) {
         try {
-            return SequenceKeys.length(store(), user);
+            return SequenceKeys.length(store(), metaStore(), user);
         } catch (InvalidStateStoreException e) {
             throw notQueryable(e);
         }
@@ -180,8 +187,20 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         return s;
     }
 
+    private volatile ReadOnlyKeyValueStore<Long, byte[]> metaStore;
+
+    private ReadOnlyKeyValueStore<Long, byte[]> metaStore() {
+        ReadOnlyKeyValueStore<Long, byte[]> s = metaStore;
+        if (s == null) {
+            s = streams.store(StoreQueryParameters.fromNameAndType(META_STORE, QueryableStoreTypes.keyValueStore()));
+            metaStore = s;
+        }
+        return s;
+    }
+
     private IllegalStateException notQueryable(InvalidStateStoreException e) {
         store = null;
+        metaStore = null;
         return new IllegalStateException("the sequence store is not queryable now (" + streams.state() + "): " + e.getMessage(), e);
     }
 

@@ -131,28 +131,27 @@ class SequenceStreamCrashTest {
                         rows.put(key, r.value());
                     }
                 }
-                boolean done = want.entrySet().stream().allMatch(e -> {
-                    byte[] meta = rows.get(SequenceKeys.meta(e.getKey()));
-                    return meta != null && java.nio.ByteBuffer.wrap(meta).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0) >= e.getValue().version();
-                });
-                if (done) {
+                if (want.entrySet().stream().allMatch(e -> sequenceOf(rows, e.getKey()).version() >= e.getValue().version())) {
                     break;
                 }
             }
         }
         for (long user : want.keySet()) {
-            byte[] meta = rows.get(SequenceKeys.meta(user));
-            String prefix = SequenceKeys.events(user);
-            List<KeyValue<String, byte[]>> events = new ArrayList<>();
-            rows.forEach((k, v) -> {
-                if (k.startsWith(prefix)) {
-                    events.add(KeyValue.pair(k, v));
-                }
-            });
-            long version = meta == null ? 0 : java.nio.ByteBuffer.wrap(meta).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0);
-            got.put(user, SequenceKeys.toSequence(user, version, events));
+            got.put(user, sequenceOf(rows, user));
         }
         return got;
+    }
+
+    /** A user's sequence from the changelog's rows (the version is the largest its rows hold). */
+    private static BehaviorSequence sequenceOf(Map<String, byte[]> rows, long user) {
+        String prefix = SequenceKeys.events(user);
+        List<KeyValue<String, byte[]>> events = new ArrayList<>();
+        rows.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                events.add(KeyValue.pair(k, v));
+            }
+        });
+        return SequenceKeys.toSequence(user, events);
     }
 
     private static Map<String, Integer> deadLetterCounts(EmbeddedKafkaBroker broker, EventTopics topics, int expected) throws InterruptedException {

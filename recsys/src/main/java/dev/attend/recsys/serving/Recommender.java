@@ -220,7 +220,6 @@ public final class Recommender implements AutoCloseable {
         }
     }
 
-    /** A user's history as the model reads it, for one version of the stored sequence. */
     /** A user's history as the model reads it, valid while the sequence and the model's weights stay at these versions. */
     private record History(long version, long weights, BehaviorSequence sequence, int offset, int[] items, int[] categories,
                            VectorStore keys) {

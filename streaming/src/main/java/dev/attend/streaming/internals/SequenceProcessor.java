@@ -22,32 +22,25 @@ import org.apache.kafka.streams.state.KeyValueStore;
  */
 public final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[]> {
 
-    private final String storeName;
+    private final String eventsStoreName;
+    private final String metaStoreName;
     private final int maxPerUser;
-    /** Users' meta values recently written by this processor (the store's own, read back without RocksDB). */
-    private static final int META_CACHE_USERS = 50_000;
 
     private ProcessorContext<byte[], byte[]> context;
-    private KeyValueStore<String, byte[]> store;
-    private java.util.Map<Long, byte[]> metaCache;
+    private KeyValueStore<String, byte[]> events;
+    private KeyValueStore<Long, byte[]> meta;
 
-    public SequenceProcessor(String storeName, int maxPerUser) {
-        this.storeName = storeName;
+    public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser) {
+        this.eventsStoreName = eventsStoreName;
+        this.metaStoreName = metaStoreName;
         this.maxPerUser = maxPerUser;
     }
 
     @Override
     public void init(ProcessorContext<byte[], byte[]> context) {
         this.context = context;
-        this.store = context.getStateStore(storeName);
-        // Only this task writes its users' keys, so what it wrote is what the store holds; init runs again whenever
-        // the task's store is restored or rolled back, and the cache starts empty then.
-        this.metaCache = new java.util.LinkedHashMap<>(1024, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(java.util.Map.Entry<Long, byte[]> eldest) {
-                return size() > META_CACHE_USERS;
-            }
-        };
+        this.events = context.getStateStore(eventsStoreName);
+        this.meta = context.getStateStore(metaStoreName);
     }
 
     @Override
@@ -64,19 +57,18 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
 
     private void apply(BehaviorEvent e) {
         long user = e.user();
-        String metaKey = SequenceKeys.meta(user);
-        byte[] meta = metaCache.get(user);
-        if (meta == null) {
-            meta = store.get(metaKey);
+        byte[] m = meta.get(user);
+        if (m == null) {
+            m = SequenceKeys.metaOf(events, user); // after a restart or an eviction from the meta store
         }
-        long version = SequenceKeys.version(meta);
-        int count = SequenceKeys.count(meta);
-        long newest = SequenceKeys.newest(meta);
+        long version = SequenceKeys.version(m);
+        int count = SequenceKeys.count(m);
+        long newest = SequenceKeys.newest(m);
         String key;
         for (long fp = BoundedSequence.fingerprint(e); ; fp++) {
             key = SequenceKeys.event(user, e.time(), fp);
             // in a live stream most events are the user's latest: nothing held at their time to look up
-            byte[] held = e.time() > newest ? null : store.get(key);
+            byte[] held = e.time() > newest ? null : events.get(key);
             if (held == null) {
                 break;
             }
@@ -86,18 +78,16 @@ public final class SequenceProcessor implements Processor<byte[], byte[], byte[]
         }
         if (count >= maxPerUser) {
             String oldest;
-            try (KeyValueIterator<String, byte[]> all = store.prefixScan(SequenceKeys.events(user), SequenceKeys.PREFIX_SERIALIZER)) {
+            try (KeyValueIterator<String, byte[]> all = events.prefixScan(SequenceKeys.events(user), SequenceKeys.PREFIX_SERIALIZER)) {
                 oldest = all.next().key;
             }
             if (key.compareTo(oldest) < 0) {
                 return; // it would be the oldest of a full sequence
             }
-            store.delete(oldest);
+            events.delete(oldest); // before the put: see SequenceKeys.read
             count--;
         }
-        store.put(key, SequenceKeys.eventValue(e));
-        byte[] updated = SequenceKeys.metaValue(version + 1, count + 1, Math.max(newest, e.time()));
-        store.put(metaKey, updated);
-        metaCache.put(user, updated);
+        events.put(key, SequenceKeys.eventValue(e, version + 1));
+        meta.put(user, SequenceKeys.metaValue(version + 1, count + 1, Math.max(newest, e.time())));
     }
 }
