@@ -100,6 +100,8 @@ final class StreamBench {
         long produced = 0;
         long[] versions = new long[users];
         List<Long> freshness = new ArrayList<>();
+        List<Long> scored = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicLong windowMax = new java.util.concurrent.atomic.AtomicLong(); // the worst since the last report // event sent -> a score of its user that includes it returned
         double producedPerSecond;
         double appliedPerSecond;
         double drainSeconds;
@@ -113,7 +115,10 @@ final class StreamBench {
             try (SequenceStream stream = new SequenceStream(broker.bootstrapServers(), topics,
                     new SequenceStream.Options("bench-stream", new HostInfo("localhost", 1), dir.resolve("state"), maxPerUser,
                             Duration.ofMillis(100)));
-                 EventProducer producer = new EventProducer(broker.bootstrapServers(), topics)) {
+                 EventProducer producer = new EventProducer(broker.bootstrapServers(), topics);
+                 dev.attend.gpu.Scorer scorer = new dev.attend.gpu.SimdScorer(1);
+                 dev.attend.recsys.serving.Recommender recommender = new dev.attend.recsys.serving.Recommender(scoringModel(),
+                         scoringCatalog(), stream, scorer, dev.attend.recsys.serving.Recommender.Options.defaults())) {
                 if (!stream.awaitRunning(Duration.ofSeconds(60))) {
                     throw new IllegalStateException("the topology did not start: " + stream.state());
                 }
@@ -131,6 +136,8 @@ final class StreamBench {
                         pending.add(new java.util.ArrayDeque<>());
                     }
                     List<Probe> arrived = new ArrayList<>();
+                    SplittableRandom candidatesRnd = new SplittableRandom(2);
+                    long[] candidates = new long[SCORED_CANDIDATES];
                     try {
                         while (producing.get() || !probes.isEmpty() || pending.stream().anyMatch(q -> !q.isEmpty())) {
                             arrived.clear();
@@ -143,8 +150,17 @@ final class StreamBench {
                             for (java.util.ArrayDeque<Probe> q : pending) {
                                 while (!q.isEmpty() && stream.version(q.peek().user()) >= q.peek().version()) {
                                     Probe probe = q.poll();
-                                    synchronized (freshness) {
-                                        freshness.add(now - probe.sentNanos());
+                                    freshness.add(now - probe.sentNanos());
+                                    windowMax.accumulateAndGet(now - probe.sentNanos(), Math::max);
+                                    // A recommender reads the user's version at each request, so the first score
+                                    // asked for now includes the event: its return is when the event is in a score.
+                                    // Every tenth probe only: a score a probe took a tenth of the CPU the topology had.
+                                    if (freshness.size() % 10 == 0) {
+                                        for (int i = 0; i < candidates.length; i++) {
+                                            candidates[i] = 1 + candidatesRnd.nextInt(ITEMS);
+                                        }
+                                        recommender.score(probe.user(), candidates, null);
+                                        scored.add(System.nanoTime() - probe.sentNanos());
                                     }
                                 }
                             }
@@ -170,7 +186,7 @@ final class StreamBench {
                     for (int i = 0; i < batch; i++) {
                         int user = rnd.nextInt(users);
                         versions[user]++;
-                        events.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", times++)));
+                        events.add(new StreamEvent(event(rnd, user, times++)));
                     }
                     producer.send(events);
                     warmupSent += batch;
@@ -192,7 +208,7 @@ final class StreamBench {
                     for (int i = 0; i < batch; i++) {
                         int user = rnd.nextInt(users);
                         versions[user]++;
-                        events.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", times++)));
+                        events.add(new StreamEvent(event(rnd, user, times++)));
                     }
                     long sent = System.nanoTime();
                     int probeUser = (int) events.get(events.size() - 1).behavior().user();
@@ -206,7 +222,8 @@ final class StreamBench {
                     }
                     if (System.nanoTime() - lastReport > 10_000_000_000L) {
                         lastReport = System.nanoTime();
-                        err.printf(Locale.ROOT, "[stream] %d s: %d events produced%n", (lastReport - start) / 1_000_000_000L, produced);
+                        err.printf(Locale.ROOT, "[stream] %d s: %d events produced; the slowest sampled event of the last 10 s took %d ms%n",
+                                (lastReport - start) / 1_000_000_000L, produced, windowMax.getAndSet(0) / 1_000_000);
                     }
                 }
                 long producedNanos = System.nanoTime() - start;
@@ -215,7 +232,7 @@ final class StreamBench {
                 long drainStart = System.nanoTime();
                 awaitApplied(stream, versions);
                 long appliedNanos = System.nanoTime() - start;
-                sampler.join();
+                sampler.join(); // its lists are read after this
                 producedPerSecond = produced / (producedNanos / 1e9);
                 appliedPerSecond = produced / (appliedNanos / 1e9);
                 drainSeconds = (System.nanoTime() - drainStart) / 1e9;
@@ -225,6 +242,9 @@ final class StreamBench {
         long[] f = freshness.stream().mapToLong(Long::longValue).sorted().toArray();
         double p50 = f.length == 0 ? Double.NaN : f[f.length / 2] / 1e6;
         double p99 = f.length == 0 ? Double.NaN : f[(int) Math.ceil(0.99 * f.length) - 1] / 1e6;
+        long[] sc = scored.stream().mapToLong(Long::longValue).sorted().toArray();
+        double scoredP50 = sc.length == 0 ? Double.NaN : sc[sc.length / 2] / 1e6;
+        double scoredP99 = sc.length == 0 ? Double.NaN : sc[(int) Math.ceil(0.99 * sc.length) - 1] / 1e6;
         Runtime rt = Runtime.getRuntime();
         double heapMb = (rt.totalMemory() - rt.freeMemory()) / 1e6;
         out.printf(Locale.ROOT, "%-12s %14s %14s %12s %16s %16s%n", "events", "produced/s", "applied/s", "drain_s", "freshness_p50_ms",
@@ -232,6 +252,8 @@ final class StreamBench {
         out.printf(Locale.ROOT, "%-12d %14.0f %14.0f %12.2f %16.1f %16.1f%n", produced, producedPerSecond, appliedPerSecond, drainSeconds, p50,
                 p99);
         out.printf(Locale.ROOT, "(%d freshness samples; heap in use %.0f MB)%n", f.length, heapMb);
+        out.printf(Locale.ROOT, "to a score that includes the event (DARE, %d candidates; %d samples): p50 %.1f ms, p99 %.1f ms%n",
+                SCORED_CANDIDATES, sc.length, scoredP50, scoredP99);
         out.printf(Locale.ROOT, "recovery after kill -9 with %,.0f events in flight: running again in %.1f s, caught up in %.1f s%n",
                 recovery[0], recovery[1], recovery[2]);
         if (json != null) {
@@ -247,6 +269,9 @@ final class StreamBench {
             row.put("freshness_p50_ms", p50);
             row.put("freshness_p99_ms", p99);
             row.put("freshness_samples", f.length);
+            row.put("scored_candidates", SCORED_CANDIDATES);
+            row.put("freshness_to_score_p50_ms", scoredP50);
+            row.put("freshness_to_score_p99_ms", scoredP99);
             row.put("heap_mb", heapMb);
             row.put("recovery_events", recovery[0]);
             row.put("recovery_running_s", recovery[1]);
@@ -261,11 +286,49 @@ final class StreamBench {
         return 0;
     }
 
-    /** Waits until every user's version is what was produced (300 s at most). */
+    private static long versionOr0(SequenceStream stream, long user) {
+        try {
+            return stream.version(user);
+        } catch (IllegalStateException e) {
+            return 0;
+        }
+    }
+
+    /** Items and categories of the generated events (and of the model that scores them). */
+    private static final int ITEMS = 100_000;
+    private static final int CATEGORIES = 1_000;
+    /** Candidates of the score asked for each sampled event. */
+    private static final int SCORED_CANDIDATES = 100;
+
+    /** A new event of {@code user} at {@code time}. */
+    private static BehaviorEvent event(SplittableRandom rnd, int user, long time) {
+        long item = 1 + rnd.nextInt(ITEMS);
+        return new BehaviorEvent(user, item, item % CATEGORIES, "pv", time);
+    }
+
+    /** The model that scores the sampled users: DARE as served (attention 16, representation 64, top-20), untrained. */
+    private static dev.attend.recsys.model.SequenceModel scoringModel() {
+        return new dev.attend.recsys.model.SequenceModel(new dev.attend.recsys.model.ModelConfig(dev.attend.recsys.model.ModelConfig.Kind.DARE,
+                16, 64, 20, new int[] {200, 80}), ITEMS, CATEGORIES, 1);
+    }
+
+    /** Every item of the generated events, once, by a user that is never scored. */
+    private static dev.attend.recsys.data.ItemCatalog scoringCatalog() {
+        List<BehaviorEvent> all = new ArrayList<>(ITEMS);
+        for (int i = 1; i <= ITEMS; i++) {
+            all.add(new BehaviorEvent(-1, i, i % CATEGORIES, "pv", i));
+        }
+        return dev.attend.recsys.data.UserSequences.of(all).catalog();
+    }
+
+    /**
+     * Waits until every user's version is what was produced (300 s at most); a store not queryable for a moment (a
+     * task re-initialised after the crash) is asked again.
+     */
     private static void awaitApplied(SequenceStream stream, long[] versions) throws InterruptedException {
         long deadline = System.nanoTime() + 300_000_000_000L;
         for (int u = 0; u < versions.length; u++) {
-            while (stream.version(u) < versions[u]) {
+            while (versionOr0(stream, u) < versions[u]) {
                 Thread.sleep(5);
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("not applied after 300 s: user " + u);
@@ -308,7 +371,7 @@ final class StreamBench {
                 for (int i = 0; i < events; i++) {
                     int user = rnd.nextInt(users);
                     versions[user]++;
-                    batch.add(new StreamEvent(new BehaviorEvent(user, rnd.nextInt(1_000_000), rnd.nextInt(1000), "pv", i)));
+                    batch.add(new StreamEvent(event(rnd, user, i)));
                     if (batch.size() == 10_000) {
                         producer.send(batch);
                         batch.clear();
@@ -326,11 +389,7 @@ final class StreamBench {
                     throw new IllegalStateException("the topology did not restart: " + stream.state());
                 }
                 double running = (System.nanoTime() - killed) / 1e9;
-                for (int u = 0; u < users; u++) {
-                    while (stream.version(u) < versions[u]) {
-                        Thread.sleep(5);
-                    }
-                }
+                awaitApplied(stream, versions);
                 return new double[] {events, running, (System.nanoTime() - killed) / 1e9};
             }
         } finally {

@@ -61,7 +61,11 @@ public final class VectorStore {
 
     /** Bytes held by the pages (capacity, not only the rows in use). */
     public long bytes() {
-        return (long) pages.length * pageRows * dim * precision.bytes();
+        long elements = 0;
+        for (Object page : pages) {
+            elements += length(page);
+        }
+        return elements * precision.bytes();
     }
 
     /** Appends one row and returns its id. */
@@ -117,16 +121,32 @@ public final class VectorStore {
         return first;
     }
 
+    /**
+     * Room for {@code rows}: every page but the last holds {@link #pageRows} rows; the last grows by doubling up to
+     * that (copied: a reader holding the old array still finds every row it saw), so a short store, such as one
+     * user's history, takes bytes in proportion to its rows rather than a whole page of 4 MiB.
+     */
     private void ensureCapacity(int rows) {
-        int needed = (int) (((long) rows + pageRows - 1) / pageRows);
-        if (needed <= pages.length) {
+        Object[] p = pages;
+        int full = p.length == 0 ? 0 : (p.length - 1) * pageRows + length(p[p.length - 1]) / dim;
+        if (rows <= full) {
             return;
         }
-        Object[] grown = Arrays.copyOf(pages, needed);
-        for (int i = pages.length; i < needed; i++) {
-            grown[i] = precision == Precision.FLOAT32 ? new float[pageRows * dim] : new short[pageRows * dim];
+        int needed = (int) (((long) rows + pageRows - 1) / pageRows);
+        Object[] grown = Arrays.copyOf(p, needed);
+        for (int i = Math.max(0, p.length - 1); i < needed; i++) {
+            int want = i < needed - 1 ? pageRows : Math.max(rows - i * pageRows, Math.min(pageRows, 2 * (i < p.length ? length(p[i]) / dim : 0)));
+            int have = i < p.length ? length(p[i]) / dim : 0;
+            if (want > have) {
+                grown[i] = precision == Precision.FLOAT32 ? Arrays.copyOf(i < p.length ? (float[]) p[i] : new float[0], want * dim)
+                        : Arrays.copyOf(i < p.length ? (short[]) p[i] : new short[0], want * dim);
+            }
         }
         pages = grown;
+    }
+
+    private static int length(Object page) {
+        return page instanceof float[] f ? f.length : ((short[]) page).length;
     }
 
     /** Copies row {@code id} into {@code dst} as float32. */

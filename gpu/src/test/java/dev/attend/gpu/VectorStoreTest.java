@@ -34,6 +34,31 @@ class VectorStoreTest {
         assertThat(f16.bytes()).isEqualTo(f32.bytes() / 2);
     }
 
+    /** A short store (one user's history) holds bytes for its rows, not a whole page; growing row by row keeps every row. */
+    @Test
+    void shortStoresTakeBytesInProportionAndGrowByDoubling() {
+        int dim = 32;
+        VectorStore one = VectorStore.of(dim, new float[450 * dim]);
+        assertThat(one.bytes()).isEqualTo(450L * dim * 4);
+        VectorStore grown = new VectorStore(dim, Precision.FLOAT32);
+        int n = grown.pageRows() * 2 + 77;
+        SplittableRandom rnd = new SplittableRandom(3);
+        float[] rows = new float[n * dim];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = (float) rnd.nextDouble(-1, 1);
+        }
+        for (int r = 0; r < n; ) {
+            int count = Math.min(n - r, 1 + rnd.nextInt(3000));
+            grown.appendRows(rows, r * dim, count);
+            r += count;
+            long inLast = r % grown.pageRows() == 0 ? grown.pageRows() : r % grown.pageRows();
+            assertThat(grown.bytes()).as("after %d rows", r).isBetween(4L * dim * r, 4L * dim * (r - inLast + 2 * inLast));
+        }
+        for (int r = 0; r < n; r += 97) {
+            assertThat(grown.row(r)).containsExactly(java.util.Arrays.copyOfRange(rows, r * dim, (r + 1) * dim));
+        }
+    }
+
     @Test
     void badRowsAreRejectedAndNothingIsStored() {
         VectorStore s = new VectorStore(3, Precision.FLOAT32);

@@ -224,8 +224,9 @@ public final class Recommender implements AutoCloseable {
     private record History(long version, long weights, BehaviorSequence sequence, int offset, int[] items, int[] categories,
                            VectorStore keys) {
 
+        /** What the entry holds: the keys' arrays, the ids, and the sequence's item, category and time columns. */
         long bytes() {
-            return (long) items.length * (8 + 4L * keys.dim());
+            return keys.bytes() + 8L * items.length + 24L * sequence.items().length;
         }
     }
 
