@@ -9,9 +9,10 @@ import java.util.SplittableRandom;
 
 /**
  * Fits a LexSemBridge modulation to a corpus without labels: a keyword query and a part-of-passage query generated
- * from each passage ({@link FineGrainedQueries}), paired with the passage, train W and b ({@link ModulationTrainer})
- * with the encoder frozen, each query also against the passages plain dense search confuses it with (hard
- * negatives); the result is saved beside the index and used by the modulated modes.
+ * from each passage ({@link FineGrainedQueries}), paired with the passage. W starts from the corpus's token
+ * statistics at the scale that serves these queries best ({@link TokenCentroids}), then W and b are trained
+ * ({@link ModulationTrainer}) with the encoder frozen, each query also against the passages plain dense search
+ * confuses it with (hard negatives); the result is saved beside the index and used by the modulated modes.
  */
 public final class ModulationFit {
 
@@ -23,8 +24,8 @@ public final class ModulationFit {
         void stage(String what, long done, long total);
     }
 
-    /** What a fit did: the pairs it trained on and the mean loss of each epoch. */
-    public record Result(int pairs, double[] epochLosses) {
+    /** What a fit did: the pairs it trained on, the scale of W's start ({@link TokenCentroids}) and the mean loss of each epoch. */
+    public record Result(int pairs, float startScale, double[] epochLosses) {
     }
 
     private ModulationFit() {
@@ -86,10 +87,12 @@ public final class ModulationFit {
             pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i), negatives));
         }
         LexSemModulation modulation = new LexSemModulation(vocabulary.size(), embedder.dim());
+        float startScale = TokenCentroids.of(search, vocabulary, tokens, progress).chooseScale(modulation, search, pairs,
+                queries.stream().map(FineGrainedQueries.Generated::passageId).toList(), progress);
         double[] losses = ModulationTrainer.train(modulation, pairs, training,
                 (epoch, done, total, loss) -> progress.stage("training", done, total));
         search.setModulation(vocabulary, modulation, idfWeights, tokens);
-        return new Result(pairs.size(), losses);
+        return new Result(pairs.size(), startScale, losses);
     }
 
     /** Words to the terms the index's BM25 field holds (null for a stop word). */

@@ -44,7 +44,8 @@ public final class SearchEvaluation {
     public record Row(String task, DocumentSearch.Mode mode, IrMetrics.Summary summary) {
     }
 
-    public record Report(String collection, int documents, int trainingPairs, double[] epochLosses, List<Task> tasks, List<Row> rows) {
+    public record Report(String collection, int documents, int trainingPairs, float startScale, double[] epochLosses, List<Task> tasks,
+                         List<Row> rows) {
     }
 
     private SearchEvaluation() {
@@ -104,7 +105,7 @@ public final class SearchEvaluation {
                     rows.add(new Row(task.name(), mode, IrMetrics.Summary.of(rankings, task.relevant())));
                 }
             }
-            return new Report(collection.name(), documents.size(), fit.pairs(), fit.epochLosses(), tasks, rows);
+            return new Report(collection.name(), documents.size(), fit.pairs(), fit.startScale(), fit.epochLosses(), tasks, rows);
         }
     }
 

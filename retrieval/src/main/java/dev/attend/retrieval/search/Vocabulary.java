@@ -75,7 +75,12 @@ public final class Vocabulary {
         return documentFrequency[id];
     }
 
-    /** The distinct known terms of {@code analysed} (first occurrence order), weighted 1 or by IDF. */
+    /**
+     * The distinct known terms of {@code analysed} (first occurrence order), weighted 1 or by IDF, divided by the
+     * square root of their count: a 40-word span and a 3-word keyword query then move the modulation's logits by
+     * amounts of one scale (with plain presence the span's sum was ten times the keywords', and no one scale of
+     * {@code W} suited both).
+     */
     public TokenVector tokens(List<String> analysed, boolean idfWeights) {
         LinkedHashSet<Integer> distinct = new LinkedHashSet<>();
         for (String t : analysed) {
@@ -86,8 +91,9 @@ public final class Vocabulary {
         }
         int[] out = distinct.stream().mapToInt(Integer::intValue).toArray();
         float[] w = new float[out.length];
+        float scale = out.length == 0 ? 1f : (float) (1 / Math.sqrt(out.length));
         for (int i = 0; i < out.length; i++) {
-            w[i] = idfWeights ? idf[out[i]] : 1f;
+            w[i] = (idfWeights ? idf[out[i]] : 1f) * scale;
         }
         return new TokenVector(out, w);
     }

@@ -98,8 +98,8 @@ public final class SearchCommand implements Callable<Integer> {
             } finally {
                 bars.values().forEach(ProgressBar::close);
             }
-            out.printf(Locale.ROOT, "%s: %,d documents; modulation trained on %,d generated pairs (loss by epoch %s)%n", c.name(),
-                    report.documents(), report.trainingPairs(), losses(report.epochLosses()));
+            out.printf(Locale.ROOT, "%s: %,d documents; modulation started from token statistics at scale %s, trained on %,d generated pairs"
+                    + " (loss by epoch %s)%n", c.name(), report.documents(), report.startScale(), report.trainingPairs(), losses(report.epochLosses()));
             out.printf(Locale.ROOT, "%-16s %-14s %8s %8s %8s %8s %8s%n", "task", "mode", "queries", "nDCG@10", "MRR@10", "R@10", "R@100");
             List<Map<String, Object>> rows = new ArrayList<>();
             for (SearchEvaluation.Row r : report.rows()) {
