@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The Attend HTTP server: Javalin 7 on Jetty 12, with health, Prometheus metrics, one JSON error
- * shape, a request body limit and graceful shutdown. Feature modules add endpoints through
+ * shape, a request body limit, optional bearer-token authentication, a limit on requests handled at once (429
+ * beyond it) and graceful shutdown. Feature modules add endpoints through
  * {@link Builder#routes(Consumer)}.
  *
  * <p>An instance serves once: {@link #start(ServerConfig)}, then {@link #stop()}.
@@ -150,12 +151,16 @@ public final class AttendServer {
         cfg.http.maxRequestSize = c.maxBodyBytes();
         cfg.http.prefer405over404 = true;
         cfg.jsonMapper(new JavalinJackson(Json.MAPPER, false));
-        cfg.router.handlerWrapper(ErrorGuard::wrap);
+        ConcurrencyLimit limit = new ConcurrencyLimit(c.maxConcurrentRequests(), metrics);
+        cfg.router.handlerWrapper(endpoint -> limit.wrap(endpoint, ErrorGuard.wrap(endpoint)));
         cfg.router.javaLangErrorHandler(ErrorGuard::lastResort);
         cfg.requestLogger.http(new HttpMetrics(metrics.registry()));
 
         RoutesConfig routes = cfg.routes;
         new ErrorMapping(c.maxBodyBytes()).register(routes);
+        if (c.authToken() != null) {
+            routes.before(new BearerAuth(c.authToken(), metrics)); // first: nothing else runs for a stranger
+        }
         routes.before(new BodySizeLimit(c.maxBodyBytes()));
         // Server-Timing (W3C): the handler's time, so that a client can tell the server's share of a round trip.
         routes.before(ctx -> ctx.attribute(STARTED_ATTRIBUTE, System.nanoTime()));

@@ -14,7 +14,10 @@ public enum ConfigKey {
     KV_DURABILITY("attend.kv-durability", "ATTEND_KV_DURABILITY", "--kv-durability"),
     RECSYS_MODEL("attend.recsys-model", "ATTEND_RECSYS_MODEL", "--recsys-model"),
     KAFKA_BOOTSTRAP("attend.kafka-bootstrap", "ATTEND_KAFKA_BOOTSTRAP", "--kafka-bootstrap"),
-    RECSYS_ONLINE_STEPS("attend.recsys-online-steps", "ATTEND_RECSYS_ONLINE_STEPS", "--recsys-online-steps");
+    RECSYS_ONLINE_STEPS("attend.recsys-online-steps", "ATTEND_RECSYS_ONLINE_STEPS", "--recsys-online-steps"),
+    /** Its flag reads the token from a file: a token on the command line would show in the process list. */
+    AUTH_TOKEN("attend.auth-token", "ATTEND_AUTH_TOKEN", "--auth-token-file"),
+    MAX_CONCURRENT_REQUESTS("attend.max-concurrent-requests", "ATTEND_MAX_CONCURRENT_REQUESTS", "--max-concurrent-requests");
 
     private final String property;
     private final String envVar;

@@ -23,10 +23,13 @@ import java.util.Objects;
  *                        or the bootstrap servers of a cluster ({@code host:port,...})
  * @param recsysOnlineSteps the share of streamed events that train the served recommendation model online (each
  *                        a step; 0: no online training); snapshots go to the model file
+ * @param authToken       when set, every request but {@code GET /health} must carry {@code Authorization: Bearer
+ *                        <token>} (compared in constant time); null: no authentication (fit for the loopback default)
+ * @param maxConcurrentRequests requests handled at once; more get a 429 with {@code Retry-After} instead of queueing
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
                            Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap,
-                           double recsysOnlineSteps) {
+                           double recsysOnlineSteps, String authToken, int maxConcurrentRequests) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -36,6 +39,9 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
     public static final Duration DEFAULT_KV_SESSION_TTL = Duration.ofHours(24);
     public static final String KAFKA_EMBEDDED = "embedded";
     public static final String KAFKA_NONE = "none";
+    public static final int DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
+    /** Shorter bearer tokens are refused: a guessable token protects nothing. */
+    public static final int MIN_AUTH_TOKEN_CHARS = 16;
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -49,6 +55,13 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         }
         if (!(recsysOnlineSteps >= 0 && recsysOnlineSteps <= 1)) {
             throw new IllegalArgumentException("recsysOnlineSteps must be in [0, 1], got " + recsysOnlineSteps);
+        }
+        if (authToken != null && (authToken.length() < MIN_AUTH_TOKEN_CHARS || !authToken.chars().allMatch(ch -> ch > 32 && ch < 127))) {
+            throw new IllegalArgumentException("the auth token must be at least " + MIN_AUTH_TOKEN_CHARS
+                    + " printable ASCII characters without spaces");
+        }
+        if (maxConcurrentRequests < 1) {
+            throw new IllegalArgumentException("maxConcurrentRequests must be at least 1, got " + maxConcurrentRequests);
         }
         if (kvSessionTtl.isNegative()) {
             throw new IllegalArgumentException("kvSessionTtl must not be negative, got " + kvSessionTtl);
@@ -69,57 +82,77 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
 
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
-                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0);
+                DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0, null,
+                DEFAULT_MAX_CONCURRENT_REQUESTS);
     }
 
     public ServerConfig withHost(String newHost) {
         return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
         return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                newModel, kafkaBootstrap, recsysOnlineSteps);
+                newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withKafkaBootstrap(String newBootstrap) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, newBootstrap, recsysOnlineSteps);
+                recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
     }
 
     public ServerConfig withRecsysOnlineSteps(double share) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap,
-                share);
+                share, authToken, maxConcurrentRequests);
+    }
+
+    public ServerConfig withAuthToken(String token) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap,
+                recsysOnlineSteps, token, maxConcurrentRequests);
+    }
+
+    public ServerConfig withMaxConcurrentRequests(int n) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap,
+                recsysOnlineSteps, authToken, n);
+    }
+
+    /** The token shown nowhere: a config printed or logged must not leak it. */
+    @Override
+    public String toString() {
+        return "ServerConfig[host=" + host + ", port=" + port + ", dataDir=" + dataDir + ", maxBodyBytes=" + maxBodyBytes + ", shutdownTimeout="
+                + shutdownTimeout + ", kvSessionTtl=" + kvSessionTtl + ", kvDurability=" + kvDurability + ", recsysModel=" + recsysModel
+                + ", kafkaBootstrap=" + kafkaBootstrap + ", recsysOnlineSteps=" + recsysOnlineSteps + ", authToken="
+                + (authToken == null ? "none" : "(set)") + ", maxConcurrentRequests=" + maxConcurrentRequests + "]";
     }
 
     /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */

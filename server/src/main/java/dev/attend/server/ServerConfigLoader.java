@@ -107,6 +107,8 @@ public final class ServerConfigLoader {
         Setting recsysModel = settings.get(ConfigKey.RECSYS_MODEL);
         Setting kafka = settings.get(ConfigKey.KAFKA_BOOTSTRAP);
         Setting online = settings.get(ConfigKey.RECSYS_ONLINE_STEPS);
+        Setting token = settings.get(ConfigKey.AUTH_TOKEN);
+        Setting concurrent = settings.get(ConfigKey.MAX_CONCURRENT_REQUESTS);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -121,7 +123,10 @@ public final class ServerConfigLoader {
                 durability == null ? defaults.kvDurability() : parseDurability(durability),
                 recsysModel == null ? null : toPath(ConfigKey.RECSYS_MODEL.property(), recsysModel),
                 kafka == null ? defaults.kafkaBootstrap() : parseKafka(kafka),
-                online == null ? defaults.recsysOnlineSteps() : parseShare(ConfigKey.RECSYS_ONLINE_STEPS, online));
+                online == null ? defaults.recsysOnlineSteps() : parseShare(ConfigKey.RECSYS_ONLINE_STEPS, online),
+                token == null ? null : parseToken(token),
+                concurrent == null ? defaults.maxConcurrentRequests() : (int) parseLong(ConfigKey.MAX_CONCURRENT_REQUESTS, concurrent, 1,
+                        100_000, "a number of requests from 1 to 100000"));
     }
 
     private static double parseShare(ConfigKey key, Setting setting) {
@@ -171,6 +176,16 @@ public final class ServerConfigLoader {
             throw invalid(key.property(), setting, expected);
         }
         return value;
+    }
+
+    /** The bearer token, checked like {@link ServerConfig} does but without echoing it in the error. */
+    private static String parseToken(Setting setting) {
+        String t = setting.value();
+        if (t.length() < ServerConfig.MIN_AUTH_TOKEN_CHARS || !t.chars().allMatch(ch -> ch > 32 && ch < 127)) {
+            throw new ConfigException("Invalid " + ConfigKey.AUTH_TOKEN.property() + " from " + setting.source() + ": expected at least "
+                    + ServerConfig.MIN_AUTH_TOKEN_CHARS + " printable ASCII characters without spaces (the value is not shown)");
+        }
+        return t;
     }
 
     private static Path toPath(String property, Setting setting) {

@@ -74,6 +74,16 @@ public final class ServeCommand implements Callable<Integer> {
                     + "(default 1; 0: no online training). Snapshots of the model go to its file; needs Kafka.")
     String recsysOnlineSteps;
 
+    @Option(names = "--max-concurrent-requests", paramLabel = "N",
+            description = "Requests handled at once; more get a 429 with Retry-After (default 64).")
+    String maxConcurrentRequests;
+
+    @Option(names = "--auth-token-file", paramLabel = "FILE",
+            description = "Require 'Authorization: Bearer <token>' on every request but GET /health, the token read from FILE "
+                    + "(its first line; at least 16 characters). Or set ATTEND_AUTH_TOKEN, or attend.auth-token in the config "
+                    + "file. A token on the command line would show in the process list, so there is no flag for it.")
+    Path authTokenFile;
+
     @Option(names = "--config", paramLabel = "FILE",
             description = "Properties file with attend.* keys (default: $" + ServerConfigLoader.CONFIG_FILE_ENV + ", else none).")
     Path configFile;
@@ -179,6 +189,14 @@ public final class ServeCommand implements Callable<Integer> {
         putIfGiven(flags, ConfigKey.RECSYS_MODEL, recsysModel);
         putIfGiven(flags, ConfigKey.KAFKA_BOOTSTRAP, kafkaBootstrap);
         putIfGiven(flags, ConfigKey.RECSYS_ONLINE_STEPS, recsysOnlineSteps);
+        putIfGiven(flags, ConfigKey.MAX_CONCURRENT_REQUESTS, maxConcurrentRequests);
+        if (authTokenFile != null) {
+            try {
+                putIfGiven(flags, ConfigKey.AUTH_TOKEN, java.nio.file.Files.readAllLines(authTokenFile).stream().findFirst().orElse(""));
+            } catch (java.io.IOException e) {
+                throw new dev.attend.server.ConfigException("cannot read the auth token file " + authTokenFile + ": " + e.getMessage());
+            }
+        }
         return flags;
     }
 
