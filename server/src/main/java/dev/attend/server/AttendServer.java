@@ -132,6 +132,13 @@ public final class AttendServer {
         return running != null && running.jettyServer().server().isStopping();
     }
 
+    /** Every endpoint served, as {@code "METHOD /path"} (path parameters in braces): what {@code /openapi.json} must describe. */
+    public List<String> routes() {
+        requireStarted();
+        return app.unsafe.internalRouter.allHttpHandlers().stream().map(p -> p.endpoint)
+                .filter(e -> e.method.isHttpMethod()).map(e -> e.method.name() + " " + e.path).sorted().distinct().toList();
+    }
+
     private void requireStarted() {
         if (app == null) {
             throw new IllegalStateException("AttendServer has not been started");
@@ -172,6 +179,7 @@ public final class AttendServer {
         });
         routes.get("/health", this::health);
         routes.get("/metrics", this::prometheus);
+        routes.get("/openapi.json", ctx -> ctx.contentType("application/json").result(OpenApi.document()));
         extraRoutes.forEach(r -> r.accept(routes));
     }
 
