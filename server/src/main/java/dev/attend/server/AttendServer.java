@@ -169,6 +169,7 @@ public final class AttendServer {
             routes.before(new BearerAuth(c.authToken(), metrics)); // first: nothing else runs for a stranger
         }
         routes.before(new BodySizeLimit(c.maxBodyBytes()));
+        routes.before(new ContentTypeCheck());
         // Server-Timing (W3C): the handler's time, so that a client can tell the server's share of a round trip.
         routes.before(ctx -> ctx.attribute(STARTED_ATTRIBUTE, System.nanoTime()));
         routes.after(ctx -> {
