@@ -147,6 +147,13 @@ public final class AttendServer {
 
     private static final String STARTED_ATTRIBUTE = "attend.started-nanos";
 
+    /** The web console's files: path served, file beside {@link OpenApi} under {@code console/}, content type. */
+    static final String[][] CONSOLE_ASSETS = {
+        {"/", "index.html", "text/html; charset=utf-8"},
+        {"/console.js", "console.js", "text/javascript; charset=utf-8"},
+        {"/console.css", "console.css", "text/css; charset=utf-8"},
+    };
+
     private void configure(JavalinConfig cfg) {
         ServerConfig c = config;
         cfg.startup.showJavalinBanner = false;
@@ -181,6 +188,11 @@ public final class AttendServer {
         routes.get("/health", this::health);
         routes.get("/metrics", this::prometheus);
         routes.get("/openapi.json", ctx -> ctx.contentType("application/json").result(OpenApi.document()));
+        // The web console: static files (no data in them, so no token needed to load them; their API calls carry it).
+        for (String[] asset : CONSOLE_ASSETS) {
+            byte[] bytes = OpenApi.resource("console/" + asset[1]);
+            routes.get(asset[0], ctx -> ctx.contentType(asset[2]).header("Cache-Control", "no-cache").result(bytes));
+        }
         extraRoutes.forEach(r -> r.accept(routes));
     }
 

@@ -6,7 +6,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 
 /**
- * When a token is configured, every request but {@code GET /health} must carry {@code Authorization: Bearer <token>}.
+ * When a token is configured, every request but {@code GET /health} and the console's static files must carry
+ * {@code Authorization: Bearer <token>}.
  * The comparison takes the same time whatever the bytes (MessageDigest.isEqual), so response times do not reveal how
  * much of a guess was right; a refusal is a 401 with {@code WWW-Authenticate: Bearer} and never echoes what was sent.
  */
@@ -23,8 +24,8 @@ final class BearerAuth implements Handler {
 
     @Override
     public void handle(Context ctx) {
-        if (ctx.path().equals("/health")) {
-            return;
+        if (ctx.path().equals("/health") || java.util.Arrays.stream(AttendServer.CONSOLE_ASSETS).anyMatch(a -> a[0].equals(ctx.path()))) {
+            return; // liveness, and the console's static files (its API calls carry the token)
         }
         String header = ctx.header("Authorization");
         byte[] given = header != null && header.regionMatches(true, 0, PREFIX, 0, PREFIX.length())

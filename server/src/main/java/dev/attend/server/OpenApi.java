@@ -19,14 +19,19 @@ final class OpenApi {
         return DOCUMENT.clone();
     }
 
-    private static byte[] load() {
-        try (InputStream in = OpenApi.class.getResourceAsStream("openapi.json")) {
+    /** A file shipped in the server's jar, beside this class ({@code name} relative to its package). */
+    static byte[] resource(String name) {
+        try (InputStream in = OpenApi.class.getResourceAsStream(name)) {
             if (in == null) {
-                throw new IllegalStateException("openapi.json is missing from the server's jar");
+                throw new IllegalStateException(name + " is missing from the server's jar");
             }
             return in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private static byte[] load() {
+        return resource("openapi.json");
     }
 }
