@@ -102,6 +102,22 @@ class SearchRoutesTest {
         assertThat(lexsem.statusCode()).isEqualTo(200);
         assertThat(TestHttp.json(lexsem).get("hits").get(0).get("id").asText()).isEqualTo("heart");
 
+        // filters on metadata fields: a document re-added with fields, searched in every mode with and without them
+        assertThat(post("/v1/search/documents", Map.of("documents", List.of(Map.of("id", "med", "title", "Leukaemia",
+                "text", "Chemotherapy outcomes in children treated for acute leukaemia.", "fields", Map.of("topic", List.of("medicine")))))).statusCode())
+                .isEqualTo(200);
+        assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/documents/med")).get("fields").get("topic").get(0).asText()).isEqualTo("medicine");
+        for (String mode : List.of("bm25", "dense", "rrf", "linear-lexsem")) {
+            JsonNode only = TestHttp.json(post("/v1/search", Map.of("query", "libraries children heart", "mode", mode, "k", 10,
+                    "filter", Map.of("topic", List.of("medicine")))));
+            assertThat(only.get("hits")).as(mode).hasSize(1);
+            assertThat(only.get("hits").get(0).get("id").asText()).as(mode).isEqualTo("med");
+        }
+        assertThat(post("/v1/search", Map.of("query", "x", "filter", Map.of("topic", List.of()))).body()).contains("lists no value");
+        assertThat(post("/v1/search", Map.of("query", "x", "filter", Map.of("bad name", List.of("v")))).statusCode()).isEqualTo(400);
+        assertThat(post("/v1/search/documents", Map.of("documents", List.of(Map.of("id", "y", "fields", Map.of("topic", List.of("")))))).statusCode())
+                .isEqualTo(400);
+
         // bad requests: clear 4xx, nothing changed
         assertThat(post("/v1/search", Map.of("query", " ")).statusCode()).isEqualTo(400);
         assertThat(post("/v1/search", Map.of("query", "x", "k", 0)).body()).contains("'k' must be between 1");

@@ -60,12 +60,79 @@ public final class DocumentIndex implements Closeable {
     /** Ids are Lucene terms (at most 32,766 bytes); a bound far below that keeps them ids. */
     public static final int MAX_ID_CHARS = 512;
 
-    /** A document to add: a unit {@code vector} of the index's dimension. */
-    public record Entry(String id, String title, String text, float[] vector) {
+    /**
+     * A document to add: a unit {@code vector} of the index's dimension, and metadata {@code fields} (name -> values,
+     * exact strings) that searches can filter on ({@link Filter}).
+     */
+    public record Entry(String id, String title, String text, float[] vector, Map<String, List<String>> fields) {
+        public Entry {
+            fields = fields == null ? Map.of() : Map.copyOf(fields);
+        }
+
+        public Entry(String id, String title, String text, float[] vector) {
+            this(id, title, text, vector, Map.of());
+        }
     }
 
     /** A document as stored. */
-    public record Stored(String id, String title, String text) {
+    public record Stored(String id, String title, String text, Map<String, List<String>> fields) {
+    }
+
+    /**
+     * Which documents a search may return: for every field named, the document holds one of the values listed
+     * (fields AND, values OR). Empty: every document.
+     */
+    public record Filter(Map<String, List<String>> anyOf) {
+        public static final Filter NONE = new Filter(Map.of());
+
+        public Filter {
+            anyOf = anyOf == null ? Map.of() : Map.copyOf(anyOf);
+            checkFields(anyOf, "filter");
+            for (var e : anyOf.entrySet()) {
+                if (e.getValue().isEmpty()) {
+                    throw new IllegalArgumentException("filter field '" + e.getKey() + "' lists no value (nothing would match)");
+                }
+            }
+        }
+
+        Query query() {
+            BooleanQuery.Builder all = new BooleanQuery.Builder();
+            for (var e : anyOf.entrySet()) {
+                BooleanQuery.Builder any = new BooleanQuery.Builder();
+                for (String v : e.getValue()) {
+                    any.add(new TermQuery(new Term(FIELD_PREFIX + e.getKey(), v)), BooleanClause.Occur.SHOULD);
+                }
+                all.add(any.build(), BooleanClause.Occur.FILTER);
+            }
+            return all.build();
+        }
+    }
+
+    /** Metadata fields are indexed as {@code f.<name>} (exact terms) and stored under the same name. */
+    static final String FIELD_PREFIX = "f.";
+    public static final int MAX_FIELDS = 32;
+    public static final int MAX_FIELD_VALUES = 64;
+    public static final int MAX_FIELD_VALUE_CHARS = 256;
+    private static final java.util.regex.Pattern FIELD_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+
+    private static void checkFields(Map<String, List<String>> fields, String what) {
+        if (fields.size() > MAX_FIELDS) {
+            throw new IllegalArgumentException(what + " names " + fields.size() + " fields, more than " + MAX_FIELDS);
+        }
+        for (var e : fields.entrySet()) {
+            if (e.getKey() == null || !FIELD_NAME.matcher(e.getKey()).matches()) {
+                throw new IllegalArgumentException(what + " field name '" + e.getKey() + "' is not 1-64 of A-Z a-z 0-9 _ . -");
+            }
+            if (e.getValue() == null || e.getValue().size() > MAX_FIELD_VALUES) {
+                throw new IllegalArgumentException(what + " field '" + e.getKey() + "' needs 0-" + MAX_FIELD_VALUES + " values");
+            }
+            for (String v : e.getValue()) {
+                if (v == null || v.isEmpty() || v.length() > MAX_FIELD_VALUE_CHARS) {
+                    throw new IllegalArgumentException(what + " field '" + e.getKey() + "' has a value that is empty or over "
+                            + MAX_FIELD_VALUE_CHARS + " characters");
+                }
+            }
+        }
     }
 
     /** A search hit: the document id and the score of the search that found it (BM25, or the dot product). */
@@ -130,6 +197,11 @@ public final class DocumentIndex implements Closeable {
             d.add(new StoredField(TEXT, e.text() == null ? "" : e.text()));
             d.add(new TextField(BODY, body(e.title(), e.text()), Field.Store.NO));
             d.add(new KnnFloatVectorField(VECTOR, e.vector(), VectorSimilarityFunction.DOT_PRODUCT));
+            for (var f : e.fields().entrySet()) {
+                for (String v : f.getValue()) {
+                    d.add(new StringField(FIELD_PREFIX + f.getKey(), v, Field.Store.YES));
+                }
+            }
             writer.updateDocument(new Term(ID, e.id()), d);
         }
         searchers.maybeRefreshBlocking();
@@ -167,7 +239,7 @@ public final class DocumentIndex implements Closeable {
                 return Optional.empty();
             }
             Document d = s.storedFields().document(top.scoreDocs[0].doc);
-            return Optional.of(new Stored(d.get(ID), d.get(TITLE), d.get(TEXT)));
+            return Optional.of(stored(d));
         } finally {
             searchers.release(s);
         }
@@ -216,7 +288,7 @@ public final class DocumentIndex implements Closeable {
             for (int doc = 0; doc < reader.maxDoc(); doc++) {
                 if (live == null || live.get(doc)) {
                     Document d = stored.document(doc);
-                    action.accept(new Stored(d.get(ID), d.get(TITLE), d.get(TEXT)));
+                    action.accept(stored(d));
                 }
             }
         } finally {
@@ -224,8 +296,23 @@ public final class DocumentIndex implements Closeable {
         }
     }
 
+    private static Stored stored(Document d) {
+        Map<String, List<String>> fields = new java.util.TreeMap<>();
+        for (var f : d.getFields()) {
+            if (f.name().startsWith(FIELD_PREFIX)) {
+                fields.computeIfAbsent(f.name().substring(FIELD_PREFIX.length()), x -> new ArrayList<>()).add(f.stringValue());
+            }
+        }
+        return new Stored(d.get(ID), d.get(TITLE), d.get(TEXT), fields);
+    }
+
     /** The {@code k} best documents for {@code text} by BM25 (any of its analysed terms may match). */
     public List<Hit> bm25(String text, int k) throws IOException {
+        return bm25(text, k, Filter.NONE);
+    }
+
+    /** The same among the documents {@code filter} lets through. */
+    public List<Hit> bm25(String text, int k, Filter filter) throws IOException {
         checkK(k);
         BooleanQuery.Builder b = new BooleanQuery.Builder();
         int clauses = 0;
@@ -234,14 +321,26 @@ public final class DocumentIndex implements Closeable {
                 b.add(new TermQuery(new Term(BODY, term)), BooleanClause.Occur.SHOULD);
             }
         }
-        return clauses == 0 ? List.of() : search(b.build(), k);
+        if (clauses == 0) {
+            return List.of();
+        }
+        Query q = b.build();
+        if (!filter.anyOf().isEmpty()) {
+            q = new BooleanQuery.Builder().add(q, BooleanClause.Occur.MUST).add(filter.query(), BooleanClause.Occur.FILTER).build();
+        }
+        return search(q, k);
     }
 
     /** The {@code k} documents whose vectors have the largest dot product with the unit vector {@code query} (HNSW). */
     public List<Hit> knn(float[] query, int k) throws IOException {
+        return knn(query, k, Filter.NONE);
+    }
+
+    /** The same among the documents {@code filter} lets through (Lucene's filtered HNSW search: exact when few pass). */
+    public List<Hit> knn(float[] query, int k, Filter filter) throws IOException {
         checkK(k);
         checkVector(query, "query");
-        return search(new KnnFloatVectorQuery(VECTOR, query, k), k);
+        return search(filter.anyOf().isEmpty() ? new KnnFloatVectorQuery(VECTOR, query, k) : new KnnFloatVectorQuery(VECTOR, query, k, filter.query()), k);
     }
 
     private List<Hit> search(Query q, int k) throws IOException {
@@ -303,6 +402,7 @@ public final class DocumentIndex implements Closeable {
             throw new IllegalArgumentException("a document id is at most " + MAX_ID_CHARS + " characters, got " + e.id().length());
         }
         checkVector(e.vector(), "document " + e.id() + "'s vector");
+        checkFields(e.fields(), "document " + e.id() + "'s");
     }
 
     private void checkVector(float[] v, String what) {

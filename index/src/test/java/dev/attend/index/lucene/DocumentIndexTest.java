@@ -33,6 +33,30 @@ class DocumentIndexTest {
     }
 
     @Test
+    void filtersLetThroughOnlyDocumentsWithOneOfTheValuesOfEveryField() throws Exception {
+        try (DocumentIndex index = DocumentIndex.open(dir, 4)) {
+            index.add(List.of(
+                    new DocumentIndex.Entry("a", "Libraries", "books in libraries", unit(1, 0, 0, 0), java.util.Map.of("lang", List.of("en"), "year", List.of("1990"))),
+                    new DocumentIndex.Entry("b", "Bibliotheken", "books in libraries", unit(1, 0.1f, 0, 0), java.util.Map.of("lang", List.of("de"), "year", List.of("1990"))),
+                    new DocumentIndex.Entry("c", "Libraries", "books in libraries", unit(1, 0, 0.1f, 0), java.util.Map.of("lang", List.of("en", "fr"), "year", List.of("2001")))));
+            DocumentIndex.Filter english = new DocumentIndex.Filter(java.util.Map.of("lang", List.of("en")));
+            assertThat(index.bm25("libraries", 10, english)).extracting(DocumentIndex.Hit::id).containsExactlyInAnyOrder("a", "c");
+            assertThat(index.knn(unit(1, 0, 0, 0), 10, english)).extracting(DocumentIndex.Hit::id).containsExactlyInAnyOrder("a", "c");
+            DocumentIndex.Filter frOr1990 = new DocumentIndex.Filter(java.util.Map.of("lang", List.of("fr", "de"), "year", List.of("2001")));
+            assertThat(index.knn(unit(1, 0, 0, 0), 10, frOr1990)).extracting(DocumentIndex.Hit::id).containsExactly("c");
+            assertThat(index.knn(unit(1, 0, 0, 0), 10, new DocumentIndex.Filter(java.util.Map.of("lang", List.of("xx"))))).isEmpty();
+            assertThat(index.knn(unit(1, 0, 0, 0), 10, DocumentIndex.Filter.NONE)).hasSize(3);
+            assertThat(index.get("c")).get().extracting(DocumentIndex.Stored::fields)
+                    .isEqualTo(java.util.Map.of("lang", List.of("en", "fr"), "year", List.of("2001")));
+            assertThatThrownBy(() -> new DocumentIndex.Filter(java.util.Map.of("bad name", List.of("x")))).hasMessageContaining("field name");
+            assertThatThrownBy(() -> new DocumentIndex.Filter(java.util.Map.of("lang", List.of()))).hasMessageContaining("no value");
+            assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("d", "t", "w", unit(1, 0, 0, 0),
+                    java.util.Map.of("lang", List.of("x".repeat(300))))))).hasMessageContaining("256");
+            assertThat(index.size()).isEqualTo(3);
+        }
+    }
+
+    @Test
     void findsByWordsAndByVectorsAndKeepsItAcrossARestart() throws Exception {
         try (DocumentIndex index = DocumentIndex.open(dir, 4)) {
             index.add(docs());

@@ -145,7 +145,7 @@ public final class DocumentSearch implements Closeable {
             List<DocumentIndex.Entry> entries = new ArrayList<>(part.size());
             for (int i = 0; i < part.size(); i++) {
                 Document d = part.get(i);
-                entries.add(new DocumentIndex.Entry(d.id(), d.title(), d.text(), vectors.get(i)));
+                entries.add(new DocumentIndex.Entry(d.id(), d.title(), d.text(), vectors.get(i), d.fields()));
             }
             index.add(entries);
             progress.indexed(from + part.size(), documents.size());
@@ -205,6 +205,11 @@ public final class DocumentSearch implements Closeable {
      * embeds each query once for every mode).
      */
     public List<Hit> search(String query, float[] embedding, Mode mode, int k) throws IOException {
+        return search(query, embedding, mode, k, DocumentIndex.Filter.NONE);
+    }
+
+    /** The same among the documents {@code filter} lets through (each mode's searches filtered, not its results). */
+    public List<Hit> search(String query, float[] embedding, Mode mode, int k, DocumentIndex.Filter filter) throws IOException {
         if (k < 1) {
             throw new IllegalArgumentException("k must be >= 1, got " + k);
         }
@@ -216,7 +221,7 @@ public final class DocumentSearch implements Closeable {
             throw new IllegalStateException("mode " + mode.wireName() + " needs a fitted modulation");
         }
         if (mode == Mode.BM25) {
-            return single(index.bm25(query, k), true);
+            return single(index.bm25(query, k, filter), true);
         }
         float[] dense = embedding;
         if (mode.modulated()) {
@@ -224,11 +229,11 @@ public final class DocumentSearch implements Closeable {
             dense = l.modulation().modulate(t.ids(), t.weights(), dense);
         }
         if (mode == Mode.DENSE || mode == Mode.LEXSEM) {
-            return single(index.knn(dense, k), false);
+            return single(index.knn(dense, k, filter), false);
         }
         int depth = Math.max(k, FUSION_DEPTH);
-        List<DocumentIndex.Hit> lexical = index.bm25(query, depth);
-        List<DocumentIndex.Hit> semantic = index.knn(dense, depth);
+        List<DocumentIndex.Hit> lexical = index.bm25(query, depth, filter);
+        List<DocumentIndex.Hit> semantic = index.knn(dense, depth, filter);
         List<Fusion.Fused> fused = mode == Mode.RRF || mode == Mode.RRF_LEXSEM ? Fusion.reciprocalRank(lexical, semantic, k)
                 : Fusion.linear(lexical, semantic, LINEAR_LEXICAL_WEIGHT, k);
         return fused.stream().map(f -> new Hit(f.id(), f.score(), f.lexicalScore(), f.lexicalRank(), f.denseScore(), f.denseRank())).toList();

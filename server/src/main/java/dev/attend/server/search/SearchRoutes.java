@@ -51,10 +51,10 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         this.search = DocumentSearch.open(dir, embedder);
     }
 
-    record SearchRequest(String query, String mode, Integer k) {
+    record SearchRequest(String query, String mode, Integer k, Map<String, List<String>> filter) {
     }
 
-    record DocumentBody(String id, String title, String text) {
+    record DocumentBody(String id, String title, String text, Map<String, List<String>> fields) {
     }
 
     record DocumentsRequest(List<DocumentBody> documents) {
@@ -91,9 +91,15 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage(), Map.of("field", "mode"));
         }
+        DocumentIndex.Filter filter;
+        try {
+            filter = new DocumentIndex.Filter(r.filter());
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage(), Map.of("field", "filter"));
+        }
         List<DocumentSearch.Hit> hits;
         try {
-            hits = search.search(r.query(), mode, k);
+            hits = search.search(r.query(), mode == DocumentSearch.Mode.BM25 ? null : search.embedder().embed(r.query()), mode, k, filter);
         } catch (IllegalStateException e) {
             throw new ApiException(409, "no_modulation", e.getMessage() + ": POST /v1/search/modulation", Map.of("mode", mode.wireName()));
         }
@@ -136,16 +142,20 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
                 throw ApiException.badRequest("documents[" + i + "].id is longer than " + DocumentIndex.MAX_ID_CHARS + " characters",
                         Map.of("field", "documents[" + i + "].id"));
             }
-            docs.add(new Document(d.id(), d.title() == null ? "" : d.title(), d.text() == null ? "" : d.text()));
+            docs.add(new Document(d.id(), d.title() == null ? "" : d.title(), d.text() == null ? "" : d.text(), d.fields()));
         }
-        search.add(docs, (done, total) -> { });
+        try {
+            search.add(docs, (done, total) -> { });
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage(), Map.of("field", "documents"));
+        }
         ctx.json(Map.of("indexed", docs.size(), "documents", search.index().size()));
     }
 
     private void get(Context ctx) throws IOException {
         String id = ctx.pathParam("id");
         var d = search.index().get(id).orElseThrow(() -> ApiException.notFound("no document '" + id + "'"));
-        ctx.json(Map.of("id", d.id(), "title", d.title(), "text", d.text()));
+        ctx.json(Map.of("id", d.id(), "title", d.title(), "text", d.text(), "fields", d.fields()));
     }
 
     private void delete(Context ctx) throws IOException {
