@@ -35,7 +35,9 @@ import picocli.CommandLine.Option;
  * attention in a KV session, and long-sequence recommendation ({@link RecommendationDemo}).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Top-k scoring of decode queries against prefill keys on every backend, with timings and agreement.")
+        description = "The three jobs on embedded defaults: top-k scoring on every backend, retrieval attention, recommendation "
+                + "with streamed events, hybrid search; then the same through a running server's HTTP API, which keeps serving "
+                + "(its web console at /) until Ctrl-C unless --once.")
 public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--data", paramLabel = "DIR",
@@ -47,6 +49,16 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--decode", defaultValue = "1024", description = "Trailing tokens used as decode queries (default: ${DEFAULT-VALUE}).")
     int decode;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
+            description = "Where the server of the last step keeps its files (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--port", paramLabel = "PORT", description = "The server's port (default: 8080 when free, else any free one).")
+    Integer port;
+
+    @Option(names = "--once", description = "Stop the server after the walkthrough instead of serving until Ctrl-C.")
+    boolean once;
 
     @Option(names = "--backends", split = ",", defaultValue = "simd-1,simd,opencl",
             description = "Backends to run besides the exact reference: simd-1, simd, opencl (default: ${DEFAULT-VALUE}).")
@@ -80,8 +92,9 @@ public final class DemoCommand implements Callable<Integer> {
             run(w, out);
         }
         retrievalAttention(workloads.get(0), out);
-        RecommendationDemo.run(out);
-        SearchDemo.run(out);
+        RecommendationDemo.Trained trained = RecommendationDemo.run(out);
+        SearchDemo.Corpus corpus = SearchDemo.run(out);
+        ServeWalkthrough.run(out, dataDir, port, once, workloads.get(0), trained, corpus);
         return 0;
     }
 

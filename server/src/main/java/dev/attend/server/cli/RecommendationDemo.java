@@ -42,7 +42,11 @@ final class RecommendationDemo {
     private RecommendationDemo() {
     }
 
-    static void run(PrintStream out) throws Exception {
+    /** What the walkthrough over HTTP serves again: the trained model and catalog, and the user shown with their behaviours. */
+    record Trained(SequenceModel model, ItemCatalog catalog, long user, List<BehaviorEvent> behaviours) {
+    }
+
+    static Trained run(PrintStream out) throws Exception {
         Optional<Path> taobao = SharedData.resolve("recsys/taobao-sample/UserBehavior.csv");
         UserSequences data;
         List<Sample> train;
@@ -94,6 +98,7 @@ final class RecommendationDemo {
             for (int j = 0; j < items.length; j++) {
                 events.add(new StreamEvent(new BehaviorEvent(userId, data.itemId(items[j]), data.categoryId(categories[j]), "pv", times[j])));
             }
+            Trained trained = new Trained(model, catalog, userId, events.stream().map(StreamEvent::behavior).toList());
             long visible = send(streaming, events, userId);
             out.printf(Locale.ROOT, "  user %d: %,d behaviours streamed through Kafka (in the store %d ms after the send), the latest "
                     + "(item/category):", userId, items.length, visible);
@@ -135,7 +140,8 @@ final class RecommendationDemo {
                 }
             }
             if (fresh < 0) {
-                return;
+                out.println();
+                return trained;
             }
             List<StreamEvent> now = new ArrayList<>();
             long t = times[times.length - 1];
@@ -169,10 +175,11 @@ final class RecommendationDemo {
                         changed, probe, data.categoryId(fresh), probeBefore,
                         recommender.score(userId, new long[] {probe}, null).get(0).probability());
             }
+            out.println();
+            return trained;
         } finally {
             deleteTree(streamDir);
         }
-        out.println();
     }
 
     /** Sends events of one user and waits until the store shows them; returns the milliseconds that took. */

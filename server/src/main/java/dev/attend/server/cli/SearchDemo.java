@@ -29,12 +29,12 @@ final class SearchDemo {
     private SearchDemo() {
     }
 
-    static void run(PrintStream out) throws Exception {
-        run(out, SharedData.resolve("ir/cisi"));
+    static Corpus run(PrintStream out) throws Exception {
+        return run(out, SharedData.resolve("ir/cisi"));
     }
 
     /** The step on CISI at {@code cisi}, or on the built-in documents when it is empty. */
-    static void run(PrintStream out, Optional<Path> cisi) throws Exception {
+    static Corpus run(PrintStream out, Optional<Path> cisi) throws Exception {
         List<Document> documents;
         List<String> queries = new ArrayList<>();
         if (cisi.isPresent()) {
@@ -83,6 +83,7 @@ final class SearchDemo {
             }
             out.println("  Every mode on CISI, MED and ADI with nDCG, MRR and recall: `./attend search eval --collection DIR`, bench/RESULTS.md");
             out.println();
+            return new Corpus(documents, queries.getFirst());
         } finally {
             try (var files = Files.walk(dir)) {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -90,7 +91,11 @@ final class SearchDemo {
         }
     }
 
-    private static String clip(String s, int width) {
+    /** The documents the demo indexed and its first query, for the walkthrough over HTTP. */
+    record Corpus(List<Document> documents, String query) {
+    }
+
+    static String clip(String s, int width) {
         String t = s == null ? "" : s.replaceAll("\\s+", " ").strip();
         return t.length() > width ? t.substring(0, width - 3) + "..." : t;
     }
