@@ -2,18 +2,12 @@ package dev.attend.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.attend.gpu.SimdScorer;
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.data.ItemCatalog;
 import dev.attend.recsys.data.UserSequences;
 import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.ModelFiles;
 import dev.attend.recsys.model.SequenceModel;
-import dev.attend.retrieval.KvDurability;
-import dev.attend.retrieval.search.MiniLmEmbedder;
-import dev.attend.server.kv.KvSessionRoutes;
-import dev.attend.server.recsys.RecsysRoutes;
-import dev.attend.server.search.SearchRoutes;
 import java.io.File;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.nio.file.Files;
@@ -64,12 +58,8 @@ class ConsoleBrowserTest {
         SequenceModel model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, 4, 8, 3, new int[] {8}), catalog.items(),
                 catalog.categories(), 2);
         ModelFiles.save(model, catalog, dir.resolve("model.bin"));
-        try (SimdScorer scorer = new SimdScorer(1);
-             KvSessionRoutes kv = new KvSessionRoutes(dir.resolve("kv"), scorer, Duration.ZERO, KvDurability.FSYNC);
-             RecsysRoutes recsys = new RecsysRoutes(dir.resolve("recsys"), scorer, dir.resolve("model.bin"), true);
-             SearchRoutes search = new SearchRoutes(dir.resolve("search"), MiniLmEmbedder.shared())) {
-            AttendServer server = AttendServer.builder().routes(kv).routes(recsys).routes(search).build()
-                    .start(ServerConfig.defaults().withPort(0).withDataDir(dir.resolve("data")));
+        try (FullServer full = new FullServer(dir, dir.resolve("model.bin"), c -> c)) {
+            AttendServer server = full.server;
             WebDriver browser = null;
             try {
                 post(server, "/v1/search/documents", "{\"documents\":[{\"id\":\"d1\",\"title\":\"Thesaurus construction\",\"text\":\"building a thesaurus for indexing\"},"
@@ -132,7 +122,6 @@ class ConsoleBrowserTest {
                 if (browser != null) {
                     browser.quit();
                 }
-                server.stop();
             }
         }
     }

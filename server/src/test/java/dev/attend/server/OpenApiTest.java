@@ -3,15 +3,8 @@ package dev.attend.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.attend.gpu.SimdScorer;
-import dev.attend.retrieval.KvDurability;
-import dev.attend.retrieval.search.MiniLmEmbedder;
-import dev.attend.server.kv.KvSessionRoutes;
-import dev.attend.server.recsys.RecsysRoutes;
-import dev.attend.server.search.SearchRoutes;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -28,43 +21,35 @@ class OpenApiTest {
 
     @Test
     void theDocumentDescribesEveryRegisteredEndpointAndNothingElse() throws Exception {
-        try (SimdScorer scorer = new SimdScorer(1);
-             KvSessionRoutes kv = new KvSessionRoutes(dir.resolve("kv"), scorer, Duration.ZERO, KvDurability.FSYNC);
-             RecsysRoutes recsys = new RecsysRoutes(dir.resolve("recsys"), scorer, dir.resolve("recsys/model.bin"), false);
-             SearchRoutes search = new SearchRoutes(dir.resolve("search"), MiniLmEmbedder.shared())) {
-            AttendServer server = AttendServer.builder().routes(kv).routes(recsys).routes(search).build()
-                    .start(ServerConfig.defaults().withPort(0).withDataDir(dir.resolve("data")));
-            try {
-                HttpResponse<String> r = TestHttp.get(server, "/openapi.json");
-                assertThat(r.statusCode()).isEqualTo(200);
-                JsonNode doc = TestHttp.json(r);
-                assertThat(doc.get("openapi").asText()).startsWith("3.");
-                List<String> documented = new ArrayList<>();
-                Pattern braces = Pattern.compile("\\{([^}]+)}");
-                doc.get("paths").properties().forEach(path -> path.getValue().properties().forEach(op -> {
-                    documented.add(op.getKey().toUpperCase(Locale.ROOT) + " " + path.getKey());
-                    // every path parameter is declared, and no other
-                    List<String> inPath = new ArrayList<>();
-                    Matcher m = braces.matcher(path.getKey());
-                    while (m.find()) {
-                        inPath.add(m.group(1));
-                    }
-                    List<String> declared = new ArrayList<>();
-                    JsonNode params = op.getValue().get("parameters");
-                    if (params != null) {
-                        params.forEach(p -> {
-                            if (p.get("in").asText().equals("path")) {
-                                declared.add(p.get("name").asText());
-                            }
-                        });
-                    }
-                    assertThat(declared).as("path parameters of %s %s", op.getKey(), path.getKey()).containsExactlyInAnyOrderElementsOf(inPath);
-                    assertThat(op.getValue().get("responses").size()).as("responses of %s %s", op.getKey(), path.getKey()).isPositive();
-                }));
-                assertThat(documented).containsExactlyInAnyOrderElementsOf(server.routes());
-            } finally {
-                server.stop();
-            }
+        try (FullServer full = new FullServer(dir, null, c -> c)) {
+            AttendServer server = full.server;
+            HttpResponse<String> r = TestHttp.get(server, "/openapi.json");
+            assertThat(r.statusCode()).isEqualTo(200);
+            JsonNode doc = TestHttp.json(r);
+            assertThat(doc.get("openapi").asText()).startsWith("3.");
+            List<String> documented = new ArrayList<>();
+            Pattern braces = Pattern.compile("\\{([^}]+)}");
+            doc.get("paths").properties().forEach(path -> path.getValue().properties().forEach(op -> {
+                documented.add(op.getKey().toUpperCase(Locale.ROOT) + " " + path.getKey());
+                // every path parameter is declared, and no other
+                List<String> inPath = new ArrayList<>();
+                Matcher m = braces.matcher(path.getKey());
+                while (m.find()) {
+                    inPath.add(m.group(1));
+                }
+                List<String> declared = new ArrayList<>();
+                JsonNode params = op.getValue().get("parameters");
+                if (params != null) {
+                    params.forEach(p -> {
+                        if (p.get("in").asText().equals("path")) {
+                            declared.add(p.get("name").asText());
+                        }
+                    });
+                }
+                assertThat(declared).as("path parameters of %s %s", op.getKey(), path.getKey()).containsExactlyInAnyOrderElementsOf(inPath);
+                assertThat(op.getValue().get("responses").size()).as("responses of %s %s", op.getKey(), path.getKey()).isPositive();
+            }));
+            assertThat(documented).containsExactlyInAnyOrderElementsOf(server.routes());
         }
     }
 }
