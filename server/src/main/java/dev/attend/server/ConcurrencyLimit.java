@@ -42,9 +42,4 @@ final class ConcurrencyLimit {
             }
         };
     }
-
-    /** Requests being handled now. */
-    int inFlight() {
-        return limit - permits.availablePermits();
-    }
 }

@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -257,7 +256,7 @@ final class ServeWalkthrough {
     }
 
     private static byte[] json(Object o) throws IOException {
-        return Json.MAPPER.writeValueAsBytes(o instanceof Map<?, ?> m ? new LinkedHashMap<>(m) : o);
+        return Json.MAPPER.writeValueAsBytes(o);
     }
 
     private static boolean free(int port) {
