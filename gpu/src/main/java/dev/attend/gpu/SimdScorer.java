@@ -53,14 +53,13 @@ public final class SimdScorer implements Scorer {
     /** Many queries split into tasks ({@link #splitQueries}) hand over each task's range as it ends. */
     @Override
     public void topK(float[][] queries, VectorStore keys, int k, ReadyRange ready) {
+        if (!splitsQueries(queries, keys, k)) {
+            ready.accept(0, queries.length, topK(queries, keys, k).perQuery()); // which checks the inputs
+            return;
+        }
         checkOpen();
         VectorChecks.checkQueries(queries, keys.dim());
-        VectorChecks.checkK(k);
-        if (splitsQueries(queries, keys, k)) {
-            splitQueries(queries, keys, Math.min(k, keys.size()), ready);
-        } else {
-            ready.accept(0, queries.length, topK(queries, keys, k).perQuery());
-        }
+        splitQueries(queries, keys, Math.min(k, keys.size()), ready);
     }
 
     private boolean splitsQueries(float[][] queries, VectorStore keys, int k) {

@@ -151,7 +151,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     @Override
     public BehaviorSequence get(long user) {
         try {
-            return SequenceKeys.read(store(), user);
+            return SequenceKeys.read(stores().events(), user);
         } catch (InvalidStateStoreException e) {
             throw notQueryable(e);
         }
@@ -160,7 +160,8 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     @Override
     public long version(long user) {
         try {
-            return SequenceKeys.version(store(), metaStore(), user);
+            Queryable q = stores();
+            return SequenceKeys.version(q.events(), q.meta(), user);
         } catch (InvalidStateStoreException e) {
             throw notQueryable(e);
         }
@@ -169,38 +170,31 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     @Override
     public int length(long user) {
         try {
-            return SequenceKeys.length(store(), metaStore(), user);
+            Queryable q = stores();
+            return SequenceKeys.length(q.events(), q.meta(), user);
         } catch (InvalidStateStoreException e) {
             throw notQueryable(e);
         }
     }
 
-    private volatile ReadOnlyKeyValueStore<String, byte[]> store;
-
-    /** The queryable store (kept between reads; taken again after it moved or was restored). */
-    private ReadOnlyKeyValueStore<String, byte[]> store() {
-        ReadOnlyKeyValueStore<String, byte[]> s = store;
-        if (s == null) {
-            s = streams.store(StoreQueryParameters.fromNameAndType(STORE, QueryableStoreTypes.keyValueStore()));
-            store = s;
-        }
-        return s;
+    /** The two stores as interactive queries see them (kept between reads; taken again after they moved or were restored). */
+    private record Queryable(ReadOnlyKeyValueStore<String, byte[]> events, ReadOnlyKeyValueStore<Long, byte[]> meta) {
     }
 
-    private volatile ReadOnlyKeyValueStore<Long, byte[]> metaStore;
+    private volatile Queryable stores;
 
-    private ReadOnlyKeyValueStore<Long, byte[]> metaStore() {
-        ReadOnlyKeyValueStore<Long, byte[]> s = metaStore;
+    private Queryable stores() {
+        Queryable s = stores;
         if (s == null) {
-            s = streams.store(StoreQueryParameters.fromNameAndType(META_STORE, QueryableStoreTypes.keyValueStore()));
-            metaStore = s;
+            s = new Queryable(streams.store(StoreQueryParameters.fromNameAndType(STORE, QueryableStoreTypes.keyValueStore())),
+                    streams.store(StoreQueryParameters.fromNameAndType(META_STORE, QueryableStoreTypes.keyValueStore())));
+            stores = s;
         }
         return s;
     }
 
     private IllegalStateException notQueryable(InvalidStateStoreException e) {
-        store = null;
-        metaStore = null;
+        stores = null;
         return new IllegalStateException("the sequence store is not queryable now (" + streams.state() + "): " + e.getMessage(), e);
     }
 

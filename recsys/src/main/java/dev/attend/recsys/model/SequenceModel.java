@@ -291,8 +291,8 @@ public final class SequenceModel {
             int chunks = (to - from + SERVING_CHUNK - 1) / SERVING_CHUNK;
             IntConsumer chunkAt = chunk -> {
                 int first = from + chunk * SERVING_CHUNK;
-                aggregate(items, categories, found, first, Math.min(SERVING_CHUNK, to - first), candidateItems, candidateCategories, scale,
-                        transposed, logits, selected, weights);
+                aggregate(items, categories, found, k, first, Math.min(SERVING_CHUNK, to - first), candidateItems, candidateCategories,
+                        scale, transposed, logits, selected, weights);
             };
             if (chunks == 1) {
                 chunkAt.accept(0);
@@ -310,9 +310,9 @@ public final class SequenceModel {
 
     /**
      * The second stage of {@link #score} for candidates {@code [first, first + count)}: each one's softmax over its
-     * search scores and weighted sums of representation rows, then the MLP of all of them at once.
+     * search scores (at most {@code k} each) and weighted sums of representation rows, then the MLP of all of them at once.
      */
-    private void aggregate(int[] items, int[] categories, List<TopK> found, int first, int count, int[] candidateItems,
+    private void aggregate(int[] items, int[] categories, List<TopK> found, int k, int first, int count, int[] candidateItems,
                            int[] candidateCategories, float scale, float[][] transposed, float[] logits, int[][] selected,
                            float[][] weights) {
         int n = items.length;
@@ -321,7 +321,7 @@ public final class SequenceModel {
         float[] packed = MLP_INPUTS.floats((count + 3) / 4 * 4 * in); // the MLP inputs [e, h, e * h], packed by four
         java.util.Arrays.fill(packed, 0, (count + 3) / 4 * 4 * in, 0f); // the padding rows of a last partial block
         float[] h = new float[2 * dr];
-        int[] rowsAt = new int[Math.max(1, config.searches() ? Math.min(config.topK(), n) : n)];
+        int[] rowsAt = new int[k];
         for (int x = 0; x < count; x++) {
             int i = first + x;
             java.util.Arrays.fill(h, 0);

@@ -137,18 +137,20 @@ final class ServeWalkthrough {
         send("DELETE", "/v1/kv/sessions/demo", null, null); // a session left by an earlier run
         JsonNode created = ok(send("POST", "/v1/kv/sessions", "application/json",
                 json(Map.of("id", "demo", "layers", 1, "kvHeads", 1, "headDim", d, "scale", head.scale()))));
+        // the binary prefill body: n keys, then n values, then q queries, little-endian float32
         ByteBuffer body = ByteBuffer.allocate((2 * n + q) * d * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        java.nio.FloatBuffer floats = body.asFloatBuffer();
         float[] row = new float[d];
         for (int i = 0; i < n; i++) {
             head.keys().readRow(i, row);
-            body.asFloatBuffer().position(i * d).put(row);
+            floats.put(row);
         }
         for (int i = 0; i < n; i++) {
             head.values().readRow(i, row);
-            body.asFloatBuffer().position((n + i) * d).put(row);
+            floats.put(row);
         }
         for (int i = 0; i < q; i++) {
-            body.asFloatBuffer().position((2 * n + i) * d).put(head.prefillQueries()[i]);
+            floats.put(head.prefillQueries()[i]);
         }
         long t0 = System.nanoTime();
         JsonNode prefill = ok(send("POST", "/v1/kv/sessions/demo/prefill?layer=0&kvHead=0&from=0&tokens=" + n + "&queries=" + q,
