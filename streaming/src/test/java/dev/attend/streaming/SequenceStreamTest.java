@@ -123,13 +123,25 @@ class SequenceStreamTest {
         }
     }
 
-    /** Polls the store until the user's sequence reaches {@code version} (30 s at most). */
+    /**
+     * Polls the store until the user's sequence reaches {@code version} (30 s at most). A store not queryable for a
+     * moment (the group rebalancing after the start, as Kafka Streams may do once its threads have joined) is asked
+     * again, as a client is told to.
+     */
     static BehaviorSequence awaitVersion(SequenceSource stream, long user, long version) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        BehaviorSequence s = stream.get(user);
-        while (s.version() < version && System.nanoTime() < deadline) {
+        BehaviorSequence s = BehaviorSequence.empty(user);
+        while (System.nanoTime() < deadline) {
+            try {
+                s = stream.get(user);
+            } catch (IllegalStateException notQueryableNow) {
+                Thread.sleep(50);
+                continue;
+            }
+            if (s.version() >= version) {
+                break;
+            }
             Thread.sleep(50);
-            s = stream.get(user);
         }
         assertThat(s.version()).as("user %d's version", user).isEqualTo(version);
         return s;
