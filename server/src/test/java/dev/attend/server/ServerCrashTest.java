@@ -168,7 +168,7 @@ class ServerCrashTest {
         long deadline = System.nanoTime() + Duration.ofSeconds(180).toNanos();
         while (System.nanoTime() < deadline) {
             if (!p.isAlive()) {
-                throw new AssertionError("attend serve exited with " + p.exitValue() + ":\n" + Files.readString(log));
+                throw new AssertionError("attend serve exited with " + p.exitValue() + ":\n" + condensed(log));
             }
             try {
                 if (get("http://127.0.0.1:" + port, "/health").statusCode() == 200) {
@@ -180,7 +180,33 @@ class ServerCrashTest {
             Thread.sleep(200);
         }
         p.destroyForcibly();
-        throw new AssertionError("attend serve did not answer within 180 s:\n" + Files.readString(log));
+        throw new AssertionError("attend serve did not answer within 180 s:\n" + condensed(log));
+    }
+
+    /**
+     * The server's log with runs of one repeated line counted instead of printed (a client retrying a connection
+     * writes the same warning thousands of times, and CI shows only the ends of a long message).
+     */
+    private static String condensed(Path log) throws IOException {
+        StringBuilder out = new StringBuilder();
+        String previous = null;
+        int repeats = 0;
+        for (String line : Files.readAllLines(log)) {
+            if (line.equals(previous)) {
+                repeats++;
+                continue;
+            }
+            if (repeats > 0) {
+                out.append("  (the line above ").append(repeats).append(" more times)\n");
+            }
+            out.append(line).append('\n');
+            previous = line;
+            repeats = 0;
+        }
+        if (repeats > 0) {
+            out.append("  (the line above ").append(repeats).append(" more times)\n");
+        }
+        return out.toString();
     }
 
     private HttpResponse<String> post(String base, String path, String json) throws IOException, InterruptedException {

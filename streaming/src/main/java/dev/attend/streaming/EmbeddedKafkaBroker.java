@@ -22,12 +22,18 @@ import org.apache.kafka.common.utils.Time;
 /**
  * A single-node Kafka broker (KRaft: broker and controller in one) inside this JVM, so that the engine needs no
  * cluster to stream events: its log lives under a directory of the data dir and survives restarts (the cluster id
- * is kept beside it). Ports are chosen free at each start; {@link #bootstrapServers()} says where it listens.
- * Start-up is retried (a port taken between choosing and binding, a slow machine).
+ * is kept beside it). The ports are chosen free at the first start and kept for the next ones: the metadata log
+ * remembers where the broker listened, and after a crash (no clean deregistration) the restarted broker's own
+ * transaction coordinator addressed the old port until the new registration replaced it, long enough on a slow
+ * machine for Kafka Streams' exactly-once start to time out. New ports are taken only when the kept ones are busy.
+ * {@link #bootstrapServers()} says where it listens. Start-up is retried (a port taken between choosing and
+ * binding, a slow machine).
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     private static final String CLUSTER_ID_FILE = "cluster.id";
+    /** The broker's and the controller's ports of the last start, reused by the next one when they are free. */
+    private static final String PORTS_FILE = "ports";
     /** While the broker runs, this file under its directory holds its bootstrap address, for tools run beside it. */
     public static final String BOOTSTRAP_FILE = "bootstrap";
     private static final int START_ATTEMPTS = 3;
@@ -48,9 +54,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         Path logDir = dir.resolve("log");
         String clusterId = clusterId(dir);
         RuntimeException last = null;
+        int[] kept = keptPorts(dir);
         for (int attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-            int brokerPort = freePort();
-            int controllerPort = freePort();
+            boolean reuse = attempt == 1 && kept != null && isFree(kept[0]) && isFree(kept[1]);
+            int brokerPort = reuse ? kept[0] : freePort();
+            int controllerPort = reuse ? kept[1] : freePort();
             Properties props = properties(logDir, brokerPort, controllerPort);
             format(dir, clusterId, props);
             KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
@@ -58,14 +66,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 server.startup();
                 String bootstrap = "localhost:" + brokerPort;
                 awaitReady(bootstrap);
-                Path tmp = dir.resolve(BOOTSTRAP_FILE + ".tmp");
-                Files.writeString(tmp, bootstrap);
-                Files.move(tmp, dir.resolve(BOOTSTRAP_FILE), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                writeAtomically(dir, PORTS_FILE, brokerPort + " " + controllerPort);
+                writeAtomically(dir, BOOTSTRAP_FILE, bootstrap);
                 return new EmbeddedKafkaBroker(server, bootstrap, dir);
             } catch (RuntimeException e) {
                 last = e;
                 shutdown(server);
+            } catch (IOException e) {
+                shutdown(server); // its address could not be written down: no use retrying on other ports
+                throw e;
             }
         }
         throw new IllegalStateException("the embedded Kafka broker did not start in " + START_ATTEMPTS + " attempts (log " + logDir + ")",
@@ -154,6 +163,39 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         Files.writeString(tmp, id);
         Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         return id;
+    }
+
+    /** The ports kept from the last start, or null when there are none (first start, unreadable file). */
+    private static int[] keptPorts(Path dir) throws IOException {
+        Path file = dir.resolve(PORTS_FILE);
+        if (!Files.exists(file)) {
+            return null;
+        }
+        String[] parts = Files.readString(file).trim().split("\\s+");
+        try {
+            return parts.length == 2 ? new int[] {Integer.parseInt(parts[0]), Integer.parseInt(parts[1])} : null;
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    private static boolean isFree(int port) {
+        if (port <= 0 || port > 65_535) {
+            return false;
+        }
+        try (ServerSocket s = new ServerSocket()) {
+            s.setReuseAddress(true);
+            s.bind(new java.net.InetSocketAddress("localhost", port));
+            return true;
+        } catch (IOException taken) {
+            return false;
+        }
+    }
+
+    private static void writeAtomically(Path dir, String name, String content) throws IOException {
+        Path tmp = dir.resolve(name + ".tmp");
+        Files.writeString(tmp, content);
+        Files.move(tmp, dir.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static int freePort() {
