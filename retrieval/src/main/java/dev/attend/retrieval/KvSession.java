@@ -44,6 +44,10 @@ public final class KvSession implements AutoCloseable {
     /** Write-ahead log of prefills and appends, when the session is durable ({@link KvSessionStore}). */
     private volatile KvJournal journal;
     private volatile boolean buildsHeld;
+    /** The latest decode queries answered per layer (in memory only): what {@link #recentQueries} gives an accuracy check. */
+    private final java.util.ArrayDeque<HeadQuery>[] recent;
+    /** How many recent queries a layer keeps. */
+    public static final int RECENT_QUERIES = 32;
 
     /** A session whose index builds and insertions both run on {@code builds}. */
     public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds) {
@@ -63,6 +67,12 @@ public final class KvSession implements AutoCloseable {
         this.builds = Objects.requireNonNull(builds, "builds");
         this.indexer = Objects.requireNonNull(indexer, "indexer");
         this.heads = new KvHeadState[config.layers()][config.kvHeads()];
+        @SuppressWarnings("unchecked")
+        java.util.ArrayDeque<HeadQuery>[] r = new java.util.ArrayDeque[config.layers()];
+        for (int l = 0; l < r.length; l++) {
+            r[l] = new java.util.ArrayDeque<>();
+        }
+        this.recent = r;
         for (KvHeadState[] layer : heads) {
             for (int h = 0; h < layer.length; h++) {
                 layer[h] = new KvHeadState(config.headDim(), config.storage(), config.indexesPerKvHead());
@@ -199,6 +209,73 @@ public final class KvSession implements AutoCloseable {
 
     /** The same, retrieving {@code k} keys instead of the configured {@code topK}. */
     public AttendResult attend(int layer, int queryHead, float[] query, int k, int budget) {
+        AttendResult result = answer(layer, queryHead, query, k, budget);
+        java.util.ArrayDeque<HeadQuery> seen = recent[layer];
+        synchronized (seen) {
+            if (seen.size() == RECENT_QUERIES) {
+                seen.removeFirst();
+            }
+            seen.addLast(new HeadQuery(queryHead, query.clone()));
+        }
+        return result;
+    }
+
+    /** A decode query as {@link #attend} saw it. */
+    public record HeadQuery(int queryHead, float[] query) {
+    }
+
+    /** The latest (at most {@link #RECENT_QUERIES}) queries {@link #attend} answered for {@code layer}, oldest first. */
+    public List<HeadQuery> recentQueries(int layer) {
+        if (layer < 0 || layer >= config.layers()) {
+            throw new IllegalArgumentException("layer " + layer + " is outside [0, " + config.layers() + ")");
+        }
+        synchronized (recent[layer]) {
+            return List.copyOf(recent[layer]);
+        }
+    }
+
+    /**
+     * How close {@link #attend}'s answer to {@code query} is to full attention over every key: the answer's relative
+     * output error, the true softmax mass of the keys it used, and the share of the true top-k keys ({@code topK} of
+     * the configuration) among them. Costs a pass over every key; the query is not recorded as a recent one.
+     */
+    public AccuracyCheck checkAccuracy(int layer, int queryHead, float[] query, int budget) {
+        AttendResult got = answer(layer, queryHead, query, config.topK(), budget);
+        AttendResult exact = attendExact(layer, queryHead, query);
+        KvHeadState h = head(layer, kvHeadOf(queryHead));
+        int n = (int) exact.stats().keysScanned(); // (a token appended between the two answers counts as used)
+        int[] truth = scorer.topK(new float[][] {query}, h.keys, Math.min(config.topK(), n)).get(0).ids();
+        double recall;
+        if (got.stats().mode().equals("flat")) {
+            recall = 1; // every key was used
+        } else {
+            int sinks = Math.min(config.sinkTokens(), n);
+            int upTo = n - got.stats().staticKeys() + sinks; // the static set: [0, sinks) and [upTo, n)
+            java.util.Set<Integer> used = new java.util.HashSet<>();
+            for (int p : got.retrieved()) {
+                used.add(p);
+            }
+            int hits = 0;
+            for (int t : truth) {
+                hits += t < sinks || t >= upTo || used.contains(t) ? 1 : 0;
+            }
+            recall = truth.length == 0 ? 1 : (double) hits / truth.length;
+        }
+        return new AccuracyCheck(queryHead, AttentionAccuracy.relativeError(got.output(), exact.output()),
+                AttentionAccuracy.massKept(got.logSumExp(), exact.logSumExp()), recall, got.stats(), exact.stats().micros());
+    }
+
+    /**
+     * One {@link #checkAccuracy} result.
+     *
+     * @param keyRecall   the share of the true top-k keys the answer used (in its static set or retrieved)
+     * @param exactMicros the time full attention took
+     */
+    public record AccuracyCheck(int queryHead, double relativeError, double massKept, double keyRecall, AttendStats answer,
+                                long exactMicros) {
+    }
+
+    private AttendResult answer(int layer, int queryHead, float[] query, int k, int budget) {
         if (k < 1) {
             throw new IllegalArgumentException("k must be >= 1, got " + k);
         }

@@ -131,6 +131,63 @@ class KvSessionTest {
         }
     }
 
+    /**
+     * The accuracy check compares an answer with full attention: perfect while the head answers flat, and with an
+     * index its recall of the true top-k, its kept mass and its error agree with what the answer did (a budget too
+     * small to search loses recall and mass). Attend calls are remembered per layer, the latest
+     * {@link KvSession#RECENT_QUERIES}; checks are not.
+     */
+    @Test
+    void accuracyChecksCompareAnswersWithFullAttentionAndRecentQueriesAreKept() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
+        int n = 2000;
+        Held builds = new Held();
+        try (KvSession s = new KvSession("accuracy", config(16, 64, 50, (float) (4 / Math.sqrt(DIM))), scorer, builds)) {
+            s.prefill(0, 0, 0, rows(rnd, n, 0), rows(rnd, n, 0), rows(rnd, 1000, 1.5));
+            float[] q = rows(rnd, 1, 1.5)[0];
+            KvSession.AccuracyCheck flat = s.checkAccuracy(0, 1, q, 1000);
+            assertThat(flat.answer().mode()).isEqualTo("flat");
+            assertThat(flat.relativeError()).isZero();
+            assertThat(flat.massKept()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+            assertThat(flat.keyRecall()).isEqualTo(1.0);
+            builds.run();
+            double wide = 0;
+            double narrow = 0;
+            double narrowMass = 0;
+            double wideMass = 0;
+            float[][] queries = rows(rnd, 20, 1.5);
+            for (float[] x : queries) {
+                KvSession.AccuracyCheck a = s.checkAccuracy(0, 1, x, n);
+                KvSession.AccuracyCheck b = s.checkAccuracy(0, 1, x, 3);
+                assertThat(a.answer().mode()).isEqualTo("index");
+                assertThat(a.massKept()).isBetween(0.0, 1.0 + 1e-9);
+                AttendResult same = s.attend(0, 1, x, n);
+                assertThat(a.relativeError()).isCloseTo(relativeError(same.output(), s.attendExact(0, 1, x).output()),
+                        org.assertj.core.data.Offset.offset(1e-6));
+                wide += a.keyRecall();
+                wideMass += a.massKept();
+                narrow += b.keyRecall();
+                narrowMass += b.massKept();
+            }
+            System.out.printf("accuracy check: recall %.3f / mass %.3f at budget n, %.3f / %.3f at budget 3%n", wide / queries.length,
+                    wideMass / queries.length, narrow / queries.length, narrowMass / queries.length);
+            assertThat(wide).isGreaterThan(narrow);
+            assertThat(wideMass).isGreaterThan(narrowMass);
+            assertThat(wide / queries.length).isGreaterThan(0.8);
+            List<KvSession.HeadQuery> recent = s.recentQueries(0);
+            assertThat(recent).hasSize(queries.length); // the attends above; the checks are not recorded
+            for (float[] x : queries) {
+                s.attend(0, 3, x, n);
+            }
+            recent = s.recentQueries(0);
+            assertThat(recent).hasSize(KvSession.RECENT_QUERIES); // 40 attends, the latest 32 kept
+            assertThat(recent.get(recent.size() - 1).queryHead()).isEqualTo(3);
+            assertThat(recent.get(recent.size() - 1).query()).containsExactly(queries[queries.length - 1]);
+            assertThat(s.recentQueries(1)).isEmpty();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.recentQueries(2)).hasMessageContaining("layer 2");
+        }
+    }
+
     /** Plain attention over the sinks, the window and the exact top-k of the other keys by logit. */
     private static float[] staticPlusExactTop(float[] q, float[][] keys, float[][] values, int sinks, int window, int k, float scale) {
         int n = keys.length;
