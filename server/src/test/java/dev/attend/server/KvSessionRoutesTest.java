@@ -142,6 +142,61 @@ class KvSessionRoutesTest {
         assertThat(TestHttp.get(server, "/v1/kv/sessions/s1").statusCode()).isEqualTo(404);
     }
 
+    /**
+     * The sessions are listed; an accuracy check compares answers with full attention, on the queries given or the
+     * layer's latest decode queries (none yet is a 400 that says to pass some).
+     */
+    @Test
+    void sessionsAreListedAndAnswersCheckedAgainstFullAttention() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(8);
+        int d = 8;
+        assertThat(post("/v1/kv/sessions", Map.of("id", "acc", "layers", 2, "kvHeads", 1, "headDim", d, "sinkTokens", 4,
+                "windowTokens", 8, "topK", 20)).statusCode()).isEqualTo(201);
+        Map<String, Object> prefill = new LinkedHashMap<>();
+        prefill.put("layer", 0);
+        prefill.put("kvHead", 0);
+        prefill.put("from", 0);
+        prefill.put("keys", rows(rnd, 400, d));
+        prefill.put("values", rows(rnd, 400, d));
+        prefill.put("queries", rows(rnd, 200, d));
+        assertThat(post("/v1/kv/sessions/acc/prefill", prefill).statusCode()).isEqualTo(200);
+        JsonNode listed = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions"));
+        JsonNode mine = null;
+        for (JsonNode s : listed.path("sessions")) {
+            mine = s.path("id").asText().equals("acc") ? s : mine;
+        }
+        assertThat(mine).as(listed.toString()).isNotNull();
+        assertThat(mine.path("tokens").asInt()).isEqualTo(400);
+        assertThat(mine.path("layers").asInt()).isEqualTo(2);
+
+        HttpResponse<String> none = post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 0));
+        assertThat(none.statusCode()).isEqualTo(400);
+        assertThat(none.body()).contains("pass 'queries'");
+        float[][] queries = rows(rnd, 5, d);
+        for (float[] q : queries) {
+            assertThat(post("/v1/kv/sessions/acc/attend", Map.of("layer", 0, "queries", List.of(Map.of("queryHead", 0, "query", q))))
+                    .statusCode()).isEqualTo(200);
+        }
+        JsonNode recent = TestHttp.json(post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 0)));
+        assertThat(recent.path("source").asText()).isEqualTo("recent");
+        assertThat(recent.path("results")).hasSize(5);
+        for (JsonNode r : recent.path("results")) {
+            assertThat(r.path("relativeError").asDouble()).isBetween(0.0, 1.0);
+            assertThat(r.path("massKept").asDouble()).isBetween(0.0, 1.0 + 1e-9);
+            assertThat(r.path("keyRecall").asDouble()).isBetween(0.0, 1.0);
+        }
+        assertThat(recent.path("summary").path("queries").asInt()).isEqualTo(5);
+        // Every key searched (the budget covers them): the answer is full attention up to rounding.
+        JsonNode given = TestHttp.json(post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 0, "budget", 100_000,
+                "queries", List.of(Map.of("queryHead", 0, "query", queries[0])))));
+        assertThat(given.path("source").asText()).isEqualTo("request");
+        assertThat(given.path("summary").path("maxRelativeError").asDouble()).isLessThan(0.5);
+        assertThat(post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 0, "budget", 0)).statusCode()).isEqualTo(400);
+        assertThat(post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 7)).statusCode()).isEqualTo(400);
+        assertThat(post("/v1/kv/sessions/nope/accuracy", Map.of("layer", 0)).statusCode()).isEqualTo(404);
+        assertThat(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions/acc").DELETE().build()).statusCode()).isEqualTo(204);
+    }
+
     private static HttpResponse<String> postBinary(String path, float... values) {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * values.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {

@@ -28,6 +28,7 @@ import java.util.function.Consumer;
  * <ul>
  *   <li>{@code POST /v1/kv/sessions} {@code {id?, layers, kvHeads, queryHeadsPerKvHead?, headDim, sinkTokens?,
  *       windowTokens?, topK?, scale?, storage?, retriever?, indexPerQueryHead?}}: creates a session (201);</li>
+ *   <li>{@code GET /v1/kv/sessions}: the sessions held, each with its shape, length and memory;</li>
  *   <li>{@code GET /v1/kv/sessions/{id}}: its shape, memory and every KV head's index state;</li>
  *   <li>{@code DELETE /v1/kv/sessions/{id}} (204);</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/prefill} {@code {layer, kvHead, from, keys, values, queries, queryHeads?, more?}}: with
@@ -36,7 +37,10 @@ import java.util.function.Consumer;
  *   <li>{@code POST /v1/kv/sessions/{id}/attend} {@code {layer, queries: [{queryHead, query}], budget?}}: the
  *       output, log-sum-exp and stats of each query;</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/decode}: one decode step of a KV head in one round trip, append then
- *       attend: {@code {layer, kvHead, position, key, value, queries: [{queryHead, query}], budget?}}.</li>
+ *       attend: {@code {layer, kvHead, position, key, value, queries: [{queryHead, query}], budget?}};</li>
+ *   <li>{@code POST /v1/kv/sessions/{id}/accuracy} {@code {layer, queries?, budget?}}: each answer against full
+ *       attention (relative output error, attention mass kept, recall of the true top-k keys), for the queries
+ *       given or, without them, the layer's latest {@value KvSession#RECENT_QUERIES} decode queries.</li>
  * </ul>
  * Every write and attend also takes an {@code application/octet-stream} body of little-endian float32 (or float16
  * with {@code ?dtype=float16}), the
@@ -158,16 +162,29 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     record AttendRequest(Integer layer, List<HeadQuery> queries, Integer budget) {
     }
 
+    record AccuracyRequest(Integer layer, List<HeadQuery> queries, Integer budget) {
+    }
+
     record DecodeRequest(Integer layer, Integer kvHead, Integer position, float[] key, float[] value, List<HeadQuery> queries,
                          Integer budget) {
     }
 
     @Override
     public void accept(RoutesConfig routes) {
-        for (String step : List.of("append", "attend", "decode")) {
+        for (String step : List.of("append", "attend", "decode", "accuracy")) {
             routes.before("/v1/kv/sessions/{id}/" + step, new dev.attend.server.BodySizeLimit(SMALL_BODY_BYTES));
         }
         routes.post("/v1/kv/sessions", this::create);
+        routes.get("/v1/kv/sessions", ctx -> {
+            List<Map<String, Object>> list = new ArrayList<>();
+            for (String id : sessions.ids()) {
+                KvSession s = sessions.get(id);
+                if (s != null) { // not deleted in the meantime
+                    list.add(summary(s));
+                }
+            }
+            ctx.json(Map.of("sessions", list));
+        });
         routes.get("/v1/kv/sessions/{id}", ctx -> ctx.json(describe(session(ctx))));
         routes.delete("/v1/kv/sessions/{id}", ctx -> {
             String id = ctx.pathParam("id");
@@ -198,6 +215,28 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             AttendRequest r = isBinary(ctx) ? binaryAttend(ctx, s) : ctx.bodyAsClass(AttendRequest.class);
             ctx.json(Map.of("results", attend(s, required(r.layer(), "layer"), r.queries(), r.budget())));
         });
+        routes.post("/v1/kv/sessions/{id}/accuracy", ctx -> {
+            KvSession s = session(ctx);
+            AccuracyRequest r = ctx.bodyAsClass(AccuracyRequest.class);
+            int layer = required(r.layer(), "layer");
+            if (r.budget() != null && r.budget() < 1) {
+                throw ApiException.badRequest("budget must be >= 1, got " + r.budget(), Map.of("field", "budget"));
+            }
+            List<HeadQuery> queries = r.queries();
+            String source = "request";
+            if (queries == null) {
+                source = "recent";
+                queries = new ArrayList<>();
+                for (KvSession.HeadQuery q : checked(() -> s.recentQueries(layer))) {
+                    queries.add(new HeadQuery(q.queryHead(), q.query()));
+                }
+                if (queries.isEmpty()) {
+                    throw ApiException.badRequest("no decode query has been answered on layer " + layer
+                            + " since the server started: pass 'queries'", Map.of("field", "queries"));
+                }
+            }
+            ctx.json(accuracy(s, layer, checkQueries(queries), r.budget(), source));
+        });
         routes.post("/v1/kv/sessions/{id}/decode", ctx -> {
             KvSession s = session(ctx);
             DecodeRequest r = isBinary(ctx) ? binaryDecode(ctx, s) : ctx.bodyAsClass(DecodeRequest.class);
@@ -220,6 +259,45 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             append(s, new AppendRequest(layer, kvHead, r.position(), r.key(), r.value()));
             ctx.json(Map.of("tokens", s.length(layer, kvHead), "results", attend(s, layer, queries, r.budget())));
         });
+    }
+
+    private static Map<String, Object> accuracy(KvSession s, int layer, List<HeadQuery> queries, Integer budget, String source) {
+        List<Map<String, Object>> results = new ArrayList<>();
+        double error = 0;
+        double maxError = 0;
+        double mass = 0;
+        double recall = 0;
+        for (HeadQuery q : queries) {
+            int head = required(q.queryHead(), "queryHead");
+            float[] vector = required(q.query(), "query");
+            int b = budget != null ? budget : defaultBudget(s, layer, head);
+            KvSession.AccuracyCheck a = checked(() -> s.checkAccuracy(layer, head, vector, b));
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("queryHead", head);
+            m.put("relativeError", a.relativeError());
+            m.put("massKept", a.massKept());
+            m.put("keyRecall", a.keyRecall());
+            m.put("answer", a.answer());
+            m.put("exactMicros", a.exactMicros());
+            results.add(m);
+            error += a.relativeError();
+            maxError = Math.max(maxError, a.relativeError());
+            mass += a.massKept();
+            recall += a.keyRecall();
+        }
+        int n = results.size();
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("queries", n);
+        summary.put("meanRelativeError", error / n);
+        summary.put("maxRelativeError", maxError);
+        summary.put("meanMassKept", mass / n);
+        summary.put("meanKeyRecall", recall / n);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("layer", layer);
+        out.put("source", source);
+        out.put("summary", summary);
+        out.put("results", results);
+        return out;
     }
 
     private static void append(KvSession s, AppendRequest r) {
@@ -416,6 +494,26 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             lastUsed.put(id, System.nanoTime());
         }
         ctx.status(201).json(describe(created));
+    }
+
+    /** A session in the list: its shape, its longest KV head and its memory. */
+    private static Map<String, Object> summary(KvSession s) {
+        KvSessionConfig c = s.config();
+        int tokens = 0;
+        for (int l = 0; l < c.layers(); l++) {
+            for (int h = 0; h < c.kvHeads(); h++) {
+                tokens = Math.max(tokens, s.length(l, h));
+            }
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", s.id());
+        m.put("layers", c.layers());
+        m.put("kvHeads", c.kvHeads());
+        m.put("queryHeads", c.queryHeads());
+        m.put("headDim", c.headDim());
+        m.put("tokens", tokens);
+        m.put("memoryBytes", s.memoryBytes());
+        return m;
     }
 
     private Map<String, Object> describe(KvSession s) {
