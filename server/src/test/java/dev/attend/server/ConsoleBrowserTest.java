@@ -72,6 +72,9 @@ class ConsoleBrowserTest {
                 }
                 post(server, "/v1/recsys/events", events.append("]}").toString());
                 post(server, "/v1/kv/sessions", "{\"id\":\"demo-session\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}");
+                post(server, "/v1/kv/sessions/demo-session/prefill", "{\"layer\":0,\"kvHead\":0,\"from\":0,\"keys\":[[1,0,0,0],[0,1,0,0],[0,0,1,0]],"
+                        + "\"values\":[[1,2,3,4],[5,6,7,8],[9,10,11,12]]}");
+                post(server, "/v1/kv/sessions/demo-session/attend", "{\"layer\":0,\"queries\":[{\"queryHead\":0,\"query\":[0.5,0.1,0,0]}]}");
 
                 ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM.toFile())
                         .addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900");
@@ -106,11 +109,17 @@ class ConsoleBrowserTest {
                 }
                 assertThat(total).as("the kept behaviours' weights").isCloseTo(1.0, org.assertj.core.data.Offset.offset(0.01));
 
-                // KV sessions
+                // KV sessions: the list, one session's state, and its recent answers checked against full attention
                 browser.findElement(By.id("tab-kv")).click();
-                browser.findElement(By.id("kv-id")).sendKeys("demo-session");
-                browser.findElement(By.id("kv-go")).click();
+                wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("kv-sessions"), "demo-session"));
+                browser.findElements(By.cssSelector("#kv-sessions tbody button")).getFirst().click();
                 wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("kv-session"), "headDim"));
+                assertThat(browser.findElement(By.id("kv-id")).getAttribute("value")).isEqualTo("demo-session");
+                browser.findElement(By.id("kv-check")).click();
+                wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("kv-accuracy-summary"), "1 queries of layer 0"));
+                List<WebElement> check = browser.findElements(By.cssSelector("#kv-accuracy tbody tr")).getFirst().findElements(By.tagName("td"));
+                assertThat(check.get(1).getText()).isEqualTo("flat"); // three tokens: no index, every key attended
+                assertThat(Double.parseDouble(check.get(2).getText())).as("relative error").isZero();
                 assertThat(browser.findElement(By.id("error")).getText()).isEmpty();
 
                 // an unknown session: the API's error, shown

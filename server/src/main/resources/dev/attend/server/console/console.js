@@ -74,6 +74,32 @@ function show(page) {
   if (page === "recsys") api("GET", "/v1/recsys/model").then((m) => {
     $("recsys-model").textContent = "model: " + m.kind + ", " + m.items + " items, top " + m.topK;
   }).catch(() => { $("recsys-model").textContent = "no model served (train one: ./attend recsys train)"; });
+  if (page === "kv") listSessions();
+}
+
+function mebibytes(bytes) {
+  return (bytes / (1 << 20)).toFixed(1) + " MiB";
+}
+
+function listSessions() {
+  api("GET", "/v1/kv/sessions").then((r) => {
+    const tbody = clear("kv-sessions");
+    r.sessions.forEach((s) => {
+      const open = document.createElement("button");
+      open.textContent = "show";
+      open.addEventListener("click", () => { $("kv-id").value = s.id; showSession(); });
+      const td = document.createElement("td");
+      td.appendChild(open);
+      row(tbody, [cell(s.id), cell(s.layers, "num"), cell(s.kvHeads, "num"), cell(s.queryHeads, "num"), cell(s.headDim, "num"),
+        cell(s.tokens, "num"), cell(mebibytes(s.memoryBytes), "num"), td]);
+    });
+  }).catch(fail);
+}
+
+function showSession() {
+  api("GET", "/v1/kv/sessions/" + encodeURIComponent($("kv-id").value)).then((s) => {
+    $("kv-session").textContent = JSON.stringify(s, null, 2);
+  }).catch(fail);
 }
 
 document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => show(b.dataset.page)));
@@ -118,8 +144,21 @@ $("recsys-form").addEventListener("submit", (ev) => {
 
 $("kv-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  api("GET", "/v1/kv/sessions/" + encodeURIComponent($("kv-id").value)).then((s) => {
-    $("kv-session").textContent = JSON.stringify(s, null, 2);
+  showSession();
+});
+
+$("kv-accuracy-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const body = { layer: Number($("kv-layer").value) };
+  if ($("kv-budget").value) body.budget = Number($("kv-budget").value);
+  api("POST", "/v1/kv/sessions/" + encodeURIComponent($("kv-id").value) + "/accuracy", body).then((r) => {
+    const m = r.summary;
+    $("kv-accuracy-summary").textContent = m.queries + " queries of layer " + r.layer + ": mean relative error " + m.meanRelativeError.toFixed(4)
+      + " (max " + m.maxRelativeError.toFixed(4) + "), attention mass kept " + m.meanMassKept.toFixed(4) + ", top-k recall " + m.meanKeyRecall.toFixed(3);
+    const tbody = clear("kv-accuracy");
+    r.results.forEach((x) => row(tbody, [cell(x.queryHead, "num"), cell(x.answer.mode), cell(x.relativeError.toFixed(4), "num"),
+      cell(x.massKept.toFixed(4), "num"), cell(x.keyRecall.toFixed(3), "num"), cell(x.answer.keysScanned, "num"), cell(x.answer.micros, "num"),
+      cell(x.exactMicros, "num")]));
   }).catch(fail);
 });
 
