@@ -176,6 +176,10 @@ final class ServeWalkthrough {
         JsonNode stats = attend.get("results").get(0).get("stats");
         out.printf(Locale.ROOT, "  POST /v1/kv/sessions/demo/attend (a decode query) -> output of %d numbers, log-sum-exp %.3f; %s%n",
                 attend.get("results").get(0).get("output").size(), attend.get("results").get(0).get("logSumExp").asDouble(), stats);
+        JsonNode check = ok(send("POST", "/v1/kv/sessions/demo/accuracy", "application/json", json(Map.of("layer", 0)))).get("summary");
+        out.printf(Locale.ROOT, "  POST /v1/kv/sessions/demo/accuracy (that answer against full attention) -> relative error %.4f, "
+                + "attention mass kept %.4f, top-k recall %.3f%n", check.get("meanRelativeError").asDouble(), check.get("meanMassKept").asDouble(),
+                check.get("meanKeyRecall").asDouble());
     }
 
     /** The user's behaviours posted as events (through Kafka), then their recommendations and why the best one. */
