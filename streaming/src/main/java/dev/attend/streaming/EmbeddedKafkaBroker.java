@@ -132,6 +132,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 Map.entry("share.coordinator.state.topic.replication.factor", "1"),
                 Map.entry("share.coordinator.state.topic.min.isr", "1"),
                 Map.entry("group.initial.rebalance.delay.ms", "0"),
+                // Recovery after a crash (kill -9): the restarted broker is registered again only when the dead
+                // incarnation's session has expired, and it opens its ports only then (its own transaction
+                // coordinator waits for that to finish the dead producers' transactions); the defaults are 9 s
+                // and an expired-transaction check every 10 s. One node in one process needs neither margin.
+                Map.entry("broker.session.timeout.ms", "4000"),
+                Map.entry("broker.heartbeat.interval.ms", "1000"),
+                Map.entry("transaction.abort.timed.out.transaction.cleanup.interval.ms", "2000"),
                 // Topics are created on purpose (EventTopics). No fsync per record, as Kafka: an acknowledged record
                 // is in the log file, which a killed process (kill -9) does not lose; a power cut is what replicas
                 // on other machines guard against (--kafka-bootstrap).

@@ -59,7 +59,7 @@ public final class EventStreaming implements AutoCloseable {
             producer = new EventProducer(bootstrap, topics);
             sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
                     .withMaxPerUser(maxPerUser));
-            if (!sequences.awaitRunning(Duration.ofSeconds(120))) {
+            if (!sequences.awaitRunning(Duration.ofSeconds(240))) {
                 throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
             }
             return new EventStreaming(broker, bootstrap, topics, producer, sequences);

@@ -34,6 +34,8 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class SequenceStream implements SequenceSource, AutoCloseable {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SequenceStream.class);
+
     /** The store of users' behaviours, one row each (persistent, with a changelog; {@code SequenceKeys}). */
     public static final String STORE = "sequence-events";
     /** Each user's version, length and latest time, rebuilt from {@link #STORE} when missing (in memory, no changelog). */
@@ -96,6 +98,26 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         p.put(StreamsConfig.consumerPrefix("group.instance.id"),
                 (options.applicationId() + "." + options.endpoint().host() + "." + options.endpoint().port()).replaceAll("[^A-Za-z0-9._-]", "_"));
         this.streams = new KafkaStreams(topology(topics, options.maxPerUser()), p);
+        // State changes and restorations are logged: after a crash, recovery (a wiped store restored from its
+        // changelog, transactions of the dead instance aborted) is where the time goes, and the log says which.
+        long started = System.nanoTime();
+        streams.setStateListener((now, before) -> LOG.info("Event stream {} -> {} after {} ms", before, now,
+                (System.nanoTime() - started) / 1_000_000));
+        streams.setGlobalStateRestoreListener(new org.apache.kafka.streams.processor.StateRestoreListener() {
+            @Override
+            public void onRestoreStart(org.apache.kafka.common.TopicPartition partition, String store, long from, long to) {
+                LOG.info("Restoring {} of {} from its changelog: offsets {} to {}", partition, store, from, to);
+            }
+
+            @Override
+            public void onBatchRestored(org.apache.kafka.common.TopicPartition partition, String store, long end, long count) {
+            }
+
+            @Override
+            public void onRestoreEnd(org.apache.kafka.common.TopicPartition partition, String store, long total) {
+                LOG.info("Restored {} of {}: {} records", partition, store, total);
+            }
+        });
         streams.start();
     }
 
