@@ -1,0 +1,11 @@
+package dev.attend.retrieval.policy;
+
+/**
+ * One decode query's answer under a head policy.
+ *
+ * @param keysScanned query-key products computed: the static set, the index search's distance computations,
+ *                    and the retrieved keys attended
+ * @param searched    whether the index was searched (false for a recycled selection and for policies without one)
+ */
+public record PolicyAnswer(float[] output, double logSumExp, long keysScanned, boolean searched) {
+}

@@ -1,0 +1,121 @@
+package dev.attend.retrieval.policy;
+
+import dev.attend.gpu.AttentionOutput;
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.VectorChecks;
+import dev.attend.gpu.VectorStore;
+import dev.attend.index.graph.AttentionAwareIndex;
+import java.util.Objects;
+
+/**
+ * One KV head under a {@link HeadPolicy}: opened on a prefill (keys, values and the prefill's queries), then
+ * answering decode queries and taking decoded tokens one at a time. Not thread-safe: one head, one decode loop.
+ */
+public abstract sealed class PolicyHead permits FullHead, StreamingHead, RetrievalHead {
+
+    final int dim;
+    final float scale;
+    final Scorer scorer;
+    int tokens;
+
+    PolicyHead(int dim, float scale, Scorer scorer) {
+        if (dim < 1 || !(scale > 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException("dim must be >= 1 and scale finite and > 0, got " + dim + " and " + scale);
+        }
+        this.dim = dim;
+        this.scale = scale;
+        this.scorer = Objects.requireNonNull(scorer, "scorer");
+    }
+
+    /**
+     * A head under {@code policy} holding the prefill's {@code keys} and {@code values} (positions 0, 1, ...);
+     * {@code queries} are the prefill's queries, which train a retrieval index (unused by the other policies).
+     */
+    public static PolicyHead open(HeadPolicy policy, float[][] keys, float[][] values, float[][] queries, float scale, Scorer scorer,
+                                  AttentionAwareIndex.Params params) {
+        Objects.requireNonNull(policy, "policy");
+        if (keys.length != values.length) {
+            throw new IllegalArgumentException(keys.length + " keys but " + values.length + " values");
+        }
+        int dim = keys.length > 0 ? keys[0].length : queries.length > 0 ? queries[0].length : 0;
+        for (int i = 0; i < keys.length; i++) {
+            VectorChecks.checkVector("key " + i, keys[i], dim);
+            VectorChecks.checkVector("value " + i, values[i], dim);
+        }
+        for (int i = 0; i < queries.length; i++) {
+            VectorChecks.checkVector("query " + i, queries[i], dim);
+        }
+        PolicyHead head = switch (policy) {
+            case HeadPolicy.Full f -> new FullHead(dim, scale, scorer);
+            case HeadPolicy.Streaming s -> new StreamingHead(dim, scale, scorer, s.sinks(), s.window());
+            case HeadPolicy.Retrieval r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), Double.NaN, params);
+            case HeadPolicy.Recycled r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), r.threshold(), params);
+        };
+        head.prefill(keys, values, queries);
+        return head;
+    }
+
+    abstract void prefill(float[][] keys, float[][] values, float[][] queries);
+
+    /** The attention of {@code query} over the head's tokens as the policy reads them; {@code budget} bounds an index search. */
+    public abstract PolicyAnswer attend(float[] query, int budget);
+
+    /** Takes the decoded token at position {@link #tokens()}. */
+    public final void append(float[] key, float[] value) {
+        VectorChecks.checkVector("key", key, dim);
+        VectorChecks.checkVector("value", value, dim);
+        add(key, value);
+        tokens++;
+    }
+
+    abstract void add(float[] key, float[] value);
+
+    /** Tokens the head has taken (prefill and appends), held or not. */
+    public int tokens() {
+        return tokens;
+    }
+
+    /** Index searches done so far. */
+    public long searches() {
+        return 0;
+    }
+
+    /** Queries answered with the selection of an earlier search ({@link HeadPolicy.Recycled}). */
+    public long reuses() {
+        return 0;
+    }
+
+    /** Bytes of keys and values held. */
+    public abstract long kvBytes();
+
+    /** Bytes of the index (0 without one). */
+    public abstract long indexBytes();
+
+    static VectorStore store(int dim) {
+        return new VectorStore(dim, Precision.FLOAT32);
+    }
+
+    static int[] range(int from, int to) {
+        int[] out = new int[Math.max(0, to - from)];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = from + i;
+        }
+        return out;
+    }
+
+    void checkQuery(float[] query, int budget) {
+        VectorChecks.checkVector("query", query, dim);
+        if (budget < 1) {
+            throw new IllegalArgumentException("budget must be >= 1, got " + budget);
+        }
+        if (tokens == 0) {
+            throw new IllegalStateException("the head holds no tokens yet");
+        }
+    }
+
+    PolicyAnswer exact(float[] query, VectorStore keys, VectorStore values, int[] subset) {
+        AttentionOutput a = scorer.attend(query, keys, values, subset, scale);
+        return new PolicyAnswer(a.output(), a.logSumExp(), subset == null ? keys.size() : subset.length, false);
+    }
+}

@@ -1,0 +1,153 @@
+package dev.attend.retrieval.policy;
+
+import dev.attend.gpu.AttentionOutput;
+import dev.attend.gpu.VectorMath;
+import dev.attend.gpu.VectorStore;
+import dev.attend.index.SearchResult;
+import dev.attend.index.Similarity;
+import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.retrieval.internals.LogSumExpMerge;
+
+/**
+ * The static set exactly, merged through log-sum-exp with the top k keys an attention-aware index (trained on the
+ * prefill's queries) retrieves from the other tokens; a token that leaves the window enters the index. With a
+ * recycling threshold, the keys retrieved for the last searched query serve every later query whose cosine with
+ * it stays at or above the threshold; the first query below it is searched, and becomes the one compared with.
+ */
+final class RetrievalHead extends PolicyHead {
+
+    private final int sinks;
+    private final int window;
+    private final int k;
+    private final double threshold; // NaN: search every query
+    private final AttentionAwareIndex.Params params;
+    private final VectorStore keys;
+    private final VectorStore values;
+    private AttentionAwareIndex index; // positions [sinks, indexedUpTo)
+    private int indexedUpTo;
+    private float[] lastSearched;
+    private int[] lastRetrieved;
+    private long searches;
+    private long reuses;
+
+    RetrievalHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window, int k, double threshold,
+                  AttentionAwareIndex.Params params) {
+        super(dim, scale, scorer);
+        this.sinks = sinks;
+        this.window = window;
+        this.k = k;
+        this.threshold = threshold;
+        this.params = params;
+        this.keys = store(dim);
+        this.values = store(dim);
+    }
+
+    @Override
+    void prefill(float[][] k, float[][] v, float[][] queries) {
+        for (int i = 0; i < k.length; i++) {
+            values.append(v[i]);
+            keys.append(k[i]);
+        }
+        tokens = k.length;
+        indexedUpTo = Math.max(sinks, tokens - window);
+        int n = indexedUpTo - sinks;
+        if (n > 0) {
+            long[] ids = new long[n];
+            float[][] indexed = new float[n][];
+            for (int i = 0; i < n; i++) {
+                ids[i] = sinks + i;
+                indexed[i] = k[sinks + i];
+            }
+            // Without prefill queries the keys stand in for them (an index over keys alone, which serves queries worse).
+            index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, ids, indexed, queries.length > 0 ? queries : indexed,
+                    scorer, null);
+        } else {
+            indexedUpTo = sinks; // the index will start at the sinks' end when a token first leaves the window
+        }
+    }
+
+    @Override
+    void add(float[] key, float[] value) {
+        values.append(value);
+        keys.append(key);
+        int leaving = tokens + 1 - window - 1; // the position that left the window with this token, once past the sinks
+        if (leaving >= sinks && leaving == indexedUpTo) {
+            if (index == null) {
+                index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, new long[] {leaving}, new float[][] {keys.row(leaving)},
+                        new float[][] {keys.row(leaving)}, scorer, null);
+            } else {
+                index.addAll(new long[] {leaving}, new float[][] {keys.row(leaving)});
+            }
+            indexedUpTo = leaving + 1;
+        }
+    }
+
+    @Override
+    public PolicyAnswer attend(float[] query, int budget) {
+        checkQuery(query, budget);
+        int n = tokens;
+        int upTo = index == null ? Math.min(sinks, n) : indexedUpTo;
+        int[] staticSet = new int[Math.min(sinks, n) + n - upTo];
+        int at = 0;
+        for (int p = 0; p < Math.min(sinks, n); p++) {
+            staticSet[at++] = p;
+        }
+        for (int p = upTo; p < n; p++) {
+            staticSet[at++] = p;
+        }
+        LogSumExpMerge merge = new LogSumExpMerge(dim);
+        AttentionOutput fixed = scorer.attend(query, keys, values, staticSet, scale);
+        merge.add(fixed.output(), fixed.logSumExp());
+        long scanned = staticSet.length;
+        boolean searched = false;
+        if (index != null) {
+            int[] retrieved;
+            if (lastRetrieved != null && !Double.isNaN(threshold) && cosine(query, lastSearched) >= threshold) {
+                retrieved = lastRetrieved;
+                reuses++;
+            } else {
+                SearchResult found = index.search(query, k, budget);
+                retrieved = new int[found.ids().length];
+                for (int i = 0; i < retrieved.length; i++) {
+                    retrieved[i] = (int) found.ids()[i];
+                }
+                scanned += found.stats().distanceComputations();
+                searched = true;
+                searches++;
+                lastSearched = query.clone();
+                lastRetrieved = retrieved;
+            }
+            AttentionOutput top = scorer.attend(query, keys, values, retrieved, scale);
+            merge.add(top.output(), top.logSumExp());
+            scanned += retrieved.length;
+        }
+        return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, searched);
+    }
+
+    private static double cosine(float[] a, float[] b) {
+        double ab = VectorMath.dot(a, 0, b, 0, a.length);
+        double aa = VectorMath.dot(a, 0, a, 0, a.length);
+        double bb = VectorMath.dot(b, 0, b, 0, b.length);
+        return aa == 0 || bb == 0 ? (aa == bb ? 1 : 0) : ab / Math.sqrt(aa * bb);
+    }
+
+    @Override
+    public long searches() {
+        return searches;
+    }
+
+    @Override
+    public long reuses() {
+        return reuses;
+    }
+
+    @Override
+    public long kvBytes() {
+        return keys.bytes() + values.bytes();
+    }
+
+    @Override
+    public long indexBytes() {
+        return index == null ? 0 : index.memoryBytes();
+    }
+}

@@ -1,0 +1,80 @@
+package dev.attend.retrieval.policy;
+
+import dev.attend.gpu.VectorStore;
+
+/**
+ * Sinks and a window only: a token that leaves the window is dropped. The held rows are the sinks, then the
+ * latest tokens; when the stores hold a quarter of a window more than needed they are rewritten with the
+ * sinks and the window alone, so memory stays within 1.25 times sinks + window.
+ */
+final class StreamingHead extends PolicyHead {
+
+    private final int sinks;
+    private final int window;
+    private VectorStore keys;
+    private VectorStore values;
+
+    StreamingHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window) {
+        super(dim, scale, scorer);
+        this.sinks = sinks;
+        this.window = window;
+        this.keys = store(dim);
+        this.values = store(dim);
+    }
+
+    @Override
+    void prefill(float[][] k, float[][] v, float[][] queries) {
+        for (int i = 0; i < k.length; i++) {
+            add(k[i], v[i]);
+            tokens++;
+        }
+    }
+
+    @Override
+    void add(float[] key, float[] value) {
+        values.append(value);
+        keys.append(key);
+        int held = keys.size();
+        if (held > sinks + window + Math.max(1, window / 4)) {
+            VectorStore k = store(dim);
+            VectorStore v = store(dim);
+            float[] row = new float[dim];
+            for (int r = 0; r < held; r++) {
+                if (r < sinks || r >= held - window) {
+                    keys.readRow(r, row);
+                    k.append(row);
+                    values.readRow(r, row);
+                    v.append(row);
+                }
+            }
+            keys = k;
+            values = v;
+        }
+    }
+
+    @Override
+    public PolicyAnswer attend(float[] query, int budget) {
+        checkQuery(query, budget);
+        int held = keys.size();
+        int firstRecent = Math.max(Math.min(sinks, held), held - window);
+        int[] subset = new int[Math.min(sinks, held) + held - firstRecent];
+        int at = 0;
+        for (int r = 0; r < Math.min(sinks, held); r++) {
+            subset[at++] = r;
+        }
+        for (int r = firstRecent; r < held; r++) {
+            subset[at++] = r;
+        }
+        return exact(query, keys, values, subset);
+    }
+
+    @Override
+    public long kvBytes() {
+        return keys.bytes() + values.bytes();
+    }
+
+    @Override
+    public long indexBytes() {
+        return 0;
+    }
+}

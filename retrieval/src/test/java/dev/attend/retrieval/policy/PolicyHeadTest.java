@@ -1,0 +1,165 @@
+package dev.attend.retrieval.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.retrieval.AttentionAccuracy;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The head policies against exact attention, on random heads with a reproducible seed. */
+class PolicyHeadTest {
+
+    private static final long SEED = Long.getLong("attend.test.seed", 21L);
+    private static final int DIM = 16;
+    private static final float SCALE = (float) (2 / Math.sqrt(DIM));
+    private static final AttentionAwareIndex.Params PARAMS = new AttentionAwareIndex.Params(16, 40, 8, 32, 4);
+    private static Scorer scorer;
+
+    @BeforeAll
+    static void open() {
+        scorer = Scorers.create("simd");
+    }
+
+    @AfterAll
+    static void close() {
+        scorer.close();
+    }
+
+    private static float[][] rows(SplittableRandom rnd, int n) {
+        float[][] out = new float[n][DIM];
+        for (float[] r : out) {
+            for (int c = 0; c < DIM; c++) {
+                r[c] = (float) rnd.nextGaussian();
+            }
+        }
+        return out;
+    }
+
+    /** Every policy, given every key (a window over all, k and budget over all, recycling only an identical query), is exact. */
+    @Test
+    void everyPolicyEqualsExactAttentionWhenItIsGivenEveryKey() {
+        SplittableRandom rnd = new SplittableRandom(SEED);
+        int n = 600;
+        float[][] keys = rows(rnd, n + 50);
+        float[][] values = rows(rnd, n + 50);
+        float[][] prefillKeys = java.util.Arrays.copyOf(keys, n);
+        float[][] prefillValues = java.util.Arrays.copyOf(values, n);
+        float[][] queries = rows(rnd, 200);
+        HeadPolicy[] policies = {new HeadPolicy.Full(), new HeadPolicy.Streaming(4, 10_000), new HeadPolicy.Retrieval(4, 16, 10_000),
+                new HeadPolicy.Recycled(4, 16, 10_000, 1.0)};
+        PolicyHead[] heads = new PolicyHead[policies.length];
+        for (int p = 0; p < policies.length; p++) {
+            heads[p] = PolicyHead.open(policies[p], prefillKeys, prefillValues, queries, SCALE, scorer, PARAMS);
+        }
+        for (int step = 0; step < 50; step++) {
+            float[] q = rows(rnd, 1)[0];
+            PolicyAnswer want = heads[0].attend(q, Integer.MAX_VALUE);
+            for (int p = 1; p < heads.length; p++) {
+                PolicyAnswer got = heads[p].attend(q, Integer.MAX_VALUE);
+                assertThat(AttentionAccuracy.relativeError(got.output(), want.output())).as("%s at step %d", policies[p], step).isLessThan(1e-5);
+                assertThat(got.logSumExp()).isCloseTo(want.logSumExp(), org.assertj.core.data.Offset.offset(1e-4));
+            }
+            // the same query again: a recycled head with threshold 1.0 reuses its selection, still exactly
+            PolicyAnswer again = heads[3].attend(q, Integer.MAX_VALUE);
+            assertThat(again.searched()).isFalse();
+            assertThat(AttentionAccuracy.relativeError(again.output(), want.output())).isLessThan(1e-5);
+            for (PolicyHead h : heads) {
+                h.append(keys[n + step], values[n + step]);
+            }
+        }
+        assertThat(heads[3].searches()).isEqualTo(50);
+        assertThat(heads[3].reuses()).isEqualTo(50);
+        assertThat(heads[2].tokens()).isEqualTo(n + 50);
+    }
+
+    /** A streaming head keeps sinks + window whatever the length, and answers from them alone. */
+    @Test
+    void aStreamingHeadDropsWhatLeavesTheWindow() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 1);
+        int sinks = 4;
+        int window = 64;
+        float[][] keys = rows(rnd, 3000);
+        float[][] values = rows(rnd, 3000);
+        PolicyHead streaming = PolicyHead.open(new HeadPolicy.Streaming(sinks, window), java.util.Arrays.copyOf(keys, 1000),
+                java.util.Arrays.copyOf(values, 1000), new float[0][], SCALE, scorer, PARAMS);
+        PolicyHead full = PolicyHead.open(new HeadPolicy.Full(), java.util.Arrays.copyOf(keys, 1000), java.util.Arrays.copyOf(values, 1000),
+                new float[0][], SCALE, scorer, PARAMS);
+        for (int t = 1000; t < 3000; t++) {
+            streaming.append(keys[t], values[t]);
+            full.append(keys[t], values[t]);
+        }
+        long rowBytes = 2L * DIM * Float.BYTES;
+        assertThat(streaming.kvBytes()).isLessThanOrEqualTo((long) ((sinks + 1.25 * window + 1) * rowBytes) * 2); // a store's last page may be twice its rows
+        assertThat(full.kvBytes()).isGreaterThanOrEqualTo(3000 * rowBytes);
+        // its answer is exact attention over the sinks and the window
+        float[] q = rows(rnd, 1)[0];
+        float[][] kept = new float[sinks + window][];
+        float[][] keptValues = new float[sinks + window][];
+        for (int i = 0; i < sinks; i++) {
+            kept[i] = keys[i];
+            keptValues[i] = values[i];
+        }
+        for (int i = 0; i < window; i++) {
+            kept[sinks + i] = keys[3000 - window + i];
+            keptValues[sinks + i] = values[3000 - window + i];
+        }
+        PolicyAnswer want = PolicyHead.open(new HeadPolicy.Full(), kept, keptValues, new float[0][], SCALE, scorer, PARAMS).attend(q, 1);
+        PolicyAnswer got = streaming.attend(q, 1);
+        assertThat(AttentionAccuracy.relativeError(got.output(), want.output())).isLessThan(1e-5);
+        assertThat(got.keysScanned()).isEqualTo(sinks + window);
+    }
+
+    /**
+     * Recycling reuses the last search's keys while queries stay close (cosine at or above the threshold) and
+     * searches again when they turn; with a threshold above 1 it never reuses.
+     */
+    @Test
+    void recyclingReusesASelectionWhileQueriesStayClose() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 2);
+        float[][] keys = rows(rnd, 2000);
+        float[][] values = rows(rnd, 2000);
+        PolicyHead recycled = PolicyHead.open(new HeadPolicy.Recycled(4, 32, 50, 0.95), keys, values, rows(rnd, 500), SCALE, scorer, PARAMS);
+        float[] base = rows(rnd, 1)[0];
+        for (int step = 0; step < 10; step++) {
+            float[] q = base.clone();
+            q[0] += 0.01f * step; // cosine with base stays above 0.99
+            recycled.attend(q, 500);
+        }
+        assertThat(recycled.searches()).isEqualTo(1);
+        assertThat(recycled.reuses()).isEqualTo(9);
+        float[] turned = new float[DIM];
+        for (int c = 0; c < DIM; c++) {
+            turned[c] = -base[c];
+        }
+        assertThat(recycled.attend(turned, 500).searched()).isTrue();
+        assertThat(recycled.searches()).isEqualTo(2);
+    }
+
+    @Test
+    void badPolicyNamesAndParametersGetClearErrors() {
+        assertThat(HeadPolicy.parse(" Recycled:0.8 ", 4, 64, 100)).isEqualTo(new HeadPolicy.Recycled(4, 64, 100, 0.8));
+        assertThat(HeadPolicy.parse("recycled", 4, 64, 100)).isEqualTo(new HeadPolicy.Recycled(4, 64, 100, HeadPolicy.DEFAULT_RECYCLE_THRESHOLD));
+        assertThat(HeadPolicy.parse("streaming", 4, 64, 100)).isEqualTo(new HeadPolicy.Streaming(4, 64));
+        assertThatThrownBy(() -> HeadPolicy.parse("sliding", 4, 64, 100)).hasMessageContaining("unknown head policy 'sliding'")
+                .hasMessageContaining("streaming");
+        assertThatThrownBy(() -> HeadPolicy.parse("recycled:high", 4, 64, 100)).hasMessageContaining("must be a number");
+        assertThatThrownBy(() -> HeadPolicy.parse("recycled:1.5", 4, 64, 100)).hasMessageContaining("cosine in [-1, 1]");
+        assertThatThrownBy(() -> HeadPolicy.parse("retrieval", 4, 64, 0)).hasMessageContaining("k must be >= 1");
+        assertThatThrownBy(() -> new HeadPolicy.Streaming(0, 0)).hasMessageContaining("sinks + window");
+        assertThatThrownBy(() -> new HeadPolicy.Streaming(-1, 8)).hasMessageContaining(">= 0");
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
+        PolicyHead full = PolicyHead.open(new HeadPolicy.Full(), rows(rnd, 10), rows(rnd, 10), new float[0][], SCALE, scorer, PARAMS);
+        assertThatThrownBy(() -> full.attend(new float[DIM + 1], 10)).isInstanceOf(IllegalArgumentException.class);
+        float[] nan = new float[DIM];
+        nan[3] = Float.NaN;
+        assertThatThrownBy(() -> full.append(nan, new float[DIM])).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> full.attend(new float[DIM], 0)).hasMessageContaining("budget");
+        assertThat(full.tokens()).isEqualTo(10); // nothing taken by the bad calls
+    }
+}
