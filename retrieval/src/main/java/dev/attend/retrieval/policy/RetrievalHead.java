@@ -11,8 +11,11 @@ import dev.attend.retrieval.internals.LogSumExpMerge;
 /**
  * The static set exactly, merged through log-sum-exp with the top k keys an attention-aware index (trained on the
  * prefill's queries) retrieves from the other tokens; a token that leaves the window enters the index. With a
- * recycling threshold, the keys retrieved for the last searched query serve every later query whose cosine with
- * it stays at or above the threshold; the first query below it is searched, and becomes the one compared with.
+ * recycling threshold, a search keeps a pool of its best {@link #POOL_FACTOR} k keys, and every later query whose
+ * cosine with the searched one stays at or above the threshold takes its top k from that pool (the pool's keys
+ * scored again: a few hundred products instead of a search); the first query below it is searched, and becomes
+ * the one compared with. Re-ranking the pool follows a query that drifts within the pool's neighbourhood, where
+ * reusing the last top k as it was would not.
  */
 final class RetrievalHead extends PolicyHead {
 
@@ -26,7 +29,9 @@ final class RetrievalHead extends PolicyHead {
     private AttentionAwareIndex index; // positions [sinks, indexedUpTo)
     private int indexedUpTo;
     private float[] lastSearched;
-    private int[] lastRetrieved;
+    private int[] lastPool;
+    /** The pool a recycling search keeps, in multiples of k (the search's beam is already that wide at the default budget). */
+    static final int POOL_FACTOR = 4;
     private long searches;
     private long reuses;
 
@@ -102,26 +107,40 @@ final class RetrievalHead extends PolicyHead {
         boolean searched = false;
         if (index != null) {
             int[] retrieved;
-            if (lastRetrieved != null && !Double.isNaN(threshold) && cosine(query, lastSearched) >= threshold) {
-                retrieved = lastRetrieved;
+            boolean recycling = !Double.isNaN(threshold);
+            if (recycling && lastPool != null && cosine(query, lastSearched) >= threshold) {
+                retrieved = topOfPool(query);
+                scanned += lastPool.length;
                 reuses++;
             } else {
-                SearchResult found = index.search(query, k, budget);
-                retrieved = new int[found.ids().length];
-                for (int i = 0; i < retrieved.length; i++) {
-                    retrieved[i] = (int) found.ids()[i];
+                SearchResult found = index.search(query, recycling ? POOL_FACTOR * k : k, budget);
+                int[] ids = new int[found.ids().length];
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = (int) found.ids()[i];
                 }
+                retrieved = ids.length > k ? java.util.Arrays.copyOf(ids, k) : ids; // best first
                 scanned += found.stats().distanceComputations();
                 searched = true;
                 searches++;
-                lastSearched = query.clone();
-                lastRetrieved = retrieved;
+                if (recycling) {
+                    lastSearched = query.clone();
+                    lastPool = ids;
+                }
             }
             AttentionOutput top = scorer.attend(query, keys, values, retrieved, scale);
             merge.add(top.output(), top.logSumExp());
             scanned += retrieved.length;
         }
         return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, searched);
+    }
+
+    /** The k keys of the last pool that score best against {@code query}. */
+    private int[] topOfPool(float[] query) {
+        dev.attend.gpu.TopKCollector best = new dev.attend.gpu.TopKCollector(Math.min(k, lastPool.length));
+        for (int position : lastPool) {
+            best.offer(keys.dot(position, query), position);
+        }
+        return best.drain().ids();
     }
 
     private static double cosine(float[] a, float[] b) {
