@@ -11,7 +11,12 @@ import java.util.Locale;
  *       streaming heads): memory stays at sinks + window however long the sequence grows;</li>
  *   <li>{@link Retrieval}: the top k keys an attention-aware index retrieves (RetrievalAttention);</li>
  *   <li>{@link Recycled}: as retrieval, but the keys retrieved for the last searched query are used again while the
- *       new query's cosine with it stays at or above {@code threshold} (Recycled Attention, TokenSelect).</li>
+ *       new query's cosine with it stays at or above {@code threshold} (Recycled Attention, TokenSelect);</li>
+ *   <li>{@link Block}: blocks of {@code blockSize} tokens, each represented by the per-dimension minimum and maximum of
+ *       its keys, whose bound on a query's best score ranks the blocks (Quest); the best {@code blocks} are attended
+ *       exactly;</li>
+ *   <li>{@link RetrievalTail}: retrieval, plus an estimate of every key neither static nor retrieved from k-means
+ *       clusters of the keys (centroid, value sum and size; RetroInfer), merged like the exact parts.</li>
  * </ul>
  */
 public sealed interface HeadPolicy {
@@ -81,18 +86,60 @@ public sealed interface HeadPolicy {
         }
     }
 
+    record Block(int sinks, int window, int blockSize, int blocks) implements HeadPolicy {
+        public Block {
+            checkStatic(sinks, window);
+            if (blockSize < 1 || blocks < 1) {
+                throw new IllegalArgumentException("blockSize and blocks must be >= 1, got " + blockSize + " and " + blocks);
+            }
+        }
+
+        @Override
+        public String spec() {
+            return "block:" + blockSize;
+        }
+    }
+
+    /** {@code clusters} 0: the square root of the indexed keys, chosen when the head opens. */
+    record RetrievalTail(int sinks, int window, int k, int clusters) implements HeadPolicy {
+        public RetrievalTail {
+            checkStatic(sinks, window);
+            checkK(k);
+            if (clusters < 0) {
+                throw new IllegalArgumentException("clusters must be >= 0 (0: the square root of the keys), got " + clusters);
+            }
+        }
+
+        @Override
+        public String spec() {
+            return clusters == 0 ? "retrieval+tail" : "retrieval+tail:" + clusters;
+        }
+    }
+
+    /** Tokens per block that {@link #parse} gives {@code block} without a size. */
+    int DEFAULT_BLOCK_SIZE = 16;
+
     /** The recycling threshold {@link #parse} gives {@code recycled} without one. */
     double DEFAULT_RECYCLE_THRESHOLD = 0.9;
 
     /**
      * A policy by name with the session's static set and k: {@code full}, {@code streaming}, {@code retrieval},
-     * {@code recycled} or {@code recycled:<cosine threshold>}. Case and surrounding blanks do not matter.
+     * {@code recycled} or {@code recycled:<cosine threshold>}, {@code block} or {@code block:<tokens per block>} (as
+     * many blocks as hold k tokens), {@code retrieval+tail} or {@code retrieval+tail:<clusters>}. Case and
+     * surrounding blanks do not matter.
      */
     static HeadPolicy parse(String spec, int sinks, int window, int k) {
         if (spec == null) {
             throw new IllegalArgumentException("a head policy is required (" + NAMES + ")");
         }
         String s = spec.strip().toLowerCase(Locale.ROOT);
+        if (s.startsWith("block:")) {
+            int size = parseInt(spec, s.substring("block:".length()), "the block size");
+            return new Block(sinks, window, size, Math.max(1, (k + size - 1) / Math.max(1, size)));
+        }
+        if (s.startsWith("retrieval+tail:")) {
+            return new RetrievalTail(sinks, window, k, parseInt(spec, s.substring("retrieval+tail:".length()), "the cluster count"));
+        }
         if (s.startsWith("recycled:")) {
             String t = s.substring("recycled:".length());
             try {
@@ -106,12 +153,22 @@ public sealed interface HeadPolicy {
             case "streaming" -> new Streaming(sinks, window);
             case "retrieval" -> new Retrieval(sinks, window, k);
             case "recycled" -> new Recycled(sinks, window, k, DEFAULT_RECYCLE_THRESHOLD);
+            case "block" -> new Block(sinks, window, DEFAULT_BLOCK_SIZE, Math.max(1, (k + DEFAULT_BLOCK_SIZE - 1) / DEFAULT_BLOCK_SIZE));
+            case "retrieval+tail" -> new RetrievalTail(sinks, window, k, 0);
             default -> throw new IllegalArgumentException("unknown head policy '" + spec + "' (" + NAMES + ")");
         };
     }
 
     /** The names {@link #parse} knows. */
-    String NAMES = "full, streaming, retrieval, recycled[:threshold]";
+    String NAMES = "full, streaming, retrieval, recycled[:threshold], block[:size], retrieval+tail[:clusters]";
+
+    private static int parseInt(String spec, String text, String what) {
+        try {
+            return Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + spec + "': " + what + " must be a whole number, got '" + text + "'");
+        }
+    }
 
     private static void checkStatic(int sinks, int window) {
         if (sinks < 0 || window < 0) {

@@ -12,7 +12,7 @@ import java.util.Objects;
  * One KV head under a {@link HeadPolicy}: opened on a prefill (keys, values and the prefill's queries), then
  * answering decode queries and taking decoded tokens one at a time. Not thread-safe: one head, one decode loop.
  */
-public abstract sealed class PolicyHead permits FullHead, StreamingHead, RetrievalHead {
+public abstract sealed class PolicyHead permits FullHead, StreamingHead, RetrievalHead, BlockHead {
 
     final int dim;
     final float scale;
@@ -49,8 +49,11 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
         PolicyHead head = switch (policy) {
             case HeadPolicy.Full f -> new FullHead(dim, scale, scorer);
             case HeadPolicy.Streaming s -> new StreamingHead(dim, scale, scorer, s.sinks(), s.window());
-            case HeadPolicy.Retrieval r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), Double.NaN, params);
-            case HeadPolicy.Recycled r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), r.threshold(), params);
+            case HeadPolicy.Retrieval r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), Double.NaN, -1, params);
+            case HeadPolicy.Recycled r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), r.threshold(), -1, params);
+            case HeadPolicy.Block b -> new BlockHead(dim, scale, scorer, b.sinks(), b.window(), b.blockSize(), b.blocks());
+            case HeadPolicy.RetrievalTail t -> new RetrievalHead(dim, scale, scorer, t.sinks(), t.window(), t.k(), Double.NaN, t.clusters(),
+                    params);
         };
         head.prefill(keys, values, queries);
         return head;

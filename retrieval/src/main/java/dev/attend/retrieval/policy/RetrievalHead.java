@@ -15,7 +15,8 @@ import dev.attend.retrieval.internals.LogSumExpMerge;
  * cosine with the searched one stays at or above the threshold takes its top k from that pool (the pool's keys
  * scored again: a few hundred products instead of a search); the first query below it is searched, and becomes
  * the one compared with. Re-ranking the pool follows a query that drifts within the pool's neighbourhood, where
- * reusing the last top k as it was would not.
+ * reusing the last top k as it was would not. With clusters ({@link HeadPolicy.RetrievalTail}), the indexed keys
+ * neither retrieved nor static are estimated from their clusters ({@link ClusterTail}) and merged like the exact parts.
  */
 final class RetrievalHead extends PolicyHead {
 
@@ -23,6 +24,8 @@ final class RetrievalHead extends PolicyHead {
     private final int window;
     private final int k;
     private final double threshold; // NaN: search every query
+    private final int clusters; // -1: no tail estimate; 0: the square root of the indexed keys
+    private ClusterTail tail;
     private final AttentionAwareIndex.Params params;
     private final VectorStore keys;
     private final VectorStore values;
@@ -35,13 +38,14 @@ final class RetrievalHead extends PolicyHead {
     private long searches;
     private long reuses;
 
-    RetrievalHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window, int k, double threshold,
+    RetrievalHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window, int k, double threshold, int clusters,
                   AttentionAwareIndex.Params params) {
         super(dim, scale, scorer);
         this.sinks = sinks;
         this.window = window;
         this.k = k;
         this.threshold = threshold;
+        this.clusters = clusters;
         this.params = params;
         this.keys = store(dim);
         this.values = store(dim);
@@ -66,6 +70,9 @@ final class RetrievalHead extends PolicyHead {
             // Without prefill queries the keys stand in for them (an index over keys alone, which serves queries worse).
             index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, ids, indexed, queries.length > 0 ? queries : indexed,
                     scorer, null);
+            if (clusters >= 0) {
+                tail = ClusterTail.build(keys, values, sinks, indexedUpTo, clusters, scorer);
+            }
         } else {
             indexedUpTo = sinks; // the index will start at the sinks' end when a token first leaves the window
         }
@@ -80,8 +87,14 @@ final class RetrievalHead extends PolicyHead {
             if (index == null) {
                 index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, new long[] {leaving}, new float[][] {keys.row(leaving)},
                         new float[][] {keys.row(leaving)}, scorer, null);
+                if (clusters >= 0) {
+                    tail = ClusterTail.build(keys, values, leaving, leaving + 1, clusters, scorer);
+                }
             } else {
                 index.addAll(new long[] {leaving}, new float[][] {keys.row(leaving)});
+                if (tail != null) {
+                    tail.add(leaving, keys.row(leaving), values.row(leaving));
+                }
             }
             indexedUpTo = leaving + 1;
         }
@@ -130,6 +143,13 @@ final class RetrievalHead extends PolicyHead {
             AttentionOutput top = scorer.attend(query, keys, values, retrieved, scale);
             merge.add(top.output(), top.logSumExp());
             scanned += retrieved.length;
+            if (tail != null) {
+                ClusterTail.Estimate rest = tail.estimate(query, scale, retrieved);
+                if (rest != null) {
+                    merge.add(rest.output(), rest.logSumExp());
+                }
+                scanned += tail.clusters();
+            }
         }
         return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, searched);
     }
@@ -167,6 +187,6 @@ final class RetrievalHead extends PolicyHead {
 
     @Override
     public long indexBytes() {
-        return index == null ? 0 : index.memoryBytes();
+        return (index == null ? 0 : index.memoryBytes()) + (tail == null ? 0 : tail.bytes());
     }
 }

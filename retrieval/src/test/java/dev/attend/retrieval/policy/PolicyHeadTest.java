@@ -52,7 +52,7 @@ class PolicyHeadTest {
         float[][] prefillValues = java.util.Arrays.copyOf(values, n);
         float[][] queries = rows(rnd, 200);
         HeadPolicy[] policies = {new HeadPolicy.Full(), new HeadPolicy.Streaming(4, 10_000), new HeadPolicy.Retrieval(4, 16, 10_000),
-                new HeadPolicy.Recycled(4, 16, 10_000, 1.0)};
+                new HeadPolicy.Recycled(4, 16, 10_000, 1.0), new HeadPolicy.Block(4, 16, 8, 10_000)};
         PolicyHead[] heads = new PolicyHead[policies.length];
         for (int p = 0; p < policies.length; p++) {
             heads[p] = PolicyHead.open(policies[p], prefillKeys, prefillValues, queries, SCALE, scorer, PARAMS);
@@ -76,6 +76,37 @@ class PolicyHeadTest {
         assertThat(heads[3].searches()).isEqualTo(50);
         assertThat(heads[3].reuses()).isEqualTo(50);
         assertThat(heads[2].tokens()).isEqualTo(n + 50);
+    }
+
+    /**
+     * A tail of one key per cluster is exact whatever k retrieves; with fewer clusters than keys it still estimates
+     * what a small k misses: on a diffuse head its error is well under retrieval's alone.
+     */
+    @Test
+    void aTailWithOneKeyPerClusterIsExactAndFewerClustersEstimateTheRest() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 4);
+        int n = 800;
+        float[][] keys = rows(rnd, n);
+        float[][] values = rows(rnd, n);
+        float[][] prefillQueries = rows(rnd, 200);
+        float diffuse = (float) (0.5 / Math.sqrt(DIM));
+        PolicyHead full = PolicyHead.open(new HeadPolicy.Full(), keys, values, prefillQueries, diffuse, scorer, PARAMS);
+        PolicyHead oneEach = PolicyHead.open(new HeadPolicy.RetrievalTail(4, 16, 5, n - 20), keys, values, prefillQueries, diffuse, scorer,
+                PARAMS);
+        PolicyHead tail = PolicyHead.open(new HeadPolicy.RetrievalTail(4, 16, 5, 0), keys, values, prefillQueries, diffuse, scorer, PARAMS);
+        PolicyHead plain = PolicyHead.open(new HeadPolicy.Retrieval(4, 16, 5), keys, values, prefillQueries, diffuse, scorer, PARAMS);
+        double withTail = 0;
+        double without = 0;
+        for (float[] q : rows(rnd, 30)) {
+            PolicyAnswer want = full.attend(q, 1000);
+            assertThat(AttentionAccuracy.relativeError(oneEach.attend(q, 1000).output(), want.output())).isLessThan(1e-4);
+            withTail += AttentionAccuracy.relativeError(tail.attend(q, 1000).output(), want.output());
+            without += AttentionAccuracy.relativeError(plain.attend(q, 1000).output(), want.output());
+        }
+        System.out.printf("diffuse head, top-5: mean relative error %.3f with a tail of %d clusters, %.3f without%n", withTail / 30,
+                (int) Math.round(Math.sqrt(n - 20)), without / 30);
+        assertThat(withTail).isLessThan(0.5 * without);
+        assertThat(tail.indexBytes()).isGreaterThan(plain.indexBytes());
     }
 
     /** A streaming head keeps sinks + window whatever the length, and answers from them alone. */
@@ -153,6 +184,12 @@ class PolicyHeadTest {
         assertThatThrownBy(() -> HeadPolicy.parse("retrieval", 4, 64, 0)).hasMessageContaining("k must be >= 1");
         assertThatThrownBy(() -> new HeadPolicy.Streaming(0, 0)).hasMessageContaining("sinks + window");
         assertThatThrownBy(() -> new HeadPolicy.Streaming(-1, 8)).hasMessageContaining(">= 0");
+        assertThat(HeadPolicy.parse("block", 4, 64, 100)).isEqualTo(new HeadPolicy.Block(4, 64, HeadPolicy.DEFAULT_BLOCK_SIZE, 7));
+        assertThat(HeadPolicy.parse("block:32", 4, 64, 100)).isEqualTo(new HeadPolicy.Block(4, 64, 32, 4));
+        assertThat(HeadPolicy.parse("retrieval+tail:50", 4, 64, 100)).isEqualTo(new HeadPolicy.RetrievalTail(4, 64, 100, 50));
+        assertThatThrownBy(() -> HeadPolicy.parse("block:0", 4, 64, 100)).hasMessageContaining("blockSize and blocks must be >= 1");
+        assertThatThrownBy(() -> HeadPolicy.parse("retrieval+tail:some", 4, 64, 100)).hasMessageContaining("whole number");
+        assertThatThrownBy(() -> HeadPolicy.parse("retrieval+tail:-3", 4, 64, 100)).hasMessageContaining("clusters must be >= 0");
         SplittableRandom rnd = new SplittableRandom(SEED + 3);
         PolicyHead full = PolicyHead.open(new HeadPolicy.Full(), rows(rnd, 10), rows(rnd, 10), new float[0][], SCALE, scorer, PARAMS);
         assertThatThrownBy(() -> full.attend(new float[DIM + 1], 10)).isInstanceOf(IllegalArgumentException.class);

@@ -1,0 +1,203 @@
+package dev.attend.retrieval.policy;
+
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.TopK;
+import dev.attend.gpu.VectorMath;
+import dev.attend.gpu.VectorStore;
+
+/**
+ * The keys of positions {@code [from, ...)} in k-means clusters, each kept as its centroid, the sum of its members'
+ * values and their count: a query's attention over the members of a cluster is estimated as if every member had
+ * the centroid's key, so {@code m exp(s q.mu)} stands for their weights and the value sum for their outputs
+ * (RetroInfer's estimate of the keys no top-k holds). Members named in {@link #estimate}'s {@code exact} (attended
+ * exactly elsewhere) are taken out of their clusters first, so nothing is counted twice. With one key per cluster
+ * the estimate is exact. Clusters are made once, from the keys there at {@link #build}; later keys join the
+ * nearest centroid, which stays where it was.
+ */
+final class ClusterTail {
+
+    private static final int ITERATIONS = 6;
+
+    private final int dim;
+    private final int from;
+    private final float[] centroids; // C x dim
+    private final double[] valueSums; // C x dim
+    private final int[] sizes;
+    private int[] clusterOf; // by position - from
+    private int members;
+    private final VectorStore values;
+
+    private ClusterTail(int dim, int from, float[] centroids, double[] valueSums, int[] sizes, int[] clusterOf, int members, VectorStore values) {
+        this.dim = dim;
+        this.from = from;
+        this.centroids = centroids;
+        this.valueSums = valueSums;
+        this.sizes = sizes;
+        this.clusterOf = clusterOf;
+        this.members = members;
+        this.values = values;
+    }
+
+    /** Clusters of the keys at positions [from, to): {@code clusters} of them, or the square root of their count for 0. */
+    static ClusterTail build(VectorStore keys, VectorStore values, int from, int to, int clusters, Scorer scorer) {
+        int dim = keys.dim();
+        int n = to - from;
+        int c = Math.max(1, Math.min(n, clusters > 0 ? clusters : (int) Math.round(Math.sqrt(n))));
+        float[][] rows = new float[n][];
+        for (int i = 0; i < n; i++) {
+            rows[i] = keys.row(from + i);
+        }
+        float[] centroids = new float[c * dim];
+        for (int j = 0; j < c; j++) { // evenly spaced keys to start: the same clusters every time
+            System.arraycopy(rows[(int) ((long) j * n / c)], 0, centroids, j * dim, dim);
+        }
+        int[] assignment = new int[n];
+        for (int it = 0; it < ITERATIONS; it++) {
+            assign(rows, centroids, c, dim, scorer, assignment);
+            double[] sums = new double[c * dim];
+            int[] counts = new int[c];
+            for (int i = 0; i < n; i++) {
+                int a = assignment[i];
+                counts[a]++;
+                for (int d = 0; d < dim; d++) {
+                    sums[a * dim + d] += rows[i][d];
+                }
+            }
+            for (int j = 0; j < c; j++) {
+                if (counts[j] > 0) { // an empty cluster keeps its centroid
+                    for (int d = 0; d < dim; d++) {
+                        centroids[j * dim + d] = (float) (sums[j * dim + d] / counts[j]);
+                    }
+                }
+            }
+        }
+        assign(rows, centroids, c, dim, scorer, assignment);
+        double[] valueSums = new double[c * dim];
+        int[] sizes = new int[c];
+        float[] v = new float[dim];
+        for (int i = 0; i < n; i++) {
+            values.readRow(from + i, v);
+            sizes[assignment[i]]++;
+            for (int d = 0; d < dim; d++) {
+                valueSums[assignment[i] * dim + d] += v[d];
+            }
+        }
+        return new ClusterTail(dim, from, centroids, valueSums, sizes, assignment, n, values);
+    }
+
+    /** Nearest centroid by Euclidean distance, as a top-1 inner product: [k, 1] . [mu, -|mu|^2 / 2]. */
+    private static void assign(float[][] rows, float[] centroids, int c, int dim, Scorer scorer, int[] out) {
+        VectorStore augmented = new VectorStore(dim + 1, Precision.FLOAT32);
+        float[] row = new float[dim + 1];
+        for (int j = 0; j < c; j++) {
+            System.arraycopy(centroids, j * dim, row, 0, dim);
+            row[dim] = (float) (-0.5 * VectorMath.dot(centroids, j * dim, centroids, j * dim, dim));
+            augmented.append(row);
+        }
+        float[][] queries = new float[rows.length][];
+        for (int i = 0; i < rows.length; i++) {
+            queries[i] = java.util.Arrays.copyOf(rows[i], dim + 1);
+            queries[i][dim] = 1;
+        }
+        java.util.List<TopK> found = scorer.topK(queries, augmented, 1).perQuery();
+        for (int i = 0; i < rows.length; i++) {
+            out[i] = found.get(i).ids()[0];
+        }
+    }
+
+    /** The key and value at {@code position} (the next one) join the nearest cluster. */
+    void add(int position, float[] key, float[] value) {
+        int i = position - from;
+        if (i != members) {
+            throw new IllegalStateException("position " + position + " is not the next one (" + (from + members) + ")");
+        }
+        int best = 0;
+        double bestDistance = Double.POSITIVE_INFINITY;
+        for (int j = 0; j < sizes.length; j++) {
+            double dist = 0;
+            for (int d = 0; d < dim; d++) {
+                double diff = key[d] - centroids[j * dim + d];
+                dist += diff * diff;
+            }
+            if (dist < bestDistance) {
+                bestDistance = dist;
+                best = j;
+            }
+        }
+        if (i == clusterOf.length) {
+            clusterOf = java.util.Arrays.copyOf(clusterOf, Math.max(16, 2 * clusterOf.length));
+        }
+        clusterOf[i] = best;
+        members++;
+        sizes[best]++;
+        for (int d = 0; d < dim; d++) {
+            valueSums[best * dim + d] += value[d];
+        }
+    }
+
+    int clusters() {
+        return sizes.length;
+    }
+
+    /**
+     * The estimated attention output and log-sum-exp of {@code query} over the members not in {@code exact}
+     * (positions attended exactly elsewhere; those outside the clustered range are ignored); null when none is left.
+     */
+    Estimate estimate(float[] query, float scale, int[] exact) {
+        int c = sizes.length;
+        int[] left = sizes.clone();
+        double[] sums = null;
+        float[] v = new float[dim];
+        for (int p : exact) {
+            int i = p - from;
+            if (i >= 0 && i < members) {
+                int j = clusterOf[i];
+                left[j]--;
+                if (sums == null) {
+                    sums = valueSums.clone();
+                }
+                values.readRow(p, v);
+                for (int d = 0; d < dim; d++) {
+                    sums[j * dim + d] -= v[d];
+                }
+            }
+        }
+        if (sums == null) {
+            sums = valueSums;
+        }
+        double max = Double.NEGATIVE_INFINITY;
+        double[] logits = new double[c];
+        for (int j = 0; j < c; j++) {
+            logits[j] = left[j] > 0 ? Math.log(left[j]) + scale * VectorMath.dot(query, 0, centroids, j * dim, dim) : Double.NEGATIVE_INFINITY;
+            max = Math.max(max, logits[j]);
+        }
+        if (max == Double.NEGATIVE_INFINITY) {
+            return null;
+        }
+        double total = 0;
+        double[] out = new double[dim];
+        for (int j = 0; j < c; j++) {
+            if (left[j] > 0) {
+                double w = Math.exp(logits[j] - max);
+                total += w;
+                for (int d = 0; d < dim; d++) {
+                    out[d] += w * sums[j * dim + d] / left[j];
+                }
+            }
+        }
+        float[] output = new float[dim];
+        for (int d = 0; d < dim; d++) {
+            output[d] = (float) (out[d] / total);
+        }
+        return new Estimate(output, max + Math.log(total));
+    }
+
+    record Estimate(float[] output, double logSumExp) {
+    }
+
+    long bytes() {
+        return (long) centroids.length * Float.BYTES + (long) valueSums.length * Double.BYTES + (long) sizes.length * Integer.BYTES
+                + (long) clusterOf.length * Integer.BYTES;
+    }
+}
