@@ -41,6 +41,31 @@ class PolicyChooserTest {
         return p;
     }
 
+    /** A head whose queries spread over every earlier key alike: nothing concentrates its mass. */
+    private static float[][][] diffuse(long seed, int n) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[][] keys = new float[n][DIM];
+        float[][] queries = new float[n][DIM];
+        for (int t = 0; t < n; t++) {
+            for (int c = 0; c < DIM; c++) {
+                keys[t][c] = (float) rnd.nextGaussian();
+                queries[t][c] = (float) (0.05 * rnd.nextGaussian());
+            }
+        }
+        return new float[][][] {keys, queries};
+    }
+
+    @Test
+    void aDiffuseHeadGetsATailEstimate() {
+        int n = 2000;
+        float[][][] h = diffuse(4, n);
+        PolicyChooser.Choice c = PolicyChooser.choose(h[0], h[1], positions(n), 1f, 4, 64, 100, PolicyChooser.DEFAULT_MAX_MASS_OUTSIDE);
+        System.out.printf("diffuse head: mass outside %.3f, top-100 share of it %.3f -> %s%n", c.massOutsideMean(), c.topKShare(),
+                c.policy().spec());
+        assertThat(c.policy()).isEqualTo(new HeadPolicy.RetrievalTail(4, 64, 100, 0));
+        assertThat(c.topKShare()).isLessThan(PolicyChooser.CONCENTRATED);
+    }
+
     @Test
     void aLocalHeadStreamsAndAReachingHeadRetrievesTheSameWayEveryTime() {
         int n = 2000;
@@ -49,8 +74,8 @@ class PolicyChooserTest {
         PolicyChooser.Choice a = PolicyChooser.choose(local[0], local[1], positions(n), 1f, 4, 64, 100, PolicyChooser.DEFAULT_MAX_MASS_OUTSIDE);
         PolicyChooser.Choice b = PolicyChooser.choose(reaching[0], reaching[1], positions(n), 1f, 4, 64, 100,
                 PolicyChooser.DEFAULT_MAX_MASS_OUTSIDE);
-        System.out.printf("planted heads: local head's mass outside sinks + window %.4f -> %s; reaching head's %.4f -> %s%n",
-                a.massOutsideMean(), a.policy().spec(), b.massOutsideMean(), b.policy().spec());
+        System.out.printf("planted heads: local head's mass outside sinks + window %.4f -> %s; reaching head's %.4f (top-100 share %.3f) -> %s%n",
+                a.massOutsideMean(), a.policy().spec(), b.massOutsideMean(), b.topKShare(), b.policy().spec());
         assertThat(a.policy()).isEqualTo(new HeadPolicy.Streaming(4, 64));
         assertThat(a.massOutsideMean()).isLessThan(0.01);
         assertThat(b.policy()).isEqualTo(new HeadPolicy.Retrieval(4, 64, 100));
