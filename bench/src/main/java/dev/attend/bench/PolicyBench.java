@@ -283,9 +283,9 @@ final class PolicyBench {
         }
         for (Map.Entry<String, Map<String, Long>> e : totals.entrySet()) {
             Map<String, Long> t = e.getValue();
-            out.printf(Locale.ROOT, "%s: total memory (MB) %s; auto uses %.1f%% less than retrieval on every head%n", e.getKey(),
+            out.printf(Locale.ROOT, "%s: total memory (MB) %s; auto holds %.2f times what retrieval on every head holds%n", e.getKey(),
                     t.entrySet().stream().map(x -> x.getKey() + " " + String.format(Locale.ROOT, "%.1f", x.getValue() / 1e6)).toList(),
-                    100 * (1 - t.get("auto") / (double) t.get("retrieval")));
+                    t.get("auto") / (double) t.get("retrieval"));
         }
     }
 

@@ -2,7 +2,6 @@ package dev.attend.retrieval.policy;
 
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.TopKCollector;
-import dev.attend.gpu.VectorStore;
 import dev.attend.retrieval.internals.LogSumExpMerge;
 
 /**
@@ -18,8 +17,6 @@ final class BlockHead extends PolicyHead {
     private final int window;
     private final int blockSize;
     private final int blocks;
-    private final VectorStore keys;
-    private final VectorStore values;
     private float[] mins = new float[0];
     private float[] maxs = new float[0];
     private int blockCount;
@@ -31,25 +28,18 @@ final class BlockHead extends PolicyHead {
         this.window = window;
         this.blockSize = blockSize;
         this.blocks = blocks;
-        this.keys = store(dim);
-        this.values = store(dim);
         this.blockedUpTo = sinks;
     }
 
     @Override
     void prefill(float[][] k, float[][] v, float[][] queries) {
-        for (int i = 0; i < k.length; i++) {
-            values.append(v[i]);
-            keys.append(k[i]);
-        }
-        tokens = k.length;
+        holdAll(k, v);
         closeBlocks(tokens);
     }
 
     @Override
     void add(float[] key, float[] value) {
-        values.append(value);
-        keys.append(key);
+        hold(key, value);
         closeBlocks(tokens + 1);
     }
 
@@ -114,11 +104,6 @@ final class BlockHead extends PolicyHead {
             scanned += 2L * blockCount + positions.length;
         }
         return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, blockCount > 0);
-    }
-
-    @Override
-    public long kvBytes() {
-        return keys.bytes() + values.bytes();
     }
 
     /** The blocks' bounds: two vectors per block. */

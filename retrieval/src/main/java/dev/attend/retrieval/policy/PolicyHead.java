@@ -17,6 +17,9 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
     final int dim;
     final float scale;
     final Scorer scorer;
+    /** The keys and values held (every token's, but for a streaming head). */
+    VectorStore keys;
+    VectorStore values;
     int tokens;
 
     PolicyHead(int dim, float scale, Scorer scorer) {
@@ -26,6 +29,22 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
         this.dim = dim;
         this.scale = scale;
         this.scorer = Objects.requireNonNull(scorer, "scorer");
+        this.keys = new VectorStore(dim, Precision.FLOAT32);
+        this.values = new VectorStore(dim, Precision.FLOAT32);
+    }
+
+    /** Stores a token's key and value (the value first: a reader sizes its view by the keys). */
+    final void hold(float[] key, float[] value) {
+        values.append(value);
+        keys.append(key);
+    }
+
+    /** Stores the prefill's tokens, positions 0, 1, ... */
+    final void holdAll(float[][] k, float[][] v) {
+        for (int i = 0; i < k.length; i++) {
+            hold(k[i], v[i]);
+        }
+        tokens = k.length;
     }
 
     /**
@@ -90,21 +109,13 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
     }
 
     /** Bytes of keys and values held. */
-    public abstract long kvBytes();
-
-    /** Bytes of the index (0 without one). */
-    public abstract long indexBytes();
-
-    static VectorStore store(int dim) {
-        return new VectorStore(dim, Precision.FLOAT32);
+    public long kvBytes() {
+        return keys.bytes() + values.bytes();
     }
 
-    static int[] range(int from, int to) {
-        int[] out = new int[Math.max(0, to - from)];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = from + i;
-        }
-        return out;
+    /** Bytes of the index (0 without one). */
+    public long indexBytes() {
+        return 0;
     }
 
     void checkQuery(float[] query, int budget) {
@@ -117,7 +128,8 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
         }
     }
 
-    PolicyAnswer exact(float[] query, VectorStore keys, VectorStore values, int[] subset) {
+    /** Exact attention over the held rows {@code subset} (all of them when null). */
+    PolicyAnswer exact(float[] query, int[] subset) {
         AttentionOutput a = scorer.attend(query, keys, values, subset, scale);
         return new PolicyAnswer(a.output(), a.logSumExp(), subset == null ? keys.size() : subset.length, false);
     }

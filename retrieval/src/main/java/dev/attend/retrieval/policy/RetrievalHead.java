@@ -2,7 +2,6 @@ package dev.attend.retrieval.policy;
 
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.VectorMath;
-import dev.attend.gpu.VectorStore;
 import dev.attend.index.SearchResult;
 import dev.attend.index.Similarity;
 import dev.attend.index.graph.AttentionAwareIndex;
@@ -27,8 +26,6 @@ final class RetrievalHead extends PolicyHead {
     private final int clusters; // -1: no tail estimate; 0: the square root of the indexed keys
     private ClusterTail tail;
     private final AttentionAwareIndex.Params params;
-    private final VectorStore keys;
-    private final VectorStore values;
     private AttentionAwareIndex index; // positions [sinks, indexedUpTo)
     private int indexedUpTo;
     private float[] lastSearched;
@@ -47,17 +44,11 @@ final class RetrievalHead extends PolicyHead {
         this.threshold = threshold;
         this.clusters = clusters;
         this.params = params;
-        this.keys = store(dim);
-        this.values = store(dim);
     }
 
     @Override
     void prefill(float[][] k, float[][] v, float[][] queries) {
-        for (int i = 0; i < k.length; i++) {
-            values.append(v[i]);
-            keys.append(k[i]);
-        }
-        tokens = k.length;
+        holdAll(k, v);
         indexedUpTo = Math.max(sinks, tokens - window);
         int n = indexedUpTo - sinks;
         if (n > 0) {
@@ -80,8 +71,7 @@ final class RetrievalHead extends PolicyHead {
 
     @Override
     void add(float[] key, float[] value) {
-        values.append(value);
-        keys.append(key);
+        hold(key, value);
         int leaving = tokens + 1 - window - 1; // the position that left the window with this token, once past the sinks
         if (leaving >= sinks && leaving == indexedUpTo) {
             if (index == null) {
@@ -178,11 +168,6 @@ final class RetrievalHead extends PolicyHead {
     @Override
     public long reuses() {
         return reuses;
-    }
-
-    @Override
-    public long kvBytes() {
-        return keys.bytes() + values.bytes();
     }
 
     @Override

@@ -11,15 +11,11 @@ final class StreamingHead extends PolicyHead {
 
     private final int sinks;
     private final int window;
-    private VectorStore keys;
-    private VectorStore values;
 
     StreamingHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window) {
         super(dim, scale, scorer);
         this.sinks = sinks;
         this.window = window;
-        this.keys = store(dim);
-        this.values = store(dim);
     }
 
     @Override
@@ -32,12 +28,11 @@ final class StreamingHead extends PolicyHead {
 
     @Override
     void add(float[] key, float[] value) {
-        values.append(value);
-        keys.append(key);
+        hold(key, value);
         int held = keys.size();
         if (held > sinks + window + Math.max(1, window / 4)) {
-            VectorStore k = store(dim);
-            VectorStore v = store(dim);
+            VectorStore k = new VectorStore(dim, dev.attend.gpu.Precision.FLOAT32);
+            VectorStore v = new VectorStore(dim, dev.attend.gpu.Precision.FLOAT32);
             float[] row = new float[dim];
             for (int r = 0; r < held; r++) {
                 if (r < sinks || r >= held - window) {
@@ -65,16 +60,6 @@ final class StreamingHead extends PolicyHead {
         for (int r = firstRecent; r < held; r++) {
             subset[at++] = r;
         }
-        return exact(query, keys, values, subset);
-    }
-
-    @Override
-    public long kvBytes() {
-        return keys.bytes() + values.bytes();
-    }
-
-    @Override
-    public long indexBytes() {
-        return 0;
+        return exact(query, subset);
     }
 }
