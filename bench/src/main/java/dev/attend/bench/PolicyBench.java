@@ -43,10 +43,10 @@ final class PolicyBench {
 
     static final String USAGE = """
             usage: bench policies (--kv DIR | --synthetic N)... [--head NAMES] [--steps 256] [--k 100] [--sinks 16]
-                                  [--window 512] [--recycle 0.7] [--heads 8] [--seed 1] [--json FILE] [--plot FILE.png]
+                                  [--window 512] [--recycle 0.7,0.5] [--heads 8] [--seed 1] [--json FILE] [--plot FILE.png]
               --kv DIR        a directory of heads (L<l>H<h>.{q,k,v}.npy and meta.json), e.g. ../shared/data/kv/bytelm-pysrc
               --synthetic N   a session of --heads planted heads of N tokens, half local (streaming-like), half reaching back
-              --recycle T     the recycled policy's cosine threshold
+              --recycle T,... the recycled policies' cosine thresholds (each with and without the tail estimate)
             """;
 
     private PolicyBench() {
@@ -64,7 +64,7 @@ final class PolicyBench {
         int sinks = 16;
         int window = 512;
         int heads = 8;
-        double recycle = 0.7;
+        double[] recycle = {0.7, 0.5};
         long seed = 1;
         Path json = null;
         Path plot = null;
@@ -80,7 +80,7 @@ final class PolicyBench {
                     case "--sinks" -> sinks = Integer.parseInt(v);
                     case "--window" -> window = Integer.parseInt(v);
                     case "--heads" -> heads = Integer.parseInt(v);
-                    case "--recycle" -> recycle = Double.parseDouble(v);
+                    case "--recycle" -> recycle = Arrays.stream(v.split(",")).mapToDouble(Double::parseDouble).toArray();
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--json" -> json = Path.of(v);
                     case "--plot" -> plot = Path.of(v);
@@ -93,7 +93,9 @@ final class PolicyBench {
             if (steps < 1 || heads < 2 || synthetic.stream().anyMatch(n -> n <= 2 * 512)) {
                 throw new IllegalArgumentException("--steps must be >= 1, --heads >= 2, --synthetic > 1024");
             }
-            HeadPolicy.parse("recycled:" + recycle, sinks, window, k); // validates
+            for (double t : recycle) {
+                HeadPolicy.parse("recycled:" + t, sinks, window, k); // validates
+            }
         } catch (BenchArgs.HelpRequested h) {
             out.println(USAGE);
             return 0;
@@ -127,7 +129,7 @@ final class PolicyBench {
                 report.put("k", k);
                 report.put("sinks", sinks);
                 report.put("window", window);
-                report.put("recycle_threshold", recycle);
+                report.put("recycle_thresholds", Arrays.stream(recycle).boxed().toList());
                 report.put("rows", rows);
                 Files.writeString(json, Json.write(report, 2) + "\n");
                 err.println("[policies] wrote " + json);
@@ -187,7 +189,7 @@ final class PolicyBench {
         return new Head((local ? "local" : "reaching") + index, keys, values, queries, 1f);
     }
 
-    private static void measure(String name, Head h, int steps, int k, int sinks, int window, double recycle, Scorer scorer,
+    private static void measure(String name, Head h, int steps, int k, int sinks, int window, double[] recycle, Scorer scorer,
                                 List<Map<String, Object>> rows, PrintStream out, PrintStream err) {
         int n = h.keys().length;
         int pre = n - steps;
@@ -202,9 +204,14 @@ final class PolicyBench {
         PolicyChooser.Choice choice = PolicyChooser.choose(pk, pq, positions, h.scale(), sinks, window, k, PolicyChooser.DEFAULT_MAX_MASS_OUTSIDE);
         err.printf(Locale.ROOT, "[policies] %s: %d tokens, outside mass %.3f (top-%d share %.3f) -> auto: %s%n", name, n,
                 choice.massOutsideMean(), k, choice.topKShare(), choice.policy().spec());
-        List<HeadPolicy> policies = List.of(new HeadPolicy.Full(), new HeadPolicy.Streaming(sinks, window),
-                new HeadPolicy.Retrieval(sinks, window, k), new HeadPolicy.Recycled(sinks, window, k, recycle),
-                HeadPolicy.parse("block", sinks, window, k), new HeadPolicy.RetrievalTail(sinks, window, k, 0));
+        List<HeadPolicy> policies = new ArrayList<>(List.of(new HeadPolicy.Full(), new HeadPolicy.Streaming(sinks, window),
+                new HeadPolicy.Retrieval(sinks, window, k)));
+        for (double t : recycle) {
+            policies.add(new HeadPolicy.Recycled(sinks, window, k, t));
+            policies.add(new HeadPolicy.Recycled(sinks, window, k, t, true));
+        }
+        policies.add(HeadPolicy.parse("block", sinks, window, k));
+        policies.add(new HeadPolicy.RetrievalTail(sinks, window, k, 0));
         List<PolicyHead> opened = new ArrayList<>();
         AttentionAwareIndex.Params params = AttentionAwareIndex.Params.defaults();
         for (HeadPolicy p : policies) {

@@ -71,7 +71,13 @@ public sealed interface HeadPolicy {
         }
     }
 
-    record Recycled(int sinks, int window, int k, double threshold) implements HeadPolicy {
+    /** {@code tail}: with {@link RetrievalTail}'s estimate of the keys neither static nor retrieved. */
+    record Recycled(int sinks, int window, int k, double threshold, boolean tail) implements HeadPolicy {
+
+        public Recycled(int sinks, int window, int k, double threshold) {
+            this(sinks, window, k, threshold, false);
+        }
+
         public Recycled {
             checkStatic(sinks, window);
             checkK(k);
@@ -82,7 +88,7 @@ public sealed interface HeadPolicy {
 
         @Override
         public String spec() {
-            return "recycled:" + threshold;
+            return (tail ? "recycled+tail:" : "recycled:") + threshold;
         }
     }
 
@@ -124,7 +130,7 @@ public sealed interface HeadPolicy {
 
     /**
      * A policy by name with the session's static set and k: {@code full}, {@code streaming}, {@code retrieval},
-     * {@code recycled} or {@code recycled:<cosine threshold>}, {@code block} or {@code block:<tokens per block>} (as
+     * {@code recycled} or {@code recycled:<cosine threshold>} (and {@code recycled+tail...} with the tail estimate), {@code block} or {@code block:<tokens per block>} (as
      * many blocks as hold k tokens), {@code retrieval+tail} or {@code retrieval+tail:<clusters>}. Case and
      * surrounding blanks do not matter.
      */
@@ -140,10 +146,10 @@ public sealed interface HeadPolicy {
         if (s.startsWith("retrieval+tail:")) {
             return new RetrievalTail(sinks, window, k, parseInt(spec, s.substring("retrieval+tail:".length()), "the cluster count"));
         }
-        if (s.startsWith("recycled:")) {
-            String t = s.substring("recycled:".length());
+        if (s.startsWith("recycled:") || s.startsWith("recycled+tail:")) {
+            String t = s.substring(s.indexOf(':') + 1);
             try {
-                return new Recycled(sinks, window, k, Double.parseDouble(t));
+                return new Recycled(sinks, window, k, Double.parseDouble(t), s.startsWith("recycled+tail:"));
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("'" + spec + "': the recycling threshold must be a number, got '" + t + "'");
             }
@@ -153,6 +159,7 @@ public sealed interface HeadPolicy {
             case "streaming" -> new Streaming(sinks, window);
             case "retrieval" -> new Retrieval(sinks, window, k);
             case "recycled" -> new Recycled(sinks, window, k, DEFAULT_RECYCLE_THRESHOLD);
+            case "recycled+tail" -> new Recycled(sinks, window, k, DEFAULT_RECYCLE_THRESHOLD, true);
             case "block" -> new Block(sinks, window, DEFAULT_BLOCK_SIZE, Math.max(1, (k + DEFAULT_BLOCK_SIZE - 1) / DEFAULT_BLOCK_SIZE));
             case "retrieval+tail" -> new RetrievalTail(sinks, window, k, 0);
             default -> throw new IllegalArgumentException("unknown head policy '" + spec + "' (" + NAMES + ")");
@@ -160,7 +167,7 @@ public sealed interface HeadPolicy {
     }
 
     /** The names {@link #parse} knows. */
-    String NAMES = "full, streaming, retrieval, recycled[:threshold], block[:size], retrieval+tail[:clusters]";
+    String NAMES = "full, streaming, retrieval, recycled[:threshold], recycled+tail[:threshold], block[:size], retrieval+tail[:clusters]";
 
     private static int parseInt(String spec, String text, String what) {
         try {

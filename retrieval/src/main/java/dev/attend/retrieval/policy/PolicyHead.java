@@ -69,7 +69,8 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
             case HeadPolicy.Full f -> new FullHead(dim, scale, scorer);
             case HeadPolicy.Streaming s -> new StreamingHead(dim, scale, scorer, s.sinks(), s.window());
             case HeadPolicy.Retrieval r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), Double.NaN, -1, params);
-            case HeadPolicy.Recycled r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), r.threshold(), -1, params);
+            case HeadPolicy.Recycled r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), r.threshold(), r.tail() ? 0 : -1,
+                    params);
             case HeadPolicy.Block b -> new BlockHead(dim, scale, scorer, b.sinks(), b.window(), b.blockSize(), b.blocks());
             case HeadPolicy.RetrievalTail t -> new RetrievalHead(dim, scale, scorer, t.sinks(), t.window(), t.k(), Double.NaN, t.clusters(),
                     params);

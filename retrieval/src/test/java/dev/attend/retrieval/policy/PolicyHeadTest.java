@@ -176,6 +176,8 @@ class PolicyHeadTest {
     void badPolicyNamesAndParametersGetClearErrors() {
         assertThat(HeadPolicy.parse(" Recycled:0.8 ", 4, 64, 100)).isEqualTo(new HeadPolicy.Recycled(4, 64, 100, 0.8));
         assertThat(HeadPolicy.parse("recycled", 4, 64, 100)).isEqualTo(new HeadPolicy.Recycled(4, 64, 100, HeadPolicy.DEFAULT_RECYCLE_THRESHOLD));
+        assertThat(HeadPolicy.parse("recycled+tail:0.5", 4, 64, 100)).isEqualTo(new HeadPolicy.Recycled(4, 64, 100, 0.5, true));
+        assertThat(HeadPolicy.parse("recycled+tail:0.5", 4, 64, 100).spec()).isEqualTo("recycled+tail:0.5");
         assertThat(HeadPolicy.parse("streaming", 4, 64, 100)).isEqualTo(new HeadPolicy.Streaming(4, 64));
         assertThatThrownBy(() -> HeadPolicy.parse("sliding", 4, 64, 100)).hasMessageContaining("unknown head policy 'sliding'")
                 .hasMessageContaining("streaming");
