@@ -98,15 +98,24 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         p.put(StreamsConfig.consumerPrefix("group.instance.id"),
                 (options.applicationId() + "." + options.endpoint().host() + "." + options.endpoint().port()).replaceAll("[^A-Za-z0-9._-]", "_"));
         this.streams = new KafkaStreams(topology(topics, options.maxPerUser()), p);
-        // State changes and restorations are logged: after a crash, recovery (a wiped store restored from its
-        // changelog, transactions of the dead instance aborted) is where the time goes, and the log says which.
+        // Reaching RUNNING (or ERROR) and every restoration with records to replay are logged: after a crash,
+        // recovery (a wiped store restored from its changelog, transactions of the dead instance aborted) is where
+        // the time goes, and the log says which part; the other steps are debug.
         long started = System.nanoTime();
-        streams.setStateListener((now, before) -> LOG.info("Event stream {} -> {} after {} ms", before, now,
-                (System.nanoTime() - started) / 1_000_000));
+        streams.setStateListener((now, before) -> {
+            long ms = (System.nanoTime() - started) / 1_000_000;
+            if (now == KafkaStreams.State.RUNNING || now == KafkaStreams.State.ERROR) {
+                LOG.info("Event stream {} -> {} after {} ms", before, now, ms);
+            } else {
+                LOG.debug("Event stream {} -> {} after {} ms", before, now, ms);
+            }
+        });
         streams.setGlobalStateRestoreListener(new org.apache.kafka.streams.processor.StateRestoreListener() {
             @Override
             public void onRestoreStart(org.apache.kafka.common.TopicPartition partition, String store, long from, long to) {
-                LOG.info("Restoring {} of {} from its changelog: offsets {} to {}", partition, store, from, to);
+                if (to > from) {
+                    LOG.info("Restoring {} of {} from its changelog: offsets {} to {}", partition, store, from, to);
+                }
             }
 
             @Override
@@ -115,7 +124,9 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
 
             @Override
             public void onRestoreEnd(org.apache.kafka.common.TopicPartition partition, String store, long total) {
-                LOG.info("Restored {} of {}: {} records", partition, store, total);
+                if (total > 0) {
+                    LOG.info("Restored {} of {}: {} records", partition, store, total);
+                }
             }
         });
         streams.start();
