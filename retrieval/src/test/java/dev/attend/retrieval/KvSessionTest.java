@@ -147,8 +147,9 @@ class KvSessionTest {
             float[] q = rows(rnd, 1, 1.5)[0];
             KvSession.AccuracyCheck flat = s.checkAccuracy(0, 1, q, 1000);
             assertThat(flat.answer().mode()).isEqualTo("flat");
-            assertThat(flat.relativeError()).isZero();
-            assertThat(flat.massKept()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-9));
+            // the same keys both times; the SIMD sums may round differently between two compilations of the code
+            assertThat(flat.relativeError()).isLessThan(1e-6);
+            assertThat(flat.massKept()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-6));
             assertThat(flat.keyRecall()).isEqualTo(1.0);
             builds.run();
             double wide = 0;
