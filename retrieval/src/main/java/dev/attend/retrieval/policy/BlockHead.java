@@ -69,16 +69,7 @@ final class BlockHead extends PolicyHead {
     @Override
     public PolicyAnswer attend(float[] query, int budget) {
         checkQuery(query, budget);
-        int n = tokens;
-        int s = Math.min(sinks, n);
-        int restFrom = Math.max(blockedUpTo, s);
-        int[] staticSet = new int[s + n - restFrom];
-        for (int p = 0; p < s; p++) {
-            staticSet[p] = p;
-        }
-        for (int p = restFrom; p < n; p++) {
-            staticSet[s + p - restFrom] = p;
-        }
+        int[] staticSet = staticSet(sinks, blockedUpTo, tokens);
         LogSumExpMerge merge = new LogSumExpMerge(dim);
         AttentionOutput fixed = scorer.attend(query, keys, values, staticSet, scale);
         merge.add(fixed.output(), fixed.logSumExp());

@@ -119,6 +119,20 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
         return 0;
     }
 
+    /** A static set of a head of {@code n} held rows: the first {@code sinks}, then the rows from {@code from} on (never twice). */
+    static int[] staticSet(int sinks, int from, int n) {
+        int s = Math.min(sinks, n);
+        int rest = Math.max(from, s);
+        int[] out = new int[s + n - rest];
+        for (int p = 0; p < s; p++) {
+            out[p] = p;
+        }
+        for (int p = rest; p < n; p++) {
+            out[s + p - rest] = p;
+        }
+        return out;
+    }
+
     void checkQuery(float[] query, int budget) {
         VectorChecks.checkVector("query", query, dim);
         if (budget < 1) {

@@ -95,14 +95,7 @@ final class RetrievalHead extends PolicyHead {
         checkQuery(query, budget);
         int n = tokens;
         int upTo = index == null ? Math.min(sinks, n) : indexedUpTo;
-        int[] staticSet = new int[Math.min(sinks, n) + n - upTo];
-        int at = 0;
-        for (int p = 0; p < Math.min(sinks, n); p++) {
-            staticSet[at++] = p;
-        }
-        for (int p = upTo; p < n; p++) {
-            staticSet[at++] = p;
-        }
+        int[] staticSet = staticSet(sinks, upTo, n);
         LogSumExpMerge merge = new LogSumExpMerge(dim);
         AttentionOutput fixed = scorer.attend(query, keys, values, staticSet, scale);
         merge.add(fixed.output(), fixed.logSumExp());

@@ -51,15 +51,7 @@ final class StreamingHead extends PolicyHead {
     public PolicyAnswer attend(float[] query, int budget) {
         checkQuery(query, budget);
         int held = keys.size();
-        int firstRecent = Math.max(Math.min(sinks, held), held - window);
-        int[] subset = new int[Math.min(sinks, held) + held - firstRecent];
-        int at = 0;
-        for (int r = 0; r < Math.min(sinks, held); r++) {
-            subset[at++] = r;
-        }
-        for (int r = firstRecent; r < held; r++) {
-            subset[at++] = r;
-        }
+        int[] subset = staticSet(sinks, held - window, held);
         return exact(query, subset);
     }
 }
