@@ -11,6 +11,10 @@ import dev.attend.index.hnswlib.HnswlibIndex;
 import dev.attend.retrieval.internals.KvHeadState;
 import dev.attend.retrieval.internals.KvJournal;
 import dev.attend.retrieval.internals.LogSumExpMerge;
+import dev.attend.retrieval.policy.HeadPolicy;
+import dev.attend.retrieval.policy.PolicyAnswer;
+import dev.attend.retrieval.policy.PolicyChooser;
+import dev.attend.retrieval.policy.PolicyHead;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -32,6 +36,14 @@ import java.util.concurrent.Executor;
  * <p>{@link #append} adds a decoded token: it enters the window, and the token that leaves the window
  * enters the index online, on the {@code indexer} executor (off the append's path: until it is in, it is
  * attended exactly with the static set). Positions are checked: each append must be the next position.
+ *
+ * <p>Each KV head follows a policy ({@link KvSessionConfig#policies()}): the built-in retrieval above, or another
+ * {@link HeadPolicy} (full, streaming, recycled, block, retrieval+tail), or {@code auto}, chosen from the head's
+ * prefill ({@link PolicyChooser}). A head under another policy answers exactly until its prefill ends (the build
+ * trigger above); then a {@link PolicyHead} takes over its stores (on the build executor), and every later append
+ * and answer of the head goes through it, one at a time. Prefill queries count for the automatic choice at
+ * positions spread evenly over their chunk's tokens (query i of m in a chunk of n tokens from p: p + i n / m),
+ * which is where they are when a chunk carries one query per token and query head, in token order.
  */
 public final class KvSession implements AutoCloseable {
 
@@ -62,7 +74,7 @@ public final class KvSession implements AutoCloseable {
      */
     public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer) {
         this.id = Objects.requireNonNull(id, "id");
-        this.config = Objects.requireNonNull(config, "config");
+        this.config = Objects.requireNonNull(config, "config").checked();
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
         this.indexer = Objects.requireNonNull(indexer, "indexer");
@@ -73,9 +85,11 @@ public final class KvSession implements AutoCloseable {
             r[l] = new java.util.ArrayDeque<>();
         }
         this.recent = r;
-        for (KvHeadState[] layer : heads) {
-            for (int h = 0; h < layer.length; h++) {
-                layer[h] = new KvHeadState(config.headDim(), config.storage(), config.indexesPerKvHead());
+        for (int l = 0; l < heads.length; l++) {
+            for (int h = 0; h < heads[l].length; h++) {
+                String name = config.policies().nameOf(l, h);
+                HeadPolicy policy = HeadPolicies.isAuto(name) ? null : HeadPolicies.resolve(name, config);
+                heads[l][h] = new KvHeadState(config.headDim(), config.storage(), config.indexesPerKvHead(), name, policy);
             }
         }
     }
@@ -149,12 +163,12 @@ public final class KvSession implements AutoCloseable {
         synchronized (h) {
             checkPosition(h, fromPosition);
             log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads));
+            PolicyHead policyHead = h.policyHead;
             for (int i = 0; i < keys.length; i++) {
-                // Value before key: a reader sizes its snapshot by the keys, so every key it sees has its value.
-                h.values.append(values[i]);
-                h.keys.append(keys[i]);
+                hold(h, policyHead, keys[i], values[i]);
             }
-            if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0) {
+            // A policy head learns nothing from later queries: they are dropped once it is open.
+            if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0 && policyHead == null) {
                 VectorIndex[] built = h.indexes;
                 float[][] copies = new float[queries.length][]; // one copy per query, shared by the indexes it trains
                 for (int i = 0; i < queries.length; i++) {
@@ -173,6 +187,14 @@ public final class KvSession implements AutoCloseable {
                         }
                     } else {
                         h.trainingQueries.get(g).addAll(mine);
+                        if (g == 0) { // where each query attended, for an automatic choice
+                            for (int i = 0; i < queries.length; i++) {
+                                if (queryHeads == null || config.indexesPerKvHead() == 1 || queryHeads[i] % group == 0) {
+                                    h.trainingPositions.add(Math.max(0, keys.length == 0 ? fromPosition - 1
+                                            : fromPosition + (int) ((long) i * keys.length / queries.length)));
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -180,6 +202,19 @@ public final class KvSession implements AutoCloseable {
         scheduleIndexing(h);
         if (!more) {
             maybeStartBuild(h);
+        }
+    }
+
+    /** Stores a token of {@code h} (under its monitor): through its policy head once there is one. */
+    private static void hold(KvHeadState h, PolicyHead policyHead, float[] key, float[] value) {
+        if (policyHead != null) {
+            policyHead.append(key, value);
+            h.keys = policyHead.keys(); // a streaming head may have replaced its stores
+            h.values = policyHead.values();
+        } else {
+            // Value before key: a reader sizes its snapshot by the keys, so every key it sees has its value.
+            h.values.append(value);
+            h.keys.append(key);
         }
     }
 
@@ -191,8 +226,7 @@ public final class KvSession implements AutoCloseable {
         synchronized (h) {
             checkPosition(h, position);
             log(j -> j.append(layer, kvHead, position, key, value));
-            h.values.append(value); // before the key, as in prefill
-            h.keys.append(key);
+            hold(h, h.policyHead, key, value);
         }
         scheduleIndexing(h);
         maybeStartBuild(h);
@@ -285,6 +319,15 @@ public final class KvSession implements AutoCloseable {
         if (budget < 1) {
             throw new IllegalArgumentException("budget must be >= 1, got " + budget);
         }
+        PolicyHead policyHead = h.policyHead;
+        if (policyHead != null) {
+            PolicyAnswer a;
+            synchronized (h) { // a policy head is not thread-safe: its answers and appends take turns
+                a = policyHead.attend(query, budget);
+            }
+            return new AttendResult(a.output(), a.logSumExp(), a.selected(), new AttendStats(h.policy.spec(), a.keysScanned(),
+                    a.staticKeys(), a.selected().length, (System.nanoTime() - start) / 1000));
+        }
         // Snapshot: the index covers [sinks, upTo) and the stores at least [0, n).
         int upTo = h.indexedUpTo;
         VectorIndex[] indexes = h.indexes;
@@ -321,6 +364,10 @@ public final class KvSession implements AutoCloseable {
         long start = System.nanoTime();
         KvHeadState h = head(layer, kvHeadOf(queryHead));
         VectorChecks.checkVector("query", query, config.headDim());
+        if (h.policyHead != null && h.policy instanceof HeadPolicy.Streaming) {
+            throw new IllegalStateException("KV head " + layer + "/" + kvHeadOf(queryHead) + " streams: it dropped its tokens outside"
+                    + " sinks + window, so there is no full attention to compare with");
+        }
         int n = h.size();
         AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
         return new AttendResult(all.output(), all.logSumExp(), new int[0], new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
@@ -336,10 +383,39 @@ public final class KvSession implements AutoCloseable {
 
     private IndexState indexStateOf(KvHeadState h) {
         VectorIndex[] indexes = h.indexes;
+        PolicyHead policyHead = h.policyHead;
         String state = h.buildFailure != null ? "failed: " + h.buildFailure
-                : indexes != null ? "ready" : h.building ? "building" : "none";
+                : indexes != null || policyHead != null ? "ready" : h.building ? "building" : "none";
         return new IndexState(state, indexes == null ? 0 : indexes[0].size(), h.indexedUpTo, h.size(), h.buildDone, h.buildTotal,
-                indexBytes(indexes));
+                indexBytes(indexes) + (policyHead == null ? 0 : policyHead.indexBytes()));
+    }
+
+    /** How a KV head attends: its policy and, for an automatic one, what the prefill measured; what it holds. */
+    public PolicyState policyState(int layer, int kvHead) {
+        KvHeadState h = head(layer, kvHead);
+        synchronized (h) {
+            HeadPolicy policy = h.policy;
+            PolicyChooser.Choice c = h.choice;
+            PolicyHead policyHead = h.policyHead;
+            return new PolicyState(h.configuredPolicy, policy == null ? null : policy.spec(),
+                    c == null ? null : new Measured(c.massOutsideMean(), c.massOutsideMax(), c.topKShare(), c.queriesMeasured()),
+                    h.keys.bytes() + h.values.bytes(), indexBytes(h.indexes) + (policyHead == null ? 0 : policyHead.indexBytes()),
+                    policyHead == null ? 0 : policyHead.searches(), policyHead == null ? 0 : policyHead.reuses());
+        }
+    }
+
+    /**
+     * A KV head's policy: {@code configured} as set (a policy name or {@code auto...}), {@code policy} the one it follows
+     * (null while an automatic choice waits for the prefill's end), {@code measured} the prefill statistics behind an
+     * automatic choice (null otherwise), the bytes of keys and values held and of its index (or blocks, or clusters),
+     * and for a policy head the index searches done and the answers that reused an earlier selection.
+     */
+    public record PolicyState(String configured, String policy, Measured measured, long kvBytes, long indexBytes, long searches,
+                              long reuses) {
+    }
+
+    /** {@link PolicyChooser.Choice}'s measurements: the mean and largest attention mass outside sinks + window, and the top-k share of it. */
+    public record Measured(double massOutsideMean, double massOutsideMax, double topKShare, int queries) {
     }
 
     private static long indexBytes(VectorIndex[] indexes) {
@@ -369,6 +445,8 @@ public final class KvSession implements AutoCloseable {
                     bytes += 4L * config.headDim() * h.trainingQueryCount();
                 }
                 bytes += indexBytes(h.indexes);
+                PolicyHead policyHead = h.policyHead;
+                bytes += policyHead == null ? 0 : policyHead.indexBytes();
             }
         }
         return bytes;
@@ -488,6 +566,10 @@ public final class KvSession implements AutoCloseable {
         if (buildsHeld) {
             return;
         }
+        if (!h.builtInRetrieval()) {
+            maybeOpenPolicyHead(h);
+            return;
+        }
         int from = config.sinkTokens();
         int to;
         float[][] keys;
@@ -545,6 +627,75 @@ public final class KvSession implements AutoCloseable {
                         }
                         all.clear();
                     }
+                }
+            } catch (Throwable t) {
+                synchronized (h) {
+                    h.buildFailure = t;
+                    h.building = false;
+                }
+            }
+        });
+    }
+
+    /**
+     * Once a head under another policy than the built-in retrieval has tokens outside its static set (its prefill
+     * ended, or it was appended to), opens its {@link PolicyHead} over its stores on the build executor: for
+     * {@code auto} the policy is chosen first (a choice of retrieval goes to the built-in index instead). A head that
+     * builds an index opens outside the head's monitor, then takes the tokens appended meanwhile under it; the others
+     * open under it (they only summarise or drop tokens).
+     */
+    private void maybeOpenPolicyHead(KvHeadState h) {
+        int n;
+        float[][] queries;
+        int[] positions;
+        synchronized (h) {
+            n = h.size();
+            if (h.policyHead != null || h.building || h.buildFailure != null || n - config.windowTokens() <= config.sinkTokens()) {
+                return;
+            }
+            h.building = true;
+            queries = h.trainingQueries.getFirst().toArray(new float[0][]);
+            positions = h.trainingPositions.stream().mapToInt(Integer::intValue).toArray();
+        }
+        builds.execute(() -> {
+            try {
+                HeadPolicy policy = h.policy;
+                if (policy == null) {
+                    float[][] keys = new float[n][];
+                    for (int i = 0; i < n; i++) {
+                        keys[i] = h.keys.row(i);
+                    }
+                    PolicyChooser.Choice c = PolicyChooser.choose(keys, queries, positions, config.scale(), config.sinkTokens(),
+                            config.windowTokens(), config.topK(), HeadPolicies.autoMass(h.configuredPolicy));
+                    synchronized (h) {
+                        h.choice = c;
+                        h.policy = c.policy();
+                        if (h.builtInRetrieval()) {
+                            h.building = false;
+                        }
+                    }
+                    policy = c.policy();
+                    if (h.builtInRetrieval()) {
+                        maybeStartBuild(h);
+                        return;
+                    }
+                }
+                boolean indexed = policy instanceof HeadPolicy.Retrieval || policy instanceof HeadPolicy.Recycled
+                        || policy instanceof HeadPolicy.RetrievalTail;
+                PolicyHead opened = indexed ? PolicyHead.over(policy, h.keys, h.values, n, queries, config.scale(), scorer, config.indexParams())
+                        : null;
+                synchronized (h) {
+                    PolicyHead head = opened != null ? opened
+                            : PolicyHead.over(policy, h.keys, h.values, h.keys.size(), queries, config.scale(), scorer, config.indexParams());
+                    while (head.tokens() < h.keys.size()) {
+                        head.appended();
+                    }
+                    h.policyHead = head;
+                    h.keys = head.keys();
+                    h.values = head.values();
+                    h.building = false;
+                    h.trainingQueries.forEach(List::clear);
+                    h.trainingPositions.clear();
                 }
             } catch (Throwable t) {
                 synchronized (h) {

@@ -21,10 +21,11 @@ import java.util.Objects;
  * @param indexPerQueryHead   one index per query head over its KV head's keys, trained on that head's own queries
  *                            (as RetrievalAttention), instead of one per KV head shared by its query heads; each
  *                            index holds its own copy of the keys, so the index memory grows with the group size
+ * @param policies            how each KV head attends ({@link HeadPolicies}: retrieval unless set)
  */
 public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim, int sinkTokens,
                               int windowTokens, int topK, float scale, AttentionAwareIndex.Params indexParams,
-                              Precision storage, Retriever retriever, boolean indexPerQueryHead) {
+                              Precision storage, Retriever retriever, boolean indexPerQueryHead, HeadPolicies policies) {
 
     /** The index a KV head retrieves its top-k keys from. */
     public enum Retriever {
@@ -59,7 +60,7 @@ public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, 
     public static KvSessionConfig defaults(int layers, int kvHeads, int queryHeadsPerKvHead, int headDim) {
         return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, 128, 512, 100,
                 (float) (1 / Math.sqrt(headDim)), AttentionAwareIndex.Params.defaults(), Precision.FLOAT32,
-                Retriever.ATTENTION_AWARE, false);
+                Retriever.ATTENTION_AWARE, false, HeadPolicies.defaults());
     }
 
     public KvSessionConfig {
@@ -80,37 +81,50 @@ public record KvSessionConfig(int layers, int kvHeads, int queryHeadsPerKvHead, 
         Objects.requireNonNull(indexParams, "indexParams");
         Objects.requireNonNull(storage, "storage");
         Objects.requireNonNull(retriever, "retriever");
+        Objects.requireNonNull(policies, "policies");
+    }
+
+    /** Checks what needs the whole configuration (the head policies against the shape and retriever). */
+    public KvSessionConfig checked() {
+        policies.check(this);
+        return this;
     }
 
     /** The same with another static set (sinks, window). */
     public KvSessionConfig withStaticSet(int sinks, int window) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinks, window, topK, scale, indexParams, storage, retriever, indexPerQueryHead);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinks, window, topK, scale, indexParams, storage, retriever, indexPerQueryHead, policies);
     }
 
     /** The same with another number of retrieved keys. */
     public KvSessionConfig withTopK(int k) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, k, scale, indexParams, storage, retriever, indexPerQueryHead);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, k, scale, indexParams, storage, retriever, indexPerQueryHead, policies);
     }
 
     /** The same with another retriever. */
     public KvSessionConfig withRetriever(Retriever r) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, storage, r, indexPerQueryHead);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, storage, r, indexPerQueryHead, policies);
     }
 
     /** The same with another storage precision. */
     public KvSessionConfig withStorage(Precision p) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, p, retriever, indexPerQueryHead);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams, p, retriever, indexPerQueryHead, policies);
     }
 
     /** The same with another logit scale. */
     public KvSessionConfig withScale(float s) {
-        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, s, indexParams, storage, retriever, indexPerQueryHead);
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, s, indexParams, storage, retriever, indexPerQueryHead, policies);
     }
 
     /** The same with one index per query head ({@code true}) or per KV head. */
     public KvSessionConfig withIndexPerQueryHead(boolean perQueryHead) {
         return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams,
-                storage, retriever, perQueryHead);
+                storage, retriever, perQueryHead, policies);
+    }
+
+    /** The same with other head policies. */
+    public KvSessionConfig withPolicies(HeadPolicies p) {
+        return new KvSessionConfig(layers, kvHeads, queryHeadsPerKvHead, headDim, sinkTokens, windowTokens, topK, scale, indexParams,
+                storage, retriever, indexPerQueryHead, p);
     }
 
     /** Indexes per KV head (HNSW learns nothing from queries: one per KV head whatever {@code indexPerQueryHead} says). */

@@ -79,6 +79,7 @@ public final class KvSessionStore implements AutoCloseable {
 
     /** Creates a durable session; its configuration is on disk before this returns. */
     public synchronized KvSession create(String id, KvSessionConfig config) {
+        config.checked(); // nothing written for a configuration that cannot open
         if (!id.matches("[A-Za-z0-9._-]{1,64}")) {
             throw new IllegalArgumentException("session id must be 1 to 64 of [A-Za-z0-9._-], got '" + id + "'");
         }
@@ -154,6 +155,8 @@ public final class KvSessionStore implements AutoCloseable {
         p.setProperty("storage", c.storage().name());
         p.setProperty("retriever", c.retriever().wireName());
         p.setProperty("indexPerQueryHead", Boolean.toString(c.indexPerQueryHead()));
+        p.setProperty("policy", c.policies().defaultPolicy());
+        c.policies().perHead().forEach((head, name) -> p.setProperty("policy." + head, name));
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (Writer w = Files.newBufferedWriter(tmp)) {
             p.store(w, "Attend KV session");
@@ -179,10 +182,21 @@ public final class KvSessionStore implements AutoCloseable {
                             num(p, "index.pivotsPerQuery"), num(p, "index.buildBeam"), num(p, "index.entryPoints")),
                     Precision.valueOf(p.getProperty("storage")),
                     KvSessionConfig.Retriever.of(p.getProperty("retriever", KvSessionConfig.Retriever.ATTENTION_AWARE.wireName())),
-                    Boolean.parseBoolean(p.getProperty("indexPerQueryHead", "false")));
+                    Boolean.parseBoolean(p.getProperty("indexPerQueryHead", "false")), policies(p)).checked();
         } catch (RuntimeException e) {
             throw new IOException(file + " is not a valid KV session configuration: " + e.getMessage(), e);
         }
+    }
+
+    /** The head policies of a configuration file ({@code policy} and {@code policy.<layer>/<kvHead>}; retrieval when absent). */
+    private static HeadPolicies policies(Properties p) {
+        java.util.Map<String, String> perHead = new java.util.TreeMap<>();
+        for (String key : p.stringPropertyNames()) {
+            if (key.startsWith("policy.")) {
+                perHead.put(key.substring("policy.".length()), p.getProperty(key));
+            }
+        }
+        return new HeadPolicies(p.getProperty("policy", HeadPolicies.RETRIEVAL), perHead);
     }
 
     private static int num(Properties p, String key) {

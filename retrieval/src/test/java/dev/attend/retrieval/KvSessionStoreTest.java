@@ -37,7 +37,7 @@ class KvSessionStoreTest {
 
     static KvSessionConfig config() {
         return new KvSessionConfig(1, 2, 1, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4), Precision.FLOAT32,
-                KvSessionConfig.Retriever.ATTENTION_AWARE, false);
+                KvSessionConfig.Retriever.ATTENTION_AWARE, false, HeadPolicies.defaults());
     }
 
     static float[] row(SplittableRandom rnd) {
@@ -90,7 +90,7 @@ class KvSessionStoreTest {
     void chunkedPrefillWithAttributedQueriesReplaysIntoOneBuildPerIndex(@TempDir Path dir) throws Exception {
         SplittableRandom rnd = new SplittableRandom(6);
         KvSessionConfig perHead = new KvSessionConfig(1, 1, 2, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4),
-                Precision.FLOAT32, KvSessionConfig.Retriever.ATTENTION_AWARE, true);
+                Precision.FLOAT32, KvSessionConfig.Retriever.ATTENTION_AWARE, true, HeadPolicies.defaults());
         KvSession.IndexState before;
         float[] q = row(rnd);
         AttendResult answer;

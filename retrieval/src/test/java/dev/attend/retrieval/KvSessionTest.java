@@ -57,7 +57,7 @@ class KvSessionTest {
     private static KvSessionConfig config(int sinks, int window, int topK, float scale) {
         return new KvSessionConfig(2, 2, 2, DIM, sinks, window, topK, scale,
                 new AttentionAwareIndex.Params(24, 50, 8, 32, 4), dev.attend.gpu.Precision.FLOAT32,
-                KvSessionConfig.Retriever.ATTENTION_AWARE, false);
+                KvSessionConfig.Retriever.ATTENTION_AWARE, false, HeadPolicies.defaults());
     }
 
     private static float[][] rows(SplittableRandom rnd, int n, double shift) {

@@ -22,8 +22,9 @@ final class BlockHead extends PolicyHead {
     private int blockCount;
     private int blockedUpTo; // positions [sinks, blockedUpTo) are in blocks
 
-    BlockHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window, int blockSize, int blocks) {
-        super(dim, scale, scorer);
+    BlockHead(float scale, dev.attend.gpu.Scorer scorer, dev.attend.gpu.VectorStore keys, dev.attend.gpu.VectorStore values, int sinks,
+              int window, int blockSize, int blocks) {
+        super(scale, scorer, keys, values);
         this.sinks = sinks;
         this.window = window;
         this.blockSize = blockSize;
@@ -32,14 +33,12 @@ final class BlockHead extends PolicyHead {
     }
 
     @Override
-    void prefill(float[][] k, float[][] v, float[][] queries) {
-        holdAll(k, v);
+    void prefill(float[][] queries) {
         closeBlocks(tokens);
     }
 
     @Override
-    void add(float[] key, float[] value) {
-        hold(key, value);
+    void took() {
         closeBlocks(tokens + 1);
     }
 
@@ -74,6 +73,7 @@ final class BlockHead extends PolicyHead {
         AttentionOutput fixed = scorer.attend(query, keys, values, staticSet, scale);
         merge.add(fixed.output(), fixed.logSumExp());
         long scanned = staticSet.length;
+        int[] positions = new int[0];
         if (blockCount > 0) {
             TopKCollector best = new TopKCollector(Math.min(blocks, blockCount));
             for (int b = 0; b < blockCount; b++) {
@@ -84,7 +84,7 @@ final class BlockHead extends PolicyHead {
                 best.offer(bound, b);
             }
             int[] chosen = best.drain().ids();
-            int[] positions = new int[chosen.length * blockSize];
+            positions = new int[chosen.length * blockSize];
             for (int i = 0; i < chosen.length; i++) {
                 for (int j = 0; j < blockSize; j++) {
                     positions[i * blockSize + j] = sinks + chosen[i] * blockSize + j;
@@ -94,7 +94,7 @@ final class BlockHead extends PolicyHead {
             merge.add(inside.output(), inside.logSumExp());
             scanned += 2L * blockCount + positions.length;
         }
-        return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, blockCount > 0);
+        return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, blockCount > 0, staticSet.length, positions);
     }
 
     /** The blocks' bounds: two vectors per block. */

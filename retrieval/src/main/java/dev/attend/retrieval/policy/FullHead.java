@@ -3,18 +3,16 @@ package dev.attend.retrieval.policy;
 /** Every key, exactly: the reference the other policies are measured against. */
 final class FullHead extends PolicyHead {
 
-    FullHead(int dim, float scale, dev.attend.gpu.Scorer scorer) {
-        super(dim, scale, scorer);
+    FullHead(float scale, dev.attend.gpu.Scorer scorer, dev.attend.gpu.VectorStore keys, dev.attend.gpu.VectorStore values) {
+        super(scale, scorer, keys, values);
     }
 
     @Override
-    void prefill(float[][] k, float[][] v, float[][] queries) {
-        holdAll(k, v);
+    void prefill(float[][] queries) {
     }
 
     @Override
-    void add(float[] key, float[] value) {
-        hold(key, value);
+    void took() {
     }
 
     @Override

@@ -6,6 +6,9 @@ package dev.attend.retrieval.policy;
  * @param keysScanned query-key products computed: the static set, the index search's distance computations,
  *                    and the retrieved keys attended
  * @param searched    whether the index was searched (false for a recycled selection and for policies without one)
+ * @param staticKeys  keys of the static set attended exactly: the first sinks and every token from some position on
+ *                    (for {@code full}, every token)
+ * @param selected    the positions outside the static set attended exactly (retrieved keys, or the chosen blocks' tokens)
  */
-public record PolicyAnswer(float[] output, double logSumExp, long keysScanned, boolean searched) {
+public record PolicyAnswer(float[] output, double logSumExp, long keysScanned, boolean searched, int staticKeys, int[] selected) {
 }

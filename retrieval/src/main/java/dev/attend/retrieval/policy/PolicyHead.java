@@ -17,34 +17,24 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
     final int dim;
     final float scale;
     final Scorer scorer;
-    /** The keys and values held (every token's, but for a streaming head). */
+    /** The keys and values held (every token's, but for a streaming head, which replaces them as it drops tokens). */
     VectorStore keys;
     VectorStore values;
-    int tokens;
+    /** Written by the one writer, read by anyone (a session's size). */
+    volatile int tokens;
 
-    PolicyHead(int dim, float scale, Scorer scorer) {
-        if (dim < 1 || !(scale > 0) || Float.isInfinite(scale)) {
-            throw new IllegalArgumentException("dim must be >= 1 and scale finite and > 0, got " + dim + " and " + scale);
+    PolicyHead(float scale, Scorer scorer, VectorStore keys, VectorStore values) {
+        this.dim = keys.dim();
+        if (!(scale > 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException("scale must be finite and > 0, got " + scale);
         }
-        this.dim = dim;
+        if (values.dim() != dim) {
+            throw new IllegalArgumentException("keys of dimension " + dim + " but values of dimension " + values.dim());
+        }
         this.scale = scale;
         this.scorer = Objects.requireNonNull(scorer, "scorer");
-        this.keys = new VectorStore(dim, Precision.FLOAT32);
-        this.values = new VectorStore(dim, Precision.FLOAT32);
-    }
-
-    /** Stores a token's key and value (the value first: a reader sizes its view by the keys). */
-    final void hold(float[] key, float[] value) {
-        values.append(value);
-        keys.append(key);
-    }
-
-    /** Stores the prefill's tokens, positions 0, 1, ... */
-    final void holdAll(float[][] k, float[][] v) {
-        for (int i = 0; i < k.length; i++) {
-            hold(k[i], v[i]);
-        }
-        tokens = k.length;
+        this.keys = keys;
+        this.values = values;
     }
 
     /**
@@ -65,21 +55,57 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
         for (int i = 0; i < queries.length; i++) {
             VectorChecks.checkVector("query " + i, queries[i], dim);
         }
+        if (dim < 1) {
+            throw new IllegalArgumentException("a head needs keys or queries to know its dimension");
+        }
+        VectorStore k = new VectorStore(dim, Precision.FLOAT32);
+        VectorStore v = new VectorStore(dim, Precision.FLOAT32);
+        for (int i = 0; i < keys.length; i++) {
+            v.append(values[i]);
+            k.append(keys[i]);
+        }
+        return over(policy, k, v, k.size(), queries, scale, scorer, params);
+    }
+
+    /**
+     * A head under {@code policy} over stores that already hold its tokens' keys and values (positions 0, 1, ...): it
+     * keeps them and appends to them (a KV session hands over its own). A streaming head replaces them as it drops
+     * tokens ({@link #keys()}). It takes the first {@code tokens} rows; rows appended by someone else meanwhile are
+     * taken with {@link #appended()}. The queries are checked by the caller.
+     */
+    public static PolicyHead over(HeadPolicy policy, VectorStore keys, VectorStore values, int tokens, float[][] queries, float scale,
+                                  Scorer scorer, AttentionAwareIndex.Params params) {
+        Objects.requireNonNull(policy, "policy");
+        if (tokens < 0 || keys.size() < tokens || values.size() < tokens) {
+            throw new IllegalArgumentException("stores of " + keys.size() + " keys and " + values.size() + " values do not hold " + tokens
+                    + " tokens");
+        }
         PolicyHead head = switch (policy) {
-            case HeadPolicy.Full f -> new FullHead(dim, scale, scorer);
-            case HeadPolicy.Streaming s -> new StreamingHead(dim, scale, scorer, s.sinks(), s.window());
-            case HeadPolicy.Retrieval r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), Double.NaN, -1, params);
-            case HeadPolicy.Recycled r -> new RetrievalHead(dim, scale, scorer, r.sinks(), r.window(), r.k(), r.threshold(), r.tail() ? 0 : -1,
-                    params);
-            case HeadPolicy.Block b -> new BlockHead(dim, scale, scorer, b.sinks(), b.window(), b.blockSize(), b.blocks());
-            case HeadPolicy.RetrievalTail t -> new RetrievalHead(dim, scale, scorer, t.sinks(), t.window(), t.k(), Double.NaN, t.clusters(),
-                    params);
+            case HeadPolicy.Full f -> new FullHead(scale, scorer, keys, values);
+            case HeadPolicy.Streaming s -> new StreamingHead(scale, scorer, keys, values, s.sinks(), s.window());
+            case HeadPolicy.Retrieval r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), Double.NaN, -1, params);
+            case HeadPolicy.Recycled r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), r.threshold(),
+                    r.tail() ? 0 : -1, params);
+            case HeadPolicy.Block b -> new BlockHead(scale, scorer, keys, values, b.sinks(), b.window(), b.blockSize(), b.blocks());
+            case HeadPolicy.RetrievalTail t -> new RetrievalHead(scale, scorer, keys, values, t.sinks(), t.window(), t.k(), Double.NaN,
+                    t.clusters(), params);
         };
-        head.prefill(keys, values, queries);
+        head.tokens = tokens;
+        head.prefill(queries);
         return head;
     }
 
-    abstract void prefill(float[][] keys, float[][] values, float[][] queries);
+    /** Takes the tokens held at open (positions [0, tokens)) and the prefill's queries. */
+    abstract void prefill(float[][] queries);
+
+    /** The stores the head reads now (a streaming head's change as it drops tokens). */
+    public VectorStore keys() {
+        return keys;
+    }
+
+    public VectorStore values() {
+        return values;
+    }
 
     /** The attention of {@code query} over the head's tokens as the policy reads them; {@code budget} bounds an index search. */
     public abstract PolicyAnswer attend(float[] query, int budget);
@@ -88,11 +114,23 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
     public final void append(float[] key, float[] value) {
         VectorChecks.checkVector("key", key, dim);
         VectorChecks.checkVector("value", value, dim);
-        add(key, value);
+        values.append(value); // before the key: a reader sizes its view by the keys
+        keys.append(key);
+        took();
         tokens++;
     }
 
-    abstract void add(float[] key, float[] value);
+    /**
+     * Takes the token at position {@link #tokens()}, which someone else already appended to the stores (a KV session
+     * whose stores the head was opened over, catching up with the tokens that came while it opened).
+     */
+    public final void appended() {
+        took();
+        tokens++;
+    }
+
+    /** The token at position {@link #tokens} is the stores' last row: index it, close a block, drop what left, ... */
+    abstract void took();
 
     /** Tokens the head has taken (prefill and appends), held or not. */
     public int tokens() {
@@ -146,6 +184,7 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
     /** Exact attention over the held rows {@code subset} (all of them when null). */
     PolicyAnswer exact(float[] query, int[] subset) {
         AttentionOutput a = scorer.attend(query, keys, values, subset, scale);
-        return new PolicyAnswer(a.output(), a.logSumExp(), subset == null ? keys.size() : subset.length, false);
+        int used = subset == null ? keys.size() : subset.length;
+        return new PolicyAnswer(a.output(), a.logSumExp(), used, false, used, new int[0]);
     }
 }

@@ -35,9 +35,9 @@ final class RetrievalHead extends PolicyHead {
     private long searches;
     private long reuses;
 
-    RetrievalHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window, int k, double threshold, int clusters,
-                  AttentionAwareIndex.Params params) {
-        super(dim, scale, scorer);
+    RetrievalHead(float scale, dev.attend.gpu.Scorer scorer, dev.attend.gpu.VectorStore keys, dev.attend.gpu.VectorStore values, int sinks,
+                  int window, int k, double threshold, int clusters, AttentionAwareIndex.Params params) {
+        super(scale, scorer, keys, values);
         this.sinks = sinks;
         this.window = window;
         this.k = k;
@@ -47,8 +47,7 @@ final class RetrievalHead extends PolicyHead {
     }
 
     @Override
-    void prefill(float[][] k, float[][] v, float[][] queries) {
-        holdAll(k, v);
+    void prefill(float[][] queries) {
         indexedUpTo = Math.max(sinks, tokens - window);
         int n = indexedUpTo - sinks;
         if (n > 0) {
@@ -56,7 +55,7 @@ final class RetrievalHead extends PolicyHead {
             float[][] indexed = new float[n][];
             for (int i = 0; i < n; i++) {
                 ids[i] = sinks + i;
-                indexed[i] = k[sinks + i];
+                indexed[i] = keys.row(sinks + i);
             }
             // Without prefill queries the keys stand in for them (an index over keys alone, which serves queries worse).
             index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, ids, indexed, queries.length > 0 ? queries : indexed,
@@ -70,8 +69,7 @@ final class RetrievalHead extends PolicyHead {
     }
 
     @Override
-    void add(float[] key, float[] value) {
-        hold(key, value);
+    void took() {
         int leaving = tokens + 1 - window - 1; // the position that left the window with this token, once past the sinks
         if (leaving >= sinks && leaving == indexedUpTo) {
             if (index == null) {
@@ -101,8 +99,8 @@ final class RetrievalHead extends PolicyHead {
         merge.add(fixed.output(), fixed.logSumExp());
         long scanned = staticSet.length;
         boolean searched = false;
+        int[] retrieved = new int[0];
         if (index != null) {
-            int[] retrieved;
             boolean recycling = !Double.isNaN(threshold);
             if (recycling && lastPool != null && cosine(query, lastSearched) >= threshold) {
                 retrieved = topOfPool(query);
@@ -134,7 +132,7 @@ final class RetrievalHead extends PolicyHead {
                 scanned += tail.clusters();
             }
         }
-        return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, searched);
+        return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, searched, staticSet.length, retrieved);
     }
 
     /** The k keys of the last pool that score best against {@code query}. */

@@ -12,27 +12,27 @@ final class StreamingHead extends PolicyHead {
     private final int sinks;
     private final int window;
 
-    StreamingHead(int dim, float scale, dev.attend.gpu.Scorer scorer, int sinks, int window) {
-        super(dim, scale, scorer);
+    StreamingHead(float scale, dev.attend.gpu.Scorer scorer, VectorStore keys, VectorStore values, int sinks, int window) {
+        super(scale, scorer, keys, values);
         this.sinks = sinks;
         this.window = window;
     }
 
     @Override
-    void prefill(float[][] k, float[][] v, float[][] queries) {
-        for (int i = 0; i < k.length; i++) {
-            add(k[i], v[i]);
-            tokens++;
-        }
+    void prefill(float[][] queries) {
+        dropIfDue();
     }
 
     @Override
-    void add(float[] key, float[] value) {
-        hold(key, value);
+    void took() {
+        dropIfDue();
+    }
+
+    private void dropIfDue() {
         int held = keys.size();
         if (held > sinks + window + Math.max(1, window / 4)) {
-            VectorStore k = new VectorStore(dim, dev.attend.gpu.Precision.FLOAT32);
-            VectorStore v = new VectorStore(dim, dev.attend.gpu.Precision.FLOAT32);
+            VectorStore k = new VectorStore(dim, keys.precision());
+            VectorStore v = new VectorStore(dim, values.precision());
             float[] row = new float[dim];
             for (int r = 0; r < held; r++) {
                 if (r < sinks || r >= held - window) {

@@ -3,7 +3,6 @@ package dev.attend.retrieval.policy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /** The automatic choice on planted heads: one that attends to its recent tokens, one that reaches back. */
@@ -11,26 +10,8 @@ class PolicyChooserTest {
 
     private static final int DIM = 16;
 
-    /**
-     * Keys carry their position as an angle on two dimensions (a rotation, as RoPE, under one turn over the head); a
-     * local head's queries point at their own position sharply, a retrieval head's at a random earlier one.
-     */
     private static float[][][] head(long seed, boolean local, int n) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[][] keys = new float[n][DIM];
-        float[][] queries = new float[n][DIM];
-        for (int t = 0; t < n; t++) {
-            double angle = t * 0.001;
-            keys[t][0] = (float) Math.cos(angle);
-            keys[t][1] = (float) Math.sin(angle);
-            for (int c = 2; c < DIM; c++) {
-                keys[t][c] = (float) (0.1 * rnd.nextGaussian());
-            }
-            double target = local ? angle : rnd.nextInt(t + 1) * 0.001;
-            queries[t][0] = (float) (6000 * Math.cos(target));
-            queries[t][1] = (float) (6000 * Math.sin(target));
-        }
-        return new float[][][] {keys, queries};
+        return PlantedHeads.head(seed, local, n, DIM);
     }
 
     private static int[] positions(int n) {
@@ -41,18 +22,8 @@ class PolicyChooserTest {
         return p;
     }
 
-    /** A head whose queries spread over every earlier key alike: nothing concentrates its mass. */
     private static float[][][] diffuse(long seed, int n) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[][] keys = new float[n][DIM];
-        float[][] queries = new float[n][DIM];
-        for (int t = 0; t < n; t++) {
-            for (int c = 0; c < DIM; c++) {
-                keys[t][c] = (float) rnd.nextGaussian();
-                queries[t][c] = (float) (0.05 * rnd.nextGaussian());
-            }
-        }
-        return new float[][][] {keys, queries};
+        return PlantedHeads.diffuse(seed, n, DIM);
     }
 
     @Test
