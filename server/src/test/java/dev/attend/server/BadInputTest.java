@@ -72,6 +72,8 @@ class BadInputTest {
                     Case.json("POST", "/v1/kv/sessions", "{\"layers\":1,\"kvHeads\":1,\"headDim\":4,\"surprise\":true}"),
                     Case.json("POST", "/v1/kv/sessions", "{\"id\":\"s1\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}"),
                     Case.json("POST", "/v1/kv/sessions", "[]"),
+                    Case.json("POST", "/v1/kv/sessions", "{\"layers\":1,\"kvHeads\":1,\"headDim\":4,\"policy\":\"sometimes\"}"),
+                    Case.json("POST", "/v1/kv/sessions", "{\"layers\":1,\"kvHeads\":1,\"headDim\":4,\"headPolicies\":{\"0/7\":\"full\"}}"),
                     Case.json("POST", "/v1/kv/sessions", ""),
                     Case.json("POST", "/v1/kv/sessions/s1/append", "{\"layer\":0,\"kvHead\":0,\"position\":2,\"key\":[1,0,0],\"value\":[0,1,0,0]}"),
                     Case.json("POST", "/v1/kv/sessions/s1/append", "{\"layer\":0,\"kvHead\":0,\"position\":2,\"key\":[NaN,0,0,0],\"value\":[0,1,0,0]}"),

@@ -349,6 +349,53 @@ class KvSessionRoutesTest {
     }
 
     @Test
+    void headPoliciesAreSetAtCreationShownPerHeadAndCountedInMetrics() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(21);
+        int d = 8;
+        assertThat(post("/v1/kv/sessions", Map.of("id", "pol", "layers", 1, "kvHeads", 2, "headDim", d, "sinkTokens", 2, "windowTokens", 8,
+                "topK", 10, "policy", "auto", "headPolicies", Map.of("0/1", "streaming"))).statusCode()).isEqualTo(201);
+        for (int head = 0; head < 2; head++) {
+            Map<String, Object> prefill = new LinkedHashMap<>();
+            prefill.put("layer", 0);
+            prefill.put("kvHead", head);
+            prefill.put("from", 0);
+            prefill.put("keys", rows(rnd, 300, d));
+            prefill.put("values", rows(rnd, 300, d));
+            prefill.put("queries", rows(rnd, 300, d));
+            assertThat(post("/v1/kv/sessions/pol/prefill", prefill).statusCode()).isEqualTo(200);
+        }
+        com.fasterxml.jackson.databind.JsonNode session = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/pol"));
+        long deadline = System.nanoTime() + 60_000_000_000L; // the policies open on the build thread
+        while (session.path("heads").get(0).path("policy").path("policy").isNull()
+                || !session.path("heads").get(1).path("index").path("state").asText().equals("ready")) {
+            assertThat(System.nanoTime()).as("policies opened").isLessThan(deadline);
+            Thread.sleep(50);
+            session = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/pol"));
+        }
+        assertThat(session.path("policy").asText()).isEqualTo("auto");
+        assertThat(session.path("headPolicies").path("0/1").asText()).isEqualTo("streaming");
+        com.fasterxml.jackson.databind.JsonNode auto = session.path("heads").get(0).path("policy");
+        assertThat(auto.path("configured").asText()).isEqualTo("auto");
+        assertThat(auto.path("policy").asText()).isIn("streaming", "retrieval", "retrieval+tail");
+        assertThat(auto.path("measured").path("queries").asInt()).isEqualTo(64);
+        com.fasterxml.jackson.databind.JsonNode streaming = session.path("heads").get(1).path("policy");
+        assertThat(streaming.path("policy").asText()).isEqualTo("streaming");
+        assertThat(streaming.path("measured").isNull()).isTrue();
+        // the streaming head holds its sinks and window only; the other every token
+        assertThat(streaming.path("kvBytes").asLong()).isLessThan(300L * d * 4 * 2 / 4);
+        // attending a streaming head works; comparing it with full attention cannot
+        Map<String, Object> q = Map.of("queryHead", 1, "query", rows(rnd, 1, d)[0]);
+        HttpResponse<String> answer = post("/v1/kv/sessions/pol/attend", Map.of("layer", 0, "queries", List.of(q)));
+        assertThat(answer.statusCode()).isEqualTo(200);
+        assertThat(TestHttp.json(answer).path("results").get(0).path("stats").path("mode").asText()).isEqualTo("streaming");
+        assertThat(post("/v1/kv/sessions/pol/accuracy", Map.of("layer", 0, "queries", List.of(q))).statusCode()).isEqualTo(409);
+        String scrape = TestHttp.get(server, "/metrics").body();
+        assertThat(scrape).containsPattern("attend_kv_policy_heads\\{policy=\"streaming\"\\} [1-9]");
+        assertThat(scrape).contains("attend_kv_policy_bytes{kind=\"kv\",policy=\"streaming\"}");
+        assertThat(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions/pol").DELETE().build()).statusCode()).isEqualTo(204);
+    }
+
+    @Test
     void prefillQueriesCanNameTheirQueryHeadForPerHeadIndexes() {
         SplittableRandom rnd = new SplittableRandom(12);
         int d = 4;

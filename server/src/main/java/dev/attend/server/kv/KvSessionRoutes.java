@@ -27,9 +27,12 @@ import java.util.function.Consumer;
  * HTTP endpoints of retrieval attention, in JSON (vectors as arrays of numbers):
  * <ul>
  *   <li>{@code POST /v1/kv/sessions} {@code {id?, layers, kvHeads, queryHeadsPerKvHead?, headDim, sinkTokens?,
- *       windowTokens?, topK?, scale?, storage?, retriever?, indexPerQueryHead?}}: creates a session (201);</li>
+ *       windowTokens?, topK?, scale?, storage?, retriever?, indexPerQueryHead?, policy?, headPolicies?}}: creates a session
+ *       (201); {@code policy} is every KV head's policy (retrieval by default; any {@code HeadPolicy} name, or auto) and
+ *       {@code headPolicies} overrides it per head, {@code {"layer/kvHead": name}};</li>
  *   <li>{@code GET /v1/kv/sessions}: the sessions held, each with its shape, length and memory;</li>
- *   <li>{@code GET /v1/kv/sessions/{id}}: its shape, memory and every KV head's index state;</li>
+ *   <li>{@code GET /v1/kv/sessions/{id}}: its shape, memory and every KV head's index state and policy (chosen policy,
+ *       prefill measurements of an automatic choice, KV and index bytes, searches and reuses);</li>
  *   <li>{@code DELETE /v1/kv/sessions/{id}} (204);</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/prefill} {@code {layer, kvHead, from, keys, values, queries, queryHeads?, more?}}: with
  *       {@code more: true} further chunks follow and the index build waits for the last;</li>
@@ -120,8 +123,10 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     }
 
     /**
-     * Publishes {@code attend_kv_sessions} (sessions held) and {@code attend_kv_session_bytes} (keys,
-     * values and indexes of all of them) on {@code registry}.
+     * Publishes {@code attend_kv_sessions} (sessions held), {@code attend_kv_session_bytes} (keys, values and indexes of
+     * all of them), and per head policy ({@link #POLICY_FAMILIES}, tag {@code policy}) the KV heads following it
+     * ({@code attend_kv_policy_heads}) and their bytes ({@code attend_kv_policy_bytes}, tag {@code kind} kv or index)
+     * on {@code registry}.
      */
     public KvSessionRoutes bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
         io.micrometer.core.instrument.Gauge.builder("attend.kv.sessions", sessions, KvSessionStore::size)
@@ -131,7 +136,46 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         io.micrometer.core.instrument.FunctionCounter.builder("attend.kv.sessions.expired", expired,
                 java.util.concurrent.atomic.AtomicLong::get).description("KV sessions deleted after their time-to-live")
                 .register(registry);
+        for (String family : POLICY_FAMILIES) {
+            io.micrometer.core.instrument.Gauge.builder("attend.kv.policy.heads", sessions, st -> policyTotals(st, family)[0])
+                    .tag("policy", family).description("KV heads following a policy (undecided: auto, before the prefill ends)")
+                    .register(registry);
+            for (String kind : List.of("kv", "index")) {
+                int at = kind.equals("kv") ? 1 : 2;
+                io.micrometer.core.instrument.Gauge.builder("attend.kv.policy.bytes", sessions, st -> policyTotals(st, family)[at])
+                        .tag("policy", family).tag("kind", kind).baseUnit("bytes")
+                        .description("Bytes of keys and values (kv) or of indexes, blocks and clusters (index) of the KV heads following a policy")
+                        .register(registry);
+            }
+        }
         return this;
+    }
+
+    /** The policies the metrics tell apart: a policy's name without its parameters. */
+    static final List<String> POLICY_FAMILIES = List.of("full", "streaming", "retrieval", "recycled", "recycled+tail", "block",
+            "retrieval+tail", "undecided");
+
+    /** {heads, KV bytes, index bytes} of the heads of every session following {@code family}. */
+    private static double[] policyTotals(KvSessionStore store, String family) {
+        double[] totals = new double[3];
+        for (String id : store.ids()) {
+            KvSession s = store.get(id);
+            if (s == null) {
+                continue;
+            }
+            for (int l = 0; l < s.config().layers(); l++) {
+                for (int h = 0; h < s.config().kvHeads(); h++) {
+                    KvSession.PolicyState p = s.policyState(l, h);
+                    String name = p.policy() == null ? "undecided" : p.policy().split(":")[0];
+                    if (name.equals(family)) {
+                        totals[0]++;
+                        totals[1] += p.kvBytes();
+                        totals[2] += p.indexBytes();
+                    }
+                }
+            }
+        }
+        return totals;
     }
 
     private static double bytes(KvSessionStore store) {
@@ -146,7 +190,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     /** Request bodies. Absent optional numbers are null. */
     record CreateRequest(String id, Integer layers, Integer kvHeads, Integer queryHeadsPerKvHead, Integer headDim,
                          Integer sinkTokens, Integer windowTokens, Integer topK, Float scale, String storage, String retriever,
-                         Boolean indexPerQueryHead) {
+                         Boolean indexPerQueryHead, String policy, Map<String, String> headPolicies) {
     }
 
     record PrefillRequest(Integer layer, Integer kvHead, Integer from, float[][] keys, float[][] values, float[][] queries,
@@ -271,7 +315,12 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             int head = required(q.queryHead(), "queryHead");
             float[] vector = required(q.query(), "query");
             int b = budget != null ? budget : defaultBudget(s, layer, head);
-            KvSession.AccuracyCheck a = checked(() -> s.checkAccuracy(layer, head, vector, b));
+            KvSession.AccuracyCheck a;
+            try {
+                a = checked(() -> s.checkAccuracy(layer, head, vector, b));
+            } catch (IllegalStateException e) { // a streaming head has nothing to compare with
+                throw new ApiException(409, ErrorCodes.CONFLICT, e.getMessage(), Map.of("queryHead", head));
+            }
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("queryHead", head);
             m.put("relativeError", a.relativeError());
@@ -480,7 +529,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                 r.topK() == null ? d.topK() : r.topK(), r.scale() == null ? d.scale() : r.scale(), AttentionAwareIndex.Params.defaults(),
                 r.storage() == null ? Precision.FLOAT32 : storage(r.storage()),
                 r.retriever() == null ? d.retriever() : KvSessionConfig.Retriever.of(r.retriever()),
-                Boolean.TRUE.equals(r.indexPerQueryHead())));
+                Boolean.TRUE.equals(r.indexPerQueryHead()),
+                new dev.attend.retrieval.HeadPolicies(r.policy() == null ? dev.attend.retrieval.HeadPolicies.RETRIEVAL : r.policy(),
+                        r.headPolicies())).checked());
         KvSession created;
         synchronized (sessions) {
             if (sessions.get(id) != null) {
@@ -531,6 +582,8 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         m.put("storage", c.storage() == Precision.FLOAT16 ? "float16" : "float32");
         m.put("retriever", c.retriever().wireName());
         m.put("indexPerQueryHead", c.indexPerQueryHead());
+        m.put("policy", c.policies().defaultPolicy());
+        m.put("headPolicies", c.policies().perHead());
         m.put("memoryBytes", s.memoryBytes());
         List<Map<String, Object>> heads = new ArrayList<>();
         for (int l = 0; l < c.layers(); l++) {
@@ -539,6 +592,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                 head.put("layer", l);
                 head.put("kvHead", h);
                 head.put("index", s.indexState(l, h));
+                head.put("policy", s.policyState(l, h));
                 heads.add(head);
             }
         }
