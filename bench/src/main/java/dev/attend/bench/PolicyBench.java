@@ -46,7 +46,8 @@ final class PolicyBench {
                                   [--window 512] [--recycle 0.7,0.5] [--heads 8] [--seed 1] [--json FILE] [--plot FILE.png]
               --kv DIR        a directory of heads (L<l>H<h>.{q,k,v}.npy and meta.json), e.g. ../shared/data/kv/bytelm-pysrc
               --synthetic N   a session of --heads planted heads of N tokens, half local (streaming-like), half reaching back
-              --recycle T,... the recycled policies' cosine thresholds (each with and without the tail estimate)
+              --recycle T,... the recycled policies' cosine thresholds (each with and without the tail estimate); auto:
+                              a threshold per head, calibrated on the prefill's last 64 queries
             """;
 
     private PolicyBench() {
@@ -80,7 +81,8 @@ final class PolicyBench {
                     case "--sinks" -> sinks = Integer.parseInt(v);
                     case "--window" -> window = Integer.parseInt(v);
                     case "--heads" -> heads = Integer.parseInt(v);
-                    case "--recycle" -> recycle = Arrays.stream(v.split(",")).mapToDouble(Double::parseDouble).toArray();
+                    case "--recycle" -> recycle = Arrays.stream(v.split(",")).mapToDouble(t -> t.strip().equals("auto") ? Double.NaN
+                            : Double.parseDouble(t)).toArray();
                     case "--seed" -> seed = Long.parseLong(v);
                     case "--json" -> json = Path.of(v);
                     case "--plot" -> plot = Path.of(v);
@@ -94,7 +96,7 @@ final class PolicyBench {
                 throw new IllegalArgumentException("--steps must be >= 1, --heads >= 2, --synthetic > 1024");
             }
             for (double t : recycle) {
-                HeadPolicy.parse("recycled:" + t, sinks, window, k); // validates
+                HeadPolicy.parse("recycled:" + (Double.isNaN(t) ? "auto" : Double.toString(t)), sinks, window, k); // validates
             }
         } catch (BenchArgs.HelpRequested h) {
             out.println(USAGE);
@@ -129,7 +131,7 @@ final class PolicyBench {
                 report.put("k", k);
                 report.put("sinks", sinks);
                 report.put("window", window);
-                report.put("recycle_thresholds", Arrays.stream(recycle).boxed().toList());
+                report.put("recycle_thresholds", Arrays.stream(recycle).mapToObj(t -> Double.isNaN(t) ? (Object) "auto" : (Object) t).toList());
                 report.put("rows", rows);
                 Files.writeString(json, Json.write(report, 2) + "\n");
                 err.println("[policies] wrote " + json);
@@ -252,6 +254,9 @@ final class PolicyBench {
             r.put("mass_kept_mean", mass[p]);
             r.put("keys_scanned_per_step", scanned[p] / (double) steps);
             r.put("searches_skipped", head.searches() + head.reuses() == 0 ? 0.0 : head.reuses() / (double) (head.searches() + head.reuses()));
+            if (!Double.isNaN(head.recycleThreshold())) {
+                r.put("recycle_threshold", head.recycleThreshold());
+            }
             r.put("kv_bytes", head.kvBytes());
             r.put("index_bytes", head.indexBytes());
             r.put("step_us_p50", median(micros[p]));
@@ -275,6 +280,9 @@ final class PolicyBench {
 
     private static void printRow(Map<String, Object> r, PrintStream out) {
         String label = r.get("policy").equals("auto") ? "auto -> " + r.get("auto_choice") : (String) r.get("policy");
+        if (label.endsWith(":auto") && r.containsKey("recycle_threshold")) {
+            label += "=" + r.get("recycle_threshold");
+        }
         out.printf(Locale.ROOT, "  %-22s %10.4f %10.4f %12.0f %9.2f %10.2f %10.0f%n", label, (double) r.get("relative_error_median"),
                 (double) r.get("mass_kept_mean"), (double) r.get("keys_scanned_per_step"), (double) r.get("searches_skipped"),
                 ((long) r.get("kv_bytes") + (long) r.get("index_bytes")) / 1e6, (double) r.get("step_us_p50"));

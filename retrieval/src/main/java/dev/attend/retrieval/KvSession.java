@@ -400,7 +400,8 @@ public final class KvSession implements AutoCloseable {
             return new PolicyState(h.configuredPolicy, policy == null ? null : policy.spec(),
                     c == null ? null : new Measured(c.massOutsideMean(), c.massOutsideMax(), c.topKShare(), c.queriesMeasured()),
                     h.keys.bytes() + h.values.bytes(), indexBytes(h.indexes) + (policyHead == null ? 0 : policyHead.indexBytes()),
-                    policyHead == null ? 0 : policyHead.searches(), policyHead == null ? 0 : policyHead.reuses());
+                    policyHead == null ? 0 : policyHead.searches(), policyHead == null ? 0 : policyHead.reuses(),
+                    policyHead == null || Double.isNaN(policyHead.recycleThreshold()) ? null : policyHead.recycleThreshold());
         }
     }
 
@@ -408,10 +409,11 @@ public final class KvSession implements AutoCloseable {
      * A KV head's policy: {@code configured} as set (a policy name or {@code auto...}), {@code policy} the one it follows
      * (null while an automatic choice waits for the prefill's end), {@code measured} the prefill statistics behind an
      * automatic choice (null otherwise), the bytes of keys and values held and of its index (or blocks, or clusters),
-     * and for a policy head the index searches done and the answers that reused an earlier selection.
+     * and for a policy head the index searches done, the answers that reused an earlier selection, and a recycling
+     * head's cosine threshold (calibrated on the prefill for {@code recycled:auto}; null for the other heads).
      */
     public record PolicyState(String configured, String policy, Measured measured, long kvBytes, long indexBytes, long searches,
-                              long reuses) {
+                              long reuses, Double recycleThreshold) {
     }
 
     /** {@link PolicyChooser.Choice}'s measurements: the mean and largest attention mass outside sinks + window, and the top-k share of it. */

@@ -171,6 +171,8 @@ class KvSessionPolicyTest {
             auto = s.policyState(0, 0);
             assertThat(auto.policy()).isEqualTo("streaming");
             assertThat(s.policyState(0, 1).policy()).isEqualTo("recycled+tail:0.5");
+            assertThat(s.policyState(0, 1).recycleThreshold()).isEqualTo(0.5);
+            assertThat(s.policyState(0, 0).recycleThreshold()).isNull();
             before = s.attend(0, 1, q, 500);
         }
         try (KvSessionStore store = new KvSessionStore(dir, scorer, NOW, NOW, KvDurability.FSYNC)) {

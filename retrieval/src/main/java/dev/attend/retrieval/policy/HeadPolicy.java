@@ -81,14 +81,19 @@ public sealed interface HeadPolicy {
         public Recycled {
             checkStatic(sinks, window);
             checkK(k);
-            if (!(threshold >= -1 && threshold <= 1)) {
-                throw new IllegalArgumentException("a recycling threshold is a cosine in [-1, 1], got " + threshold);
+            if (!(threshold >= -1 && threshold <= 1) && !Double.isNaN(threshold)) {
+                throw new IllegalArgumentException("a recycling threshold is a cosine in [-1, 1] (or NaN: calibrated), got " + threshold);
             }
+        }
+
+        /** Whether the threshold is calibrated on the prefill's queries when the head opens ({@code recycled:auto}). */
+        public boolean calibrated() {
+            return Double.isNaN(threshold);
         }
 
         @Override
         public String spec() {
-            return (tail ? "recycled+tail:" : "recycled:") + threshold;
+            return (tail ? "recycled+tail:" : "recycled:") + (calibrated() ? "auto" : Double.toString(threshold));
         }
     }
 
@@ -148,6 +153,9 @@ public sealed interface HeadPolicy {
         }
         if (s.startsWith("recycled:") || s.startsWith("recycled+tail:")) {
             String t = s.substring(s.indexOf(':') + 1);
+            if (t.equals("auto")) {
+                return new Recycled(sinks, window, k, Double.NaN, s.startsWith("recycled+tail:"));
+            }
             try {
                 return new Recycled(sinks, window, k, Double.parseDouble(t), s.startsWith("recycled+tail:"));
             } catch (NumberFormatException e) {
@@ -167,7 +175,8 @@ public sealed interface HeadPolicy {
     }
 
     /** The names {@link #parse} knows. */
-    String NAMES = "full, streaming, retrieval, recycled[:threshold], recycled+tail[:threshold], block[:size], retrieval+tail[:clusters]";
+    String NAMES = "full, streaming, retrieval, recycled[:threshold|:auto], recycled+tail[:threshold|:auto], block[:size], "
+            + "retrieval+tail[:clusters]";
 
     private static int parseInt(String spec, String text, String what) {
         try {

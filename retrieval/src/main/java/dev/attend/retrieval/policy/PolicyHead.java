@@ -83,11 +83,12 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
         PolicyHead head = switch (policy) {
             case HeadPolicy.Full f -> new FullHead(scale, scorer, keys, values);
             case HeadPolicy.Streaming s -> new StreamingHead(scale, scorer, keys, values, s.sinks(), s.window());
-            case HeadPolicy.Retrieval r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), Double.NaN, -1, params);
-            case HeadPolicy.Recycled r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), r.threshold(),
+            case HeadPolicy.Retrieval r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), false, Double.NaN, -1,
+                    params);
+            case HeadPolicy.Recycled r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), true, r.threshold(),
                     r.tail() ? 0 : -1, params);
             case HeadPolicy.Block b -> new BlockHead(scale, scorer, keys, values, b.sinks(), b.window(), b.blockSize(), b.blocks());
-            case HeadPolicy.RetrievalTail t -> new RetrievalHead(scale, scorer, keys, values, t.sinks(), t.window(), t.k(), Double.NaN,
+            case HeadPolicy.RetrievalTail t -> new RetrievalHead(scale, scorer, keys, values, t.sinks(), t.window(), t.k(), false, Double.NaN,
                     t.clusters(), params);
         };
         head.tokens = tokens;
@@ -140,6 +141,11 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
     /** Index searches done so far. */
     public long searches() {
         return 0;
+    }
+
+    /** The cosine threshold of a recycling head (as configured or calibrated), NaN for the other heads. */
+    public double recycleThreshold() {
+        return Double.NaN;
     }
 
     /** Queries answered with the selection of an earlier search ({@link HeadPolicy.Recycled}). */

@@ -16,13 +16,21 @@ import dev.attend.retrieval.internals.LogSumExpMerge;
  * the one compared with. Re-ranking the pool follows a query that drifts within the pool's neighbourhood, where
  * reusing the last top k as it was would not. With clusters ({@link HeadPolicy.RetrievalTail}), the indexed keys
  * neither retrieved nor static are estimated from their clusters ({@link ClusterTail}) and merged like the exact parts.
+ *
+ * <p>A calibrated threshold ({@code recycled:auto}) is chosen when the head opens, from the prefill's last
+ * {@value #CALIBRATION_QUERIES} queries replayed as decode steps: each searched once, each answered with every
+ * candidate threshold, and the lowest threshold (the most reuse) whose median output error against full attention
+ * stays within {@value #CALIBRATION_TOLERANCE} times that of searching every step is kept. Heads differ: consecutive
+ * queries of one head stay alike where another's turn at every token, and a diffuse head with a tail estimate loses
+ * little to a stale selection; one threshold for all either searches too often or reuses too much.
  */
 final class RetrievalHead extends PolicyHead {
 
     private final int sinks;
     private final int window;
     private final int k;
-    private final double threshold; // NaN: search every query
+    private final boolean recycling;
+    private double threshold; // NaN while a calibrated one is not chosen yet
     private final int clusters; // -1: no tail estimate; 0: the square root of the indexed keys
     private ClusterTail tail;
     private final AttentionAwareIndex.Params params;
@@ -30,17 +38,24 @@ final class RetrievalHead extends PolicyHead {
     private int indexedUpTo;
     private float[] lastSearched;
     private int[] lastPool;
+    /** Prefill queries a calibration replays (the last ones: the nearest to the decode steps to come). */
+    static final int CALIBRATION_QUERIES = 64;
+    /** How much more median error than searching every step a calibrated threshold may cost. */
+    static final double CALIBRATION_TOLERANCE = 1.1;
+    /** The thresholds a calibration tries, from the most searching to the most reusing. */
+    private static final double[] CANDIDATE_THRESHOLDS = {0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0, -1.0};
     /** The pool a recycling search keeps, in multiples of k (the search's beam is already that wide at the default budget). */
     static final int POOL_FACTOR = 4;
     private long searches;
     private long reuses;
 
     RetrievalHead(float scale, dev.attend.gpu.Scorer scorer, dev.attend.gpu.VectorStore keys, dev.attend.gpu.VectorStore values, int sinks,
-                  int window, int k, double threshold, int clusters, AttentionAwareIndex.Params params) {
+                  int window, int k, boolean recycling, double threshold, int clusters, AttentionAwareIndex.Params params) {
         super(scale, scorer, keys, values);
         this.sinks = sinks;
         this.window = window;
         this.k = k;
+        this.recycling = recycling;
         this.threshold = threshold;
         this.clusters = clusters;
         this.params = params;
@@ -63,6 +78,9 @@ final class RetrievalHead extends PolicyHead {
             if (clusters >= 0) {
                 tail = ClusterTail.build(keys, values, sinks, indexedUpTo, clusters, scorer);
             }
+            if (recycling && Double.isNaN(threshold)) {
+                threshold = calibrate(queries);
+            }
         } else {
             indexedUpTo = sinks; // the index will start at the sinks' end when a token first leaves the window
         }
@@ -78,6 +96,9 @@ final class RetrievalHead extends PolicyHead {
                 if (clusters >= 0) {
                     tail = ClusterTail.build(keys, values, leaving, leaving + 1, clusters, scorer);
                 }
+                if (recycling && Double.isNaN(threshold)) { // no prefill beyond the static set to calibrate on
+                    threshold = HeadPolicy.DEFAULT_RECYCLE_THRESHOLD;
+                }
             } else {
                 index.addAll(new long[] {leaving}, new float[][] {keys.row(leaving)});
                 if (tail != null) {
@@ -91,36 +112,49 @@ final class RetrievalHead extends PolicyHead {
     @Override
     public PolicyAnswer attend(float[] query, int budget) {
         checkQuery(query, budget);
+        if (index == null) {
+            return answer(query, new int[0], 0, false);
+        }
+        if (recycling && lastPool != null && cosine(query, lastSearched) >= threshold) {
+            reuses++;
+            return answer(query, topOfPool(query, lastPool), lastPool.length, false);
+        }
+        int[] pool = search(query, budget);
+        searches++;
+        if (recycling) {
+            lastSearched = query.clone();
+            lastPool = pool;
+        }
+        return answer(query, pool.length > k ? java.util.Arrays.copyOf(pool, k) : pool, searchedKeys, true);
+    }
+
+    /** The distance computations of the latest {@link #search}. */
+    private long searchedKeys;
+
+    /** The index's best positions for {@code query} (a pool of {@link #POOL_FACTOR} k when recycling, else k), best first. */
+    private int[] search(float[] query, int budget) {
+        SearchResult found = index.search(query, recycling ? POOL_FACTOR * k : k, budget);
+        int[] ids = new int[found.ids().length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = (int) found.ids()[i];
+        }
+        searchedKeys = found.stats().distanceComputations();
+        return ids;
+    }
+
+    /**
+     * The static set exactly, merged with the {@code retrieved} keys exactly and, with a tail, the estimate of the
+     * rest; {@code selectionCost} is what choosing them took (a search's distance computations, or a pool's products).
+     */
+    private PolicyAnswer answer(float[] query, int[] retrieved, long selectionCost, boolean searched) {
         int n = tokens;
         int upTo = index == null ? Math.min(sinks, n) : indexedUpTo;
         int[] staticSet = staticSet(sinks, upTo, n);
         LogSumExpMerge merge = new LogSumExpMerge(dim);
         AttentionOutput fixed = scorer.attend(query, keys, values, staticSet, scale);
         merge.add(fixed.output(), fixed.logSumExp());
-        long scanned = staticSet.length;
-        boolean searched = false;
-        int[] retrieved = new int[0];
+        long scanned = staticSet.length + selectionCost;
         if (index != null) {
-            boolean recycling = !Double.isNaN(threshold);
-            if (recycling && lastPool != null && cosine(query, lastSearched) >= threshold) {
-                retrieved = topOfPool(query);
-                scanned += lastPool.length;
-                reuses++;
-            } else {
-                SearchResult found = index.search(query, recycling ? POOL_FACTOR * k : k, budget);
-                int[] ids = new int[found.ids().length];
-                for (int i = 0; i < ids.length; i++) {
-                    ids[i] = (int) found.ids()[i];
-                }
-                retrieved = ids.length > k ? java.util.Arrays.copyOf(ids, k) : ids; // best first
-                scanned += found.stats().distanceComputations();
-                searched = true;
-                searches++;
-                if (recycling) {
-                    lastSearched = query.clone();
-                    lastPool = ids;
-                }
-            }
             AttentionOutput top = scorer.attend(query, keys, values, retrieved, scale);
             merge.add(top.output(), top.logSumExp());
             scanned += retrieved.length;
@@ -135,10 +169,74 @@ final class RetrievalHead extends PolicyHead {
         return new PolicyAnswer(merge.output(), merge.logSumExp(), scanned, searched, staticSet.length, retrieved);
     }
 
-    /** The k keys of the last pool that score best against {@code query}. */
-    private int[] topOfPool(float[] query) {
-        dev.attend.gpu.TopKCollector best = new dev.attend.gpu.TopKCollector(Math.min(k, lastPool.length));
-        for (int position : lastPool) {
+    /**
+     * The recycling threshold for this head: the prefill's last queries replayed as decode steps under every candidate
+     * threshold (see the class comment); {@link HeadPolicy#DEFAULT_RECYCLE_THRESHOLD} without two queries to replay.
+     */
+    private double calibrate(float[][] queries) {
+        int c = Math.min(CALIBRATION_QUERIES, queries.length);
+        if (c < 2) {
+            return HeadPolicy.DEFAULT_RECYCLE_THRESHOLD;
+        }
+        float[][] run = java.util.Arrays.copyOfRange(queries, queries.length - c, queries.length);
+        int budget = (int) Math.max(2L * POOL_FACTOR * k, Math.ceil(12 * Math.sqrt(indexedUpTo - sinks)));
+        int[] everything = staticSet(0, 0, tokens);
+        int[][] pools = new int[c][];
+        float[][] exact = new float[c][];
+        double[] searchedErrors = new double[c];
+        for (int i = 0; i < c; i++) {
+            pools[i] = search(run[i], budget);
+            exact[i] = scorer.attend(run[i], keys, values, everything, scale).output();
+            searchedErrors[i] = relativeError(answer(run[i], java.util.Arrays.copyOf(pools[i], Math.min(k, pools[i].length)), 0, true).output(),
+                    exact[i]);
+        }
+        double limit = CALIBRATION_TOLERANCE * median(searchedErrors);
+        double chosen = 1.0; // reuse an identical query only
+        double[] errors = new double[c];
+        for (double candidate : CANDIDATE_THRESHOLDS) {
+            int last = 0;
+            for (int i = 0; i < c; i++) {
+                int[] retrieved;
+                if (i > 0 && cosine(run[i], run[last]) >= candidate) {
+                    retrieved = topOfPool(run[i], pools[last]);
+                } else {
+                    last = i;
+                    retrieved = java.util.Arrays.copyOf(pools[i], Math.min(k, pools[i].length));
+                }
+                errors[i] = relativeError(answer(run[i], retrieved, 0, false).output(), exact[i]);
+            }
+            if (median(errors) <= limit) {
+                chosen = candidate;
+            }
+        }
+        return chosen;
+    }
+
+    private static double relativeError(float[] got, float[] want) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < got.length; i++) {
+            num += (got[i] - want[i]) * (double) (got[i] - want[i]);
+            den += want[i] * (double) want[i];
+        }
+        return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    @Override
+    public double recycleThreshold() {
+        return recycling ? threshold : Double.NaN;
+    }
+
+    /** The k keys of a search's pool that score best against {@code query}. */
+    private int[] topOfPool(float[] query, int[] pool) {
+        dev.attend.gpu.TopKCollector best = new dev.attend.gpu.TopKCollector(Math.min(k, pool.length));
+        for (int position : pool) {
             best.offer(keys.dot(position, query), position);
         }
         return best.drain().ids();

@@ -172,6 +172,37 @@ class PolicyHeadTest {
         assertThat(recycled.searches()).isEqualTo(2);
     }
 
+    /**
+     * A calibrated threshold follows the head: where the prefill's last queries keep one direction, reusing always
+     * costs nothing and the head reuses whatever comes; where they turn at every token, only close queries reuse.
+     */
+    @Test
+    void aCalibratedThresholdReusesFreelyOnASteadyHeadAndLittleOnATurningOne() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
+        float[][] keys = rows(rnd, 3000);
+        float[][] values = rows(rnd, 3000);
+        float[][] turning = rows(rnd, 400);
+        float[][] steady = rows(rnd, 400);
+        for (int i = 0; i < 400; i++) {
+            for (int c = 0; c < DIM; c++) {
+                turning[i][c] *= 3; // sharp: which keys are chosen matters
+                steady[i][c] = 3 * steady[0][c] + 0.01f * (float) rnd.nextGaussian();
+            }
+        }
+        HeadPolicy auto = HeadPolicy.parse("recycled:auto", 4, 32, 50);
+        assertThat(auto.spec()).isEqualTo("recycled:auto");
+        PolicyHead steadyHead = PolicyHead.open(auto, keys, values, steady, SCALE, scorer, PARAMS);
+        PolicyHead turningHead = PolicyHead.open(auto, keys, values, turning, SCALE, scorer, PARAMS);
+        System.out.printf("calibrated recycling thresholds: steady head %.2f, turning head %.2f%n", steadyHead.recycleThreshold(),
+                turningHead.recycleThreshold());
+        assertThat(steadyHead.recycleThreshold()).isEqualTo(-1.0);
+        assertThat(turningHead.recycleThreshold()).isGreaterThanOrEqualTo(0.1);
+        // the same prefill calibrates the same way
+        assertThat(PolicyHead.open(auto, keys, values, turning, SCALE, scorer, PARAMS).recycleThreshold())
+                .isEqualTo(turningHead.recycleThreshold());
+        assertThat(PolicyHead.open(new HeadPolicy.Retrieval(4, 32, 50), keys, values, turning, SCALE, scorer, PARAMS).recycleThreshold()).isNaN();
+    }
+
     @Test
     void badPolicyNamesAndParametersGetClearErrors() {
         assertThat(HeadPolicy.parse(" Recycled:0.8 ", 4, 64, 100)).isEqualTo(new HeadPolicy.Recycled(4, 64, 100, 0.8));
