@@ -173,6 +173,32 @@ class PolicyHeadTest {
     }
 
     /**
+     * A reused selection follows the tokens after its keys: a head whose attention moves one token forward per step (a
+     * copying, induction-like head) keeps finding its key from one search, long after that key left the first pool.
+     */
+    @Test
+    void aReusedPoolFollowsTheTokensAfterItsKeys() {
+        int n = 600;
+        float[][] keys = new float[n][DIM];
+        float[][] values = rows(new SplittableRandom(SEED + 4), n);
+        for (int t = 0; t < n; t++) { // position as an angle: a query aimed at an angle scores that position best
+            keys[t][0] = (float) Math.cos(t * 0.01);
+            keys[t][1] = (float) Math.sin(t * 0.01);
+        }
+        float[][] queries = new float[40][DIM];
+        for (int s = 0; s < queries.length; s++) {
+            queries[s][0] = (float) (100 * Math.cos((100 + s) * 0.01));
+            queries[s][1] = (float) (100 * Math.sin((100 + s) * 0.01));
+        }
+        PolicyHead head = PolicyHead.open(new HeadPolicy.Recycled(0, 8, 1, 0.0), keys, values, queries, SCALE, scorer, PARAMS);
+        for (int s = 0; s < queries.length; s++) {
+            assertThat(head.attend(queries[s], 1000).selected()).as("step " + s).containsExactly(100 + s);
+        }
+        assertThat(head.searches()).isEqualTo(1);
+        assertThat(head.reuses()).isEqualTo(queries.length - 1);
+    }
+
+    /**
      * A calibrated threshold follows the head: where the prefill's last queries keep one direction, reusing always
      * costs nothing and the head reuses whatever comes; where they turn at every token, only close queries reuse.
      */
