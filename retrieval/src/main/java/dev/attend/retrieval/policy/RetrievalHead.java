@@ -11,8 +11,8 @@ import dev.attend.retrieval.internals.LogSumExpMerge;
  * The static set exactly, merged through log-sum-exp with the top k keys an attention-aware index (trained on the
  * prefill's queries) retrieves from the other tokens; a token that leaves the window enters the index. With a
  * recycling threshold, a search keeps a pool of its best {@link #POOL_FACTOR} k keys, and every later query whose
- * cosine with the searched one stays at or above the threshold takes its top k from that pool: the pool's keys and
- * the token after each of them scored again (under a thousand products instead of a search), the best
+ * cosine with the searched one stays at or above the threshold takes its top k from that pool: the pool's keys, the
+ * token after each of them and the keys indexed since, scored again (under a thousand products instead of a search), the best
  * {@link #POOL_FACTOR} k kept as the next pool; the first query below the threshold is searched, and becomes the one
  * compared with. Re-ranking follows a query that drifts within the pool's neighbourhood, where reusing the last top
  * k as it was would not; the successors follow a head whose attention moves a token forward per step (copying,
@@ -41,6 +41,8 @@ final class RetrievalHead extends PolicyHead {
     private int indexedUpTo;
     private float[] lastSearched;
     private int[] lastPool;
+    /** {@link #indexedUpTo} when {@link #lastPool} was made. */
+    private int poolUpTo;
     /** Prefill queries a calibration replays (the last ones: the nearest to the decode steps to come). */
     static final int CALIBRATION_QUERIES = 64;
     /** How much more median error than searching every step a calibrated threshold may cost. */
@@ -120,8 +122,10 @@ final class RetrievalHead extends PolicyHead {
         }
         if (recycling && lastPool != null && cosine(query, lastSearched) >= threshold) {
             reuses++;
-            long cost = candidates(lastPool).length;
-            lastPool = refreshPool(query, lastPool);
+            int[] candidates = candidates(lastPool, poolUpTo);
+            lastPool = refreshPool(query, candidates);
+            poolUpTo = indexedUpTo;
+            long cost = candidates.length;
 
             return answer(query, java.util.Arrays.copyOf(lastPool, Math.min(k, lastPool.length)), cost, false);
         }
@@ -129,6 +133,7 @@ final class RetrievalHead extends PolicyHead {
         searches++;
         if (recycling) {
             lastSearched = query.clone();
+            poolUpTo = indexedUpTo;
             lastPool = pool;
         }
         return answer(query, pool.length > k ? java.util.Arrays.copyOf(pool, k) : pool, searchedKeys, true);
@@ -204,7 +209,7 @@ final class RetrievalHead extends PolicyHead {
             int[] pool = pools[0];
             for (int i = 0; i < c; i++) {
                 if (i > 0 && cosine(run[i], run[last]) >= candidate) {
-                    pool = refreshPool(run[i], pool);
+                    pool = refreshPool(run[i], candidates(pool, indexedUpTo));
 
                 } else {
                     last = i;
@@ -241,9 +246,8 @@ final class RetrievalHead extends PolicyHead {
         return recycling ? threshold : Double.NaN;
     }
 
-    /** The pool for a reusing step: the last pool's keys (and their successors) re-ranked for {@code query}, best first. */
-    private int[] refreshPool(float[] query, int[] pool) {
-        int[] candidates = candidates(pool);
+    /** The pool for a reusing step: the best {@link #POOL_FACTOR} k of {@link #candidates} for {@code query}, best first. */
+    private int[] refreshPool(float[] query, int[] candidates) {
         dev.attend.gpu.TopKCollector best = new dev.attend.gpu.TopKCollector(Math.min(POOL_FACTOR * k, candidates.length));
         for (int position : candidates) {
             best.offer(keys.dot(position, query), position);
@@ -251,17 +255,26 @@ final class RetrievalHead extends PolicyHead {
         return best.drain().ids();
     }
 
-    /** A pool's keys and the indexed successor (position + 1) of each, each once. */
-    private int[] candidates(int[] pool) {
+    /**
+     * What a reusing step scores: a pool's keys, the indexed successor (position + 1) of each, and the keys indexed
+     * since the pool was made ({@code [since, indexedUpTo)}: a search now would see them), each once, in order.
+     */
+    private int[] candidates(int[] pool, int since) {
         int[] sorted = pool.clone();
         java.util.Arrays.sort(sorted);
-        int[] out = new int[2 * sorted.length];
+        int[] out = new int[2 * sorted.length + Math.max(0, indexedUpTo - since)];
         int n = 0;
         for (int i = 0; i < sorted.length; i++) {
             int p = sorted[i];
             out[n++] = p;
             if (p + 1 < indexedUpTo && (i + 1 == sorted.length || sorted[i + 1] != p + 1)) {
                 out[n++] = p + 1;
+            }
+        }
+        int pooled = n;
+        for (int p = Math.max(since, sinks); p < indexedUpTo; p++) {
+            if (java.util.Arrays.binarySearch(out, 0, pooled, p) < 0) {
+                out[n++] = p;
             }
         }
         return java.util.Arrays.copyOf(out, n);

@@ -198,6 +198,29 @@ class PolicyHeadTest {
         assertThat(head.reuses()).isEqualTo(queries.length - 1);
     }
 
+    /** A reused selection also weighs the keys indexed after its search, which a search now would see. */
+    @Test
+    void aReusedPoolTakesTheKeysIndexedSinceItsSearch() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
+        float[][] keys = rows(rnd, 200);
+        float[][] values = rows(rnd, 200);
+        float[] q = rows(rnd, 1)[0];
+        PolicyHead head = PolicyHead.open(new HeadPolicy.Recycled(0, 4, 1, 0.0), keys, values, rows(rnd, 50), SCALE, scorer, PARAMS);
+        head.attend(q, 1000); // the search
+        float[] best = new float[DIM];
+        for (int c = 0; c < DIM; c++) {
+            best[c] = 10 * q[c]; // scores above every other key
+        }
+        head.append(best, rows(rnd, 1)[0]); // position 200: in the window for 4 steps, then indexed
+        for (int i = 0; i < 4; i++) {
+            head.append(rows(rnd, 1)[0], rows(rnd, 1)[0]);
+        }
+        PolicyAnswer a = head.attend(q, 1000);
+        assertThat(a.searched()).isFalse();
+        assertThat(a.selected()).containsExactly(200);
+        assertThat(head.searches()).isEqualTo(1);
+    }
+
     /**
      * A calibrated threshold follows the head: where the prefill's last queries keep one direction, reusing always
      * costs nothing and the head reuses whatever comes; where they turn at every token, only close queries reuse.
