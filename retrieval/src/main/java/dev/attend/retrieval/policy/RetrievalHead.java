@@ -128,7 +128,6 @@ final class RetrievalHead extends PolicyHead {
             lastPool = refreshPool(query, candidates);
             poolUpTo = indexedUpTo;
             long cost = candidates.length;
-
             return answer(query, java.util.Arrays.copyOf(lastPool, Math.min(k, lastPool.length)), cost, false);
         }
         int[] pool = search(query, budget);
