@@ -1,6 +1,7 @@
 package dev.attend.retrieval.policy;
 
 import dev.attend.gpu.AttentionOutput;
+import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.gpu.VectorMath;
 import dev.attend.index.SearchResult;
 import dev.attend.index.Similarity;
@@ -199,8 +200,8 @@ final class RetrievalHead extends PolicyHead {
         for (int i = 0; i < c; i++) {
             pools[i] = search(run[i], budget);
             exact[i] = scorer.attend(run[i], keys, values, everything, scale).output();
-            searchedErrors[i] = relativeError(answer(run[i], java.util.Arrays.copyOf(pools[i], Math.min(k, pools[i].length)), 0, true).output(),
-                    exact[i]);
+            int[] top = java.util.Arrays.copyOf(pools[i], Math.min(k, pools[i].length));
+            searchedErrors[i] = AttentionAccuracy.relativeError(answer(run[i], top, 0, true).output(), exact[i]);
         }
         double limit = CALIBRATION_TOLERANCE * median(searchedErrors);
         double chosen = 1.0; // reuse an identical query only
@@ -217,23 +218,13 @@ final class RetrievalHead extends PolicyHead {
                     pool = pools[i];
                 }
                 int[] retrieved = java.util.Arrays.copyOf(pool, Math.min(k, pool.length));
-                errors[i] = relativeError(answer(run[i], retrieved, 0, false).output(), exact[i]);
+                errors[i] = AttentionAccuracy.relativeError(answer(run[i], retrieved, 0, false).output(), exact[i]);
             }
             if (median(errors) <= limit) {
                 chosen = candidate;
             }
         }
         return chosen;
-    }
-
-    private static double relativeError(float[] got, float[] want) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < got.length; i++) {
-            num += (got[i] - want[i]) * (double) (got[i] - want[i]);
-            den += want[i] * (double) want[i];
-        }
-        return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
     }
 
     private static double median(double[] v) {
