@@ -187,12 +187,10 @@ public final class KvSession implements AutoCloseable {
                         }
                     } else {
                         h.trainingQueries.get(g).addAll(mine);
-                        if (g == 0) { // where each query attended, for an automatic choice
+                        if (h.policy == null) { // an automatic choice to make (one index per KV head): where each query attended
                             for (int i = 0; i < queries.length; i++) {
-                                if (queryHeads == null || config.indexesPerKvHead() == 1 || queryHeads[i] % group == 0) {
-                                    h.trainingPositions.add(Math.max(0, keys.length == 0 ? fromPosition - 1
-                                            : fromPosition + (int) ((long) i * keys.length / queries.length)));
-                                }
+                                h.trainingPositions.add(Math.max(0, keys.length == 0 ? fromPosition - 1
+                                        : fromPosition + (int) ((long) i * keys.length / queries.length)));
                             }
                         }
                     }
@@ -629,6 +627,7 @@ public final class KvSession implements AutoCloseable {
                         }
                         all.clear();
                     }
+                    h.trainingPositions.clear(); // an automatic choice of retrieval measured them already
                 }
             } catch (Throwable t) {
                 synchronized (h) {
@@ -682,9 +681,7 @@ public final class KvSession implements AutoCloseable {
                         return;
                     }
                 }
-                boolean indexed = policy instanceof HeadPolicy.Retrieval || policy instanceof HeadPolicy.Recycled
-                        || policy instanceof HeadPolicy.RetrievalTail;
-                PolicyHead opened = indexed ? PolicyHead.over(policy, h.keys, h.values, n, queries, config.scale(), scorer, config.indexParams())
+                PolicyHead opened = policy.buildsIndex() ? PolicyHead.over(policy, h.keys, h.values, n, queries, config.scale(), scorer, config.indexParams())
                         : null;
                 synchronized (h) {
                     PolicyHead head = opened != null ? opened

@@ -29,7 +29,7 @@ public final class KvHeadState {
     public volatile VectorStore values;
     /** Prefill queries per index (a query for every index is one array in every list), kept until the indexes are built. */
     public final List<List<float[]>> trainingQueries;
-    /** The position of each query of the first index's list (where it attended causally): what an automatic choice measures. */
+    /** The position of each prefill query (where it attended causally), kept only while an automatic choice waits: what it measures. */
     public final List<Integer> trainingPositions = new ArrayList<>();
     /** The policy name configured for this head ({@code retrieval}, another policy, or {@code auto...}). */
     public final String configuredPolicy;

@@ -127,6 +127,11 @@ public sealed interface HeadPolicy {
         }
     }
 
+    /** Whether a head under this policy builds an attention-aware index (slow to open: seconds per 10^4 keys). */
+    default boolean buildsIndex() {
+        return this instanceof Retrieval || this instanceof Recycled || this instanceof RetrievalTail;
+    }
+
     /** Tokens per block that {@link #parse} gives {@code block} without a size. */
     int DEFAULT_BLOCK_SIZE = 16;
 
