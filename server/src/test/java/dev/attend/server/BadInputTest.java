@@ -52,6 +52,7 @@ class BadInputTest {
             ok(send(server, Case.json("POST", "/v1/search/documents", "{\"documents\":[{\"id\":\"d1\",\"title\":\"t\",\"text\":\"hello world\"}]}")), 200);
             ok(send(server, Case.json("POST", "/v1/recsys/events",
                     "{\"events\":[{\"user\":7,\"item\":1,\"category\":1,\"time\":1},{\"user\":7,\"item\":2,\"category\":1,\"time\":2}]}")), 200);
+            TestHttp.awaitUserLength(server, 7, 2); // accepted events reach the sequence store asynchronously
             String before = state(server);
 
             StringBuilder huge = new StringBuilder("{\"user\":7,\"items\":[");

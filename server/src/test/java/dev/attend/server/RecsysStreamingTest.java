@@ -63,7 +63,7 @@ class RecsysStreamingTest {
                 int forwarded = 0;
                 for (int u = 0; u < 20; u++) {
                     for (AttendServer s : List.of(a, b)) {
-                        HttpResponse<String> user = awaitLength(s, u, 3);
+                        HttpResponse<String> user = TestHttp.awaitUserLength(s, u, 3);
                         JsonNode body = TestHttp.json(user);
                         assertThat(body.get("behaviors").get(2).get("item").asLong()).isEqualTo(100L * u + 2);
                         if (user.headers().firstValue("X-Attend-Served-By").isPresent()) {
@@ -134,20 +134,6 @@ class RecsysStreamingTest {
 
     private ServerConfig config(int port, String name) {
         return ServerConfig.defaults().withPort(port).withDataDir(dir.resolve(name + "-data")).withShutdownTimeout(Duration.ofSeconds(2));
-    }
-
-    /** GET the user until the sequence holds {@code length} behaviours (the topology applies events asynchronously). */
-    private static HttpResponse<String> awaitLength(AttendServer s, long user, int length) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        HttpResponse<String> r;
-        do {
-            r = TestHttp.get(s, "/v1/recsys/users/" + user);
-            if (r.statusCode() == 200 && TestHttp.json(r).get("length").asInt() >= length) {
-                return r;
-            }
-            Thread.sleep(100);
-        } while (System.nanoTime() < deadline);
-        throw new AssertionError("user " + user + " did not reach " + length + " behaviours: " + r.statusCode() + " " + r.body());
     }
 
     private static HttpResponse<String> post(AttendServer s, Object body) {

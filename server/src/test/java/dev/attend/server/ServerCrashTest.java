@@ -186,27 +186,39 @@ class ServerCrashTest {
     }
 
     /**
-     * The server's log with runs of one repeated line counted instead of printed (a client retrying a connection
-     * writes the same warning thousands of times, and CI shows only the ends of a long message).
+     * The server's log for a failure message, its last lines first: CI shows only the start of a long message, and
+     * a server that stopped says why at the end of its log. Stack frames are dropped (their exception lines stay)
+     * and runs of one repeated line are counted (a client retrying a connection writes the same warning thousands
+     * of times).
      */
     private static String condensed(Path log) throws IOException {
-        StringBuilder out = new StringBuilder();
+        List<String> lines = new ArrayList<>();
         String previous = null;
         int repeats = 0;
         for (String line : Files.readAllLines(log)) {
+            if (line.startsWith("\tat ") || line.matches("\\t\\.\\.\\. \\d+ more")) {
+                continue;
+            }
             if (line.equals(previous)) {
                 repeats++;
                 continue;
             }
             if (repeats > 0) {
-                out.append("  (the line above ").append(repeats).append(" more times)\n");
+                lines.add("  (the line above " + repeats + " more times)");
             }
-            out.append(line).append('\n');
+            lines.add(line);
             previous = line;
             repeats = 0;
         }
         if (repeats > 0) {
-            out.append("  (the line above ").append(repeats).append(" more times)\n");
+            lines.add("  (the line above " + repeats + " more times)");
+        }
+        int tail = Math.min(lines.size(), 40);
+        StringBuilder out = new StringBuilder("the last " + tail + " of " + lines.size() + " lines (" + log + "):\n");
+        lines.subList(lines.size() - tail, lines.size()).forEach(l -> out.append(l).append('\n'));
+        if (tail < lines.size()) {
+            out.append("the first lines:\n");
+            lines.subList(0, Math.min(20, lines.size() - tail)).forEach(l -> out.append(l).append('\n'));
         }
         return out.toString();
     }

@@ -12,7 +12,7 @@ import java.time.Duration;
 /** A plain java.net.http client for talking to a real server in tests. */
 final class TestHttp {
 
-    static final Duration TIMEOUT = Duration.ofSeconds(10);
+    static final Duration TIMEOUT = Duration.ofSeconds(30); // a 2-core CI machine under a Kafka broker and a GC pause
 
     // HTTP/1.1 so the client does not try an h2c upgrade that Jetty's plain connector ignores.
     static final HttpClient CLIENT = HttpClient.newBuilder()
@@ -44,6 +44,20 @@ final class TestHttp {
 
     static HttpResponse<String> post(AttendServer server, String path, HttpRequest.BodyPublisher body) {
         return send(request(server, path).header("Content-Type", "application/json").POST(body).build());
+    }
+
+    /** GET the user until the sequence holds {@code length} behaviours (the topology applies events asynchronously). */
+    static HttpResponse<String> awaitUserLength(AttendServer server, long user, int length) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        HttpResponse<String> r;
+        do {
+            r = get(server, "/v1/recsys/users/" + user);
+            if (r.statusCode() == 200 && json(r).get("length").asInt() >= length) {
+                return r;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("user " + user + " did not reach " + length + " behaviours: " + r.statusCode() + " " + r.body());
     }
 
     static JsonNode json(HttpResponse<String> response) {

@@ -9,13 +9,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import dev.attend.streaming.internals.HangingTransactions;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListTopicsOptions;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
 
@@ -30,6 +35,8 @@ import org.apache.kafka.common.utils.Time;
  * binding, a slow machine).
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
 
     private static final String CLUSTER_ID_FILE = "cluster.id";
     /** The broker's and the controller's ports of the last start, reused by the next one when they are free. */
@@ -79,6 +86,32 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
         throw new IllegalStateException("the embedded Kafka broker did not start in " + START_ATTEMPTS + " attempts (log " + logDir + ")",
                 last);
+    }
+
+    /**
+     * Aborts the transactions that a crash of this process left open on the broker's partitions while their
+     * coordinator forgot them ({@link HangingTransactions} says how that happens); returns how many. Every producer of
+     * this broker lives in this process, so after a restart an open transaction that its coordinator does not track
+     * belongs to the dead incarnation.
+     */
+    public int abortHangingTransactions() {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        try (Admin admin = Admin.create(p)) {
+            Set<String> topics = admin.listTopics(new ListTopicsOptions().listInternal(true)).names().get();
+            List<HangingTransactions.Aborted> aborted = HangingTransactions.abort(admin, topics);
+            for (HangingTransactions.Aborted a : aborted) {
+                LOG.warn("Aborted a hanging transaction on {} (producer {} epoch {}, {}, open since offset {}): left open by a crash",
+                        a.partition(), a.producerId(), a.producerEpoch(), a.transactionalId(), a.startOffset());
+            }
+            return aborted.size();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot look for hanging transactions on " + bootstrapServers + ": " + e.getCause().getMessage(),
+                    e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 0;
+        }
     }
 
     /** Where clients connect: {@code localhost:port}. */
@@ -133,12 +166,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 Map.entry("share.coordinator.state.topic.min.isr", "1"),
                 Map.entry("group.initial.rebalance.delay.ms", "0"),
                 // Recovery after a crash (kill -9): the restarted broker is registered again only when the dead
-                // incarnation's session has expired, and it opens its ports only then (its own transaction
-                // coordinator waits for that to finish the dead producers' transactions); the defaults are 9 s
-                // and an expired-transaction check every 10 s. One node in one process needs neither margin.
+                // incarnation's session has expired (default 9 s), and it opens its ports only then. One node in
+                // one process needs no margin. The expired-transaction check keeps its default (every 10 s): a
+                // check that runs before the registration aborts the dead producers' transactions without their
+                // markers (see abortHangingTransactions), and the producers that come back (Kafka Streams' threads)
+                // abort theirs when they start anyway.
                 Map.entry("broker.session.timeout.ms", "4000"),
                 Map.entry("broker.heartbeat.interval.ms", "1000"),
-                Map.entry("transaction.abort.timed.out.transaction.cleanup.interval.ms", "2000"),
                 // Topics are created on purpose (EventTopics). No fsync per record, as Kafka: an acknowledged record
                 // is in the log file, which a killed process (kill -9) does not lose; a power cut is what replicas
                 // on other machines guard against (--kafka-bootstrap).

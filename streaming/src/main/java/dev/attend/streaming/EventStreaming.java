@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.Properties;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.state.HostInfo;
 
 /**
@@ -14,6 +15,9 @@ import org.apache.kafka.streams.state.HostInfo;
  * {@link #producer()} where events go in.
  */
 public final class EventStreaming implements AutoCloseable {
+
+    /** How long a start waits for the topology to run: restoring a large store on a slow machine takes minutes. */
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(240);
 
     private final EmbeddedKafkaBroker broker;
     private final String bootstrapServers;
@@ -56,12 +60,13 @@ public final class EventStreaming implements AutoCloseable {
             try (Admin admin = Admin.create(p)) {
                 topics.create(admin);
             }
+            if (broker != null) {
+                broker.abortHangingTransactions();
+            }
             producer = new EventProducer(bootstrap, topics);
             sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
                     .withMaxPerUser(maxPerUser));
-            if (!sequences.awaitRunning(Duration.ofSeconds(240))) {
-                throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
-            }
+            awaitRunning(sequences, broker, bootstrap);
             return new EventStreaming(broker, bootstrap, topics, producer, sequences);
         } catch (IOException | RuntimeException e) {
             closeAll(sequences, producer, broker);
@@ -70,6 +75,26 @@ public final class EventStreaming implements AutoCloseable {
             closeAll(sequences, producer, broker);
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while starting the event stream", e);
+        }
+    }
+
+    /**
+     * Waits for the topology to run (its share of the store restored). A restore that stops at a transaction the
+     * crash left open would wait for good: with this process's own broker, such transactions are looked for and
+     * aborted every few seconds of the wait (they can appear after the first look, while the broker's transaction
+     * coordinator settles).
+     */
+    private static void awaitRunning(SequenceStream sequences, EmbeddedKafkaBroker broker, String bootstrap)
+            throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (!sequences.awaitRunning(Duration.ofSeconds(10))) {
+            if (System.nanoTime() > deadline || sequences.state() == KafkaStreams.State.ERROR
+                    || sequences.state() == KafkaStreams.State.NOT_RUNNING) {
+                throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
+            }
+            if (broker != null) {
+                broker.abortHangingTransactions();
+            }
         }
     }
 
