@@ -39,12 +39,21 @@ import jdk.incubator.vector.VectorSpecies;
  * or not, which keeps training reproducible (the Vector API's own {@code EXP} and {@code reduceLanes(ADD)} differ
  * between the interpreter and compiled code).
  *
+ * <p><b>Learned token weights (LLR)</b>, optional ({@link #withLearnedWeights}): each token {@code t} also has a
+ * vector {@code U[t]} and a bias {@code c[t]}, and its weight in {@code z} becomes {@code w_t * l_t(e_q)} with
+ * {@code l_t(e_q) = log(1 + relu(e_q . U[t] + c[t]))}: the paper's learned lexical representation, read at the
+ * query's own tokens, so that how much a token steers the query depends on what the query is about (a common word
+ * inside a long span can fade, the same word as a keyword can stay). It starts at {@code U = 0},
+ * {@code c = e - 1}: {@code l = 1}, exactly the presence (SLR) modulation, and {@link ModulationTrainer} learns
+ * {@code U} and {@code c} with {@code W} and {@code b} (their rows, too, only for the tokens of a batch).
+ *
  * <p>{@link #modulate} only reads the parameters: any number of threads may call it, as long as no
  * {@link ModulationTrainer#train training} of this instance runs at the same time.
  *
  * <p>File format ({@link #save}, {@link #load}), little-endian: the ASCII magic {@code "LXSM"}, the format version
- * (int, {@value #FORMAT_VERSION}), vocabulary (int), dim (int), then {@code W} ({@code vocabulary * dim} floats,
- * token-major) and {@code b} ({@code dim} floats); nothing after.
+ * (int: 1 without learned token weights, 2 with them), vocabulary (int), dim (int), then {@code W}
+ * ({@code vocabulary * dim} floats, token-major) and {@code b} ({@code dim} floats); in version 2 then {@code U}
+ * ({@code vocabulary * dim} floats, token-major) and {@code c} ({@code vocabulary} floats); nothing after.
  */
 public final class LexSemModulation {
 
@@ -54,6 +63,10 @@ public final class LexSemModulation {
     /** {@code "LXSM"} read as a little-endian int. */
     static final int MAGIC = 0x4D53584C;
     static final int FORMAT_VERSION = 1;
+    /** The format of a modulation with learned token weights (U and c after W and b). */
+    static final int FORMAT_VERSION_LEARNED = 2;
+    /** {@code c}'s start: {@code log(1 + (e - 1)) = 1}, every token's learned weight 1. */
+    static final float LEARNED_START = (float) (Math.E - 1);
     static final int HEADER_BYTES = 16;
     /** The largest float array the JVM hands out, with some margin. */
     private static final long MAX_ARRAY = Integer.MAX_VALUE - 16;
@@ -64,12 +77,28 @@ public final class LexSemModulation {
     final float[] w;
     /** {@code b}. */
     final float[] b;
+    /** LLR's {@code U}, token-major like {@code W}; null without learned token weights. */
+    final float[] u;
+    /** LLR's {@code c}, one per token; null without learned token weights. */
+    final float[] c;
 
     /**
      * A modulation for token ids in {@code [0, vocabulary)} and embeddings of {@code dim} dimensions, with
      * {@code W = 0} and {@code b = 0}: {@link #modulate} then returns {@code normalise(query)}, plain dense retrieval.
      */
     public LexSemModulation(int vocabulary, int dim) {
+        this(vocabulary, dim, false);
+    }
+
+    /**
+     * A modulation with learned token weights (LLR): {@code W = 0}, {@code b = 0}, {@code U = 0} and every
+     * {@code c[t] = e - 1}, so every learned weight starts at 1 and {@link #modulate} at plain dense retrieval.
+     */
+    public static LexSemModulation withLearnedWeights(int vocabulary, int dim) {
+        return new LexSemModulation(vocabulary, dim, true);
+    }
+
+    private LexSemModulation(int vocabulary, int dim, boolean learnedWeights) {
         if (vocabulary <= 0) {
             throw new IllegalArgumentException("vocabulary must be positive, got " + vocabulary);
         }
@@ -84,6 +113,36 @@ public final class LexSemModulation {
         this.dim = dim;
         this.w = new float[vocabulary * dim];
         this.b = new float[dim];
+        this.u = learnedWeights ? new float[vocabulary * dim] : null;
+        this.c = learnedWeights ? new float[vocabulary] : null;
+        if (learnedWeights) {
+            java.util.Arrays.fill(c, LEARNED_START);
+        }
+    }
+
+    /** Whether the tokens' weights are learned (LLR) rather than taken as given. */
+    public boolean learnsWeights() {
+        return u != null;
+    }
+
+    /**
+     * The weights {@code z} sums the tokens' rows with: {@code weights} as given, or with learned token weights
+     * {@code weights[i] * log(1 + relu(query . U[t_i] + c[t_i]))}. {@code pre}, when not null, receives each token's
+     * {@code query . U[t] + c[t]} (the trainer's backward pass needs it).
+     */
+    float[] tokenWeights(int[] tokens, float[] weights, float[] query, float[] pre) {
+        if (u == null) {
+            return weights;
+        }
+        float[] out = new float[tokens.length];
+        for (int i = 0; i < tokens.length; i++) {
+            float a = (float) (dotAt(query, u, tokens[i] * dim, dim) + c[tokens[i]]);
+            if (pre != null) {
+                pre[i] = a;
+            }
+            out[i] = weights[i] * (float) Math.log1p(Math.max(0f, a));
+        }
+        return out;
     }
 
     /** Token ids are in {@code [0, vocabulary())}. */
@@ -114,7 +173,7 @@ public final class LexSemModulation {
         }
         float[] v = new float[dim];
         float[] out = new float[dim];
-        forward(tokens, weights, query, v, out);
+        forward(tokens, tokenWeights(tokens, weights, query, null), query, v, out);
         return out;
     }
 
@@ -318,14 +377,19 @@ public final class LexSemModulation {
 
     /** {@code a[0, n) . b[0, n)}, lane-wise partial sums added in a fixed order. */
     static double dot(float[] a, float[] b, int n) {
+        return dotAt(a, b, 0, n);
+    }
+
+    /** {@code a[0, n) . b[off, off + n)}, lanes summed in a fixed order. */
+    static double dotAt(float[] a, float[] b, int off, int n) {
         FloatVector acc = FloatVector.zero(SPECIES);
         int k = 0;
         for (; k + LANES <= n; k += LANES) {
-            acc = FloatVector.fromArray(SPECIES, a, k).fma(FloatVector.fromArray(SPECIES, b, k), acc);
+            acc = FloatVector.fromArray(SPECIES, a, k).fma(FloatVector.fromArray(SPECIES, b, off + k), acc);
         }
         double s = sumLanes(acc);
         for (; k < n; k++) {
-            s += (double) a[k] * b[k];
+            s += (double) a[k] * b[off + k];
         }
         return s;
     }
@@ -366,9 +430,13 @@ public final class LexSemModulation {
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-                buf.putInt(MAGIC).putInt(FORMAT_VERSION).putInt(vocabulary).putInt(dim);
+                buf.putInt(MAGIC).putInt(u == null ? FORMAT_VERSION : FORMAT_VERSION_LEARNED).putInt(vocabulary).putInt(dim);
                 writeFloats(ch, buf, w);
                 writeFloats(ch, buf, b);
+                if (u != null) {
+                    writeFloats(ch, buf, u);
+                    writeFloats(ch, buf, c);
+                }
                 buf.flip();
                 while (buf.hasRemaining()) {
                     ch.write(buf);
@@ -423,15 +491,18 @@ public final class LexSemModulation {
                         + ", expected 0x" + Integer.toHexString(MAGIC) + ")");
             }
             int version = header.getInt();
-            if (version != FORMAT_VERSION) {
-                throw new IOException(file + " has format version " + version + "; this build reads version " + FORMAT_VERSION);
+            if (version != FORMAT_VERSION && version != FORMAT_VERSION_LEARNED) {
+                throw new IOException(file + " has format version " + version + "; this build reads versions " + FORMAT_VERSION + " and "
+                        + FORMAT_VERSION_LEARNED);
             }
+            boolean learned = version == FORMAT_VERSION_LEARNED;
             int vocabulary = header.getInt();
             int dim = header.getInt();
             if (vocabulary <= 0 || dim <= 0 || (long) vocabulary * dim > MAX_ARRAY) {
                 throw new IOException(file + ": impossible sizes vocabulary " + vocabulary + ", dim " + dim);
             }
-            long expected = HEADER_BYTES + ((long) vocabulary * dim + dim) * Float.BYTES;
+            long expected = HEADER_BYTES + ((long) vocabulary * dim + dim) * Float.BYTES
+                    + (learned ? ((long) vocabulary * dim + vocabulary) * Float.BYTES : 0);
             if (size < expected) {
                 throw new IOException(file + " is truncated: " + size + " bytes, a modulation of vocabulary " + vocabulary + " and dim "
                         + dim + " takes " + expected);
@@ -440,10 +511,24 @@ public final class LexSemModulation {
                 throw new IOException(file + " has " + (size - expected) + " bytes after the parameters (vocabulary " + vocabulary
                         + ", dim " + dim + ")");
             }
-            LexSemModulation m = new LexSemModulation(vocabulary, dim);
+            LexSemModulation m = new LexSemModulation(vocabulary, dim, learned);
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
             readFloats(ch, buf, m.w, file, size);
             readFloats(ch, buf, m.b, file, size);
+            if (learned) {
+                readFloats(ch, buf, m.u, file, size);
+                readFloats(ch, buf, m.c, file, size);
+                for (int i = 0; i < m.u.length; i++) {
+                    if (!Float.isFinite(m.u[i])) {
+                        throw new IOException(file + ": U[" + i / dim + "][" + i % dim + "] is " + m.u[i]);
+                    }
+                }
+                for (int t = 0; t < vocabulary; t++) {
+                    if (!Float.isFinite(m.c[t])) {
+                        throw new IOException(file + ": c[" + t + "] is " + m.c[t]);
+                    }
+                }
+            }
             for (int i = 0; i < m.w.length; i++) {
                 if (!Float.isFinite(m.w[i])) {
                     throw new IOException(file + ": W[" + i / dim + "][" + i % dim + "] is " + m.w[i]);

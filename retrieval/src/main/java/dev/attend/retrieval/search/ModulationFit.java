@@ -33,10 +33,11 @@ public final class ModulationFit {
 
     /**
      * Trains a new modulation on queries generated from {@code passages} (documents of {@code search}'s index) over
-     * the index's current vocabulary, and makes {@code search} use it.
+     * the index's current vocabulary, and makes {@code search} use it. {@code learnedWeights}: the tokens' weights
+     * are learned too (LLR, {@link LexSemModulation#withLearnedWeights}), on top of presence or IDF.
      */
-    public static Result fit(DocumentSearch search, List<Document> passages, boolean idfWeights, DocumentSearch.Tokens tokens,
-                             ModulationTrainer.Options training, long seed, Progress progress) throws IOException {
+    public static Result fit(DocumentSearch search, List<Document> passages, boolean idfWeights, boolean learnedWeights,
+                             DocumentSearch.Tokens tokens, ModulationTrainer.Options training, long seed, Progress progress) throws IOException {
         Vocabulary vocabulary = search.currentVocabulary(tokens);
         // the queries are generated from the index's terms whatever the modulation's tokens
         Vocabulary terms = tokens == DocumentSearch.Tokens.TERMS ? vocabulary : search.currentVocabulary(DocumentSearch.Tokens.TERMS);
@@ -86,7 +87,8 @@ public final class ModulationFit {
             float[][] negatives = hardIds.get(i).stream().map(hardVectors::get).filter(java.util.Objects::nonNull).toArray(float[][]::new);
             pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i), negatives));
         }
-        LexSemModulation modulation = new LexSemModulation(vocabulary.size(), embedder.dim());
+        LexSemModulation modulation = learnedWeights ? LexSemModulation.withLearnedWeights(vocabulary.size(), embedder.dim())
+                : new LexSemModulation(vocabulary.size(), embedder.dim());
         float startScale = TokenCentroids.of(search, vocabulary, tokens, progress).chooseScale(modulation, search, pairs,
                 queries.stream().map(FineGrainedQueries.Generated::passageId).toList(), progress);
         double[] losses = ModulationTrainer.train(modulation, pairs, training,

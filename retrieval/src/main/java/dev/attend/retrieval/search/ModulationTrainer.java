@@ -35,6 +35,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       denominator cancels; the term only matters for rounding.)
  *   <li>{@code z = b + sum_t w_t W[t]}: {@code dL/db = dL/dz}, {@code dL/dW[t] = w_t dL/dz} for the query's tokens
  *       only; the batch's gradient sums these over its queries.
+ *   <li>With learned token weights (LLR), {@code w_t = g_t l_t} with the given weight {@code g_t} and
+ *       {@code l_t = log(1 + relu(a_t))}, {@code a_t = e . U[t] + c[t]}: {@code dL/dl_t = g_t (dL/dz . W[t])},
+ *       {@code dL/da_t = dL/dl_t / (1 + a_t)} where {@code a_t > 0} (else 0), {@code dL/dU[t] = dL/da_t e},
+ *       {@code dL/dc[t] = dL/da_t}.
  * </ol>
  * {@code ModulationTrainerTest} checks them against central differences of an independent double-precision loss.
  *
@@ -248,11 +252,14 @@ public final class ModulationTrainer {
      * A batch's loss and gradient: {@code dW} holds the rows of the batch's tokens only, {@code dW[r]} the gradient of
      * {@code W[tokens[r]]}, in the order the tokens first occur in the batch.
      */
-    record Gradients(double loss, int[] tokens, float[][] dW, float[] db) {
+    record Gradients(double loss, int[] tokens, float[][] dW, float[] db, float[][] dU, float[] dc) {
     }
 
-    /** What the forward pass of a batch keeps for the backward pass. */
-    private record Forward(float[][] v, float[][] q, float[] norm, double[][] prob, double loss) {
+    /**
+     * What the forward pass of a batch keeps for the backward pass: besides the activations, each query's token
+     * weights as {@code z} used them and, with learned token weights, each token's {@code a_t} (else null).
+     */
+    private record Forward(float[][] v, float[][] q, float[] norm, double[][] prob, double loss, float[][] weights, float[][] pre) {
     }
 
     private static Forward forward(LexSemModulation m, List<Pair> batch, float temperature) {
@@ -261,10 +268,16 @@ public final class ModulationTrainer {
         float[][] v = new float[bsz][d];
         float[][] q = new float[bsz][d];
         float[] norm = new float[bsz];
+        float[][] weights = new float[bsz][];
+        float[][] pre = m.learnsWeights() ? new float[bsz][] : null;
         boolean parallel = (long) bsz * bsz * d >= PARALLEL_WORK;
         each(bsz, parallel, i -> {
             Pair p = batch.get(i);
-            norm[i] = m.forward(p.tokens(), p.weights(), p.query(), v[i], q[i]);
+            if (pre != null) {
+                pre[i] = new float[p.tokens().length];
+            }
+            weights[i] = m.tokenWeights(p.tokens(), p.weights(), p.query(), pre == null ? null : pre[i]);
+            norm[i] = m.forward(p.tokens(), weights[i], p.query(), v[i], q[i]);
         });
         double[][] prob = new double[bsz][];
         double[] loss = new double[bsz];
@@ -291,7 +304,7 @@ public final class ModulationTrainer {
         for (double l : loss) {
             total += l;
         }
-        return new Forward(v, q, norm, prob, total / bsz);
+        return new Forward(v, q, norm, prob, total / bsz, weights, pre);
     }
 
     /** The loss and the gradients of {@code batch} (see the class comment for the derivation). */
@@ -315,22 +328,45 @@ public final class ModulationTrainer {
         float[] db = new float[d];
         Map<Integer, Integer> slot = new HashMap<>();
         List<float[]> rows = new ArrayList<>();
+        List<float[]> uRows = new ArrayList<>();
         List<Integer> tokens = new ArrayList<>();
+        boolean learned = f.pre != null;
+        List<float[]> cGrad = new ArrayList<>(); // one float per slot
         for (int i = 0; i < bsz; i++) {
             LexSemModulation.axpy(1f, dz[i], db, d);
             Pair p = batch.get(i);
             for (int t = 0; t < p.tokens().length; t++) {
-                Integer s = slot.get(p.tokens()[t]);
+                int token = p.tokens()[t];
+                Integer s = slot.get(token);
                 if (s == null) {
                     s = rows.size();
-                    slot.put(p.tokens()[t], s);
+                    slot.put(token, s);
                     rows.add(new float[d]);
-                    tokens.add(p.tokens()[t]);
+                    if (learned) {
+                        uRows.add(new float[d]);
+                        cGrad.add(new float[1]);
+                    }
+                    tokens.add(token);
                 }
-                LexSemModulation.axpy(p.weights()[t], dz[i], rows.get(s), d);
+                LexSemModulation.axpy(f.weights[i][t], dz[i], rows.get(s), d);
+                float a = learned ? f.pre[i][t] : 0;
+                if (a > 0) {
+                    // dL/da = g_t (dL/dz . W[t]) / (1 + a); nothing flows where relu is flat
+                    float da = (float) (p.weights()[t] * LexSemModulation.dotAt(dz[i], m.w, token * d, d) / (1 + a));
+                    LexSemModulation.axpy(da, p.query(), uRows.get(s), d);
+                    cGrad.get(s)[0] += da;
+                }
             }
         }
-        return new Gradients(f.loss, tokens.stream().mapToInt(Integer::intValue).toArray(), rows.toArray(new float[0][]), db);
+        float[] dc = null;
+        if (learned) {
+            dc = new float[cGrad.size()];
+            for (int r = 0; r < dc.length; r++) {
+                dc[r] = cGrad.get(r)[0];
+            }
+        }
+        return new Gradients(f.loss, tokens.stream().mapToInt(Integer::intValue).toArray(), rows.toArray(new float[0][]), db,
+                learned ? uRows.toArray(new float[0][]) : null, dc);
     }
 
     /**
@@ -376,13 +412,20 @@ public final class ModulationTrainer {
         }
     }
 
-    /** Adam, lazy for the rows of {@code W}: moments per row, allocated when the row's token first occurs. */
+    /**
+     * Adam, lazy for the rows of {@code W} (and of {@code U}, {@code c} with learned token weights): moments per row,
+     * allocated when the row's token first occurs.
+     */
     private static final class Adam {
         final LexSemModulation m;
         final float[][] mW;
         final float[][] vW;
         final float[] mB;
         final float[] vB;
+        final float[][] mU;
+        final float[][] vU;
+        final float[] mC;
+        final float[] vC;
         long step;
 
         Adam(LexSemModulation m) {
@@ -391,6 +434,11 @@ public final class ModulationTrainer {
             vW = new float[m.vocabulary()][];
             mB = new float[m.dim()];
             vB = new float[m.dim()];
+            boolean learned = m.learnsWeights();
+            mU = learned ? new float[m.vocabulary()][] : null;
+            vU = learned ? new float[m.vocabulary()][] : null;
+            mC = learned ? new float[m.vocabulary()] : null;
+            vC = learned ? new float[m.vocabulary()] : null;
         }
 
         void step(Gradients g, float lr, int d) {
@@ -404,6 +452,17 @@ public final class ModulationTrainer {
                     vW[t] = new float[d];
                 }
                 update(m.w, t * d, mW[t], vW[t], g.dW()[r], d, lr, c1, c2);
+                if (g.dU() != null) {
+                    if (mU[t] == null) {
+                        mU[t] = new float[d];
+                        vU[t] = new float[d];
+                    }
+                    update(m.u, t * d, mU[t], vU[t], g.dU()[r], d, lr, c1, c2);
+                    float gc = g.dc()[r];
+                    mC[t] = mC[t] * BETA1 + gc * (1 - BETA1);
+                    vC[t] = vC[t] * BETA2 + gc * gc * (1 - BETA2);
+                    m.c[t] -= mC[t] / c1 * lr / ((float) Math.sqrt(vC[t] / c2) + EPSILON);
+                }
             }
             update(m.b, 0, mB, vB, g.db(), d, lr, c1, c2);
         }

@@ -19,11 +19,13 @@ public final class SearchEvaluation {
     /**
      * @param trainShare share of the passages whose generated queries train the modulation (the rest are held out)
      * @param idfWeights token vectors weighted by IDF (else presence)
+     * @param learnedWeights the tokens' weights learned as well (LLR)
      * @param tokens     what the token vectors are made of
      * @param seed       the split, the spans and the training order
      * @param training   the modulation's training
      */
-    public record Options(double trainShare, boolean idfWeights, DocumentSearch.Tokens tokens, long seed, ModulationTrainer.Options training) {
+    public record Options(double trainShare, boolean idfWeights, boolean learnedWeights, DocumentSearch.Tokens tokens, long seed,
+                          ModulationTrainer.Options training) {
 
         public Options {
             if (!(trainShare > 0 && trainShare < 1)) {
@@ -32,7 +34,7 @@ public final class SearchEvaluation {
         }
 
         public static Options defaults() {
-            return new Options(0.8, false, DocumentSearch.Tokens.TERMS, 1, ModulationTrainer.Options.defaults());
+            return new Options(0.8, false, false, DocumentSearch.Tokens.TERMS, 1, ModulationTrainer.Options.defaults());
         }
     }
 
@@ -66,7 +68,7 @@ public final class SearchEvaluation {
                 java.util.Collections.swap(shuffled, i, rnd.nextInt(i + 1));
             }
             int cut = (int) Math.round(shuffled.size() * options.trainShare());
-            ModulationFit.Result fit = ModulationFit.fit(search, shuffled.subList(0, cut), options.idfWeights(), options.tokens(),
+            ModulationFit.Result fit = ModulationFit.fit(search, shuffled.subList(0, cut), options.idfWeights(), options.learnedWeights(), options.tokens(),
                     options.training(), options.seed(), progress);
             Vocabulary vocabulary = search.currentVocabulary(DocumentSearch.Tokens.TERMS); // the tasks' keywords are terms
             FineGrainedQueries.Analyzer analyzer = ModulationFit.analyzer(search);

@@ -184,6 +184,36 @@ class LexSemModulationTest {
     }
 
     @Test
+    void aModulationWithLearnedTokenWeightsSavesAndLoads(@TempDir Path dir) throws IOException {
+        SplittableRandom rnd = new SplittableRandom(5);
+        LexSemModulation m = LexSemModulation.withLearnedWeights(20, 8);
+        for (int i = 0; i < m.w.length; i++) {
+            m.w[i] = (float) rnd.nextGaussian();
+            m.u[i] = (float) rnd.nextGaussian();
+        }
+        for (int t = 0; t < 20; t++) {
+            m.c[t] = (float) rnd.nextGaussian();
+        }
+        Path file = dir.resolve("llr.bin");
+        m.save(file);
+        LexSemModulation loaded = LexSemModulation.load(file);
+        assertThat(loaded.learnsWeights()).isTrue();
+        assertThat(loaded.u).containsExactly(m.u);
+        assertThat(loaded.c).containsExactly(m.c);
+        int[] tokens = {1, 7, 19};
+        float[] weights = {1, 1, 1};
+        float[] query = gaussian(rnd, 8, 1);
+        assertThat(loaded.modulate(tokens, weights, query)).containsExactly(m.modulate(tokens, weights, query));
+        LexSemModulation presence = new LexSemModulation(20, 8);
+        System.arraycopy(m.w, 0, presence.w, 0, m.w.length);
+        assertThat(m.modulate(tokens, weights, query)).as("the learned weights take part")
+                .isNotEqualTo(presence.modulate(tokens, weights, query));
+        // a damaged tail is refused like any other
+        Files.write(file, Arrays.copyOf(Files.readAllBytes(file), (int) Files.size(file) - 4));
+        assertThatThrownBy(() -> LexSemModulation.load(file)).isInstanceOf(IOException.class).hasMessageContaining("truncated");
+    }
+
+    @Test
     void saveAndLoadGiveTheSameModulation(@TempDir Path dir) throws IOException {
         SplittableRandom rnd = new SplittableRandom(SEED + 2);
         LexSemModulation m = randomModulation(rnd, 300, 45, 1);
@@ -232,11 +262,11 @@ class LexSemModulationTest {
                 .hasMessageContaining(magic.toString()).hasMessageContaining("not a LexSemBridge modulation file");
 
         Path version = dir.resolve("version.bin");
-        byte[] v2 = bytes.clone();
-        ByteBuffer.wrap(v2).order(ByteOrder.LITTLE_ENDIAN).putInt(4, 2);
-        Files.write(version, v2);
+        byte[] v3 = bytes.clone();
+        ByteBuffer.wrap(v3).order(ByteOrder.LITTLE_ENDIAN).putInt(4, 3);
+        Files.write(version, v3);
         assertThatThrownBy(() -> LexSemModulation.load(version)).isInstanceOf(IOException.class)
-                .hasMessageContaining(version.toString()).hasMessageContaining("format version 2");
+                .hasMessageContaining(version.toString()).hasMessageContaining("format version 3");
 
         Path sizes = dir.resolve("sizes.bin");
         byte[] neg = bytes.clone();

@@ -37,7 +37,7 @@ class ModulationFitTest {
                 java.util.Collections.swap(documents, i, rnd.nextInt(i + 1));
             }
             List<Document> training = documents.subList(0, 400);
-            ModulationFit.Result fit = ModulationFit.fit(search, training, false, DocumentSearch.Tokens.TERMS,
+            ModulationFit.Result fit = ModulationFit.fit(search, training, false, false, DocumentSearch.Tokens.TERMS,
                     ModulationTrainer.Options.defaults(), 11, (what, done, total) -> { });
             assertThat(fit.epochLosses()[fit.epochLosses().length - 1]).isLessThan(fit.epochLosses()[0]);
 

@@ -33,14 +33,28 @@ class ModulationTrainerTest {
 
     /** The batch loss from the definition, in double precision, for parameters {@code w} (token-major) and {@code b}. */
     static double referenceLoss(double[] w, double[] b, int dim, List<Pair> batch, double temperature) {
+        return referenceLoss(w, b, null, null, dim, batch, temperature);
+    }
+
+    /** The same with learned token weights when {@code u} and {@code c} are given: w_t log(1 + relu(e . U[t] + c[t])). */
+    static double referenceLoss(double[] w, double[] b, double[] u, double[] c, int dim, List<Pair> batch, double temperature) {
         int n = batch.size();
         double[][] q = new double[n][dim];
         for (int i = 0; i < n; i++) {
             Pair p = batch.get(i);
             double[] z = b.clone();
             for (int t = 0; t < p.tokens().length; t++) {
+                int token = p.tokens()[t];
+                double weight = p.weights()[t];
+                if (u != null) {
+                    double a = c[token];
+                    for (int k = 0; k < dim; k++) {
+                        a += p.query()[k] * u[token * dim + k];
+                    }
+                    weight *= Math.log1p(Math.max(0, a));
+                }
                 for (int k = 0; k < dim; k++) {
-                    z[k] += p.weights()[t] * w[p.tokens()[t] * dim + k];
+                    z[k] += weight * w[token * dim + k];
                 }
             }
             double max = Arrays.stream(z).max().orElseThrow();
@@ -143,6 +157,107 @@ class ModulationTrainerTest {
             assertThat(g.tokens()).as("only the batch's tokens have rows").doesNotContain(10, 11).doesNotHaveDuplicates();
             System.out.printf("gradient check %d: loss %.6f, largest gradient %.4g, worst difference %.3g%n", trial, loss, scale, worst);
         }
+    }
+
+    @Test
+    void learnedTokenWeightGradientsMatchCentralDifferences() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 1);
+        int vocabulary = 12;
+        int dim = 6;
+        float temperature = 0.05f;
+        for (int trial = 0; trial < 5; trial++) {
+            LexSemModulation random = LexSemModulationTest.randomModulation(rnd, vocabulary, dim, 0.5);
+            LexSemModulation m = LexSemModulation.withLearnedWeights(vocabulary, dim);
+            System.arraycopy(random.w, 0, m.w, 0, m.w.length);
+            System.arraycopy(random.b, 0, m.b, 0, dim);
+            for (int i = 0; i < m.u.length; i++) {
+                m.u[i] = (float) (0.3 * rnd.nextGaussian());
+            }
+            for (int t = 0; t < vocabulary; t++) {
+                m.c[t] = (float) rnd.nextDouble(-0.5, 2); // some tokens where relu is flat
+            }
+            List<Pair> batch = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                int[] tokens = LexSemModulationTest.tokens(rnd, vocabulary - 2, rnd.nextInt(1, 5));
+                batch.add(new Pair(tokens, LexSemModulationTest.weights(rnd, tokens.length), LexSemModulationTest.gaussian(rnd, dim, 1),
+                        unit(rnd, dim)));
+            }
+            Gradients g = ModulationTrainer.gradients(m, batch, temperature);
+            double[] w = toDouble(m.w);
+            double[] b = toDouble(m.b);
+            double[] u = toDouble(m.u);
+            double[] c = toDouble(m.c);
+            java.util.function.DoubleSupplier loss = () -> referenceLoss(w, b, u, c, dim, batch, temperature);
+            assertThat(g.loss()).isCloseTo(loss.getAsDouble(), within(1e-5 * Math.max(1, loss.getAsDouble())));
+            double h = 1e-6;
+            double[][] numW = new double[vocabulary][dim];
+            double[][] numU = new double[vocabulary][dim];
+            double[] numC = new double[vocabulary];
+            double scale = 0;
+            for (int t = 0; t < vocabulary; t++) {
+                for (int k = 0; k < dim; k++) {
+                    numW[t][k] = centralDifference(w, t * dim + k, h, loss);
+                    numU[t][k] = centralDifference(u, t * dim + k, h, loss);
+                    scale = Math.max(scale, Math.max(Math.abs(numW[t][k]), Math.abs(numU[t][k])));
+                }
+                numC[t] = centralDifference(c, t, h, loss);
+                scale = Math.max(scale, Math.abs(numC[t]));
+            }
+            double tolerance = 1e-4 * scale + 1e-6;
+            double[][] analyticW = new double[vocabulary][dim];
+            double[][] analyticU = new double[vocabulary][dim];
+            double[] analyticC = new double[vocabulary];
+            for (int r = 0; r < g.tokens().length; r++) {
+                for (int k = 0; k < dim; k++) {
+                    analyticW[g.tokens()[r]][k] = g.dW()[r][k];
+                    analyticU[g.tokens()[r]][k] = g.dU()[r][k];
+                }
+                analyticC[g.tokens()[r]] = g.dc()[r];
+            }
+            boolean anyFlowing = false;
+            for (int t = 0; t < vocabulary; t++) {
+                for (int k = 0; k < dim; k++) {
+                    assertThat(analyticW[t][k]).as("dL/dW[%d][%d]", t, k).isCloseTo(numW[t][k], within(tolerance));
+                    assertThat(analyticU[t][k]).as("dL/dU[%d][%d]", t, k).isCloseTo(numU[t][k], within(tolerance));
+                }
+                assertThat(analyticC[t]).as("dL/dc[%d]", t).isCloseTo(numC[t], within(tolerance));
+                anyFlowing |= Math.abs(numC[t]) > 100 * tolerance;
+            }
+            assertThat(anyFlowing).as("some token weight's gradient is far from zero (the check checks something)").isTrue();
+        }
+    }
+
+    @Test
+    void learnedTokenWeightsStartAsPresenceAndTrainingMovesThem() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 2);
+        float[][] passages = new float[PASSAGES][];
+        for (int p = 0; p < PASSAGES; p++) {
+            passages[p] = unit(rnd, DIM);
+        }
+        List<Pair> train = new ArrayList<>();
+        for (int i = 0; i < 1024; i++) {
+            train.add(query(rnd, passages, rnd.nextInt(PASSAGES)));
+        }
+        LexSemModulation slr = new LexSemModulation(GROUPS + NOISE_TOKENS, DIM);
+        LexSemModulation llr = LexSemModulation.withLearnedWeights(GROUPS + NOISE_TOKENS, DIM);
+        Pair probe = train.getFirst();
+        assertThat(llr.tokenWeights(probe.tokens(), probe.weights(), probe.query(), null)).as("every learned weight starts at 1")
+                .containsExactly(probe.weights());
+        assertThat(llr.modulate(probe.tokens(), probe.weights(), probe.query())).containsExactly(
+                slr.modulate(probe.tokens(), probe.weights(), probe.query()));
+        double[] losses = ModulationTrainer.train(llr, train, new Options(4, 64, 1e-2f, 0.1f, 3), null);
+        assertThat(losses[losses.length - 1]).as("training lowers the loss").isLessThan(losses[0]);
+        float[] learned = llr.tokenWeights(probe.tokens(), probe.weights(), probe.query(), null);
+        assertThat(learned).as("the tokens' weights moved").isNotEqualTo(probe.weights());
+        System.out.printf("learned token weights of a probe query %s: %s%n", Arrays.toString(probe.tokens()), Arrays.toString(learned));
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] out = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = a[i];
+        }
+        return out;
     }
 
     private static double centralDifference(double[] x, int i, double h, java.util.function.DoubleSupplier f) {

@@ -66,6 +66,10 @@ public final class SearchCommand implements Callable<Integer> {
         @Option(names = "--idf", description = "Token vectors weighted by IDF instead of presence (weight 1).")
         boolean idf;
 
+        @Option(names = "--learned-weights", description = "Learn each token's weight from the query too (LexSemBridge's LLR: "
+                + "log(1 + relu(e_q . U[t] + c[t])) times the presence or IDF weight).")
+        boolean learnedWeights;
+
         @Option(names = "--tokens", paramLabel = "terms|word-pieces", defaultValue = "terms",
                 description = "What token vectors are made of: the index's analysed terms (default) or the encoder's word pieces.")
         String tokens;
@@ -84,7 +88,7 @@ public final class SearchCommand implements Callable<Integer> {
             ModulationTrainer.Options d = ModulationTrainer.Options.defaults();
             ModulationTrainer.Options training = new ModulationTrainer.Options(epochs != null ? epochs : d.epochs(), d.batchSize(),
                     learningRate != null ? learningRate : d.learningRate(), temperature != null ? temperature : d.temperature(), d.seed());
-            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, idf, DocumentSearch.Tokens.of(tokens), seed, training);
+            SearchEvaluation.Options options = new SearchEvaluation.Options(0.8, idf, learnedWeights, DocumentSearch.Tokens.of(tokens), seed, training);
             SearchEvaluation.Report report;
             Map<String, ProgressBar> bars = new LinkedHashMap<>();
             try {

@@ -55,7 +55,7 @@ final class SearchDemo {
             out.printf(Locale.ROOT, "  indexed in %.1f s (BM25 over title and text; 384-d sentence vectors in Lucene's HNSW)%n",
                     (System.nanoTime() - t0) / 1e9);
             t0 = System.nanoTime();
-            ModulationFit.Result fit = ModulationFit.fit(search, documents, false, DocumentSearch.Tokens.TERMS, ModulationTrainer.Options.defaults(), 1,
+            ModulationFit.Result fit = ModulationFit.fit(search, documents, false, false, DocumentSearch.Tokens.TERMS, ModulationTrainer.Options.defaults(), 1,
                     (what, done, total) -> { });
             out.printf(Locale.ROOT, "  LexSemBridge modulation fitted in %.1f s on %,d keyword and part-of-passage queries generated "
                     + "from the documents (no labels)%n", (System.nanoTime() - t0) / 1e9, fit.pairs());
