@@ -92,10 +92,11 @@ class SearchRoutesTest {
         assertThat(early.body()).contains("no_modulation");
         assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("modulation").get("state").asText()).isEqualTo("none");
         assertThat(post("/v1/search/modulation", Map.of("epochs", 0)).statusCode()).isEqualTo(400);
-        HttpResponse<String> fit = post("/v1/search/modulation", Map.of("epochs", 2));
+        HttpResponse<String> fit = post("/v1/search/modulation", Map.of("epochs", 2, "learnedWeights", true));
         assertThat(fit.statusCode()).as(fit.body()).isEqualTo(202);
         JsonNode modulation = awaitFit();
         assertThat(modulation.get("state").asText()).isEqualTo("ready");
+        assertThat(modulation.get("learnedWeights").asBoolean()).as("LLR asked for").isTrue();
         assertThat(modulation.get("pairs").asInt()).isPositive();
         assertThat(modulation.get("terms").asInt()).isPositive();
         HttpResponse<String> lexsem = post("/v1/search", Map.of("query", "heart attack risk", "mode", "linear-lexsem", "k", 1));

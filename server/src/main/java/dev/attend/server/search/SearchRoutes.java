@@ -27,7 +27,7 @@ import java.util.function.Consumer;
  *   GET    /v1/search/documents/{id}       -> the stored document
  *   DELETE /v1/search/documents/{id}       -> 204, or 404
  *   GET    /v1/search/index                -> documents, modulation (terms, idf weights)
- *   POST   /v1/search/modulation           {epochs?, seed?} -> 202: fits the LexSemBridge modulation to every document
+ *   POST   /v1/search/modulation           {epochs?, seed?, learnedWeights?} -> 202: fits the LexSemBridge modulation to every document
  *                                                  in the background; GET /v1/search/index follows it
  * </pre>
  */
@@ -60,7 +60,7 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
     record DocumentsRequest(List<DocumentBody> documents) {
     }
 
-    record FitRequest(Integer epochs, Long seed) {
+    record FitRequest(Integer epochs, Long seed, Boolean learnedWeights) {
     }
 
     @Override
@@ -177,6 +177,9 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         if (search.vocabulary() != null) {
             modulation.put("terms", search.vocabulary().size());
         }
+        if (search.modulation() != null) {
+            modulation.put("learnedWeights", search.modulation().learnsWeights());
+        }
         if (fit != null) {
             fit.forEach((k, v) -> modulation.putIfAbsent(k, v));
         }
@@ -185,7 +188,7 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
     }
 
     private void fit(Context ctx) {
-        FitRequest r = ctx.body().isBlank() ? new FitRequest(null, null) : ctx.bodyAsClass(FitRequest.class);
+        FitRequest r = ctx.body().isBlank() ? new FitRequest(null, null, null) : ctx.bodyAsClass(FitRequest.class);
         ModulationTrainer.Options defaults = ModulationTrainer.Options.defaults();
         if (r.epochs() != null && (r.epochs() < 1 || r.epochs() > 100)) {
             throw ApiException.badRequest("'epochs' must be between 1 and 100, got " + r.epochs(), Map.of("field", "epochs"));
@@ -203,7 +206,7 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
             try {
                 List<Document> all = new ArrayList<>();
                 search.index().forEach(d -> all.add(new Document(d.id(), d.title(), d.text())));
-                ModulationFit.Result fit = ModulationFit.fit(search, all, false, false, DocumentSearch.Tokens.TERMS, o, seed, (what, done, total) -> { });
+                ModulationFit.Result fit = ModulationFit.fit(search, all, false, Boolean.TRUE.equals(r.learnedWeights()), DocumentSearch.Tokens.TERMS, o, seed, (what, done, total) -> { });
                 fitState = Map.of("state", "ready", "pairs", fit.pairs(), "startScale", fit.startScale(), "epochLosses", fit.epochLosses());
             } catch (IOException | RuntimeException e) {
                 fitState = Map.of("state", "failed: " + e.getMessage());
