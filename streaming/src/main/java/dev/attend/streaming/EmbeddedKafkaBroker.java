@@ -92,7 +92,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * Aborts the transactions that a crash of this process left open on the broker's partitions while their
      * coordinator forgot them ({@link HangingTransactions} says how that happens); returns how many. Every producer of
      * this broker lives in this process, so after a restart an open transaction that its coordinator does not track
-     * belongs to the dead incarnation.
+     * belongs to the dead incarnation. A look that fails (the broker busy, say) is logged and counts 0.
      */
     public int abortHangingTransactions() {
         Properties p = new Properties();
@@ -106,8 +106,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             }
             return aborted.size();
         } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot look for hanging transactions on " + bootstrapServers + ": " + e.getCause().getMessage(),
-                    e.getCause());
+            // not fatal: the restore may end on its own, and the next look (while it waits) may get through
+            LOG.warn("Could not look for hanging transactions on {}: {}", bootstrapServers, e.getCause().toString());
+            return 0;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 0;
