@@ -150,8 +150,10 @@ class KvSessionRoutesTest {
     void sessionsAreListedAndAnswersCheckedAgainstFullAttention() throws Exception {
         SplittableRandom rnd = new SplittableRandom(8);
         int d = 8;
+        // top-k above the session's length: with a budget that covers every key, an answer from the index holds them
+        // all, and equals full attention whether or not the background index is built yet (before, it is flat)
         assertThat(post("/v1/kv/sessions", Map.of("id", "acc", "layers", 2, "kvHeads", 1, "headDim", d, "sinkTokens", 4,
-                "windowTokens", 8, "topK", 20)).statusCode()).isEqualTo(201);
+                "windowTokens", 8, "topK", 512)).statusCode()).isEqualTo(201);
         Map<String, Object> prefill = new LinkedHashMap<>();
         prefill.put("layer", 0);
         prefill.put("kvHead", 0);
@@ -160,6 +162,11 @@ class KvSessionRoutesTest {
         prefill.put("values", rows(rnd, 400, d));
         prefill.put("queries", rows(rnd, 200, d));
         assertThat(post("/v1/kv/sessions/acc/prefill", prefill).statusCode()).isEqualTo(200);
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/acc")).path("heads").get(0).path("index").path("state").asText()
+                .equals("ready") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
         JsonNode listed = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions"));
         JsonNode mine = null;
         for (JsonNode s : listed.path("sessions")) {
@@ -182,7 +189,7 @@ class KvSessionRoutesTest {
         assertThat(recent.path("results")).hasSize(5);
         for (JsonNode r : recent.path("results")) {
             assertThat(r.path("relativeError").asDouble()).isBetween(0.0, 1.0);
-            assertThat(r.path("massKept").asDouble()).isBetween(0.0, 1.0 + 1e-9);
+            assertThat(r.path("massKept").asDouble()).isBetween(0.0, 1.0 + 1e-6); // float log-sum-exps
             assertThat(r.path("keyRecall").asDouble()).isBetween(0.0, 1.0);
         }
         assertThat(recent.path("summary").path("queries").asInt()).isEqualTo(5);
@@ -190,7 +197,8 @@ class KvSessionRoutesTest {
         JsonNode given = TestHttp.json(post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 0, "budget", 100_000,
                 "queries", List.of(Map.of("queryHead", 0, "query", queries[0])))));
         assertThat(given.path("source").asText()).isEqualTo("request");
-        assertThat(given.path("summary").path("maxRelativeError").asDouble()).isLessThan(0.5);
+        assertThat(given.path("results").get(0).path("answer").path("mode").asText()).as(given.toString()).isEqualTo("index");
+        assertThat(given.path("summary").path("maxRelativeError").asDouble()).isLessThan(1e-4);
         assertThat(post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 0, "budget", 0)).statusCode()).isEqualTo(400);
         assertThat(post("/v1/kv/sessions/acc/accuracy", Map.of("layer", 7)).statusCode()).isEqualTo(400);
         assertThat(post("/v1/kv/sessions/nope/accuracy", Map.of("layer", 0)).statusCode()).isEqualTo(404);

@@ -89,25 +89,35 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     /**
-     * Aborts the transactions that a crash of this process left open on the broker's partitions while their
-     * coordinator forgot them ({@link HangingTransactions} says how that happens); returns how many. Every producer of
-     * this broker lives in this process, so after a restart an open transaction that its coordinator does not track
-     * belongs to the dead incarnation. A look that fails (the broker busy, say) is logged and counts 0.
+     * Aborts the transactions that a crash of this process left open on the broker's partitions after their
+     * coordinator recorded them aborted without writing the markers ({@link HangingTransactions} says how that
+     * happens and what it leaves alone); returns how many it aborted. Hanging transactions it may not abort are
+     * logged as errors with what would close them. A look that fails (the broker busy, say) is logged and counts 0.
      */
     public int abortHangingTransactions() {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        // a look must not hold up the wait it runs in (and the API timeout may not be under the request timeout)
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000);
         try (Admin admin = Admin.create(p)) {
             Set<String> topics = admin.listTopics(new ListTopicsOptions().listInternal(true)).names().get();
-            List<HangingTransactions.Aborted> aborted = HangingTransactions.abort(admin, topics);
-            for (HangingTransactions.Aborted a : aborted) {
-                LOG.warn("Aborted a hanging transaction on {} (producer {} epoch {}, {}, open since offset {}): left open by a crash",
-                        a.partition(), a.producerId(), a.producerEpoch(), a.transactionalId(), a.startOffset());
+            HangingTransactions.Repair repair = HangingTransactions.repair(admin, topics);
+            for (HangingTransactions.Hanging h : repair.aborted()) {
+                LOG.warn("Aborted a hanging transaction on {} (producer {} epoch {}, {}, open since offset {}; coordinator: {}): left open by a crash",
+                        h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(), h.startOffset(), h.coordinatorState());
             }
-            return aborted.size();
-        } catch (ExecutionException e) {
+            for (HangingTransactions.Hanging h : repair.leftOpen()) {
+                LOG.error("A transaction hangs on {} (producer {} epoch {}, {}, open since offset {}) and its coordinator's record ({}) does not say "
+                                + "it was aborted: left as it is (an abort would drop records it may have committed); readers of the partition wait at offset {} "
+                                + "until it is ended by hand (kafka-transactions.sh --bootstrap-server {} find-hanging, then abort)", h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(),
+                        h.startOffset(), h.coordinatorState(), h.startOffset(), bootstrapServers);
+            }
+            return repair.aborted().size();
+        } catch (ExecutionException | RuntimeException e) {
             // not fatal: the restore may end on its own, and the next look (while it waits) may get through
-            LOG.warn("Could not look for hanging transactions on {}: {}", bootstrapServers, e.getCause().toString());
+            LOG.warn("Could not look for hanging transactions on {}: {}", bootstrapServers,
+                    String.valueOf(e instanceof ExecutionException ? e.getCause() : e));
             return 0;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

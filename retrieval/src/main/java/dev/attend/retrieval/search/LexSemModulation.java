@@ -162,7 +162,8 @@ public final class LexSemModulation {
      *     given twice counts with the sum of its weights); may be empty ({@code z = b})
      * @param weights one finite weight per token: 1 for token presence, or the token's IDF
      * @param query the dense query embedding {@code e_q}, {@code dim()} finite values, not all zero (need not be
-     *     unit: only its direction matters)
+     *     unit: only its direction matters, except to learned token weights, which read it as given: give them
+     *     what they were trained on, the encoder's unit vectors)
      * @throws IllegalArgumentException on lengths that disagree, a token out of range, a NaN or infinite weight or
      *     query component, or a zero query
      */

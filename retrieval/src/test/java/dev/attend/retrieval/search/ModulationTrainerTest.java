@@ -249,7 +249,17 @@ class ModulationTrainerTest {
         assertThat(losses[losses.length - 1]).as("training lowers the loss").isLessThan(losses[0]);
         float[] learned = llr.tokenWeights(probe.tokens(), probe.weights(), probe.query(), null);
         assertThat(learned).as("the tokens' weights moved").isNotEqualTo(probe.weights());
-        System.out.printf("learned token weights of a probe query %s: %s%n", Arrays.toString(probe.tokens()), Arrays.toString(learned));
+        // and they depend on the query: the same token weighs differently in another query that holds it
+        int token = probe.tokens()[0];
+        Pair other = train.stream().skip(1).filter(p -> Arrays.stream(p.tokens()).anyMatch(t -> t == token)).findFirst().orElseThrow();
+        int at = 0;
+        while (other.tokens()[at] != token) {
+            at++;
+        }
+        float inOther = llr.tokenWeights(other.tokens(), other.weights(), other.query(), null)[at];
+        assertThat(inOther).as("token %d's weight in two queries", token).isNotEqualTo(learned[0]);
+        System.out.printf("learned token weights of a probe query %s: %s; token %d in another query: %s%n", Arrays.toString(probe.tokens()),
+                Arrays.toString(learned), token, inOther);
     }
 
     private static double[] toDouble(float[] a) {

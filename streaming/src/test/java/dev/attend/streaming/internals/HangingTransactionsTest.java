@@ -33,10 +33,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A hanging transaction made on a real broker: the transaction coordinator's log is put back to a copy taken before
- * the transaction began (what a coordinator that skipped the markers ends up believing), so the partition holds an
- * open transaction that nothing will close. The repair aborts it and only it: a transaction in progress on another
- * partition is left to its producer, which commits it afterwards.
+ * Hanging transactions made on a real broker in the shape a crash leaves them: the coordinator completed a
+ * transaction but its markers never reached a partition (the partition's log is put back to a copy taken before the
+ * marker). The repair aborts the one its coordinator recorded as aborted, leaves the one recorded as committed
+ * (aborting it would drop committed records), and leaves a live transaction on another partition to its producer,
+ * which commits it afterwards.
  */
 class HangingTransactionsTest {
 
@@ -44,62 +45,75 @@ class HangingTransactionsTest {
     Path dir;
 
     @Test
-    void abortsTheTransactionItsCoordinatorForgotAndLeavesALiveOneAlone() throws Exception {
+    void abortsWhatItsCoordinatorAbortedAndLeavesACommitAndALiveTransactionAlone() throws Exception {
         Path logs = dir.resolve("kafka").resolve("log");
-        Path coordinatorCopy = dir.resolve("coordinator-copy");
+        Path copies = dir.resolve("copies");
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
             try (Admin admin = admin(broker)) {
-                admin.createTopics(List.of(new NewTopic("forgotten", 1, (short) 1), new NewTopic("live", 1, (short) 1))).all().get();
+                admin.createTopics(List.of(new NewTopic("aborted", 1, (short) 1), new NewTopic("committed", 1, (short) 1),
+                        new NewTopic("live", 1, (short) 1))).all().get();
             }
-            KafkaProducer<String, String> producer = producer(broker, "dead-producer");
-            try {
-                producer.initTransactions();
-                producer.beginTransaction();
-                producer.send(new ProducerRecord<>("forgotten", "committed", "1"));
-                producer.commitTransaction();
-                awaitCompleted(broker, "dead-producer"); // the commit returns before the coordinator writes it complete
-                copyCoordinatorLog(logs, coordinatorCopy); // the coordinator knows the producer, with nothing open
-                producer.beginTransaction();
-                producer.send(new ProducerRecord<>("forgotten", "never-decided", "2"));
-                producer.flush();
-            } finally {
-                producer.close(Duration.ZERO); // no commit, no abort: the process dies here
+            for (String topic : List.of("aborted", "committed")) {
+                KafkaProducer<String, String> producer = producer(broker, "dead-" + topic);
+                try {
+                    producer.initTransactions();
+                    producer.beginTransaction();
+                    producer.send(new ProducerRecord<>(topic, "decided", "1"));
+                    producer.flush();
+                    copyTree(logs.resolve(topic + "-0"), copies.resolve(topic + "-0")); // the record, not yet its marker
+                    if (topic.equals("aborted")) {
+                        producer.abortTransaction();
+                    } else {
+                        producer.commitTransaction();
+                    }
+                    awaitState(broker, "dead-" + topic, topic.equals("aborted") ? TransactionState.COMPLETE_ABORT : TransactionState.COMPLETE_COMMIT);
+                } finally {
+                    producer.close(Duration.ZERO);
+                }
             }
         }
-        restoreCoordinatorLog(coordinatorCopy, logs);
+        // the markers lost: each partition back to its copy, and a recovery on start as after a crash
+        for (String topic : List.of("aborted", "committed")) {
+            deleteTree(logs.resolve(topic + "-0"));
+            copyTree(copies.resolve(topic + "-0"), logs.resolve(topic + "-0"));
+        }
+        try (Stream<Path> files = Files.list(logs)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(".kafka_cleanshutdown")).toList()) {
+                Files.delete(f);
+            }
+        }
 
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"));
              KafkaProducer<String, String> live = producer(broker, "live-producer")) {
-            TopicPartition forgotten = new TopicPartition("forgotten", 0);
-            try (Admin admin = admin(broker)) {
-                assertThat(admin.describeProducers(List.of(forgotten)).partitionResult(forgotten).get().activeProducers())
-                        .as("the partition still holds the transaction open")
-                        .anyMatch(p -> p.currentTransactionStartOffset().isPresent());
+            TopicPartition aborted = new TopicPartition("aborted", 0);
+            TopicPartition committed = new TopicPartition("committed", 0);
+            for (TopicPartition tp : List.of(aborted, committed)) {
+                assertThat(lastStableOffset(broker, tp)).as("%s holds its transaction open", tp).isLessThan(logEndOffset(broker, tp));
             }
             live.initTransactions();
             live.beginTransaction();
             live.send(new ProducerRecord<>("live", "in-progress", "3"));
             live.flush();
 
-            assertThat(broker.abortHangingTransactions()).as("the forgotten transaction, and not the live one").isEqualTo(1);
-            assertThat(broker.abortHangingTransactions()).as("nothing left to abort").isZero();
+            assertThat(broker.abortHangingTransactions()).as("the transaction its coordinator aborted, and only it").isEqualTo(1);
+            assertThat(broker.abortHangingTransactions()).as("nothing left it may abort").isZero();
 
-            assertThat(lastStableOffset(broker, forgotten)).as("read_committed readers reach the log's end")
-                    .isEqualTo(logEndOffset(broker, forgotten));
-            assertThat(readCommitted(broker, forgotten)).as("the forgotten transaction is aborted: its record is not read")
-                    .containsExactly("committed");
+            assertThat(lastStableOffset(broker, aborted)).as("read_committed readers reach the log's end").isEqualTo(logEndOffset(broker, aborted));
+            assertThat(readCommitted(broker, aborted)).as("the aborted record stays invisible").isEmpty();
+            assertThat(lastStableOffset(broker, committed)).as("a commit without its markers is left as it is")
+                    .isLessThan(logEndOffset(broker, committed));
             live.commitTransaction();
             assertThat(readCommitted(broker, new TopicPartition("live", 0))).as("the live transaction committed as usual")
                     .containsExactly("in-progress");
         }
     }
 
-    private static void awaitCompleted(EmbeddedKafkaBroker broker, String transactionalId) throws Exception {
+    private static void awaitState(EmbeddedKafkaBroker broker, String transactionalId, TransactionState state) throws Exception {
         try (Admin admin = admin(broker)) {
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (admin.describeTransactions(List.of(transactionalId)).description(transactionalId).get().state()
-                    != TransactionState.COMPLETE_COMMIT) {
-                assertThat(System.nanoTime()).as("the commit completes").isLessThan(deadline);
+            // the commit or abort returns before the coordinator writes the transaction complete
+            while (admin.describeTransactions(List.of(transactionalId)).description(transactionalId).get().state() != state) {
+                assertThat(System.nanoTime()).as("%s becomes %s", transactionalId, state).isLessThan(deadline);
                 Thread.sleep(20);
             }
         }
@@ -152,24 +166,10 @@ class HangingTransactionsTest {
         }
     }
 
-    private static void copyCoordinatorLog(Path logs, Path copy) throws IOException {
-        try (Stream<Path> partitions = Files.list(logs)) {
-            for (Path p : partitions.filter(p -> p.getFileName().toString().startsWith("__transaction_state-")).toList()) {
-                copyTree(p, copy.resolve(p.getFileName()));
-            }
-        }
-    }
-
-    private static void restoreCoordinatorLog(Path copy, Path logs) throws IOException {
-        try (Stream<Path> partitions = Files.list(copy)) {
-            for (Path p : partitions.toList()) {
-                Path target = logs.resolve(p.getFileName());
-                try (Stream<Path> old = Files.walk(target)) {
-                    for (Path f : old.sorted(Comparator.reverseOrder()).toList()) {
-                        Files.delete(f);
-                    }
-                }
-                copyTree(p, target);
+    private static void deleteTree(Path root) throws IOException {
+        try (Stream<Path> old = Files.walk(root)) {
+            for (Path f : old.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
             }
         }
     }
