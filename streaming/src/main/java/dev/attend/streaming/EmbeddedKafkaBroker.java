@@ -1,5 +1,6 @@
 package dev.attend.streaming;
 
+import dev.attend.streaming.internals.HangingTransactions;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -9,12 +10,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
-import dev.attend.streaming.internals.HangingTransactions;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
@@ -108,10 +107,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                         h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(), h.startOffset(), h.coordinatorState());
             }
             for (HangingTransactions.Hanging h : repair.leftOpen()) {
-                LOG.error("A transaction hangs on {} (producer {} epoch {}, {}, open since offset {}) and its coordinator's record ({}) does not say "
-                                + "it was aborted: left as it is (an abort would drop records it may have committed); readers of the partition wait at offset {} "
-                                + "until it is ended by hand (kafka-transactions.sh --bootstrap-server {} find-hanging, then abort)", h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(),
-                        h.startOffset(), h.coordinatorState(), h.startOffset(), bootstrapServers);
+                LOG.error("A transaction hangs on {} (producer {} epoch {}, {}, open since offset {}) and its coordinator's record ({})"
+                                + " does not say it was aborted: left as it is (an abort would drop records it may have committed);"
+                                + " readers of the partition wait at offset {} until it is ended by hand"
+                                + " (kafka-transactions.sh --bootstrap-server {} find-hanging, then abort)",
+                        h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(), h.startOffset(), h.coordinatorState(),
+                        h.startOffset(), bootstrapServers);
             }
             return repair.aborted().size();
         } catch (ExecutionException | RuntimeException e) {
