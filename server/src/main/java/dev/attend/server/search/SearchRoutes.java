@@ -206,7 +206,8 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
             try {
                 List<Document> all = new ArrayList<>();
                 search.index().forEach(d -> all.add(new Document(d.id(), d.title(), d.text())));
-                ModulationFit.Result fit = ModulationFit.fit(search, all, false, Boolean.TRUE.equals(r.learnedWeights()), DocumentSearch.Tokens.TERMS, o, seed, (what, done, total) -> { });
+                ModulationFit.Result fit = ModulationFit.fit(search, all, false, Boolean.TRUE.equals(r.learnedWeights()),
+                        DocumentSearch.Tokens.TERMS, o, seed, (what, done, total) -> { });
                 fitState = Map.of("state", "ready", "pairs", fit.pairs(), "startScale", fit.startScale(), "epochLosses", fit.epochLosses());
             } catch (IOException | RuntimeException e) {
                 fitState = Map.of("state", "failed: " + e.getMessage());
