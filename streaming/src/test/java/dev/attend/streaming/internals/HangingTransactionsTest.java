@@ -103,6 +103,7 @@ class HangingTransactionsTest {
             assertThat(lastStableOffset(broker, committed)).as("a commit without its markers is left as it is")
                     .isLessThan(logEndOffset(broker, committed));
             live.commitTransaction();
+            awaitState(broker, "live-producer", TransactionState.COMPLETE_COMMIT); // its markers follow the commit's return
             assertThat(readCommitted(broker, new TopicPartition("live", 0))).as("the live transaction committed as usual")
                     .containsExactly("in-progress");
         }
