@@ -519,28 +519,27 @@ public final class LexSemModulation {
             if (learned) {
                 readFloats(ch, buf, m.u, file, size);
                 readFloats(ch, buf, m.c, file, size);
-                for (int i = 0; i < m.u.length; i++) {
-                    if (!Float.isFinite(m.u[i])) {
-                        throw new IOException(file + ": U[" + i / dim + "][" + i % dim + "] is " + m.u[i]);
-                    }
-                }
-                for (int t = 0; t < vocabulary; t++) {
-                    if (!Float.isFinite(m.c[t])) {
-                        throw new IOException(file + ": c[" + t + "] is " + m.c[t]);
-                    }
-                }
             }
-            for (int i = 0; i < m.w.length; i++) {
-                if (!Float.isFinite(m.w[i])) {
-                    throw new IOException(file + ": W[" + i / dim + "][" + i % dim + "] is " + m.w[i]);
-                }
-            }
-            for (int k = 0; k < dim; k++) {
-                if (!Float.isFinite(m.b[k])) {
-                    throw new IOException(file + ": b[" + k + "] is " + m.b[k]);
-                }
+            requireFinite(file, "W", m.w, dim);
+            requireFinite(file, "b", m.b, 0);
+            if (learned) {
+                requireFinite(file, "U", m.u, dim);
+                requireFinite(file, "c", m.c, 0);
             }
             return m;
+        }
+    }
+
+    /**
+     * Refuses a NaN or infinite parameter, naming it: {@code name[row][column]} for a matrix of rows of
+     * {@code rowLength}, {@code name[i]} for a vector ({@code rowLength} 0).
+     */
+    private static void requireFinite(Path file, String name, float[] a, int rowLength) throws IOException {
+        for (int i = 0; i < a.length; i++) {
+            if (!Float.isFinite(a[i])) {
+                throw new IOException(file + ": " + name + (rowLength > 0 ? "[" + i / rowLength + "][" + i % rowLength + "]" : "[" + i + "]")
+                        + " is " + a[i]);
+            }
         }
     }
 

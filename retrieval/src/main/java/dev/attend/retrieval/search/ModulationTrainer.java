@@ -331,7 +331,11 @@ public final class ModulationTrainer {
         List<float[]> uRows = new ArrayList<>();
         List<Integer> tokens = new ArrayList<>();
         boolean learned = f.pre != null;
-        List<float[]> cGrad = new ArrayList<>(); // one float per slot
+        int tokenCount = 0;
+        for (Pair p : batch) {
+            tokenCount += p.tokens().length;
+        }
+        float[] dc = learned ? new float[tokenCount] : null; // one per slot; at most one slot per token of the batch
         for (int i = 0; i < bsz; i++) {
             LexSemModulation.axpy(1f, dz[i], db, d);
             Pair p = batch.get(i);
@@ -344,7 +348,6 @@ public final class ModulationTrainer {
                     rows.add(new float[d]);
                     if (learned) {
                         uRows.add(new float[d]);
-                        cGrad.add(new float[1]);
                     }
                     tokens.add(token);
                 }
@@ -354,19 +357,12 @@ public final class ModulationTrainer {
                     // dL/da = g_t (dL/dz . W[t]) / (1 + a); nothing flows where relu is flat
                     float da = (float) (p.weights()[t] * LexSemModulation.dotAt(dz[i], m.w, token * d, d) / (1 + a));
                     LexSemModulation.axpy(da, p.query(), uRows.get(s), d);
-                    cGrad.get(s)[0] += da;
+                    dc[s] += da;
                 }
             }
         }
-        float[] dc = null;
-        if (learned) {
-            dc = new float[cGrad.size()];
-            for (int r = 0; r < dc.length; r++) {
-                dc[r] = cGrad.get(r)[0];
-            }
-        }
         return new Gradients(f.loss, tokens.stream().mapToInt(Integer::intValue).toArray(), rows.toArray(new float[0][]), db,
-                learned ? uRows.toArray(new float[0][]) : null, dc);
+                learned ? uRows.toArray(new float[0][]) : null, learned ? java.util.Arrays.copyOf(dc, rows.size()) : null);
     }
 
     /**

@@ -230,14 +230,8 @@ class ModulationTrainerTest {
     @Test
     void learnedTokenWeightsStartAsPresenceAndTrainingMovesThem() {
         SplittableRandom rnd = new SplittableRandom(SEED + 2);
-        float[][] passages = new float[PASSAGES][];
-        for (int p = 0; p < PASSAGES; p++) {
-            passages[p] = unit(rnd, DIM);
-        }
-        List<Pair> train = new ArrayList<>();
-        for (int i = 0; i < 1024; i++) {
-            train.add(query(rnd, passages, rnd.nextInt(PASSAGES)));
-        }
+        float[][] passages = passages(rnd);
+        List<Pair> train = queries(rnd, passages, 1024);
         LexSemModulation slr = new LexSemModulation(GROUPS + NOISE_TOKENS, DIM);
         LexSemModulation llr = LexSemModulation.withLearnedWeights(GROUPS + NOISE_TOKENS, DIM);
         Pair probe = train.getFirst();
@@ -316,6 +310,23 @@ class ModulationTrainerTest {
         return new Pair(tokens, weights, e, passages[p]);
     }
 
+    static float[][] passages(SplittableRandom rnd) {
+        float[][] passages = new float[PASSAGES][];
+        for (int p = 0; p < PASSAGES; p++) {
+            passages[p] = unit(rnd, DIM);
+        }
+        return passages;
+    }
+
+    /** {@code n} queries ({@link #query}) of passages drawn at random. */
+    static List<Pair> queries(SplittableRandom rnd, float[][] passages, int n) {
+        List<Pair> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(query(rnd, passages, rnd.nextInt(PASSAGES)));
+        }
+        return out;
+    }
+
     /** Top-1 accuracy of retrieving each query's passage among all passages. */
     static double accuracy(LexSemModulation m, List<Pair> queries, float[][] passages) {
         int hits = 0;
@@ -349,18 +360,9 @@ class ModulationTrainerTest {
     @Test
     void trainingLearnsWhichDimensionsAQuerysTokensPointAt() {
         SplittableRandom rnd = new SplittableRandom(SEED + 1);
-        float[][] passages = new float[PASSAGES][];
-        for (int p = 0; p < PASSAGES; p++) {
-            passages[p] = unit(rnd, DIM);
-        }
-        List<Pair> train = new ArrayList<>();
-        for (int i = 0; i < 4096; i++) {
-            train.add(query(rnd, passages, rnd.nextInt(PASSAGES)));
-        }
-        List<Pair> heldOut = new ArrayList<>();
-        for (int i = 0; i < 1024; i++) {
-            heldOut.add(query(rnd, passages, rnd.nextInt(PASSAGES)));
-        }
+        float[][] passages = passages(rnd);
+        List<Pair> train = queries(rnd, passages, 4096);
+        List<Pair> heldOut = queries(rnd, passages, 1024);
         LexSemModulation m = new LexSemModulation(GROUPS + NOISE_TOKENS, DIM);
         Options o = new Options(6, 64, Float.parseFloat(System.getProperty("attend.test.lr", "0.01")), 0.05f, SEED);
         double lossBefore = heldOutLoss(m, heldOut, o.temperature());
@@ -383,14 +385,8 @@ class ModulationTrainerTest {
     @Test
     void trainingIsDeterministicAndReportsProgress() {
         SplittableRandom rnd = new SplittableRandom(SEED + 2);
-        float[][] passages = new float[PASSAGES][];
-        for (int p = 0; p < PASSAGES; p++) {
-            passages[p] = unit(rnd, DIM);
-        }
-        List<Pair> train = new ArrayList<>();
-        for (int i = 0; i < 700; i++) {
-            train.add(query(rnd, passages, rnd.nextInt(PASSAGES)));
-        }
+        float[][] passages = passages(rnd);
+        List<Pair> train = queries(rnd, passages, 700);
         Options o = new Options(2, 300, 0.01f, 0.05f, 7); // 300 * 300 * 32 multiply-adds: the parallel path
         LexSemModulation a = new LexSemModulation(GROUPS + NOISE_TOKENS, DIM);
         List<long[]> steps = new ArrayList<>();
