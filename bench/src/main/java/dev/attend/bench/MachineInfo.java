@@ -63,6 +63,64 @@ final class MachineInfo {
         return best;
     }
 
+    /**
+     * The host's own latency tail, the baseline for request latencies measured beside it: a fixed amount of SIMD
+     * work ({@code VectorMath.fourRowsTimes} on operands in L1, no memory traffic, no allocation) split over
+     * {@code threads} pool threads, sized to take about {@code targetMillis} at {@code ratePerThread} (10^9
+     * multiply-adds/s of one thread), run {@code timed} times after a second of warm-up. Returns {p50, p99} in ms.
+     * Whatever this p99 adds to its p50 is what the machine (scheduling, neighbours) adds to any job of that
+     * length: a request cannot have a smaller tail than it.
+     */
+    static double[] fixedWorkLatency(int threads, double targetMillis, double ratePerThread, int timed) {
+        int inner = 32;
+        int cols = 32;
+        long callsPerThread = Math.max(1, (long) (targetMillis * 1e-3 * ratePerThread * 1e9 / (4.0 * inner * cols)));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            Runnable share = () -> {
+                float[] packed = new float[4 * inner];
+                float[] m = new float[inner * cols];
+                float[] out = new float[4 * cols];
+                java.util.Arrays.fill(packed, 0.5f);
+                java.util.Arrays.fill(m, 0.25f);
+                for (long c = 0; c < callsPerThread; c++) {
+                    dev.attend.gpu.VectorMath.fourRowsTimes(packed, 0, inner, m, 0, cols, cols, out, 0, cols);
+                }
+            };
+            long warmUntil = System.nanoTime() + 1_000_000_000L;
+            while (System.nanoTime() < warmUntil) {
+                runOnce(pool, threads, share);
+            }
+            long[] nanos = new long[timed];
+            for (int r = 0; r < timed; r++) {
+                nanos[r] = runOnce(pool, threads, share);
+            }
+            java.util.Arrays.sort(nanos);
+            return new double[] {nanos[timed / 2] / 1e6, nanos[(int) Math.ceil(0.99 * timed) - 1] / 1e6};
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** Runs {@code share} on {@code threads} pool threads at once; returns the nanoseconds until the last ends. */
+    private static long runOnce(java.util.concurrent.ExecutorService pool, int threads, Runnable share)
+            throws InterruptedException, java.util.concurrent.ExecutionException {
+        long t0 = System.nanoTime();
+        List<java.util.concurrent.Future<?>> parts = new java.util.ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            parts.add(pool.submit(share));
+        }
+        for (java.util.concurrent.Future<?> f : parts) {
+            f.get();
+        }
+        return System.nanoTime() - t0;
+    }
+
     /** The "model name" of /proc/cpuinfo, or the architecture when there is none. */
     static String cpuModel() {
         try (Stream<String> lines = Files.lines(Path.of("/proc/cpuinfo"))) {

@@ -41,12 +41,15 @@ public final class RecsysBench {
                                 [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
                                 [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]
                                 planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]
+                                serving only: [--histories 1000,10000,100000] [--attention-dims 16,64]
               --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
               --planted USERS the planted synthetic set (PlantedBehaviors defaults; the models read the last 200 behaviours);
                               also prints the AUC of searches that know the planted factors (oracle: planted S, top-K by
                               the planted relevance, K random behaviours, the whole window)
               --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
-                              (DARE, attention dimension 16 and 64; the search on --scorer simd (--threads), opencl or auto)
+                              (--histories), DARE with attention dimensions 16 and 64 (--attention-dims); the search on
+                              --scorer simd (--threads), opencl or auto; then the host's baseline: fixed SIMD work of
+                              12 ms on as many threads, timed the same way (its p99 - p50 is the machine's own tail)
               --position-buckets B  position-gap embeddings with B log2 buckets (0: none; default: enough for the
                               training histories, 9 for 200)
               --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
@@ -78,6 +81,8 @@ public final class RecsysBench {
         Path json = null;
         boolean serving = false;
         String scorerName = "simd";
+        int[] histories = {1_000, 10_000, 100_000};
+        int[] attentionDims = {16, 64};
         try {
             for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--serving"))) {
                 String v = o.value();
@@ -106,6 +111,8 @@ public final class RecsysBench {
                     case "--json" -> json = Path.of(v);
                     case "--serving" -> serving = true;
                     case "--scorer" -> scorerName = v;
+                    case "--histories" -> histories = BenchArgs.positiveInts(o.name(), v);
+                    case "--attention-dims" -> attentionDims = BenchArgs.positiveInts(o.name(), v);
                     default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
                 }
             }
@@ -134,7 +141,7 @@ public final class RecsysBench {
         }
         try {
             if (serving) {
-                return servingLatency(scorerName, threads, json, out, err);
+                return servingLatency(scorerName, threads, histories, attentionDims, json, out, err);
             }
             UserSequences sequences;
             List<Sample> train;
@@ -230,10 +237,12 @@ public final class RecsysBench {
      * Serving {@value #CANDIDATES} candidates against one user's stored history through {@link Recommender#score}
      * (source ids mapped to the model's, the user's attention keys cached per version of the sequence, one top-K
      * call for all candidates on the SIMD scorer, then softmax, weighted sum and the batched MLP), for histories of
-     * 10^3 to 10^5 and attention dimensions 16 and 64: p50 and p99 over 200 timed requests (50 at 10^5) after 3 s
+     * {@code histories} behaviours (10^3 to 10^5 by default) and attention dimensions {@code attentionDims} (16 and 64): p50 and p99 over 200 timed requests (50 at 10^5) after 3 s
      * of warm-up, each request with new random candidates. Weights are random: latency does not depend on them.
+     * Then the host's baseline ({@link MachineInfo#fixedWorkLatency}): fixed SIMD work of about a request's length
+     * on as many threads, timed the same way, whose p99 - p50 is the tail the machine adds to any job that long.
      */
-    static int servingLatency(String scorerName, int threads, Path json, PrintStream out, PrintStream err) throws java.io.IOException {
+    static int servingLatency(String scorerName, int threads, int[] histories, int[] attentionDims, Path json, PrintStream out, PrintStream err) throws java.io.IOException {
         int items = 100_000;
         int categories = 1_000;
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
@@ -253,8 +262,8 @@ public final class RecsysBench {
                 : dev.attend.gpu.Scorers.create(scorerName)) {
             err.println("[recsys] search on " + scorer.device());
             scorerDevice = scorer.device().toString();
-            for (int history : new int[] {1_000, 10_000, 100_000}) {
-                for (int da : new int[] {16, 64}) {
+            for (int history : histories) {
+                for (int da : attentionDims) {
                     SequenceModel model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, da, 64, 20, new int[] {200, 80}), items,
                             categories, 1);
                     try (BehaviorSequenceStore store = BehaviorSequenceStore.inMemory(BehaviorSequenceStore.DEFAULT_MAX_PER_USER);
@@ -296,9 +305,21 @@ public final class RecsysBench {
                 }
             }
         }
+        // The baseline: fixed SIMD work of a request's length on as many threads, timed the same way. What its p99
+        // adds to its p50 comes from the machine, not from the request.
+        double baseMillis = 12.0;
+        double[] fixed = MachineInfo.fixedWorkLatency(threads, baseMillis, rate, 200);
+        out.printf(Locale.ROOT, "%-25s %10.2f %10.2f %10d   (fixed SIMD work, no memory traffic: the host's own tail)%n",
+                "baseline " + threads + " threads", fixed[0], fixed[1], 200);
+        Map<String, Object> baseline = new LinkedHashMap<>();
+        baseline.put("work", "fixed SIMD multiply-adds in L1 on " + threads + " threads, sized for " + baseMillis + " ms");
+        baseline.put("p50_ms", fixed[0]);
+        baseline.put("p99_ms", fixed[1]);
+        baseline.put("requests", 200);
         if (json != null) {
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("bench", "recsys-serving");
+            report.put("host_baseline", baseline);
             report.put("machine", MachineInfo.describe());
             report.put("threads", threads);
             report.put("scorer", scorerDevice);
