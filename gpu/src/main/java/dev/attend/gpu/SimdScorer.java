@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class SimdScorer implements Scorer {
 
-    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> SPECIES = Simd.FLOATS;
     /** Rows scored together: small enough that a tile of d = 256 float32 rows stays in L1/L2. */
     static final int TILE_ROWS = 32;
     /** Rows per parallel task. */
@@ -517,6 +517,10 @@ public final class SimdScorer implements Scorer {
      */
     private static void dotTwoQueriesDimMajor(float[] a, float[] b, float[] t, int offset, int dim, float[] out) {
         int lanes = SPECIES.length();
+        if (4 * lanes > TILE_ROWS) {
+            dotTwoQueriesDimMajorWide(a, b, t, offset, dim, out);
+            return;
+        }
         for (int r0 = 0; r0 < TILE_ROWS; r0 += 4 * lanes) {
             FloatVector a0 = FloatVector.zero(SPECIES);
             FloatVector a1 = a0;
@@ -551,6 +555,35 @@ public final class SimdScorer implements Scorer {
             b1.intoArray(out, TILE_ROWS + r0 + lanes);
             b2.intoArray(out, TILE_ROWS + r0 + 2 * lanes);
             b3.intoArray(out, TILE_ROWS + r0 + 3 * lanes);
+        }
+    }
+
+    /**
+     * {@link #dotTwoQueriesDimMajor} where a tile is two vectors of rows (512-bit vectors: 16 lanes of the 32 rows),
+     * four chains side by side, the sums in the same order.
+     */
+    private static void dotTwoQueriesDimMajorWide(float[] a, float[] b, float[] t, int offset, int dim, float[] out) {
+        int lanes = SPECIES.length();
+        for (int r0 = 0; r0 < TILE_ROWS; r0 += 2 * lanes) {
+            FloatVector a0 = FloatVector.zero(SPECIES);
+            FloatVector a1 = a0;
+            FloatVector b0 = a0;
+            FloatVector b1 = a0;
+            for (int c = 0; c < dim; c++) {
+                int row = offset + c * TILE_ROWS + r0;
+                FloatVector k0 = FloatVector.fromArray(SPECIES, t, row);
+                FloatVector k1 = FloatVector.fromArray(SPECIES, t, row + lanes);
+                FloatVector x = FloatVector.broadcast(SPECIES, a[c]);
+                a0 = x.fma(k0, a0);
+                a1 = x.fma(k1, a1);
+                x = FloatVector.broadcast(SPECIES, b[c]);
+                b0 = x.fma(k0, b0);
+                b1 = x.fma(k1, b1);
+            }
+            a0.intoArray(out, r0);
+            a1.intoArray(out, r0 + lanes);
+            b0.intoArray(out, TILE_ROWS + r0);
+            b1.intoArray(out, TILE_ROWS + r0 + lanes);
         }
     }
 

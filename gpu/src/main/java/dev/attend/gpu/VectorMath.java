@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorSpecies;
 /** Vector API kernels on float arrays that the scorers and the graph indexes share. */
 public final class VectorMath {
 
-    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> SPECIES = Simd.FLOATS;
 
     private VectorMath() {
     }

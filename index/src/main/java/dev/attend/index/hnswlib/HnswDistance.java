@@ -20,7 +20,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class HnswDistance implements DistanceFunction<float[], Float> {
 
     private static final long serialVersionUID = 1L;
-    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> SPECIES = dev.attend.gpu.Simd.FLOATS;
 
     /** Distance computations of the current thread, and its limit (unlimited outside a search). */
     static final class Meter {

@@ -111,7 +111,7 @@ final class Mlp {
     private static final Scratch INPUTS_EVEN = new Scratch(1 << 20);
     private static final Scratch INPUTS_ODD = new Scratch(1 << 20);
 
-    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> SPECIES = dev.attend.gpu.Simd.FLOATS;
 
     /**
      * The logits of {@code rows} inputs at once, packed by four ({@link VectorMath#packByFour} layout, the input width

@@ -356,7 +356,7 @@ public final class SequenceModel {
         System.arraycopy(mlp.inferBatch(packed, count, transposed), 0, logits, first, count);
     }
 
-    private static final jdk.incubator.vector.VectorSpecies<Float> SPECIES = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+    private static final jdk.incubator.vector.VectorSpecies<Float> SPECIES = dev.attend.gpu.Simd.FLOATS;
 
     /**
      * softmax(scale * raw), the exponentials a vector at a time (the search's k scores of a candidate: twenty

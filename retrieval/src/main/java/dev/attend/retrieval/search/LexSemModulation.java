@@ -57,7 +57,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class LexSemModulation {
 
-    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> SPECIES = dev.attend.gpu.Simd.FLOATS;
     private static final int LANES = SPECIES.length();
 
     /** {@code "LXSM"} read as a little-endian int. */

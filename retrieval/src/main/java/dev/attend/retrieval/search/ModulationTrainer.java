@@ -53,7 +53,7 @@ import jdk.incubator.vector.VectorSpecies;
  * The pairs are shuffled every epoch by a {@link SplittableRandom} of {@link Options#seed}. The forward and
  * backward passes of a batch's queries may run in parallel (large batches), but each query's computation is
  * independent and the sums over queries are taken in batch order, so the same inputs and options give the same
- * bits on the same machine (the vector width, {@code SPECIES_PREFERRED}, may differ between machines).
+ * bits on the same machine (the vector width, {@link dev.attend.gpu.Simd#FLOATS}, may differ between machines).
  */
 public final class ModulationTrainer {
 
