@@ -66,15 +66,15 @@ final class MachineInfo {
     /**
      * The host's own latency tail, the baseline for request latencies measured beside it: a fixed amount of SIMD
      * work ({@code VectorMath.fourRowsTimes} on operands in L1, no memory traffic, no allocation) split over
-     * {@code threads} pool threads, sized to take about {@code targetMillis} at {@code ratePerThread} (10^9
-     * multiply-adds/s of one thread), run {@code timed} times after a second of warm-up. Returns {p50, p99} in ms.
-     * Whatever this p99 adds to its p50 is what the machine (scheduling, neighbours) adds to any job of that
-     * length: a request cannot have a smaller tail than it.
+     * {@code threads} pool threads, sized during a second of warm-up so that it takes about {@code targetMillis},
+     * then run {@code timed} times unchanged. Returns {p50, p99} in ms. Whatever this p99 adds to its p50 is what the
+     * machine (scheduling, neighbours, clock changes) adds to a job of that length: a request cannot have a smaller
+     * tail than it.
      */
-    static double[] fixedWorkLatency(int threads, double targetMillis, double ratePerThread, int timed) {
+    static double[] fixedWorkLatency(int threads, double targetMillis, int timed) {
         int inner = 32;
         int cols = 32;
-        long callsPerThread = Math.max(1, (long) (targetMillis * 1e-3 * ratePerThread * 1e9 / (4.0 * inner * cols)));
+        long[] calls = {1_000};
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
         try {
             Runnable share = () -> {
@@ -83,13 +83,14 @@ final class MachineInfo {
                 float[] out = new float[4 * cols];
                 java.util.Arrays.fill(packed, 0.5f);
                 java.util.Arrays.fill(m, 0.25f);
-                for (long c = 0; c < callsPerThread; c++) {
+                for (long c = calls[0]; c > 0; c--) {
                     dev.attend.gpu.VectorMath.fourRowsTimes(packed, 0, inner, m, 0, cols, cols, out, 0, cols);
                 }
             };
             long warmUntil = System.nanoTime() + 1_000_000_000L;
             while (System.nanoTime() < warmUntil) {
-                runOnce(pool, threads, share);
+                double millis = runOnce(pool, threads, share) / 1e6;
+                calls[0] = Math.max(1, (long) (calls[0] * Math.min(4.0, targetMillis / Math.max(millis, 1e-3))));
             }
             long[] nanos = new long[timed];
             for (int r = 0; r < timed; r++) {
