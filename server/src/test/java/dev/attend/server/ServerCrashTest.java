@@ -163,6 +163,8 @@ class ServerCrashTest {
         }
         // the engine's own log at info (the tests' logging config says warn): a failed restart shows where recovery stood
         command.add("-Dorg.slf4j.simpleLogger.log.dev.attend=info");
+        // and the broker's transaction coordinator: how it completed the transactions the kill left open
+        command.add("-Dorg.slf4j.simpleLogger.log.kafka.coordinator.transaction=info");
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), AttendCli.class.getName(), "serve", "--port",
                 Integer.toString(port), "--data-dir", dir.resolve("data").toString()));
         Path log = dir.resolve("server-" + name + ".log");

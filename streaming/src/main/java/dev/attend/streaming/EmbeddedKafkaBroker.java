@@ -47,6 +47,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final KafkaRaftServer server;
     private final String bootstrapServers;
     private final Path dir;
+    /** How the transaction coordinator said open transactions end, from one look for hanging ones to the next. */
+    private final Map<String, Boolean> transactionEnds = new java.util.concurrent.ConcurrentHashMap<>();
 
     private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, Path dir) {
         this.server = server;
@@ -88,12 +90,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     /**
-     * Aborts the transactions that a crash of this process left open on the broker's partitions after their
-     * coordinator recorded them aborted without writing the markers ({@link HangingTransactions} says how that
-     * happens and what it leaves alone); returns how many it aborted. Hanging transactions it may not abort are
-     * logged as errors with what would close them. A look that fails (the broker busy, say) is logged and counts 0.
+     * Ends the transactions that a crash of this process left open on the broker's partitions after their
+     * coordinator recorded them aborted or committed without writing the markers ({@link HangingTransactions} says
+     * how that happens and what it leaves alone), with the marker their coordinator meant; returns how many it
+     * ended. Hanging transactions whose end is not recorded are logged as errors with what would close them. A look
+     * that fails (the broker busy, say) is logged and counts 0.
      */
-    public int abortHangingTransactions() {
+    public int repairHangingTransactions() {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         // a look must not hold up the wait it runs in (and the API timeout may not be under the request timeout)
@@ -101,20 +104,25 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000);
         try (Admin admin = Admin.create(p)) {
             Set<String> topics = admin.listTopics(new ListTopicsOptions().listInternal(true)).names().get();
-            HangingTransactions.Repair repair = HangingTransactions.repair(admin, topics);
+            HangingTransactions.Repair repair = HangingTransactions.repair(admin, topics, transactionEnds);
             for (HangingTransactions.Hanging h : repair.aborted()) {
                 LOG.warn("Aborted a hanging transaction on {} (producer {} epoch {}, {}, open since offset {}; coordinator: {}): left open by a crash",
                         h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(), h.startOffset(), h.coordinatorState());
             }
+            for (HangingTransactions.Hanging h : repair.committed()) {
+                LOG.warn("Committed a hanging transaction on {} (producer {} epoch {}, {}, open since offset {}; coordinator: {}): its commit"
+                                + " markers were lost in a crash",
+                        h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(), h.startOffset(), h.coordinatorState());
+            }
             for (HangingTransactions.Hanging h : repair.leftOpen()) {
                 LOG.error("A transaction hangs on {} (producer {} epoch {}, {}, open since offset {}) and its coordinator's record ({})"
-                                + " does not say it was aborted: left as it is (an abort would drop records it may have committed);"
-                                + " readers of the partition wait at offset {} until it is ended by hand"
-                                + " (kafka-transactions.sh --bootstrap-server {} find-hanging, then abort)",
+                                + " does not say how it ended, or its marker was refused: left as it is; readers of the partition wait at"
+                                + " offset {} until it is ended by hand (kafka-transactions.sh --bootstrap-server {} find-hanging, then"
+                                + " abort)",
                         h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(), h.startOffset(), h.coordinatorState(),
                         h.startOffset(), bootstrapServers);
             }
-            return repair.aborted().size();
+            return repair.ended();
         } catch (ExecutionException | RuntimeException e) {
             // not fatal: the restore may end on its own, and the next look (while it waits) may get through
             LOG.warn("Could not look for hanging transactions on {}: {}", bootstrapServers,
@@ -181,7 +189,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 // incarnation's session has expired (default 9 s), and it opens its ports only then. One node in
                 // one process needs no margin. The expired-transaction check keeps its default (every 10 s): a
                 // check that runs before the registration aborts the dead producers' transactions without their
-                // markers (see abortHangingTransactions), and the producers that come back (Kafka Streams' threads)
+                // markers (see repairHangingTransactions), and the producers that come back (Kafka Streams' threads)
                 // abort theirs when they start anyway.
                 Map.entry("broker.session.timeout.ms", "4000"),
                 Map.entry("broker.heartbeat.interval.ms", "1000"),

@@ -61,7 +61,7 @@ public final class EventStreaming implements AutoCloseable {
                 topics.create(admin);
             }
             if (broker != null) {
-                broker.abortHangingTransactions();
+                broker.repairHangingTransactions();
             }
             producer = new EventProducer(bootstrap, topics);
             sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
@@ -81,8 +81,8 @@ public final class EventStreaming implements AutoCloseable {
     /**
      * Waits for the topology to run (its share of the store restored). A restore that stops at a transaction the
      * crash left open would wait for good: with this process's own broker, such transactions are looked for and
-     * aborted every few seconds of the wait (they can appear after the first look, while the broker's transaction
-     * coordinator settles).
+     * ended as their coordinator decided every few seconds of the wait (they can appear after the first look, while
+     * the broker's transaction coordinator settles).
      */
     private static void awaitRunning(SequenceStream sequences, EmbeddedKafkaBroker broker, String bootstrap)
             throws IOException, InterruptedException {
@@ -93,7 +93,7 @@ public final class EventStreaming implements AutoCloseable {
                 throw new IOException("the sequence topology did not start (state " + sequences.state() + ", Kafka at " + bootstrap + ")");
             }
             if (broker != null) {
-                broker.abortHangingTransactions();
+                broker.repairHangingTransactions();
             }
         }
     }

@@ -1,5 +1,13 @@
 package dev.attend.streaming.internals;
 
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumSet;
@@ -17,28 +25,42 @@ import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.admin.TransactionState;
+import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.message.WriteTxnMarkersRequestData;
+import org.apache.kafka.common.message.WriteTxnMarkersResponseData;
+import org.apache.kafka.common.protocol.ApiKeys;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.requests.AbstractResponse;
+import org.apache.kafka.common.requests.RequestHeader;
+import org.apache.kafka.common.requests.WriteTxnMarkersRequest;
+import org.apache.kafka.common.requests.WriteTxnMarkersResponse;
 
 /**
- * Finds hanging transactions and aborts those that were decided as aborted: a partition holds an open transaction
+ * Finds hanging transactions and ends them the way their coordinator decided: a partition holds an open transaction
  * that its coordinator no longer tracks, so no commit or abort marker will ever close it, and read_committed
  * readers (Kafka Streams restoring a changelog, a consumer group's stable offsets) stop at it for good.
  *
  * <p>Why the engine needs this: when the process holding the embedded broker is killed in the middle of a
- * transaction and started again, the broker's transaction coordinator can load its log before the broker is
- * registered again, roll the dead producer's transaction back on timeout, find no leader endpoint for the
- * partitions (the broker is itself not reachable yet), skip the markers as if the partitions had been deleted, and
- * record the transaction as aborted. The partitions keep the transaction open. This is Kafka's {@code
- * kafka-transactions.sh find-hanging} followed by {@code abort}, limited to what the coordinator's record proves:
+ * transaction and started again, the broker replays its metadata and acts as the transaction coordinator at the
+ * leader epoch it had before the crash, for a moment, while its controller fences the dead incarnation and the
+ * partitions have no leader: a transaction that it completes then (one that was preparing its commit or abort at
+ * the kill, or one it rolls back on timeout) finds no leader for the partitions, its markers are skipped as if the
+ * partitions had been deleted, and the transaction is recorded complete. The partitions keep it open. This is
+ * Kafka's {@code kafka-transactions.sh find-hanging} followed by writing the marker its coordinator meant, limited to
+ * what the coordinator's record proves:
  * <ul>
  *   <li>in progress (ongoing or preparing) and listing the partition: not hanging, the coordinator will finish it;
  *   <li>aborted ({@code CompleteAbort}, or {@code PrepareAbort} without the partition) at the epoch that follows
  *       the partition's (transaction version 2 bumps the epoch when a transaction ends), or no record of the
- *       producer at all: aborted here, which is what its coordinator decided (or, without a record, what nothing
- *       can contradict: a commit is recorded before its markers are written);
- *   <li>anything else (committed, or a record that moved on since, say {@code Empty} after a new producer
- *       incarnation): reported, not touched, since aborting a transaction whose commit lost its markers would drop
- *       committed records. {@code kafka-transactions.sh} can finish those by hand.
+ *       producer at all: aborted here (without a record nothing can contradict it: a commit is recorded before its
+ *       markers are written);
+ *   <li>committed ({@code CompleteCommit}, or {@code PrepareCommit} without the partition) at the epoch that
+ *       follows the partition's: committed here, with the marker the coordinator would have written (the Admin API
+ *       writes only abort markers, so the request goes to the partition's leader directly);
+ *   <li>anything else (a record that moved on since, say {@code Empty} after a new producer incarnation, which
+ *       no longer says how the transaction ended): reported, not touched. {@code kafka-transactions.sh} can finish
+ *       those by hand.
  * </ul>
  * A transaction is acted on only when the partition still shows it open (same producer, epoch and start) after
  * the coordinator was asked.
@@ -53,8 +75,16 @@ public final class HangingTransactions {
                           String coordinatorState) {
     }
 
-    /** What a look found: the hanging transactions it aborted, and those it left (their coordinator's record does not say aborted). */
-    public record Repair(List<Hanging> aborted, List<Hanging> leftOpen) {
+    /**
+     * What a look found: the hanging transactions it aborted, those it committed, and those it left (their
+     * coordinator's record does not say how they ended, or the marker could not be written).
+     */
+    public record Repair(List<Hanging> aborted, List<Hanging> committed, List<Hanging> leftOpen) {
+
+        /** How many it ended. */
+        public int ended() {
+            return aborted.size() + committed.size();
+        }
     }
 
     private record Open(TopicPartition partition, ProducerState producer) {
@@ -63,25 +93,44 @@ public final class HangingTransactions {
         }
 
         String key() {
-            return partition + "/" + producer.producerId() + "/" + producer.producerEpoch() + "/" + producer.currentTransactionStartOffset();
+            return partition + "/" + transaction() + "/" + producer.currentTransactionStartOffset();
+        }
+
+        String transaction() {
+            return transactionKey(producer.producerId(), producer.producerEpoch());
         }
     }
 
     private HangingTransactions() {
     }
 
+    /** The key of a producer's transaction in {@link #repair}'s memory of how transactions end. */
+    public static String transactionKey(long producerId, int producerEpoch) {
+        return producerId + "/" + producerEpoch;
+    }
+
     /**
-     * Looks for hanging transactions on every partition of {@code topics} and aborts those decided as aborted. A
-     * failed abort of one leaves that one in {@link Repair#leftOpen} and goes on with the others.
+     * Looks for hanging transactions on every partition of {@code topics} and ends those whose coordinator decided
+     * how they end. {@code ends} remembers, from one look to the next, how the coordinator said an open transaction
+     * ends ({@link #transactionKey}: true for a commit), since its record moves on when the producer starts again.
+     * A failed marker leaves that one in {@link Repair#leftOpen} and goes on with the others.
      */
-    public static Repair repair(Admin admin, Collection<String> topics) throws InterruptedException, ExecutionException {
+    public static Repair repair(Admin admin, Collection<String> topics, Map<String, Boolean> ends) throws InterruptedException,
+            ExecutionException {
         List<TopicPartition> partitions = new ArrayList<>();
+        Map<TopicPartition, Node> leaders = new HashMap<>();
         for (TopicDescription d : admin.describeTopics(topics).allTopicNames().get().values()) {
-            d.partitions().forEach(p -> partitions.add(new TopicPartition(d.name(), p.partition())));
+            d.partitions().forEach(p -> {
+                TopicPartition tp = new TopicPartition(d.name(), p.partition());
+                partitions.add(tp);
+                if (p.leader() != null) {
+                    leaders.put(tp, p.leader());
+                }
+            });
         }
         List<Open> open = openTransactions(admin, partitions);
         if (open.isEmpty()) {
-            return new Repair(List.of(), List.of());
+            return new Repair(List.of(), List.of(), List.of());
         }
         Set<Long> producerIds = open.stream().map(o -> o.producer().producerId()).collect(Collectors.toSet());
         Map<Long, String> transactionalIds = new HashMap<>();
@@ -90,27 +139,36 @@ public final class HangingTransactions {
         }
         Map<String, TransactionDescription> coordinated = transactionalIds.isEmpty() ? Map.of()
                 : admin.describeTransactions(transactionalIds.values()).all().get();
-        List<Open> abortable = new ArrayList<>();
+        Map<Open, Boolean> decided = new java.util.LinkedHashMap<>(); // the open transactions whose end is recorded: true = commit
         List<Hanging> left = new ArrayList<>();
         for (Open o : open) {
             String id = transactionalIds.get(o.producer().producerId());
             TransactionDescription t = id == null ? null : coordinated.get(id);
+            Boolean end = endOf(t, o);
+            if (end != null) {
+                ends.put(o.transaction(), end); // kept: the record moves on (Empty at a later epoch) when the producer comes back
+            }
             boolean tracked = t != null && t.producerId() == o.producer().producerId() && IN_PROGRESS.contains(t.state())
                     && t.topicPartitions().contains(o.partition());
             if (tracked) {
                 continue;
             }
-            if (t == null || decidedAborted(t, o)) {
-                abortable.add(o);
+            Boolean known = ends.get(o.transaction());
+            if (known != null) {
+                decided.put(o, known);
+            } else if (t == null) {
+                decided.put(o, false);
             } else {
                 left.add(hanging(o, id, t));
             }
         }
         // asked again after the coordinator: a transaction that its coordinator closed in between is closed now
-        Set<String> stillOpen = openTransactions(admin, abortable.stream().map(Open::partition).distinct().toList()).stream()
+        Set<String> stillOpen = openTransactions(admin, decided.keySet().stream().map(Open::partition).distinct().toList()).stream()
                 .map(Open::key).collect(Collectors.toSet());
         List<Hanging> aborted = new ArrayList<>();
-        for (Open o : abortable) {
+        List<Hanging> committed = new ArrayList<>();
+        for (Map.Entry<Open, Boolean> e : decided.entrySet()) {
+            Open o = e.getKey();
             if (!stillOpen.contains(o.key())) {
                 continue;
             }
@@ -118,21 +176,89 @@ public final class HangingTransactions {
             String id = transactionalIds.get(p.producerId());
             Hanging h = hanging(o, id, id == null ? null : coordinated.get(id));
             try {
-                admin.abortTransaction(new AbortTransactionSpec(o.partition(), p.producerId(), (short) p.producerEpoch(),
-                        p.coordinatorEpoch().orElse(0))).all().get();
-                aborted.add(h);
-            } catch (ExecutionException e) {
+                if (e.getValue()) {
+                    Node leader = leaders.get(o.partition());
+                    if (leader == null) {
+                        throw new IOException(o.partition() + " has no leader now");
+                    }
+                    writeCommitMarker(leader, o);
+                    committed.add(h);
+                } else {
+                    admin.abortTransaction(new AbortTransactionSpec(o.partition(), p.producerId(), (short) p.producerEpoch(),
+                            p.coordinatorEpoch().orElse(0))).all().get();
+                    aborted.add(h);
+                }
+            } catch (ExecutionException | IOException failed) {
                 left.add(h);
             }
         }
-        return new Repair(aborted, left);
+        return new Repair(aborted, committed, left);
     }
 
-    /** The coordinator's record says this producer's transaction that is open on the partition ended in an abort. */
-    private static boolean decidedAborted(TransactionDescription t, Open o) {
-        boolean aborted = t.state() == TransactionState.COMPLETE_ABORT
-                || t.state() == TransactionState.PREPARE_ABORT && !t.topicPartitions().contains(o.partition());
-        return aborted && t.producerId() == o.producer().producerId() && t.producerEpoch() == o.producer().producerEpoch() + 1;
+    /**
+     * How the coordinator's record says this producer's transaction that is open on the partition ends: true for a
+     * commit, false for an abort (prepared or complete, at the epoch that follows the partition's), null when the
+     * record does not say.
+     */
+    private static Boolean endOf(TransactionDescription t, Open o) {
+        if (t == null || t.producerId() != o.producer().producerId() || t.producerEpoch() != o.producer().producerEpoch() + 1) {
+            return null;
+        }
+        return switch (t.state()) {
+            case PREPARE_COMMIT, COMPLETE_COMMIT -> true;
+            case PREPARE_ABORT, COMPLETE_ABORT -> false;
+            default -> null;
+        };
+    }
+
+    /**
+     * Writes the commit marker of the transaction open on {@code o}'s partition, as its coordinator would have: a
+     * WriteTxnMarkers request to the partition's leader (what {@code Admin.abortTransaction} sends, with the result
+     * commit), over a plain socket. Throws when the broker refuses it.
+     */
+    private static void writeCommitMarker(Node leader, Open o) throws IOException {
+        ProducerState p = o.producer();
+        WriteTxnMarkersRequestData.WritableTxnMarker marker = new WriteTxnMarkersRequestData.WritableTxnMarker()
+                .setProducerId(p.producerId())
+                .setProducerEpoch((short) p.producerEpoch())
+                .setCoordinatorEpoch(p.coordinatorEpoch().orElse(0))
+                .setTransactionResult(true);
+        marker.topics().add(new WriteTxnMarkersRequestData.WritableTxnMarkerTopic().setName(o.partition().topic())
+                .setPartitionIndexes(List.of(o.partition().partition())));
+        WriteTxnMarkersRequestData data = new WriteTxnMarkersRequestData();
+        data.markers().add(marker);
+        short version = ApiKeys.WRITE_TXN_MARKERS.latestVersion();
+        RequestHeader header = new RequestHeader(ApiKeys.WRITE_TXN_MARKERS, version, "attend-hanging-transactions", 1);
+        ByteBuffer request = new WriteTxnMarkersRequest.Builder(data).build(version).serializeWithHeader(header);
+        byte[] bytes = new byte[request.remaining()];
+        request.duplicate().get(bytes);
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(leader.host(), leader.port()), 5_000);
+            socket.setSoTimeout(10_000);
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+            out.writeInt(bytes.length); // Kafka's framing: the size, then header and body
+            out.write(bytes);
+            out.flush();
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
+            byte[] body = new byte[in.readInt()];
+            in.readFully(body);
+            WriteTxnMarkersResponse response = (WriteTxnMarkersResponse) AbstractResponse.parseResponse(ByteBuffer.wrap(body), header);
+            int results = 0;
+            for (WriteTxnMarkersResponseData.WritableTxnMarkerResult m : response.data().markers()) {
+                for (WriteTxnMarkersResponseData.WritableTxnMarkerTopicResult t : m.topics()) {
+                    for (WriteTxnMarkersResponseData.WritableTxnMarkerPartitionResult r : t.partitions()) {
+                        Errors error = Errors.forCode(r.errorCode());
+                        if (error != Errors.NONE) {
+                            throw new IOException("the commit marker for " + o.partition() + " was refused: " + error + " (" + error.message() + ")");
+                        }
+                        results++;
+                    }
+                }
+            }
+            if (results != 1) {
+                throw new IOException("the commit marker for " + o.partition() + " got " + results + " partition results, not 1");
+            }
+        }
     }
 
     private static Hanging hanging(Open o, String transactionalId, TransactionDescription t) {

@@ -35,9 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Hanging transactions made on a real broker in the shape a crash leaves them: the coordinator completed a
  * transaction but its markers never reached a partition (the partition's log is put back to a copy taken before the
- * marker). The repair aborts the one its coordinator recorded as aborted, leaves the one recorded as committed
- * (aborting it would drop committed records), and leaves a live transaction on another partition to its producer,
- * which commits it afterwards.
+ * marker). The repair aborts the one its coordinator recorded as aborted, commits the one recorded as committed
+ * (its records become visible, as they were before the crash), leaves one whose record no longer says how it ended,
+ * and leaves a live transaction on another partition to its producer, which commits it afterwards.
  */
 class HangingTransactionsTest {
 
@@ -45,15 +45,15 @@ class HangingTransactionsTest {
     Path dir;
 
     @Test
-    void abortsWhatItsCoordinatorAbortedAndLeavesACommitAndALiveTransactionAlone() throws Exception {
+    void endsEachAsItsCoordinatorDecidedAndLeavesTheUndecidedAndALiveTransactionAlone() throws Exception {
         Path logs = dir.resolve("kafka").resolve("log");
         Path copies = dir.resolve("copies");
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
             try (Admin admin = admin(broker)) {
                 admin.createTopics(List.of(new NewTopic("aborted", 1, (short) 1), new NewTopic("committed", 1, (short) 1),
-                        new NewTopic("live", 1, (short) 1))).all().get();
+                        new NewTopic("forgotten", 1, (short) 1), new NewTopic("live", 1, (short) 1))).all().get();
             }
-            for (String topic : List.of("aborted", "committed")) {
+            for (String topic : List.of("aborted", "committed", "forgotten")) {
                 KafkaProducer<String, String> producer = producer(broker, "dead-" + topic);
                 try {
                     producer.initTransactions();
@@ -67,13 +67,19 @@ class HangingTransactionsTest {
                         producer.commitTransaction();
                     }
                     awaitState(broker, "dead-" + topic, topic.equals("aborted") ? TransactionState.COMPLETE_ABORT : TransactionState.COMPLETE_COMMIT);
+                    if (topic.equals("forgotten")) {
+                        // the producer starts again: its coordinator's record moves on (Empty at a later epoch)
+                        try (KafkaProducer<String, String> again = producer(broker, "dead-" + topic)) {
+                            again.initTransactions();
+                        }
+                    }
                 } finally {
                     producer.close(Duration.ZERO);
                 }
             }
         }
         // the markers lost: each partition back to its copy, and a recovery on start as after a crash
-        for (String topic : List.of("aborted", "committed")) {
+        for (String topic : List.of("aborted", "committed", "forgotten")) {
             deleteTree(logs.resolve(topic + "-0"));
             copyTree(copies.resolve(topic + "-0"), logs.resolve(topic + "-0"));
         }
@@ -87,7 +93,8 @@ class HangingTransactionsTest {
              KafkaProducer<String, String> live = producer(broker, "live-producer")) {
             TopicPartition aborted = new TopicPartition("aborted", 0);
             TopicPartition committed = new TopicPartition("committed", 0);
-            for (TopicPartition tp : List.of(aborted, committed)) {
+            TopicPartition forgotten = new TopicPartition("forgotten", 0);
+            for (TopicPartition tp : List.of(aborted, committed, forgotten)) {
                 assertThat(lastStableOffset(broker, tp)).as("%s holds its transaction open", tp).isLessThan(logEndOffset(broker, tp));
             }
             live.initTransactions();
@@ -95,13 +102,26 @@ class HangingTransactionsTest {
             live.send(new ProducerRecord<>("live", "in-progress", "3"));
             live.flush();
 
-            assertThat(broker.abortHangingTransactions()).as("the transaction its coordinator aborted, and only it").isEqualTo(1);
-            assertThat(broker.abortHangingTransactions()).as("nothing left it may abort").isZero();
+            assertThat(broker.repairHangingTransactions()).as("the transactions its coordinator aborted and committed, and only them")
+                    .isEqualTo(2);
+            assertThat(broker.repairHangingTransactions()).as("nothing left it may end").isZero();
 
             assertThat(lastStableOffset(broker, aborted)).as("read_committed readers reach the log's end").isEqualTo(logEndOffset(broker, aborted));
             assertThat(readCommitted(broker, aborted)).as("the aborted record stays invisible").isEmpty();
-            assertThat(lastStableOffset(broker, committed)).as("a commit without its markers is left as it is")
-                    .isLessThan(logEndOffset(broker, committed));
+            assertThat(lastStableOffset(broker, committed)).as("read_committed readers reach the log's end").isEqualTo(logEndOffset(broker, committed));
+            assertThat(readCommitted(broker, committed)).as("the committed record is visible, as before the crash").containsExactly("decided");
+            assertThat(lastStableOffset(broker, forgotten)).as("a transaction whose end its coordinator no longer records is left")
+                    .isLessThan(logEndOffset(broker, forgotten));
+            // unless an earlier look saw its record say commit (the memory a broker keeps between looks)
+            try (Admin admin = admin(broker)) {
+                var open = admin.describeProducers(List.of(forgotten)).partitionResult(forgotten).get().activeProducers().stream()
+                        .filter(p -> p.currentTransactionStartOffset().isPresent()).findFirst().orElseThrow();
+                Map<String, Boolean> ends = new java.util.HashMap<>(Map.of(
+                        HangingTransactions.transactionKey(open.producerId(), open.producerEpoch()), true));
+                HangingTransactions.Repair repair = HangingTransactions.repair(admin, List.of("forgotten"), ends);
+                assertThat(repair.committed()).extracting(HangingTransactions.Hanging::partition).containsExactly(forgotten);
+            }
+            assertThat(readCommitted(broker, forgotten)).as("committed as the earlier look saw it decided").containsExactly("decided");
             live.commitTransaction();
             awaitState(broker, "live-producer", TransactionState.COMPLETE_COMMIT); // its markers follow the commit's return
             assertThat(readCommitted(broker, new TopicPartition("live", 0))).as("the live transaction committed as usual")
