@@ -56,7 +56,7 @@ final class BenchArgs {
     /** A comma-separated list of integers >= 1 (option {@code name}'s value), or an IllegalArgumentException saying which. */
     static int[] positiveInts(String name, String value) {
         try {
-            int[] out = java.util.Arrays.stream(value.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
+            int[] out = java.util.Arrays.stream(value.split(",", -1)).map(String::strip).mapToInt(Integer::parseInt).toArray();
             if (out.length == 0 || java.util.Arrays.stream(out).anyMatch(x -> x < 1)) {
                 throw new IllegalArgumentException(name + " takes integers >= 1, separated by commas: '" + value + "'");
             }

@@ -64,12 +64,12 @@ final class MachineInfo {
     }
 
     /**
-     * The host's own latency tail, the baseline for request latencies measured beside it: a fixed amount of SIMD
-     * work ({@code VectorMath.fourRowsTimes} on operands in L1, no memory traffic, no allocation) split over
-     * {@code threads} pool threads, sized during a second of warm-up so that it takes about {@code targetMillis},
-     * then run {@code timed} times unchanged. Returns {p50, p99} in ms. Whatever this p99 adds to its p50 is what the
-     * machine (scheduling, neighbours, clock changes) adds to a job of that length: a request cannot have a smaller
-     * tail than it.
+     * The host's own latency tail, the baseline for request latencies measured beside it: the same fixed amount of
+     * SIMD work on each of {@code threads} pool threads at once ({@code VectorMath.fourRowsTimes} on operands in L1:
+     * no memory traffic, no allocation inside the work), sized during a second of warm-up (on the median of the last
+     * runs) so that it takes about {@code targetMillis}, then run {@code timed} times unchanged. Returns {p50, p99}
+     * in ms. Whatever this p99 adds to its p50 is what the machine (scheduling, neighbours, clock changes) adds to a
+     * job of that length: a request cannot have a smaller tail than it.
      */
     static double[] fixedWorkLatency(int threads, double targetMillis, int timed) {
         int inner = 32;
@@ -88,9 +88,14 @@ final class MachineInfo {
                 }
             };
             long warmUntil = System.nanoTime() + 1_000_000_000L;
-            while (System.nanoTime() < warmUntil) {
-                double millis = runOnce(pool, threads, share) / 1e6;
-                calls[0] = Math.max(1, (long) (calls[0] * Math.min(4.0, targetMillis / Math.max(millis, 1e-3))));
+            double[] perCall = new double[5]; // ms per call of the last runs: their median sizes the work (one slow run does not)
+            for (int run = 0; System.nanoTime() < warmUntil || run < perCall.length; run++) {
+                long size = calls[0];
+                perCall[run % perCall.length] = runOnce(pool, threads, share) / 1e6 / size;
+                double[] sorted = java.util.Arrays.copyOf(perCall, Math.min(run + 1, perCall.length));
+                java.util.Arrays.sort(sorted);
+                long wanted = (long) (targetMillis / Math.max(sorted[sorted.length / 2], 1e-9));
+                calls[0] = Math.max(1, Math.clamp(wanted, size / 2, size * 4));
             }
             long[] nanos = new long[timed];
             for (int r = 0; r < timed; r++) {

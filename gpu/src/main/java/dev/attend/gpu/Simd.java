@@ -6,11 +6,12 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The vector width of every SIMD loop in the engine: the machine's preferred one (256 bits with AVX2, 512 with
- * AVX-512), or the one the system property {@code attend.simd.bits} names (128, 256 or 512). Kernels are written for
- * any width; the property lets the tests run them at widths the machine does not have (the JDK then emulates the
- * vectors: much slower, the same arithmetic), as Lucene's tests do with {@code tests.vectorsize}. A constant once the
- * class is loaded, so the compiler still specialises every loop for it.
+ * The vector width of every SIMD loop in the engine: the machine's preferred one up to 512 bits (256 with AVX2, 512
+ * with AVX-512; wider SVE vectors are used 512 bits at a time, the widest the kernels' 32-row tiles are written
+ * for), or the one the system property {@code attend.simd.bits} names (128, 256 or 512). The property lets the tests
+ * run the kernels at widths the machine does not have (the JDK then emulates the vectors: much slower, the same
+ * arithmetic), as Lucene's tests do with {@code tests.vectorsize}. A constant once the class is loaded, so the
+ * compiler still specialises every loop for it.
  */
 public final class Simd {
 
@@ -23,10 +24,10 @@ public final class Simd {
     private Simd() {
     }
 
-    /** The species for {@code bits} ("128", "256", "512"), or the preferred one for null or blank. */
+    /** The species for {@code bits} ("128", "256", "512"), or the preferred one (at most 512 bits) for null or blank. */
     static VectorSpecies<Float> floats(String bits) {
         if (bits == null || bits.isBlank()) {
-            return FloatVector.SPECIES_PREFERRED;
+            return FloatVector.SPECIES_PREFERRED.vectorBitSize() > 512 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_PREFERRED;
         }
         return switch (bits.strip()) {
             case "128" -> FloatVector.SPECIES_128;

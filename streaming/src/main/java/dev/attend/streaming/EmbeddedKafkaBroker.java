@@ -117,8 +117,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             for (HangingTransactions.Hanging h : repair.leftOpen()) {
                 LOG.error("A transaction hangs on {} (producer {} epoch {}, {}, open since offset {}) and its coordinator's record ({})"
                                 + " does not say how it ended, or its marker was refused: left as it is; readers of the partition wait at"
-                                + " offset {} until it is ended by hand (kafka-transactions.sh --bootstrap-server {} find-hanging, then"
-                                + " abort)",
+                                + " offset {} until it is ended by hand as its producer ended it (kafka-transactions.sh --bootstrap-server"
+                                + " {} find-hanging; its abort command, or a commit marker)",
                         h.partition(), h.producerId(), h.producerEpoch(), h.transactionalId(), h.startOffset(), h.coordinatorState(),
                         h.startOffset(), bootstrapServers);
             }
@@ -182,6 +182,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 Map.entry("transaction.state.log.replication.factor", "1"),
                 Map.entry("transaction.state.log.min.isr", "1"),
                 Map.entry("transaction.state.log.num.partitions", "4"),
+                // Kafka's default, stated because the repair of hanging transactions relies on it (with transaction
+                // version 2): a transactional write to a partition its transaction did not add is refused.
+                Map.entry("transaction.partition.verification.enable", "true"),
                 Map.entry("share.coordinator.state.topic.replication.factor", "1"),
                 Map.entry("share.coordinator.state.topic.min.isr", "1"),
                 Map.entry("group.initial.rebalance.delay.ms", "0"),

@@ -48,19 +48,21 @@ import org.apache.kafka.common.requests.WriteTxnMarkersResponse;
  * the kill, or one it rolls back on timeout) finds no leader for the partitions, its markers are skipped as if the
  * partitions had been deleted, and the transaction is recorded complete. The partitions keep it open. This is
  * Kafka's {@code kafka-transactions.sh find-hanging} followed by writing the marker its coordinator meant, limited to
- * what the coordinator's record proves:
+ * what the coordinator's record proves. That needs transaction version 2 (the embedded broker's; checked on every
+ * look, nothing is ended under an older version): every end of a transaction, and every new incarnation of its
+ * producer, bumps the producer epoch, so a record at the epoch after the open transaction's is that transaction's
+ * end, and the broker's partition verification keeps writes out of a transaction that did not add the partition.
  * <ul>
  *   <li>in progress (ongoing or preparing) and listing the partition: not hanging, the coordinator will finish it;
  *   <li>aborted ({@code CompleteAbort}, or {@code PrepareAbort} without the partition) at the epoch that follows
- *       the partition's (transaction version 2 bumps the epoch when a transaction ends), or no record of the
- *       producer at all: aborted here (without a record nothing can contradict it: a commit is recorded before its
- *       markers are written);
+ *       the partition's: aborted here, as {@code kafka-transactions.sh abort} would;
  *   <li>committed ({@code CompleteCommit}, or {@code PrepareCommit} without the partition) at the epoch that
  *       follows the partition's: committed here, with the marker the coordinator would have written (the Admin API
  *       writes only abort markers, so the request goes to the partition's leader directly);
- *   <li>anything else (a record that moved on since, say {@code Empty} after a new producer incarnation, which
- *       no longer says how the transaction ended): reported, not touched. {@code kafka-transactions.sh} can finish
- *       those by hand.
+ *   <li>anything else: reported, not touched. A record that moved on (say {@code Empty} after a new producer
+ *       incarnation) no longer says how the transaction ended, unless an earlier look saw it; no record at all may
+ *       follow a commit that moved the transactional id to a new producer id (epoch exhaustion) or an expired id.
+ *       {@code kafka-transactions.sh} can finish those by hand.
  * </ul>
  * A transaction is acted on only when the partition still shows it open (same producer, epoch and start) after
  * the coordinator was asked.
@@ -129,9 +131,11 @@ public final class HangingTransactions {
             });
         }
         List<Open> open = openTransactions(admin, partitions);
+        ends.keySet().retainAll(open.stream().map(Open::transaction).collect(Collectors.toSet())); // closed ones are forgotten
         if (open.isEmpty()) {
             return new Repair(List.of(), List.of(), List.of());
         }
+        short transactionVersion = transactionVersion(admin);
         Set<Long> producerIds = open.stream().map(o -> o.producer().producerId()).collect(Collectors.toSet());
         Map<Long, String> transactionalIds = new HashMap<>();
         for (TransactionListing l : admin.listTransactions(new ListTransactionsOptions().filterProducerIds(producerIds)).all().get()) {
@@ -144,7 +148,7 @@ public final class HangingTransactions {
         for (Open o : open) {
             String id = transactionalIds.get(o.producer().producerId());
             TransactionDescription t = id == null ? null : coordinated.get(id);
-            Boolean end = endOf(t, o);
+            Boolean end = transactionVersion >= 2 ? endOf(t, o) : null;
             if (end != null) {
                 ends.put(o.transaction(), end); // kept: the record moves on (Empty at a later epoch) when the producer comes back
             }
@@ -156,10 +160,8 @@ public final class HangingTransactions {
             Boolean known = ends.get(o.transaction());
             if (known != null) {
                 decided.put(o, known);
-            } else if (t == null) {
-                decided.put(o, false);
             } else {
-                left.add(hanging(o, id, t));
+                left.add(hanging(o, id, t, null));
             }
         }
         // asked again after the coordinator: a transaction that its coordinator closed in between is closed now
@@ -174,7 +176,7 @@ public final class HangingTransactions {
             }
             ProducerState p = o.producer();
             String id = transactionalIds.get(p.producerId());
-            Hanging h = hanging(o, id, id == null ? null : coordinated.get(id));
+            Hanging h = hanging(o, id, id == null ? null : coordinated.get(id), e.getValue());
             try {
                 if (e.getValue()) {
                     Node leader = leaders.get(o.partition());
@@ -188,8 +190,8 @@ public final class HangingTransactions {
                             p.coordinatorEpoch().orElse(0))).all().get();
                     aborted.add(h);
                 }
-            } catch (ExecutionException | IOException failed) {
-                left.add(h);
+            } catch (ExecutionException | IOException | RuntimeException failed) {
+                left.add(h); // the next look tries again
             }
         }
         return new Repair(aborted, committed, left);
@@ -227,7 +229,7 @@ public final class HangingTransactions {
                 .setPartitionIndexes(List.of(o.partition().partition())));
         WriteTxnMarkersRequestData data = new WriteTxnMarkersRequestData();
         data.markers().add(marker);
-        short version = ApiKeys.WRITE_TXN_MARKERS.latestVersion();
+        short version = ApiKeys.WRITE_TXN_MARKERS.latestVersion(false);
         RequestHeader header = new RequestHeader(ApiKeys.WRITE_TXN_MARKERS, version, "attend-hanging-transactions", 1);
         ByteBuffer request = new WriteTxnMarkersRequest.Builder(data).build(version).serializeWithHeader(header);
         byte[] bytes = new byte[request.remaining()];
@@ -240,7 +242,11 @@ public final class HangingTransactions {
             out.write(bytes);
             out.flush();
             DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream()));
-            byte[] body = new byte[in.readInt()];
+            int size = in.readInt();
+            if (size <= 0 || size > 1 << 20) {
+                throw new IOException("a WriteTxnMarkers response of " + size + " bytes from " + leader);
+            }
+            byte[] body = new byte[size];
             in.readFully(body);
             WriteTxnMarkersResponse response = (WriteTxnMarkersResponse) AbstractResponse.parseResponse(ByteBuffer.wrap(body), header);
             int results = 0;
@@ -261,10 +267,20 @@ public final class HangingTransactions {
         }
     }
 
-    private static Hanging hanging(Open o, String transactionalId, TransactionDescription t) {
+    private static Hanging hanging(Open o, String transactionalId, TransactionDescription t, Boolean decided) {
         ProducerState p = o.producer();
+        String record = t == null ? "no record" : t.state() + " at epoch " + t.producerEpoch();
+        if (decided != null && endOf(t, o) == null) {
+            record += "; an earlier look saw it end in " + (decided ? "a commit" : "an abort");
+        }
         return new Hanging(o.partition(), p.producerId(), p.producerEpoch(), o.startOffset(), transactionalId == null ? "?" : transactionalId,
-                t == null ? "no record" : t.state() + " at epoch " + t.producerEpoch());
+                record);
+    }
+
+    /** The cluster's finalized transaction version (0 when it has none). */
+    private static short transactionVersion(Admin admin) throws InterruptedException, ExecutionException {
+        var range = admin.describeFeatures().featureMetadata().get().finalizedFeatures().get("transaction.version");
+        return range == null ? 0 : range.maxVersionLevel();
     }
 
     private static List<Open> openTransactions(Admin admin, List<TopicPartition> partitions) throws InterruptedException, ExecutionException {

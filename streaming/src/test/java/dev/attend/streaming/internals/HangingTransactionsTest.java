@@ -112,7 +112,7 @@ class HangingTransactionsTest {
             assertThat(readCommitted(broker, committed)).as("the committed record is visible, as before the crash").containsExactly("decided");
             assertThat(lastStableOffset(broker, forgotten)).as("a transaction whose end its coordinator no longer records is left")
                     .isLessThan(logEndOffset(broker, forgotten));
-            // unless an earlier look saw its record say commit (the memory a broker keeps between looks)
+            // unless an earlier look saw its record say commit (what EmbeddedKafkaBroker keeps between its looks)
             try (Admin admin = admin(broker)) {
                 var open = admin.describeProducers(List.of(forgotten)).partitionResult(forgotten).get().activeProducers().stream()
                         .filter(p -> p.currentTransactionStartOffset().isPresent()).findFirst().orElseThrow();
@@ -120,6 +120,8 @@ class HangingTransactionsTest {
                         HangingTransactions.transactionKey(open.producerId(), open.producerEpoch()), true));
                 HangingTransactions.Repair repair = HangingTransactions.repair(admin, List.of("forgotten"), ends);
                 assertThat(repair.committed()).extracting(HangingTransactions.Hanging::partition).containsExactly(forgotten);
+                assertThat(repair.aborted()).isEmpty();
+                assertThat(repair.leftOpen()).isEmpty();
             }
             assertThat(readCommitted(broker, forgotten)).as("committed as the earlier look saw it decided").containsExactly("decided");
             live.commitTransaction();
@@ -178,7 +180,8 @@ class HangingTransactionsTest {
             // read_committed end offsets stop at the first open transaction: the end of a log without one is its last offset
             List<String> keys = new ArrayList<>();
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (consumer.position(tp) < end && System.nanoTime() < deadline) {
+            while (consumer.position(tp) < end) {
+                assertThat(System.nanoTime()).as("%s read to its end (%d) within 30 s", tp, end).isLessThan(deadline);
                 for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
                     keys.add(r.key());
                 }
