@@ -40,53 +40,59 @@ final class MachineInfo {
      * on the same day); latencies measured in one run are comparable with this number next to them.
      */
     static double multiplyAddRate() {
-        int inner = 32;
-        int cols = 32;
-        float[] packed = new float[4 * inner];
-        float[] m = new float[inner * cols];
-        float[] out = new float[4 * cols];
-        java.util.Arrays.fill(packed, 0.5f);
-        java.util.Arrays.fill(m, 0.25f);
+        L1Work work = new L1Work();
         double best = 0;
         for (int trial = 0; trial < 5; trial++) {
             long calls = 0;
             long t0 = System.nanoTime();
             long end = t0 + 500_000_000L;
             while (System.nanoTime() < end) {
-                for (int r = 0; r < 1000; r++) {
-                    dev.attend.gpu.VectorMath.fourRowsTimes(packed, 0, inner, m, 0, cols, cols, out, 0, cols);
-                }
+                work.run(1000);
                 calls += 1000;
             }
-            best = Math.max(best, calls * 4.0 * inner * cols / (System.nanoTime() - t0));
+            best = Math.max(best, calls * L1Work.MULTIPLY_ADDS_PER_CALL / (System.nanoTime() - t0));
         }
         return best;
     }
 
     /**
+     * The fixed SIMD work both measurements run: {@code VectorMath.fourRowsTimes} of four 32-float rows by a 32 x 32
+     * matrix, operands that stay in L1 (no memory traffic), allocated once per instance.
+     */
+    private static final class L1Work {
+        static final int INNER = 32;
+        static final int COLS = 32;
+        static final double MULTIPLY_ADDS_PER_CALL = 4.0 * INNER * COLS;
+        private final float[] packed = new float[4 * INNER];
+        private final float[] m = new float[INNER * COLS];
+        private final float[] out = new float[4 * COLS];
+
+        L1Work() {
+            java.util.Arrays.fill(packed, 0.5f);
+            java.util.Arrays.fill(m, 0.25f);
+        }
+
+        void run(long calls) {
+            for (long c = calls; c > 0; c--) {
+                dev.attend.gpu.VectorMath.fourRowsTimes(packed, 0, INNER, m, 0, COLS, COLS, out, 0, COLS);
+            }
+        }
+    }
+
+    /**
      * The host's own latency tail, the baseline for request latencies measured beside it: the same fixed amount of
      * SIMD work on each of {@code threads} pool threads at once ({@code VectorMath.fourRowsTimes} on operands in L1:
-     * no memory traffic, no allocation inside the work), sized during a second of warm-up (on the median of the last
+     * no memory traffic, each thread's operands made once), sized during a second of warm-up (on the median of the last
      * runs) so that it takes about {@code targetMillis}, then run {@code timed} times unchanged. Returns {p50, p99}
      * in ms. Whatever this p99 adds to its p50 is what the machine (scheduling, neighbours, clock changes) adds to a
      * job of that length: a request cannot have a smaller tail than it.
      */
     static double[] fixedWorkLatency(int threads, double targetMillis, int timed) {
-        int inner = 32;
-        int cols = 32;
         long[] calls = {1_000};
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
         try {
-            Runnable share = () -> {
-                float[] packed = new float[4 * inner];
-                float[] m = new float[inner * cols];
-                float[] out = new float[4 * cols];
-                java.util.Arrays.fill(packed, 0.5f);
-                java.util.Arrays.fill(m, 0.25f);
-                for (long c = calls[0]; c > 0; c--) {
-                    dev.attend.gpu.VectorMath.fourRowsTimes(packed, 0, inner, m, 0, cols, cols, out, 0, cols);
-                }
-            };
+            ThreadLocal<L1Work> operands = ThreadLocal.withInitial(L1Work::new); // each pool thread's, made once
+            Runnable share = () -> operands.get().run(calls[0]);
             long warmUntil = System.nanoTime() + 1_000_000_000L;
             double[] perCall = new double[5]; // ms per call of the last runs: their median sizes the work (one slow run does not)
             for (int run = 0; System.nanoTime() < warmUntil || run < perCall.length; run++) {

@@ -238,13 +238,15 @@ public final class RecsysBench {
      * Serving {@value #CANDIDATES} candidates against one user's stored history through {@link Recommender#score}
      * (source ids mapped to the model's, the user's attention keys cached per version of the sequence, one top-K
      * call for all candidates on the SIMD scorer, then softmax, weighted sum and the batched MLP), for histories of
-     * {@code histories} behaviours (10^3 to 10^5 by default) and attention dimensions {@code attentionDims} (16 and 64): p50 and p99 over 200 timed requests (50 at 10^5) after 3 s
-     * of warm-up, each request with new random candidates. Weights are random: latency does not depend on them.
+     * {@code histories} behaviours (10^3 to 10^5 by default) and attention dimensions {@code attentionDims} (16 and
+     * 64): p50 and p99 over 200 timed requests (50 at 10^5) after 3 s of warm-up, each request with new random
+     * candidates. Weights are random: latency does not depend on them.
      * Then the host's baseline ({@link MachineInfo#fixedWorkLatency}): fixed SIMD work as long as a request at 10^4
      * behaviours (else 12 ms) on as many threads, timed the same way, whose p99 - p50 is the tail the machine adds
      * to any job that long.
      */
-    static int servingLatency(String scorerName, int threads, int[] histories, int[] attentionDims, Path json, PrintStream out, PrintStream err) throws java.io.IOException {
+    static int servingLatency(String scorerName, int threads, int[] histories, int[] attentionDims, Path json, PrintStream out,
+                              PrintStream err) throws java.io.IOException {
         int items = 100_000;
         int categories = 1_000;
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
