@@ -36,8 +36,14 @@ import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.SearcherManager;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
+import org.apache.lucene.store.AlreadyClosedException;
+import org.apache.lucene.store.Directory;
 import org.apache.lucene.store.FSDirectory;
 import org.apache.lucene.util.BytesRef;
+import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.Quarantine;
+import dev.attend.index.store.ResourceId;
+import dev.attend.index.store.StorageErrors;
 
 /**
  * Documents in one Lucene index, searchable two ways: BM25 over their words and nearest neighbours of a dense vector
@@ -48,6 +54,19 @@ import org.apache.lucene.util.BytesRef;
  * <p>Persistent: writes are visible to searches at once (near-real-time readers) and durable after {@link #commit}
  * (a crash loses what was added since the last commit, nothing before it). The vector dimension is kept in the
  * commit's user data; opening an index with another dimension is refused.
+ *
+ * <p><b>Damage.</b> {@link #open} never opens a writer over an index it cannot trust: a directory that holds index
+ * files but no commit point ({@code segments_N} gone: a writer would start an empty index and delete every segment
+ * file), a commit that cannot be read, or a segment whose files fail Lucene's own CRC32 footers
+ * ({@link org.apache.lucene.index.LeafReader#checkIntegrity}, every byte of every file read once) is moved aside
+ * whole into {@code <parent>/quarantine/} ({@link Quarantine}, nothing deleted), reported to the {@link DamageLog}
+ * and an empty index is started in its place ({@link #damage()} says so).
+ *
+ * <p><b>Failed writes.</b> A write that fails (a full disk, an I/O error) is rolled back to the last commit, so it
+ * applies whole or not at all (with it go other writes not yet committed: {@link #atomically} keeps a request's
+ * writes and its commit together), and throws {@link StorageErrors.StorageFullException} when the disk is full or
+ * an {@link IOException} saying so; the next write opens a new writer from the last commit by itself (a Lucene
+ * writer hit by an I/O error while flushing closes for good).
  */
 public final class DocumentIndex implements Closeable {
 
@@ -139,50 +158,300 @@ public final class DocumentIndex implements Closeable {
     public record Hit(String id, float score) {
     }
 
-    private final int dim;
-    private final FSDirectory directory;
-    private final Analyzer analyzer = new EnglishAnalyzer();
-    private final IndexWriter writer;
-    private final SearcherManager searchers;
+    /** The store name this index reports damage under ({@link DamageLog}). */
+    public static final String STORE = "search";
+    private static final System.Logger LOG = System.getLogger(DocumentIndex.class.getName());
 
-    private DocumentIndex(int dim, FSDirectory directory, IndexWriter writer) throws IOException {
+    private final int dim;
+    private final Path path;
+    private final Directory directory;
+    private final Analyzer analyzer = new EnglishAnalyzer();
+    /** Serialises writes, so that a rollback after a failure never discards another request's half-done work. */
+    private final java.util.concurrent.locks.ReentrantLock writeLock = new java.util.concurrent.locks.ReentrantLock();
+    /** The writer, or null after a failure until the next write opens a new one from the last commit. */
+    private IndexWriter writer;
+    private volatile SearcherManager searchers;
+    private final DamageLog.Damage damage;
+    private final long verifiedBytes;
+    private final long verifyNanos;
+    private volatile boolean closed;
+
+    private DocumentIndex(int dim, Path path, Directory directory, IndexWriter writer, DamageLog.Damage damage, long verifiedBytes,
+            long verifyNanos) throws IOException {
         this.dim = dim;
+        this.path = path;
         this.directory = directory;
         this.writer = writer;
         this.searchers = new SearcherManager(writer, null);
+        this.damage = damage;
+        this.verifiedBytes = verifiedBytes;
+        this.verifyNanos = verifyNanos;
     }
 
-    /** Opens the index in {@code dir}, creating it (with vectors of {@code dim}) when there is none. */
+    /**
+     * Opens the index in {@code dir}, creating it (with vectors of {@code dim}) when there is none. A damaged index
+     * (see the class comment) is moved to {@code <dir's parent>/quarantine/} and an empty one started in its place.
+     *
+     * @throws IllegalArgumentException when the index holds vectors of another dimension
+     * @throws IOException when the directory cannot be read (not damage: permissions, I/O errors), or a damaged index
+     *     could not be moved aside (it is then left as it is, never written over)
+     */
     public static DocumentIndex open(Path dir, int dim) throws IOException {
+        return open(dir, dim, d -> d);
+    }
+
+    /** The same over {@code wrap} of the file-system directory (tests inject I/O failures there). */
+    static DocumentIndex open(Path dir, int dim, java.util.function.Function<Directory, Directory> wrap) throws IOException {
         if (dim < 1) {
             throw new IllegalArgumentException("dim must be >= 1, got " + dim);
         }
         Files.createDirectories(dir);
-        FSDirectory directory = FSDirectory.open(dir);
+        Directory directory = wrap.apply(FSDirectory.open(dir));
         IndexWriter writer = null;
+        DamageLog.Damage damage = null;
+        long start = System.nanoTime();
+        long bytes = 0;
         try {
-            if (DirectoryReader.indexExists(directory)) {
-                try (DirectoryReader reader = DirectoryReader.open(directory)) {
-                    String stored = reader.getIndexCommit().getUserData().get(DIM_KEY);
-                    if (stored != null && Integer.parseInt(stored) != dim) {
-                        throw new IllegalArgumentException(dir + " holds vectors of dimension " + stored + ", not " + dim);
-                    }
+            Verified v = verify(directory, dir, dim);
+            String problem = v.problem();
+            bytes = v.bytes();
+            if (problem != null) {
+                directory.close();
+                Path root = dir.toAbsolutePath().normalize().getParent();
+                Path moved = Quarantine.moveAside(root, STORE, "document index", dir, problem);
+                if (moved == null) {
+                    throw new IOException("the document index at " + dir + " is damaged (" + problem
+                            + ") and could not be moved aside; it was left as it is: move it away by hand");
                 }
+                damage = DamageLog.all().stream().filter(d -> moved.equals(d.quarantinedTo())).reduce((a, b) -> b).orElse(null);
+                Files.createDirectories(dir);
+                directory = wrap.apply(FSDirectory.open(dir));
             }
-            writer = new IndexWriter(directory, new IndexWriterConfig(new EnglishAnalyzer()).setOpenMode(IndexWriterConfig.OpenMode.CREATE_OR_APPEND));
-            writer.setLiveCommitData(Map.of(DIM_KEY, Integer.toString(dim)).entrySet());
-            return new DocumentIndex(dim, directory, writer);
+            long nanos = System.nanoTime() - start;
+            writer = newWriter(directory, dim);
+            if (!DirectoryReader.indexExists(directory)) {
+                writer.commit(); // a commit point from the start: index files without one always mean damage
+            }
+            LOG.log(System.Logger.Level.INFO, "Document index " + dir + ": checked " + bytes + " bytes of segment files in "
+                    + nanos / 1_000_000 + " ms");
+            return new DocumentIndex(dim, dir, directory, writer, damage, bytes, nanos);
         } catch (IOException | RuntimeException e) {
             if (writer != null) {
-                writer.close();
+                try {
+                    writer.rollback();
+                } catch (IOException | RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
             }
             directory.close();
             throw e;
         }
     }
 
+    private record Verified(String problem, long bytes) {
+    }
+
+    private static final class OtherDimension extends IllegalArgumentException {
+        OtherDimension(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Whether the index in {@code directory} can be trusted: null problem when it can (or when there is none), else
+     * why not. Refuses (IllegalArgumentException) an index of another dimension; other I/O failures are thrown.
+     */
+    private static Verified verify(Directory directory, Path dir, int dim) throws IOException {
+        List<String> files = new ArrayList<>();
+        for (String f : directory.listAll()) {
+            if (!f.equals(IndexWriter.WRITE_LOCK_NAME) && !f.startsWith("extra")) {
+                files.add(f);
+            }
+        }
+        if (files.isEmpty()) {
+            return new Verified(null, 0);
+        }
+        boolean hasCommit = files.stream().anyMatch(f -> f.startsWith(org.apache.lucene.index.IndexFileNames.SEGMENTS + "_"));
+        if (!hasCommit) {
+            return new Verified("the directory holds " + files.size() + " index files but no commit point (segments_N is missing)", 0);
+        }
+        long bytes = 0;
+        try {
+            org.apache.lucene.index.SegmentInfos.readLatestCommit(directory);
+            try (DirectoryReader reader = DirectoryReader.open(directory)) {
+                String stored = reader.getIndexCommit().getUserData().get(DIM_KEY);
+                if (stored != null && !stored.equals(Integer.toString(dim))) {
+                    throw new OtherDimension(dir + " holds vectors of dimension " + stored + ", not " + dim);
+                }
+                for (var leaf : reader.leaves()) {
+                    leaf.reader().checkIntegrity(); // every file of the segment against its CRC32 footer
+                }
+                for (String f : reader.getIndexCommit().getFileNames()) {
+                    bytes += directory.fileLength(f);
+                }
+            }
+        } catch (org.apache.lucene.index.IndexFormatTooOldException | org.apache.lucene.index.IndexFormatTooNewException e) {
+            throw e; // not damage: another Lucene version's index
+        } catch (org.apache.lucene.index.CorruptIndexException | java.io.EOFException
+                | java.nio.file.NoSuchFileException | java.io.FileNotFoundException e) {
+            return new Verified("Lucene cannot trust the index: " + e.getClass().getSimpleName() + ": " + e.getMessage(), bytes);
+        } catch (OtherDimension e) {
+            throw e;
+        } catch (RuntimeException e) {
+            return new Verified("Lucene could not read the index: " + e, bytes); // a decoder tripped over damaged bytes
+        }
+        return new Verified(null, bytes);
+    }
+
+    private static IndexWriter newWriter(Directory directory, int dim) throws IOException {
+        IndexWriter w = new IndexWriter(directory, new IndexWriterConfig(new EnglishAnalyzer())
+                .setOpenMode(IndexWriterConfig.OpenMode.CREATE_OR_APPEND));
+        w.setLiveCommitData(Map.of(DIM_KEY, Integer.toString(dim)).entrySet());
+        return w;
+    }
+
     public int dim() {
         return dim;
+    }
+
+    /** What was found damaged and moved aside when this index was opened, or null when it opened clean. */
+    public DamageLog.Damage damage() {
+        return damage;
+    }
+
+    /** Bytes of segment files checked against their checksums at open, and how long that took (nanoseconds). */
+    public long verifiedBytes() {
+        return verifiedBytes;
+    }
+
+    public long verifyNanos() {
+        return verifyNanos;
+    }
+
+    /** Writes done by {@link #atomically}. */
+    @FunctionalInterface
+    public interface Writes {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code writes} (this index's {@link #add} and {@link #delete}) and commits, alone: when it returns all of
+     * it is durable; when it throws, none of it is applied (the index is back at its last commit).
+     */
+    public void atomically(Writes writes) throws IOException {
+        writeLock.lock();
+        try {
+            writes.run();
+            commit();
+        } catch (FailedWrite | StorageErrors.StorageFullException e) {
+            throw e; // rolled back already (only this index's writes throw these)
+        } catch (IOException e) {
+            throw rollbackAfter(e);
+        } catch (RuntimeException | Error e) {
+            rollbackAfter(e);
+            throw e;
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** The exception a write that was already rolled back throws (so an enclosing {@link #atomically} does not again). */
+    private static final class FailedWrite extends IOException {
+        FailedWrite(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    @FunctionalInterface
+    private interface WriterWork<T> {
+        T run(IndexWriter w) throws IOException;
+    }
+
+    /** Runs one write with a live writer; on failure rolls back to the last commit and throws what the caller shows. */
+    private <T> T write(WriterWork<T> work) throws IOException {
+        writeLock.lock();
+        try {
+            IndexWriter w = liveWriter();
+            try {
+                return work.run(w);
+            } catch (IOException | RuntimeException e) {
+                throw rollbackAfter(e);
+            }
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** The writer, opened anew from the last commit when the previous one failed or was closed by a tragic event. */
+    private IndexWriter liveWriter() throws IOException {
+        if (closed) {
+            throw new AlreadyClosedException("the document index " + path + " is closed");
+        }
+        IndexWriter w = writer;
+        if (w != null && w.isOpen() && w.getTragicException() == null) {
+            return w;
+        }
+        if (w != null) {
+            try {
+                w.rollback();
+            } catch (IOException | RuntimeException ignored) {
+                // it is closed already; its lock goes with it
+            }
+            writer = null;
+        }
+        IndexWriter fresh;
+        try {
+            fresh = newWriter(directory, dim);
+        } catch (IOException e) {
+            throw failure(e, "could not reopen the writer");
+        }
+        SearcherManager old = searchers;
+        searchers = new SearcherManager(fresh, null);
+        writer = fresh;
+        old.close();
+        LOG.log(System.Logger.Level.INFO, "Document index " + path + ": writer reopened from the last commit");
+        return fresh;
+    }
+
+    /**
+     * Rolls the index back to its last commit after {@code cause} (the writer is closed, searches then see the last
+     * commit) and returns the exception to throw.
+     */
+    private IOException rollbackAfter(Throwable cause) throws IOException {
+        IndexWriter w = writer;
+        writer = null;
+        if (w != null) {
+            try {
+                w.rollback();
+            } catch (IOException | RuntimeException suppressed) {
+                cause.addSuppressed(suppressed);
+            }
+        }
+        SearcherManager old = searchers;
+        try {
+            searchers = new SearcherManager(directory, null); // the last commit, read-only until the next write
+        } catch (IOException | RuntimeException suppressed) {
+            cause.addSuppressed(suppressed);
+        }
+        if (old != searchers) {
+            old.close();
+        }
+        LOG.log(System.Logger.Level.WARNING, "Document index " + path + ": a write failed and was rolled back to the last commit: " + cause);
+        return failure(cause, "the write was not applied (the index is back at its last commit)");
+    }
+
+    private IOException failure(Throwable cause, String what) {
+        if (cause instanceof FailedWrite f) {
+            return f;
+        }
+        if (cause instanceof StorageErrors.StorageFullException f) {
+            return f;
+        }
+        if (StorageErrors.isDiskFull(cause)) {
+            return new StorageErrors.StorageFullException("the disk of the document index is full: " + what + "; free space and retry", cause);
+        }
+        return new FailedWrite("the document index could not be written (" + cause.getClass().getSimpleName() + ": "
+                + cause.getMessage() + "): " + what, cause);
     }
 
     /** Adds documents (replacing those with the same ids); visible to searches when it returns. */
@@ -190,6 +459,14 @@ public final class DocumentIndex implements Closeable {
         for (Entry e : entries) {
             check(e);
         }
+        write(w -> {
+            addAll(w, entries);
+            searchers.maybeRefreshBlocking();
+            return null;
+        });
+    }
+
+    private static void addAll(IndexWriter writer, List<Entry> entries) throws IOException {
         for (Entry e : entries) {
             Document d = new Document();
             d.add(new StringField(ID, e.id(), Field.Store.YES));
@@ -204,35 +481,42 @@ public final class DocumentIndex implements Closeable {
             }
             writer.updateDocument(new Term(ID, e.id()), d);
         }
-        searchers.maybeRefreshBlocking();
     }
 
     /** Deletes a document; whether it existed. Visible to searches when it returns. */
     public boolean delete(String id) throws IOException {
-        boolean existed = get(id).isPresent();
-        writer.deleteDocuments(new Term(ID, id));
-        searchers.maybeRefreshBlocking();
-        return existed;
+        checkId(id);
+        return write(w -> {
+            boolean existed = get(id).isPresent();
+            w.deleteDocuments(new Term(ID, id));
+            searchers.maybeRefreshBlocking();
+            return existed;
+        });
     }
 
     /** Makes every write so far durable. */
     public void commit() throws IOException {
-        writer.setLiveCommitData(Map.of(DIM_KEY, Integer.toString(dim)).entrySet());
-        writer.commit();
+        write(w -> {
+            w.setLiveCommitData(Map.of(DIM_KEY, Integer.toString(dim)).entrySet());
+            w.commit();
+            return null;
+        });
     }
 
     /** Documents in the index. */
     public int size() throws IOException {
-        IndexSearcher s = searchers.acquire();
+        IndexSearcher s = acquire();
         try {
             return s.getIndexReader().numDocs();
         } finally {
-            searchers.release(s);
+            release(s);
         }
     }
 
+    /** The document {@code id} (checked as {@link #checkId} says). */
     public Optional<Stored> get(String id) throws IOException {
-        IndexSearcher s = searchers.acquire();
+        checkId(id);
+        IndexSearcher s = acquire();
         try {
             TopDocs top = s.search(new TermQuery(new Term(ID, id)), 1);
             if (top.scoreDocs.length == 0) {
@@ -241,7 +525,7 @@ public final class DocumentIndex implements Closeable {
             Document d = s.storedFields().document(top.scoreDocs[0].doc);
             return Optional.of(stored(d));
         } finally {
-            searchers.release(s);
+            release(s);
         }
     }
 
@@ -252,7 +536,7 @@ public final class DocumentIndex implements Closeable {
     public Map<String, float[]> vectors(java.util.Collection<String> ids) throws IOException {
         java.util.Set<String> wanted = new java.util.HashSet<>(ids);
         Map<String, float[]> out = new HashMap<>();
-        IndexSearcher s = searchers.acquire();
+        IndexSearcher s = acquire();
         try {
             for (var leaf : s.getIndexReader().leaves()) {
                 var values = leaf.reader().getFloatVectorValues(VECTOR);
@@ -274,13 +558,13 @@ public final class DocumentIndex implements Closeable {
             }
             return out;
         } finally {
-            searchers.release(s);
+            release(s);
         }
     }
 
     /** Every document, in index order. */
     public void forEach(java.util.function.Consumer<Stored> action) throws IOException {
-        IndexSearcher s = searchers.acquire();
+        IndexSearcher s = acquire();
         try {
             var reader = s.getIndexReader();
             var stored = s.storedFields();
@@ -292,7 +576,7 @@ public final class DocumentIndex implements Closeable {
                 }
             }
         } finally {
-            searchers.release(s);
+            release(s);
         }
     }
 
@@ -344,7 +628,7 @@ public final class DocumentIndex implements Closeable {
     }
 
     private List<Hit> search(Query q, int k) throws IOException {
-        IndexSearcher s = searchers.acquire();
+        IndexSearcher s = acquire();
         try {
             TopDocs top = s.search(q, k);
             List<Hit> hits = new ArrayList<>(top.scoreDocs.length);
@@ -354,7 +638,7 @@ public final class DocumentIndex implements Closeable {
             }
             return hits;
         } finally {
-            searchers.release(s);
+            release(s);
         }
     }
 
@@ -374,7 +658,7 @@ public final class DocumentIndex implements Closeable {
 
     /** Every indexed term with the number of documents holding it (what IDF weights come from). */
     public Map<String, Integer> documentFrequencies() throws IOException {
-        IndexSearcher s = searchers.acquire();
+        IndexSearcher s = acquire();
         try {
             Map<String, Integer> out = new HashMap<>();
             Terms terms = MultiTerms.getTerms(s.getIndexReader(), BODY);
@@ -386,7 +670,7 @@ public final class DocumentIndex implements Closeable {
             }
             return out;
         } finally {
-            searchers.release(s);
+            release(s);
         }
     }
 
@@ -394,15 +678,54 @@ public final class DocumentIndex implements Closeable {
         return (title == null ? "" : title) + "\n" + (text == null ? "" : text);
     }
 
-    private void check(Entry e) {
-        if (e.id() == null || e.id().isBlank()) {
+    /** A searcher of the current manager (the manager is replaced when a failed write rolls the index back). */
+    private IndexSearcher acquire() throws IOException {
+        while (true) {
+            SearcherManager m = searchers;
+            try {
+                return m.acquire();
+            } catch (AlreadyClosedException e) {
+                if (m == searchers || closed) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static void release(IndexSearcher s) throws IOException {
+        s.getIndexReader().decRef(); // what SearcherManager.release does, whichever manager handed it out
+    }
+
+    /**
+     * Refuses an id no document can have: missing, blank, longer than {@value #MAX_ID_CHARS} characters, or holding
+     * a control character or a lone surrogate (an id is an exact Lucene term, never a path). The message quotes at
+     * most the id's first characters ({@link ResourceId#shown}).
+     */
+    public static void checkId(String id) {
+        if (id == null || id.isBlank()) {
             throw new IllegalArgumentException("a document needs an id");
         }
-        if (e.id().length() > MAX_ID_CHARS) {
-            throw new IllegalArgumentException("a document id is at most " + MAX_ID_CHARS + " characters, got " + e.id().length());
+        if (id.length() > MAX_ID_CHARS) {
+            throw new IllegalArgumentException("a document id is at most " + MAX_ID_CHARS + " characters, got " + id.length() + ": "
+                    + ResourceId.shown(id));
         }
-        checkVector(e.vector(), "document " + e.id() + "'s vector");
-        checkFields(e.fields(), "document " + e.id() + "'s");
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (Character.isISOControl(c)) {
+                throw new IllegalArgumentException("a document id holds a control character: " + ResourceId.shown(id));
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < id.length() && Character.isLowSurrogate(id.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new IllegalArgumentException("a document id holds a lone UTF-16 surrogate: " + ResourceId.shown(id));
+            }
+        }
+    }
+
+    private void check(Entry e) {
+        checkId(e.id());
+        checkVector(e.vector(), "document " + ResourceId.shown(e.id()) + "'s vector");
+        checkFields(e.fields(), "document " + ResourceId.shown(e.id()) + "'s");
     }
 
     private void checkVector(float[] v, String what) {
@@ -429,11 +752,24 @@ public final class DocumentIndex implements Closeable {
 
     @Override
     public void close() throws IOException {
+        writeLock.lock();
         try {
-            searchers.close();
-            writer.close(); // commits what is pending
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                searchers.close();
+                IndexWriter w = writer;
+                writer = null;
+                if (w != null && w.isOpen()) {
+                    w.close(); // commits what is pending (rolls back when that fails)
+                }
+            } finally {
+                directory.close();
+            }
         } finally {
-            directory.close();
+            writeLock.unlock();
         }
     }
 }
