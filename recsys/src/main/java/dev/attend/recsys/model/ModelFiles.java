@@ -1,34 +1,44 @@
 package dev.attend.recsys.model;
 
+import dev.attend.index.store.CorruptFileException;
+import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.DurableFile;
+import dev.attend.index.store.Quarantine;
 import dev.attend.recsys.data.ItemCatalog;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * A model on disk: one file, {@code [magic "ATTENDSM"][format version int][kind, attention dim, representation
- * dim, top-K, hidden widths, position buckets, items, categories][every parameter array][whether an item catalog follows, the
- * catalog]} (big-endian), written to a
- * temporary file, forced and renamed into place, so a crash leaves the old model or the new one. A checkpoint
- * adds the optimiser's state and the epochs done.
+ * A model on disk: one file, a {@link DurableFile} of codec {@value #CODEC} (header, format version, a CRC32C
+ * footer over the whole file, checked before a byte is parsed) whose payload is {@code [kind, attention dim,
+ * representation dim, top-K, hidden widths, position buckets, items, categories][every parameter array][whether an
+ * item catalog follows, the catalog]} (big-endian), written to a temporary file, forced and renamed into place, so a
+ * crash leaves the old model or the new one. A checkpoint adds the optimiser's state and the epochs done.
+ *
+ * <p>Version 2 files (before the checksum: {@code [magic "ATTENDSM"][2][the same payload]}) still load, without a
+ * check of their bytes; saving writes version {@value #FORMAT_VERSION}. A damaged file is a
+ * {@link CorruptFileException}, never a model with wrong weights; {@link #loadOrQuarantine} moves it aside.
  */
 public final class ModelFiles {
 
-    /** The version of the format this code writes and reads. */
-    public static final int FORMAT_VERSION = 2;
-    private static final long MAGIC = 0x415454454E44534DL; // "ATTENDSM"
+    /** The version of the format this code writes. */
+    public static final int FORMAT_VERSION = 3;
+    /** The oldest version this code reads (unframed, without a checksum). */
+    public static final int OLDEST_VERSION = 2;
+    /** The codec name in the file's header. */
+    public static final String CODEC = "attend-sequence-model";
+    /** The store name damage is reported under ({@link DamageLog}). */
+    public static final String STORE = "recsys";
+    private static final long MAGIC = 0x415454454E44534DL; // "ATTENDSM", the unframed version 2
+    private static final System.Logger LOG = System.getLogger(ModelFiles.class.getName());
 
     private ModelFiles() {
     }
@@ -60,16 +70,40 @@ public final class ModelFiles {
     public record Saved(SequenceModel model, ItemCatalog catalog) {
     }
 
+    /**
+     * Loads a model and its catalog.
+     *
+     * @throws CorruptFileException when the file is damaged (checksum, length, header, or a payload that does not
+     *     parse): never a model with wrong weights
+     * @throws IOException when it cannot be read, or is not a model file of a version this build reads
+     */
     public static Saved loadWithCatalog(Path file) throws IOException {
         try (DataInputStream in = open(file)) {
             SequenceModel model = readModel(in, file);
             ItemCatalog catalog = in.readBoolean() ? ItemCatalog.read(in) : null;
             if (catalog != null && (catalog.items() != model.repItem.rows - 1 || catalog.categories() != model.repCat.rows - 1)) {
-                throw new IOException(file + ": the item catalog does not match the model's tables");
+                throw new CorruptFileException(file, "the item catalog does not match the model's tables");
             }
             return new Saved(model, catalog);
         } catch (java.io.EOFException e) {
-            throw new IOException(file + " is truncated", e);
+            throw new CorruptFileException(file, "truncated", e);
+        } catch (IllegalArgumentException | IllegalStateException | NegativeArraySizeException e) {
+            throw new CorruptFileException(file, "unreadable: " + e.getMessage(), e); // a catalog that does not parse
+        }
+    }
+
+    /**
+     * Loads the model in {@code file}; when it is damaged ({@link CorruptFileException}) moves it to
+     * {@code <storeRoot>/quarantine/}, reports it to the {@link DamageLog} and returns null (serve without a model).
+     * Other failures (unreadable, another format version) are thrown.
+     */
+    public static Saved loadOrQuarantine(Path file, Path storeRoot) throws IOException {
+        try {
+            return loadWithCatalog(file);
+        } catch (CorruptFileException e) {
+            String reason = e.getMessage().startsWith(file + ": ") ? e.getMessage().substring(file.toString().length() + 2) : e.getMessage();
+            Quarantine.moveAside(storeRoot, STORE, "model " + file.getFileName(), file, "damaged model file: " + reason);
+            return null;
         }
     }
 
@@ -110,35 +144,28 @@ public final class ModelFiles {
     }
 
     private static void write(Path file, Body body) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            try (OutputStream raw = Files.newOutputStream(tmp); DataOutputStream out = new DataOutputStream(new BufferedOutputStream(raw, 1 << 16))) {
-                out.writeLong(MAGIC);
-                out.writeInt(FORMAT_VERSION);
-                body.write(out);
-            }
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                ch.force(true);
-            }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        DurableFile.write(file, CODEC, FORMAT_VERSION, body::write);
     }
 
+    /** The payload of a model file of either format, the checksum of a framed one verified first. */
     private static DataInputStream open(Path file) throws IOException {
+        if (DurableFile.isFramed(file)) {
+            return DurableFile.open(file, CODEC, FORMAT_VERSION, FORMAT_VERSION).in();
+        }
         InputStream raw = Files.newInputStream(file);
         DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
         try {
-            if (in.readLong() != MAGIC) {
+            if (Files.size(file) < 12 || in.readLong() != MAGIC) {
                 throw new IOException(file + " is not an Attend sequence model");
             }
             int version = in.readInt();
-            if (version != FORMAT_VERSION) {
-                throw new IOException(file + " has format version " + version + "; this build reads version " + FORMAT_VERSION);
+            if (version != OLDEST_VERSION) {
+                throw new IOException(file + " has format version " + version + "; this build reads versions " + OLDEST_VERSION + " to "
+                        + FORMAT_VERSION);
             }
+            LOG.log(System.Logger.Level.WARNING, file + " is a version " + version + " model file, without a checksum: its bytes are not"
+                    + " verified; save it again for a checked file");
             return in;
         } catch (IOException e) {
             in.close();
@@ -169,7 +196,7 @@ public final class ModelFiles {
         try {
             kind = ModelConfig.Kind.valueOf(in.readUTF());
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": unknown model kind", e);
+            throw new CorruptFileException(file, "unknown model kind", e);
         }
         int da = in.readInt();
         int dr = in.readInt();
@@ -185,7 +212,7 @@ public final class ModelFiles {
         try {
             m = new SequenceModel(new ModelConfig(kind, da, dr, topK, hidden, positionBuckets), items, categories, 0);
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
+            throw new CorruptFileException(file, e.getMessage(), e);
         }
         for (float[] a : m.parameters()) {
             readArray(in, a, file);
@@ -203,7 +230,7 @@ public final class ModelFiles {
     private static void readArray(DataInputStream in, float[] a, Path file) throws IOException {
         int n = in.readInt();
         if (n != a.length) {
-            throw new IOException(file + ": a parameter block of " + n + " values where the model has " + a.length);
+            throw new CorruptFileException(file, "a parameter block of " + n + " values where the model has " + a.length);
         }
         for (int i = 0; i < n; i++) {
             a[i] = in.readFloat();

@@ -3,6 +3,10 @@ package dev.attend.recsys.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.attend.index.store.CorruptFileException;
+import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.DurableFile;
+import dev.attend.index.store.Quarantine;
 import dev.attend.recsys.data.SampleProtocol;
 import dev.attend.recsys.data.Samples;
 import dev.attend.recsys.data.UserSequences;
@@ -63,5 +67,76 @@ class ModelFilesTest {
                 data.categories(), 1);
         assertThatThrownBy(() -> Trainer.train(other, data, s.train(), three, (e, d, t, l) -> { }, checkpoint))
                 .hasMessageContaining("another model");
+    }
+
+    private static SequenceModel small() {
+        return new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, 8, 16, 5, new int[] {12}, 5), 40, 6, 9);
+    }
+
+    private static void flip(Path file, long at) throws IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ 0x10);
+        }
+    }
+
+    @Test
+    void aFlippedByteAnywhereInModelBinIsRefusedBeforeAWeightIsRead(@TempDir Path dir) throws Exception {
+        SequenceModel m = small();
+        Path file = dir.resolve("model.bin");
+        ModelFiles.save(m, file);
+        long size = Files.size(file);
+        for (long at : new long[] {size / 2, size / 3, size - 30, 40}) {
+            ModelFiles.save(m, file);
+            flip(file, at);
+            assertThatThrownBy(() -> ModelFiles.load(file)).as("byte %d of %d flipped", at, size).isInstanceOf(CorruptFileException.class);
+        }
+        ModelFiles.save(m, file);
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(size - 100);
+        }
+        assertThatThrownBy(() -> ModelFiles.load(file)).isInstanceOf(CorruptFileException.class);
+    }
+
+    @Test
+    void aVersion2FileWithoutAChecksumStillLoads(@TempDir Path dir) throws Exception {
+        SequenceModel m = small();
+        Path framed = dir.resolve("new.bin");
+        ModelFiles.save(m, framed);
+        byte[] payload;
+        try (DurableFile.Reader r = DurableFile.open(framed, ModelFiles.CODEC, ModelFiles.FORMAT_VERSION, ModelFiles.FORMAT_VERSION)) {
+            payload = r.in().readNBytes((int) r.payloadBytes());
+        }
+        Path old = dir.resolve("old.bin"); // what the previous build wrote: magic, version 2, the same payload
+        try (java.io.DataOutputStream out = new java.io.DataOutputStream(Files.newOutputStream(old))) {
+            out.writeLong(0x415454454E44534DL);
+            out.writeInt(2);
+            out.write(payload);
+        }
+        assertThat(DurableFile.isFramed(old)).isFalse();
+        assertSameParameters(m, ModelFiles.load(old));
+        ModelFiles.save(ModelFiles.load(old), old); // saved again: framed, checked
+        assertThat(DurableFile.isFramed(old)).isTrue();
+        assertSameParameters(m, ModelFiles.load(old));
+    }
+
+    @Test
+    void loadOrQuarantineMovesADamagedModelAsideAndReportsIt(@TempDir Path dir) throws Exception {
+        SequenceModel m = small();
+        Path file = dir.resolve("model.bin");
+        ModelFiles.save(m, file);
+        assertThat(ModelFiles.loadOrQuarantine(file, dir)).isNotNull();
+        flip(file, Files.size(file) / 2);
+        assertThat(ModelFiles.loadOrQuarantine(file, dir)).isNull();
+        assertThat(file).doesNotExist();
+        try (var s = Files.list(dir.resolve(Quarantine.DIR))) {
+            assertThat(s.map(p -> p.getFileName().toString())).anyMatch(n -> n.endsWith("-model.bin"));
+        }
+        assertThat(DamageLog.under(dir)).anySatisfy(d -> {
+            assertThat(d.store()).isEqualTo(ModelFiles.STORE);
+            assertThat(d.reason()).contains("checksum");
+        });
     }
 }
