@@ -2,6 +2,7 @@ package dev.attend.streaming;
 
 import dev.attend.recsys.serving.BehaviorSequence;
 import dev.attend.recsys.serving.SequenceSource;
+import dev.attend.streaming.internals.MetaStore;
 import dev.attend.streaming.internals.SequenceKeys;
 import dev.attend.streaming.internals.SequenceProcessor;
 import java.nio.file.Path;
@@ -138,7 +139,8 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         // in key comparisons, to save the few repeated writes of a user's meta key between commits.
         b.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray())
                 .withCachingDisabled());
-        b.addStateStore(Stores.keyValueStoreBuilder(Stores.lruMap(META_STORE, META_USERS), Serdes.Long(), Serdes.ByteArray())
+        // Not Stores.lruMap: a task revived after a crash kept it closed to queries for good (MetaStore says why).
+        b.addStateStore(Stores.keyValueStoreBuilder(MetaStore.supplier(META_STORE, META_USERS), Serdes.Long(), Serdes.ByteArray())
                 .withCachingDisabled().withLoggingDisabled());
         b.stream(topics.events(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
                 .process(() -> new SequenceProcessor(STORE, META_STORE, maxPerUser), STORE, META_STORE)
