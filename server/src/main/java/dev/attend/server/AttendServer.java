@@ -4,7 +4,6 @@ import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
-import io.javalin.json.JavalinJackson;
 import io.javalin.util.JavalinException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,6 +30,8 @@ public final class AttendServer {
 
     private final List<Consumer<RoutesConfig>> extraRoutes;
     private final ServerMetrics metrics;
+    private final List<Path> watchedRoots;
+    private final List<java.util.function.Supplier<List<HealthResponse.Problem>>> healthChecks;
 
     private volatile Javalin app;
     private volatile ServerConfig config;
@@ -44,6 +45,8 @@ public final class AttendServer {
     private AttendServer(Builder builder) {
         this.extraRoutes = List.copyOf(builder.routes);
         this.metrics = builder.metrics != null ? builder.metrics : new ServerMetrics();
+        this.watchedRoots = List.copyOf(builder.watchedRoots);
+        this.healthChecks = List.copyOf(builder.healthChecks);
     }
 
     public static Builder builder() {
@@ -164,7 +167,11 @@ public final class AttendServer {
         // Javalin's own limit, applied while ctx.body()/bodyAsClass() read; BodySizeLimit checks the header first.
         cfg.http.maxRequestSize = c.maxBodyBytes();
         cfg.http.prefer405over404 = true;
-        cfg.jsonMapper(new JavalinJackson(Json.MAPPER, false));
+        cfg.jsonMapper(new StrictJsonMapper());
+        // Bodies are read whole, within a deadline, before a handler takes a concurrency permit.
+        cfg.jetty.modifyServletContextHandler(h -> h.addFilter(new org.eclipse.jetty.ee10.servlet.FilterHolder(
+                new BodyReadFilter(c.bodyReadTimeout(), c.maxBodyBytes(), metrics)), "/*",
+                java.util.EnumSet.of(jakarta.servlet.DispatcherType.REQUEST)));
         ConcurrencyLimit limit = new ConcurrencyLimit(c.maxConcurrentRequests(), metrics);
         cfg.router.handlerWrapper(endpoint -> limit.wrap(endpoint, ErrorGuard.wrap(endpoint)));
         cfg.router.javaLangErrorHandler(ErrorGuard::lastResort);
@@ -175,6 +182,7 @@ public final class AttendServer {
         if (c.authToken() != null) {
             routes.before(new BearerAuth(c.authToken(), metrics)); // first: nothing else runs for a stranger
         }
+        routes.before(new OriginCheck(c.allowedOrigins(), metrics));
         routes.before(new BodySizeLimit(c.maxBodyBytes()));
         routes.before(new ContentTypeCheck());
         // Server-Timing (W3C): the handler's time, so that a client can tell the server's share of a round trip.
@@ -208,7 +216,19 @@ public final class AttendServer {
 
     private void health(Context ctx) {
         long uptime = Duration.ofNanos(System.nanoTime() - startedNanos).toSeconds();
-        ctx.json(new HealthResponse("ok", AttendVersion.get(), uptime));
+        List<HealthResponse.Problem> problems = new ArrayList<>();
+        List<Path> roots = new ArrayList<>(watchedRoots);
+        roots.add(config.dataDir());
+        String shownRoot = config.dataDir().toAbsolutePath().normalize().toString();
+        dev.attend.index.store.DamageLog.all().stream()
+                .filter(d -> roots.stream().anyMatch(r -> d.path().toAbsolutePath().normalize().startsWith(r.toAbsolutePath().normalize())))
+                .forEach(d -> problems.add(new HealthResponse.Problem(d.store(), d.resource(),
+                        d.reason().replace(shownRoot, "<data-dir>"), d.at().toString(),
+                        d.quarantinedTo() == null ? null : d.quarantinedTo().getFileName().toString())));
+        for (java.util.function.Supplier<List<HealthResponse.Problem>> check : healthChecks) {
+            problems.addAll(check.get());
+        }
+        ctx.json(new HealthResponse(problems.isEmpty() ? "ok" : "degraded", AttendVersion.get(), uptime, problems));
     }
 
     private void prometheus(Context ctx) {
@@ -219,6 +239,8 @@ public final class AttendServer {
     public static final class Builder {
 
         private final List<Consumer<RoutesConfig>> routes = new ArrayList<>();
+        private final List<Path> watchedRoots = new ArrayList<>();
+        private final List<java.util.function.Supplier<List<HealthResponse.Problem>>> healthChecks = new ArrayList<>();
         private ServerMetrics metrics;
 
         private Builder() {
@@ -232,6 +254,21 @@ public final class AttendServer {
          */
         public Builder routes(Consumer<RoutesConfig> addRoutes) {
             routes.add(Objects.requireNonNull(addRoutes, "addRoutes"));
+            return this;
+        }
+
+        /**
+         * Damage that stores under {@code root} report (see {@code dev.attend.index.store.DamageLog}) makes
+         * {@code /health} say {@code degraded} and list it; the data directory is always watched.
+         */
+        public Builder watch(Path root) {
+            watchedRoots.add(Objects.requireNonNull(root, "root"));
+            return this;
+        }
+
+        /** A component's own check for {@code /health}: the problems it has now (none: empty). */
+        public Builder healthCheck(java.util.function.Supplier<List<HealthResponse.Problem>> check) {
+            healthChecks.add(Objects.requireNonNull(check, "check"));
             return this;
         }
 

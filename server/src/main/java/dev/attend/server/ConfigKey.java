@@ -17,7 +17,9 @@ public enum ConfigKey {
     RECSYS_ONLINE_STEPS("attend.recsys-online-steps", "ATTEND_RECSYS_ONLINE_STEPS", "--recsys-online-steps"),
     /** Its flag reads the token from a file: a token on the command line would show in the process list. */
     AUTH_TOKEN("attend.auth-token", "ATTEND_AUTH_TOKEN", "--auth-token-file"),
-    MAX_CONCURRENT_REQUESTS("attend.max-concurrent-requests", "ATTEND_MAX_CONCURRENT_REQUESTS", "--max-concurrent-requests");
+    MAX_CONCURRENT_REQUESTS("attend.max-concurrent-requests", "ATTEND_MAX_CONCURRENT_REQUESTS", "--max-concurrent-requests"),
+    BODY_READ_TIMEOUT_MS("attend.body-read-timeout-ms", "ATTEND_BODY_READ_TIMEOUT_MS", "--body-read-timeout-ms"),
+    ALLOWED_ORIGINS("attend.allowed-origins", "ATTEND_ALLOWED_ORIGINS", "--allowed-origins");
 
     private final String property;
     private final String envVar;

@@ -6,9 +6,11 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * A request with a body must say it is JSON ({@code application/json}, {@code application/*+json}) or say nothing;
- * the KV session endpoints also take {@code application/octet-stream} (vectors as raw floats). Anything else (a form,
- * XML, an upload) is a 415 naming what is accepted, rather than a parse error about its first byte.
+ * A POST, PUT or PATCH must say it is JSON ({@code application/json}, {@code application/*+json}), even with an empty
+ * body; the KV session endpoints also take {@code application/octet-stream} (vectors as raw floats). Anything else (a
+ * form, XML, an upload) or nothing is a 415 naming what is accepted, rather than a parse error about its first byte. A
+ * browser sends a cross-site write without a preflight only with no type or a CORS-safelisted one (a form,
+ * {@code text/plain}), so this also keeps other sites' pages from writing to a server that has no token.
  */
 final class ContentTypeCheck implements Handler {
 
@@ -20,7 +22,9 @@ final class ContentTypeCheck implements Handler {
         }
         String type = ctx.contentType();
         if (type == null || type.isBlank()) {
-            return;
+            throw new ApiException(415, ErrorCodes.UNSUPPORTED_MEDIA_TYPE, "a " + method + " needs a Content-Type: send "
+                    + (ctx.path().startsWith("/v1/kv/sessions/") ? "application/json or application/octet-stream" : "application/json"),
+                    Map.of());
         }
         String media = type.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
         boolean json = media.equals("application/json") || (media.startsWith("application/") && media.endsWith("+json"));

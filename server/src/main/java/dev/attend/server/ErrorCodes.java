@@ -14,6 +14,11 @@ public final class ErrorCodes {
     public static final String TOO_MANY_REQUESTS = "too_many_requests";
     public static final String INTERNAL = "internal";
     public static final String UNAVAILABLE = "unavailable";
+    public static final String REQUEST_TIMEOUT = "request_timeout";
+    /** 507: the disk is full; nothing of the request was applied. */
+    public static final String INSUFFICIENT_STORAGE = "insufficient_storage";
+    /** 503: the store could not read or write its files (other than a full disk); nothing of the request was applied. */
+    public static final String STORAGE_UNAVAILABLE = "storage_unavailable";
 
     private ErrorCodes() {
     }
@@ -26,11 +31,13 @@ public final class ErrorCodes {
             case 403 -> FORBIDDEN;
             case 404 -> NOT_FOUND;
             case 405 -> METHOD_NOT_ALLOWED;
+            case 408 -> REQUEST_TIMEOUT;
             case 409 -> CONFLICT;
             case 413 -> PAYLOAD_TOO_LARGE;
             case 415 -> UNSUPPORTED_MEDIA_TYPE;
             case 429 -> TOO_MANY_REQUESTS;
             case 503 -> UNAVAILABLE;
+            case 507 -> INSUFFICIENT_STORAGE;
             default -> status >= 500 ? INTERNAL : "http_" + status;
         };
     }

@@ -41,6 +41,8 @@ final class ErrorMapping {
         routes.exception(HttpResponseException.class, this::javalinResponse);
         routes.exception(ValidationException.class, ErrorMapping::validationFailed);
         routes.exception(JacksonException.class, ErrorMapping::jsonFailure);
+        routes.exception(java.io.IOException.class, ErrorMapping::storageFailure);
+        routes.exception(java.io.UncheckedIOException.class, ErrorMapping::storageFailure);
         routes.exception(Exception.class, (e, ctx) -> internal(e, ctx));
     }
 
@@ -89,6 +91,13 @@ final class ErrorMapping {
             details.put("column", location.getColumnNr());
         }
         String message;
+        com.fasterxml.jackson.core.exc.StreamConstraintsException limit = e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException c
+                ? c : e.getCause() instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException c2 ? c2 : null;
+        if (limit != null) {
+            ErrorResponses.write(ctx, 400, ErrorCodes.BAD_REQUEST, "The JSON body exceeds a limit: nesting deeper than " + Json.MAX_NESTING
+                    + " levels, or a number or string too long", details);
+            return;
+        }
         if (e instanceof UnrecognizedPropertyException unknown) {
             message = "Unknown field \"" + unknown.getPropertyName() + "\"";
             details.put("field", jsonPath(unknown));
@@ -121,6 +130,24 @@ final class ErrorMapping {
             }
         }
         return path.toString();
+    }
+
+    /**
+     * A store's write failed (its data unchanged: writes apply whole or not at all): 507 when the disk is full, else 503.
+     * The message says what to do; the paths and the stack stay in the log, under the id the answer gives.
+     */
+    static void storageFailure(Exception e, Context ctx) {
+        String errorId = UUID.randomUUID().toString();
+        if (dev.attend.index.store.StorageErrors.isDiskFull(e)) {
+            LOG.error("Disk full on {} {} ({}): {}", ctx.method().name(), ctx.path(), errorId, e.toString());
+            ctx.header("Retry-After", "60");
+            ErrorResponses.write(ctx, 507, ErrorCodes.INSUFFICIENT_STORAGE, "the server's disk is full: nothing of this request was "
+                    + "applied; retry once space is freed", Map.of("errorId", errorId));
+        } else {
+            LOG.error("Storage failure on {} {} ({})", ctx.method().name(), ctx.path(), errorId, e);
+            ErrorResponses.write(ctx, 503, ErrorCodes.STORAGE_UNAVAILABLE, "the server could not read or write its files: nothing of "
+                    + "this request was applied (the log has the cause under errorId)", Map.of("errorId", errorId));
+        }
     }
 
     /** The stack trace goes to the log under an id the client can quote; the client sees only the id. */

@@ -3,6 +3,7 @@ package dev.attend.server;
 import dev.attend.retrieval.KvDurability;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -26,10 +27,15 @@ import java.util.Objects;
  * @param authToken       when set, every request but {@code GET /health} must carry {@code Authorization: Bearer
  *                        <token>} (compared in constant time); null: no authentication (fit for the loopback default)
  * @param maxConcurrentRequests requests handled at once; more get a 429 with {@code Retry-After} instead of queueing
+ * @param bodyReadTimeout the longest a client may take to send a request body (408 after it); bodies are read
+ *                        before a request takes one of the concurrency permits, so slow senders cannot hold them
+ * @param allowedOrigins  the browser origins (e.g. {@code https://app.example.com}) allowed besides the server's
+ *                        own; a request from any other {@code Origin} gets a 403
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
                            Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap,
-                           double recsysOnlineSteps, String authToken, int maxConcurrentRequests) {
+                           double recsysOnlineSteps, String authToken, int maxConcurrentRequests, Duration bodyReadTimeout,
+                           List<String> allowedOrigins) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -42,6 +48,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
     public static final int DEFAULT_MAX_CONCURRENT_REQUESTS = 64;
     /** Shorter bearer tokens are refused: a guessable token protects nothing. */
     public static final int MIN_AUTH_TOKEN_CHARS = 16;
+    public static final Duration DEFAULT_BODY_READ_TIMEOUT = Duration.ofSeconds(10);
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -75,6 +82,11 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         if (maxBodyBytes <= 0) {
             throw new IllegalArgumentException("maxBodyBytes must be positive, got " + maxBodyBytes);
         }
+        Objects.requireNonNull(bodyReadTimeout, "bodyReadTimeout");
+        if (bodyReadTimeout.isNegative() || bodyReadTimeout.isZero()) {
+            throw new IllegalArgumentException("bodyReadTimeout must be positive, got " + bodyReadTimeout);
+        }
+        allowedOrigins = List.copyOf(Objects.requireNonNull(allowedOrigins, "allowedOrigins"));
         if (shutdownTimeout.isNegative()) {
             throw new IllegalArgumentException("shutdownTimeout must not be negative, got " + shutdownTimeout);
         }
@@ -83,67 +95,77 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
                 DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0, null,
-                DEFAULT_MAX_CONCURRENT_REQUESTS);
+                DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_BODY_READ_TIMEOUT, List.of());
     }
 
     public ServerConfig withHost(String newHost) {
         return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
         return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withKafkaBootstrap(String newBootstrap) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests);
+                recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withRecsysOnlineSteps(double share) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap,
-                share, authToken, maxConcurrentRequests);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, share, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withAuthToken(String token) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap,
-                recsysOnlineSteps, token, maxConcurrentRequests);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, token, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
     }
 
     public ServerConfig withMaxConcurrentRequests(int n) {
-        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability, recsysModel, kafkaBootstrap,
-                recsysOnlineSteps, authToken, n);
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, n, bodyReadTimeout, allowedOrigins);
+    }
+
+    public ServerConfig withBodyReadTimeout(Duration timeout) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, timeout, allowedOrigins);
+    }
+
+    public ServerConfig withAllowedOrigins(List<String> origins) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, origins);
     }
 
     /** The token shown nowhere: a config printed or logged must not leak it. */
@@ -152,7 +174,8 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         return "ServerConfig[host=" + host + ", port=" + port + ", dataDir=" + dataDir + ", maxBodyBytes=" + maxBodyBytes + ", shutdownTimeout="
                 + shutdownTimeout + ", kvSessionTtl=" + kvSessionTtl + ", kvDurability=" + kvDurability + ", recsysModel=" + recsysModel
                 + ", kafkaBootstrap=" + kafkaBootstrap + ", recsysOnlineSteps=" + recsysOnlineSteps + ", authToken="
-                + (authToken == null ? "none" : "(set)") + ", maxConcurrentRequests=" + maxConcurrentRequests + "]";
+                + (authToken == null ? "none" : "(set)") + ", maxConcurrentRequests=" + maxConcurrentRequests
+                + ", bodyReadTimeout=" + bodyReadTimeout + ", allowedOrigins=" + allowedOrigins + "]";
     }
 
     /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */

@@ -90,6 +90,12 @@ public final class ServerConfigLoader {
     }
 
     private static void put(Map<ConfigKey, Setting> settings, ConfigKey key, String value, String source) {
+        if (key == ConfigKey.AUTH_TOKEN && value != null && value.isBlank()) {
+            // Counting a blank token as unset would start a server without authentication that its operator meant to protect.
+            throw new ConfigException("Invalid " + key.property() + " from " + source + ": the token is empty or only spaces; "
+                    + "set a token of at least " + ServerConfig.MIN_AUTH_TOKEN_CHARS + " printable characters, or remove the setting "
+                    + "to run without authentication");
+        }
         if (value != null && !value.isBlank()) {
             settings.put(key, new Setting(value.strip(), source));
         }
@@ -109,6 +115,8 @@ public final class ServerConfigLoader {
         Setting online = settings.get(ConfigKey.RECSYS_ONLINE_STEPS);
         Setting token = settings.get(ConfigKey.AUTH_TOKEN);
         Setting concurrent = settings.get(ConfigKey.MAX_CONCURRENT_REQUESTS);
+        Setting bodyRead = settings.get(ConfigKey.BODY_READ_TIMEOUT_MS);
+        Setting origins = settings.get(ConfigKey.ALLOWED_ORIGINS);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -126,7 +134,24 @@ public final class ServerConfigLoader {
                 online == null ? defaults.recsysOnlineSteps() : parseShare(ConfigKey.RECSYS_ONLINE_STEPS, online),
                 token == null ? null : parseToken(token),
                 concurrent == null ? defaults.maxConcurrentRequests() : (int) parseLong(ConfigKey.MAX_CONCURRENT_REQUESTS, concurrent, 1,
-                        100_000, "a number of requests from 1 to 100000"));
+                        100_000, "a number of requests from 1 to 100000"),
+                bodyRead == null ? defaults.bodyReadTimeout() : Duration.ofMillis(parseLong(ConfigKey.BODY_READ_TIMEOUT_MS, bodyRead,
+                        1, 3_600_000, "a number of milliseconds from 1 to 3600000")),
+                origins == null ? defaults.allowedOrigins() : parseOrigins(origins));
+    }
+
+    /** A comma-separated list of origins, each {@code scheme://host[:port]} as browsers send it. */
+    private static java.util.List<String> parseOrigins(Setting setting) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (String o : setting.value().split(",")) {
+            String origin = o.strip();
+            if (!origin.matches("https?://[A-Za-z0-9.\\[\\]:-]+")) {
+                throw invalid(ConfigKey.ALLOWED_ORIGINS.property(), setting, "a comma-separated list of origins such as "
+                        + "https://app.example.com or http://localhost:3000");
+            }
+            out.add(origin.toLowerCase(java.util.Locale.ROOT));
+        }
+        return out;
     }
 
     private static double parseShare(ConfigKey key, Setting setting) {

@@ -61,6 +61,29 @@ class ServerConfigLoaderTest {
     }
 
     @Test
+    void aBlankTokenIsRefusedNotTakenAsNoAuthentication() throws IOException {
+        // Issue 20 item 2: a token of only spaces started the server without authentication and without a word.
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of("ATTEND_AUTH_TOKEN", "   "), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("attend.auth-token").hasMessageContaining("empty");
+        Path file = dir.resolve("attend.properties");
+        Files.writeString(file, "attend.auth-token=\t \n");
+        assertThatThrownBy(() -> ServerConfigLoader.load(file, Map.of(), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("config file");
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of(), Map.of(ConfigKey.AUTH_TOKEN, " ")))
+                .isInstanceOf(ConfigException.class);
+    }
+
+    @Test
+    void originsAndBodyReadTimeoutAreParsed() {
+        ServerConfig c = ServerConfigLoader.load(null, Map.of("ATTEND_ALLOWED_ORIGINS", "https://App.example.com, http://localhost:3000",
+                "ATTEND_BODY_READ_TIMEOUT_MS", "2500"), Map.of());
+        assertThat(c.allowedOrigins()).containsExactly("https://app.example.com", "http://localhost:3000");
+        assertThat(c.bodyReadTimeout()).isEqualTo(Duration.ofMillis(2500));
+        assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of("ATTEND_ALLOWED_ORIGINS", "*"), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("attend.allowed-origins");
+    }
+
+    @Test
     void blankValuesCountAsUnset() {
         ServerConfig config = ServerConfigLoader.load(null, Map.of("ATTEND_PORT", "  "), Map.of());
 

@@ -78,6 +78,15 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Requests handled at once; more get a 429 with Retry-After (default 64).")
     String maxConcurrentRequests;
 
+    @Option(names = "--body-read-timeout-ms", paramLabel = "MS",
+            description = "The longest a client may take to send a request body; 408 after it (default 10000).")
+    String bodyReadTimeoutMs;
+
+    @Option(names = "--allowed-origins", paramLabel = "ORIGIN,...",
+            description = "Browser origins allowed to call the API besides the server's own (e.g. https://app.example.com); "
+                    + "requests from other origins get a 403 (default: none).")
+    String allowedOrigins;
+
     @Option(names = "--auth-token-file", paramLabel = "FILE",
             description = "Require 'Authorization: Bearer <token>' on every request but GET /health, the token read from FILE "
                     + "(its first line; at least 16 characters). Or set ATTEND_AUTH_TOKEN, or attend.auth-token in the config "
@@ -190,12 +199,21 @@ public final class ServeCommand implements Callable<Integer> {
         putIfGiven(flags, ConfigKey.KAFKA_BOOTSTRAP, kafkaBootstrap);
         putIfGiven(flags, ConfigKey.RECSYS_ONLINE_STEPS, recsysOnlineSteps);
         putIfGiven(flags, ConfigKey.MAX_CONCURRENT_REQUESTS, maxConcurrentRequests);
+        putIfGiven(flags, ConfigKey.BODY_READ_TIMEOUT_MS, bodyReadTimeoutMs);
+        putIfGiven(flags, ConfigKey.ALLOWED_ORIGINS, allowedOrigins);
         if (authTokenFile != null) {
+            String first;
             try {
-                putIfGiven(flags, ConfigKey.AUTH_TOKEN, java.nio.file.Files.readAllLines(authTokenFile).stream().findFirst().orElse(""));
-            } catch (java.io.IOException e) {
+                first = java.nio.file.Files.readAllLines(authTokenFile).stream().findFirst().orElse("");
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
                 throw new dev.attend.server.ConfigException("cannot read the auth token file " + authTokenFile + ": " + e.getMessage());
             }
+            if (first.isBlank()) { // an empty file or a blank first line would otherwise mean "no authentication"
+                throw new dev.attend.server.ConfigException("the auth token file " + authTokenFile + " is empty or its first line is "
+                        + "blank: put the token (at least " + dev.attend.server.ServerConfig.MIN_AUTH_TOKEN_CHARS
+                        + " printable characters) on its first line");
+            }
+            flags.put(ConfigKey.AUTH_TOKEN, first);
         }
         return flags;
     }

@@ -231,7 +231,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         });
         routes.get("/v1/kv/sessions/{id}", ctx -> ctx.json(describe(session(ctx))));
         routes.delete("/v1/kv/sessions/{id}", ctx -> {
-            String id = ctx.pathParam("id");
+            String id = sessionId(ctx.pathParam("id"));
             synchronized (sessions) {
                 if (!sessions.delete(id)) {
                     throw ApiException.notFound("no KV session '" + id + "'");
@@ -520,7 +520,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     private void create(Context ctx) {
         CreateRequest r = ctx.bodyAsClass(CreateRequest.class);
-        String id = r.id() == null ? UUID.randomUUID().toString() : r.id();
+        String id = r.id() == null ? UUID.randomUUID().toString() : sessionId(r.id());
         int headDim = required(r.headDim(), "headDim");
         KvSessionConfig d = checked(() -> KvSessionConfig.defaults(required(r.layers(), "layers"), required(r.kvHeads(), "kvHeads"),
                 r.queryHeadsPerKvHead() == null ? 1 : r.queryHeadsPerKvHead(), headDim));
@@ -617,8 +617,17 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return KvSessionConfig.defaultBudget(s.length(layer, queryHead / c.queryHeadsPerKvHead()), c.topK());
     }
 
+    /** A session id from a request, validated as the store will (so never a path of its own), else a 400. */
+    private static String sessionId(String id) {
+        try {
+            return dev.attend.index.store.ResourceId.kvSession(id).value();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage(), Map.of("field", "id"));
+        }
+    }
+
     private KvSession session(Context ctx) {
-        String id = ctx.pathParam("id");
+        String id = sessionId(ctx.pathParam("id"));
         KvSession s = sessions.get(id);
         if (s == null) {
             throw ApiException.notFound("no KV session '" + id + "'");

@@ -331,8 +331,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
 
     private Recommender recommender() {
         if (recommender == null) {
-            throw new ApiException(409, "no_model", "no recommendation model is loaded: train one with `attend recsys train` (it writes "
-                    + modelFile + ") and restart the server", Map.of("modelFile", modelFile.toString()));
+            // The file's location is the operator's business: it is in the server's start-up log, not in answers.
+            throw new ApiException(409, "no_model", "no recommendation model is loaded: train one with `attend recsys train` and "
+                    + "restart the server (its log names the model file it looks for)", Map.of());
         }
         return recommender;
     }

@@ -97,6 +97,21 @@ class AttendCliTest {
                 .doesNotContain("Exception", "\tat ");
     }
 
+    @Test
+    void anEmptyOrBlankFirstLineTokenFileIsRefused() throws Exception {
+        // Issue 20 item 2: an empty --auth-token-file, or one whose first line is blank, started the server unprotected.
+        for (String content : new String[] {"", "\n", "   \nsecret-token-of-enough-length\n"}) {
+            Path tokenFile = dir.resolve("token");
+            java.nio.file.Files.writeString(tokenFile, content);
+            err.getBuffer().setLength(0);
+            CommandLine cli = AttendCli.newCommandLine(factory(Map.of(), new TestStopSignal()));
+            int exit = run(cli, "serve", "--port", "0", "--kafka-bootstrap", "none", "--data-dir", dir.resolve("data").toString(),
+                    "--auth-token-file", tokenFile.toString());
+            assertThat(exit).as("token file %s", content.replace("\n", "\\n")).isEqualTo(1);
+            assertThat(err.toString()).contains("auth token file", "first line").doesNotContain("\tat ");
+        }
+    }
+
     private int run(CommandLine cli, String... args) {
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));

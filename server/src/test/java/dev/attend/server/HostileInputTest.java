@@ -1,0 +1,201 @@
+package dev.attend.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The hostile-input run (issue 20): what a hostile client does to a server on embedded defaults without a token: ids
+ * that are paths, a duplicate key that smuggles one, lenient JSON, bodies nested a thousand deep or {@code null},
+ * slow and vanishing senders, cross-site writes. Each gets a 4xx in the error shape, the data directory and what
+ * the server held stay as they were, and the server keeps answering.
+ */
+class HostileInputTest {
+
+    @TempDir
+    Path dir;
+
+    private static HttpResponse<String> json(AttendServer server, String method, String path, String body) {
+        return TestHttp.send(TestHttp.request(server, path).header("Content-Type", "application/json")
+                .method(method, HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    private static void assertError(HttpResponse<String> r, int status) {
+        assertThat(r.statusCode()).as("%s %s -> %s", r.request().method(), r.request().uri(), r.body()).isEqualTo(status);
+        JsonNode e = TestHttp.json(r).get("error");
+        assertThat(e).as(r.body()).isNotNull();
+        assertThat(e.get("code").asText()).isNotBlank();
+        assertThat(r.body()).doesNotContain("\tat ", "Exception");
+    }
+
+    private static List<String> tree(Path root) throws IOException {
+        try (var s = Files.walk(root)) {
+            return s.map(p -> root.relativize(p).toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void pathLikeIdsNeverReachTheDisk() throws Exception {
+        try (FullServer full = new FullServer(dir, null, c -> c)) {
+            AttendServer server = full.server;
+            assertThat(json(server, "POST", "/v1/kv/sessions", "{\"id\":\"keep\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}").statusCode())
+                    .isEqualTo(201);
+            assertThat(json(server, "POST", "/v1/kv/sessions/keep/append",
+                    "{\"layer\":0,\"kvHead\":0,\"position\":0,\"key\":[1,0,0,0],\"value\":[0,1,0,0]}").statusCode()).isEqualTo(200);
+            List<String> before = tree(dir);
+
+            for (String id : new String[] {"..", ".", "../x", "a/b", ".hidden", "x".repeat(10_000), "a\\u0000b"}) {
+                HttpResponse<String> r = json(server, "POST", "/v1/kv/sessions",
+                        "{\"id\":\"" + id + "\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}");
+                assertError(r, 400);
+                assertThat(r.body().length()).as("the answer does not echo a long id whole").isLessThan(600);
+            }
+            // the last of two ids would have won
+            assertError(json(server, "POST", "/v1/kv/sessions", "{\"id\":\"a\",\"id\":\"..\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}"), 400);
+            for (String path : new String[] {"/v1/kv/sessions/%2E%2E", "/v1/kv/sessions/.", "/v1/kv/sessions/..%2Fkv",
+                    "/v1/kv/sessions/" + "y".repeat(4000)}) {
+                HttpResponse<String> r = TestHttp.send(TestHttp.request(server, "").uri(URI.create(server.url() + path)).DELETE().build());
+                assertThat(r.statusCode()).as("DELETE %s -> %s", path, r.body()).isBetween(400, 404);
+            }
+            assertThat(tree(dir)).as("nothing on disk changed").isEqualTo(before);
+            assertThat(TestHttp.get(server, "/v1/kv/sessions/keep").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void strictJsonRefusesWhatLenientParsingWouldGuess() throws Exception {
+        try (FullServer full = new FullServer(dir, null, c -> c)) {
+            AttendServer server = full.server;
+            String[][] cases = {
+                {"/v1/recsys/events", "{\"events\":[{\"user\":1.5,\"item\":1,\"category\":1,\"time\":1}]}"},
+                {"/v1/recsys/events", "{\"events\":[{\"user\":\"1\",\"item\":1,\"category\":1,\"time\":1}]}"},
+                {"/v1/recsys/events", "{\"events\":[{\"user\":null,\"item\":1,\"category\":1,\"time\":1}]}"},
+                {"/v1/kv/sessions", "{\"layers\":1.5,\"kvHeads\":1,\"headDim\":4}"},
+                {"/v1/kv/sessions", "{\"layers\":\"1\",\"kvHeads\":1,\"headDim\":4}"},
+                {"/v1/kv/sessions", "{\"layers\":1,\"layers\":2,\"kvHeads\":1,\"headDim\":4}"},
+                {"/v1/kv/sessions", "null"},
+                {"/v1/recsys/events", "null"},
+                {"/v1/recsys/events", ""},
+                {"/v1/search", "null"},
+                {"/v1/kv/sessions", "[".repeat(1001) + "]".repeat(1001)},
+                {"/v1/search", "{\"query\":" + "{\"a\":".repeat(1001) + "1" + "}".repeat(1002)},
+            };
+            for (String[] c : cases) {
+                assertError(json(server, "POST", c[0], c[1]), 400);
+            }
+            assertThat(json(server, "POST", "/v1/kv/sessions", "{\"id\":\"s\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}").statusCode())
+                    .isEqualTo(201);
+            assertError(json(server, "POST", "/v1/kv/sessions/s/append",
+                    "{\"layer\":0,\"kvHead\":0,\"position\":0,\"key\":[1,null,0,0],\"value\":[0,1,0,0]}"), 400);
+            assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/s")).get("memoryBytes").asLong()).isZero();
+            assertThat(TestHttp.get(server, "/v1/recsys/users/1").body()).doesNotContain("\"item\":1,");
+            HttpResponse<String> noModel = json(server, "POST", "/v1/recsys/recommend", "{\"user\":1}");
+            assertError(noModel, 409);
+            assertThat(noModel.body()).as("no file path in an answer").doesNotContain(dir.toString(), "model.bin");
+        }
+    }
+
+    @Test
+    void crossSiteWritesAreRefused() throws Exception {
+        try (FullServer full = new FullServer(dir, null, c -> c.withAllowedOrigins(List.of("https://app.example.com")))) {
+            AttendServer server = full.server;
+            String body = "{\"id\":\"x\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}";
+            // what a page elsewhere can send without a preflight: no type, or a form or text/plain
+            assertError(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions").POST(HttpRequest.BodyPublishers.ofString(body)).build()), 415);
+            assertError(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions").header("Content-Type", "text/plain")
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build()), 415);
+            assertError(TestHttp.send(TestHttp.request(server, "/v1/search/modulation").POST(HttpRequest.BodyPublishers.noBody()).build()), 415);
+            // a foreign origin, even with the right type
+            assertError(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions").header("Content-Type", "application/json")
+                    .header("Origin", "https://evil.example").POST(HttpRequest.BodyPublishers.ofString(body)).build()), 403);
+            assertThat(TestHttp.get(server, "/v1/kv/sessions").body()).doesNotContain("\"x\"");
+            // the server's own origin and a configured one pass
+            String own = server.url();
+            assertThat(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions").header("Content-Type", "application/json")
+                    .header("Origin", own).POST(HttpRequest.BodyPublishers.ofString(body)).build()).statusCode()).isEqualTo(201);
+            assertThat(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions").header("Content-Type", "application/json")
+                    .header("Origin", "https://app.example.com")
+                    .POST(HttpRequest.BodyPublishers.ofString(body.replace("\"x\"", "\"y\""))).build()).statusCode()).isEqualTo(201);
+        }
+    }
+
+    /** Sends a request's head and then its body one byte per {@code pauseMs}; returns the status line, or "" if closed. */
+    private static String trickle(AttendServer server, int bodyBytes, int pauseMs, int bytesToSend) {
+        URI u = URI.create(server.url());
+        try (Socket s = new Socket(u.getHost(), u.getPort())) {
+            s.setSoTimeout(60_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /v1/recsys/recommend HTTP/1.1\r\nHost: " + u.getHost() + ":" + u.getPort()
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + bodyBytes + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            try {
+                for (int i = 0; i < bytesToSend; i++) {
+                    out.write(' ');
+                    out.flush();
+                    Thread.sleep(pauseMs);
+                    if (s.getInputStream().available() > 0) {
+                        break;
+                    }
+                }
+            } catch (IOException closed) {
+                // the server closed the connection on us: read what it said
+            }
+            InputStream in = s.getInputStream();
+            byte[] head = in.readNBytes(12);
+            return new String(head, StandardCharsets.US_ASCII);
+        } catch (IOException | InterruptedException e) {
+            return "";
+        }
+    }
+
+    @Test
+    void slowSendersNeitherHoldPermitsNorHangForever() throws Exception {
+        try (FullServer full = new FullServer(dir, null, c -> c.withMaxConcurrentRequests(4).withBodyReadTimeout(Duration.ofSeconds(2)))) {
+            AttendServer server = full.server;
+            ExecutorService pool = Executors.newFixedThreadPool(16);
+            try {
+                List<Future<String>> slow = new ArrayList<>();
+                for (int i = 0; i < 12; i++) { // three times the permits, each sending a byte every 100 ms
+                    slow.add(pool.submit(() -> trickle(server, 1000, 100, 1000)));
+                }
+                Thread.sleep(500);
+                for (int i = 0; i < 5; i++) { // meanwhile others are served, not refused with 429
+                    HttpResponse<String> r = json(server, "POST", "/v1/kv/sessions", "{\"id\":\"ok" + i + "\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}");
+                    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+                }
+                for (Future<String> f : slow) {
+                    assertThat(f.get(60, TimeUnit.SECONDS)).as("a trickling body is cut off with a 408").startsWith("HTTP/1.1 408");
+                }
+                // a client that goes away mid-body leaves nothing behind
+                URI u = URI.create(server.url());
+                try (Socket s = new Socket(u.getHost(), u.getPort())) {
+                    s.getOutputStream().write(("POST /v1/kv/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: 100\r\n\r\n{\"id\":").getBytes(StandardCharsets.US_ASCII));
+                }
+                assertThat(TestHttp.get(server, "/v1/kv/sessions").statusCode()).isEqualTo(200);
+                assertThat(TestHttp.json(TestHttp.get(server, "/health")).get("status").asText()).isEqualTo("ok");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+}
