@@ -8,6 +8,8 @@ import dev.attend.index.Similarity;
 import dev.attend.index.VectorIndex;
 import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.index.hnswlib.HnswlibIndex;
+import dev.attend.index.store.ResourceId;
+import dev.attend.index.store.StorageErrors;
 import dev.attend.retrieval.internals.KvHeadState;
 import dev.attend.retrieval.internals.KvJournal;
 import dev.attend.retrieval.internals.LogSumExpMerge;
@@ -52,7 +54,33 @@ public final class KvSession implements AutoCloseable {
     private final Scorer scorer;
     private final Executor builds;
     private final Executor indexer;
-    private final KvHeadState[][] heads;
+    /** The state of each KV head ({@code layer * kvHeads + kvHead}), made at its first write: a declared shape costs nothing until written. */
+    private final java.util.concurrent.atomic.AtomicReferenceArray<KvHeadState> heads;
+    private final KvSessionLimits limits;
+    /** The store's total over every session, or null outside a store. */
+    private final Budget budget;
+    /** Bytes charged to this session ({@link KvSessionLimits}): its fixed part and every token and query written. */
+    private final java.util.concurrent.atomic.AtomicLong charged = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * The largest score {@code scale q.k} a session lets happen: keys and queries are refused (before anything changes)
+     * when their norm passes {@link #maxNorm()}, so that {@code |scale q.k| <= scale |q| |k| <= MAX_SCORE}. float32
+     * attention subtracts the largest score before its exponentials; at 1e9 the rounding step of a score is 64, so the
+     * largest weight is still at least e^-32 and the answer finite (at 1e18 the step is 1e11, every weight underflows to
+     * zero and the answer is NaN). Real models' scores are in the tens.
+     */
+    public static final double MAX_SCORE = 1e9;
+    /** The largest magnitude a value component may have (float16 storage: 65504, what float16 holds). */
+    public static final double MAX_ABS_VALUE = 1e9;
+    /** The largest magnitude float16 storage holds. */
+    private static final float FLOAT16_MAX = 65504f;
+
+    /** What a store charges all its sessions together against ({@link KvSessionLimits#maxTotalBytes()}). */
+    interface Budget {
+        /** Takes {@code bytes} from the store's total; false (and nothing taken) when that would pass the limit. */
+        boolean reserve(long bytes);
+
+        void release(long bytes);
+    }
     /** Write-ahead log of prefills and appends, when the session is durable ({@link KvSessionStore}). */
     private volatile KvJournal journal;
     private volatile boolean buildsHeld;
@@ -73,25 +101,59 @@ public final class KvSession implements AutoCloseable {
      *                thread that long builds do not hold, or insertions wait for them)
      */
     public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer) {
+        this(id, config, scorer, builds, indexer, KvSessionLimits.shapeOnly());
+    }
+
+    /**
+     * The same under {@code limits}: a shape over them is an {@link IllegalArgumentException} (nothing allocated), and a
+     * prefill or append that would pass their token or byte limits a {@link KvLimitException} (nothing changed).
+     */
+    public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits) {
+        this(id, config, scorer, builds, indexer, limits, null);
+    }
+
+    KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits,
+              Budget budget) {
         this.id = Objects.requireNonNull(id, "id");
         this.config = Objects.requireNonNull(config, "config").checked();
+        this.limits = Objects.requireNonNull(limits, "limits");
+        limits.check(config);
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
         this.indexer = Objects.requireNonNull(indexer, "indexer");
-        this.heads = new KvHeadState[config.layers()][config.kvHeads()];
+        this.budget = budget;
+        long fixed = KvSessionLimits.fixedBytes(config);
+        if (budget != null && !budget.reserve(fixed)) {
+            throw new KvLimitException(KvLimitException.Scope.STORE, KvSessionLimits.KEY_MAX_TOTAL_BYTES, limits.maxTotalBytes(),
+                    "the KV sessions held are too large to open another of " + fixed + " bytes");
+        }
+        charged.set(fixed);
+        this.heads = new java.util.concurrent.atomic.AtomicReferenceArray<>(config.layers() * config.kvHeads());
         @SuppressWarnings("unchecked")
         java.util.ArrayDeque<HeadQuery>[] r = new java.util.ArrayDeque[config.layers()];
         for (int l = 0; l < r.length; l++) {
             r[l] = new java.util.ArrayDeque<>();
         }
         this.recent = r;
-        for (int l = 0; l < heads.length; l++) {
-            for (int h = 0; h < heads[l].length; h++) {
-                String name = config.policies().nameOf(l, h);
-                HeadPolicy policy = HeadPolicies.isAuto(name) ? null : HeadPolicies.resolve(name, config);
-                heads[l][h] = new KvHeadState(config.headDim(), config.storage(), config.indexesPerKvHead(), name, policy);
+    }
+
+    /** A KV head's state as it would be made (for a head not written yet, not kept). */
+    private KvHeadState newHead(int layer, int kvHead) {
+        String name = config.policies().nameOf(layer, kvHead);
+        HeadPolicy policy = HeadPolicies.isAuto(name) ? null : HeadPolicies.resolve(name, config);
+        return new KvHeadState(config.headDim(), config.storage(), config.indexesPerKvHead(), name, policy);
+    }
+
+    /** The heads written so far. */
+    private List<KvHeadState> madeHeads() {
+        List<KvHeadState> out = new java.util.ArrayList<>();
+        for (int i = 0; i < heads.length(); i++) {
+            KvHeadState h = heads.get(i);
+            if (h != null) {
+                out.add(h);
             }
         }
+        return out;
     }
 
     public String id() {
@@ -104,7 +166,8 @@ public final class KvSession implements AutoCloseable {
 
     /** Tokens stored for a KV head. */
     public int length(int layer, int kvHead) {
-        return head(layer, kvHead).size();
+        KvHeadState h = existing(layer, kvHead);
+        return h == null ? 0 : h.size();
     }
 
     /**
@@ -133,7 +196,7 @@ public final class KvSession implements AutoCloseable {
      */
     public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries,
                         int[] queryHeads, boolean more) {
-        KvHeadState h = head(layer, kvHead);
+        existing(layer, kvHead); // checks the layer and head
         Objects.requireNonNull(keys, "keys");
         Objects.requireNonNull(values, "values");
         Objects.requireNonNull(queries, "queries");
@@ -142,11 +205,11 @@ public final class KvSession implements AutoCloseable {
         }
         int d = config.headDim();
         for (int i = 0; i < keys.length; i++) {
-            VectorChecks.checkVector("key " + i, keys[i], d);
-            VectorChecks.checkVector("value " + i, values[i], d);
+            checkStored("key " + i, keys[i]);
+            checkStored("value " + i, values[i]);
         }
         for (int i = 0; i < queries.length; i++) {
-            VectorChecks.checkVector("query " + i, queries[i], d);
+            checkQuery("query " + i, queries[i]);
         }
         int group = config.queryHeadsPerKvHead();
         if (queryHeads != null) {
@@ -160,9 +223,13 @@ public final class KvSession implements AutoCloseable {
                 }
             }
         }
+        boolean keepsQueries = config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0;
+        KvHeadState h = forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, fromPosition);
-            log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads));
+            long bytes = charge(h, fromPosition, keys.length, keepsQueries && h.policyHead == null && h.indexes == null ? queries.length : 0);
+            log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads), bytes);
+            h.charged = true;
             PolicyHead policyHead = h.policyHead;
             for (int i = 0; i < keys.length; i++) {
                 hold(h, policyHead, keys[i], values[i]);
@@ -218,12 +285,15 @@ public final class KvSession implements AutoCloseable {
 
     /** Appends the token at {@code position} (which must be the next one) to a KV head. */
     public void append(int layer, int kvHead, int position, float[] key, float[] value) {
-        KvHeadState h = head(layer, kvHead);
-        VectorChecks.checkVector("key", key, config.headDim());
-        VectorChecks.checkVector("value", value, config.headDim());
+        existing(layer, kvHead); // checks the layer and head
+        checkStored("key", key);
+        checkStored("value", value);
+        KvHeadState h = forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, position);
-            log(j -> j.append(layer, kvHead, position, key, value));
+            long bytes = charge(h, position, 1, 0);
+            log(j -> j.append(layer, kvHead, position, key, value), bytes);
+            h.charged = true;
             hold(h, h.policyHead, key, value);
         }
         scheduleIndexing(h);
@@ -274,7 +344,7 @@ public final class KvSession implements AutoCloseable {
     public AccuracyCheck checkAccuracy(int layer, int queryHead, float[] query, int budget) {
         AttendResult got = answer(layer, queryHead, query, config.topK(), budget);
         AttendResult exact = attendExact(layer, queryHead, query);
-        KvHeadState h = head(layer, kvHeadOf(queryHead));
+        KvHeadState h = readable(layer, kvHeadOf(queryHead));
         int n = (int) exact.stats().keysScanned(); // (a token appended between the two answers counts as used)
         int[] truth = scorer.topK(new float[][] {query}, h.keys, Math.min(config.topK(), n)).get(0).ids();
         double recall;
@@ -312,8 +382,9 @@ public final class KvSession implements AutoCloseable {
             throw new IllegalArgumentException("k must be >= 1, got " + k);
         }
         long start = System.nanoTime();
-        KvHeadState h = head(layer, kvHeadOf(queryHead));
-        VectorChecks.checkVector("query", query, config.headDim());
+        int kvHead = kvHeadOf(queryHead);
+        checkQuery("query", query);
+        KvHeadState h = readable(layer, kvHead);
         if (budget < 1) {
             throw new IllegalArgumentException("budget must be >= 1, got " + budget);
         }
@@ -323,8 +394,8 @@ public final class KvSession implements AutoCloseable {
             synchronized (h) { // a policy head is not thread-safe: its answers and appends take turns
                 a = policyHead.attend(query, budget);
             }
-            return new AttendResult(a.output(), a.logSumExp(), a.selected(), new AttendStats(h.policy.spec(), a.keysScanned(),
-                    a.staticKeys(), a.selected().length, (System.nanoTime() - start) / 1000));
+            return finite(layer, queryHead, new AttendResult(a.output(), a.logSumExp(), a.selected(), new AttendStats(h.policy.spec(),
+                    a.keysScanned(), a.staticKeys(), a.selected().length, (System.nanoTime() - start) / 1000)));
         }
         // Snapshot: the index covers [sinks, upTo) and the stores at least [0, n).
         int upTo = h.indexedUpTo;
@@ -333,8 +404,8 @@ public final class KvSession implements AutoCloseable {
         int n = h.size();
         if (index == null || upTo <= config.sinkTokens()) {
             AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
-            return new AttendResult(all.output(), all.logSumExp(), new int[0],
-                    new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
+            return finite(layer, queryHead, new AttendResult(all.output(), all.logSumExp(), new int[0],
+                    new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000)));
         }
         int sinks = Math.min(config.sinkTokens(), n);
         int[] staticSet = concat(range(0, sinks), range(upTo, n));
@@ -352,28 +423,30 @@ public final class KvSession implements AutoCloseable {
         merge.add(fixed.output(), fixed.logSumExp());
         AttentionOutput top = scorer.attend(query, h.keys, h.values, retrieved, config.scale());
         merge.add(top.output(), top.logSumExp());
-        return new AttendResult(merge.output(), merge.logSumExp(), retrieved, new AttendStats("index",
+        return finite(layer, queryHead, new AttendResult(merge.output(), merge.logSumExp(), retrieved, new AttendStats("index",
                 staticSet.length + found.stats().distanceComputations(), staticSet.length, count,
-                (System.nanoTime() - start) / 1000));
+                (System.nanoTime() - start) / 1000)));
     }
 
     /** Exact attention over every key of the query head's KV head (the reference for accuracy). */
     public AttendResult attendExact(int layer, int queryHead, float[] query) {
         long start = System.nanoTime();
-        KvHeadState h = head(layer, kvHeadOf(queryHead));
-        VectorChecks.checkVector("query", query, config.headDim());
+        int kvHead = kvHeadOf(queryHead);
+        checkQuery("query", query);
+        KvHeadState h = readable(layer, kvHead);
         if (h.policyHead != null && h.policy instanceof HeadPolicy.Streaming) {
             throw new IllegalStateException("KV head " + layer + "/" + kvHeadOf(queryHead) + " streams: it dropped its tokens outside"
                     + " sinks + window, so there is no full attention to compare with");
         }
         int n = h.size();
         AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
-        return new AttendResult(all.output(), all.logSumExp(), new int[0], new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000));
+        return finite(layer, queryHead, new AttendResult(all.output(), all.logSumExp(), new int[0],
+                new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000)));
     }
 
     /** The state of a KV head's index. */
     public IndexState indexState(int layer, int kvHead) {
-        KvHeadState h = head(layer, kvHead);
+        KvHeadState h = orBlank(layer, kvHead);
         synchronized (h) { // consistent with the writer: a finished build has also taken the tokens that left the window
             return indexStateOf(h);
         }
@@ -390,7 +463,7 @@ public final class KvSession implements AutoCloseable {
 
     /** How a KV head attends: its policy and, for an automatic one, what the prefill measured; what it holds. */
     public PolicyState policyState(int layer, int kvHead) {
-        KvHeadState h = head(layer, kvHead);
+        KvHeadState h = orBlank(layer, kvHead);
         synchronized (h) {
             HeadPolicy policy = h.policy;
             PolicyChooser.Choice c = h.choice;
@@ -435,25 +508,42 @@ public final class KvSession implements AutoCloseable {
     public record IndexState(String state, int indexedKeys, int indexedUpTo, int tokens, int built, int toBuild, long indexBytes) {
     }
 
-    /** Bytes held: keys and values of every head, and their indexes. */
+    /**
+     * Bytes held: the table of heads and the recent queries of each layer, and for each KV head written its
+     * bookkeeping, keys and values, prefill queries kept and indexes. A head never written holds nothing.
+     */
     public long memoryBytes() {
-        long bytes = 0;
-        for (KvHeadState[] layer : heads) {
-            for (KvHeadState h : layer) {
-                bytes += h.keys.bytes() + h.values.bytes();
-                synchronized (h) {
-                    bytes += 4L * config.headDim() * h.trainingQueryCount();
-                }
-                bytes += indexBytes(h.indexes);
-                PolicyHead policyHead = h.policyHead;
-                bytes += policyHead == null ? 0 : policyHead.indexBytes();
+        long bytes = KvSessionLimits.fixedBytes(config);
+        for (KvHeadState h : madeHeads()) {
+            bytes += KvSessionLimits.HEAD_OVERHEAD_BYTES + h.keys.bytes() + h.values.bytes();
+            synchronized (h) {
+                bytes += KvSessionLimits.queryBytes(config) * h.trainingQueryCount();
             }
+            bytes += indexBytes(h.indexes);
+            PolicyHead policyHead = h.policyHead;
+            bytes += policyHead == null ? 0 : policyHead.indexBytes();
         }
         return bytes;
     }
 
+    /** Bytes charged against the limits ({@link KvSessionLimits}): what the session may still grow to is their limit less this. */
+    public long chargedBytes() {
+        return charged.get();
+    }
+
+    /** The limits this session follows. */
+    public KvSessionLimits limits() {
+        return limits;
+    }
+
     @Override
     public void close() {
+        if (closed.getAndSet(true)) {
+            return;
+        }
+        if (budget != null) {
+            budget.release(charged.get());
+        }
         KvJournal j = journal;
         if (j != null) {
             try {
@@ -462,15 +552,15 @@ public final class KvSession implements AutoCloseable {
                 // Every acknowledged write was forced already; nothing is lost by a failed close.
             }
         }
-        for (KvHeadState[] layer : heads) {
-            for (KvHeadState h : layer) {
-                VectorIndex[] indexes = h.indexes;
-                for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
-                    index.close();
-                }
+        for (KvHeadState h : madeHeads()) {
+            VectorIndex[] indexes = h.indexes;
+            for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
+                index.close();
             }
         }
     }
+
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     // ------------------------------------------------------------------ internals
 
@@ -479,16 +569,118 @@ public final class KvSession implements AutoCloseable {
         void write(KvJournal journal) throws java.io.IOException;
     }
 
-    private void log(JournalWrite write) {
+    /**
+     * Journals a write whose {@code bytes} are reserved already ({@link #charge}): on failure they are given back and
+     * nothing changes. A full disk is an {@link java.io.UncheckedIOException} caused by a
+     * {@link StorageErrors.StorageFullException}; any other I/O failure an {@link java.io.UncheckedIOException} caused by it.
+     */
+    private void log(JournalWrite write, long bytes) {
         KvJournal j = journal;
-        if (j == null) {
-            return;
-        }
         try {
-            write.write(j);
+            if (j != null) {
+                write.write(j);
+            }
         } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("KV session " + id + ": cannot log the write, nothing changed", e);
+            uncharge(bytes);
+            if (StorageErrors.isDiskFull(e)) {
+                String m = "KV session " + ResourceId.shown(id) + ": the disk is full, the write was not journaled and nothing changed";
+                throw new java.io.UncheckedIOException(m, new StorageErrors.StorageFullException(m, e));
+            }
+            throw new java.io.UncheckedIOException("KV session " + ResourceId.shown(id) + ": cannot journal the write (" + e
+                    + "), nothing changed", e);
+        } catch (RuntimeException | Error e) {
+            uncharge(bytes);
+            throw e;
         }
+    }
+
+    /**
+     * Reserves what a write of {@code rows} tokens from {@code position} (and {@code queries} kept prefill queries) costs,
+     * under h's monitor, or refuses it with a {@link KvLimitException}; returns the bytes reserved.
+     */
+    private long charge(KvHeadState h, int position, int rows, int queries) {
+        if ((long) position + rows > limits.maxTokensPerHead()) {
+            throw new KvLimitException(KvLimitException.Scope.SESSION, KvSessionLimits.KEY_MAX_TOKENS_PER_HEAD, limits.maxTokensPerHead(),
+                    "KV session " + ResourceId.shown(id) + ": " + rows + " tokens from position " + position + " would pass the tokens a head may hold");
+        }
+        long bytes = rows * KvSessionLimits.tokenBytes(config) + queries * KvSessionLimits.queryBytes(config)
+                + (h.charged ? 0 : KvSessionLimits.HEAD_OVERHEAD_BYTES);
+        long now;
+        do {
+            now = charged.get();
+            if (now + bytes > limits.maxSessionBytes()) {
+                throw new KvLimitException(KvLimitException.Scope.SESSION, KvSessionLimits.KEY_MAX_SESSION_BYTES, limits.maxSessionBytes(),
+                        "KV session " + ResourceId.shown(id) + " holds " + now + " bytes; this write of " + bytes + " more would pass its limit");
+            }
+        } while (!charged.compareAndSet(now, now + bytes));
+        if (budget != null && !budget.reserve(bytes)) {
+            charged.addAndGet(-bytes);
+            throw new KvLimitException(KvLimitException.Scope.STORE, KvSessionLimits.KEY_MAX_TOTAL_BYTES, limits.maxTotalBytes(),
+                    "the KV sessions held are too large for a write of " + bytes + " more bytes (to KV session " + ResourceId.shown(id) + ")");
+        }
+        return bytes;
+    }
+
+    private void uncharge(long bytes) {
+        charged.addAndGet(-bytes);
+        if (budget != null) {
+            budget.release(bytes);
+        }
+    }
+
+    /** The largest norm of a key or query: {@code sqrt(MAX_SCORE / scale)} (106,400 at the scale 1/sqrt(128), 31,623 at the scale 1). */
+    public double maxNorm() {
+        return Math.sqrt(MAX_SCORE / config.scale());
+    }
+
+    /** A key or value: finite; a key's norm at most {@link #maxNorm()}, a value's components at most {@link #MAX_ABS_VALUE} (float16: 65504). */
+    private void checkStored(String what, float[] v) {
+        VectorChecks.checkVector(what, v, config.headDim());
+        double max = config.storage() == dev.attend.gpu.Precision.FLOAT16 ? FLOAT16_MAX : MAX_ABS_VALUE;
+        for (int c = 0; c < v.length; c++) {
+            if (Math.abs(v[c]) > max) {
+                throw new IllegalArgumentException(what + " holds " + v[c] + " at component " + c + ": components must be within +-"
+                        + (config.storage() == dev.attend.gpu.Precision.FLOAT16 ? "65504 (float16 storage)" : "1e9"));
+            }
+        }
+        if (what.startsWith("key")) {
+            checkNorm(what, v);
+        }
+    }
+
+    /** A query: finite, its norm at most {@link #maxNorm()}. */
+    private void checkQuery(String what, float[] v) {
+        VectorChecks.checkVector(what, v, config.headDim());
+        checkNorm(what, v);
+    }
+
+    private void checkNorm(String what, float[] v) {
+        double sq = 0;
+        for (float x : v) {
+            sq += (double) x * x;
+        }
+        double norm = Math.sqrt(sq);
+        if (norm > maxNorm()) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s has norm %.4g, over %.4g = sqrt(1e9 / scale): "
+                    + "keys and queries that large make scores over 1e9, which float32 attention cannot weigh (NaN answers)", what, norm, maxNorm()));
+        }
+    }
+
+    /**
+     * The answer, checked: an output or log-sum-exp that is not finite is an {@link ArithmeticException}, never served.
+     * The one exception: a head with no tokens answers zeros with a log-sum-exp of -infinity (no mass at all).
+     */
+    private static AttendResult finite(int layer, int queryHead, AttendResult r) {
+        boolean ok = !Double.isNaN(r.logSumExp()) && r.logSumExp() != Double.POSITIVE_INFINITY
+                && (r.logSumExp() != Double.NEGATIVE_INFINITY || r.stats().keysScanned() == 0);
+        for (float x : r.output()) {
+            ok &= Float.isFinite(x);
+        }
+        if (!ok) {
+            throw new ArithmeticException("attention of layer " + layer + ", query head " + queryHead + " is not finite (log-sum-exp "
+                    + r.logSumExp() + "): the scores overflowed; nothing is answered");
+        }
+        return r;
     }
 
     /** Makes every later prefill and append durable through {@code j} (after its replay). */
@@ -554,10 +746,8 @@ public final class KvSession implements AutoCloseable {
     void holdBuilds(boolean hold) {
         buildsHeld = hold;
         if (!hold) {
-            for (KvHeadState[] layer : heads) {
-                for (KvHeadState h : layer) {
-                    maybeStartBuild(h);
-                }
+            for (KvHeadState h : madeHeads()) {
+                maybeStartBuild(h);
             }
         }
     }
@@ -725,14 +915,37 @@ public final class KvSession implements AutoCloseable {
         }
     }
 
-    private KvHeadState head(int layer, int kvHead) {
+    /** The head's state, or null when it was never written; checks the layer and head. */
+    private KvHeadState existing(int layer, int kvHead) {
         if (layer < 0 || layer >= config.layers()) {
             throw new IllegalArgumentException("layer " + layer + " is not in [0, " + config.layers() + ")");
         }
         if (kvHead < 0 || kvHead >= config.kvHeads()) {
             throw new IllegalArgumentException("KV head " + kvHead + " is not in [0, " + config.kvHeads() + ")");
         }
-        return heads[layer][kvHead];
+        return heads.get(layer * config.kvHeads() + kvHead);
+    }
+
+    /** The head's state, made at its first write. */
+    private KvHeadState forWrite(int layer, int kvHead) {
+        KvHeadState h = existing(layer, kvHead);
+        if (h != null) {
+            return h;
+        }
+        KvHeadState made = newHead(layer, kvHead);
+        int i = layer * config.kvHeads() + kvHead;
+        return heads.compareAndSet(i, null, made) ? made : heads.get(i);
+    }
+
+    /** The head's state for a report; a head never written reports as a blank one (not kept). */
+    private KvHeadState orBlank(int layer, int kvHead) {
+        KvHeadState h = existing(layer, kvHead);
+        return h != null ? h : newHead(layer, kvHead);
+    }
+
+    /** The head's state for an answer; a head never written answers as a blank one (no tokens, not kept). */
+    private KvHeadState readable(int layer, int kvHead) {
+        return orBlank(layer, kvHead);
     }
 
     private int kvHeadOf(int queryHead) {

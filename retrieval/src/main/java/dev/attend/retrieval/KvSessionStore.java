@@ -3,105 +3,335 @@ package dev.attend.retrieval;
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.index.graph.AttentionAwareIndex;
+import dev.attend.index.store.CorruptFileException;
+import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.DurableFile;
+import dev.attend.index.store.Quarantine;
+import dev.attend.index.store.ResourceId;
+import dev.attend.index.store.StorageErrors;
 import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.UncheckedIOException;
-import java.io.Writer;
-import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * Durable KV sessions under a directory: one folder per session with its configuration
- * ({@code session.properties}) and a write-ahead journal of every prefill and append
- * ({@code journal.log}, written before the write is acknowledged, and forced to disk as well with
- * {@link KvDurability#FSYNC}). Opening the store replays
- * each journal, so sessions come back after a restart or a crash with every acknowledged token; their
- * indexes are rebuilt in the background from the replayed keys and prefill queries.
+ * Durable KV sessions under a directory: one folder per session, named by its id ({@link ResourceId}, always a direct
+ * child of the directory), with its configuration ({@code session.properties}, a {@link DurableFile}: checksummed and
+ * versioned, written atomically) and a write-ahead journal of every prefill and append ({@code journal.log}, written
+ * before the write is acknowledged, and forced to disk as well with {@link KvDurability#FSYNC}; its records are framed
+ * and checksummed, see {@link KvJournal}). Opening the store replays each journal, so sessions come back after a
+ * restart or a crash with every acknowledged token; their indexes are rebuilt in the background from the replayed keys
+ * and prefill queries.
+ *
+ * <p>Damage is never served and never destroyed ({@link Quarantine}, {@link DamageLog}):
+ * <ul>
+ * <li>a journal whose last record was cut short (a write never acknowledged) is cut back to its last whole record;</li>
+ * <li>a damaged record with intact records after it is skipped: the damaged journal is copied into the quarantine and
+ * reported with the bytes lost, and when every later record still applies in order (the damaged record was the last
+ * of its head, or in another head) the session is served and its journal rewritten without the damaged bytes; a head
+ * whose damaged record was its last comes back shorter (its next write then names the position it really has);</li>
+ * <li>when a record after the damage no longer applies (it would leave a hole in a head), the whole session folder is
+ * moved to the quarantine and reported, and its id is free again;</li>
+ * <li>a folder with no or a damaged {@code session.properties} is moved to the quarantine and reported;</li>
+ * <li>a session over this store's {@link KvSessionLimits}, or that cannot be loaded for any other reason (an
+ * OutOfMemoryError in its replay included), is left in place, reported and skipped ({@link #unloaded()}); its id stays
+ * taken until an operator moves it.</li>
+ * </ul>
+ * The rest of the store comes up in every case. Entries that are not session ids, and the {@code quarantine} folder,
+ * are never read.
  */
 public final class KvSessionStore implements AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger(KvSessionStore.class.getName());
+    /** The store's name in the {@link DamageLog}. */
+    public static final String STORE = "kv";
     private static final String CONFIG = "session.properties";
     private static final String JOURNAL = "journal.log";
+    private static final String CONFIG_CODEC = "attend.kv-session-config";
+    private static final int CONFIG_VERSION = 1;
 
     private final Path root;
     private final Scorer scorer;
     private final Executor builds;
     private final Executor indexer;
     private final KvDurability durability;
+    private final KvSessionLimits limits;
     private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
+    private final Map<String, Unloaded> unloaded = new ConcurrentHashMap<>();
+    private final AtomicLong total = new AtomicLong();
+    private final KvSession.Budget budget = new KvSession.Budget() {
+        @Override
+        public boolean reserve(long bytes) {
+            long now;
+            do {
+                now = total.get();
+                if (now + bytes > limits.maxTotalBytes()) {
+                    return false;
+                }
+            } while (!total.compareAndSet(now, now + bytes));
+            return true;
+        }
+
+        @Override
+        public void release(long bytes) {
+            total.addAndGet(-bytes);
+        }
+    };
+
+    /** A session found on disk but not loaded: left in place, reported; its id stays taken. */
+    public record Unloaded(String id, Path dir, String reason) {
+    }
+
+    /** The same with {@link KvSessionLimits#defaults()}. */
+    public KvSessionStore(Path root, Scorer scorer, Executor builds, Executor indexer, KvDurability durability) throws IOException {
+        this(root, scorer, builds, indexer, durability, KvSessionLimits.defaults());
+    }
 
     /**
      * Opens the store at {@code root} (created if absent) and restores every session found there; its sessions
-     * build indexes on {@code builds} and insert decoded keys on {@code indexer} (see {@link KvSession}).
+     * build indexes on {@code builds} and insert decoded keys on {@code indexer} (see {@link KvSession}); every session
+     * follows {@code limits}, and all of them together its total.
      */
-    public KvSessionStore(Path root, Scorer scorer, Executor builds, Executor indexer, KvDurability durability) throws IOException {
+    public KvSessionStore(Path root, Scorer scorer, Executor builds, Executor indexer, KvDurability durability,
+                          KvSessionLimits limits) throws IOException {
         this.durability = Objects.requireNonNull(durability, "durability");
         this.indexer = Objects.requireNonNull(indexer, "indexer");
-        this.root = Objects.requireNonNull(root, "root");
+        this.root = Objects.requireNonNull(root, "root").toAbsolutePath().normalize();
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
-        Files.createDirectories(root);
-        try (Stream<Path> dirs = Files.list(root)) {
-            for (Path dir : dirs.filter(d -> Files.isRegularFile(d.resolve(CONFIG))).sorted().toList()) {
-                KvSession s = new KvSession(dir.getFileName().toString(), readConfig(dir.resolve(CONFIG)), scorer, builds, indexer);
-                // One build per head over everything replayed, not one at the first record and the rest inserted online.
-                s.holdBuilds(true);
-                s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), new KvJournal.Replay() {
+        this.limits = Objects.requireNonNull(limits, "limits");
+        Files.createDirectories(this.root);
+        List<Path> entries;
+        try (Stream<Path> list = Files.list(this.root)) {
+            entries = list.sorted().toList();
+        }
+        for (Path entry : entries) {
+            String name = entry.getFileName().toString();
+            if (name.equals(Quarantine.DIR)) {
+                continue;
+            }
+            if (!ResourceId.isValid(name)) {
+                LOG.log(System.Logger.Level.DEBUG, "{0} is not a KV session id: ignored", entry);
+                continue;
+            }
+            Path dir = ResourceId.kvSession(name).resolveUnder(this.root);
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                LOG.log(System.Logger.Level.WARNING, "{0} is not a folder of a KV session (a file or a link): ignored", dir);
+                continue;
+            }
+            load(name, dir);
+        }
+    }
+
+    private boolean force() {
+        return durability == KvDurability.FSYNC;
+    }
+
+    /** Loads one session folder, or quarantines or skips it with a report; never throws. */
+    private void load(String id, Path dir) {
+        Path configFile = dir.resolve(CONFIG);
+        Path journalFile = dir.resolve(JOURNAL);
+        String resource = "KV session " + ResourceId.shown(id);
+        if (!Files.exists(configFile)) {
+            if (onlyLeftoversOfACreate(dir)) {
+                return;
+            }
+            Quarantine.moveAside(root, STORE, resource, dir, "its folder has no " + CONFIG
+                    + ": the session's shape is lost, so its journal cannot be read; moved aside whole");
+            return;
+        }
+        KvSessionConfig config;
+        try {
+            config = readConfig(configFile);
+        } catch (IOException | RuntimeException e) {
+            Quarantine.moveAside(root, STORE, resource, dir, CONFIG + " cannot be read (" + e.getMessage() + "); moved aside whole");
+            return;
+        }
+        try {
+            limits.check(config);
+        } catch (IllegalArgumentException e) {
+            skip(id, dir, "its shape is over this server's limits: " + e.getMessage() + "; left in place, not loaded");
+            return;
+        }
+        KvSession s = null;
+        try {
+            s = new KvSession(id, config, scorer, builds, indexer, limits, budget);
+            // One build per head over everything replayed, not one at the first record and the rest inserted online.
+            s.holdBuilds(true);
+            if (!Files.exists(journalFile)) { // created, never written
+                s.attachJournal(KvJournal.create(journalFile, force()));
+            } else {
+                KvSession session = s;
+                KvJournal.Scan scan = KvJournal.replay(journalFile, new KvJournal.Replay() {
                     @Override
                     public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
                                         int[] queryHeads) {
-                        s.prefill(layer, kvHead, from, keys, values, queries, queryHeads, true);
+                        session.prefill(layer, kvHead, from, keys, values, queries, queryHeads, true);
                     }
 
                     @Override
                     public void append(int layer, int kvHead, int position, float[] key, float[] value) {
-                        s.append(layer, kvHead, position, key, value);
+                        session.append(layer, kvHead, position, key, value);
                     }
-                }, durability == KvDurability.FSYNC));
-                s.holdBuilds(false);
-                sessions.put(s.id(), s);
+                });
+                if (scan.unappliable() != null) {
+                    s.close();
+                    s = null;
+                    Quarantine.moveAside(root, STORE, resource, dir, "its journal (" + scan.size() + " bytes) is damaged: "
+                            + describe(scan) + "; " + scan.unappliable() + ", so serving it would leave a hole; moved aside whole");
+                    return;
+                }
+                long end = scan.end();
+                if (scan.damaged()) {
+                    Path copy = dir.resolve(id + "." + JOURNAL);
+                    Files.copy(journalFile, copy, StandardCopyOption.REPLACE_EXISTING);
+                    Path kept = Quarantine.moveAside(root, STORE, resource, copy, "its journal (" + scan.size() + " bytes) is damaged: "
+                            + describe(scan) + "; the intact records were replayed (" + scan.good().size()
+                            + "), the session is served without the lost bytes, and this is a copy of the journal as found");
+                    if (kept != null) {
+                        end = KvJournal.rewrite(journalFile, scan);
+                    } else if (scan.format() != KvJournal.FORMAT) {
+                        throw new IOException("its damaged format-1 journal could not be copied aside, so it is not rewritten");
+                    } else {
+                        end = scan.size(); // kept as found (a reader skips the damage again); new records after it
+                    }
+                } else if (scan.format() != KvJournal.FORMAT && !scan.good().isEmpty()) {
+                    end = KvJournal.rewrite(journalFile, scan); // format 1 becomes format 2
+                } else if (scan.tornTail() > 0) {
+                    LOG.log(System.Logger.Level.INFO, "{0}: a write cut short at the end of its journal ({1} bytes, never acknowledged) is dropped",
+                            resource, scan.tornTail());
+                }
+                s.attachJournal(KvJournal.append(journalFile, end, force()));
             }
+            s.holdBuilds(false);
+            sessions.put(id, s);
+        } catch (Exception | OutOfMemoryError | StackOverflowError e) {
+            if (s != null) {
+                s.close();
+                s = null;
+            }
+            skip(id, dir, "cannot be loaded (" + e + "); left in place, not loaded");
         }
     }
 
-    /** Creates a durable session; its configuration is on disk before this returns. */
+    private static String describe(KvJournal.Scan scan) {
+        List<String> parts = new ArrayList<>();
+        scan.lost().forEach(l -> parts.add("lost " + l));
+        if (scan.damagedTail() != null) {
+            parts.add("lost its last record, " + scan.damagedTail());
+        }
+        return String.join("; ", parts);
+    }
+
+    /** A folder holding nothing, or only a configuration's temporary file (a create cut short): removed. */
+    private boolean onlyLeftoversOfACreate(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> all = files.toList();
+            if (!all.stream().allMatch(f -> f.getFileName().toString().equals(CONFIG + ".tmp"))) {
+                return false;
+            }
+            for (Path f : all) {
+                Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(dir);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private void skip(String id, Path dir, String reason) {
+        unloaded.put(id, new Unloaded(id, dir, reason));
+        DamageLog.report(STORE, "KV session " + ResourceId.shown(id), dir, null, reason);
+    }
+
+    /**
+     * Creates a durable session; its configuration is on disk before this returns. An id that is not a
+     * {@link ResourceId}, or is {@code quarantine}, and a shape over the limits are an {@link IllegalArgumentException}
+     * (nothing written); an id in use, or whose folder holds files of an earlier session (one not loaded, see
+     * {@link #unloaded()}), an {@link IllegalStateException}; a full store a {@link KvLimitException}; a failed write an
+     * {@link UncheckedIOException} (caused by a {@link StorageErrors.StorageFullException} when the disk is full), with
+     * what it wrote removed.
+     */
     public synchronized KvSession create(String id, KvSessionConfig config) {
+        ResourceId rid = sessionId(id);
         config.checked(); // nothing written for a configuration that cannot open
-        if (!id.matches("[A-Za-z0-9._-]{1,64}")) {
-            throw new IllegalArgumentException("session id must be 1 to 64 of [A-Za-z0-9._-], got '" + id + "'");
-        }
+        limits.check(config);
         if (sessions.containsKey(id)) {
-            throw new IllegalStateException("KV session '" + id + "' exists");
+            throw new IllegalStateException("KV session " + ResourceId.shown(id) + " exists");
         }
-        Path dir = root.resolve(id);
+        Path dir = rid.resolveUnder(root);
+        Unloaded u = unloaded.get(id);
+        if (u != null) {
+            throw new IllegalStateException("KV session " + ResourceId.shown(id) + " exists on disk but was not loaded (" + u.reason()
+                    + "); an operator must move " + dir + " first");
+        }
+        if (Files.exists(dir.resolve(JOURNAL), LinkOption.NOFOLLOW_LINKS) || Files.exists(dir.resolve(CONFIG), LinkOption.NOFOLLOW_LINKS)
+                || Files.isSymbolicLink(dir)) {
+            throw new IllegalStateException("KV session " + ResourceId.shown(id) + ": " + dir
+                    + " holds files of an earlier session; a new session never reuses them");
+        }
+        KvSession s = new KvSession(id, config, scorer, builds, indexer, limits, budget);
+        boolean madeDir = !Files.exists(dir);
         try {
             Files.createDirectories(dir);
             writeConfig(dir.resolve(CONFIG), config);
-            KvSession s = new KvSession(id, config, scorer, builds, indexer);
-            s.attachJournal(KvJournal.open(dir.resolve(JOURNAL), null, durability == KvDurability.FSYNC));
+            s.attachJournal(KvJournal.create(dir.resolve(JOURNAL), force()));
             sessions.put(id, s);
             return s;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create KV session '" + id + "' under " + dir, e);
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            try {
+                Files.deleteIfExists(dir.resolve(JOURNAL));
+                Files.deleteIfExists(dir.resolve(CONFIG));
+                if (madeDir) {
+                    Files.deleteIfExists(dir);
+                }
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            if (e instanceof IOException io) {
+                throw failure("cannot create KV session " + ResourceId.shown(id) + " under " + dir, io);
+            }
+            throw (RuntimeException) e;
         }
     }
 
-    /** The session, or null. */
+    /** A valid session id ({@link ResourceId}, not the quarantine's name), or an {@link IllegalArgumentException}. */
+    private static ResourceId sessionId(String id) {
+        ResourceId rid = ResourceId.kvSession(id);
+        if (id.equals(Quarantine.DIR)) {
+            throw new IllegalArgumentException("KV session id '" + Quarantine.DIR + "' is reserved");
+        }
+        return rid;
+    }
+
+    /** An I/O failure as the server maps it: a full disk caused by a {@link StorageErrors.StorageFullException}. */
+    private static UncheckedIOException failure(String message, IOException e) {
+        if (StorageErrors.isDiskFull(e)) {
+            String m = message + ": the disk is full";
+            return new UncheckedIOException(m, new StorageErrors.StorageFullException(m, e));
+        }
+        return new UncheckedIOException(message + ": " + e, e);
+    }
+
+    /** The session, or null (also for a string that is not a valid id). */
     public KvSession get(String id) {
-        return sessions.get(id);
+        return id == null ? null : sessions.get(id);
     }
 
     public List<String> ids() {
@@ -112,20 +342,55 @@ public final class KvSessionStore implements AutoCloseable {
         return sessions.size();
     }
 
-    /** Closes the session and deletes its files; false when there is no such session. */
+    /** The limits every session follows. */
+    public KvSessionLimits limits() {
+        return limits;
+    }
+
+    /** Bytes charged by every session together (against {@link KvSessionLimits#maxTotalBytes()}). */
+    public long chargedBytes() {
+        return total.get();
+    }
+
+    /** Sessions found on disk at open but not loaded (over the limits, or failing to load), left in place. */
+    public List<Unloaded> unloaded() {
+        return List.copyOf(unloaded.values());
+    }
+
+    /** Damage reported about this store's files since the process started (quarantined or left in place). */
+    public List<DamageLog.Damage> damage() {
+        return DamageLog.under(root);
+    }
+
+    /**
+     * Closes the session and deletes the files it made (its configuration, journal and their temporary files, then
+     * its folder when that is empty); false when there is no such session. An id that is not a {@link ResourceId} is
+     * an {@link IllegalArgumentException}.
+     */
     public synchronized boolean delete(String id) {
+        ResourceId rid = sessionId(id);
+        Path dir = rid.resolveUnder(root);
         KvSession s = sessions.remove(id);
         if (s == null) {
             return false;
         }
         s.close();
-        Path dir = root.resolve(id);
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+        try {
+            if (Files.isSymbolicLink(dir)) {
+                Files.delete(dir); // the link only, never what it points to
+                return true;
+            }
+            for (String name : List.of(JOURNAL, CONFIG, CONFIG + ".tmp", JOURNAL + ".rewrite", id + "." + JOURNAL)) {
+                Files.deleteIfExists(dir.resolve(name));
+            }
+            try {
+                Files.deleteIfExists(dir);
+            } catch (DirectoryNotEmptyException e) {
+                LOG.log(System.Logger.Level.WARNING, "KV session {0} deleted; {1} also holds files it did not make, left there",
+                        ResourceId.shown(id), dir);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("KV session '" + id + "' closed but its files under " + dir + " remain", e);
+            throw new UncheckedIOException("KV session " + ResourceId.shown(id) + " closed but its files under " + dir + " remain", e);
         }
         return true;
     }
@@ -157,24 +422,37 @@ public final class KvSessionStore implements AutoCloseable {
         p.setProperty("indexPerQueryHead", Boolean.toString(c.indexPerQueryHead()));
         p.setProperty("policy", c.policies().defaultPolicy());
         c.policies().perHead().forEach((head, name) -> p.setProperty("policy." + head, name));
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (Writer w = Files.newBufferedWriter(tmp)) {
-            p.store(w, "Attend KV session");
-        }
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        try (FileChannel dir = FileChannel.open(file.getParent(), StandardOpenOption.READ)) {
-            dir.force(true);
-        }
+        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        p.store(text, "Attend KV session");
+        byte[] bytes = text.toByteArray();
+        DurableFile.write(file, CONFIG_CODEC, CONFIG_VERSION, out -> out.write(bytes));
     }
 
+    /** Reads a configuration: a {@link DurableFile}, or (written before it) plain properties, then rewritten as one. */
     private static KvSessionConfig readConfig(Path file) throws IOException {
         Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(file)) {
-            p.load(r);
+        boolean legacy = !DurableFile.isFramed(file);
+        if (legacy) {
+            try (Reader r = Files.newBufferedReader(file)) {
+                p.load(r);
+            }
+        } else {
+            try (DurableFile.Reader r = DurableFile.open(file, CONFIG_CODEC, CONFIG_VERSION, CONFIG_VERSION)) {
+                if (r.payloadBytes() > 1 << 20) {
+                    throw new CorruptFileException(file, "a configuration of " + r.payloadBytes() + " bytes");
+                }
+                byte[] text = r.in().readNBytes((int) r.payloadBytes());
+                p.load(new java.io.ByteArrayInputStream(text));
+            }
         }
+        KvSessionConfig c = parse(file, p);
+        if (legacy) {
+            writeConfig(file, c); // now checksummed
+        }
+        return c;
+    }
+
+    private static KvSessionConfig parse(Path file, Properties p) throws IOException {
         try {
             return new KvSessionConfig(num(p, "layers"), num(p, "kvHeads"), num(p, "queryHeadsPerKvHead"), num(p, "headDim"),
                     num(p, "sinkTokens"), num(p, "windowTokens"), num(p, "topK"), Float.parseFloat(p.getProperty("scale")),

@@ -47,6 +47,8 @@ public final class KvHeadState {
     public volatile int buildDone;
     public volatile int buildTotal;
     public volatile Throwable buildFailure;
+    /** Whether the head's bookkeeping is charged to its session's limits (at its first write); under this object's monitor. */
+    public boolean charged;
     /** Held while keys that left the window are inserted into the indexes (one inserter at a time). */
     public final Object indexing = new Object();
     /** Whether an insertion task is queued and has not started yet (appends then need not queue another). */

@@ -1,23 +1,31 @@
 package dev.attend.retrieval.internals;
 
-import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.zip.CRC32;
+import java.util.zip.CRC32C;
 
 /**
- * The write-ahead log of a KV session: every prefill and append is written (and, with {@code force},
- * forced to disk) before the session applies it, so an acknowledged write survives a crash of the process
- * (and, forced, of the machine). A record is
- * {@code [length int][type byte][layer int][kvHead int][position int][rows int][queries int][floats...][query heads int...]?[crc32 int]}
- * (big-endian; query heads only in a {@code PREFILL_WITH_HEADS} record);
- * a torn record at the end (the write that was never acknowledged) is cut off on replay.
+ * The write-ahead log of a KV session: every prefill and append is written (and, with {@code force}, forced to disk)
+ * before the session applies it, so an acknowledged write survives a crash of the process (and, forced, of the
+ * machine).
+ *
+ * <p>Format 2 (big-endian): a file header {@code [magic int "AKVJ"][format int 2]}, then records
+ * {@code [record magic int "KVR2"][body length int][layer int][kvHead int][position int][rows int][CRC32C of the 24
+ * bytes before, int][body][CRC32C of the body, int]}, the body being
+ * {@code [type byte][layer int][kvHead int][position int][rows int][queries int][floats...][query heads int...]?}
+ * (query heads only in a {@code PREFILL_WITH_HEADS} record). The header says which head and positions a record holds
+ * even when its body is damaged, and the magic with the header's checksum lets a reader find the next record after a
+ * damaged one ({@link #replay}). Format 1 (no file header; records {@code [length int][body][CRC32 int]}) is still
+ * read; {@link #rewrite} turns it into format 2.
  */
 public final class KvJournal implements AutoCloseable {
 
@@ -34,9 +42,21 @@ public final class KvJournal implements AutoCloseable {
     /** A prefill whose queries carry their query heads (an int each, after the floats). */
     static final byte PREFILL_WITH_HEADS = 3;
 
+    static final int FILE_MAGIC = 0x414B564A; // "AKVJ": above 2^30, never a format-1 record length
+    public static final int FORMAT = 2;
+    static final int FILE_HEADER = 8;
+    static final int RECORD_MAGIC = 0x4B565232; // "KVR2"
+    static final int RECORD_HEADER = 28;
+    static final int MIN_BODY = 21;
+    static final int MAX_BODY = 1 << 30;
+
     private final Path file;
     private final FileChannel channel;
     private final boolean force;
+    /** A failed write whose rollback failed too: the next write cuts the file back first. */
+    private long rollbackTo = -1;
+    private volatile IOException fault;
+    private volatile long faultAfterBytes;
 
     private KvJournal(Path file, FileChannel channel, boolean force) {
         this.file = file;
@@ -44,65 +64,229 @@ public final class KvJournal implements AutoCloseable {
         this.force = force;
     }
 
+    // ------------------------------------------------------------------ reading
+
+    /** A record found intact: where it starts, where its body starts, the body's length. */
+    public record Good(long start, long bodyStart, int bodyLength) {
+        long end(int format) {
+            return bodyStart + bodyLength + 4;
+        }
+    }
+
     /**
-     * Opens (or creates) the journal at {@code file}, replaying what it holds into {@code replay} first;
-     * {@code force}: every write is forced to disk before it returns.
+     * Bytes {@code [from, to)} that were skipped; {@code what} names the head and positions they held when the damaged
+     * record's header still checked out, else says that it is unknown.
      */
-    public static KvJournal open(Path file, Replay replay, boolean force) throws IOException {
-        // replay may be null for a new, empty journal.
-        long good = 0;
-        if (Files.exists(file)) {
-            try (InputStream raw = Files.newInputStream(file); DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(raw))) {
-                while (true) {
-                    int length;
-                    try {
-                        length = in.readInt();
-                    } catch (EOFException end) {
-                        break;
-                    }
-                    if (length < 21 || length > (1 << 30)) {
-                        break; // torn or garbage tail
-                    }
-                    byte[] body = new byte[length];
-                    try {
-                        in.readFully(body);
-                    } catch (EOFException torn) {
-                        break;
-                    }
-                    int crc;
-                    try {
-                        crc = in.readInt();
-                    } catch (EOFException torn) {
-                        break;
-                    }
-                    CRC32 check = new CRC32();
-                    check.update(body);
-                    if ((int) check.getValue() != crc) {
-                        break;
-                    }
-                    if (replay != null) {
-                        apply(ByteBuffer.wrap(body), replay);
-                    }
-                    good += 4 + length + 4;
+    public record Lost(long from, long to, String what) {
+        @Override
+        public String toString() {
+            return "bytes [" + from + ", " + to + ") (" + what + ")";
+        }
+    }
+
+    /**
+     * What {@link #replay} found. {@code end}: where the last intact record ends (a torn tail after it is cut off
+     * there); {@code lost}: damaged records skipped with intact records after them; {@code damagedTail}: a damaged last
+     * record that is not merely a write cut short (null when none); {@code tornTail}: bytes of a write cut short at the
+     * end (never acknowledged); {@code unappliable}: why a record after a skipped one could not be applied (the session
+     * would have a hole: it must not be served), else null.
+     */
+    public record Scan(int format, long size, long end, List<Good> good, List<Lost> lost, Lost damagedTail, long tornTail,
+                       String unappliable) {
+        /** Whether anything was lost to damage (not counting a torn tail). */
+        public boolean damaged() {
+            return !lost.isEmpty() || damagedTail != null;
+        }
+    }
+
+    /**
+     * Replays {@code file} (format 1 or 2) into {@code replay}, skipping damaged records: after a skipped record the
+     * later ones are applied while they still apply in order ({@code replay} throws an {@link IllegalArgumentException}
+     * for one that does not, and replay stops there with {@link Scan#unappliable()} set). Changes nothing on disk.
+     * A record that does not apply when nothing was skipped before it propagates its exception.
+     */
+    public static Scan replay(Path file, Replay replay) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size >= 4 && readInt(ch, 0) == FILE_MAGIC) {
+                return replay2(ch, size, replay);
+            }
+            if (size > 0 && size < 4 && allZero(ch, 0, size)) {
+                return new Scan(FORMAT, size, 0, List.of(), List.of(), null, size, null); // a header cut short
+            }
+            return replay1(ch, size, replay);
+        }
+    }
+
+    private static Scan replay2(FileChannel ch, long size, Replay replay) throws IOException {
+        if (size < FILE_HEADER) {
+            return new Scan(FORMAT, size, size, List.of(), List.of(), null, 0, null);
+        }
+        int format = readInt(ch, 4);
+        if (format != FORMAT) {
+            throw new IOException("journal format " + format + "; this build reads 1 and " + FORMAT);
+        }
+        List<Good> good = new ArrayList<>();
+        List<Lost> lost = new ArrayList<>();
+        long pos = FILE_HEADER;
+        while (pos < size) {
+            Probe p = probe(ch, size, pos);
+            if (p.good != null) {
+                String failed = apply(ch, p.good, replay, !lost.isEmpty());
+                if (failed != null) {
+                    return new Scan(FORMAT, size, pos, good, lost, null, 0, failed);
+                }
+                good.add(p.good);
+                pos = p.good.end(FORMAT);
+                continue;
+            }
+            long next = resync(ch, size, pos + 1);
+            if (next < 0) { // nothing intact after: the tail
+                if (p.torn || allZero(ch, pos, size)) {
+                    return new Scan(FORMAT, size, pos, good, lost, null, size - pos, null);
+                }
+                return new Scan(FORMAT, size, pos, good, lost, new Lost(pos, size, p.what), 0, null);
+            }
+            lost.add(new Lost(pos, next, p.what));
+            pos = next;
+        }
+        return new Scan(FORMAT, size, pos, good, lost, null, 0, null);
+    }
+
+    private static Scan replay1(FileChannel ch, long size, Replay replay) throws IOException {
+        List<Good> good = new ArrayList<>();
+        long pos = 0;
+        while (pos < size) {
+            if (size - pos < 4) {
+                return new Scan(1, size, pos, good, List.of(), null, size - pos, null);
+            }
+            int length = readInt(ch, pos);
+            if (length < MIN_BODY || length > MAX_BODY) {
+                return tail1(ch, size, pos, good, "a format-1 record with an impossible length " + length);
+            }
+            if (pos + 4 + length + 4 > size) {
+                return new Scan(1, size, pos, good, List.of(), null, size - pos, null); // cut short: never acknowledged
+            }
+            ByteBuffer body = read(ch, pos + 4, length);
+            CRC32 crc = new CRC32();
+            crc.update(body.duplicate());
+            if ((int) crc.getValue() != readInt(ch, pos + 4 + length)) {
+                return tail1(ch, size, pos, good, "a format-1 record whose checksum fails");
+            }
+            Good g = new Good(pos, pos + 4, length);
+            apply(body, replay);
+            good.add(g);
+            pos += 4 + length + 4;
+        }
+        return new Scan(1, size, pos, good, List.of(), null, 0, null);
+    }
+
+    /** A bad format-1 record at {@code pos}: format 1 cannot find the records after it, so any bytes after it are lost. */
+    private static Scan tail1(FileChannel ch, long size, long pos, List<Good> good, String what) throws IOException {
+        if (allZero(ch, pos, size)) {
+            return new Scan(1, size, pos, good, List.of(), null, size - pos, null);
+        }
+        Lost l = new Lost(pos, size, what);
+        // Whether bytes after the damaged record held more records cannot be told: the session would miss them.
+        return new Scan(1, size, pos, good, List.of(), l, 0,
+                "format-1 journal damaged at byte " + pos + " of " + size + " (" + what + "); the records after it cannot be found");
+    }
+
+    /** The record at {@code pos}: intact ({@code good}), or why not, whether merely cut short, and what it held. */
+    private record Probe(Good good, boolean torn, String what) {
+    }
+
+    private static Probe probe(FileChannel ch, long size, long pos) throws IOException {
+        if (size - pos < RECORD_HEADER) {
+            return new Probe(null, true, "a record header cut short");
+        }
+        ByteBuffer h = read(ch, pos, RECORD_HEADER);
+        if (h.getInt(0) != RECORD_MAGIC) {
+            return new Probe(null, false, "no record header; what it held is unknown");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(h.array(), 0, 24);
+        if ((int) crc.getValue() != h.getInt(24)) {
+            return new Probe(null, false, "a record header whose checksum fails; what it held is unknown");
+        }
+        int length = h.getInt(4);
+        String what = "layer " + h.getInt(8) + ", KV head " + h.getInt(12) + ", positions [" + h.getInt(16) + ", "
+                + ((long) h.getInt(16) + h.getInt(20)) + ")";
+        if (length < MIN_BODY || length > MAX_BODY) {
+            return new Probe(null, false, what + ", impossible length " + length);
+        }
+        if (pos + RECORD_HEADER + length + 4L > size) {
+            return new Probe(null, true, what + ", cut short");
+        }
+        ByteBuffer body = read(ch, pos + RECORD_HEADER, length);
+        CRC32C bc = new CRC32C();
+        bc.update(body.array(), 0, length);
+        if ((int) bc.getValue() != readInt(ch, pos + RECORD_HEADER + length)) {
+            return new Probe(null, false, what + ", its body's checksum fails");
+        }
+        if (body.getInt(1) != h.getInt(8) || body.getInt(5) != h.getInt(12) || body.getInt(9) != h.getInt(16)
+                || body.getInt(13) != h.getInt(20)) {
+            return new Probe(null, false, what + ", its body disagrees with its header");
+        }
+        return new Probe(new Good(pos, pos + RECORD_HEADER, length), false, what);
+    }
+
+    /** The first intact record starting at or after {@code from}, or -1. */
+    private static long resync(FileChannel ch, long size, long from) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+        long base = from;
+        while (base + 4 <= size) {
+            buf.clear();
+            int n = ch.read(buf, base);
+            if (n < 4) {
+                return -1;
+            }
+            for (int i = 0; i + 4 <= n; i++) {
+                if (buf.getInt(i) == RECORD_MAGIC && probe(ch, size, base + i).good != null) {
+                    return base + i;
                 }
             }
+            base += n - 3;
         }
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        channel.truncate(good); // drop a torn tail: it was never acknowledged
-        channel.position(good);
-        channel.force(true);
-        return new KvJournal(file, channel, force);
+        return -1;
+    }
+
+    /** Applies an intact record; after a skipped one, a record that does not apply in order ends the replay (its reason). */
+    private static String apply(FileChannel ch, Good g, Replay replay, boolean afterGap) throws IOException {
+        ByteBuffer body = read(ch, g.bodyStart, g.bodyLength);
+        if (!afterGap) {
+            apply(body, replay);
+            return null;
+        }
+        try {
+            apply(body, replay);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return "the record at byte " + g.start + ", after the damaged bytes, no longer applies: " + e.getMessage();
+        }
     }
 
     private static void apply(ByteBuffer b, Replay replay) {
+        if (replay == null) {
+            return;
+        }
         byte type = b.get();
         int layer = b.getInt();
         int kvHead = b.getInt();
         int position = b.getInt();
         int rows = b.getInt();
         int queries = b.getInt();
+        if (rows < 0 || queries < 0 || (type != APPEND && type != PREFILL && type != PREFILL_WITH_HEADS)
+                || (type == APPEND && (rows != 1 || queries != 0))) {
+            throw new IllegalArgumentException("a journal record of type " + type + " with " + rows + " rows and " + queries + " queries");
+        }
         int headBytes = type == PREFILL_WITH_HEADS ? 4 * queries : 0;
-        int dim = rows + queries == 0 ? 0 : (b.remaining() - headBytes) / 4 / (2 * rows + queries);
+        long vectors = 2L * rows + queries;
+        long floatBytes = b.remaining() - headBytes;
+        if (vectors == 0 ? floatBytes != 0 : floatBytes < 0 || floatBytes % (4 * vectors) != 0) {
+            throw new IllegalArgumentException("a journal record whose length does not fit " + rows + " rows and " + queries + " queries");
+        }
+        int dim = vectors == 0 ? 0 : (int) (floatBytes / 4 / vectors);
         float[][] keys = read(b, rows, dim);
         float[][] values = read(b, rows, dim);
         float[][] qs = read(b, queries, dim);
@@ -130,6 +314,119 @@ public final class KvJournal implements AutoCloseable {
         return out;
     }
 
+    private static ByteBuffer read(FileChannel ch, long at, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        while (b.hasRemaining()) {
+            if (ch.read(b, at + b.position()) < 0) {
+                throw new java.io.EOFException("journal ends at " + (at + b.position()));
+            }
+        }
+        return b.flip();
+    }
+
+    private static int readInt(FileChannel ch, long at) throws IOException {
+        return read(ch, at, 4).getInt(0);
+    }
+
+    private static boolean allZero(FileChannel ch, long from, long to) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(1 << 16);
+        for (long at = from; at < to; ) {
+            buf.clear().limit((int) Math.min(buf.capacity(), to - at));
+            int n = ch.read(buf, at);
+            if (n <= 0) {
+                return true;
+            }
+            for (int i = 0; i < n; i++) {
+                if (buf.get(i) != 0) {
+                    return false;
+                }
+            }
+            at += n;
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ rewriting and opening
+
+    /**
+     * Replaces {@code file} with a format-2 journal of the intact records {@code scan} found in it, in order (a new
+     * file, forced, renamed over the old one, the folder forced): what a damaged or format-1 journal becomes once the
+     * caller has kept a copy of it where needed. Returns the new file's size.
+     */
+    public static long rewrite(Path file, Scan scan) throws IOException {
+        long size;
+        Path tmp = file.resolveSibling(file.getFileName() + ".rewrite");
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ);
+             FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                     StandardOpenOption.WRITE)) {
+            writeFully(out, ByteBuffer.allocate(FILE_HEADER).putInt(FILE_MAGIC).putInt(FORMAT).flip());
+            for (Good g : scan.good()) {
+                if (scan.format() == FORMAT) {
+                    long at = g.start();
+                    long end = g.end(FORMAT);
+                    while (at < end) {
+                        at += in.transferTo(at, end - at, out);
+                    }
+                } else {
+                    ByteBuffer body = read(in, g.bodyStart(), g.bodyLength());
+                    writeFully(out, frame(body.array(), g.bodyLength()));
+                }
+            }
+            out.force(true);
+            size = out.size();
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        try {
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+        }
+        dev.attend.index.store.DurableFile.forceDirectory(file.toAbsolutePath().getParent());
+        return size;
+    }
+
+    /** A new, empty journal at {@code file}; refuses when a file is there already (never appends to an old journal). */
+    public static KvJournal create(Path file, boolean force) throws IOException {
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        try {
+            writeFully(ch, ByteBuffer.allocate(FILE_HEADER).putInt(FILE_MAGIC).putInt(FORMAT).flip());
+            ch.force(true);
+            dev.attend.index.store.DurableFile.forceDirectory(file.toAbsolutePath().getParent());
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            Files.deleteIfExists(file);
+            throw e;
+        }
+        return new KvJournal(file, ch, force);
+    }
+
+    /**
+     * Opens a format-2 journal that {@link #replay} read for appending at {@code end} (where its last intact record
+     * ends: a torn tail after it, never acknowledged, is cut off).
+     */
+    public static KvJournal append(Path file, long end, boolean force) throws IOException {
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE);
+        try {
+            if (end < FILE_HEADER) {
+                ch.truncate(0);
+                ch.position(0);
+                writeFully(ch, ByteBuffer.allocate(FILE_HEADER).putInt(FILE_MAGIC).putInt(FORMAT).flip());
+            } else if (ch.size() > end) {
+                ch.truncate(end);
+            }
+            ch.position(Math.max(end, FILE_HEADER));
+            ch.force(true);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        return new KvJournal(file, ch, force);
+    }
+
+    // ------------------------------------------------------------------ writing
+
     /** Logs a prefill; {@code queryHeads} (the query head of each query) may be null. */
     public synchronized void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
                                      int[] queryHeads) throws IOException {
@@ -141,6 +438,11 @@ public final class KvJournal implements AutoCloseable {
         write(APPEND, layer, kvHead, position, new float[][] {key}, new float[][] {value}, new float[0][], null);
     }
 
+    /** The bytes a record of these rows takes in the journal (to refuse one over the record limit before writing). */
+    public static long recordBytes(int rows, int queries, int dim, boolean queryHeads) {
+        return RECORD_HEADER + MIN_BODY + 4L * dim * (2L * rows + queries) + (queryHeads ? 4L * queries : 0) + 4;
+    }
+
     private void write(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
                        int[] queryHeads) throws IOException {
         long floats = 0;
@@ -149,41 +451,89 @@ public final class KvJournal implements AutoCloseable {
                 floats += row.length;
             }
         }
-        long bodyLength = 21 + 4 * floats + (queryHeads == null ? 0 : 4L * queryHeads.length);
-        if (bodyLength > (1 << 30)) {
+        long bodyLength = MIN_BODY + 4 * floats + (queryHeads == null ? 0 : 4L * queryHeads.length);
+        if (bodyLength > MAX_BODY) {
             throw new IllegalArgumentException("a write of " + bodyLength + " bytes is too large for one journal record: split it");
         }
-        ByteBuffer record = ByteBuffer.allocate(4 + (int) bodyLength + 4);
-        record.putInt((int) bodyLength);
-        record.put(type).putInt(layer).putInt(kvHead).putInt(position).putInt(keys.length).putInt(queries.length);
+        ByteBuffer body = ByteBuffer.allocate((int) bodyLength);
+        body.put(type).putInt(layer).putInt(kvHead).putInt(position).putInt(keys.length).putInt(queries.length);
         for (float[][] block : new float[][][] {keys, values, queries}) {
             for (float[] row : block) {
                 for (float x : row) {
-                    record.putFloat(x);
+                    body.putFloat(x);
                 }
             }
         }
         if (queryHeads != null) {
             for (int h : queryHeads) {
-                record.putInt(h);
+                body.putInt(h);
             }
         }
-        CRC32 crc = new CRC32();
-        crc.update(record.array(), 4, (int) bodyLength);
-        record.putInt((int) crc.getValue()).flip();
+        ByteBuffer record = frame(body.array(), (int) bodyLength);
+        if (rollbackTo >= 0) { // an earlier failed write left bytes behind: cut them first
+            channel.truncate(rollbackTo);
+            channel.position(rollbackTo);
+            rollbackTo = -1;
+        }
         long start = channel.position();
         try {
-            while (record.hasRemaining()) {
-                channel.write(record);
+            IOException injected = fault;
+            if (injected != null) {
+                fault = null;
+                ByteBuffer part = record.duplicate();
+                part.limit((int) Math.min(part.limit(), faultAfterBytes));
+                writeFully(channel, part);
+                throw injected;
             }
+            writeFully(channel, record);
             if (force) {
                 channel.force(false);
             }
         } catch (IOException e) {
-            channel.truncate(start); // not acknowledged: leave no half record behind
-            channel.position(start);
+            try {
+                channel.truncate(start); // not acknowledged: leave no half record behind
+                channel.position(start);
+            } catch (IOException | RuntimeException rollback) {
+                rollbackTo = start;
+                e.addSuppressed(rollback);
+            }
             throw e;
         }
+    }
+
+    /** A format-2 record around {@code body}. */
+    private static ByteBuffer frame(byte[] body, int length) {
+        ByteBuffer b = ByteBuffer.wrap(body, 0, length);
+        ByteBuffer record = ByteBuffer.allocate(RECORD_HEADER + length + 4);
+        record.putInt(RECORD_MAGIC).putInt(length).putInt(b.getInt(1)).putInt(b.getInt(5)).putInt(b.getInt(9)).putInt(b.getInt(13));
+        CRC32C h = new CRC32C();
+        h.update(record.array(), 0, 24);
+        record.putInt((int) h.getValue());
+        record.put(body, 0, length);
+        CRC32C c = new CRC32C();
+        c.update(body, 0, length);
+        record.putInt((int) c.getValue());
+        return record.flip();
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+    }
+
+    /**
+     * For tests: the next write puts its first {@code afterBytes} bytes in the file and then fails with {@code e}, as a
+     * disk that fills up in the middle of a record.
+     */
+    public void injectFault(long afterBytes, IOException e) {
+        this.faultAfterBytes = afterBytes;
+        this.fault = e;
+    }
+
+    /** Bytes in the file now (what a rolled-back write must leave unchanged). */
+    public synchronized long size() throws IOException {
+        return channel.size();
     }
 
     public Path file() {

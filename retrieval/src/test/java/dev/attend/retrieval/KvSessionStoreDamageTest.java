@@ -1,0 +1,239 @@
+package dev.attend.retrieval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.index.store.DamageLog;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Hostile ids and damaged files of a {@link KvSessionStore} (issue 20): refused, quarantined and reported, never truncated. */
+class KvSessionStoreDamageTest {
+
+    private static final long SEED = Long.getLong("attend.test.seed", 20L);
+    private static Scorer scorer;
+
+    @BeforeAll
+    static void open() {
+        System.out.println("KvSessionStoreDamageTest seed " + SEED);
+        scorer = Scorers.create("simd");
+    }
+
+    @AfterAll
+    static void close() {
+        scorer.close();
+    }
+
+    private static KvSessionStore store(Path root) throws IOException {
+        return new KvSessionStore(root, scorer, Runnable::run, Runnable::run, KvDurability.PROCESS);
+    }
+
+    private static float[] row(SplittableRandom rnd) {
+        return KvSessionStoreTest.row(rnd);
+    }
+
+    /** Every file and folder under {@code dir} with its size (folders -1): what a refused call must leave as it was. */
+    static TreeMap<String, Long> tree(Path dir) throws IOException {
+        TreeMap<String, Long> out = new TreeMap<>();
+        try (Stream<Path> all = Files.walk(dir)) {
+            for (Path p : all.toList()) {
+                out.put(dir.relativize(p).toString(), Files.isDirectory(p) ? -1 : Files.size(p));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void hostileIdsAreRefusedAndChangeNothingOnDisk(@TempDir Path tmp) throws Exception {
+        Path root = tmp.resolve("data").resolve("kv");
+        Files.createDirectories(root);
+        Files.writeString(tmp.resolve("data").resolve("keep.txt"), "the rest of the data directory");
+        try (KvSessionStore store = store(root)) {
+            store.create("fine", KvSessionStoreTest.config()).append(0, 0, 0, row(new SplittableRandom(SEED)), row(new SplittableRandom(SEED)));
+            TreeMap<String, Long> before = tree(tmp);
+            List<String> hostile = List.of(".", "..", "../x", "a/b", "x".repeat(10_240), ".hidden", "", "a\\b", "a\u0000b",
+                    "quarantine", "/etc");
+            for (String id : hostile) {
+                assertThatThrownBy(() -> store.create(id, KvSessionStoreTest.config()))
+                        .as("create %s", ResourceIdShown.of(id)).isInstanceOf(IllegalArgumentException.class)
+                        .satisfies(e -> assertThat(e.getMessage().length()).isLessThan(400)); // never echoes a 10 KB id
+                assertThatThrownBy(() -> store.delete(id)).as("delete %s", ResourceIdShown.of(id))
+                        .isInstanceOf(IllegalArgumentException.class);
+                assertThat(tree(tmp)).as("after %s", ResourceIdShown.of(id)).isEqualTo(before);
+            }
+            assertThat(store.ids()).containsExactly("fine");
+        }
+        assertThat(Files.readString(tmp.resolve("data").resolve("keep.txt"))).isEqualTo("the rest of the data directory");
+    }
+
+    /** Message-safe rendering of an id in assertion descriptions. */
+    private static final class ResourceIdShown {
+        static String of(String id) {
+            return dev.attend.index.store.ResourceId.shown(id);
+        }
+    }
+
+    @Test
+    void theListingSkipsTheQuarantineAndFoldersThatAreNotIds(@TempDir Path root) throws Exception {
+        try (KvSessionStore store = store(root)) {
+            store.create("a", KvSessionStoreTest.config()).append(0, 0, 0, row(new SplittableRandom(SEED)), row(new SplittableRandom(SEED)));
+        }
+        // Copies of a real session under names that are not session ids, and inside the quarantine.
+        for (String name : List.of(".hidden", "quarantine/a", "with space")) {
+            Path d = root.resolve(name);
+            Files.createDirectories(d);
+            try (Stream<Path> files = Files.list(root.resolve("a"))) {
+                for (Path f : files.toList()) {
+                    Files.copy(f, d.resolve(f.getFileName()));
+                }
+            }
+        }
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.ids()).containsExactly("a");
+            assertThat(store.get("a").length(0, 0)).isEqualTo(1);
+        }
+        assertThat(Files.exists(root.resolve("quarantine/a/journal.log"))).isTrue();
+    }
+
+    /** Appends {@code n} tokens to head {@code kvHead} one record each; returns the journal's size after each record. */
+    private static long[] appendAll(KvSession s, Path journal, int kvHead, int from, int n, SplittableRandom rnd) throws IOException {
+        long[] ends = new long[n];
+        for (int i = 0; i < n; i++) {
+            s.append(0, kvHead, from + i, row(rnd), row(rnd));
+            ends[i] = Files.size(journal);
+        }
+        return ends;
+    }
+
+    private static void flip(Path file, long at, int bytes) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            for (int i = 0; i < bytes; i++) {
+                f.seek(at + i);
+                int b = f.read();
+                f.seek(at + i);
+                f.write(~b);
+            }
+        }
+    }
+
+    @Test
+    void aDamagedRecordOfAnotherHeadIsSkippedAndTheGoodRecordsAfterItAreKept(@TempDir Path root) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED);
+        Path journal = root.resolve("m/journal.log");
+        long damagedFrom;
+        long damagedTo;
+        float[] q = row(rnd);
+        AttendResult before;
+        try (KvSessionStore store = store(root)) {
+            KvSession s = store.create("m", KvSessionStoreTest.config());
+            appendAll(s, journal, 0, 0, 200, rnd);
+            damagedFrom = Files.size(journal);
+            s.append(0, 1, 0, row(rnd), row(rnd)); // the only record of head 1: the one damaged below
+            damagedTo = Files.size(journal);
+            appendAll(s, journal, 0, 200, 300, rnd); // many good records after it
+            before = s.attendExact(0, 0, q);
+        }
+        long size = Files.size(journal);
+        flip(journal, damagedFrom + (damagedTo - damagedFrom) / 2 - 8, 16);
+        int damageBefore = DamageLog.under(root).size();
+        try (KvSessionStore store = store(root)) {
+            KvSession s = store.get("m");
+            assertThat(s).as("head 0 lost nothing: the session is served").isNotNull();
+            assertThat(s.length(0, 0)).isEqualTo(500);
+            assertThat(s.length(0, 1)).isZero(); // its only token was the damaged record
+            assertThat(s.attendExact(0, 0, q).output()).containsExactly(before.output(), org.assertj.core.data.Offset.offset(1e-5f));
+            s.append(0, 0, 500, row(rnd), row(rnd));
+        }
+        List<DamageLog.Damage> damage = DamageLog.under(root);
+        assertThat(damage).hasSize(damageBefore + 1);
+        DamageLog.Damage d = damage.getLast();
+        assertThat(d.reason()).contains("m").contains("bytes");
+        assertThat(d.quarantinedTo()).isNotNull();
+        assertThat(Files.size(d.quarantinedTo())).as("the damaged original is kept whole").isEqualTo(size);
+        // The rewritten journal replays cleanly: no new damage on the next start.
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("m").length(0, 0)).isEqualTo(501);
+        }
+        assertThat(DamageLog.under(root)).hasSize(damageBefore + 1);
+    }
+
+    @Test
+    void aDamagedRecordInTheMiddleOfAHeadQuarantinesTheSessionInsteadOfTruncatingIt(@TempDir Path root) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 1);
+        Path journal = root.resolve("h/journal.log");
+        long[] ends;
+        try (KvSessionStore store = store(root)) {
+            ends = appendAll(store.create("h", KvSessionStoreTest.config()), journal, 0, 0, 600, rnd);
+            store.create("other", KvSessionStoreTest.config()).append(0, 0, 0, row(rnd), row(rnd));
+        }
+        long size = Files.size(journal);
+        flip(journal, ends[100] + 20, 16); // inside record 101: records 102..599 no longer follow in order
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("h")).as("never served with a hole").isNull();
+            assertThat(store.get("other").length(0, 0)).isEqualTo(1);
+            // The id is free again and starts clean.
+            KvSession fresh = store.create("h", KvSessionStoreTest.config());
+            assertThat(fresh.length(0, 0)).isZero();
+            fresh.append(0, 0, 0, row(rnd), row(rnd));
+        }
+        DamageLog.Damage d = DamageLog.under(root).stream().filter(x -> x.reason().contains("'h'") || x.resource().contains("h"))
+                .reduce((a, b) -> b).orElseThrow();
+        assertThat(d.quarantinedTo()).isNotNull();
+        Path moved = d.quarantinedTo().resolve("journal.log");
+        assertThat(Files.size(moved)).as("not truncated").isEqualTo(size);
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("h").length(0, 0)).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aMissingConfigurationQuarantinesTheSessionAndTheIdStartsClean(@TempDir Path root) throws Exception {
+        damagedConfiguration(root, config -> Files.delete(config));
+    }
+
+    @Test
+    void aDamagedConfigurationQuarantinesTheSessionAndTheIdStartsClean(@TempDir Path root) throws Exception {
+        damagedConfiguration(root, config -> flip(config, Files.size(config) / 2, 16));
+    }
+
+    private interface Damage {
+        void apply(Path config) throws IOException;
+    }
+
+    private void damagedConfiguration(Path root, Damage damage) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 2);
+        try (KvSessionStore store = store(root)) {
+            appendAll(store.create("p", KvSessionStoreTest.config()), root.resolve("p/journal.log"), 0, 0, 50, rnd);
+            store.create("q", KvSessionStoreTest.config()).append(0, 0, 0, row(rnd), row(rnd));
+        }
+        damage.apply(root.resolve("p/session.properties"));
+        int damageBefore = DamageLog.under(root).size();
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("p")).isNull();
+            assertThat(store.get("q").length(0, 0)).isEqualTo(1);
+            assertThat(DamageLog.under(root)).hasSize(damageBefore + 1);
+            assertThat(DamageLog.under(root).getLast().quarantinedTo()).isNotNull();
+            assertThat(Files.exists(DamageLog.under(root).getLast().quarantinedTo().resolve("journal.log"))).isTrue();
+            KvSession p = store.create("p", KvSessionStoreTest.config());
+            assertThat(p.length(0, 0)).isZero();
+            p.append(0, 0, 0, row(rnd), row(rnd));
+        }
+        try (KvSessionStore store = store(root)) { // restarts cleanly: the old journal is not appended to
+            assertThat(store.get("p").length(0, 0)).isEqualTo(1);
+            assertThat(store.get("q").length(0, 0)).isEqualTo(1);
+        }
+        assertThat(DamageLog.under(root)).hasSize(damageBefore + 1);
+    }
+}
