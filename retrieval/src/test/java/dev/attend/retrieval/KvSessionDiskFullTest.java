@@ -1,0 +1,162 @@
+package dev.attend.retrieval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.index.store.StorageErrors;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A KV write that fails on I/O applies nothing and says why (issue 20): on a real full file system where this
+ * machine lets the test mount a small tmpfs (root on Linux), and always with a failure injected at the journal's file.
+ */
+class KvSessionDiskFullTest {
+
+    private static final long SEED = Long.getLong("attend.test.seed", 23L);
+    private static Scorer scorer;
+    private Path mounted;
+
+    @BeforeAll
+    static void open() {
+        System.out.println("KvSessionDiskFullTest seed " + SEED);
+        scorer = Scorers.create("simd");
+    }
+
+    @AfterAll
+    static void close() {
+        scorer.close();
+    }
+
+    @AfterEach
+    void unmount() throws Exception {
+        if (mounted != null) {
+            run("umount", mounted.toString());
+            mounted = null;
+        }
+    }
+
+    private static boolean run(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        boolean ok = p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        if (!ok) {
+            System.out.println(String.join(" ", command) + ": " + out.strip());
+        }
+        return ok;
+    }
+
+    private static KvSessionStore store(Path root) throws IOException {
+        return new KvSessionStore(root, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC);
+    }
+
+    /** Writes a file until the file system refuses a byte more. */
+    private static void fill(Path filler) throws IOException {
+        byte[] chunk = new byte[4096];
+        try (var out = Files.newOutputStream(filler)) {
+            while (true) {
+                out.write(chunk);
+                out.flush();
+            }
+        } catch (IOException e) {
+            if (!StorageErrors.isDiskFull(e)) {
+                throw e;
+            }
+        }
+    }
+
+    @Test
+    void aFullFileSystemRefusesTheWriteAppliesNothingAndWritesWorkOnceSpaceReturns(@TempDir Path tmp) throws Exception {
+        Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+        if (!System.getProperty("os.name", "").startsWith("Linux") || Boolean.getBoolean("attend.test.noMount")
+                || !run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.toString())) {
+            System.out.println("KvSessionDiskFullTest: tmpfs cannot be mounted here; the full disk is only injected "
+                    + "(anInjectedFailureInTheMiddleOfARecordIsRolledBack)");
+            org.junit.jupiter.api.Assumptions.abort("no tmpfs: mount refused");
+        }
+        mounted = mnt;
+        System.out.println("KvSessionDiskFullTest: a real full file system (tmpfs of 1 MiB)");
+        SplittableRandom rnd = new SplittableRandom(SEED);
+        Path root = mnt.resolve("kv");
+        Path filler = mnt.resolve("filler");
+        int acknowledged = 0;
+        try (KvSessionStore store = store(root)) {
+            KvSession s = store.create("full", KvSessionStoreTest.config());
+            fill(filler);
+            Path journal = root.resolve("full/journal.log");
+            UncheckedIOException refused = null;
+            // The journal's last page may have room for a few records: write until the disk says no.
+            for (int i = 0; i < 100_000 && refused == null; i++) {
+                long before = Files.size(journal);
+                try {
+                    s.append(0, 0, i, KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd));
+                    acknowledged++;
+                } catch (UncheckedIOException e) {
+                    refused = e;
+                    assertThat(Files.size(journal)).as("rolled back").isEqualTo(before);
+                }
+            }
+            assertThat(refused).isNotNull();
+            assertThat(refused.getCause()).isInstanceOf(StorageErrors.StorageFullException.class);
+            assertThat(refused.getMessage()).contains("disk is full").contains("nothing changed");
+            assertThat(StorageErrors.isDiskFull(refused)).isTrue();
+            assertThat(s.length(0, 0)).isEqualTo(acknowledged);
+            assertThatThrownBy(() -> store.create("another", KvSessionStoreTest.config())).isInstanceOf(UncheckedIOException.class)
+                    .satisfies(e -> assertThat(StorageErrors.isDiskFull(e)).isTrue());
+            assertThat(Files.exists(root.resolve("another"))).as("a failed create leaves nothing").isFalse();
+            Files.delete(filler); // space returns: writes work again, no restart
+            s.append(0, 0, acknowledged, KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd));
+            acknowledged++;
+            store.create("another", KvSessionStoreTest.config()).append(0, 1, 0, KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd));
+        }
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("full").length(0, 0)).isEqualTo(acknowledged);
+            assertThat(store.get("another").length(0, 1)).isEqualTo(1);
+            assertThat(store.damage()).isEmpty();
+        }
+    }
+
+    @Test
+    void anInjectedFailureInTheMiddleOfARecordIsRolledBack(@TempDir Path root) throws Exception {
+        System.out.println("KvSessionDiskFullTest: failures injected at the journal's file");
+        SplittableRandom rnd = new SplittableRandom(SEED + 1);
+        float[][] keys = KvSessionStoreTest.rows(rnd, 30);
+        try (KvSessionStore store = store(root)) {
+            KvSession s = store.create("i", KvSessionStoreTest.config());
+            s.prefill(0, 0, 0, keys, keys, new float[0][]);
+            long size = s.journal().size();
+            long charged = s.chargedBytes();
+            s.journal().injectFault(50, new IOException("No space left on device"));
+            assertThatThrownBy(() -> s.append(0, 0, 30, KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd)))
+                    .isInstanceOf(UncheckedIOException.class).hasCauseInstanceOf(StorageErrors.StorageFullException.class)
+                    .hasMessageContaining("nothing changed");
+            assertThat(s.journal().size()).isEqualTo(size);
+            assertThat(s.length(0, 0)).isEqualTo(30);
+            assertThat(s.chargedBytes()).isEqualTo(charged);
+            s.journal().injectFault(7, new IOException("Input/output error"));
+            assertThatThrownBy(() -> s.prefill(0, 1, 0, keys, keys, new float[0][]))
+                    .isInstanceOf(UncheckedIOException.class).satisfies(e -> assertThat(StorageErrors.isDiskFull(e)).isFalse())
+                    .hasMessageContaining("Input/output error");
+            assertThat(s.journal().size()).isEqualTo(size);
+            assertThat(s.length(0, 1)).isZero();
+            s.append(0, 0, 30, KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd));
+            s.prefill(0, 1, 0, keys, keys, new float[0][]);
+        }
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("i").length(0, 0)).isEqualTo(31);
+            assertThat(store.get("i").length(0, 1)).isEqualTo(30);
+            assertThat(store.damage()).isEmpty();
+        }
+    }
+}
