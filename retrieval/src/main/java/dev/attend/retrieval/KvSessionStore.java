@@ -447,7 +447,11 @@ public final class KvSessionStore implements AutoCloseable {
         }
         KvSessionConfig c = parse(file, p);
         if (legacy) {
-            writeConfig(file, c); // now checksummed
+            try {
+                writeConfig(file, c); // now checksummed
+            } catch (IOException e) { // (a full disk): it stays as it was, read the same way next time
+                LOG.log(System.Logger.Level.WARNING, "{0} could not be rewritten with a checksum: {1}", file, e.toString());
+            }
         }
         return c;
     }

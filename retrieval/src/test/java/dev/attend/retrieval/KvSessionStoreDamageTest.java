@@ -236,4 +236,155 @@ class KvSessionStoreDamageTest {
         }
         assertThat(DamageLog.under(root)).hasSize(damageBefore + 1);
     }
+
+    /** A format-1 record (before issue 20): {@code [length][body][CRC32]}, an append of one token. */
+    private static byte[] formatOneAppend(int layer, int kvHead, int position, float[] key, float[] value) {
+        java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(21 + 4 * (key.length + value.length));
+        body.put((byte) 2).putInt(layer).putInt(kvHead).putInt(position).putInt(1).putInt(0);
+        for (float x : key) {
+            body.putFloat(x);
+        }
+        for (float x : value) {
+            body.putFloat(x);
+        }
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(body.array());
+        return java.nio.ByteBuffer.allocate(4 + body.capacity() + 4).putInt(body.capacity()).put(body.array()).putInt((int) crc.getValue())
+                .array();
+    }
+
+    /** A session as the store wrote it before issue 20: plain properties, a format-1 journal. */
+    private static Path formatOneSession(Path root, String id, int tokens, SplittableRandom rnd) throws IOException {
+        Path dir = Files.createDirectories(root.resolve(id));
+        Files.writeString(dir.resolve("session.properties"), """
+                #Attend KV session
+                layers=1
+                kvHeads=2
+                queryHeadsPerKvHead=1
+                headDim=8
+                sinkTokens=4
+                windowTokens=16
+                topK=20
+                scale=0.35
+                index.maxDegree=16
+                index.queryNeighbors=30
+                index.pivotsPerQuery=4
+                index.buildBeam=32
+                index.entryPoints=4
+                storage=FLOAT32
+                retriever=attention-aware
+                indexPerQueryHead=false
+                policy=retrieval
+                """);
+        java.io.ByteArrayOutputStream journal = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < tokens; i++) {
+            journal.writeBytes(formatOneAppend(0, 0, i, row(rnd), row(rnd)));
+        }
+        Files.write(dir.resolve("journal.log"), journal.toByteArray());
+        return dir;
+    }
+
+    @Test
+    void formatOneJournalsAndPlainConfigurationsStillOpenAndAreRewritten(@TempDir Path root) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
+        Path dir = formatOneSession(root, "old", 40, rnd);
+        Files.write(dir.resolve("journal.log"), new byte[] {0, 0, 1}, java.nio.file.StandardOpenOption.APPEND); // a torn tail
+        try (KvSessionStore store = store(root)) {
+            KvSession s = store.get("old");
+            assertThat(s.length(0, 0)).isEqualTo(40);
+            s.append(0, 0, 40, row(rnd), row(rnd));
+        }
+        assertThat(dev.attend.index.store.DurableFile.isFramed(dir.resolve("session.properties"))).isTrue();
+        try (java.io.DataInputStream in = new java.io.DataInputStream(Files.newInputStream(dir.resolve("journal.log")))) {
+            assertThat(in.readInt()).as("format 2 header").isEqualTo(0x414B564A);
+            assertThat(in.readInt()).isEqualTo(2);
+        }
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("old").length(0, 0)).isEqualTo(41);
+            assertThat(store.damage()).isEmpty();
+        }
+    }
+
+    @Test
+    void aDamagedFormatOneJournalIsQuarantinedWhole(@TempDir Path root) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 4);
+        Path dir = formatOneSession(root, "old1", 100, rnd);
+        long size = Files.size(dir.resolve("journal.log"));
+        flip(dir.resolve("journal.log"), size / 2, 16);
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("old1")).isNull();
+        }
+        assertThat(DamageLog.under(root)).hasSize(1);
+        assertThat(Files.size(DamageLog.under(root).getFirst().quarantinedTo().resolve("journal.log"))).isEqualTo(size);
+    }
+
+    @Test
+    void aDamagedLastRecordIsCutButKeptInTheQuarantineAndATornOneIsCutQuietly(@TempDir Path root) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
+        Path journal = root.resolve("z/journal.log");
+        long[] ends;
+        try (KvSessionStore store = store(root)) {
+            ends = appendAll(store.create("z", KvSessionStoreTest.config()), journal, 0, 0, 20, rnd);
+        }
+        long size = Files.size(journal);
+        flip(journal, ends[18] + 40, 4); // inside the last record's body: whole, but its checksum fails
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("z").length(0, 0)).isEqualTo(19);
+        }
+        assertThat(DamageLog.under(root)).hasSize(1);
+        assertThat(DamageLog.under(root).getFirst().reason()).contains("last record");
+        assertThat(Files.size(DamageLog.under(root).getFirst().quarantinedTo())).isEqualTo(size);
+        // A record cut short (the write never acknowledged) is dropped without a report.
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(journal, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(Files.size(journal) - 10);
+        }
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("z").length(0, 0)).isEqualTo(18);
+        }
+        assertThat(DamageLog.under(root)).hasSize(1);
+    }
+
+    @Test
+    void aJournalWhoseIntactRecordDoesNotApplyIsLeftInPlaceAndReported(@TempDir Path root) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 6);
+        Path journal = root.resolve("w/journal.log");
+        long[] ends;
+        try (KvSessionStore store = store(root)) {
+            ends = appendAll(store.create("w", KvSessionStoreTest.config()), journal, 0, 0, 10, rnd);
+            store.create("fine", KvSessionStoreTest.config());
+        }
+        // Record 5 removed cleanly (no damage to find): record 6 then names a position that is not next.
+        byte[] all = Files.readAllBytes(journal);
+        java.io.ByteArrayOutputStream cut = new java.io.ByteArrayOutputStream();
+        cut.write(all, 0, (int) ends[4]);
+        cut.write(all, (int) ends[5], all.length - (int) ends[5]);
+        Files.write(journal, cut.toByteArray());
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.get("w")).isNull();
+            assertThat(store.get("fine")).isNotNull();
+            assertThat(store.unloaded()).singleElement().satisfies(u -> assertThat(u.reason()).contains("out of order"));
+            assertThatThrownBy(() -> store.create("w", KvSessionStoreTest.config())).isInstanceOf(IllegalStateException.class);
+        }
+        assertThat(Files.size(journal)).as("left as found").isEqualTo(cut.size());
+        assertThat(DamageLog.under(root)).singleElement().satisfies(d -> assertThat(d.quarantinedTo()).isNull());
+    }
+
+    @Test
+    void linksAndFilesInTheStoreAreNeverFollowedOrDeleted(@TempDir Path tmp) throws Exception {
+        Path root = Files.createDirectories(tmp.resolve("kv"));
+        Path outside = Files.createDirectories(tmp.resolve("outside"));
+        try (KvSessionStore store = store(outside)) { // a real session, reachable through a link from the store
+            store.create("victim", KvSessionStoreTest.config()).append(0, 0, 0, row(new SplittableRandom(SEED)), row(new SplittableRandom(SEED)));
+        }
+        Files.createSymbolicLink(root.resolve("victim"), outside.resolve("victim"));
+        Files.writeString(root.resolve("afile"), "not a session");
+        TreeMap<String, Long> before = tree(outside);
+        try (KvSessionStore store = store(root)) {
+            assertThat(store.ids()).isEmpty();
+            assertThat(store.delete("victim")).isFalse();
+            assertThatThrownBy(() -> store.create("victim", KvSessionStoreTest.config())).isInstanceOf(IllegalStateException.class);
+        }
+        assertThat(tree(outside)).isEqualTo(before);
+        assertThat(Files.readString(root.resolve("afile"))).isEqualTo("not a session");
+    }
 }
