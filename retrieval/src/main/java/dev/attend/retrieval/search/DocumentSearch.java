@@ -1,6 +1,11 @@
 package dev.attend.retrieval.search;
 
 import dev.attend.index.lucene.DocumentIndex;
+import dev.attend.index.store.CorruptFileException;
+import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.DurableFile;
+import dev.attend.index.store.Quarantine;
+import dev.attend.index.store.StorageErrors;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +21,13 @@ import java.util.Locale;
  *
  * <p>On disk, under one directory: {@code lucene/} (the documents), {@code vocabulary.tsv} (the terms a modulation
  * was trained on, with IDF), {@code lexsem.bin} (the modulation) and {@code lexsem.properties} (whether its token
- * vectors are IDF-weighted), the last three written by {@link #setModulation}.
+ * vectors are IDF-weighted), the last three written by {@link #setModulation}, each a checksummed
+ * {@link DurableFile} (the unchecked formats of earlier builds are still read).
+ *
+ * <p><b>Damage.</b> A damaged index is moved aside by {@link DocumentIndex#open} (an empty one takes its place); a
+ * damaged or inconsistent modulation (any of its three files) is moved to {@code <dir>/quarantine/} and reported to
+ * the {@link DamageLog}, and the search opens without it ({@link #modulationDamage()} says why; the modulated modes
+ * answer as before a first fit until the modulation is fitted again). {@link #damage()} lists both.
  */
 public final class DocumentSearch implements Closeable {
 
@@ -82,45 +93,123 @@ public final class DocumentSearch implements Closeable {
     }
 
     private volatile Lexical lexical; // null without a modulation
+    /** Why the saved modulation was moved aside at open, or null. */
+    private final DamageLog.Damage modulationDamage;
+    /** Serialises {@link #setModulation} (its three files are replaced together). */
+    private final Object modulationLock = new Object();
 
-    private DocumentSearch(Path dir, DocumentIndex index, TextEmbedder embedder, Lexical lexical) {
+    static final String VOCABULARY_FILE = "vocabulary.tsv";
+    static final String MODULATION_FILE = "lexsem.bin";
+    static final String SETTINGS_FILE = "lexsem.properties";
+    static final String SETTINGS_CODEC = "attend-lexsem-settings";
+
+    private DocumentSearch(Path dir, DocumentIndex index, TextEmbedder embedder, Lexical lexical, DamageLog.Damage modulationDamage) {
         this.dir = dir;
         this.index = index;
         this.embedder = embedder;
         this.lexical = lexical;
+        this.modulationDamage = modulationDamage;
     }
 
-    /** Opens (or creates) the search directory {@code dir}, with its modulation when one was saved. */
+    /**
+     * Opens (or creates) the search directory {@code dir}, with its modulation when one was saved. Damage does not
+     * stop it (see the class comment): {@link #damage()} lists what was moved aside.
+     */
     public static DocumentSearch open(Path dir, TextEmbedder embedder) throws IOException {
         DocumentIndex index = DocumentIndex.open(dir.resolve("lucene"), embedder.dim());
         try {
-            Vocabulary v = Files.exists(dir.resolve("vocabulary.tsv")) ? Vocabulary.load(dir.resolve("vocabulary.tsv")) : null;
-            LexSemModulation m = v != null && Files.exists(dir.resolve("lexsem.bin")) ? LexSemModulation.load(dir.resolve("lexsem.bin")) : null;
-            if (m != null && (m.vocabulary() != v.size() || m.dim() != embedder.dim())) {
-                throw new IOException(dir + ": the modulation (" + m.vocabulary() + " terms x " + m.dim() + ") does not fit the vocabulary ("
-                        + v.size() + ") and encoder (" + embedder.dim() + ")");
+            Lexical lexical = null;
+            DamageLog.Damage damage = null;
+            try {
+                lexical = loadLexical(dir, embedder.dim());
+            } catch (CorruptFileException e) {
+                damage = quarantineModulation(dir, e);
             }
-            boolean idf = false;
-            Tokens tokens = Tokens.TERMS;
-            Path settings = dir.resolve("lexsem.properties");
-            if (m != null && Files.exists(settings)) {
-                java.util.Properties p = new java.util.Properties();
-                try (var in = Files.newBufferedReader(settings)) {
-                    p.load(in);
-                }
-                idf = Boolean.parseBoolean(p.getProperty("idf-weights", "false"));
-                try {
-                    tokens = Tokens.of(p.getProperty("tokens", Tokens.TERMS.wireName()));
-                } catch (IllegalArgumentException e) {
-                    throw new IOException(settings + ": " + e.getMessage(), e);
-                }
-            }
-            DocumentSearch search = new DocumentSearch(dir, index, embedder, m == null ? null : new Lexical(v, m, idf, tokens));
-            return search;
+            return new DocumentSearch(dir, index, embedder, lexical, damage);
         } catch (IOException | RuntimeException e) {
             index.close();
             throw e;
         }
+    }
+
+    /** The saved modulation, or null when none was saved; a damaged or inconsistent one is a CorruptFileException. */
+    private static Lexical loadLexical(Path dir, int dim) throws IOException {
+        Path vocabularyFile = dir.resolve(VOCABULARY_FILE);
+        Path modulationFile = dir.resolve(MODULATION_FILE);
+        Vocabulary v = Files.exists(vocabularyFile) ? Vocabulary.load(vocabularyFile) : null;
+        LexSemModulation m = v != null && Files.exists(modulationFile) ? LexSemModulation.load(modulationFile) : null;
+        if (m == null) {
+            return null;
+        }
+        if (m.vocabulary() != v.size() || m.dim() != dim) {
+            throw new CorruptFileException(modulationFile, "the modulation (" + m.vocabulary() + " terms x " + m.dim()
+                    + ") does not fit the vocabulary (" + v.size() + ") and encoder (" + dim + ")");
+        }
+        boolean idf = false;
+        Tokens tokens = Tokens.TERMS;
+        Path settings = dir.resolve(SETTINGS_FILE);
+        if (Files.exists(settings)) {
+            java.util.Properties p = new java.util.Properties();
+            if (DurableFile.isFramed(settings)) {
+                try (DurableFile.Reader r = DurableFile.open(settings, SETTINGS_CODEC, 1, 1)) {
+                    p.load(new java.io.StringReader(r.in().readUTF()));
+                }
+            } else {
+                try (var in = Files.newBufferedReader(settings)) {
+                    p.load(in);
+                } catch (java.nio.charset.CharacterCodingException | IllegalArgumentException e) {
+                    throw new CorruptFileException(settings, "unreadable: " + e.getMessage(), e);
+                }
+            }
+            String weights = p.getProperty("idf-weights", "false");
+            if (!weights.equals("true") && !weights.equals("false")) {
+                throw new CorruptFileException(settings, "idf-weights is '" + weights + "', not true or false");
+            }
+            idf = Boolean.parseBoolean(weights);
+            try {
+                tokens = Tokens.of(p.getProperty("tokens", Tokens.TERMS.wireName()));
+            } catch (IllegalArgumentException e) {
+                throw new CorruptFileException(settings, e.getMessage(), e);
+            }
+        }
+        return new Lexical(v, m, idf, tokens);
+    }
+
+    /** Moves the modulation's files aside (they belong together) and reports them; the damage of the one at fault. */
+    private static DamageLog.Damage quarantineModulation(Path dir, CorruptFileException e) {
+        String reason = "the saved LexSemBridge modulation could not be used (" + e.getMessage()
+                + "); the search runs without it until it is fitted again";
+        DamageLog.Damage found = null;
+        for (String name : List.of(MODULATION_FILE, VOCABULARY_FILE, SETTINGS_FILE)) {
+            Path f = dir.resolve(name);
+            if (Files.exists(f)) {
+                Path moved = Quarantine.moveAside(dir, DocumentIndex.STORE, "modulation file " + name, f, reason);
+                for (DamageLog.Damage d : DamageLog.all()) {
+                    if (d.path().equals(f) && java.util.Objects.equals(d.quarantinedTo(), moved)
+                            && (found == null || f.equals(e.file()))) {
+                        found = d;
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    /** Why the saved modulation was moved aside when this search was opened (fit it again), or null. */
+    public DamageLog.Damage modulationDamage() {
+        return modulationDamage;
+    }
+
+    /** What was found damaged and moved aside when this search was opened: its index, its modulation. Empty when clean. */
+    public List<DamageLog.Damage> damage() {
+        List<DamageLog.Damage> out = new ArrayList<>();
+        if (index.damage() != null) {
+            out.add(index.damage());
+        }
+        if (modulationDamage != null) {
+            out.add(modulationDamage);
+        }
+        return out;
     }
 
     public DocumentIndex index() {
@@ -136,21 +225,41 @@ public final class DocumentSearch implements Closeable {
         void indexed(int done, int total);
     }
 
-    /** Embeds (title and text together) and indexes {@code documents} in batches, then commits. */
+    /**
+     * Embeds (title and text together) and indexes {@code documents} in batches, then commits: all of them or none
+     * ({@link DocumentIndex#atomically}). Ids are checked first ({@link DocumentIndex#checkId}).
+     *
+     * @throws StorageErrors.StorageFullException when the disk is full (nothing of the call applied)
+     */
     public void add(List<Document> documents, Progress progress) throws IOException {
-        int batch = 32;
-        for (int from = 0; from < documents.size(); from += batch) {
-            List<Document> part = documents.subList(from, Math.min(documents.size(), from + batch));
-            List<float[]> vectors = embedder.embedAll(part.stream().map(Document::content).toList());
-            List<DocumentIndex.Entry> entries = new ArrayList<>(part.size());
-            for (int i = 0; i < part.size(); i++) {
-                Document d = part.get(i);
-                entries.add(new DocumentIndex.Entry(d.id(), d.title(), d.text(), vectors.get(i), d.fields()));
+        for (int i = 0; i < documents.size(); i++) {
+            try {
+                DocumentIndex.checkId(documents.get(i).id());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("document " + i + ": " + e.getMessage(), e);
             }
-            index.add(entries);
-            progress.indexed(from + part.size(), documents.size());
         }
-        index.commit();
+        int batch = 32;
+        index.atomically(() -> {
+            for (int from = 0; from < documents.size(); from += batch) {
+                List<Document> part = documents.subList(from, Math.min(documents.size(), from + batch));
+                List<float[]> vectors = embedder.embedAll(part.stream().map(Document::content).toList());
+                List<DocumentIndex.Entry> entries = new ArrayList<>(part.size());
+                for (int i = 0; i < part.size(); i++) {
+                    Document d = part.get(i);
+                    entries.add(new DocumentIndex.Entry(d.id(), d.title(), d.text(), vectors.get(i), d.fields()));
+                }
+                index.add(entries);
+                progress.indexed(from + part.size(), documents.size());
+            }
+        });
+    }
+
+    /** Deletes a document and commits; whether it existed. */
+    public boolean delete(String id) throws IOException {
+        boolean[] existed = {false};
+        index.atomically(() -> existed[0] = index.delete(id));
+        return existed[0];
     }
 
     /** The vocabulary of the documents indexed now, in {@code tokens} (what a new modulation is trained on). */
@@ -183,16 +292,45 @@ public final class DocumentSearch implements Closeable {
         return l == null ? null : l.modulation();
     }
 
-    /** Uses (and saves beside the index) a modulation trained on {@code vocabulary} of {@code tokens}, weighting them by IDF or not. */
+    /**
+     * Uses (and saves beside the index) a modulation trained on {@code vocabulary} of {@code tokens}, weighting them
+     * by IDF or not. When saving fails (a full disk: {@link StorageErrors.StorageFullException}) the modulation in use
+     * stays and its files are put back as they were where that can be done.
+     */
     public void setModulation(Vocabulary vocabulary, LexSemModulation modulation, boolean idfWeights, Tokens tokens) throws IOException {
         if (modulation.vocabulary() != vocabulary.size() || modulation.dim() != embedder.dim()) {
             throw new IllegalArgumentException("the modulation (" + modulation.vocabulary() + " x " + modulation.dim()
                     + ") does not fit the vocabulary (" + vocabulary.size() + ") and encoder (" + embedder.dim() + ")");
         }
-        vocabulary.save(dir.resolve("vocabulary.tsv"));
-        modulation.save(dir.resolve("lexsem.bin"));
-        Files.writeString(dir.resolve("lexsem.properties"), "idf-weights=" + idfWeights + "\ntokens=" + tokens.wireName() + "\n");
-        this.lexical = new Lexical(vocabulary, modulation, idfWeights, tokens);
+        synchronized (modulationLock) {
+            Lexical before = lexical;
+            try {
+                save(dir, new Lexical(vocabulary, modulation, idfWeights, tokens));
+            } catch (IOException e) {
+                try {
+                    if (before != null) {
+                        save(dir, before);
+                    } else {
+                        Files.deleteIfExists(dir.resolve(MODULATION_FILE)); // a vocabulary alone loads as no modulation
+                    }
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed); // the next open finds the files inconsistent and moves them aside
+                }
+                if (StorageErrors.isDiskFull(e) && !(e instanceof StorageErrors.StorageFullException)) {
+                    throw new StorageErrors.StorageFullException("the disk of the search directory is full: the modulation was not "
+                            + "saved (the previous one stays in use); free space and fit again", e);
+                }
+                throw e;
+            }
+            this.lexical = new Lexical(vocabulary, modulation, idfWeights, tokens);
+        }
+    }
+
+    private static void save(Path dir, Lexical l) throws IOException {
+        l.vocabulary().save(dir.resolve(VOCABULARY_FILE));
+        l.modulation().save(dir.resolve(MODULATION_FILE));
+        String settings = "idf-weights=" + l.idfWeights() + "\ntokens=" + l.tokens().wireName() + "\n";
+        DurableFile.write(dir.resolve(SETTINGS_FILE), SETTINGS_CODEC, 1, out -> out.writeUTF(settings));
     }
 
     /** The top {@code k} documents for {@code query} by {@code mode}. */
@@ -218,7 +356,8 @@ public final class DocumentSearch implements Closeable {
         }
         Lexical l = lexical; // one modulation for the whole query, whatever a concurrent fit replaces
         if (mode.modulated() && l == null) {
-            throw new IllegalStateException("mode " + mode.wireName() + " needs a fitted modulation");
+            throw new IllegalStateException("mode " + mode.wireName() + " needs a fitted modulation"
+                    + (modulationDamage != null ? " (the saved one was damaged and moved aside; fit it again)" : ""));
         }
         if (mode == Mode.BM25) {
             return single(index.bm25(query, k, filter), true);

@@ -1,5 +1,7 @@
 package dev.attend.retrieval.search;
 
+import dev.attend.index.store.CorruptFileException;
+import dev.attend.index.store.DurableFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -50,7 +52,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>{@link #modulate} only reads the parameters: any number of threads may call it, as long as no
  * {@link ModulationTrainer#train training} of this instance runs at the same time.
  *
- * <p>File format ({@link #save}, {@link #load}), little-endian: the ASCII magic {@code "LXSM"}, the format version
+ * <p>File format ({@link #save}, {@link #load}): a {@link DurableFile} of codec {@value #CODEC} (a header with its
+ * version, a CRC32C footer over the whole file, checked before a byte is parsed: a damaged file is a
+ * {@link CorruptFileException}, never other parameters) whose payload is the unframed format the previous builds
+ * wrote, and which {@link #load} still reads: little-endian, the ASCII magic {@code "LXSM"}, the format version
  * (int: 1 without learned token weights, 2 with them), vocabulary (int), dim (int), then {@code W}
  * ({@code vocabulary * dim} floats, token-major) and {@code b} ({@code dim} floats); in version 2 then {@code U}
  * ({@code vocabulary * dim} floats, token-major) and {@code c} ({@code vocabulary} floats); nothing after.
@@ -68,6 +73,10 @@ public final class LexSemModulation {
     /** {@code c}'s start: {@code log(1 + (e - 1)) = 1}, every token's learned weight 1. */
     static final float LEARNED_START = (float) (Math.E - 1);
     static final int HEADER_BYTES = 16;
+    /** The codec name of the framed file. */
+    static final String CODEC = "attend-lexsem-modulation";
+    /** The framed file's version (its payload carries the unframed format's own version). */
+    static final int FRAMED_VERSION = 1;
     /** The largest float array the JVM hands out, with some margin. */
     private static final long MAX_ARRAY = Integer.MAX_VALUE - 16;
 
@@ -421,50 +430,66 @@ public final class LexSemModulation {
     // ---- persistence ----
 
     /**
-     * Writes the parameters to {@code file}: to a temporary file in the same directory, forced to the device, then
-     * atomically renamed over {@code file}, so a crash leaves either the old file or the new one.
+     * Writes the parameters to {@code file}, checksummed ({@link DurableFile}): to a temporary file in the same
+     * directory, forced to the device, then atomically renamed over {@code file}, so a crash leaves either the old
+     * file or the new one.
      */
     public void save(Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-                buf.putInt(MAGIC).putInt(u == null ? FORMAT_VERSION : FORMAT_VERSION_LEARNED).putInt(vocabulary).putInt(dim);
-                writeFloats(ch, buf, w);
-                writeFloats(ch, buf, b);
-                if (u != null) {
-                    writeFloats(ch, buf, u);
-                    writeFloats(ch, buf, c);
-                }
-                buf.flip();
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                ch.force(true);
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        DurableFile.write(file, CODEC, FRAMED_VERSION, out -> {
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            buf.putInt(MAGIC).putInt(u == null ? FORMAT_VERSION : FORMAT_VERSION_LEARNED).putInt(vocabulary).putInt(dim);
+            java.io.DataOutputStream o = out;
+            FloatSink sink = b -> o.write(b.array(), 0, b.position());
+            writeFloats(sink, buf, w);
+            writeFloats(sink, buf, b);
+            if (u != null) {
+                writeFloats(sink, buf, u);
+                writeFloats(sink, buf, c);
             }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true); // the rename itself
-        } catch (IOException ignored) {
-            // some file systems cannot open a directory; the rename is then as durable as they make it
+            sink.flush(buf);
+        });
+    }
+
+    /** Writes the unframed format of the previous builds (no checksum): what tests of reading old files need. */
+    void saveUnframed(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            buf.putInt(MAGIC).putInt(u == null ? FORMAT_VERSION : FORMAT_VERSION_LEARNED).putInt(vocabulary).putInt(dim);
+            FloatSink sink = full -> {
+                full.flip();
+                while (full.hasRemaining()) {
+                    ch.write(full);
+                }
+                full.position(full.limit()); // what flush clears
+            };
+            writeFloats(sink, buf, w);
+            writeFloats(sink, buf, b);
+            if (u != null) {
+                writeFloats(sink, buf, u);
+                writeFloats(sink, buf, c);
+            }
+            sink.flush(buf);
         }
     }
 
-    private static void writeFloats(FileChannel ch, ByteBuffer buf, float[] a) throws IOException {
+    /** Takes a buffer's bytes {@code [0, position)}. */
+    @FunctionalInterface
+    private interface FloatSink {
+        void take(ByteBuffer buf) throws IOException;
+
+        default void flush(ByteBuffer buf) throws IOException {
+            take(buf);
+            buf.clear();
+        }
+    }
+
+    private static void writeFloats(FloatSink sink, ByteBuffer buf, float[] a) throws IOException {
         int i = 0;
         while (i < a.length) {
             int n = Math.min(a.length - i, buf.remaining() / Float.BYTES);
             if (n == 0) {
-                buf.flip();
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                buf.clear();
+                sink.flush(buf);
                 continue;
             }
             buf.asFloatBuffer().put(a, i, n);
@@ -481,35 +506,48 @@ public final class LexSemModulation {
      *     infinite parameter
      */
     public static LexSemModulation load(Path file) throws IOException {
+        if (DurableFile.isFramed(file)) {
+            long payload;
+            try (DurableFile.Reader r = DurableFile.open(file, CODEC, FRAMED_VERSION, FRAMED_VERSION)) {
+                payload = r.payloadBytes();
+            }
+            long footer = 4 + 8 + 4;
+            return read(file, Files.size(file) - footer - payload, payload);
+        }
+        return read(file, 0, Files.size(file));
+    }
+
+    /** Parses the unframed format from the {@code size} bytes of {@code file} at {@code offset}. */
+    private static LexSemModulation read(Path file, long offset, long size) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
+            ch.position(offset);
             ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, header, file, size);
             header.flip();
             int magic = header.getInt();
             if (magic != MAGIC) {
-                throw new IOException(file + " is not a LexSemBridge modulation file (magic 0x" + Integer.toHexString(magic)
+                throw new CorruptFileException(file, "not a LexSemBridge modulation file (magic 0x" + Integer.toHexString(magic)
                         + ", expected 0x" + Integer.toHexString(MAGIC) + ")");
             }
             int version = header.getInt();
             if (version != FORMAT_VERSION && version != FORMAT_VERSION_LEARNED) {
-                throw new IOException(file + " has format version " + version + "; this build reads versions " + FORMAT_VERSION + " and "
+                throw new CorruptFileException(file, "format version " + version + "; this build reads versions " + FORMAT_VERSION + " and "
                         + FORMAT_VERSION_LEARNED);
             }
             boolean learned = version == FORMAT_VERSION_LEARNED;
             int vocabulary = header.getInt();
             int dim = header.getInt();
             if (vocabulary <= 0 || dim <= 0 || (long) vocabulary * dim > MAX_ARRAY) {
-                throw new IOException(file + ": impossible sizes vocabulary " + vocabulary + ", dim " + dim);
+                throw new CorruptFileException(file, "impossible sizes vocabulary " + vocabulary + ", dim " + dim);
             }
             long expected = HEADER_BYTES + ((long) vocabulary * dim + dim) * Float.BYTES
                     + (learned ? ((long) vocabulary * dim + vocabulary) * Float.BYTES : 0);
             if (size < expected) {
-                throw new IOException(file + " is truncated: " + size + " bytes, a modulation of vocabulary " + vocabulary + " and dim "
+                throw new CorruptFileException(file, "truncated: " + size + " bytes, a modulation of vocabulary " + vocabulary + " and dim "
                         + dim + " takes " + expected);
             }
             if (size > expected) {
-                throw new IOException(file + " has " + (size - expected) + " bytes after the parameters (vocabulary " + vocabulary
+                throw new CorruptFileException(file, (size - expected) + " bytes after the parameters (vocabulary " + vocabulary
                         + ", dim " + dim + ")");
             }
             LexSemModulation m = new LexSemModulation(vocabulary, dim, learned);
@@ -537,7 +575,7 @@ public final class LexSemModulation {
     private static void requireFinite(Path file, String name, float[] a, int rowLength) throws IOException {
         for (int i = 0; i < a.length; i++) {
             if (!Float.isFinite(a[i])) {
-                throw new IOException(file + ": " + name + (rowLength > 0 ? "[" + i / rowLength + "][" + i % rowLength + "]" : "[" + i + "]")
+                throw new CorruptFileException(file, name + (rowLength > 0 ? "[" + i / rowLength + "][" + i % rowLength + "]" : "[" + i + "]")
                         + " is " + a[i]);
             }
         }
@@ -559,7 +597,7 @@ public final class LexSemModulation {
     private static void readFully(FileChannel ch, ByteBuffer buf, Path file, long size) throws IOException {
         while (buf.hasRemaining()) {
             if (ch.read(buf) < 0) {
-                throw new IOException(file + " is truncated at byte " + ch.position() + " of " + size);
+                throw new CorruptFileException(file, "truncated at byte " + ch.position() + " of " + size);
             }
         }
     }

@@ -1,10 +1,11 @@
 package dev.attend.retrieval.search;
 
+import dev.attend.index.store.CorruptFileException;
+import dev.attend.index.store.DurableFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -98,24 +99,75 @@ public final class Vocabulary {
         return new TokenVector(out, w);
     }
 
-    /** Saves as UTF-8: a line {@code documents N}, then lines {@code term \t df} (atomically: the old file or the new). */
+    /** The codec name of the saved file. */
+    static final String CODEC = "attend-vocabulary";
+    static final int FORMAT_VERSION = 1;
+
+    /**
+     * Saves as a {@link DurableFile} of codec {@value #CODEC} (atomically, checksummed): documents (int), terms (int),
+     * then per term its text ({@code writeUTF}) and document frequency (int).
+     */
     public void save(Path file) throws IOException {
+        DurableFile.write(file, CODEC, FORMAT_VERSION, out -> {
+            out.writeInt(documents);
+            out.writeInt(terms.size());
+            for (int i = 0; i < terms.size(); i++) {
+                out.writeUTF(terms.get(i));
+                out.writeInt(documentFrequency[i]);
+            }
+        });
+    }
+
+    /** Saves the text format of the previous builds (no checksum): what tests of reading old files need. */
+    void saveText(Path file) throws IOException {
         StringBuilder sb = new StringBuilder("documents\t").append(documents).append('\n');
         for (int i = 0; i < terms.size(); i++) {
             sb.append(terms.get(i)).append('\t').append(documentFrequency[i]).append('\n');
         }
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, sb, StandardCharsets.UTF_8);
-        try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Files.writeString(file, sb, StandardCharsets.UTF_8);
     }
 
+    /**
+     * Reads a vocabulary {@link #save} wrote, or the text format of the previous builds (a line {@code documents N},
+     * then lines {@code term \t df}).
+     *
+     * @throws CorruptFileException when the file is damaged (checksum, length, a count or line that does not parse)
+     */
     public static Vocabulary load(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        if (!DurableFile.isFramed(file)) {
+            return loadText(file);
+        }
+        try (DurableFile.Reader r = DurableFile.open(file, CODEC, FORMAT_VERSION, FORMAT_VERSION)) {
+            var in = r.in();
+            int documents = in.readInt();
+            int n = in.readInt();
+            if (documents < 0 || n < 0 || (long) n * 6 > r.payloadBytes()) {
+                throw new CorruptFileException(file, "impossible counts: " + documents + " documents, " + n + " terms");
+            }
+            List<String> terms = new ArrayList<>(n);
+            int[] df = new int[n];
+            for (int i = 0; i < n; i++) {
+                terms.add(in.readUTF());
+                df[i] = in.readInt();
+                if (df[i] < 0) {
+                    throw new CorruptFileException(file, "term " + i + " has document frequency " + df[i]);
+                }
+            }
+            return new Vocabulary(terms, df, documents);
+        } catch (java.io.EOFException | java.io.UTFDataFormatException e) {
+            throw new CorruptFileException(file, "unreadable: " + e, e);
+        }
+    }
+
+    private static Vocabulary loadText(Path file) throws IOException {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new CorruptFileException(file, "not UTF-8 text", e);
+        }
         if (lines.isEmpty() || !lines.get(0).startsWith("documents\t")) {
-            throw new IOException(file + ":1: expected 'documents<TAB>N'");
+            throw new CorruptFileException(file, "line 1: expected 'documents<TAB>N'");
         }
         int documents = number(file, 1, lines.get(0).substring("documents\t".length()));
         List<String> terms = new ArrayList<>(lines.size() - 1);
@@ -123,7 +175,7 @@ public final class Vocabulary {
         for (int i = 1; i < lines.size(); i++) {
             String[] parts = lines.get(i).split("\t");
             if (parts.length != 2) {
-                throw new IOException(file + ":" + (i + 1) + ": expected 'term<TAB>document frequency'");
+                throw new CorruptFileException(file, "line " + (i + 1) + ": expected 'term<TAB>document frequency'");
             }
             terms.add(parts[0]);
             df[i - 1] = number(file, i + 1, parts[1]);
@@ -140,6 +192,6 @@ public final class Vocabulary {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new IOException(file + ":" + line + ": '" + s + "' is not a count");
+        throw new CorruptFileException(file, "line " + line + ": '" + s + "' is not a count");
     }
 }

@@ -210,7 +210,7 @@ class LexSemModulationTest {
                 .isNotEqualTo(presence.modulate(tokens, weights, query));
         // a damaged tail is refused like any other
         Files.write(file, Arrays.copyOf(Files.readAllBytes(file), (int) Files.size(file) - 4));
-        assertThatThrownBy(() -> LexSemModulation.load(file)).isInstanceOf(IOException.class).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> LexSemModulation.load(file)).isInstanceOf(dev.attend.index.store.CorruptFileException.class);
     }
 
     @Test
@@ -220,7 +220,8 @@ class LexSemModulationTest {
         Path file = dir.resolve("lexsem.bin");
         new LexSemModulation(3, 2).save(file); // an older file, replaced
         m.save(file);
-        assertThat(Files.size(file)).isEqualTo(LexSemModulation.HEADER_BYTES + 4L * (300 * 45 + 45));
+        assertThat(Files.size(file)).isEqualTo(LexSemModulation.HEADER_BYTES + 4L * (300 * 45 + 45)
+                + 4 + 2 + LexSemModulation.CODEC.length() + 4 + 4 + 8 + 4); // framed: header and checksummed footer
         try (Stream<Path> files = Files.list(dir)) {
             assertThat(files).as("no temporary file left").containsExactly(file);
         }
@@ -238,10 +239,10 @@ class LexSemModulationTest {
     }
 
     @Test
-    void loadRejectsDamagedFiles(@TempDir Path dir) throws IOException {
+    void loadRejectsDamagedFilesOfTheUnframedFormat(@TempDir Path dir) throws IOException {
         LexSemModulation m = randomModulation(new SplittableRandom(SEED + 3), 20, 8, 1);
         Path file = dir.resolve("m.bin");
-        m.save(file);
+        m.saveUnframed(file); // what earlier builds wrote, still read, with its own checks
         byte[] bytes = Files.readAllBytes(file);
 
         Path truncated = dir.resolve("truncated.bin");
@@ -289,5 +290,23 @@ class LexSemModulationTest {
 
         assertThatThrownBy(() -> LexSemModulation.load(dir.resolve("missing.bin"))).isInstanceOf(IOException.class);
         assertThat(LexSemModulation.load(file).w).containsExactly(m.w);
+    }
+
+    @Test
+    void aFlippedByteAnywhereInASavedModulationIsRefusedNotLoadedAsOtherWeights(@TempDir Path dir) throws IOException {
+        LexSemModulation m = randomModulation(new SplittableRandom(SEED + 4), 20, 8, 1);
+        Path file = dir.resolve("lexsem.bin");
+        m.save(file);
+        byte[] bytes = Files.readAllBytes(file);
+        for (int at : new int[] {bytes.length / 2, 40, bytes.length - 20, bytes.length - 2}) {
+            byte[] flipped = bytes.clone();
+            flipped[at] ^= 0x01; // one bit of a weight: the unframed format had no way to see it
+            Files.write(file, flipped);
+            assertThatThrownBy(() -> LexSemModulation.load(file)).as("byte %d", at)
+                    .isInstanceOf(dev.attend.index.store.CorruptFileException.class);
+        }
+        Path old = dir.resolve("old.bin");
+        m.saveUnframed(old);
+        assertThat(LexSemModulation.load(old).w).containsExactly(m.w);
     }
 }
