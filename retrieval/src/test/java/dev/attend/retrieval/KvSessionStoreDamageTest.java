@@ -387,4 +387,62 @@ class KvSessionStoreDamageTest {
         assertThat(tree(outside)).isEqualTo(before);
         assertThat(Files.readString(root.resolve("afile"))).isEqualTo("not a session");
     }
+
+    /**
+     * Random damage anywhere in a journal of two interleaved heads: the session is either served with each head an
+     * exact prefix of what was written (the same answers as a session of those tokens alone) and the damage reported
+     * with a whole copy of the journal, or quarantined whole; never truncated, never served wrong.
+     */
+    @Test
+    void randomDamageIsNeverServedAndNeverDestroysTheJournal(@TempDir Path tmp) throws Exception {
+        for (int trial = 0; trial < 12; trial++) {
+            long seed = SEED * 1000 + trial;
+            SplittableRandom rnd = new SplittableRandom(seed);
+            Path root = tmp.resolve("t" + trial);
+            Path journal = root.resolve("r/journal.log");
+            float[][][] keys = new float[2][120][];
+            float[][][] values = new float[2][120][];
+            try (KvSessionStore store = store(root)) {
+                KvSession s = store.create("r", KvSessionStoreTest.config());
+                for (int i = 0; i < 120; i++) {
+                    for (int h = 0; h < 2; h++) {
+                        keys[h][i] = row(rnd);
+                        values[h][i] = row(rnd);
+                        s.append(0, h, i, keys[h][i], values[h][i]);
+                    }
+                }
+            }
+            long size = Files.size(journal);
+            long at = 8 + rnd.nextLong(size - 8 - 16);
+            int bytes = 1 + rnd.nextInt(16);
+            flip(journal, at, bytes);
+            int reportsBefore = DamageLog.under(root).size();
+            try (KvSessionStore store = store(root)) {
+                KvSession s = store.get("r");
+                List<DamageLog.Damage> reports = DamageLog.under(root).subList(reportsBefore, DamageLog.under(root).size());
+                System.out.printf("[seed %d] %d bytes flipped at %d of %d: %s%n", seed, bytes, at, size,
+                        s == null ? "quarantined" : "served with " + s.length(0, 0) + " + " + s.length(0, 1) + " tokens");
+                assertThat(reports).as("[seed %d] reported", seed).hasSize(1);
+                Path copy = reports.getFirst().quarantinedTo();
+                assertThat(copy).isNotNull();
+                assertThat(Files.size(Files.isDirectory(copy) ? copy.resolve("journal.log") : copy)).as("[seed %d] kept whole", seed)
+                        .isEqualTo(size);
+                if (s != null) {
+                    float[] q = row(rnd);
+                    for (int h = 0; h < 2; h++) {
+                        int n = s.length(0, h);
+                        assertThat(n).isBetween(119, 120); // one record lost at most, and only a head's last
+                        if (n == 0) {
+                            continue;
+                        }
+                        try (KvSession alone = new KvSession("alone", KvSessionStoreTest.config(), scorer, Runnable::run)) {
+                            alone.prefill(0, h, 0, java.util.Arrays.copyOf(keys[h], n), java.util.Arrays.copyOf(values[h], n), new float[0][]);
+                            assertThat(s.attendExact(0, h, q).output()).as("[seed %d] head %d", seed, h)
+                                    .containsExactly(alone.attendExact(0, h, q).output(), org.assertj.core.data.Offset.offset(1e-5f));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -132,7 +132,7 @@ public final class KvJournal implements AutoCloseable {
         while (pos < size) {
             Probe p = probe(ch, size, pos);
             if (p.good != null) {
-                String failed = apply(ch, p.good, replay, !lost.isEmpty());
+                String failed = apply(p.good, p.body, replay, !lost.isEmpty());
                 if (failed != null) {
                     return new Scan(FORMAT, size, pos, good, lost, null, 0, failed);
                 }
@@ -193,7 +193,10 @@ public final class KvJournal implements AutoCloseable {
     }
 
     /** The record at {@code pos}: intact ({@code good}), or why not, whether merely cut short, and what it held. */
-    private record Probe(Good good, boolean torn, String what) {
+    private record Probe(Good good, ByteBuffer body, boolean torn, String what) {
+        Probe(Good good, boolean torn, String what) {
+            this(good, null, torn, what);
+        }
     }
 
     private static Probe probe(FileChannel ch, long size, long pos) throws IOException {
@@ -218,17 +221,18 @@ public final class KvJournal implements AutoCloseable {
         if (pos + RECORD_HEADER + length + 4L > size) {
             return new Probe(null, true, what + ", cut short");
         }
-        ByteBuffer body = read(ch, pos + RECORD_HEADER, length);
+        ByteBuffer withCrc = read(ch, pos + RECORD_HEADER, length + 4); // one read for the body and its checksum
+        ByteBuffer body = withCrc.slice(0, length);
         CRC32C bc = new CRC32C();
-        bc.update(body.array(), 0, length);
-        if ((int) bc.getValue() != readInt(ch, pos + RECORD_HEADER + length)) {
+        bc.update(withCrc.array(), 0, length);
+        if ((int) bc.getValue() != withCrc.getInt(length)) {
             return new Probe(null, false, what + ", its body's checksum fails");
         }
         if (body.getInt(1) != h.getInt(8) || body.getInt(5) != h.getInt(12) || body.getInt(9) != h.getInt(16)
                 || body.getInt(13) != h.getInt(20)) {
             return new Probe(null, false, what + ", its body disagrees with its header");
         }
-        return new Probe(new Good(pos, pos + RECORD_HEADER, length), false, what);
+        return new Probe(new Good(pos, pos + RECORD_HEADER, length), body, false, what);
     }
 
     /** The first intact record starting at or after {@code from}, or -1. */
@@ -252,8 +256,7 @@ public final class KvJournal implements AutoCloseable {
     }
 
     /** Applies an intact record; after a skipped one, a record that does not apply in order ends the replay (its reason). */
-    private static String apply(FileChannel ch, Good g, Replay replay, boolean afterGap) throws IOException {
-        ByteBuffer body = read(ch, g.bodyStart, g.bodyLength);
+    private static String apply(Good g, ByteBuffer body, Replay replay, boolean afterGap) {
         if (!afterGap) {
             apply(body, replay);
             return null;
