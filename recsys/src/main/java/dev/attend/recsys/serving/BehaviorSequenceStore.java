@@ -457,20 +457,25 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
                 // read the whole header
             }
             header.flip();
-            if (header.remaining() < HEADER_BYTES || header.getInt() != MAGIC) {
-                throw new IOException(file + " is not a behaviour log (bad header)");
-            }
-            int format = header.getInt();
-            if (format != FORMAT_EVENTS && format != FORMAT_VERSION) {
-                throw new IOException(file + " has log format " + format + "; this build reads formats " + FORMAT_EVENTS + " and "
-                        + FORMAT_VERSION);
-            }
             Window w = new Window(ch, size);
             CRC32C crc = new CRC32C();
             long pos = HEADER_BYTES;
-            long events = 0;
             List<String> skipped = new ArrayList<>();
             long skippedBytes = 0;
+            int magic = header.remaining() < HEADER_BYTES ? 0 : header.getInt();
+            int format = header.remaining() < 4 ? 0 : header.getInt();
+            if (magic != MAGIC || (format != FORMAT_EVENTS && format != FORMAT_VERSION)) {
+                long first = nextRecord(w, 0, size, FORMAT_VERSION, crc);
+                if (first < 0) { // no record of this store anywhere in it: not damage, another file
+                    throw new IOException(file + (magic != MAGIC ? " is not a behaviour log (bad header)"
+                            : " has log format " + format + "; this build reads formats " + FORMAT_EVENTS + " and " + FORMAT_VERSION));
+                }
+                format = FORMAT_VERSION; // a damaged header before valid records: skip it like any damage
+                skipped.add("the header (bytes 0 to " + first + ")");
+                skippedBytes += first;
+                pos = first;
+            }
+            long events = 0;
             List<BehaviorEvent> pending = new ArrayList<>();
             while (pos < size) {
                 Record r = readRecord(w, pos, format, crc);

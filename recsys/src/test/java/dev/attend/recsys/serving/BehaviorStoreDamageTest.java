@@ -153,6 +153,27 @@ class BehaviorStoreDamageTest {
         });
     }
 
+    @Test
+    void aDamagedHeaderBeforeValidRecordsIsSkippedLikeOtherDamage() throws Exception {
+        Path dir = root.resolve("behaviors");
+        Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            store.append(batch(1, 0, 30));
+            store.append(batch(2, 0, 30));
+        }
+        byte[] bytes = Files.readAllBytes(log);
+        bytes[1] ^= 0x20;
+        Files.write(log, bytes);
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(60);
+        }
+        assertThat(DamageLog.under(dir)).singleElement().satisfies(d -> assertThat(d.reason()).contains("header"));
+        assertThat(quarantined(dir)).hasSize(1);
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(60);
+        }
+    }
+
     /** A log of the first format (one record per event), as the previous build wrote it. */
     private static byte[] formatOneLog(List<BehaviorEvent> events) {
         ByteBuffer buf = ByteBuffer.allocate(8 + events.size() * 200).order(ByteOrder.LITTLE_ENDIAN);
