@@ -109,7 +109,10 @@ public final class KvJournal implements AutoCloseable {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size >= 4 && readInt(ch, 0) == FILE_MAGIC) {
-                return replay2(ch, size, replay);
+                return replay2(ch, size, replay, false);
+            }
+            if (size >= FILE_HEADER + RECORD_HEADER && probe(ch, size, FILE_HEADER).good != null) {
+                return replay2(ch, size, replay, true); // format 2 with a damaged file header: its records are intact
             }
             if (size > 0 && size < 4 && allZero(ch, 0, size)) {
                 return new Scan(FORMAT, size, 0, List.of(), List.of(), null, size, null); // a header cut short
@@ -118,16 +121,19 @@ public final class KvJournal implements AutoCloseable {
         }
     }
 
-    private static Scan replay2(FileChannel ch, long size, Replay replay) throws IOException {
+    private static Scan replay2(FileChannel ch, long size, Replay replay, boolean headerDamaged) throws IOException {
         if (size < FILE_HEADER) {
             return new Scan(FORMAT, size, size, List.of(), List.of(), null, 0, null);
         }
         int format = readInt(ch, 4);
-        if (format != FORMAT) {
+        if (format != FORMAT && !headerDamaged) {
             throw new IOException("journal format " + format + "; this build reads 1 and " + FORMAT);
         }
         List<Good> good = new ArrayList<>();
         List<Lost> lost = new ArrayList<>();
+        if (headerDamaged) {
+            lost.add(new Lost(0, FILE_HEADER, "the journal's file header; no record"));
+        }
         long pos = FILE_HEADER;
         while (pos < size) {
             Probe p = probe(ch, size, pos);
