@@ -223,7 +223,8 @@ public final class DocumentIndex implements Closeable {
                     throw new IOException("the document index at " + dir + " is damaged (" + problem
                             + ") and could not be moved aside; it was left as it is: move it away by hand");
                 }
-                damage = DamageLog.all().stream().filter(d -> moved.equals(d.quarantinedTo())).reduce((a, b) -> b).orElse(null);
+                damage = DamageLog.all().stream().filter(d -> moved.equals(d.quarantinedTo())).reduce((a, b) -> b)
+                        .orElseGet(() -> new DamageLog.Damage(STORE, "document index", dir, moved, problem, java.time.Instant.now()));
                 Files.createDirectories(dir);
                 directory = wrap.apply(FSDirectory.open(dir));
             }

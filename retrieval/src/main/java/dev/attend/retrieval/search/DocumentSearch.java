@@ -184,11 +184,12 @@ public final class DocumentSearch implements Closeable {
             Path f = dir.resolve(name);
             if (Files.exists(f)) {
                 Path moved = Quarantine.moveAside(dir, DocumentIndex.STORE, "modulation file " + name, f, reason);
-                for (DamageLog.Damage d : DamageLog.all()) {
-                    if (d.path().equals(f) && java.util.Objects.equals(d.quarantinedTo(), moved)
-                            && (found == null || f.equals(e.file()))) {
-                        found = d;
-                    }
+                DamageLog.Damage d = DamageLog.all().stream()
+                        .filter(x -> x.path().equals(f) && java.util.Objects.equals(x.quarantinedTo(), moved)).reduce((a, b) -> b)
+                        .orElseGet(() -> new DamageLog.Damage(DocumentIndex.STORE, "modulation file " + name, f, moved, reason,
+                                java.time.Instant.now()));
+                if (found == null || f.equals(e.file())) {
+                    found = d;
                 }
             }
         }
