@@ -484,9 +484,9 @@ public final class DocumentIndex implements Closeable {
         }
     }
 
-    /** Deletes a document; whether it existed. Visible to searches when it returns. */
+    /** Deletes a document; whether it existed. Visible to searches when it returns (durable after {@link #commit}). */
     public boolean delete(String id) throws IOException {
-        checkId(id);
+        checkLookup(id);
         return write(w -> {
             boolean existed = get(id).isPresent();
             w.deleteDocuments(new Term(ID, id));
@@ -514,9 +514,9 @@ public final class DocumentIndex implements Closeable {
         }
     }
 
-    /** The document {@code id} (checked as {@link #checkId} says). */
+    /** The document {@code id}. */
     public Optional<Stored> get(String id) throws IOException {
-        checkId(id);
+        checkLookup(id);
         IndexSearcher s = acquire();
         try {
             TopDocs top = s.search(new TermQuery(new Term(ID, id)), 1);
@@ -720,6 +720,21 @@ public final class DocumentIndex implements Closeable {
             } else if (Character.isSurrogate(c)) {
                 throw new IllegalArgumentException("a document id holds a lone UTF-16 surrogate: " + ResourceId.shown(id));
             }
+        }
+    }
+
+    /**
+     * Refuses a looked-up id no document can have because of its length (missing, blank, over {@value #MAX_ID_CHARS}
+     * characters). Other text is looked up as it is: indexes written before {@link #checkId} may hold ids with control
+     * characters, and a lookup is an exact term query, never a path.
+     */
+    private static void checkLookup(String id) {
+        if (id == null || id.isBlank()) {
+            throw new IllegalArgumentException("a document id is missing");
+        }
+        if (id.length() > MAX_ID_CHARS) {
+            throw new IllegalArgumentException("a document id is at most " + MAX_ID_CHARS + " characters, got " + id.length() + ": "
+                    + ResourceId.shown(id));
         }
     }
 

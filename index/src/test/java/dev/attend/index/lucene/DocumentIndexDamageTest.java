@@ -303,8 +303,10 @@ class DocumentIndexDamageTest {
             assertThatThrownBy(() -> index.delete(huge)).isInstanceOf(IllegalArgumentException.class);
             assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("a\u0000b", "t", "w", unit(1, 0, 0, 0)))))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("control character").hasMessageContaining("\\u0000");
-            assertThatThrownBy(() -> index.get("a\nb")).hasMessageContaining("control character");
-            assertThatThrownBy(() -> index.get("a\uD800b")).hasMessageContaining("surrogate");
+            assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("a\uD800b", "t", "w", unit(1, 0, 0, 0)))))
+                    .hasMessageContaining("surrogate");
+            assertThat(index.get("a\nb")).isEmpty(); // a lookup of any bounded text: older indexes may hold such ids
+            assertThatThrownBy(() -> index.get(" ")).hasMessageContaining("missing");
             assertThat(index.get("MED-10:ü/😀")).isEmpty(); // any other printable text is a valid id
             assertThat(index.size()).isEqualTo(3);
         }
