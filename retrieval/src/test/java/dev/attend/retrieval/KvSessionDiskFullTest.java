@@ -6,12 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.Tmpfs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,7 +26,7 @@ class KvSessionDiskFullTest {
 
     private static final long SEED = Long.getLong("attend.test.seed", 23L);
     private static Scorer scorer;
-    private Path mounted;
+    private Tmpfs mounted;
 
     @BeforeAll
     static void open() {
@@ -40,52 +40,26 @@ class KvSessionDiskFullTest {
     }
 
     @AfterEach
-    void unmount() throws Exception {
+    void unmount() {
         if (mounted != null) {
-            run("umount", mounted.toString());
+            mounted.close();
             mounted = null;
         }
-    }
-
-    private static boolean run(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        boolean ok = p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-        if (!ok) {
-            System.out.println(String.join(" ", command) + ": " + out.strip());
-        }
-        return ok;
     }
 
     private static KvSessionStore store(Path root) throws IOException {
         return new KvSessionStore(root, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC);
     }
 
-    /** Writes a file until the file system refuses a byte more. */
-    private static void fill(Path filler) throws IOException {
-        byte[] chunk = new byte[4096];
-        try (var out = Files.newOutputStream(filler)) {
-            while (true) {
-                out.write(chunk);
-                out.flush();
-            }
-        } catch (IOException e) {
-            if (!StorageErrors.isDiskFull(e)) {
-                throw e;
-            }
-        }
-    }
-
     @Test
     void aFullFileSystemRefusesTheWriteAppliesNothingAndWritesWorkOnceSpaceReturns(@TempDir Path tmp) throws Exception {
-        Path mnt = Files.createDirectories(tmp.resolve("mnt"));
-        if (!System.getProperty("os.name", "").startsWith("Linux") || Boolean.getBoolean("attend.test.noMount")
-                || !run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.toString())) {
+        Path mnt = tmp.resolve("mnt");
+        mounted = Tmpfs.mount(mnt, "1m");
+        if (mounted == null) {
             System.out.println("KvSessionDiskFullTest: tmpfs cannot be mounted here; the full disk is only injected "
                     + "(anInjectedFailureInTheMiddleOfARecordIsRolledBack)");
             org.junit.jupiter.api.Assumptions.abort("no tmpfs: mount refused");
         }
-        mounted = mnt;
         System.out.println("KvSessionDiskFullTest: a real full file system (tmpfs of 1 MiB)");
         SplittableRandom rnd = new SplittableRandom(SEED);
         Path root = mnt.resolve("kv");
@@ -93,7 +67,7 @@ class KvSessionDiskFullTest {
         int acknowledged = 0;
         try (KvSessionStore store = store(root)) {
             KvSession s = store.create("full", KvSessionStoreTest.config());
-            fill(filler);
+            Tmpfs.fill(filler);
             Path journal = root.resolve("full/journal.log");
             UncheckedIOException refused = null;
             // The journal's last page may have room for a few records: write until the disk says no.

@@ -19,7 +19,16 @@ public enum ConfigKey {
     AUTH_TOKEN("attend.auth-token", "ATTEND_AUTH_TOKEN", "--auth-token-file"),
     MAX_CONCURRENT_REQUESTS("attend.max-concurrent-requests", "ATTEND_MAX_CONCURRENT_REQUESTS", "--max-concurrent-requests"),
     BODY_READ_TIMEOUT_MS("attend.body-read-timeout-ms", "ATTEND_BODY_READ_TIMEOUT_MS", "--body-read-timeout-ms"),
-    ALLOWED_ORIGINS("attend.allowed-origins", "ATTEND_ALLOWED_ORIGINS", "--allowed-origins");
+    ALLOWED_ORIGINS("attend.allowed-origins", "ATTEND_ALLOWED_ORIGINS", "--allowed-origins"),
+    // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
+    KV_MAX_LAYERS(dev.attend.retrieval.KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
+    KV_MAX_KV_HEADS(dev.attend.retrieval.KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),
+    KV_MAX_HEADS_PER_SESSION(dev.attend.retrieval.KvSessionLimits.KEY_MAX_HEADS_PER_SESSION, "ATTEND_KV_MAX_HEADS_PER_SESSION", null),
+    KV_MAX_QUERY_HEADS_PER_KV_HEAD(dev.attend.retrieval.KvSessionLimits.KEY_MAX_QUERY_HEADS_PER_KV_HEAD,
+            "ATTEND_KV_MAX_QUERY_HEADS_PER_KV_HEAD", null),
+    KV_MAX_TOKENS_PER_HEAD(dev.attend.retrieval.KvSessionLimits.KEY_MAX_TOKENS_PER_HEAD, "ATTEND_KV_MAX_TOKENS_PER_HEAD", null),
+    KV_MAX_SESSION_BYTES(dev.attend.retrieval.KvSessionLimits.KEY_MAX_SESSION_BYTES, "ATTEND_KV_MAX_SESSION_BYTES", null),
+    KV_MAX_TOTAL_BYTES(dev.attend.retrieval.KvSessionLimits.KEY_MAX_TOTAL_BYTES, "ATTEND_KV_MAX_TOTAL_BYTES", null);
 
     private final String property;
     private final String envVar;
@@ -39,6 +48,7 @@ public enum ConfigKey {
         return envVar;
     }
 
+    /** The command-line flag, or null for a key set only in the config file or the environment. */
     public String flag() {
         return flag;
     }

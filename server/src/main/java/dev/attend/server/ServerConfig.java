@@ -1,6 +1,7 @@
 package dev.attend.server;
 
 import dev.attend.retrieval.KvDurability;
+import dev.attend.retrieval.KvSessionLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -31,11 +32,12 @@ import java.util.Objects;
  *                        before a request takes one of the concurrency permits, so slow senders cannot hold them
  * @param allowedOrigins  the browser origins (e.g. {@code https://app.example.com}) allowed besides the server's
  *                        own; a request from any other {@code Origin} gets a 403
+ * @param kvLimits        the shapes, tokens and bytes a KV session (and all of them) may hold
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
                            Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap,
                            double recsysOnlineSteps, String authToken, int maxConcurrentRequests, Duration bodyReadTimeout,
-                           List<String> allowedOrigins) {
+                           List<String> allowedOrigins, KvSessionLimits kvLimits) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -87,6 +89,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
             throw new IllegalArgumentException("bodyReadTimeout must be positive, got " + bodyReadTimeout);
         }
         allowedOrigins = List.copyOf(Objects.requireNonNull(allowedOrigins, "allowedOrigins"));
+        Objects.requireNonNull(kvLimits, "kvLimits");
         if (shutdownTimeout.isNegative()) {
             throw new IllegalArgumentException("shutdownTimeout must not be negative, got " + shutdownTimeout);
         }
@@ -95,77 +98,82 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
                 DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0, null,
-                DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_BODY_READ_TIMEOUT, List.of());
+                DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_BODY_READ_TIMEOUT, List.of(), KvSessionLimits.defaults());
     }
 
     public ServerConfig withHost(String newHost) {
         return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
         return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withKafkaBootstrap(String newBootstrap) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withRecsysOnlineSteps(double share) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, share, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, share, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withAuthToken(String token) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, token, maxConcurrentRequests, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, token, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withMaxConcurrentRequests(int n) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, n, bodyReadTimeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, n, bodyReadTimeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withBodyReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, timeout, allowedOrigins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, timeout, allowedOrigins, kvLimits);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, origins);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, origins, kvLimits);
+    }
+
+    public ServerConfig withKvLimits(KvSessionLimits limits) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, limits);
     }
 
     /** The token shown nowhere: a config printed or logged must not leak it. */
@@ -175,7 +183,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
                 + shutdownTimeout + ", kvSessionTtl=" + kvSessionTtl + ", kvDurability=" + kvDurability + ", recsysModel=" + recsysModel
                 + ", kafkaBootstrap=" + kafkaBootstrap + ", recsysOnlineSteps=" + recsysOnlineSteps + ", authToken="
                 + (authToken == null ? "none" : "(set)") + ", maxConcurrentRequests=" + maxConcurrentRequests
-                + ", bodyReadTimeout=" + bodyReadTimeout + ", allowedOrigins=" + allowedOrigins + "]";
+                + ", bodyReadTimeout=" + bodyReadTimeout + ", allowedOrigins=" + allowedOrigins + ", kvLimits=" + kvLimits + "]";
     }
 
     /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */

@@ -137,7 +137,23 @@ public final class ServerConfigLoader {
                         100_000, "a number of requests from 1 to 100000"),
                 bodyRead == null ? defaults.bodyReadTimeout() : Duration.ofMillis(parseLong(ConfigKey.BODY_READ_TIMEOUT_MS, bodyRead,
                         1, 3_600_000, "a number of milliseconds from 1 to 3600000")),
-                origins == null ? defaults.allowedOrigins() : parseOrigins(origins));
+                origins == null ? defaults.allowedOrigins() : parseOrigins(origins),
+                kvLimits(settings));
+    }
+
+    /** The KV session limits: each key from where it was set, the rest at their defaults; a bad one names its source. */
+    private static dev.attend.retrieval.KvSessionLimits kvLimits(Map<ConfigKey, Setting> settings) {
+        java.util.function.Function<String, String> lookup = property -> {
+            Setting s = settings.get(ConfigKey.forProperty(property));
+            return s == null ? null : s.value();
+        };
+        try {
+            return dev.attend.retrieval.KvSessionLimits.from(lookup);
+        } catch (IllegalArgumentException e) {
+            String key = e.getMessage() == null ? "" : e.getMessage().split(" ", 2)[0];
+            Setting s = settings.get(ConfigKey.forProperty(key));
+            throw new ConfigException("Invalid " + e.getMessage() + (s == null ? "" : " (from " + s.source() + ")"));
+        }
     }
 
     /** A comma-separated list of origins, each {@code scheme://host[:port]} as browsers send it. */

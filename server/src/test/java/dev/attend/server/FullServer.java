@@ -28,7 +28,7 @@ final class FullServer implements AutoCloseable {
         kv = new KvSessionRoutes(dir.resolve("kv"), scorer, Duration.ZERO, KvDurability.FSYNC);
         recsys = new RecsysRoutes(dir.resolve("recsys"), scorer, model != null ? model : dir.resolve("recsys/model.bin"), model != null);
         search = new SearchRoutes(dir.resolve("search"), MiniLmEmbedder.shared());
-        server = AttendServer.builder().routes(kv).routes(recsys).routes(search).build()
+        server = AttendServer.builder().routes(kv).routes(recsys).routes(search).watch(dir).build()
                 .start(config.apply(ServerConfig.defaults().withPort(0).withDataDir(dir.resolve("data"))));
     }
 

@@ -118,7 +118,8 @@ public final class ServeCommand implements Callable<Integer> {
         Scorer scorer = Scorers.create("auto");
         KvSessionRoutes kvSessions;
         try {
-            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl(), config.kvDurability());
+            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl(), config.kvDurability(),
+                    config.kvLimits());
         } catch (java.io.IOException e) {
             scorer.close();
             throw new java.io.UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);

@@ -86,11 +86,17 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
      */
     public KvSessionRoutes(Path dir, Scorer scorer, java.time.Duration ttl, dev.attend.retrieval.KvDurability durability)
             throws IOException {
+        this(dir, scorer, ttl, durability, dev.attend.retrieval.KvSessionLimits.defaults());
+    }
+
+    /** The same, with the shapes, tokens and bytes sessions may hold ({@code limits}). */
+    public KvSessionRoutes(Path dir, Scorer scorer, java.time.Duration ttl, dev.attend.retrieval.KvDurability durability,
+                           dev.attend.retrieval.KvSessionLimits limits) throws IOException {
         this.ttl = Objects.requireNonNull(ttl, "ttl");
         if (ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
         }
-        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds, indexer, durability);
+        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), builds, indexer, durability, limits);
         long now = System.nanoTime();
         for (String id : sessions.ids()) {
             lastUsed.put(id, now); // a restart counts as a use: the clock starts again
@@ -541,7 +547,11 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                 throw new ApiException(429, ErrorCodes.TOO_MANY_REQUESTS, "this server holds " + MAX_SESSIONS
                         + " KV sessions already: delete one first");
             }
-            created = checked(() -> sessions.create(id, config)); // the store checks the id
+            try {
+                created = checked(() -> sessions.create(id, config)); // the store checks the id and the limits
+            } catch (IllegalStateException e) { // its folder holds a session that could not be loaded, or old files
+                throw new ApiException(409, ErrorCodes.CONFLICT, e.getMessage(), Map.of("id", id));
+            }
             lastUsed.put(id, System.nanoTime());
         }
         ctx.status(201).json(describe(created));
@@ -650,12 +660,19 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         });
     }
 
-    /** Runs {@code action}; the session's IllegalArgumentException (bad input, nothing changed) becomes a 400. */
+    /**
+     * Runs {@code action}; the session's IllegalArgumentException (bad input, nothing changed) becomes a 400, a limit a 413
+     * (the session's) or a 507 (the server's, over all sessions). I/O failures go on to the 507/503 mapping.
+     */
     private static <T> T checked(java.util.function.Supplier<T> action) {
         try {
             return action.get();
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage(), Map.of());
+        } catch (dev.attend.retrieval.KvLimitException e) {
+            boolean store = e.scope() == dev.attend.retrieval.KvLimitException.Scope.STORE;
+            throw new ApiException(store ? 507 : 413, store ? ErrorCodes.INSUFFICIENT_STORAGE : ErrorCodes.PAYLOAD_TOO_LARGE,
+                    e.getMessage(), Map.of("limit", e.limitKey(), "value", e.limit()));
         }
     }
 

@@ -138,8 +138,9 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
             if (d == null || d.id() == null || d.id().isBlank()) {
                 throw ApiException.badRequest("documents[" + i + "].id is required", Map.of("field", "documents[" + i + "].id"));
             }
-            if (d.id().length() > DocumentIndex.MAX_ID_CHARS) {
-                throw ApiException.badRequest("documents[" + i + "].id is longer than " + DocumentIndex.MAX_ID_CHARS + " characters",
+            if (!dev.attend.index.store.ResourceId.isValid(d.id())) {
+                throw ApiException.badRequest("documents[" + i + "].id must be 1 to " + dev.attend.index.store.ResourceId.MAX_LENGTH
+                        + " of [A-Za-z0-9._-] not starting with '.', got " + dev.attend.index.store.ResourceId.shown(d.id()),
                         Map.of("field", "documents[" + i + "].id"));
             }
             docs.add(new Document(d.id(), d.title() == null ? "" : d.title(), d.text() == null ? "" : d.text(), d.fields()));
@@ -152,16 +153,26 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         ctx.json(Map.of("indexed", docs.size(), "documents", search.index().size()));
     }
 
-    private void get(Context ctx) throws IOException {
+    /** A document id from the path: looked up as a term (documents indexed before ids were checked may hold any), bounded. */
+    private static String documentId(Context ctx) {
         String id = ctx.pathParam("id");
-        var d = search.index().get(id).orElseThrow(() -> ApiException.notFound("no document '" + id + "'"));
+        if (id.length() > DocumentIndex.MAX_ID_CHARS) {
+            throw ApiException.badRequest("a document id is at most " + DocumentIndex.MAX_ID_CHARS + " characters, got "
+                    + dev.attend.index.store.ResourceId.shown(id), Map.of("field", "id"));
+        }
+        return id;
+    }
+
+    private void get(Context ctx) throws IOException {
+        String id = documentId(ctx);
+        var d = search.index().get(id).orElseThrow(() -> ApiException.notFound("no document " + dev.attend.index.store.ResourceId.shown(id)));
         ctx.json(Map.of("id", d.id(), "title", d.title(), "text", d.text(), "fields", d.fields()));
     }
 
     private void delete(Context ctx) throws IOException {
-        String id = ctx.pathParam("id");
+        String id = documentId(ctx);
         if (!search.index().delete(id)) {
-            throw ApiException.notFound("no document '" + id + "'");
+            throw ApiException.notFound("no document " + dev.attend.index.store.ResourceId.shown(id));
         }
         search.index().commit();
         ctx.status(204);
