@@ -77,7 +77,7 @@ public final class DocumentIndex implements Closeable {
     static final String VECTOR = "vector";
     private static final String DIM_KEY = "attend.dim";
     /** Ids are Lucene terms (at most 32,766 bytes); a bound far below that keeps them ids. */
-    public static final int MAX_ID_CHARS = 512;
+    public static final int MAX_ID_CHARS = ResourceId.MAX_DOCUMENT_LENGTH;
 
     /**
      * A document to add: a unit {@code vector} of the index's dimension, and metadata {@code fields} (name -> values,
@@ -697,30 +697,9 @@ public final class DocumentIndex implements Closeable {
         s.getIndexReader().decRef(); // what SearcherManager.release does, whichever manager handed it out
     }
 
-    /**
-     * Refuses an id no document can have: missing, blank, longer than {@value #MAX_ID_CHARS} characters, or holding
-     * a control character or a lone surrogate (an id is an exact Lucene term, never a path). The message quotes at
-     * most the id's first characters ({@link ResourceId#shown}).
-     */
+    /** Refuses an id a new document cannot have ({@link ResourceId#document}); the message quotes at most its start. */
     public static void checkId(String id) {
-        if (id == null || id.isBlank()) {
-            throw new IllegalArgumentException("a document needs an id");
-        }
-        if (id.length() > MAX_ID_CHARS) {
-            throw new IllegalArgumentException("a document id is at most " + MAX_ID_CHARS + " characters, got " + id.length() + ": "
-                    + ResourceId.shown(id));
-        }
-        for (int i = 0; i < id.length(); i++) {
-            char c = id.charAt(i);
-            if (Character.isISOControl(c)) {
-                throw new IllegalArgumentException("a document id holds a control character: " + ResourceId.shown(id));
-            }
-            if (Character.isHighSurrogate(c) && i + 1 < id.length() && Character.isLowSurrogate(id.charAt(i + 1))) {
-                i++;
-            } else if (Character.isSurrogate(c)) {
-                throw new IllegalArgumentException("a document id holds a lone UTF-16 surrogate: " + ResourceId.shown(id));
-            }
-        }
+        ResourceId.document(id);
     }
 
     /**

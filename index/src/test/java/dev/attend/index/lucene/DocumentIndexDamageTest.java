@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.Tmpfs;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -33,12 +34,12 @@ class DocumentIndexDamageTest {
     @TempDir
     Path root;
 
-    private Path mounted;
+    private Tmpfs mounted;
 
     @AfterEach
     void unmount() throws Exception {
         if (mounted != null) {
-            Tmpfs.umount(mounted);
+            mounted.close();
         }
     }
 
@@ -239,10 +240,8 @@ class DocumentIndexDamageTest {
     @Test
     void aFullDiskFailsTheWholeWriteAndTheNextWriteAfterSpaceReturnsWorks() throws Exception {
         Path mnt = Files.createDirectories(root.resolve("mnt"));
-        boolean tmpfs = Tmpfs.mount(mnt, "2m");
-        if (tmpfs) {
-            mounted = mnt;
-        }
+        mounted = Tmpfs.mount(mnt, "2m");
+        boolean tmpfs = mounted != null;
         System.out.println("full-disk test of the document index: " + (tmpfs ? "a real 2 MB tmpfs filled up"
                 : "mounting refused here, so an injected 'No space left on device' IOException"));
         Path dir = mnt.resolve("lucene");

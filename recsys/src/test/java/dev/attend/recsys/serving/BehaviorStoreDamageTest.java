@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.Tmpfs;
 import dev.attend.recsys.data.BehaviorEvent;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -28,12 +29,12 @@ class BehaviorStoreDamageTest {
     @TempDir
     Path root;
 
-    private Path mounted;
+    private Tmpfs mounted;
 
     @AfterEach
     void unmount() throws Exception {
         if (mounted != null) {
-            Tmpfs.umount(mounted);
+            mounted.close();
         }
     }
 
@@ -58,10 +59,8 @@ class BehaviorStoreDamageTest {
     @Test
     void aBatchThatHitsAFullDiskAppliesNothingAndTheNextOneAfterSpaceReturnsIsKept() throws Exception {
         Path mnt = Files.createDirectories(root.resolve("mnt"));
-        boolean tmpfs = Tmpfs.mount(mnt, "2m");
-        if (tmpfs) {
-            mounted = mnt;
-        }
+        mounted = Tmpfs.mount(mnt, "2m");
+        boolean tmpfs = mounted != null;
         System.out.println("full-disk test of the behaviour store: " + (tmpfs ? "a real 2 MB tmpfs filled up"
                 : "mounting refused here, so an injected 'No space left on device' after part of the batch is written"));
         Path dir = mnt.resolve("behaviors");

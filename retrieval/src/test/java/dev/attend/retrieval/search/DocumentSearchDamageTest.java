@@ -7,6 +7,7 @@ import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.Tmpfs;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -25,12 +26,12 @@ class DocumentSearchDamageTest {
     @TempDir
     Path dir;
 
-    private Path mounted;
+    private Tmpfs mounted;
 
     @AfterEach
     void unmount() throws Exception {
         if (mounted != null) {
-            Tmpfs.umount(mounted);
+            mounted.close();
         }
     }
 
@@ -186,10 +187,8 @@ class DocumentSearchDamageTest {
     @Test
     void aFullDiskRefusesTheWholeRequestAndTheNextOneWorks() throws Exception {
         Path mnt = Files.createDirectories(dir.resolve("mnt"));
-        boolean tmpfs = Tmpfs.mount(mnt, "2m");
-        if (tmpfs) {
-            mounted = mnt;
-        }
+        mounted = Tmpfs.mount(mnt, "2m");
+        boolean tmpfs = mounted != null;
         System.out.println("full-disk test of document search: " + (tmpfs ? "a real 2 MB tmpfs filled up"
                 : "mounting refused here: skipped (DocumentIndexDamageTest injects the failure in the index module)"));
         if (!tmpfs) {

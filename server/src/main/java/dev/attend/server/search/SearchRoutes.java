@@ -138,10 +138,10 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
             if (d == null || d.id() == null || d.id().isBlank()) {
                 throw ApiException.badRequest("documents[" + i + "].id is required", Map.of("field", "documents[" + i + "].id"));
             }
-            if (!dev.attend.index.store.ResourceId.isValid(d.id())) {
-                throw ApiException.badRequest("documents[" + i + "].id must be 1 to " + dev.attend.index.store.ResourceId.MAX_LENGTH
-                        + " of [A-Za-z0-9._-] not starting with '.', got " + dev.attend.index.store.ResourceId.shown(d.id()),
-                        Map.of("field", "documents[" + i + "].id"));
+            try {
+                DocumentIndex.checkId(d.id());
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("documents[" + i + "]: " + e.getMessage(), Map.of("field", "documents[" + i + "].id"));
             }
             docs.add(new Document(d.id(), d.title() == null ? "" : d.title(), d.text() == null ? "" : d.text(), d.fields()));
         }
