@@ -263,10 +263,33 @@ class HostileInputTest {
                 assertThat(full507.body()).doesNotContain(small.dir().toString());
                 assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/s")).toString()).contains("\"tokens\"").isNotNull();
                 assertThat(TestHttp.get(server, "/v1/kv/sessions").body()).contains("\"tokens\":0");
-                Files.delete(filler); // space returns: the same write passes, no restart
+                // issue 20 item 4: a batch answered 500 was partly applied, and the Lucene writer stayed closed after space returned
+                StringBuilder events = new StringBuilder("{\"events\":[");
+                for (int i = 0; i < 20_000; i++) {
+                    events.append(i == 0 ? "" : ",").append("{\"user\":9,\"item\":").append(1000 + i).append(",\"category\":1,\"time\":")
+                            .append(i).append("}");
+                }
+                String batch = events.append("]}").toString();
+                assertError(json(server, "POST", "/v1/recsys/events", batch), 507);
+                assertThat(TestHttp.json(TestHttp.get(server, "/v1/recsys/users/9")).get("length").asInt()).as("nothing of the batch").isZero();
+                StringBuilder docs = new StringBuilder("{\"documents\":[");
+                for (int i = 0; i < 50; i++) {
+                    docs.append(i == 0 ? "" : ",").append("{\"id\":\"doc").append(i).append("\",\"title\":\"t\",\"text\":\"")
+                            .append("word ".repeat(2000)).append(i).append("\"}");
+                }
+                String documents = docs.append("]}").toString();
+                assertError(json(server, "POST", "/v1/search/documents", documents), 507);
+                assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("documents").asInt()).isZero();
+
+                Files.delete(filler); // space returns: the same writes pass, no restart
                 HttpResponse<String> ok = json(server, "POST", "/v1/kv/sessions/s/prefill", prefill);
                 assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
                 assertThat(TestHttp.get(server, "/v1/kv/sessions").body()).contains("\"tokens\":400");
+                assertThat(json(server, "POST", "/v1/recsys/events", batch).statusCode()).isEqualTo(200);
+                assertThat(TestHttp.json(TestHttp.get(server, "/v1/recsys/users/9")).get("length").asInt()).isPositive();
+                HttpResponse<String> indexed = json(server, "POST", "/v1/search/documents", documents);
+                assertThat(indexed.statusCode()).as(indexed.body()).isEqualTo(200);
+                assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("documents").asInt()).isEqualTo(50);
                 assertThat(keys).isNotEmpty();
             }
         }
@@ -282,8 +305,24 @@ class HostileInputTest {
 
     @Test
     void damagedFilesAreQuarantinedReportedAndNeverServed() throws Exception {
-        try (FullServer full = new FullServer(dir, null, c -> c)) {
+        Path model = dir.resolve("recsys/model.bin");
+        java.util.List<dev.attend.recsys.data.BehaviorEvent> training = new ArrayList<>();
+        for (int u = 0; u < 5; u++) {
+            for (int j = 0; j < 10; j++) {
+                training.add(new dev.attend.recsys.data.BehaviorEvent(u, 500 + (u * 7 + j) % 40, j % 3, "pv", 1000 + j));
+            }
+        }
+        var catalog = dev.attend.recsys.data.UserSequences.of(training).catalog();
+        Files.createDirectories(model.getParent());
+        dev.attend.recsys.model.ModelFiles.save(new dev.attend.recsys.model.SequenceModel(new dev.attend.recsys.model.ModelConfig(
+                dev.attend.recsys.model.ModelConfig.Kind.DARE, 4, 8, 3, new int[] {8}), catalog.items(), catalog.categories(), 2), catalog, model);
+        try (FullServer full = new FullServer(dir, model, c -> c)) {
             AttendServer server = full.server;
+            assertThat(json(server, "POST", "/v1/search/documents", "{\"documents\":[{\"id\":\"d1\",\"title\":\"t\",\"text\":\"hello world\"},"
+                    + "{\"id\":\"d2\",\"title\":\"u\",\"text\":\"another text\"}]}").statusCode()).isEqualTo(200);
+            assertThat(json(server, "POST", "/v1/recsys/events", "{\"events\":[{\"user\":1,\"item\":501,\"category\":1,\"time\":5}]}")
+                    .statusCode()).isEqualTo(200);
+            assertThat(json(server, "POST", "/v1/recsys/recommend", "{\"user\":1}").statusCode()).isEqualTo(200);
             for (String id : new String[] {"good", "torn", "noconfig"}) {
                 assertThat(json(server, "POST", "/v1/kv/sessions", "{\"id\":\"" + id + "\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}")
                         .statusCode()).isEqualTo(201);
@@ -297,11 +336,30 @@ class HostileInputTest {
         long size = Files.size(torn);
         flip(torn, size / 2, 16); // issue 20 item 5: replay stopped here and truncated the 100 good records after it
         Files.delete(dir.resolve("kv/noconfig/session.properties"));
-        try (FullServer full = new FullServer(dir, null, c -> c)) {
+        flip(model, Files.size(model) / 2, 16); // issue 20 item 5: it loaded and scored wrong
+        try (var files = Files.list(dir.resolve("search/lucene"))) { // issue 20 item 5: the index started empty and lost its segments
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("segments_")).toList()) {
+                Files.delete(f);
+            }
+        }
+        try (FullServer full = new FullServer(dir, model, c -> c)) {
             AttendServer server = full.server;
             JsonNode health = TestHttp.json(TestHttp.get(server, "/health"));
             assertThat(health.get("status").asText()).as(health.toString()).isEqualTo("degraded");
-            assertThat(health.get("problems").toString()).contains("torn", "noconfig").doesNotContain(dir.toString());
+            assertThat(health.get("problems").toString()).contains("torn", "noconfig", "model.bin", "document index")
+                    .doesNotContain(dir.toString());
+            // no wrong scores, no empty index passed off as the old one: the model and the index are moved aside whole
+            assertError(json(server, "POST", "/v1/recsys/recommend", "{\"user\":1}"), 409);
+            try (var q = Files.list(dir.resolve("recsys/quarantine"))) {
+                assertThat(q.map(p -> p.getFileName().toString()).toList()).anySatisfy(n -> assertThat(n).endsWith("model.bin"));
+            }
+            try (var q = Files.list(dir.resolve("search/quarantine"))) {
+                Path lucene = q.filter(Files::isDirectory).findFirst().orElseThrow();
+                try (var segs = Files.list(lucene)) {
+                    assertThat(segs.count()).as("the segment files are kept for an operator").isPositive();
+                }
+            }
+            assertThat(TestHttp.get(server, "/v1/recsys/users/1").body()).contains("501"); // the behaviour log was not damaged
             assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/good")).get("heads").get(0)).isNotNull();
             assertThat(TestHttp.get(server, "/v1/kv/sessions").body()).contains("\"id\":\"good\"").contains("\"tokens\":200");
             // the damaged session is not served with a hole: it is moved aside, whole, with its journal untouched

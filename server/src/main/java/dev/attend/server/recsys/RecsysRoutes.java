@@ -118,14 +118,19 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         this.forwarder = streaming == null ? null : HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(5)).build();
         Recommender r = null;
         try {
-            if (Files.exists(modelFile)) {
-                ModelFiles.Saved saved = ModelFiles.loadWithCatalog(modelFile);
+            boolean present = Files.exists(modelFile);
+            // A damaged model is moved aside and reported (/health says degraded): serving without one beats not serving.
+            ModelFiles.Saved saved = present ? ModelFiles.loadOrQuarantine(modelFile, modelFile.toAbsolutePath().getParent()) : null;
+            if (saved != null) {
                 if (saved.catalog() == null) {
                     throw new IOException(modelFile + " has no item catalog: save it with `attend recsys train`");
                 }
                 r = new Recommender(saved.model(), saved.catalog(), sequences, scorer, Recommender.Options.defaults());
                 r.prepareCandidates();
                 LOG.info("Serving recommendation model {} ({}, {} items)", modelFile, saved.model().config().kind(), saved.catalog().items());
+            } else if (present) {
+                LOG.error("The recommendation model {} is damaged and was moved aside: serving without a model until one is trained",
+                        modelFile);
             } else if (required) {
                 throw new IOException("no recommendation model at " + modelFile);
             }
@@ -304,7 +309,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         Recommender r = recommender();
         ModelConfig c = r.model().config();
         Map<String, Object> out = new LinkedHashMap<>();
-        out.put("file", modelFile.toString());
+        out.put("file", modelFile.getFileName().toString()); // its name: where it lives is the operator's business
         out.put("formatVersion", ModelFiles.FORMAT_VERSION);
         out.put("kind", c.kind().name());
         out.put("attentionDim", c.attentionDim());

@@ -171,10 +171,9 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
 
     private void delete(Context ctx) throws IOException {
         String id = documentId(ctx);
-        if (!search.index().delete(id)) {
+        if (!search.delete(id)) {
             throw ApiException.notFound("no document " + dev.attend.index.store.ResourceId.shown(id));
         }
-        search.index().commit();
         ctx.status(204);
     }
 
@@ -184,7 +183,11 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         out.put("dim", search.index().dim());
         Map<String, Object> modulation = new LinkedHashMap<>();
         Map<String, Object> fit = fitState;
-        modulation.put("state", fit != null ? fit.get("state") : search.modulation() != null ? "ready" : "none");
+        boolean damaged = search.modulation() == null && search.modulationDamage() != null;
+        modulation.put("state", fit != null ? fit.get("state") : search.modulation() != null ? "ready" : damaged ? "damaged" : "none");
+        if (damaged && fit == null) {
+            modulation.put("reason", "the saved modulation was damaged and moved aside (see /health); fit it again");
+        }
         if (search.vocabulary() != null) {
             modulation.put("terms", search.vocabulary().size());
         }
