@@ -36,6 +36,14 @@ import org.slf4j.LoggerFactory;
  * least once). A group without committed offsets starts at the end of the topic: a model learns from the events
  * that arrive after it starts serving.
  *
+ * <p><b>Bounded growth.</b> Every new item id gets embedding rows (and Adam's moments) that stay in the model and
+ * in every snapshot, so a stream of made-up item ids would grow the model without end. New items are admitted at
+ * most {@link Options#newItemsPerWindow} per {@link Options#newItemsWindow} (10,000 a minute by default) and while
+ * the catalog holds fewer than {@link Options#maxItems} items (1,000,000 by default; a catalog loaded larger keeps
+ * its size and admits none). An event whose item is new and over either limit is not learned (not scored, no
+ * step, its item and category get no row) and is counted in {@link #itemsRefused()}; events on known items are
+ * learned as always.
+ *
  * <p>Malformed records are skipped (the sequence topology sends them to the dead-letter topic). Each instance of
  * a cluster trains its own copy from the whole stream (its group id names the instance); the history of a user
  * held by another instance reads as empty here.
@@ -52,8 +60,20 @@ public final class OnlineTraining implements AutoCloseable {
      * @param snapshotFile     where the model and catalog are saved
      * @param snapshotInterval how often (when events arrived since the last one)
      * @param learner          the learner's options
+     * @param newItemsPerWindow the most new items admitted (given rows) per {@code newItemsWindow}; 0 admits none
+     * @param newItemsWindow    the window of that limit (a fixed window from the first new item after the last one)
+     * @param maxItems          the most items the catalog may hold through online learning (a catalog that starts
+     *                          larger keeps its size)
      */
-    public record Options(String groupId, Path snapshotFile, Duration snapshotInterval, OnlineLearner.Options learner) {
+    public record Options(String groupId, Path snapshotFile, Duration snapshotInterval, OnlineLearner.Options learner,
+                          int newItemsPerWindow, Duration newItemsWindow, int maxItems) {
+
+        /** New items admitted per window unless configured. */
+        public static final int DEFAULT_NEW_ITEMS_PER_WINDOW = 10_000;
+        /** The window of that limit unless configured. */
+        public static final Duration DEFAULT_NEW_ITEMS_WINDOW = Duration.ofMinutes(1);
+        /** The most items a catalog may reach through online learning unless configured. */
+        public static final int DEFAULT_MAX_ITEMS = 1_000_000;
 
         public Options {
             if (groupId == null || groupId.isBlank()) {
@@ -65,6 +85,20 @@ public final class OnlineTraining implements AutoCloseable {
             if (snapshotInterval == null || snapshotInterval.isNegative() || snapshotInterval.isZero()) {
                 throw new IllegalArgumentException("the snapshot interval must be positive, got " + snapshotInterval);
             }
+            if (newItemsPerWindow < 0) {
+                throw new IllegalArgumentException("new items per window must be >= 0, got " + newItemsPerWindow);
+            }
+            if (newItemsWindow == null || newItemsWindow.isNegative() || newItemsWindow.isZero()) {
+                throw new IllegalArgumentException("the new-item window must be positive, got " + newItemsWindow);
+            }
+            if (maxItems < 1) {
+                throw new IllegalArgumentException("max items must be >= 1, got " + maxItems);
+            }
+        }
+
+        /** The default limits on new items. */
+        public Options(String groupId, Path snapshotFile, Duration snapshotInterval, OnlineLearner.Options learner) {
+            this(groupId, snapshotFile, snapshotInterval, learner, DEFAULT_NEW_ITEMS_PER_WINDOW, DEFAULT_NEW_ITEMS_WINDOW, DEFAULT_MAX_ITEMS);
         }
 
         /** Group {@code attend-online-<instance>}, a snapshot a minute, the learner's defaults. */
@@ -73,16 +107,30 @@ public final class OnlineTraining implements AutoCloseable {
         }
 
         public Options withSnapshotInterval(Duration d) {
-            return new Options(groupId, snapshotFile, d, learner);
+            return new Options(groupId, snapshotFile, d, learner, newItemsPerWindow, newItemsWindow, maxItems);
         }
 
         public Options withLearner(OnlineLearner.Options o) {
-            return new Options(groupId, snapshotFile, snapshotInterval, o);
+            return new Options(groupId, snapshotFile, snapshotInterval, o, newItemsPerWindow, newItemsWindow, maxItems);
+        }
+
+        /** At most {@code perWindow} new items admitted per {@code window}. */
+        public Options withNewItemLimit(int perWindow, Duration window) {
+            return new Options(groupId, snapshotFile, snapshotInterval, learner, perWindow, window, maxItems);
+        }
+
+        /** The catalog grows to at most {@code max} items. */
+        public Options withMaxItems(int max) {
+            return new Options(groupId, snapshotFile, snapshotInterval, learner, newItemsPerWindow, newItemsWindow, max);
         }
     }
 
-    /** What training has done: events learned, steps, the prequential AUC of the recent window (NaN before both labels), snapshots. */
-    public record Stats(long events, long steps, long skipped, double prequentialAuc, long snapshots) {
+    /**
+     * What training has done: events learned, steps, malformed records skipped, the prequential AUC of the recent
+     * window (NaN before both labels), snapshots, and events not learned because their new item was over a limit
+     * ({@link #itemsRefused()}).
+     */
+    public record Stats(long events, long steps, long skipped, double prequentialAuc, long snapshots, long itemsRefused) {
     }
 
     private final KafkaConsumer<byte[], byte[]> consumer;
@@ -99,6 +147,14 @@ public final class OnlineTraining implements AutoCloseable {
     private int recentNext;
     private long skipped;
     private long snapshots;
+    /** The catalog's bound: the configured one, or the catalog's size when it started larger. */
+    private final int itemCap;
+    private long windowStart;
+    private boolean windowOpen;
+    private int newInWindow;
+    private long refusedByRate;
+    private long refusedByCap;
+    private boolean capLogged;
     private volatile boolean closing;
     private volatile Throwable failure;
 
@@ -113,6 +169,7 @@ public final class OnlineTraining implements AutoCloseable {
         this.catalog = catalog;
         this.options = options;
         this.learner = new OnlineLearner(model, catalog, options.learner());
+        this.itemCap = Math.max(options.maxItems(), catalog.items());
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, options.groupId());
@@ -152,7 +209,25 @@ public final class OnlineTraining implements AutoCloseable {
         if (recentCount > 0) {
             auc = Metrics.auc(java.util.Arrays.copyOf(recentScores, recentCount), java.util.Arrays.copyOf(recentLabels, recentCount));
         }
-        return new Stats(learner.events(), learner.steps(), skipped, auc, snapshots);
+        return new Stats(learner.events(), learner.steps(), skipped, auc, snapshots, refusedByRate + refusedByCap);
+    }
+
+    /**
+     * Events not learned because their item was new and over a limit ({@link Options#newItemsPerWindow} per
+     * window, or {@link Options#maxItems}): a counter for metrics.
+     */
+    public synchronized long itemsRefused() {
+        return refusedByRate + refusedByCap;
+    }
+
+    /** Of {@link #itemsRefused()}, those refused because the catalog reached {@link Options#maxItems}. */
+    public synchronized long itemsRefusedAtCap() {
+        return refusedByCap;
+    }
+
+    /** The most items the catalog may reach here (the configured cap, or the catalog's size when it started larger). */
+    public int itemCap() {
+        return itemCap;
     }
 
     /** Why the training thread stopped, or null while it runs (or after a clean close). */
@@ -203,6 +278,9 @@ public final class OnlineTraining implements AutoCloseable {
             return false;
         }
         var b = event.behavior();
+        if (catalog.itemIndex(b.item()) == 0 && !admitNewItem(b.item())) {
+            return false; // not learned: a new item over its limit gets no rows
+        }
         BehaviorSequence seq;
         try {
             seq = sequences.get(b.user());
@@ -230,6 +308,43 @@ public final class OnlineTraining implements AutoCloseable {
                 recentCount = Math.min(AUC_WINDOW, recentCount + 1);
             }
         }
+        return true;
+    }
+
+    /**
+     * Whether a new item may get rows now (this thread is the only one that adds items): within the catalog's cap
+     * and the window's limit; a refusal is counted, and logged once per window (and once at the cap).
+     */
+    private boolean admitNewItem(long itemId) {
+        long now = System.nanoTime();
+        if (!windowOpen || now - windowStart >= options.newItemsWindow().toNanos()) {
+            windowOpen = true;
+            windowStart = now;
+            newInWindow = 0;
+        }
+        if (catalog.items() >= itemCap) {
+            synchronized (this) {
+                refusedByCap++;
+            }
+            if (!capLogged) {
+                capLogged = true;
+                LOG.warn("Online training learns no more new items: the catalog holds {} items, its cap;"
+                        + " events on new items (item {} the first) are counted as refused", catalog.items(), itemId);
+            }
+            return false;
+        }
+        if (newInWindow >= options.newItemsPerWindow()) {
+            synchronized (this) {
+                refusedByRate++;
+            }
+            if (newInWindow == options.newItemsPerWindow()) {
+                newInWindow++; // past the limit: logged once per window
+                LOG.warn("Online training refuses new items until {} has passed: {} new items admitted in it (the limit); item {} and"
+                        + " the rest are not learned", options.newItemsWindow(), options.newItemsPerWindow(), itemId);
+            }
+            return false;
+        }
+        newInWindow++;
         return true;
     }
 
