@@ -32,6 +32,16 @@ import org.apache.kafka.common.utils.Time;
  * machine for Kafka Streams' exactly-once start to time out. New ports are taken only when the kept ones are busy.
  * {@link #bootstrapServers()} says where it listens. Start-up is retried (a port taken between choosing and
  * binding, a slow machine).
+ *
+ * <p><b>A fatal broker error stops the broker, not the process.</b> Kafka ends its process on errors it cannot go
+ * on from: a failed log directory (a full or damaged disk; here the one directory also holds the metadata log),
+ * or a fault of its controller. It does that through {@code Exit.halt}/{@code Exit.exit}
+ * ({@code org.apache.kafka.common.utils.internals.Exit}), which in this JVM would end the server with it. While an
+ * embedded broker has been started here, those calls end no process: the reason is recorded
+ * ({@link #failure()}), every embedded broker of this JVM is shut down (one per process in practice: Kafka's exit
+ * hook is JVM-wide and does not say which broker called it), and the calling Kafka thread gets an exception (a
+ * halt does not return). Clients of the broker then fail as they do with a broker that is gone
+ * ({@link EventProducer#send} says so at once when told about the broker, see {@link EventStreaming#brokerFailure}).
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
 
@@ -49,6 +59,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final Path dir;
     /** How the transaction coordinator said open transactions end, from one look for hanging ones to the next. */
     private final Map<String, Boolean> transactionEnds = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Why the broker stopped on its own (a fatal Kafka error), or null while it runs. */
+    private final java.util.concurrent.atomic.AtomicReference<String> failure = new java.util.concurrent.atomic.AtomicReference<>();
+    private final java.util.concurrent.atomic.AtomicBoolean shutDown = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile Thread stopping;
+
+    /** The embedded brokers of this JVM that are running (a fatal Kafka error stops them). */
+    private static final Set<EmbeddedKafkaBroker> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static boolean exitHandled;
 
     private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, Path dir) {
         this.server = server;
@@ -56,9 +74,121 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         this.dir = dir;
     }
 
+    /**
+     * Turns Kafka's process exits into a stop of the embedded brokers (once per JVM, before the first broker starts):
+     * see the class comment.
+     */
+    private static synchronized void handleKafkaExits() {
+        if (exitHandled) {
+            return;
+        }
+        exitHandled = true;
+        org.apache.kafka.common.utils.internals.Exit.setHaltProcedure((code, message) -> fatal("halt", code, message));
+        org.apache.kafka.common.utils.internals.Exit.setExitProcedure((code, message) -> fatal("exit", code, message));
+    }
+
+    private static void fatal(String call, int code, String message) {
+        String reason = "Kafka called " + call + "(" + code + ")" + (message == null || message.isBlank() ? "" : ": " + message);
+        if (LIVE.isEmpty()) {
+            LOG.error("{} with no embedded broker running; the process goes on", reason);
+        } else {
+            LOG.error("The embedded Kafka broker stops on a fatal error ({}); the process goes on without it", reason);
+        }
+        for (EmbeddedKafkaBroker b : LIVE) {
+            b.fail(reason);
+        }
+        throw new IllegalStateException("the embedded Kafka broker stopped: " + reason);
+    }
+
+    /** Records why the broker stopped and shuts it down on a thread of its own (not the Kafka thread that failed). */
+    private void fail(String reason) {
+        if (!failure.compareAndSet(null, reason + "; " + describeLogDir())) {
+            return;
+        }
+        LIVE.remove(this);
+        Thread t = new Thread(() -> {
+            try {
+                Files.deleteIfExists(dir.resolve(BOOTSTRAP_FILE));
+            } catch (IOException | RuntimeException ignored) {
+                // the directory may be what failed
+            }
+            stop();
+        }, "attend-kafka-broker-failed");
+        t.setDaemon(true);
+        stopping = t;
+        t.start();
+    }
+
+    private void stop() {
+        if (shutDown.compareAndSet(false, true)) {
+            if (failure.get() != null) {
+                shutdownFailedBroker();
+            }
+            try {
+                shutdown(server);
+            } catch (RuntimeException e) {
+                LOG.warn("The embedded Kafka broker's shutdown after its failure: {}", e.toString());
+            }
+        }
+    }
+
+    /**
+     * The broker side of a failed broker, with a short timeout: a plain shutdown first asks its controller for a
+     * controlled shutdown and waits up to 5 minutes for the answer, which never comes once the metadata log's thread
+     * has died with the log directory. Through a private field of {@link KafkaRaftServer} (Kafka 4.4); where that
+     * is not there, the plain shutdown runs alone.
+     */
+    private void shutdownFailedBroker() {
+        try {
+            java.lang.reflect.Field f = KafkaRaftServer.class.getDeclaredField("broker");
+            f.setAccessible(true);
+            Object option = f.get(server); // a scala.Option
+            if ((Boolean) option.getClass().getMethod("isDefined").invoke(option)) {
+                ((kafka.server.KafkaBroker) option.getClass().getMethod("get").invoke(option)).shutdown(FAILED_SHUTDOWN);
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            LOG.debug("No short shutdown of the failed broker: {}", e.toString());
+        }
+    }
+
+    /** What the log directory looks like now (for the failure's reason): missing, not a directory, full, unwritable. */
+    private String describeLogDir() {
+        Path log = dir.resolve("log");
+        try {
+            if (!Files.exists(log)) {
+                return "its log directory " + log + " is missing";
+            }
+            if (!Files.isDirectory(log)) {
+                return "its log directory " + log + " is not a directory";
+            }
+            long free = Files.getFileStore(log).getUsableSpace();
+            Path probe = Files.createTempFile(log, "attend-probe", ".tmp");
+            try {
+                Files.write(probe, new byte[4096]);
+            } finally {
+                Files.deleteIfExists(probe);
+            }
+            return "its log directory " + log + " has " + free + " bytes free and takes writes now";
+        } catch (IOException | RuntimeException e) {
+            return "its log directory " + log + " fails: " + e;
+        }
+    }
+
+    /** How long a failed broker's shutdown waits for its controller. */
+    private static final Duration FAILED_SHUTDOWN = Duration.ofSeconds(5);
+
+    /**
+     * Why the broker stopped on its own (a fatal Kafka error: its log directory failed, say), or empty while it runs
+     * (and after a plain {@link #close}). For health checks: writes that need Kafka fail from then on.
+     */
+    public java.util.Optional<String> failure() {
+        return java.util.Optional.ofNullable(failure.get());
+    }
+
     /** Starts a broker whose log is {@code dir} (created if missing; an existing log is reused). */
     public static EmbeddedKafkaBroker start(Path dir) throws IOException {
         Files.createDirectories(dir);
+        handleKafkaExits();
         Path logDir = dir.resolve("log");
         String clusterId = clusterId(dir);
         RuntimeException last = null;
@@ -76,7 +206,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 awaitReady(bootstrap);
                 writeAtomically(dir, PORTS_FILE, brokerPort + " " + controllerPort);
                 writeAtomically(dir, BOOTSTRAP_FILE, bootstrap);
-                return new EmbeddedKafkaBroker(server, bootstrap, dir);
+                EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, bootstrap, dir);
+                LIVE.add(broker);
+                return broker;
             } catch (RuntimeException e) {
                 last = e;
                 shutdown(server);
@@ -150,12 +282,21 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     @Override
     public void close() {
+        LIVE.remove(this);
         try {
             Files.deleteIfExists(dir.resolve(BOOTSTRAP_FILE));
         } catch (IOException ignored) {
             // a stale address only misleads a tool until the next start rewrites it
         }
-        shutdown(server);
+        Thread t = stopping;
+        if (t != null) {
+            try {
+                t.join(60_000); // the shutdown that the failure started
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        stop();
     }
 
     private static void shutdown(KafkaRaftServer server) {

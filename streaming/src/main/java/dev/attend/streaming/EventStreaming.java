@@ -63,7 +63,7 @@ public final class EventStreaming implements AutoCloseable {
             if (broker != null) {
                 broker.repairHangingTransactions();
             }
-            producer = new EventProducer(bootstrap, topics);
+            producer = broker == null ? new EventProducer(bootstrap, topics) : new EventProducer(bootstrap, topics, broker::failure);
             sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
                     .withMaxPerUser(maxPerUser));
             awaitRunning(sequences, broker, bootstrap);
@@ -98,6 +98,15 @@ public final class EventStreaming implements AutoCloseable {
         }
     }
 
+    /**
+     * Why this process's embedded broker stopped (a fatal Kafka error, a failed log directory say), or empty while
+     * it runs or when the cluster is another one: for {@code /health}. Once set, sends fail at once
+     * ({@link KafkaUnavailableException}) and the topology stops being fed.
+     */
+    public java.util.Optional<String> brokerFailure() {
+        return broker == null ? java.util.Optional.empty() : broker.failure();
+    }
+
     public SequenceStream sequences() {
         return sequences;
     }
@@ -113,7 +122,8 @@ public final class EventStreaming implements AutoCloseable {
 
     private static void closeAll(SequenceStream sequences, EventProducer producer, EmbeddedKafkaBroker broker) {
         if (sequences != null) {
-            sequences.close();
+            // with its broker stopped the topology cannot leave its group: no use waiting 30 s for it
+            sequences.close(broker != null && broker.failure().isPresent() ? Duration.ofSeconds(2) : Duration.ofSeconds(30));
         }
         if (producer != null) {
             producer.close();

@@ -233,9 +233,23 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         return new IllegalStateException("the sequence store is not queryable now (" + streams.state() + "): " + e.getMessage(), e);
     }
 
+    /** Closes the topology, leaving its group; waits up to 30 s. */
     @Override
     public void close() {
+        close(Duration.ofSeconds(30));
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * Closes the topology, leaving its group; waits up to {@code timeout} (Kafka gone: the group cannot be left).
+     * Only the first close waits.
+     */
+    public void close(Duration timeout) {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         streams.close(org.apache.kafka.streams.CloseOptions.groupMembershipOperation(
-                org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(30)));
+                org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(timeout));
     }
 }
