@@ -296,14 +296,6 @@ final class StreamBench {
         return 0;
     }
 
-    private static long versionOr0(SequenceStream stream, long user) {
-        try {
-            return stream.version(user);
-        } catch (IllegalStateException e) {
-            return 0;
-        }
-    }
-
     /** Items and categories of the generated events (and of the model that scores them). */
     private static final int ITEMS = 100_000;
     private static final int CATEGORIES = 1_000;
@@ -338,10 +330,23 @@ final class StreamBench {
     private static void awaitApplied(SequenceStream stream, long[] versions) throws InterruptedException {
         long deadline = System.nanoTime() + 300_000_000_000L;
         for (int u = 0; u < versions.length; u++) {
-            while (versionOr0(stream, u) < versions[u]) {
+            String last = "";
+            while (true) {
+                long v;
+                try {
+                    v = stream.version(u);
+                    last = "version " + v;
+                } catch (IllegalStateException e) {
+                    v = 0;
+                    last = e.getMessage(); // why the store does not answer
+                }
+                if (v >= versions[u]) {
+                    break;
+                }
                 Thread.sleep(5);
                 if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("not applied after 300 s: user " + u);
+                    throw new IllegalStateException("not applied after 300 s: user " + u + " wants version " + versions[u] + ", the store says: "
+                            + last + " (topology " + stream.state() + ")");
                 }
             }
         }

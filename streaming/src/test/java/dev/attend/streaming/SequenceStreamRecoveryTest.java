@@ -63,10 +63,11 @@ class SequenceStreamRecoveryTest {
                     try {
                         long before = load.acknowledged();
                         // the child applies events for a while: killed in the middle of a transaction
-                        while (load.acknowledged() < before + 20_000 && load.failure.get() == null) {
+                        while (load.acknowledged() < before + 20_000 && load.failure.get() == null && loader.isAlive()) {
                             Thread.sleep(50);
                         }
                         assertThat(load.failure.get()).as("the load's producer").isNull();
+                        assertThat(loader.isAlive()).as("the load runs").isTrue();
                         assertThat(child.isAlive()).as("the stream process runs").isTrue();
                     } finally {
                         child.destroyForcibly().waitFor(30, TimeUnit.SECONDS); // SIGKILL: no shutdown hook, no commit
