@@ -52,10 +52,10 @@ public final class DurableFile {
 
     /** Writes {@code file} atomically as {@code codec} at {@code version}; on any failure the old file stays. */
     public static void write(Path file, String codec, int version, Content content) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        // A name of its own: two writers of one file (a snapshot and a save) never share a temporary file.
+        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), file.getFileName() + ".", ".tmp");
         try {
-            try (OutputStream raw = Files.newOutputStream(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE)) {
+            try (OutputStream raw = Files.newOutputStream(tmp, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
                 CRC32C crc = new CRC32C();
                 long[] count = {0};
                 OutputStream counted = new java.io.FilterOutputStream(new BufferedOutputStream(raw, 1 << 16)) {
@@ -108,23 +108,23 @@ public final class DurableFile {
     }
 
     /**
-     * Opens {@code file}, checking that it is {@code codec} at a version in {@code [minVersion, maxVersion]} and that its
-     * checksum and length hold; the reader is positioned at the payload.
+     * Opens {@code file}, checking that its checksum and length hold and that it is {@code codec} at a version in
+     * {@code [minVersion, maxVersion]}; the reader is positioned at the payload. Checked and read through one open file,
+     * so a rename in between cannot hand over another one. Damage is a {@link CorruptFileException}; an intact file of
+     * another codec or version an {@link UnsupportedFormatException} (left alone: a newer build may read it).
      */
     public static Reader open(Path file, String codec, int minVersion, int maxVersion) throws IOException {
-        long size = Files.size(file);
-        int version = verify(file, codec, minVersion, maxVersion, size);
-        DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16));
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
         try {
-            in.readInt();
-            in.readUTF();
-            in.readInt();
-        } catch (IOException e) {
-            in.close();
+            long size = ch.size();
+            long[] header = verify(ch, file, codec, minVersion, maxVersion, size);
+            ch.position(header[1]);
+            DataInputStream in = new DataInputStream(new BufferedInputStream(java.nio.channels.Channels.newInputStream(ch), 1 << 16));
+            return new Reader((int) header[0], size - header[1] - FOOTER_BYTES, in);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
             throw e;
         }
-        long headerBytes = 4 + 2 + codec.getBytes(StandardCharsets.UTF_8).length + 4;
-        return new Reader(version, size - headerBytes - FOOTER_BYTES, in);
     }
 
     /** True when {@code file} starts with this format's magic (so an older, unframed format can be told apart). */
@@ -135,33 +135,33 @@ public final class DurableFile {
         }
     }
 
-    private static int verify(Path file, String codec, int minVersion, int maxVersion, long size) throws IOException {
+    /** Checks the whole file; returns its version and where its payload starts. */
+    private static long[] verify(FileChannel ch, Path file, String codec, int minVersion, int maxVersion, long size) throws IOException {
         if (size < 4 + 2 + 4 + FOOTER_BYTES) {
             throw new CorruptFileException(file, "too short to be a " + codec + " file (" + size + " bytes)");
         }
+        InputStream raw = java.nio.channels.Channels.newInputStream(ch.position(0));
+        DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
         CRC32C crc = new CRC32C();
         int version;
+        String found;
         long headerBytes;
-        try (InputStream raw = Files.newInputStream(file)) {
-            DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
-            byte[] head = new byte[4];
+        try {
+            byte[] head = new byte[6];
             in.readFully(head);
             crc.update(head);
-            if (ByteBuffer.wrap(head).getInt() != HEADER_MAGIC) {
+            ByteBuffer h = ByteBuffer.wrap(head);
+            if (h.getInt() != HEADER_MAGIC) {
                 throw new CorruptFileException(file, "no Attend file header (not a " + codec + " file, or its start is damaged)");
             }
-            int len = in.readUnsignedShort();
+            int len = Short.toUnsignedInt(h.getShort());
             if (len > 256 || 6 + len + 4 + FOOTER_BYTES > size) {
                 throw new CorruptFileException(file, "damaged header");
             }
             byte[] name = new byte[len];
             in.readFully(name);
-            crc.update(new byte[] {(byte) (len >>> 8), (byte) len});
             crc.update(name);
-            String found = new String(name, StandardCharsets.UTF_8);
-            if (!found.equals(codec)) {
-                throw new CorruptFileException(file, "holds a " + found + " file, not " + codec);
-            }
+            found = new String(name, StandardCharsets.UTF_8);
             byte[] v = new byte[4];
             in.readFully(v);
             crc.update(v);
@@ -170,11 +170,10 @@ public final class DurableFile {
             long rest = size - headerBytes - 4; // payload and footer up to (not including) the checksum
             byte[] buf = new byte[1 << 16];
             byte[] footer = new byte[12];
-            long left = rest;
-            long pos = 0;
             long footerStart = rest - 12;
-            while (left > 0) {
-                int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+            long pos = 0;
+            while (pos < rest) {
+                int n = in.read(buf, 0, (int) Math.min(buf.length, rest - pos));
                 if (n < 0) {
                     throw new EOFException();
                 }
@@ -183,7 +182,6 @@ public final class DurableFile {
                     footer[(int) (at - footerStart)] = buf[(int) (at - pos)];
                 }
                 pos += n;
-                left -= n;
             }
             int stored = in.readInt();
             ByteBuffer f = ByteBuffer.wrap(footer);
@@ -202,11 +200,15 @@ public final class DurableFile {
         } catch (EOFException e) {
             throw new CorruptFileException(file, "ends early", e);
         }
-        if (version < minVersion || version > maxVersion) {
-            throw new CorruptFileException(file, codec + " format version " + version + "; this build reads " + minVersion
-                    + (maxVersion == minVersion ? "" : " to " + maxVersion));
+        // Intact: what remains is whether this build reads it.
+        if (!found.equals(codec)) {
+            throw new UnsupportedFormatException(file, "holds an intact " + found + " file, not " + codec);
         }
-        return version;
+        if (version < minVersion || version > maxVersion) {
+            throw new UnsupportedFormatException(file, codec + " format version " + version + " (intact); this build reads "
+                    + minVersion + (maxVersion == minVersion ? "" : " to " + maxVersion));
+        }
+        return new long[] {version, headerBytes};
     }
 
     /** Forces a directory's entries (a rename into it) to disk; a no-op where the platform cannot open directories. */

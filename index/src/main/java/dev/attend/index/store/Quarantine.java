@@ -42,10 +42,15 @@ public final class Quarantine {
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(damaged, target);
             }
-            Files.writeString(dir.resolve(target.getFileName() + ".reason"), resource + ": " + reason + "\n", StandardCharsets.UTF_8);
         } catch (IOException e) {
             DamageLog.report(store, resource, damaged, null, reason + " (could not move it aside: " + e.getMessage() + ")");
             return null;
+        }
+        try { // moved: a reason file that cannot be written (a full disk) changes nothing of that
+            Files.writeString(target.resolveSibling(target.getFileName() + ".reason"), resource + ": " + reason + "\n",
+                    StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            reason = reason + " (its .reason file could not be written: " + e.getMessage() + ")";
         }
         DamageLog.report(store, resource, damaged, target, reason);
         return target;

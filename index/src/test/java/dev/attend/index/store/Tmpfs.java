@@ -50,18 +50,24 @@ public final class Tmpfs implements AutoCloseable {
         return n;
     }
 
+    /** Unmounts; a busy mount is detached lazily rather than left behind on the machine. */
     @Override
     public void close() {
-        run("umount", dir.toString());
+        if (!run("umount", dir.toString()) && !run("umount", "-l", dir.toString())) {
+            throw new IllegalStateException("could not unmount the test's tmpfs at " + dir);
+        }
     }
 
     private static boolean run(String... command) {
         try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes());
-            boolean ok = p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            boolean exited = p.waitFor(30, TimeUnit.SECONDS);
+            if (!exited) {
+                p.destroyForcibly();
+            }
+            boolean ok = exited && p.exitValue() == 0;
             if (!ok) {
-                System.out.println("Tmpfs: " + String.join(" ", command) + ": " + out.strip());
+                System.out.println("Tmpfs: " + String.join(" ", command) + " failed" + (exited ? " (exit " + p.exitValue() + ")" : " (timed out)"));
             }
             return ok;
         } catch (IOException e) {
