@@ -217,14 +217,21 @@ public final class AttendServer {
     private void health(Context ctx) {
         long uptime = Duration.ofNanos(System.nanoTime() - startedNanos).toSeconds();
         List<HealthResponse.Problem> problems = new ArrayList<>();
-        List<Path> roots = new ArrayList<>(watchedRoots);
-        roots.add(config.dataDir());
-        String shownRoot = config.dataDir().toAbsolutePath().normalize().toString();
-        dev.attend.index.store.DamageLog.all().stream()
-                .filter(d -> roots.stream().anyMatch(r -> d.path().toAbsolutePath().normalize().startsWith(r.toAbsolutePath().normalize())))
-                .forEach(d -> problems.add(new HealthResponse.Problem(d.store(), d.resource(),
-                        d.reason().replace(shownRoot, "<data-dir>"), d.at().toString(),
-                        d.quarantinedTo() == null ? null : d.quarantinedTo().getFileName().toString())));
+        List<Path> roots = new ArrayList<>();
+        roots.add(config.dataDir().toAbsolutePath().normalize()); // first: its name is what a reason shows
+        watchedRoots.forEach(r -> roots.add(r.toAbsolutePath().normalize()));
+        for (dev.attend.index.store.DamageLog.Damage d : dev.attend.index.store.DamageLog.all()) {
+            Path at = d.path().toAbsolutePath().normalize();
+            if (roots.stream().noneMatch(at::startsWith)) {
+                continue;
+            }
+            String reason = d.reason(); // /health needs no token: no absolute path in it
+            for (int i = 0; i < roots.size(); i++) {
+                reason = reason.replace(roots.get(i).toString(), i == 0 ? "<data-dir>" : "<" + roots.get(i).getFileName() + ">");
+            }
+            problems.add(new HealthResponse.Problem(d.store(), d.resource(), reason, d.at().toString(),
+                    d.quarantinedTo() == null ? null : d.quarantinedTo().getFileName().toString()));
+        }
         for (java.util.function.Supplier<List<HealthResponse.Problem>> check : healthChecks) {
             problems.addAll(check.get());
         }

@@ -139,31 +139,44 @@ class HostileInputTest {
         }
     }
 
-    /** Sends a request's head and then its body one byte per {@code pauseMs}; returns the status line, or "" if closed. */
+    /**
+     * Sends a request's head and then its body one byte per {@code pauseMs}, while another thread reads the answer from
+     * the start (so an answer followed by the server closing is read, not lost to a reset); returns the status line.
+     */
     private static String trickle(AttendServer server, int bodyBytes, int pauseMs, int bytesToSend) {
         URI u = URI.create(server.url());
         try (Socket s = new Socket(u.getHost(), u.getPort())) {
             s.setSoTimeout(60_000);
+            java.util.concurrent.CompletableFuture<String> answer = new java.util.concurrent.CompletableFuture<>();
+            Thread reader = Thread.ofVirtual().start(() -> {
+                try {
+                    InputStream in = s.getInputStream();
+                    StringBuilder line = new StringBuilder();
+                    for (int c; line.length() < 12 && (c = in.read()) >= 0; ) {
+                        line.append((char) c);
+                    }
+                    answer.complete(line.toString());
+                } catch (IOException e) {
+                    answer.complete("");
+                }
+            });
             OutputStream out = s.getOutputStream();
             out.write(("POST /v1/recsys/recommend HTTP/1.1\r\nHost: " + u.getHost() + ":" + u.getPort()
                     + "\r\nContent-Type: application/json\r\nContent-Length: " + bodyBytes + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
             out.flush();
             try {
-                for (int i = 0; i < bytesToSend; i++) {
+                for (int i = 0; i < bytesToSend && !answer.isDone(); i++) {
                     out.write(' ');
                     out.flush();
                     Thread.sleep(pauseMs);
-                    if (s.getInputStream().available() > 0) {
-                        break;
-                    }
                 }
             } catch (IOException closed) {
-                // the server closed the connection on us: read what it said
+                // the server closed the connection on us: the reader has what it said
             }
-            InputStream in = s.getInputStream();
-            byte[] head = in.readNBytes(12);
-            return new String(head, StandardCharsets.US_ASCII);
-        } catch (IOException | InterruptedException e) {
+            String status = answer.get(60, TimeUnit.SECONDS);
+            reader.join();
+            return status;
+        } catch (Exception e) {
             return "";
         }
     }
@@ -183,9 +196,11 @@ class HostileInputTest {
                     HttpResponse<String> r = json(server, "POST", "/v1/kv/sessions", "{\"id\":\"ok" + i + "\",\"layers\":1,\"kvHeads\":1,\"headDim\":4}");
                     assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
                 }
+                Future<String> stalled = pool.submit(() -> trickle(server, 1000, 100, 0)); // sends its head, then nothing
                 for (Future<String> f : slow) {
                     assertThat(f.get(60, TimeUnit.SECONDS)).as("a trickling body is cut off with a 408").startsWith("HTTP/1.1 408");
                 }
+                assertThat(stalled.get(60, TimeUnit.SECONDS)).as("a stalled body is cut off with a 408").startsWith("HTTP/1.1 408");
                 // a client that goes away mid-body leaves nothing behind
                 URI u = URI.create(server.url());
                 try (Socket s = new Socket(u.getHost(), u.getPort())) {
@@ -250,7 +265,6 @@ class HostileInputTest {
                         .statusCode()).isEqualTo(201);
                 Path filler = small.dir().resolve("filler");
                 dev.attend.index.store.Tmpfs.fill(filler);
-                String keys = "[" + "[" + "0.5,".repeat(63) + "0.5]," + "]";
                 StringBuilder rows = new StringBuilder("[");
                 for (int t = 0; t < 400; t++) {
                     rows.append(t == 0 ? "" : ",").append("[").append("0.25,".repeat(63)).append(t % 7).append("]");
@@ -290,7 +304,6 @@ class HostileInputTest {
                 HttpResponse<String> indexed = json(server, "POST", "/v1/search/documents", documents);
                 assertThat(indexed.statusCode()).as(indexed.body()).isEqualTo(200);
                 assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("documents").asInt()).isEqualTo(50);
-                assertThat(keys).isNotEmpty();
             }
         }
     }

@@ -163,7 +163,9 @@ public final class ServeCommand implements Callable<Integer> {
         ServerMetrics metrics = new ServerMetrics();
         kvSessions.bindMetrics(metrics.registry());
         recsys.bindMetrics(metrics.registry());
-        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).routes(search).build();
+        // A model outside the data directory is quarantined beside itself: /health watches its folder too.
+        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).routes(search)
+                .watch(config.recsysModelFile().toAbsolutePath().getParent()).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();
             kvSessions.close();

@@ -155,6 +155,10 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                     .description("Events the served model learned from online").register(registry);
             io.micrometer.core.instrument.Gauge.builder("attend.recsys.online.auc", t, x -> x.stats().prequentialAuc())
                     .description("Prequential AUC of online training over its recent scored events").register(registry);
+            // A Gauge of a count that only grows: Prometheus's _total suffix is kept for counters.
+            io.micrometer.core.instrument.Gauge.builder("attend.recsys.online.items.refused", t, OnlineTraining::itemsRefused)
+                    .description("Events on new items not learned because the new-item limit (per window or in all) was reached")
+                    .register(registry);
         }
         if (store == null) {
             return this; // the topology's store is spread over instances; Kafka Streams has its own metrics
