@@ -4,6 +4,7 @@ import dev.attend.index.store.CorruptFileException;
 import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
+import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.recsys.data.ItemCatalog;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
@@ -25,7 +26,8 @@ import java.util.List;
  *
  * <p>Version 2 files (before the checksum: {@code [magic "ATTENDSM"][2][the same payload]}) still load, without a
  * check of their bytes; saving writes version {@value #FORMAT_VERSION}. A damaged file is a
- * {@link CorruptFileException}, never a model with wrong weights; {@link #loadOrQuarantine} moves it aside.
+ * {@link CorruptFileException}, never a model with wrong weights; {@link #loadOrQuarantine} moves it aside. An intact
+ * file of another version or codec is an {@link UnsupportedFormatException}: reported, never moved or written over.
  */
 public final class ModelFiles {
 
@@ -75,36 +77,105 @@ public final class ModelFiles {
      *
      * @throws CorruptFileException when the file is damaged (checksum, length, header, or a payload that does not
      *     parse): never a model with wrong weights
-     * @throws IOException when it cannot be read, or is not a model file of a version this build reads
+     * @throws UnsupportedFormatException when it is an intact file of a codec or version this build does not read
+     * @throws IOException when it cannot be read, or is not a model file
      */
     public static Saved loadWithCatalog(Path file) throws IOException {
+        boolean framed = DurableFile.isFramed(file);
         try (DataInputStream in = open(file)) {
-            SequenceModel model = readModel(in, file);
-            ItemCatalog catalog = in.readBoolean() ? ItemCatalog.read(in) : null;
-            if (catalog != null && (catalog.items() != model.repItem.rows - 1 || catalog.categories() != model.repCat.rows - 1)) {
-                throw new CorruptFileException(file, "the item catalog does not match the model's tables");
+            try {
+                SequenceModel model = readModel(in, file);
+                ItemCatalog catalog = in.readBoolean() ? ItemCatalog.read(in) : null;
+                if (catalog != null && (catalog.items() != model.repItem.rows - 1 || catalog.categories() != model.repCat.rows - 1)) {
+                    throw new CorruptFileException(file, "the item catalog does not match the model's tables");
+                }
+                return new Saved(model, catalog);
+            } catch (CorruptFileException e) {
+                throw unparsable(file, framed, e.getMessage(), e);
+            } catch (java.io.EOFException e) {
+                throw unparsable(file, framed, "truncated", e);
+            } catch (IllegalArgumentException | IllegalStateException | NegativeArraySizeException e) {
+                throw unparsable(file, framed, "unreadable: " + e.getMessage(), e); // a catalog that does not parse
             }
-            return new Saved(model, catalog);
-        } catch (java.io.EOFException e) {
-            throw new CorruptFileException(file, "truncated", e);
-        } catch (IllegalArgumentException | IllegalStateException | NegativeArraySizeException e) {
-            throw new CorruptFileException(file, "unreadable: " + e.getMessage(), e); // a catalog that does not parse
         }
+    }
+
+    /**
+     * A payload that does not parse: damage in an unframed (unchecked) file; in a framed one, whose checksum held, a
+     * file this build cannot read (written by another build), not damage.
+     */
+    private static IOException unparsable(Path file, boolean framed, String why, Exception cause) {
+        String m = String.valueOf(why);
+        m = m.startsWith(file + ": ") ? m.substring(file.toString().length() + 2) : m;
+        if (framed) {
+            UnsupportedFormatException u = new UnsupportedFormatException(file, "intact (its checksum holds) but this build cannot parse"
+                    + " its payload: " + m);
+            u.initCause(cause);
+            return u;
+        }
+        return new CorruptFileException(file, m, cause);
     }
 
     /**
      * Loads the model in {@code file}; when it is damaged ({@link CorruptFileException}) moves it to
      * {@code <storeRoot>/quarantine/}, reports it to the {@link DamageLog} and returns null (serve without a model).
-     * Other failures (unreadable, another format version) are thrown.
+     * A file this build cannot read but that is not damage (an intact file of another format version or codec,
+     * {@link UnsupportedFormatException}, or an I/O error reading it) is left in place, reported (with no quarantine
+     * target) and null is returned too: {@link #loadReporting} tells the two apart.
      */
     public static Saved loadOrQuarantine(Path file, Path storeRoot) throws IOException {
-        try {
-            return loadWithCatalog(file);
-        } catch (CorruptFileException e) {
-            String reason = e.getMessage().startsWith(file + ": ") ? e.getMessage().substring(file.toString().length() + 2) : e.getMessage();
-            Quarantine.moveAside(storeRoot, STORE, "model " + file.getFileName(), file, "damaged model file: " + reason);
-            return null;
+        return loadReporting(file, storeRoot).saved();
+    }
+
+    /**
+     * What {@link #loadReporting} found: the model, or (null) the {@link DamageLog} entry that says why not. A
+     * {@code damage} whose {@link DamageLog.Damage#quarantinedTo()} is null left the file in place (another format, or
+     * unreadable: do not write over it); a non-null one moved the damaged file there.
+     */
+    public record Loaded(Saved saved, DamageLog.Damage damage) {
+        /** True when the file was damaged and moved aside (its path is free for a new model). */
+        public boolean quarantined() {
+            return damage != null && damage.quarantinedTo() != null;
         }
+
+        /** True when the file could not be loaded and was left where it is (an unsupported format, an I/O error). */
+        public boolean leftInPlace() {
+            return damage != null && damage.quarantinedTo() == null;
+        }
+    }
+
+    /** {@link #loadOrQuarantine}, saying what happened to a file that did not load. */
+    public static Loaded loadReporting(Path file, Path storeRoot) {
+        String resource = "model " + file.getFileName();
+        try {
+            return new Loaded(loadWithCatalog(file), null);
+        } catch (CorruptFileException e) {
+            Path moved = Quarantine.moveAside(storeRoot, STORE, resource, file, "damaged model file: " + reason(e, file));
+            return new Loaded(null, latest(file, moved));
+        } catch (UnsupportedFormatException e) {
+            return new Loaded(null, DamageLog.report(STORE, resource, file, null, "a model file this build does not read, left in place"
+                    + " (not damage: a newer build may read it; move or replace it to train a new model): " + reason(e, file)));
+        } catch (IOException e) {
+            return new Loaded(null, DamageLog.report(STORE, resource, file, null, "the model file could not be read, left in place: "
+                    + reason(e, file)));
+        }
+    }
+
+    private static String reason(IOException e, Path file) {
+        String m = String.valueOf(e.getMessage());
+        return m.startsWith(file + ": ") ? m.substring(file.toString().length() + 2) : m;
+    }
+
+    /** The damage {@link Quarantine#moveAside} just reported about {@code file}. */
+    private static DamageLog.Damage latest(Path file, Path moved) {
+        List<DamageLog.Damage> all = DamageLog.all();
+        for (int i = all.size() - 1; i >= 0; i--) {
+            DamageLog.Damage d = all.get(i);
+            if (d.path().equals(file) && java.util.Objects.equals(d.quarantinedTo(), moved)) {
+                return d;
+            }
+        }
+        return new DamageLog.Damage(STORE, "model " + file.getFileName(), file, moved, "damaged model file", java.time.Instant.now());
     }
 
     /** A model with its optimiser's state after {@code epochs} epochs (for {@link Trainer} to resume). */
@@ -161,7 +232,7 @@ public final class ModelFiles {
             }
             int version = in.readInt();
             if (version != OLDEST_VERSION) {
-                throw new IOException(file + " has format version " + version + "; this build reads versions " + OLDEST_VERSION + " to "
+                throw new UnsupportedFormatException(file, "unframed model format version " + version + "; this build reads versions " + OLDEST_VERSION + " to "
                         + FORMAT_VERSION);
             }
             LOG.log(System.Logger.Level.WARNING, file + " is a version " + version + " model file, without a checksum: its bytes are not"

@@ -139,4 +139,49 @@ class ModelFilesTest {
             assertThat(d.reason()).contains("checksum");
         });
     }
+
+    @Test
+    void anIntactModelOfAnotherVersionOrThatThisBuildCannotParseIsLeftInPlaceAndReportedNotQuarantined(@TempDir Path dir) throws Exception {
+        SequenceModel m = small();
+        Path file = dir.resolve("model.bin");
+        ModelFiles.save(m, file);
+        byte[] payload;
+        try (DurableFile.Reader r = DurableFile.open(file, ModelFiles.CODEC, ModelFiles.FORMAT_VERSION, ModelFiles.FORMAT_VERSION)) {
+            payload = r.in().readNBytes((int) r.payloadBytes());
+        }
+        // A newer build's model: intact, version 4.
+        DurableFile.write(file, ModelFiles.CODEC, ModelFiles.FORMAT_VERSION + 1, out -> out.write(payload));
+        byte[] newer = Files.readAllBytes(file);
+        assertThatThrownBy(() -> ModelFiles.load(file)).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class);
+        ModelFiles.Loaded loaded = ModelFiles.loadReporting(file, dir);
+        assertThat(loaded.saved()).isNull();
+        assertThat(loaded.leftInPlace()).isTrue();
+        assertThat(loaded.quarantined()).isFalse();
+        assertThat(loaded.damage().quarantinedTo()).isNull();
+        assertThat(loaded.damage().reason()).contains("version " + (ModelFiles.FORMAT_VERSION + 1)).contains("left in place");
+        assertThat(ModelFiles.loadOrQuarantine(file, dir)).isNull();
+        assertThat(Files.readAllBytes(file)).isEqualTo(newer);
+        assertThat(dir.resolve(Quarantine.DIR)).doesNotExist();
+
+        // This version, intact (the checksum holds), but a model kind this build does not know: not damage either.
+        DurableFile.write(file, ModelFiles.CODEC, ModelFiles.FORMAT_VERSION, out -> {
+            out.writeUTF("FUTURE_KIND");
+            out.write(payload, 2 + ((payload[0] & 0xff) << 8 | (payload[1] & 0xff)), 100);
+        });
+        byte[] unknown = Files.readAllBytes(file);
+        ModelFiles.Loaded kind = ModelFiles.loadReporting(file, dir);
+        assertThat(kind.leftInPlace()).isTrue();
+        assertThat(kind.damage().reason()).contains("cannot parse");
+        assertThat(Files.readAllBytes(file)).isEqualTo(unknown);
+        assertThat(dir.resolve(Quarantine.DIR)).doesNotExist();
+        assertThat(DamageLog.under(dir)).allSatisfy(d -> assertThat(d.quarantinedTo()).isNull()).hasSize(3);
+
+        // Damage is still moved aside, and says so.
+        ModelFiles.save(m, file);
+        flip(file, Files.size(file) / 2);
+        ModelFiles.Loaded damaged = ModelFiles.loadReporting(file, dir);
+        assertThat(damaged.quarantined()).isTrue();
+        assertThat(damaged.damage().quarantinedTo()).exists();
+        assertThat(file).doesNotExist();
+    }
 }
