@@ -20,6 +20,8 @@ public enum ConfigKey {
     MAX_CONCURRENT_REQUESTS("attend.max-concurrent-requests", "ATTEND_MAX_CONCURRENT_REQUESTS", "--max-concurrent-requests"),
     BODY_READ_TIMEOUT_MS("attend.body-read-timeout-ms", "ATTEND_BODY_READ_TIMEOUT_MS", "--body-read-timeout-ms"),
     ALLOWED_ORIGINS("attend.allowed-origins", "ATTEND_ALLOWED_ORIGINS", "--allowed-origins"),
+    RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE("attend.recsys-online-new-items-per-minute", "ATTEND_RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE", null),
+    RECSYS_ONLINE_MAX_ITEMS("attend.recsys-online-max-items", "ATTEND_RECSYS_ONLINE_MAX_ITEMS", null),
     // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
     KV_MAX_LAYERS(dev.attend.retrieval.KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
     KV_MAX_KV_HEADS(dev.attend.retrieval.KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),

@@ -33,11 +33,15 @@ import java.util.Objects;
  * @param allowedOrigins  the browser origins (e.g. {@code https://app.example.com}) allowed besides the server's
  *                        own; a request from any other {@code Origin} gets a 403
  * @param kvLimits        the shapes, tokens and bytes a KV session (and all of them) may hold
+ * @param recsysOnlineNewItemsPerMinute new items online training admits per minute (an event on a new item beyond
+ *                        it is not learned: junk ids cannot grow the model without bound)
+ * @param recsysOnlineMaxItems the most items the online model may hold
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
                            Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap,
                            double recsysOnlineSteps, String authToken, int maxConcurrentRequests, Duration bodyReadTimeout,
-                           List<String> allowedOrigins, KvSessionLimits kvLimits) {
+                           List<String> allowedOrigins, KvSessionLimits kvLimits, int recsysOnlineNewItemsPerMinute,
+                           int recsysOnlineMaxItems) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -51,6 +55,8 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
     /** Shorter bearer tokens are refused: a guessable token protects nothing. */
     public static final int MIN_AUTH_TOKEN_CHARS = 16;
     public static final Duration DEFAULT_BODY_READ_TIMEOUT = Duration.ofSeconds(10);
+    public static final int DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE = 10_000;
+    public static final int DEFAULT_ONLINE_MAX_ITEMS = 1_000_000;
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -90,6 +96,10 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         }
         allowedOrigins = List.copyOf(Objects.requireNonNull(allowedOrigins, "allowedOrigins"));
         Objects.requireNonNull(kvLimits, "kvLimits");
+        if (recsysOnlineNewItemsPerMinute < 0 || recsysOnlineMaxItems < 1) {
+            throw new IllegalArgumentException("recsysOnlineNewItemsPerMinute must be >= 0 and recsysOnlineMaxItems >= 1, got "
+                    + recsysOnlineNewItemsPerMinute + " and " + recsysOnlineMaxItems);
+        }
         if (shutdownTimeout.isNegative()) {
             throw new IllegalArgumentException("shutdownTimeout must not be negative, got " + shutdownTimeout);
         }
@@ -98,82 +108,104 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
                 DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0, null,
-                DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_BODY_READ_TIMEOUT, List.of(), KvSessionLimits.defaults());
+                DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_BODY_READ_TIMEOUT, List.of(), KvSessionLimits.defaults(),
+                DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE, DEFAULT_ONLINE_MAX_ITEMS);
     }
 
     public ServerConfig withHost(String newHost) {
         return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
         return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withKafkaBootstrap(String newBootstrap) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withRecsysOnlineSteps(double share) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, share, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, share, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withAuthToken(String token) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, token, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, token, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withMaxConcurrentRequests(int n) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, n, bodyReadTimeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, n, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withBodyReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, timeout, allowedOrigins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, timeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, origins, kvLimits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, origins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
     }
 
     public ServerConfig withKvLimits(KvSessionLimits limits) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
-                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, limits);
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, limits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems);
+    }
+
+    public ServerConfig withRecsysOnlineItemLimits(int newPerMinute, int maxItems) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                newPerMinute, maxItems);
     }
 
     /** The token shown nowhere: a config printed or logged must not leak it. */
@@ -183,7 +215,8 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
                 + shutdownTimeout + ", kvSessionTtl=" + kvSessionTtl + ", kvDurability=" + kvDurability + ", recsysModel=" + recsysModel
                 + ", kafkaBootstrap=" + kafkaBootstrap + ", recsysOnlineSteps=" + recsysOnlineSteps + ", authToken="
                 + (authToken == null ? "none" : "(set)") + ", maxConcurrentRequests=" + maxConcurrentRequests
-                + ", bodyReadTimeout=" + bodyReadTimeout + ", allowedOrigins=" + allowedOrigins + ", kvLimits=" + kvLimits + "]";
+                + ", bodyReadTimeout=" + bodyReadTimeout + ", allowedOrigins=" + allowedOrigins + ", kvLimits=" + kvLimits
+                + ", recsysOnlineNewItemsPerMinute=" + recsysOnlineNewItemsPerMinute + ", recsysOnlineMaxItems=" + recsysOnlineMaxItems + "]";
     }
 
     /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */

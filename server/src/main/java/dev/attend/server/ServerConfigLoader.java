@@ -117,6 +117,8 @@ public final class ServerConfigLoader {
         Setting concurrent = settings.get(ConfigKey.MAX_CONCURRENT_REQUESTS);
         Setting bodyRead = settings.get(ConfigKey.BODY_READ_TIMEOUT_MS);
         Setting origins = settings.get(ConfigKey.ALLOWED_ORIGINS);
+        Setting newItems = settings.get(ConfigKey.RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE);
+        Setting maxItems = settings.get(ConfigKey.RECSYS_ONLINE_MAX_ITEMS);
         return new ServerConfig(
                 host == null ? defaults.host() : parseHost(host),
                 port == null ? defaults.port() : (int) parseLong(ConfigKey.PORT, port, 0, 65535,
@@ -138,7 +140,11 @@ public final class ServerConfigLoader {
                 bodyRead == null ? defaults.bodyReadTimeout() : Duration.ofMillis(parseLong(ConfigKey.BODY_READ_TIMEOUT_MS, bodyRead,
                         1, 3_600_000, "a number of milliseconds from 1 to 3600000")),
                 origins == null ? defaults.allowedOrigins() : parseOrigins(origins),
-                kvLimits(settings));
+                kvLimits(settings),
+                newItems == null ? defaults.recsysOnlineNewItemsPerMinute() : (int) parseLong(ConfigKey.RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE,
+                        newItems, 0, Integer.MAX_VALUE, "zero (no new items) or a positive number of items a minute"),
+                maxItems == null ? defaults.recsysOnlineMaxItems() : (int) parseLong(ConfigKey.RECSYS_ONLINE_MAX_ITEMS, maxItems, 1,
+                        Integer.MAX_VALUE, "a positive number of items"));
     }
 
     /** The KV session limits: each key from where it was set, the rest at their defaults; a bad one names its source. */

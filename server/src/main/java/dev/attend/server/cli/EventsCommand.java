@@ -74,6 +74,10 @@ public final class EventsCommand implements Callable<Integer> {
                     producer.send(batch);
                     bar.stepBy(batch.size());
                 }
+            } catch (dev.attend.streaming.KafkaUnavailableException e) {
+                spec.commandLine().getErr().println("attend: Kafka at " + servers + " does not take events: " + e.getMessage());
+                spec.commandLine().getErr().flush();
+                return 1;
             }
             spec.commandLine().getOut().printf(Locale.ROOT, "%,d events sent to %s (Kafka at %s)%n", events.size(),
                     EventTopics.defaults().events(), servers);

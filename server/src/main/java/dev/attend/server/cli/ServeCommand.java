@@ -133,7 +133,8 @@ public final class ServeCommand implements Callable<Integer> {
                 EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"),
                         new HostInfo(config.host(), config.port()), SequenceStream.DEFAULT_MAX_PER_USER);
                 recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null,
-                        config.recsysOnlineSteps(), config.host() + "-" + config.port());
+                        config.recsysOnlineSteps(), config.host() + "-" + config.port(), config.recsysOnlineNewItemsPerMinute(),
+                        config.recsysOnlineMaxItems());
             } else {
                 recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
             }
@@ -165,7 +166,7 @@ public final class ServeCommand implements Callable<Integer> {
         recsys.bindMetrics(metrics.registry());
         // A model outside the data directory is quarantined beside itself: /health watches its folder too.
         AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).routes(search)
-                .watch(config.recsysModelFile().toAbsolutePath().getParent()).build();
+                .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();
             kvSessions.close();

@@ -86,12 +86,20 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
      */
     public RecsysRoutes(EventStreaming streaming, Scorer scorer, Path modelFile, boolean required, double onlineSteps, String instance)
             throws IOException {
+        this(streaming, scorer, modelFile, required, onlineSteps, instance, dev.attend.server.ServerConfig.DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE,
+                dev.attend.server.ServerConfig.DEFAULT_ONLINE_MAX_ITEMS);
+    }
+
+    /** The same, admitting at most {@code newItemsPerMinute} new items a minute and {@code maxItems} in all to online training. */
+    public RecsysRoutes(EventStreaming streaming, Scorer scorer, Path modelFile, boolean required, double onlineSteps, String instance,
+                        int newItemsPerMinute, int maxItems) throws IOException {
         this(null, streaming, scorer, modelFile, required);
         if (recommender != null && onlineSteps > 0) {
             try {
                 training = new OnlineTraining(streaming.bootstrapServers(), streaming.topics(), streaming.sequences(), recommender.model(),
                         recommender.catalog(), OnlineTraining.Options.defaults(instance, modelFile)
-                        .withLearner(OnlineLearner.Options.defaults().withStepFraction(onlineSteps)));
+                        .withLearner(OnlineLearner.Options.defaults().withStepFraction(onlineSteps))
+                        .withNewItemLimit(newItemsPerMinute, java.time.Duration.ofMinutes(1)).withMaxItems(maxItems));
             } catch (RuntimeException e) {
                 close();
                 throw e;
@@ -140,6 +148,15 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         }
         this.recommender = r;
         this.modelFile = modelFile;
+    }
+
+    /** For {@code /health}: the event stream's broker failure, if any (the embedded broker stops on a fatal error). */
+    public List<dev.attend.server.HealthResponse.Problem> problems() {
+        if (streaming == null) {
+            return List.of();
+        }
+        return streaming.brokerFailure().map(reason -> List.of(new dev.attend.server.HealthResponse.Problem("events", "kafka broker",
+                reason.replaceAll("(/[^\\s:;,]+)+", "<path>"), java.time.Instant.now().toString(), null))).orElse(List.of());
     }
 
     /** The local behaviour store (null when events stream through Kafka). */
@@ -228,6 +245,12 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new ApiException(503, "unavailable", "interrupted while sending the events to Kafka");
+            } catch (dev.attend.streaming.KafkaUnavailableException e) {
+                // the broker failed (e.g. its disk) or cannot be reached; reads go on from the local stores
+                LOG.warn("Events refused: {}", e.getMessage());
+                ctx.header("Retry-After", "10");
+                throw new ApiException(503, "kafka_unavailable", "Kafka cannot take events now, so none of these was accepted; "
+                        + "retry later (GET /health says why)", Map.of());
             }
             ctx.json(Map.of("accepted", events.size())); // applied (duplicates dropped) as the topology reads them
             return;
