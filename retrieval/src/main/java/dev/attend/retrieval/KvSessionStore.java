@@ -9,9 +9,9 @@ import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.ResourceId;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
-import java.io.Reader;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
@@ -46,10 +46,15 @@ import java.util.stream.Stream;
  * whose damaged record was its last comes back shorter (its next write then names the position it really has);</li>
  * <li>when a record after the damage no longer applies (it would leave a hole in a head), the whole session folder is
  * moved to the quarantine and reported, and its id is free again;</li>
- * <li>a folder with no or a damaged {@code session.properties} is moved to the quarantine and reported;</li>
- * <li>a session over this store's {@link KvSessionLimits}, or that cannot be loaded for any other reason (an
- * OutOfMemoryError in its replay included), is left in place, reported and skipped ({@link #unloaded()}); its id stays
- * taken until an operator moves it.</li>
+ * <li>a folder with a journal but no {@code session.properties}, or a damaged one ({@link CorruptFileException}, a
+ * framed file whose magic number is damaged, a plain file of an earlier build that cannot be parsed), is moved to the
+ * quarantine and reported;</li>
+ * <li>a session over this store's {@link KvSessionLimits}, one whose intact {@code session.properties} this build
+ * cannot read (another format version, a storage, retriever or head policy it does not know: a newer build's), one whose
+ * configuration cannot be read now (an I/O error: a permission, too many open files), or that cannot be loaded for any
+ * other reason (an OutOfMemoryError in its replay included), is left in place, reported and skipped
+ * ({@link #unloaded()}); its id stays taken (create refuses it) until an operator moves it, and a build or a
+ * configuration that reads it serves it again.</li>
  * </ul>
  * The rest of the store comes up in every case. Entries that are not session ids, and the {@code quarantine} folder,
  * are never read.
@@ -157,8 +162,15 @@ public final class KvSessionStore implements AutoCloseable {
         KvSessionConfig config;
         try {
             config = readConfig(configFile);
-        } catch (IOException | RuntimeException e) {
-            Quarantine.moveAside(root, STORE, resource, dir, CONFIG + " cannot be read (" + e.getMessage() + "); moved aside whole");
+        } catch (CorruptFileException e) { // damage: the session's shape is lost
+            Quarantine.moveAside(root, STORE, resource, dir, CONFIG + " is damaged (" + e.getMessage() + "); moved aside whole");
+            return;
+        } catch (UnsupportedFormatException e) { // intact, written by another (newer) build: never moved or rewritten here
+            skip(id, dir, CONFIG + " is intact but this build cannot read it (" + e.getMessage()
+                    + "); left in place, not loaded (a build that reads it will serve it again)");
+            return;
+        } catch (IOException | RuntimeException e) { // not known to be damage (a permission, too many open files): left alone
+            skip(id, dir, CONFIG + " cannot be read now (" + e + "); left in place, not loaded");
             return;
         }
         try {
@@ -275,14 +287,18 @@ public final class KvSessionStore implements AutoCloseable {
             throw new IllegalStateException("KV session " + ResourceId.shown(id) + " exists");
         }
         Path dir = rid.resolveUnder(root);
+        // The messages below reach clients (409): they name the folder relative to the data directory, never its path.
         Unloaded u = unloaded.get(id);
         if (u != null) {
-            throw new IllegalStateException("KV session " + ResourceId.shown(id) + " exists on disk but was not loaded (" + u.reason()
-                    + "); an operator must move " + dir + " first");
+            LOG.log(System.Logger.Level.WARNING, "KV session {0} not created: {1} holds a session that was not loaded ({2})",
+                    ResourceId.shown(id), dir, u.reason());
+            throw new IllegalStateException("KV session " + ResourceId.shown(id) + " exists on disk but was not loaded (see the server's"
+                    + " log and /health); an operator must move its folder " + shownFolder(id) + " first");
         }
         if (Files.exists(dir.resolve(JOURNAL), LinkOption.NOFOLLOW_LINKS) || Files.exists(dir.resolve(CONFIG), LinkOption.NOFOLLOW_LINKS)
                 || Files.isSymbolicLink(dir)) {
-            throw new IllegalStateException("KV session " + ResourceId.shown(id) + ": " + dir
+            LOG.log(System.Logger.Level.WARNING, "KV session {0} not created: {1} holds files of an earlier session", ResourceId.shown(id), dir);
+            throw new IllegalStateException("KV session " + ResourceId.shown(id) + ": its folder " + shownFolder(id)
                     + " holds files of an earlier session; a new session never reuses them");
         }
         KvSession s = new KvSession(id, config, scorer, builds, indexer, limits, budget);
@@ -309,6 +325,12 @@ public final class KvSessionStore implements AutoCloseable {
             }
             throw (RuntimeException) e;
         }
+    }
+
+    /** A session's folder as a message shows it: relative to the data directory ({@code kv/'<id>'}), the id cut as {@link ResourceId#shown}. */
+    private String shownFolder(String id) {
+        Path name = root.getFileName();
+        return (name == null ? "" : name + "/") + ResourceId.shown(id);
     }
 
     /** A valid session id ({@link ResourceId}, not the quarantine's name), or an {@link IllegalArgumentException}. */
@@ -428,24 +450,53 @@ public final class KvSessionStore implements AutoCloseable {
         DurableFile.write(file, CONFIG_CODEC, CONFIG_VERSION, out -> out.write(bytes));
     }
 
-    /** Reads a configuration: a {@link DurableFile}, or (written before it) plain properties, then rewritten as one. */
-    private static KvSessionConfig readConfig(Path file) throws IOException {
+    /**
+     * Reads a configuration: a {@link DurableFile}, or (written before it) plain properties, then rewritten as one.
+     * Damage is a {@link CorruptFileException}: a framed file that fails its checks, a framed file whose magic number is
+     * damaged (it is never read as plain properties), a plain file that cannot be parsed. An intact file this build
+     * cannot read (another format version; a framed file, or a name in a plain one, that this build does not know: a
+     * storage, a retriever, a head policy) is an {@link UnsupportedFormatException}; any other exception is neither.
+     */
+    static KvSessionConfig readConfig(Path file) throws IOException {
         Properties p = new Properties();
         boolean legacy = !DurableFile.isFramed(file);
         if (legacy) {
-            try (Reader r = Files.newBufferedReader(file)) {
-                p.load(r);
+            byte[] bytes;
+            try (java.io.InputStream in = Files.newInputStream(file)) {
+                bytes = in.readNBytes(MAX_CONFIG_BYTES + 1);
+            }
+            if (bytes.length > MAX_CONFIG_BYTES) {
+                throw new CorruptFileException(file, "a plain configuration of more than " + MAX_CONFIG_BYTES + " bytes");
+            }
+            if (looksFramed(bytes)) {
+                throw new CorruptFileException(file, "it holds the bytes of a checksummed configuration but not its header's magic number:"
+                        + " its start is damaged (it is never read as plain properties)");
+            }
+            String text;
+            try {
+                text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new CorruptFileException(file, "a plain configuration that is not text", e);
+            }
+            try {
+                p.load(new java.io.StringReader(text));
+            } catch (IllegalArgumentException e) { // a malformed unicode escape
+                throw new CorruptFileException(file, "a plain configuration that cannot be parsed: " + e.getMessage(), e);
             }
         } else {
             try (DurableFile.Reader r = DurableFile.open(file, CONFIG_CODEC, CONFIG_VERSION, CONFIG_VERSION)) {
-                if (r.payloadBytes() > 1 << 20) {
-                    throw new CorruptFileException(file, "a configuration of " + r.payloadBytes() + " bytes");
+                if (r.payloadBytes() > MAX_CONFIG_BYTES) {
+                    throw new UnsupportedFormatException(file, "an intact configuration of " + r.payloadBytes() + " bytes");
                 }
                 byte[] text = r.in().readNBytes((int) r.payloadBytes());
-                p.load(new java.io.ByteArrayInputStream(text));
+                try {
+                    p.load(new java.io.ByteArrayInputStream(text));
+                } catch (IllegalArgumentException e) {
+                    throw new UnsupportedFormatException(file, "an intact configuration this build cannot parse: " + e.getMessage());
+                }
             }
         }
-        KvSessionConfig c = parse(file, p);
+        KvSessionConfig c = parse(file, p, !legacy);
         if (legacy) {
             try {
                 writeConfig(file, c); // now checksummed
@@ -456,18 +507,65 @@ public final class KvSessionStore implements AutoCloseable {
         return c;
     }
 
-    private static KvSessionConfig parse(Path file, Properties p) throws IOException {
+    /** The largest configuration read (a real one is under 1 KB). */
+    private static final int MAX_CONFIG_BYTES = 1 << 20;
+
+    /**
+     * Whether the bytes of a file without the framed format's magic number are still clearly a framed file: they hold
+     * the codec's name, or a NUL byte (which plain properties never hold, and a framed file always does, in its
+     * header's name length, its version and its footer's length).
+     */
+    private static boolean looksFramed(byte[] bytes) {
+        byte[] codec = CONFIG_CODEC.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == 0) {
+                return true;
+            }
+            if (i + codec.length <= bytes.length && java.util.Arrays.equals(bytes, i, i + codec.length, codec, 0, codec.length)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The configuration {@code p} holds. {@code intact}: read from a file whose checksum held, so whatever fails is a
+     * format this build does not read ({@link UnsupportedFormatException}); from a plain file (no checksum), a missing or
+     * malformed number is damage ({@link CorruptFileException}) and only a name this build does not know (a storage, a
+     * retriever, a head policy) is unsupported.
+     */
+    private static KvSessionConfig parse(Path file, Properties p, boolean intact) throws IOException {
+        KvSessionConfig shape;
         try {
-            return new KvSessionConfig(num(p, "layers"), num(p, "kvHeads"), num(p, "queryHeadsPerKvHead"), num(p, "headDim"),
-                    num(p, "sinkTokens"), num(p, "windowTokens"), num(p, "topK"), Float.parseFloat(p.getProperty("scale")),
+            shape = new KvSessionConfig(num(p, "layers"), num(p, "kvHeads"), num(p, "queryHeadsPerKvHead"), num(p, "headDim"),
+                    num(p, "sinkTokens"), num(p, "windowTokens"), num(p, "topK"), Float.parseFloat(required(p, "scale")),
                     new AttentionAwareIndex.Params(num(p, "index.maxDegree"), num(p, "index.queryNeighbors"),
                             num(p, "index.pivotsPerQuery"), num(p, "index.buildBeam"), num(p, "index.entryPoints")),
-                    Precision.valueOf(p.getProperty("storage")),
-                    KvSessionConfig.Retriever.of(p.getProperty("retriever", KvSessionConfig.Retriever.ATTENTION_AWARE.wireName())),
-                    Boolean.parseBoolean(p.getProperty("indexPerQueryHead", "false")), policies(p)).checked();
+                    Precision.FLOAT32, KvSessionConfig.Retriever.ATTENTION_AWARE, false, HeadPolicies.defaults());
         } catch (RuntimeException e) {
-            throw new IOException(file + " is not a valid KV session configuration: " + e.getMessage(), e);
+            String why = "not a valid KV session configuration: " + e.getMessage();
+            if (intact) {
+                throw new UnsupportedFormatException(file, "an intact configuration this build cannot read, " + why);
+            }
+            throw new CorruptFileException(file, why, e);
         }
+        try {
+            return new KvSessionConfig(shape.layers(), shape.kvHeads(), shape.queryHeadsPerKvHead(), shape.headDim(), shape.sinkTokens(),
+                    shape.windowTokens(), shape.topK(), shape.scale(), shape.indexParams(), Precision.valueOf(required(p, "storage").strip()),
+                    KvSessionConfig.Retriever.of(p.getProperty("retriever", KvSessionConfig.Retriever.ATTENTION_AWARE.wireName()).strip()),
+                    Boolean.parseBoolean(p.getProperty("indexPerQueryHead", "false").strip()), policies(p)).checked();
+        } catch (RuntimeException e) {
+            throw new UnsupportedFormatException(file, "a storage, retriever or head policy this build does not know, or does not"
+                    + " accept together: " + e.getMessage());
+        }
+    }
+
+    private static String required(Properties p, String key) {
+        String v = p.getProperty(key);
+        if (v == null) {
+            throw new IllegalArgumentException("missing " + key);
+        }
+        return v;
     }
 
     /** The head policies of a configuration file ({@code policy} and {@code policy.<layer>/<kvHead>}; retrieval when absent). */
@@ -482,10 +580,6 @@ public final class KvSessionStore implements AutoCloseable {
     }
 
     private static int num(Properties p, String key) {
-        String v = p.getProperty(key);
-        if (v == null) {
-            throw new IllegalArgumentException("missing " + key);
-        }
-        return Integer.parseInt(v.strip());
+        return Integer.parseInt(required(p, key).strip());
     }
 }
