@@ -132,6 +132,42 @@ class RecsysStreamingTest {
         assertThat(dev.attend.recsys.model.ModelFiles.loadWithCatalog(modelFile).catalog().items()).isEqualTo(5 + 40);
     }
 
+    @Test
+    void aFailedEmbeddedBrokerIsA503AndAProblemInHealthWhileReadsGoOn() throws Exception {
+        // issue 20 item 4: a broker whose log directory failed made Kafka halt the whole process
+        try (Scorer scorer = Scorers.create("simd")) {
+            int port = freePort();
+            Path events = dir.resolve("events");
+            RecsysRoutes routes = new RecsysRoutes(EventStreaming.start(null, events, new HostInfo("127.0.0.1", port), 1000), scorer,
+                    dir.resolve("no-model.bin"), false, 1.0, "a");
+            AttendServer a = AttendServer.builder().routes(routes).healthCheck(routes::problems).build().start(config(port, "a"));
+            try {
+                assertThat(post(a, Map.of("events", List.of(event(7, 1, 100)))).statusCode()).isEqualTo(200);
+                TestHttp.awaitUserLength(a, 7, 1);
+                Path log = events.resolve("kafka/log");
+                java.nio.file.Files.move(log, events.resolve("kafka/log.moved"));
+                java.nio.file.Files.writeString(log, "not a directory");
+                long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+                JsonNode health;
+                do {
+                    Thread.sleep(100);
+                    health = TestHttp.json(TestHttp.get(a, "/health"));
+                } while ("ok".equals(health.get("status").asText()) && System.nanoTime() < deadline);
+                assertThat(health.get("status").asText()).as(health.toString()).isEqualTo("degraded");
+                assertThat(health.get("problems").toString()).contains("kafka broker").doesNotContain(dir.toString());
+                HttpResponse<String> refused = post(a, Map.of("events", List.of(event(7, 2, 200))));
+                assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+                assertThat(TestHttp.json(refused).get("error").get("code").asText()).isEqualTo("kafka_unavailable");
+                HttpResponse<String> read = TestHttp.get(a, "/v1/recsys/users/7");
+                assertThat(read.statusCode()).isEqualTo(200);
+                assertThat(TestHttp.json(read).get("length").asInt()).isEqualTo(1);
+            } finally {
+                a.stop();
+                routes.close();
+            }
+        }
+    }
+
     private ServerConfig config(int port, String name) {
         return ServerConfig.defaults().withPort(port).withDataDir(dir.resolve(name + "-data")).withShutdownTimeout(Duration.ofSeconds(2));
     }
