@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.CRC32C;
 import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
 
@@ -34,12 +35,17 @@ import dev.attend.index.store.StorageErrors;
  *       survives a crash, and a batch is in the log whole or not at all. A write that fails (a full disk) cuts the log
  *       back to its length before the batch, leaves memory as it was and throws
  *       {@link StorageErrors.StorageFullException} (or an {@link IOException}); the next append after space returns
- *       works and is durable.</li>
- *   <li>Opening replays the log. A record that fails its checksum with valid records after it (damage, not a crash)
- *       is skipped, those after it are kept, a copy of the damaged log goes to {@code <dir>/quarantine/} and the
- *       damage to the {@link DamageLog}; only a torn tail (no valid record after it: a crash in the middle of a write)
- *       is cut off. A log holding more than twice the live behaviours, a log with damage, and a log of the first
- *       format are rewritten to the live ones (atomically: a new file renamed into place).</li>
+ *       works and is durable. Where even the cut fails, the failed record is zeroed in place and {@value #CUT_FILE}
+ *       records where to cut: the next append or {@link #close} cuts it, else the next {@link #open} (copying the cut
+ *       bytes to the quarantine, reported): a batch its client was told failed is never replayed.</li>
+ *   <li>Opening replays the log. Each record's header has a CRC of its own (format 3), so a write cut short by a crash
+ *       (a strict prefix of a record whose header checks, or an all-zero tail) is told from damage: only such a tail
+ *       is cut off silently. A record that fails its checksum (damage), in the middle or at the end, is skipped, the
+ *       records after it are kept, a copy of the whole log goes to {@code <dir>/quarantine/} and the damage to the
+ *       {@link DamageLog} before anything is cut. When no copy can be kept there, the log is left exactly as it is (not
+ *       cut, not rewritten; appends follow the damage) and that is reported: the damage is skipped again at each open.
+ *       A log holding more than twice the live behaviours, a log with damage, and a log of an older format (1: one record
+ *       per event; 2: no header CRC) are rewritten to the live ones (atomically: a new file renamed into place).</li>
  * </ul>
  * Thread-safe: appends to one user are serialised; readers get a consistent {@link Sequence} snapshot.
  */
@@ -52,11 +58,23 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
     private static final int HEADER_BYTES = 8; // magic, format version
     /** Format 1: one record per event, {@code [int length][int CRC32C of the payload][payload]}. Read, never written. */
     private static final int FORMAT_EVENTS = 1;
-    /** Format 2: one record per batch, {@code [int record magic][int length][int CRC32C of length and payload][payload]}. */
-    private static final int FORMAT_VERSION = 2;
+    /** Format 2: one record per batch, {@code [int record magic][int length][int CRC32C of length and payload][payload]}. Read. */
+    private static final int FORMAT_BATCHES = 2;
+    /**
+     * Format 3 (written): one record per batch, {@code [int record magic][int length][int CRC32C of the payload][int
+     * CRC32C of the 12 header bytes before it][payload]}: a header that checks tells a write cut short (a strict prefix
+     * of a record) from damage.
+     */
+    private static final int FORMAT_VERSION = 3;
     /** {@code "ABRB"} read little-endian: where a format-2 record starts (what a replay resynchronises on). */
     private static final int RECORD_MAGIC = 0x42524241;
     private static final int RECORD_HEADER = 12;
+    /** {@code "ABR3"} read little-endian: where a format-3 record starts. */
+    private static final int RECORD_MAGIC_3 = 0x33524241;
+    private static final int RECORD_HEADER_3 = 16;
+    /** Written when a failed batch could not be cut back off the log: where the log is to be cut at the next open. */
+    static final String CUT_FILE = "behaviors.log.cut";
+    private static final String CUT_CODEC = "attend-behaviors-cut";
     private static final int EVENT_FIXED = 34; // user, item, category, time, action length
     /** The largest record (one batch): 64 MiB, some 680,000 events. */
     static final int MAX_RECORD_BYTES = 1 << 26;
@@ -73,6 +91,10 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
     private final Object logLock = new Object();
     /** The log's length up to its last whole record (what a failed write is cut back to); under {@link #logLock}. */
     private long logEnd;
+    /** The format of the log's records (an older one only where a damaged log could not be rewritten); final after open. */
+    private int logFormat = FORMAT_VERSION;
+    /** A failed write could not be cut back off the log (see {@link #CUT_FILE}); under {@link #logLock}. */
+    private boolean cutPending;
     private long nextVersion = 1;
 
     /** How a batch's bytes reach the log (tests put a failing one in place); returns the bytes written. */
@@ -83,9 +105,25 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
 
     private volatile LogWrite logWrite = FileChannel::write;
 
+    /** How the log is cut back to a length (tests put a failing one in place). */
+    @FunctionalInterface
+    interface LogCut {
+        void cut(FileChannel log, long to) throws IOException;
+    }
+
+    private volatile LogCut logCut = (ch, to) -> {
+        ch.truncate(to);
+        ch.force(false);
+    };
+
     /** For tests: replaces how batches are written (to inject a failure part way through one). */
     void logWrite(LogWrite w) {
         this.logWrite = w;
+    }
+
+    /** For tests: replaces how a failed write is cut back off the log. */
+    void logCut(LogCut c) {
+        this.logCut = c;
     }
 
     private BehaviorSequenceStore(Path dir, FileChannel log, int maxPerUser, boolean fsync) {
@@ -113,18 +151,21 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
     public static BehaviorSequenceStore open(Path dir, int maxPerUser, boolean fsync) throws IOException {
         Files.createDirectories(dir);
         Path file = dir.resolve(LOG_FILE);
+        cutFailedWrite(file, dir);
         BehaviorSequenceStore replayed = new BehaviorSequenceStore(null, null, maxPerUser, false);
         Replay r = null;
         if (Files.exists(file)) {
             r = replay(file, dir, replayed);
         }
         long live = replayed.events();
-        if (r == null || r.format() != FORMAT_VERSION || r.damaged() || r.events() > 2 * live + 1024) {
+        boolean rewritable = r == null || r.copyKept();
+        if (rewritable && (r == null || r.format() != FORMAT_VERSION || r.damaged() || r.events() > 2 * live + 1024)) {
             rewrite(file, replayed);
         }
         FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE);
         BehaviorSequenceStore store = new BehaviorSequenceStore(dir, channel, maxPerUser, fsync);
         store.logEnd = channel.size();
+        store.logFormat = rewritable ? FORMAT_VERSION : r.format(); // a log left as it is grows in its own format
         store.users.putAll(replayed.users);
         store.nextVersion = replayed.nextVersion;
         return store;
@@ -152,13 +193,18 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
             return 0;
         }
         if (log != null) {
-            ByteBuffer buf = encode(events);
+            ByteBuffer buf = encode(events, logFormat);
             synchronized (logLock) {
                 if (!log.isOpen()) {
                     throw new IOException("the behaviour store is closed");
                 }
-                if (log.size() != logEnd) {
-                    log.truncate(logEnd); // what an earlier failed write left, if cutting it back failed then
+                if (cutPending || log.size() != logEnd) {
+                    try { // what an earlier failed write left, where cutting it back failed then
+                        logCut.cut(log, logEnd);
+                        clearCutMarker();
+                    } catch (IOException e) {
+                        throw failed(e);
+                    }
                 }
                 try {
                     long at = logEnd;
@@ -181,10 +227,11 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
     /** Cuts the log back to its last whole record after a failed write; the exception to throw (nothing applied). */
     private IOException failed(IOException e) {
         try {
-            log.truncate(logEnd);
-            log.force(false);
+            logCut.cut(log, logEnd);
+            clearCutMarker();
         } catch (IOException t) {
-            e.addSuppressed(t); // the next append cuts it first; a replay would skip it anyway
+            e.addSuppressed(t);
+            protectTail(e); // the next append or close() cuts it; until then a crash must not keep it
         }
         if (StorageErrors.isDiskFull(e)) {
             return new StorageErrors.StorageFullException("the disk of the behaviour store is full: the batch was not stored or applied; "
@@ -242,13 +289,138 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
         return n;
     }
 
+    /**
+     * Closes the log, first cutting off what a failed write left there (a batch its client was told failed). When that
+     * cannot be cut, the marker {@link #CUT_FILE} written at the failure makes the next {@link #open} cut it (and if
+     * neither the cut nor the marker could be written, this throws, saying so).
+     */
     @Override
     public void close() throws IOException {
         if (log != null) {
             synchronized (logLock) {
-                log.close();
+                if (!log.isOpen()) {
+                    return;
+                }
+                IOException problem = null;
+                try {
+                    if (cutPending || log.size() != logEnd) {
+                        try {
+                            logCut.cut(log, logEnd);
+                            clearCutMarker();
+                        } catch (IOException e) {
+                            problem = new IOException("the behaviour log could not be cut back to " + logEnd + " bytes after a failed write ("
+                                    + e.getMessage() + ")" + (Files.exists(dir.resolve(CUT_FILE)) ? "; " + CUT_FILE + " makes the next open cut it"
+                                    : protectTail(e) ? "; the next open cuts it" : "; THE FAILED BATCH MAY BE REPLAYED AT THE NEXT OPEN"), e);
+                        }
+                    }
+                } finally {
+                    log.close();
+                }
+                if (problem != null) {
+                    throw problem;
+                }
             }
         }
+    }
+
+    /**
+     * After a failed write that could not be cut back: zeroes its bytes in place (no new space needed; a replay cuts
+     * an all-zero tail) and leaves the marker {@link #CUT_FILE} saying where the next open cuts the log. True when
+     * either worked. Under {@link #logLock}.
+     */
+    private boolean protectTail(IOException failure) {
+        cutPending = true;
+        boolean zeroed = false;
+        try {
+            long size = log.size();
+            ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(1 << 16, Math.max(0, size - logEnd)));
+            for (long at = logEnd; at < size; ) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+                at += logWrite.write(log, zeros, at);
+            }
+            log.force(false);
+            zeroed = true;
+        } catch (IOException | RuntimeException t) {
+            failure.addSuppressed(t);
+        }
+        boolean marked = false;
+        try {
+            Path marker = dir.resolve(CUT_FILE);
+            if (!Files.exists(marker)) {
+                DurableFile.write(marker, CUT_CODEC, 1, out -> out.writeLong(logEnd));
+            }
+            marked = true;
+        } catch (IOException | RuntimeException t) {
+            failure.addSuppressed(t);
+        }
+        if (!zeroed && !marked) {
+            LOG.log(System.Logger.Level.ERROR, "a failed batch could not be cut off the behaviour log, zeroed or marked for cutting: "
+                    + "a crash before the next write or close would replay it", failure);
+        }
+        return zeroed || marked;
+    }
+
+    /** The failed write is cut off: the marker, if any, goes (before anything is appended after it). */
+    private void clearCutMarker() throws IOException {
+        if (cutPending) {
+            Path marker = dir.resolve(CUT_FILE);
+            if (Files.deleteIfExists(marker)) {
+                DurableFile.forceDirectory(dir);
+            }
+            cutPending = false;
+        }
+    }
+
+    /**
+     * Honours a {@link #CUT_FILE} marker: cuts the log where it says (the bytes after it, a batch whose write failed and
+     * whose client was told so, copied to the quarantine and reported), then removes the marker. A marker that cannot
+     * be read is an {@link IOException}: the store does not open rather than replay a batch that was refused.
+     */
+    private static void cutFailedWrite(Path file, Path dir) throws IOException {
+        Path marker = dir.resolve(CUT_FILE);
+        if (!Files.exists(marker)) {
+            return;
+        }
+        long cutAt;
+        try (DurableFile.Reader r = DurableFile.open(marker, CUT_CODEC, 1, 1)) {
+            cutAt = r.in().readLong();
+        } catch (IOException e) {
+            throw new IOException("the behaviour store does not open: " + marker + " (where a failed write is to be cut off the log) cannot"
+                    + " be read (" + e.getMessage() + "); an operator must decide: remove it to replay the log as it is", e);
+        }
+        if (Files.exists(file)) {
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                long size = ch.size();
+                if (size > cutAt) {
+                    String reason = "the last " + (size - cutAt) + " bytes (at " + cutAt + ") are a batch whose write failed (its client was told"
+                            + " so) and could not be cut back then: cut off now";
+                    Path copy = Files.createTempFile(dir, LOG_FILE + ".", ".failed-write");
+                    boolean kept = false;
+                    try {
+                        try (FileChannel out = FileChannel.open(copy, StandardOpenOption.WRITE)) {
+                            for (long at = cutAt; at < size; ) {
+                                at += ch.transferTo(at, size - at, out);
+                            }
+                            out.force(true);
+                        }
+                        kept = Quarantine.moveAside(dir, STORE, "behaviour log", copy, reason) != null;
+                    } catch (IOException e) {
+                        DamageLog.report(STORE, "behaviour log", file, null, reason + " (no copy of them could be kept: " + e.getMessage() + ")");
+                    } finally {
+                        if (!kept) {
+                            Files.deleteIfExists(copy);
+                        }
+                    }
+                    ch.truncate(cutAt);
+                    ch.force(true);
+                } else if (size < cutAt) {
+                    LOG.log(System.Logger.Level.WARNING, marker + " says to cut the log at " + cutAt + " but it holds " + size
+                            + " bytes: nothing cut; the replay checks it");
+                }
+            }
+        }
+        Files.delete(marker);
+        DurableFile.forceDirectory(dir);
     }
 
     private int apply(List<BehaviorEvent> events) {
@@ -269,13 +441,14 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
         return nextVersion++;
     }
 
-    // Log format 2: an 8-byte header (magic, format version), then one record per batch:
-    // [int RECORD_MAGIC][int payload length][int CRC32C of the length's 4 bytes and the payload]
+    // Log format 3: an 8-byte header (magic, format version), then one record per batch:
+    // [int RECORD_MAGIC_3][int payload length][int CRC32C of the payload][int CRC32C of the 12 bytes before]
     // [payload: int events, then per event long user, long item, long category, long time, short action length,
-    // action bytes (UTF-8)], little-endian. Format 1 (read only): [int length][int CRC32C of the payload]
-    // [payload: one event as above] per event.
+    // action bytes (UTF-8)], little-endian. Format 2 (read; written only to a damaged format-2 log that could not be
+    // rewritten): [int RECORD_MAGIC][int payload length][int CRC32C of the length's 4 bytes and the payload][payload].
+    // Format 1 (likewise): [int length][int CRC32C of the payload][payload: one event as above] per event.
 
-    private static ByteBuffer encode(List<BehaviorEvent> events) {
+    private static ByteBuffer encode(List<BehaviorEvent> events, int format) {
         byte[][] actions = new byte[events.size()][];
         long bytes = 4;
         for (int i = 0; i < events.size(); i++) {
@@ -286,25 +459,55 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
             throw new IllegalArgumentException("a batch of " + events.size() + " events takes " + bytes + " bytes; at most "
                     + MAX_RECORD_BYTES + " per batch");
         }
+        CRC32C crc = new CRC32C();
+        if (format == FORMAT_EVENTS) {
+            ByteBuffer buf = ByteBuffer.allocate((int) (bytes - 4 + 8L * events.size())).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < events.size(); i++) {
+                BehaviorEvent e = events.get(i);
+                int start = buf.position();
+                int payload = EVENT_FIXED + actions[i].length;
+                buf.putInt(payload).putInt(0);
+                buf.putLong(e.user()).putLong(e.item()).putLong(e.category()).putLong(e.time());
+                buf.putShort((short) actions[i].length).put(actions[i]);
+                crc.reset();
+                crc.update(buf.array(), start + 8, payload);
+                buf.putInt(start + 4, (int) crc.getValue());
+            }
+            return buf.flip();
+        }
         int payload = (int) bytes;
-        ByteBuffer buf = ByteBuffer.allocate(RECORD_HEADER + payload).order(ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(RECORD_MAGIC).putInt(payload).putInt(0);
+        int header = format == FORMAT_BATCHES ? RECORD_HEADER : RECORD_HEADER_3;
+        ByteBuffer buf = ByteBuffer.allocate(header + payload).order(ByteOrder.LITTLE_ENDIAN);
+        buf.putInt(format == FORMAT_BATCHES ? RECORD_MAGIC : RECORD_MAGIC_3).putInt(payload).putInt(0);
+        if (format != FORMAT_BATCHES) {
+            buf.putInt(0);
+        }
         buf.putInt(events.size());
         for (int i = 0; i < events.size(); i++) {
             BehaviorEvent e = events.get(i);
             buf.putLong(e.user()).putLong(e.item()).putLong(e.category()).putLong(e.time());
             buf.putShort((short) actions[i].length).put(actions[i]);
         }
-        CRC32C crc = new CRC32C();
-        crc.update(buf.array(), 4, 4); // the length
-        crc.update(buf.array(), RECORD_HEADER, payload);
-        buf.putInt(8, (int) crc.getValue());
+        if (format == FORMAT_BATCHES) {
+            crc.update(buf.array(), 4, 4); // the length
+            crc.update(buf.array(), RECORD_HEADER, payload);
+            buf.putInt(8, (int) crc.getValue());
+        } else {
+            crc.update(buf.array(), RECORD_HEADER_3, payload);
+            buf.putInt(8, (int) crc.getValue());
+            crc.reset();
+            crc.update(buf.array(), 0, 12);
+            buf.putInt(12, (int) crc.getValue());
+        }
         buf.flip();
         return buf;
     }
 
-    /** What a replay found: the log's format, the events read, whether damage was skipped. */
-    private record Replay(int format, long events, boolean damaged) {
+    /**
+     * What a replay found: the log's format, the events read, whether damage was skipped or cut, and whether a copy
+     * of the damaged log is kept in the quarantine (false: the log must be left as it is, never rewritten).
+     */
+    private record Replay(int format, long events, boolean damaged, boolean copyKept) {
     }
 
     /** Reads a file through a window that moves forward (and back, for a resynchronising scan). */
@@ -373,6 +576,25 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
             List<BehaviorEvent> one = events(p, 1, length);
             return one == null ? null : new Record(one, 8 + length);
         }
+        if (format == FORMAT_VERSION) {
+            ByteBuffer h = header3(w, pos, crc);
+            if (h == null) {
+                return null;
+            }
+            int length = h.getInt(4);
+            ByteBuffer p = w.at(pos + RECORD_HEADER_3, length);
+            if (p == null) {
+                return null;
+            }
+            crc.reset();
+            crc.update(p.duplicate());
+            if ((int) crc.getValue() != h.getInt(8)) {
+                return null;
+            }
+            int count = p.getInt();
+            List<BehaviorEvent> events = events(p, count, length - 4);
+            return events == null ? null : new Record(events, RECORD_HEADER_3 + length);
+        }
         ByteBuffer h = w.at(pos, RECORD_HEADER);
         if (h == null || h.getInt() != RECORD_MAGIC) {
             return null;
@@ -395,6 +617,70 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
         int count = p.getInt();
         List<BehaviorEvent> events = events(p, count, length - 4);
         return events == null ? null : new Record(events, RECORD_HEADER + length);
+    }
+
+    /** The 16 header bytes of a format-3 record at {@code pos} when they check (magic, CRC, a length in range); else null. */
+    private static ByteBuffer header3(Window w, long pos, CRC32C crc) throws IOException {
+        ByteBuffer h = w.at(pos, RECORD_HEADER_3);
+        if (h == null || h.getInt(0) != RECORD_MAGIC_3) {
+            return null;
+        }
+        crc.reset();
+        crc.update(h.duplicate().limit(12));
+        if ((int) crc.getValue() != h.getInt(12)) {
+            return null;
+        }
+        int length = h.getInt(4);
+        return length < 4 || length > MAX_RECORD_BYTES ? null : h;
+    }
+
+    /**
+     * Whether the bytes from {@code pos} to the end, where no valid record starts, are a write cut short by a crash
+     * (never acknowledged): all zero (the file grew, the data never landed), or a strict prefix of a record whose
+     * header checks (format 3), whose magic and length fit (older formats, which have no header check), or too short
+     * to hold a header but starting as one. Anything else is damage.
+     */
+    private static boolean tornTail(Window w, long pos, long size, int format, CRC32C crc) throws IOException {
+        boolean zero = true;
+        for (long p = pos; p < size && zero; p += 1 << 16) {
+            ByteBuffer b = w.at(p, (int) Math.min(1 << 16, size - p));
+            while (b.hasRemaining()) {
+                if (b.get() != 0) {
+                    zero = false;
+                    break;
+                }
+            }
+        }
+        if (zero) {
+            return true;
+        }
+        long left = size - pos;
+        if (format == FORMAT_EVENTS) {
+            if (left < 8) {
+                return true;
+            }
+            int length = w.at(pos, 4).getInt();
+            return length >= EVENT_FIXED + 1 && length <= EVENT_FIXED + BoundedSequence.MAX_ACTION_BYTES && 8 + (long) length > left;
+        }
+        int magic = format == FORMAT_BATCHES ? RECORD_MAGIC : RECORD_MAGIC_3;
+        int header = format == FORMAT_BATCHES ? RECORD_HEADER : RECORD_HEADER_3;
+        if (left < header) { // a header cut short: its bytes must be the magic's, as far as they go
+            ByteBuffer m = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(magic);
+            ByteBuffer b = w.at(pos, (int) Math.min(4, left));
+            for (int i = 0; b.hasRemaining(); i++) {
+                if (b.get() != m.get(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        if (format == FORMAT_VERSION) {
+            ByteBuffer h = header3(w, pos, crc);
+            return h != null && header + (long) h.getInt(4) > left;
+        }
+        ByteBuffer h = w.at(pos, RECORD_HEADER);
+        int length = h.getInt(4);
+        return h.getInt(0) == magic && length >= 4 && length <= MAX_RECORD_BYTES && header + (long) length > left;
     }
 
     /** {@code count} events filling exactly {@code bytes} of {@code p}, each as a store accepts it; else null. */
@@ -431,10 +717,11 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
 
     /** The next position after {@code from} where a valid record starts, or -1 when there is none. */
     private static long nextRecord(Window w, long from, long size, int format, CRC32C crc) throws IOException {
+        int magic = format == FORMAT_BATCHES ? RECORD_MAGIC : RECORD_MAGIC_3;
         for (long p = from; p + (format == FORMAT_EVENTS ? 8 : RECORD_HEADER) <= size; p++) {
-            if (format == FORMAT_VERSION) {
+            if (format != FORMAT_EVENTS) {
                 ByteBuffer m = w.at(p, 4);
-                if (m == null || m.getInt() != RECORD_MAGIC) {
+                if (m == null || m.getInt() != magic) {
                     continue;
                 }
             }
@@ -464,13 +751,18 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
             long skippedBytes = 0;
             int magic = header.remaining() < HEADER_BYTES ? 0 : header.getInt();
             int format = header.remaining() < 4 ? 0 : header.getInt();
-            if (magic != MAGIC || (format != FORMAT_EVENTS && format != FORMAT_VERSION)) {
+            if (magic != MAGIC || format < FORMAT_EVENTS || format > FORMAT_VERSION) {
                 long first = nextRecord(w, 0, size, FORMAT_VERSION, crc);
-                if (first < 0) { // no record of this store anywhere in it: not damage, another file
-                    throw new IOException(file + (magic != MAGIC ? " is not a behaviour log (bad header)"
-                            : " has log format " + format + "; this build reads formats " + FORMAT_EVENTS + " and " + FORMAT_VERSION));
+                int found = FORMAT_VERSION;
+                if (first < 0) {
+                    first = nextRecord(w, 0, size, FORMAT_BATCHES, crc);
+                    found = FORMAT_BATCHES;
                 }
-                format = FORMAT_VERSION; // a damaged header before valid records: skip it like any damage
+                if (first < 0) { // no record of this store anywhere in it: not damage, another file (left as it is)
+                    throw new IOException(file + (magic != MAGIC ? " is not a behaviour log (bad header)"
+                            : " has log format " + format + "; this build reads formats " + FORMAT_EVENTS + " to " + FORMAT_VERSION));
+                }
+                format = found; // a damaged header before valid records: skip it like any damage
                 skipped.add("the header (bytes 0 to " + first + ")");
                 skippedBytes += first;
                 pos = first;
@@ -498,32 +790,65 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
                 pos = next;
             }
             into.apply(pending);
-            boolean damaged = !skipped.isEmpty();
-            if (damaged) {
-                quarantineCopy(file, dir, skipped.size() + " damaged stretch(es) of the log (" + skippedBytes + " bytes: "
+            List<String> problems = new ArrayList<>();
+            if (!skipped.isEmpty()) {
+                problems.add(skipped.size() + " damaged stretch(es) of the log (" + skippedBytes + " bytes: "
                         + String.join(", ", skipped.subList(0, Math.min(5, skipped.size()))) + (skipped.size() > 5 ? ", ..." : "")
                         + ") skipped; the valid records after them were kept (" + events + " events replayed)");
             }
-            if (pos < size) {
-                int tailLength = size - pos >= RECORD_HEADER ? w.at(pos + 4, 4).getInt() : -1;
-                if (!damaged && format == FORMAT_VERSION && tailLength >= 4 && w.at(pos, 4).getInt() == RECORD_MAGIC
-                        && pos + RECORD_HEADER + (long) tailLength <= size) {
-                    // a whole record with a wrong checksum at the end: likely damage, not a torn write; keep a copy
-                    quarantineCopy(file, dir, "the last record (" + (size - pos) + " bytes at " + pos + ") fails its checksum; cut off");
+            boolean torn = pos < size && tornTail(w, pos, size, format, crc);
+            if (pos < size && !torn) {
+                problems.add("the last " + (size - pos) + " bytes (at " + pos + ") are damaged, not a write cut short by a crash"
+                        + " (no valid record follows them)");
+            }
+            boolean kept = true;
+            if (!problems.isEmpty()) {
+                String reason = String.join("; ", problems);
+                kept = quarantineCopy(file, dir, reason);
+                if (!kept) {
+                    DamageLog.report(STORE, "behaviour log", file, null, reason + ". No copy of the log could be kept in the quarantine,"
+                            + " so it is left as it is (not cut or rewritten): the damage is skipped again at each open");
                 }
-                ch.truncate(pos); // a torn write at the crash: never acknowledged
+            }
+            if (pos < size && (torn || kept)) {
+                ch.truncate(pos); // a torn write at the crash (never acknowledged), or damage now copied to the quarantine
                 ch.force(true);
             }
-            return new Replay(format, events, damaged);
+            return new Replay(format, events, !problems.isEmpty(), kept);
         }
     }
 
-    /** Copies the log into the store's quarantine (the log itself stays, to be rewritten) and reports why. */
-    private static void quarantineCopy(Path file, Path dir, String reason) throws IOException {
-        Path copy = file.resolveSibling(file.getFileName() + ".damaged");
-        Files.copy(file, copy, StandardCopyOption.REPLACE_EXISTING);
+    /**
+     * Copies the log into the store's quarantine (the log itself stays, to be cut or rewritten) and reports why; false
+     * (reported, the copy removed) when no copy could be kept there.
+     */
+    private static boolean quarantineCopy(Path file, Path dir, String reason) {
+        Path copy = null;
+        try {
+            copy = Files.createTempFile(dir, file.getFileName() + ".", ".damaged");
+            Files.copy(file, copy, StandardCopyOption.REPLACE_EXISTING);
+            try (FileChannel c = FileChannel.open(copy, StandardOpenOption.WRITE)) {
+                c.force(true);
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.ERROR, "the damaged behaviour log " + file + " could not be copied to the quarantine", e);
+            delete(copy);
+            return false;
+        }
         if (Quarantine.moveAside(dir, STORE, "behaviour log", copy, reason) == null) {
-            Files.deleteIfExists(copy);
+            delete(copy);
+            return false;
+        }
+        return true;
+    }
+
+    private static void delete(Path p) {
+        if (p != null) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, "could not remove " + p, e);
+            }
         }
     }
 
@@ -545,7 +870,7 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
                         for (int j = from; j < Math.min(s.length(), from + REWRITE_BATCH); j++) {
                             events.add(new BehaviorEvent(s.user(), s.items()[j], s.categories()[j], s.actions()[j], s.times()[j]));
                         }
-                        ByteBuffer buf = encode(events);
+                        ByteBuffer buf = encode(events, FORMAT_VERSION);
                         while (buf.hasRemaining()) {
                             ch.write(buf);
                         }

@@ -231,4 +231,218 @@ class BehaviorStoreDamageTest {
             assertThat(store.events()).isZero();
         }
     }
+
+    private static void flipBit(Path file, long at, int mask) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ mask);
+        }
+    }
+
+    /** Three fsync'd batches of 20 events (users 1, 2, 3); returns the log's size after each. */
+    private static long[] threeBatches(Path dir) throws IOException {
+        Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+        long[] sizes = new long[3];
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            for (int u = 1; u <= 3; u++) {
+                store.append(batch(u, 0, 20));
+                sizes[u - 1] = Files.size(log);
+            }
+        }
+        return sizes;
+    }
+
+    @Test
+    void damageInTheLastRecordIsCopiedToTheQuarantineAndReportedBeforeItIsCut() throws Exception {
+        for (boolean inMagic : new boolean[] {true, false}) {
+            Path dir = root.resolve(inMagic ? "magic" : "body");
+            Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+            long[] sizes = threeBatches(dir);
+            flipBit(log, inMagic ? sizes[1] + 1 : (sizes[1] + sizes[2]) / 2, 0x01); // one bit of the last record
+            byte[] damaged = Files.readAllBytes(log);
+            try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+                assertThat(store.events()).isEqualTo(40);
+                assertThat(store.get(3).length()).isZero();
+            }
+            List<Path> q = quarantined(dir);
+            assertThat(q).as(inMagic ? "magic" : "body").hasSize(1);
+            assertThat(Files.readAllBytes(q.get(0))).isEqualTo(damaged); // the whole log as it was found
+            assertThat(DamageLog.under(dir)).singleElement().satisfies(d -> {
+                assertThat(d.quarantinedTo()).isEqualTo(q.get(0));
+                assertThat(d.reason()).contains("damaged, not a write cut short");
+            });
+        }
+    }
+
+    @Test
+    void aWriteCutShortByACrashOrAnAllZeroTailIsCutWithoutAReport() throws Exception {
+        Path dir = root.resolve("behaviors");
+        Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+        long[] sizes = threeBatches(dir);
+        byte[] whole = Files.readAllBytes(log);
+        // a strict prefix of the last record: inside its header (the magic only), just after it, half its payload
+        for (long cut : new long[] {sizes[1] + 3, sizes[1] + 16, sizes[1] + 17, (sizes[1] + sizes[2]) / 2, sizes[2] - 1}) {
+            Files.write(log, java.util.Arrays.copyOf(whole, (int) cut));
+            try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+                assertThat(store.events()).as("cut at %d", cut).isEqualTo(40);
+            }
+        }
+        Files.write(log, java.util.Arrays.copyOf(whole, (int) sizes[2] + 4096)); // the file grew, the data never landed
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(60);
+        }
+        assertThat(Files.size(log)).isEqualTo(sizes[2]);
+        assertThat(DamageLog.under(dir)).isEmpty();
+        assertThat(quarantined(dir)).isEmpty();
+    }
+
+    @Test
+    void whenNoCopyCanBeKeptTheDamagedLogIsLeftAsItIsAndTheDamageSkippedAgainAtEachOpen() throws Exception {
+        Path dir = root.resolve("behaviors");
+        Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+        long[] sizes = threeBatches(dir);
+        Files.writeString(dir.resolve(Quarantine.DIR), "a file where the quarantine folder would go");
+        flipBit(log, (sizes[0] + sizes[1]) / 2, 0x04); // damage in the middle (the second batch)
+        flipBit(log, (sizes[1] + sizes[2]) / 2, 0x04); // and in the last record
+        byte[] damaged = Files.readAllBytes(log);
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(20);
+            assertThat(store.get(1).length()).isEqualTo(20);
+            store.append(batch(4, 0, 5));
+        }
+        byte[] after = Files.readAllBytes(log);
+        assertThat(java.util.Arrays.copyOf(after, damaged.length)).isEqualTo(damaged); // not cut, not rewritten
+        assertThat(DamageLog.under(dir)).anySatisfy(d -> {
+            assertThat(d.quarantinedTo()).isNull();
+            assertThat(d.reason()).contains("left as it is");
+        });
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.get(1).length()).isEqualTo(20);
+            assertThat(store.get(4).length()).isEqualTo(5); // appended after the damage, kept
+            assertThat(store.events()).isEqualTo(25);
+        }
+        Files.delete(dir.resolve(Quarantine.DIR)); // the operator makes room: the next open copies, then rewrites
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(25);
+        }
+        assertThat(quarantined(dir)).singleElement().satisfies(q -> assertThat(Files.size(q)).isEqualTo(after.length));
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(25);
+        }
+        assertThat(quarantined(dir)).hasSize(1); // rewritten: no damage left
+    }
+
+    @Test
+    void aFailedBatchThatCouldNotBeCutBackIsCutAtCloseOrByTheNextOpenNeverReplayed() throws Exception {
+        for (String how : new String[] {"close cuts", "marker after a failed close", "marker after a crash"}) {
+            Path dir = root.resolve(how.replace(' ', '-'));
+            Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+            Path crash = root.resolve(how.replace(' ', '-') + "-crash");
+            BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true);
+            store.append(batch(1, 0, 20));
+            long good = Files.size(log);
+            boolean[] cutFails = {true};
+            boolean[] landed = {false};
+            store.logWrite((ch, buf, at) -> { // the whole record lands, then the write fails (an fsync error, say); no write after
+                if (landed[0]) {
+                    throw new IOException("Input/output error (injected)");
+                }
+                int n = ch.write(buf, at);
+                if (!buf.hasRemaining()) {
+                    landed[0] = true;
+                    throw new IOException("Input/output error (injected)");
+                }
+                return n;
+            });
+            store.logCut((ch, to) -> {
+                if (cutFails[0]) {
+                    throw new IOException("cannot truncate (injected)");
+                }
+                ch.truncate(to);
+                ch.force(false);
+            });
+            assertThatThrownBy(() -> store.append(batch(2, 0, 20))).isInstanceOf(IOException.class).hasMessageContaining("not stored");
+            long failedBytes = Files.size(log) - good;
+            assertThat(failedBytes).isPositive(); // the record the client was told failed is still there
+            assertThat(dir.resolve(BehaviorSequenceStore.CUT_FILE)).exists();
+            if (how.equals("marker after a crash")) { // the process dies here: what is on disk is what the next open sees
+                Files.createDirectories(crash);
+                Files.copy(log, crash.resolve(BehaviorSequenceStore.LOG_FILE));
+                Files.copy(dir.resolve(BehaviorSequenceStore.CUT_FILE), crash.resolve(BehaviorSequenceStore.CUT_FILE));
+            }
+            if (how.equals("close cuts")) {
+                cutFails[0] = false;
+                store.close();
+                assertThat(Files.size(log)).isEqualTo(good);
+                assertThat(dir.resolve(BehaviorSequenceStore.CUT_FILE)).doesNotExist();
+            } else {
+                assertThatThrownBy(store::close).isInstanceOf(IOException.class).hasMessageContaining("next open");
+            }
+            Path opened = how.equals("marker after a crash") ? crash : dir;
+            try (BehaviorSequenceStore again = BehaviorSequenceStore.open(opened, 1000, true)) {
+                assertThat(again.get(1).length()).as(how).isEqualTo(20);
+                assertThat(again.get(2).length()).as(how).isZero(); // never replayed
+                again.append(batch(3, 0, 5));
+            }
+            try (BehaviorSequenceStore again = BehaviorSequenceStore.open(opened, 1000, true)) {
+                assertThat(again.events()).as(how).isEqualTo(25);
+            }
+            assertThat(opened.resolve(BehaviorSequenceStore.CUT_FILE)).doesNotExist();
+            if (how.equals("close cuts")) {
+                assertThat(DamageLog.under(opened)).isEmpty();
+            } else {
+                assertThat(quarantined(opened)).singleElement().satisfies(q -> assertThat(Files.size(q)).isEqualTo(failedBytes));
+                assertThat(DamageLog.under(opened)).singleElement().satisfies(d -> assertThat(d.reason()).contains("write failed"));
+            }
+        }
+    }
+
+    /** A log of the second format (one record per batch, no header check), as the previous build wrote it. */
+    private static byte[] formatTwoLog(List<List<BehaviorEvent>> batches) {
+        ByteBuffer buf = ByteBuffer.allocate(8 + 200 * batches.stream().mapToInt(List::size).sum() + 12 * batches.size())
+                .order(ByteOrder.LITTLE_ENDIAN);
+        buf.putInt(0x41424531).putInt(2);
+        CRC32C crc = new CRC32C();
+        for (List<BehaviorEvent> b : batches) {
+            int start = buf.position();
+            buf.putInt(0x42524241).putInt(0).putInt(0).putInt(b.size());
+            for (BehaviorEvent e : b) {
+                byte[] action = e.action().getBytes(StandardCharsets.UTF_8);
+                buf.putLong(e.user()).putLong(e.item()).putLong(e.category()).putLong(e.time());
+                buf.putShort((short) action.length).put(action);
+            }
+            int payload = buf.position() - start - 12;
+            buf.putInt(start + 4, payload);
+            crc.reset();
+            crc.update(buf.array(), start + 4, 4);
+            crc.update(buf.array(), start + 12, payload);
+            buf.putInt(start + 8, (int) crc.getValue());
+        }
+        byte[] out = new byte[buf.position()];
+        buf.flip().get(out);
+        return out;
+    }
+
+    @Test
+    void aLogOfTheSecondFormatIsReadItsTornTailCutAndItIsRewrittenInTheThird() throws Exception {
+        Path dir = Files.createDirectories(root.resolve("behaviors"));
+        Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+        byte[] bytes = formatTwoLog(List.of(batch(1, 0, 30), batch(2, 0, 30)));
+        Files.write(log, java.util.Arrays.copyOf(bytes, bytes.length - 100)); // the second batch cut short by a crash
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(30);
+        }
+        Files.write(log, bytes);
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(60);
+            store.append(batch(3, 0, 5));
+        }
+        assertThat(ByteBuffer.wrap(Files.readAllBytes(log), 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt()).isEqualTo(3);
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            assertThat(store.events()).isEqualTo(65);
+        }
+        assertThat(DamageLog.under(dir)).isEmpty();
+    }
 }
