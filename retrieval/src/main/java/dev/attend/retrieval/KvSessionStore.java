@@ -57,7 +57,8 @@ import java.util.stream.Stream;
  * configuration that reads it serves it again.</li>
  * </ul>
  * The rest of the store comes up in every case. Entries that are not session ids, and the {@code quarantine} folder,
- * are never read.
+ * are never read; a {@code .deleted-<id>-<nanos>} folder is a deleted session's ({@link #delete}), whose files the open
+ * finishes removing.
  */
 public final class KvSessionStore implements AutoCloseable {
 
@@ -67,6 +68,11 @@ public final class KvSessionStore implements AutoCloseable {
     private static final String CONFIG = "session.properties";
     private static final String JOURNAL = "journal.log";
     private static final String CONFIG_CODEC = "attend.kv-session-config";
+    /**
+     * A deleted session's folder is first renamed to {@code .deleted-<id>-<nanos>} (a name no id can have: ids never
+     * start with a dot), then emptied; a folder of that name found at open is the rest of a delete cut short.
+     */
+    static final String DELETED = ".deleted-";
     private static final int CONFIG_VERSION = 1;
 
     private final Path root;
@@ -127,6 +133,10 @@ public final class KvSessionStore implements AutoCloseable {
         for (Path entry : entries) {
             String name = entry.getFileName().toString();
             if (name.equals(Quarantine.DIR)) {
+                continue;
+            }
+            if (name.startsWith(DELETED)) { // a delete cut short (a crash): its session is gone, finish removing its files
+                finishDeleting(entry);
                 continue;
             }
             if (!ResourceId.isValid(name)) {
@@ -253,7 +263,7 @@ public final class KvSessionStore implements AutoCloseable {
     private boolean onlyLeftoversOfACreate(Path dir) {
         try (Stream<Path> files = Files.list(dir)) {
             List<Path> all = files.toList();
-            if (!all.stream().allMatch(f -> f.getFileName().toString().equals(CONFIG + ".tmp"))) {
+            if (!all.stream().allMatch(f -> isConfigTemporary(f.getFileName().toString()))) {
                 return false;
             }
             for (Path f : all) {
@@ -264,6 +274,17 @@ public final class KvSessionStore implements AutoCloseable {
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /** A temporary file of a configuration being written ({@link DurableFile#write}'s, or an earlier build's). */
+    private static boolean isConfigTemporary(String name) {
+        return name.equals(CONFIG + ".tmp") || name.startsWith(CONFIG + ".") && name.endsWith(".tmp");
+    }
+
+    /** Whether the store makes files of this name in the folder of session {@code id} (what a delete removes). */
+    private static boolean madeByTheStore(String name, String id) {
+        return name.equals(JOURNAL) || name.equals(CONFIG) || isConfigTemporary(name) || name.equals(JOURNAL + ".rewrite")
+                || name.equals(id + "." + JOURNAL);
     }
 
     private void skip(String id, Path dir, String reason) {
@@ -385,36 +406,102 @@ public final class KvSessionStore implements AutoCloseable {
     }
 
     /**
-     * Closes the session and deletes the files it made (its configuration, journal and their temporary files, then
-     * its folder when that is empty); false when there is no such session. An id that is not a {@link ResourceId} is
-     * an {@link IllegalArgumentException}.
+     * Deletes the session: its folder is renamed atomically to a name no session id can have ({@link #DELETED}) and the
+     * rename forced, so that the session is gone whatever happens next, then the session is closed and the files the
+     * store made there (its configuration, journal and their temporary files) are deleted, then the folder when that is
+     * empty (files it did not make are left there, and a deletion that fails is finished at the next open). False when
+     * there is no such session. An id that is not a {@link ResourceId} is an {@link IllegalArgumentException}; a rename
+     * that fails an {@link UncheckedIOException} (the session is still served, nothing changed).
      */
     public synchronized boolean delete(String id) {
         ResourceId rid = sessionId(id);
         Path dir = rid.resolveUnder(root);
-        KvSession s = sessions.remove(id);
+        KvSession s = sessions.get(id);
         if (s == null) {
             return false;
         }
-        s.close();
+        Path gone = root.resolve(DELETED + id + "-" + System.nanoTime());
+        boolean renamed = false;
         try {
-            if (Files.isSymbolicLink(dir)) {
-                Files.delete(dir); // the link only, never what it points to
-                return true;
+            fault("rename", dir);
+            Files.move(dir, gone, StandardCopyOption.ATOMIC_MOVE);
+            renamed = true;
+        } catch (java.nio.file.NoSuchFileException e) {
+            if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                throw failure("KV session " + ResourceId.shown(id) + " was not deleted (its folder could not be renamed; it is still served)", e);
             }
-            for (String name : List.of(JOURNAL, CONFIG, CONFIG + ".tmp", JOURNAL + ".rewrite", id + "." + JOURNAL)) {
-                Files.deleteIfExists(dir.resolve(name));
-            }
-            try {
-                Files.deleteIfExists(dir);
-            } catch (DirectoryNotEmptyException e) {
-                LOG.log(System.Logger.Level.WARNING, "KV session {0} deleted; {1} also holds files it did not make, left there",
-                        ResourceId.shown(id), dir);
-            }
+            LOG.log(System.Logger.Level.WARNING, "KV session {0}: its folder {1} was gone already", ResourceId.shown(id), dir);
         } catch (IOException e) {
-            throw new UncheckedIOException("KV session " + ResourceId.shown(id) + " closed but its files under " + dir + " remain", e);
+            throw failure("KV session " + ResourceId.shown(id) + " was not deleted (its folder could not be renamed; it is still served)", e);
+        }
+        sessions.remove(id);
+        if (renamed) {
+            try {
+                DurableFile.forceDirectory(root);
+            } catch (IOException e) { // renamed all the same: only a machine crash now could bring the folder back
+                LOG.log(System.Logger.Level.WARNING, "KV session {0} deleted, but the rename of its folder could not be forced: {1}",
+                        ResourceId.shown(id), e.toString());
+            }
+        }
+        s.close();
+        if (renamed) {
+            finishDeleting(gone);
         }
         return true;
+    }
+
+    /**
+     * Removes the files the store made in a deleted session's renamed folder, then the folder when that is empty (a
+     * link: the link only); what fails, or files the store did not make, stay (logged; tried again at the next open).
+     */
+    private void finishDeleting(Path gone) {
+        String name = gone.getFileName().toString();
+        int dash = name.lastIndexOf('-');
+        String id = dash > DELETED.length() ? name.substring(DELETED.length(), dash) : "";
+        try {
+            if (Files.isSymbolicLink(gone) || !Files.isDirectory(gone, LinkOption.NOFOLLOW_LINKS)) {
+                fault("delete", gone);
+                Files.delete(gone); // the link only, never what it points to
+                return;
+            }
+            List<Path> files;
+            try (Stream<Path> list = Files.list(gone)) {
+                files = list.filter(f -> madeByTheStore(f.getFileName().toString(), id)).toList();
+            }
+            for (Path f : files) {
+                fault("delete", f);
+                Files.deleteIfExists(f);
+            }
+            try {
+                fault("delete", gone);
+                Files.deleteIfExists(gone);
+            } catch (DirectoryNotEmptyException e) {
+                LOG.log(System.Logger.Level.WARNING, "KV session {0} deleted; {1} also holds files it did not make, left there",
+                        ResourceId.shown(id), gone);
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "KV session {0} deleted, but files of it remain in {1} ({2}); removed at the next start",
+                    ResourceId.shown(id), gone, e.toString());
+        }
+    }
+
+    /** For tests: a failure of the store's own file operations ({@code op} {@code rename} or {@code delete} of {@code path}). */
+    interface FileFault {
+        void before(String op, Path path) throws IOException;
+    }
+
+    private volatile FileFault fileFault;
+
+    /** For tests: makes {@code fault} run before each rename and deletion of {@link #delete} (null: none). */
+    void injectFileFault(FileFault fault) {
+        this.fileFault = fault;
+    }
+
+    private void fault(String op, Path path) throws IOException {
+        FileFault f = fileFault;
+        if (f != null) {
+            f.before(op, path);
+        }
     }
 
     @Override
