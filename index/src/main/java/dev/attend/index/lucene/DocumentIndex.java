@@ -44,6 +44,7 @@ import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.ResourceId;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.UnsupportedFormatException;
 
 /**
  * Documents in one Lucene index, searchable two ways: BM25 over their words and nearest neighbours of a dense vector
@@ -51,7 +52,8 @@ import dev.attend.index.store.StorageErrors;
  * a title and a text (stored, and analysed together into the BM25 field with Lucene's English analyzer: lower case,
  * stop words, Porter stemming) and a unit vector of the index's dimension.
  *
- * <p>Persistent: writes are visible to searches at once (near-real-time readers) and durable after {@link #commit}
+ * <p>Persistent: writes are visible to searches at once (near-real-time readers; inside {@link #atomically} only once
+ * its commit succeeded, never before nor after a failure) and durable after {@link #commit}
  * (a crash loses what was added since the last commit, nothing before it). The vector dimension is kept in the
  * commit's user data; opening an index with another dimension is refused.
  *
@@ -60,7 +62,11 @@ import dev.attend.index.store.StorageErrors;
  * file), a commit that cannot be read, or a segment whose files fail Lucene's own CRC32 footers
  * ({@link org.apache.lucene.index.LeafReader#checkIntegrity}, every byte of every file read once) is moved aside
  * whole into {@code <parent>/quarantine/} ({@link Quarantine}, nothing deleted), reported to the {@link DamageLog}
- * and an empty index is started in its place ({@link #damage()} says so).
+ * and an empty index is started in its place ({@link #damage()} says so). An index that is not damaged but that this
+ * build cannot read (another Lucene version: {@code IndexFormatTooOld/TooNewException}; a codec whose SPI is missing,
+ * every file's checksum holding) or that cannot be read at all (an I/O error) is left where it is, reported with no
+ * quarantine, and {@link #open} throws (an {@link UnsupportedFormatException} or an {@link IOException} naming it):
+ * never an empty index started over data that may be fine.
  *
  * <p><b>Failed writes.</b> A write that fails (a full disk, an I/O error) is rolled back to the last commit, so it
  * applies whole or not at all (with it go other writes not yet committed: {@link #atomically} keeps a request's
@@ -175,6 +181,8 @@ public final class DocumentIndex implements Closeable {
     private final long verifiedBytes;
     private final long verifyNanos;
     private volatile boolean closed;
+    /** How deep in {@link #atomically} the thread holding {@link #writeLock} is (searches are refreshed after its commit). */
+    private int atomicDepth;
 
     private DocumentIndex(int dim, Path path, Directory directory, IndexWriter writer, DamageLog.Damage damage, long verifiedBytes,
             long verifyNanos) throws IOException {
@@ -193,8 +201,10 @@ public final class DocumentIndex implements Closeable {
      * (see the class comment) is moved to {@code <dir's parent>/quarantine/} and an empty one started in its place.
      *
      * @throws IllegalArgumentException when the index holds vectors of another dimension
-     * @throws IOException when the directory cannot be read (not damage: permissions, I/O errors), or a damaged index
-     *     could not be moved aside (it is then left as it is, never written over)
+     * @throws UnsupportedFormatException when the index is intact but of a Lucene version or codec this build does not
+     *     read (left in place and reported, never moved aside or written over)
+     * @throws IOException when the directory cannot be read (not damage: permissions, I/O errors; reported, left in
+     *     place), or a damaged index could not be moved aside (it is then left as it is, never written over)
      */
     public static DocumentIndex open(Path dir, int dim) throws IOException {
         return open(dir, dim, d -> d);
@@ -292,16 +302,55 @@ public final class DocumentIndex implements Closeable {
                 }
             }
         } catch (org.apache.lucene.index.IndexFormatTooOldException | org.apache.lucene.index.IndexFormatTooNewException e) {
-            throw e; // not damage: another Lucene version's index
+            throw unreadable(dir, "an index of a Lucene version this build does not read (" + e.getMessage() + ")", e);
         } catch (org.apache.lucene.index.CorruptIndexException | java.io.EOFException
                 | java.nio.file.NoSuchFileException | java.io.FileNotFoundException e) {
             return new Verified("Lucene cannot trust the index: " + e.getClass().getSimpleName() + ": " + e.getMessage(), bytes);
         } catch (OtherDimension e) {
             throw e;
         } catch (RuntimeException e) {
-            return new Verified("Lucene could not read the index: " + e, bytes); // a decoder tripped over damaged bytes
+            // A decoder that tripped over damaged bytes, or an intact index this build cannot read (a codec or format
+            // whose SPI is missing: IllegalArgumentException): the files' own checksums tell which.
+            String damaged = checksumProblem(directory, files);
+            if (damaged != null) {
+                return new Verified("Lucene could not read the index (" + e + ") and " + damaged, bytes);
+            }
+            throw unreadable(dir, "an intact index (every file's checksum holds) that this build cannot read: " + e, e);
+        } catch (IOException e) {
+            throw unreadable(dir, "the index could not be read (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
         }
         return new Verified(null, bytes);
+    }
+
+    /** The first of {@code files} whose Lucene checksum footer does not hold (and why), or null when all hold. */
+    private static String checksumProblem(Directory directory, List<String> files) {
+        for (String f : files) {
+            try (org.apache.lucene.store.IndexInput in = directory.openInput(f, org.apache.lucene.store.IOContext.READONCE)) {
+                org.apache.lucene.codecs.CodecUtil.checksumEntireFile(in);
+            } catch (IOException | RuntimeException e) {
+                return f + " fails its checksum (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Not damage: an index left exactly where it is, reported (no quarantine), and an {@link IOException} naming it
+     * that refuses to open it (never an empty index started over data this build cannot read).
+     */
+    private static IOException unreadable(Path dir, String why, Throwable cause) {
+        DamageLog.report(STORE, "document index", dir, null, why + "; left in place, not opened (not moved aside: it is not"
+                + " damaged as far as its checksums tell)");
+        String message = "the document index at " + dir + " is not opened: " + why + ". It was left as it is; open it with a build"
+                + " that reads it, or move it away to start an empty index";
+        if (cause instanceof org.apache.lucene.index.IndexFormatTooOldException
+                || cause instanceof org.apache.lucene.index.IndexFormatTooNewException
+                || cause instanceof RuntimeException) {
+            UnsupportedFormatException u = new UnsupportedFormatException(dir, message);
+            u.initCause(cause);
+            return u;
+        }
+        return new IOException(message, cause);
     }
 
     private static IndexWriter newWriter(Directory directory, int dim) throws IOException {
@@ -341,9 +390,16 @@ public final class DocumentIndex implements Closeable {
      */
     public void atomically(Writes writes) throws IOException {
         writeLock.lock();
+        atomicDepth++;
+        boolean counted = true;
         try {
             writes.run();
             commit();
+            atomicDepth--;
+            counted = false;
+            if (atomicDepth == 0) {
+                refreshAfterCommit(); // committed: searches see all of it at once, never before
+            }
         } catch (FailedWrite | StorageErrors.StorageFullException e) {
             throw e; // rolled back already (only this index's writes throw these)
         } catch (IOException e) {
@@ -352,7 +408,25 @@ public final class DocumentIndex implements Closeable {
             rollbackAfter(e);
             throw e;
         } finally {
+            if (counted) {
+                atomicDepth--; // failed: rolled back, searches see the last commit (rollbackAfter)
+            }
             writeLock.unlock();
+        }
+    }
+
+    /** Makes a write visible to searches now, unless it is inside {@link #atomically} (then after its commit). */
+    private void refreshUnlessAtomic() throws IOException {
+        if (atomicDepth == 0) {
+            searchers.maybeRefreshBlocking();
+        }
+    }
+
+    private void refreshAfterCommit() {
+        try {
+            searchers.maybeRefreshBlocking();
+        } catch (IOException | RuntimeException e) { // committed and durable; searches catch up at the next refresh
+            LOG.log(System.Logger.Level.WARNING, "Document index " + path + ": committed, but refreshing the searchers failed: " + e);
         }
     }
 
@@ -462,7 +536,7 @@ public final class DocumentIndex implements Closeable {
         }
         write(w -> {
             addAll(w, entries);
-            searchers.maybeRefreshBlocking();
+            refreshUnlessAtomic();
             return null;
         });
     }
@@ -490,7 +564,7 @@ public final class DocumentIndex implements Closeable {
         return write(w -> {
             boolean existed = get(id).isPresent();
             w.deleteDocuments(new Term(ID, id));
-            searchers.maybeRefreshBlocking();
+            refreshUnlessAtomic();
             return existed;
         });
     }

@@ -310,4 +310,126 @@ class DocumentIndexDamageTest {
             assertThat(index.size()).isEqualTo(3);
         }
     }
+
+    /** Rewrites the commit point's bytes with {@code edit} and a footer checksum that holds again (an intact file). */
+    private static void rewriteCommitPoint(Path dir, java.util.function.Consumer<byte[]> edit) throws IOException {
+        Path segments;
+        try (Stream<Path> s = Files.list(dir)) {
+            segments = s.filter(p -> p.getFileName().toString().startsWith("segments_")).findFirst().orElseThrow();
+        }
+        byte[] b = Files.readAllBytes(segments);
+        edit.accept(b);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(b, 0, b.length - 8);
+        java.nio.ByteBuffer.wrap(b, b.length - 8, 8).putLong(crc.getValue());
+        Files.write(segments, b);
+    }
+
+    private static java.util.Map<String, String> contents(Path dir) throws IOException {
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.filter(p -> !p.getFileName().toString().equals("write.lock")).toList()) {
+                out.put(p.getFileName().toString(), java.util.HexFormat.of().formatHex(
+                        java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
+            }
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+        return out;
+    }
+
+    @Test
+    void anIntactIndexOfAnotherLuceneVersionOrWithAMissingCodecIsLeftInPlaceReportedAndRefused() throws Exception {
+        String codec = org.apache.lucene.codecs.Codec.getDefault().getName();
+        for (String how : new String[] {"newer format", "missing codec"}) {
+            Path store = Files.createDirectories(root.resolve(how.replace(' ', '-')));
+            Path dir = indexWithThreeDocuments(store.resolve("lucene"));
+            rewriteCommitPoint(dir, b -> {
+                if (how.equals("newer format")) { // the header's version: [magic][vint 8 "segments"][int version]
+                    java.nio.ByteBuffer.wrap(b, 13, 4).putInt(java.nio.ByteBuffer.wrap(b, 13, 4).getInt() + 100);
+                } else { // the codec every segment names, as a build without that codec's SPI sees it
+                    byte[] name = codec.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+                    int found = 0;
+                    for (int i = 0; i + name.length <= b.length - 16; i++) {
+                        if (java.util.Arrays.equals(b, i, i + name.length, name, 0, name.length)) {
+                            b[i] = 'X';
+                            found++;
+                        }
+                    }
+                    assertThat(found).isPositive();
+                }
+            });
+            var before = contents(dir);
+            assertThatThrownBy(() -> DocumentIndex.open(dir, 4)).as(how).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class)
+                    .hasMessageContaining(dir.toString()).hasMessageContaining("left as it is");
+            assertThat(contents(dir)).as(how).isEqualTo(before); // not moved, not written over, nothing deleted
+            assertThat(quarantined(store)).isEmpty();
+            assertThat(DamageLog.under(store)).singleElement().satisfies(d -> {
+                assertThat(d.quarantinedTo()).isNull();
+                assertThat(d.reason()).contains("left in place");
+            });
+        }
+    }
+
+    /** Fails every sync while armed (a commit that cannot be made durable). */
+    private static final class SyncFailsWhenArmed extends FilterDirectory {
+        final AtomicBoolean armed = new AtomicBoolean();
+
+        SyncFailsWhenArmed(Directory in) {
+            super(in);
+        }
+
+        @Override
+        public void sync(java.util.Collection<String> names) throws IOException {
+            if (armed.get()) {
+                throw new IOException("Input/output error (injected at sync)");
+            }
+            super.sync(names);
+        }
+    }
+
+    private static boolean elsewhere(java.util.concurrent.ExecutorService other, java.util.concurrent.Callable<Boolean> search)
+            throws IOException {
+        try {
+            return other.submit(search).get();
+        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+            throw new IOException(e);
+        }
+    }
+
+    @Test
+    void searchesNeverSeeTheDocumentsOfAnAtomicWriteBeforeItsCommitNorAfterItFails() throws Exception {
+        SyncFailsWhenArmed[] injected = new SyncFailsWhenArmed[1];
+        int dim = 8;
+        try (DocumentIndex index = DocumentIndex.open(root.resolve("lucene"), dim, d -> injected[0] = new SyncFailsWhenArmed(d))) {
+            index.atomically(() -> index.add(docs(0, 5, dim, 1)));
+            assertThat(index.size()).isEqualTo(5);
+            java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                boolean[] seen = new boolean[2];
+                injected[0].armed.set(true);
+                assertThatThrownBy(() -> index.atomically(() -> {
+                    index.add(docs(5, 5, dim, 2));
+                    index.delete("d0");
+                    // another request's search, while this one is not committed yet
+                    seen[0] = elsewhere(other, () -> index.get("d7").isPresent() || index.size() != 5 || index.get("d0").isEmpty());
+                })).isInstanceOf(IOException.class);
+                assertThat(seen[0]).as("uncommitted writes seen by a search").isFalse();
+                assertThat(index.size()).isEqualTo(5);
+                assertThat(index.get("d0")).isPresent();
+                injected[0].armed.set(false);
+                index.atomically(() -> {
+                    index.add(docs(5, 5, dim, 2));
+                    seen[1] = elsewhere(other, () -> index.get("d7").isPresent());
+                });
+                assertThat(seen[1]).isFalse();
+                assertThat(index.get("d7")).isPresent(); // committed: visible as soon as atomically returns
+                assertThat(index.size()).isEqualTo(10);
+                index.add(docs(10, 1, dim, 3)); // outside a transaction: visible at once, as before
+                assertThat(index.get("d10")).isPresent();
+            } finally {
+                other.shutdownNow();
+            }
+        }
+    }
 }
