@@ -549,7 +549,9 @@ public final class KvSession implements AutoCloseable {
             try {
                 j.close();
             } catch (java.io.IOException e) {
-                // Every acknowledged write was forced already; nothing is lost by a failed close.
+                // Every acknowledged write was forced already; what can fail is the cut of a write that failed (KvJournal).
+                System.getLogger(KvSession.class.getName()).log(System.Logger.Level.ERROR,
+                        "KV session " + ResourceId.shown(id) + ": its journal did not close cleanly: " + e.getMessage(), e);
             }
         }
         for (KvHeadState h : madeHeads()) {

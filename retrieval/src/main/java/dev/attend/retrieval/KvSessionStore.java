@@ -40,6 +40,9 @@ import java.util.stream.Stream;
  * <p>Damage is never served and never destroyed ({@link Quarantine}, {@link DamageLog}):
  * <ul>
  * <li>a journal whose last record was cut short (a write never acknowledged) is cut back to its last whole record;</li>
+ * <li>a journal with a rollback marker ({@link KvJournal#rollbackMarker}: a write failed, its client was told so, and
+ * cutting it failed too before the process ended) is cut at the marker before it is replayed, the bytes cut copied into
+ * the quarantine and reported; a marker that cannot be read leaves the session in place, reported and skipped;</li>
  * <li>a damaged record with intact records after it is skipped: the damaged journal is copied into the quarantine and
  * reported with the bytes lost, and when every later record still applies in order (the damaged record was the last
  * of its head, or in another head) the session is served and its journal rewritten without the damaged bytes; a head
@@ -73,6 +76,8 @@ public final class KvSessionStore implements AutoCloseable {
      * start with a dot), then emptied; a folder of that name found at open is the rest of a delete cut short.
      */
     static final String DELETED = ".deleted-";
+    /** The suffix of the copy of a journal's unacknowledged bytes ({@link #cutUnacknowledged}), before it goes to the quarantine. */
+    private static final String UNACKNOWLEDGED = ".unacknowledged";
     private static final int CONFIG_VERSION = 1;
 
     private final Path root;
@@ -189,6 +194,9 @@ public final class KvSessionStore implements AutoCloseable {
             skip(id, dir, "its shape is over this server's limits: " + e.getMessage() + "; left in place, not loaded");
             return;
         }
+        if (Files.exists(KvJournal.rollbackMarker(journalFile), LinkOption.NOFOLLOW_LINKS) && !cutUnacknowledged(id, dir, journalFile)) {
+            return;
+        }
         KvSession s = null;
         try {
             s = new KvSession(id, config, scorer, builds, indexer, limits, budget);
@@ -250,6 +258,56 @@ public final class KvSessionStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Honours a journal's {@link KvJournal#rollbackMarker}: a write failed, its client was told nothing was applied, and
+     * cutting its bytes failed too (then the process ended). Those bytes are copied into the quarantine and reported,
+     * then cut from the journal, so they are never replayed. False (the session left in place, reported, skipped) when
+     * the marker cannot be read or the bytes cannot be kept aside first.
+     */
+    private boolean cutUnacknowledged(String id, Path dir, Path journalFile) {
+        String resource = "KV session " + ResourceId.shown(id);
+        Path marker = KvJournal.rollbackMarker(journalFile);
+        long offset;
+        try {
+            offset = KvJournal.rollbackOffset(marker);
+        } catch (IOException | RuntimeException e) {
+            skip(id, dir, "its journal has a rollback marker that cannot be read (" + e.getMessage() + "): a write that failed may"
+                    + " still be at the journal's end, so it is not replayed; left in place, not loaded");
+            return false;
+        }
+        try {
+            long size = Files.exists(journalFile) ? Files.size(journalFile) : 0;
+            if (size > offset) {
+                Path copy = dir.resolve(id + "." + JOURNAL + UNACKNOWLEDGED);
+                try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(journalFile, java.nio.file.StandardOpenOption.READ);
+                     java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(copy, java.nio.file.StandardOpenOption.CREATE,
+                             java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE)) {
+                    for (long at = offset; at < size; ) {
+                        at += in.transferTo(at, size - at, out);
+                    }
+                    out.force(true);
+                }
+                Path kept = Quarantine.moveAside(root, STORE, resource, copy, "a write that failed (its client was told that nothing"
+                        + " was applied) and whose rollback failed too left bytes [" + offset + ", " + size + ") at the end of its journal;"
+                        + " they are cut from the journal, never replayed, and this is a copy of them");
+                if (kept == null) {
+                    skip(id, dir, "the unacknowledged bytes [" + offset + ", " + size + ") at the end of its journal could not be kept aside,"
+                            + " so they are not cut, and the journal is not replayed with them; left in place, not loaded");
+                    return false;
+                }
+            } else {
+                LOG.log(System.Logger.Level.INFO, "{0}: a rollback marker at byte {1} of a journal of {2} bytes: cut already", resource,
+                        offset, size);
+            }
+            KvJournal.cutAt(journalFile, offset);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            skip(id, dir, "a write that failed left bytes at the end of its journal from byte " + offset + ", and they cannot be cut now ("
+                    + e + "); left in place, not loaded");
+            return false;
+        }
+    }
+
     private static String describe(KvJournal.Scan scan) {
         List<String> parts = new ArrayList<>();
         scan.lost().forEach(l -> parts.add("lost " + l));
@@ -283,8 +341,10 @@ public final class KvSessionStore implements AutoCloseable {
 
     /** Whether the store makes files of this name in the folder of session {@code id} (what a delete removes). */
     private static boolean madeByTheStore(String name, String id) {
+        String marker = KvJournal.rollbackMarker(Path.of(JOURNAL)).getFileName().toString();
         return name.equals(JOURNAL) || name.equals(CONFIG) || isConfigTemporary(name) || name.equals(JOURNAL + ".rewrite")
-                || name.equals(id + "." + JOURNAL);
+                || name.equals(id + "." + JOURNAL) || name.equals(id + "." + JOURNAL + UNACKNOWLEDGED) || name.equals(marker)
+                || name.startsWith(marker + ".") && name.endsWith(".tmp");
     }
 
     private void skip(String id, Path dir, String reason) {

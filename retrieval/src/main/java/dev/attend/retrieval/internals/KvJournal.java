@@ -50,13 +50,22 @@ public final class KvJournal implements AutoCloseable {
     static final int MIN_BODY = 21;
     static final int MAX_BODY = 1 << 30;
 
+    /** The codec of a rollback marker ({@link #rollbackMarker}). */
+    static final String ROLLBACK_CODEC = "attend.kv-journal-rollback";
+
     private final Path file;
     private final FileChannel channel;
     private final boolean force;
-    /** A failed write whose rollback failed too: the next write cuts the file back first. */
+    /**
+     * A failed write whose rollback failed too: where the journal must be cut. The next write cuts it first, and
+     * {@link #close} does; until one of them has, a {@link #rollbackMarker} on disk says so to {@link #open}ers.
+     */
     private long rollbackTo = -1;
+    /** Whether the {@link #rollbackMarker} of {@code rollbackTo} is on disk. */
+    private boolean marked;
     private volatile IOException fault;
     private volatile long faultAfterBytes;
+    private volatile int truncateFaults;
 
     private KvJournal(Path file, FileChannel channel, boolean force) {
         this.file = file;
@@ -479,8 +488,8 @@ public final class KvJournal implements AutoCloseable {
             }
         }
         ByteBuffer record = frame(body.array(), (int) bodyLength);
-        if (rollbackTo >= 0) { // an earlier failed write left bytes behind: cut them first
-            channel.truncate(rollbackTo);
+        if (rollbackTo >= 0) { // an earlier failed write left bytes behind: cut them first (or refuse this write)
+            cutBack(channel);
             channel.position(rollbackTo);
             rollbackTo = -1;
         }
@@ -500,14 +509,97 @@ public final class KvJournal implements AutoCloseable {
             }
         } catch (IOException e) {
             try {
-                channel.truncate(start); // not acknowledged: leave no half record behind
+                truncate(channel, start); // not acknowledged: leave no half record behind
                 channel.position(start);
             } catch (IOException | RuntimeException rollback) {
+                // The bytes stay until the next write or the close cuts them; a crash before that must not replay them.
                 rollbackTo = start;
                 e.addSuppressed(rollback);
+                try {
+                    mark(start);
+                } catch (IOException | RuntimeException unmarked) {
+                    e.addSuppressed(unmarked);
+                }
             }
             throw e;
         }
+    }
+
+    /**
+     * Cuts the journal back to {@code rollbackTo} through {@code ch} (forced, so that the cut holds before the marker
+     * goes), then removes the marker; throws when either fails ({@code rollbackTo} stays set).
+     */
+    private void cutBack(FileChannel ch) throws IOException {
+        if (ch.size() > rollbackTo) {
+            truncate(ch, rollbackTo);
+        }
+        ch.force(true);
+        if (marked) {
+            Files.deleteIfExists(rollbackMarker(file));
+            dev.attend.index.store.DurableFile.forceDirectory(file.toAbsolutePath().getParent());
+            marked = false;
+        }
+    }
+
+    private void truncate(FileChannel ch, long size) throws IOException {
+        if (truncateFaults > 0) {
+            truncateFaults--;
+            throw new IOException("injected: the journal could not be truncated to " + size + " bytes");
+        }
+        ch.truncate(size);
+    }
+
+    /** Puts the {@link #rollbackMarker} of a cut at {@code offset} on disk (forced), even on an interrupted thread. */
+    private void mark(long offset) throws IOException {
+        boolean interrupted = Thread.interrupted(); // a forced write on an interrupted thread would fail at once
+        try {
+            dev.attend.index.store.DurableFile.write(rollbackMarker(file), ROLLBACK_CODEC, 1, out -> out.writeLong(offset));
+            marked = true;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Beside {@code journal}: the marker a failed write leaves when its rollback failed too ({@code journal.log.rollback},
+     * a {@link dev.attend.index.store.DurableFile} holding the offset). The bytes from that offset were never
+     * acknowledged: whoever opens the journal must cut it there ({@link #cutAt}) before replaying it.
+     */
+    public static Path rollbackMarker(Path journal) {
+        return journal.resolveSibling(journal.getFileName() + ".rollback");
+    }
+
+    /**
+     * The offset a {@link #rollbackMarker} names; a damaged marker is a {@link dev.attend.index.store.CorruptFileException},
+     * one of another format an {@link dev.attend.index.store.UnsupportedFormatException}.
+     */
+    public static long rollbackOffset(Path marker) throws IOException {
+        try (dev.attend.index.store.DurableFile.Reader r = dev.attend.index.store.DurableFile.open(marker, ROLLBACK_CODEC, 1, 1)) {
+            long offset = r.payloadBytes() == 8 ? r.in().readLong() : -1;
+            if (offset < FILE_HEADER) {
+                throw new dev.attend.index.store.UnsupportedFormatException(marker, "an intact rollback marker this build cannot read");
+            }
+            return offset;
+        }
+    }
+
+    /**
+     * Cuts {@code journal} at {@code offset} (when longer), forced, then removes its {@link #rollbackMarker} (the folder
+     * forced): what an opener does with a marker once it has kept a copy of the bytes cut.
+     */
+    public static void cutAt(Path journal, long offset) throws IOException {
+        if (Files.exists(journal)) {
+            try (FileChannel ch = FileChannel.open(journal, StandardOpenOption.WRITE)) {
+                if (ch.size() > offset) {
+                    ch.truncate(offset);
+                }
+                ch.force(true);
+            }
+        }
+        Files.deleteIfExists(rollbackMarker(journal));
+        dev.attend.index.store.DurableFile.forceDirectory(journal.toAbsolutePath().getParent());
     }
 
     /** A format-2 record around {@code body}. */
@@ -540,6 +632,11 @@ public final class KvJournal implements AutoCloseable {
         this.fault = e;
     }
 
+    /** For tests: the next {@code n} truncations of the journal (a failed write's rollback, a close's cut) fail. */
+    public void injectTruncateFaults(int n) {
+        this.truncateFaults = n;
+    }
+
     /** Bytes in the file now (what a rolled-back write must leave unchanged). */
     public synchronized long size() throws IOException {
         return channel.size();
@@ -549,8 +646,40 @@ public final class KvJournal implements AutoCloseable {
         return file;
     }
 
+    /**
+     * Closes the journal; a failed write whose rollback failed is cut back first (through the file when the channel was
+     * closed under it, by an interrupt). When that fails too, the {@link #rollbackMarker} stays (it is written now if it
+     * was not), so that the next open cuts those bytes; when even that fails, an IOException says so.
+     */
     @Override
     public synchronized void close() throws IOException {
-        channel.close();
+        try {
+            if (rollbackTo >= 0) {
+                try {
+                    if (channel.isOpen()) {
+                        cutBack(channel);
+                    } else {
+                        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                            cutBack(ch);
+                        }
+                    }
+                    rollbackTo = -1;
+                } catch (IOException | RuntimeException e) {
+                    if (!marked) {
+                        try {
+                            mark(rollbackTo);
+                        } catch (IOException | RuntimeException unmarked) {
+                            IOException failed = new IOException(file + ": a write that failed (never acknowledged) is still in the"
+                                    + " journal from byte " + rollbackTo + ", and neither cutting it nor marking it for the next open"
+                                    + " succeeded: that open would replay it", e);
+                            failed.addSuppressed(unmarked);
+                            throw failed;
+                        }
+                    }
+                }
+            }
+        } finally {
+            channel.close();
+        }
     }
 }
