@@ -5,6 +5,7 @@ import dev.attend.index.store.CorruptFileException;
 import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
+import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.index.store.StorageErrors;
 import java.io.Closeable;
 import java.io.IOException;
@@ -25,9 +26,13 @@ import java.util.Locale;
  * {@link DurableFile} (the unchecked formats of earlier builds are still read).
  *
  * <p><b>Damage.</b> A damaged index is moved aside by {@link DocumentIndex#open} (an empty one takes its place); a
- * damaged or inconsistent modulation (any of its three files) is moved to {@code <dir>/quarantine/} and reported to
- * the {@link DamageLog}, and the search opens without it ({@link #modulationDamage()} says why; the modulated modes
- * answer as before a first fit until the modulation is fitted again). {@link #damage()} lists both.
+ * damaged or inconsistent modulation (any of its three files; or files of two fits, which the settings, written last,
+ * tell by naming the exact vocabulary and modulation files of theirs) is moved to {@code <dir>/quarantine/} and
+ * reported to the {@link DamageLog}, and the search opens without it ({@link #modulationDamage()} says why; the
+ * modulated modes answer as before a first fit until the modulation is fitted again). {@link #damage()} lists both.
+ * An index or a modulation file that is intact but that this build cannot read (another version; a checksummed
+ * payload that does not parse) is not damage: it is left where it is, reported with no quarantine, and {@link #open}
+ * throws an {@link UnsupportedFormatException} naming it (never an empty index, nor a new fit, over it).
  */
 public final class DocumentSearch implements Closeable {
 
@@ -102,6 +107,9 @@ public final class DocumentSearch implements Closeable {
     static final String MODULATION_FILE = "lexsem.bin";
     static final String SETTINGS_FILE = "lexsem.properties";
     static final String SETTINGS_CODEC = "attend-lexsem-settings";
+    /** The settings' keys naming the vocabulary and modulation files of their fit (a shared generation). */
+    static final String VOCABULARY_KEY = "vocabulary-file";
+    static final String MODULATION_KEY = "modulation-file";
 
     private DocumentSearch(Path dir, DocumentIndex index, TextEmbedder embedder, Lexical lexical, DamageLog.Damage modulationDamage) {
         this.dir = dir;
@@ -124,6 +132,17 @@ public final class DocumentSearch implements Closeable {
                 lexical = loadLexical(dir, embedder.dim());
             } catch (CorruptFileException e) {
                 damage = quarantineModulation(dir, e);
+            } catch (UnsupportedFormatException e) { // intact, of another build: never moved aside, never written over
+                String why = String.valueOf(e.getMessage());
+                why = why.startsWith(e.file() + ": ") ? why.substring(e.file().toString().length() + 2) : why;
+                DamageLog.report(DocumentIndex.STORE, "modulation file " + e.file().getFileName(), e.file(), null, why
+                        + "; left in place, the search not opened (not damage: move the modulation's files away to run without it)");
+                UnsupportedFormatException refused = new UnsupportedFormatException(e.file(), "the search at " + dir + " is not opened:"
+                        + " its LexSemBridge modulation is intact but this build cannot read it (" + e.getMessage() + "). It was left"
+                        + " as it is; open it with a build that reads it, or move the modulation's files (" + VOCABULARY_FILE + ", "
+                        + MODULATION_FILE + ", " + SETTINGS_FILE + ") away to run without it");
+                refused.initCause(e);
+                throw refused;
             }
             return new DocumentSearch(dir, index, embedder, lexical, damage);
         } catch (IOException | RuntimeException e) {
@@ -132,12 +151,26 @@ public final class DocumentSearch implements Closeable {
         }
     }
 
-    /** The saved modulation, or null when none was saved; a damaged or inconsistent one is a CorruptFileException. */
+    /**
+     * The saved modulation, or null when none was saved; a damaged or inconsistent one (files of different fits) is a
+     * CorruptFileException; an intact file this build cannot read (another version, or a payload that does not parse
+     * although its checksum holds) an {@link UnsupportedFormatException}.
+     */
     private static Lexical loadLexical(Path dir, int dim) throws IOException {
         Path vocabularyFile = dir.resolve(VOCABULARY_FILE);
         Path modulationFile = dir.resolve(MODULATION_FILE);
-        Vocabulary v = Files.exists(vocabularyFile) ? Vocabulary.load(vocabularyFile) : null;
-        LexSemModulation m = v != null && Files.exists(modulationFile) ? LexSemModulation.load(modulationFile) : null;
+        Vocabulary v;
+        try {
+            v = Files.exists(vocabularyFile) ? Vocabulary.load(vocabularyFile) : null;
+        } catch (CorruptFileException e) {
+            throw classify(vocabularyFile, Vocabulary.CODEC, Vocabulary.FORMAT_VERSION, e);
+        }
+        LexSemModulation m;
+        try {
+            m = v != null && Files.exists(modulationFile) ? LexSemModulation.load(modulationFile) : null;
+        } catch (CorruptFileException e) {
+            throw classify(modulationFile, LexSemModulation.CODEC, LexSemModulation.FRAMED_VERSION, e);
+        }
         if (m == null) {
             return null;
         }
@@ -150,9 +183,24 @@ public final class DocumentSearch implements Closeable {
         Path settings = dir.resolve(SETTINGS_FILE);
         if (Files.exists(settings)) {
             java.util.Properties p = new java.util.Properties();
-            if (DurableFile.isFramed(settings)) {
+            boolean framed = DurableFile.isFramed(settings);
+            if (framed) {
                 try (DurableFile.Reader r = DurableFile.open(settings, SETTINGS_CODEC, 1, 1)) {
                     p.load(new java.io.StringReader(r.in().readUTF()));
+                } catch (java.io.EOFException | java.io.UTFDataFormatException | IllegalArgumentException e) {
+                    throw new UnsupportedFormatException(settings, "intact (its checksum holds) but this build cannot parse it: " + e);
+                }
+                // Written last by setModulation, naming the exact vocabulary and modulation files of its fit.
+                String wantVocabulary = p.getProperty(VOCABULARY_KEY);
+                String wantModulation = p.getProperty(MODULATION_KEY);
+                if (wantVocabulary != null || wantModulation != null) {
+                    String hasVocabulary = fingerprint(vocabularyFile);
+                    String hasModulation = fingerprint(modulationFile);
+                    if (!hasVocabulary.equals(wantVocabulary) || !hasModulation.equals(wantModulation)) {
+                        throw new CorruptFileException(settings, "the modulation's files are not of one fit (a crash or a failed save"
+                                + " between them): the settings name vocabulary " + wantVocabulary + " and modulation " + wantModulation
+                                + ", the files are " + hasVocabulary + " and " + hasModulation);
+                    }
                 }
             } else {
                 try (var in = Files.newBufferedReader(settings)) {
@@ -163,16 +211,56 @@ public final class DocumentSearch implements Closeable {
             }
             String weights = p.getProperty("idf-weights", "false");
             if (!weights.equals("true") && !weights.equals("false")) {
-                throw new CorruptFileException(settings, "idf-weights is '" + weights + "', not true or false");
+                throw framed ? new UnsupportedFormatException(settings, "idf-weights is '" + weights + "' (intact; this build reads true"
+                        + " or false)") : new CorruptFileException(settings, "idf-weights is '" + weights + "', not true or false");
             }
             idf = Boolean.parseBoolean(weights);
             try {
                 tokens = Tokens.of(p.getProperty("tokens", Tokens.TERMS.wireName()));
             } catch (IllegalArgumentException e) {
+                if (framed) {
+                    throw new UnsupportedFormatException(settings, e.getMessage() + " (intact: written by another build)");
+                }
                 throw new CorruptFileException(settings, e.getMessage(), e);
             }
         }
         return new Lexical(v, m, idf, tokens);
+    }
+
+    /**
+     * A file that did not parse: damage, unless it is framed and its checksum holds (then an intact file this build
+     * cannot read, written by another: an {@link UnsupportedFormatException}, left alone).
+     */
+    private static IOException classify(Path file, String codec, int version, CorruptFileException e) throws IOException {
+        if (!DurableFile.isFramed(file)) {
+            return e;
+        }
+        try (DurableFile.Reader r = DurableFile.open(file, codec, version, version)) {
+            String m = String.valueOf(e.getMessage());
+            UnsupportedFormatException u = new UnsupportedFormatException(file, "intact (its checksum holds) but this build cannot parse it: "
+                    + (m.startsWith(file + ": ") ? m.substring(file.toString().length() + 2) : m));
+            u.initCause(e);
+            return u;
+        } catch (CorruptFileException damaged) {
+            return e;
+        }
+    }
+
+    /**
+     * Which file this is, for the settings to name the vocabulary and modulation of one fit: its length and the last 4
+     * bytes (a {@link DurableFile}'s CRC32C over the whole file), or {@code none}.
+     */
+    static String fingerprint(Path file) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+            long size = ch.size();
+            java.nio.ByteBuffer tail = java.nio.ByteBuffer.allocate((int) Math.min(4, size));
+            while (tail.hasRemaining() && ch.read(tail, size - tail.capacity() + tail.position()) >= 0) {
+                // the last bytes
+            }
+            return size + ":" + java.util.HexFormat.of().formatHex(tail.array());
+        } catch (java.nio.file.NoSuchFileException e) {
+            return "none";
+        }
     }
 
     /** Moves the modulation's files aside (they belong together) and reports them; the damage of the one at fault. */
@@ -327,10 +415,16 @@ public final class DocumentSearch implements Closeable {
         }
     }
 
+    /**
+     * Writes the three files, the settings last: they name the exact vocabulary and modulation files written before
+     * them ({@link #fingerprint}), so a set left mixed by a crash or a failed save between them is found at open.
+     */
     private static void save(Path dir, Lexical l) throws IOException {
         l.vocabulary().save(dir.resolve(VOCABULARY_FILE));
         l.modulation().save(dir.resolve(MODULATION_FILE));
-        String settings = "idf-weights=" + l.idfWeights() + "\ntokens=" + l.tokens().wireName() + "\n";
+        String settings = "idf-weights=" + l.idfWeights() + "\ntokens=" + l.tokens().wireName() + "\n"
+                + VOCABULARY_KEY + "=" + fingerprint(dir.resolve(VOCABULARY_FILE)) + "\n"
+                + MODULATION_KEY + "=" + fingerprint(dir.resolve(MODULATION_FILE)) + "\n";
         DurableFile.write(dir.resolve(SETTINGS_FILE), SETTINGS_CODEC, 1, out -> out.writeUTF(settings));
     }
 

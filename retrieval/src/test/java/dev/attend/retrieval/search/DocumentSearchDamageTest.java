@@ -226,4 +226,71 @@ class DocumentSearchDamageTest {
             }
         }
     }
+
+    private static void copyModulation(Path from, Path to, String... names) throws IOException {
+        Files.createDirectories(to);
+        for (String n : names) {
+            Files.copy(from.resolve(n), to.resolve(n), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    @Test
+    void filesOfTwoFitsLeftTogetherByACrashBetweenThemAreDamageNotAWrongTermMapping() throws Exception {
+        String[] all = {DocumentSearch.VOCABULARY_FILE, DocumentSearch.MODULATION_FILE, DocumentSearch.SETTINGS_FILE};
+        // a crash after the new vocabulary; after the new vocabulary and modulation, before the settings
+        for (String[] fromOldFit : new String[][] {{DocumentSearch.MODULATION_FILE, DocumentSearch.SETTINGS_FILE}, {DocumentSearch.SETTINGS_FILE}}) {
+            Path d = searchWithModulation();
+            Path fitA = dir.resolve("fit-a");
+            copyModulation(d, fitA, all);
+            try (DocumentSearch s = DocumentSearch.open(d, HASHED)) {
+                Vocabulary a = s.vocabulary();
+                java.util.Map<String, Integer> df = new java.util.HashMap<>();
+                for (int i = 0; i < a.size(); i++) {
+                    df.put(i == 0 ? "aaaa-first" : a.term(i), a.documentFrequency(i)); // the same size, every row shifted
+                }
+                Vocabulary b = Vocabulary.of(df, 20);
+                assertThat(b.size()).isEqualTo(a.size());
+                LexSemModulation m = new LexSemModulation(b.size(), 8);
+                SplittableRandom rnd = new SplittableRandom(6);
+                for (int i = 0; i < m.w.length; i++) {
+                    m.w[i] = (float) rnd.nextGaussian();
+                }
+                s.setModulation(b, m, true, DocumentSearch.Tokens.TERMS);
+            }
+            copyModulation(fitA, d, fromOldFit);
+            try (DocumentSearch s = DocumentSearch.open(d, HASHED)) {
+                assertThat(s.modulation()).as(String.join(",", fromOldFit)).isNull(); // never rows of another vocabulary
+                assertThat(s.modulationDamage()).isNotNull();
+                assertThat(s.modulationDamage().reason()).contains("not of one fit");
+                assertThat(s.search("libraries", DocumentSearch.Mode.RRF, 3)).hasSize(3);
+            }
+            assertThat(quarantined(d)).hasSize(3);
+            deleteTree(d);
+            deleteTree(fitA);
+        }
+    }
+
+    @Test
+    void anIntactModulationThisBuildCannotReadIsLeftInPlaceAndTheSearchRefusesToOpen() throws Exception {
+        for (String which : List.of(DocumentSearch.MODULATION_FILE, DocumentSearch.SETTINGS_FILE)) {
+            Path d = searchWithModulation();
+            Path f = d.resolve(which);
+            if (which.equals(DocumentSearch.MODULATION_FILE)) { // a newer build's modulation: intact, framed version 2
+                byte[] payload;
+                try (DurableFile.Reader r = DurableFile.open(f, LexSemModulation.CODEC, 1, 1)) {
+                    payload = r.in().readNBytes((int) r.payloadBytes());
+                }
+                DurableFile.write(f, LexSemModulation.CODEC, LexSemModulation.FRAMED_VERSION + 1, out -> out.write(payload));
+            } else { // settings naming a token kind this build does not know, checksum intact
+                DurableFile.write(f, DocumentSearch.SETTINGS_CODEC, 1, out -> out.writeUTF("idf-weights=true\ntokens=future-pieces\n"));
+            }
+            byte[] before = Files.readAllBytes(f);
+            assertThatThrownBy(() -> DocumentSearch.open(d, HASHED)).as(which).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class)
+                    .hasMessageContaining(which).hasMessageContaining("left");
+            assertThat(Files.readAllBytes(f)).isEqualTo(before);
+            assertThat(quarantined(d)).isEmpty();
+            assertThat(DamageLog.under(f)).singleElement().satisfies(x -> assertThat(x.quarantinedTo()).isNull());
+            deleteTree(d);
+        }
+    }
 }
