@@ -20,6 +20,7 @@ import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.UnsupportedFormatException;
 
 /**
  * Every user's behaviours in event-time order, in memory and (when opened on a directory) in an append-only log:
@@ -145,8 +146,9 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
      * Opens (or creates) the store in {@code dir}, replaying its log. With {@code fsync} an append returns once its
      * batch is on disk (survives a machine crash); without, once the OS has it (survives a crash of the process).
      *
-     * @throws IOException when the log cannot be read, or is not a behaviour log (its header), or is of a format
-     *     this build does not read
+     * @throws UnsupportedFormatException when the log is of a format this build does not read (left as it is)
+     * @throws IOException when the log cannot be read, or is not a behaviour log (its header), or a
+     *     {@value #CUT_FILE} marker (where a failed write is to be cut off) cannot be read
      */
     public static BehaviorSequenceStore open(Path dir, int maxPerUser, boolean fsync) throws IOException {
         Files.createDirectories(dir);
@@ -309,7 +311,7 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
                             clearCutMarker();
                         } catch (IOException e) {
                             problem = new IOException("the behaviour log could not be cut back to " + logEnd + " bytes after a failed write ("
-                                    + e.getMessage() + ")" + (Files.exists(dir.resolve(CUT_FILE)) ? "; " + CUT_FILE + " makes the next open cut it"
+                                    + e.getMessage() + ")" + (Files.isRegularFile(dir.resolve(CUT_FILE)) ? "; " + CUT_FILE + " makes the next open cut it"
                                     : protectTail(e) ? "; the next open cuts it" : "; THE FAILED BATCH MAY BE REPLAYED AT THE NEXT OPEN"), e);
                         }
                     }
@@ -759,8 +761,11 @@ public final class BehaviorSequenceStore implements SequenceSource, AutoCloseabl
                     found = FORMAT_BATCHES;
                 }
                 if (first < 0) { // no record of this store anywhere in it: not damage, another file (left as it is)
-                    throw new IOException(file + (magic != MAGIC ? " is not a behaviour log (bad header)"
-                            : " has log format " + format + "; this build reads formats " + FORMAT_EVENTS + " to " + FORMAT_VERSION));
+                    if (magic == MAGIC) {
+                        throw new UnsupportedFormatException(file, "behaviour log format " + format + "; this build reads formats "
+                                + FORMAT_EVENTS + " to " + FORMAT_VERSION + " (left as it is)");
+                    }
+                    throw new IOException(file + " is not a behaviour log (bad header); left as it is");
                 }
                 format = found; // a damaged header before valid records: skip it like any damage
                 skipped.add("the header (bytes 0 to " + first + ")");

@@ -445,4 +445,47 @@ class BehaviorStoreDamageTest {
         }
         assertThat(DamageLog.under(dir)).isEmpty();
     }
+
+    @Test
+    void aFailedBatchThatCouldNotBeCutOrMarkedIsZeroedInPlaceSoACrashDoesNotReplayIt() throws Exception {
+        Path dir = root.resolve("behaviors");
+        Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+        Path crash = Files.createDirectories(root.resolve("crash"));
+        try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
+            store.append(batch(1, 0, 20));
+            Files.createDirectories(dir.resolve(BehaviorSequenceStore.CUT_FILE).resolve("blocked")); // no marker can go there
+            boolean[] landed = {false};
+            store.logWrite((ch, buf, at) -> {
+                int n = ch.write(buf, at);
+                if (!landed[0] && !buf.hasRemaining()) {
+                    landed[0] = true;
+                    throw new IOException("Input/output error (injected)");
+                }
+                return n;
+            });
+            store.logCut((ch, to) -> {
+                throw new IOException("cannot truncate (injected)");
+            });
+            assertThatThrownBy(() -> store.append(batch(2, 0, 20))).isInstanceOf(IOException.class);
+            Files.copy(log, crash.resolve(BehaviorSequenceStore.LOG_FILE)); // the process dies here
+            assertThatThrownBy(store::close).isInstanceOf(IOException.class);
+        }
+        try (BehaviorSequenceStore again = BehaviorSequenceStore.open(crash, 1000, true)) {
+            assertThat(again.get(1).length()).isEqualTo(20);
+            assertThat(again.get(2).length()).isZero();
+        }
+        assertThat(DamageLog.under(crash)).isEmpty(); // an all-zero tail: a write that never was
+    }
+
+    @Test
+    void aLogOfANewerFormatIsRefusedAndLeftAsItIs() throws Exception {
+        Path dir = Files.createDirectories(root.resolve("behaviors"));
+        Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
+        ByteBuffer b = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN).putInt(0x41424531).putInt(9);
+        Files.write(log, b.array());
+        assertThatThrownBy(() -> BehaviorSequenceStore.open(dir, 1000, true)).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class)
+                .hasMessageContaining("format 9");
+        assertThat(Files.readAllBytes(log)).isEqualTo(b.array());
+        assertThat(quarantined(dir)).isEmpty();
+    }
 }
