@@ -536,10 +536,23 @@ public final class KvSession implements AutoCloseable {
         return limits;
     }
 
+    /**
+     * Closes the session: later prefills and appends are refused ({@link KvSessionClosedException}, nothing changed);
+     * those under way finish first (each is charged, journaled and applied, or given back, under its head's monitor), then
+     * the bytes charged go back to the store's total, the journal closes and the indexes are freed.
+     */
     @Override
     public void close() {
         if (closed.getAndSet(true)) {
             return;
+        }
+        // A write charges under its head's monitor and checks `closed` there: once each monitor has been taken, no write is
+        // under way and none can charge again, so what is released below is exactly what this session holds. (A head made
+        // after this pass sees `closed` set: it was set before the pass read the head's slot.)
+        for (KvHeadState h : madeHeads()) {
+            synchronized (h) { // waits for the write that holds it, if any
+                assert closed.get();
+            }
         }
         if (budget != null) {
             budget.release(charged.get());
@@ -598,9 +611,13 @@ public final class KvSession implements AutoCloseable {
 
     /**
      * Reserves what a write of {@code rows} tokens from {@code position} (and {@code queries} kept prefill queries) costs,
-     * under h's monitor, or refuses it with a {@link KvLimitException}; returns the bytes reserved.
+     * under h's monitor, or refuses it with a {@link KvLimitException} (a closed session with a
+     * {@link KvSessionClosedException}); returns the bytes reserved.
      */
     private long charge(KvHeadState h, int position, int rows, int queries) {
+        if (closed.get()) { // under h's monitor: close() releases the charges only after it has held every head's
+            throw new KvSessionClosedException(id);
+        }
         if ((long) position + rows > limits.maxTokensPerHead()) {
             throw new KvLimitException(KvLimitException.Scope.SESSION, KvSessionLimits.KEY_MAX_TOKENS_PER_HEAD, limits.maxTokensPerHead(),
                     "KV session " + ResourceId.shown(id) + ": " + rows + " tokens from position " + position + " would pass the tokens a head may hold");
