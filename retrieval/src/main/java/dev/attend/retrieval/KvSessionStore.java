@@ -166,7 +166,12 @@ public final class KvSessionStore implements AutoCloseable {
         Path configFile = dir.resolve(CONFIG);
         Path journalFile = dir.resolve(JOURNAL);
         String resource = "KV session " + ResourceId.shown(id);
-        if (!Files.exists(configFile)) {
+        if (!Files.exists(configFile, LinkOption.NOFOLLOW_LINKS)) {
+            if (!Files.notExists(configFile, LinkOption.NOFOLLOW_LINKS)) { // neither: it cannot be told (a permission)
+                skip(id, dir, "whether it has a " + CONFIG + " cannot be told now (its folder cannot be read: a permission?);"
+                        + " left in place, not loaded");
+                return;
+            }
             if (onlyLeftoversOfACreate(dir)) {
                 return;
             }
@@ -519,9 +524,13 @@ public final class KvSessionStore implements AutoCloseable {
         int dash = name.lastIndexOf('-');
         String id = dash > DELETED.length() ? name.substring(DELETED.length(), dash) : "";
         try {
-            if (Files.isSymbolicLink(gone) || !Files.isDirectory(gone, LinkOption.NOFOLLOW_LINKS)) {
+            if (Files.isSymbolicLink(gone)) {
                 fault("delete", gone);
                 Files.delete(gone); // the link only, never what it points to
+                return;
+            }
+            if (!Files.isDirectory(gone, LinkOption.NOFOLLOW_LINKS)) { // not what a delete leaves (an operator's file): kept
+                LOG.log(System.Logger.Level.DEBUG, "{0} is not a deleted session''s folder: ignored", gone);
                 return;
             }
             List<Path> files;

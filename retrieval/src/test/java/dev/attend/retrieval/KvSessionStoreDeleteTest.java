@@ -121,13 +121,14 @@ class KvSessionStoreDeleteTest {
         Files.move(root.resolve("u"), root.resolve(".deleted-u-with-dashes-456"));
         Files.writeString(root.resolve(".deleted-u-with-dashes-456/notes.txt"), "an operator's file");
         Files.writeString(root.resolve(".deleted-u-with-dashes-456/session.properties.12345.tmp"), "x");
+        Files.writeString(root.resolve(".deleted-file-7"), "an operator's file, not a folder: never removed");
         try (KvSessionStore store = store(root)) {
             assertThat(store.ids()).isEmpty();
             assertThat(store.unloaded()).isEmpty();
             assertThat(store.damage()).isEmpty();
             store.create("c", KvSessionStoreTest.config());
         }
-        assertThat(names(root)).containsExactly(".deleted-u-with-dashes-456", "c");
+        assertThat(names(root)).containsExactly(".deleted-file-7", ".deleted-u-with-dashes-456", "c");
         try (Stream<Path> left = Files.list(root.resolve(".deleted-u-with-dashes-456"))) {
             assertThat(left.map(p -> p.getFileName().toString()).toList()).as("only what the store did not make")
                     .containsExactly("notes.txt");
