@@ -58,7 +58,7 @@ public final class KvJournal implements AutoCloseable {
     private final boolean force;
     /**
      * A failed write whose rollback failed too: where the journal must be cut. The next write cuts it first, and
-     * {@link #close} does; until one of them has, a {@link #rollbackMarker} on disk says so to {@link #open}ers.
+     * {@link #close} does; until one of them has, a {@link #rollbackMarker} on disk says so to whoever opens the journal next.
      */
     private long rollbackTo = -1;
     /** Whether the {@link #rollbackMarker} of {@code rollbackTo} is on disk. */
