@@ -126,7 +126,7 @@ class SearchRoutesTest {
         assertThat(post("/v1/search", "{not json").statusCode()).isEqualTo(400);
         assertThat(post("/v1/search/documents", Map.of("documents", List.of(Map.of("title", "no id")))).body()).contains("documents[0].id");
         assertThat(TestHttp.get(server, "/v1/search/documents/nope").statusCode()).isEqualTo(404);
-        assertThat(post("/v1/search/documents", Map.of("documents", List.of(Map.of("id", "x".repeat(600))))).body()).contains("longer than 512");
+        assertThat(post("/v1/search/documents", Map.of("documents", List.of(Map.of("id", "x".repeat(600))))).body()).contains("at most 512 characters");
         assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/index")).get("documents").asInt()).isEqualTo(4);
 
         // get, delete

@@ -661,14 +661,17 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     }
 
     /**
-     * Runs {@code action}; the session's IllegalArgumentException (bad input, nothing changed) becomes a 400, a limit a 413
-     * (the session's) or a 507 (the server's, over all sessions). I/O failures go on to the 507/503 mapping.
+     * Runs {@code action}; the session's IllegalArgumentException (bad input, nothing changed) becomes a 400, a session
+     * closed under the request a 404, a limit a 413 (the session's) or a 507 (the server's, over all sessions). I/O
+     * failures go on to the 507/503 mapping.
      */
     private static <T> T checked(java.util.function.Supplier<T> action) {
         try {
             return action.get();
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage(), Map.of());
+        } catch (dev.attend.retrieval.KvSessionClosedException e) { // deleted or expired while this request ran
+            throw ApiException.notFound(e.getMessage());
         } catch (dev.attend.retrieval.KvLimitException e) {
             boolean store = e.scope() == dev.attend.retrieval.KvLimitException.Scope.STORE;
             throw new ApiException(store ? 507 : 413, store ? ErrorCodes.INSUFFICIENT_STORAGE : ErrorCodes.PAYLOAD_TOO_LARGE,

@@ -126,9 +126,11 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         this.forwarder = streaming == null ? null : HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(5)).build();
         Recommender r = null;
         try {
-            boolean present = Files.exists(modelFile);
-            // A damaged model is moved aside and reported (/health says degraded): serving without one beats not serving.
-            ModelFiles.Saved saved = present ? ModelFiles.loadOrQuarantine(modelFile, modelFile.toAbsolutePath().getParent()) : null;
+            // A damaged model is moved aside, one this build cannot read left in place, both reported (/health says
+            // degraded): serving without a model beats not serving.
+            ModelFiles.Loaded loaded = Files.exists(modelFile) ? ModelFiles.loadReporting(modelFile, modelFile.toAbsolutePath().getParent())
+                    : null;
+            ModelFiles.Saved saved = loaded == null ? null : loaded.saved();
             if (saved != null) {
                 if (saved.catalog() == null) {
                     throw new IOException(modelFile + " has no item catalog: save it with `attend recsys train`");
@@ -136,9 +138,10 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                 r = new Recommender(saved.model(), saved.catalog(), sequences, scorer, Recommender.Options.defaults());
                 r.prepareCandidates();
                 LOG.info("Serving recommendation model {} ({}, {} items)", modelFile, saved.model().config().kind(), saved.catalog().items());
-            } else if (present) {
-                LOG.error("The recommendation model {} is damaged and was moved aside: serving without a model until one is trained",
-                        modelFile);
+            } else if (loaded != null) {
+                LOG.error("The recommendation model {} {}: serving without a model until {}", modelFile, loaded.quarantined()
+                        ? "is damaged and was moved aside" : "cannot be read by this build and is left in place",
+                        loaded.quarantined() ? "one is trained" : "an operator replaces it");
             } else if (required) {
                 throw new IOException("no recommendation model at " + modelFile);
             }
