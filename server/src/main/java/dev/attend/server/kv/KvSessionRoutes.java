@@ -73,6 +73,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         t.setDaemon(true);
         return t;
     });
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KvSessionRoutes.class);
     private final KvSessionStore sessions;
     private final java.time.Duration ttl;
     /** When each session was last used (System.nanoTime), for the time-to-live. */
@@ -120,9 +121,13 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         for (String id : sessions.ids()) {
             synchronized (sessions) {
                 Long used = lastUsed.get(id);
-                if (used != null && now - used > ttl.toNanos() && sessions.delete(id)) {
-                    lastUsed.remove(id);
-                    expired.incrementAndGet();
+                try {
+                    if (used != null && now - used > ttl.toNanos() && sessions.delete(id)) {
+                        lastUsed.remove(id);
+                        expired.incrementAndGet();
+                    }
+                } catch (RuntimeException e) { // a failed delete leaves the session served; the next sweep tries again
+                    LOG.warn("Could not expire KV session {}: {}", dev.attend.index.store.ResourceId.shown(id), e.toString());
                 }
             }
         }
@@ -541,7 +546,8 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         KvSession created;
         synchronized (sessions) {
             if (sessions.get(id) != null) {
-                throw new ApiException(409, ErrorCodes.CONFLICT, "KV session '" + id + "' exists", Map.of("id", id));
+                throw new ApiException(409, ErrorCodes.CONFLICT, "KV session " + dev.attend.index.store.ResourceId.shown(id) + " exists",
+                        Map.of("id", id));
             }
             if (sessions.size() >= MAX_SESSIONS) {
                 throw new ApiException(429, ErrorCodes.TOO_MANY_REQUESTS, "this server holds " + MAX_SESSIONS
