@@ -45,13 +45,15 @@ public final class EventProducer implements AutoCloseable {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        // No linger: send() no longer flushes (a flush waits whatever happens to the broker), and a batch waiting out
+        // a linger cost its events 5 ms of freshness (bench/RESULTS.md); batches still form while a request is in flight.
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
         p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) MAX_BLOCK.toMillis());
-        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000); // the delivery timeout must cover linger + one request
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000); // the delivery timeout must cover one request
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) DELIVERY_TIMEOUT.toMillis());
         this.producer = new KafkaProducer<>(p);
         this.topic = topics.events();
@@ -60,7 +62,7 @@ public final class EventProducer implements AutoCloseable {
     /**
      * Sends the batch and waits for its acknowledgement. Kafka gone (see the class comment) is a
      * {@link KafkaUnavailableException}; another refusal an {@link IllegalStateException}. No flush: a flush waits
-     * for every event whatever happens to the broker, so the batch goes out on its own (within the 5 ms linger).
+     * for every event whatever happens to the broker, so the batch goes out on its own (no linger).
      */
     public void send(List<StreamEvent> events) throws InterruptedException {
         checkBroker();
