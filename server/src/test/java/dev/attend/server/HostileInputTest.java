@@ -76,6 +76,12 @@ class HostileInputTest {
                 HttpResponse<String> r = TestHttp.send(TestHttp.request(server, "").uri(URI.create(server.url() + path)).DELETE().build());
                 assertThat(r.statusCode()).as("DELETE %s -> %s", path, r.body()).isBetween(400, 404);
             }
+            for (String path : new String[] {"/v1/recsys/users/" + "9".repeat(4000), "/v1/kv/sessions/" + "z".repeat(4000),
+                    "/v1/search/documents/" + "d".repeat(4000)}) {
+                HttpResponse<String> r = TestHttp.get(server, path);
+                assertThat(r.statusCode()).as(path).isBetween(400, 404);
+                assertThat(r.body().length()).as("the answer does not echo a long id whole").isLessThan(600);
+            }
             assertThat(tree(dir)).as("nothing on disk changed").isEqualTo(before);
             assertThat(TestHttp.get(server, "/v1/kv/sessions/keep").statusCode()).isEqualTo(200);
         }

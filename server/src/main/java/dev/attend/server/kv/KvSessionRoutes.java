@@ -245,7 +245,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             String id = sessionId(ctx.pathParam("id"));
             synchronized (sessions) {
                 if (!sessions.delete(id)) {
-                    throw ApiException.notFound("no KV session '" + id + "'");
+                    throw ApiException.notFound("no KV session " + dev.attend.index.store.ResourceId.shown(id));
                 }
                 lastUsed.remove(id);
             }
@@ -494,7 +494,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         int width = switch (dtype) {
             case "float32" -> 4;
             case "float16" -> 2;
-            default -> throw ApiException.badRequest("dtype must be float32 or float16, got '" + dtype + "'", Map.of("field", "dtype"));
+            default -> throw ApiException.badRequest("dtype must be float32 or float16, got " + dev.attend.index.store.ResourceId.shown(dtype), Map.of("field", "dtype"));
         };
         byte[] body = ctx.bodyAsBytes();
         if (body.length != (long) width * count) {
@@ -525,7 +525,8 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         try {
             return Integer.parseInt(v.strip());
         } catch (NumberFormatException e) {
-            throw ApiException.badRequest("'" + name + "' must be an integer, got '" + v + "'", Map.of("field", name));
+            throw ApiException.badRequest("'" + name + "' must be an integer, got " + dev.attend.index.store.ResourceId.shown(v),
+                    Map.of("field", name));
         }
     }
 
@@ -620,7 +621,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return switch (name) {
             case "float32" -> Precision.FLOAT32;
             case "float16" -> Precision.FLOAT16;
-            default -> throw new IllegalArgumentException("unknown storage '" + name + "': use float32 or float16");
+            default -> throw new IllegalArgumentException("unknown storage " + dev.attend.index.store.ResourceId.shown(name) + ": use float32 or float16");
         };
     }
 
@@ -646,7 +647,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         String id = sessionId(ctx.pathParam("id"));
         KvSession s = sessions.get(id);
         if (s == null) {
-            throw ApiException.notFound("no KV session '" + id + "'");
+            throw ApiException.notFound("no KV session " + dev.attend.index.store.ResourceId.shown(id));
         }
         lastUsed.put(id, System.nanoTime());
         return s;

@@ -406,7 +406,8 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         try {
             return Long.parseLong(ctx.pathParam(name));
         } catch (NumberFormatException e) {
-            throw ApiException.badRequest("'" + name + "' must be an integer id, got '" + ctx.pathParam(name) + "'", Map.of("field", name));
+            throw ApiException.badRequest("'" + name + "' must be an integer id, got " + dev.attend.index.store.ResourceId.shown(ctx.pathParam(name)),
+                    Map.of("field", name));
         }
     }
 
@@ -423,7 +424,8 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw ApiException.badRequest("'" + name + "' must be an integer in " + min + ".." + max + ", got '" + v + "'", Map.of("field", name));
+        throw ApiException.badRequest("'" + name + "' must be an integer in " + min + ".." + max + ", got "
+                + dev.attend.index.store.ResourceId.shown(v), Map.of("field", name));
     }
 
     /**
