@@ -300,6 +300,205 @@ public final class KvSession implements AutoCloseable {
         maybeStartBuild(h);
     }
 
+    /** {@link #decodeLayer}'s budget that asks for {@link KvSessionConfig#defaultBudget} of each head's length after the append. */
+    public static final int DEFAULT_BUDGET = 0;
+
+    /**
+     * One decode step of a whole layer: appends {@code keys[h]} and {@code values[h]} at {@code position} to every KV head
+     * {@code h} of {@code layer}, then answers {@code queries[q]} for every query head {@code q} of the layer (query-head
+     * order, {@code kvHeads * queryHeadsPerKvHead} of them), in parallel over the cores. The same answers as
+     * {@link #append} for each KV head followed by {@link #attend} for each query head, and the queries are recorded as
+     * {@link #recentQueries} the same way.
+     *
+     * <p>Everything is checked before anything changes: the number of keys, values and queries, every vector (dimension,
+     * finite, norms as {@link #append} and {@link #attend} check them), the budget, and every head's next position (under
+     * the monitors of all the layer's KV heads, taken in order). Bad input is an {@link IllegalArgumentException} and no
+     * head is appended to; a limit a {@link KvLimitException}, nothing appended either. Each head's append is journaled
+     * before it is applied, one head after the other: a journal that fails (I/O) at a head leaves the heads before it
+     * appended, and says so.
+     *
+     * @param budget distance computations per query ({@code >= 1}), or {@link #DEFAULT_BUDGET}
+     * @return the answer of each query head, in query-head order
+     */
+    public AttendResult[] decodeLayer(int layer, int position, float[][] keys, float[][] values, float[][] queries, int budget) {
+        if (layer < 0 || layer >= config.layers()) {
+            throw new IllegalArgumentException("layer " + layer + " is not in [0, " + config.layers() + ")");
+        }
+        int kvHeads = config.kvHeads();
+        int queryHeads = config.queryHeads();
+        Objects.requireNonNull(keys, "keys");
+        Objects.requireNonNull(values, "values");
+        Objects.requireNonNull(queries, "queries");
+        if (keys.length != kvHeads || values.length != kvHeads) {
+            throw new IllegalArgumentException("a layer step takes one key and one value per KV head: " + kvHeads + " of each, got "
+                    + keys.length + " keys and " + values.length + " values");
+        }
+        if (queries.length != queryHeads) {
+            throw new IllegalArgumentException("a layer step takes one query per query head: " + queryHeads + ", got " + queries.length);
+        }
+        if (budget < 0) {
+            throw new IllegalArgumentException("budget must be >= 1 (or " + DEFAULT_BUDGET + ": the default), got " + budget);
+        }
+        for (int h = 0; h < kvHeads; h++) {
+            checkStored("key of KV head " + h, keys[h]);
+            checkStored("value of KV head " + h, values[h]);
+        }
+        for (int q = 0; q < queryHeads; q++) {
+            checkQuery("query of query head " + q, queries[q]);
+        }
+        KvHeadState[] hs = new KvHeadState[kvHeads];
+        for (int h = 0; h < kvHeads; h++) {
+            hs[h] = forWrite(layer, h);
+        }
+        appendAll(layer, position, keys, values, hs, 0, new long[kvHeads]);
+        for (KvHeadState h : hs) {
+            scheduleIndexing(h);
+            maybeStartBuild(h);
+        }
+        AttendResult[] results = new AttendResult[queryHeads];
+        answerAll(layer, queries, budget, results);
+        java.util.ArrayDeque<HeadQuery> seen = recent[layer];
+        synchronized (seen) {
+            for (int q = 0; q < queryHeads; q++) {
+                if (seen.size() == RECENT_QUERIES) {
+                    seen.removeFirst();
+                }
+                seen.addLast(new HeadQuery(q, queries[q].clone()));
+            }
+        }
+        return results;
+    }
+
+    /**
+     * Takes the monitors of {@code hs[from..]} in order (nested), then, holding all of them: checks every head's position,
+     * charges every head (giving back what was charged when one is refused), and journals and stores each head's token.
+     */
+    private void appendAll(int layer, int position, float[][] keys, float[][] values, KvHeadState[] hs, int from, long[] bytes) {
+        if (from < hs.length) {
+            synchronized (hs[from]) {
+                appendAll(layer, position, keys, values, hs, from + 1, bytes);
+            }
+            return;
+        }
+        for (int h = 0; h < hs.length; h++) {
+            if (position != hs[h].size()) {
+                throw new IllegalArgumentException("position " + position + " is out of order for KV head " + h + ": its next position is "
+                        + hs[h].size() + " (nothing was appended)");
+            }
+        }
+        int charged = 0;
+        try {
+            for (; charged < hs.length; charged++) {
+                bytes[charged] = charge(hs[charged], position, 1, 0);
+            }
+        } finally {
+            if (charged < hs.length) { // refused: give back what the heads before it took
+                for (int h = 0; h < charged; h++) {
+                    uncharge(bytes[h]);
+                }
+            }
+        }
+        int h = 0;
+        try {
+            for (; h < hs.length; h++) {
+                KvHeadState state = hs[h];
+                int kvHead = h;
+                log(j -> j.append(layer, kvHead, position, keys[kvHead], values[kvHead]), bytes[h]); // gives back its own bytes on failure
+                state.charged = true;
+                hold(state, state.policyHead, keys[h], values[h]);
+            }
+        } finally {
+            for (int rest = h + 1; rest < hs.length; rest++) { // a journal failed at head h: the heads after it were not written
+                uncharge(bytes[rest]);
+            }
+        }
+    }
+
+    /** Answers {@code queries[q]} into {@code results[q]}: the calling thread and helpers of the common pool claim query heads in turn. */
+    private void answerAll(int layer, float[][] queries, int budget, AttendResult[] results) {
+        int n = queries.length;
+        int helpers = Runtime.getRuntime().availableProcessors() <= 1 ? 0
+                : Math.min(n - 1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+        if (helpers <= 0) {
+            for (int q = 0; q < n; q++) {
+                results[q] = answer(layer, q, queries[q], config.topK(), budgetOf(layer, q, budget));
+            }
+            return;
+        }
+        LayerWork work = new LayerWork(this, layer, queries, budget, results, Thread.currentThread());
+        for (int i = 0; i < helpers; i++) {
+            java.util.concurrent.ForkJoinPool.commonPool().execute(work);
+        }
+        work.run();
+        work.await();
+    }
+
+    private int budgetOf(int layer, int queryHead, int budget) {
+        return budget != DEFAULT_BUDGET ? budget : KvSessionConfig.defaultBudget(length(layer, kvHeadOf(queryHead)), config.topK());
+    }
+
+    /** The query heads of one {@link #decodeLayer}, claimed one at a time by whichever thread comes; the caller waits for the last. */
+    private static final class LayerWork implements Runnable {
+        private final KvSession session;
+        private final int layer;
+        private final float[][] queries;
+        private final int budget;
+        private final AttendResult[] results;
+        private final Thread caller;
+        private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        private final java.util.concurrent.atomic.AtomicInteger left;
+        private volatile Throwable failure;
+
+        LayerWork(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results, Thread caller) {
+            this.session = session;
+            this.layer = layer;
+            this.queries = queries;
+            this.budget = budget;
+            this.results = results;
+            this.caller = caller;
+            this.left = new java.util.concurrent.atomic.AtomicInteger(queries.length);
+        }
+
+        @Override
+        public void run() {
+            for (int q; (q = next.getAndIncrement()) < queries.length; ) {
+                try {
+                    results[q] = session.answer(layer, q, queries[q], session.config.topK(), session.budgetOf(layer, q, budget));
+                } catch (Throwable t) {
+                    if (failure == null) {
+                        failure = t;
+                    }
+                } finally {
+                    if (left.decrementAndGet() == 0) {
+                        java.util.concurrent.locks.LockSupport.unpark(caller);
+                    }
+                }
+            }
+        }
+
+        /** Waits until every query head is answered (helpers may still be finishing theirs), then rethrows the first failure. */
+        void await() {
+            boolean interrupted = false;
+            while (left.get() > 0) {
+                java.util.concurrent.locks.LockSupport.park(this);
+                interrupted |= Thread.interrupted();
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            Throwable t = failure;
+            if (t instanceof RuntimeException e) {
+                throw e;
+            }
+            if (t instanceof Error e) {
+                throw e;
+            }
+            if (t != null) {
+                throw new IllegalStateException(t);
+            }
+        }
+    }
+
     /**
      * Attention of {@code query} (query head {@code queryHead} of {@code layer}) over its KV head: the
      * static set exactly, merged with the top-k keys the index retrieves within {@code budget} distance
