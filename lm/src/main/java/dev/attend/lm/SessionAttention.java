@@ -1,0 +1,160 @@
+package dev.attend.lm;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scorers;
+import dev.attend.retrieval.AttendResult;
+import dev.attend.retrieval.HeadPolicies;
+import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionConfig;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Decode attention served by an Attend {@link KvSession} in this process: one session for the whole model (layers x
+ * KV heads, the model's query heads per KV head, head dimension and scale), prefilled from {@link ByteLm#prefill}'s
+ * keys, values and queries (each query attributed to its query head, token order), then for every decode position
+ * and layer: the position's keys and values appended to each KV head and the attention of every query head asked.
+ */
+public final class SessionAttention implements LayerAttention {
+
+    private final KvSession session;
+    private final Scorer scorer;
+    private final ExecutorService builds;
+    private final ExecutorService indexer;
+    private final int budget;
+    private final int group;
+    private long keysScanned;
+    private long attends;
+    private long flatAnswers;
+
+    /**
+     * A session for {@code model} with every head under {@code policy} (a {@link HeadPolicies} name: full,
+     * streaming, retrieval, retrieval+tail, auto, ...), {@code topK} keys retrieved, {@code budget} distance
+     * computations per index search (0: {@link KvSessionConfig#defaultBudget} of the head's length), the given static
+     * set; index builds run on {@code buildThreads} threads.
+     */
+    public SessionAttention(ByteLmConfig model, String policy, int topK, int budget, int sinks, int window, int buildThreads) {
+        KvSessionConfig config = KvSessionConfig.defaults(model.layers(), model.kvHeads(), model.group(), model.headDim())
+                .withScale(model.attentionScale()).withStaticSet(sinks, window).withTopK(topK)
+                .withPolicies(new HeadPolicies(policy, Map.of()));
+        this.scorer = Scorers.create("simd");
+        AtomicInteger n = new AtomicInteger();
+        this.builds = Executors.newFixedThreadPool(Math.max(1, buildThreads), r -> {
+            Thread t = new Thread(r, "lm-index-build-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        this.indexer = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "lm-indexer");
+            t.setDaemon(true);
+            return t;
+        });
+        this.session = new KvSession("lm-" + policy.replaceAll("[^A-Za-z0-9._-]", "_"), config, scorer, builds, indexer);
+        this.budget = budget;
+        this.group = model.group();
+    }
+
+    public KvSession session() {
+        return session;
+    }
+
+    /** Hands the session every layer's keys, values and queries of {@code prefill} (positions 0 onwards). */
+    public void prefill(ByteLm.Prefill prefill) {
+        KvSessionConfig c = session.config();
+        for (int l = 0; l < c.layers(); l++) {
+            ByteLm.LayerKv kv = prefill.layers().get(l);
+            for (int g = 0; g < c.kvHeads(); g++) {
+                session.prefill(l, g, 0, kv.keyRows(g), kv.valueRows(g), kv.queryRowsOf(g), kv.queryHeadsOf(g), false);
+            }
+        }
+    }
+
+    /**
+     * Waits until every head is ready (its index built or its policy opened); an {@link IllegalStateException} names a
+     * head whose build failed, a {@link TimeoutException} says which heads are still building.
+     */
+    public void awaitReady(long timeoutMillis) throws InterruptedException, TimeoutException {
+        KvSessionConfig c = session.config();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (true) {
+            StringBuilder waiting = new StringBuilder();
+            for (int l = 0; l < c.layers(); l++) {
+                for (int g = 0; g < c.kvHeads(); g++) {
+                    KvSession.IndexState s = session.indexState(l, g);
+                    if (s.state().startsWith("failed")) {
+                        throw new IllegalStateException("KV head " + l + "/" + g + ": " + s.state());
+                    }
+                    if (!s.state().equals("ready") && session.length(l, g) - c.windowTokens() > c.sinkTokens()) {
+                        waiting.append(' ').append(l).append('/').append(g).append(' ').append(s.state());
+                    }
+                }
+            }
+            if (waiting.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("KV heads not ready after " + timeoutMillis + " ms:" + waiting);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Override
+    public float[][] attend(int layer, int position, float[][] keys, float[][] values, float[][] queries) {
+        for (int g = 0; g < keys.length; g++) {
+            session.append(layer, g, position, keys[g], values[g]);
+        }
+        int b = budget > 0 ? budget : KvSessionConfig.defaultBudget(position + 1, session.config().topK());
+        float[][] out = new float[queries.length][];
+        for (int h = 0; h < queries.length; h++) {
+            AttendResult r = session.attend(layer, h, queries[h], b);
+            out[h] = r.output();
+            synchronized (this) {
+                keysScanned += r.stats().keysScanned();
+                attends++;
+                flatAnswers += r.stats().mode().equals("flat") ? 1 : 0;
+            }
+        }
+        return out;
+    }
+
+    /** Mean keys scanned (exact products and index distance computations) per attend of one query head. */
+    public synchronized double meanKeysScanned() {
+        return attends == 0 ? 0 : (double) keysScanned / attends;
+    }
+
+    /** Attends answered exactly over every key (a head not ready yet). */
+    public synchronized long flatAnswers() {
+        return flatAnswers;
+    }
+
+    /** Bytes the session holds ({@link KvSession#memoryBytes}). */
+    public long memoryBytes() {
+        return session.memoryBytes();
+    }
+
+    /** What each KV head follows ("layer/kvHead" -> policy). */
+    public Map<String, String> policies() {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        KvSessionConfig c = session.config();
+        for (int l = 0; l < c.layers(); l++) {
+            for (int g = 0; g < c.kvHeads(); g++) {
+                KvSession.PolicyState p = session.policyState(l, g);
+                m.put(l + "/" + g, p.policy() == null ? p.configured() : p.policy());
+            }
+        }
+        return m;
+    }
+
+    @Override
+    public void close() {
+        session.close();
+        builds.shutdownNow();
+        indexer.shutdownNow();
+        scorer.close();
+    }
+}
