@@ -41,6 +41,10 @@ import java.util.function.Consumer;
  *       output, log-sum-exp and stats of each query;</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/decode}: one decode step of a KV head in one round trip, append then
  *       attend: {@code {layer, kvHead, position, key, value, queries: [{queryHead, query}], budget?}};</li>
+ *   <li>{@code POST /v1/kv/sessions/{id}/decode-layer}: one decode step of a whole layer in one round trip, every KV
+ *       head's append then every query head's answer, checked whole before anything changes:
+ *       {@code {layer, position, keys: [kvHeads vectors], values: [kvHeads vectors], queries: [queryHeads vectors], budget?}}
+ *       (queries in query-head order); with {@code Accept: application/octet-stream} the answer is binary;</li>
  *   <li>{@code POST /v1/kv/sessions/{id}/accuracy} {@code {layer, queries?, budget?}}: each answer against full
  *       attention (relative output error, attention mass kept, recall of the true top-k keys), for the queries
  *       given or, without them, the layer's latest {@value KvSession#RECENT_QUERIES} decode queries.</li>
@@ -48,7 +52,7 @@ import java.util.function.Consumer;
  * Every write and attend also takes an {@code application/octet-stream} body of little-endian float32 (or float16
  * with {@code ?dtype=float16}), the
  * numbers that say where the vectors go as query parameters ({@link #binaryPrefill}, {@link #binaryAppend},
- * {@link #binaryAttend}, {@link #binaryDecode}). Bodies of append, attend and decode are limited to
+ * {@link #binaryAttend}, {@link #binaryDecode}, {@link #binaryDecodeLayer}). Bodies of append, attend and decode are limited to
  * {@value #SMALL_BODY_BYTES} bytes (413 beyond); prefill takes up to the server's body limit per call.
  * Bad input (wrong dimension, NaN, unknown session, layer or head, out-of-order position) is a 400 or
  * 404 in the server's error shape and changes nothing. Sessions are durable ({@link KvSessionStore} under
@@ -224,9 +228,13 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
                          Integer budget) {
     }
 
+    /** A whole layer's decode step: a key and a value per KV head, a query per query head (in query-head order). */
+    record DecodeLayerRequest(Integer layer, Integer position, float[][] keys, float[][] values, float[][] queries, Integer budget) {
+    }
+
     @Override
     public void accept(RoutesConfig routes) {
-        for (String step : List.of("append", "attend", "decode", "accuracy")) {
+        for (String step : List.of("append", "attend", "decode", "decode-layer", "accuracy")) {
             routes.before("/v1/kv/sessions/{id}/" + step, new dev.attend.server.BodySizeLimit(SMALL_BODY_BYTES));
         }
         routes.post("/v1/kv/sessions", this::create);
@@ -314,6 +322,36 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             append(s, new AppendRequest(layer, kvHead, r.position(), r.key(), r.value()));
             ctx.json(Map.of("tokens", s.length(layer, kvHead), "results", attend(s, layer, queries, r.budget())));
         });
+        routes.post("/v1/kv/sessions/{id}/decode-layer", this::decodeLayer);
+    }
+
+    /**
+     * One decode step of a whole layer in one round trip ({@link KvSession#decodeLayer}): every KV head's append at
+     * {@code position}, then every query head's answer; checked whole before anything changes. With
+     * {@code Accept: application/octet-stream} the answer is binary ({@link #binaryAnswer}).
+     */
+    private void decodeLayer(Context ctx) {
+        KvSession s = session(ctx);
+        DecodeLayerRequest r = isBinary(ctx) ? binaryDecodeLayer(ctx, s) : ctx.bodyAsClass(DecodeLayerRequest.class);
+        int layer = required(r.layer(), "layer");
+        int position = required(r.position(), "position");
+        float[][] keys = required(r.keys(), "keys");
+        float[][] values = required(r.values(), "values");
+        float[][] queries = required(r.queries(), "queries");
+        if (r.budget() != null && r.budget() < 1) {
+            throw ApiException.badRequest("budget must be >= 1, got " + r.budget(), Map.of("field", "budget"));
+        }
+        AttendResult[] answers = checked(() -> s.decodeLayer(layer, position, keys, values, queries,
+                r.budget() == null ? KvSession.DEFAULT_BUDGET : r.budget()));
+        if (acceptsBinary(ctx)) {
+            binaryAnswer(ctx, position + 1, answers);
+            return;
+        }
+        List<Map<String, Object>> results = new ArrayList<>(answers.length);
+        for (int q = 0; q < answers.length; q++) {
+            results.add(result(q, answers[q]));
+        }
+        ctx.json(Map.of("tokens", position + 1, "results", results));
     }
 
     private static Map<String, Object> accuracy(KvSession s, int layer, List<HeadQuery> queries, Integer budget, String source) {
@@ -380,14 +418,19 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             float[] vector = required(q.query(), "query");
             int b = budget != null ? budget : defaultBudget(s, layer, head);
             AttendResult a = checked(() -> s.attend(layer, head, vector, b));
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("queryHead", head);
-            m.put("output", a.output());
-            m.put("logSumExp", a.logSumExp());
-            m.put("stats", a.stats());
-            results.add(m);
+            results.add(result(head, a));
         }
         return results;
+    }
+
+    /** One answer in JSON: {@code queryHead}, {@code output}, {@code logSumExp}, {@code stats}. */
+    private static Map<String, Object> result(int queryHead, AttendResult a) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("queryHead", queryHead);
+        m.put("output", a.output());
+        m.put("logSumExp", a.logSumExp());
+        m.put("stats", a.stats());
+        return m;
     }
 
     // ------------------------------------------------------------------ binary bodies
@@ -466,6 +509,56 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return new DecodeRequest(intParam(ctx, "layer"), intParam(ctx, "kvHead"), intParam(ctx, "position"),
                 java.util.Arrays.copyOfRange(floats, 0, d), java.util.Arrays.copyOfRange(floats, d, 2 * d), queries,
                 budget == null ? null : parseInt("budget", budget));
+    }
+
+    /**
+     * Layer decode: {@code ?layer=&position=&budget=} (budget optional), body = one key per KV head, one value per KV head,
+     * then one query per query head in query-head order ((2 kvHeads + queryHeads) x headDim floats).
+     */
+    private static DecodeLayerRequest binaryDecodeLayer(Context ctx, KvSession s) {
+        int d = s.config().headDim();
+        int kv = s.config().kvHeads();
+        int q = s.config().queryHeads();
+        long count = (2L * kv + q) * d;
+        if (count > SMALL_BODY_BYTES) { // more numbers than the body limit lets through
+            throw new ApiException(413, ErrorCodes.PAYLOAD_TOO_LARGE, "a layer decode of this session (" + kv + " KV heads, " + q
+                    + " query heads of " + d + " numbers) is larger than " + SMALL_BODY_BYTES + " bytes", Map.of());
+        }
+        float[] floats = floats(ctx, (int) count, "a layer decode body holds " + kv + " keys, " + kv + " values and " + q
+                + " queries of " + d + " numbers");
+        String budget = ctx.queryParam("budget");
+        return new DecodeLayerRequest(intParam(ctx, "layer"), intParam(ctx, "position"), rows(floats, 0, kv, d),
+                rows(floats, kv, kv, d), rows(floats, 2 * kv, q, d), budget == null ? null : parseInt("budget", budget));
+    }
+
+    /** Whether the client asks for a binary answer ({@code Accept: application/octet-stream}). */
+    private static boolean acceptsBinary(Context ctx) {
+        String accept = ctx.header("Accept");
+        return accept != null && accept.toLowerCase(java.util.Locale.ROOT).contains("application/octet-stream");
+    }
+
+    /**
+     * A binary answer of {@code answers} (one per query head, in order): every output as little-endian float32
+     * (queryHeads x headDim), then every log-sum-exp as little-endian float64 (queryHeads); the tokens each head holds in
+     * {@code Attend-Tokens} and the keys each answer scanned in {@code Attend-Keys-Scanned} (comma-separated, in order).
+     */
+    private static void binaryAnswer(Context ctx, int tokens, AttendResult[] answers) {
+        int d = answers.length == 0 ? 0 : answers[0].output().length;
+        byte[] body = new byte[answers.length * (4 * d + 8)];
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        java.nio.FloatBuffer outputs = b.asFloatBuffer();
+        StringBuilder scanned = new StringBuilder();
+        for (AttendResult a : answers) {
+            outputs.put(a.output());
+            scanned.append(scanned.isEmpty() ? "" : ",").append(a.stats().keysScanned());
+        }
+        b.position(answers.length * 4 * d);
+        for (AttendResult a : answers) {
+            b.putDouble(a.logSumExp());
+        }
+        ctx.header("Attend-Tokens", Integer.toString(tokens));
+        ctx.header("Attend-Keys-Scanned", scanned.toString());
+        ctx.contentType("application/octet-stream").result(body);
     }
 
     /** Append: {@code ?layer=&kvHead=&position=}, body = key then value (2 x headDim floats). */
