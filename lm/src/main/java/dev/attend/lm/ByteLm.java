@@ -168,9 +168,9 @@ public final class ByteLm {
 
     /**
      * What a prefill gives: the logits of every position ({@code allLogits}) or of the last only ({@code logits} then
-     * holds one row), and each layer's attention inputs.
+     * holds one row), and each layer's attention inputs; the time it took, and of that the causal attention's.
      */
-    public record Prefill(int length, float[][] logits, List<LayerKv> layers) {
+    public record Prefill(int length, float[][] logits, List<LayerKv> layers, double seconds, double attentionSeconds) {
 
         /** The logits of the last position (the prediction of the byte after the prefix). */
         public float[] lastLogits() {
@@ -190,6 +190,8 @@ public final class ByteLm {
         int hd = config.headDim();
         int qd = H * hd;
         int kd = KV * hd;
+        long attentionNanos = 0;
+        long start = System.nanoTime();
         float[] x = new float[T * d];
         for (int t = 0; t < T; t++) {
             System.arraycopy(emb, (tokens[t] & 0xff) * d, x, t * d, d);
@@ -226,7 +228,9 @@ public final class ByteLm {
                 }
             });
             kvs.add(new LayerKv(T, H, KV, hd, q, k, v));
+            long a0 = System.nanoTime();
             float[] o = causalAttention(q, k, v, T);
+            attentionNanos += System.nanoTime() - a0;
             // x += wo(o); x += ffn(x)
             IntStream.range(0, chunks).parallel().forEach(c -> {
                 int r0 = c * ROW_CHUNK;
@@ -265,7 +269,7 @@ public final class ByteLm {
                 logits[r0 - from + r] = java.util.Arrays.copyOfRange(lg, r * config.vocab(), (r + 1) * config.vocab());
             }
         });
-        return new Prefill(T, logits, List.copyOf(kvs));
+        return new Prefill(T, logits, List.copyOf(kvs), (System.nanoTime() - start) / 1e9, attentionNanos / 1e9);
     }
 
     /**
