@@ -23,6 +23,7 @@ import picocli.CommandLine.Spec;
                 RecsysCommand.class,
                 EventsCommand.class,
                 SearchCommand.class,
+                LmCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class AttendCli implements Callable<Integer> {
