@@ -32,6 +32,8 @@ public final class ByteLm {
     /** Query positions and key positions per attention tile (multiples of 4 and of 2 vectors of 512 bits). */
     private static final int Q_BLOCK = 64;
     private static final int K_BLOCK = 256;
+    /** Floats added to the stride of transposed matrices (one cache line), against cache-set aliasing. */
+    private static final int PAD = 16;
 
     private final ByteLmConfig config;
     private final ByteLmWeights weights;
@@ -62,26 +64,26 @@ public final class ByteLm {
             float[] wv = weights.get(p + "wv");
             float[] w1 = weights.get(p + "w1");
             float[] w3 = weights.get(p + "w3");
-            float[] wqkvT = new float[d * (qd + 2 * kd)];
-            transposeInto(wq, qd, d, wqkvT, qd + 2 * kd, 0);
-            transposeInto(wk, kd, d, wqkvT, qd + 2 * kd, qd);
-            transposeInto(wv, kd, d, wqkvT, qd + 2 * kd, qd + kd);
-            float[] w13T = new float[d * 2 * f];
-            transposeInto(w1, f, d, w13T, 2 * f, 0);
-            transposeInto(w3, f, d, w13T, 2 * f, f);
+            float[] wqkvT = new float[d * (qd + 2 * kd + PAD)];
+            transposeInto(wq, qd, d, wqkvT, qd + 2 * kd + PAD, 0);
+            transposeInto(wk, kd, d, wqkvT, qd + 2 * kd + PAD, qd);
+            transposeInto(wv, kd, d, wqkvT, qd + 2 * kd + PAD, qd + kd);
+            float[] w13T = new float[d * (2 * f + PAD)];
+            transposeInto(w1, f, d, w13T, 2 * f + PAD, 0);
+            transposeInto(w3, f, d, w13T, 2 * f + PAD, f);
             float[] wo = weights.get(p + "wo");
             float[] w2 = weights.get(p + "w2");
-            float[] woT = new float[qd * d];
-            transposeInto(wo, d, qd, woT, d, 0);
-            float[] w2T = new float[f * d];
-            transposeInto(w2, d, f, w2T, d, 0);
+            float[] woT = new float[qd * (d + PAD)];
+            transposeInto(wo, d, qd, woT, d + PAD, 0);
+            float[] w2T = new float[f * (d + PAD)];
+            transposeInto(w2, d, f, w2T, d + PAD, 0);
             layers[i] = new Layer(weights.get(p + "attn_norm"), weights.get(p + "ffn_norm"), wq, wk, wv, wo, w1, w3, w2, wqkvT, woT, w13T, w2T);
         }
         emb = weights.get("emb");
         norm = weights.get("norm");
         head = weights.get("head");
-        headT = new float[d * config.vocab()];
-        transposeInto(head, config.vocab(), d, headT, config.vocab(), 0);
+        headT = new float[d * (config.vocab() + PAD)];
+        transposeInto(head, config.vocab(), d, headT, config.vocab() + PAD, 0);
         int hd = config.headDim();
         invFreq = new double[hd / 2];
         for (int j = 0; j < hd / 2; j++) {
@@ -283,13 +285,16 @@ public final class ByteLm {
         int hd = config.headDim();
         int g = config.group();
         int tp = (T + K_BLOCK - 1) / K_BLOCK * K_BLOCK; // padded with zero keys and values, always masked
-        float[][] kt = new float[KV][hd * tp]; // per KV head: the keys transposed, (headDim, tp)
+        // Per KV head: the keys transposed, (headDim, tp), each row padded by one cache line: rows a power-of-two multiple of
+        // lines apart would all fall in a few cache sets, and a tile's 64 rows would evict each other.
+        int ks = tp + PAD;
+        float[][] kt = new float[KV][hd * ks];
         float[][] vs = new float[KV][tp * hd]; // per KV head: the values, (tp, headDim)
         for (int t = 0; t < T; t++) {
             for (int kv = 0; kv < KV; kv++) {
                 int src = (t * KV + kv) * hd;
                 for (int c = 0; c < hd; c++) {
-                    kt[kv][c * tp + t] = k[src + c];
+                    kt[kv][c * ks + t] = k[src + c];
                 }
                 System.arraycopy(v, src, vs[kv], t * hd, hd);
             }
@@ -327,7 +332,7 @@ public final class ByteLm {
             for (int k0 = 0; k0 < s1; k0 += K_BLOCK) {
                 int kb = Math.min(K_BLOCK, end - k0);
                 for (int rb = 0; rb < rows / 4; rb++) {
-                    VectorMath.fourRowsTimes(packedQ, rb * 4 * hd, hd, kt[kvh], k0, tp, kb, s, rb * 4 * K_BLOCK, K_BLOCK);
+                    VectorMath.fourRowsTimes(packedQ, rb * 4 * hd, hd, kt[kvh], k0, ks, kb, s, rb * 4 * K_BLOCK, K_BLOCK);
                 }
                 boolean diagonal = k0 + kb - 1 > s0;
                 for (int r = 0; r < rows; r++) {
@@ -528,7 +533,10 @@ public final class ByteLm {
         return out;
     }
 
-    /** {@code a (rows, inner) @ bT (inner, cols)}, four rows at a time, {@link #COL_BLOCK} columns of bT at a time. */
+    /**
+     * {@code a (rows, inner) @ bT (inner, cols)}, four rows at a time, {@link #COL_BLOCK} columns of bT at a time; bT's rows
+     * are {@code cols + PAD} floats apart.
+     */
     private static float[] matmul(float[] a, int rows, int inner, float[] bT, int cols) {
         int blocks = (rows + 3) / 4;
         float[] packed = new float[blocks * 4 * inner];
@@ -543,7 +551,7 @@ public final class ByteLm {
         for (int c0 = 0; c0 < cols; c0 += COL_BLOCK) {
             int w = Math.min(COL_BLOCK, cols - c0);
             for (int b = 0; b < blocks; b++) {
-                VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, bT, c0, cols, w, out, b * 4 * cols + c0, cols);
+                VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, bT, c0, cols + PAD, w, out, b * 4 * cols + c0, cols);
             }
         }
         return out; // rows past `rows` hold the padding's zeros

@@ -217,7 +217,7 @@ public final class LmEval {
                 }
             }
         }
-        List<Summary> summaries = summarise(rows, ref);
+        List<Summary> summaries = summarise(rows, ref, new int[] {o.prefill(), o.decode()});
         for (Summary s : summaries) {
             progress.printf(Locale.ROOT, "[lm eval] %s%s over %d docs: %.4f bits/byte (reference %s), recovered %s (gap from %s), %.0f keys/attend,"
                             + " prefill-to-ready %.1f s, decode %.2f / %.2f ms/byte p50/p99%n",
@@ -298,7 +298,7 @@ public final class LmEval {
         }
     }
 
-    private static List<Summary> summarise(List<Row> rows, Reference ref) {
+    private static List<Summary> summarise(List<Row> rows, Reference ref, int[] protocol) {
         Map<String, List<Row>> groups = new LinkedHashMap<>();
         for (Row r : rows) {
             groups.computeIfAbsent(r.policy() + "\u0000" + r.budget(), k -> new ArrayList<>()).add(r);
@@ -308,9 +308,11 @@ public final class LmEval {
         double streaming = meanOver(rows, docs, "streaming", "exact:streaming");
         String source = "this run";
         if (Double.isNaN(full) || Double.isNaN(streaming)) {
-            full = ref.meanOver(docs, "full");
-            streaming = ref.meanOver(docs, "streaming");
-            source = "reference.json";
+            boolean sameProtocol = rows.stream().allMatch(r -> !Double.isNaN(r.referenceBitsPerByte()) || !r.policy().equals("full"))
+                    && ref.prefill() == protocol[0] && ref.decode() == protocol[1];
+            full = sameProtocol ? ref.meanOver(docs, "full") : Double.NaN;
+            streaming = sameProtocol ? ref.meanOver(docs, "streaming") : Double.NaN;
+            source = sameProtocol ? "reference.json" : "none (run full and streaming, or the reference's prefill and decode)";
         }
         List<Summary> out = new ArrayList<>();
         for (List<Row> g : groups.values()) {
