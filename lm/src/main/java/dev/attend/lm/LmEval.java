@@ -379,8 +379,34 @@ public final class LmEval {
         }
     }
 
+    /**
+     * The forward pass against the model's {@code check_logits.npy} over the whole of {@code docs/doc00.txt} (32,768 bytes:
+     * slower than a unit test wants): the largest |logit difference| at positions 0-63 and at the last 64 positions.
+     */
+    public static double[] checkLogits(Path modelDir, PrintStream progress) throws IOException {
+        ByteLm lm = ByteLm.load(modelDir);
+        dev.attend.gpu.VectorStore check = dev.attend.gpu.NpyReader.read(modelDir.resolve("check_logits.npy"), dev.attend.gpu.Precision.FLOAT32);
+        byte[] doc = Files.readAllBytes(modelDir.resolve("docs/doc00.txt"));
+        ByteLm.Prefill p = lm.prefill(doc, doc.length, true);
+        double[] worst = new double[2];
+        for (int i = 0; i < check.size(); i++) {
+            int t = i < 64 ? i : doc.length - check.size() + i;
+            float[] want = check.row(i);
+            for (int j = 0; j < want.length; j++) {
+                worst[i < 64 ? 0 : 1] = Math.max(worst[i < 64 ? 0 : 1], Math.abs(p.logits()[t][j] - want[j]));
+            }
+        }
+        progress.printf(Locale.ROOT, "[lm check] doc00 prefill of %,d bytes in %.1f s: max |logit - check| %.3e at positions 0-63, %.3e at %d-%d%n",
+                doc.length, p.seconds(), worst[0], worst[1], doc.length - 64, doc.length - 1);
+        return worst;
+    }
+
     /** {@code LmEval MODEL_DIR [DOC...]}: the reference protocol (policies from -Dpolicies=..., budgets from -Dbudgets=...). */
     public static void main(String[] args) throws Exception {
+        if (Boolean.getBoolean("check")) {
+            checkLogits(Path.of(args[0]), System.out);
+            return;
+        }
         Options o = Options.defaults(Path.of(args[0])).withDocs(List.of(Arrays.copyOfRange(args, 1, args.length)));
         String pol = System.getProperty("policies");
         if (pol != null) {
