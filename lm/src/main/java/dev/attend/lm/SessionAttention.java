@@ -103,21 +103,22 @@ public final class SessionAttention implements LayerAttention {
         }
     }
 
+    /** One call per layer ({@link KvSession#decodeLayer}): every KV head's append, then every query head's answer, in parallel. */
     @Override
     public float[][] attend(int layer, int position, float[][] keys, float[][] values, float[][] queries) {
-        for (int g = 0; g < keys.length; g++) {
-            session.append(layer, g, position, keys[g], values[g]);
+        AttendResult[] results = session.decodeLayer(layer, position, keys, values, queries, budget > 0 ? budget : KvSession.DEFAULT_BUDGET);
+        float[][] out = new float[results.length][];
+        long scanned = 0;
+        long flat = 0;
+        for (int h = 0; h < results.length; h++) {
+            out[h] = results[h].output();
+            scanned += results[h].stats().keysScanned();
+            flat += results[h].stats().mode().equals("flat") ? 1 : 0;
         }
-        int b = budget > 0 ? budget : KvSessionConfig.defaultBudget(position + 1, session.config().topK());
-        float[][] out = new float[queries.length][];
-        for (int h = 0; h < queries.length; h++) {
-            AttendResult r = session.attend(layer, h, queries[h], b);
-            out[h] = r.output();
-            synchronized (this) {
-                keysScanned += r.stats().keysScanned();
-                attends++;
-                flatAnswers += r.stats().mode().equals("flat") ? 1 : 0;
-            }
+        synchronized (this) {
+            keysScanned += scanned;
+            attends += results.length;
+            flatAnswers += flat;
         }
         return out;
     }
