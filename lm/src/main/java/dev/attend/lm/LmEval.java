@@ -40,9 +40,17 @@ public final class LmEval {
      * @param window     window tokens
      * @param buildThreads threads building the sessions' indexes
      * @param readyTimeoutSeconds how long to wait for a session's indexes
+     * @param overHttp   the base URL of an {@code attend serve} whose KV sessions serve the decode ({@link HttpAttention}, decode
+     *                   time then the client's wall time), or {@code null}: a {@link SessionAttention} in this process
      */
     public record Options(Path modelDir, Path docsDir, List<String> docs, int prefill, int decode, List<String> policies, List<Integer> budgets,
-                          int topK, int sinks, int window, int buildThreads, long readyTimeoutSeconds) {
+                          int topK, int sinks, int window, int buildThreads, long readyTimeoutSeconds, String overHttp) {
+
+        /** In process (no {@code overHttp}). */
+        public Options(Path modelDir, Path docsDir, List<String> docs, int prefill, int decode, List<String> policies, List<Integer> budgets,
+                       int topK, int sinks, int window, int buildThreads, long readyTimeoutSeconds) {
+            this(modelDir, docsDir, docs, prefill, decode, policies, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds, null);
+        }
 
         public Options {
             Objects.requireNonNull(modelDir, "modelDir");
@@ -69,23 +77,29 @@ public final class LmEval {
         }
 
         public Options withDocs(List<String> d) {
-            return new Options(modelDir, docsDir, d, prefill, decode, policies, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds);
+            return new Options(modelDir, docsDir, d, prefill, decode, policies, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds, overHttp);
         }
 
         public Options withLengths(int p, int dec) {
-            return new Options(modelDir, docsDir, docs, p, dec, policies, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds);
+            return new Options(modelDir, docsDir, docs, p, dec, policies, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds, overHttp);
         }
 
         public Options withPolicies(List<String> p) {
-            return new Options(modelDir, docsDir, docs, prefill, decode, p, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds);
+            return new Options(modelDir, docsDir, docs, prefill, decode, p, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds, overHttp);
         }
 
         public Options withBudgets(List<Integer> b) {
-            return new Options(modelDir, docsDir, docs, prefill, decode, policies, b, topK, sinks, window, buildThreads, readyTimeoutSeconds);
+            return new Options(modelDir, docsDir, docs, prefill, decode, policies, b, topK, sinks, window, buildThreads, readyTimeoutSeconds, overHttp);
         }
 
         public Options withTopK(int k) {
-            return new Options(modelDir, docsDir, docs, prefill, decode, policies, budgets, k, sinks, window, buildThreads, readyTimeoutSeconds);
+            return new Options(modelDir, docsDir, docs, prefill, decode, policies, budgets, k, sinks, window, buildThreads, readyTimeoutSeconds, overHttp);
+        }
+
+        /** The same with the decode served over HTTP by the {@code attend serve} at {@code baseUrl} (null: in process). */
+        public Options withOverHttp(String baseUrl) {
+            return new Options(modelDir, docsDir, docs, prefill, decode, policies, budgets, topK, sinks, window, buildThreads, readyTimeoutSeconds,
+                    baseUrl == null || baseUrl.isBlank() ? null : baseUrl);
         }
 
         /** The directory the documents are read from. */
@@ -249,6 +263,21 @@ public final class LmEval {
                 }
             };
             attention = new ExactAttention(c, p, r, total);
+        } else if (o.overHttp() != null) {
+            HttpAttention s = new HttpAttention(o.overHttp(), c, policy, o.topK(), budget, o.sinks(), o.window());
+            long t0 = System.nanoTime();
+            long t1;
+            try {
+                s.prefill(p);
+                t1 = System.nanoTime();
+                s.awaitReady(o.readyTimeoutSeconds() * 1000);
+            } catch (java.util.concurrent.TimeoutException | RuntimeException e) {
+                s.close();
+                throw new IllegalStateException(id + " " + policy + " over HTTP: " + e.getMessage(), e);
+            }
+            sessionPrefill = (t1 - t0) / 1e9;
+            ready = (System.nanoTime() - t1) / 1e9;
+            attention = s;
         } else {
             SessionAttention s = new SessionAttention(c, policy, o.topK(), budget, o.sinks(), o.window(), o.buildThreads());
             long t0 = System.nanoTime();
@@ -285,6 +314,11 @@ public final class LmEval {
                 memory = s.memoryBytes();
                 policies = s.policies();
                 // full and streaming have their own reference; a policy that retrieves top-k keys is set against the exact top-k oracle
+                refRule = policy.equals("full") || policy.equals("streaming") ? policy : "topk-" + o.topK();
+            } else if (attention instanceof HttpAttention h) {
+                keys = h.meanKeysScanned();
+                memory = h.memoryBytes();
+                policies = h.policies();
                 refRule = policy.equals("full") || policy.equals("streaming") ? policy : "topk-" + o.topK();
             } else {
                 ExactAttention e = (ExactAttention) attention;
@@ -419,6 +453,7 @@ public final class LmEval {
         if (System.getProperty("prefill") != null) {
             o = o.withLengths(Integer.getInteger("prefill"), Integer.getInteger("decode", 2048));
         }
+        o = o.withOverHttp(System.getProperty("overHttp"));
         Result r = run(o, System.out);
         String json = System.getProperty("json");
         if (json != null) {

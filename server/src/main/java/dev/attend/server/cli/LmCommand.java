@@ -68,6 +68,11 @@ public final class LmCommand implements Callable<Integer> {
         @Option(names = "--json", paramLabel = "FILE", description = "Write the rows and summaries as JSON.")
         Path json;
 
+        @Option(names = "--over-http", paramLabel = "URL", description = "Decode through the KV sessions of a running attend serve at URL"
+                + " (e.g. http://127.0.0.1:8080; start it with --kv-durability process for speed), one decode-layer call per layer and byte,"
+                + " as a client would; the bearer token from ATTEND_AUTH_TOKEN. Default: a KV session in this process.")
+        String overHttp;
+
         @Spec
         CommandSpec spec;
 
@@ -79,6 +84,7 @@ public final class LmCommand implements Callable<Integer> {
                 o = new LmEval.Options(o.modelDir(), docs, o.docs(), o.prefill(), o.decode(), o.policies(), o.budgets(), o.topK(), o.sinks(),
                         o.window(), o.buildThreads(), o.readyTimeoutSeconds());
             }
+            o = o.withOverHttp(overHttp);
             PrintWriter out = spec.commandLine().getOut();
             PrintStream progress = new PrintStream(new java.io.OutputStream() {
                 @Override

@@ -1,0 +1,272 @@
+package dev.attend.lm;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Decode attention served by {@code attend serve} over HTTP, as a real client does it (java.net.http, HTTP/1.1): one KV
+ * session for the whole model, created as {@link SessionAttention} configures its in-process one (layers x KV heads, the
+ * model's query heads per KV head, head dimension and scale, the static set, top-k and one policy for every head),
+ * prefilled with binary bodies, then one {@code POST /v1/kv/sessions/{id}/decode-layer} per layer and position (binary
+ * body and binary answer). The bearer token, if any, comes from {@code ATTEND_AUTH_TOKEN}.
+ */
+public final class HttpAttention implements LayerAttention {
+
+    /** Tokens per prefill call: (2 + group) x headDim floats each, well under the server's 8 MiB body limit. */
+    static final int PREFILL_CHUNK_TOKENS = 4096;
+
+    private static final String OCTETS = "application/octet-stream";
+
+    private final HttpClient http;
+    private final String base;
+    private final String token;
+    private final String sessionUrl;
+    private final int layers;
+    private final int kvHeads;
+    private final int group;
+    private final int headDim;
+    private final int budget;
+    private final String policy;
+    private long keysScanned;
+    private long attends;
+    private boolean closed;
+
+    /**
+     * Creates a session on the server at {@code baseUrl} (e.g. {@code http://127.0.0.1:8080}) for {@code model}, every head
+     * under {@code policy}, {@code topK} keys retrieved, {@code budget} distance computations per index search (0: the
+     * server's default, {@code KvSessionConfig.defaultBudget} of the head's length), {@code sinks} and {@code window}.
+     */
+    public HttpAttention(String baseUrl, ByteLmConfig model, String policy, int topK, int budget, int sinks, int window) {
+        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+        this.base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+        String t = System.getenv("ATTEND_AUTH_TOKEN");
+        this.token = t == null || t.isBlank() ? null : t.strip();
+        this.layers = model.layers();
+        this.kvHeads = model.kvHeads();
+        this.group = model.group();
+        this.headDim = model.headDim();
+        this.budget = budget;
+        this.policy = policy;
+        String body = String.format(Locale.ROOT, "{\"layers\": %d, \"kvHeads\": %d, \"queryHeadsPerKvHead\": %d, \"headDim\": %d, \"scale\": %s,"
+                        + " \"sinkTokens\": %d, \"windowTokens\": %d, \"topK\": %d, \"policy\": %s}", layers, kvHeads, group, headDim,
+                Float.toString(model.attentionScale()), sinks, window, topK, quoted(policy));
+        HttpResponse<byte[]> r = send(request(base + "/v1/kv/sessions").header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), "creating a KV session");
+        Map<?, ?> created = (Map<?, ?>) MiniJson.parse(new String(r.body(), StandardCharsets.UTF_8));
+        this.sessionUrl = base + "/v1/kv/sessions/" + created.get("id");
+    }
+
+    /** The session's address ({@code BASE/v1/kv/sessions/ID}). */
+    public String sessionUrl() {
+        return sessionUrl;
+    }
+
+    /**
+     * Hands the session every layer's keys, values and queries of {@code prefill} (positions 0 onwards), in chunks of
+     * {@value #PREFILL_CHUNK_TOKENS} tokens ({@code more=true} on all but each head's last). The queries go in token order
+     * (each token's query heads in turn) without {@code queryHead}: the session keeps one index per KV head (no
+     * {@code indexPerQueryHead}), which trains on every query of its KV head, as the in-process session's does, and the
+     * position each query is attributed to (for an automatic choice) is the same.
+     */
+    public void prefill(ByteLm.Prefill prefill) {
+        for (int l = 0; l < layers; l++) {
+            ByteLm.LayerKv kv = prefill.layers().get(l);
+            for (int g = 0; g < kvHeads; g++) {
+                float[][] keys = kv.keyRows(g);
+                float[][] values = kv.valueRows(g);
+                float[][] queries = kv.queryRowsOf(g);
+                int tokens = keys.length;
+                for (int from = 0; from < tokens; from += PREFILL_CHUNK_TOKENS) {
+                    int n = Math.min(PREFILL_CHUNK_TOKENS, tokens - from);
+                    int qn = queries.length == 0 ? 0 : n * group;
+                    ByteBuffer b = ByteBuffer.allocate((2 * n + qn) * headDim * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                    var f = b.asFloatBuffer();
+                    for (int i = 0; i < n; i++) {
+                        f.put(keys[from + i]);
+                    }
+                    for (int i = 0; i < n; i++) {
+                        f.put(values[from + i]);
+                    }
+                    for (int i = 0; i < qn; i++) {
+                        f.put(queries[from * group + i]);
+                    }
+                    boolean more = from + n < tokens;
+                    String url = String.format(Locale.ROOT, "%s/prefill?layer=%d&kvHead=%d&from=%d&tokens=%d&queries=%d&more=%b", sessionUrl, l, g,
+                            from, n, qn, more);
+                    send(request(url).header("Content-Type", OCTETS).POST(HttpRequest.BodyPublishers.ofByteArray(b.array())).build(),
+                            "prefill of layer " + l + " KV head " + g + " from " + from);
+                }
+            }
+        }
+    }
+
+    /**
+     * Polls the session until every head is ready (its index built or its policy opened, or too short to need an index);
+     * an {@link IllegalStateException} names a head whose build failed, a {@link TimeoutException} says which heads are
+     * still building.
+     */
+    public void awaitReady(long timeoutMillis) throws InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (true) {
+            Map<?, ?> s = describe();
+            int sinks = ((Number) s.get("sinkTokens")).intValue();
+            int window = ((Number) s.get("windowTokens")).intValue();
+            StringBuilder waiting = new StringBuilder();
+            for (Object o : (List<?>) s.get("heads")) {
+                Map<?, ?> head = (Map<?, ?>) o;
+                Map<?, ?> index = (Map<?, ?>) head.get("index");
+                String state = String.valueOf(index.get("state"));
+                String at = head.get("layer") + "/" + head.get("kvHead");
+                if (state.startsWith("failed")) {
+                    throw new IllegalStateException("KV head " + at + ": " + state);
+                }
+                if (!state.equals("ready") && ((Number) index.get("tokens")).intValue() - window > sinks) {
+                    waiting.append(' ').append(at).append(' ').append(state);
+                }
+            }
+            if (waiting.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new TimeoutException("KV heads not ready after " + timeoutMillis + " ms:" + waiting);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Override
+    public float[][] attend(int layer, int position, float[][] keys, float[][] values, float[][] queries) {
+        int q = queries.length;
+        ByteBuffer b = ByteBuffer.allocate((2 * keys.length + q) * headDim * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        var f = b.asFloatBuffer();
+        for (float[] k : keys) {
+            f.put(k);
+        }
+        for (float[] v : values) {
+            f.put(v);
+        }
+        for (float[] x : queries) {
+            f.put(x);
+        }
+        String url = sessionUrl + "/decode-layer?layer=" + layer + "&position=" + position + (budget > 0 ? "&budget=" + budget : "");
+        HttpResponse<byte[]> r = send(request(url).header("Content-Type", OCTETS).header("Accept", OCTETS)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(b.array())).build(), "decode of layer " + layer + " at " + position);
+        byte[] body = r.body();
+        if (body.length != q * (headDim * Float.BYTES + Double.BYTES)) {
+            throw new IllegalStateException("decode of layer " + layer + " at " + position + ": an answer of " + body.length + " bytes, expected "
+                    + q * (headDim * Float.BYTES + Double.BYTES));
+        }
+        var in = ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        float[][] out = new float[q][headDim];
+        for (int h = 0; h < q; h++) {
+            in.get(out[h]);
+        }
+        String scanned = r.headers().firstValue("Attend-Keys-Scanned").orElse("");
+        long sum = 0;
+        int n = 0;
+        for (String s : scanned.split(",")) {
+            if (!s.isBlank()) {
+                sum += Long.parseLong(s.strip());
+                n++;
+            }
+        }
+        synchronized (this) {
+            keysScanned += sum;
+            attends += n;
+        }
+        return out;
+    }
+
+    /** Mean keys scanned (exact products and index distance computations) per attend of one query head. */
+    public synchronized double meanKeysScanned() {
+        return attends == 0 ? 0 : (double) keysScanned / attends;
+    }
+
+    /** Bytes the session holds (its {@code memoryBytes}). */
+    public long memoryBytes() {
+        return ((Number) describe().get("memoryBytes")).longValue();
+    }
+
+    /** What each KV head follows ("layer/kvHead" -> policy; the configured one while undecided). */
+    public Map<String, String> policies() {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        for (Object o : (List<?>) describe().get("heads")) {
+            Map<?, ?> head = (Map<?, ?>) o;
+            Object p = head.get("policy") instanceof Map<?, ?> ps ? (ps.get("policy") != null ? ps.get("policy") : ps.get("configured")) : null;
+            m.put(head.get("layer") + "/" + head.get("kvHead"), p == null ? policy : String.valueOf(p));
+        }
+        return m;
+    }
+
+    /** {@code GET} of the session. */
+    private Map<?, ?> describe() {
+        HttpResponse<byte[]> r = send(request(sessionUrl).GET().build(), "reading the session");
+        return (Map<?, ?>) MiniJson.parse(new String(r.body(), StandardCharsets.UTF_8));
+    }
+
+    /** Deletes the session. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        send(request(sessionUrl).DELETE().build(), "deleting the session");
+    }
+
+    private HttpRequest.Builder request(String url) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(5));
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        return b;
+    }
+
+    /** Sends {@code request}; a status other than 2xx is an {@link IllegalStateException} with the server's message. */
+    private HttpResponse<byte[]> send(HttpRequest request, String what) {
+        HttpResponse<byte[]> r;
+        try {
+            r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new UncheckedIOException(what + ": " + request.method() + " " + request.uri() + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(what + ": interrupted", e);
+        }
+        if (r.statusCode() / 100 != 2) {
+            throw new IllegalStateException(what + ": " + request.method() + " " + request.uri().getPath() + " answered " + r.statusCode() + ": "
+                    + message(r.body()));
+        }
+        return r;
+    }
+
+    /** The server's error message ({@code {"error": {"message": ...}}}), or the body as it is. */
+    private static String message(byte[] body) {
+        String text = new String(body, StandardCharsets.UTF_8);
+        try {
+            if (MiniJson.parse(text) instanceof Map<?, ?> m && m.get("error") instanceof Map<?, ?> e && e.get("message") != null) {
+                return String.valueOf(e.get("message"));
+            }
+        } catch (RuntimeException ignored) {
+            // not JSON: the body as it is
+        }
+        return text.length() > 500 ? text.substring(0, 500) + "..." : text;
+    }
+
+    private static String quoted(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+}
