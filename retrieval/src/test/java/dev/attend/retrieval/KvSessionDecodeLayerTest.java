@@ -56,9 +56,13 @@ class KvSessionDecodeLayerTest {
         }
     }
 
+    /**
+     * The same keys, the same answer: outputs to float rounding (a full head's scan splits over the scorer's threads as
+     * they come free, so its sums may round differently when answered beside other heads), the rest exactly.
+     */
     private static void assertSame(AttendResult got, AttendResult expected) {
-        assertThat(got.output()).containsExactly(expected.output());
-        assertThat(got.logSumExp()).isEqualTo(expected.logSumExp());
+        assertThat(got.output()).containsExactly(expected.output(), org.assertj.core.data.Offset.offset(1e-5f));
+        assertThat(got.logSumExp()).isCloseTo(expected.logSumExp(), org.assertj.core.data.Offset.offset(1e-5));
         assertThat(got.retrieved()).containsExactly(expected.retrieved());
         assertThat(got.stats().mode()).isEqualTo(expected.stats().mode());
         assertThat(got.stats().keysScanned()).isEqualTo(expected.stats().keysScanned());

@@ -174,8 +174,11 @@ class KvDecodeLayerRoutesTest {
     private static void assertSameAnswers(List<Answer> got, List<Answer> expected) {
         assertThat(got).hasSameSizeAs(expected);
         for (int q = 0; q < expected.size(); q++) {
-            assertThat(got.get(q).output()).as("query head %d", q).containsExactly(expected.get(q).output());
-            assertThat(got.get(q).logSumExp()).as("query head %d", q).isEqualTo(expected.get(q).logSumExp());
+            // to float rounding: a scan split over the scorer's threads as they come free may sum in another order
+            assertThat(got.get(q).output()).as("query head %d", q).containsExactly(expected.get(q).output(),
+                    org.assertj.core.data.Offset.offset(1e-5f));
+            assertThat(got.get(q).logSumExp()).as("query head %d", q).isCloseTo(expected.get(q).logSumExp(),
+                    org.assertj.core.data.Offset.offset(1e-5));
             assertThat(got.get(q).keysScanned()).as("query head %d", q).isEqualTo(expected.get(q).keysScanned());
         }
     }
