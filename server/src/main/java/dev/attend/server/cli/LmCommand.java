@@ -78,7 +78,8 @@ public final class LmCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            LmEval.Options o = LmEval.Options.defaults(model).withDocs(list(doc)).withPolicies(list(policy))
+            LmEval.Options o = LmEval.Options.defaults(model)
+                    .withDocs(list(doc).stream().map(n -> n.endsWith(".txt") ? n : n + ".txt").toList()).withPolicies(list(policy))
                     .withBudgets(list(budget).stream().map(Integer::valueOf).toList()).withLengths(prefill, decode);
             if (docs != null) {
                 o = new LmEval.Options(o.modelDir(), docs, o.docs(), o.prefill(), o.decode(), o.policies(), o.budgets(), o.topK(), o.sinks(),
