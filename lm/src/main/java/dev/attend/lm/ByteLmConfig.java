@@ -81,7 +81,7 @@ public record ByteLmConfig(String name, int vocab, int layers, int dim, int head
         }
         Map<String, Object> root;
         try {
-            Object parsed = MiniJson.parse(text);
+            Object parsed = JsonText.parse(text);
             if (!(parsed instanceof Map<?, ?> m)) {
                 throw new IllegalArgumentException("the top level is not an object");
             }
@@ -131,10 +131,10 @@ public record ByteLmConfig(String name, int vocab, int layers, int dim, int head
 
     private static double number(Map<String, Object> root, String key) {
         Object v = root.get(key);
-        if (!(v instanceof Double d)) {
+        if (!(v instanceof Number n)) {
             throw new IllegalArgumentException("'" + key + "' is " + (v == null ? "missing" : "not a number"));
         }
-        return d;
+        return n.doubleValue();
     }
 
     private static int integer(Map<String, Object> root, String key) {

@@ -65,7 +65,7 @@ public final class HttpAttention implements LayerAttention {
                 Float.toString(model.attentionScale()), sinks, window, topK, quoted(policy));
         HttpResponse<byte[]> r = send(request(base + "/v1/kv/sessions").header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), "creating a KV session");
-        Map<?, ?> created = (Map<?, ?>) MiniJson.parse(new String(r.body(), StandardCharsets.UTF_8));
+        Map<?, ?> created = (Map<?, ?>) JsonText.parse(new String(r.body(), StandardCharsets.UTF_8));
         this.sessionUrl = base + "/v1/kv/sessions/" + created.get("id");
     }
 
@@ -214,7 +214,7 @@ public final class HttpAttention implements LayerAttention {
     /** {@code GET} of the session. */
     private Map<?, ?> describe() {
         HttpResponse<byte[]> r = send(request(sessionUrl).GET().build(), "reading the session");
-        return (Map<?, ?>) MiniJson.parse(new String(r.body(), StandardCharsets.UTF_8));
+        return (Map<?, ?>) JsonText.parse(new String(r.body(), StandardCharsets.UTF_8));
     }
 
     /** Deletes the session. */
@@ -257,7 +257,7 @@ public final class HttpAttention implements LayerAttention {
     private static String message(byte[] body) {
         String text = new String(body, StandardCharsets.UTF_8);
         try {
-            if (MiniJson.parse(text) instanceof Map<?, ?> m && m.get("error") instanceof Map<?, ?> e && e.get("message") != null) {
+            if (JsonText.parse(text) instanceof Map<?, ?> m && m.get("error") instanceof Map<?, ?> e && e.get("message") != null) {
                 return String.valueOf(e.get("message"));
             }
         } catch (RuntimeException ignored) {

@@ -384,7 +384,7 @@ public final class LmEval {
             }
             try {
                 @SuppressWarnings("unchecked")
-                Map<String, Object> root = (Map<String, Object>) MiniJson.parse(Files.readString(file));
+                Map<String, Object> root = (Map<String, Object>) JsonText.parse(Files.readString(file));
                 Map<String, Map<String, Double>> per = new LinkedHashMap<>();
                 for (Object d : (List<?>) root.get("per_doc")) {
                     Map<?, ?> m = (Map<?, ?>) d;
