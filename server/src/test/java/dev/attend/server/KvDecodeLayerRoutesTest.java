@@ -59,11 +59,7 @@ class KvDecodeLayerRoutesTest {
     }
 
     private static HttpResponse<String> post(String path, Object body) {
-        try {
-            return TestHttp.post(server, path, BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new AssertionError(e);
-        }
+        return TestHttp.postJson(server, path, body);
     }
 
     /** Gaussian vectors rounded to float16, so that float32 and float16 bodies carry the same numbers. */

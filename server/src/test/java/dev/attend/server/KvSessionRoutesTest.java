@@ -48,11 +48,7 @@ class KvSessionRoutesTest {
     }
 
     private static HttpResponse<String> post(String path, Object body) {
-        try {
-            return TestHttp.post(server, path, BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new AssertionError(e);
-        }
+        return TestHttp.postJson(server, path, body);
     }
 
     private static float[][] rows(SplittableRandom rnd, int n, int d) {

@@ -66,11 +66,7 @@ class RecsysRoutesTest {
     }
 
     private static HttpResponse<String> post(String path, Object body) {
-        try {
-            return TestHttp.post(server, path, BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new AssertionError(e);
-        }
+        return TestHttp.postJson(server, path, body);
     }
 
     private static Map<String, Object> event(long user, long item, long time) {

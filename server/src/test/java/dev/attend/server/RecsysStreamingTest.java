@@ -173,11 +173,7 @@ class RecsysStreamingTest {
     }
 
     private static HttpResponse<String> post(AttendServer s, Object body) {
-        try {
-            return TestHttp.post(s, "/v1/recsys/events", BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new AssertionError(e);
-        }
+        return TestHttp.postJson(s, "/v1/recsys/events", body);
     }
 
     private static Map<String, Object> event(long user, long item, long time) {

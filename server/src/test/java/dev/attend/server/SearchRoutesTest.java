@@ -38,11 +38,7 @@ class SearchRoutesTest {
     }
 
     private static HttpResponse<String> post(String path, Object body) {
-        try {
-            return TestHttp.post(server, path, BodyPublishers.ofString(body instanceof String s ? s : Json.MAPPER.writeValueAsString(body)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new AssertionError(e);
-        }
+        return TestHttp.postJson(server, path, body);
     }
 
     /** Polls the index until the modulation is no longer fitting (60 s at most). */

@@ -46,6 +46,15 @@ final class TestHttp {
         return send(request(server, path).header("Content-Type", "application/json").POST(body).build());
     }
 
+    /** POST {@code body} as JSON: a String is sent as it is (malformed bodies included), anything else serialised. */
+    static HttpResponse<String> postJson(AttendServer server, String path, Object body) {
+        try {
+            return post(server, path, HttpRequest.BodyPublishers.ofString(body instanceof String s ? s : Json.MAPPER.writeValueAsString(body)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     /** GET the user until the sequence holds {@code length} behaviours (the topology applies events asynchronously). */
     static HttpResponse<String> awaitUserLength(AttendServer server, long user, int length) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
