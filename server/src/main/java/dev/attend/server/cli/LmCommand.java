@@ -1,6 +1,7 @@
 package dev.attend.server.cli;
 
 import dev.attend.lm.ByteLm;
+import dev.attend.lm.LmChart;
 import dev.attend.lm.LmEval;
 import dev.attend.lm.SessionAttention;
 import java.io.PrintStream;
@@ -68,6 +69,10 @@ public final class LmCommand implements Callable<Integer> {
         @Option(names = "--json", paramLabel = "FILE", description = "Write the rows and summaries as JSON.")
         Path json;
 
+        @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw the gap recovered against the decode time per byte as a PNG,"
+                + " one point per policy and budget.")
+        Path plot;
+
         @Option(names = "--over-http", paramLabel = "URL", description = "Decode through the KV sessions of a running attend serve at URL"
                 + " (e.g. http://127.0.0.1:8080; start it with --kv-durability process for speed), one decode-layer call per layer and byte,"
                 + " as a client would; the bearer token from ATTEND_AUTH_TOKEN. Default: a KV session in this process.")
@@ -78,6 +83,13 @@ public final class LmCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            if (plot != null) {
+                try {
+                    LmChart.checkTarget(plot); // now, not after an evaluation of minutes
+                } catch (java.io.IOException e) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--plot: " + e.getMessage());
+                }
+            }
             LmEval.Options o = LmEval.Options.defaults(model)
                     .withDocs(list(doc).stream().map(n -> n.endsWith(".txt") ? n : n + ".txt").toList()).withPolicies(list(policy))
                     .withBudgets(list(budget).stream().map(Integer::valueOf).toList()).withLengths(prefill, decode);
@@ -103,6 +115,15 @@ public final class LmCommand implements Callable<Integer> {
             if (json != null) {
                 Files.writeString(json, r.toJson());
                 out.println("wrote " + json);
+            }
+            if (plot != null) {
+                PrintWriter err = spec.commandLine().getErr();
+                for (LmEval.Summary s : LmChart.write(r, plot)) {
+                    err.printf(Locale.ROOT, "--plot: %s%s left out: no recovered share (gap from %s)%n", s.policy(),
+                            s.budget() > 0 ? " @" + s.budget() : "", s.gapSource());
+                }
+                err.flush();
+                out.println("wrote " + plot);
             }
             out.flush();
             return 0;
