@@ -32,10 +32,12 @@ import picocli.CommandLine.Option;
  * The main job on embedded defaults: decode-time top-k attention retrieval. Each decode query of a
  * real attention head (or of a generated workload when the shared data is absent) is scored against
  * the prefill keys on every available backend; the exact scalar answer is the yardstick. Then retrieval
- * attention in a KV session, and long-sequence recommendation ({@link RecommendationDemo}).
+ * attention in a KV session, a language model decoding through one ({@link LmDemo}), long-sequence recommendation
+ * ({@link RecommendationDemo}) and hybrid search ({@link SearchDemo}).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "The three jobs on embedded defaults: top-k scoring on every backend, retrieval attention, recommendation "
+        description = "The three jobs on embedded defaults: top-k scoring on every backend, retrieval attention, a language model "
+                + "decoding through it, recommendation "
                 + "with streamed events, hybrid search; then the same through a running server's HTTP API, which keeps serving "
                 + "(its web console at /) until Ctrl-C unless --once.")
 public final class DemoCommand implements Callable<Integer> {
@@ -92,6 +94,7 @@ public final class DemoCommand implements Callable<Integer> {
             run(w, out);
         }
         retrievalAttention(workloads.get(0), out);
+        LmDemo.run(out);
         RecommendationDemo.Trained trained = RecommendationDemo.run(out);
         SearchDemo.Corpus corpus = SearchDemo.run(out);
         ServeWalkthrough.run(out, dataDir, port, once, workloads.get(0), trained, corpus);
