@@ -64,6 +64,11 @@ public final class IndexFiles {
             }
             return v;
         }
+
+        /** The value of {@code key}, or {@code fallback} when the file predates it. */
+        public String optional(String key, String fallback) {
+            return meta.getProperty(key, fallback);
+        }
     }
 
     /** Commits {@code meta} (with {@code type}) and {@code files} as the next generation of {@code dir}. */

@@ -595,6 +595,7 @@ public final class KvSessionStore implements AutoCloseable {
         p.setProperty("index.pivotsPerQuery", Integer.toString(ip.pivotsPerQuery()));
         p.setProperty("index.buildBeam", Integer.toString(ip.buildBeam()));
         p.setProperty("index.entryPoints", Integer.toString(ip.entryPoints()));
+        p.setProperty("index.trainingQueriesPerKey", Double.toString(ip.trainingQueriesPerKey()));
         p.setProperty("storage", c.storage().name());
         p.setProperty("retriever", c.retriever().wireName());
         p.setProperty("indexPerQueryHead", Boolean.toString(c.indexPerQueryHead()));
@@ -696,7 +697,8 @@ public final class KvSessionStore implements AutoCloseable {
             shape = new KvSessionConfig(num(p, "layers"), num(p, "kvHeads"), num(p, "queryHeadsPerKvHead"), num(p, "headDim"),
                     num(p, "sinkTokens"), num(p, "windowTokens"), num(p, "topK"), Float.parseFloat(required(p, "scale")),
                     new AttentionAwareIndex.Params(num(p, "index.maxDegree"), num(p, "index.queryNeighbors"),
-                            num(p, "index.pivotsPerQuery"), num(p, "index.buildBeam"), num(p, "index.entryPoints")),
+                            num(p, "index.pivotsPerQuery"), num(p, "index.buildBeam"), num(p, "index.entryPoints"),
+                            trainingQueriesPerKey(p)),
                     Precision.FLOAT32, KvSessionConfig.Retriever.ATTENTION_AWARE, false, HeadPolicies.defaults());
         } catch (RuntimeException e) {
             String why = "not a valid KV session configuration: " + e.getMessage();
@@ -737,5 +739,11 @@ public final class KvSessionStore implements AutoCloseable {
 
     private static int num(Properties p, String key) {
         return Integer.parseInt(required(p, key).strip());
+    }
+
+    /** Sessions written before the setting existed sample as sessions do now. */
+    private static double trainingQueriesPerKey(Properties p) {
+        String v = p.getProperty("index.trainingQueriesPerKey");
+        return v == null ? AttentionAwareIndex.Params.DEFAULT_TRAINING_QUERIES_PER_KEY : Double.parseDouble(v.strip());
     }
 }

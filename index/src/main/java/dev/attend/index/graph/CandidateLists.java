@@ -58,22 +58,38 @@ final class CandidateLists {
         return entries;
     }
 
+    /**
+     * The distinct values of {@code node}'s list in first-seen order. {@code seen} is scratch with a slot per
+     * node, all false on entry and again on return: marking beats sorting lists that repeat most values.
+     */
+    int[] distinct(int node, boolean[] seen) {
+        int[] list = lists[node];
+        int size = sizes[node];
+        int[] out = new int[Math.min(size, seen.length)];
+        int kept = 0;
+        for (int i = 0; i < size; i++) {
+            int v = list[i];
+            if (!seen[v]) {
+                seen[v] = true;
+                out[kept++] = v;
+            }
+        }
+        for (int i = 0; i < kept; i++) {
+            seen[out[i]] = false;
+        }
+        return kept == out.length ? out : Arrays.copyOf(out, kept);
+    }
+
     /** Drops repeated values within each list (queries near each other share most of their keys); returns {@link #entries}. */
     long compact() {
         entries = 0;
+        boolean[] seen = new boolean[lists.length];
         for (int t = 0; t < touchedCount; t++) {
             int node = touched[t];
-            int[] list = lists[node];
-            int size = sizes[node];
-            Arrays.sort(list, 0, size);
-            int kept = 0;
-            for (int i = 0; i < size; i++) {
-                if (kept == 0 || list[kept - 1] != list[i]) {
-                    list[kept++] = list[i];
-                }
-            }
-            sizes[node] = kept;
-            entries += kept;
+            int[] kept = distinct(node, seen);
+            lists[node] = kept;
+            sizes[node] = kept.length;
+            entries += kept.length;
         }
         return entries;
     }

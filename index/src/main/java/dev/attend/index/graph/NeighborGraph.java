@@ -14,6 +14,8 @@ final class NeighborGraph {
 
     private final int maxDegree;
     private volatile AtomicReferenceArray<int[]> lists;
+    /** Edges held, kept as lists change: memory reports ask often and must not walk the graph. */
+    private final java.util.concurrent.atomic.LongAdder edgeCount = new java.util.concurrent.atomic.LongAdder();
 
     NeighborGraph(int maxDegree, int capacity) {
         this.maxDegree = maxDegree;
@@ -37,7 +39,8 @@ final class NeighborGraph {
             throw new IllegalStateException("degree " + neighbors.length + " exceeds " + maxDegree);
         }
         ensure(node + 1);
-        lists.set(node, neighbors.length == 0 ? EMPTY : neighbors);
+        int[] old = lists.getAndSet(node, neighbors.length == 0 ? EMPTY : neighbors);
+        edgeCount.add(neighbors.length - (old == null ? 0 : old.length));
     }
 
     /** Makes room for nodes below {@code size}; call before setting lists from several threads. */
@@ -63,16 +66,13 @@ final class NeighborGraph {
         return false;
     }
 
-    long edges(int nodes) {
-        long e = 0;
-        for (int i = 0; i < nodes; i++) {
-            e += neighbors(i).length;
-        }
-        return e;
+    /** Edges of all nodes. */
+    long edges() {
+        return edgeCount.sum();
     }
 
     long memoryBytes(int nodes) {
-        return 16L * lists.length() + 4 * edges(nodes) + 16L * nodes;
+        return 16L * lists.length() + 4 * edges() + 16L * nodes;
     }
 
     static int[] append(int[] list, int value) {
