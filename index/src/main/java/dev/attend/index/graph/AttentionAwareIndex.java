@@ -665,7 +665,7 @@ public final class AttentionAwareIndex implements VectorIndex {
         IndexFiles.Generation g = IndexFiles.open(dir, TYPE);
         Params params = new Params(Integer.parseInt(g.require("maxDegree")), Integer.parseInt(g.require("queryNeighbors")),
                 Integer.parseInt(g.require("pivotsPerQuery")), Integer.parseInt(g.require("buildBeam")),
-                Integer.parseInt(g.require("entryPoints")), Double.parseDouble(g.optional("trainingQueriesPerKey", "0")));
+                Integer.parseInt(g.require("entryPoints")), Double.parseDouble(g.optional("trainingQueriesPerKey", Double.toString(Params.DEFAULT_TRAINING_QUERIES_PER_KEY))));
         AttentionAwareIndex index = new AttentionAwareIndex(Integer.parseInt(g.require("dim")),
                 Similarity.valueOf(g.require("similarity")), params);
         int n = Integer.parseInt(g.require("rows"));

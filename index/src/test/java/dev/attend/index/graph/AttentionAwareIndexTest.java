@@ -68,4 +68,46 @@ class AttentionAwareIndexTest extends VectorIndexContract {
             assertThat(grownRecall).isGreaterThanOrEqualTo(rebuiltRecall - 0.05);
         }
     }
+
+    @Test
+    void aBuildProjectsItsShareOfTheTrainingQueriesAndRemembersTheShare(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED);
+        int dim = 8;
+        float[][] keys = gaussian(rnd, 1000, dim, 0);
+        float[][] training = gaussian(rnd, 3000, dim, 0.5);
+        long[] ids = new long[keys.length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i;
+        }
+        for (double perKey : new double[] {0, 0.25, 1, 5}) {
+            AttentionAwareIndex.Params params = AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(perKey);
+            int[] total = {0};
+            try (AttentionAwareIndex index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, ids, keys, training, scorer,
+                    (done, all) -> total[0] = all)) {
+                int projected = total[0] - keys.length; // progress counts queries projected, then keys linked
+                int expected = perKey == 0 ? training.length : (int) Math.min(training.length, Math.ceil(perKey * keys.length));
+                assertThat(projected).as("training queries projected at %s per key", perKey).isEqualTo(expected);
+                Path sub = dir.resolve("perKey" + perKey);
+                index.save(sub);
+                try (AttentionAwareIndex reopened = AttentionAwareIndex.open(sub)) {
+                    assertThat(reopened.params()).isEqualTo(params);
+                }
+            }
+        }
+    }
+
+    @Test
+    void sampledQueriesAreEvenlySpacedAndTheShareIsChecked() {
+        float[][] queries = new float[10][];
+        for (int i = 0; i < queries.length; i++) {
+            queries[i] = new float[] {i};
+        }
+        float[][] chosen = AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(0.5).sample(queries, 8);
+        assertThat(java.util.Arrays.stream(chosen).mapToDouble(q -> q[0]).toArray()).containsExactly(0, 2, 5, 7);
+        assertThat(AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(0).sample(queries, 1)).isSameAs(queries);
+        for (double bad : new double[] {-0.1, Double.NaN, Double.POSITIVE_INFINITY}) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(bad))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("training queries per key");
+        }
+    }
 }
