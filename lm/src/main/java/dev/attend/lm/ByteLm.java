@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -484,6 +485,33 @@ public final class ByteLm {
             sum += Math.exp(z - mx);
         }
         return (logits[target] - mx - Math.log(sum)) / Math.log(2);
+    }
+
+    /** A byte drawn from the softmax of {@code logits / temperature}; temperature 0 takes the likeliest. */
+    public static int sample(float[] logits, double temperature, SplittableRandom rnd) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) {
+            if (logits[i] > logits[best]) {
+                best = i;
+            }
+        }
+        if (temperature == 0) {
+            return best;
+        }
+        double[] p = new double[logits.length];
+        double sum = 0;
+        for (int i = 0; i < p.length; i++) {
+            p[i] = Math.exp((logits[i] - logits[best]) / temperature);
+            sum += p[i];
+        }
+        double u = rnd.nextDouble() * sum;
+        for (int i = 0; i < p.length; i++) {
+            u -= p[i];
+            if (u <= 0) {
+                return i;
+            }
+        }
+        return best;
     }
 
     // ------------------------------------------------------------------ kernels

@@ -294,17 +294,9 @@ public final class LmEval {
             attention = s;
         }
         try (attention) {
-            double bits = -ByteLm.log2Prob(p.lastLogits(), doc[o.prefill()] & 0xff);
-            long[] stepNanos = new long[o.decode() - 1];
-            for (int t = o.prefill(); t < total - 1; t++) {
-                long s0 = System.nanoTime();
-                float[] logits = lm.decode(doc[t] & 0xff, t, attention);
-                stepNanos[t - o.prefill()] = System.nanoTime() - s0;
-                bits -= ByteLm.log2Prob(logits, doc[t + 1] & 0xff);
-            }
-            Arrays.sort(stepNanos);
-            double p50 = stepNanos.length == 0 ? 0 : stepNanos[stepNanos.length / 2] / 1e6;
-            double p99 = stepNanos.length == 0 ? 0 : stepNanos[Math.min(stepNanos.length - 1, (int) Math.ceil(0.99 * stepNanos.length) - 1)] / 1e6;
+            Decoded decoded = teacherForced(lm, p, doc, o.prefill(), o.decode(), attention);
+            double p50 = decoded.msPerByte(0.5);
+            double p99 = decoded.msPerByte(0.99);
             double keys;
             long memory;
             Map<String, String> policies;
@@ -328,8 +320,38 @@ public final class LmEval {
                 refRule = e.rule().name();
             }
             double refBits = o.prefill() == ref.prefill() && o.decode() == ref.decode() && refRule != null ? ref.perDoc(id, refRule) : Double.NaN;
-            return new Row(id, policy, budget, bits / o.decode(), refBits, keys, lmPrefill, sessionPrefill, ready, p50, p99, memory, policies);
+            return new Row(id, policy, budget, decoded.bitsPerByte(), refBits, keys, lmPrefill, sessionPrefill, ready, p50, p99, memory, policies);
         }
+    }
+
+    /**
+     * A teacher-forced decode: bits per byte over the {@code decode} bytes after the first {@code prefill} (the first
+     * predicted by the prefill's last logits), and each step's time sorted.
+     */
+    public record Decoded(double bitsPerByte, long[] sortedStepNanos) {
+
+        /** The {@code q} quantile of the time per decoded byte, in ms (0 when only one byte was scored). */
+        public double msPerByte(double q) {
+            if (sortedStepNanos.length == 0) {
+                return 0;
+            }
+            int i = q == 0.5 ? sortedStepNanos.length / 2 : (int) Math.ceil(q * sortedStepNanos.length) - 1;
+            return sortedStepNanos[Math.max(0, Math.min(sortedStepNanos.length - 1, i))] / 1e6;
+        }
+    }
+
+    /** Decodes {@code doc[prefill .. prefill + decode)} teacher-forced after {@code p}, every layer's attention from {@code attention}. */
+    public static Decoded teacherForced(ByteLm lm, ByteLm.Prefill p, byte[] doc, int prefill, int decode, LayerAttention attention) {
+        double bits = -ByteLm.log2Prob(p.lastLogits(), doc[prefill] & 0xff);
+        long[] stepNanos = new long[decode - 1];
+        for (int t = prefill; t < prefill + decode - 1; t++) {
+            long s0 = System.nanoTime();
+            float[] logits = lm.decode(doc[t] & 0xff, t, attention);
+            stepNanos[t - prefill] = System.nanoTime() - s0;
+            bits -= ByteLm.log2Prob(logits, doc[t + 1] & 0xff);
+        }
+        Arrays.sort(stepNanos);
+        return new Decoded(bits / decode, stepNanos);
     }
 
     private static List<Summary> summarise(List<Row> rows, Reference ref, int[] protocol) {

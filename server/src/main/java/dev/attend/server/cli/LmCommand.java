@@ -182,7 +182,7 @@ public final class LmCommand implements Callable<Integer> {
                 PrintStream out = System.out;
                 long start = System.nanoTime();
                 for (int i = 0; i < bytes; i++) {
-                    int next = sample(logits, temperature, rnd);
+                    int next = ByteLm.sample(logits, temperature, rnd);
                     out.write(next);
                     out.flush();
                     logits = lm.decode(next, text.length + i, attention);
@@ -193,32 +193,6 @@ public final class LmCommand implements Callable<Integer> {
                 err.flush();
             }
             return 0;
-        }
-
-        static int sample(float[] logits, double temperature, SplittableRandom rnd) {
-            int best = 0;
-            for (int i = 1; i < logits.length; i++) {
-                if (logits[i] > logits[best]) {
-                    best = i;
-                }
-            }
-            if (temperature == 0) {
-                return best;
-            }
-            double[] p = new double[logits.length];
-            double sum = 0;
-            for (int i = 0; i < p.length; i++) {
-                p[i] = Math.exp((logits[i] - logits[best]) / temperature);
-                sum += p[i];
-            }
-            double u = rnd.nextDouble() * sum;
-            for (int i = 0; i < p.length; i++) {
-                u -= p[i];
-                if (u <= 0) {
-                    return i;
-                }
-            }
-            return best;
         }
     }
 }

@@ -8,7 +8,6 @@ import dev.attend.lm.SessionAttention;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -119,22 +118,12 @@ final class LmDemo {
                                     SessionAttention session) throws InterruptedException {
         SessionAttention s = session != null ? session : open(lm, p, policy, o, out);
         try {
-            int prefill = o.prefill();
-            int total = prefill + o.decode();
-            double bits = -ByteLm.log2Prob(p.lastLogits(), doc[prefill] & 0xff);
-            long[] nanos = new long[o.decode() - 1];
-            for (int t = prefill; t < total - 1; t++) {
-                long s0 = System.nanoTime();
-                float[] logits = lm.decode(doc[t] & 0xff, t, s);
-                nanos[t - prefill] = System.nanoTime() - s0;
-                bits -= ByteLm.log2Prob(logits, doc[t + 1] & 0xff);
-            }
-            Arrays.sort(nanos);
+            LmEval.Decoded d = LmEval.teacherForced(lm, p, doc, o.prefill(), o.decode(), s);
             double keys = s.meanKeysScanned();
-            double context = prefill + (o.decode() - 1) / 2.0; // mean keys a full attend sees
-            out.printf(Locale.ROOT, "  %-10s %10.4f %18s (%5.1f%%) %24.2f%n", policy, bits / o.decode(), String.format(Locale.ROOT, "%,.0f", keys),
-                    100 * keys / context, nanos.length == 0 ? 0 : nanos[nanos.length / 2] / 1e6);
-            return bits / o.decode();
+            double context = o.prefill() + (o.decode() - 1) / 2.0; // mean keys a full attend sees
+            out.printf(Locale.ROOT, "  %-10s %10.4f %18s (%5.1f%%) %24.2f%n", policy, d.bitsPerByte(), String.format(Locale.ROOT, "%,.0f", keys),
+                    100 * keys / context, d.msPerByte(0.5));
+            return d.bitsPerByte();
         } finally {
             if (session == null) {
                 s.close();
@@ -161,7 +150,7 @@ final class LmDemo {
         SplittableRandom rnd = new SplittableRandom(SEED);
         long t0 = System.nanoTime();
         for (int i = 0; i < bytes; i++) {
-            int next = LmCommand.Generate.sample(logits, TEMPERATURE, rnd);
+            int next = ByteLm.sample(logits, TEMPERATURE, rnd);
             out.write(next);
             out.flush();
             logits = lm.decode(next, from + i, attention);
