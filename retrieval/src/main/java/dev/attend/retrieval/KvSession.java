@@ -371,7 +371,8 @@ public final class KvSession implements AutoCloseable {
 
     /**
      * Takes the monitors of {@code hs[from..]} in order (nested), then, holding all of them: checks every head's position,
-     * charges every head (giving back what was charged when one is refused), and journals and stores each head's token.
+     * charges every head (giving back what was charged when one is refused), journals the layer's tokens as one record and
+     * stores each head's token.
      */
     private void appendAll(int layer, int position, float[][] keys, float[][] values, KvHeadState[] hs, int from, long[] bytes) {
         if (from < hs.length) {
@@ -398,19 +399,15 @@ public final class KvSession implements AutoCloseable {
                 }
             }
         }
-        int h = 0;
-        try {
-            for (; h < hs.length; h++) {
-                KvHeadState state = hs[h];
-                int kvHead = h;
-                log(j -> j.append(layer, kvHead, position, keys[kvHead], values[kvHead]), bytes[h]); // gives back its own bytes on failure
-                state.charged = true;
-                hold(state, state.policyHead, keys[h], values[h]);
-            }
-        } finally {
-            for (int rest = h + 1; rest < hs.length; rest++) { // a journal failed at head h: the heads after it were not written
-                uncharge(bytes[rest]);
-            }
+        long total = 0;
+        for (long b : bytes) {
+            total += b;
+        }
+        // One journal record for the whole layer: a failure leaves every head as it was (log gives the charge back).
+        log(j -> j.appendLayer(layer, position, keys, values), total);
+        for (int h = 0; h < hs.length; h++) {
+            hs[h].charged = true;
+            hold(hs[h], hs[h].policyHead, keys[h], values[h]);
         }
     }
 

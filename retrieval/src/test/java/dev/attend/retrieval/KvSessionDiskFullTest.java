@@ -133,4 +133,39 @@ class KvSessionDiskFullTest {
             assertThat(store.damage()).isEmpty();
         }
     }
+
+    @Test
+    void aLayerStepThatCannotBeJournaledChangesNoHead(@TempDir Path root) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 2);
+        float[][] keys = KvSessionStoreTest.rows(rnd, 30);
+        float[][] query = {KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd)};
+        float[][] stepKeys = {KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd)};
+        float[][] stepValues = {KvSessionStoreTest.row(rnd), KvSessionStoreTest.row(rnd)};
+        try (KvSessionStore store = store(root)) {
+            KvSession s = store.create("layer", KvSessionStoreTest.config());
+            s.prefill(0, 0, 0, keys, keys, new float[0][]);
+            s.prefill(0, 1, 0, keys, keys, new float[0][]);
+            long size = s.journal().size();
+            long charged = s.chargedBytes();
+            // Past the first head's key and value: a journal written head by head would hold head 0's token by then.
+            long pastFirstHead = 28 + 21 + 2L * 4 * stepKeys[0].length + 8;
+            s.journal().injectFault(pastFirstHead, new IOException("No space left on device"));
+            assertThatThrownBy(() -> s.decodeLayer(0, 30, stepKeys, stepValues, query, 0))
+                    .isInstanceOf(UncheckedIOException.class).hasCauseInstanceOf(StorageErrors.StorageFullException.class)
+                    .hasMessageContaining("nothing changed");
+            assertThat(s.length(0, 0)).isEqualTo(30);
+            assertThat(s.length(0, 1)).isEqualTo(30);
+            assertThat(s.journal().size()).isEqualTo(size);
+            assertThat(s.chargedBytes()).isEqualTo(charged);
+            s.decodeLayer(0, 30, stepKeys, stepValues, query, 0); // the same step again, once there is room
+            assertThat(s.journal().size() - size).as("one record for the layer's step")
+                    .isEqualTo(dev.attend.retrieval.internals.KvJournal.recordBytes(2, 0, stepKeys[0].length, false));
+        }
+        try (KvSessionStore store = store(root)) {
+            KvSession s = store.get("layer");
+            assertThat(s.length(0, 0)).isEqualTo(31);
+            assertThat(s.length(0, 1)).isEqualTo(31);
+            assertThat(store.damage()).isEmpty();
+        }
+    }
 }

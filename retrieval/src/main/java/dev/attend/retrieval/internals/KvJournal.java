@@ -41,6 +41,13 @@ public final class KvJournal implements AutoCloseable {
     static final byte APPEND = 2;
     /** A prefill whose queries carry their query heads (an int each, after the floats). */
     static final byte PREFILL_WITH_HEADS = 3;
+    /**
+     * One token appended to every KV head of a layer at once (a decode step): the header's KV head is {@link #EVERY_KV_HEAD}
+     * and its rows count the heads, key and value {@code h} being KV head {@code h}'s; one record, so the step applies whole
+     * or not at all.
+     */
+    static final byte APPEND_LAYER = 4;
+    static final int EVERY_KV_HEAD = -1;
 
     static final int FILE_MAGIC = 0x414B564A; // "AKVJ": above 2^30, never a format-1 record length
     public static final int FORMAT = 2;
@@ -228,8 +235,10 @@ public final class KvJournal implements AutoCloseable {
             return new Probe(null, false, "a record header whose checksum fails; what it held is unknown");
         }
         int length = h.getInt(4);
-        String what = "layer " + h.getInt(8) + ", KV head " + h.getInt(12) + ", positions [" + h.getInt(16) + ", "
-                + ((long) h.getInt(16) + h.getInt(20)) + ")";
+        String what = h.getInt(12) == EVERY_KV_HEAD
+                ? "layer " + h.getInt(8) + ", " + h.getInt(20) + " KV heads, position " + h.getInt(16)
+                : "layer " + h.getInt(8) + ", KV head " + h.getInt(12) + ", positions [" + h.getInt(16) + ", "
+                        + ((long) h.getInt(16) + h.getInt(20)) + ")";
         if (length < MIN_BODY || length > MAX_BODY) {
             return new Probe(null, false, what + ", impossible length " + length);
         }
@@ -294,8 +303,10 @@ public final class KvJournal implements AutoCloseable {
         int position = b.getInt();
         int rows = b.getInt();
         int queries = b.getInt();
-        if (rows < 0 || queries < 0 || (type != APPEND && type != PREFILL && type != PREFILL_WITH_HEADS)
-                || (type == APPEND && (rows != 1 || queries != 0))) {
+        if (rows < 0 || queries < 0 || (type != APPEND && type != PREFILL && type != PREFILL_WITH_HEADS && type != APPEND_LAYER)
+                || (type == APPEND && (rows != 1 || queries != 0))
+                || (type == APPEND_LAYER && (kvHead != EVERY_KV_HEAD || rows < 1 || queries != 0))
+                || (type != APPEND_LAYER && kvHead < 0)) {
             throw new IllegalArgumentException("a journal record of type " + type + " with " + rows + " rows and " + queries + " queries");
         }
         int headBytes = type == PREFILL_WITH_HEADS ? 4 * queries : 0;
@@ -310,6 +321,10 @@ public final class KvJournal implements AutoCloseable {
         float[][] qs = read(b, queries, dim);
         if (type == APPEND) {
             replay.append(layer, kvHead, position, keys[0], values[0]);
+        } else if (type == APPEND_LAYER) {
+            for (int h = 0; h < rows; h++) {
+                replay.append(layer, h, position, keys[h], values[h]);
+            }
         } else {
             int[] heads = null;
             if (type == PREFILL_WITH_HEADS) {
@@ -454,6 +469,11 @@ public final class KvJournal implements AutoCloseable {
     /** Logs an append. */
     public synchronized void append(int layer, int kvHead, int position, float[] key, float[] value) throws IOException {
         write(APPEND, layer, kvHead, position, new float[][] {key}, new float[][] {value}, new float[0][], null);
+    }
+
+    /** Logs one token appended to every KV head of {@code layer} ({@code keys[h]}, {@code values[h]} for KV head h) as one record. */
+    public synchronized void appendLayer(int layer, int position, float[][] keys, float[][] values) throws IOException {
+        write(APPEND_LAYER, layer, EVERY_KV_HEAD, position, keys, values, new float[0][], null);
     }
 
     /** The bytes a record of these rows takes in the journal (to refuse one over the record limit before writing). */
