@@ -246,7 +246,7 @@ final class IndexFactories {
 
     /**
      * {@code AttentionAwareIndex.build(int, Similarity, Params, long[], float[][], float[][], Scorer, BiConsumer)}
-     * with {@code Params.defaults()}, keys under ids 0..n-1 and the workload's training queries (at most
+     * with {@code Params.defaults()} training on every query given, keys under ids 0..n-1 and the workload's training queries (at most
      * {@link IndexFactory.Context#trainingQueries}, evenly spaced).
      */
     static IndexFactory attention() {
@@ -269,7 +269,8 @@ final class IndexFactories {
                 List.of("build(int,Similarity,Params,long[],float[][],float[][],Scorer,BiConsumer)", "Params.defaults()"),
                 (type, w, context) -> {
                     Class<?> params = nested(type, "Params");
-                    Object defaults = call(params, "defaults", null);
+                    // Every training query the workload offers (--train chooses how many), not a session's share of them.
+                    Object defaults = call(params, "withTrainingQueriesPerKey", call(params, "defaults", null), 0.0);
                     int n = w.size();
                     int added = online ? Math.min(context.onlineKeys(), n / 2) : 0;
                     int built = n - added;
