@@ -53,9 +53,7 @@ public final class AttentionAwareIndex implements VectorIndex {
 
         /**
          * Training queries per key unless said otherwise: a quarter. The exact top-k of every prefill query costs as
-         * much as the prefill's own attention (3 query heads per KV head at 30,720 tokens: 76 s of index builds for
-         * bytelm-gqa on 2 cores, 16 s with a quarter). Recall@100 at 8% on bytelm L0H0 / L5H4 (one query per key):
-         * 0.952 / 0.953 with all, 0.893 / 0.943 with 4,096 of 31,744; the model's bits per byte hardly moved (bench/RESULTS.md).
+         * much as the prefill's own attention; a quarter keeps the model's bits per byte (bench/RESULTS.md).
          */
         public static final double DEFAULT_TRAINING_QUERIES_PER_KEY = 0.25;
 
@@ -202,10 +200,7 @@ public final class AttentionAwareIndex implements VectorIndex {
      * a pruned list no longer competes with the candidates that arrive later.
      */
     private static final int CANDIDATE_FLUSH_ENTRIES = 1 << 26;
-    /**
-     * Candidates in angle order that pruning considers, per unit of degree: on bytelm L0H0 / L5H4 (one training
-     * query per key) recall@100 at 8% was 0.953 / 0.954 with 400 (16 x 24) as with all, 0.948 / 0.956 with 192.
-     */
+    /** Candidates in angle order that pruning considers, per unit of degree (fewer cost recall; bench/RESULTS.md). */
     private static final int PRUNE_DEPTH = 16;
     /** Keys linked by self-search per round: searches of a round run in parallel on the graph as it was before it. */
     private static final int LINK_ROUND = 1024;
@@ -436,9 +431,8 @@ public final class AttentionAwareIndex implements VectorIndex {
     /**
      * Connectivity: every key from {@code from} on that the projection left with fewer than M/2 edges
      * searches for itself and links to what it finds (merged with its projection edges, pruned), then
-     * the reverse edges follow in one pass. Keys no training query reached get their only edges here.
-     * (Searching for every key instead changed recall@100 on bytelm L0H0 / L5H4 by under 0.001 and cost
-     * as much as the projection.) Rounds of keys search in parallel on the graph as it stood before the
+     * the reverse edges follow in one pass. Keys no training query reached get their only edges here
+     * (searching for every key cost as much as the projection and gained no recall). Rounds of keys search in parallel on the graph as it stood before the
      * round, so the result does not depend on the number of threads.
      */
     private void linkUnreached(int from, java.util.function.IntConsumer linkedSoFar) {
