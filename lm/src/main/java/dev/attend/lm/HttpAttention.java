@@ -3,9 +3,6 @@ package dev.attend.lm;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -17,11 +14,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Decode attention served by {@code attend serve} over HTTP, as a real client does it (java.net.http, HTTP/1.1): one KV
+ * Decode attention served by {@code attend serve} over HTTP, as a real client does it ({@link Http11Client}: HTTP/1.1,
+ * one kept-alive connection, each request and its answer on the calling thread): one KV
  * session for the whole model, created as {@link SessionAttention} configures its in-process one (layers x KV heads, the
  * model's query heads per KV head, head dimension and scale, the static set, top-k and one policy for every head),
  * prefilled with binary bodies, then one {@code POST /v1/kv/sessions/{id}/decode-layer} per layer and position (binary
- * body and binary answer). The bearer token, if any, comes from {@code ATTEND_AUTH_TOKEN}.
+ * body and binary answer). The bearer token, if any, is the constructor's or comes from {@code ATTEND_AUTH_TOKEN}.
  */
 public final class HttpAttention implements LayerAttention {
 
@@ -30,10 +28,12 @@ public final class HttpAttention implements LayerAttention {
 
     private static final String OCTETS = "application/octet-stream";
 
-    private final HttpClient http;
-    private final String base;
+    private final Http11Client http;
+    /** {@code scheme://host:port}, for messages. */
+    private final String origin;
     private final String token;
     private final String sessionUrl;
+    private final String sessionPath;
     private final int layers;
     private final int kvHeads;
     private final int group;
@@ -50,10 +50,16 @@ public final class HttpAttention implements LayerAttention {
      * server's default, {@code KvSessionConfig.defaultBudget} of the head's length), {@code sinks} and {@code window}.
      */
     public HttpAttention(String baseUrl, ByteLmConfig model, String policy, int topK, int budget, int sinks, int window) {
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
-        this.base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
-        String t = System.getenv("ATTEND_AUTH_TOKEN");
-        this.token = t == null || t.isBlank() ? null : t.strip();
+        this(baseUrl, System.getenv("ATTEND_AUTH_TOKEN"), model, policy, topK, budget, sinks, window);
+    }
+
+    /** The same with the bearer token {@code authToken} (null or blank: none). */
+    public HttpAttention(String baseUrl, String authToken, ByteLmConfig model, String policy, int topK, int budget, int sinks, int window) {
+        URI base = URI.create(baseUrl);
+        this.http = new Http11Client(base, Duration.ofSeconds(10), Duration.ofMinutes(5));
+        this.origin = base.getScheme() + "://" + base.getRawAuthority();
+        String prefix = base.getRawPath() == null || base.getRawPath().equals("/") ? "" : base.getRawPath().replaceAll("/+$", "");
+        this.token = authToken == null || authToken.isBlank() ? null : authToken.strip();
         this.layers = model.layers();
         this.kvHeads = model.kvHeads();
         this.group = model.group();
@@ -63,10 +69,17 @@ public final class HttpAttention implements LayerAttention {
         String body = String.format(Locale.ROOT, "{\"layers\": %d, \"kvHeads\": %d, \"queryHeadsPerKvHead\": %d, \"headDim\": %d, \"scale\": %s,"
                         + " \"sinkTokens\": %d, \"windowTokens\": %d, \"topK\": %d, \"policy\": %s}", layers, kvHeads, group, headDim,
                 Float.toString(model.attentionScale()), sinks, window, topK, quoted(policy));
-        HttpResponse<byte[]> r = send(request(base + "/v1/kv/sessions").header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), "creating a KV session");
-        Map<?, ?> created = (Map<?, ?>) JsonText.parse(new String(r.body(), StandardCharsets.UTF_8));
-        this.sessionUrl = base + "/v1/kv/sessions/" + created.get("id");
+        Map<?, ?> created;
+        try {
+            Http11Client.Response r = send("POST", prefix + "/v1/kv/sessions", body.getBytes(StandardCharsets.UTF_8), "application/json",
+                    "creating a KV session");
+            created = (Map<?, ?>) JsonText.parse(new String(r.body(), StandardCharsets.UTF_8));
+        } catch (RuntimeException e) {
+            http.close();
+            throw e;
+        }
+        this.sessionPath = prefix + "/v1/kv/sessions/" + java.net.URLEncoder.encode(String.valueOf(created.get("id")), StandardCharsets.UTF_8);
+        this.sessionUrl = origin + sessionPath;
     }
 
     /** The session's address ({@code BASE/v1/kv/sessions/ID}). */
@@ -104,10 +117,9 @@ public final class HttpAttention implements LayerAttention {
                         f.put(queries[from * group + i]);
                     }
                     boolean more = from + n < tokens;
-                    String url = String.format(Locale.ROOT, "%s/prefill?layer=%d&kvHead=%d&from=%d&tokens=%d&queries=%d&more=%b", sessionUrl, l, g,
-                            from, n, qn, more);
-                    send(request(url).header("Content-Type", OCTETS).POST(HttpRequest.BodyPublishers.ofByteArray(b.array())).build(),
-                            "prefill of layer " + l + " KV head " + g + " from " + from);
+                    String target = String.format(Locale.ROOT, "%s/prefill?layer=%d&kvHead=%d&from=%d&tokens=%d&queries=%d&more=%b", sessionPath,
+                            l, g, from, n, qn, more);
+                    send("POST", target, b.array(), OCTETS, "prefill of layer " + l + " KV head " + g + " from " + from);
                 }
             }
         }
@@ -161,9 +173,8 @@ public final class HttpAttention implements LayerAttention {
         for (float[] x : queries) {
             f.put(x);
         }
-        String url = sessionUrl + "/decode-layer?layer=" + layer + "&position=" + position + (budget > 0 ? "&budget=" + budget : "");
-        HttpResponse<byte[]> r = send(request(url).header("Content-Type", OCTETS).header("Accept", OCTETS)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(b.array())).build(), "decode of layer " + layer + " at " + position);
+        String target = sessionPath + "/decode-layer?layer=" + layer + "&position=" + position + (budget > 0 ? "&budget=" + budget : "");
+        Http11Client.Response r = send("POST", target, b.array(), OCTETS, OCTETS, "decode of layer " + layer + " at " + position);
         byte[] body = r.body();
         if (body.length != q * (headDim * Float.BYTES + Double.BYTES)) {
             throw new IllegalStateException("decode of layer " + layer + " at " + position + ": an answer of " + body.length + " bytes, expected "
@@ -174,7 +185,8 @@ public final class HttpAttention implements LayerAttention {
         for (int h = 0; h < q; h++) {
             in.get(out[h]);
         }
-        String scanned = r.headers().firstValue("Attend-Keys-Scanned").orElse("");
+        String scanned = r.header("Attend-Keys-Scanned");
+        scanned = scanned == null ? "" : scanned;
         long sum = 0;
         int n = 0;
         for (String s : scanned.split(",")) {
@@ -213,44 +225,62 @@ public final class HttpAttention implements LayerAttention {
 
     /** {@code GET} of the session. */
     private Map<?, ?> describe() {
-        HttpResponse<byte[]> r = send(request(sessionUrl).GET().build(), "reading the session");
+        Http11Client.Response r = send("GET", sessionPath, null, null, "reading the session");
         return (Map<?, ?>) JsonText.parse(new String(r.body(), StandardCharsets.UTF_8));
     }
 
-    /** Deletes the session. */
+    /** Deletes the session and closes the connection. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        send(request(sessionUrl).DELETE().build(), "deleting the session");
-    }
-
-    private HttpRequest.Builder request(String url) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofMinutes(5));
-        if (token != null) {
-            b.header("Authorization", "Bearer " + token);
-        }
-        return b;
-    }
-
-    /** Sends {@code request}; a status other than 2xx is an {@link IllegalStateException} with the server's message. */
-    private HttpResponse<byte[]> send(HttpRequest request, String what) {
-        HttpResponse<byte[]> r;
         try {
-            r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
-        } catch (IOException e) {
-            throw new UncheckedIOException(what + ": " + request.method() + " " + request.uri() + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(what + ": interrupted", e);
+            send("DELETE", sessionPath, null, null, "deleting the session");
+        } finally {
+            http.close();
         }
-        if (r.statusCode() / 100 != 2) {
-            throw new IllegalStateException(what + ": " + request.method() + " " + request.uri().getPath() + " answered " + r.statusCode() + ": "
-                    + message(r.body()));
+    }
+
+    /**
+     * Sends {@code method target} with {@code body} of {@code contentType}; a status other than 2xx is an
+     * {@link IllegalStateException} with the server's message, no answer an {@link UncheckedIOException}.
+     */
+    private Http11Client.Response send(String method, String target, byte[] body, String contentType, String what) {
+        return send(method, target, body, contentType, null, what);
+    }
+
+    /** The same, asking for an answer of type {@code accept} (null: the server's choice). */
+    private Http11Client.Response send(String method, String target, byte[] body, String contentType, String accept, String what) {
+        java.util.List<String> headers = new java.util.ArrayList<>(6);
+        if (contentType != null) {
+            headers.add("Content-Type");
+            headers.add(contentType);
+        }
+        if (accept != null) {
+            headers.add("Accept");
+            headers.add(accept);
+        }
+        if (token != null) {
+            headers.add("Authorization");
+            headers.add("Bearer " + token);
+        }
+        Http11Client.Response r;
+        try {
+            r = http.send(method, target, body, headers.toArray(String[]::new));
+        } catch (IOException e) {
+            throw new UncheckedIOException(what + ": " + method + " " + origin + target + ": " + e.getMessage(), e);
+        }
+        if (r.status() / 100 != 2) {
+            throw new IllegalStateException(what + ": " + method + " " + pathOf(target) + " answered " + r.status() + ": " + message(r.body()));
         }
         return r;
+    }
+
+    private static String pathOf(String target) {
+        int q = target.indexOf('?');
+        return q < 0 ? target : target.substring(0, q);
     }
 
     /** The server's error message ({@code {"error": {"message": ...}}}), or the body as it is. */
