@@ -27,6 +27,7 @@ public final class BenchMain {
         BENCHES.put("attention", "retrieval attention while decoding on KV heads: mass recall, output error, latency (--help)");
         BENCHES.put("policies", "per-head KV policies (full, streaming, retrieval, recycled, block, retrieval+tail, auto) on KV heads: error, memory, latency (--help)");
         BENCHES.put("attention-http", "one KV head over HTTP at N = 10^6: decode-step latency (append + attend), prefill, build (--help)");
+        BENCHES.put("lm-http", "bytelm-gqa's decode attention in process vs over HTTP (a running attend serve), alternately: per call and per byte (--help)");
         BENCHES.put("stream", "events through the in-process Kafka broker into the sequence store: events/s, freshness p50/p99 (--help)");
         BENCHES.put("online", "online learning from a behaviour stream: prequential AUC per window against a frozen model, PNG plot (--help)");
         BENCHES.put("recsys", "DARE vs TWIN-like vs DIN-like vs popularity on a behaviour data set: AUC, GAUC, logloss (--help)");
@@ -47,6 +48,7 @@ public final class BenchMain {
             case "index" -> System.exit(IndexBench.run(rest, System.out, System.err));
             case "attention" -> System.exit(AttentionBench.run(rest, System.out, System.err));
             case "attention-http" -> System.exit(AttentionHttpBench.run(rest, System.out, System.err));
+            case "lm-http" -> System.exit(LmHttpBench.run(rest, System.out, System.err));
             case "policies" -> System.exit(PolicyBench.run(rest, System.out, System.err));
             case "recsys" -> System.exit(RecsysBench.run(rest, System.out, System.err));
             case "stream" -> System.exit(StreamBench.run(rest, System.out, System.err));

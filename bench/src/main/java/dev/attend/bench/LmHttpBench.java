@@ -1,0 +1,178 @@
+package dev.attend.bench;
+
+import dev.attend.gpu.SharedData;
+import dev.attend.lm.ByteLm;
+import dev.attend.lm.HttpAttention;
+import dev.attend.lm.LayerAttention;
+import dev.attend.lm.SessionAttention;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The language model's decode attention in process against over HTTP, in the same minutes: {@code bench lm-http}.
+ * bytelm-gqa prefills a document once; an in-process {@link SessionAttention} and an {@link HttpAttention} session on a
+ * running {@code attend serve} both take that prefill and get ready; then every decoded byte goes through both, the
+ * order alternating byte by byte, so that the load of a shared machine falls on both alike. Reported per side: the
+ * time of one layer's attention call (in process {@code KvSession.decodeLayer}; over HTTP one {@code decode-layer}
+ * round trip) and of one byte (all layers and the model's own work), p50 and p90, and their ratio.
+ */
+public final class LmHttpBench {
+
+    static final String USAGE = """
+            usage: bench lm-http --over-http URL [--model DIR] [--doc doc00] [--prefill 4096] [--decode 256]
+                                 [--policy retrieval] [--budget 0] [--json FILE]
+              --over-http URL  a running attend serve (e.g. started with --kv-durability process --kafka-bootstrap none)
+              --model DIR      bytelm-gqa (default: ../shared/data/models/bytelm-gqa beside the checkout)
+              --doc NAME       the document (the model directory's docs/NAME.txt)
+              --prefill N      bytes prefilled; --decode M bytes decoded through both sides (teacher-forced)
+              --policy P       every KV head's policy; --budget B distance computations per search (0: the default)""";
+
+    /** Calls and bytes below this are warm-up, left out of the figures. */
+    private static final int WARMUP_BYTES = 16;
+
+    private LmHttpBench() {
+    }
+
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        String url = null;
+        Path model = SharedData.resolve("models/bytelm-gqa").orElse(null);
+        String doc = "doc00";
+        int prefill = 4096;
+        int decode = 256;
+        String policy = "retrieval";
+        int budget = 0;
+        Path json = null;
+        try {
+            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
+                String v = o.value();
+                switch (o.name()) {
+                    case "--over-http" -> url = v;
+                    case "--model" -> model = Path.of(v);
+                    case "--doc" -> doc = v;
+                    case "--prefill" -> prefill = Integer.parseInt(v);
+                    case "--decode" -> decode = Integer.parseInt(v);
+                    case "--policy" -> policy = v;
+                    case "--budget" -> budget = Integer.parseInt(v);
+                    case "--json" -> json = Path.of(v);
+                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
+                }
+            }
+            if (url == null || model == null || prefill < 1 || decode <= WARMUP_BYTES + 1 || budget < 0) {
+                throw new IllegalArgumentException("need --over-http, a model (--model), --prefill >= 1, --decode > "
+                        + (WARMUP_BYTES + 1) + " and --budget >= 0");
+            }
+        } catch (BenchArgs.HelpRequested h) {
+            out.println(USAGE);
+            return 0;
+        } catch (IllegalArgumentException e) {
+            err.println("bench lm-http: " + e.getMessage());
+            err.println(USAGE);
+            return 2;
+        }
+        try {
+            Map<String, Object> report = measure(url, model, doc, prefill, decode, policy, budget, out, err);
+            if (json != null) {
+                Files.writeString(json, Json.write(report, 0));
+            }
+            return 0;
+        } catch (Exception e) {
+            err.println("bench lm-http: " + e);
+            e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /** A side's attention, each call timed. */
+    private static final class Timed implements LayerAttention {
+        final String name;
+        final LayerAttention inner;
+        final long[] calls;
+        final long[] bytes;
+        int nCalls;
+        int nBytes;
+
+        Timed(String name, LayerAttention inner, int maxCalls, int maxBytes) {
+            this.name = name;
+            this.inner = inner;
+            this.calls = new long[maxCalls];
+            this.bytes = new long[maxBytes];
+        }
+
+        @Override
+        public float[][] attend(int layer, int position, float[][] keys, float[][] values, float[][] queries) {
+            long t0 = System.nanoTime();
+            float[][] out = inner.attend(layer, position, keys, values, queries);
+            calls[nCalls++] = System.nanoTime() - t0;
+            return out;
+        }
+    }
+
+    private static Map<String, Object> measure(String url, Path model, String doc, int prefill, int decode, String policy, int budget,
+                                               PrintStream out, PrintStream err) throws Exception {
+        ByteLm lm = ByteLm.load(model);
+        byte[] text = Files.readAllBytes(model.resolve("docs").resolve(doc + ".txt"));
+        if (text.length < prefill + decode) {
+            throw new IllegalArgumentException(doc + " has " + text.length + " bytes, fewer than --prefill + --decode");
+        }
+        err.printf(Locale.ROOT, "[lm-http] %s, %d cores; prefill of %,d bytes...%n", MachineInfo.cpuModel(),
+                Runtime.getRuntime().availableProcessors(), prefill);
+        ByteLm.Prefill p = lm.prefill(text, prefill, false);
+        int layers = lm.config().layers();
+        int sinks = 128;
+        int window = 512;
+        int topK = 100;
+        try (SessionAttention local = new SessionAttention(lm.config(), policy, topK, budget, sinks, window, 1);
+             HttpAttention remote = new HttpAttention(url, lm.config(), policy, topK, budget, sinks, window)) {
+            local.prefill(p);
+            remote.prefill(p);
+            local.awaitReady(600_000);
+            remote.awaitReady(600_000);
+            err.printf(Locale.ROOT, "[lm-http] both sessions ready; decoding %d bytes through each, alternately%n", decode);
+            List<Timed> sides = List.of(new Timed("in process", local, layers * decode, decode),
+                    new Timed("over HTTP", remote, layers * decode, decode));
+            for (int t = prefill; t < prefill + decode; t++) {
+                for (int i = 0; i < 2; i++) {
+                    Timed side = sides.get((t + i) % 2);
+                    long t0 = System.nanoTime();
+                    lm.decode(text[t] & 0xff, t, side);
+                    side.bytes[side.nBytes++] = System.nanoTime() - t0;
+                }
+            }
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("model", model.getFileName().toString());
+            report.put("doc", doc);
+            report.put("prefill", prefill);
+            report.put("decode", decode);
+            report.put("policy", policy);
+            report.put("cores", Runtime.getRuntime().availableProcessors());
+            out.printf(Locale.ROOT, "%-11s %14s %14s %14s %14s%n", "", "call p50 ms", "call p90 ms", "byte p50 ms", "byte p90 ms");
+            double[][] figures = new double[2][];
+            for (int s = 0; s < 2; s++) {
+                Timed side = sides.get(s);
+                long[] c = Arrays.copyOfRange(side.calls, WARMUP_BYTES * layers, side.nCalls);
+                long[] b = Arrays.copyOfRange(side.bytes, WARMUP_BYTES, side.nBytes);
+                Arrays.sort(c);
+                Arrays.sort(b);
+                figures[s] = new double[] {c[c.length / 2] / 1e6, c[c.length * 9 / 10] / 1e6, b[b.length / 2] / 1e6, b[b.length * 9 / 10] / 1e6};
+                out.printf(Locale.ROOT, "%-11s %14.3f %14.3f %14.2f %14.2f%n", side.name, figures[s][0], figures[s][1], figures[s][2], figures[s][3]);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("call_ms_p50", figures[s][0]);
+                m.put("call_ms_p90", figures[s][1]);
+                m.put("byte_ms_p50", figures[s][2]);
+                m.put("byte_ms_p90", figures[s][3]);
+                report.put(s == 0 ? "in_process" : "over_http", m);
+            }
+            double ratio = figures[1][2] / figures[0][2];
+            out.printf(Locale.ROOT, "over HTTP / in process per byte (p50): %.2fx; per call: %.2fx%n", ratio, figures[1][0] / figures[0][0]);
+            report.put("byte_ratio_p50", ratio);
+            return report;
+        }
+    }
+}
