@@ -319,10 +319,11 @@ public final class Http11Client implements AutoCloseable {
                     throw new IOException("bad chunk size: " + shown(line));
                 }
                 if (size == 0) {
-                    int[] trailer = {0};
-                    while (!line(trailer).isEmpty()) { // trailers: none used
-                        trailer[0] = 0;
-                    }
+                    int[] trailers = {0}; // none used; bounded together, like a head
+                    String trailer;
+                    do {
+                        trailer = line(trailers);
+                    } while (!trailer.isEmpty());
                     return body.toByteArray();
                 }
                 if (body.size() + size > MAX_BODY_BYTES) {
