@@ -21,7 +21,9 @@ import java.util.Set;
  * running {@code attend serve} both take that prefill and get ready; then every decoded byte goes through both, the
  * order alternating byte by byte, so that the load of a shared machine falls on both alike. Reported per side: the
  * time of one layer's attention call (in process {@code KvSession.decodeLayer}; over HTTP one {@code decode-layer}
- * round trip) and of one byte (all layers and the model's own work), p50 and p90, and their ratio.
+ * round trip) and of one byte (all layers and the model's own work), p50 and p90, and their ratio. Each side's
+ * background work (index inserts after its appends) overlaps the other side's next byte: a comparison under the same
+ * load, not the time of either alone on a quiet machine ({@code attend lm eval} gives that).
  */
 public final class LmHttpBench {
 
