@@ -93,13 +93,18 @@ public final class AttentionAwareIndex implements VectorIndex {
             return new Params(maxDegree, queryNeighbors, pivotsPerQuery, buildBeam, entryPoints, perKey);
         }
 
-        /** At most {@link #trainingQueriesPerKey} x {@code keys} of {@code queries}, evenly spaced (all when 0). */
+        /** How many of {@code given} training queries a build over {@code keys} keys projects. */
+        public int trainingQueries(int given, int keys) {
+            return trainingQueriesPerKey == 0 ? given : (int) Math.min(given, Math.ceil(trainingQueriesPerKey * keys));
+        }
+
+        /** {@link #trainingQueries} of {@code queries}, evenly spaced. */
         float[][] sample(float[][] queries, int keys) {
-            long want = (long) Math.ceil(trainingQueriesPerKey * keys);
-            if (trainingQueriesPerKey == 0 || queries.length <= want) {
+            int want = trainingQueries(queries.length, keys);
+            if (want == queries.length) {
                 return queries;
             }
-            float[][] chosen = new float[(int) want][];
+            float[][] chosen = new float[want][];
             for (int i = 0; i < chosen.length; i++) {
                 chosen[i] = queries[(int) ((long) i * queries.length / chosen.length)];
             }

@@ -227,8 +227,10 @@ public final class DemoCommand implements Callable<Integer> {
         try (Scorer scorer = Scorers.create("auto"); KvSession session = new KvSession(w.name(), config, scorer, Runnable::run)) {
             long t0 = System.nanoTime();
             session.prefill(0, 0, 0, keys, values, w.prefillQueries());
-            out.printf(Locale.ROOT, "  attention-aware index over %,d keys built in %.1f s from %,d prefill queries%n",
-                    session.indexState(0, 0).indexedKeys(), (System.nanoTime() - t0) / 1e9, w.prefillQueries().length);
+            int indexed = session.indexState(0, 0).indexedKeys();
+            int trained = config.indexParams().trainingQueries(w.prefillQueries().length, indexed);
+            out.printf(Locale.ROOT, "  attention-aware index over %,d keys built in %.1f s from %,d of the %,d prefill queries%n",
+                    indexed, (System.nanoTime() - t0) / 1e9, trained, w.prefillQueries().length);
             for (int topK : new int[] {k, 20 * k}) {
                 int budget = KvSessionConfig.defaultBudget(n, topK); // the server's default
                 double mass = 0;
