@@ -8,7 +8,12 @@ import org.junit.jupiter.api.Test;
 
 class MetricsTest {
 
-    static final long SEED = Long.getLong("tests.seed", 23);
+    static final long SEED = Long.getLong("attend.test.seed", 23);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("MetricsTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
 
     /** Every positive-negative pair: 1 when the positive scores higher, 1/2 on a tie. */
     private static double bruteForceAuc(float[] s, float[] l) {

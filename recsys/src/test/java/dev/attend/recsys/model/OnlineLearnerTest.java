@@ -18,7 +18,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 class OnlineLearnerTest {
 
-    static final long SEED = Long.getLong("tests.seed", 29);
+    static final long SEED = Long.getLong("attend.test.seed", 29);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("OnlineLearnerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
 
     /** Replays {@code stream} (time order) through a learner; returns each event's outcome. */
     static List<OnlineLearner.Outcome> replay(OnlineLearner learner, ItemCatalog catalog, List<BehaviorEvent> stream) {

@@ -11,7 +11,12 @@ import org.junit.jupiter.params.provider.EnumSource;
 /** Finite-difference checks of every parameter block's gradient, for each kind of model. */
 class SequenceModelGradientTest {
 
-    static final long SEED = Long.getLong("tests.seed", 17);
+    static final long SEED = Long.getLong("attend.test.seed", 17);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("SequenceModelGradientTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
     static final int[] ITEMS = {3, 7, 2, 9, 3, 5, 8, 1};
     static final int[] CATEGORIES = {1, 2, 1, 3, 1, 2, 4, 4};
 

@@ -15,7 +15,12 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 class TrainerTest {
 
-    static final long SEED = Long.getLong("tests.seed", 29);
+    static final long SEED = Long.getLong("attend.test.seed", 29);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("TrainerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
 
     /** Users who mostly act within one favourite category of ten: the next item's category is in their history. */
     static List<BehaviorEvent> planted(int users, long seed) {
