@@ -1,5 +1,10 @@
 /**
- * Kafka events that update behaviour sequences and models online.
- * Placeholder until its issue: it holds nothing that pretends to work.
+ * Behaviour events on Kafka: {@link dev.attend.streaming.EmbeddedKafkaBroker} (a single-node KRaft broker in the
+ * JVM), the wire format ({@link dev.attend.streaming.EventWire}, {@link dev.attend.streaming.StreamEvent}),
+ * {@link dev.attend.streaming.EventProducer}, {@link dev.attend.streaming.SequenceStream} (the Kafka Streams topology
+ * that keeps users' sequences, readable as a recommender's {@code SequenceSource}), {@link dev.attend.streaming.OnlineTraining}
+ * (the served model trained as events arrive) and {@link dev.attend.streaming.EventStreaming}, which puts them together
+ * for a server. Builds on the recsys module; the server and the benches use it. Implementation classes live in
+ * {@code internals}.
  */
 package dev.attend.streaming;

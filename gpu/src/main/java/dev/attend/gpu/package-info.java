@@ -1,0 +1,11 @@
+/**
+ * Scoring of queries against stored rows, the hot loop under every other module: the {@link dev.attend.gpu.Scorer}
+ * interface ({@code scores}, {@code topK}, {@code attend}) with its backends {@link dev.attend.gpu.SimdScorer} (Vector
+ * API, multi-threaded), {@link dev.attend.gpu.OpenClScorer} (Aparapi, keys resident on the device) and
+ * {@link dev.attend.gpu.ScalarScorer} (the reference), picked by name in {@link dev.attend.gpu.Scorers}; the rows they
+ * read ({@link dev.attend.gpu.VectorStore}, {@link dev.attend.gpu.NpyReader}, {@link dev.attend.gpu.KvHead}). The CPU
+ * backends live in the module named gpu because it holds every scoring backend behind one interface and the store
+ * they read, so callers choose a backend without knowing which device runs it; every result's
+ * {@link dev.attend.gpu.Device} says where it ran. Depends on no other module; index, recsys and the rest build on it.
+ */
+package dev.attend.gpu;
