@@ -18,6 +18,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AttentionBenchTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("AttentionBenchTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     /** A .npy v1 file of float32 rows, as NumPy writes it. */
     private static void npy(Path file, float[][] rows) throws IOException {
         int d = rows[0].length;
@@ -48,7 +55,7 @@ class AttentionBenchTest {
 
     @Test
     void decodesAGeneratedHeadAndReportsEveryMode(@TempDir Path dir) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(9);
+        SplittableRandom rnd = new SplittableRandom(SEED + 9);
         int n = 2000;
         int d = 16;
         npy(dir.resolve("H0.k.npy"), rows(rnd, n, d, 0));

@@ -17,9 +17,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 class OnlineBenchTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("OnlineBenchTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     /** A Taobao-format file: users acting mostly within a favourite category, items arriving over time. */
     static Path behaviours(Path dir) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(3);
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
         List<String> lines = new ArrayList<>();
         for (int u = 1; u <= 60; u++) {
             int favourite = rnd.nextInt(8);

@@ -9,6 +9,13 @@ import org.junit.jupiter.api.Test;
 /** What only the OpenCL scorer does: resident keys that grow, and reporting where it ran. */
 class OpenClScorerTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("OpenClScorerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @Test
     void residentKeysFollowAppends() {
         boolean present = OpenClScorer.available();
@@ -16,7 +23,7 @@ class OpenClScorerTest {
             System.out.println("SKIP OpenClScorerTest.residentKeysFollowAppends: no OpenCL device here");
         }
         Assumptions.assumeTrue(present, "no OpenCL device");
-        SplittableRandom rnd = new SplittableRandom(99);
+        SplittableRandom rnd = new SplittableRandom(SEED + 99);
         int dim = 48;
         VectorStore keys = new VectorStore(dim, Precision.FLOAT32);
         ScalarScorer reference = new ScalarScorer();
@@ -48,7 +55,7 @@ class OpenClScorerTest {
     @Test
     void candidatePathMatchesSimd() {
         Assumptions.assumeTrue(OpenClScorer.available(), "no OpenCL device");
-        SplittableRandom rnd = new SplittableRandom(5);
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
         int dim = 64;
         VectorStore keys = RandomVectors.store(RandomVectors.gaussian(rnd, 150_000, dim, 0), dim, Precision.FLOAT32);
         float[][] q = RandomVectors.gaussian(rnd, 20, dim, 0.3);

@@ -8,6 +8,13 @@ import org.junit.jupiter.api.Test;
 /** The SIMD scorer's paths that the conformance shapes reach only by chance: ties, page ends, odd query counts. */
 class SimdScorerTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("SimdScorerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     /**
      * Small integer vectors: every dot product is exact in float, so the SIMD scores equal the scalar ones bit for
      * bit and the many ties must be broken the same way (smaller id first), whichever path (streaming, tile maxima
@@ -15,7 +22,7 @@ class SimdScorerTest {
      */
     @Test
     void manyTiesGiveTheScalarScorersIdsExactly() {
-        SplittableRandom rnd = new SplittableRandom(9);
+        SplittableRandom rnd = new SplittableRandom(SEED + 9);
         try (Scorer scalar = new ScalarScorer(); SimdScorer one = new SimdScorer(1); SimdScorer two = new SimdScorer(2)) {
             for (int dim : new int[] {4, 16, 48, 128}) {
                 VectorStore keys = new VectorStore(dim, Precision.FLOAT32);
@@ -34,7 +41,7 @@ class SimdScorerTest {
      */
     @Test
     void aPartialTileNeverLosesAQuerysBestRow() {
-        SplittableRandom rnd = new SplittableRandom(1);
+        SplittableRandom rnd = new SplittableRandom(SEED + 1);
         try (Scorer scalar = new ScalarScorer(); SimdScorer one = new SimdScorer(1); SimdScorer two = new SimdScorer(2)) {
             for (int dim : new int[] {32, 64}) {
                 VectorStore keys = new VectorStore(dim, Precision.FLOAT32);
@@ -113,7 +120,7 @@ class SimdScorerTest {
 
     @Test
     void kthLargestSelectsLikeASort() {
-        SplittableRandom rnd = new SplittableRandom(4);
+        SplittableRandom rnd = new SplittableRandom(SEED + 4);
         for (int round = 0; round < 500; round++) {
             int n = 1 + rnd.nextInt(300);
             float[] a = new float[n];

@@ -8,9 +8,16 @@ import org.junit.jupiter.api.Test;
 
 class VectorMathTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("VectorMathTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @Test
     void dotMatchesAPlainLoopAtEveryLength() {
-        SplittableRandom rnd = new SplittableRandom(11);
+        SplittableRandom rnd = new SplittableRandom(SEED + 11);
         for (int length = 0; length < 90; length++) {
             float[] a = random(rnd, length + 3);
             float[] b = random(rnd, length + 5);
@@ -24,7 +31,7 @@ class VectorMathTest {
 
     @Test
     void axpyAddsAScaledVectorAtEveryLength() {
-        SplittableRandom rnd = new SplittableRandom(13);
+        SplittableRandom rnd = new SplittableRandom(SEED + 13);
         for (int length = 0; length < 70; length++) {
             float[] x = random(rnd, length + 2);
             float[] y = random(rnd, length + 1);
@@ -41,7 +48,7 @@ class VectorMathTest {
 
     @Test
     void weightedSumAddsWeightedRowsAtEveryLength() {
-        SplittableRandom rnd = new SplittableRandom(14);
+        SplittableRandom rnd = new SplittableRandom(SEED + 14);
         for (int length : new int[] {1, 7, 16, 32, 33, 64, 100, 128}) {
             float[] table = random(rnd, 50 * length);
             int count = 1 + rnd.nextInt(20);
@@ -67,7 +74,7 @@ class VectorMathTest {
 
     @Test
     void fourRowsTimesIsTheMatrixProductOfThePackedRows() {
-        SplittableRandom rnd = new SplittableRandom(12);
+        SplittableRandom rnd = new SplittableRandom(SEED + 12);
         for (int rows : new int[] {1, 4, 7, 13}) {
             for (int inner : new int[] {1, 5, 32, 67}) {
                 int cols = VectorMath.padColumns(1 + rnd.nextInt(70));

@@ -8,9 +8,16 @@ import org.junit.jupiter.api.Test;
 
 class VectorStoreTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("VectorStoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @Test
     void appendsAcrossPagesAndReadsBack() {
-        SplittableRandom rnd = new SplittableRandom(7);
+        SplittableRandom rnd = new SplittableRandom(SEED + 7);
         int dim = 5;
         int n = new VectorStore(5, Precision.FLOAT32).pageRows() + 123;
         float[] rows = new float[n * dim];
@@ -42,7 +49,7 @@ class VectorStoreTest {
         assertThat(one.bytes()).isEqualTo(450L * dim * 4);
         VectorStore grown = new VectorStore(dim, Precision.FLOAT32);
         int n = grown.pageRows() * 2 + 77;
-        SplittableRandom rnd = new SplittableRandom(3);
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
         float[] rows = new float[n * dim];
         for (int i = 0; i < rows.length; i++) {
             rows[i] = (float) rnd.nextDouble(-1, 1);

@@ -17,6 +17,13 @@ import org.junit.jupiter.api.Test;
 /** {@link KvSession#decodeLayer}: the same answers as an append per KV head and an attend per query head; bad input changes nothing. */
 class KvSessionDecodeLayerTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("KvSessionDecodeLayerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     private static final int DIM = 16;
     /** Builds and insertions on the calling thread: two sessions fed the same tokens hold the same indexes at every step. */
     private static final Executor NOW = Runnable::run;
@@ -77,7 +84,7 @@ class KvSessionDecodeLayerTest {
              KvSession batched = new KvSession("batched", config(policies), scorer, NOW)) {
             prefill(perHead, layer, tokens, 3);
             prefill(batched, layer, tokens, 3);
-            SplittableRandom rnd = new SplittableRandom(8);
+            SplittableRandom rnd = new SplittableRandom(SEED + 8);
             int kvHeads = batched.config().kvHeads();
             int queryHeads = batched.config().queryHeads();
             for (int step = 0; step < 40; step++) {
@@ -133,7 +140,7 @@ class KvSessionDecodeLayerTest {
     void badInputIsRefusedBeforeAnyHeadChanges() {
         try (KvSession s = new KvSession("bad", config(HeadPolicies.defaults()), scorer, NOW)) {
             prefill(s, 0, 100, 5);
-            SplittableRandom rnd = new SplittableRandom(9);
+            SplittableRandom rnd = new SplittableRandom(SEED + 9);
             float[][] keys = rows(rnd, 2);
             float[][] values = rows(rnd, 2);
             float[][] queries = rows(rnd, 6);
@@ -187,7 +194,7 @@ class KvSessionDecodeLayerTest {
         // Room for the first KV head's first token, not for the second's.
         long room = KvSessionLimits.fixedBytes(config) + KvSessionLimits.HEAD_OVERHEAD_BYTES + KvSessionLimits.tokenBytes(config);
         try (KvSession s = new KvSession("limit", config, scorer, NOW, NOW, KvSessionLimits.shapeOnly().withBytes(room, Long.MAX_VALUE))) {
-            SplittableRandom rnd = new SplittableRandom(10);
+            SplittableRandom rnd = new SplittableRandom(SEED + 10);
             long charged = s.chargedBytes();
             assertThatThrownBy(() -> s.decodeLayer(0, 0, rows(rnd, 2), rows(rnd, 2), rows(rnd, 6), 10))
                     .isInstanceOf(KvLimitException.class);
@@ -202,7 +209,7 @@ class KvSessionDecodeLayerTest {
     @Test
     void aHeadWithoutTokensBeforeTheStepAnswersOverItsOneToken() {
         try (KvSession s = new KvSession("first", config(HeadPolicies.defaults()), scorer, NOW)) {
-            SplittableRandom rnd = new SplittableRandom(12);
+            SplittableRandom rnd = new SplittableRandom(SEED + 12);
             float[][] values = rows(rnd, 2);
             AttendResult[] r = s.decodeLayer(0, 0, rows(rnd, 2), values, rows(rnd, 6), KvSession.DEFAULT_BUDGET);
             for (int q = 0; q < 6; q++) {

@@ -22,6 +22,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 class KvSessionStoreTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("KvSessionStoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     static final int DIM = 8;
     private static Scorer scorer;
 
@@ -58,7 +65,7 @@ class KvSessionStoreTest {
 
     @Test
     void sessionsComeBackAfterARestartWithEveryToken(@TempDir Path dir) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(3);
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
         float[] q = row(rnd);
         AttendResult before;
         try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
@@ -88,7 +95,7 @@ class KvSessionStoreTest {
 
     @Test
     void chunkedPrefillWithAttributedQueriesReplaysIntoOneBuildPerIndex(@TempDir Path dir) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(6);
+        SplittableRandom rnd = new SplittableRandom(SEED + 6);
         KvSessionConfig perHead = new KvSessionConfig(1, 1, 2, DIM, 4, 16, 20, 0.35f, new AttentionAwareIndex.Params(16, 30, 4, 32, 4),
                 Precision.FLOAT32, KvSessionConfig.Retriever.ATTENTION_AWARE, true, HeadPolicies.defaults());
         KvSession.IndexState before;
@@ -117,7 +124,7 @@ class KvSessionStoreTest {
 
     @Test
     void aTornRecordAtTheEndIsDropped(@TempDir Path dir) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(4);
+        SplittableRandom rnd = new SplittableRandom(SEED + 4);
         try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             KvSession s = store.create("t", config());
             for (int i = 0; i < 10; i++) {
@@ -138,7 +145,7 @@ class KvSessionStoreTest {
 
     /** Appends until killed, printing each acknowledged position (run in a child JVM by the test below). */
     public static void main(String[] args) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(5);
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
         try (Scorer s = Scorers.create("simd"); KvSessionStore store = new KvSessionStore(Path.of(args[0]), s, Runnable::run, Runnable::run,
                 KvDurability.of(args[1]))) {
             KvSession session = store.create("k", config());

@@ -30,6 +30,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class HttpAttentionErrorsTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("HttpAttentionErrorsTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     private static final ByteLmConfig TINY = new ByteLmConfig("tiny", 256, 2, 48, 6, 2, 8, 16, 10_000, 1e-5, 0.35f, Map.of(), Map.of());
     private static final int PREFILL = 40;
     private static final String TOKEN = "http-attention-test-token-0123";
@@ -99,7 +106,7 @@ class HttpAttentionErrorsTest {
     @Test
     void refusalsCarryTheServersStatusAndMessage_andTheClientGoesOn() throws Exception {
         String base = start(null);
-        SplittableRandom r = new SplittableRandom(5);
+        SplittableRandom r = new SplittableRandom(SEED + 5);
         try (HttpAttention h = new HttpAttention(base, null, TINY, "full", 10, 0, 4, 8)) {
             h.prefill(prefill(r));
             float[][] out = step(h, r, 0, PREFILL);
@@ -143,7 +150,7 @@ class HttpAttentionErrorsTest {
                 .hasMessageContaining("answered 401");
         assertThatThrownBy(() -> new HttpAttention(base, "wrong-token-of-enough-length", TINY, "full", 10, 0, 4, 8))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("answered 401");
-        SplittableRandom r = new SplittableRandom(6);
+        SplittableRandom r = new SplittableRandom(SEED + 6);
         try (HttpAttention h = new HttpAttention(base, TOKEN, TINY, "streaming", 10, 0, 4, 8)) {
             h.prefill(prefill(r));
             step(h, r, 0, PREFILL);
@@ -155,7 +162,7 @@ class HttpAttentionErrorsTest {
     @Test
     void aServerThatWentAwayIsAnIoErrorNamingTheRequest() throws Exception {
         String base = start(null);
-        SplittableRandom r = new SplittableRandom(7);
+        SplittableRandom r = new SplittableRandom(SEED + 7);
         HttpAttention h = new HttpAttention(base, null, TINY, "full", 10, 0, 4, 8);
         h.prefill(prefill(r));
         step(h, r, 0, PREFILL); // the connection is kept

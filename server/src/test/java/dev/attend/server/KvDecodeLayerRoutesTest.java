@@ -30,6 +30,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KvDecodeLayerRoutesTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("KvDecodeLayerRoutesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     private static final int D = 8;
     private static final int KV = 2;
     private static final int GROUP = 3;
@@ -181,7 +188,7 @@ class KvDecodeLayerRoutesTest {
 
     @Test
     void aLayerStepAnswersAsADecodePerKvHeadInJsonAndBinary() throws Exception {
-        SplittableRandom rnd = new SplittableRandom(21);
+        SplittableRandom rnd = new SplittableRandom(SEED + 21);
         float[][][] keys = new float[KV][][];
         float[][][] values = new float[KV][][];
         float[][][] queries = new float[KV][][];
@@ -255,7 +262,7 @@ class KvDecodeLayerRoutesTest {
 
     @Test
     void badInputIsA400AndNoHeadChanges() throws Exception {
-        SplittableRandom rnd = new SplittableRandom(22);
+        SplittableRandom rnd = new SplittableRandom(SEED + 22);
         String id = "bad-layer";
         create(id);
         float[][][] keys = {rows(rnd, PREFILL), rows(rnd, PREFILL)};

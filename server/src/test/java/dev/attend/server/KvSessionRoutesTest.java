@@ -23,6 +23,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** Retrieval attention over HTTP against a real server: the session's life, exactness, and bad input. */
 class KvSessionRoutesTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("KvSessionRoutesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     static Path dataDir;
 
@@ -63,7 +70,7 @@ class KvSessionRoutesTest {
 
     @Test
     void prefillAppendAndAttendMatchExactAttention() throws Exception {
-        SplittableRandom rnd = new SplittableRandom(5);
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
         int d = 8;
         HttpResponse<String> created = post("/v1/kv/sessions", Map.of("id", "s1", "layers", 1, "kvHeads", 1, "headDim", d,
                 "sinkTokens", 4, "windowTokens", 8, "topK", 1000));
@@ -144,7 +151,7 @@ class KvSessionRoutesTest {
      */
     @Test
     void sessionsAreListedAndAnswersCheckedAgainstFullAttention() throws Exception {
-        SplittableRandom rnd = new SplittableRandom(8);
+        SplittableRandom rnd = new SplittableRandom(SEED + 8);
         int d = 8;
         // top-k above the session's length: with a budget that covers every key, an answer from the index holds them
         // all, and equals full attention whether or not the background index is built yet (before, it is flat)
@@ -290,7 +297,7 @@ class KvSessionRoutesTest {
 
     @Test
     void binaryPrefillThenDecodeStepsAppendAndAttendInOneCall() {
-        SplittableRandom rnd = new SplittableRandom(11);
+        SplittableRandom rnd = new SplittableRandom(SEED + 11);
         int d = 4;
         assertThat(post("/v1/kv/sessions", Map.of("id", "dec", "layers", 1, "kvHeads", 1, "queryHeadsPerKvHead", 2,
                 "headDim", d, "sinkTokens", 2, "windowTokens", 4)).statusCode()).isEqualTo(201);
@@ -354,7 +361,7 @@ class KvSessionRoutesTest {
 
     @Test
     void headPoliciesAreSetAtCreationShownPerHeadAndCountedInMetrics() throws Exception {
-        SplittableRandom rnd = new SplittableRandom(21);
+        SplittableRandom rnd = new SplittableRandom(SEED + 21);
         int d = 8;
         assertThat(post("/v1/kv/sessions", Map.of("id", "pol", "layers", 1, "kvHeads", 2, "headDim", d, "sinkTokens", 2, "windowTokens", 8,
                 "topK", 10, "policy", "auto", "headPolicies", Map.of("0/1", "streaming"))).statusCode()).isEqualTo(201);
@@ -401,7 +408,7 @@ class KvSessionRoutesTest {
 
     @Test
     void prefillQueriesCanNameTheirQueryHeadForPerHeadIndexes() {
-        SplittableRandom rnd = new SplittableRandom(12);
+        SplittableRandom rnd = new SplittableRandom(SEED + 12);
         int d = 4;
         assertThat(post("/v1/kv/sessions", Map.of("id", "ph", "layers", 1, "kvHeads", 2, "queryHeadsPerKvHead", 2, "headDim", d,
                 "sinkTokens", 2, "windowTokens", 4, "indexPerQueryHead", true)).statusCode()).isEqualTo(201);

@@ -30,6 +30,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** Recommendation over HTTP against a real server: events in, scores, recommendations and explanations out; bad input. */
 class RecsysRoutesTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("RecsysRoutesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     static Path dir;
 
@@ -42,7 +49,7 @@ class RecsysRoutesTest {
     @BeforeAll
     static void start() throws Exception {
         scorer = Scorers.create("simd");
-        SplittableRandom rnd = new SplittableRandom(8);
+        SplittableRandom rnd = new SplittableRandom(SEED + 8);
         List<BehaviorEvent> training = new ArrayList<>();
         for (int u = 0; u < 20; u++) {
             for (int j = 0; j < 30; j++) {

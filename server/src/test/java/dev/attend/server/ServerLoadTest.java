@@ -29,6 +29,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ServerLoadTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("ServerLoadTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     private static final int LIMIT = 4;
     private static final int DIM = 32;
 
@@ -42,7 +49,7 @@ class ServerLoadTest {
             AttendServer server = AttendServer.builder().routes(kv).build()
                     .start(ServerConfig.defaults().withPort(0).withDataDir(dir.resolve("data")).withMaxConcurrentRequests(LIMIT));
             try {
-                SplittableRandom rnd = new SplittableRandom(5);
+                SplittableRandom rnd = new SplittableRandom(SEED + 5);
                 int tokens = 4096;
                 assertThat(TestHttp.post(server, "/v1/kv/sessions", HttpRequest.BodyPublishers.ofString(
                         "{\"id\":\"load\",\"layers\":1,\"kvHeads\":1,\"headDim\":" + DIM + ",\"topK\":64,\"windowTokens\":64}")).statusCode())

@@ -24,6 +24,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class EmbeddedKafkaBrokerFailureTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("EmbeddedKafkaBrokerFailureTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     Path dir;
 
@@ -72,7 +79,7 @@ class EmbeddedKafkaBrokerFailureTest {
 
                 long failedAt = System.nanoTime();
                 if (fillDisk) {
-                    SplittableRandom rnd = new SplittableRandom(3);
+                    SplittableRandom rnd = new SplittableRandom(SEED + 3);
                     long sent = 0;
                     // random items and contexts: little for lz4 to squeeze
                     while (broker.failure().isEmpty() && sent < 2_000_000) {

@@ -34,6 +34,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SequenceStreamCrashTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("SequenceStreamCrashTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     Path dir;
 
@@ -45,7 +52,7 @@ class SequenceStreamCrashTest {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"));
              EventProducer producer = new EventProducer(broker.bootstrapServers(), topics)) {
             SequenceStreamTest.createTopics(broker, topics);
-            SplittableRandom rnd = new SplittableRandom(5);
+            SplittableRandom rnd = new SplittableRandom(SEED + 5);
             Map<Long, BoundedSequence> want = new HashMap<>();
             Process first = startProcess(broker, app, maxPerUser);
             int malformed = 0;

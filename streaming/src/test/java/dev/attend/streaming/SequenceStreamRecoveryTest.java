@@ -31,6 +31,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SequenceStreamRecoveryTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("SequenceStreamRecoveryTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     private static final int CYCLES = 6;
     private static final int USERS = 2_000;
     private static final String APP = "recovery-test";
@@ -149,7 +156,7 @@ class SequenceStreamRecoveryTest {
 
         @Override
         public void run() {
-            SplittableRandom rnd = new SplittableRandom(11);
+            SplittableRandom rnd = new SplittableRandom(SEED + 11);
             long time = 1_000_000;
             try {
                 while (running.get()) {

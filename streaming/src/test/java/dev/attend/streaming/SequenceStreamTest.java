@@ -28,6 +28,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** The sequence topology against a real broker in this JVM. */
 class SequenceStreamTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("SequenceStreamTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     Path dir;
 
@@ -37,7 +44,7 @@ class SequenceStreamTest {
         int maxPerUser = 40;
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
             createTopics(broker, topics);
-            SplittableRandom rnd = new SplittableRandom(11);
+            SplittableRandom rnd = new SplittableRandom(SEED + 11);
             List<StreamEvent> events = new ArrayList<>();
             Map<Long, BoundedSequence> want = new HashMap<>();
             for (int i = 0; i < 3000; i++) {

@@ -15,6 +15,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 class DurableFileTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("DurableFileTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     Path dir;
 
@@ -31,7 +38,7 @@ class DurableFileTest {
     void roundTripsAndReplacesAtomically() throws IOException {
         Path f = dir.resolve("a.bin");
         byte[] p = new byte[200_000];
-        new Random(1).nextBytes(p);
+        new Random(SEED + 1).nextBytes(p);
         assertArrayEquals(p, roundTrip(f, p));
         assertArrayEquals(new byte[0], roundTrip(f, new byte[0]));
         try (var left = Files.list(dir)) {
@@ -44,7 +51,7 @@ class DurableFileTest {
     void everyFlippedByteAndEveryCutIsRefused() throws IOException {
         Path f = dir.resolve("b.bin");
         byte[] p = new byte[300];
-        new Random(2).nextBytes(p);
+        new Random(SEED + 2).nextBytes(p);
         DurableFile.write(f, "test-codec", 1, out -> out.write(p));
         byte[] good = Files.readAllBytes(f);
         for (int i = 0; i < good.length; i++) {

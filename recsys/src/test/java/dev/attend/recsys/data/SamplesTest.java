@@ -12,6 +12,13 @@ import org.junit.jupiter.api.Test;
 
 class SamplesTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("SamplesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     /** {@code users} users with 3 + u behaviours each over 50 items, times shuffled within a user. */
     private static List<BehaviorEvent> events(int users, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -85,7 +92,7 @@ class SamplesTest {
     void negativesFollowItemFrequency() {
         long[] counts = {0, 1, 3, 6, 0, 10};
         FrequencySampler sampler = new FrequencySampler(counts);
-        SplittableRandom rnd = new SplittableRandom(5);
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
         int draws = 200_000;
         int[] seen = new int[counts.length];
         for (int i = 0; i < draws; i++) {

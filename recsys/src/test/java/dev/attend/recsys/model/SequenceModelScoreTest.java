@@ -12,10 +12,17 @@ import org.junit.jupiter.params.provider.EnumSource;
 /** The serving path (one top-K call for all candidates on the gpu Scorer) against the training path, candidate by candidate. */
 class SequenceModelScoreTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("SequenceModelScoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource({"DARE, 0", "TWIN, 0", "DIN, 0", "DARE, 9", "TWIN, 9"})
     void scoringManyCandidatesEqualsTheForwardPassOfEach(ModelConfig.Kind kind, int positionBuckets) {
-        SplittableRandom rnd = new SplittableRandom(31);
+        SplittableRandom rnd = new SplittableRandom(SEED + 31);
         int da = kind == ModelConfig.Kind.DARE ? 8 : 16;
         SequenceModel m = new SequenceModel(new ModelConfig(kind, da, 16, 10, new int[] {24, 12}, positionBuckets), 300, 12, 5);
         int n = 500;

@@ -21,6 +21,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class BehaviorSequenceStoreTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("BehaviorSequenceStoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     private static BehaviorEvent ev(long user, long item, long time) {
         return new BehaviorEvent(user, item, item % 7, "pv", time);
     }
@@ -73,7 +80,7 @@ class BehaviorSequenceStoreTest {
 
     @Test
     void reopeningReplaysTheLogAndCutsATornTail(@TempDir Path dir) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(3);
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
         List<BehaviorEvent> events = new ArrayList<>();
         for (int i = 0; i < 500; i++) {
             events.add(new BehaviorEvent(rnd.nextInt(20), rnd.nextInt(1000), rnd.nextInt(30), i % 3 == 0 ? "buy" : "pv", rnd.nextInt(10_000)));

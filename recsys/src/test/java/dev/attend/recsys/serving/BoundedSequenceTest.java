@@ -8,9 +8,16 @@ import org.junit.jupiter.api.Test;
 
 class BoundedSequenceTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("BoundedSequenceTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @Test
     void keepsTheNewestInTimeOrderWithoutDuplicates() {
-        SplittableRandom rnd = new SplittableRandom(3);
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
         BoundedSequence s = new BoundedSequence();
         int max = 50;
         java.util.TreeSet<Long> times = new java.util.TreeSet<>();

@@ -25,6 +25,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 class RecommenderTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("RecommenderTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     private static Scorer scorer;
     private static List<BehaviorEvent> events;
     private static ItemCatalog catalog;
@@ -33,7 +40,7 @@ class RecommenderTest {
     @BeforeAll
     static void setUp() {
         scorer = Scorers.create("simd");
-        SplittableRandom rnd = new SplittableRandom(17);
+        SplittableRandom rnd = new SplittableRandom(SEED + 17);
         events = new ArrayList<>();
         for (int u = 0; u < 30; u++) {
             for (int j = 0; j < 40 + rnd.nextInt(40); j++) {

@@ -23,6 +23,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** Hostile tests of the files document search keeps: a damaged modulation or vocabulary, a damaged index, a full disk. */
 class DocumentSearchDamageTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("DocumentSearchDamageTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     Path dir;
 
@@ -78,7 +85,7 @@ class DocumentSearchDamageTest {
             s.add(corpus(0, 20), (done, total) -> { });
             Vocabulary v = s.currentVocabulary(DocumentSearch.Tokens.TERMS);
             LexSemModulation m = new LexSemModulation(v.size(), 8);
-            SplittableRandom rnd = new SplittableRandom(5);
+            SplittableRandom rnd = new SplittableRandom(SEED + 5);
             for (int i = 0; i < m.w.length; i++) {
                 m.w[i] = (float) rnd.nextGaussian();
             }
@@ -251,7 +258,7 @@ class DocumentSearchDamageTest {
                 Vocabulary b = Vocabulary.of(df, 20);
                 assertThat(b.size()).isEqualTo(a.size());
                 LexSemModulation m = new LexSemModulation(b.size(), 8);
-                SplittableRandom rnd = new SplittableRandom(6);
+                SplittableRandom rnd = new SplittableRandom(SEED + 6);
                 for (int i = 0; i < m.w.length; i++) {
                     m.w[i] = (float) rnd.nextGaussian();
                 }

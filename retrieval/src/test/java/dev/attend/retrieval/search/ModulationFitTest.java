@@ -19,6 +19,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ModulationFitTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("ModulationFitTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     Path dir;
 
@@ -32,7 +39,7 @@ class ModulationFitTest {
         List<Document> documents = new ArrayList<>(SmartCollection.read(cisi.get()).documents().subList(0, 500));
         try (DocumentSearch search = DocumentSearch.open(dir, MiniLmEmbedder.shared())) {
             search.add(documents, (done, total) -> { });
-            SplittableRandom rnd = new SplittableRandom(11);
+            SplittableRandom rnd = new SplittableRandom(SEED + 11);
             for (int i = documents.size() - 1; i > 0; i--) {
                 java.util.Collections.swap(documents, i, rnd.nextInt(i + 1));
             }

@@ -18,6 +18,13 @@ import picocli.CommandLine;
 /** {@code attend recsys train|eval|import} on a small generated Taobao-format file. */
 class RecsysCommandTest {
 
+    static final long SEED = Long.getLong("attend.test.seed", 0);
+
+    @org.junit.jupiter.api.BeforeAll
+    static void printSeed() {
+        System.out.println("RecsysCommandTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
+    }
+
     @TempDir
     Path dir;
 
@@ -33,7 +40,7 @@ class RecsysCommandTest {
 
     /** 60 users with 40 to 80 page views each over 300 items in 12 categories; users prefer a few categories. */
     private Path taobaoFile() throws Exception {
-        SplittableRandom rnd = new SplittableRandom(3);
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
         List<String> lines = new ArrayList<>();
         for (int u = 1; u <= 60; u++) {
             int favourite = rnd.nextInt(12);
