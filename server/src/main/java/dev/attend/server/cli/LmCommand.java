@@ -81,15 +81,21 @@ public final class LmCommand implements Callable<Integer> {
         @Spec
         CommandSpec spec;
 
-        @Override
-        public Integer call() throws Exception {
-            if (plot != null) {
+        /** Refuses an output path that cannot be written now, not after an evaluation of minutes. */
+        private void checkOutput(String option, Path file) {
+            if (file != null) {
                 try {
-                    LmChart.checkTarget(plot); // now, not after an evaluation of minutes
+                    LmChart.checkTarget(file);
                 } catch (java.io.IOException e) {
-                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--plot: " + e.getMessage());
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), option + ": " + e.getMessage());
                 }
             }
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            checkOutput("--json", json);
+            checkOutput("--plot", plot);
             LmEval.Options o = LmEval.Options.defaults(model)
                     .withDocs(list(doc).stream().map(n -> n.endsWith(".txt") ? n : n + ".txt").toList()).withPolicies(list(policy))
                     .withBudgets(list(budget).stream().map(Integer::valueOf).toList()).withLengths(prefill, decode);

@@ -46,6 +46,19 @@ class AttendCliTest {
     }
 
     @Test
+    void lmEvalRefusesAnOutputItCannotWriteBeforeItLoadsAnything() {
+        Path missing = dir.resolve("no-such-folder");
+        for (String option : new String[] {"--json", "--plot"}) {
+            err.getBuffer().setLength(0);
+            // The model directory does not exist either: the output is refused first, before the evaluation would start.
+            int exit = run(AttendCli.newCommandLine(), "lm", "eval", "--model", dir.resolve("no-model").toString(), option,
+                    missing.resolve("out").toString());
+            assertThat(exit).isEqualTo(2);
+            assertThat(err.toString()).contains(option + ": cannot write", "does not exist");
+        }
+    }
+
+    @Test
     void versionAndHelpWork() {
         assertThat(run(AttendCli.newCommandLine(), "--version")).isZero();
         assertThat(out.toString()).startsWith("attend ").doesNotContain("${");
