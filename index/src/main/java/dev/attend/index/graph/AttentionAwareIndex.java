@@ -21,9 +21,14 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
 
 /**
  * An index for queries that do not look like the indexed vectors (attention queries against keys):
@@ -133,8 +138,8 @@ public final class AttentionAwareIndex implements VectorIndex {
         if (dim < 1) {
             throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
         }
-        this.encoding = new SimilarityEncoding(java.util.Objects.requireNonNull(similarity, "similarity"), dim);
-        this.params = java.util.Objects.requireNonNull(params, "params");
+        this.encoding = new SimilarityEncoding(Objects.requireNonNull(similarity, "similarity"), dim);
+        this.params = Objects.requireNonNull(params, "params");
         this.keys = new VectorStore(encoding.storedDim(), Precision.FLOAT32);
         this.graph = new NeighborGraph(params.maxDegree(), 1024);
         this.querySum = new double[encoding.storedDim()];
@@ -148,7 +153,7 @@ public final class AttentionAwareIndex implements VectorIndex {
      */
     public static AttentionAwareIndex build(int dim, Similarity similarity, Params params, long[] ids, float[][] keys,
                                             float[][] trainingQueries, Scorer scorer,
-                                            java.util.function.BiConsumer<Integer, Integer> progress) {
+                                            BiConsumer<Integer, Integer> progress) {
         AttentionAwareIndex index = new AttentionAwareIndex(dim, similarity, params);
         VectorChecks.checkBatch(ids, keys, dim);
         for (int i = 0; i < trainingQueries.length; i++) {
@@ -211,7 +216,7 @@ public final class AttentionAwareIndex implements VectorIndex {
     private static final int LINK_ROUND = 1024;
 
     /** Links keys through the exact neighbours of {@code queries}: pivot -> the query's other neighbours. */
-    private void project(float[][] queries, Scorer scorer, java.util.function.BiConsumer<Integer, Integer> progress) {
+    private void project(float[][] queries, Scorer scorer, BiConsumer<Integer, Integer> progress) {
         int n = keys.size();
         if (n == 0 || queries.length == 0) {
             return;
@@ -266,7 +271,7 @@ public final class AttentionAwareIndex implements VectorIndex {
         int n = keys.size();
         graph.ensure(n);
         // Pivots are pruned independently of each other: in parallel.
-        java.util.stream.IntStream.range(0, pivots.length).parallel().forEach(i -> {
+        IntStream.range(0, pivots.length).parallel().forEach(i -> {
             int pivot = pivots[i];
             boolean[] seen = seenScratch.get();
             if (seen.length < n) {
@@ -308,7 +313,7 @@ public final class AttentionAwareIndex implements VectorIndex {
                 in[fill[target]++] = sources[i];
             }
         }
-        java.util.stream.IntStream.range(0, n).parallel().forEach(node -> {
+        IntStream.range(0, n).parallel().forEach(node -> {
             int count = start[node + 1] - start[node];
             if (count == 0) {
                 return;
@@ -440,7 +445,7 @@ public final class AttentionAwareIndex implements VectorIndex {
      * (searching for every key cost as much as the projection and gained no recall). Rounds of keys search in parallel on the graph as it stood before the
      * round, so the result does not depend on the number of threads.
      */
-    private void linkUnreached(int from, java.util.function.IntConsumer linkedSoFar) {
+    private void linkUnreached(int from, IntConsumer linkedSoFar) {
         int n = keys.size();
         if (entries.length == 0) {
             updateEntries();
@@ -454,12 +459,12 @@ public final class AttentionAwareIndex implements VectorIndex {
             int first = round;
             int count = Math.min(LINK_ROUND, n - round);
             int[][] found = new int[count][];
-            java.util.stream.IntStream.range(0, count).parallel().forEach(i -> {
+            IntStream.range(0, count).parallel().forEach(i -> {
                 if (graph.neighbors(first + i).length < wellLinked) {
                     found[i] = searchFor(first + i);
                 }
             });
-            java.util.stream.IntStream.range(0, count).parallel().forEach(i -> {
+            IntStream.range(0, count).parallel().forEach(i -> {
                 if (found[i] != null) {
                     int node = first + i;
                     int[] cands = mergeDistinct(graph.neighbors(node), found[i], found[i].length, node);
@@ -528,7 +533,7 @@ public final class AttentionAwareIndex implements VectorIndex {
         // distance computation of every search; sqrt(n)/2 cost bytelm L5H4 0.004 of recall at 8%).
         int probes = (int) Math.min(n, Math.max(8, Math.min(128, Math.sqrt(n) / 8)));
         int[] chosen = best.drain().ids();
-        java.util.LinkedHashSet<Integer> all = new java.util.LinkedHashSet<>();
+        LinkedHashSet<Integer> all = new LinkedHashSet<>();
         for (int e : chosen) {
             all.add(e);
         }
