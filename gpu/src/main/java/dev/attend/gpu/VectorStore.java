@@ -180,10 +180,15 @@ public final class VectorStore {
     }
 
     /**
-     * {@code query . row(id)} computed in place with the Vector API (no copy of the row): the single
+     * {@code query . row(id)} computed in place with the Vector API (no copy of a float32 row): the single
      * distance computation of graph searches.
      */
     public float dot(int id, float[] query) {
+        return dot(id, query, null);
+    }
+
+    /** The same, widening a float16 row into {@code scratch} (of {@link #dim()} floats; allocated when null). */
+    public float dot(int id, float[] query, float[] scratch) {
         if (query.length != dim) {
             throw new IllegalArgumentException("query has dimension " + query.length + ", expected " + dim);
         }
@@ -196,7 +201,7 @@ public final class VectorStore {
         if (page instanceof float[] f) {
             return SimdScorer.dot(query, f, at, dim);
         }
-        float[] row = new float[dim];
+        float[] row = scratch != null ? scratch : new float[dim];
         SimdScorer.widen((short[]) page, at, row, dim);
         return SimdScorer.dot(query, row, 0, dim);
     }

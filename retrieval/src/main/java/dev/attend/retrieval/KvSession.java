@@ -914,9 +914,13 @@ public final class KvSession implements AutoCloseable {
     private int insertLeftWindow(VectorIndex[] indexes, KvHeadState h, int from) {
         int next = Math.max(from, config.sinkTokens());
         for (; next < h.size() - config.windowTokens(); next++) {
-            float[] key = h.keys.row(next);
+            float[] key = null;
             for (VectorIndex index : indexes) {
-                index.add(next, key);
+                if (index instanceof AttentionAwareIndex aware) {
+                    aware.addStoredRows(next + 1); // reads the key where the session keeps it
+                } else {
+                    index.add(next, key != null ? key : (key = h.keys.row(next)));
+                }
             }
             if (h.indexes == indexes) {
                 h.indexedUpTo = next + 1;
@@ -977,7 +981,6 @@ public final class KvSession implements AutoCloseable {
         }
         int from = config.sinkTokens();
         int to;
-        float[][] keys;
         float[][][] queries; // per index
         int count = config.indexesPerKvHead();
         synchronized (h) {
@@ -986,20 +989,12 @@ public final class KvSession implements AutoCloseable {
                 return;
             }
             h.building = true;
-            keys = new float[to - from][];
-            for (int i = from; i < to; i++) {
-                keys[i - from] = h.keys.row(i);
-            }
             queries = new float[count][][];
             for (int g = 0; g < count; g++) {
                 queries[g] = h.trainingQueries.get(g).toArray(new float[0][]);
             }
             h.buildDone = 0;
             h.buildTotal = 0;
-        }
-        long[] ids = new long[to - from];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = from + i;
         }
         int end = to;
         builds.execute(() -> {
@@ -1008,12 +1003,13 @@ public final class KvSession implements AutoCloseable {
                 for (int g = 0; g < count; g++) {
                     int before = g; // the progress of the indexes already built
                     built[g] = switch (config.retriever()) {
-                        case ATTENTION_AWARE -> AttentionAwareIndex.build(config.headDim(), Similarity.DOT_PRODUCT,
-                                config.indexParams(), ids, keys, queries[g], scorer, (done, total) -> {
+                        // Over the session's own key rows: the index holds no copy of them.
+                        case ATTENTION_AWARE -> AttentionAwareIndex.build(config.indexParams(), h.keys, from, end, queries[g], scorer,
+                                (done, total) -> {
                                     h.buildDone = before * total + done;
                                     h.buildTotal = count * total;
                                 });
-                        case HNSW -> buildHnsw(ids, keys, h);
+                        case HNSW -> buildHnsw(from, end, h);
                     };
                 }
                 // The tokens that left the window during the build go in before the indexes are published: most
@@ -1111,7 +1107,13 @@ public final class KvSession implements AutoCloseable {
     }
 
     /** HNSW over the keys, inserted in slices so that the build reports progress. */
-    private VectorIndex buildHnsw(long[] ids, float[][] keys, KvHeadState h) {
+    private VectorIndex buildHnsw(int first, int end, KvHeadState h) {
+        long[] ids = new long[end - first];
+        float[][] keys = new float[end - first][];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = first + i;
+            keys[i] = h.keys.row(first + i);
+        }
         HnswlibIndex index = new HnswlibIndex(config.headDim(), Similarity.DOT_PRODUCT,
                 HnswlibIndex.Options.defaults().withInitialCapacity(Math.max(1024, keys.length + config.windowTokens())));
         h.buildTotal = keys.length;

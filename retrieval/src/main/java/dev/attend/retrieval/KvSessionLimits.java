@@ -9,8 +9,8 @@ import java.util.function.Function;
  * journaled with a {@link KvLimitException}.
  *
  * <p>Bytes are <em>charged</em> per token written, an estimate of what the token costs once indexed: its key and value
- * at the storage precision, and for each index of its KV head a float32 copy of the key and {@code 2 maxDegree} int
- * links; a prefill query costs its float32 copy until the index is built. A charge is never given back while the
+ * at the storage precision, and for each index of its KV head {@code 2 maxDegree} int links (and for the HNSW
+ * baseline, which keeps its own vectors, a float32 copy of the key: the attention-aware index reads the session's); a prefill query costs its float32 copy until the index is built. A charge is never given back while the
  * session lives (a streaming head that drops tokens stays charged for them), so the charge bounds what a session can
  * grow to; {@link KvSession#memoryBytes()} reports what it holds now.
  *
@@ -159,10 +159,11 @@ public record KvSessionLimits(int maxLayers, int maxKvHeads, int maxHeadsPerSess
         return 16L * c.layers() * c.kvHeads() + (long) c.layers() * KvSession.RECENT_QUERIES * (4L * c.headDim() + 32);
     }
 
-    /** Bytes charged per token of a KV head (its key and value, and per index its key copy and links). */
+    /** Bytes charged per token of a KV head (its key and value, and per index its links, and an HNSW index's key copy). */
     static long tokenBytes(KvSessionConfig c) {
         long kv = 2L * c.headDim() * c.storage().bytes();
-        long index = (long) c.indexesPerKvHead() * (4L * c.headDim() + 8L * c.indexParams().maxDegree());
+        long copy = c.retriever() == KvSessionConfig.Retriever.HNSW ? 4L * c.headDim() : 0;
+        long index = (long) c.indexesPerKvHead() * (copy + 8L * c.indexParams().maxDegree());
         return kv + index;
     }
 

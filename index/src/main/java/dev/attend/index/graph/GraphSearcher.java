@@ -1,11 +1,12 @@
 package dev.attend.index.graph;
 
 import dev.attend.gpu.TopKCollector;
-import dev.attend.gpu.VectorStore;
 import java.util.Arrays;
+import java.util.function.IntPredicate;
 
 /**
- * Best-first beam search over a {@link NeighborGraph} by inner product: expand the best unexpanded
+ * Best-first beam search over a {@link NeighborGraph} by inner product (nodes {@code [0, n)} scored through a
+ * {@link GraphVectors.QueryScorer}): expand the best unexpanded
  * candidate, score its unvisited neighbours, keep the {@code beam} best seen, stop when the best
  * unexpanded candidate cannot enter the beam or the budget of distance computations is spent.
  * One searcher per thread (it reuses its visited marks and queues).
@@ -28,9 +29,8 @@ final class GraphSearcher {
      * Searches from {@code entries} with a beam of {@code beam}; returns the best {@code resultSize} nodes found.
      * Nodes for which {@code skip} answers true are traversed but not returned.
      */
-    TopKCollector search(NeighborGraph graph, VectorStore keys, float[] query, int[] entries, int beam, int resultSize,
-                         long budget, java.util.function.IntPredicate skip) {
-        int n = keys.size();
+    TopKCollector search(NeighborGraph graph, GraphVectors.QueryScorer scorer, int n, int[] entries, int beam, int resultSize,
+                         long budget, IntPredicate skip) {
         int words = (n + 63) >>> 6;
         if (visited.length < words) {
             visited = new long[Math.max(words, visited.length * 2)];
@@ -46,7 +46,7 @@ final class GraphSearcher {
         TopKCollector frontier = new TopKCollector(beam);
         for (int e : entries) {
             if (e < n && !testAndSet(e) && distanceComputations < budget) {
-                float s = keys.dot(e, query);
+                float s = scorer.score(e);
                 distanceComputations++;
                 push(e, s);
                 frontier.offer(s, e);
@@ -79,7 +79,7 @@ final class GraphSearcher {
                 }
             }
             for (int i = 0; i < m; i++) {
-                pendingScores[i] = keys.dot(pending[i], query);
+                pendingScores[i] = scorer.score(pending[i]);
             }
             distanceComputations += m;
             for (int i = 0; i < m; i++) {

@@ -4,7 +4,6 @@ import dev.attend.gpu.AttentionOutput;
 import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.gpu.VectorMath;
 import dev.attend.index.SearchResult;
-import dev.attend.index.Similarity;
 import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.internals.LogSumExpMerge;
 
@@ -74,15 +73,15 @@ final class RetrievalHead extends PolicyHead {
         indexedUpTo = Math.max(sinks, tokens - window);
         int n = indexedUpTo - sinks;
         if (n > 0) {
-            long[] ids = new long[n];
-            float[][] indexed = new float[n][];
-            for (int i = 0; i < n; i++) {
-                ids[i] = sinks + i;
-                indexed[i] = keys.row(sinks + i);
+            float[][] training = queries;
+            if (training.length == 0) { // the keys stand in for queries (an index over keys alone, which serves queries worse)
+                training = new float[n][];
+                for (int i = 0; i < n; i++) {
+                    training[i] = keys.row(sinks + i);
+                }
             }
-            // Without prefill queries the keys stand in for them (an index over keys alone, which serves queries worse).
-            index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, ids, indexed, queries.length > 0 ? queries : indexed,
-                    scorer, null);
+            // Over the head's own key rows: the index holds no copy of them.
+            index = AttentionAwareIndex.build(params, keys, sinks, indexedUpTo, training, scorer, null);
             if (clusters >= 0) {
                 tail = ClusterTail.build(keys, values, sinks, indexedUpTo, clusters, scorer);
             }
@@ -99,8 +98,7 @@ final class RetrievalHead extends PolicyHead {
         int leaving = tokens + 1 - window - 1; // the position that left the window with this token, once past the sinks
         if (leaving >= sinks && leaving == indexedUpTo) {
             if (index == null) {
-                index = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, new long[] {leaving}, new float[][] {keys.row(leaving)},
-                        new float[][] {keys.row(leaving)}, scorer, null);
+                index = AttentionAwareIndex.build(params, keys, leaving, leaving + 1, new float[][] {keys.row(leaving)}, scorer, null);
                 if (clusters >= 0) {
                     tail = ClusterTail.build(keys, values, leaving, leaving + 1, clusters, scorer);
                 }
@@ -108,7 +106,7 @@ final class RetrievalHead extends PolicyHead {
                     threshold = HeadPolicy.DEFAULT_RECYCLE_THRESHOLD;
                 }
             } else {
-                index.addAll(new long[] {leaving}, new float[][] {keys.row(leaving)});
+                index.addStoredRows(leaving + 1);
                 if (tail != null) {
                     tail.add(leaving, keys.row(leaving), values.row(leaving));
                 }

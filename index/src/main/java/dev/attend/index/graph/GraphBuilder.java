@@ -1,0 +1,386 @@
+package dev.attend.index.graph;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.TopK;
+import dev.attend.gpu.TopKCollector;
+import dev.attend.gpu.VectorMath;
+import dev.attend.index.SimilarityEncoding;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.function.BiConsumer;
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
+
+/**
+ * Builds and grows an {@link AttentionAwareIndex}'s graph (RoarGraph's query-to-key projection): the exact
+ * top-{@code Nq} nodes of every training query come from the gpu {@link Scorer} in batches; the query's best
+ * nodes (pivots) link to the others, pruned by occlusion to {@code M} neighbours; reverse edges follow; nodes the
+ * projection left with few edges are linked through a beam search with themselves as the query. Online, a new node
+ * links by searching for itself and new training queries are projected the same way. Reads vectors only through
+ * {@link GraphVectors}. Callers hold the index's monitor: one writer at a time.
+ */
+final class GraphBuilder {
+
+    private final AttentionAwareIndex.Params params;
+    private final SimilarityEncoding encoding;
+    private final GraphVectors vectors;
+    private final NeighborGraph graph;
+    private volatile int[] entries = new int[0];
+    /** Sum of the (encoded) training queries seen, for the entry points. */
+    final double[] querySum;
+    long queryCount;
+    private final ThreadLocal<GraphSearcher> searchers = ThreadLocal.withInitial(GraphSearcher::new);
+    /** A slot per node for {@link CandidateLists#distinct}, per build thread. */
+    private final ThreadLocal<boolean[]> seenScratch = ThreadLocal.withInitial(() -> new boolean[0]);
+
+    GraphBuilder(AttentionAwareIndex.Params params, SimilarityEncoding encoding, GraphVectors vectors, NeighborGraph graph) {
+        this.params = params;
+        this.encoding = encoding;
+        this.vectors = vectors;
+        this.graph = graph;
+        this.querySum = new double[vectors.dim()];
+    }
+
+    /** Where searches start (read by searches while the writer replaces it). */
+    int[] entries() {
+        return entries;
+    }
+
+    // ------------------------------------------------------------------ projection
+
+    /**
+     * Candidate entries held before the pivots' lists are compacted (256 MiB): a million training
+     * queries with 16 pivots of 100 keys each would otherwise hold 6.4 GB at once. Compaction drops
+     * repeats; only when that frees less than half are the lists merged into the graph and pruned
+     * early, which loses a little (bytelm L0H0: recall@100 0.948 instead of 0.952 at 8%), because
+     * a pruned list no longer competes with the candidates that arrive later.
+     */
+    private static final int CANDIDATE_FLUSH_ENTRIES = 1 << 26;
+    /** Candidates in angle order that pruning considers, per unit of degree (fewer cost recall; bench/RESULTS.md). */
+    private static final int PRUNE_DEPTH = 16;
+    /** Keys linked by self-search per round: searches of a round run in parallel on the graph as it was before it. */
+    private static final int LINK_ROUND = 1024;
+
+    /** Links keys through the exact neighbours of {@code queries}: pivot -> the query's other neighbours. */
+    void project(float[][] queries, Scorer scorer, BiConsumer<Integer, Integer> progress) {
+        int n = vectors.size();
+        if (n == 0 || queries.length == 0) {
+            return;
+        }
+        int nq = Math.min(params.queryNeighbors(), n);
+        int batch = 256;
+        float[][] encodedBatch = new float[0][];
+        // Candidate lists per pivot, merged and pruned together: several queries share a pivot.
+        CandidateLists candidates = new CandidateLists(n);
+        for (int from = 0; from < queries.length; from += batch) {
+            int m = Math.min(batch, queries.length - from);
+            if (encodedBatch.length != m) {
+                encodedBatch = new float[m][];
+            }
+            for (int j = 0; j < m; j++) {
+                encodedBatch[j] = encoding.encodeQuery(queries[from + j]);
+                for (int c = 0; c < querySum.length; c++) {
+                    querySum[c] += encodedBatch[j][c];
+                }
+            }
+            queryCount += m;
+            List<TopK> top = vectors.exactTopK(encodedBatch, nq, scorer);
+            for (int j = 0; j < m; j++) {
+                TopK t = top.get(j);
+                if (t.size() < 2) {
+                    continue;
+                }
+                // The query's best keys (pivots) each link to the rest of its list: keys that one
+                // attention query wants together become neighbours.
+                for (int p = 0; p < Math.min(params.pivotsPerQuery(), t.size()); p++) {
+                    candidates.add(t.ids()[p], t.ids(), t.size());
+                }
+            }
+            if (candidates.entries() >= CANDIDATE_FLUSH_ENTRIES && candidates.compact() >= CANDIDATE_FLUSH_ENTRIES / 2) {
+                linkPivots(candidates);
+            }
+            if (progress != null) {
+                progress.accept(Math.min(from + m, queries.length), queries.length);
+            }
+        }
+        linkPivots(candidates);
+        updateEntries();
+    }
+
+
+    /** Merges each pivot's candidates into its list (pruned), adds the reverse edges, and empties {@code candidates}. */
+    private void linkPivots(CandidateLists candidates) {
+        int[] pivots = candidates.nodes();
+        if (pivots.length == 0) {
+            return;
+        }
+        int n = vectors.size();
+        graph.ensure(n);
+        // Pivots are pruned independently of each other: in parallel.
+        IntStream.range(0, pivots.length).parallel().forEach(i -> {
+            int pivot = pivots[i];
+            boolean[] seen = seenScratch.get();
+            if (seen.length < n) {
+                seen = new boolean[n];
+                seenScratch.set(seen);
+            }
+            int[] distinct = candidates.distinct(pivot, seen);
+            int[] merged = mergeDistinct(graph.neighbors(pivot), distinct, distinct.length, pivot);
+            graph.set(pivot, merged.length <= params.maxDegree() ? merged : prune(pivot, merged));
+        });
+        candidates.clear();
+        int[][] lists = new int[pivots.length][];
+        for (int i = 0; i < pivots.length; i++) {
+            lists[i] = graph.neighbors(pivots[i]);
+        }
+        addReverseEdges(pivots, lists);
+    }
+
+    /**
+     * For every i, adds the edges {@code lists[i][j] -> sources[i]}: the in-edges are gathered per
+     * target first, so each target's list is merged and pruned once, in parallel over targets.
+     */
+    private void addReverseEdges(int[] sources, int[][] lists) {
+        int n = vectors.size();
+        graph.ensure(n);
+        int[] start = new int[n + 1];
+        for (int[] list : lists) {
+            for (int target : list) {
+                start[target + 1]++;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            start[i + 1] += start[i];
+        }
+        int[] fill = Arrays.copyOf(start, n);
+        int[] in = new int[start[n]];
+        for (int i = 0; i < lists.length; i++) {
+            for (int target : lists[i]) {
+                in[fill[target]++] = sources[i];
+            }
+        }
+        IntStream.range(0, n).parallel().forEach(node -> {
+            int count = start[node + 1] - start[node];
+            if (count == 0) {
+                return;
+            }
+            int[] merged = mergeDistinct(graph.neighbors(node), Arrays.copyOfRange(in, start[node], start[node + 1]), count, node);
+            graph.set(node, merged.length <= params.maxDegree() ? merged : prune(node, merged));
+        });
+    }
+
+    /** The distinct values of {@code a} and of the first {@code bCount} of {@code b}, without {@code exclude}, ascending. */
+    private static int[] mergeDistinct(int[] a, int[] b, int bCount, int exclude) {
+        int[] all = new int[a.length + bCount];
+        System.arraycopy(a, 0, all, 0, a.length);
+        System.arraycopy(b, 0, all, a.length, bCount);
+        Arrays.sort(all);
+        int n = 0;
+        for (int i = 0; i < all.length; i++) {
+            int x = all[i];
+            if (x != exclude && (n == 0 || all[n - 1] != x)) {
+                all[n++] = x;
+            }
+        }
+        return n == all.length ? all : Arrays.copyOf(all, n);
+    }
+
+    /**
+     * Occlusion pruning: candidates in order of angle to {@code node}; a candidate p is dropped when
+     * an already kept r is closer to p than {@code node} is (the edge node->r already leads towards
+     * p), in Euclidean distance or in angle. Attention scores are |q||k|cos: keys of one direction but
+     * different norms are far apart in Euclidean terms yet rank alike for every query, and keys of
+     * similar norm differ by angle only; dropping what either measure occludes keeps the list spread
+     * over both. (Recall@100 at 8% on bytelm L0H0 / L5H4 with Euclidean only: 0.954 / 0.945; angle
+     * only: 0.949 / 0.955; either: 0.955 / 0.949; both required: 0.947 / 0.955.)
+     */
+    private int[] prune(int node, int[] candidates) {
+        int m = params.maxDegree();
+        int c = candidates.length;
+        if (c == 0) {
+            return candidates;
+        }
+        int dim = vectors.dim();
+        // The candidates' rows side by side, so the pairwise products read one array.
+        float[] rows = new float[(c + 1) * dim];
+        vectors.readRow(node, rows, c * dim);
+        float nodeNorm = VectorMath.dot(rows, c * dim, rows, c * dim, dim);
+        float[] dist = new float[c];
+        float[] angle = new float[c]; // 1 - cosine
+        float[] norms = new float[c];
+        long[] order = new long[c];
+        for (int i = 0; i < c; i++) {
+            vectors.readRow(candidates[i], rows, i * dim);
+            norms[i] = VectorMath.dot(rows, i * dim, rows, i * dim, dim);
+            float ip = VectorMath.dot(rows, c * dim, rows, i * dim, dim);
+            dist[i] = nodeNorm + norms[i] - 2 * ip;
+            angle[i] = 1 - ip / (float) Math.sqrt(Math.max(nodeNorm * norms[i], 1e-30f));
+            order[i] = ((long) sortableBits(angle[i]) << 32) | i;
+        }
+        Arrays.sort(order);
+        int[] kept = new int[Math.min(m, c)];
+        int[] keptIdx = new int[kept.length];
+        int count = 0;
+        // A key that many queries reach gathers thousands of candidates; past the nearest PRUNE_DEPTH x M the
+        // occlusion test (M products each) rarely keeps one.
+        int considered = Math.min(c, PRUNE_DEPTH * m);
+        for (int oi = 0; oi < considered && count < kept.length; oi++) {
+            int i = (int) order[oi];
+            boolean occluded = false;
+            for (int r = 0; r < count && !occluded; r++) {
+                int j = keptIdx[r];
+                float ip = VectorMath.dot(rows, i * dim, rows, j * dim, dim);
+                boolean byDistance = norms[i] + norms[j] - 2 * ip < dist[i];
+                boolean byAngle = 1 - ip / (float) Math.sqrt(Math.max(norms[i] * norms[j], 1e-30f)) < angle[i];
+                occluded = byDistance || byAngle;
+            }
+            if (!occluded) {
+                keptIdx[count] = i;
+                kept[count++] = candidates[i];
+            }
+        }
+        if (count < kept.length / 2) {
+            // Too few survive (points in a line): fill with the nearest dropped ones, as NSG/Vamana's alpha does.
+            for (int oi = 0; oi < c && count < kept.length / 2; oi++) {
+                int cand = candidates[(int) order[oi]];
+                boolean in = false;
+                for (int r = 0; r < count; r++) {
+                    in |= kept[r] == cand;
+                }
+                if (!in) {
+                    kept[count++] = cand;
+                }
+            }
+        }
+        return Arrays.copyOf(kept, count);
+    }
+
+    /** An int that orders like {@code f} (for sorting floats packed in longs). */
+    private static int sortableBits(float f) {
+        int bits = Float.floatToIntBits(f);
+        return bits ^ ((bits >> 31) & 0x7fffffff);
+    }
+
+    /** Adds the edge from -> to, pruning from's list when it is full. */
+    private void addReverse(int from, int to) {
+        int[] list = graph.neighbors(from);
+        for (int x : list) {
+            if (x == to) {
+                return;
+            }
+        }
+        if (list.length < params.maxDegree()) {
+            graph.set(from, NeighborGraph.append(list, to));
+        } else {
+            graph.set(from, prune(from, NeighborGraph.append(list, to)));
+        }
+    }
+
+    /**
+     * Connectivity: every key from {@code from} on that the projection left with fewer than M/2 edges
+     * searches for itself and links to what it finds (merged with its projection edges, pruned), then
+     * the reverse edges follow in one pass. Keys no training query reached get their only edges here
+     * (searching for every key cost as much as the projection and gained no recall). Rounds of keys search in parallel on the graph as it stood before the
+     * round, so the result does not depend on the number of threads.
+     */
+    void linkUnreached(int from, IntConsumer linkedSoFar) {
+        int n = vectors.size();
+        if (entries.length == 0) {
+            updateEntries();
+        }
+        graph.ensure(n);
+        int wellLinked = params.maxDegree() / 2;
+        int[] nodes = new int[n - from];
+        int[][] lists = new int[n - from][];
+        int linked = 0;
+        for (int round = from; round < n; round += LINK_ROUND) {
+            int first = round;
+            int count = Math.min(LINK_ROUND, n - round);
+            int[][] found = new int[count][];
+            IntStream.range(0, count).parallel().forEach(i -> {
+                if (graph.neighbors(first + i).length < wellLinked) {
+                    found[i] = searchFor(first + i);
+                }
+            });
+            IntStream.range(0, count).parallel().forEach(i -> {
+                if (found[i] != null) {
+                    int node = first + i;
+                    int[] cands = mergeDistinct(graph.neighbors(node), found[i], found[i].length, node);
+                    graph.set(node, cands.length <= params.maxDegree() ? cands : prune(node, cands));
+                }
+            });
+            for (int i = 0; i < count; i++) {
+                if (found[i] != null) {
+                    nodes[linked] = first + i;
+                    lists[linked++] = graph.neighbors(first + i);
+                }
+            }
+            if (linkedSoFar != null) {
+                linkedSoFar.accept(first + count - from);
+            }
+        }
+        addReverseEdges(Arrays.copyOf(nodes, linked), Arrays.copyOf(lists, linked));
+    }
+
+    /** The keys a beam search with key {@code node} as the query finds (itself excluded). */
+    private int[] searchFor(int node) {
+        float[] vec = new float[vectors.dim()];
+        vectors.readRow(node, vec, 0);
+        TopKCollector found = searchers.get().search(graph, vectors.scorer(vec), vectors.size(), entries, params.buildBeam(), params.buildBeam(), Long.MAX_VALUE,
+                x -> x == node);
+        return found.drain().ids();
+    }
+
+    /** Links {@code node} to the keys a search with the node itself as the query finds; returns its new list. */
+    private int[] linkBySearch(int node) {
+        int[] found = searchFor(node);
+        int[] cands = mergeDistinct(graph.neighbors(node), found, found.length, node);
+        int[] kept = cands.length <= params.maxDegree() ? cands : prune(node, cands);
+        graph.set(node, kept);
+        return kept;
+    }
+
+    /** Connects a new key and adds its reverse edges. */
+    void link(int node) {
+        for (int nb : linkBySearch(node)) {
+            addReverse(nb, node);
+        }
+    }
+
+    void updateEntries() {
+        int n = vectors.size();
+        if (n == 0) {
+            entries = new int[0];
+            return;
+        }
+        // Entry keys: the best keys for the mean training query (or any key, before queries exist),
+        // so that searches start where attention queries point rather than at the keys' centre.
+        float[] mean = new float[querySum.length];
+        if (queryCount > 0) {
+            for (int c = 0; c < mean.length; c++) {
+                mean[c] = (float) (querySum[c] / queryCount);
+            }
+        }
+        int want = Math.min(params.entryPoints(), n);
+        TopKCollector best = new TopKCollector(want);
+        int stride = Math.max(1, n / 20_000);
+        GraphVectors.QueryScorer byMean = vectors.scorer(mean);
+        for (int i = 0; i < n; i += stride) {
+            best.offer(queryCount > 0 ? byMean.score(i) : -i, i);
+        }
+        // Plus an even sample of keys: every search scores them first, so that a query far from the
+        // mean query still starts near its own region (sqrt(n)/8 of them, 8 to 128: each costs a
+        // distance computation of every search; sqrt(n)/2 cost bytelm L5H4 0.004 of recall at 8%).
+        int probes = (int) Math.min(n, Math.max(8, Math.min(128, Math.sqrt(n) / 8)));
+        int[] chosen = best.drain().ids();
+        LinkedHashSet<Integer> all = new LinkedHashSet<>();
+        for (int e : chosen) {
+            all.add(e);
+        }
+        for (int i = 0; i < probes; i++) {
+            all.add((int) ((long) i * n / probes));
+        }
+        entries = all.stream().mapToInt(Integer::intValue).toArray();
+    }
+}

@@ -1,0 +1,101 @@
+package dev.attend.index.graph;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.TopK;
+import dev.attend.gpu.TopKResult;
+import dev.attend.gpu.VectorStore;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Nodes as rows {@code [base, base + size)} of a {@link VectorStore}: the index's own store (base 0, every row a
+ * node) or a shared one that holds other rows before and after the nodes (a KV session's sinks and window) and keeps
+ * growing. Rows are never copied; a float16 store is widened one row at a time into the scorer's scratch.
+ */
+final class StoreVectors implements GraphVectors {
+
+    private final VectorStore store;
+    private final int base;
+    private final boolean owned;
+    private volatile int size;
+
+    StoreVectors(VectorStore store, int base, boolean owned) {
+        this.store = store;
+        this.base = base;
+        this.owned = owned;
+    }
+
+    VectorStore store() {
+        return store;
+    }
+
+    /** The store row of node 0. */
+    int base() {
+        return base;
+    }
+
+    /** Nodes up to {@code size} are readable (the rows are in the store already). */
+    void setSize(int size) {
+        if (base + size > store.size()) {
+            throw new IllegalStateException("the store holds " + store.size() + " rows, not " + (base + size));
+        }
+        this.size = size;
+    }
+
+    @Override
+    public int size() {
+        return size;
+    }
+
+    @Override
+    public int dim() {
+        return store.dim();
+    }
+
+    @Override
+    public QueryScorer scorer(float[] query) {
+        float[] scratch = new float[store.dim()];
+        return ord -> store.dot(base + ord, query, scratch);
+    }
+
+    @Override
+    public void readRow(int ord, float[] dst, int offset) {
+        store.readRow(base + ord, dst, offset);
+    }
+
+    /**
+     * On a shared store the scan covers every row and asks for as many more as there are rows outside the nodes,
+     * which is enough for the best {@code k} nodes to be among them (a row appended during the scan can only cost a
+     * node at the end of a list, never put a wrong one in).
+     */
+    @Override
+    public List<TopK> exactTopK(float[][] queries, int k, Scorer scorer) {
+        int n = size;
+        int outside = store.size() - n;
+        TopKResult all = scorer.topK(queries, store, k + outside);
+        if (outside == 0) {
+            return all.perQuery();
+        }
+        List<TopK> out = new ArrayList<>(queries.length);
+        for (TopK t : all.perQuery()) {
+            int[] ids = new int[Math.min(k, t.size())];
+            float[] scores = new float[ids.length];
+            int m = 0;
+            for (int i = 0; i < t.size() && m < ids.length; i++) {
+                int ord = t.ids()[i] - base;
+                if (ord >= 0 && ord < n) {
+                    ids[m] = ord;
+                    scores[m++] = t.scores()[i];
+                }
+            }
+            out.add(new TopK(Arrays.copyOf(ids, m), Arrays.copyOf(scores, m)));
+        }
+        return out;
+    }
+
+    @Override
+    public long bytes() {
+        return owned ? store.bytes() : 0;
+    }
+}
