@@ -12,7 +12,7 @@ import dev.attend.index.workload.KvWorkload;
 import dev.attend.index.workload.OodParameters;
 import dev.attend.index.workload.OodWorkloadGenerator;
 import dev.attend.retrieval.AttendResult;
-import dev.attend.retrieval.AttentionAccuracy;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
 import java.io.PrintStream;

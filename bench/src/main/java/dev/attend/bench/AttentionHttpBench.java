@@ -9,7 +9,7 @@ import dev.attend.gpu.VectorStore;
 import dev.attend.index.workload.KvWorkload;
 import dev.attend.index.workload.OodParameters;
 import dev.attend.index.workload.OodWorkloadGenerator;
-import dev.attend.retrieval.AttentionAccuracy;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvDurability;
 import dev.attend.server.AttendServer;
 import dev.attend.server.ServerConfig;

@@ -5,7 +5,7 @@ import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.retrieval.AttentionAccuracy;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvSessionConfig;
 import dev.attend.retrieval.policy.HeadPolicy;
 import dev.attend.retrieval.policy.PolicyAnswer;

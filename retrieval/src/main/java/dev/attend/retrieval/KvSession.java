@@ -1,26 +1,32 @@
 package dev.attend.retrieval;
 
-import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.VectorChecks;
-import dev.attend.index.SearchResult;
-import dev.attend.index.Similarity;
-import dev.attend.index.VectorIndex;
+import dev.attend.gpu.Precision;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.index.hnswlib.HnswlibIndex;
 import dev.attend.index.store.ResourceId;
 import dev.attend.index.store.StorageErrors;
-import dev.attend.retrieval.internals.KvHeadState;
 import dev.attend.retrieval.internals.KvJournal;
-import dev.attend.retrieval.internals.LogSumExpMerge;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.policy.HeadPolicy;
-import dev.attend.retrieval.policy.PolicyAnswer;
 import dev.attend.retrieval.policy.PolicyChooser;
 import dev.attend.retrieval.policy.PolicyHead;
-import java.util.Arrays;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The offloaded KV cache of one sequence: keys and values per layer and KV head, and for each KV head
@@ -55,12 +61,12 @@ public final class KvSession implements AutoCloseable {
     private final Executor builds;
     private final Executor indexer;
     /** The state of each KV head ({@code layer * kvHeads + kvHead}), made at its first write: a declared shape costs nothing until written. */
-    private final java.util.concurrent.atomic.AtomicReferenceArray<KvHeadState> heads;
+    private final AtomicReferenceArray<KvHead> heads;
     private final KvSessionLimits limits;
     /** The store's total over every session, or null outside a store. */
     private final Budget budget;
     /** Bytes charged to this session ({@link KvSessionLimits}): its fixed part and every token and query written. */
-    private final java.util.concurrent.atomic.AtomicLong charged = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong charged = new AtomicLong();
     /**
      * The largest score {@code scale q.k} a session lets happen: keys and queries are refused (before anything changes)
      * when their norm passes {@link #maxNorm()}, so that {@code |scale q.k| <= scale |q| |k| <= MAX_SCORE}. float32
@@ -85,7 +91,7 @@ public final class KvSession implements AutoCloseable {
     private volatile KvJournal journal;
     private volatile boolean buildsHeld;
     /** The latest decode queries answered per layer (in memory only): what {@link #recentQueries} gives an accuracy check. */
-    private final java.util.ArrayDeque<HeadQuery>[] recent;
+    private final ArrayDeque<HeadQuery>[] recent;
     /** How many recent queries a layer keeps. */
     public static final int RECENT_QUERIES = 32;
 
@@ -128,27 +134,27 @@ public final class KvSession implements AutoCloseable {
                     "the KV sessions held are too large to open another of " + fixed + " bytes");
         }
         charged.set(fixed);
-        this.heads = new java.util.concurrent.atomic.AtomicReferenceArray<>(config.layers() * config.kvHeads());
+        this.heads = new AtomicReferenceArray<>(config.layers() * config.kvHeads());
         @SuppressWarnings("unchecked")
-        java.util.ArrayDeque<HeadQuery>[] r = new java.util.ArrayDeque[config.layers()];
+        ArrayDeque<HeadQuery>[] r = new ArrayDeque[config.layers()];
         for (int l = 0; l < r.length; l++) {
-            r[l] = new java.util.ArrayDeque<>();
+            r[l] = new ArrayDeque<>();
         }
         this.recent = r;
     }
 
     /** A KV head's state as it would be made (for a head not written yet, not kept). */
-    private KvHeadState newHead(int layer, int kvHead) {
+    private KvHead newHead(int layer, int kvHead) {
         String name = config.policies().nameOf(layer, kvHead);
         HeadPolicy policy = HeadPolicies.isAuto(name) ? null : HeadPolicies.resolve(name, config);
-        return new KvHeadState(config.headDim(), config.storage(), config.indexesPerKvHead(), name, policy);
+        return new KvHead(config, scorer, builds, indexer, name, policy);
     }
 
     /** The heads written so far. */
-    private List<KvHeadState> madeHeads() {
-        List<KvHeadState> out = new java.util.ArrayList<>();
+    private List<KvHead> madeHeads() {
+        List<KvHead> out = new ArrayList<>();
         for (int i = 0; i < heads.length(); i++) {
-            KvHeadState h = heads.get(i);
+            KvHead h = heads.get(i);
             if (h != null) {
                 out.add(h);
             }
@@ -166,7 +172,7 @@ public final class KvSession implements AutoCloseable {
 
     /** Tokens stored for a KV head. */
     public int length(int layer, int kvHead) {
-        KvHeadState h = existing(layer, kvHead);
+        KvHead h = existing(layer, kvHead);
         return h == null ? 0 : h.size();
     }
 
@@ -223,63 +229,20 @@ public final class KvSession implements AutoCloseable {
                 }
             }
         }
-        boolean keepsQueries = config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0;
-        KvHeadState h = forWrite(layer, kvHead);
+        KvHead h = forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, fromPosition);
-            long bytes = charge(h, fromPosition, keys.length, keepsQueries && h.policyHead == null && h.indexes == null ? queries.length : 0);
+            long bytes = charge(h, fromPosition, keys.length, h.keepsQueries() ? queries.length : 0);
             log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads), bytes);
-            h.charged = true;
-            PolicyHead policyHead = h.policyHead;
+            h.markCharged();
             for (int i = 0; i < keys.length; i++) {
-                hold(h, policyHead, keys[i], values[i]);
+                h.hold(keys[i], values[i]);
             }
-            // A policy head learns nothing from later queries: they are dropped once it is open.
-            if (config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && queries.length > 0 && policyHead == null) {
-                VectorIndex[] built = h.indexes;
-                float[][] copies = new float[queries.length][]; // one copy per query, shared by the indexes it trains
-                for (int i = 0; i < queries.length; i++) {
-                    copies[i] = queries[i].clone();
-                }
-                for (int g = 0; g < config.indexesPerKvHead(); g++) {
-                    List<float[]> mine = new java.util.ArrayList<>();
-                    for (int i = 0; i < queries.length; i++) {
-                        if (queryHeads == null || config.indexesPerKvHead() == 1 || queryHeads[i] % group == g) {
-                            mine.add(copies[i]);
-                        }
-                    }
-                    if (built != null) {
-                        if (!mine.isEmpty()) { // a built index learns from later queries online
-                            ((AttentionAwareIndex) built[g]).addQueries(mine.toArray(new float[0][]), scorer);
-                        }
-                    } else {
-                        h.trainingQueries.get(g).addAll(mine);
-                        if (h.policy == null) { // an automatic choice to make (one index per KV head): where each query attended
-                            for (int i = 0; i < queries.length; i++) {
-                                h.trainingPositions.add(Math.max(0, keys.length == 0 ? fromPosition - 1
-                                        : fromPosition + (int) ((long) i * keys.length / queries.length)));
-                            }
-                        }
-                    }
-                }
-            }
+            h.takeQueries(fromPosition, keys.length, queries, queryHeads);
         }
-        scheduleIndexing(h);
+        h.scheduleIndexing();
         if (!more) {
-            maybeStartBuild(h);
-        }
-    }
-
-    /** Stores a token of {@code h} (under its monitor): through its policy head once there is one. */
-    private static void hold(KvHeadState h, PolicyHead policyHead, float[] key, float[] value) {
-        if (policyHead != null) {
-            policyHead.append(key, value);
-            h.keys = policyHead.keys(); // a streaming head may have replaced its stores
-            h.values = policyHead.values();
-        } else {
-            // Value before key: a reader sizes its snapshot by the keys, so every key it sees has its value.
-            h.values.append(value);
-            h.keys.append(key);
+            startDueWork(h);
         }
     }
 
@@ -288,16 +251,16 @@ public final class KvSession implements AutoCloseable {
         existing(layer, kvHead); // checks the layer and head
         checkStored("key", key);
         checkStored("value", value);
-        KvHeadState h = forWrite(layer, kvHead);
+        KvHead h = forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, position);
             long bytes = charge(h, position, 1, 0);
             log(j -> j.append(layer, kvHead, position, key, value), bytes);
-            h.charged = true;
-            hold(h, h.policyHead, key, value);
+            h.markCharged();
+            h.hold(key, value);
         }
-        scheduleIndexing(h);
-        maybeStartBuild(h);
+        h.scheduleIndexing();
+        startDueWork(h);
     }
 
     /** {@link #decodeLayer}'s budget that asks for {@link KvSessionConfig#defaultBudget} of each head's length after the append. */
@@ -346,18 +309,18 @@ public final class KvSession implements AutoCloseable {
         for (int q = 0; q < queryHeads; q++) {
             checkQuery("query of query head " + q, queries[q]);
         }
-        KvHeadState[] hs = new KvHeadState[kvHeads];
+        KvHead[] hs = new KvHead[kvHeads];
         for (int h = 0; h < kvHeads; h++) {
             hs[h] = forWrite(layer, h);
         }
         appendAll(layer, position, keys, values, hs, 0, new long[kvHeads]);
-        for (KvHeadState h : hs) {
-            scheduleIndexing(h);
-            maybeStartBuild(h);
+        for (KvHead h : hs) {
+            h.scheduleIndexing();
+            startDueWork(h);
         }
         AttendResult[] results = new AttendResult[queryHeads];
         answerAll(layer, queries, budget, results);
-        java.util.ArrayDeque<HeadQuery> seen = recent[layer];
+        ArrayDeque<HeadQuery> seen = recent[layer];
         synchronized (seen) {
             for (int q = 0; q < queryHeads; q++) {
                 if (seen.size() == RECENT_QUERIES) {
@@ -374,7 +337,7 @@ public final class KvSession implements AutoCloseable {
      * charges every head (giving back what was charged when one is refused), journals the layer's tokens as one record and
      * stores each head's token.
      */
-    private void appendAll(int layer, int position, float[][] keys, float[][] values, KvHeadState[] hs, int from, long[] bytes) {
+    private void appendAll(int layer, int position, float[][] keys, float[][] values, KvHead[] hs, int from, long[] bytes) {
         if (from < hs.length) {
             synchronized (hs[from]) {
                 appendAll(layer, position, keys, values, hs, from + 1, bytes);
@@ -406,8 +369,8 @@ public final class KvSession implements AutoCloseable {
         // One journal record for the whole layer: a failure leaves every head as it was (log gives the charge back).
         log(j -> j.appendLayer(layer, position, keys, values), total);
         for (int h = 0; h < hs.length; h++) {
-            hs[h].charged = true;
-            hold(hs[h], hs[h].policyHead, keys[h], values[h]);
+            hs[h].markCharged();
+            hs[h].hold(keys[h], values[h]);
         }
     }
 
@@ -415,7 +378,7 @@ public final class KvSession implements AutoCloseable {
     private void answerAll(int layer, float[][] queries, int budget, AttendResult[] results) {
         int n = queries.length;
         int helpers = Runtime.getRuntime().availableProcessors() <= 1 ? 0
-                : Math.min(n - 1, java.util.concurrent.ForkJoinPool.getCommonPoolParallelism());
+                : Math.min(n - 1, ForkJoinPool.getCommonPoolParallelism());
         if (helpers <= 0) {
             for (int q = 0; q < n; q++) {
                 results[q] = answer(layer, q, queries[q], config.topK(), budgetOf(layer, q, budget));
@@ -424,7 +387,7 @@ public final class KvSession implements AutoCloseable {
         }
         LayerWork work = new LayerWork(this, layer, queries, budget, results, Thread.currentThread());
         for (int i = 0; i < helpers; i++) {
-            java.util.concurrent.ForkJoinPool.commonPool().execute(work);
+            ForkJoinPool.commonPool().execute(work);
         }
         work.run();
         work.await();
@@ -442,8 +405,8 @@ public final class KvSession implements AutoCloseable {
         private final int budget;
         private final AttendResult[] results;
         private final Thread caller;
-        private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
-        private final java.util.concurrent.atomic.AtomicInteger left;
+        private final AtomicInteger next = new AtomicInteger();
+        private final AtomicInteger left;
         private volatile Throwable failure;
 
         LayerWork(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results, Thread caller) {
@@ -453,7 +416,7 @@ public final class KvSession implements AutoCloseable {
             this.budget = budget;
             this.results = results;
             this.caller = caller;
-            this.left = new java.util.concurrent.atomic.AtomicInteger(queries.length);
+            this.left = new AtomicInteger(queries.length);
         }
 
         @Override
@@ -467,7 +430,7 @@ public final class KvSession implements AutoCloseable {
                     }
                 } finally {
                     if (left.decrementAndGet() == 0) {
-                        java.util.concurrent.locks.LockSupport.unpark(caller);
+                        LockSupport.unpark(caller);
                     }
                 }
             }
@@ -477,7 +440,7 @@ public final class KvSession implements AutoCloseable {
         void await() {
             boolean interrupted = false;
             while (left.get() > 0) {
-                java.util.concurrent.locks.LockSupport.park(this);
+                LockSupport.park(this);
                 interrupted |= Thread.interrupted();
             }
             if (interrupted) {
@@ -508,7 +471,7 @@ public final class KvSession implements AutoCloseable {
     /** The same, retrieving {@code k} keys instead of the configured {@code topK}. */
     public AttendResult attend(int layer, int queryHead, float[] query, int k, int budget) {
         AttendResult result = answer(layer, queryHead, query, k, budget);
-        java.util.ArrayDeque<HeadQuery> seen = recent[layer];
+        ArrayDeque<HeadQuery> seen = recent[layer];
         synchronized (seen) {
             if (seen.size() == RECENT_QUERIES) {
                 seen.removeFirst();
@@ -540,16 +503,16 @@ public final class KvSession implements AutoCloseable {
     public AccuracyCheck checkAccuracy(int layer, int queryHead, float[] query, int budget) {
         AttendResult got = answer(layer, queryHead, query, config.topK(), budget);
         AttendResult exact = attendExact(layer, queryHead, query);
-        KvHeadState h = readable(layer, kvHeadOf(queryHead));
+        KvHead h = readable(layer, kvHeadOf(queryHead));
         int n = (int) exact.stats().keysScanned(); // (a token appended between the two answers counts as used)
-        int[] truth = scorer.topK(new float[][] {query}, h.keys, Math.min(config.topK(), n)).get(0).ids();
+        int[] truth = scorer.topK(new float[][] {query}, h.keys(), Math.min(config.topK(), n)).get(0).ids();
         double recall;
         if (got.stats().mode().equals("flat")) {
             recall = 1; // every key was used
         } else {
             int sinks = Math.min(config.sinkTokens(), n);
             int upTo = n - got.stats().staticKeys() + sinks; // the static set: [0, sinks) and [upTo, n)
-            java.util.Set<Integer> used = new java.util.HashSet<>();
+            Set<Integer> used = new HashSet<>();
             for (int p : got.retrieved()) {
                 used.add(p);
             }
@@ -577,99 +540,33 @@ public final class KvSession implements AutoCloseable {
         if (k < 1) {
             throw new IllegalArgumentException("k must be >= 1, got " + k);
         }
-        long start = System.nanoTime();
         int kvHead = kvHeadOf(queryHead);
         checkQuery("query", query);
-        KvHeadState h = readable(layer, kvHead);
         if (budget < 1) {
             throw new IllegalArgumentException("budget must be >= 1, got " + budget);
         }
-        PolicyHead policyHead = h.policyHead;
-        if (policyHead != null) {
-            PolicyAnswer a;
-            synchronized (h) { // a policy head is not thread-safe: its answers and appends take turns
-                a = policyHead.attend(query, budget);
-            }
-            return finite(layer, queryHead, new AttendResult(a.output(), a.logSumExp(), a.selected(), new AttendStats(h.policy.spec(),
-                    a.keysScanned(), a.staticKeys(), a.selected().length, (System.nanoTime() - start) / 1000)));
-        }
-        // Snapshot: the index covers [sinks, upTo) and the stores at least [0, n).
-        int upTo = h.indexedUpTo;
-        VectorIndex[] indexes = h.indexes;
-        VectorIndex index = indexes == null ? null : indexes[indexes.length > 1 ? queryHead % config.queryHeadsPerKvHead() : 0];
-        int n = h.size();
-        if (index == null || upTo <= config.sinkTokens()) {
-            AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
-            return finite(layer, queryHead, new AttendResult(all.output(), all.logSumExp(), new int[0],
-                    new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000)));
-        }
-        int sinks = Math.min(config.sinkTokens(), n);
-        int[] staticSet = concat(range(0, sinks), range(upTo, n));
-        SearchResult found = index.search(query, k, budget);
-        int[] retrieved = new int[found.ids().length];
-        int count = 0;
-        for (long position : found.ids()) {
-            if (position >= sinks && position < upTo) {
-                retrieved[count++] = (int) position;
-            }
-        }
-        retrieved = Arrays.copyOf(retrieved, count);
-        LogSumExpMerge merge = new LogSumExpMerge(config.headDim());
-        AttentionOutput fixed = scorer.attend(query, h.keys, h.values, staticSet, config.scale());
-        merge.add(fixed.output(), fixed.logSumExp());
-        AttentionOutput top = scorer.attend(query, h.keys, h.values, retrieved, config.scale());
-        merge.add(top.output(), top.logSumExp());
-        return finite(layer, queryHead, new AttendResult(merge.output(), merge.logSumExp(), retrieved, new AttendStats("index",
-                staticSet.length + found.stats().distanceComputations(), staticSet.length, count,
-                (System.nanoTime() - start) / 1000)));
+        return finite(layer, queryHead, readable(layer, kvHead).answer(queryHead, query, k, budget));
     }
 
     /** Exact attention over every key of the query head's KV head (the reference for accuracy). */
     public AttendResult attendExact(int layer, int queryHead, float[] query) {
-        long start = System.nanoTime();
         int kvHead = kvHeadOf(queryHead);
         checkQuery("query", query);
-        KvHeadState h = readable(layer, kvHead);
-        if (h.policyHead != null && h.policy instanceof HeadPolicy.Streaming) {
-            throw new IllegalStateException("KV head " + layer + "/" + kvHeadOf(queryHead) + " streams: it dropped its tokens outside"
-                    + " sinks + window, so there is no full attention to compare with");
+        try {
+            return finite(layer, queryHead, readable(layer, kvHead).answerExact(query));
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("KV head " + layer + "/" + kvHead + " " + e.getMessage(), e);
         }
-        int n = h.size();
-        AttentionOutput all = scorer.attend(query, h.keys, h.values, range(0, n), config.scale());
-        return finite(layer, queryHead, new AttendResult(all.output(), all.logSumExp(), new int[0],
-                new AttendStats("flat", n, n, 0, (System.nanoTime() - start) / 1000)));
     }
 
     /** The state of a KV head's index. */
     public IndexState indexState(int layer, int kvHead) {
-        KvHeadState h = orBlank(layer, kvHead);
-        synchronized (h) { // consistent with the writer: a finished build has also taken the tokens that left the window
-            return indexStateOf(h);
-        }
-    }
-
-    private IndexState indexStateOf(KvHeadState h) {
-        VectorIndex[] indexes = h.indexes;
-        PolicyHead policyHead = h.policyHead;
-        String state = h.buildFailure != null ? "failed: " + h.buildFailure
-                : indexes != null || policyHead != null ? "ready" : h.building ? "building" : "none";
-        return new IndexState(state, indexes == null ? 0 : indexes[0].size(), h.indexedUpTo, h.size(), h.buildDone, h.buildTotal,
-                indexBytes(indexes) + (policyHead == null ? 0 : policyHead.indexBytes()));
+        return orBlank(layer, kvHead).indexState();
     }
 
     /** How a KV head attends: its policy and, for an automatic one, what the prefill measured; what it holds. */
     public PolicyState policyState(int layer, int kvHead) {
-        KvHeadState h = orBlank(layer, kvHead);
-        synchronized (h) {
-            HeadPolicy policy = h.policy;
-            PolicyChooser.Choice c = h.choice;
-            PolicyHead policyHead = h.policyHead;
-            return new PolicyState(h.configuredPolicy, policy == null ? null : policy.spec(),
-                    c == null ? null : new Measured(c.massOutsideMean(), c.massOutsideMax(), c.topKShare(), c.queriesMeasured()),
-                    h.keys.bytes() + h.values.bytes(), indexBytes(h.indexes) + (policyHead == null ? 0 : policyHead.indexBytes()),
-                    policyHead == null ? 0 : policyHead.searches(), policyHead == null ? 0 : policyHead.reuses(),
-                    policyHead == null || Double.isNaN(policyHead.recycleThreshold()) ? null : policyHead.recycleThreshold());
-        }
+        return orBlank(layer, kvHead).policyState();
     }
 
     /**
@@ -687,14 +584,6 @@ public final class KvSession implements AutoCloseable {
     public record Measured(double massOutsideMean, double massOutsideMax, double topKShare, int queries) {
     }
 
-    private static long indexBytes(VectorIndex[] indexes) {
-        long bytes = 0;
-        for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
-            bytes += index.memoryBytes();
-        }
-        return bytes;
-    }
-
     /**
      * A KV head's index (or indexes, one per query head): {@code state} is none, building, ready or failed (with
      * the reason); {@code indexedKeys} are in each index, positions {@code [sinks, indexedUpTo)}; {@code built} /
@@ -710,14 +599,8 @@ public final class KvSession implements AutoCloseable {
      */
     public long memoryBytes() {
         long bytes = KvSessionLimits.fixedBytes(config);
-        for (KvHeadState h : madeHeads()) {
-            bytes += KvSessionLimits.HEAD_OVERHEAD_BYTES + h.keys.bytes() + h.values.bytes();
-            synchronized (h) {
-                bytes += KvSessionLimits.queryBytes(config) * h.trainingQueryCount();
-            }
-            bytes += indexBytes(h.indexes);
-            PolicyHead policyHead = h.policyHead;
-            bytes += policyHead == null ? 0 : policyHead.indexBytes();
+        for (KvHead h : madeHeads()) {
+            bytes += h.memoryBytes(KvSessionLimits.queryBytes(config));
         }
         return bytes;
     }
@@ -745,7 +628,7 @@ public final class KvSession implements AutoCloseable {
         // A write charges under its head's monitor and checks `closed` there: once each monitor has been taken, no write is
         // under way and none can charge again, so what is released below is exactly what this session holds. (A head made
         // after this pass sees `closed` set: it was set before the pass read the head's slot.)
-        for (KvHeadState h : madeHeads()) {
+        for (KvHead h : madeHeads()) {
             synchronized (h) { // waits for the write that holds it, if any
                 assert closed.get();
             }
@@ -757,33 +640,30 @@ public final class KvSession implements AutoCloseable {
         if (j != null) {
             try {
                 j.close();
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 // Every acknowledged write was forced already; what can fail is the cut of a write that failed (KvJournal).
                 System.getLogger(KvSession.class.getName()).log(System.Logger.Level.ERROR,
                         "KV session " + ResourceId.shown(id) + ": its journal did not close cleanly: " + e.getMessage(), e);
             }
         }
-        for (KvHeadState h : madeHeads()) {
-            VectorIndex[] indexes = h.indexes;
-            for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
-                index.close();
-            }
+        for (KvHead h : madeHeads()) {
+            h.close();
         }
     }
 
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     // ------------------------------------------------------------------ internals
 
     /** A journal write; it must reach the disk before the session changes (write-ahead). */
     private interface JournalWrite {
-        void write(KvJournal journal) throws java.io.IOException;
+        void write(KvJournal journal) throws IOException;
     }
 
     /**
      * Journals a write whose {@code bytes} are reserved already ({@link #charge}): on failure they are given back and
-     * nothing changes. A full disk is an {@link java.io.UncheckedIOException} caused by a
-     * {@link StorageErrors.StorageFullException}; any other I/O failure an {@link java.io.UncheckedIOException} caused by it.
+     * nothing changes. A full disk is an {@link UncheckedIOException} caused by a
+     * {@link StorageErrors.StorageFullException}; any other I/O failure an {@link UncheckedIOException} caused by it.
      */
     private void log(JournalWrite write, long bytes) {
         KvJournal j = journal;
@@ -791,13 +671,13 @@ public final class KvSession implements AutoCloseable {
             if (j != null) {
                 write.write(j);
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             uncharge(bytes);
             if (StorageErrors.isDiskFull(e)) {
                 String m = "KV session " + ResourceId.shown(id) + ": the disk is full, the write was not journaled and nothing changed";
-                throw new java.io.UncheckedIOException(m, new StorageErrors.StorageFullException(m, e));
+                throw new UncheckedIOException(m, new StorageErrors.StorageFullException(m, e));
             }
-            throw new java.io.UncheckedIOException("KV session " + ResourceId.shown(id) + ": cannot journal the write (" + e
+            throw new UncheckedIOException("KV session " + ResourceId.shown(id) + ": cannot journal the write (" + e
                     + "), nothing changed", e);
         } catch (RuntimeException | Error e) {
             uncharge(bytes);
@@ -810,7 +690,7 @@ public final class KvSession implements AutoCloseable {
      * under h's monitor, or refuses it with a {@link KvLimitException} (a closed session with a
      * {@link KvSessionClosedException}); returns the bytes reserved.
      */
-    private long charge(KvHeadState h, int position, int rows, int queries) {
+    private long charge(KvHead h, int position, int rows, int queries) {
         if (closed.get()) { // under h's monitor: close() releases the charges only after it has held every head's
             throw new KvSessionClosedException(id);
         }
@@ -819,7 +699,7 @@ public final class KvSession implements AutoCloseable {
                     "KV session " + ResourceId.shown(id) + ": " + rows + " tokens from position " + position + " would pass the tokens a head may hold");
         }
         long bytes = rows * KvSessionLimits.tokenBytes(config) + queries * KvSessionLimits.queryBytes(config)
-                + (h.charged ? 0 : KvSessionLimits.HEAD_OVERHEAD_BYTES);
+                + (h.charged() ? 0 : KvSessionLimits.HEAD_OVERHEAD_BYTES);
         long now;
         do {
             now = charged.get();
@@ -851,11 +731,11 @@ public final class KvSession implements AutoCloseable {
     /** A key or value: finite; a key's norm at most {@link #maxNorm()}, a value's components at most {@link #MAX_ABS_VALUE} (float16: 65504). */
     private void checkStored(String what, float[] v) {
         VectorChecks.checkVector(what, v, config.headDim());
-        double max = config.storage() == dev.attend.gpu.Precision.FLOAT16 ? FLOAT16_MAX : MAX_ABS_VALUE;
+        double max = config.storage() == Precision.FLOAT16 ? FLOAT16_MAX : MAX_ABS_VALUE;
         for (int c = 0; c < v.length; c++) {
             if (Math.abs(v[c]) > max) {
                 throw new IllegalArgumentException(what + " holds " + v[c] + " at component " + c + ": components must be within +-"
-                        + (config.storage() == dev.attend.gpu.Precision.FLOAT16 ? "65504 (float16 storage)" : "1e9"));
+                        + (config.storage() == Precision.FLOAT16 ? "65504 (float16 storage)" : "1e9"));
             }
         }
         if (what.startsWith("key")) {
@@ -876,7 +756,7 @@ public final class KvSession implements AutoCloseable {
         }
         double norm = Math.sqrt(sq);
         if (norm > maxNorm()) {
-            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "%s has norm %.4g, over %.4g = sqrt(1e9 / scale): "
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has norm %.4g, over %.4g = sqrt(1e9 / scale): "
                     + "keys and queries that large make scores over 1e9, which float32 attention cannot weigh (NaN answers)", what, norm, maxNorm()));
         }
     }
@@ -908,232 +788,32 @@ public final class KvSession implements AutoCloseable {
     }
 
     /**
-     * Inserts into {@code indexes} the tokens from {@code from} up to those that left the window, raising
-     * {@code h.indexedUpTo} after each when the indexes are published; returns where it stopped.
-     */
-    private int insertLeftWindow(VectorIndex[] indexes, KvHeadState h, int from) {
-        int next = Math.max(from, config.sinkTokens());
-        for (; next < h.size() - config.windowTokens(); next++) {
-            float[] key = null;
-            for (VectorIndex index : indexes) {
-                if (index instanceof AttentionAwareIndex aware) {
-                    aware.addStoredRows(next + 1); // reads the key where the session keeps it
-                } else {
-                    index.add(next, key != null ? key : (key = h.keys.row(next)));
-                }
-            }
-            if (h.indexes == indexes) {
-                h.indexedUpTo = next + 1;
-            }
-        }
-        return next;
-    }
-
-    /** Queues the insertion of the tokens that left the window, unless one is queued already. */
-    private void scheduleIndexing(KvHeadState h) {
-        if (h.indexes != null && h.indexedUpTo < h.size() - config.windowTokens() && h.indexingQueued.compareAndSet(false, true)) {
-            indexer.execute(() -> {
-                h.indexingQueued.set(false);
-                indexPending(h);
-            });
-        }
-    }
-
-    /**
-     * Moves the tokens that left the window into every index, one at a time, raising {@code indexedUpTo}
-     * after each. Holds {@code h.indexing}, not h's monitor: appends and attends go on meanwhile.
-     */
-    private void indexPending(KvHeadState h) {
-        synchronized (h.indexing) {
-            try {
-                VectorIndex[] indexes = h.indexes;
-                if (indexes != null) {
-                    insertLeftWindow(indexes, h, h.indexedUpTo);
-                }
-            } catch (RuntimeException e) {
-                // The session closed under the task, or an index refused the key: the key stays in the static set,
-                // attended exactly; the state says why.
-                h.buildFailure = e;
-            }
-        }
-    }
-
-    /**
      * While held, no index build starts (the store holds them while it replays a journal); releasing starts
      * the builds that are due.
      */
     void holdBuilds(boolean hold) {
         buildsHeld = hold;
         if (!hold) {
-            for (KvHeadState h : madeHeads()) {
-                maybeStartBuild(h);
+            for (KvHead h : madeHeads()) {
+                startDueWork(h);
             }
         }
     }
 
-    private void maybeStartBuild(KvHeadState h) {
-        if (buildsHeld) {
-            return;
+    private void startDueWork(KvHead h) {
+        if (!buildsHeld) {
+            h.startDueWork();
         }
-        if (!h.builtInRetrieval()) {
-            maybeOpenPolicyHead(h);
-            return;
-        }
-        int from = config.sinkTokens();
-        int to;
-        float[][][] queries; // per index
-        int count = config.indexesPerKvHead();
-        synchronized (h) {
-            to = h.size() - config.windowTokens();
-            if (h.indexes != null || h.building || to <= from || h.buildFailure != null) {
-                return;
-            }
-            h.building = true;
-            queries = new float[count][][];
-            for (int g = 0; g < count; g++) {
-                queries[g] = h.trainingQueries.get(g).toArray(new float[0][]);
-            }
-            h.buildDone = 0;
-            h.buildTotal = 0;
-        }
-        int end = to;
-        builds.execute(() -> {
-            try {
-                VectorIndex[] built = new VectorIndex[count];
-                for (int g = 0; g < count; g++) {
-                    int before = g; // the progress of the indexes already built
-                    built[g] = switch (config.retriever()) {
-                        // Over the session's own key rows: the index holds no copy of them.
-                        case ATTENTION_AWARE -> AttentionAwareIndex.build(config.indexParams(), h.keys, from, end, queries[g], scorer,
-                                (done, total) -> {
-                                    h.buildDone = before * total + done;
-                                    h.buildTotal = count * total;
-                                });
-                        case HNSW -> buildHnsw(from, end, h);
-                    };
-                }
-                // The tokens that left the window during the build go in before the indexes are published: most
-                // of them outside the lock, the last few under it, so that "ready" means caught up.
-                int upTo = insertLeftWindow(built, h, end);
-                synchronized (h) {
-                    h.indexedUpTo = insertLeftWindow(built, h, upTo); // before the indexes: a reader that sees them sees their range
-                    h.indexes = built;
-                    h.building = false;
-                    // Queries prefilled during the build, then none kept: the indexes hold what they learnt.
-                    for (int g = 0; g < count; g++) {
-                        List<float[]> all = h.trainingQueries.get(g);
-                        List<float[]> later = all.subList(queries[g].length, all.size());
-                        if (!later.isEmpty() && built[g] instanceof AttentionAwareIndex aware) {
-                            aware.addQueries(later.toArray(new float[0][]), scorer);
-                        }
-                        all.clear();
-                    }
-                    h.trainingPositions.clear(); // an automatic choice of retrieval measured them already
-                }
-            } catch (Throwable t) {
-                synchronized (h) {
-                    h.buildFailure = t;
-                    h.building = false;
-                }
-            }
-        });
     }
 
-    /**
-     * Once a head under another policy than the built-in retrieval has tokens outside its static set (its prefill
-     * ended, or it was appended to), opens its {@link PolicyHead} over its stores on the build executor: for
-     * {@code auto} the policy is chosen first (a choice of retrieval goes to the built-in index instead). A head that
-     * builds an index opens outside the head's monitor, then takes the tokens appended meanwhile under it; the others
-     * open under it (they only summarise or drop tokens).
-     */
-    private void maybeOpenPolicyHead(KvHeadState h) {
-        int n;
-        float[][] queries;
-        int[] positions;
-        synchronized (h) {
-            n = h.size();
-            if (h.policyHead != null || h.building || h.buildFailure != null || n - config.windowTokens() <= config.sinkTokens()) {
-                return;
-            }
-            h.building = true;
-            queries = h.trainingQueries.getFirst().toArray(new float[0][]);
-            positions = h.trainingPositions.stream().mapToInt(Integer::intValue).toArray();
-        }
-        builds.execute(() -> {
-            try {
-                HeadPolicy policy = h.policy;
-                if (policy == null) {
-                    float[][] keys = new float[n][];
-                    for (int i = 0; i < n; i++) {
-                        keys[i] = h.keys.row(i);
-                    }
-                    PolicyChooser.Choice c = PolicyChooser.choose(keys, queries, positions, config.scale(), config.sinkTokens(),
-                            config.windowTokens(), config.topK(), HeadPolicies.autoMass(h.configuredPolicy));
-                    synchronized (h) {
-                        h.choice = c;
-                        h.policy = c.policy();
-                        if (h.builtInRetrieval()) {
-                            h.building = false;
-                        }
-                    }
-                    policy = c.policy();
-                    if (h.builtInRetrieval()) {
-                        maybeStartBuild(h);
-                        return;
-                    }
-                }
-                PolicyHead opened = policy.buildsIndex() ? PolicyHead.over(policy, h.keys, h.values, n, queries, config.scale(), scorer, config.indexParams())
-                        : null;
-                synchronized (h) {
-                    PolicyHead head = opened != null ? opened
-                            : PolicyHead.over(policy, h.keys, h.values, h.keys.size(), queries, config.scale(), scorer, config.indexParams());
-                    while (head.tokens() < h.keys.size()) {
-                        head.appended();
-                    }
-                    h.policyHead = head;
-                    h.keys = head.keys();
-                    h.values = head.values();
-                    h.building = false;
-                    h.trainingQueries.forEach(List::clear);
-                    h.trainingPositions.clear();
-                }
-            } catch (Throwable t) {
-                synchronized (h) {
-                    h.buildFailure = t;
-                    h.building = false;
-                }
-            }
-        });
-    }
-
-    /** HNSW over the keys, inserted in slices so that the build reports progress. */
-    private VectorIndex buildHnsw(int first, int end, KvHeadState h) {
-        long[] ids = new long[end - first];
-        float[][] keys = new float[end - first][];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = first + i;
-            keys[i] = h.keys.row(first + i);
-        }
-        HnswlibIndex index = new HnswlibIndex(config.headDim(), Similarity.DOT_PRODUCT,
-                HnswlibIndex.Options.defaults().withInitialCapacity(Math.max(1024, keys.length + config.windowTokens())));
-        h.buildTotal = keys.length;
-        int slice = 16_384;
-        for (int from = 0; from < keys.length; from += slice) {
-            int to = Math.min(keys.length, from + slice);
-            index.addAll(Arrays.copyOfRange(ids, from, to), Arrays.copyOfRange(keys, from, to));
-            h.buildDone = to;
-        }
-        return index;
-    }
-
-    private void checkPosition(KvHeadState h, int position) {
+    private void checkPosition(KvHead h, int position) {
         if (position != h.size()) {
             throw new IllegalArgumentException("position " + position + " is out of order: the next position is " + h.size());
         }
     }
 
     /** The head's state, or null when it was never written; checks the layer and head. */
-    private KvHeadState existing(int layer, int kvHead) {
+    private KvHead existing(int layer, int kvHead) {
         if (layer < 0 || layer >= config.layers()) {
             throw new IllegalArgumentException("layer " + layer + " is not in [0, " + config.layers() + ")");
         }
@@ -1144,24 +824,24 @@ public final class KvSession implements AutoCloseable {
     }
 
     /** The head's state, made at its first write. */
-    private KvHeadState forWrite(int layer, int kvHead) {
-        KvHeadState h = existing(layer, kvHead);
+    private KvHead forWrite(int layer, int kvHead) {
+        KvHead h = existing(layer, kvHead);
         if (h != null) {
             return h;
         }
-        KvHeadState made = newHead(layer, kvHead);
+        KvHead made = newHead(layer, kvHead);
         int i = layer * config.kvHeads() + kvHead;
         return heads.compareAndSet(i, null, made) ? made : heads.get(i);
     }
 
     /** The head's state for a report; a head never written reports as a blank one (not kept). */
-    private KvHeadState orBlank(int layer, int kvHead) {
-        KvHeadState h = existing(layer, kvHead);
+    private KvHead orBlank(int layer, int kvHead) {
+        KvHead h = existing(layer, kvHead);
         return h != null ? h : newHead(layer, kvHead);
     }
 
     /** The head's state for an answer; a head never written answers as a blank one (no tokens, not kept). */
-    private KvHeadState readable(int layer, int kvHead) {
+    private KvHead readable(int layer, int kvHead) {
         return orBlank(layer, kvHead);
     }
 
@@ -1170,19 +850,5 @@ public final class KvSession implements AutoCloseable {
             throw new IllegalArgumentException("query head " + queryHead + " is not in [0, " + config.queryHeads() + ")");
         }
         return queryHead / config.queryHeadsPerKvHead();
-    }
-
-    private static int[] range(int from, int to) {
-        int[] r = new int[Math.max(0, to - from)];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = from + i;
-        }
-        return r;
-    }
-
-    private static int[] concat(int[] a, int[] b) {
-        int[] out = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
     }
 }

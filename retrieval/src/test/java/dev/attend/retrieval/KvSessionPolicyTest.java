@@ -1,5 +1,6 @@
 package dev.attend.retrieval;
 
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.retrieval.internals.LogSumExpMerge;
+import dev.attend.retrieval.policy.LogSumExpMerge;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;

@@ -2,7 +2,6 @@ package dev.attend.retrieval.policy;
 
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.TopKCollector;
-import dev.attend.retrieval.internals.LogSumExpMerge;
 
 /**
  * Blocks of B consecutive tokens past the sinks, each represented by the per-dimension minimum and maximum of its

@@ -164,7 +164,7 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
     }
 
     /** A static set of a head of {@code n} held rows: the first {@code sinks}, then the rows from {@code from} on (never twice). */
-    static int[] staticSet(int sinks, int from, int n) {
+    public static int[] staticSet(int sinks, int from, int n) {
         int s = Math.min(sinks, n);
         int rest = Math.max(from, s);
         int[] out = new int[s + n - rest];

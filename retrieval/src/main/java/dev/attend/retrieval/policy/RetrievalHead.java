@@ -1,11 +1,9 @@
 package dev.attend.retrieval.policy;
 
 import dev.attend.gpu.AttentionOutput;
-import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.gpu.VectorMath;
 import dev.attend.index.SearchResult;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.retrieval.internals.LogSumExpMerge;
 
 /**
  * The static set exactly, merged through log-sum-exp with the top k keys an attention-aware index (trained on the

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.retrieval.AttentionAccuracy;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -12,7 +12,7 @@ import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
 import dev.attend.retrieval.AttendResult;
-import dev.attend.retrieval.AttentionAccuracy;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
 import java.io.PrintStream;

@@ -1,4 +1,4 @@
-package dev.attend.retrieval;
+package dev.attend.retrieval.policy;
 
 /** How close an attention answer is to full attention: the measures the benchmark and the demo report. */
 public final class AttentionAccuracy {

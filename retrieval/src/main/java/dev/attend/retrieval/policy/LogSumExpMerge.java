@@ -1,4 +1,8 @@
-package dev.attend.retrieval.internals;
+package dev.attend.retrieval.policy;
+
+import dev.attend.gpu.AttentionOutput;
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.VectorStore;
 
 /**
  * Exact merge of attention over disjoint key sets: with {@code lse = log sum exp(logits)} of each
@@ -36,6 +40,12 @@ public final class LogSumExpMerge {
             acc[i] += w * partOutput[i];
         }
         sum += w;
+    }
+
+    /** Adds exact attention of {@code query} over the rows {@code subset} of {@code keys} and {@code values} as a part. */
+    public void addExact(Scorer scorer, float[] query, VectorStore keys, VectorStore values, int[] subset, float scale) {
+        AttentionOutput part = scorer.attend(query, keys, values, subset, scale);
+        add(part.output(), part.logSumExp());
     }
 
     /** The log-sum-exp over every part added. */
