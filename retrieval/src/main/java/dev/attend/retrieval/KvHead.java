@@ -474,8 +474,7 @@ final class KvHead {
     /** Bytes of its indexes (or a policy head's blocks, clusters or index). */
     private long indexBytes() {
         long bytes = 0;
-        VectorIndex[] built = indexes;
-        for (VectorIndex index : built == null ? new VectorIndex[0] : built) {
+        for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
             bytes += index.memoryBytes();
         }
         PolicyHead p = policyHead;
@@ -493,8 +492,7 @@ final class KvHead {
 
     /** Frees the indexes. */
     void close() {
-        VectorIndex[] built = indexes;
-        for (VectorIndex index : built == null ? new VectorIndex[0] : built) {
+        for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
             index.close();
         }
     }

@@ -1,57 +1,29 @@
 package dev.attend.retrieval;
 
 import dev.attend.gpu.Scorer;
-import dev.attend.gpu.VectorChecks;
-import dev.attend.gpu.Precision;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.index.store.ResourceId;
-import dev.attend.index.store.StorageErrors;
 import dev.attend.retrieval.internals.KvJournal;
 import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.policy.HeadPolicy;
 import dev.attend.retrieval.policy.PolicyChooser;
-import dev.attend.retrieval.policy.PolicyHead;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.locks.LockSupport;
 
 /**
- * The offloaded KV cache of one sequence: keys and values per layer and KV head, and for each KV head
- * an index over the tokens outside the static set: an {@link AttentionAwareIndex} trained on the prefill
- * queries of the query heads that share it, or, as the baseline, HNSW over the keys alone
- * ({@link KvSessionConfig.Retriever}). One index per KV head serves all its query heads; with
- * {@link KvSessionConfig#indexPerQueryHead()} each query head has its own, trained on its own queries.
+ * The offloaded KV cache of one sequence: keys and values per layer and KV head ({@link KvHead}), each head following
+ * its policy ({@link KvSessionConfig#policies()}): the built-in retrieval (an {@link AttentionAwareIndex} trained on
+ * the prefill queries of the query heads that share it, or, as the baseline, HNSW over the keys; one per KV head, or
+ * one per query head with {@link KvSessionConfig#indexPerQueryHead()}), another {@link HeadPolicy} (full, streaming,
+ * recycled, block, retrieval+tail), or {@code auto}, chosen from the head's prefill ({@link PolicyChooser}).
  *
- * <p>{@link #attend} answers one decode query with exact attention over the static set (the first
- * {@code S} tokens, the last {@code W}, and any token that left the window before the index could take
- * it) merged through log-sum-exp with exact attention over the top-k keys the index retrieves. Until a
- * head's index is built (in the background, on the executor given) it answers exactly over every key
- * and says so ({@link AttendStats#mode()} {@code "flat"}).
- *
- * <p>{@link #append} adds a decoded token: it enters the window, and the token that leaves the window
- * enters the index online, on the {@code indexer} executor (off the append's path: until it is in, it is
- * attended exactly with the static set). Positions are checked: each append must be the next position.
- *
- * <p>Each KV head follows a policy ({@link KvSessionConfig#policies()}): the built-in retrieval above, or another
- * {@link HeadPolicy} (full, streaming, recycled, block, retrieval+tail), or {@code auto}, chosen from the head's
- * prefill ({@link PolicyChooser}). A head under another policy answers exactly until its prefill ends (the build
- * trigger above); then a {@link PolicyHead} takes over its stores (on the build executor), and every later append
- * and answer of the head goes through it, one at a time. Prefill queries count for the automatic choice at
- * positions spread evenly over their chunk's tokens (query i of m in a chunk of n tokens from p: p + i n / m),
- * which is where they are when a chunk carries one query per token and query head, in token order.
+ * <p>{@link #attend} answers one decode query with exact attention over the static set (the first {@code S} tokens,
+ * the last {@code W}, and any token that left the window before the index could take it) merged through log-sum-exp
+ * with exact attention over the top-k keys the index retrieves; until a head's index is built (in the background, on
+ * the executor given) it answers exactly over every key and says so ({@link AttendStats#mode()} {@code "flat"}).
+ * {@link #append} adds a decoded token at the next position; the token that leaves the window enters the index on the
+ * {@code indexer} executor, off the append's path. The session checks what it is given ({@link KvInputs}), charges it
+ * ({@link SessionCharges}) and journals it before it changes ({@link WriteAhead}).
  */
 public final class KvSession implements AutoCloseable {
 
@@ -61,12 +33,11 @@ public final class KvSession implements AutoCloseable {
     private final Executor builds;
     private final Executor indexer;
     /** The state of each KV head ({@code layer * kvHeads + kvHead}), made at its first write: a declared shape costs nothing until written. */
-    private final AtomicReferenceArray<KvHead> heads;
+    private final KvHeads heads;
     private final KvSessionLimits limits;
-    /** The store's total over every session, or null outside a store. */
-    private final Budget budget;
-    /** Bytes charged to this session ({@link KvSessionLimits}): its fixed part and every token and query written. */
-    private final AtomicLong charged = new AtomicLong();
+    private final KvInputs inputs;
+    /** What the session is charged against its limits and its store's total. */
+    private final SessionCharges charges;
     /**
      * The largest score {@code scale q.k} a session lets happen: keys and queries are refused (before anything changes)
      * when their norm passes {@link #maxNorm()}, so that {@code |scale q.k| <= scale |q| |k| <= MAX_SCORE}. float32
@@ -77,21 +48,11 @@ public final class KvSession implements AutoCloseable {
     public static final double MAX_SCORE = 1e9;
     /** The largest magnitude a value component may have (float16 storage: 65504, what float16 holds). */
     public static final double MAX_ABS_VALUE = 1e9;
-    /** The largest magnitude float16 storage holds. */
-    private static final float FLOAT16_MAX = 65504f;
 
-    /** What a store charges all its sessions together against ({@link KvSessionLimits#maxTotalBytes()}). */
-    interface Budget {
-        /** Takes {@code bytes} from the store's total; false (and nothing taken) when that would pass the limit. */
-        boolean reserve(long bytes);
-
-        void release(long bytes);
-    }
-    /** Write-ahead log of prefills and appends, when the session is durable ({@link KvSessionStore}). */
-    private volatile KvJournal journal;
+    private final WriteAhead writeAhead;
     private volatile boolean buildsHeld;
     /** The latest decode queries answered per layer (in memory only): what {@link #recentQueries} gives an accuracy check. */
-    private final ArrayDeque<HeadQuery>[] recent;
+    private final RecentQueries recent;
     /** How many recent queries a layer keeps. */
     public static final int RECENT_QUERIES = 32;
 
@@ -119,47 +80,23 @@ public final class KvSession implements AutoCloseable {
     }
 
     KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits,
-              Budget budget) {
+              SessionCharges.Budget budget) {
         this.id = Objects.requireNonNull(id, "id");
         this.config = Objects.requireNonNull(config, "config").checked();
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.inputs = new KvInputs(this.config);
         limits.check(config);
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
         this.indexer = Objects.requireNonNull(indexer, "indexer");
-        this.budget = budget;
-        long fixed = KvSessionLimits.fixedBytes(config);
-        if (budget != null && !budget.reserve(fixed)) {
-            throw new KvLimitException(KvLimitException.Scope.STORE, KvSessionLimits.KEY_MAX_TOTAL_BYTES, limits.maxTotalBytes(),
-                    "the KV sessions held are too large to open another of " + fixed + " bytes");
-        }
-        charged.set(fixed);
-        this.heads = new AtomicReferenceArray<>(config.layers() * config.kvHeads());
-        @SuppressWarnings("unchecked")
-        ArrayDeque<HeadQuery>[] r = new ArrayDeque[config.layers()];
-        for (int l = 0; l < r.length; l++) {
-            r[l] = new ArrayDeque<>();
-        }
-        this.recent = r;
-    }
-
-    /** A KV head's state as it would be made (for a head not written yet, not kept). */
-    private KvHead newHead(int layer, int kvHead) {
-        String name = config.policies().nameOf(layer, kvHead);
-        HeadPolicy policy = HeadPolicies.isAuto(name) ? null : HeadPolicies.resolve(name, config);
-        return new KvHead(config, scorer, builds, indexer, name, policy);
-    }
-
-    /** The heads written so far. */
-    private List<KvHead> madeHeads() {
-        List<KvHead> out = new ArrayList<>();
-        for (int i = 0; i < heads.length(); i++) {
-            KvHead h = heads.get(i);
-            if (h != null) {
-                out.add(h);
-            }
-        }
-        return out;
+        this.charges = new SessionCharges(id, this.config, limits, budget);
+        this.writeAhead = new WriteAhead(id, charges);
+        this.heads = new KvHeads(this.config, (layer, kvHead) -> {
+            String name = this.config.policies().nameOf(layer, kvHead);
+            HeadPolicy policy = HeadPolicies.isAuto(name) ? null : HeadPolicies.resolve(name, this.config);
+            return new KvHead(this.config, scorer, builds, indexer, name, policy);
+        });
+        this.recent = new RecentQueries(config.layers(), RECENT_QUERIES);
     }
 
     public String id() {
@@ -172,7 +109,7 @@ public final class KvSession implements AutoCloseable {
 
     /** Tokens stored for a KV head. */
     public int length(int layer, int kvHead) {
-        KvHead h = existing(layer, kvHead);
+        KvHead h = heads.existing(layer, kvHead);
         return h == null ? 0 : h.size();
     }
 
@@ -202,38 +139,13 @@ public final class KvSession implements AutoCloseable {
      */
     public void prefill(int layer, int kvHead, int fromPosition, float[][] keys, float[][] values, float[][] queries,
                         int[] queryHeads, boolean more) {
-        existing(layer, kvHead); // checks the layer and head
-        Objects.requireNonNull(keys, "keys");
-        Objects.requireNonNull(values, "values");
-        Objects.requireNonNull(queries, "queries");
-        if (keys.length != values.length) {
-            throw new IllegalArgumentException(keys.length + " keys but " + values.length + " values");
-        }
-        int d = config.headDim();
-        for (int i = 0; i < keys.length; i++) {
-            checkStored("key " + i, keys[i]);
-            checkStored("value " + i, values[i]);
-        }
-        for (int i = 0; i < queries.length; i++) {
-            checkQuery("query " + i, queries[i]);
-        }
-        int group = config.queryHeadsPerKvHead();
-        if (queryHeads != null) {
-            if (queryHeads.length != queries.length) {
-                throw new IllegalArgumentException(queries.length + " queries but " + queryHeads.length + " query heads");
-            }
-            for (int i = 0; i < queryHeads.length; i++) {
-                if (queryHeads[i] / group != kvHead || queryHeads[i] < 0) {
-                    throw new IllegalArgumentException("query " + i + " names query head " + queryHeads[i] + ", which does not read KV head "
-                            + kvHead + " (its query heads are [" + kvHead * group + ", " + (kvHead + 1) * group + "))");
-                }
-            }
-        }
-        KvHead h = forWrite(layer, kvHead);
+        heads.existing(layer, kvHead); // checks the layer and head
+        inputs.checkPrefill(kvHead, keys, values, queries, queryHeads);
+        KvHead h = heads.forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, fromPosition);
-            long bytes = charge(h, fromPosition, keys.length, h.keepsQueries() ? queries.length : 0);
-            log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads), bytes);
+            long bytes = charges.charge(h, fromPosition, keys.length, h.keepsQueries() ? queries.length : 0);
+            writeAhead.log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads), bytes);
             h.markCharged();
             for (int i = 0; i < keys.length; i++) {
                 h.hold(keys[i], values[i]);
@@ -248,14 +160,14 @@ public final class KvSession implements AutoCloseable {
 
     /** Appends the token at {@code position} (which must be the next one) to a KV head. */
     public void append(int layer, int kvHead, int position, float[] key, float[] value) {
-        existing(layer, kvHead); // checks the layer and head
-        checkStored("key", key);
-        checkStored("value", value);
-        KvHead h = forWrite(layer, kvHead);
+        heads.existing(layer, kvHead); // checks the layer and head
+        inputs.checkStored("key", key);
+        inputs.checkStored("value", value);
+        KvHead h = heads.forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, position);
-            long bytes = charge(h, position, 1, 0);
-            log(j -> j.append(layer, kvHead, position, key, value), bytes);
+            long bytes = charges.charge(h, position, 1, 0);
+            writeAhead.log(j -> j.append(layer, kvHead, position, key, value), bytes);
             h.markCharged();
             h.hold(key, value);
         }
@@ -287,31 +199,12 @@ public final class KvSession implements AutoCloseable {
         if (layer < 0 || layer >= config.layers()) {
             throw new IllegalArgumentException("layer " + layer + " is not in [0, " + config.layers() + ")");
         }
+        inputs.checkLayerStep(keys, values, queries, budget);
         int kvHeads = config.kvHeads();
         int queryHeads = config.queryHeads();
-        Objects.requireNonNull(keys, "keys");
-        Objects.requireNonNull(values, "values");
-        Objects.requireNonNull(queries, "queries");
-        if (keys.length != kvHeads || values.length != kvHeads) {
-            throw new IllegalArgumentException("a layer step takes one key and one value per KV head: " + kvHeads + " of each, got "
-                    + keys.length + " keys and " + values.length + " values");
-        }
-        if (queries.length != queryHeads) {
-            throw new IllegalArgumentException("a layer step takes one query per query head: " + queryHeads + ", got " + queries.length);
-        }
-        if (budget < 0) {
-            throw new IllegalArgumentException("budget must be >= 1 (or " + DEFAULT_BUDGET + ": the default), got " + budget);
-        }
-        for (int h = 0; h < kvHeads; h++) {
-            checkStored("key of KV head " + h, keys[h]);
-            checkStored("value of KV head " + h, values[h]);
-        }
-        for (int q = 0; q < queryHeads; q++) {
-            checkQuery("query of query head " + q, queries[q]);
-        }
         KvHead[] hs = new KvHead[kvHeads];
         for (int h = 0; h < kvHeads; h++) {
-            hs[h] = forWrite(layer, h);
+            hs[h] = heads.forWrite(layer, h);
         }
         appendAll(layer, position, keys, values, hs, 0, new long[kvHeads]);
         for (KvHead h : hs) {
@@ -319,16 +212,8 @@ public final class KvSession implements AutoCloseable {
             startDueWork(h);
         }
         AttendResult[] results = new AttendResult[queryHeads];
-        answerAll(layer, queries, budget, results);
-        ArrayDeque<HeadQuery> seen = recent[layer];
-        synchronized (seen) {
-            for (int q = 0; q < queryHeads; q++) {
-                if (seen.size() == RECENT_QUERIES) {
-                    seen.removeFirst();
-                }
-                seen.addLast(new HeadQuery(q, queries[q].clone()));
-            }
-        }
+        LayerWork.answerAll(this, layer, queries, budget, results);
+        recent.add(layer, queries);
         return results;
     }
 
@@ -353,12 +238,12 @@ public final class KvSession implements AutoCloseable {
         int charged = 0;
         try {
             for (; charged < hs.length; charged++) {
-                bytes[charged] = charge(hs[charged], position, 1, 0);
+                bytes[charged] = charges.charge(hs[charged], position, 1, 0);
             }
         } finally {
             if (charged < hs.length) { // refused: give back what the heads before it took
                 for (int h = 0; h < charged; h++) {
-                    uncharge(bytes[h]);
+                    charges.uncharge(bytes[h]);
                 }
             }
         }
@@ -367,96 +252,20 @@ public final class KvSession implements AutoCloseable {
             total += b;
         }
         // One journal record for the whole layer: a failure leaves every head as it was (log gives the charge back).
-        log(j -> j.appendLayer(layer, position, keys, values), total);
+        writeAhead.log(j -> j.appendLayer(layer, position, keys, values), total);
         for (int h = 0; h < hs.length; h++) {
             hs[h].markCharged();
             hs[h].hold(keys[h], values[h]);
         }
     }
 
-    /** Answers {@code queries[q]} into {@code results[q]}: the calling thread and helpers of the common pool claim query heads in turn. */
-    private void answerAll(int layer, float[][] queries, int budget, AttendResult[] results) {
-        int n = queries.length;
-        int helpers = Runtime.getRuntime().availableProcessors() <= 1 ? 0
-                : Math.min(n - 1, ForkJoinPool.getCommonPoolParallelism());
-        if (helpers <= 0) {
-            for (int q = 0; q < n; q++) {
-                results[q] = answer(layer, q, queries[q], config.topK(), budgetOf(layer, q, budget));
-            }
-            return;
-        }
-        LayerWork work = new LayerWork(this, layer, queries, budget, results, Thread.currentThread());
-        for (int i = 0; i < helpers; i++) {
-            ForkJoinPool.commonPool().execute(work);
-        }
-        work.run();
-        work.await();
+    /** One query head of a {@link #decodeLayer} ({@link LayerWork}'s unit of work). */
+    AttendResult answerOne(int layer, int queryHead, float[] query, int budget) {
+        return answer(layer, queryHead, query, config.topK(), budgetOf(layer, queryHead, budget));
     }
 
     private int budgetOf(int layer, int queryHead, int budget) {
         return budget != DEFAULT_BUDGET ? budget : KvSessionConfig.defaultBudget(length(layer, kvHeadOf(queryHead)), config.topK());
-    }
-
-    /** The query heads of one {@link #decodeLayer}, claimed one at a time by whichever thread comes; the caller waits for the last. */
-    private static final class LayerWork implements Runnable {
-        private final KvSession session;
-        private final int layer;
-        private final float[][] queries;
-        private final int budget;
-        private final AttendResult[] results;
-        private final Thread caller;
-        private final AtomicInteger next = new AtomicInteger();
-        private final AtomicInteger left;
-        private volatile Throwable failure;
-
-        LayerWork(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results, Thread caller) {
-            this.session = session;
-            this.layer = layer;
-            this.queries = queries;
-            this.budget = budget;
-            this.results = results;
-            this.caller = caller;
-            this.left = new AtomicInteger(queries.length);
-        }
-
-        @Override
-        public void run() {
-            for (int q; (q = next.getAndIncrement()) < queries.length; ) {
-                try {
-                    results[q] = session.answer(layer, q, queries[q], session.config.topK(), session.budgetOf(layer, q, budget));
-                } catch (Throwable t) {
-                    if (failure == null) {
-                        failure = t;
-                    }
-                } finally {
-                    if (left.decrementAndGet() == 0) {
-                        LockSupport.unpark(caller);
-                    }
-                }
-            }
-        }
-
-        /** Waits until every query head is answered (helpers may still be finishing theirs), then rethrows the first failure. */
-        void await() {
-            boolean interrupted = false;
-            while (left.get() > 0) {
-                LockSupport.park(this);
-                interrupted |= Thread.interrupted();
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            Throwable t = failure;
-            if (t instanceof RuntimeException e) {
-                throw e;
-            }
-            if (t instanceof Error e) {
-                throw e;
-            }
-            if (t != null) {
-                throw new IllegalStateException(t);
-            }
-        }
     }
 
     /**
@@ -471,13 +280,7 @@ public final class KvSession implements AutoCloseable {
     /** The same, retrieving {@code k} keys instead of the configured {@code topK}. */
     public AttendResult attend(int layer, int queryHead, float[] query, int k, int budget) {
         AttendResult result = answer(layer, queryHead, query, k, budget);
-        ArrayDeque<HeadQuery> seen = recent[layer];
-        synchronized (seen) {
-            if (seen.size() == RECENT_QUERIES) {
-                seen.removeFirst();
-            }
-            seen.addLast(new HeadQuery(queryHead, query.clone()));
-        }
+        recent.add(layer, queryHead, query);
         return result;
     }
 
@@ -490,9 +293,7 @@ public final class KvSession implements AutoCloseable {
         if (layer < 0 || layer >= config.layers()) {
             throw new IllegalArgumentException("layer " + layer + " is outside [0, " + config.layers() + ")");
         }
-        synchronized (recent[layer]) {
-            return List.copyOf(recent[layer]);
-        }
+        return recent.of(layer);
     }
 
     /**
@@ -503,7 +304,7 @@ public final class KvSession implements AutoCloseable {
     public AccuracyCheck checkAccuracy(int layer, int queryHead, float[] query, int budget) {
         AttendResult got = answer(layer, queryHead, query, config.topK(), budget);
         AttendResult exact = attendExact(layer, queryHead, query);
-        KvHead h = readable(layer, kvHeadOf(queryHead));
+        KvHead h = heads.orBlank(layer, kvHeadOf(queryHead));
         int n = (int) exact.stats().keysScanned(); // (a token appended between the two answers counts as used)
         int[] truth = scorer.topK(new float[][] {query}, h.keys(), Math.min(config.topK(), n)).get(0).ids();
         double recall;
@@ -511,16 +312,7 @@ public final class KvSession implements AutoCloseable {
             recall = 1; // every key was used
         } else {
             int sinks = Math.min(config.sinkTokens(), n);
-            int upTo = n - got.stats().staticKeys() + sinks; // the static set: [0, sinks) and [upTo, n)
-            Set<Integer> used = new HashSet<>();
-            for (int p : got.retrieved()) {
-                used.add(p);
-            }
-            int hits = 0;
-            for (int t : truth) {
-                hits += t < sinks || t >= upTo || used.contains(t) ? 1 : 0;
-            }
-            recall = truth.length == 0 ? 1 : (double) hits / truth.length;
+            recall = AttentionAccuracy.keyRecall(truth, got.retrieved(), sinks, n - got.stats().staticKeys() + sinks);
         }
         return new AccuracyCheck(queryHead, AttentionAccuracy.relativeError(got.output(), exact.output()),
                 AttentionAccuracy.massKept(got.logSumExp(), exact.logSumExp()), recall, got.stats(), exact.stats().micros());
@@ -541,19 +333,19 @@ public final class KvSession implements AutoCloseable {
             throw new IllegalArgumentException("k must be >= 1, got " + k);
         }
         int kvHead = kvHeadOf(queryHead);
-        checkQuery("query", query);
+        inputs.checkQuery("query", query);
         if (budget < 1) {
             throw new IllegalArgumentException("budget must be >= 1, got " + budget);
         }
-        return finite(layer, queryHead, readable(layer, kvHead).answer(queryHead, query, k, budget));
+        return KvInputs.finite(layer, queryHead, heads.orBlank(layer, kvHead).answer(queryHead, query, k, budget));
     }
 
     /** Exact attention over every key of the query head's KV head (the reference for accuracy). */
     public AttendResult attendExact(int layer, int queryHead, float[] query) {
         int kvHead = kvHeadOf(queryHead);
-        checkQuery("query", query);
+        inputs.checkQuery("query", query);
         try {
-            return finite(layer, queryHead, readable(layer, kvHead).answerExact(query));
+            return KvInputs.finite(layer, queryHead, heads.orBlank(layer, kvHead).answerExact(query));
         } catch (IllegalStateException e) {
             throw new IllegalStateException("KV head " + layer + "/" + kvHead + " " + e.getMessage(), e);
         }
@@ -561,12 +353,12 @@ public final class KvSession implements AutoCloseable {
 
     /** The state of a KV head's index. */
     public IndexState indexState(int layer, int kvHead) {
-        return orBlank(layer, kvHead).indexState();
+        return heads.orBlank(layer, kvHead).indexState();
     }
 
     /** How a KV head attends: its policy and, for an automatic one, what the prefill measured; what it holds. */
     public PolicyState policyState(int layer, int kvHead) {
-        return orBlank(layer, kvHead).policyState();
+        return heads.orBlank(layer, kvHead).policyState();
     }
 
     /**
@@ -599,7 +391,7 @@ public final class KvSession implements AutoCloseable {
      */
     public long memoryBytes() {
         long bytes = KvSessionLimits.fixedBytes(config);
-        for (KvHead h : madeHeads()) {
+        for (KvHead h : heads.made()) {
             bytes += h.memoryBytes(KvSessionLimits.queryBytes(config));
         }
         return bytes;
@@ -607,7 +399,7 @@ public final class KvSession implements AutoCloseable {
 
     /** Bytes charged against the limits ({@link KvSessionLimits}): what the session may still grow to is their limit less this. */
     public long chargedBytes() {
-        return charged.get();
+        return charges.charged();
     }
 
     /** The limits this session follows. */
@@ -622,169 +414,39 @@ public final class KvSession implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (closed.getAndSet(true)) {
+        if (!charges.close()) {
             return;
         }
         // A write charges under its head's monitor and checks `closed` there: once each monitor has been taken, no write is
         // under way and none can charge again, so what is released below is exactly what this session holds. (A head made
         // after this pass sees `closed` set: it was set before the pass read the head's slot.)
-        for (KvHead h : madeHeads()) {
+        for (KvHead h : heads.made()) {
             synchronized (h) { // waits for the write that holds it, if any
-                assert closed.get();
+                assert charges.closed();
             }
         }
-        if (budget != null) {
-            budget.release(charged.get());
-        }
-        KvJournal j = journal;
-        if (j != null) {
-            try {
-                j.close();
-            } catch (IOException e) {
-                // Every acknowledged write was forced already; what can fail is the cut of a write that failed (KvJournal).
-                System.getLogger(KvSession.class.getName()).log(System.Logger.Level.ERROR,
-                        "KV session " + ResourceId.shown(id) + ": its journal did not close cleanly: " + e.getMessage(), e);
-            }
-        }
-        for (KvHead h : madeHeads()) {
+        charges.releaseAll();
+        writeAhead.close();
+        for (KvHead h : heads.made()) {
             h.close();
         }
     }
 
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     // ------------------------------------------------------------------ internals
 
-    /** A journal write; it must reach the disk before the session changes (write-ahead). */
-    private interface JournalWrite {
-        void write(KvJournal journal) throws IOException;
-    }
-
-    /**
-     * Journals a write whose {@code bytes} are reserved already ({@link #charge}): on failure they are given back and
-     * nothing changes. A full disk is an {@link UncheckedIOException} caused by a
-     * {@link StorageErrors.StorageFullException}; any other I/O failure an {@link UncheckedIOException} caused by it.
-     */
-    private void log(JournalWrite write, long bytes) {
-        KvJournal j = journal;
-        try {
-            if (j != null) {
-                write.write(j);
-            }
-        } catch (IOException e) {
-            uncharge(bytes);
-            if (StorageErrors.isDiskFull(e)) {
-                String m = "KV session " + ResourceId.shown(id) + ": the disk is full, the write was not journaled and nothing changed";
-                throw new UncheckedIOException(m, new StorageErrors.StorageFullException(m, e));
-            }
-            throw new UncheckedIOException("KV session " + ResourceId.shown(id) + ": cannot journal the write (" + e
-                    + "), nothing changed", e);
-        } catch (RuntimeException | Error e) {
-            uncharge(bytes);
-            throw e;
-        }
-    }
-
-    /**
-     * Reserves what a write of {@code rows} tokens from {@code position} (and {@code queries} kept prefill queries) costs,
-     * under h's monitor, or refuses it with a {@link KvLimitException} (a closed session with a
-     * {@link KvSessionClosedException}); returns the bytes reserved.
-     */
-    private long charge(KvHead h, int position, int rows, int queries) {
-        if (closed.get()) { // under h's monitor: close() releases the charges only after it has held every head's
-            throw new KvSessionClosedException(id);
-        }
-        if ((long) position + rows > limits.maxTokensPerHead()) {
-            throw new KvLimitException(KvLimitException.Scope.SESSION, KvSessionLimits.KEY_MAX_TOKENS_PER_HEAD, limits.maxTokensPerHead(),
-                    "KV session " + ResourceId.shown(id) + ": " + rows + " tokens from position " + position + " would pass the tokens a head may hold");
-        }
-        long bytes = rows * KvSessionLimits.tokenBytes(config) + queries * KvSessionLimits.queryBytes(config)
-                + (h.charged() ? 0 : KvSessionLimits.HEAD_OVERHEAD_BYTES);
-        long now;
-        do {
-            now = charged.get();
-            if (now + bytes > limits.maxSessionBytes()) {
-                throw new KvLimitException(KvLimitException.Scope.SESSION, KvSessionLimits.KEY_MAX_SESSION_BYTES, limits.maxSessionBytes(),
-                        "KV session " + ResourceId.shown(id) + " holds " + now + " bytes; this write of " + bytes + " more would pass its limit");
-            }
-        } while (!charged.compareAndSet(now, now + bytes));
-        if (budget != null && !budget.reserve(bytes)) {
-            charged.addAndGet(-bytes);
-            throw new KvLimitException(KvLimitException.Scope.STORE, KvSessionLimits.KEY_MAX_TOTAL_BYTES, limits.maxTotalBytes(),
-                    "the KV sessions held are too large for a write of " + bytes + " more bytes (to KV session " + ResourceId.shown(id) + ")");
-        }
-        return bytes;
-    }
-
-    private void uncharge(long bytes) {
-        charged.addAndGet(-bytes);
-        if (budget != null) {
-            budget.release(bytes);
-        }
-    }
-
     /** The largest norm of a key or query: {@code sqrt(MAX_SCORE / scale)} (106,400 at the scale 1/sqrt(128), 31,623 at the scale 1). */
     public double maxNorm() {
-        return Math.sqrt(MAX_SCORE / config.scale());
-    }
-
-    /** A key or value: finite; a key's norm at most {@link #maxNorm()}, a value's components at most {@link #MAX_ABS_VALUE} (float16: 65504). */
-    private void checkStored(String what, float[] v) {
-        VectorChecks.checkVector(what, v, config.headDim());
-        double max = config.storage() == Precision.FLOAT16 ? FLOAT16_MAX : MAX_ABS_VALUE;
-        for (int c = 0; c < v.length; c++) {
-            if (Math.abs(v[c]) > max) {
-                throw new IllegalArgumentException(what + " holds " + v[c] + " at component " + c + ": components must be within +-"
-                        + (config.storage() == Precision.FLOAT16 ? "65504 (float16 storage)" : "1e9"));
-            }
-        }
-        if (what.startsWith("key")) {
-            checkNorm(what, v);
-        }
-    }
-
-    /** A query: finite, its norm at most {@link #maxNorm()}. */
-    private void checkQuery(String what, float[] v) {
-        VectorChecks.checkVector(what, v, config.headDim());
-        checkNorm(what, v);
-    }
-
-    private void checkNorm(String what, float[] v) {
-        double sq = 0;
-        for (float x : v) {
-            sq += (double) x * x;
-        }
-        double norm = Math.sqrt(sq);
-        if (norm > maxNorm()) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s has norm %.4g, over %.4g = sqrt(1e9 / scale): "
-                    + "keys and queries that large make scores over 1e9, which float32 attention cannot weigh (NaN answers)", what, norm, maxNorm()));
-        }
-    }
-
-    /**
-     * The answer, checked: an output or log-sum-exp that is not finite is an {@link ArithmeticException}, never served.
-     * The one exception: a head with no tokens answers zeros with a log-sum-exp of -infinity (no mass at all).
-     */
-    private static AttendResult finite(int layer, int queryHead, AttendResult r) {
-        boolean ok = !Double.isNaN(r.logSumExp()) && r.logSumExp() != Double.POSITIVE_INFINITY
-                && (r.logSumExp() != Double.NEGATIVE_INFINITY || r.stats().keysScanned() == 0);
-        for (float x : r.output()) {
-            ok &= Float.isFinite(x);
-        }
-        if (!ok) {
-            throw new ArithmeticException("attention of layer " + layer + ", query head " + queryHead + " is not finite (log-sum-exp "
-                    + r.logSumExp() + "): the scores overflowed; nothing is answered");
-        }
-        return r;
+        return inputs.maxNorm();
     }
 
     /** Makes every later prefill and append durable through {@code j} (after its replay). */
     void attachJournal(KvJournal j) {
-        this.journal = j;
+        writeAhead.attach(j);
     }
 
     KvJournal journal() {
-        return journal;
+        return writeAhead.journal();
     }
 
     /**
@@ -794,7 +456,7 @@ public final class KvSession implements AutoCloseable {
     void holdBuilds(boolean hold) {
         buildsHeld = hold;
         if (!hold) {
-            for (KvHead h : madeHeads()) {
+            for (KvHead h : heads.made()) {
                 startDueWork(h);
             }
         }
@@ -806,43 +468,10 @@ public final class KvSession implements AutoCloseable {
         }
     }
 
-    private void checkPosition(KvHead h, int position) {
+    private static void checkPosition(KvHead h, int position) {
         if (position != h.size()) {
             throw new IllegalArgumentException("position " + position + " is out of order: the next position is " + h.size());
         }
-    }
-
-    /** The head's state, or null when it was never written; checks the layer and head. */
-    private KvHead existing(int layer, int kvHead) {
-        if (layer < 0 || layer >= config.layers()) {
-            throw new IllegalArgumentException("layer " + layer + " is not in [0, " + config.layers() + ")");
-        }
-        if (kvHead < 0 || kvHead >= config.kvHeads()) {
-            throw new IllegalArgumentException("KV head " + kvHead + " is not in [0, " + config.kvHeads() + ")");
-        }
-        return heads.get(layer * config.kvHeads() + kvHead);
-    }
-
-    /** The head's state, made at its first write. */
-    private KvHead forWrite(int layer, int kvHead) {
-        KvHead h = existing(layer, kvHead);
-        if (h != null) {
-            return h;
-        }
-        KvHead made = newHead(layer, kvHead);
-        int i = layer * config.kvHeads() + kvHead;
-        return heads.compareAndSet(i, null, made) ? made : heads.get(i);
-    }
-
-    /** The head's state for a report; a head never written reports as a blank one (not kept). */
-    private KvHead orBlank(int layer, int kvHead) {
-        KvHead h = existing(layer, kvHead);
-        return h != null ? h : newHead(layer, kvHead);
-    }
-
-    /** The head's state for an answer; a head never written answers as a blank one (no tokens, not kept). */
-    private KvHead readable(int layer, int kvHead) {
-        return orBlank(layer, kvHead);
     }
 
     private int kvHeadOf(int queryHead) {

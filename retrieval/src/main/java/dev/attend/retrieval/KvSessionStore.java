@@ -89,7 +89,7 @@ public final class KvSessionStore implements AutoCloseable {
     private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
     private final Map<String, Unloaded> unloaded = new ConcurrentHashMap<>();
     private final AtomicLong total = new AtomicLong();
-    private final KvSession.Budget budget = new KvSession.Budget() {
+    private final SessionCharges.Budget budget = new SessionCharges.Budget() {
         @Override
         public boolean reserve(long bytes) {
             long now;

@@ -1,5 +1,8 @@
 package dev.attend.retrieval.policy;
 
+import java.util.HashSet;
+import java.util.Set;
+
 /** How close an attention answer is to full attention: the measures the benchmark and the demo report. */
 public final class AttentionAccuracy {
 
@@ -42,5 +45,21 @@ public final class AttentionAccuracy {
             }
         }
         return (double) hits / truth.length;
+    }
+
+    /**
+     * The share of the true top keys {@code truth} an answer used: in its static set (positions below {@code sinks} or
+     * from {@code staticFrom} on) or {@code retrieved}; 1 without any.
+     */
+    public static double keyRecall(int[] truth, int[] retrieved, int sinks, int staticFrom) {
+        Set<Integer> used = new HashSet<>();
+        for (int p : retrieved) {
+            used.add(p);
+        }
+        int hits = 0;
+        for (int t : truth) {
+            hits += t < sinks || t >= staticFrom || used.contains(t) ? 1 : 0;
+        }
+        return truth.length == 0 ? 1 : (double) hits / truth.length;
     }
 }
