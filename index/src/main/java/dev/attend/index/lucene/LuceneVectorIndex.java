@@ -1,12 +1,11 @@
 package dev.attend.index.lucene;
 
+import dev.attend.index.AbstractVectorIndex;
 import dev.attend.index.IndexFiles;
 import dev.attend.index.SearchResult;
 import dev.attend.index.SearchStats;
 import dev.attend.index.Similarity;
-import dev.attend.index.SimilarityEncoding;
 import dev.attend.index.VectorChecks;
-import dev.attend.index.VectorIndex;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
@@ -122,7 +121,7 @@ import org.apache.lucene.util.quantization.QuantizedByteVectorValues.ScalarEncod
  * {@link #close} (it rolls the writer back), as with every index; an index created but never saved leaves
  * nothing behind.
  */
-public final class LuceneVectorIndex implements VectorIndex {
+public final class LuceneVectorIndex extends AbstractVectorIndex {
 
     static final String TYPE = "lucene";
     static final String VECTOR_FIELD = "vector";
@@ -196,7 +195,6 @@ public final class LuceneVectorIndex implements VectorIndex {
         }
     }
 
-    private final SimilarityEncoding encoding;
     private final Options options;
     private final VectorSimilarityFunction function;
     /** The directory this index is saved to by a plain commit (null in memory). */
@@ -212,14 +210,10 @@ public final class LuceneVectorIndex implements VectorIndex {
     private volatile long refreshedWrites;
     /** Whether {@code CURRENT} in {@code home} names {@code folder} (false for a created index until its first save). */
     private boolean referenced;
-    private volatile boolean closed;
 
     private LuceneVectorIndex(int dim, Similarity similarity, Options options, Path home, String folder,
                               Directory directory, boolean create, boolean referenced) throws IOException {
-        if (dim < 1) {
-            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
-        }
-        this.encoding = new SimilarityEncoding(Objects.requireNonNull(similarity, "similarity"), dim);
+        super(dim, similarity);
         this.options = Objects.requireNonNull(options, "options");
         this.function = switch (similarity) {
             case DOT_PRODUCT -> VectorSimilarityFunction.MAXIMUM_INNER_PRODUCT;
@@ -273,9 +267,7 @@ public final class LuceneVectorIndex implements VectorIndex {
      * held before stays readable there until the first {@code save(dir)} replaces it.
      */
     public static LuceneVectorIndex create(Path dir, int dim, Similarity similarity, Options options) throws IOException {
-        if (dim < 1) {
-            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
-        }
+        VectorChecks.checkDimension(dim);
         Objects.requireNonNull(similarity, "similarity");
         Objects.requireNonNull(options, "options");
         Path root = dir.toAbsolutePath().normalize();
@@ -344,16 +336,6 @@ public final class LuceneVectorIndex implements VectorIndex {
         }
     }
 
-    @Override
-    public int dim() {
-        return encoding.dim();
-    }
-
-    @Override
-    public Similarity similarity() {
-        return encoding.similarity();
-    }
-
     public Options options() {
         return options;
     }
@@ -369,18 +351,18 @@ public final class LuceneVectorIndex implements VectorIndex {
     }
 
 
+    /** Unit vectors for cosine (searched by Lucene's {@code DOT_PRODUCT}); others as given. */
     @Override
-    public synchronized void addAll(long[] batchIds, float[][] vectors) {
-        ensureOpen();
-        VectorChecks.checkBatch(batchIds, vectors, dim());
+    protected float[] storedForm(float[] vector) {
+        return unitIfCosine(vector);
+    }
+
+    @Override
+    protected void addChecked(long[] batchIds, float[][] stored) {
         List<Document> docs = new ArrayList<>(batchIds.length);
         for (int i = 0; i < batchIds.length; i++) {
-            if (ids.contains(batchIds[i])) {
-                throw new IllegalArgumentException("id " + batchIds[i] + " is already in the index");
-            }
-            float[] stored = similarity() == Similarity.COSINE ? encoding.encodeVector(vectors[i]) : vectors[i].clone();
             Document doc = new Document();
-            doc.add(new KnnFloatVectorField(VECTOR_FIELD, stored, function));
+            doc.add(new KnnFloatVectorField(VECTOR_FIELD, stored[i], function));
             doc.add(new LongPoint(ID_FIELD, batchIds[i]));
             doc.add(new NumericDocValuesField(ID_FIELD, batchIds[i]));
             docs.add(doc);
@@ -411,11 +393,7 @@ public final class LuceneVectorIndex implements VectorIndex {
     }
 
     @Override
-    public synchronized void remove(long id) {
-        ensureOpen();
-        if (!ids.contains(id)) {
-            throw new IllegalArgumentException("id " + id + " is not in the index");
-        }
+    protected void removeChecked(long id) {
         try {
             writer.deleteDocuments(LongPoint.newExactQuery(ID_FIELD, id));
         } catch (IOException e) {
@@ -499,12 +477,10 @@ public final class LuceneVectorIndex implements VectorIndex {
     }
 
     @Override
-    public SearchResult search(float[] query, int k, int budget) {
-        VectorChecks.checkSearch(query, dim(), k, budget);
-        ensureOpen();
+    protected SearchResult searchChecked(float[] query, int k, int budget) {
         long start = System.nanoTime();
         refreshIfStale();
-        float[] q = similarity() == Similarity.COSINE ? encoding.encodeQuery(query) : query;
+        float[] q = unitQueryIfCosine(query);
         IndexSearcher searcher = acquire();
         try {
             List<LeafReaderContext> leaves = new ArrayList<>();
@@ -653,9 +629,7 @@ public final class LuceneVectorIndex implements VectorIndex {
     }
 
     private Properties meta(String folderName) {
-        Properties meta = new Properties();
-        meta.setProperty("dim", Integer.toString(dim()));
-        meta.setProperty("similarity", similarity().name());
+        Properties meta = newMeta();
         meta.setProperty("m", Integer.toString(options.m()));
         meta.setProperty("beamWidth", Integer.toString(options.beamWidth()));
         meta.setProperty("quantization", options.quantization().name());
@@ -763,18 +737,11 @@ public final class LuceneVectorIndex implements VectorIndex {
         return bytes;
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("the index is closed");
-        }
-    }
-
     @Override
     public synchronized void close() {
-        if (closed) {
+        if (!markClosed()) {
             return;
         }
-        closed = true;
         IOException failure = null;
         try {
             searchers.close();
