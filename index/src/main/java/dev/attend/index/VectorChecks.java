@@ -21,11 +21,16 @@ public final class VectorChecks {
 
     public static void checkSearch(float[] query, int dim, int k, int budget) {
         checkVector("query", query, dim);
-        if (k < 1) {
-            throw new IllegalArgumentException("k must be >= 1, got " + k);
-        }
+        checkK(k);
         if (budget < 1) {
             throw new IllegalArgumentException("budget must be >= 1 distance computation, got " + budget);
+        }
+    }
+
+    /** The number of results a search asks for. */
+    public static void checkK(int k) {
+        if (k < 1) {
+            throw new IllegalArgumentException("k must be >= 1, got " + k);
         }
     }
 
