@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -22,11 +23,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * compacted (once a quarter of the rows are removed). The scorer is shared, not owned: closing the
  * index does not close it.
  */
-public final class FlatIndex implements VectorIndex {
+public final class FlatIndex extends AbstractVectorIndex {
 
     static final String TYPE = "flat";
 
-    private final SimilarityEncoding encoding;
     private final Scorer scorer;
     private volatile Rows rows;
 
@@ -60,22 +60,9 @@ public final class FlatIndex implements VectorIndex {
     }
 
     public FlatIndex(int dim, Similarity similarity, Scorer scorer) {
-        if (dim < 1) {
-            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
-        }
-        this.encoding = new SimilarityEncoding(java.util.Objects.requireNonNull(similarity, "similarity"), dim);
-        this.scorer = java.util.Objects.requireNonNull(scorer, "scorer");
-        this.rows = new Rows(encoding.storedDim());
-    }
-
-    @Override
-    public int dim() {
-        return encoding.dim();
-    }
-
-    @Override
-    public Similarity similarity() {
-        return encoding.similarity();
+        super(dim, similarity);
+        this.scorer = Objects.requireNonNull(scorer, "scorer");
+        this.rows = new Rows(encoding().storedDim());
     }
 
     @Override
@@ -86,28 +73,17 @@ public final class FlatIndex implements VectorIndex {
 
 
     @Override
-    public synchronized void addAll(long[] ids, float[][] vectors) {
-        VectorChecks.checkBatch(ids, vectors, dim());
+    protected void addChecked(long[] ids, float[][] encoded) {
         Rows r = rows;
-        float[][] encoded = new float[vectors.length][];
-        for (int i = 0; i < ids.length; i++) {
-            if (r.rowOf.containsKey(ids[i])) {
-                throw new IllegalArgumentException("id " + ids[i] + " is already in the index");
-            }
-            encoded[i] = encoding.encodeVector(vectors[i]);
-        }
         for (int i = 0; i < ids.length; i++) {
             r.append(ids[i], encoded[i]);
         }
     }
 
     @Override
-    public synchronized void remove(long id) {
+    protected void removeChecked(long id) {
         Rows r = rows;
-        Integer row = r.rowOf.remove(id);
-        if (row == null) {
-            throw new IllegalArgumentException("id " + id + " is not in the index");
-        }
+        int row = r.rowOf.remove(id);
         synchronized (r.removed) {
             r.removed.set(row);
         }
@@ -118,8 +94,8 @@ public final class FlatIndex implements VectorIndex {
     }
 
     private void compact(Rows r) {
-        Rows fresh = new Rows(encoding.storedDim());
-        float[] row = new float[encoding.storedDim()];
+        Rows fresh = new Rows(encoding().storedDim());
+        float[] row = new float[encoding().storedDim()];
         for (int i = 0, n = r.store.size(); i < n; i++) {
             if (!r.isRemoved(i)) {
                 r.store.readRow(i, row);
@@ -135,13 +111,12 @@ public final class FlatIndex implements VectorIndex {
     }
 
     @Override
-    public SearchResult search(float[] query, int k, int budget) {
-        VectorChecks.checkSearch(query, dim(), k, budget);
+    protected SearchResult searchChecked(float[] query, int k, int budget) {
         long start = System.nanoTime();
         Rows r = rows;
         int n = r.store.size();
         int removed = r.removedCount;
-        float[] q = encoding.encodeQuery(query);
+        float[] q = encoding().encodeQuery(query);
         // Ask for enough extra rows that k live ones remain after skipping removed rows.
         TopK top = scorer.topK(new float[][] {q}, r.store, Math.min(n, k + removed)).get(0);
         long[] ids = new long[Math.min(k, top.size())];
@@ -152,7 +127,7 @@ public final class FlatIndex implements VectorIndex {
             int row = top.ids()[i];
             if (!r.isRemoved(row)) {
                 ids[found] = rowIds[row];
-                scores[found] = encoding.decodeScore(top.scores()[i], query);
+                scores[found] = encoding().decodeScore(top.scores()[i], query);
                 found++;
             }
         }
@@ -164,11 +139,9 @@ public final class FlatIndex implements VectorIndex {
     public synchronized void save(Path dir) throws IOException {
         Rows r = rows;
         int n = r.store.size();
-        Properties meta = new Properties();
-        meta.setProperty("dim", Integer.toString(dim()));
-        meta.setProperty("similarity", similarity().name());
+        Properties meta = newMeta();
         meta.setProperty("count", Integer.toString(size()));
-        int storedDim = encoding.storedDim();
+        int storedDim = encoding().storedDim();
         IndexFiles.commit(dir, TYPE, meta, Map.of("vectors", out -> {
             float[] row = new float[storedDim];
             for (int i = 0; i < n; i++) {
@@ -190,7 +163,7 @@ public final class FlatIndex implements VectorIndex {
         Similarity similarity = Similarity.valueOf(g.require("similarity"));
         int count = Integer.parseInt(g.require("count"));
         FlatIndex index = new FlatIndex(dim, similarity, scorer);
-        int storedDim = index.encoding.storedDim();
+        int storedDim = index.encoding().storedDim();
         try (DataInputStream in = g.read("vectors", (long) count * (8 + 4L * storedDim))) {
             float[] row = new float[storedDim];
             for (int i = 0; i < count; i++) {

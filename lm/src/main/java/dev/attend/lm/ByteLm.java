@@ -1,16 +1,20 @@
 package dev.attend.lm;
 
-import dev.attend.gpu.Simd;
-import dev.attend.gpu.VectorMath;
+import static dev.attend.lm.LmKernels.PAD;
+import static dev.attend.lm.LmKernels.matmul;
+import static dev.attend.lm.LmKernels.matvec;
+import static dev.attend.lm.LmKernels.rmsnormRows;
+import static dev.attend.lm.LmKernels.rope;
+import static dev.attend.lm.LmKernels.silu;
+import static dev.attend.lm.LmKernels.transposeInto;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The bytelm forward pass on the CPU, step for step as the model's {@code reference_forward.py}: token embedding;
@@ -25,16 +29,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class ByteLm {
 
-    private static final VectorSpecies<Float> F = Simd.FLOATS;
     /** Rows of one parallel task of the prefill's dense layers. */
     private static final int ROW_CHUNK = 64;
-    /** Output columns of a dense layer's weights kept hot in cache while a chunk's rows pass (a multiple of every column block). */
-    private static final int COL_BLOCK = 128;
-    /** Query positions and key positions per attention tile (multiples of 4 and of 2 vectors of 512 bits). */
-    private static final int Q_BLOCK = 64;
-    private static final int K_BLOCK = 256;
-    /** Floats added to the stride of transposed matrices (one cache line), against cache-set aliasing. */
-    private static final int PAD = 16;
 
     private final ByteLmConfig config;
     private final ByteLmWeights weights;
@@ -126,12 +122,12 @@ public final class ByteLm {
 
         /** The key of one KV head at one position. */
         public float[] key(int kvHead, int position) {
-            return java.util.Arrays.copyOfRange(keys, (position * kvHeads + kvHead) * headDim, (position * kvHeads + kvHead + 1) * headDim);
+            return Arrays.copyOfRange(keys, (position * kvHeads + kvHead) * headDim, (position * kvHeads + kvHead + 1) * headDim);
         }
 
         /** The query of query head {@code h} at {@code position}. */
         public float[] query(int h, int position) {
-            return java.util.Arrays.copyOfRange(queries, (position * heads + h) * headDim, (position * heads + h + 1) * headDim);
+            return Arrays.copyOfRange(queries, (position * heads + h) * headDim, (position * heads + h + 1) * headDim);
         }
 
         /**
@@ -144,7 +140,7 @@ public final class ByteLm {
             for (int t = 0; t < length; t++) {
                 for (int x = 0; x < g; x++) {
                     int h = kvHead * g + x;
-                    out[t * g + x] = java.util.Arrays.copyOfRange(queries, (t * heads + h) * headDim, (t * heads + h + 1) * headDim);
+                    out[t * g + x] = Arrays.copyOfRange(queries, (t * heads + h) * headDim, (t * heads + h + 1) * headDim);
                 }
             }
             return out;
@@ -163,7 +159,7 @@ public final class ByteLm {
         private float[][] rows(float[] a, int perToken, int which, int from, int to) {
             float[][] out = new float[to - from][];
             for (int t = from; t < to; t++) {
-                out[t - from] = java.util.Arrays.copyOfRange(a, (t * perToken + which) * headDim, (t * perToken + which + 1) * headDim);
+                out[t - from] = Arrays.copyOfRange(a, (t * perToken + which) * headDim, (t * perToken + which + 1) * headDim);
             }
             return out;
         }
@@ -216,7 +212,7 @@ public final class ByteLm {
             IntStream.range(0, chunks).parallel().forEach(c -> {
                 int r0 = c * ROW_CHUNK;
                 int rows = Math.min(ROW_CHUNK, T - r0);
-                float[] n = rmsnormRows(x, r0, rows, d, L.attnNorm);
+                float[] n = rmsnormRows(x, r0, rows, d, L.attnNorm, config.normEps());
                 int cols = qd + 2 * kd;
                 float[] qkv = matmul(n, rows, d, L.wqkvT, cols);
                 for (int r = 0; r < rows; r++) {
@@ -232,7 +228,7 @@ public final class ByteLm {
             });
             kvs.add(new LayerKv(T, H, KV, hd, q, k, v));
             long a0 = System.nanoTime();
-            float[] o = causalAttention(q, k, v, T);
+            float[] o = CausalAttention.compute(config, q, k, v, T);
             attentionNanos += System.nanoTime() - a0;
             // x += wo(o); x += ffn(x)
             IntStream.range(0, chunks).parallel().forEach(c -> {
@@ -244,7 +240,7 @@ public final class ByteLm {
                 for (int i = 0; i < rows * d; i++) {
                     x[r0 * d + i] += y[i];
                 }
-                float[] n = rmsnormRows(x, r0, rows, d, L.ffnNorm);
+                float[] n = rmsnormRows(x, r0, rows, d, L.ffnNorm, config.normEps());
                 int f = config.ffnHidden();
                 float[] h13 = matmul(n, rows, d, L.w13T, 2 * f);
                 float[] gate = new float[rows * f];
@@ -266,154 +262,15 @@ public final class ByteLm {
         IntStream.range(0, lchunks).parallel().forEach(c -> {
             int r0 = from + c * ROW_CHUNK;
             int rows = Math.min(ROW_CHUNK, T - r0);
-            float[] n = rmsnormRows(x, r0, rows, d, norm);
+            float[] n = rmsnormRows(x, r0, rows, d, norm, config.normEps());
             float[] lg = matmul(n, rows, d, headT, config.vocab());
             for (int r = 0; r < rows; r++) {
-                logits[r0 - from + r] = java.util.Arrays.copyOfRange(lg, r * config.vocab(), (r + 1) * config.vocab());
+                logits[r0 - from + r] = Arrays.copyOfRange(lg, r * config.vocab(), (r + 1) * config.vocab());
             }
         });
         return new Prefill(T, logits, List.copyOf(kvs), (System.nanoTime() - start) / 1e9, attentionNanos / 1e9);
     }
 
-    /**
-     * Full causal grouped-query attention of every position, as matrix products over tiles of {@link #Q_BLOCK} query
-     * positions (all the query heads of one KV head together) by {@link #K_BLOCK} keys, with an online softmax;
-     * tasks (KV head, query block) run on every core. Returns o {@code (T, heads, headDim)}.
-     */
-    private float[] causalAttention(float[] q, float[] k, float[] v, int T) {
-        int H = config.heads();
-        int KV = config.kvHeads();
-        int hd = config.headDim();
-        int g = config.group();
-        int tp = (T + K_BLOCK - 1) / K_BLOCK * K_BLOCK; // padded with zero keys and values, always masked
-        // Per KV head: the keys transposed, (headDim, tp), each row padded by one cache line: rows a power-of-two multiple of
-        // lines apart would all fall in a few cache sets, and a tile's 64 rows would evict each other.
-        int ks = tp + PAD;
-        float[][] kt = new float[KV][hd * ks];
-        float[][] vs = new float[KV][tp * hd]; // per KV head: the values, (tp, headDim)
-        for (int t = 0; t < T; t++) {
-            for (int kv = 0; kv < KV; kv++) {
-                int src = (t * KV + kv) * hd;
-                for (int c = 0; c < hd; c++) {
-                    kt[kv][c * ks + t] = k[src + c];
-                }
-                System.arraycopy(v, src, vs[kv], t * hd, hd);
-            }
-        }
-        float[] o = new float[T * H * hd];
-        int qBlocks = (T + Q_BLOCK - 1) / Q_BLOCK;
-        float scale = config.attentionScale();
-        // Largest blocks first: they are the longest tasks.
-        IntStream.range(0, qBlocks * KV).parallel().map(i -> qBlocks * KV - 1 - i).forEach(task -> {
-            int kvh = task % KV;
-            int qb = task / KV;
-            int s0 = qb * Q_BLOCK;
-            int s1 = Math.min(T, s0 + Q_BLOCK);
-            int rows = g * Q_BLOCK; // row r = x * Q_BLOCK + i: query head kvh * g + x at position s0 + i (padded past s1)
-            float[] packedQ = new float[rows * hd];
-            for (int x = 0; x < g; x++) {
-                int h = kvh * g + x;
-                for (int i = 0; i < s1 - s0; i++) {
-                    int r = x * Q_BLOCK + i;
-                    int base = r / 4 * 4 * hd + r % 4;
-                    int src = ((s0 + i) * H + h) * hd;
-                    for (int c = 0; c < hd; c++) {
-                        packedQ[base + c * 4] = q[src + c] * scale;
-                    }
-                }
-            }
-            float[] m = new float[rows];
-            java.util.Arrays.fill(m, Float.NEGATIVE_INFINITY);
-            float[] l = new float[rows];
-            float[] acc = new float[rows * hd];
-            float[] s = new float[rows * K_BLOCK];
-            float[] packedP = new float[rows * K_BLOCK];
-            float[] part = new float[4 * hd];
-            int end = Math.min(tp, (s1 + 31) / 32 * 32);
-            for (int k0 = 0; k0 < s1; k0 += K_BLOCK) {
-                int kb = Math.min(K_BLOCK, end - k0);
-                for (int rb = 0; rb < rows / 4; rb++) {
-                    VectorMath.fourRowsTimes(packedQ, rb * 4 * hd, hd, kt[kvh], k0, ks, kb, s, rb * 4 * K_BLOCK, K_BLOCK);
-                }
-                boolean diagonal = k0 + kb - 1 > s0;
-                for (int r = 0; r < rows; r++) {
-                    int pos = s0 + r % Q_BLOCK;
-                    int so = r * K_BLOCK;
-                    if (diagonal) {
-                        for (int j = Math.max(0, pos + 1 - k0); j < kb; j++) {
-                            s[so + j] = Float.NEGATIVE_INFINITY;
-                        }
-                    }
-                    float mx = rowMax(s, so, kb);
-                    float mNew = Math.max(m[r], mx);
-                    float corr = m[r] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m[r] - mNew);
-                    float sum = expShift(s, so, kb, mNew);
-                    l[r] = l[r] * corr + sum;
-                    m[r] = mNew;
-                    if (corr != 1f) {
-                        for (int c = 0; c < hd; c++) {
-                            acc[r * hd + c] *= corr;
-                        }
-                    }
-                    int base = r / 4 * 4 * kb + r % 4;
-                    for (int j = 0; j < kb; j++) {
-                        packedP[base + j * 4] = s[so + j];
-                    }
-                }
-                for (int rb = 0; rb < rows / 4; rb++) {
-                    VectorMath.fourRowsTimes(packedP, rb * 4 * kb, kb, vs[kvh], k0 * hd, hd, hd, part, 0, hd);
-                    int a0 = rb * 4 * hd;
-                    for (int c = 0; c < 4 * hd; c++) {
-                        acc[a0 + c] += part[c];
-                    }
-                }
-            }
-            for (int x = 0; x < g; x++) {
-                int h = kvh * g + x;
-                for (int i = 0; i < s1 - s0; i++) {
-                    int r = x * Q_BLOCK + i;
-                    float inv = 1f / l[r];
-                    int dst = ((s0 + i) * H + h) * hd;
-                    for (int c = 0; c < hd; c++) {
-                        o[dst + c] = acc[r * hd + c] * inv;
-                    }
-                }
-            }
-        });
-        return o;
-    }
-
-    private static float rowMax(float[] s, int off, int n) {
-        int i = 0;
-        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (; i <= n - F.length(); i += F.length()) {
-            mv = mv.max(FloatVector.fromArray(F, s, off + i));
-        }
-        float mx = mv.reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) {
-            mx = Math.max(mx, s[off + i]);
-        }
-        return mx;
-    }
-
-    /** s[i] = exp(s[i] - shift) over the row; returns their sum. */
-    private static float expShift(float[] s, int off, int n, float shift) {
-        int i = 0;
-        FloatVector sv = FloatVector.zero(F);
-        FloatVector sh = FloatVector.broadcast(F, shift);
-        for (; i <= n - F.length(); i += F.length()) {
-            FloatVector e = FloatVector.fromArray(F, s, off + i).sub(sh).lanewise(VectorOperators.EXP);
-            e.intoArray(s, off + i);
-            sv = sv.add(e);
-        }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            float e = (float) Math.exp(s[off + i] - shift);
-            s[off + i] = e;
-            sum += e;
-        }
-        return sum;
-    }
 
     // ------------------------------------------------------------------ decode
 
@@ -427,13 +284,13 @@ public final class ByteLm {
         int H = config.heads();
         int KV = config.kvHeads();
         int hd = config.headDim();
-        float[] x = java.util.Arrays.copyOfRange(emb, (token & 0xff) * d, (token & 0xff) * d + d);
+        float[] x = Arrays.copyOfRange(emb, (token & 0xff) * d, (token & 0xff) * d + d);
         float[] cos = new float[hd / 2];
         float[] sin = new float[hd / 2];
         ropeTable(position, cos, sin);
         for (int li = 0; li < layers.length; li++) {
             Layer L = layers[li];
-            float[] n = rmsnormRows(x, 0, 1, d, L.attnNorm);
+            float[] n = rmsnormRows(x, 0, 1, d, L.attnNorm, config.normEps());
             float[] q = matvec(L.wq, H * hd, d, n);
             float[] k = matvec(L.wk, KV * hd, d, n);
             float[] v = matvec(L.wv, KV * hd, d, n);
@@ -445,7 +302,7 @@ public final class ByteLm {
             }
             for (int g = 0; g < KV; g++) {
                 rope(k, g * hd, cos, sin, ks[g], 0);
-                vs[g] = java.util.Arrays.copyOfRange(v, g * hd, (g + 1) * hd);
+                vs[g] = Arrays.copyOfRange(v, g * hd, (g + 1) * hd);
             }
             float[][] out = attention.attend(li, position, ks, vs, qs);
             if (out.length != H) {
@@ -459,7 +316,7 @@ public final class ByteLm {
             for (int i = 0; i < d; i++) {
                 x[i] += y[i];
             }
-            float[] n2 = rmsnormRows(x, 0, 1, d, L.ffnNorm);
+            float[] n2 = rmsnormRows(x, 0, 1, d, L.ffnNorm, config.normEps());
             int f = config.ffnHidden();
             float[] a = matvec(L.w1, f, d, n2);
             float[] b = matvec(L.w3, f, d, n2);
@@ -471,7 +328,7 @@ public final class ByteLm {
                 x[i] += z[i];
             }
         }
-        return matvec(head, config.vocab(), d, rmsnormRows(x, 0, 1, d, norm));
+        return matvec(head, config.vocab(), d, rmsnormRows(x, 0, 1, d, norm, config.normEps()));
     }
 
     /** log2 of the softmax probability of {@code target} under {@code logits}. */
@@ -514,91 +371,12 @@ public final class ByteLm {
         return best;
     }
 
-    // ------------------------------------------------------------------ kernels
-
     /** cos/sin of position {@code pos} for each pair: angles in float64, rounded to float32. */
     private void ropeTable(int pos, float[] cos, float[] sin) {
         for (int j = 0; j < cos.length; j++) {
             double ang = (double) pos * invFreq[j];
             cos[j] = (float) Math.cos(ang);
             sin[j] = (float) Math.sin(ang);
-        }
-    }
-
-    /** Rotates the pairs of one head vector at {@code src[from..]} into {@code dst[to..]}. */
-    private static void rope(float[] src, int from, float[] cos, float[] sin, float[] dst, int to) {
-        for (int j = 0; j < cos.length; j++) {
-            float x1 = src[from + 2 * j];
-            float x2 = src[from + 2 * j + 1];
-            float a = x1 * cos[j];
-            float b = x2 * sin[j];
-            float c = x1 * sin[j];
-            float e = x2 * cos[j];
-            dst[to + 2 * j] = a - b;
-            dst[to + 2 * j + 1] = c + e;
-        }
-    }
-
-    private static float silu(float a) {
-        return a / (1f + (float) Math.exp(-a));
-    }
-
-    /** RMSNorm of {@code rows} rows of {@code x} from row {@code r0}: {@code x / sqrt(mean(x^2) + eps) * w}. */
-    private float[] rmsnormRows(float[] x, int r0, int rows, int d, float[] w) {
-        float[] out = new float[rows * d];
-        for (int r = 0; r < rows; r++) {
-            int o = (r0 + r) * d;
-            double ss = 0;
-            for (int i = 0; i < d; i++) {
-                ss += (double) x[o + i] * x[o + i];
-            }
-            float ms = (float) (ss / d);
-            float root = (float) Math.sqrt(ms + (float) config.normEps());
-            for (int i = 0; i < d; i++) {
-                out[r * d + i] = x[o + i] / root * w[i];
-            }
-        }
-        return out;
-    }
-
-    /**
-     * {@code a (rows, inner) @ bT (inner, cols)}, four rows at a time, {@link #COL_BLOCK} columns of bT at a time; bT's rows
-     * are {@code cols + PAD} floats apart.
-     */
-    private static float[] matmul(float[] a, int rows, int inner, float[] bT, int cols) {
-        int blocks = (rows + 3) / 4;
-        float[] packed = new float[blocks * 4 * inner];
-        for (int r = 0; r < rows; r++) {
-            int base = r / 4 * 4 * inner + r % 4;
-            int src = r * inner;
-            for (int c = 0; c < inner; c++) {
-                packed[base + c * 4] = a[src + c];
-            }
-        }
-        float[] out = new float[blocks * 4 * cols];
-        for (int c0 = 0; c0 < cols; c0 += COL_BLOCK) {
-            int w = Math.min(COL_BLOCK, cols - c0);
-            for (int b = 0; b < blocks; b++) {
-                VectorMath.fourRowsTimes(packed, b * 4 * inner, inner, bT, c0, cols + PAD, w, out, b * 4 * cols + c0, cols);
-            }
-        }
-        return out; // rows past `rows` hold the padding's zeros
-    }
-
-    /** {@code W (rows, cols) @ x}. */
-    private static float[] matvec(float[] w, int rows, int cols, float[] x) {
-        float[] y = new float[rows];
-        for (int r = 0; r < rows; r++) {
-            y[r] = VectorMath.dot(w, r * cols, x, 0, cols);
-        }
-        return y;
-    }
-
-    private static void transposeInto(float[] w, int rows, int cols, float[] dst, int dstCols, int dstCol0) {
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                dst[c * dstCols + dstCol0 + r] = w[r * cols + c];
-            }
         }
     }
 }

@@ -1,13 +1,11 @@
 package dev.attend.index.hnswlib;
 
 import com.github.jelmerk.hnswlib.core.hnsw.HnswIndex;
+import dev.attend.index.AbstractVectorIndex;
 import dev.attend.index.IndexFiles;
 import dev.attend.index.SearchResult;
 import dev.attend.index.SearchStats;
 import dev.attend.index.Similarity;
-import dev.attend.index.SimilarityEncoding;
-import dev.attend.index.VectorChecks;
-import dev.attend.index.VectorIndex;
 import java.io.BufferedInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -16,6 +14,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -83,7 +82,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * own serialisation, Java object streams: open only files you wrote), fsynced, then {@code CURRENT} renamed
  * into place. The file holds the class names of {@link HnswDistance} and {@link HnswItem}'s serialisers.
  */
-public final class HnswlibIndex implements VectorIndex {
+public final class HnswlibIndex extends AbstractVectorIndex {
 
     static final String TYPE = "hnswlib";
     /** The most candidates one search keeps (above it, hnswlib-core's result list costs more than the search). */
@@ -129,7 +128,6 @@ public final class HnswlibIndex implements VectorIndex {
         }
     }
 
-    private final SimilarityEncoding encoding;
     private final Options options;
     private final HnswDistance distance;
     private final HnswIndex<Long, float[], HnswItem, Float> graph;
@@ -137,7 +135,6 @@ public final class HnswlibIndex implements VectorIndex {
     private final ReentrantReadWriteLock capacityLock = new ReentrantReadWriteLock();
     /** Nodes ever inserted (removed ones included): the library's capacity must cover them. */
     private int nodes;
-    private volatile boolean closed;
 
     public HnswlibIndex(int dim, Similarity similarity, Options options) {
         this(dim, similarity, options, null, 0);
@@ -145,10 +142,7 @@ public final class HnswlibIndex implements VectorIndex {
 
     private HnswlibIndex(int dim, Similarity similarity, Options options,
                          HnswIndex<Long, float[], HnswItem, Float> loaded, int nodes) {
-        if (dim < 1) {
-            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
-        }
-        this.encoding = new SimilarityEncoding(Objects.requireNonNull(similarity, "similarity"), dim);
+        super(dim, similarity);
         this.options = Objects.requireNonNull(options, "options");
         if (loaded != null) {
             this.graph = loaded;
@@ -166,16 +160,6 @@ public final class HnswlibIndex implements VectorIndex {
         this.nodes = nodes;
     }
 
-    @Override
-    public int dim() {
-        return encoding.dim();
-    }
-
-    @Override
-    public Similarity similarity() {
-        return encoding.similarity();
-    }
-
     public Options options() {
         return options;
     }
@@ -191,17 +175,17 @@ public final class HnswlibIndex implements VectorIndex {
     }
 
 
+    /** Unit vectors for cosine; dot product and Euclidean vectors as given ({@link HnswDistance} handles them). */
     @Override
-    public synchronized void addAll(long[] ids, float[][] vectors) {
-        ensureOpen();
-        VectorChecks.checkBatch(ids, vectors, dim());
+    protected float[] storedForm(float[] vector) {
+        return unitIfCosine(vector);
+    }
+
+    @Override
+    protected void addChecked(long[] ids, float[][] stored) {
         List<HnswItem> items = new ArrayList<>(ids.length);
         for (int i = 0; i < ids.length; i++) {
-            if (graph.contains(ids[i])) {
-                throw new IllegalArgumentException("id " + ids[i] + " is already in the index");
-            }
-            float[] stored = similarity() == Similarity.COSINE ? encoding.encodeVector(vectors[i]) : vectors[i].clone();
-            items.add(new HnswItem(ids[i], stored));
+            items.add(new HnswItem(ids[i], stored[i]));
         }
         ensureCapacity((long) nodes + items.size());
         if (items.size() >= PARALLEL_BATCH && Runtime.getRuntime().availableProcessors() > 1) {
@@ -237,11 +221,9 @@ public final class HnswlibIndex implements VectorIndex {
     }
 
     @Override
-    public synchronized void remove(long id) {
-        ensureOpen();
-        if (!graph.remove(id, 0)) {
-            throw new IllegalArgumentException("id " + id + " is not in the index");
-        }
+    protected void removeChecked(long id) {
+        // Present (checked under the same monitor), and every item has version 0: the library removes it.
+        graph.remove(id, 0);
     }
 
     /** The search width a budget buys: {@code clamp(budget / 4, k, min(size, max(k, MAX_EF)))}. */
@@ -251,11 +233,9 @@ public final class HnswlibIndex implements VectorIndex {
     }
 
     @Override
-    public SearchResult search(float[] query, int k, int budget) {
-        VectorChecks.checkSearch(query, dim(), k, budget);
-        ensureOpen();
+    protected SearchResult searchChecked(float[] query, int k, int budget) {
         long start = System.nanoTime();
-        float[] q = similarity() == Similarity.COSINE ? encoding.encodeQuery(query) : query;
+        float[] q = unitQueryIfCosine(query);
         HnswDistance.Meter meter = HnswDistance.METER.get();
         List<com.github.jelmerk.hnswlib.core.SearchResult<HnswItem, Float>> found;
         long spent;
@@ -290,8 +270,8 @@ public final class HnswlibIndex implements VectorIndex {
             n++;
         }
         if (n < ids.length) {
-            ids = java.util.Arrays.copyOf(ids, n);
-            scores = java.util.Arrays.copyOf(scores, n);
+            ids = Arrays.copyOf(ids, n);
+            scores = Arrays.copyOf(scores, n);
         }
         return new SearchResult(ids, scores, new SearchStats(spent, -1, (System.nanoTime() - start) / 1000, "hnswlib"));
     }
@@ -299,9 +279,7 @@ public final class HnswlibIndex implements VectorIndex {
     @Override
     public synchronized void save(Path dir) throws IOException {
         ensureOpen();
-        Properties meta = new Properties();
-        meta.setProperty("dim", Integer.toString(dim()));
-        meta.setProperty("similarity", similarity().name());
+        Properties meta = newMeta();
         meta.setProperty("m", Integer.toString(options.m()));
         meta.setProperty("efConstruction", Integer.toString(options.efConstruction()));
         meta.setProperty("initialCapacity", Integer.toString(options.initialCapacity()));
@@ -365,15 +343,9 @@ public final class HnswlibIndex implements VectorIndex {
         return n * perNode + (long) (capacity * perCapacity);
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("the index is closed");
-        }
-    }
-
     @Override
     public void close() {
-        closed = true;
+        markClosed();
     }
 
     @Override

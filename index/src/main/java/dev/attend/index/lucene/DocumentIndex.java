@@ -1,14 +1,27 @@
 package dev.attend.index.lucene;
 
+import dev.attend.index.VectorChecks;
+import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.Quarantine;
+import dev.attend.index.store.ResourceId;
+import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.UnsupportedFormatException;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.lucene.analysis.Analyzer;
 import org.apache.lucene.analysis.TokenStream;
 import org.apache.lucene.analysis.en.EnglishAnalyzer;
@@ -21,7 +34,7 @@ import org.apache.lucene.document.StringField;
 import org.apache.lucene.document.TextField;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.IndexWriter;
-import org.apache.lucene.index.IndexWriterConfig;
+import org.apache.lucene.index.MultiBits;
 import org.apache.lucene.index.MultiTerms;
 import org.apache.lucene.index.Term;
 import org.apache.lucene.index.Terms;
@@ -29,22 +42,17 @@ import org.apache.lucene.index.TermsEnum;
 import org.apache.lucene.index.VectorSimilarityFunction;
 import org.apache.lucene.search.BooleanClause;
 import org.apache.lucene.search.BooleanQuery;
+import org.apache.lucene.search.DocIdSetIterator;
 import org.apache.lucene.search.IndexSearcher;
 import org.apache.lucene.search.KnnFloatVectorQuery;
 import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
-import org.apache.lucene.search.SearcherManager;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.search.TopDocs;
-import org.apache.lucene.store.AlreadyClosedException;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.util.Bits;
 import org.apache.lucene.util.BytesRef;
-import dev.attend.index.store.DamageLog;
-import dev.attend.index.store.Quarantine;
-import dev.attend.index.store.ResourceId;
-import dev.attend.index.store.StorageErrors;
-import dev.attend.index.store.UnsupportedFormatException;
 
 /**
  * Documents in one Lucene index, searchable two ways: BM25 over their words and nearest neighbours of a dense vector
@@ -81,7 +89,6 @@ public final class DocumentIndex implements Closeable {
     static final String TEXT = "text";
     static final String BODY = "body";
     static final String VECTOR = "vector";
-    private static final String DIM_KEY = "attend.dim";
     /** Ids are Lucene terms (at most 32,766 bytes); a bound far below that keeps them ids. */
     public static final int MAX_ID_CHARS = ResourceId.MAX_DOCUMENT_LENGTH;
 
@@ -112,7 +119,7 @@ public final class DocumentIndex implements Closeable {
 
         public Filter {
             anyOf = anyOf == null ? Map.of() : Map.copyOf(anyOf);
-            checkFields(anyOf, "filter");
+            DocumentChecks.checkFields(anyOf, "filter");
             for (var e : anyOf.entrySet()) {
                 if (e.getValue().isEmpty()) {
                     throw new IllegalArgumentException("filter field '" + e.getKey() + "' lists no value (nothing would match)");
@@ -138,27 +145,6 @@ public final class DocumentIndex implements Closeable {
     public static final int MAX_FIELDS = 32;
     public static final int MAX_FIELD_VALUES = 64;
     public static final int MAX_FIELD_VALUE_CHARS = 256;
-    private static final java.util.regex.Pattern FIELD_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]{1,64}");
-
-    private static void checkFields(Map<String, List<String>> fields, String what) {
-        if (fields.size() > MAX_FIELDS) {
-            throw new IllegalArgumentException(what + " names " + fields.size() + " fields, more than " + MAX_FIELDS);
-        }
-        for (var e : fields.entrySet()) {
-            if (e.getKey() == null || !FIELD_NAME.matcher(e.getKey()).matches()) {
-                throw new IllegalArgumentException(what + " field name '" + e.getKey() + "' is not 1-64 of A-Z a-z 0-9 _ . -");
-            }
-            if (e.getValue() == null || e.getValue().size() > MAX_FIELD_VALUES) {
-                throw new IllegalArgumentException(what + " field '" + e.getKey() + "' needs 0-" + MAX_FIELD_VALUES + " values");
-            }
-            for (String v : e.getValue()) {
-                if (v == null || v.isEmpty() || v.length() > MAX_FIELD_VALUE_CHARS) {
-                    throw new IllegalArgumentException(what + " field '" + e.getKey() + "' has a value that is empty or over "
-                            + MAX_FIELD_VALUE_CHARS + " characters");
-                }
-            }
-        }
-    }
 
     /** A search hit: the document id and the score of the search that found it (BM25, or the dot product). */
     public record Hit(String id, float score) {
@@ -169,28 +155,16 @@ public final class DocumentIndex implements Closeable {
     private static final System.Logger LOG = System.getLogger(DocumentIndex.class.getName());
 
     private final int dim;
-    private final Path path;
-    private final Directory directory;
     private final Analyzer analyzer = new EnglishAnalyzer();
-    /** Serialises writes, so that a rollback after a failure never discards another request's half-done work. */
-    private final java.util.concurrent.locks.ReentrantLock writeLock = new java.util.concurrent.locks.ReentrantLock();
-    /** The writer, or null after a failure until the next write opens a new one from the last commit. */
-    private IndexWriter writer;
-    private volatile SearcherManager searchers;
+    private final DocumentWriter writer;
     private final DamageLog.Damage damage;
     private final long verifiedBytes;
     private final long verifyNanos;
-    private volatile boolean closed;
-    /** How deep in {@link #atomically} the thread holding {@link #writeLock} is (searches are refreshed after its commit). */
-    private int atomicDepth;
 
     private DocumentIndex(int dim, Path path, Directory directory, IndexWriter writer, DamageLog.Damage damage, long verifiedBytes,
             long verifyNanos) throws IOException {
         this.dim = dim;
-        this.path = path;
-        this.directory = directory;
-        this.writer = writer;
-        this.searchers = new SearcherManager(writer, null);
+        this.writer = new DocumentWriter(dim, path, directory, writer);
         this.damage = damage;
         this.verifiedBytes = verifiedBytes;
         this.verifyNanos = verifyNanos;
@@ -211,7 +185,7 @@ public final class DocumentIndex implements Closeable {
     }
 
     /** The same over {@code wrap} of the file-system directory (tests inject I/O failures there). */
-    static DocumentIndex open(Path dir, int dim, java.util.function.Function<Directory, Directory> wrap) throws IOException {
+    static DocumentIndex open(Path dir, int dim, Function<Directory, Directory> wrap) throws IOException {
         if (dim < 1) {
             throw new IllegalArgumentException("dim must be >= 1, got " + dim);
         }
@@ -222,7 +196,7 @@ public final class DocumentIndex implements Closeable {
         long start = System.nanoTime();
         long bytes = 0;
         try {
-            Verified v = verify(directory, dir, dim);
+            DocumentIndexCheck.Verified v = DocumentIndexCheck.verify(directory, dir, dim);
             String problem = v.problem();
             bytes = v.bytes();
             if (problem != null) {
@@ -234,12 +208,12 @@ public final class DocumentIndex implements Closeable {
                             + ") and could not be moved aside; it was left as it is: move it away by hand");
                 }
                 damage = DamageLog.all().stream().filter(d -> moved.equals(d.quarantinedTo())).reduce((a, b) -> b)
-                        .orElseGet(() -> new DamageLog.Damage(STORE, "document index", dir, moved, problem, java.time.Instant.now()));
+                        .orElseGet(() -> new DamageLog.Damage(STORE, "document index", dir, moved, problem, Instant.now()));
                 Files.createDirectories(dir);
                 directory = wrap.apply(FSDirectory.open(dir));
             }
             long nanos = System.nanoTime() - start;
-            writer = newWriter(directory, dim);
+            writer = DocumentWriter.newWriter(directory, dim);
             if (!DirectoryReader.indexExists(directory)) {
                 writer.commit(); // a commit point from the start: index files without one always mean damage
             }
@@ -257,107 +231,6 @@ public final class DocumentIndex implements Closeable {
             directory.close();
             throw e;
         }
-    }
-
-    private record Verified(String problem, long bytes) {
-    }
-
-    private static final class OtherDimension extends IllegalArgumentException {
-        OtherDimension(String message) {
-            super(message);
-        }
-    }
-
-    /**
-     * Whether the index in {@code directory} can be trusted: null problem when it can (or when there is none), else
-     * why not. Refuses (IllegalArgumentException) an index of another dimension; other I/O failures are thrown.
-     */
-    private static Verified verify(Directory directory, Path dir, int dim) throws IOException {
-        List<String> files = new ArrayList<>();
-        for (String f : directory.listAll()) {
-            if (!f.equals(IndexWriter.WRITE_LOCK_NAME) && !f.startsWith("extra")) {
-                files.add(f);
-            }
-        }
-        if (files.isEmpty()) {
-            return new Verified(null, 0);
-        }
-        boolean hasCommit = files.stream().anyMatch(f -> f.startsWith(org.apache.lucene.index.IndexFileNames.SEGMENTS + "_"));
-        if (!hasCommit) {
-            return new Verified("the directory holds " + files.size() + " index files but no commit point (segments_N is missing)", 0);
-        }
-        long bytes = 0;
-        try {
-            org.apache.lucene.index.SegmentInfos.readLatestCommit(directory);
-            try (DirectoryReader reader = DirectoryReader.open(directory)) {
-                String stored = reader.getIndexCommit().getUserData().get(DIM_KEY);
-                if (stored != null && !stored.equals(Integer.toString(dim))) {
-                    throw new OtherDimension(dir + " holds vectors of dimension " + stored + ", not " + dim);
-                }
-                for (var leaf : reader.leaves()) {
-                    leaf.reader().checkIntegrity(); // every file of the segment against its CRC32 footer
-                }
-                for (String f : reader.getIndexCommit().getFileNames()) {
-                    bytes += directory.fileLength(f);
-                }
-            }
-        } catch (org.apache.lucene.index.IndexFormatTooOldException | org.apache.lucene.index.IndexFormatTooNewException e) {
-            throw unreadable(dir, "an index of a Lucene version this build does not read (" + e.getMessage() + ")", e);
-        } catch (org.apache.lucene.index.CorruptIndexException | java.io.EOFException
-                | java.nio.file.NoSuchFileException | java.io.FileNotFoundException e) {
-            return new Verified("Lucene cannot trust the index: " + e.getClass().getSimpleName() + ": " + e.getMessage(), bytes);
-        } catch (OtherDimension e) {
-            throw e;
-        } catch (RuntimeException e) {
-            // A decoder that tripped over damaged bytes, or an intact index this build cannot read (a codec or format
-            // whose SPI is missing: IllegalArgumentException): the files' own checksums tell which.
-            String damaged = checksumProblem(directory, files);
-            if (damaged != null) {
-                return new Verified("Lucene could not read the index (" + e + ") and " + damaged, bytes);
-            }
-            throw unreadable(dir, "an intact index (every file's checksum holds) that this build cannot read: " + e, e);
-        } catch (IOException e) {
-            throw unreadable(dir, "the index could not be read (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
-        }
-        return new Verified(null, bytes);
-    }
-
-    /** The first of {@code files} whose Lucene checksum footer does not hold (and why), or null when all hold. */
-    private static String checksumProblem(Directory directory, List<String> files) {
-        for (String f : files) {
-            try (org.apache.lucene.store.IndexInput in = directory.openInput(f, org.apache.lucene.store.IOContext.READONCE)) {
-                org.apache.lucene.codecs.CodecUtil.checksumEntireFile(in);
-            } catch (IOException | RuntimeException e) {
-                return f + " fails its checksum (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")";
-            }
-        }
-        return null;
-    }
-
-    /**
-     * Not damage: an index left exactly where it is, reported (no quarantine), and an {@link IOException} naming it
-     * that refuses to open it (never an empty index started over data this build cannot read).
-     */
-    private static IOException unreadable(Path dir, String why, Throwable cause) {
-        DamageLog.report(STORE, "document index", dir, null, why + "; left in place, not opened (not moved aside: it is not"
-                + " damaged as far as its checksums tell)");
-        String message = "the document index at " + dir + " is not opened: " + why + ". It was left as it is; open it with a build"
-                + " that reads it, or move it away to start an empty index";
-        if (cause instanceof org.apache.lucene.index.IndexFormatTooOldException
-                || cause instanceof org.apache.lucene.index.IndexFormatTooNewException
-                || cause instanceof RuntimeException) {
-            UnsupportedFormatException u = new UnsupportedFormatException(dir, message);
-            u.initCause(cause);
-            return u;
-        }
-        return new IOException(message, cause);
-    }
-
-    private static IndexWriter newWriter(Directory directory, int dim) throws IOException {
-        IndexWriter w = new IndexWriter(directory, new IndexWriterConfig(new EnglishAnalyzer())
-                .setOpenMode(IndexWriterConfig.OpenMode.CREATE_OR_APPEND));
-        w.setLiveCommitData(Map.of(DIM_KEY, Integer.toString(dim)).entrySet());
-        return w;
     }
 
     public int dim() {
@@ -389,154 +262,17 @@ public final class DocumentIndex implements Closeable {
      * it is durable; when it throws, none of it is applied (the index is back at its last commit).
      */
     public void atomically(Writes writes) throws IOException {
-        writeLock.lock();
-        atomicDepth++;
-        boolean counted = true;
-        try {
-            writes.run();
-            commit();
-            atomicDepth--;
-            counted = false;
-            if (atomicDepth == 0) {
-                refreshAfterCommit(); // committed: searches see all of it at once, never before
-            }
-        } catch (FailedWrite | StorageErrors.StorageFullException e) {
-            throw e; // rolled back already (only this index's writes throw these)
-        } catch (IOException e) {
-            throw rollbackAfter(e);
-        } catch (RuntimeException | Error e) {
-            rollbackAfter(e);
-            throw e;
-        } finally {
-            if (counted) {
-                atomicDepth--; // failed: rolled back, searches see the last commit (rollbackAfter)
-            }
-            writeLock.unlock();
-        }
-    }
-
-    /** Makes a write visible to searches now, unless it is inside {@link #atomically} (then after its commit). */
-    private void refreshUnlessAtomic() throws IOException {
-        if (atomicDepth == 0) {
-            searchers.maybeRefreshBlocking();
-        }
-    }
-
-    private void refreshAfterCommit() {
-        try {
-            searchers.maybeRefreshBlocking();
-        } catch (IOException | RuntimeException e) { // committed and durable; searches catch up at the next refresh
-            LOG.log(System.Logger.Level.WARNING, "Document index " + path + ": committed, but refreshing the searchers failed: " + e);
-        }
-    }
-
-    /** The exception a write that was already rolled back throws (so an enclosing {@link #atomically} does not again). */
-    private static final class FailedWrite extends IOException {
-        FailedWrite(String message, Throwable cause) {
-            super(message, cause);
-        }
-    }
-
-    @FunctionalInterface
-    private interface WriterWork<T> {
-        T run(IndexWriter w) throws IOException;
-    }
-
-    /** Runs one write with a live writer; on failure rolls back to the last commit and throws what the caller shows. */
-    private <T> T write(WriterWork<T> work) throws IOException {
-        writeLock.lock();
-        try {
-            IndexWriter w = liveWriter();
-            try {
-                return work.run(w);
-            } catch (IOException | RuntimeException e) {
-                throw rollbackAfter(e);
-            }
-        } finally {
-            writeLock.unlock();
-        }
-    }
-
-    /** The writer, opened anew from the last commit when the previous one failed or was closed by a tragic event. */
-    private IndexWriter liveWriter() throws IOException {
-        if (closed) {
-            throw new AlreadyClosedException("the document index " + path + " is closed");
-        }
-        IndexWriter w = writer;
-        if (w != null && w.isOpen() && w.getTragicException() == null) {
-            return w;
-        }
-        if (w != null) {
-            try {
-                w.rollback();
-            } catch (IOException | RuntimeException ignored) {
-                // it is closed already; its lock goes with it
-            }
-            writer = null;
-        }
-        IndexWriter fresh;
-        try {
-            fresh = newWriter(directory, dim);
-        } catch (IOException e) {
-            throw failure(e, "could not reopen the writer");
-        }
-        SearcherManager old = searchers;
-        searchers = new SearcherManager(fresh, null);
-        writer = fresh;
-        old.close();
-        LOG.log(System.Logger.Level.INFO, "Document index " + path + ": writer reopened from the last commit");
-        return fresh;
-    }
-
-    /**
-     * Rolls the index back to its last commit after {@code cause} (the writer is closed, searches then see the last
-     * commit) and returns the exception to throw.
-     */
-    private IOException rollbackAfter(Throwable cause) throws IOException {
-        IndexWriter w = writer;
-        writer = null;
-        if (w != null) {
-            try {
-                w.rollback();
-            } catch (IOException | RuntimeException suppressed) {
-                cause.addSuppressed(suppressed);
-            }
-        }
-        SearcherManager old = searchers;
-        try {
-            searchers = new SearcherManager(directory, null); // the last commit, read-only until the next write
-        } catch (IOException | RuntimeException suppressed) {
-            cause.addSuppressed(suppressed);
-        }
-        if (old != searchers) {
-            old.close();
-        }
-        LOG.log(System.Logger.Level.WARNING, "Document index " + path + ": a write failed and was rolled back to the last commit: " + cause);
-        return failure(cause, "the write was not applied (the index is back at its last commit)");
-    }
-
-    private IOException failure(Throwable cause, String what) {
-        if (cause instanceof FailedWrite f) {
-            return f;
-        }
-        if (cause instanceof StorageErrors.StorageFullException f) {
-            return f;
-        }
-        if (StorageErrors.isDiskFull(cause)) {
-            return new StorageErrors.StorageFullException("the disk of the document index is full: " + what + "; free space and retry", cause);
-        }
-        return new FailedWrite("the document index could not be written (" + cause.getClass().getSimpleName() + ": "
-                + cause.getMessage() + "): " + what, cause);
+        writer.atomically(writes);
     }
 
     /** Adds documents (replacing those with the same ids); visible to searches when it returns. */
     public void add(List<Entry> entries) throws IOException {
         for (Entry e : entries) {
-            check(e);
+            DocumentChecks.check(e, dim);
         }
-        write(w -> {
+        writer.write(w -> {
             addAll(w, entries);
-            refreshUnlessAtomic();
+            writer.refreshUnlessAtomic();
             return null;
         });
     }
@@ -560,38 +296,34 @@ public final class DocumentIndex implements Closeable {
 
     /** Deletes a document; whether it existed. Visible to searches when it returns (durable after {@link #commit}). */
     public boolean delete(String id) throws IOException {
-        checkLookup(id);
-        return write(w -> {
+        DocumentChecks.checkLookup(id);
+        return writer.write(w -> {
             boolean existed = get(id).isPresent();
             w.deleteDocuments(new Term(ID, id));
-            refreshUnlessAtomic();
+            writer.refreshUnlessAtomic();
             return existed;
         });
     }
 
     /** Makes every write so far durable. */
     public void commit() throws IOException {
-        write(w -> {
-            w.setLiveCommitData(Map.of(DIM_KEY, Integer.toString(dim)).entrySet());
-            w.commit();
-            return null;
-        });
+        writer.commit();
     }
 
     /** Documents in the index. */
     public int size() throws IOException {
-        IndexSearcher s = acquire();
+        IndexSearcher s = writer.acquire();
         try {
             return s.getIndexReader().numDocs();
         } finally {
-            release(s);
+            DocumentWriter.release(s);
         }
     }
 
     /** The document {@code id}. */
     public Optional<Stored> get(String id) throws IOException {
-        checkLookup(id);
-        IndexSearcher s = acquire();
+        DocumentChecks.checkLookup(id);
+        IndexSearcher s = writer.acquire();
         try {
             TopDocs top = s.search(new TermQuery(new Term(ID, id)), 1);
             if (top.scoreDocs.length == 0) {
@@ -600,7 +332,7 @@ public final class DocumentIndex implements Closeable {
             Document d = s.storedFields().document(top.scoreDocs[0].doc);
             return Optional.of(stored(d));
         } finally {
-            release(s);
+            DocumentWriter.release(s);
         }
     }
 
@@ -608,10 +340,10 @@ public final class DocumentIndex implements Closeable {
      * The stored vectors of the documents {@code ids} (those that exist), read from the index: what they were
      * indexed with, without encoding them again.
      */
-    public Map<String, float[]> vectors(java.util.Collection<String> ids) throws IOException {
-        java.util.Set<String> wanted = new java.util.HashSet<>(ids);
+    public Map<String, float[]> vectors(Collection<String> ids) throws IOException {
+        Set<String> wanted = new HashSet<>(ids);
         Map<String, float[]> out = new HashMap<>();
-        IndexSearcher s = acquire();
+        IndexSearcher s = writer.acquire();
         try {
             for (var leaf : s.getIndexReader().leaves()) {
                 var values = leaf.reader().getFloatVectorValues(VECTOR);
@@ -619,13 +351,13 @@ public final class DocumentIndex implements Closeable {
                     continue;
                 }
                 var stored = leaf.reader().storedFields();
-                org.apache.lucene.util.Bits live = leaf.reader().getLiveDocs();
+                Bits live = leaf.reader().getLiveDocs();
                 var it = values.iterator();
-                for (int doc = it.nextDoc(); doc != org.apache.lucene.search.DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
+                for (int doc = it.nextDoc(); doc != DocIdSetIterator.NO_MORE_DOCS; doc = it.nextDoc()) {
                     if (live != null && !live.get(doc)) {
                         continue;
                     }
-                    String id = stored.document(doc, java.util.Set.of(ID)).get(ID);
+                    String id = stored.document(doc, Set.of(ID)).get(ID);
                     if (wanted.contains(id)) {
                         out.put(id, values.vectorValue(it.index()).clone());
                     }
@@ -633,17 +365,17 @@ public final class DocumentIndex implements Closeable {
             }
             return out;
         } finally {
-            release(s);
+            DocumentWriter.release(s);
         }
     }
 
     /** Every document, in index order. */
-    public void forEach(java.util.function.Consumer<Stored> action) throws IOException {
-        IndexSearcher s = acquire();
+    public void forEach(Consumer<Stored> action) throws IOException {
+        IndexSearcher s = writer.acquire();
         try {
             var reader = s.getIndexReader();
             var stored = s.storedFields();
-            org.apache.lucene.util.Bits live = org.apache.lucene.index.MultiBits.getLiveDocs(reader);
+            Bits live = MultiBits.getLiveDocs(reader);
             for (int doc = 0; doc < reader.maxDoc(); doc++) {
                 if (live == null || live.get(doc)) {
                     Document d = stored.document(doc);
@@ -651,12 +383,12 @@ public final class DocumentIndex implements Closeable {
                 }
             }
         } finally {
-            release(s);
+            DocumentWriter.release(s);
         }
     }
 
     private static Stored stored(Document d) {
-        Map<String, List<String>> fields = new java.util.TreeMap<>();
+        Map<String, List<String>> fields = new TreeMap<>();
         for (var f : d.getFields()) {
             if (f.name().startsWith(FIELD_PREFIX)) {
                 fields.computeIfAbsent(f.name().substring(FIELD_PREFIX.length()), x -> new ArrayList<>()).add(f.stringValue());
@@ -672,7 +404,7 @@ public final class DocumentIndex implements Closeable {
 
     /** The same among the documents {@code filter} lets through. */
     public List<Hit> bm25(String text, int k, Filter filter) throws IOException {
-        checkK(k);
+        VectorChecks.checkK(k);
         BooleanQuery.Builder b = new BooleanQuery.Builder();
         int clauses = 0;
         for (String term : analyze(text)) {
@@ -697,23 +429,23 @@ public final class DocumentIndex implements Closeable {
 
     /** The same among the documents {@code filter} lets through (Lucene's filtered HNSW search: exact when few pass). */
     public List<Hit> knn(float[] query, int k, Filter filter) throws IOException {
-        checkK(k);
-        checkVector(query, "query");
+        VectorChecks.checkK(k);
+        DocumentChecks.checkVector(query, dim, "query");
         return search(filter.anyOf().isEmpty() ? new KnnFloatVectorQuery(VECTOR, query, k) : new KnnFloatVectorQuery(VECTOR, query, k, filter.query()), k);
     }
 
     private List<Hit> search(Query q, int k) throws IOException {
-        IndexSearcher s = acquire();
+        IndexSearcher s = writer.acquire();
         try {
             TopDocs top = s.search(q, k);
             List<Hit> hits = new ArrayList<>(top.scoreDocs.length);
             var ids = s.storedFields();
             for (ScoreDoc sd : top.scoreDocs) {
-                hits.add(new Hit(ids.document(sd.doc, java.util.Set.of(ID)).get(ID), sd.score));
+                hits.add(new Hit(ids.document(sd.doc, Set.of(ID)).get(ID), sd.score));
             }
             return hits;
         } finally {
-            release(s);
+            DocumentWriter.release(s);
         }
     }
 
@@ -733,7 +465,7 @@ public final class DocumentIndex implements Closeable {
 
     /** Every indexed term with the number of documents holding it (what IDF weights come from). */
     public Map<String, Integer> documentFrequencies() throws IOException {
-        IndexSearcher s = acquire();
+        IndexSearcher s = writer.acquire();
         try {
             Map<String, Integer> out = new HashMap<>();
             Terms terms = MultiTerms.getTerms(s.getIndexReader(), BODY);
@@ -745,7 +477,7 @@ public final class DocumentIndex implements Closeable {
             }
             return out;
         } finally {
-            release(s);
+            DocumentWriter.release(s);
         }
     }
 
@@ -753,92 +485,13 @@ public final class DocumentIndex implements Closeable {
         return (title == null ? "" : title) + "\n" + (text == null ? "" : text);
     }
 
-    /** A searcher of the current manager (the manager is replaced when a failed write rolls the index back). */
-    private IndexSearcher acquire() throws IOException {
-        while (true) {
-            SearcherManager m = searchers;
-            try {
-                return m.acquire();
-            } catch (AlreadyClosedException e) {
-                if (m == searchers || closed) {
-                    throw e;
-                }
-            }
-        }
-    }
-
-    private static void release(IndexSearcher s) throws IOException {
-        s.getIndexReader().decRef(); // what SearcherManager.release does, whichever manager handed it out
-    }
-
     /** Refuses an id a new document cannot have ({@link ResourceId#document}); the message quotes at most its start. */
     public static void checkId(String id) {
         ResourceId.document(id);
     }
 
-    /**
-     * Refuses a looked-up id no document can have because of its length (missing, blank, over {@value #MAX_ID_CHARS}
-     * characters). Other text is looked up as it is: indexes written before {@link #checkId} may hold ids with control
-     * characters, and a lookup is an exact term query, never a path.
-     */
-    private static void checkLookup(String id) {
-        if (id == null || id.isBlank()) {
-            throw new IllegalArgumentException("a document id is missing");
-        }
-        if (id.length() > MAX_ID_CHARS) {
-            throw new IllegalArgumentException("a document id is at most " + MAX_ID_CHARS + " characters, got " + id.length() + ": "
-                    + ResourceId.shown(id));
-        }
-    }
-
-    private void check(Entry e) {
-        checkId(e.id());
-        checkVector(e.vector(), "document " + ResourceId.shown(e.id()) + "'s vector");
-        checkFields(e.fields(), "document " + ResourceId.shown(e.id()) + "'s");
-    }
-
-    private void checkVector(float[] v, String what) {
-        if (v == null || v.length != dim) {
-            throw new IllegalArgumentException(what + " has " + (v == null ? "no" : v.length) + " dimensions, the index " + dim);
-        }
-        double norm = 0;
-        for (float x : v) {
-            if (!Float.isFinite(x)) {
-                throw new IllegalArgumentException(what + " holds NaN or infinity");
-            }
-            norm += (double) x * x;
-        }
-        if (Math.abs(norm - 1) > 1e-3) {
-            throw new IllegalArgumentException(what + " is not a unit vector (squared norm " + norm + ")");
-        }
-    }
-
-    private static void checkK(int k) {
-        if (k < 1) {
-            throw new IllegalArgumentException("k must be >= 1, got " + k);
-        }
-    }
-
     @Override
     public void close() throws IOException {
-        writeLock.lock();
-        try {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            try {
-                searchers.close();
-                IndexWriter w = writer;
-                writer = null;
-                if (w != null && w.isOpen()) {
-                    w.close(); // commits what is pending (rolls back when that fails)
-                }
-            } finally {
-                directory.close();
-            }
-        } finally {
-            writeLock.unlock();
-        }
+        writer.close();
     }
 }

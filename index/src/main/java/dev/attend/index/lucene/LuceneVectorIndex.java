@@ -1,33 +1,25 @@
 package dev.attend.index.lucene;
 
+import dev.attend.index.AbstractVectorIndex;
 import dev.attend.index.IndexFiles;
 import dev.attend.index.SearchResult;
-import dev.attend.index.SearchStats;
 import dev.attend.index.Similarity;
-import dev.attend.index.SimilarityEncoding;
 import dev.attend.index.VectorChecks;
-import dev.attend.index.VectorIndex;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
-import java.util.Comparator;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
-import org.apache.lucene.codecs.Codec;
 import org.apache.lucene.codecs.KnnVectorsFormat;
-import org.apache.lucene.codecs.lucene104.Lucene104Codec;
 import org.apache.lucene.codecs.lucene104.Lucene104HnswScalarQuantizedVectorsFormat;
 import org.apache.lucene.codecs.lucene99.Lucene99HnswVectorsFormat;
 import org.apache.lucene.document.Document;
@@ -36,30 +28,19 @@ import org.apache.lucene.document.LongPoint;
 import org.apache.lucene.document.NumericDocValuesField;
 import org.apache.lucene.index.DirectoryReader;
 import org.apache.lucene.index.DocValues;
-import org.apache.lucene.index.FloatVectorValues;
 import org.apache.lucene.index.IndexWriter;
 import org.apache.lucene.index.IndexWriterConfig;
-import org.apache.lucene.index.KnnVectorValues;
-import org.apache.lucene.index.LeafReader;
 import org.apache.lucene.index.LeafReaderContext;
 import org.apache.lucene.index.NumericDocValues;
 import org.apache.lucene.index.SegmentInfos;
 import org.apache.lucene.index.StandardDirectoryReader;
 import org.apache.lucene.index.VectorSimilarityFunction;
-import org.apache.lucene.search.AcceptDocs;
 import org.apache.lucene.search.IndexSearcher;
-import org.apache.lucene.search.ScoreDoc;
-import org.apache.lucene.search.SearcherFactory;
 import org.apache.lucene.search.SearcherManager;
-import org.apache.lucene.search.TopDocs;
-import org.apache.lucene.search.TopKnnCollector;
 import org.apache.lucene.store.ByteBuffersDirectory;
 import org.apache.lucene.store.Directory;
-import org.apache.lucene.store.FSDirectory;
-import org.apache.lucene.store.IOContext;
-import org.apache.lucene.store.Lock;
-import org.apache.lucene.store.LockObtainFailedException;
 import org.apache.lucene.store.MMapDirectory;
+import org.apache.lucene.util.Version;
 import org.apache.lucene.util.quantization.QuantizedByteVectorValues.ScalarEncoding;
 
 /**
@@ -77,29 +58,12 @@ import org.apache.lucene.util.quantization.QuantizedByteVectorValues.ScalarEncod
  * results carry the true similarity, converted back exactly from Lucene's float score, or, with
  * quantization, recomputed from the stored float32 vectors (quantized scores are only approximate).
  *
- * <p><b>Budget.</b> Lucene's HNSW search keeps a candidate list as long as the number of hits it is
- * asked for, so the budget first picks that length, {@code ef = clamp(budget / 4, k, size())} (the
- * same rule as the other graph indexes: a search converges after scoring about four vectors per slot
- * of its list, so a narrower list stops before it has spent the budget), asks each
- * segment for its best {@code ef} and keeps the best {@code k}. The budget is then a hard cap: every
- * segment is searched with a {@link TopKnnCollector} whose visit limit is its share of what is left of
- * the budget (in proportion to its size, the largest segment first, and what a segment leaves unspent
- * goes to the next), through {@link LeafReader#searchNearestVectors(String, float[],
- * org.apache.lucene.search.KnnCollector, AcceptDocs)}. Lucene checks the visit limit only before it
- * scores a block (up to 64 vectors in the exhaustive scan of a small segment, one node's neighbours in
- * the graph), so each segment's limit is its share less {@code max(63, 2 m - 1)}: budgets below about 64
- * buy nothing, and larger ones are never exceeded. {@link SearchStats#distanceComputations()} is the
- * sum of the collectors' {@code visitedCount()} (Lucene counts one visit per vector scored, in the graph
- * or, for a segment too small for a graph, in its exhaustive scan), plus, with quantization, the float32
- * re-scores; {@code nodesVisited} is -1 because Lucene does not say how many nodes it expanded. With
- * quantization {@code ef = clamp(budget / 8, k, size())}, the visit limit is {@code budget - ef} and the
- * {@code ef} candidates are re-scored exactly.
+ * <p><b>Budget.</b> A hard cap on the vectors scored, shared out over the segments: see {@link BudgetedKnnSearch}.
  *
  * <p><b>Concurrency.</b> One {@link IndexWriter} and a {@link SearcherManager} over near-real-time
  * readers. Writes ({@link #add}, {@link #addAll}, {@link #remove}, {@link #save}) are serialised; any
- * number of threads may search meanwhile. A search that starts after a write returned sees it: writes bump
- * a generation, and the first search that finds the searcher older than the last write refreshes it (so a
- * burst of writes costs one refresh). A refresh flushes the buffered documents into a new segment, with
+ * number of threads may search meanwhile. A search that starts after a write returned sees it
+ * ({@link NrtSearchers}: a burst of writes costs one refresh). A refresh flushes the buffered documents into a new segment, with
  * its own graph (tens of milliseconds for a small one on the 2-core development machine), and small
  * segments are merged in the background: insert in batches ({@link #addAll}) where you can, and
  * {@link #forceMerge} before measuring, since every segment is searched on its own.
@@ -122,12 +86,11 @@ import org.apache.lucene.util.quantization.QuantizedByteVectorValues.ScalarEncod
  * {@link #close} (it rolls the writer back), as with every index; an index created but never saved leaves
  * nothing behind.
  */
-public final class LuceneVectorIndex implements VectorIndex {
+public final class LuceneVectorIndex extends AbstractVectorIndex {
 
     static final String TYPE = "lucene";
     static final String VECTOR_FIELD = "vector";
     static final String ID_FIELD = "id";
-    private static final String FOLDER_PREFIX = "lucene-";
     /** Documents per {@code addDocuments} call. */
     private static final int BLOCK = 8192;
 
@@ -196,7 +159,6 @@ public final class LuceneVectorIndex implements VectorIndex {
         }
     }
 
-    private final SimilarityEncoding encoding;
     private final Options options;
     private final VectorSimilarityFunction function;
     /** The directory this index is saved to by a plain commit (null in memory). */
@@ -205,45 +167,35 @@ public final class LuceneVectorIndex implements VectorIndex {
     private final String folder;
     private final Directory directory;
     private final IndexWriter writer;
-    private final SearcherManager searchers;
+    private final NrtSearchers searchers;
+    private final BudgetedKnnSearch knn;
     private final Set<Long> ids = ConcurrentHashMap.newKeySet();
-    private final AtomicLong writes = new AtomicLong();
-    private final Object refreshLock = new Object();
-    private volatile long refreshedWrites;
     /** Whether {@code CURRENT} in {@code home} names {@code folder} (false for a created index until its first save). */
     private boolean referenced;
-    private volatile boolean closed;
 
     private LuceneVectorIndex(int dim, Similarity similarity, Options options, Path home, String folder,
                               Directory directory, boolean create, boolean referenced) throws IOException {
-        if (dim < 1) {
-            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
-        }
-        this.encoding = new SimilarityEncoding(Objects.requireNonNull(similarity, "similarity"), dim);
+        super(dim, similarity);
         this.options = Objects.requireNonNull(options, "options");
-        this.function = switch (similarity) {
-            case DOT_PRODUCT -> VectorSimilarityFunction.MAXIMUM_INNER_PRODUCT;
-            case COSINE -> VectorSimilarityFunction.DOT_PRODUCT;
-            case EUCLIDEAN -> VectorSimilarityFunction.EUCLIDEAN;
-        };
-        KnnVectorsFormat format = vectorsFormat(options);
+        this.function = VectorFieldFormat.function(similarity);
+        KnnVectorsFormat format = VectorFieldFormat.vectorsFormat(options);
         if (dim > format.getMaxDimensions(VECTOR_FIELD)) {
             throw new IllegalArgumentException("Lucene indexes at most " + format.getMaxDimensions(VECTOR_FIELD) + " dimensions, got " + dim);
         }
+        this.knn = new BudgetedKnnSearch(similarity, options);
         this.home = home;
         this.folder = folder;
         this.directory = directory;
         this.referenced = referenced;
         IndexWriterConfig config = new IndexWriterConfig()
-                .setCodec(codec(format))
+                .setCodec(VectorFieldFormat.codec(format))
                 .setOpenMode(create ? IndexWriterConfig.OpenMode.CREATE : IndexWriterConfig.OpenMode.APPEND)
                 .setCommitOnClose(false)
                 .setRAMBufferSizeMB(options.ramBufferMb());
         IndexWriter w = null;
         try {
             w = new IndexWriter(directory, config);
-            // writeAllDeletes: near-real-time readers write their deletes out, so save() can copy them.
-            this.searchers = new SearcherManager(w, true, true, new SearcherFactory());
+            this.searchers = new NrtSearchers(w);
             this.writer = w;
             loadIds();
         } catch (IOException | RuntimeException e) {
@@ -273,19 +225,17 @@ public final class LuceneVectorIndex implements VectorIndex {
      * held before stays readable there until the first {@code save(dir)} replaces it.
      */
     public static LuceneVectorIndex create(Path dir, int dim, Similarity similarity, Options options) throws IOException {
-        if (dim < 1) {
-            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
-        }
+        VectorChecks.checkDimension(dim);
         Objects.requireNonNull(similarity, "similarity");
         Objects.requireNonNull(options, "options");
         Path root = dir.toAbsolutePath().normalize();
         Files.createDirectories(root);
-        Path work = Files.createTempDirectory(root, FOLDER_PREFIX);
+        Path work = LuceneFolders.create(root);
         try {
             return new LuceneVectorIndex(dim, similarity, options, root, work.getFileName().toString(),
                     new MMapDirectory(work), true, false);
         } catch (IOException | RuntimeException e) {
-            deleteFolder(work);
+            LuceneFolders.delete(work);
             throw e;
         }
     }
@@ -310,23 +260,6 @@ public final class LuceneVectorIndex implements VectorIndex {
         return new LuceneVectorIndex(dim, similarity, options, root, folder, new MMapDirectory(work), false, true);
     }
 
-    private static KnnVectorsFormat vectorsFormat(Options options) {
-        if (options.quantization() == Quantization.NONE) {
-            return new Lucene99HnswVectorsFormat(options.m(), options.beamWidth());
-        }
-        return new Lucene104HnswScalarQuantizedVectorsFormat(options.quantization().encoding, options.m(), options.beamWidth());
-    }
-
-    /** The default codec with this index's HNSW parameters for the vector field (readers find the format by name). */
-    private static Codec codec(KnnVectorsFormat format) {
-        return new Lucene104Codec() {
-            @Override
-            public KnnVectorsFormat getKnnVectorsFormatForField(String field) {
-                return format;
-            }
-        };
-    }
-
     private void loadIds() throws IOException {
         DirectoryReader reader = DirectoryReader.open(writer);
         try {
@@ -344,16 +277,6 @@ public final class LuceneVectorIndex implements VectorIndex {
         }
     }
 
-    @Override
-    public int dim() {
-        return encoding.dim();
-    }
-
-    @Override
-    public Similarity similarity() {
-        return encoding.similarity();
-    }
-
     public Options options() {
         return options;
     }
@@ -369,18 +292,18 @@ public final class LuceneVectorIndex implements VectorIndex {
     }
 
 
+    /** Unit vectors for cosine (searched by Lucene's {@code DOT_PRODUCT}); others as given. */
     @Override
-    public synchronized void addAll(long[] batchIds, float[][] vectors) {
-        ensureOpen();
-        VectorChecks.checkBatch(batchIds, vectors, dim());
+    protected float[] storedForm(float[] vector) {
+        return unitIfCosine(vector);
+    }
+
+    @Override
+    protected void addChecked(long[] batchIds, float[][] stored) {
         List<Document> docs = new ArrayList<>(batchIds.length);
         for (int i = 0; i < batchIds.length; i++) {
-            if (ids.contains(batchIds[i])) {
-                throw new IllegalArgumentException("id " + batchIds[i] + " is already in the index");
-            }
-            float[] stored = similarity() == Similarity.COSINE ? encoding.encodeVector(vectors[i]) : vectors[i].clone();
             Document doc = new Document();
-            doc.add(new KnnFloatVectorField(VECTOR_FIELD, stored, function));
+            doc.add(new KnnFloatVectorField(VECTOR_FIELD, stored[i], function));
             doc.add(new LongPoint(ID_FIELD, batchIds[i]));
             doc.add(new NumericDocValuesField(ID_FIELD, batchIds[i]));
             docs.add(doc);
@@ -407,22 +330,18 @@ public final class LuceneVectorIndex implements VectorIndex {
         for (long id : batchIds) {
             ids.add(id);
         }
-        writes.incrementAndGet();
+        searchers.written();
     }
 
     @Override
-    public synchronized void remove(long id) {
-        ensureOpen();
-        if (!ids.contains(id)) {
-            throw new IllegalArgumentException("id " + id + " is not in the index");
-        }
+    protected void removeChecked(long id) {
         try {
             writer.deleteDocuments(LongPoint.newExactQuery(ID_FIELD, id));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         ids.remove(id);
-        writes.incrementAndGet();
+        searchers.written();
     }
 
     /** Merges the index into one segment (one graph): the best recall per distance computation, at a cost. */
@@ -433,236 +352,44 @@ public final class LuceneVectorIndex implements VectorIndex {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        writes.incrementAndGet();
+        searchers.written();
     }
 
     /** Segments the searcher sees now (each has its own HNSW graph). */
     public int segmentCount() {
         ensureOpen();
-        refreshIfStale();
-        IndexSearcher searcher = acquire();
+        searchers.refreshIfStale();
+        IndexSearcher searcher = searchers.acquire();
         try {
             return searcher.getIndexReader().leaves().size();
         } finally {
-            release(searcher);
-        }
-    }
-
-    private void refreshIfStale() {
-        long target = writes.get();
-        if (refreshedWrites >= target) {
-            return;
-        }
-        synchronized (refreshLock) {
-            if (refreshedWrites >= target) {
-                return;
-            }
-            long now = writes.get();
-            try {
-                searchers.maybeRefreshBlocking();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            refreshedWrites = now;
-        }
-    }
-
-    private IndexSearcher acquire() {
-        try {
-            return searchers.acquire();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private void release(IndexSearcher searcher) {
-        try {
             searchers.release(searcher);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    /** One hit of one segment: its doc, Lucene's score, and after mapping its id and similarity. */
-    private static final class Hit {
-        final LeafReaderContext leaf;
-        final int doc;
-        final float luceneScore;
-        long id;
-        float score;
-
-        Hit(LeafReaderContext leaf, int doc, float luceneScore) {
-            this.leaf = leaf;
-            this.doc = doc;
-            this.luceneScore = luceneScore;
         }
     }
 
     @Override
-    public SearchResult search(float[] query, int k, int budget) {
-        VectorChecks.checkSearch(query, dim(), k, budget);
-        ensureOpen();
+    protected SearchResult searchChecked(float[] query, int k, int budget) {
         long start = System.nanoTime();
-        refreshIfStale();
-        float[] q = similarity() == Similarity.COSINE ? encoding.encodeQuery(query) : query;
-        IndexSearcher searcher = acquire();
+        searchers.refreshIfStale();
+        IndexSearcher searcher = searchers.acquire();
         try {
-            List<LeafReaderContext> leaves = new ArrayList<>();
-            long remainingDocs = 0;
-            for (LeafReaderContext leaf : searcher.getIndexReader().leaves()) {
-                if (leaf.reader().numDocs() > 0) {
-                    leaves.add(leaf);
-                    remainingDocs += leaf.reader().maxDoc();
-                }
-            }
-            int live = searcher.getIndexReader().numDocs();
-            if (live == 0) {
-                return new SearchResult(new long[0], new float[0], new SearchStats(0, -1, micros(start), "lucene-hnsw"));
-            }
-            leaves.sort(Comparator.comparingInt((LeafReaderContext l) -> l.reader().maxDoc()).reversed());
-            boolean quantized = options.quantization() != Quantization.NONE;
-            // With quantization every candidate in the list also costs a float32 re-score: half as long a list.
-            int ef = (int) Math.max(k, Math.min(live, budget / (quantized ? 8L : 4L)));
-            long visitBudget = !quantized ? budget : budget > ef ? budget - ef : Math.max(1, budget / 2);
-            long visited = 0;
-            int overshoot = overshoot();
-            List<Hit> hits = new ArrayList<>();
-            for (int i = 0; i < leaves.size(); i++) {
-                LeafReaderContext leaf = leaves.get(i);
-                LeafReader reader = leaf.reader();
-                long left = visitBudget - visited;
-                long share = i == leaves.size() - 1 ? left : Math.max(1, left * reader.maxDoc() / remainingDocs);
-                remainingDocs -= reader.maxDoc();
-                long limit = Math.min(share, left - overshoot);
-                if (limit < 1) {
-                    break;
-                }
-                TopKnnCollector collector = new TopKnnCollector(Math.min(ef, reader.numDocs()), (int) Math.min(limit, Integer.MAX_VALUE));
-                reader.searchNearestVectors(VECTOR_FIELD, q, collector, AcceptDocs.fromLiveDocs(reader.getLiveDocs(), reader.maxDoc()));
-                visited += collector.visitedCount();
-                TopDocs top = collector.topDocs();
-                for (ScoreDoc sd : top.scoreDocs) {
-                    hits.add(new Hit(leaf, sd.doc, sd.score));
-                }
-            }
-            hits.sort(Comparator.comparingDouble((Hit h) -> -h.luceneScore));
-            long rescored = 0;
-            if (quantized) {
-                long allowed = Math.max(0, (long) budget - visited);
-                if (hits.size() > allowed) {
-                    hits = new ArrayList<>(hits.subList(0, (int) allowed));
-                }
-                rescore(hits, query);
-                rescored = hits.size();
-                hits.sort(Comparator.comparingDouble((Hit h) -> -h.score));
-            } else {
-                for (Hit h : hits) {
-                    h.score = fromLuceneScore(h.luceneScore, query);
-                }
-            }
-            int n = Math.min(k, hits.size());
-            List<Hit> best = hits.subList(0, n);
-            mapIds(best);
-            long[] outIds = new long[n];
-            float[] scores = new float[n];
-            for (int i = 0; i < n; i++) {
-                outIds[i] = best.get(i).id;
-                scores[i] = best.get(i).score;
-            }
-            String method = quantized ? "lucene-hnsw-" + options.quantization().name().toLowerCase(java.util.Locale.ROOT) : "lucene-hnsw";
-            return new SearchResult(outIds, scores, new SearchStats(visited + rescored, -1, micros(start), method));
+            return knn.search(searcher, query, unitQueryIfCosine(query), k, budget, start);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
-            release(searcher);
-        }
-    }
-
-    /**
-     * How far past its visit limit one Lucene segment search can go: Lucene checks the limit before it
-     * scores a block of up to 64 vectors (exhaustive scans of small segments) or one node's neighbour
-     * list (up to {@code 2 m}, graph search), and counts the block after. Each segment's limit is held
-     * back by this much, so that the budget is a hard cap.
-     */
-    private int overshoot() {
-        return Math.max(63, 2 * options.m() - 1);
-    }
-
-    private static long micros(long start) {
-        return (System.nanoTime() - start) / 1000;
-    }
-
-    /** The similarity from Lucene's transformed score (see {@link VectorSimilarityFunction}). */
-    private float fromLuceneScore(float s, float[] query) {
-        return switch (similarity()) {
-            // MAXIMUM_INNER_PRODUCT: dot < 0 -> 1 / (1 - dot); dot >= 0 -> dot + 1.
-            case DOT_PRODUCT -> s < 1 ? 1 - 1 / s : s - 1;
-            // DOT_PRODUCT of unit vectors: max((1 + cos) / 2, 0). A zero query scores 0 against everything.
-            case COSINE -> isZero(query) ? 0f : 2 * s - 1;
-            // EUCLIDEAN: 1 / (1 + d^2).
-            case EUCLIDEAN -> 1 - 1 / s;
-        };
-    }
-
-    private static boolean isZero(float[] v) {
-        for (float x : v) {
-            if (x != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** Exact similarities from the stored float32 vectors, leaf by leaf in doc order. */
-    private void rescore(List<Hit> hits, float[] query) throws IOException {
-        List<Hit> sorted = new ArrayList<>(hits);
-        sorted.sort(Comparator.comparingInt((Hit h) -> h.leaf.ord).thenComparingInt(h -> h.doc));
-        LeafReaderContext current = null;
-        FloatVectorValues values = null;
-        KnnVectorValues.DocIndexIterator it = null;
-        for (Hit h : sorted) {
-            if (h.leaf != current) {
-                current = h.leaf;
-                values = current.reader().getFloatVectorValues(VECTOR_FIELD);
-                it = values.iterator();
-            }
-            int doc = it.docID() >= h.doc ? it.docID() : it.advance(h.doc);
-            if (doc != h.doc) {
-                throw new IllegalStateException("doc " + h.doc + " has no vector");
-            }
-            h.score = similarity().score(query, values.vectorValue(it.index()));
-        }
-    }
-
-    /** Fills in the ids of {@code hits} from the id doc values, leaf by leaf in doc order. */
-    private static void mapIds(List<Hit> hits) throws IOException {
-        List<Hit> sorted = new ArrayList<>(hits);
-        sorted.sort(Comparator.comparingInt((Hit h) -> h.leaf.ord).thenComparingInt(h -> h.doc));
-        LeafReaderContext current = null;
-        NumericDocValues values = null;
-        for (Hit h : sorted) {
-            if (h.leaf != current) {
-                current = h.leaf;
-                values = DocValues.getNumeric(current.reader(), ID_FIELD);
-            }
-            if (!values.advanceExact(h.doc)) {
-                throw new IllegalStateException("doc " + h.doc + " has no id");
-            }
-            h.id = values.longValue();
+            searchers.release(searcher);
         }
     }
 
     private Properties meta(String folderName) {
-        Properties meta = new Properties();
-        meta.setProperty("dim", Integer.toString(dim()));
-        meta.setProperty("similarity", similarity().name());
+        Properties meta = newMeta();
         meta.setProperty("m", Integer.toString(options.m()));
         meta.setProperty("beamWidth", Integer.toString(options.beamWidth()));
         meta.setProperty("quantization", options.quantization().name());
         meta.setProperty("ramBufferMb", Double.toString(options.ramBufferMb()));
         meta.setProperty("folder", folderName);
         meta.setProperty("count", Integer.toString(size()));
-        meta.setProperty("lucene", org.apache.lucene.util.Version.LATEST.toString());
+        meta.setProperty("lucene", Version.LATEST.toString());
         return meta;
     }
 
@@ -674,71 +401,29 @@ public final class LuceneVectorIndex implements VectorIndex {
             writer.commit();
             IndexFiles.commit(home, TYPE, meta(folder), Map.of());
             referenced = true;
-            deleteStaleFolders(home, folder);
+            LuceneFolders.deleteStale(home, folder);
             return;
         }
         Files.createDirectories(target);
         // A point-in-time view: the near-real-time reader's segments, which it keeps from deletion while held.
-        writes.incrementAndGet();
-        refreshIfStale();
-        IndexSearcher searcher = acquire();
-        Path out = Files.createTempDirectory(target, FOLDER_PREFIX);
-        boolean done = false;
-        try (FSDirectory outDir = FSDirectory.open(out)) {
+        searchers.written();
+        searchers.refreshIfStale();
+        IndexSearcher searcher = searchers.acquire();
+        String copied;
+        try {
             SegmentInfos infos = ((StandardDirectoryReader) searcher.getIndexReader()).getSegmentInfos().clone();
-            Collection<String> files = infos.files(false);
-            for (String file : files) {
-                outDir.copyFrom(directory, file, file, IOContext.DEFAULT);
+            Path out = LuceneFolders.copy(directory, infos, target);
+            copied = out.getFileName().toString();
+            try {
+                IndexFiles.commit(target, TYPE, meta(copied), Map.of());
+            } catch (IOException | RuntimeException e) {
+                LuceneFolders.delete(out);
+                throw e;
             }
-            outDir.sync(files);
-            infos.commit(outDir);
-            outDir.sync(List.of(infos.getSegmentsFileName()));
-            outDir.syncMetaData();
-            IndexFiles.commit(target, TYPE, meta(out.getFileName().toString()), Map.of());
-            done = true;
         } finally {
-            release(searcher);
-            if (!done) {
-                deleteFolder(out);
-            }
+            searchers.release(searcher);
         }
-        deleteStaleFolders(target, out.getFileName().toString());
-    }
-
-    /** Deletes the {@code lucene-*} folders of {@code root} other than {@code keep} that no writer holds. */
-    private static void deleteStaleFolders(Path root, String keep) {
-        try (DirectoryStream<Path> children = Files.newDirectoryStream(root, FOLDER_PREFIX + "*")) {
-            for (Path child : children) {
-                if (!Files.isDirectory(child) || child.getFileName().toString().equals(keep)) {
-                    continue;
-                }
-                try (FSDirectory d = FSDirectory.open(child); Lock lock = d.obtainLock(IndexWriter.WRITE_LOCK_NAME)) {
-                    for (String name : d.listAll()) {
-                        if (!name.equals(IndexWriter.WRITE_LOCK_NAME)) {
-                            d.deleteFile(name);
-                        }
-                    }
-                } catch (LockObtainFailedException inUse) {
-                    continue;
-                }
-                deleteFolder(child);
-            }
-        } catch (IOException e) {
-            // Stale folders are garbage, never read again: leave them for the next save.
-        }
-    }
-
-    private static void deleteFolder(Path folder) {
-        if (!Files.exists(folder)) {
-            return;
-        }
-        try (var walk = Files.walk(folder)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            // Left for the next save's clean-up.
-        }
+        LuceneFolders.deleteStale(target, copied);
     }
 
     /**
@@ -753,7 +438,7 @@ public final class LuceneVectorIndex implements VectorIndex {
             for (String file : directory.listAll()) {
                 try {
                     bytes += directory.fileLength(file);
-                } catch (NoSuchFileException | java.io.FileNotFoundException gone) {
+                } catch (NoSuchFileException | FileNotFoundException gone) {
                     // deleted by a merge meanwhile
                 }
             }
@@ -763,18 +448,11 @@ public final class LuceneVectorIndex implements VectorIndex {
         return bytes;
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("the index is closed");
-        }
-    }
-
     @Override
     public synchronized void close() {
-        if (closed) {
+        if (!markClosed()) {
             return;
         }
-        closed = true;
         IOException failure = null;
         try {
             searchers.close();
@@ -792,7 +470,7 @@ public final class LuceneVectorIndex implements VectorIndex {
             failure = failure == null ? e : failure;
         }
         if (home != null && !referenced) {
-            deleteFolder(home.resolve(folder));
+            LuceneFolders.delete(home.resolve(folder));
         }
         if (failure != null) {
             throw new UncheckedIOException(failure);
@@ -803,16 +481,5 @@ public final class LuceneVectorIndex implements VectorIndex {
     public String toString() {
         return "LuceneVectorIndex[" + similarity() + ", dim " + dim() + ", " + size() + " vectors, " + options
                 + (home == null ? ", in memory" : ", " + home.resolve(folder)) + "]";
-    }
-
-    // Visible for tests: the folders that hold Lucene indexes under a saved directory.
-    static Set<String> folders(Path root) throws IOException {
-        Set<String> out = new HashSet<>();
-        try (DirectoryStream<Path> children = Files.newDirectoryStream(root, FOLDER_PREFIX + "*")) {
-            for (Path child : children) {
-                out.add(child.getFileName().toString());
-            }
-        }
-        return out;
     }
 }

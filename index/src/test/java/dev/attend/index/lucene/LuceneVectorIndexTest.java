@@ -103,7 +103,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
             index.addAll(ids(200, 0), java.util.Arrays.copyOf(vectors, 200));
             index.save(home);
         }
-        assertThat(LuceneVectorIndex.folders(home)).hasSize(1);
+        assertThat(LuceneFolders.list(home)).hasSize(1);
         try (LuceneVectorIndex index = LuceneVectorIndex.open(home)) {
             assertThat(index.size()).isEqualTo(200);
             assertThat(index.options().m()).isEqualTo(8);
@@ -115,7 +115,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
             index.save(home); // a commit in place
             index.add(77_777, vectors[0]); // never saved: lost on close
         }
-        assertThat(LuceneVectorIndex.folders(home)).hasSize(1);
+        assertThat(LuceneFolders.list(home)).hasSize(1);
         try (LuceneVectorIndex index = LuceneVectorIndex.open(home)) {
             assertThat(index.size()).isEqualTo(299);
             assertThat(index.contains(0)).isFalse();
@@ -144,7 +144,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
                 expected.add(index.search(q, 10, 1000));
             }
             index.save(export); // again: replaces the copy, deletes the older folder
-            assertThat(LuceneVectorIndex.folders(export)).hasSize(1);
+            assertThat(LuceneFolders.list(export)).hasSize(1);
         }
         try (LuceneVectorIndex copy = LuceneVectorIndex.open(export)) {
             assertThat(copy.size()).isEqualTo(500);
@@ -172,9 +172,9 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
         }
         try (LuceneVectorIndex replacement = LuceneVectorIndex.create(home, DIM, Similarity.DOT_PRODUCT, Options.defaults())) {
             replacement.addAll(ids(30, 1_000), java.util.Arrays.copyOfRange(vectors, 20, 50));
-            assertThat(LuceneVectorIndex.folders(home)).hasSize(2);
+            assertThat(LuceneFolders.list(home)).hasSize(2);
         }
-        assertThat(LuceneVectorIndex.folders(home)).hasSize(1);
+        assertThat(LuceneFolders.list(home)).hasSize(1);
         try (LuceneVectorIndex index = LuceneVectorIndex.open(home)) {
             assertThat(index.size()).isEqualTo(20);
         }
@@ -182,7 +182,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
             replacement.addAll(ids(30, 1_000), java.util.Arrays.copyOfRange(vectors, 20, 50));
             replacement.save(home);
         }
-        assertThat(LuceneVectorIndex.folders(home)).hasSize(1);
+        assertThat(LuceneFolders.list(home)).hasSize(1);
         try (LuceneVectorIndex index = LuceneVectorIndex.open(home)) {
             assertThat(index.size()).isEqualTo(30);
         }

@@ -2,13 +2,12 @@ package dev.attend.recsys.model;
 
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
-import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKCollector;
 import dev.attend.gpu.VectorMath;
 import dev.attend.gpu.VectorStore;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.function.IntConsumer;
 
 /**
  * A long-sequence click model ({@link ModelConfig}): DARE, TWIN-like or DIN-like over item and category
@@ -42,6 +41,7 @@ public final class SequenceModel {
     final Mlp mlp;
     /** Draws the rows of ids that arrive online. */
     private final SplittableRandom growth;
+    private final CandidateScoring scoring = new CandidateScoring(this);
 
     /** A new model for dense item ids {@code [0, items]} and category ids {@code [0, categories]}. */
     public SequenceModel(ModelConfig config, int items, int categories, long seed) {
@@ -71,7 +71,7 @@ public final class SequenceModel {
     }
 
     /** The position table row of the behaviour at {@code j} in a history ending (exclusive) at {@code to}. */
-    private int positionRow(int j, int to) {
+    int positionRow(int j, int to) {
         return 1 + config.positionBucket(to - 1 - j);
     }
 
@@ -103,9 +103,9 @@ public final class SequenceModel {
     }
 
     /** The distinct embedding tables (two when attention and representation share them, else four; and the position ones). */
-    java.util.List<EmbeddingTable> tables() {
-        java.util.List<EmbeddingTable> t = new java.util.ArrayList<>(config.sharedTables() ? java.util.List.of(repItem, repCat)
-                : java.util.List.of(repItem, repCat, attItem, attCat));
+    List<EmbeddingTable> tables() {
+        List<EmbeddingTable> t = new ArrayList<>(config.sharedTables() ? List.of(repItem, repCat)
+                : List.of(repItem, repCat, attItem, attCat));
         if (repPos != null) {
             t.add(repPos);
             if (attPos != repPos) {
@@ -119,8 +119,8 @@ public final class SequenceModel {
      * Every parameter array in a fixed order (tables, then the MLP's weights, biases and slopes): what is saved. A
      * table that grew online gives a copy of its rows in use; a model as constructed gives its own arrays.
      */
-    java.util.List<float[]> parameters() {
-        java.util.List<float[]> out = new java.util.ArrayList<>();
+    List<float[]> parameters() {
+        List<float[]> out = new ArrayList<>();
         for (EmbeddingTable t : tables()) {
             out.add(t.used());
         }
@@ -263,143 +263,11 @@ public final class SequenceModel {
      * rounding of each other may still swap).
      */
     public Scores score(int[] items, int[] categories, VectorStore keys, int[] candidateItems, int[] candidateCategories, Scorer scorer) {
-        int n = items.length;
-        if (keys.size() != n || categories.length != n || keys.dim() != 2 * attItem.dim) {
-            throw new IllegalArgumentException("the keys (" + keys.size() + " x " + keys.dim() + ") are not this history's ("
-                    + n + " x " + 2 * attItem.dim + ")");
-        }
-        if (candidateItems.length != candidateCategories.length) {
-            throw new IllegalArgumentException("candidate items and categories differ in length: " + candidateItems.length + " vs "
-                    + candidateCategories.length);
-        }
-        int c = candidateItems.length;
-        int da = attItem.dim;
-        int dr = repItem.dim;
-        int[][] selected = new int[c][];
-        float[][] weights = new float[c][];
-        float[][] queries = new float[c][];
-        for (int i = 0; i < c; i++) {
-            queries[i] = concat(attItem, candidateItems[i], attCat, candidateCategories[i]);
-        }
-        int k = config.searches() ? Math.min(config.topK(), n) : n;
-        float scale = (float) (1 / Math.sqrt(2.0 * da));
-        float[] logits = new float[c];
-        float[][] transposed = servingWeights();
-        // Softmax, weighted sum and the MLP of each range of candidates as soon as its search is done (on the
-        // scorer's threads; a range handed over whole is cut into chunks and run in parallel).
-        Scorer.ReadyRange stageTwo = (from, to, found) -> {
-            int chunks = (to - from + SERVING_CHUNK - 1) / SERVING_CHUNK;
-            IntConsumer chunkAt = chunk -> {
-                int first = from + chunk * SERVING_CHUNK;
-                aggregate(items, categories, found, k, first, Math.min(SERVING_CHUNK, to - first), candidateItems, candidateCategories,
-                        scale, transposed, logits, selected, weights);
-            };
-            if (chunks == 1) {
-                chunkAt.accept(0);
-            } else {
-                java.util.stream.IntStream.range(0, chunks).parallel().forEach(chunkAt);
-            }
-        };
-        if (n == 0 || c == 0) {
-            stageTwo.accept(0, c, java.util.Collections.nCopies(c, new TopK(new int[0], new float[0])));
-        } else {
-            scorer.topK(queries, keys, k, stageTwo);
-        }
-        return new Scores(logits, selected, weights);
-    }
-
-    /**
-     * The second stage of {@link #score} for candidates {@code [first, first + count)}: each one's softmax over its
-     * search scores (at most {@code k} each) and weighted sums of representation rows, then the MLP of all of them at once.
-     */
-    private void aggregate(int[] items, int[] categories, List<TopK> found, int k, int first, int count, int[] candidateItems,
-                           int[] candidateCategories, float scale, float[][] transposed, float[] logits, int[][] selected,
-                           float[][] weights) {
-        int n = items.length;
-        int dr = repItem.dim;
-        int in = 6 * dr;
-        float[] packed = MLP_INPUTS.floats((count + 3) / 4 * 4 * in); // the MLP inputs [e, h, e * h], packed by four
-        java.util.Arrays.fill(packed, 0, (count + 3) / 4 * 4 * in, 0f); // the padding rows of a last partial block
-        float[] h = new float[2 * dr];
-        int[] rowsAt = new int[k];
-        for (int x = 0; x < count; x++) {
-            int i = first + x;
-            java.util.Arrays.fill(h, 0);
-            int[] ids = found.get(i).ids();
-            float[] w = softmax(found.get(i).scores(), scale);
-            for (int s = 0; s < ids.length; s++) {
-                rowsAt[s] = repItem.offset(items[ids[s]]);
-            }
-            VectorMath.weightedSum(repItem.weights, rowsAt, w, ids.length, dr, h, 0);
-            for (int s = 0; s < ids.length; s++) {
-                rowsAt[s] = repCat.offset(categories[ids[s]]);
-            }
-            VectorMath.weightedSum(repCat.weights, rowsAt, w, ids.length, dr, h, dr);
-            if (repPos != null) {
-                for (int s = 0; s < ids.length; s++) {
-                    rowsAt[s] = repPos.offset(positionRow(ids[s], n));
-                }
-                VectorMath.weightedSum(repPos.weights, rowsAt, w, ids.length, 2 * dr, h, 0);
-            }
-            int base = x / 4 * 4 * in + x % 4;
-            int eItem = repItem.offset(candidateItems[i]);
-            int eCat = repCat.offset(candidateCategories[i]);
-            for (int d = 0; d < 2 * dr; d++) {
-                float e = d < dr ? repItem.weights[eItem + d] : repCat.weights[eCat + d - dr];
-                packed[base + 4 * d] = e;
-                packed[base + 4 * (2 * dr + d)] = h[d];
-                packed[base + 4 * (4 * dr + d)] = e * h[d];
-            }
-            selected[i] = ids;
-            weights[i] = w;
-        }
-        System.arraycopy(mlp.inferBatch(packed, count, transposed), 0, logits, first, count);
-    }
-
-    private static final jdk.incubator.vector.VectorSpecies<Float> SPECIES = dev.attend.gpu.Simd.FLOATS;
-
-    /**
-     * softmax(scale * raw), the exponentials a vector at a time (the search's k scores of a candidate: twenty
-     * scalar {@code Math.exp} calls cost more than the weighted sums they weigh).
-     */
-    static float[] softmax(float[] raw, float scale) {
-        int n = raw.length;
-        float[] w = new float[n];
-        float max = Float.NEGATIVE_INFINITY;
-        for (float r : raw) {
-            max = Math.max(max, scale * r);
-        }
-        int lanes = SPECIES.length();
-        int s = 0;
-        for (; s + lanes <= n; s += lanes) {
-            jdk.incubator.vector.FloatVector.fromArray(SPECIES, raw, s).mul(scale).sub(max)
-                    .lanewise(jdk.incubator.vector.VectorOperators.EXP).intoArray(w, s);
-        }
-        for (; s < n; s++) {
-            w[s] = (float) Math.exp(scale * raw[s] - max);
-        }
-        double sum = 0;
-        for (float x : w) {
-            sum += x;
-        }
-        for (s = 0; s < n; s++) {
-            w[s] /= (float) sum;
-        }
-        return w;
-    }
-
-    private static final dev.attend.gpu.Scratch MLP_INPUTS = new dev.attend.gpu.Scratch(1 << 20);
-
-    /** Candidates per parallel chunk of {@link #score}'s second stage (a multiple of four: the MLP's blocks). */
-    static final int SERVING_CHUNK = 128;
-
-    /** The MLP's weights in serving form, and the weight version they were taken at. */
-    private record ServingWeights(long version, float[][] transposed) {
+        return scoring.score(items, categories, keys, candidateItems, candidateCategories, scorer);
     }
 
     /** Bumped by every optimiser step (one writer: the training thread that applies the step). */
     private volatile long version;
-    private volatile ServingWeights serving;
 
     /** Changes whenever a training step or new rows change what the model computes (what caches of its outputs key on). */
     public long weightsVersion() {
@@ -408,16 +276,6 @@ public final class SequenceModel {
 
     void weightsChanged() {
         version++;
-    }
-
-    private float[][] servingWeights() {
-        long v = version;
-        ServingWeights s = serving;
-        if (s == null || s.version() != v) {
-            s = new ServingWeights(v, mlp.transposedWeights());
-            serving = s;
-        }
-        return s.transposed();
     }
 
     /** Back-propagates {@code dLogit} (d loss / d logit) through {@code f} into {@code g}. */
@@ -480,7 +338,7 @@ public final class SequenceModel {
         return (float) (1 / (1 + Math.exp(-logit)));
     }
 
-    private static float[] concat(EmbeddingTable a, int ra, EmbeddingTable b, int rb) {
+    static float[] concat(EmbeddingTable a, int ra, EmbeddingTable b, int rb) {
         float[] out = new float[a.dim + b.dim];
         System.arraycopy(a.weights, a.offset(ra), out, 0, a.dim);
         System.arraycopy(b.weights, b.offset(rb), out, a.dim, b.dim);

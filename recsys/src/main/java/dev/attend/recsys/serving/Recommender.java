@@ -2,11 +2,11 @@ package dev.attend.recsys.serving;
 
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.VectorStore;
-import dev.attend.index.FlatIndex;
 import dev.attend.index.SearchResult;
 import dev.attend.index.Similarity;
 import dev.attend.index.VectorIndex;
-import dev.attend.index.hnswlib.HnswlibIndex;
+import dev.attend.index.factory.IndexKind;
+import dev.attend.index.factory.VectorIndexes;
 import dev.attend.recsys.data.ItemCatalog;
 import dev.attend.recsys.model.SequenceModel;
 import java.util.ArrayList;
@@ -286,8 +286,9 @@ public final class Recommender implements AutoCloseable {
         }
         VectorStore keys = model.targetKeys(ids, cats);
         int dim = keys.dim();
-        VectorIndex index = n <= EXACT_INDEX_ITEMS ? new FlatIndex(dim, Similarity.DOT_PRODUCT, scorer)
-                : new HnswlibIndex(dim, Similarity.DOT_PRODUCT, HnswlibIndex.Options.defaults().withInitialCapacity(n));
+        IndexKind kind = n <= EXACT_INDEX_ITEMS ? IndexKind.FLAT : IndexKind.HNSWLIB;
+        VectorIndex index = VectorIndexes.create(kind, dim, Similarity.DOT_PRODUCT,
+                VectorIndexes.Options.defaults().withScorer(scorer).withExpectedSize(n));
         long[] rawIds = new long[n];
         float[][] vectors = new float[n][];
         for (int i = 0; i < n; i++) {

@@ -224,7 +224,7 @@ class BehaviorStoreDamageTest {
         try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 10, false)) {
             List<BehaviorEvent> huge = new ArrayList<>();
             String action = "a".repeat(64);
-            for (int i = 0; i < BehaviorSequenceStore.MAX_RECORD_BYTES / 98 + 10; i++) {
+            for (int i = 0; i < BehaviorLogFormat.MAX_RECORD_BYTES / 98 + 10; i++) {
                 huge.add(new BehaviorEvent(1, i, 0, action, i));
             }
             assertThatThrownBy(() -> store.append(huge)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("per batch");
