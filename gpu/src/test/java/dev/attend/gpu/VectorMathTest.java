@@ -30,6 +30,22 @@ class VectorMathTest {
     }
 
     @Test
+    void orderedDotMatchesADoubleLoopAtEveryLengthAndRepeatsItsBits() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 15);
+        for (int length = 0; length < 90; length++) {
+            float[] a = random(rnd, length + 3);
+            float[] b = random(rnd, length + 5);
+            double expected = 0;
+            for (int c = 0; c < length; c++) {
+                expected += (double) a[3 + c] * b[5 + c];
+            }
+            double got = VectorMath.dotOrdered(a, 3, b, 5, length);
+            assertThat(got).as("length %d", length).isCloseTo(expected, within(1e-4));
+            assertThat(VectorMath.dotOrdered(a, 3, b, 5, length)).as("repeatable").isEqualTo(got);
+        }
+    }
+
+    @Test
     void axpyAddsAScaledVectorAtEveryLength() {
         SplittableRandom rnd = new SplittableRandom(SEED + 13);
         for (int length = 0; length < 70; length++) {

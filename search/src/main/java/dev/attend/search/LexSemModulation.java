@@ -1,5 +1,7 @@
 package dev.attend.search;
 
+import dev.attend.gpu.Simd;
+import dev.attend.gpu.VectorMath;
 import dev.attend.index.store.CorruptFileException;
 import dev.attend.index.store.DurableFile;
 import java.io.IOException;
@@ -62,7 +64,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class LexSemModulation {
 
-    static final VectorSpecies<Float> SPECIES = dev.attend.gpu.Simd.FLOATS;
+    static final VectorSpecies<Float> SPECIES = Simd.FLOATS;
     private static final int LANES = SPECIES.length();
 
     /** {@code "LXSM"} read as a little-endian int. */
@@ -145,7 +147,7 @@ public final class LexSemModulation {
         }
         float[] out = new float[tokens.length];
         for (int i = 0; i < tokens.length; i++) {
-            float a = (float) (dotAt(query, u, tokens[i] * dim, dim) + c[tokens[i]]);
+            float a = (float) (VectorMath.dotOrdered(query, 0, u, tokens[i] * dim, dim) + c[tokens[i]]);
             if (pre != null) {
                 pre[i] = a;
             }
@@ -277,7 +279,7 @@ public final class LexSemModulation {
             u.intoArray(out, k);
             acc = u.fma(u, acc);
         }
-        double sq = sumLanes(acc);
+        double sq = VectorMath.sumInLaneOrder(acc);
         for (; k < d; k++) {
             v[k] = v[k] / sum;
             float u = v[k] * query[k];
@@ -321,7 +323,7 @@ public final class LexSemModulation {
             e.intoArray(a, k);
             acc = acc.add(e);
         }
-        double sum = sumLanes(acc);
+        double sum = VectorMath.sumInLaneOrder(acc);
         for (; k < n; k++) {
             a[k] = expNonPositive(a[k] - shift);
             sum += a[k];
@@ -376,33 +378,8 @@ public final class LexSemModulation {
         return p * Float.intBitsToFloat(((int) nf + 127) << 23);
     }
 
-    /** The lanes of {@code acc} summed in lane order (deterministic, unlike {@code reduceLanes(ADD)}). */
-    static double sumLanes(FloatVector acc) {
-        double s = 0;
-        for (int i = 0; i < LANES; i++) {
-            s += acc.lane(i);
-        }
-        return s;
-    }
 
-    /** {@code a[0, n) . b[0, n)}, lane-wise partial sums added in a fixed order. */
-    static double dot(float[] a, float[] b, int n) {
-        return dotAt(a, b, 0, n);
-    }
 
-    /** {@code a[0, n) . b[off, off + n)}, lanes summed in a fixed order. */
-    static double dotAt(float[] a, float[] b, int off, int n) {
-        FloatVector acc = FloatVector.zero(SPECIES);
-        int k = 0;
-        for (; k + LANES <= n; k += LANES) {
-            acc = FloatVector.fromArray(SPECIES, a, k).fma(FloatVector.fromArray(SPECIES, b, off + k), acc);
-        }
-        double s = sumLanes(acc);
-        for (; k < n; k++) {
-            s += (double) a[k] * b[off + k];
-        }
-        return s;
-    }
 
     /** {@code a[0, n) *= f}. */
     static void scale(float[] a, float f, int n) {
@@ -415,17 +392,6 @@ public final class LexSemModulation {
         }
     }
 
-    /** {@code y[0, n) += a x[0, n)}. */
-    static void axpy(float a, float[] x, float[] y, int n) {
-        FloatVector av = FloatVector.broadcast(SPECIES, a);
-        int k = 0;
-        for (; k + LANES <= n; k += LANES) {
-            av.fma(FloatVector.fromArray(SPECIES, x, k), FloatVector.fromArray(SPECIES, y, k)).intoArray(y, k);
-        }
-        for (; k < n; k++) {
-            y[k] = Math.fma(a, x[k], y[k]);
-        }
-    }
 
     // ---- persistence ----
 

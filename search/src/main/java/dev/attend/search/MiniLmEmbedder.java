@@ -1,5 +1,6 @@
 package dev.attend.search;
 
+import dev.attend.gpu.VectorMath;
 import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel;
 import java.util.List;
@@ -65,10 +66,7 @@ public final class MiniLmEmbedder implements TextEmbedder {
 
     /** Normalised again in float: the library's vectors are unit up to rounding that Lucene's dot product notices. */
     private static float[] unit(float[] v) {
-        double n = 0;
-        for (float x : v) {
-            n += (double) x * x;
-        }
+        double n = VectorMath.dotOrdered(v, 0, v, 0, v.length);
         float inv = (float) (1 / Math.sqrt(n));
         for (int i = 0; i < v.length; i++) {
             v[i] *= inv;

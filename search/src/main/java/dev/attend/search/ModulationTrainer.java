@@ -1,5 +1,6 @@
 package dev.attend.search;
 
+import dev.attend.gpu.VectorMath;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -287,7 +288,7 @@ public final class ModulationTrainer {
             double[] s = prob[i] = new double[bsz + hard.length]; // the batch's passages, then this query's hard negatives
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < s.length; j++) {
-                s[j] = LexSemModulation.dot(q[i], j < bsz ? batch.get(j).passage() : hard[j - bsz], d) * invT;
+                s[j] = VectorMath.dotOrdered(q[i], 0, j < bsz ? batch.get(j).passage() : hard[j - bsz], 0, d) * invT;
                 max = Math.max(max, s[j]);
             }
             double sum = 0;
@@ -321,7 +322,7 @@ public final class ModulationTrainer {
             float[][] hard = batch.get(i).negatives();
             for (int j = 0; j < prob.length; j++) {
                 double coef = (prob[j] - (i == j ? 1 : 0)) / ((double) temperature * bsz);
-                LexSemModulation.axpy((float) coef, j < bsz ? batch.get(j).passage() : hard[j - bsz], g, d);
+                VectorMath.axpy((float) coef, j < bsz ? batch.get(j).passage() : hard[j - bsz], 0, g, 0, d);
             }
             backward(f.q[i], f.norm[i], batch.get(i).query(), f.v[i], g, d);
         });
@@ -337,7 +338,7 @@ public final class ModulationTrainer {
         }
         float[] dc = learned ? new float[tokenCount] : null; // one per slot; at most one slot per token of the batch
         for (int i = 0; i < bsz; i++) {
-            LexSemModulation.axpy(1f, dz[i], db, d);
+            VectorMath.axpy(1f, dz[i], 0, db, 0, d);
             Pair p = batch.get(i);
             for (int t = 0; t < p.tokens().length; t++) {
                 int token = p.tokens()[t];
@@ -351,12 +352,12 @@ public final class ModulationTrainer {
                     }
                     tokens.add(token);
                 }
-                LexSemModulation.axpy(f.weights[i][t], dz[i], rows.get(s), d);
+                VectorMath.axpy(f.weights[i][t], dz[i], 0, rows.get(s), 0, d);
                 float a = learned ? f.pre[i][t] : 0;
                 if (a > 0) {
                     // dL/da = g_t (dL/dz . W[t]) / (1 + a); nothing flows where relu is flat
-                    float da = (float) (p.weights()[t] * LexSemModulation.dotAt(dz[i], m.w, token * d, d) / (1 + a));
-                    LexSemModulation.axpy(da, p.query(), uRows.get(s), d);
+                    float da = (float) (p.weights()[t] * VectorMath.dotOrdered(dz[i], 0, m.w, token * d, d) / (1 + a));
+                    VectorMath.axpy(da, p.query(), 0, uRows.get(s), 0, d);
                     dc[s] += da;
                 }
             }
@@ -370,7 +371,7 @@ public final class ModulationTrainer {
      * {@code dL/dv = dL/du ⊙ e}, {@code dL/dz = v ⊙ (dL/dv - v.dL/dv)}.
      */
     private static void backward(float[] q, float norm, float[] e, float[] v, float[] g, int d) {
-        float qg = (float) LexSemModulation.dot(q, g, d);
+        float qg = (float) VectorMath.dotOrdered(q, 0, g, 0, d);
         float invNorm = 1 / norm;
         FloatVector qgv = FloatVector.broadcast(SPECIES, qg);
         FloatVector inv = FloatVector.broadcast(SPECIES, invNorm);
@@ -387,7 +388,7 @@ public final class ModulationTrainer {
         }
         // v . dL/dv = u . dL/du = 0 in exact arithmetic (dL/du is orthogonal to u: q' does not depend on the scale of
         // v, so neither does the loss on softmax's denominator); the term is kept for the rounding and for clarity
-        float vdv = (float) LexSemModulation.dot(v, g, d);
+        float vdv = (float) VectorMath.dotOrdered(v, 0, g, 0, d);
         FloatVector vdvv = FloatVector.broadcast(SPECIES, vdv);
         k = 0;
         for (; k + LANES <= d; k += LANES) {

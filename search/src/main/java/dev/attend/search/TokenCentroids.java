@@ -1,5 +1,6 @@
 package dev.attend.search;
 
+import dev.attend.gpu.VectorMath;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,7 +58,7 @@ final class TokenCentroids {
                 }
                 for (int t : vocabulary.tokens(search.tokenize(contents.get(from + i), tokens), false).ids()) {
                     counts[t]++;
-                    dev.attend.gpu.VectorMath.axpy(1f, x, 0, sums, t * dim, dim);
+                    VectorMath.axpy(1f, x, 0, sums, t * dim, dim);
                 }
             }
             progress.stage("token statistics", from + batch.size(), ids.size());

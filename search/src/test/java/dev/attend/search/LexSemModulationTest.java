@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.attend.gpu.VectorMath;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -95,11 +96,11 @@ class LexSemModulationTest {
                 int[] tokens = tokens(rnd, 50, rnd.nextInt(0, 10));
                 float[] query = gaussian(rnd, dim, 3);
                 float[] out = m.modulate(tokens, weights(rnd, tokens.length), query);
-                double norm = Math.sqrt(LexSemModulation.dot(query, query, dim));
+                double norm = Math.sqrt(VectorMath.dotOrdered(query, 0, query, 0, dim));
                 for (int k = 0; k < dim; k++) {
                     assertThat(out[k]).as("dim %d component %d", dim, k).isCloseTo((float) (query[k] / norm), within(2e-6f));
                 }
-                assertThat(LexSemModulation.dot(out, out, dim)).isCloseTo(1.0, within(1e-5));
+                assertThat(VectorMath.dotOrdered(out, 0, out, 0, dim)).isCloseTo(1.0, within(1e-5));
             }
         }
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.attend.gpu.VectorMath;
 import dev.attend.search.ModulationTrainer.Gradients;
 import dev.attend.search.ModulationTrainer.Options;
 import dev.attend.search.ModulationTrainer.Pair;
@@ -25,7 +26,7 @@ class ModulationTrainerTest {
 
     static float[] unit(SplittableRandom rnd, int dim) {
         float[] a = LexSemModulationTest.gaussian(rnd, dim, 1);
-        LexSemModulation.scale(a, (float) (1 / Math.sqrt(LexSemModulation.dot(a, a, dim))), dim);
+        LexSemModulation.scale(a, (float) (1 / Math.sqrt(VectorMath.dotOrdered(a, 0, a, 0, dim))), dim);
         return a;
     }
 
@@ -335,7 +336,7 @@ class ModulationTrainerTest {
             int best = -1;
             double bestScore = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < passages.length; j++) {
-                double s = LexSemModulation.dot(v, passages[j], DIM);
+                double s = VectorMath.dotOrdered(v, 0, passages[j], 0, DIM);
                 if (s > bestScore) {
                     bestScore = s;
                     best = j;
