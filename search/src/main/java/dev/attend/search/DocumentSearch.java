@@ -167,9 +167,9 @@ public final class DocumentSearch implements Closeable {
         }
         LexSemModulation m;
         try {
-            m = v != null && Files.exists(modulationFile) ? LexSemModulation.load(modulationFile) : null;
+            m = v != null && Files.exists(modulationFile) ? ModulationFile.load(modulationFile) : null;
         } catch (CorruptFileException e) {
-            throw classify(modulationFile, LexSemModulation.CODEC, LexSemModulation.FRAMED_VERSION, e);
+            throw classify(modulationFile, ModulationFile.CODEC, ModulationFile.FRAMED_VERSION, e);
         }
         if (m == null) {
             return null;
@@ -421,7 +421,7 @@ public final class DocumentSearch implements Closeable {
      */
     private static void save(Path dir, Lexical l) throws IOException {
         l.vocabulary().save(dir.resolve(VOCABULARY_FILE));
-        l.modulation().save(dir.resolve(MODULATION_FILE));
+        ModulationFile.save(l.modulation(), dir.resolve(MODULATION_FILE));
         String settings = "idf-weights=" + l.idfWeights() + "\ntokens=" + l.tokens().wireName() + "\n"
                 + VOCABULARY_KEY + "=" + fingerprint(dir.resolve(VOCABULARY_FILE)) + "\n"
                 + MODULATION_KEY + "=" + fingerprint(dir.resolve(MODULATION_FILE)) + "\n";

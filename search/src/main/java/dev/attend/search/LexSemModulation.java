@@ -1,21 +1,9 @@
 package dev.attend.search;
 
-import dev.attend.gpu.Simd;
 import dev.attend.gpu.VectorMath;
-import dev.attend.index.store.CorruptFileException;
-import dev.attend.index.store.DurableFile;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Objects;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -37,11 +25,8 @@ import jdk.incubator.vector.VectorSpecies;
  * untrained modulation is exactly plain dense retrieval. {@link ModulationTrainer} learns {@code W} and {@code b}.
  *
  * <p>The per-dimension loops (the accumulation of {@code z} over the tokens' rows, the softmax exponentials, the
- * element-wise products) run on the Vector API with scalar tails. Only IEEE-exact lane operations are used (add,
- * multiply, fused multiply-add, divide, max, conversions; the exponential is a polynomial of those), and sums
- * over the lanes are taken in a fixed order: an input gives the same bits whether the JIT has compiled the code
- * or not, which keeps training reproducible (the Vector API's own {@code EXP} and {@code reduceLanes(ADD)} differ
- * between the interpreter and compiled code).
+ * element-wise products) run on the Vector API with scalar tails, on {@link ModulationKernels}: an input gives the
+ * same bits whether the JIT has compiled the code or not, which keeps training reproducible.
  *
  * <p><b>Learned token weights (LLR)</b>, optional ({@link #withLearnedWeights}): each token {@code t} also has a
  * vector {@code U[t]} and a bias {@code c[t]}, and its weight in {@code z} becomes {@code w_t * l_t(e_q)} with
@@ -54,33 +39,16 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>{@link #modulate} only reads the parameters: any number of threads may call it, as long as no
  * {@link ModulationTrainer#train training} of this instance runs at the same time.
  *
- * <p>File format ({@link #save}, {@link #load}): a {@link DurableFile} of codec {@value #CODEC} (a header with its
- * version, a CRC32C footer over the whole file, checked before a byte is parsed: a damaged file is a
- * {@link CorruptFileException}, never other parameters) whose payload is the unframed format the previous builds
- * wrote, and which {@link #load} still reads: little-endian, the ASCII magic {@code "LXSM"}, the format version
- * (int: 1 without learned token weights, 2 with them), vocabulary (int), dim (int), then {@code W}
- * ({@code vocabulary * dim} floats, token-major) and {@code b} ({@code dim} floats); in version 2 then {@code U}
- * ({@code vocabulary * dim} floats, token-major) and {@code c} ({@code vocabulary} floats); nothing after.
+ * <p>{@link ModulationFile} saves and loads it.
  */
 public final class LexSemModulation {
 
-    static final VectorSpecies<Float> SPECIES = Simd.FLOATS;
-    private static final int LANES = SPECIES.length();
-
-    /** {@code "LXSM"} read as a little-endian int. */
-    static final int MAGIC = 0x4D53584C;
-    static final int FORMAT_VERSION = 1;
-    /** The format of a modulation with learned token weights (U and c after W and b). */
-    static final int FORMAT_VERSION_LEARNED = 2;
+    private static final VectorSpecies<Float> SPECIES = ModulationKernels.SPECIES;
+    private static final int LANES = ModulationKernels.LANES;
     /** {@code c}'s start: {@code log(1 + (e - 1)) = 1}, every token's learned weight 1. */
     static final float LEARNED_START = (float) (Math.E - 1);
-    static final int HEADER_BYTES = 16;
-    /** The codec name of the framed file. */
-    static final String CODEC = "attend-lexsem-modulation";
-    /** The framed file's version (its payload carries the unframed format's own version). */
-    static final int FRAMED_VERSION = 1;
     /** The largest float array the JVM hands out, with some margin. */
-    private static final long MAX_ARRAY = Integer.MAX_VALUE - 16;
+    static final long MAX_ARRAY = Integer.MAX_VALUE - 16;
 
     private final int vocabulary;
     private final int dim;
@@ -127,7 +95,7 @@ public final class LexSemModulation {
         this.u = learnedWeights ? new float[vocabulary * dim] : null;
         this.c = learnedWeights ? new float[vocabulary] : null;
         if (learnedWeights) {
-            java.util.Arrays.fill(c, LEARNED_START);
+            Arrays.fill(c, LEARNED_START);
         }
     }
 
@@ -266,8 +234,8 @@ public final class LexSemModulation {
             v[c] = a;
         }
         // v = softmax(z)
-        float max = max(v, d);
-        float sum = (float) expShifted(v, max, d);
+        float max = ModulationKernels.max(v, d);
+        float sum = (float) ModulationKernels.expShifted(v, max, d);
         // v /= sum; u = v ⊙ query into out; |u|^2
         FloatVector s = FloatVector.broadcast(SPECIES, sum);
         FloatVector acc = FloatVector.zero(SPECIES);
@@ -290,281 +258,7 @@ public final class LexSemModulation {
         if (!(norm > 0) || !Float.isFinite(norm)) {
             throw new IllegalStateException("the modulated query vanished (|v ⊙ e_q| = " + norm + "): diverged parameters?");
         }
-        scale(out, 1 / norm, d);
+        ModulationKernels.scale(out, 1 / norm, d);
         return norm;
-    }
-
-    // ---- kernels, shared with the trainer ----
-
-    /** max of {@code a[0, n)}. */
-    static float max(float[] a, int n) {
-        int k = 0;
-        float m = Float.NEGATIVE_INFINITY;
-        if (n >= LANES) {
-            FloatVector mv = FloatVector.fromArray(SPECIES, a, 0);
-            for (k = LANES; k + LANES <= n; k += LANES) {
-                mv = mv.max(FloatVector.fromArray(SPECIES, a, k));
-            }
-            m = mv.reduceLanes(VectorOperators.MAX); // order-free: exact
-        }
-        for (; k < n; k++) {
-            m = Math.max(m, a[k]);
-        }
-        return m;
-    }
-
-    /** {@code a[k] = exp(a[k] - shift)} for {@code k < n} ({@code shift} at least every {@code a[k]}); returns their sum. */
-    static double expShifted(float[] a, float shift, int n) {
-        FloatVector sv = FloatVector.broadcast(SPECIES, shift);
-        FloatVector acc = FloatVector.zero(SPECIES);
-        int k = 0;
-        for (; k + LANES <= n; k += LANES) {
-            FloatVector e = expNonPositive(FloatVector.fromArray(SPECIES, a, k).sub(sv));
-            e.intoArray(a, k);
-            acc = acc.add(e);
-        }
-        double sum = VectorMath.sumInLaneOrder(acc);
-        for (; k < n; k++) {
-            a[k] = expNonPositive(a[k] - shift);
-            sum += a[k];
-        }
-        return sum;
-    }
-
-    private static final float EXP_LO = -87.33654f; // ln(Float.MIN_NORMAL): below, the result is clamped there
-    private static final float LOG2E = 1.44269504088896341f;
-    private static final float LN2_HI = 0.693359375f; // few bits: n * LN2_HI is exact
-    private static final float LN2_LO = -2.12194440e-4f;
-    private static final float P0 = 1.9875691500e-4f;
-    private static final float P1 = 1.3981999507e-3f;
-    private static final float P2 = 8.3334519073e-3f;
-    private static final float P3 = 4.1665795894e-2f;
-    private static final float P4 = 1.6666665459e-1f;
-    private static final float P5 = 5.0000001201e-1f;
-
-    /**
-     * {@code e^x} for {@code x <= 0} (Cephes' expf: {@code x = n ln 2 + r}, a degree-7 polynomial in {@code r}, times
-     * {@code 2^n}), within a few ulp; below {@code ln(Float.MIN_NORMAL)} it returns about {@code Float.MIN_NORMAL}
-     * rather than a subnormal or zero. Only exact lane operations, so the interpreter and compiled code agree.
-     */
-    static FloatVector expNonPositive(FloatVector x) {
-        FloatVector xc = x.max(EXP_LO);
-        FloatVector nf = (FloatVector) xc.mul(LOG2E).sub(0.5f).convert(VectorOperators.F2I, 0).convert(VectorOperators.I2F, 0);
-        FloatVector r = nf.fma(FloatVector.broadcast(SPECIES, -LN2_HI), xc);
-        r = nf.fma(FloatVector.broadcast(SPECIES, -LN2_LO), r);
-        FloatVector p = r.fma(FloatVector.broadcast(SPECIES, P0), FloatVector.broadcast(SPECIES, P1));
-        p = p.fma(r, FloatVector.broadcast(SPECIES, P2));
-        p = p.fma(r, FloatVector.broadcast(SPECIES, P3));
-        p = p.fma(r, FloatVector.broadcast(SPECIES, P4));
-        p = p.fma(r, FloatVector.broadcast(SPECIES, P5));
-        p = p.fma(r.mul(r), r).add(1f);
-        IntVector n = (IntVector) nf.convert(VectorOperators.F2I, 0);
-        FloatVector pow2n = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return p.mul(pow2n);
-    }
-
-    /** The scalar {@link #expNonPositive(FloatVector)}, operation for operation. */
-    static float expNonPositive(float x) {
-        float xc = Math.max(x, EXP_LO);
-        float nf = (float) (int) (xc * LOG2E - 0.5f);
-        float r = Math.fma(nf, -LN2_HI, xc);
-        r = Math.fma(nf, -LN2_LO, r);
-        float p = Math.fma(r, P0, P1);
-        p = Math.fma(p, r, P2);
-        p = Math.fma(p, r, P3);
-        p = Math.fma(p, r, P4);
-        p = Math.fma(p, r, P5);
-        p = Math.fma(p, r * r, r) + 1f;
-        return p * Float.intBitsToFloat(((int) nf + 127) << 23);
-    }
-
-
-
-
-    /** {@code a[0, n) *= f}. */
-    static void scale(float[] a, float f, int n) {
-        int k = 0;
-        for (; k + LANES <= n; k += LANES) {
-            FloatVector.fromArray(SPECIES, a, k).mul(f).intoArray(a, k);
-        }
-        for (; k < n; k++) {
-            a[k] *= f;
-        }
-    }
-
-
-    // ---- persistence ----
-
-    /**
-     * Writes the parameters to {@code file}, checksummed ({@link DurableFile}): to a temporary file in the same
-     * directory, forced to the device, then atomically renamed over {@code file}, so a crash leaves either the old
-     * file or the new one.
-     */
-    public void save(Path file) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
-        DurableFile.write(file, CODEC, FRAMED_VERSION, out -> {
-            ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-            buf.putInt(MAGIC).putInt(u == null ? FORMAT_VERSION : FORMAT_VERSION_LEARNED).putInt(vocabulary).putInt(dim);
-            java.io.DataOutputStream o = out;
-            FloatSink sink = b -> o.write(b.array(), 0, b.position());
-            writeFloats(sink, buf, w);
-            writeFloats(sink, buf, b);
-            if (u != null) {
-                writeFloats(sink, buf, u);
-                writeFloats(sink, buf, c);
-            }
-            sink.flush(buf);
-        });
-    }
-
-    /** Writes the unframed format of the previous builds (no checksum): what tests of reading old files need. */
-    void saveUnframed(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-            buf.putInt(MAGIC).putInt(u == null ? FORMAT_VERSION : FORMAT_VERSION_LEARNED).putInt(vocabulary).putInt(dim);
-            FloatSink sink = full -> {
-                full.flip();
-                while (full.hasRemaining()) {
-                    ch.write(full);
-                }
-                full.position(full.limit()); // what flush clears
-            };
-            writeFloats(sink, buf, w);
-            writeFloats(sink, buf, b);
-            if (u != null) {
-                writeFloats(sink, buf, u);
-                writeFloats(sink, buf, c);
-            }
-            sink.flush(buf);
-        }
-    }
-
-    /** Takes a buffer's bytes {@code [0, position)}. */
-    @FunctionalInterface
-    private interface FloatSink {
-        void take(ByteBuffer buf) throws IOException;
-
-        default void flush(ByteBuffer buf) throws IOException {
-            take(buf);
-            buf.clear();
-        }
-    }
-
-    private static void writeFloats(FloatSink sink, ByteBuffer buf, float[] a) throws IOException {
-        int i = 0;
-        while (i < a.length) {
-            int n = Math.min(a.length - i, buf.remaining() / Float.BYTES);
-            if (n == 0) {
-                sink.flush(buf);
-                continue;
-            }
-            buf.asFloatBuffer().put(a, i, n);
-            buf.position(buf.position() + n * Float.BYTES);
-            i += n;
-        }
-    }
-
-    /**
-     * Reads a modulation that {@link #save} wrote.
-     *
-     * @throws IOException naming the file, when it cannot be read, is not a modulation file (magic), has another
-     *     format version, has impossible sizes, is truncated or longer than its sizes say, or holds a NaN or
-     *     infinite parameter
-     */
-    public static LexSemModulation load(Path file) throws IOException {
-        if (DurableFile.isFramed(file)) {
-            long payload;
-            try (DurableFile.Reader r = DurableFile.open(file, CODEC, FRAMED_VERSION, FRAMED_VERSION)) {
-                payload = r.payloadBytes();
-            }
-            long footer = 4 + 8 + 4;
-            return read(file, Files.size(file) - footer - payload, payload);
-        }
-        return read(file, 0, Files.size(file));
-    }
-
-    /** Parses the unframed format from the {@code size} bytes of {@code file} at {@code offset}. */
-    private static LexSemModulation read(Path file, long offset, long size) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            ch.position(offset);
-            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, header, file, size);
-            header.flip();
-            int magic = header.getInt();
-            if (magic != MAGIC) {
-                throw new CorruptFileException(file, "not a LexSemBridge modulation file (magic 0x" + Integer.toHexString(magic)
-                        + ", expected 0x" + Integer.toHexString(MAGIC) + ")");
-            }
-            int version = header.getInt();
-            if (version != FORMAT_VERSION && version != FORMAT_VERSION_LEARNED) {
-                throw new CorruptFileException(file, "format version " + version + "; this build reads versions " + FORMAT_VERSION + " and "
-                        + FORMAT_VERSION_LEARNED);
-            }
-            boolean learned = version == FORMAT_VERSION_LEARNED;
-            int vocabulary = header.getInt();
-            int dim = header.getInt();
-            if (vocabulary <= 0 || dim <= 0 || (long) vocabulary * dim > MAX_ARRAY) {
-                throw new CorruptFileException(file, "impossible sizes vocabulary " + vocabulary + ", dim " + dim);
-            }
-            long expected = HEADER_BYTES + ((long) vocabulary * dim + dim) * Float.BYTES
-                    + (learned ? ((long) vocabulary * dim + vocabulary) * Float.BYTES : 0);
-            if (size < expected) {
-                throw new CorruptFileException(file, "truncated: " + size + " bytes, a modulation of vocabulary " + vocabulary + " and dim "
-                        + dim + " takes " + expected);
-            }
-            if (size > expected) {
-                throw new CorruptFileException(file, (size - expected) + " bytes after the parameters (vocabulary " + vocabulary
-                        + ", dim " + dim + ")");
-            }
-            LexSemModulation m = new LexSemModulation(vocabulary, dim, learned);
-            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-            readFloats(ch, buf, m.w, file, size);
-            readFloats(ch, buf, m.b, file, size);
-            if (learned) {
-                readFloats(ch, buf, m.u, file, size);
-                readFloats(ch, buf, m.c, file, size);
-            }
-            requireFinite(file, "W", m.w, dim);
-            requireFinite(file, "b", m.b, 0);
-            if (learned) {
-                requireFinite(file, "U", m.u, dim);
-                requireFinite(file, "c", m.c, 0);
-            }
-            return m;
-        }
-    }
-
-    /**
-     * Refuses a NaN or infinite parameter, naming it: {@code name[row][column]} for a matrix of rows of
-     * {@code rowLength}, {@code name[i]} for a vector ({@code rowLength} 0).
-     */
-    private static void requireFinite(Path file, String name, float[] a, int rowLength) throws IOException {
-        for (int i = 0; i < a.length; i++) {
-            if (!Float.isFinite(a[i])) {
-                throw new CorruptFileException(file, name + (rowLength > 0 ? "[" + i / rowLength + "][" + i % rowLength + "]" : "[" + i + "]")
-                        + " is " + a[i]);
-            }
-        }
-    }
-
-    private static void readFloats(FileChannel ch, ByteBuffer buf, float[] a, Path file, long size) throws IOException {
-        int i = 0;
-        while (i < a.length) {
-            buf.clear();
-            buf.limit((int) Math.min(buf.capacity(), (long) (a.length - i) * Float.BYTES));
-            readFully(ch, buf, file, size);
-            buf.flip();
-            int n = buf.remaining() / Float.BYTES;
-            buf.asFloatBuffer().get(a, i, n);
-            i += n;
-        }
-    }
-
-    private static void readFully(FileChannel ch, ByteBuffer buf, Path file, long size) throws IOException {
-        while (buf.hasRemaining()) {
-            if (ch.read(buf) < 0) {
-                throw new CorruptFileException(file, "truncated at byte " + ch.position() + " of " + size);
-            }
-        }
     }
 }

@@ -147,7 +147,7 @@ class DocumentSearchDamageTest {
         }
         assertThat(DurableFile.isFramed(d.resolve(DocumentSearch.VOCABULARY_FILE))).isTrue();
         v.saveText(d.resolve(DocumentSearch.VOCABULARY_FILE));
-        m.saveUnframed(d.resolve(DocumentSearch.MODULATION_FILE));
+        ModulationFile.saveUnframed(m, d.resolve(DocumentSearch.MODULATION_FILE));
         Files.writeString(d.resolve(DocumentSearch.SETTINGS_FILE), "idf-weights=true\ntokens=terms\n");
         try (DocumentSearch s = DocumentSearch.open(d, HASHED)) {
             assertThat(s.damage()).isEmpty();
@@ -284,10 +284,10 @@ class DocumentSearchDamageTest {
             Path f = d.resolve(which);
             if (which.equals(DocumentSearch.MODULATION_FILE)) { // a newer build's modulation: intact, framed version 2
                 byte[] payload;
-                try (DurableFile.Reader r = DurableFile.open(f, LexSemModulation.CODEC, 1, 1)) {
+                try (DurableFile.Reader r = DurableFile.open(f, ModulationFile.CODEC, 1, 1)) {
                     payload = r.in().readNBytes((int) r.payloadBytes());
                 }
-                DurableFile.write(f, LexSemModulation.CODEC, LexSemModulation.FRAMED_VERSION + 1, out -> out.write(payload));
+                DurableFile.write(f, ModulationFile.CODEC, ModulationFile.FRAMED_VERSION + 1, out -> out.write(payload));
             } else { // settings naming a token kind this build does not know, checksum intact
                 DurableFile.write(f, DocumentSearch.SETTINGS_CODEC, 1, out -> out.writeUTF("idf-weights=true\ntokens=future-pieces\n"));
             }

@@ -5,17 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.attend.gpu.VectorMath;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class LexSemModulationTest {
 
@@ -133,12 +126,12 @@ class LexSemModulationTest {
         }
         x[n - 1] = -87.3f;
         float[] e = x.clone();
-        double sum = LexSemModulation.expShifted(e, 0f, n);
+        double sum = ModulationKernels.expShifted(e, 0f, n);
         double expectedSum = 0;
         double worst = 0;
         for (int i = 0; i < n; i++) {
             assertThat(Float.floatToIntBits(e[i])).as("vector and scalar exp(%s)", x[i])
-                    .isEqualTo(Float.floatToIntBits(LexSemModulation.expNonPositive(x[i])));
+                    .isEqualTo(Float.floatToIntBits(ModulationKernels.expNonPositive(x[i])));
             double exact = Math.exp(x[i]);
             if (x[i] >= -87.33f) {
                 worst = Math.max(worst, Math.abs(e[i] - exact) / exact);
@@ -150,7 +143,7 @@ class LexSemModulationTest {
         System.out.println("exp: worst relative error " + worst);
         assertThat(worst).isLessThan(5e-7);
         assertThat(sum).isCloseTo(expectedSum, within(1e-5 * expectedSum)); // the lanes sum in float
-        assertThat(LexSemModulation.expNonPositive(0f)).isEqualTo(1f);
+        assertThat(ModulationKernels.expNonPositive(0f)).isEqualTo(1f);
     }
 
     @Test
@@ -182,132 +175,5 @@ class LexSemModulationTest {
         assertThatThrownBy(() -> new LexSemModulation(1 << 20, 1 << 12)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("largest float array");
         assertThat(m.modulate(new int[0], new float[0], q)).hasSize(4); // no tokens: z = b
-    }
-
-    @Test
-    void aModulationWithLearnedTokenWeightsSavesAndLoads(@TempDir Path dir) throws IOException {
-        SplittableRandom rnd = new SplittableRandom(5);
-        LexSemModulation m = LexSemModulation.withLearnedWeights(20, 8);
-        for (int i = 0; i < m.w.length; i++) {
-            m.w[i] = (float) rnd.nextGaussian();
-            m.u[i] = (float) rnd.nextGaussian();
-        }
-        for (int t = 0; t < 20; t++) {
-            m.c[t] = (float) rnd.nextGaussian();
-        }
-        Path file = dir.resolve("llr.bin");
-        m.save(file);
-        LexSemModulation loaded = LexSemModulation.load(file);
-        assertThat(loaded.learnsWeights()).isTrue();
-        assertThat(loaded.u).containsExactly(m.u);
-        assertThat(loaded.c).containsExactly(m.c);
-        int[] tokens = {1, 7, 19};
-        float[] weights = {1, 1, 1};
-        float[] query = gaussian(rnd, 8, 1);
-        assertThat(loaded.modulate(tokens, weights, query)).containsExactly(m.modulate(tokens, weights, query));
-        LexSemModulation presence = new LexSemModulation(20, 8);
-        System.arraycopy(m.w, 0, presence.w, 0, m.w.length);
-        assertThat(m.modulate(tokens, weights, query)).as("the learned weights take part")
-                .isNotEqualTo(presence.modulate(tokens, weights, query));
-        // a damaged tail is refused like any other
-        Files.write(file, Arrays.copyOf(Files.readAllBytes(file), (int) Files.size(file) - 4));
-        assertThatThrownBy(() -> LexSemModulation.load(file)).isInstanceOf(dev.attend.index.store.CorruptFileException.class);
-    }
-
-    @Test
-    void saveAndLoadGiveTheSameModulation(@TempDir Path dir) throws IOException {
-        SplittableRandom rnd = new SplittableRandom(SEED + 2);
-        LexSemModulation m = randomModulation(rnd, 300, 45, 1);
-        Path file = dir.resolve("lexsem.bin");
-        new LexSemModulation(3, 2).save(file); // an older file, replaced
-        m.save(file);
-        assertThat(Files.size(file)).isEqualTo(LexSemModulation.HEADER_BYTES + 4L * (300 * 45 + 45)
-                + 4 + 2 + LexSemModulation.CODEC.length() + 4 + 4 + 8 + 4); // framed: header and checksummed footer
-        try (Stream<Path> files = Files.list(dir)) {
-            assertThat(files).as("no temporary file left").containsExactly(file);
-        }
-        LexSemModulation back = LexSemModulation.load(file);
-        assertThat(back.vocabulary()).isEqualTo(300);
-        assertThat(back.dim()).isEqualTo(45);
-        for (int trial = 0; trial < 20; trial++) {
-            int[] tokens = tokens(rnd, 300, 6);
-            float[] weights = weights(rnd, 6);
-            float[] query = gaussian(rnd, 45, 1);
-            assertThat(back.modulate(tokens, weights, query)).containsExactly(m.modulate(tokens, weights, query));
-        }
-        assertThat(back.w).containsExactly(m.w);
-        assertThat(back.b).containsExactly(m.b);
-    }
-
-    @Test
-    void loadRejectsDamagedFilesOfTheUnframedFormat(@TempDir Path dir) throws IOException {
-        LexSemModulation m = randomModulation(new SplittableRandom(SEED + 3), 20, 8, 1);
-        Path file = dir.resolve("m.bin");
-        m.saveUnframed(file); // what earlier builds wrote, still read, with its own checks
-        byte[] bytes = Files.readAllBytes(file);
-
-        Path truncated = dir.resolve("truncated.bin");
-        Files.write(truncated, Arrays.copyOf(bytes, bytes.length - 5));
-        assertThatThrownBy(() -> LexSemModulation.load(truncated)).isInstanceOf(IOException.class)
-                .hasMessageContaining(truncated.toString()).hasMessageContaining("truncated");
-
-        Path header = dir.resolve("header.bin");
-        Files.write(header, Arrays.copyOf(bytes, 10));
-        assertThatThrownBy(() -> LexSemModulation.load(header)).isInstanceOf(IOException.class)
-                .hasMessageContaining(header.toString()).hasMessageContaining("truncated");
-
-        Path magic = dir.resolve("magic.bin");
-        byte[] wrong = bytes.clone();
-        wrong[0] = 'X';
-        Files.write(magic, wrong);
-        assertThatThrownBy(() -> LexSemModulation.load(magic)).isInstanceOf(IOException.class)
-                .hasMessageContaining(magic.toString()).hasMessageContaining("not a LexSemBridge modulation file");
-
-        Path version = dir.resolve("version.bin");
-        byte[] v3 = bytes.clone();
-        ByteBuffer.wrap(v3).order(ByteOrder.LITTLE_ENDIAN).putInt(4, 3);
-        Files.write(version, v3);
-        assertThatThrownBy(() -> LexSemModulation.load(version)).isInstanceOf(IOException.class)
-                .hasMessageContaining(version.toString()).hasMessageContaining("format version 3");
-
-        Path sizes = dir.resolve("sizes.bin");
-        byte[] neg = bytes.clone();
-        ByteBuffer.wrap(neg).order(ByteOrder.LITTLE_ENDIAN).putInt(12, -8);
-        Files.write(sizes, neg);
-        assertThatThrownBy(() -> LexSemModulation.load(sizes)).isInstanceOf(IOException.class)
-                .hasMessageContaining(sizes.toString()).hasMessageContaining("impossible sizes");
-
-        Path longer = dir.resolve("longer.bin");
-        Files.write(longer, Arrays.copyOf(bytes, bytes.length + 4));
-        assertThatThrownBy(() -> LexSemModulation.load(longer)).isInstanceOf(IOException.class)
-                .hasMessageContaining(longer.toString()).hasMessageContaining("after the parameters");
-
-        Path nan = dir.resolve("nan.bin");
-        byte[] withNan = bytes.clone();
-        ByteBuffer.wrap(withNan).order(ByteOrder.LITTLE_ENDIAN).putFloat(LexSemModulation.HEADER_BYTES + 4 * 9, Float.NaN);
-        Files.write(nan, withNan);
-        assertThatThrownBy(() -> LexSemModulation.load(nan)).isInstanceOf(IOException.class)
-                .hasMessageContaining(nan.toString()).hasMessageContaining("W[1][1] is NaN");
-
-        assertThatThrownBy(() -> LexSemModulation.load(dir.resolve("missing.bin"))).isInstanceOf(IOException.class);
-        assertThat(LexSemModulation.load(file).w).containsExactly(m.w);
-    }
-
-    @Test
-    void aFlippedByteAnywhereInASavedModulationIsRefusedNotLoadedAsOtherWeights(@TempDir Path dir) throws IOException {
-        LexSemModulation m = randomModulation(new SplittableRandom(SEED + 4), 20, 8, 1);
-        Path file = dir.resolve("lexsem.bin");
-        m.save(file);
-        byte[] bytes = Files.readAllBytes(file);
-        for (int at : new int[] {bytes.length / 2, 40, bytes.length - 20, bytes.length - 2}) {
-            byte[] flipped = bytes.clone();
-            flipped[at] ^= 0x01; // one bit of a weight: the unframed format had no way to see it
-            Files.write(file, flipped);
-            assertThatThrownBy(() -> LexSemModulation.load(file)).as("byte %d", at)
-                    .isInstanceOf(dev.attend.index.store.CorruptFileException.class);
-        }
-        Path old = dir.resolve("old.bin");
-        m.saveUnframed(old);
-        assertThat(LexSemModulation.load(old).w).containsExactly(m.w);
     }
 }

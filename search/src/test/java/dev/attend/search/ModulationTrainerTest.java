@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.attend.gpu.VectorMath;
-import dev.attend.search.ModulationTrainer.Gradients;
+import dev.attend.search.ModulationLoss.Gradients;
 import dev.attend.search.ModulationTrainer.Options;
 import dev.attend.search.ModulationTrainer.Pair;
 import java.util.ArrayList;
@@ -26,7 +26,7 @@ class ModulationTrainerTest {
 
     static float[] unit(SplittableRandom rnd, int dim) {
         float[] a = LexSemModulationTest.gaussian(rnd, dim, 1);
-        LexSemModulation.scale(a, (float) (1 / Math.sqrt(VectorMath.dotOrdered(a, 0, a, 0, dim))), dim);
+        ModulationKernels.scale(a, (float) (1 / Math.sqrt(VectorMath.dotOrdered(a, 0, a, 0, dim))), dim);
         return a;
     }
 
@@ -107,7 +107,7 @@ class ModulationTrainerTest {
                 batch.add(new Pair(tokens, LexSemModulationTest.weights(rnd, tokens.length), LexSemModulationTest.gaussian(rnd, dim, 1),
                         unit(rnd, dim)));
             }
-            Gradients g = ModulationTrainer.gradients(m, batch, temperature);
+            Gradients g = ModulationLoss.gradients(m, batch, temperature);
             double[] w = new double[m.w.length];
             for (int i = 0; i < w.length; i++) {
                 w[i] = m.w[i];
@@ -118,7 +118,7 @@ class ModulationTrainerTest {
             }
             double loss = referenceLoss(w, b, dim, batch, temperature);
             assertThat(g.loss()).isCloseTo(loss, within(1e-5 * Math.max(1, loss)));
-            assertThat(ModulationTrainer.loss(m, batch, temperature)).isEqualTo(g.loss());
+            assertThat(ModulationLoss.loss(m, batch, temperature)).isEqualTo(g.loss());
 
             double h = 1e-6;
             double[] numB = new double[dim];
@@ -183,7 +183,7 @@ class ModulationTrainerTest {
                 batch.add(new Pair(tokens, LexSemModulationTest.weights(rnd, tokens.length), LexSemModulationTest.gaussian(rnd, dim, 1),
                         unit(rnd, dim)));
             }
-            Gradients g = ModulationTrainer.gradients(m, batch, temperature);
+            Gradients g = ModulationLoss.gradients(m, batch, temperature);
             double[] w = toDouble(m.w);
             double[] b = toDouble(m.b);
             double[] u = toDouble(m.u);
@@ -352,7 +352,7 @@ class ModulationTrainerTest {
         double sum = 0;
         int batches = 0;
         for (int from = 0; from + 64 <= pairs.size(); from += 64) {
-            sum += ModulationTrainer.loss(m, pairs.subList(from, from + 64), temperature);
+            sum += ModulationLoss.loss(m, pairs.subList(from, from + 64), temperature);
             batches++;
         }
         return sum / batches;
@@ -431,6 +431,6 @@ class ModulationTrainerTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("pair 0: passage component 0");
         assertThatThrownBy(() -> ModulationTrainer.train(m, List.of(good), Options.defaults(), null))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 2 pairs");
-        assertThatThrownBy(() -> ModulationTrainer.loss(m, List.of(good, good), 0f)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ModulationLoss.loss(m, List.of(good, good), 0f)).isInstanceOf(IllegalArgumentException.class);
     }
 }
