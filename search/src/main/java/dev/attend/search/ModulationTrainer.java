@@ -131,8 +131,7 @@ public final class ModulationTrainer {
         for (int i = 0; i < n; i++) {
             ModulationLoss.check(m, pairs.get(i), "pair " + i);
         }
-        int d = m.dim();
-        ModulationOptimizer optimizer = new ModulationOptimizer(m);
+        ModulationOptimizer optimizer = new ModulationOptimizer(m, options.learningRate());
         SplittableRandom rnd = new SplittableRandom(options.seed());
         int[] order = IntStream.range(0, n).toArray();
         int batches = (n + options.batchSize() - 1) / options.batchSize();
@@ -157,7 +156,7 @@ public final class ModulationTrainer {
                     batch.add(pairs.get(order[i]));
                 }
                 ModulationLoss.Gradients g = ModulationLoss.gradients(m, batch, options.temperature());
-                optimizer.step(g, options.learningRate(), d);
+                optimizer.step(g);
                 lossSum += g.loss() * batch.size();
                 seen += batch.size();
                 done += batch.size();

@@ -1,21 +1,21 @@
 package dev.attend.recsys.model;
 
+import dev.attend.gpu.Adam;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Adam over a {@link SequenceModel}: dense updates for the MLP, lazy updates for embedding rows (only the rows a
- * batch touched move, as in TensorFlow's LazyAdam, so a step costs the batch, not the tables). L2 regularisation
- * is added to the gradient of the parameters a step updates (touched rows only, DIN's mini-batch aware form).
+ * Adam ({@link dev.attend.gpu.Adam}) over a {@link SequenceModel}: the moments of its parameters, dense updates for
+ * the MLP, lazy updates for embedding rows (only the rows a batch touched move, as in TensorFlow's LazyAdam, so a step
+ * costs the batch, not the tables). L2 regularisation is added to the gradient of the parameters a step updates
+ * (touched rows only, DIN's mini-batch aware form).
  */
-final class Adam {
-
-    private static final float BETA1 = 0.9f;
-    private static final float BETA2 = 0.999f;
-    private static final float EPSILON = 1e-8f;
+final class ModelOptimizer {
 
     private final SequenceModel model;
-    private final float learningRate;
+    private final Adam adam;
     private final float l2;
     private final float[][] mW;
     private final float[][] vW;
@@ -24,11 +24,10 @@ final class Adam {
     private final float[][] mS;
     private final float[][] vS;
     private final Map<EmbeddingTable, float[][]> tableMoments = new IdentityHashMap<>();
-    long step;
 
-    Adam(SequenceModel model, float learningRate, float l2) {
+    ModelOptimizer(SequenceModel model, float learningRate, float l2) {
         this.model = model;
-        this.learningRate = learningRate;
+        this.adam = new Adam(learningRate);
         this.l2 = l2;
         Mlp mlp = model.mlp;
         mW = zerosLike(mlp.weights);
@@ -42,9 +41,19 @@ final class Adam {
         }
     }
 
+    /** Adam steps taken: what a checkpoint saves beside {@link #state}. */
+    long steps() {
+        return adam.steps();
+    }
+
+    /** Continues after {@code steps} steps of a checkpoint (whose moments were copied into {@link #state}). */
+    void resume(long steps) {
+        adam.resume(steps);
+    }
+
     /** Every moment array in a fixed order: what a checkpoint saves. */
-    java.util.List<float[]> state() {
-        java.util.List<float[]> out = ModelFiles.flatten(mW, vW, mB, vB, mS, vS);
+    List<float[]> state() {
+        List<float[]> out = ModelFiles.flatten(mW, vW, mB, vB, mS, vS);
         for (EmbeddingTable t : model.tables()) {
             out.add(tableMoments.get(t)[0]);
             out.add(tableMoments.get(t)[1]);
@@ -54,44 +63,31 @@ final class Adam {
 
     /** One step with the gradients of a batch of {@code batchSize} samples (summed in {@code g}). */
     void apply(Gradients g, int batchSize) {
-        step++;
+        adam.nextStep();
         model.weightsChanged();
         float scale = 1f / batchSize;
-        double c1 = 1 - Math.pow(BETA1, step);
-        double c2 = 1 - Math.pow(BETA2, step);
-        float rate = (float) (learningRate * Math.sqrt(c2) / c1);
         Mlp mlp = model.mlp;
         for (int l = 0; l < mlp.layers(); l++) {
-            update(mlp.weights[l], 0, g.weights[l], 0, mlp.weights[l].length, mW[l], vW[l], scale, rate, l2);
-            update(mlp.biases[l], 0, g.biases[l], 0, mlp.biases[l].length, mB[l], vB[l], scale, rate, 0);
+            adam.update(mlp.weights[l], 0, g.weights[l], 0, mW[l], vW[l], 0, mlp.weights[l].length, scale, l2);
+            adam.update(mlp.biases[l], 0, g.biases[l], 0, mB[l], vB[l], 0, mlp.biases[l].length, scale, 0);
         }
         for (int l = 0; l < mlp.slopes.length; l++) {
-            update(mlp.slopes[l], 0, g.slopes[l], 0, mlp.slopes[l].length, mS[l], vS[l], scale, rate, 0);
+            adam.update(mlp.slopes[l], 0, g.slopes[l], 0, mS[l], vS[l], 0, mlp.slopes[l].length, scale, 0);
         }
         for (Map.Entry<EmbeddingTable, Map<Integer, float[]>> e : g.rows.entrySet()) {
             EmbeddingTable t = e.getKey();
             float[][] moments = tableMoments.get(t);
             if (moments[0].length < t.weights.length) { // the table grew online
-                moments = new float[][] {java.util.Arrays.copyOf(moments[0], t.weights.length), java.util.Arrays.copyOf(moments[1], t.weights.length)};
+                moments = new float[][] {Arrays.copyOf(moments[0], t.weights.length), Arrays.copyOf(moments[1], t.weights.length)};
                 tableMoments.put(t, moments);
             }
             for (Map.Entry<Integer, float[]> row : e.getValue().entrySet()) {
                 if (row.getKey() == 0) {
                     continue; // the padding/unknown row stays zero
                 }
-                update(t.weights, t.offset(row.getKey()), row.getValue(), 0, t.dim, moments[0], moments[1], scale, rate, l2);
+                int offset = t.offset(row.getKey());
+                adam.update(t.weights, offset, row.getValue(), 0, moments[0], moments[1], offset, t.dim, scale, l2);
             }
-        }
-    }
-
-    private static void update(float[] w, int from, float[] grad, int gFrom, int count, float[] m, float[] v, float scale, float rate,
-                               float l2) {
-        for (int i = 0; i < count; i++) {
-            int k = from + i;
-            float gr = grad[gFrom + i] * scale + l2 * w[k];
-            m[k] = BETA1 * m[k] + (1 - BETA1) * gr;
-            v[k] = BETA2 * v[k] + (1 - BETA2) * gr * gr;
-            w[k] -= rate * m[k] / ((float) Math.sqrt(v[k]) + EPSILON);
         }
     }
 
