@@ -5,15 +5,30 @@ import dev.attend.index.store.CorruptFileException;
 import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
-import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.index.store.StorageErrors;
+import dev.attend.index.store.UnsupportedFormatException;
 import java.io.Closeable;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.StringReader;
+import java.io.UTFDataFormatException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
 
 /**
  * Hybrid document search over one {@link DocumentIndex}: BM25, dense (the query's sentence vector against the
@@ -182,12 +197,12 @@ public final class DocumentSearch implements Closeable {
         Tokens tokens = Tokens.TERMS;
         Path settings = dir.resolve(SETTINGS_FILE);
         if (Files.exists(settings)) {
-            java.util.Properties p = new java.util.Properties();
+            Properties p = new Properties();
             boolean framed = DurableFile.isFramed(settings);
             if (framed) {
                 try (DurableFile.Reader r = DurableFile.open(settings, SETTINGS_CODEC, 1, 1)) {
-                    p.load(new java.io.StringReader(r.in().readUTF()));
-                } catch (java.io.EOFException | java.io.UTFDataFormatException | IllegalArgumentException e) {
+                    p.load(new StringReader(r.in().readUTF()));
+                } catch (EOFException | UTFDataFormatException | IllegalArgumentException e) {
                     throw new UnsupportedFormatException(settings, "intact (its checksum holds) but this build cannot parse it: " + e);
                 }
                 // Written last by setModulation, naming the exact vocabulary and modulation files of its fit.
@@ -205,7 +220,7 @@ public final class DocumentSearch implements Closeable {
             } else {
                 try (var in = Files.newBufferedReader(settings)) {
                     p.load(in);
-                } catch (java.nio.charset.CharacterCodingException | IllegalArgumentException e) {
+                } catch (CharacterCodingException | IllegalArgumentException e) {
                     throw new CorruptFileException(settings, "unreadable: " + e.getMessage(), e);
                 }
             }
@@ -251,14 +266,14 @@ public final class DocumentSearch implements Closeable {
      * bytes (a {@link DurableFile}'s CRC32C over the whole file), or {@code none}.
      */
     static String fingerprint(Path file) throws IOException {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            java.nio.ByteBuffer tail = java.nio.ByteBuffer.allocate((int) Math.min(4, size));
+            ByteBuffer tail = ByteBuffer.allocate((int) Math.min(4, size));
             while (tail.hasRemaining() && ch.read(tail, size - tail.capacity() + tail.position()) >= 0) {
                 // the last bytes
             }
-            return size + ":" + java.util.HexFormat.of().formatHex(tail.array());
-        } catch (java.nio.file.NoSuchFileException e) {
+            return size + ":" + HexFormat.of().formatHex(tail.array());
+        } catch (NoSuchFileException e) {
             return "none";
         }
     }
@@ -273,9 +288,9 @@ public final class DocumentSearch implements Closeable {
             if (Files.exists(f)) {
                 Path moved = Quarantine.moveAside(dir, DocumentIndex.STORE, "modulation file " + name, f, reason);
                 DamageLog.Damage d = DamageLog.all().stream()
-                        .filter(x -> x.path().equals(f) && java.util.Objects.equals(x.quarantinedTo(), moved)).reduce((a, b) -> b)
+                        .filter(x -> x.path().equals(f) && Objects.equals(x.quarantinedTo(), moved)).reduce((a, b) -> b)
                         .orElseGet(() -> new DamageLog.Damage(DocumentIndex.STORE, "modulation file " + name, f, moved, reason,
-                                java.time.Instant.now()));
+                                Instant.now()));
                 if (found == null || f.equals(e.file())) {
                     found = d;
                 }
@@ -356,9 +371,9 @@ public final class DocumentSearch implements Closeable {
         if (tokens == Tokens.TERMS) {
             return Vocabulary.of(index.documentFrequencies(), index.size());
         }
-        java.util.Map<String, Integer> df = new java.util.HashMap<>();
+        Map<String, Integer> df = new HashMap<>();
         index.forEach(d -> {
-            for (String piece : new java.util.HashSet<>(WordPieces.shared().pieces(new Document(d.id(), d.title(), d.text()).content()))) {
+            for (String piece : new HashSet<>(WordPieces.shared().pieces(new Document(d.id(), d.title(), d.text()).content()))) {
                 df.merge(piece, 1, Integer::sum);
             }
         });

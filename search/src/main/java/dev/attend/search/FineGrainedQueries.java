@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.regex.Matcher;
@@ -58,7 +59,7 @@ public final class FineGrainedQueries {
             if (id < 0 || vocabulary.documentFrequency(id) < 2) {
                 continue;
             }
-            spelling.putIfAbsent(term, word.toLowerCase(java.util.Locale.ROOT));
+            spelling.putIfAbsent(term, word.toLowerCase(Locale.ROOT));
             tf.merge(term, 1, Integer::sum);
         }
         if (tf.size() < KEYWORDS) {

@@ -1,10 +1,14 @@
 package dev.attend.search;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -68,7 +72,7 @@ public final class ModulationFit {
         }
         // hard negatives: the passages plain dense search ranks highest for the query that are not its answer
         List<List<String>> hardIds = new ArrayList<>(queries.size());
-        java.util.Set<String> hardAll = new java.util.HashSet<>();
+        Set<String> hardAll = new HashSet<>();
         for (int i = 0; i < queries.size(); i++) {
             List<String> ids = new ArrayList<>(HARD_NEGATIVES);
             for (var hit : search.index().knn(queryVectors.get(i), HARD_NEGATIVES + 1)) {
@@ -84,7 +88,7 @@ public final class ModulationFit {
         List<ModulationTrainer.Pair> pairs = new ArrayList<>(queries.size());
         for (int i = 0; i < queries.size(); i++) {
             Vocabulary.TokenVector t = vocabulary.tokens(search.tokenize(queries.get(i).text(), tokens), idfWeights);
-            float[][] negatives = hardIds.get(i).stream().map(hardVectors::get).filter(java.util.Objects::nonNull).toArray(float[][]::new);
+            float[][] negatives = hardIds.get(i).stream().map(hardVectors::get).filter(Objects::nonNull).toArray(float[][]::new);
             pairs.add(new ModulationTrainer.Pair(t.ids(), t.weights(), queryVectors.get(i), passageVectors.get(i), negatives));
         }
         LexSemModulation modulation = learnedWeights ? LexSemModulation.withLearnedWeights(vocabulary.size(), embedder.dim())
@@ -104,7 +108,7 @@ public final class ModulationFit {
                 List<String> terms = search.index().analyze(word);
                 return terms.isEmpty() ? null : terms.getFirst();
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                throw new UncheckedIOException(e);
             }
         };
     }

@@ -2,7 +2,10 @@ package dev.attend.search;
 
 import dev.attend.index.store.CorruptFileException;
 import dev.attend.index.store.DurableFile;
+import java.io.EOFException;
 import java.io.IOException;
+import java.io.UTFDataFormatException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -154,7 +157,7 @@ public final class Vocabulary {
                 }
             }
             return new Vocabulary(terms, df, documents);
-        } catch (java.io.EOFException | java.io.UTFDataFormatException e) {
+        } catch (EOFException | UTFDataFormatException e) {
             throw new CorruptFileException(file, "unreadable: " + e, e);
         }
     }
@@ -163,7 +166,7 @@ public final class Vocabulary {
         List<String> lines;
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        } catch (java.nio.charset.CharacterCodingException e) {
+        } catch (CharacterCodingException e) {
             throw new CorruptFileException(file, "not UTF-8 text", e);
         }
         if (lines.isEmpty() || !lines.get(0).startsWith("documents\t")) {

@@ -8,15 +8,22 @@ import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.index.store.UnsupportedFormatException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,7 +32,7 @@ class DocumentSearchDamageTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("DocumentSearchDamageTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -53,7 +60,7 @@ class DocumentSearchDamageTest {
         public float[] embed(String text) {
             float[] v = new float[8];
             v[0] = 1;
-            for (String w : text.toLowerCase(java.util.Locale.ROOT).split("\\W+")) {
+            for (String w : text.toLowerCase(Locale.ROOT).split("\\W+")) {
                 if (!w.isEmpty()) {
                     v[1 + Math.floorMod(w.hashCode(), 7)] += 1;
                 }
@@ -210,7 +217,7 @@ class DocumentSearchDamageTest {
             Tmpfs.fill(filler);
             assertThatThrownBy(() -> s.add(corpus(10, 300), (done, total) -> { })).isInstanceOf(StorageErrors.StorageFullException.class);
             assertThat(s.index().size()).isEqualTo(10);
-            Vocabulary bigger = Vocabulary.of(java.util.Map.of("a", 1, "b", 2, "c", 1), 3);
+            Vocabulary bigger = Vocabulary.of(Map.of("a", 1, "b", 2, "c", 1), 3);
             LexSemModulation other = new LexSemModulation(3, 8);
             assertThatThrownBy(() -> s.setModulation(bigger, other, true, DocumentSearch.Tokens.TERMS))
                     .isInstanceOf(StorageErrors.StorageFullException.class);
@@ -228,7 +235,7 @@ class DocumentSearchDamageTest {
 
     private static void deleteTree(Path d) throws IOException {
         try (Stream<Path> s = Files.walk(d)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);
             }
         }
@@ -237,7 +244,7 @@ class DocumentSearchDamageTest {
     private static void copyModulation(Path from, Path to, String... names) throws IOException {
         Files.createDirectories(to);
         for (String n : names) {
-            Files.copy(from.resolve(n), to.resolve(n), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(from.resolve(n), to.resolve(n), StandardCopyOption.REPLACE_EXISTING);
         }
     }
 
@@ -251,7 +258,7 @@ class DocumentSearchDamageTest {
             copyModulation(d, fitA, all);
             try (DocumentSearch s = DocumentSearch.open(d, HASHED)) {
                 Vocabulary a = s.vocabulary();
-                java.util.Map<String, Integer> df = new java.util.HashMap<>();
+                Map<String, Integer> df = new HashMap<>();
                 for (int i = 0; i < a.size(); i++) {
                     df.put(i == 0 ? "aaaa-first" : a.term(i), a.documentFrequency(i)); // the same size, every row shifted
                 }
@@ -292,7 +299,7 @@ class DocumentSearchDamageTest {
                 DurableFile.write(f, DocumentSearch.SETTINGS_CODEC, 1, out -> out.writeUTF("idf-weights=true\ntokens=future-pieces\n"));
             }
             byte[] before = Files.readAllBytes(f);
-            assertThatThrownBy(() -> DocumentSearch.open(d, HASHED)).as(which).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class)
+            assertThatThrownBy(() -> DocumentSearch.open(d, HASHED)).as(which).isInstanceOf(UnsupportedFormatException.class)
                     .hasMessageContaining(which).hasMessageContaining("left");
             assertThat(Files.readAllBytes(f)).isEqualTo(before);
             assertThat(quarantined(d)).isEmpty();

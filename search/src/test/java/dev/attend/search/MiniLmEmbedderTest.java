@@ -3,6 +3,7 @@ package dev.attend.search;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 class MiniLmEmbedderTest {
@@ -22,7 +23,7 @@ class MiniLmEmbedderTest {
                 "Treatment of childhood leukaemia", ""));
         assertThat(v).hasSize(4).allSatisfy(x -> {
             assertThat(x).hasSize(MiniLmEmbedder.DIM);
-            assertThat(dot(x, x)).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+            assertThat(dot(x, x)).isCloseTo(1.0, Offset.offset(1e-5));
         });
         assertThat(dot(v.get(0), v.get(1))).isGreaterThan(dot(v.get(0), v.get(2)) + 0.2);
         float[] single = e.embed("How do libraries catalogue their books?");

@@ -7,10 +7,13 @@ import dev.attend.search.eval.IrMetrics;
 import dev.attend.search.eval.SmartCollection;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,7 +26,7 @@ class ModulationFitTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("ModulationFitTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -43,7 +46,7 @@ class ModulationFitTest {
             search.add(documents, (done, total) -> { });
             SplittableRandom rnd = new SplittableRandom(SEED + 11);
             for (int i = documents.size() - 1; i > 0; i--) {
-                java.util.Collections.swap(documents, i, rnd.nextInt(i + 1));
+                Collections.swap(documents, i, rnd.nextInt(i + 1));
             }
             List<Document> training = documents.subList(0, 400);
             ModulationFit.Result fit = ModulationFit.fit(search, training, false, false, DocumentSearch.Tokens.TERMS,
@@ -52,12 +55,12 @@ class ModulationFitTest {
 
             Vocabulary terms = search.currentVocabulary(DocumentSearch.Tokens.TERMS);
             List<String> queries = new ArrayList<>();
-            List<java.util.Set<String>> answers = new ArrayList<>();
+            List<Set<String>> answers = new ArrayList<>();
             for (Document d : documents.subList(400, documents.size())) {
                 FineGrainedQueries.Generated g = FineGrainedQueries.keyword(d, ModulationFit.analyzer(search), terms);
                 if (g != null) {
                     queries.add(g.text());
-                    answers.add(java.util.Set.of(g.passageId()));
+                    answers.add(Set.of(g.passageId()));
                 }
             }
             assertThat(queries).hasSizeGreaterThan(80);
@@ -69,7 +72,7 @@ class ModulationFitTest {
         }
     }
 
-    private static double recallAt10(DocumentSearch search, List<String> queries, List<java.util.Set<String>> answers,
+    private static double recallAt10(DocumentSearch search, List<String> queries, List<Set<String>> answers,
                                      DocumentSearch.Mode mode) throws Exception {
         List<List<String>> rankings = new ArrayList<>();
         for (String q : queries) {

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.DoubleSupplier;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -188,7 +189,7 @@ class ModulationTrainerTest {
             double[] b = toDouble(m.b);
             double[] u = toDouble(m.u);
             double[] c = toDouble(m.c);
-            java.util.function.DoubleSupplier loss = () -> referenceLoss(w, b, u, c, dim, batch, temperature);
+            DoubleSupplier loss = () -> referenceLoss(w, b, u, c, dim, batch, temperature);
             assertThat(g.loss()).isCloseTo(loss.getAsDouble(), within(1e-5 * Math.max(1, loss.getAsDouble())));
             double h = 1e-6;
             double[][] numW = new double[vocabulary][dim];
@@ -265,7 +266,7 @@ class ModulationTrainerTest {
         return out;
     }
 
-    private static double centralDifference(double[] x, int i, double h, java.util.function.DoubleSupplier f) {
+    private static double centralDifference(double[] x, int i, double h, DoubleSupplier f) {
         double keep = x[i];
         x[i] = keep + h;
         double plus = f.getAsDouble();

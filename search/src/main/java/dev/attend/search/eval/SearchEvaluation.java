@@ -10,6 +10,7 @@ import dev.attend.search.Vocabulary;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -72,7 +73,7 @@ public final class SearchEvaluation {
             List<Document> shuffled = new ArrayList<>(documents);
             SplittableRandom rnd = new SplittableRandom(options.seed());
             for (int i = shuffled.size() - 1; i > 0; i--) {
-                java.util.Collections.swap(shuffled, i, rnd.nextInt(i + 1));
+                Collections.swap(shuffled, i, rnd.nextInt(i + 1));
             }
             int cut = (int) Math.round(shuffled.size() * options.trainShare());
             ModulationFit.Result fit = ModulationFit.fit(search, shuffled.subList(0, cut), options.idfWeights(), options.learnedWeights(), options.tokens(),
