@@ -123,7 +123,7 @@ class DocumentSearchDamageTest {
 
     @Test
     void aDamagedModulationIsMovedAsideAndTheSearchRunsWithoutIt() throws Exception {
-        for (String damaged : List.of(DocumentSearch.MODULATION_FILE, DocumentSearch.VOCABULARY_FILE, DocumentSearch.SETTINGS_FILE)) {
+        for (String damaged : List.of(LexicalFiles.MODULATION_FILE, LexicalFiles.VOCABULARY_FILE, LexicalFiles.SETTINGS_FILE)) {
             Path d = searchWithModulation();
             flipMiddleByte(d.resolve(damaged));
             try (DocumentSearch s = DocumentSearch.open(d, HASHED)) {
@@ -152,10 +152,10 @@ class DocumentSearchDamageTest {
             v = s.vocabulary();
             m = s.modulation();
         }
-        assertThat(DurableFile.isFramed(d.resolve(DocumentSearch.VOCABULARY_FILE))).isTrue();
-        v.saveText(d.resolve(DocumentSearch.VOCABULARY_FILE));
-        ModulationFile.saveUnframed(m, d.resolve(DocumentSearch.MODULATION_FILE));
-        Files.writeString(d.resolve(DocumentSearch.SETTINGS_FILE), "idf-weights=true\ntokens=terms\n");
+        assertThat(DurableFile.isFramed(d.resolve(LexicalFiles.VOCABULARY_FILE))).isTrue();
+        v.saveText(d.resolve(LexicalFiles.VOCABULARY_FILE));
+        ModulationFile.saveUnframed(m, d.resolve(LexicalFiles.MODULATION_FILE));
+        Files.writeString(d.resolve(LexicalFiles.SETTINGS_FILE), "idf-weights=true\ntokens=terms\n");
         try (DocumentSearch s = DocumentSearch.open(d, HASHED)) {
             assertThat(s.damage()).isEmpty();
             assertThat(s.vocabulary().size()).isEqualTo(v.size());
@@ -250,9 +250,9 @@ class DocumentSearchDamageTest {
 
     @Test
     void filesOfTwoFitsLeftTogetherByACrashBetweenThemAreDamageNotAWrongTermMapping() throws Exception {
-        String[] all = {DocumentSearch.VOCABULARY_FILE, DocumentSearch.MODULATION_FILE, DocumentSearch.SETTINGS_FILE};
+        String[] all = {LexicalFiles.VOCABULARY_FILE, LexicalFiles.MODULATION_FILE, LexicalFiles.SETTINGS_FILE};
         // a crash after the new vocabulary; after the new vocabulary and modulation, before the settings
-        for (String[] fromOldFit : new String[][] {{DocumentSearch.MODULATION_FILE, DocumentSearch.SETTINGS_FILE}, {DocumentSearch.SETTINGS_FILE}}) {
+        for (String[] fromOldFit : new String[][] {{LexicalFiles.MODULATION_FILE, LexicalFiles.SETTINGS_FILE}, {LexicalFiles.SETTINGS_FILE}}) {
             Path d = searchWithModulation();
             Path fitA = dir.resolve("fit-a");
             copyModulation(d, fitA, all);
@@ -286,17 +286,17 @@ class DocumentSearchDamageTest {
 
     @Test
     void anIntactModulationThisBuildCannotReadIsLeftInPlaceAndTheSearchRefusesToOpen() throws Exception {
-        for (String which : List.of(DocumentSearch.MODULATION_FILE, DocumentSearch.SETTINGS_FILE)) {
+        for (String which : List.of(LexicalFiles.MODULATION_FILE, LexicalFiles.SETTINGS_FILE)) {
             Path d = searchWithModulation();
             Path f = d.resolve(which);
-            if (which.equals(DocumentSearch.MODULATION_FILE)) { // a newer build's modulation: intact, framed version 2
+            if (which.equals(LexicalFiles.MODULATION_FILE)) { // a newer build's modulation: intact, framed version 2
                 byte[] payload;
                 try (DurableFile.Reader r = DurableFile.open(f, ModulationFile.CODEC, 1, 1)) {
                     payload = r.in().readNBytes((int) r.payloadBytes());
                 }
                 DurableFile.write(f, ModulationFile.CODEC, ModulationFile.FRAMED_VERSION + 1, out -> out.write(payload));
             } else { // settings naming a token kind this build does not know, checksum intact
-                DurableFile.write(f, DocumentSearch.SETTINGS_CODEC, 1, out -> out.writeUTF("idf-weights=true\ntokens=future-pieces\n"));
+                DurableFile.write(f, LexicalFiles.SETTINGS_CODEC, 1, out -> out.writeUTF("idf-weights=true\ntokens=future-pieces\n"));
             }
             byte[] before = Files.readAllBytes(f);
             assertThatThrownBy(() -> DocumentSearch.open(d, HASHED)).as(which).isInstanceOf(UnsupportedFormatException.class)
