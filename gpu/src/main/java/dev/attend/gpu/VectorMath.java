@@ -4,7 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Vector API kernels on float arrays that the scorers and the graph indexes share. */
+/** Vector API kernels on float arrays that the scorers, the graph indexes, the language model and the trainers share. */
 public final class VectorMath {
 
     private static final VectorSpecies<Float> SPECIES = Simd.FLOATS;
@@ -37,6 +37,36 @@ public final class VectorMath {
         float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; c < length; c++) {
             s += a[aOffset + c] * b[bOffset + c];
+        }
+        return s;
+    }
+
+    /**
+     * {@code a[aOffset, aOffset + length) . b[bOffset, bOffset + length)} in double, reproducibly: one lane-wise
+     * multiply-add chain whose lanes are added in lane order ({@link #sumInLaneOrder}), then the tail in double. An
+     * input gives the same bits whether the JIT has compiled the code or not ({@link #dot}'s
+     * {@code reduceLanes(ADD)} may add the lanes in another order once compiled): training that must repeat bit for
+     * bit (LexSemBridge's modulation) and normalisation that must not depend on the JIT use it.
+     */
+    public static double dotOrdered(float[] a, int aOffset, float[] b, int bOffset, int length) {
+        int lanes = SPECIES.length();
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int c = 0;
+        for (; c + lanes <= length; c += lanes) {
+            acc = FloatVector.fromArray(SPECIES, a, aOffset + c).fma(FloatVector.fromArray(SPECIES, b, bOffset + c), acc);
+        }
+        double s = sumInLaneOrder(acc);
+        for (; c < length; c++) {
+            s += (double) a[aOffset + c] * b[bOffset + c];
+        }
+        return s;
+    }
+
+    /** The lanes of {@code v} added in lane order into a double: the same bits interpreted or compiled. */
+    public static double sumInLaneOrder(FloatVector v) {
+        double s = 0;
+        for (int i = 0; i < SPECIES.length(); i++) {
+            s += v.lane(i);
         }
         return s;
     }

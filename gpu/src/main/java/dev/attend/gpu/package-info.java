@@ -6,6 +6,9 @@
  * read ({@link dev.attend.gpu.VectorStore}, {@link dev.attend.gpu.NpyReader}, {@link dev.attend.gpu.KvHead}). The CPU
  * backends live in the module named gpu because it holds every scoring backend behind one interface and the store
  * they read, so callers choose a backend without knowing which device runs it; every result's
- * {@link dev.attend.gpu.Device} says where it ran. Depends on no other module; index, recsys and the rest build on it.
+ * {@link dev.attend.gpu.Device} says where it ran. It also holds the numeric kernels every module shares:
+ * {@link dev.attend.gpu.VectorMath} (dot products, axpy, small matrix products) and {@link dev.attend.gpu.Adam}, the
+ * one optimiser the trainers step with (recsys's models, search's LexSemBridge modulation). Depends on no other
+ * module; index, recsys and the rest build on it.
  */
 package dev.attend.gpu;

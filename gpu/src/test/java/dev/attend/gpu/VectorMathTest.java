@@ -16,7 +16,7 @@ class VectorMathTest {
     }
 
     @Test
-    void dotMatchesAPlainLoopAtEveryLength() {
+    void dotAndOrderedDotMatchAPlainLoopAtEveryLength() {
         SplittableRandom rnd = new SplittableRandom(SEED + 11);
         for (int length = 0; length < 90; length++) {
             float[] a = random(rnd, length + 3);
@@ -26,6 +26,9 @@ class VectorMathTest {
                 expected += a[3 + c] * b[5 + c];
             }
             assertThat((double) VectorMath.dot(a, 3, b, 5, length)).as("length %d", length).isCloseTo(expected, within(1e-4));
+            double ordered = VectorMath.dotOrdered(a, 3, b, 5, length);
+            assertThat(ordered).as("ordered, length %d", length).isCloseTo(expected, within(1e-4));
+            assertThat(VectorMath.dotOrdered(a, 3, b, 5, length)).as("repeatable").isEqualTo(ordered);
         }
     }
 

@@ -2,7 +2,7 @@ package dev.attend.server;
 
 import dev.attend.gpu.SimdScorer;
 import dev.attend.retrieval.KvDurability;
-import dev.attend.retrieval.search.MiniLmEmbedder;
+import dev.attend.search.MiniLmEmbedder;
 import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
 import dev.attend.server.search.SearchRoutes;

@@ -3,7 +3,7 @@ package dev.attend.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.attend.retrieval.search.MiniLmEmbedder;
+import dev.attend.search.MiniLmEmbedder;
 import dev.attend.server.search.SearchRoutes;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;

@@ -179,7 +179,7 @@ public final class ModelFiles {
     }
 
     /** A model with its optimiser's state after {@code epochs} epochs (for {@link Trainer} to resume). */
-    record Checkpoint(SequenceModel model, Adam adam, int epochs) {
+    record Checkpoint(SequenceModel model, ModelOptimizer optimizer, int epochs) {
     }
 
     static void saveCheckpoint(Checkpoint c, Path file) throws IOException {
@@ -187,8 +187,8 @@ public final class ModelFiles {
             writeModel(c.model(), out);
             out.writeBoolean(false);
             out.writeInt(c.epochs());
-            out.writeLong(c.adam().step);
-            for (float[] a : c.adam().state()) {
+            out.writeLong(c.optimizer().steps());
+            for (float[] a : c.optimizer().state()) {
                 writeArray(out, a);
             }
         });
@@ -201,12 +201,12 @@ public final class ModelFiles {
                 throw new IOException(file + " is a served model, not a training checkpoint");
             }
             int epochs = in.readInt();
-            Adam adam = new Adam(model, learningRate, l2);
-            adam.step = in.readLong();
-            for (float[] a : adam.state()) {
+            ModelOptimizer optimizer = new ModelOptimizer(model, learningRate, l2);
+            optimizer.resume(in.readLong());
+            for (float[] a : optimizer.state()) {
                 readArray(in, a, file);
             }
-            return new Checkpoint(model, adam, epochs);
+            return new Checkpoint(model, optimizer, epochs);
         }
     }
 

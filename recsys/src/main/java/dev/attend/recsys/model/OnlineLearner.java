@@ -76,7 +76,7 @@ public final class OnlineLearner {
     private final SequenceModel model;
     private final ItemCatalog catalog;
     private final Options options;
-    private final Adam adam;
+    private final ModelOptimizer optimizer;
     private final Gradients gradients;
     private final SplittableRandom rnd;
     private final int[] recent;
@@ -94,7 +94,7 @@ public final class OnlineLearner {
         this.model = model;
         this.catalog = catalog;
         this.options = options;
-        this.adam = new Adam(model, options.learningRate(), options.l2());
+        this.optimizer = new ModelOptimizer(model, options.learningRate(), options.l2());
         this.gradients = new Gradients(model.mlp);
         this.rnd = new SplittableRandom(options.seed());
         this.recent = new int[options.recentItems()];
@@ -153,7 +153,7 @@ public final class OnlineLearner {
             for (int x = 0; x < scored; x++) {
                 model.backward(forwards[x], SequenceModel.sigmoid(logits[x]) - labels[x], gradients);
             }
-            adam.apply(gradients, scored);
+            optimizer.apply(gradients, scored);
             gradients.clear();
             steps++;
         }

@@ -81,7 +81,7 @@ public final class Trainer {
     public static double[] train(SequenceModel model, UserSequences data, List<Sample> samples, Options options, Listener listener,
                                  java.nio.file.Path checkpoint) throws InterruptedException, java.io.IOException {
         Objects.requireNonNull(listener, "listener");
-        Adam adam = new Adam(model, options.learningRate(), options.l2());
+        ModelOptimizer optimizer = new ModelOptimizer(model, options.learningRate(), options.l2());
         int firstEpoch = 0;
         if (checkpoint != null && java.nio.file.Files.exists(checkpoint)) {
             ModelFiles.Checkpoint c = ModelFiles.loadCheckpoint(checkpoint, options.learningRate(), options.l2());
@@ -90,8 +90,8 @@ public final class Trainer {
                 throw new IllegalArgumentException(checkpoint + " holds another model's checkpoint: delete it or train that model");
             }
             copy(c.model().parameters(), model.parameters());
-            copy(c.adam().state(), adam.state());
-            adam.step = c.adam().step;
+            copy(c.optimizer().state(), optimizer.state());
+            optimizer.resume(c.optimizer().steps());
             firstEpoch = c.epochs();
         }
         int threads = options.threads();
@@ -142,13 +142,13 @@ public final class Trainer {
                         grads[0].add(grads[t]);
                         grads[t].clear();
                     }
-                    adam.apply(grads[0], to - from);
+                    optimizer.apply(grads[0], to - from);
                     grads[0].clear();
                     listener.step(epoch, to, order.length, lossSum / to);
                 }
                 epochLoss[epoch] = lossSum / Math.max(1, order.length);
                 if (checkpoint != null) {
-                    ModelFiles.saveCheckpoint(new ModelFiles.Checkpoint(model, adam, epoch + 1), checkpoint);
+                    ModelFiles.saveCheckpoint(new ModelFiles.Checkpoint(model, optimizer, epoch + 1), checkpoint);
                 }
             }
             return epochLoss;

@@ -1,11 +1,11 @@
 package dev.attend.server.cli;
 
-import dev.attend.retrieval.search.DocumentSearch;
-import dev.attend.retrieval.search.IrMetrics;
-import dev.attend.retrieval.search.MiniLmEmbedder;
-import dev.attend.retrieval.search.ModulationTrainer;
-import dev.attend.retrieval.search.SearchEvaluation;
-import dev.attend.retrieval.search.SmartCollection;
+import dev.attend.search.DocumentSearch;
+import dev.attend.search.MiniLmEmbedder;
+import dev.attend.search.ModulationTrainer;
+import dev.attend.search.eval.IrMetrics;
+import dev.attend.search.eval.SearchEvaluation;
+import dev.attend.search.eval.SmartCollection;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,13 +1,13 @@
 package dev.attend.server.cli;
 
 import dev.attend.gpu.SharedData;
-import dev.attend.retrieval.search.Document;
-import dev.attend.retrieval.search.DocumentSearch;
-import dev.attend.retrieval.search.FineGrainedQueries;
-import dev.attend.retrieval.search.MiniLmEmbedder;
-import dev.attend.retrieval.search.ModulationFit;
-import dev.attend.retrieval.search.ModulationTrainer;
-import dev.attend.retrieval.search.SmartCollection;
+import dev.attend.search.Document;
+import dev.attend.search.DocumentSearch;
+import dev.attend.search.FineGrainedQueries;
+import dev.attend.search.MiniLmEmbedder;
+import dev.attend.search.ModulationFit;
+import dev.attend.search.ModulationTrainer;
+import dev.attend.search.eval.SmartCollection;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,6 +2,7 @@ package dev.attend.server.cli;
 
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
+import dev.attend.search.MiniLmEmbedder;
 import dev.attend.server.AttendServer;
 import dev.attend.server.ConfigKey;
 import dev.attend.server.ServerConfig;
@@ -150,7 +151,7 @@ public final class ServeCommand implements Callable<Integer> {
         dev.attend.server.search.SearchRoutes search;
         try {
             search = new dev.attend.server.search.SearchRoutes(config.dataDir().resolve("search"),
-                    dev.attend.retrieval.search.MiniLmEmbedder.shared());
+                    MiniLmEmbedder.shared());
         } catch (java.io.IOException e) {
             kvSessions.close();
             scorer.close();

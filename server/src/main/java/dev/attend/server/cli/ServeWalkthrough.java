@@ -3,7 +3,7 @@ package dev.attend.server.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.model.ModelFiles;
-import dev.attend.retrieval.search.Document;
+import dev.attend.search.Document;
 import dev.attend.server.Json;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -1,11 +1,11 @@
 package dev.attend.server.search;
 
 import dev.attend.index.lucene.DocumentIndex;
-import dev.attend.retrieval.search.Document;
-import dev.attend.retrieval.search.DocumentSearch;
-import dev.attend.retrieval.search.ModulationFit;
-import dev.attend.retrieval.search.ModulationTrainer;
-import dev.attend.retrieval.search.TextEmbedder;
+import dev.attend.search.Document;
+import dev.attend.search.DocumentSearch;
+import dev.attend.search.ModulationFit;
+import dev.attend.search.ModulationTrainer;
+import dev.attend.search.TextEmbedder;
 import dev.attend.server.ApiException;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;

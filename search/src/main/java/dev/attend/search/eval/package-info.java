@@ -1,0 +1,8 @@
+/**
+ * Measuring document search: {@link dev.attend.search.eval.SmartCollection} reads the classic SMART test collections
+ * (documents, queries, relevance judgments), {@link dev.attend.search.eval.IrMetrics} scores rankings against
+ * judgments (nDCG, MRR, recall), and {@link dev.attend.search.eval.SearchEvaluation} runs every mode of
+ * {@code dev.attend.search} on a collection and on generated fine-grained queries ({@code attend search eval}).
+ * Nothing in {@code dev.attend.search} depends on it.
+ */
+package dev.attend.search.eval;
