@@ -7,7 +7,8 @@ import dev.attend.index.SearchResult;
 import dev.attend.index.Similarity;
 import dev.attend.index.VectorIndex;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.index.hnswlib.HnswlibIndex;
+import dev.attend.index.factory.IndexKind;
+import dev.attend.index.factory.VectorIndexes;
 import dev.attend.retrieval.policy.HeadPolicy;
 import dev.attend.retrieval.policy.LogSumExpMerge;
 import dev.attend.retrieval.policy.PolicyAnswer;
@@ -387,8 +388,8 @@ final class KvHead {
             ids[i] = first + i;
             rows[i] = keys.row(first + i);
         }
-        HnswlibIndex index = new HnswlibIndex(config.headDim(), Similarity.DOT_PRODUCT,
-                HnswlibIndex.Options.defaults().withInitialCapacity(Math.max(1024, rows.length + config.windowTokens())));
+        VectorIndex index = VectorIndexes.create(IndexKind.HNSWLIB, config.headDim(), Similarity.DOT_PRODUCT,
+                VectorIndexes.Options.defaults().withExpectedSize(Math.max(1024, rows.length + config.windowTokens())));
         buildTotal = rows.length;
         int slice = 16_384;
         for (int from = 0; from < rows.length; from += slice) {

@@ -5,12 +5,11 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKCollector;
 import dev.attend.gpu.VectorStore;
+import dev.attend.index.AbstractVectorIndex;
 import dev.attend.index.SearchResult;
 import dev.attend.index.SearchStats;
 import dev.attend.index.Similarity;
-import dev.attend.index.SimilarityEncoding;
 import dev.attend.index.VectorChecks;
-import dev.attend.index.VectorIndex;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -35,7 +34,7 @@ import java.util.function.BiConsumer;
  * <p>It grows online: {@link #add} links a new key by searching for it; {@link #addQueries} projects
  * new training queries. Both keep the graph's degree bound without a rebuild.
  */
-public final class AttentionAwareIndex implements VectorIndex {
+public final class AttentionAwareIndex extends AbstractVectorIndex {
 
     static final String TYPE = "attention-aware";
 
@@ -108,7 +107,6 @@ public final class AttentionAwareIndex implements VectorIndex {
         }
     }
 
-    private final SimilarityEncoding encoding;
     private final Params params;
     private final StoreVectors vectors;
     private final NeighborGraph graph;
@@ -122,26 +120,19 @@ public final class AttentionAwareIndex implements VectorIndex {
 
     /** An empty index (inner product unless said otherwise); keys and training queries come with {@link #addAll} and {@link #addQueries}. */
     public AttentionAwareIndex(int dim, Similarity similarity, Params params) {
-        this(new SimilarityEncoding(Objects.requireNonNull(similarity, "similarity"), checkDim(dim)), params, null, 0);
+        this(dim, similarity, params, null, 0);
     }
 
     /** Over {@code shared} rows from {@code base} (ids are rows), or, with {@code shared} null, over rows of its own. */
-    private AttentionAwareIndex(SimilarityEncoding encoding, Params params, VectorStore shared, int base) {
-        this.encoding = encoding;
+    private AttentionAwareIndex(int dim, Similarity similarity, Params params, VectorStore shared, int base) {
+        super(dim, similarity);
         this.params = Objects.requireNonNull(params, "params");
         this.vectors = shared != null ? new StoreVectors(shared, base, false)
-                : new StoreVectors(new VectorStore(encoding.storedDim(), Precision.FLOAT32), 0, true);
+                : new StoreVectors(new VectorStore(encoding().storedDim(), Precision.FLOAT32), 0, true);
         this.graph = new NeighborGraph(params.maxDegree(), 1024);
-        this.builder = new GraphBuilder(params, encoding, vectors, graph);
+        this.builder = new GraphBuilder(params, encoding(), vectors, graph);
         this.ids = shared != null ? null : new long[1024];
         this.rowOf = shared != null ? null : new ConcurrentHashMap<>();
-    }
-
-    private static int checkDim(int dim) {
-        if (dim < 1) {
-            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
-        }
-        return dim;
     }
 
     /**
@@ -158,7 +149,7 @@ public final class AttentionAwareIndex implements VectorIndex {
         checkQueries(trainingQueries, dim);
         synchronized (index) {
             for (int i = 0; i < ids.length; i++) {
-                index.appendOwn(ids[i], index.encoding.encodeVector(keys[i]));
+                index.appendOwn(ids[i], index.encoding().encodeVector(keys[i]));
             }
             index.buildGraph(trainingQueries, scorer, progress);
         }
@@ -177,7 +168,7 @@ public final class AttentionAwareIndex implements VectorIndex {
             throw new IllegalArgumentException("rows [" + from + ", " + to + ") are not in the store's [0, " + keys.size() + ")");
         }
         checkQueries(trainingQueries, keys.dim());
-        AttentionAwareIndex index = new AttentionAwareIndex(new SimilarityEncoding(Similarity.DOT_PRODUCT, keys.dim()), params, keys, from);
+        AttentionAwareIndex index = new AttentionAwareIndex(keys.dim(), Similarity.DOT_PRODUCT, params, keys, from);
         synchronized (index) {
             index.vectors.setSize(to - from);
             index.buildGraph(trainingQueries, scorer, progress);
@@ -197,16 +188,6 @@ public final class AttentionAwareIndex implements VectorIndex {
         int total = training.length + n;
         builder.project(training, scorer, progress == null ? null : (done, all) -> progress.accept(done, total));
         builder.linkUnreached(0, progress == null ? null : linked -> progress.accept(training.length + linked, total));
-    }
-
-    @Override
-    public int dim() {
-        return encoding.dim();
-    }
-
-    @Override
-    public Similarity similarity() {
-        return encoding.similarity();
     }
 
     public Params params() {
@@ -278,24 +259,16 @@ public final class AttentionAwareIndex implements VectorIndex {
         return Math.max(0, to - first);
     }
 
-    /** Adds keys online: each is linked by a search for itself, no rebuild. */
+    /** Adds keys online (checked, in stored form): each is linked by a search for itself, no rebuild. */
     @Override
-    public synchronized void addAll(long[] newIds, float[][] vectors) {
-        VectorChecks.checkBatch(newIds, vectors, dim());
+    protected void addChecked(long[] newIds, float[][] stored) {
         if (positional()) {
-            addStoredKeys(newIds, vectors);
+            addStoredKeys(newIds, stored);
             return;
         }
-        float[][] encoded = new float[vectors.length][];
+        int first = vectors.size();
         for (int i = 0; i < newIds.length; i++) {
-            if (rowOf.containsKey(newIds[i])) {
-                throw new IllegalArgumentException("id " + newIds[i] + " is already in the index");
-            }
-            encoded[i] = encoding.encodeVector(vectors[i]);
-        }
-        int first = this.vectors.size();
-        for (int i = 0; i < newIds.length; i++) {
-            appendOwn(newIds[i], encoded[i]);
+            appendOwn(newIds[i], stored[i]);
             if (builder.entries().length == 0) {
                 builder.updateEntries();
             }
@@ -321,11 +294,8 @@ public final class AttentionAwareIndex implements VectorIndex {
     }
 
     @Override
-    public synchronized void remove(long id) {
+    protected void removeChecked(long id) {
         int node = nodeOf(id);
-        if (node < 0) {
-            throw new IllegalArgumentException("id " + id + " is not in the index");
-        }
         if (rowOf != null) {
             rowOf.remove(id);
         }
@@ -348,13 +318,12 @@ public final class AttentionAwareIndex implements VectorIndex {
     }
 
     @Override
-    public SearchResult search(float[] query, int k, int budget) {
-        VectorChecks.checkSearch(query, dim(), k, budget);
+    protected SearchResult searchChecked(float[] query, int k, int budget) {
         long start = System.nanoTime();
         if (size() == 0) {
             return new SearchResult(new long[0], new float[0], new SearchStats(0, 0, 0, "graph"));
         }
-        float[] q = encoding.encodeQuery(query);
+        float[] q = encoding().encodeQuery(query);
         GraphSearcher searcher = searchers.get();
         int n = vectors.size();
         // A beam of a quarter of the budget: with a narrower one the search stops at a local optimum
@@ -370,7 +339,7 @@ public final class AttentionAwareIndex implements VectorIndex {
         float[] scores = new float[count];
         for (int i = 0; i < count; i++) {
             outIds[i] = idOf(top.ids()[i]);
-            scores[i] = encoding.decodeScore(top.scores()[i], query);
+            scores[i] = encoding().decodeScore(top.scores()[i], query);
         }
         return new SearchResult(outIds, scores, new SearchStats(searcher.distanceComputations, searcher.nodesVisited,
                 (System.nanoTime() - start) / 1000, "graph"));
@@ -386,10 +355,6 @@ public final class AttentionAwareIndex implements VectorIndex {
     /** Opens an index saved by {@link #save} (over rows of its own). */
     public static AttentionAwareIndex open(Path dir) throws IOException {
         return AttentionAwareFiles.open(dir);
-    }
-
-    SimilarityEncoding encoding() {
-        return encoding;
     }
 
     GraphVectors vectors() {
