@@ -3,14 +3,8 @@ package dev.attend.retrieval;
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.VectorStore;
-import dev.attend.index.SearchResult;
-import dev.attend.index.Similarity;
-import dev.attend.index.VectorIndex;
-import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.index.factory.IndexKind;
-import dev.attend.index.factory.VectorIndexes;
 import dev.attend.retrieval.policy.HeadPolicy;
-import dev.attend.retrieval.policy.LogSumExpMerge;
+import dev.attend.retrieval.policy.IndexSettings;
 import dev.attend.retrieval.policy.PolicyAnswer;
 import dev.attend.retrieval.policy.PolicyChooser;
 import dev.attend.retrieval.policy.PolicyHead;
@@ -24,18 +18,14 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * One KV head of a {@link KvSession}: its keys and values, and how it attends. Until its prefill ends it answers
- * exactly over every key; then its policy takes over: the built-in retrieval (one index over the head's own key rows,
- * or one per query head reading it, each trained on its own head's queries, built in the background), or another
- * {@link HeadPolicy} through a {@link PolicyHead}.
- *
- * <p>Positions {@code [sinks, indexedUpTo)} are in every index once they exist; every other stored position belongs to
- * the static set and is attended exactly. Writers (append, prefill, the end of a build) hold this object's monitor;
- * the inserter (keys that left the window into the indexes, off the append's path) holds {@link #indexing} and raises
- * {@link #indexedUpTo} after each key is in every index. Readers take {@link #indexedUpTo} first and ignore retrieved
- * positions at or past it, so a search racing an insertion never counts a key twice. A policy head is not
- * thread-safe: once it is open every read and write of the head goes through it under this object's monitor, and
- * {@link #keys}/{@link #values} follow its stores (a streaming head replaces them as it drops tokens).
+ * One KV head of a {@link KvSession}: its keys and values, and the {@link PolicyHead} that answers for it. Until its
+ * prefill ends it answers exactly over every key and keeps the prefill's queries; then its policy's head opens on
+ * the build executor (for {@code auto}, once the policy is chosen from the prefill), over the head's own stores,
+ * catches up with the tokens appended meanwhile and takes over. How any head retrieves is the policy layer's affair:
+ * a retrieval head ({@link HeadPolicy.Retrieval}, with the session's {@link IndexSettings}) answers concurrently and
+ * inserts the tokens that leave the window on the {@code indexer} executor, off the append's path
+ * ({@link PolicyHead#catchUp}); the others take turns under this object's monitor, and {@link #keys}/{@link #values}
+ * follow their stores (a streaming head replaces them as it drops tokens). Writers hold this object's monitor.
  */
 final class KvHead {
 
@@ -55,11 +45,8 @@ final class KvHead {
     private volatile HeadPolicy policy;
     /** The measurements behind an automatic choice (null otherwise). */
     private volatile PolicyChooser.Choice choice;
-    /** The head that answers once opened, for policies other than the built-in retrieval. */
+    /** The head that answers once opened (null before). */
     private volatile PolicyHead policyHead;
-    /** The indexes (one per group), all built together; null before. */
-    private volatile VectorIndex[] indexes;
-    private volatile int indexedUpTo;
     private volatile boolean building;
     /** Work done so far by a running build (training queries projected, or keys inserted), and the total. */
     private volatile int buildDone;
@@ -67,9 +54,7 @@ final class KvHead {
     private volatile Throwable buildFailure;
     /** Whether the head's bookkeeping is charged to its session's limits (at its first write); under this object's monitor. */
     private boolean charged;
-    /** Held while keys that left the window are inserted into the indexes (one inserter at a time). */
-    private final Object indexing = new Object();
-    /** Whether an insertion task is queued and has not started yet (appends then need not queue another). */
+    /** Whether a catch-up task is queued and has not started yet (appends then need not queue another). */
     private final AtomicBoolean indexingQueued = new AtomicBoolean();
 
     KvHead(KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, String configuredPolicy, HeadPolicy policy) {
@@ -102,14 +87,9 @@ final class KvHead {
         return policy;
     }
 
-    /** Whether the head follows the built-in retrieval (its own indexes), as chosen or configured. */
-    private boolean builtInRetrieval() {
-        return policy instanceof HeadPolicy.Retrieval;
-    }
-
-    /** Whether a prefill's queries would be kept now (to train indexes not built yet); under this object's monitor. */
+    /** Whether a prefill's queries would be kept now (for the head to open with); under this object's monitor. */
     boolean keepsQueries() {
-        return config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && policyHead == null && indexes == null;
+        return config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && policyHead == null;
     }
 
     /** Whether the head is charged its bookkeeping; under this object's monitor. */
@@ -137,38 +117,47 @@ final class KvHead {
 
     /**
      * Takes a prefill chunk's queries (under this object's monitor, after its {@code tokens} keys from {@code from}):
-     * they train the indexes to come, or a built index online; an open policy head learns nothing from them.
+     * kept for the head to open with, or handed to the open head (a retrieval head's indexes learn from them).
      */
     void takeQueries(int from, int tokens, float[][] queries, int[] queryHeads) {
-        if (config.retriever() != KvSessionConfig.Retriever.ATTENTION_AWARE || queries.length == 0 || policyHead != null) {
+        if (config.retriever() != KvSessionConfig.Retriever.ATTENTION_AWARE || queries.length == 0) {
             return;
         }
+        float[][][] perIndex = perIndex(queries, queryHeads);
+        PolicyHead p = policyHead;
+        if (p != null) {
+            p.learn(perIndex);
+            return;
+        }
+        for (int g = 0; g < perIndex.length; g++) {
+            trainingQueries.get(g).addAll(Arrays.asList(perIndex[g]));
+        }
+        if (policy == null) { // an automatic choice to make (one index per KV head): where each query attended
+            for (int i = 0; i < queries.length; i++) {
+                trainingPositions.add(Math.max(0, tokens == 0 ? from - 1 : from + (int) ((long) i * tokens / queries.length)));
+            }
+        }
+    }
+
+    /** The queries each index trains on (with an index per query head, each its own head's); one copy per query, shared. */
+    private float[][][] perIndex(float[][] queries, int[] queryHeads) {
+        int count = config.indexesPerKvHead();
         int group = config.queryHeadsPerKvHead();
-        VectorIndex[] built = indexes;
-        float[][] copies = new float[queries.length][]; // one copy per query, shared by the indexes it trains
+        float[][] copies = new float[queries.length][];
         for (int i = 0; i < queries.length; i++) {
             copies[i] = queries[i].clone();
         }
-        for (int g = 0; g < config.indexesPerKvHead(); g++) {
+        float[][][] out = new float[count][][];
+        for (int g = 0; g < count; g++) {
             List<float[]> mine = new ArrayList<>();
             for (int i = 0; i < queries.length; i++) {
-                if (queryHeads == null || config.indexesPerKvHead() == 1 || queryHeads[i] % group == g) {
+                if (queryHeads == null || count == 1 || queryHeads[i] % group == g) {
                     mine.add(copies[i]);
                 }
             }
-            if (built != null) {
-                if (!mine.isEmpty()) { // a built index learns from later queries online
-                    ((AttentionAwareIndex) built[g]).addQueries(mine.toArray(new float[0][]), scorer);
-                }
-            } else {
-                trainingQueries.get(g).addAll(mine);
-                if (policy == null) { // an automatic choice to make (one index per KV head): where each query attended
-                    for (int i = 0; i < queries.length; i++) {
-                        trainingPositions.add(Math.max(0, tokens == 0 ? from - 1 : from + (int) ((long) i * tokens / queries.length)));
-                    }
-                }
-            }
+            out[g] = mine.toArray(new float[0][]);
         }
+        return out;
     }
 
     /** Training queries held (a query that trains several indexes is one array, counted once). */
@@ -186,45 +175,28 @@ final class KvHead {
     // ------------------------------------------------------------------ answers
 
     /**
-     * Attention of {@code query} (of query head {@code queryHead}): through the policy head once open; else the static
-     * set exactly, merged with the top-k keys the index retrieves within {@code budget}; exactly over every key while
-     * there is no index.
+     * Attention of {@code query} (of query head {@code queryHead}) retrieving {@code k} keys within {@code budget}:
+     * through the policy head once open, exactly over every key before ({@link AttendStats#mode()} {@code "flat"}).
      */
     AttendResult answer(int queryHead, float[] query, int k, int budget) {
         long start = System.nanoTime();
         PolicyHead p = policyHead;
-        if (p != null) {
-            PolicyAnswer a;
-            synchronized (this) { // a policy head is not thread-safe: its answers and appends take turns
-                a = p.attend(query, budget);
-            }
-            return new AttendResult(a.output(), a.logSumExp(), a.selected(), new AttendStats(policy.spec(), a.keysScanned(),
-                    a.staticKeys(), a.selected().length, micros(start)));
+        if (p == null) {
+            return exact(query, size(), start);
         }
-        // Snapshot: the index covers [sinks, upTo) and the stores at least [0, n).
-        int upTo = indexedUpTo;
-        VectorIndex[] built = indexes;
-        VectorIndex index = built == null ? null : built[built.length > 1 ? queryHead % config.queryHeadsPerKvHead() : 0];
-        int n = size();
-        if (index == null || upTo <= config.sinkTokens()) {
-            return exact(query, n, start);
-        }
-        int sinks = Math.min(config.sinkTokens(), n);
-        int[] staticSet = PolicyHead.staticSet(sinks, upTo, n);
-        SearchResult found = index.search(query, k, budget);
-        int[] retrieved = new int[found.ids().length];
-        int count = 0;
-        for (long position : found.ids()) {
-            if (position >= sinks && position < upTo) {
-                retrieved[count++] = (int) position;
+        int group = config.indexesPerKvHead() > 1 ? queryHead % config.queryHeadsPerKvHead() : 0;
+        PolicyAnswer a;
+        if (p.concurrentReads()) {
+            a = p.attend(query, group, k, budget);
+        } else {
+            synchronized (this) { // its answers and appends take turns
+                a = p.attend(query, group, k, budget);
             }
         }
-        retrieved = Arrays.copyOf(retrieved, count);
-        LogSumExpMerge merge = new LogSumExpMerge(config.headDim());
-        merge.addExact(scorer, query, keys, values, staticSet, config.scale());
-        merge.addExact(scorer, query, keys, values, retrieved, config.scale());
-        return new AttendResult(merge.output(), merge.logSumExp(), retrieved, new AttendStats("index",
-                staticSet.length + found.stats().distanceComputations(), staticSet.length, count, micros(start)));
+        // The built-in retrieval's answers say "index" on the wire, as they always have.
+        String mode = policy instanceof HeadPolicy.Retrieval ? "index" : policy.spec();
+        return new AttendResult(a.output(), a.logSumExp(), a.selected(), new AttendStats(mode, a.keysScanned(), a.staticKeys(),
+                a.selected().length, micros(start)));
     }
 
     /** Exact attention over every key held (the reference for accuracy); a streaming head has none to compare with. */
@@ -247,82 +219,16 @@ final class KvHead {
 
     // ------------------------------------------------------------------ indexes and policy heads
 
-    /** Starts what is due: the index build of a built-in retrieval head, or the opening of its policy head. */
-    void startDueWork() {
-        if (!builtInRetrieval()) {
-            maybeOpenPolicyHead();
-            return;
-        }
-        int from = config.sinkTokens();
-        int to;
-        float[][][] queries; // per index
-        int count = config.indexesPerKvHead();
-        synchronized (this) {
-            to = size() - config.windowTokens();
-            if (indexes != null || building || to <= from || buildFailure != null) {
-                return;
-            }
-            building = true;
-            queries = new float[count][][];
-            for (int g = 0; g < count; g++) {
-                queries[g] = trainingQueries.get(g).toArray(new float[0][]);
-            }
-            buildDone = 0;
-            buildTotal = 0;
-        }
-        int end = to;
-        builds.execute(() -> {
-            try {
-                VectorIndex[] built = new VectorIndex[count];
-                for (int g = 0; g < count; g++) {
-                    int before = g; // the progress of the indexes already built
-                    built[g] = switch (config.retriever()) {
-                        // Over the head's own key rows: the index holds no copy of them.
-                        case ATTENTION_AWARE -> AttentionAwareIndex.build(config.indexParams(), keys, from, end, queries[g], scorer,
-                                (done, total) -> {
-                                    buildDone = before * total + done;
-                                    buildTotal = count * total;
-                                });
-                        case HNSW -> buildHnsw(from, end);
-                    };
-                }
-                // The tokens that left the window during the build go in before the indexes are published: most
-                // of them outside the lock, the last few under it, so that "ready" means caught up.
-                int upTo = insertLeftWindow(built, end);
-                synchronized (this) {
-                    indexedUpTo = insertLeftWindow(built, upTo); // before the indexes: a reader that sees them sees their range
-                    indexes = built;
-                    building = false;
-                    // Queries prefilled during the build, then none kept: the indexes hold what they learnt.
-                    for (int g = 0; g < count; g++) {
-                        List<float[]> all = trainingQueries.get(g);
-                        List<float[]> later = all.subList(queries[g].length, all.size());
-                        if (!later.isEmpty() && built[g] instanceof AttentionAwareIndex aware) {
-                            aware.addQueries(later.toArray(new float[0][]), scorer);
-                        }
-                        all.clear();
-                    }
-                    trainingPositions.clear(); // an automatic choice of retrieval measured them already
-                }
-            } catch (Throwable t) {
-                synchronized (this) {
-                    buildFailure = t;
-                    building = false;
-                }
-            }
-        });
-    }
-
     /**
-     * Once a head under another policy than the built-in retrieval has tokens outside its static set (its prefill
-     * ended, or it was appended to), opens its {@link PolicyHead} over its stores on the build executor: for
-     * {@code auto} the policy is chosen first (a choice of retrieval goes to the built-in index instead). A head that
-     * builds an index opens outside the head's monitor, then takes the tokens appended meanwhile under it; the others
-     * open under it (they only summarise or drop tokens).
+     * Once the head has tokens outside its static set (its prefill ended, or it was appended to), opens its
+     * {@link PolicyHead} over its stores on the build executor: for {@code auto} the policy is chosen first. A head that
+     * builds an index opens outside this object's monitor and catches up with the tokens appended meanwhile, most of
+     * them outside it and the last few under it, so that "ready" means caught up; the others open under it (they only
+     * summarise or drop tokens). Queries prefilled during the build go to the open head.
      */
-    private void maybeOpenPolicyHead() {
+    void startDueWork() {
         int n;
-        float[][] queries;
+        float[][][] queries;
         int[] positions;
         synchronized (this) {
             n = size();
@@ -330,40 +236,41 @@ final class KvHead {
                 return;
             }
             building = true;
-            queries = trainingQueries.getFirst().toArray(new float[0][]);
+            queries = new float[trainingQueries.size()][][];
+            for (int g = 0; g < queries.length; g++) {
+                queries[g] = trainingQueries.get(g).toArray(new float[0][]);
+            }
             positions = trainingPositions.stream().mapToInt(Integer::intValue).toArray();
+            buildDone = 0;
+            buildTotal = 0;
         }
         builds.execute(() -> {
             try {
                 HeadPolicy chosen = policy;
                 if (chosen == null) {
-                    float[][] rows = new float[n][];
-                    for (int i = 0; i < n; i++) {
-                        rows[i] = keys.row(i);
-                    }
-                    PolicyChooser.Choice c = PolicyChooser.choose(rows, queries, positions, config.scale(), config.sinkTokens(),
-                            config.windowTokens(), config.topK(), HeadPolicies.autoMass(configuredPolicy));
-                    synchronized (this) {
-                        choice = c;
-                        policy = c.policy();
-                        if (builtInRetrieval()) {
-                            building = false;
-                        }
-                    }
-                    chosen = c.policy();
-                    if (builtInRetrieval()) {
-                        startDueWork();
-                        return;
-                    }
+                    chosen = choose(n, queries[0], positions);
                 }
-                PolicyHead opened = chosen.buildsIndex()
-                        ? PolicyHead.over(chosen, keys, values, n, queries, config.scale(), scorer, config.indexParams()) : null;
+                IndexSettings settings = new IndexSettings(config.indexParams(), config.retriever() == KvSessionConfig.Retriever.HNSW,
+                        config.indexesPerKvHead(), true);
+                PolicyHead.BuildProgress progress = (done, total) -> {
+                    buildDone = done;
+                    buildTotal = total;
+                };
+                PolicyHead opened = null;
+                if (chosen.buildsIndex()) {
+                    opened = PolicyHead.over(chosen, keys, values, n, queries, config.scale(), scorer, settings, progress);
+                    catchUp(opened);
+                }
                 synchronized (this) {
                     PolicyHead head = opened != null ? opened
-                            : PolicyHead.over(chosen, keys, values, keys.size(), queries, config.scale(), scorer, config.indexParams());
-                    while (head.tokens() < keys.size()) {
-                        head.appended();
+                            : PolicyHead.over(chosen, keys, values, keys.size(), queries, config.scale(), scorer, settings, progress);
+                    catchUp(head);
+                    float[][][] later = new float[queries.length][][];
+                    for (int g = 0; g < later.length; g++) {
+                        List<float[]> all = trainingQueries.get(g);
+                        later[g] = all.subList(queries[g].length, all.size()).toArray(new float[0][]);
                     }
+                    head.learn(later);
                     policyHead = head;
                     keys = head.keys();
                     values = head.values();
@@ -380,74 +287,43 @@ final class KvHead {
         });
     }
 
-    /** HNSW over the keys, inserted in slices so that the build reports progress. */
-    private VectorIndex buildHnsw(int first, int end) {
-        long[] ids = new long[end - first];
-        float[][] rows = new float[end - first][];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = first + i;
-            rows[i] = keys.row(first + i);
+    /** Chooses the policy of an {@code auto} head from its first {@code n} tokens and its prefill queries. */
+    private HeadPolicy choose(int n, float[][] queries, int[] positions) {
+        float[][] rows = new float[n][];
+        for (int i = 0; i < n; i++) {
+            rows[i] = keys.row(i);
         }
-        VectorIndex index = VectorIndexes.create(IndexKind.HNSWLIB, config.headDim(), Similarity.DOT_PRODUCT,
-                VectorIndexes.Options.defaults().withExpectedSize(Math.max(1024, rows.length + config.windowTokens())));
-        buildTotal = rows.length;
-        int slice = 16_384;
-        for (int from = 0; from < rows.length; from += slice) {
-            int to = Math.min(rows.length, from + slice);
-            index.addAll(Arrays.copyOfRange(ids, from, to), Arrays.copyOfRange(rows, from, to));
-            buildDone = to;
+        PolicyChooser.Choice c = PolicyChooser.choose(rows, queries, positions, config.scale(), config.sinkTokens(), config.windowTokens(),
+                config.topK(), HeadPolicies.autoMass(configuredPolicy));
+        synchronized (this) {
+            choice = c;
+            policy = c.policy();
         }
-        return index;
+        return c.policy();
     }
 
-    /**
-     * Inserts into {@code built} the tokens from {@code from} up to those that left the window, raising
-     * {@link #indexedUpTo} after each when the indexes are published; returns where it stopped.
-     */
-    private int insertLeftWindow(VectorIndex[] built, int from) {
-        int next = Math.max(from, config.sinkTokens());
-        for (; next < size() - config.windowTokens(); next++) {
-            float[] key = null;
-            for (VectorIndex index : built) {
-                if (index instanceof AttentionAwareIndex aware) {
-                    aware.addStoredRows(next + 1); // reads the key where the head keeps it
-                } else {
-                    index.add(next, key != null ? key : (key = keys.row(next)));
-                }
-            }
-            if (indexes == built) {
-                indexedUpTo = next + 1;
-            }
+    /** Has {@code head} take the tokens appended to the stores since it opened, and do the work they deferred. */
+    private void catchUp(PolicyHead head) {
+        while (head.tokens() < keys.size()) {
+            head.appended();
         }
-        return next;
+        head.catchUp();
     }
 
-    /** Queues the insertion of the tokens that left the window, unless one is queued already. */
+    /** Queues the open head's deferred work (index insertions), unless it is queued already. */
     void scheduleIndexing() {
-        if (indexes != null && indexedUpTo < size() - config.windowTokens() && indexingQueued.compareAndSet(false, true)) {
+        PolicyHead p = policyHead;
+        if (p != null && p.catchUpDue() && indexingQueued.compareAndSet(false, true)) {
             indexer.execute(() -> {
                 indexingQueued.set(false);
-                indexPending();
-            });
-        }
-    }
-
-    /**
-     * Moves the tokens that left the window into every index, one at a time, raising {@link #indexedUpTo} after each.
-     * Holds {@link #indexing}, not this object's monitor: appends and attends go on meanwhile.
-     */
-    private void indexPending() {
-        synchronized (indexing) {
-            try {
-                VectorIndex[] built = indexes;
-                if (built != null) {
-                    insertLeftWindow(built, indexedUpTo);
+                try {
+                    p.catchUp();
+                } catch (RuntimeException e) {
+                    // The session closed under the task, or an index refused the key: the key stays in the static set,
+                    // attended exactly; the state says why.
+                    buildFailure = e;
                 }
-            } catch (RuntimeException e) {
-                // The session closed under the task, or an index refused the key: the key stays in the static set,
-                // attended exactly; the state says why.
-                buildFailure = e;
-            }
+            });
         }
     }
 
@@ -455,11 +331,10 @@ final class KvHead {
 
     /** The state of the head's index (under this object's monitor: a finished build has also taken the tokens that left the window). */
     synchronized KvSession.IndexState indexState() {
-        VectorIndex[] built = indexes;
         PolicyHead p = policyHead;
-        String state = buildFailure != null ? "failed: " + buildFailure : built != null || p != null ? "ready" : building ? "building" : "none";
-        return new KvSession.IndexState(state, built == null ? 0 : built[0].size(), indexedUpTo, size(), buildDone, buildTotal,
-                indexBytes());
+        String state = buildFailure != null ? "failed: " + buildFailure : p != null ? "ready" : building ? "building" : "none";
+        return new KvSession.IndexState(state, p == null ? 0 : p.indexedKeys(), p == null ? 0 : p.indexedUpTo(), size(), buildDone,
+                buildTotal, indexBytes());
     }
 
     synchronized KvSession.PolicyState policyState() {
@@ -472,14 +347,10 @@ final class KvHead {
                 p == null || Double.isNaN(p.recycleThreshold()) ? null : p.recycleThreshold());
     }
 
-    /** Bytes of its indexes (or a policy head's blocks, clusters or index). */
+    /** Bytes of its policy head's indexes, blocks or clusters. */
     private long indexBytes() {
-        long bytes = 0;
-        for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
-            bytes += index.memoryBytes();
-        }
         PolicyHead p = policyHead;
-        return bytes + (p == null ? 0 : p.indexBytes());
+        return p == null ? 0 : p.indexBytes();
     }
 
     /** Bytes held: bookkeeping, keys and values, prefill queries kept ({@code queryBytes} each) and indexes. */
@@ -491,10 +362,11 @@ final class KvHead {
         return bytes + indexBytes();
     }
 
-    /** Frees the indexes. */
+    /** Frees the policy head's indexes. */
     void close() {
-        for (VectorIndex index : indexes == null ? new VectorIndex[0] : indexes) {
-            index.close();
+        PolicyHead p = policyHead;
+        if (p != null) {
+            p.close();
         }
     }
 }

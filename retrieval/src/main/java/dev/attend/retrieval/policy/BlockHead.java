@@ -32,7 +32,7 @@ final class BlockHead extends PolicyHead {
     }
 
     @Override
-    void prefill(float[][] queries) {
+    void prefill(float[][][] queries) {
         closeBlocks(tokens);
     }
 

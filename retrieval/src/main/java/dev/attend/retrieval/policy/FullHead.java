@@ -8,7 +8,7 @@ final class FullHead extends PolicyHead {
     }
 
     @Override
-    void prefill(float[][] queries) {
+    void prefill(float[][][] queries) {
     }
 
     @Override

@@ -10,7 +10,9 @@ import java.util.Objects;
 
 /**
  * One KV head under a {@link HeadPolicy}: opened on a prefill (keys, values and the prefill's queries), then
- * answering decode queries and taking decoded tokens one at a time. Not thread-safe: one head, one decode loop.
+ * answering decode queries and taking decoded tokens one at a time. Not thread-safe (one head, one decode loop),
+ * except that a head whose {@link #concurrentReads()} is true may answer on several threads at once and alongside
+ * {@link #catchUp}; its appends still take turns with everything else.
  */
 public abstract sealed class PolicyHead permits FullHead, StreamingHead, RetrievalHead, BlockHead {
 
@@ -43,6 +45,12 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
      */
     public static PolicyHead open(HeadPolicy policy, float[][] keys, float[][] values, float[][] queries, float scale, Scorer scorer,
                                   AttentionAwareIndex.Params params) {
+        return open(policy, keys, values, queries, scale, scorer, IndexSettings.of(params));
+    }
+
+    /** The same with a retrieval head's {@link IndexSettings}. */
+    public static PolicyHead open(HeadPolicy policy, float[][] keys, float[][] values, float[][] queries, float scale, Scorer scorer,
+                                  IndexSettings settings) {
         Objects.requireNonNull(policy, "policy");
         if (keys.length != values.length) {
             throw new IllegalArgumentException(keys.length + " keys but " + values.length + " values");
@@ -64,7 +72,7 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
             v.append(values[i]);
             k.append(keys[i]);
         }
-        return over(policy, k, v, k.size(), queries, scale, scorer, params);
+        return over(policy, k, v, k.size(), new float[][][] {queries}, scale, scorer, settings, BuildProgress.NONE);
     }
 
     /**
@@ -75,6 +83,16 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
      */
     public static PolicyHead over(HeadPolicy policy, VectorStore keys, VectorStore values, int tokens, float[][] queries, float scale,
                                   Scorer scorer, AttentionAwareIndex.Params params) {
+        return over(policy, keys, values, tokens, new float[][][] {queries}, scale, scorer, IndexSettings.of(params), BuildProgress.NONE);
+    }
+
+    /**
+     * The same with the prefill's queries per index ({@code queries[g]} trains index g of a retrieval head with an index
+     * per query head; the other heads read {@code queries[0]}), a retrieval head's settings, and the progress of its
+     * build ((done, total) steps, as {@link AttentionAwareIndex#build} counts them).
+     */
+    public static PolicyHead over(HeadPolicy policy, VectorStore keys, VectorStore values, int tokens, float[][][] queries, float scale,
+                                  Scorer scorer, IndexSettings settings, BuildProgress progress) {
         Objects.requireNonNull(policy, "policy");
         if (tokens < 0 || keys.size() < tokens || values.size() < tokens) {
             throw new IllegalArgumentException("stores of " + keys.size() + " keys and " + values.size() + " values do not hold " + tokens
@@ -84,20 +102,29 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
             case HeadPolicy.Full f -> new FullHead(scale, scorer, keys, values);
             case HeadPolicy.Streaming s -> new StreamingHead(scale, scorer, keys, values, s.sinks(), s.window());
             case HeadPolicy.Retrieval r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), false, Double.NaN, -1,
-                    params);
+                    settings, progress);
             case HeadPolicy.Recycled r -> new RetrievalHead(scale, scorer, keys, values, r.sinks(), r.window(), r.k(), true, r.threshold(),
-                    r.tail() ? 0 : -1, params);
+                    r.tail() ? 0 : -1, settings, progress);
             case HeadPolicy.Block b -> new BlockHead(scale, scorer, keys, values, b.sinks(), b.window(), b.blockSize(), b.blocks());
             case HeadPolicy.RetrievalTail t -> new RetrievalHead(scale, scorer, keys, values, t.sinks(), t.window(), t.k(), false, Double.NaN,
-                    t.clusters(), params);
+                    t.clusters(), settings, progress);
         };
         head.tokens = tokens;
         head.prefill(queries);
         return head;
     }
 
-    /** Takes the tokens held at open (positions [0, tokens)) and the prefill's queries. */
-    abstract void prefill(float[][] queries);
+    /** Takes the tokens held at open (positions [0, tokens)) and the prefill's queries (per index; see {@link #over}). */
+    abstract void prefill(float[][][] queries);
+
+    /** Receives a build's progress: {@code done} of {@code total} steps. */
+    @FunctionalInterface
+    public interface BuildProgress {
+        BuildProgress NONE = (done, total) -> {
+        };
+
+        void report(int done, int total);
+    }
 
     /** The stores the head reads now (a streaming head's change as it drops tokens). */
     public VectorStore keys() {
@@ -110,6 +137,46 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
 
     /** The attention of {@code query} over the head's tokens as the policy reads them; {@code budget} bounds an index search. */
     public abstract PolicyAnswer attend(float[] query, int budget);
+
+    /**
+     * The same for a query of query head group {@code queryGroup} (a head with an index per query head reads that one's),
+     * retrieving {@code k} keys where the policy retrieves any (the others read what their policy says).
+     */
+    public PolicyAnswer attend(float[] query, int queryGroup, int k, int budget) {
+        return attend(query, budget);
+    }
+
+    /** Whether {@link #attend} may run on several threads at once and alongside {@link #catchUp}. */
+    public boolean concurrentReads() {
+        return false;
+    }
+
+    /** Whether tokens taken wait for {@link #catchUp} (a deferred index insertion). */
+    public boolean catchUpDue() {
+        return false;
+    }
+
+    /** Does the work appends deferred (index insertions), outside the appends' turn. */
+    public void catchUp() {
+    }
+
+    /** Prefill queries that came after the head opened, per index (a retrieval head's indexes learn from them; the others drop them). */
+    public void learn(float[][][] queries) {
+    }
+
+    /** Keys in the head's index (0 without one). */
+    public int indexedKeys() {
+        return 0;
+    }
+
+    /** The index covers positions [sinks, indexedUpTo) (0 without one). */
+    public int indexedUpTo() {
+        return 0;
+    }
+
+    /** Frees the head's index, if any. */
+    public void close() {
+    }
 
     /** Takes the decoded token at position {@link #tokens()}. */
     public final void append(float[] key, float[] value) {

@@ -19,7 +19,7 @@ final class StreamingHead extends PolicyHead {
     }
 
     @Override
-    void prefill(float[][] queries) {
+    void prefill(float[][][] queries) {
         dropIfDue();
     }
 
