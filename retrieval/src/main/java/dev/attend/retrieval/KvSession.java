@@ -11,7 +11,7 @@ import java.util.Objects;
 import java.util.concurrent.Executor;
 
 /**
- * The offloaded KV cache of one sequence: keys and values per layer and KV head ({@link KvHead}), each head following
+ * The offloaded KV cache of one sequence: keys and values per layer and KV head ({@link SessionHead}), each head following
  * its policy ({@link KvSessionConfig#policies()}): the built-in retrieval (an {@link AttentionAwareIndex} trained on
  * the prefill queries of the query heads that share it, or, as the baseline, HNSW over the keys; one per KV head, or
  * one per query head with {@link KvSessionConfig#indexPerQueryHead()}), another {@link HeadPolicy} (full, streaming,
@@ -33,7 +33,7 @@ public final class KvSession implements AutoCloseable {
     private final Executor builds;
     private final Executor indexer;
     /** The state of each KV head ({@code layer * kvHeads + kvHead}), made at its first write: a declared shape costs nothing until written. */
-    private final KvHeads heads;
+    private final SessionHeads heads;
     private final KvSessionLimits limits;
     private final KvInputs inputs;
     /** What the session is charged against its limits and its store's total. */
@@ -91,10 +91,10 @@ public final class KvSession implements AutoCloseable {
         this.indexer = Objects.requireNonNull(indexer, "indexer");
         this.charges = new SessionCharges(id, this.config, limits, budget);
         this.writeAhead = new WriteAhead(id, charges);
-        this.heads = new KvHeads(this.config, (layer, kvHead) -> {
+        this.heads = new SessionHeads(this.config, (layer, kvHead) -> {
             String name = this.config.policies().nameOf(layer, kvHead);
             HeadPolicy policy = HeadPolicies.isAuto(name) ? null : HeadPolicies.resolve(name, this.config);
-            return new KvHead(this.config, scorer, builds, indexer, name, policy);
+            return new SessionHead(this.config, scorer, builds, indexer, name, policy);
         });
         this.recent = new RecentQueries(config.layers(), RECENT_QUERIES);
     }
@@ -109,7 +109,7 @@ public final class KvSession implements AutoCloseable {
 
     /** Tokens stored for a KV head. */
     public int length(int layer, int kvHead) {
-        KvHead h = heads.existing(layer, kvHead);
+        SessionHead h = heads.existing(layer, kvHead);
         return h == null ? 0 : h.size();
     }
 
@@ -141,7 +141,7 @@ public final class KvSession implements AutoCloseable {
                         int[] queryHeads, boolean more) {
         heads.existing(layer, kvHead); // checks the layer and head
         inputs.checkPrefill(kvHead, keys, values, queries, queryHeads);
-        KvHead h = heads.forWrite(layer, kvHead);
+        SessionHead h = heads.forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, fromPosition);
             long bytes = charges.charge(h, fromPosition, keys.length, h.keepsQueries() ? queries.length : 0);
@@ -163,7 +163,7 @@ public final class KvSession implements AutoCloseable {
         heads.existing(layer, kvHead); // checks the layer and head
         inputs.checkStored("key", key);
         inputs.checkStored("value", value);
-        KvHead h = heads.forWrite(layer, kvHead);
+        SessionHead h = heads.forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, position);
             long bytes = charges.charge(h, position, 1, 0);
@@ -202,12 +202,12 @@ public final class KvSession implements AutoCloseable {
         inputs.checkLayerStep(keys, values, queries, budget);
         int kvHeads = config.kvHeads();
         int queryHeads = config.queryHeads();
-        KvHead[] hs = new KvHead[kvHeads];
+        SessionHead[] hs = new SessionHead[kvHeads];
         for (int h = 0; h < kvHeads; h++) {
             hs[h] = heads.forWrite(layer, h);
         }
         appendAll(layer, position, keys, values, hs, 0, new long[kvHeads]);
-        for (KvHead h : hs) {
+        for (SessionHead h : hs) {
             h.scheduleIndexing();
             startDueWork(h);
         }
@@ -222,7 +222,7 @@ public final class KvSession implements AutoCloseable {
      * charges every head (giving back what was charged when one is refused), journals the layer's tokens as one record and
      * stores each head's token.
      */
-    private void appendAll(int layer, int position, float[][] keys, float[][] values, KvHead[] hs, int from, long[] bytes) {
+    private void appendAll(int layer, int position, float[][] keys, float[][] values, SessionHead[] hs, int from, long[] bytes) {
         if (from < hs.length) {
             synchronized (hs[from]) {
                 appendAll(layer, position, keys, values, hs, from + 1, bytes);
@@ -304,7 +304,7 @@ public final class KvSession implements AutoCloseable {
     public AccuracyCheck checkAccuracy(int layer, int queryHead, float[] query, int budget) {
         AttendResult got = answer(layer, queryHead, query, config.topK(), budget);
         AttendResult exact = attendExact(layer, queryHead, query);
-        KvHead h = heads.orBlank(layer, kvHeadOf(queryHead));
+        SessionHead h = heads.orBlank(layer, kvHeadOf(queryHead));
         int n = (int) exact.stats().keysScanned(); // (a token appended between the two answers counts as used)
         int[] truth = scorer.topK(new float[][] {query}, h.keys(), Math.min(config.topK(), n)).get(0).ids();
         double recall;
@@ -391,7 +391,7 @@ public final class KvSession implements AutoCloseable {
      */
     public long memoryBytes() {
         long bytes = KvSessionLimits.fixedBytes(config);
-        for (KvHead h : heads.made()) {
+        for (SessionHead h : heads.made()) {
             bytes += h.memoryBytes(KvSessionLimits.queryBytes(config));
         }
         return bytes;
@@ -420,14 +420,14 @@ public final class KvSession implements AutoCloseable {
         // A write charges under its head's monitor and checks `closed` there: once each monitor has been taken, no write is
         // under way and none can charge again, so what is released below is exactly what this session holds. (A head made
         // after this pass sees `closed` set: it was set before the pass read the head's slot.)
-        for (KvHead h : heads.made()) {
+        for (SessionHead h : heads.made()) {
             synchronized (h) { // waits for the write that holds it, if any
                 assert charges.closed();
             }
         }
         charges.releaseAll();
         writeAhead.close();
-        for (KvHead h : heads.made()) {
+        for (SessionHead h : heads.made()) {
             h.close();
         }
     }
@@ -456,19 +456,19 @@ public final class KvSession implements AutoCloseable {
     void holdBuilds(boolean hold) {
         buildsHeld = hold;
         if (!hold) {
-            for (KvHead h : heads.made()) {
+            for (SessionHead h : heads.made()) {
                 startDueWork(h);
             }
         }
     }
 
-    private void startDueWork(KvHead h) {
+    private void startDueWork(SessionHead h) {
         if (!buildsHeld) {
             h.startDueWork();
         }
     }
 
-    private static void checkPosition(KvHead h, int position) {
+    private static void checkPosition(SessionHead h, int position) {
         if (position != h.size()) {
             throw new IllegalArgumentException("position " + position + " is out of order: the next position is " + h.size());
         }

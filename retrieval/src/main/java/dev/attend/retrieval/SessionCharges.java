@@ -66,7 +66,7 @@ final class SessionCharges {
      * under h's monitor, or refuses it with a {@link KvLimitException} (a closed session with a
      * {@link KvSessionClosedException}); returns the bytes reserved.
      */
-    long charge(KvHead h, int position, int rows, int queries) {
+    long charge(SessionHead h, int position, int rows, int queries) {
         if (closed.get()) { // under h's monitor: close() releases the charges only after it has held every head's
             throw new KvSessionClosedException(id);
         }

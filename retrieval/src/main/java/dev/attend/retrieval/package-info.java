@@ -1,8 +1,8 @@
 /**
- * Retrieval-augmented attention: a {@link dev.attend.retrieval.KvSession} holds the keys and values
- * of an attention layer's heads and answers each decode step with exact attention over a static set
- * (sink tokens and the recent window) merged, through log-sum-exp, with exact attention over the
- * top-k keys that an {@link dev.attend.index.graph.AttentionAwareIndex} retrieves. Implementation
- * classes live in {@code internals}.
+ * Retrieval-augmented attention sessions: a {@link dev.attend.retrieval.KvSession} holds the keys and values of a
+ * model's KV heads ({@code SessionHead}, one each) and answers decode steps; how each head reads its keys is a policy of
+ * {@code retrieval.policy} (the built-in retrieval included), opened over the head's own stores.
+ * {@link dev.attend.retrieval.KvSessionStore} keeps sessions durable through {@code retrieval.internals}' journal.
+ * Dependencies run one way: this package uses {@code policy} and {@code internals}, neither uses it.
  */
 package dev.attend.retrieval;

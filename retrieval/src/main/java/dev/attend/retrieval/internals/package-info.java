@@ -1,8 +1,6 @@
 /**
- * The inside of a {@code dev.attend.retrieval.KvSession}, not public API: {@link dev.attend.retrieval.internals.KvHeadState}
- * (the keys, values and indexes of one KV head, with their locking), {@link dev.attend.retrieval.internals.KvJournal}
- * (the write-ahead log that makes sessions durable) and {@link dev.attend.retrieval.policy.LogSumExpMerge} (the exact
- * merge of attention over disjoint key sets). Only the retrieval module uses it; it builds on the gpu store and the
- * index module's indexes.
+ * The write-ahead log of a KV session, not public API: {@link dev.attend.retrieval.internals.KvJournal} writes
+ * records (checksummed, forced when the session is durable) and {@code KvJournalReader} replays them, skipping and
+ * naming damage. Only {@code dev.attend.retrieval}'s session and store use it; it depends on nothing above it.
  */
 package dev.attend.retrieval.internals;

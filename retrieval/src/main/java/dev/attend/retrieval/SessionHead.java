@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * ({@link PolicyHead#catchUp}); the others take turns under this object's monitor, and {@link #keys}/{@link #values}
  * follow their stores (a streaming head replaces them as it drops tokens). Writers hold this object's monitor.
  */
-final class KvHead {
+final class SessionHead {
 
     private final KvSessionConfig config;
     private final Scorer scorer;
@@ -57,7 +57,7 @@ final class KvHead {
     /** Whether a catch-up task is queued and has not started yet (appends then need not queue another). */
     private final AtomicBoolean indexingQueued = new AtomicBoolean();
 
-    KvHead(KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, String configuredPolicy, HeadPolicy policy) {
+    SessionHead(KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, String configuredPolicy, HeadPolicy policy) {
         this.config = config;
         this.scorer = scorer;
         this.builds = builds;
