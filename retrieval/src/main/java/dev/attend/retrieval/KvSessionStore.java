@@ -7,7 +7,6 @@ import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.ResourceId;
 import dev.attend.index.store.StorageErrors;
-import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -65,15 +64,15 @@ public final class KvSessionStore implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(KvSessionStore.class.getName());
     /** The store's name in the {@link DamageLog}. */
     public static final String STORE = "kv";
-    private static final String CONFIG = "session.properties";
-    private static final String JOURNAL = "journal.log";
+    static final String CONFIG = "session.properties";
+    static final String JOURNAL = "journal.log";
     /**
      * A deleted session's folder is first renamed to {@code .deleted-<id>-<nanos>} (a name no id can have: ids never
      * start with a dot), then emptied; a folder of that name found at open is the rest of a delete cut short.
      */
     static final String DELETED = ".deleted-";
-    /** The suffix of the copy of a journal's unacknowledged bytes ({@link #cutUnacknowledged}), before it goes to the quarantine. */
-    private static final String UNACKNOWLEDGED = ".unacknowledged";
+    /** The suffix of the copy of a journal's unacknowledged bytes ({@link KvSessionLoader}), before it goes to the quarantine. */
+    static final String UNACKNOWLEDGED = ".unacknowledged";
 
     private final Path root;
     private final Scorer scorer;
@@ -81,6 +80,7 @@ public final class KvSessionStore implements AutoCloseable {
     private final Executor indexer;
     private final KvDurability durability;
     private final KvSessionLimits limits;
+    private final KvSessionLoader loader;
     private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
     private final Map<String, Unloaded> unloaded = new ConcurrentHashMap<>();
     private final AtomicLong total = new AtomicLong();
@@ -125,6 +125,7 @@ public final class KvSessionStore implements AutoCloseable {
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.loader = new KvSessionLoader(this.root, scorer, builds, indexer, limits, budget, force(), this::skip);
         Files.createDirectories(this.root);
         List<Path> entries;
         try (Stream<Path> list = Files.list(this.root)) {
@@ -148,7 +149,10 @@ public final class KvSessionStore implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "{0} is not a folder of a KV session (a file or a link): ignored", dir);
                 continue;
             }
-            load(name, dir);
+            KvSession s = loader.load(name, dir);
+            if (s != null) {
+                sessions.put(name, s);
+            }
         }
     }
 
@@ -156,186 +160,8 @@ public final class KvSessionStore implements AutoCloseable {
         return durability == KvDurability.FSYNC;
     }
 
-    /** Loads one session folder, or quarantines or skips it with a report; never throws. */
-    private void load(String id, Path dir) {
-        Path configFile = dir.resolve(CONFIG);
-        Path journalFile = dir.resolve(JOURNAL);
-        String resource = "KV session " + ResourceId.shown(id);
-        if (!Files.exists(configFile, LinkOption.NOFOLLOW_LINKS)) {
-            if (!Files.notExists(configFile, LinkOption.NOFOLLOW_LINKS)) { // neither: it cannot be told (a permission)
-                skip(id, dir, "whether it has a " + CONFIG + " cannot be told now (its folder cannot be read: a permission?);"
-                        + " left in place, not loaded");
-                return;
-            }
-            if (onlyLeftoversOfACreate(dir)) {
-                return;
-            }
-            Quarantine.moveAside(root, STORE, resource, dir, "its folder has no " + CONFIG
-                    + ": the session's shape is lost, so its journal cannot be read; moved aside whole");
-            return;
-        }
-        KvSessionConfig config;
-        try {
-            config = KvSessionConfigFile.read(configFile);
-        } catch (CorruptFileException e) { // damage: the session's shape is lost
-            Quarantine.moveAside(root, STORE, resource, dir, CONFIG + " is damaged (" + e.getMessage() + "); moved aside whole");
-            return;
-        } catch (UnsupportedFormatException e) { // intact, written by another (newer) build: never moved or rewritten here
-            skip(id, dir, CONFIG + " is intact but this build cannot read it (" + e.getMessage()
-                    + "); left in place, not loaded (a build that reads it will serve it again)");
-            return;
-        } catch (IOException | RuntimeException e) { // not known to be damage (a permission, too many open files): left alone
-            skip(id, dir, CONFIG + " cannot be read now (" + e + "); left in place, not loaded");
-            return;
-        }
-        try {
-            limits.check(config);
-        } catch (IllegalArgumentException e) {
-            skip(id, dir, "its shape is over this server's limits: " + e.getMessage() + "; left in place, not loaded");
-            return;
-        }
-        if (Files.exists(KvJournal.rollbackMarker(journalFile), LinkOption.NOFOLLOW_LINKS) && !cutUnacknowledged(id, dir, journalFile)) {
-            return;
-        }
-        KvSession s = null;
-        try {
-            s = new KvSession(id, config, scorer, builds, indexer, limits, budget);
-            // One build per head over everything replayed, not one at the first record and the rest inserted online.
-            s.holdBuilds(true);
-            if (!Files.exists(journalFile)) { // created, never written
-                s.attachJournal(KvJournal.create(journalFile, force()));
-            } else {
-                KvSession session = s;
-                KvJournal.Scan scan = KvJournal.replay(journalFile, new KvJournal.Replay() {
-                    @Override
-                    public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
-                                        int[] queryHeads) {
-                        session.prefill(layer, kvHead, from, keys, values, queries, queryHeads, true);
-                    }
-
-                    @Override
-                    public void append(int layer, int kvHead, int position, float[] key, float[] value) {
-                        session.append(layer, kvHead, position, key, value);
-                    }
-                });
-                if (scan.unappliable() != null) {
-                    s.close();
-                    s = null;
-                    Quarantine.moveAside(root, STORE, resource, dir, "its journal (" + scan.size() + " bytes) is damaged: "
-                            + describe(scan) + "; " + scan.unappliable() + ", so serving it would leave a hole; moved aside whole");
-                    return;
-                }
-                long end = scan.end();
-                if (scan.damaged()) {
-                    Path copy = dir.resolve(id + "." + JOURNAL);
-                    Files.copy(journalFile, copy, StandardCopyOption.REPLACE_EXISTING);
-                    Path kept = Quarantine.moveAside(root, STORE, resource, copy, "its journal (" + scan.size() + " bytes) is damaged: "
-                            + describe(scan) + "; the intact records were replayed (" + scan.good().size()
-                            + "), the session is served without the lost bytes, and this is a copy of the journal as found");
-                    if (kept != null) {
-                        end = KvJournal.rewrite(journalFile, scan);
-                    } else if (scan.format() != KvJournal.FORMAT) {
-                        throw new IOException("its damaged format-1 journal could not be copied aside, so it is not rewritten");
-                    } else {
-                        end = scan.size(); // kept as found (a reader skips the damage again); new records after it
-                    }
-                } else if (scan.format() != KvJournal.FORMAT && !scan.good().isEmpty()) {
-                    end = KvJournal.rewrite(journalFile, scan); // format 1 becomes format 2
-                } else if (scan.tornTail() > 0) {
-                    LOG.log(System.Logger.Level.INFO, "{0}: a write cut short at the end of its journal ({1} bytes, never acknowledged) is dropped",
-                            resource, scan.tornTail());
-                }
-                s.attachJournal(KvJournal.append(journalFile, end, force()));
-            }
-            s.holdBuilds(false);
-            sessions.put(id, s);
-        } catch (Exception | OutOfMemoryError | StackOverflowError e) {
-            if (s != null) {
-                s.close();
-                s = null;
-            }
-            skip(id, dir, "cannot be loaded (" + e + "); left in place, not loaded");
-        }
-    }
-
-    /**
-     * Honours a journal's {@link KvJournal#rollbackMarker}: a write failed, its client was told nothing was applied, and
-     * cutting its bytes failed too (then the process ended). Those bytes are copied into the quarantine and reported,
-     * then cut from the journal, so they are never replayed. False (the session left in place, reported, skipped) when
-     * the marker cannot be read or the bytes cannot be kept aside first.
-     */
-    private boolean cutUnacknowledged(String id, Path dir, Path journalFile) {
-        String resource = "KV session " + ResourceId.shown(id);
-        Path marker = KvJournal.rollbackMarker(journalFile);
-        long offset;
-        try {
-            offset = KvJournal.rollbackOffset(marker);
-        } catch (IOException | RuntimeException e) {
-            skip(id, dir, "its journal has a rollback marker that cannot be read (" + e.getMessage() + "): a write that failed may"
-                    + " still be at the journal's end, so it is not replayed; left in place, not loaded");
-            return false;
-        }
-        try {
-            long size = Files.exists(journalFile) ? Files.size(journalFile) : 0;
-            if (size > offset) {
-                Path copy = dir.resolve(id + "." + JOURNAL + UNACKNOWLEDGED);
-                try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(journalFile, java.nio.file.StandardOpenOption.READ);
-                     java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(copy, java.nio.file.StandardOpenOption.CREATE,
-                             java.nio.file.StandardOpenOption.TRUNCATE_EXISTING, java.nio.file.StandardOpenOption.WRITE)) {
-                    for (long at = offset; at < size; ) {
-                        at += in.transferTo(at, size - at, out);
-                    }
-                    out.force(true);
-                }
-                Path kept = Quarantine.moveAside(root, STORE, resource, copy, "a write that failed (its client was told that nothing"
-                        + " was applied) and whose rollback failed too left bytes [" + offset + ", " + size + ") at the end of its journal;"
-                        + " they are cut from the journal, never replayed, and this is a copy of them");
-                if (kept == null) {
-                    skip(id, dir, "the unacknowledged bytes [" + offset + ", " + size + ") at the end of its journal could not be kept aside,"
-                            + " so they are not cut, and the journal is not replayed with them; left in place, not loaded");
-                    return false;
-                }
-            } else {
-                LOG.log(System.Logger.Level.INFO, "{0}: a rollback marker at byte {1} of a journal of {2} bytes: cut already", resource,
-                        offset, size);
-            }
-            KvJournal.cutAt(journalFile, offset);
-            return true;
-        } catch (IOException | RuntimeException e) {
-            skip(id, dir, "a write that failed left bytes at the end of its journal from byte " + offset + ", and they cannot be cut now ("
-                    + e + "); left in place, not loaded");
-            return false;
-        }
-    }
-
-    private static String describe(KvJournal.Scan scan) {
-        List<String> parts = new ArrayList<>();
-        scan.lost().forEach(l -> parts.add("lost " + l));
-        if (scan.damagedTail() != null) {
-            parts.add("lost its last record, " + scan.damagedTail());
-        }
-        return String.join("; ", parts);
-    }
-
-    /** A folder holding nothing, or only a configuration's temporary file (a create cut short): removed. */
-    private boolean onlyLeftoversOfACreate(Path dir) {
-        try (Stream<Path> files = Files.list(dir)) {
-            List<Path> all = files.toList();
-            if (!all.stream().allMatch(f -> isConfigTemporary(f.getFileName().toString()))) {
-                return false;
-            }
-            for (Path f : all) {
-                Files.deleteIfExists(f);
-            }
-            Files.deleteIfExists(dir);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
     /** A temporary file of a configuration being written ({@link DurableFile#write}'s, or an earlier build's). */
-    private static boolean isConfigTemporary(String name) {
+    static boolean isConfigTemporary(String name) {
         return name.equals(CONFIG + ".tmp") || name.startsWith(CONFIG + ".") && name.endsWith(".tmp");
     }
 
