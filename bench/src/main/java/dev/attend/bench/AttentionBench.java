@@ -1,5 +1,8 @@
 package dev.attend.bench;
 
+import dev.attend.bench.workload.KvWorkload;
+import dev.attend.bench.workload.OodParameters;
+import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.KvHead;
 import dev.attend.gpu.Precision;
@@ -8,9 +11,6 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.gpu.TopKCollector;
 import dev.attend.gpu.VectorStore;
-import dev.attend.index.workload.KvWorkload;
-import dev.attend.index.workload.OodParameters;
-import dev.attend.index.workload.OodWorkloadGenerator;
 import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;

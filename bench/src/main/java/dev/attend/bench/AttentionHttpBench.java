@@ -2,13 +2,13 @@ package dev.attend.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attend.bench.workload.KvWorkload;
+import dev.attend.bench.workload.OodParameters;
+import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.gpu.VectorStore;
-import dev.attend.index.workload.KvWorkload;
-import dev.attend.index.workload.OodParameters;
-import dev.attend.index.workload.OodWorkloadGenerator;
 import dev.attend.retrieval.AttentionAccuracy;
 import dev.attend.retrieval.KvDurability;
 import dev.attend.server.AttendServer;

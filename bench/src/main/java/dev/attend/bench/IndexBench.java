@@ -1,5 +1,10 @@
 package dev.attend.bench;
 
+import dev.attend.bench.workload.DescribeOptions;
+import dev.attend.bench.workload.KvWorkload;
+import dev.attend.bench.workload.OodParameters;
+import dev.attend.bench.workload.OodWorkloadGenerator;
+import dev.attend.bench.workload.WorkloadStats;
 import dev.attend.gpu.KvHead;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
@@ -7,11 +12,6 @@ import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.index.SearchResult;
 import dev.attend.index.VectorIndex;
-import dev.attend.index.workload.DescribeOptions;
-import dev.attend.index.workload.KvWorkload;
-import dev.attend.index.workload.OodParameters;
-import dev.attend.index.workload.OodWorkloadGenerator;
-import dev.attend.index.workload.WorkloadStats;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
