@@ -4,6 +4,6 @@
  * generated), and {@link dev.attend.bench.workload.OodWorkloadGenerator}, which fits
  * {@link dev.attend.bench.workload.OodParameters} to real heads and generates out-of-distribution workloads of any
  * size, with the statistics it reproduces in {@link dev.attend.bench.workload.WorkloadStats}. Reads the gpu module's
- * {@code VectorStore} and {@code KvHead}.
+ * {@code VectorStore} and {@code KvHead}; its k-means is the index module's {@code dev.attend.index.cluster.KMeans}.
  */
 package dev.attend.bench.workload;
