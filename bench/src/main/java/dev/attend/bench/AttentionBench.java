@@ -24,7 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -55,77 +54,10 @@ import java.util.stream.IntStream;
  */
 public final class AttentionBench {
 
-    static final String USAGE = """
-            usage: bench attention (--kv DIR | --synthetic N)... [--head NAMES] [--steps 1024] [--k 100,2000]
-                                   [--budget 0.01,0.03] [--sinks 128] [--window 512] [--retrievers attention-aware,hnsw]
-                                   [--train M] [--threads 2] [--scorer auto] [--seed 1] [--json FILE] [--plot FILE.png]
-              --kv DIR       a KV directory (meta.json + {head}.{q,k,v}.npy); the first N - steps tokens are prefilled
-              --synthetic N  a generated OOD head of N tokens (parameters fitted to --head, default %s)
-              --budget F,... keys scanned per attend (static set + index distance computations), as fractions of N
-                             (the index gets at least 2k); each retriever and k is measured at every budget
-              --train M      prefill queries of a synthetic head (default min(N, 100000))
-              --threads T    threads of the throughput pass (concurrent attends on the decoded session)"""
-            .formatted(OodWorkloadGenerator.DEFAULT_HEAD);
-
     /** Decode queries the throughput pass spreads over the threads (the first steps' queries, at most). */
     static final int THROUGHPUT_QUERIES = 256;
 
     private AttentionBench() {
-    }
-
-    record Options(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, int steps, int[] ks, double[] budgets,
-                   int sinks, int window, List<KvSessionConfig.Retriever> retrievers, int train, int threads,
-                   String scorer, long seed, Path json, Path plot) {
-
-        static Options parse(String[] args) {
-            List<Path> dirs = new ArrayList<>();
-            List<Integer> synthetic = new ArrayList<>();
-            List<String> heads = List.of();
-            int steps = 1024;
-            int[] ks = {100, 2000};
-            double[] budgets = {0.03};
-            int sinks = 128;
-            int window = 512;
-            List<KvSessionConfig.Retriever> retrievers = List.of(KvSessionConfig.Retriever.values());
-            int train = -1;
-            int threads = 2;
-            String scorer = "auto";
-            long seed = 1;
-            Path json = null;
-            Path plot = null;
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--kv" -> dirs.add(Path.of(v));
-                    case "--synthetic" -> synthetic.add(Integer.parseInt(v));
-                    case "--head" -> heads = Arrays.asList(v.split(","));
-                    case "--steps" -> steps = Integer.parseInt(v);
-                    case "--k" -> ks = Arrays.stream(v.split(",")).mapToInt(s -> Integer.parseInt(s.strip())).toArray();
-                    case "--budget" -> budgets = Arrays.stream(v.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray();
-                    case "--sinks" -> sinks = Integer.parseInt(v);
-                    case "--window" -> window = Integer.parseInt(v);
-                    case "--retrievers" -> retrievers = Arrays.stream(v.split(",")).map(String::strip)
-                            .map(KvSessionConfig.Retriever::of).toList();
-                    case "--train" -> train = Integer.parseInt(v);
-                    case "--threads" -> threads = Integer.parseInt(v);
-                    case "--scorer" -> scorer = v;
-                    case "--seed" -> seed = Long.parseLong(v);
-                    case "--json" -> json = Path.of(v);
-                    case "--plot" -> plot = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
-            if (dirs.isEmpty() && synthetic.isEmpty()) {
-                throw new IllegalArgumentException("give --kv DIR or --synthetic N");
-            }
-            if (steps < 1 || budgets.length == 0 || Arrays.stream(budgets).anyMatch(b -> !(b > 0 && b <= 1)) || sinks < 0 || window < 0 || threads < 1 || ks.length == 0
-                    || Arrays.stream(ks).anyMatch(k -> k < 1) || synthetic.stream().anyMatch(n -> n < 2)) {
-                throw new IllegalArgumentException("--steps, --threads and every k must be >= 1, every --budget in (0, 1], "
-                        + "--sinks and --window >= 0, --synthetic >= 2");
-            }
-            return new Options(dirs, synthetic, heads, steps, ks, budgets, sinks, window, retrievers, train, threads, scorer,
-                    seed, json, plot);
-        }
     }
 
     /** One head to decode: stores of every token, the prefill queries, and one decode query per step. */
@@ -141,18 +73,13 @@ public final class AttentionBench {
         }
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options;
-        try {
-            options = Options.parse(args);
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench attention: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        return BenchCli.execute(new AttentionCommand(out, err), args, out, err);
+    }
+
+    /** Measures what {@code options} say; returns the exit status (0 ok, 1 failure). */
+    static int run(AttentionOptions options, PrintStream out, PrintStream err) {
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> sessions = new ArrayList<>();
         try (Scorer scorer = Scorers.create(options.scorer())) {
@@ -208,7 +135,7 @@ public final class AttentionBench {
                 rows(head.queries(), n - steps, n), head.scale());
     }
 
-    static Workload synthetic(int n, String head, Options options, PrintStream err) {
+    static Workload synthetic(int n, String head, AttentionOptions options, PrintStream err) {
         OodParameters p = OodWorkloadGenerator.defaults(head);
         int train = options.train() >= 0 ? options.train() : Math.min(n, IndexBench.SYNTHETIC_TRAIN_CAP);
         int steps = options.steps();
@@ -278,7 +205,7 @@ public final class AttentionBench {
         }
     }
 
-    private static void measure(Workload w, Options o, Scorer scorer, List<Map<String, Object>> rows,
+    private static void measure(Workload w, AttentionOptions o, Scorer scorer, List<Map<String, Object>> rows,
                                 List<Map<String, Object>> sessionRows, PrintStream out, PrintStream err) throws Exception {
         int n = w.n();
         int prefill = w.prefill();
@@ -358,7 +285,7 @@ public final class AttentionBench {
         }
     }
 
-    private static void decode(Workload w, Options o, Scorer scorer, List<KvSession> sessions, List<Mode> modes, Mode full,
+    private static void decode(Workload w, AttentionOptions o, Scorer scorer, List<KvSession> sessions, List<Mode> modes, Mode full,
                                Mode fixed, List<Mode> oracles, PrintStream err) {
         int prefill = w.prefill();
         int steps = w.decodeQueries().length;
@@ -417,7 +344,7 @@ public final class AttentionBench {
     }
 
     /** Concurrent attends on the decoded sessions (and full attention): steps per second on {@code --threads} threads. */
-    private static void throughput(Workload w, Options o, List<Mode> modes) throws Exception {
+    private static void throughput(Workload w, AttentionOptions o, List<Mode> modes) throws Exception {
         int count = Math.min(THROUGHPUT_QUERIES, w.decodeQueries().length);
         ExecutorService pool = Executors.newFixedThreadPool(o.threads());
         try {

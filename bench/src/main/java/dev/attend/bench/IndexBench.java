@@ -43,144 +43,15 @@ import java.util.stream.Stream;
  */
 public final class IndexBench {
 
-    /** Keys that {@code attention-online} adds after its build (at most half of N). */
-    static final int DEFAULT_ONLINE_KEYS = 10_000;
-
-    static final String USAGE = """
-            usage: bench index (--kv DIR | --synthetic N[,N...])... [--head NAME[,NAME...]] [--json FILE] [--plot FILE.png]
-                               [--budgets B,...] [--indexes flat,lucene,hnswlib,attention,attention-online] [--k 100] [--queries M]
-                               [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf]
-              --kv DIR       a KV directory (meta.json + {head}.{q,k,v}.npy): the first N-1024 tokens' keys are indexed,
-                             their queries train, the last 1024 queries are the test queries (repeatable)
-              --synthetic N  generated OOD workload(s) of N keys (OodWorkloadGenerator, parameters embedded)
-              --head NAMES   heads of the --kv directories (default: all in meta.json); for --synthetic, the embedded
-                             parameter sets (default %s; known: %s)
-              --budgets      distance computations per search: values < 1 are fractions of N, others counts
-                             (default 0.005,0.01,0.02,0.03,0.05,0.08,0.12,0.2)
-              --indexes      default: all five; one that cannot be built here is reported as skipped, with the reason
-              --queries M    test queries per workload, evenly spaced (default: all 1024)
-              --online M     keys that attention-online adds one by one after building over the others (default %d,
-                             at most N/2); compare its recall with attention's (built over all keys)
-              --train M      training queries for the attention-aware index (default: all for --kv; for --synthetic,
-                             min(N, 100000) are generated)
-              --scorer       backend of the exact top-k, of flat and of the attention-aware build (default auto)
-              --no-id        skip the in-distribution check (held-out keys as queries)
-              --ivf          also measure the workloads' IVF scan fractions (k-means over the keys; slower)"""
-            .formatted(OodWorkloadGenerator.DEFAULT_HEAD, OodWorkloadGenerator.defaultHeads(), DEFAULT_ONLINE_KEYS);
-
-    static final double[] DEFAULT_BUDGETS = {0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2};
     static final int SYNTHETIC_TRAIN_CAP = 100_000;
     /** Queries run once untimed before the timed pass of each index (JIT warm-up). */
     static final int WARM_QUERIES = 32;
 
-    /** Parsed command line. */
-    record Options(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, Path json, Path plot, double[] budgets,
-                   List<String> indexes, int k, int queries, int train, String scorer, long seed, boolean inDistribution,
-                   boolean ivf, int online) {
-
-        static Options parse(String[] args) {
-            List<Path> kv = new ArrayList<>();
-            List<Integer> synthetic = new ArrayList<>();
-            List<String> heads = List.of();
-            Path json = null;
-            Path plot = null;
-            double[] budgets = DEFAULT_BUDGETS;
-            List<String> indexes = IndexFactories.NAMES;
-            int k = 100;
-            int queries = 0;
-            int train = -1;
-            String scorer = "auto";
-            long seed = 1;
-            boolean id = true;
-            boolean ivf = false;
-            int online = DEFAULT_ONLINE_KEYS;
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--no-id", "--ivf"))) {
-                String key = o.name();
-                String v = o.value();
-                if (key.equals("--no-id")) {
-                    id = false;
-                    continue;
-                }
-                if (key.equals("--ivf")) {
-                    ivf = true;
-                    continue;
-                }
-                final String option = key;
-                switch (option) {
-                    case "--kv" -> kv.add(Path.of(v));
-                    case "--synthetic" -> {
-                        for (String s : v.split(",")) {
-                            synthetic.add(positive(key, s));
-                        }
-                    }
-                    case "--head" -> heads = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
-                    case "--json" -> json = Path.of(v);
-                    case "--plot", "--png" -> plot = Path.of(v);
-                    case "--budgets" -> budgets = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty())
-                            .mapToDouble(s -> {
-                                double b = number(option, s);
-                                if (!(b > 0)) {
-                                    throw new IllegalArgumentException("--budgets needs positive values, got " + s);
-                                }
-                                return b;
-                            }).toArray();
-                    case "--indexes" -> {
-                        List<String> list = new ArrayList<>();
-                        for (String s : v.split(",")) {
-                            String name = s.strip().toLowerCase(Locale.ROOT);
-                            if (!IndexFactories.NAMES.contains(name)) {
-                                throw new IllegalArgumentException("unknown index '" + s + "'; choose from " + IndexFactories.NAMES);
-                            }
-                            if (!list.contains(name)) {
-                                list.add(name);
-                            }
-                        }
-                        indexes = List.copyOf(list);
-                    }
-                    case "--k" -> k = positive(key, v);
-                    case "--queries" -> queries = positive(key, v);
-                    case "--train" -> train = (int) number(key, v);
-                    case "--online" -> online = positive(key, v);
-                    case "--scorer" -> scorer = v;
-                    case "--seed" -> seed = Long.parseLong(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + key + "'");
-                }
-            }
-            if (kv.isEmpty() && synthetic.isEmpty()) {
-                throw new IllegalArgumentException("give --kv DIR or --synthetic N");
-            }
-            if (budgets.length == 0 || indexes.isEmpty()) {
-                throw new IllegalArgumentException("--budgets and --indexes must not be empty");
-            }
-            if (train < -1) {
-                throw new IllegalArgumentException("--train must be >= 0");
-            }
-            return new Options(List.copyOf(kv), List.copyOf(synthetic), heads, json, plot, budgets, indexes, k, queries, train,
-                    scorer, seed, id, ivf, online);
-        }
-
-        private static double number(String key, String s) {
-            try {
-                return Double.parseDouble(s.strip());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(key + " needs numbers, got '" + s + "'");
-            }
-        }
-
-        private static int positive(String key, String s) {
-            double d = number(key, s);
-            if (!(d >= 1) || d > Integer.MAX_VALUE - 1) {
-                throw new IllegalArgumentException(key + " needs a positive integer, got '" + s + "'");
-            }
-            return (int) Math.round(d);
-        }
-    }
-
-    private final Options options;
+    private final IndexOptions options;
     private final PrintStream out;
     private final PrintStream err;
 
-    IndexBench(Options options, PrintStream out, PrintStream err) {
+    IndexBench(IndexOptions options, PrintStream out, PrintStream err) {
         this.options = options;
         this.out = out;
         this.err = err;
@@ -192,17 +63,11 @@ public final class IndexBench {
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options;
-        try {
-            options = Options.parse(args);
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench index: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        return BenchCli.execute(new IndexCommand(out, err), args, out, err);
+    }
+
+    /** Measures what {@code options} say; returns the exit status (0 ok, 2 a workload that cannot be, 1 failure). */
+    static int run(IndexOptions options, PrintStream out, PrintStream err) {
         if (options.plot() != null && System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }

@@ -5,31 +5,38 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /** {@code plot --json FILE --png FILE}: draws the chart of a scorer, index or attention report written elsewhere. */
-final class PlotCommand {
+@Command(name = "plot", sortOptions = false,
+        description = "Draws the chart of a scorer, index or attention JSON report (measured elsewhere, e.g. on a machine without AWT).")
+final class PlotCommand implements Callable<Integer> {
 
-    private PlotCommand() {
+    @Option(names = "--json", paramLabel = "REPORT.json", required = true, description = "A scorer, index or attention report.")
+    Path json;
+
+    @Option(names = "--png", paramLabel = "OUT.png", required = true, description = "Where the chart goes.")
+    Path png;
+
+    @Mixin
+    HelpOption help;
+
+    private final PrintStream err;
+
+    PlotCommand(PrintStream err) {
+        this.err = err;
     }
 
+    static int run(String[] args, PrintStream err) {
+        return BenchCli.execute(new PlotCommand(err), args, System.out, err);
+    }
+
+    @Override
     @SuppressWarnings("unchecked")
-    static int run(String[] args, PrintStream err) throws Exception {
-        Path json = null;
-        Path png = null;
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            switch (args[i]) {
-                case "--json" -> json = Path.of(args[i + 1]);
-                case "--png" -> png = Path.of(args[i + 1]);
-                default -> {
-                    err.println("plot: unknown option " + args[i]);
-                    return 2;
-                }
-            }
-        }
-        if (json == null || png == null || args.length % 2 != 0) {
-            err.println("usage: bench plot --json REPORT.json --png OUT.png   (a scorer, index or attention report)");
-            return 2;
-        }
+    public Integer call() throws Exception {
         Map<String, Object> report = (Map<String, Object>) JsonReader.parse(Files.readString(json));
         if ("attention".equals(report.get("bench"))) {
             AttentionChart.write((List<Map<String, Object>>) report.get("rows"), png);

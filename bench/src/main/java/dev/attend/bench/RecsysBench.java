@@ -26,6 +26,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * The recommendation models compared: {@code bench recsys}. On one data set (Taobao UserBehavior CSV, a
@@ -34,88 +41,140 @@ import java.util.Set;
  * seeds (mean and standard deviation); training samples per second; on the planted set also the search recall
  * (the share of the planted relevant behaviours among a model's top-K).
  */
-public final class RecsysBench {
+@Command(name = "recsys", sortOptions = false,
+        description = "DARE vs TWIN-like vs DIN-like vs popularity on a behaviour data set: AUC, GAUC, logloss.",
+        customSynopsis = {
+            "bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving [--scorer simd]",
+            "             [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]",
+            "             [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]",
+            "             planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]",
+            "             serving only: [--histories 1000,10000,100000] [--attention-dims 16,64]"})
+public final class RecsysBench implements Callable<Integer> {
 
-    static final String USAGE = """
-            usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving [--scorer simd]
-                                [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
-                                [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]
-                                planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]
-                                serving only: [--histories 1000,10000,100000] [--attention-dims 16,64]
-              --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
-              --planted USERS the planted synthetic set (PlantedBehaviors defaults; the models read the last 200 behaviours);
-                              also prints the AUC of searches that know the planted factors (oracle: planted S, top-K by
-                              the planted relevance, K random behaviours, the whole window)
-              --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
-                              (--histories), DARE with attention dimensions 16 and 64 (--attention-dims); the search on
-                              --scorer simd (--threads), opencl or auto; then the host's baseline: fixed SIMD work as
-                              long as the 10^4 request (else 12 ms) on as many threads, timed the same way (its
-                              p99 - p50 is the machine's own tail)
-              --position-buckets B  position-gap embeddings with B log2 buckets (0: none; default: enough for the
-                              training histories, 9 for 200)
-              --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
-                              --attention-dim
-              --lr R          Adam's learning rate
-              --models LIST   the models trained (popularity is always measured)""";
+    @Option(names = "--data", paramLabel = "PATH",
+            description = "A Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv).")
+    Path data;
 
-    private RecsysBench() {
+    @Option(names = "--format", paramLabel = "taobao|movielens", description = "The format of --data.")
+    String format;
+
+    @Option(names = "--planted", paramLabel = "USERS", description = "The planted synthetic set (PlantedBehaviors defaults; the "
+            + "models read the last 200 behaviours); also prints the AUC of searches that know the planted factors (oracle: planted S, "
+            + "top-K by the planted relevance, K random behaviours, the whole window).")
+    int planted;
+
+    @Option(names = "--serving", description = "Latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 "
+            + "behaviours (--histories), DARE with attention dimensions 16 and 64 (--attention-dims); the search on --scorer simd "
+            + "(--threads), opencl or auto; then the host's baseline: fixed SIMD work as long as the 10^4 request (else 12 ms) on as "
+            + "many threads, timed the same way (its p99 - p50 is the machine's own tail).")
+    boolean serving;
+
+    @Option(names = "--scorer", paramLabel = "simd|opencl|auto", description = "The search's backend with --serving (default simd).")
+    String scorerName = "simd";
+
+    @Option(names = "--seeds", paramLabel = "N", description = "Seeds each model is trained with (default 3).")
+    int seeds = 3;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Training epochs (default 2).")
+    int epochs = 2;
+
+    @Option(names = "--train-targets", paramLabel = "N", description = "Training targets per user (default 20).")
+    int trainTargets = 20;
+
+    @Option(names = "--attention-dim", paramLabel = "D", description = "DARE's attention dimension (default 16).")
+    int attentionDim = 16;
+
+    @Option(names = "--dim", paramLabel = "D", description = "The representation dimension (and TWIN's and DIN's one table; "
+            + "default 64); DARE's attention dimension is --attention-dim.")
+    int dim = 64;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "Behaviours the search keeps (default 20).")
+    int topK = 20;
+
+    @Option(names = "--position-buckets", paramLabel = "B", description = "Position-gap embeddings with B log2 buckets (0: none; "
+            + "default: enough for the training histories, 9 for 200).")
+    int positionBuckets = -1; // auto: enough for the training histories
+
+    @Option(names = "--lr", paramLabel = "R", description = "Adam's learning rate (default 0.001).")
+    float learningRate = Trainer.Options.defaults().learningRate();
+
+    @Option(names = "--models", paramLabel = "LIST",
+            description = "The models trained (default DARE,TWIN,DIN; popularity is always measured).")
+    String models;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Training threads, and the search's with --serving (default: all cores).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
+    Path json;
+
+    @Option(names = "--items", paramLabel = "N", description = "Planted only: items (default 5000).")
+    Integer items;
+
+    @Option(names = "--categories", paramLabel = "N", description = "Planted only: categories (default 100).")
+    Integer categories;
+
+    @Option(names = "--events", paramLabel = "MIN-MAX", description = "Planted only: behaviours per user (default 1000-2000).")
+    String events;
+
+    @Option(names = "--category-share", paramLabel = "F",
+            description = "Planted only: the share of category-driven behaviours (default 0.3).")
+    Double categoryShare;
+
+    @Option(names = "--histories", paramLabel = "N,...", description = "Serving only: history lengths (default 1000,10000,100000).")
+    String historyLengths;
+
+    @Option(names = "--attention-dims", paramLabel = "D,...", description = "Serving only: DARE's attention dimensions (default 16,64).")
+    String attentionDimList;
+
+    @Mixin
+    HelpOption help;
+
+    @Spec
+    CommandSpec spec;
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    RecsysBench(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
     }
 
     record Run(String model, int seed, Evaluation test, double samplesPerSecond, double searchRecall) {
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Path data = null;
-        String format = null;
-        int planted = 0;
-        int seeds = 3;
-        int epochs = 2;
-        int trainTargets = 20;
-        int attentionDim = 16;
-        int dim = 64;
-        int topK = 20;
-        int positionBuckets = -1; // auto: enough for the training histories
-        float learningRate = Trainer.Options.defaults().learningRate();
+        return BenchCli.execute(new RecsysBench(out, err), args, out, err);
+    }
+
+    @Override
+    public Integer call() {
         List<ModelConfig.Kind> kinds = List.of(ModelConfig.Kind.values());
         PlantedBehaviors.Config plantedConfig = PlantedBehaviors.Config.defaults();
-        int threads = Runtime.getRuntime().availableProcessors();
-        Path json = null;
-        boolean serving = false;
-        String scorerName = "simd";
         int[] histories = {1_000, 10_000, 100_000};
         int[] attentionDims = {16, 64};
         try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--serving"))) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--data" -> data = Path.of(v);
-                    case "--format" -> format = v;
-                    case "--planted" -> planted = Integer.parseInt(v);
-                    case "--seeds" -> seeds = Integer.parseInt(v);
-                    case "--epochs" -> epochs = Integer.parseInt(v);
-                    case "--train-targets" -> trainTargets = Integer.parseInt(v);
-                    case "--attention-dim" -> attentionDim = Integer.parseInt(v);
-                    case "--dim" -> dim = Integer.parseInt(v);
-                    case "--position-buckets" -> positionBuckets = Integer.parseInt(v);
-                    case "--top-k" -> topK = Integer.parseInt(v);
-                    case "--lr" -> learningRate = Float.parseFloat(v);
-                    case "--models" -> kinds = Arrays.stream(v.split(",")).map(m -> ModelConfig.Kind.valueOf(m.trim().toUpperCase(Locale.ROOT)))
-                            .toList();
-                    case "--items" -> plantedConfig = plantedConfig.withItems(Integer.parseInt(v), plantedConfig.categories());
-                    case "--categories" -> plantedConfig = plantedConfig.withItems(plantedConfig.items(), Integer.parseInt(v));
-                    case "--events" -> {
-                        String[] mm = v.split("-");
-                        plantedConfig = plantedConfig.withEvents(Integer.parseInt(mm[0]), Integer.parseInt(mm[mm.length - 1]));
-                    }
-                    case "--category-share" -> plantedConfig = plantedConfig.withCategoryShare(Double.parseDouble(v));
-                    case "--threads" -> threads = Integer.parseInt(v);
-                    case "--json" -> json = Path.of(v);
-                    case "--serving" -> serving = true;
-                    case "--scorer" -> scorerName = v;
-                    case "--histories" -> histories = BenchArgs.positiveInts(o.name(), v);
-                    case "--attention-dims" -> attentionDims = BenchArgs.positiveInts(o.name(), v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
+            if (models != null) {
+                kinds = Arrays.stream(models.split(",")).map(m -> ModelConfig.Kind.valueOf(m.trim().toUpperCase(Locale.ROOT))).toList();
+            }
+            if (items != null || categories != null) {
+                plantedConfig = plantedConfig.withItems(items != null ? items : plantedConfig.items(),
+                        categories != null ? categories : plantedConfig.categories());
+            }
+            if (events != null) {
+                String[] mm = events.split("-");
+                plantedConfig = plantedConfig.withEvents(Integer.parseInt(mm[0]), Integer.parseInt(mm[mm.length - 1]));
+            }
+            if (categoryShare != null) {
+                plantedConfig = plantedConfig.withCategoryShare(categoryShare);
+            }
+            if (historyLengths != null) {
+                histories = OptionValues.positiveInts("--histories", historyLengths);
+            }
+            if (attentionDimList != null) {
+                attentionDims = OptionValues.positiveInts("--attention-dims", attentionDimList);
             }
             if (!serving && (data == null) == (planted == 0)) {
                 throw new IllegalArgumentException("give --data PATH --format taobao|movielens, or --planted USERS");
@@ -132,13 +191,8 @@ public final class RecsysBench {
             if (planted > 0) {
                 plantedConfig = plantedConfig.withUsers(planted); // validates the planted options together
             }
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
         } catch (IllegalArgumentException e) {
-            err.println("bench recsys: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
+            throw new ParameterException(spec.commandLine(), e.getMessage());
         }
         try {
             if (serving) {

@@ -2,8 +2,6 @@ package dev.attend.bench;
 
 import dev.attend.gpu.Device;
 import dev.attend.gpu.OpenClScorer;
-import dev.attend.gpu.Precision;
-import dev.attend.gpu.Scorer;
 import dev.attend.gpu.SimdScorer;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
@@ -37,125 +35,10 @@ import java.util.function.Supplier;
  */
 public final class ScorerBench {
 
-    static final List<String> BACKENDS = List.of("plain", "simd-1", "simd", "opencl");
     /** Largest share of the heap the keys of one case may take. */
     static final double MAX_KEY_HEAP_SHARE = 0.4;
     /** Rows x queries scored during the warm-up of a case, at least. */
     static final long WARM_ROW_QUERIES = 2_000_000;
-
-    static final String USAGE = """
-            usage: bench scorer [--json FILE] [--png FILE] [--n 100000,1000000,10000000] [--d 32,128]
-                                [--m 1,16,64] [--k 100] [--backends plain,simd-1,simd,opencl]
-                                [--precision float32|float16] [--reps N] [--quick]
-                                [--triad-mib MIB] [--max-call-s S] [--seed S]
-              --quick        n=100000,1000000 d=32,128 m=1,16 and short timing (explicit lists still win)
-              --reps N       exactly N timed calls per case (default: adaptive, 3..20, about 3 s a case)
-              --triad-mib    size of each of the three triad arrays (default: max(256 MiB, 4 x LLC), heap permitting)
-              --max-call-s   skip a case whose single call is estimated (from a smaller n) to take longer (default 30)
-            backends: plain (scalar Java loop, 1 thread: the baseline), simd-1 (SimdScorer(1)),
-                      simd (SimdScorer, all cores), opencl (OpenClScorer GPU_THEN_CPU, skipped without OpenCL)""";
-
-    /** Parsed command line. */
-    record Options(Path json, Path png, int[] ns, int[] ds, int[] ms, int k, List<String> backends, Precision precision,
-                   int reps, boolean quick, long triadBytes, double maxCallSeconds, long seed) {
-
-        static Options parse(String[] args) {
-            Path json = null;
-            Path png = null;
-            int[] ns = null;
-            int[] ds = null;
-            int[] ms = null;
-            int k = 100;
-            List<String> backends = BACKENDS;
-            Precision precision = Precision.FLOAT32;
-            int reps = 0;
-            boolean quick = false;
-            long triadBytes = 0;
-            double maxCall = 30;
-            long seed = 42;
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--quick"))) {
-                String key = o.name();
-                String v = o.value();
-                if (key.equals("--quick")) {
-                    quick = true;
-                    continue;
-                }
-                switch (key) {
-                    case "--json" -> json = Path.of(v);
-                    case "--png" -> png = Path.of(v);
-                    case "--n" -> ns = ints(key, v, 1);
-                    case "--d" -> ds = ints(key, v, 1);
-                    case "--m" -> ms = ints(key, v, 1);
-                    case "--k" -> k = ints(key, v, 1)[0];
-                    case "--reps" -> reps = ints(key, v, 1)[0];
-                    case "--seed" -> seed = Long.parseLong(v);
-                    case "--triad-mib" -> triadBytes = (long) ints(key, v, 1)[0] << 20;
-                    case "--max-call-s" -> maxCall = Double.parseDouble(v);
-                    case "--precision" -> precision = switch (v.toLowerCase(Locale.ROOT)) {
-                        case "float32", "f32", "fp32" -> Precision.FLOAT32;
-                        case "float16", "f16", "fp16" -> Precision.FLOAT16;
-                        default -> throw new IllegalArgumentException("--precision is float32 or float16, not '" + v + "'");
-                    };
-                    case "--backends" -> {
-                        backends = new ArrayList<>();
-                        for (String b : v.split(",")) {
-                            String name = b.strip().toLowerCase(Locale.ROOT);
-                            if (!BACKENDS.contains(name)) {
-                                throw new IllegalArgumentException("unknown backend '" + b + "'; choose from " + BACKENDS);
-                            }
-                            if (!backends.contains(name)) {
-                                backends.add(name);
-                            }
-                        }
-                    }
-                    default -> throw new IllegalArgumentException("unknown option '" + key + "'");
-                }
-            }
-            if (ns == null) {
-                ns = quick ? new int[] {100_000, 1_000_000} : new int[] {100_000, 1_000_000, 10_000_000};
-            }
-            if (ds == null) {
-                ds = new int[] {32, 128};
-            }
-            if (ms == null) {
-                ms = quick ? new int[] {1, 16} : new int[] {1, 16, 64};
-            }
-            // Plain (the baseline) runs first so every other backend can be compared with it.
-            List<String> ordered = new ArrayList<>(backends);
-            ordered.sort(java.util.Comparator.comparingInt(BACKENDS::indexOf));
-            return new Options(json, png, ns, ds, ms, k, List.copyOf(ordered), precision, reps, quick, triadBytes, maxCall, seed);
-        }
-
-        private static int[] ints(String key, String v, int min) {
-            try {
-                int[] out = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty())
-                        .mapToInt(s -> (int) Math.round(Double.parseDouble(s))).toArray();
-                if (out.length == 0 || Arrays.stream(out).anyMatch(x -> x < min)) {
-                    throw new IllegalArgumentException(key + " needs integers >= " + min + ", got '" + v + "'");
-                }
-                return out;
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(key + " needs comma-separated integers, got '" + v + "'");
-            }
-        }
-
-        double warmSeconds() {
-            return quick ? 0.2 : 1.0;
-        }
-
-        double caseSeconds() {
-            return quick ? 0.4 : 3.0;
-        }
-
-        int minReps() {
-            return quick ? 2 : 3;
-        }
-
-        int maxReps() {
-            return quick ? 5 : 20;
-        }
-    }
-
 
     /** Median and best of the timed calls of one case. */
     record Timing(double medianMs, double bestMs, int reps, int warmCalls, TopKResult result) {
@@ -176,7 +59,7 @@ public final class ScorerBench {
         }
     }
 
-    private final Options options;
+    private final ScorerOptions options;
     private final PrintStream out;
     private final PrintStream err;
     private final int threads = Runtime.getRuntime().availableProcessors();
@@ -186,7 +69,7 @@ public final class ScorerBench {
     private double triadAll;
     private static volatile long sink;
 
-    ScorerBench(Options options, PrintStream out, PrintStream err) {
+    ScorerBench(ScorerOptions options, PrintStream out, PrintStream err) {
         this.options = options;
         this.out = out;
         this.err = err;
@@ -198,17 +81,11 @@ public final class ScorerBench {
 
     /** Runs the harness; returns the process exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options;
-        try {
-            options = Options.parse(args);
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench scorer: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        return BenchCli.execute(new ScorerCommand(out, err), args, out, err);
+    }
+
+    /** Measures what {@code options} say; returns the exit status (0 ok, 1 failure). */
+    static int run(ScorerOptions options, PrintStream out, PrintStream err) {
         if (options.png() != null && System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }
