@@ -113,7 +113,7 @@ public final class AttentionBench {
         report.put("rows", rows);
         try {
             if (options.json() != null) {
-                Files.writeString(options.json(), Json.write(report, 0));
+                Files.writeString(options.json(), JsonWriter.write(report, 0));
             }
             if (options.plot() != null) {
                 AttentionChart.write(rows, options.plot());

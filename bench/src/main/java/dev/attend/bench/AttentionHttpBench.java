@@ -140,7 +140,7 @@ public final class AttentionHttpBench implements Callable<Integer> {
             Map<String, Object> report = measure(n, head, train, steps, warmup, budgetFractions, chunk, checkEvery, scorerName,
                     kvDurability, seed, out, err);
             if (json != null) {
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             return 0;
         } catch (Exception e) {

@@ -116,7 +116,7 @@ public final class IndexBench {
         }
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("k", options.k());
-        config.put("budgets", Arrays.stream(options.budgets()).mapToObj(Json::number).reduce((a, b) -> a + "," + b).orElse(""));
+        config.put("budgets", Arrays.stream(options.budgets()).mapToObj(JsonWriter::number).reduce((a, b) -> a + "," + b).orElse(""));
         config.put("indexes", String.join(",", options.indexes()));
         config.put("scorer", options.scorer());
         config.put("seed", options.seed());
@@ -134,7 +134,7 @@ public final class IndexBench {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Files.writeString(options.json(), Json.write(report, 2) + "\n");
+            Files.writeString(options.json(), JsonWriter.write(report, 2) + "\n");
             err.println("[index] wrote " + options.json());
         }
         if (options.plot() != null) {

@@ -95,7 +95,7 @@ public final class LmHttpBench implements Callable<Integer> {
         try {
             Map<String, Object> report = measure(url, model, doc, prefill, decode, policy, budget, out, err);
             if (json != null) {
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             return 0;
         } catch (Exception e) {

@@ -235,7 +235,7 @@ public final class OnlineBench implements Callable<Integer> {
                 report.put("seed", seed);
                 report.put("summary", summary);
                 report.put("windows", windows);
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             if (plot != null) {
                 plot(windows, data.getFileName() + ", " + stream.size() + " events streamed after " + cut, plot);

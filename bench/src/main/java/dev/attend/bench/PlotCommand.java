@@ -1,7 +1,7 @@
 package dev.attend.bench;
 
+import dev.attend.server.Json;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -10,7 +10,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code plot --json FILE --png FILE}: draws the chart of a scorer, index or attention report written elsewhere. */
+/**
+ * {@code plot --json FILE --png FILE}: draws the chart of a scorer, index or attention report written elsewhere (the GPU
+ * machine's runtime has no AWT). Reports are read with the server's JSON mapper.
+ */
 @Command(name = "plot", sortOptions = false,
         description = "Draws the chart of a scorer, index or attention JSON report (measured elsewhere, e.g. on a machine without AWT).")
 final class PlotCommand implements Callable<Integer> {
@@ -37,7 +40,7 @@ final class PlotCommand implements Callable<Integer> {
     @Override
     @SuppressWarnings("unchecked")
     public Integer call() throws Exception {
-        Map<String, Object> report = (Map<String, Object>) JsonReader.parse(Files.readString(json));
+        Map<String, Object> report = Json.MAPPER.readValue(json.toFile(), Map.class);
         if ("attention".equals(report.get("bench"))) {
             AttentionChart.write((List<Map<String, Object>>) report.get("rows"), png);
             err.println("[plot] wrote " + png);

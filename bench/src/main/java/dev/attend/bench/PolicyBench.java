@@ -162,7 +162,7 @@ final class PolicyBench implements Callable<Integer> {
                 report.put("window", window);
                 report.put("recycle_thresholds", Arrays.stream(recycle).mapToObj(t -> Double.isNaN(t) ? (Object) "auto" : (Object) t).toList());
                 report.put("rows", rows);
-                Files.writeString(json, Json.write(report, 2) + "\n");
+                Files.writeString(json, JsonWriter.write(report, 2) + "\n");
                 err.println("[policies] wrote " + json);
             }
             if (plot != null) {

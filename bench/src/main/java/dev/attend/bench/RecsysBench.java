@@ -275,7 +275,7 @@ public final class RecsysBench implements Callable<Integer> {
                 if (oracle != null) {
                     report.put("oracle_auc", oracle);
                 }
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             return 0;
         } catch (Exception e) {
@@ -385,7 +385,7 @@ public final class RecsysBench implements Callable<Integer> {
             report.put("scorer", scorerDevice);
             report.put("machine_gmacs_per_thread", rate);
             report.put("rows", rows);
-            Files.writeString(json, Json.write(report, 0));
+            Files.writeString(json, JsonWriter.write(report, 0));
         }
         return 0;
     }

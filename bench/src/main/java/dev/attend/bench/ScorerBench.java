@@ -491,6 +491,6 @@ public final class ScorerBench {
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        Files.writeString(path, Json.write(report.toJsonMap(), 2) + "\n");
+        Files.writeString(path, JsonWriter.write(report.toJsonMap(), 2) + "\n");
     }
 }

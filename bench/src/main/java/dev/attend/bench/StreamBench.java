@@ -301,7 +301,7 @@ final class StreamBench implements Callable<Integer> {
             report.put("bench", "stream");
             report.put("machine", MachineInfo.describe());
             report.put("rows", List.of(row));
-            Files.writeString(json, Json.write(report, 0));
+            Files.writeString(json, JsonWriter.write(report, 0));
         }
         deleteTree(dir);
         return 0;
