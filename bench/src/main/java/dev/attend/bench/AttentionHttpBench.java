@@ -157,7 +157,7 @@ public final class AttentionHttpBench implements Callable<Integer> {
         int decode = budgetFractions.length * (warmup + steps);
         long t0 = System.nanoTime();
         KvWorkload w = OodWorkloadGenerator.generate(p, n, train, decode, seed);
-        VectorStore values = AttentionBench.syntheticValues(n, p.dim(), seed);
+        VectorStore values = DecodeWorkload.syntheticValues(n, p.dim(), seed);
         int d = p.dim();
         int prefill = n - decode;
         err.printf(Locale.ROOT, "[attention-http] %s, %d cores; generated %s in %.1f s%n", MachineInfo.cpuModel(),

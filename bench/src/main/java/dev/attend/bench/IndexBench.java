@@ -1,11 +1,6 @@
 package dev.attend.bench;
 
-import dev.attend.bench.workload.DescribeOptions;
 import dev.attend.bench.workload.KvWorkload;
-import dev.attend.bench.workload.OodParameters;
-import dev.attend.bench.workload.OodWorkloadGenerator;
-import dev.attend.bench.workload.WorkloadStats;
-import dev.attend.gpu.KvHead;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.gpu.TopK;
@@ -14,7 +9,6 @@ import dev.attend.index.SearchResult;
 import dev.attend.index.VectorIndex;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,10 +33,12 @@ import java.util.stream.Stream;
  * computations from {@code SearchStats} / N; mean and median over queries), queries/s, build time and
  * {@code memoryBytes()}. The workloads' statistics (query-key gap, top-100 softmax mass, and, with
  * {@code --ivf}, the IVF scan fractions) are reported beside them; synthetic ones also with the statistics of
- * the real head their parameters were fitted to.
+ * the real head their parameters were fitted to. Its command line is {@link IndexCommand}, its workloads
+ * {@link PlannedWorkload}s, its table {@link IndexTable}.
  */
 public final class IndexBench {
 
+    /** Training queries generated for a synthetic workload, at most. */
     static final int SYNTHETIC_TRAIN_CAP = 100_000;
     /** Queries run once untimed before the timed pass of each index (JIT warm-up). */
     static final int WARM_QUERIES = 32;
@@ -84,12 +80,8 @@ public final class IndexBench {
         }
     }
 
-    /** A workload and how it is described in the report. */
-    private record Planned(String kind, String label, java.util.function.Supplier<KvWorkload> load, OodParameters params) {
-    }
-
     Map<String, Object> measure() throws IOException {
-        List<Planned> plan = plan();
+        List<PlannedWorkload> plan = PlannedWorkload.plan(options);
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> workloads = new ArrayList<>();
         List<Map<String, Object>> skipped = new ArrayList<>();
@@ -102,12 +94,12 @@ public final class IndexBench {
         err.printf(Locale.ROOT, "[index] %s, %d cores, max heap %.0f MB, scorer %s%n", MachineInfo.cpuModel(),
                 Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() / 1e6, scorer.device());
         try {
-            for (Planned p : plan) {
+            for (PlannedWorkload p : plan) {
                 long t0 = System.nanoTime();
                 KvWorkload w = p.load().get();
-                w = limitQueries(w, options.queries());
+                w = PlannedWorkload.limitQueries(w, options.queries());
                 err.printf(Locale.ROOT, "[index] %s: %s (%.1f s)%n", p.label(), w, (System.nanoTime() - t0) / 1e9);
-                workloads.add(describe(p, w));
+                workloads.add(p.describe(w, options.ivf(), err));
                 runWorkload(p, w, factories, scorer, temp, rows, skipped);
             }
         } finally {
@@ -128,7 +120,7 @@ public final class IndexBench {
         report.put("workloads", workloads);
         report.put("skipped", skipped);
         report.put("rows", rows);
-        printTable(workloads, rows, skipped);
+        IndexTable.print(out, workloads, rows, skipped);
         if (options.json() != null) {
             Path parent = options.json().toAbsolutePath().getParent();
             if (parent != null) {
@@ -142,110 +134,6 @@ public final class IndexBench {
             err.println("[index] wrote " + options.plot());
         }
         return report;
-    }
-
-    private List<Planned> plan() throws IOException {
-        List<Planned> plan = new ArrayList<>();
-        for (Path dir : options.kvDirs()) {
-            if (!Files.isDirectory(dir)) {
-                throw new IllegalArgumentException("--kv " + dir + " is not a directory");
-            }
-            List<String> heads = KvHead.heads(dir);
-            List<String> chosen = options.heads().isEmpty() ? heads : options.heads();
-            for (String head : chosen) {
-                if (!heads.contains(head)) {
-                    throw new IllegalArgumentException(dir + " has no head '" + head + "' (meta.json lists " + heads + ")");
-                }
-                String label = dir.toAbsolutePath().normalize().getFileName() + "/" + head;
-                plan.add(new Planned("real", label, () -> {
-                    try {
-                        return KvWorkload.fromKvDir(dir, head);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }, null));
-            }
-        }
-        List<String> heads = new ArrayList<>();
-        for (String h : options.heads()) {
-            try {
-                OodWorkloadGenerator.defaults(h);
-                heads.add(h);
-            } catch (IllegalArgumentException notEmbedded) {
-                if (options.kvDirs().isEmpty()) {
-                    throw notEmbedded; // only --synthetic: the head must have embedded parameters
-                }
-            }
-        }
-        if (heads.isEmpty()) {
-            heads.add(OodWorkloadGenerator.DEFAULT_HEAD);
-        }
-        for (int n : options.synthetic()) {
-            for (String head : heads) {
-                OodParameters p = OodWorkloadGenerator.defaults(head);
-                int train = options.train() >= 0 ? options.train() : Math.min(n, SYNTHETIC_TRAIN_CAP);
-                int queries = options.queries() > 0 ? options.queries() : KvWorkload.DECODE_STEPS;
-                String fitted = p.source().startsWith("fit(") && p.source().endsWith(")")
-                        ? p.source().substring(4, p.source().length() - 1) : p.source();
-                plan.add(new Planned("synthetic", "synthetic " + fitted + " n=" + n,
-                        () -> OodWorkloadGenerator.generate(p, n, train, queries, options.seed()), p));
-            }
-        }
-        return plan;
-    }
-
-    /** The workload with at most {@code max} test queries and held-out keys, evenly spaced (0: all). */
-    static KvWorkload limitQueries(KvWorkload w, int max) {
-        if (max <= 0 || (w.testQueries().length <= max && w.heldOutKeys().length <= max)) {
-            return w;
-        }
-        return new KvWorkload(w.name(), w.keys(), w.trainingQueries(), spread(w.testQueries(), max), spread(w.heldOutKeys(), max),
-                w.scale());
-    }
-
-    private static float[][] spread(float[][] rows, int max) {
-        int m = Math.min(rows.length, max);
-        float[][] out = new float[m][];
-        for (int i = 0; i < m; i++) {
-            out[i] = rows[(int) ((long) i * rows.length / m)];
-        }
-        return out;
-    }
-
-    private Map<String, Object> describe(Planned p, KvWorkload w) {
-        long t0 = System.nanoTime();
-        DescribeOptions d = DescribeOptions.DEFAULT.withIvf(options.ivf());
-        WorkloadStats s = OodWorkloadGenerator.describe(w, d);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", p.label());
-        m.put("kind", p.kind());
-        m.putAll(withoutName(s.toMap()));
-        m.put("training_queries", w.trainingQueries().size());
-        m.put("test_queries", w.testQueries().length);
-        if (p.params() != null) {
-            OodParameters params = p.params();
-            m.put("source", params.source());
-            if (params.referenceKeys() < w.size()) {
-                // The same statistics over as many keys as the real head had: the like-for-like comparison.
-                WorkloadStats ref = OodWorkloadGenerator.describe(w, d.withSparsityKeys(params.referenceKeys()).withIvf(false));
-                m.put("top100_mass_mean_at_reference_keys", ref.sparsity());
-                m.put("reference_keys", params.referenceKeys());
-            }
-            if (params.target() != null) {
-                m.put("fitted_to", withoutName(params.target().toMap()));
-            }
-        }
-        err.printf(Locale.ROOT, "[index]   %s (%.1f s)%n", s.summary(), (System.nanoTime() - t0) / 1e9);
-        if (p.params() != null && p.params().target() != null) {
-            err.printf(Locale.ROOT, "[index]   fitted to %s%n", p.params().target().summary());
-        }
-        return m;
-    }
-
-    private static Map<String, Object> withoutName(Map<String, Object> m) {
-        Map<String, Object> copy = new LinkedHashMap<>(m);
-        copy.remove("name");
-        return copy;
     }
 
     /** Exact top-k ids of each query, as sets (top-10 and top-k). */
@@ -274,7 +162,7 @@ public final class IndexBench {
         }
     }
 
-    private void runWorkload(Planned p, KvWorkload w, Map<String, IndexFactory> factories, Scorer scorer, Path temp,
+    private void runWorkload(PlannedWorkload p, KvWorkload w, Map<String, IndexFactory> factories, Scorer scorer, Path temp,
                              List<Map<String, Object>> rows, List<Map<String, Object>> skipped) {
         long t0 = System.nanoTime();
         Map<String, float[][]> querySets = new LinkedHashMap<>();
@@ -323,7 +211,7 @@ public final class IndexBench {
         }
     }
 
-    private void skip(List<Map<String, Object>> skipped, Planned p, String index, String reason) {
+    private void skip(List<Map<String, Object>> skipped, PlannedWorkload p, String index, String reason) {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("workload", p.label());
         s.put("index", index);
@@ -341,7 +229,7 @@ public final class IndexBench {
                 .distinct().sorted().toArray();
     }
 
-    private Map<String, Object> searchRow(Planned p, KvWorkload w, String indexName, VectorIndex index, String set,
+    private Map<String, Object> searchRow(PlannedWorkload p, KvWorkload w, String indexName, VectorIndex index, String set,
                                           float[][] queries, Truth truth, int budget) {
         int k = options.k();
         for (int i = 0; i < Math.min(WARM_QUERIES, queries.length); i++) {
@@ -420,56 +308,6 @@ public final class IndexBench {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    // ---------------------------------------------------------------- output
-
-    private void printTable(List<Map<String, Object>> workloads, List<Map<String, Object>> rows, List<Map<String, Object>> skipped) {
-        out.println("workloads (gap: |mean query - mean key| in key standard deviations; mass: softmax mass of the true top-100):");
-        for (Map<String, Object> wl : workloads) {
-            out.printf(Locale.ROOT, "  %-46s n=%-9s d=%-3s gap %.3f  top-100 mass %.3f (median %.3f)%s%s%n", wl.get("name"),
-                    wl.get("keys"), wl.get("dim"), num(wl.get("gap_key_sd")), num(wl.get("top100_mass_mean")),
-                    num(wl.get("top100_mass_median")),
-                    wl.containsKey("ivf_scan_q2k") ? String.format(Locale.ROOT, "  IVF scan %.3f (held-out keys %.3f)",
-                            num(wl.get("ivf_scan_q2k")), num(wl.get("ivf_scan_k2k"))) : "",
-                    fitted(wl));
-        }
-        String header = String.format(Locale.ROOT, "%-46s %-9s %-3s %9s %7s %9s %10s %10s %9s %9s %9s", "workload", "index", "set",
-                "budget", "budget%", "recall@10", "recall@100", "scanned%", "q/s", "build_s", "mem_MB");
-        out.println(header);
-        out.println("-".repeat(header.length()));
-        List<Map<String, Object>> sorted = new ArrayList<>(rows);
-        sorted.sort(Comparator.comparing((Map<String, Object> r) -> (String) r.get("workload"))
-                .thenComparing(r -> (String) r.get("queries"), Comparator.reverseOrder())
-                .thenComparing(r -> IndexFactories.NAMES.indexOf((String) r.get("index")))
-                .thenComparingInt(r -> (Integer) r.get("budget")));
-        for (Map<String, Object> r : sorted) {
-            out.printf(Locale.ROOT, "%-46s %-9s %-3s %9d %7.2f %9.3f %10.3f %10.2f %9.0f %9.1f %9.1f%n", r.get("workload"), r.get("index"),
-                    r.get("queries"), r.get("budget"), 100 * num(r.get("budget_fraction")), num(r.get("recall_at_10")),
-                    num(r.get("recall_at_100")), 100 * num(r.get("scanned_fraction")), num(r.get("qps")), num(r.get("build_s")),
-                    num(r.get("memory_MB")));
-        }
-        out.println("set: ood = decode (test) queries, id = held-out keys as queries; scanned% = exact distance computations / N"
-                + " (mean over queries); q/s on one thread");
-        for (Map<String, Object> s : skipped) {
-            out.printf("skipped %s on %s: %s%n", s.get("index"), s.get("workload"), s.get("reason"));
-        }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static String fitted(Map<String, Object> wl) {
-        if (!(wl.get("fitted_to") instanceof Map<?, ?> t)) {
-            return "";
-        }
-        Map<String, Object> target = (Map<String, Object>) t;
-        return String.format(Locale.ROOT, "%n  %-46s fitted to the real head: gap %.3f, top-100 mass %.3f over %s keys%s", "",
-                num(target.get("gap_key_sd")), num(target.get("top100_mass_mean")), target.get("top100_mass_over_keys"),
-                wl.containsKey("top100_mass_mean_at_reference_keys") ? String.format(Locale.ROOT,
-                        " (synthetic over as many: %.3f)", num(wl.get("top100_mass_mean_at_reference_keys"))) : "");
-    }
-
-    private static double num(Object o) {
-        return o instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
     private static void deleteTree(Path dir) {
