@@ -23,15 +23,15 @@ import java.util.SplittableRandom;
  * therefore shifted from the keys by the head's mean offset (largely along directions where keys vary
  * little) and anisotropic the way the head's queries are.
  *
- * <p><b>Fitting</b> ({@link #fit}, in {@link OodFit}): moments from the real keys and queries; the mixture clusterings so that a
- * 64-means clustering of 8,192 sampled vectors explains the same share of variance as on the real head
- * (interpolated over a grid, capped at 0.95); then one magnitude, by bisection, so that the mean top-100
+ * <p><b>Fitting</b> ({@link #fit}, done by {@link OodFit}): moments from the real keys and queries; the mixture
+ * clusterings so that a 64-means clustering of 8,192 sampled vectors explains the same share of variance as on the
+ * real head (interpolated over a grid, capped at 0.95); then one magnitude, by bisection, so that the mean top-100
  * softmax mass of the test queries at the head's scale over as many keys as the head has matches the real
  * head. The gap needs no search: it is a function of the means and variances ({@link OodParameters#gap()}).
  *
- * <p><b>Generation</b> ({@link #generate}, rows by {@link MixtureSampler}) is reproducible from the seed whatever the number of threads (the
- * mixture centres and the rotation come from the parameters' {@link OodParameters#structureSeed}, so the
- * fitted statistics hold for every sample seed):
+ * <p><b>Generation</b> ({@link #generate}, rows by {@link MixtureSampler}) is reproducible from the seed whatever
+ * the number of threads (the mixture centres and the rotation come from the parameters'
+ * {@link OodParameters#structureSeed}, so the fitted statistics hold for every sample seed):
  * rows are made in chunks of {@link VectorStore#CHUNK_ROWS}, each from its own {@link SplittableRandom}
  * seeded by (seed, stream, chunk), chunks of a wave in parallel, appended in order straight into a
  * {@link VectorStore} (float32 or float16), so memory is the store plus a few chunks.
