@@ -58,7 +58,7 @@ public final class AttentionBench {
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new AttentionCommand(out, err), args, out, err);
+        return new AttentionCommand(out, err).execute(args);
     }
 
     /** Measures what {@code options} say; returns the exit status (0 ok, 1 failure). */

@@ -7,13 +7,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /** {@code bench attention}: the command line of {@link AttentionBench}. */
 @Command(name = "attention", sortOptions = false,
@@ -22,7 +17,7 @@ import picocli.CommandLine.Spec;
             "bench attention (--kv DIR | --synthetic N)... [--head NAMES] [--steps 1024] [--k 100,2000]",
             "                [--budget 0.01,0.03] [--sinks 128] [--window 512] [--retrievers attention-aware,hnsw]",
             "                [--train M] [--threads 2] [--scorer auto] [--seed 1] [--json FILE] [--plot FILE.png]"})
-final class AttentionCommand implements Callable<Integer> {
+final class AttentionCommand extends BenchCommand {
 
     @Option(names = "--kv", paramLabel = "DIR",
             description = "A KV directory (meta.json + {head}.{q,k,v}.npy); the first N - steps tokens are prefilled (repeatable).")
@@ -76,29 +71,13 @@ final class AttentionCommand implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw error against latency.")
     Path plot;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
-
     AttentionCommand(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     @Override
     public Integer call() {
-        AttentionOptions options;
-        try {
-            options = options();
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
-        return AttentionBench.run(options, out, err);
+        return AttentionBench.run(checked(this::options), out, err);
     }
 
     AttentionOptions options() {

@@ -32,14 +32,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * One KV head served over HTTP: {@code bench attention-http}. An in-process server (the same
@@ -57,7 +52,7 @@ import picocli.CommandLine.Spec;
             "bench attention-http [--synthetic N] [--head NAME] [--train M] [--steps S] [--warmup W] [--budget F]",
             "                     [--chunk T] [--check-every C] [--durability fsync|process] [--scorer auto]",
             "                     [--seed 1] [--json FILE]"})
-public final class AttentionHttpBench implements Callable<Integer> {
+public final class AttentionHttpBench extends BenchCommand {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -100,42 +95,28 @@ public final class AttentionHttpBench implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
     Path json;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
-
     AttentionHttpBench(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new AttentionHttpBench(out, err), args, out, err);
+        return new AttentionHttpBench(out, err).execute(args);
     }
 
     @Override
     public Integer call() {
-        double[] budgetFractions;
-        KvDurability kvDurability;
-        try {
-            budgetFractions = budgets == null ? new double[] {0.01}
-                    : Arrays.stream(budgets.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray();
-            kvDurability = durability == null ? KvDurability.FSYNC : KvDurability.of(durability);
+        double[] budgetFractions = checked(() -> budgets == null ? new double[] {0.01}
+                : Arrays.stream(budgets.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray());
+        KvDurability kvDurability = checked(() -> durability == null ? KvDurability.FSYNC : KvDurability.of(durability));
+        check(() -> {
             if (steps < 1 || warmup < 0 || train < 0 || chunk < 1 || checkEvery < 1 || budgetFractions.length == 0
                     || Arrays.stream(budgetFractions).anyMatch(b -> !(b > 0 && b <= 1))
                     || n < budgetFractions.length * (steps + warmup) + 1024) {
                 throw new IllegalArgumentException("need --steps >= 1, --warmup, --train >= 0, --chunk, --check-every >= 1, "
                         + "every --budget in (0, 1] and --synthetic >= budgets x (steps + warmup) + 1024");
             }
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
+        });
         try {
             Map<String, Object> report = measure(n, head, train, steps, warmup, budgetFractions, chunk, checkEvery, scorerName,
                     kvDurability, seed, out, err);

@@ -59,7 +59,7 @@ public final class IndexBench {
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new IndexCommand(out, err), args, out, err);
+        return new IndexCommand(out, err).execute(args);
     }
 
     /** Measures what {@code options} say; returns the exit status (0 ok, 2 a workload that cannot be, 1 failure). */

@@ -7,12 +7,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /** {@code bench index}: the command line of {@link IndexBench}. */
@@ -22,7 +19,7 @@ import picocli.CommandLine.Spec;
             "bench index (--kv DIR | --synthetic N[,N...])... [--head NAME[,NAME...]] [--json FILE] [--plot FILE.png]",
             "            [--budgets B,...] [--indexes flat,lucene,hnswlib,attention,attention-online] [--k 100] [--queries M]",
             "            [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf]"})
-final class IndexCommand implements Callable<Integer> {
+final class IndexCommand extends BenchCommand {
 
     @Option(names = "--kv", paramLabel = "DIR", description = "A KV directory (meta.json + {head}.{q,k,v}.npy): the first N-1024 "
             + "tokens' keys are indexed, their queries train, the last 1024 queries are the test queries (repeatable).")
@@ -78,35 +75,20 @@ final class IndexCommand implements Callable<Integer> {
     @Option(names = "--ivf", description = "Also measure the workloads' IVF scan fractions (k-means over the keys; slower).")
     boolean ivf;
 
-    @Mixin
-    HelpOption help;
-
-    private CommandSpec spec;
-    private final PrintStream out;
-    private final PrintStream err;
-
     IndexCommand(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     /** The embedded heads are known only at run time: they go to the usage's footer. */
     @Spec
-    void spec(CommandSpec spec) {
-        this.spec = spec;
+    void footer(CommandSpec spec) {
         spec.usageMessage().footer("Embedded parameter sets (--synthetic with --head): "
                 + String.join(", ", OodWorkloadGenerator.defaultHeads()));
     }
 
     @Override
     public Integer call() {
-        IndexOptions options;
-        try {
-            options = options();
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
-        return IndexBench.run(options, out, err);
+        return IndexBench.run(checked(this::options), out, err);
     }
 
     IndexOptions options() {

@@ -13,13 +13,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * The language model's decode attention in process against over HTTP, in the same minutes: {@code bench lm-http}.
@@ -36,7 +31,7 @@ import picocli.CommandLine.Spec;
         customSynopsis = {
             "bench lm-http --over-http URL [--model DIR] [--doc doc00] [--prefill 4096] [--decode 256]",
             "              [--policy retrieval] [--budget 0] [--json FILE]"})
-public final class LmHttpBench implements Callable<Integer> {
+public final class LmHttpBench extends BenchCommand {
 
     /** Calls and bytes below this are warm-up, left out of the figures. */
     private static final int WARMUP_BYTES = 16;
@@ -67,31 +62,23 @@ public final class LmHttpBench implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
     Path json;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
-
     LmHttpBench(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new LmHttpBench(out, err), args, out, err);
+        return new LmHttpBench(out, err).execute(args);
     }
 
     @Override
     public Integer call() {
-        if (url == null || model == null || prefill < 1 || decode <= WARMUP_BYTES + 1 || budget < 0) {
-            throw new ParameterException(spec.commandLine(), "need --over-http, a model (--model), --prefill >= 1, --decode > "
-                    + (WARMUP_BYTES + 1) + " and --budget >= 0");
-        }
+        check(() -> {
+            if (url == null || model == null || prefill < 1 || decode <= WARMUP_BYTES + 1 || budget < 0) {
+                throw new IllegalArgumentException("need --over-http, a model (--model), --prefill >= 1, --decode > "
+                        + (WARMUP_BYTES + 1) + " and --budget >= 0");
+            }
+        });
         try {
             Map<String, Object> report = measure(url, model, doc, prefill, decode, policy, budget, out, err);
             if (json != null) {

@@ -26,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -35,11 +34,7 @@ import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * Online learning measured prequentially: a DARE model trained on the first part of a behaviour stream (in time
@@ -51,7 +46,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "online", sortOptions = false,
         description = "Online learning from a behaviour stream: prequential AUC per window against a frozen model, PNG plot.",
         customSynopsis = "bench online --data PATH --format taobao|movielens [options]")
-public final class OnlineBench implements Callable<Integer> {
+public final class OnlineBench extends BenchCommand {
 
     @Option(names = "--data", paramLabel = "PATH", description = "A Taobao UserBehavior CSV, or a MovieLens directory.")
     Path data;
@@ -84,28 +79,18 @@ public final class OnlineBench implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Plot windowed AUC, online against frozen.")
     Path plot;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
-
     OnlineBench(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new OnlineBench(out, err), args, out, err);
+        return new OnlineBench(out, err).execute(args);
     }
 
     @Override
     public Integer call() {
-        try {
+        check(() -> {
             if (data == null || !("taobao".equals(format) || "movielens".equals(format))) {
                 throw new IllegalArgumentException("give --data PATH --format taobao|movielens");
             }
@@ -116,9 +101,7 @@ public final class OnlineBench implements Callable<Integer> {
                 throw new IllegalArgumentException("--epochs must be >= 1 and --window >= 10");
             }
             OnlineLearner.Options.defaults().withStepFraction(stepFraction).withLearningRate(learningRate); // validates
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
+        });
         try {
             Imported imported = format.equals("taobao") ? TaobaoImporter.read(data) : MovieLensImporter.read(data);
             err.println("[online] " + imported.report());

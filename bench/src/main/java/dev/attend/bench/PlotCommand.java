@@ -5,9 +5,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -16,7 +14,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "plot", sortOptions = false,
         description = "Draws the chart of a scorer, index or attention JSON report (measured elsewhere, e.g. on a machine without AWT).")
-final class PlotCommand implements Callable<Integer> {
+final class PlotCommand extends BenchCommand {
 
     @Option(names = "--json", paramLabel = "REPORT.json", required = true, description = "A scorer, index or attention report.")
     Path json;
@@ -24,17 +22,13 @@ final class PlotCommand implements Callable<Integer> {
     @Option(names = "--png", paramLabel = "OUT.png", required = true, description = "Where the chart goes.")
     Path png;
 
-    @Mixin
-    HelpOption help;
-
-    private final PrintStream err;
-
-    PlotCommand(PrintStream err) {
-        this.err = err;
+    PlotCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
+    /** Runs {@code plot} with {@code args}, its help on System.out; returns the exit status. */
     static int run(String[] args, PrintStream err) {
-        return BenchCli.execute(new PlotCommand(err), args, System.out, err);
+        return new PlotCommand(System.out, err).execute(args);
     }
 
     @Override

@@ -24,18 +24,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.concurrent.Callable;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * Every head policy on every head: the first N - steps tokens of a head are its prefill (keys, values and the
@@ -52,7 +47,7 @@ import picocli.CommandLine.Spec;
         customSynopsis = {
             "bench policies (--kv DIR | --synthetic N)... [--head NAMES] [--steps 256] [--k 100] [--sinks 16]",
             "               [--window 512] [--recycle 0.7,0.5] [--heads 8] [--seed 1] [--json FILE] [--plot FILE.png]"})
-final class PolicyBench implements Callable<Integer> {
+final class PolicyBench extends BenchCommand {
 
     @Option(names = "--kv", paramLabel = "DIR", description = "A directory of heads (L<l>H<h>.{q,k,v}.npy and meta.json), e.g. "
             + "../shared/data/kv/bytelm-pysrc (repeatable).")
@@ -93,18 +88,8 @@ final class PolicyBench implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw error against memory and against latency.")
     Path plot;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
-
     PolicyBench(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     record Head(String name, float[][] keys, float[][] values, float[][] queries, float scale) {
@@ -112,17 +97,15 @@ final class PolicyBench implements Callable<Integer> {
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new PolicyBench(out, err), args, out, err);
+        return new PolicyBench(out, err).execute(args);
     }
 
     @Override
     public Integer call() {
-        Set<String> only;
-        double[] recycle;
-        try {
-            only = head == null ? null : Set.of(head.split(","));
-            recycle = recycleThresholds == null ? new double[] {0.7, 0.5} : Arrays.stream(recycleThresholds.split(","))
-                    .mapToDouble(t -> t.strip().equals("auto") ? Double.NaN : Double.parseDouble(t)).toArray();
+        Set<String> only = checked(() -> head == null ? null : Set.of(head.split(",")));
+        double[] recycle = checked(() -> recycleThresholds == null ? new double[] {0.7, 0.5} : Arrays.stream(recycleThresholds.split(","))
+                .mapToDouble(t -> t.strip().equals("auto") ? Double.NaN : Double.parseDouble(t)).toArray());
+        check(() -> {
             if (dirs.isEmpty() && synthetic.isEmpty()) {
                 throw new IllegalArgumentException("give --kv DIR or --synthetic N");
             }
@@ -132,9 +115,7 @@ final class PolicyBench implements Callable<Integer> {
             for (double t : recycle) {
                 HeadPolicy.parse("recycled:" + (Double.isNaN(t) ? "auto" : Double.toString(t)), sinks, window, k); // validates
             }
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
+        });
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Scorer scorer = Scorers.create("simd")) {
             for (Path dir : dirs) {

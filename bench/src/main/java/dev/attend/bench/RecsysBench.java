@@ -24,13 +24,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * The recommendation models compared: {@code bench recsys}. On one data set (Taobao UserBehavior CSV, a
@@ -48,7 +43,7 @@ import picocli.CommandLine.Spec;
             "             [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]",
             "             planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]",
             "             serving only: [--histories 1000,10000,100000] [--attention-dims 16,64]"})
-public final class RecsysBench implements Callable<Integer> {
+public final class RecsysBench extends BenchCommand {
 
     @Option(names = "--data", paramLabel = "PATH",
             description = "A Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv).")
@@ -126,18 +121,14 @@ public final class RecsysBench implements Callable<Integer> {
     @Option(names = "--attention-dims", paramLabel = "D,...", description = "Serving only: DARE's attention dimensions (default 16,64).")
     String attentionDimList;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
+    /** What {@link #read} makes of the options: the models, the planted set, the serving rows. */
+    private List<ModelConfig.Kind> kinds = List.of(ModelConfig.Kind.values());
+    private PlantedBehaviors.Config plantedConfig = PlantedBehaviors.Config.defaults();
+    private int[] histories = {1_000, 10_000, 100_000};
+    private int[] attentionDims = {16, 64};
 
     RecsysBench(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     record Run(String model, int seed, Evaluation test, double samplesPerSecond, double searchRecall) {
@@ -145,54 +136,12 @@ public final class RecsysBench implements Callable<Integer> {
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new RecsysBench(out, err), args, out, err);
+        return new RecsysBench(out, err).execute(args);
     }
 
     @Override
     public Integer call() {
-        List<ModelConfig.Kind> kinds = List.of(ModelConfig.Kind.values());
-        PlantedBehaviors.Config plantedConfig = PlantedBehaviors.Config.defaults();
-        int[] histories = {1_000, 10_000, 100_000};
-        int[] attentionDims = {16, 64};
-        try {
-            if (models != null) {
-                kinds = Arrays.stream(models.split(",")).map(m -> ModelConfig.Kind.valueOf(m.trim().toUpperCase(Locale.ROOT))).toList();
-            }
-            if (items != null || categories != null) {
-                plantedConfig = plantedConfig.withItems(items != null ? items : plantedConfig.items(),
-                        categories != null ? categories : plantedConfig.categories());
-            }
-            if (events != null) {
-                String[] mm = events.split("-");
-                plantedConfig = plantedConfig.withEvents(Integer.parseInt(mm[0]), Integer.parseInt(mm[mm.length - 1]));
-            }
-            if (categoryShare != null) {
-                plantedConfig = plantedConfig.withCategoryShare(categoryShare);
-            }
-            if (historyLengths != null) {
-                histories = OptionValues.positiveInts("--histories", historyLengths);
-            }
-            if (attentionDimList != null) {
-                attentionDims = OptionValues.positiveInts("--attention-dims", attentionDimList);
-            }
-            if (!serving && (data == null) == (planted == 0)) {
-                throw new IllegalArgumentException("give --data PATH --format taobao|movielens, or --planted USERS");
-            }
-            if (data != null && !"taobao".equals(format) && !"movielens".equals(format)) {
-                throw new IllegalArgumentException("--format is taobao or movielens");
-            }
-            if (seeds < 1 || epochs < 1 || trainTargets < 1 || attentionDim < 1 || dim < 1 || topK < 1 || threads < 1) {
-                throw new IllegalArgumentException("every count must be >= 1");
-            }
-            if (!(learningRate > 0)) {
-                throw new IllegalArgumentException("--lr must be > 0");
-            }
-            if (planted > 0) {
-                plantedConfig = plantedConfig.withUsers(planted); // validates the planted options together
-            }
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
+        check(this::read);
         try {
             if (serving) {
                 return RecsysServing.measure(scorerName, threads, histories, attentionDims, json, out, err);
@@ -281,6 +230,45 @@ public final class RecsysBench implements Callable<Integer> {
             err.println("bench recsys: " + e);
             e.printStackTrace(err);
             return 1;
+        }
+    }
+
+    /** Reads the options that are more than a value, and checks them together. */
+    private void read() {
+        if (models != null) {
+            kinds = Arrays.stream(models.split(",")).map(m -> ModelConfig.Kind.valueOf(m.trim().toUpperCase(Locale.ROOT))).toList();
+        }
+        if (items != null || categories != null) {
+            plantedConfig = plantedConfig.withItems(items != null ? items : plantedConfig.items(),
+                    categories != null ? categories : plantedConfig.categories());
+        }
+        if (events != null) {
+            String[] mm = events.split("-");
+            plantedConfig = plantedConfig.withEvents(Integer.parseInt(mm[0]), Integer.parseInt(mm[mm.length - 1]));
+        }
+        if (categoryShare != null) {
+            plantedConfig = plantedConfig.withCategoryShare(categoryShare);
+        }
+        if (historyLengths != null) {
+            histories = OptionValues.positiveInts("--histories", historyLengths);
+        }
+        if (attentionDimList != null) {
+            attentionDims = OptionValues.positiveInts("--attention-dims", attentionDimList);
+        }
+        if (!serving && (data == null) == (planted == 0)) {
+            throw new IllegalArgumentException("give --data PATH --format taobao|movielens, or --planted USERS");
+        }
+        if (data != null && !"taobao".equals(format) && !"movielens".equals(format)) {
+            throw new IllegalArgumentException("--format is taobao or movielens");
+        }
+        if (seeds < 1 || epochs < 1 || trainTargets < 1 || attentionDim < 1 || dim < 1 || topK < 1 || threads < 1) {
+            throw new IllegalArgumentException("every count must be >= 1");
+        }
+        if (!(learningRate > 0)) {
+            throw new IllegalArgumentException("--lr must be > 0");
+        }
+        if (planted > 0) {
+            plantedConfig = plantedConfig.withUsers(planted); // validates the planted options together
         }
     }
 

@@ -62,7 +62,7 @@ public final class ScorerBench {
 
     /** Runs the harness; returns the process exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new ScorerCommand(out, err), args, out, err);
+        return new ScorerCommand(out, err).execute(args);
     }
 
     /** Measures what {@code options} say; returns the exit status (0 ok, 1 failure). */

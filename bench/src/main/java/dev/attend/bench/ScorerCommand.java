@@ -7,13 +7,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /** {@code bench scorer}: the command line of {@link ScorerBench}. Touches nothing but attend-gpu (reduced class path). */
 @Command(name = "scorer", sortOptions = false,
@@ -26,7 +21,7 @@ import picocli.CommandLine.Spec;
         footer = {
             "backends: plain (scalar Java loop, 1 thread: the baseline), simd-1 (SimdScorer(1)),",
             "          simd (SimdScorer, all cores), opencl (OpenClScorer GPU_THEN_CPU, skipped without OpenCL)"})
-final class ScorerCommand implements Callable<Integer> {
+final class ScorerCommand extends BenchCommand {
 
     @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
     Path json;
@@ -70,29 +65,13 @@ final class ScorerCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "Seed of the random keys and queries (default 42).")
     long seed = 42;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
-
     ScorerCommand(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     @Override
     public Integer call() {
-        ScorerOptions options;
-        try {
-            options = options();
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
-        return ScorerBench.run(options, out, err);
+        return ScorerBench.run(checked(this::options), out, err);
     }
 
     ScorerOptions options() {

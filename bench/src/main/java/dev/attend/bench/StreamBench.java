@@ -20,17 +20,12 @@ import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.streams.state.HostInfo;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /**
  * End to end through the in-process broker: events produced at a target rate for a while (each event new, so each
@@ -45,7 +40,7 @@ import picocli.CommandLine.Spec;
             "Then the recovery after a crash: a process running the topology is killed (kill -9) in the middle of",
             "300,000 events and an instance on its state takes over; prints how long until it runs and until it",
             "has caught up."})
-final class StreamBench implements Callable<Integer> {
+final class StreamBench extends BenchCommand {
 
     @Option(names = "--rate", paramLabel = "EVENTS_PER_S", description = "Events per second to produce (default 50000).")
     int rate = 50_000;
@@ -66,30 +61,22 @@ final class StreamBench implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
     Path json;
 
-    @Mixin
-    HelpOption help;
-
-    @Spec
-    CommandSpec spec;
-
-    private final PrintStream out;
-    private final PrintStream err;
-
     StreamBench(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     static int run(String[] args, PrintStream out, PrintStream err) {
-        return BenchCli.execute(new StreamBench(out, err), args, out, err);
+        return new StreamBench(out, err).execute(args);
     }
 
     @Override
     public Integer call() {
-        if (rate < 1 || seconds < 1 || users < 1 || maxPerUser < 1 || warmup < 0) {
-            throw new ParameterException(spec.commandLine(), "every count must be >= 1");
-        }
+        check(() -> {
+            if (rate < 1 || seconds < 1 || users < 1 || maxPerUser < 1 || warmup < 0) {
+                throw new IllegalArgumentException("every count must be >= 1");
+            }
+        });
         try {
             return measure(rate, seconds, warmup, users, maxPerUser, json, out, err);
         } catch (Exception e) {
