@@ -1,5 +1,6 @@
 package dev.attend.bench;
 
+import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.KvHead;
 import dev.attend.gpu.Precision;
@@ -8,9 +9,6 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.gpu.TopKCollector;
 import dev.attend.gpu.VectorStore;
-import dev.attend.index.workload.KvWorkload;
-import dev.attend.index.workload.OodParameters;
-import dev.attend.index.workload.OodWorkloadGenerator;
 import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
@@ -24,8 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -49,23 +45,10 @@ import java.util.stream.IntStream;
  * latency per step (p50, p99) on one thread, throughput of concurrent attends on {@code --threads} threads,
  * and each session's build time and memory.
  *
- * <p>Synthetic workloads come from {@link OodWorkloadGenerator} (keys, training and decode queries fitted to
- * a real head); their values are drawn here: a mean vector shared by all tokens plus independent Gaussian
- * noise per token, both unit variance per dimension (values carry no information the keys do not).
+ * <p>The heads are {@link DecodeWorkload}s (synthetic ones from {@link OodWorkloadGenerator}, with values drawn
+ * there); each mode's measurements an {@link AttentionMode}. Its command line is {@link AttentionCommand}.
  */
 public final class AttentionBench {
-
-    static final String USAGE = """
-            usage: bench attention (--kv DIR | --synthetic N)... [--head NAMES] [--steps 1024] [--k 100,2000]
-                                   [--budget 0.01,0.03] [--sinks 128] [--window 512] [--retrievers attention-aware,hnsw]
-                                   [--train M] [--threads 2] [--scorer auto] [--seed 1] [--json FILE] [--plot FILE.png]
-              --kv DIR       a KV directory (meta.json + {head}.{q,k,v}.npy); the first N - steps tokens are prefilled
-              --synthetic N  a generated OOD head of N tokens (parameters fitted to --head, default %s)
-              --budget F,... keys scanned per attend (static set + index distance computations), as fractions of N
-                             (the index gets at least 2k); each retriever and k is measured at every budget
-              --train M      prefill queries of a synthetic head (default min(N, 100000))
-              --threads T    threads of the throughput pass (concurrent attends on the decoded session)"""
-            .formatted(OodWorkloadGenerator.DEFAULT_HEAD);
 
     /** Decode queries the throughput pass spreads over the threads (the first steps' queries, at most). */
     static final int THROUGHPUT_QUERIES = 256;
@@ -73,86 +56,13 @@ public final class AttentionBench {
     private AttentionBench() {
     }
 
-    record Options(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, int steps, int[] ks, double[] budgets,
-                   int sinks, int window, List<KvSessionConfig.Retriever> retrievers, int train, int threads,
-                   String scorer, long seed, Path json, Path plot) {
-
-        static Options parse(String[] args) {
-            List<Path> dirs = new ArrayList<>();
-            List<Integer> synthetic = new ArrayList<>();
-            List<String> heads = List.of();
-            int steps = 1024;
-            int[] ks = {100, 2000};
-            double[] budgets = {0.03};
-            int sinks = 128;
-            int window = 512;
-            List<KvSessionConfig.Retriever> retrievers = List.of(KvSessionConfig.Retriever.values());
-            int train = -1;
-            int threads = 2;
-            String scorer = "auto";
-            long seed = 1;
-            Path json = null;
-            Path plot = null;
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--kv" -> dirs.add(Path.of(v));
-                    case "--synthetic" -> synthetic.add(Integer.parseInt(v));
-                    case "--head" -> heads = Arrays.asList(v.split(","));
-                    case "--steps" -> steps = Integer.parseInt(v);
-                    case "--k" -> ks = Arrays.stream(v.split(",")).mapToInt(s -> Integer.parseInt(s.strip())).toArray();
-                    case "--budget" -> budgets = Arrays.stream(v.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray();
-                    case "--sinks" -> sinks = Integer.parseInt(v);
-                    case "--window" -> window = Integer.parseInt(v);
-                    case "--retrievers" -> retrievers = Arrays.stream(v.split(",")).map(String::strip)
-                            .map(KvSessionConfig.Retriever::of).toList();
-                    case "--train" -> train = Integer.parseInt(v);
-                    case "--threads" -> threads = Integer.parseInt(v);
-                    case "--scorer" -> scorer = v;
-                    case "--seed" -> seed = Long.parseLong(v);
-                    case "--json" -> json = Path.of(v);
-                    case "--plot" -> plot = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
-            if (dirs.isEmpty() && synthetic.isEmpty()) {
-                throw new IllegalArgumentException("give --kv DIR or --synthetic N");
-            }
-            if (steps < 1 || budgets.length == 0 || Arrays.stream(budgets).anyMatch(b -> !(b > 0 && b <= 1)) || sinks < 0 || window < 0 || threads < 1 || ks.length == 0
-                    || Arrays.stream(ks).anyMatch(k -> k < 1) || synthetic.stream().anyMatch(n -> n < 2)) {
-                throw new IllegalArgumentException("--steps, --threads and every k must be >= 1, every --budget in (0, 1], "
-                        + "--sinks and --window >= 0, --synthetic >= 2");
-            }
-            return new Options(dirs, synthetic, heads, steps, ks, budgets, sinks, window, retrievers, train, threads, scorer,
-                    seed, json, plot);
-        }
-    }
-
-    /** One head to decode: stores of every token, the prefill queries, and one decode query per step. */
-    record Workload(String label, VectorStore keys, VectorStore values, float[][] prefillQueries, float[][] decodeQueries,
-                    float scale) {
-
-        int n() {
-            return keys.size();
-        }
-
-        int prefill() {
-            return n() - decodeQueries.length;
-        }
-    }
-
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options;
-        try {
-            options = Options.parse(args);
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench attention: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        return new AttentionCommand(out, err).execute(args);
+    }
+
+    /** Measures what {@code options} say; returns the exit status (0 ok, 1 failure). */
+    static int run(AttentionOptions options, PrintStream out, PrintStream err) {
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> sessions = new ArrayList<>();
         try (Scorer scorer = Scorers.create(options.scorer())) {
@@ -163,14 +73,14 @@ public final class AttentionBench {
             for (Path dir : options.kvDirs()) {
                 List<String> names = options.heads().isEmpty() ? KvHead.heads(dir) : options.heads();
                 for (String name : names) {
-                    Workload w = fromHead(dir.getFileName() + "/" + name, KvHead.load(dir, name, Precision.FLOAT32),
+                    DecodeWorkload w = DecodeWorkload.fromHead(dir.getFileName() + "/" + name, KvHead.load(dir, name, Precision.FLOAT32),
                             options.steps());
                     measure(w, options, scorer, rows, sessions, out, err);
                 }
             }
             for (int n : options.synthetic()) {
                 String head = options.heads().isEmpty() ? OodWorkloadGenerator.DEFAULT_HEAD : options.heads().getFirst();
-                measure(synthetic(n, head, options, err), options, scorer, rows, sessions, out, err);
+                measure(DecodeWorkload.synthetic(n, head, options, err), options, scorer, rows, sessions, out, err);
             }
         } catch (Exception e) {
             err.println("bench attention: " + e);
@@ -186,7 +96,7 @@ public final class AttentionBench {
         report.put("rows", rows);
         try {
             if (options.json() != null) {
-                Files.writeString(options.json(), Json.write(report, 0));
+                Files.writeString(options.json(), JsonWriter.write(report, 0));
             }
             if (options.plot() != null) {
                 AttentionChart.write(rows, options.plot());
@@ -199,86 +109,7 @@ public final class AttentionBench {
         return 0;
     }
 
-    static Workload fromHead(String label, KvHead head, int steps) {
-        int n = head.keys().size();
-        if (steps >= n) {
-            throw new IllegalArgumentException(label + ": " + n + " tokens, cannot decode " + steps + " steps");
-        }
-        return new Workload(label, head.keys(), head.values(), rows(head.queries(), 0, n - steps),
-                rows(head.queries(), n - steps, n), head.scale());
-    }
-
-    static Workload synthetic(int n, String head, Options options, PrintStream err) {
-        OodParameters p = OodWorkloadGenerator.defaults(head);
-        int train = options.train() >= 0 ? options.train() : Math.min(n, IndexBench.SYNTHETIC_TRAIN_CAP);
-        int steps = options.steps();
-        if (steps >= n) {
-            throw new IllegalArgumentException("--synthetic " + n + " leaves no prefill for " + steps + " steps");
-        }
-        long t0 = System.nanoTime();
-        KvWorkload w = OodWorkloadGenerator.generate(p, n, train, steps, options.seed());
-        VectorStore values = syntheticValues(n, p.dim(), options.seed());
-        err.printf(Locale.ROOT, "[attention] generated %s with values in %.1f s%n", w.name(), (System.nanoTime() - t0) / 1e9);
-        return new Workload(String.format(Locale.ROOT, "synthetic %s n=%d", p.source(), n), w.keys(), values,
-                rows(w.trainingQueries(), 0, w.trainingQueries().size()), w.testQueries(), w.scale());
-    }
-
-    /** Values: one mean vector for all tokens plus per-token noise, both standard normal per dimension. */
-    static VectorStore syntheticValues(int n, int dim, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed ^ 0x7A1E5L);
-        float[] mean = new float[dim];
-        for (int c = 0; c < dim; c++) {
-            mean[c] = (float) rnd.nextGaussian();
-        }
-        VectorStore store = new VectorStore(dim, Precision.FLOAT32);
-        float[] row = new float[dim];
-        for (int i = 0; i < n; i++) {
-            for (int c = 0; c < dim; c++) {
-                row[c] = mean[c] + (float) rnd.nextGaussian();
-            }
-            store.append(row);
-        }
-        return store;
-    }
-
-    /** Per-step measurements of one mode. */
-    private static final class Mode {
-        final String name;
-        final String kind;
-        final int k;
-        final KvSession session; // null: not answered by a session
-        final int budget; // distance computations per index search (session modes)
-        final double budgetFraction; // keys scanned per attend as a fraction of N (session modes; 0 otherwise)
-        final List<Double> mass = new ArrayList<>();
-        final List<Double> error = new ArrayList<>();
-        final List<Double> recall = new ArrayList<>();
-        final List<Long> micros = new ArrayList<>();
-        long scanned;
-        double throughput = Double.NaN;
-
-        Mode(String name, String kind, int k, KvSession session, int budget, double budgetFraction) {
-            this.name = name;
-            this.kind = kind;
-            this.k = k;
-            this.session = session;
-            this.budget = budget;
-            this.budgetFraction = budgetFraction;
-        }
-
-        Mode(String name, String kind, int k) {
-            this(name, kind, k, null, 0, 0);
-        }
-
-        void record(double massKept, double err, double recallAtK, long us, long keysScanned) {
-            mass.add(massKept);
-            error.add(err);
-            recall.add(recallAtK);
-            micros.add(us);
-            scanned += keysScanned;
-        }
-    }
-
-    private static void measure(Workload w, Options o, Scorer scorer, List<Map<String, Object>> rows,
+    private static void measure(DecodeWorkload w, AttentionOptions o, Scorer scorer, List<Map<String, Object>> rows,
                                 List<Map<String, Object>> sessionRows, PrintStream out, PrintStream err) throws Exception {
         int n = w.n();
         int prefill = w.prefill();
@@ -289,27 +120,27 @@ public final class AttentionBench {
         }
         int staticSize = o.sinks() + o.window();
         List<KvSession> sessions = new ArrayList<>();
-        List<Mode> modes = new ArrayList<>();
-        Mode full = new Mode("full (flat)", "full", 0);
-        Mode fixed = new Mode("static only", "static", 0);
+        List<AttentionMode> modes = new ArrayList<>();
+        AttentionMode full = new AttentionMode("full (flat)", "full", 0);
+        AttentionMode fixed = new AttentionMode("static only", "static", 0);
         modes.add(full);
         modes.add(fixed);
-        List<Mode> oracles = new ArrayList<>();
+        List<AttentionMode> oracles = new ArrayList<>();
         for (int k : o.ks()) {
-            Mode m = new Mode("static + exact top-" + k, "exact", k);
+            AttentionMode m = new AttentionMode("static + exact top-" + k, "exact", k);
             oracles.add(m);
             modes.add(m);
         }
         try {
-            float[][] keys = rows(w.keys(), 0, prefill);
-            float[][] values = rows(w.values(), 0, prefill);
+            float[][] keys = DecodeWorkload.rows(w.keys(), 0, prefill);
+            float[][] values = DecodeWorkload.rows(w.values(), 0, prefill);
             for (KvSessionConfig.Retriever r : o.retrievers()) {
                 KvSessionConfig config = KvSessionConfig.defaults(1, 1, 1, d).withStaticSet(o.sinks(), o.window())
                         .withTopK(o.ks()[0]).withScale(w.scale()).withRetriever(r);
                 KvSession session = new KvSession(w.label() + " " + r.wireName(), config, scorer, Runnable::run);
                 sessions.add(session);
                 long t0 = System.nanoTime();
-                try (ProgressLine progress = new ProgressLine(err, "[attention] " + r.wireName() + " build", session)) {
+                try (BuildProgress progress = new BuildProgress(err, "[attention] " + r.wireName() + " build", session)) {
                     session.prefill(0, 0, 0, keys, values, w.prefillQueries());
                 }
                 double seconds = (System.nanoTime() - t0) / 1e9;
@@ -331,7 +162,7 @@ public final class AttentionBench {
                         int budget = (int) Math.max(2L * k, Math.round(b * n) - staticSize);
                         String name = "static + " + r.wireName() + " top-" + k
                                 + (o.budgets().length > 1 ? String.format(Locale.ROOT, " @%.3g%%", 100 * b) : "");
-                        modes.add(new Mode(name, r.wireName(), k, session, budget, b));
+                        modes.add(new AttentionMode(name, r.wireName(), k, session, budget, b));
                     }
                 }
             }
@@ -348,8 +179,8 @@ public final class AttentionBench {
         } finally {
             sessions.forEach(KvSession::close);
         }
-        for (Mode m : modes) {
-            Map<String, Object> row = summary(w, m, n, steps);
+        for (AttentionMode m : modes) {
+            Map<String, Object> row = m.row(w, n, steps);
             rows.add(row);
             out.printf(Locale.ROOT, "%-30s %-30s %8.4f %8.4f %8.4f %8.4f %9.2f %9d %9d %10.1f%n", w.label(), m.name,
                     row.get("mass_recall_mean"), row.get("recall_at_k_mean"), row.get("relative_error_median"),
@@ -358,8 +189,8 @@ public final class AttentionBench {
         }
     }
 
-    private static void decode(Workload w, Options o, Scorer scorer, List<KvSession> sessions, List<Mode> modes, Mode full,
-                               Mode fixed, List<Mode> oracles, PrintStream err) {
+    private static void decode(DecodeWorkload w, AttentionOptions o, Scorer scorer, List<KvSession> sessions, List<AttentionMode> modes, AttentionMode full,
+                               AttentionMode fixed, List<AttentionMode> oracles, PrintStream err) {
         int prefill = w.prefill();
         int steps = w.decodeQueries().length;
         int maxK = Arrays.stream(o.ks()).max().orElseThrow();
@@ -398,7 +229,7 @@ public final class AttentionBench {
                 oracles.get(i).record(AttentionAccuracy.massKept(top.logSumExp(), exact.logSumExp()),
                         AttentionAccuracy.relativeError(top.output(), exact.output()), 1, fullMicros, len);
             }
-            for (Mode m : modes) {
+            for (AttentionMode m : modes) {
                 if (m.session == null) {
                     continue;
                 }
@@ -417,11 +248,11 @@ public final class AttentionBench {
     }
 
     /** Concurrent attends on the decoded sessions (and full attention): steps per second on {@code --threads} threads. */
-    private static void throughput(Workload w, Options o, List<Mode> modes) throws Exception {
+    private static void throughput(DecodeWorkload w, AttentionOptions o, List<AttentionMode> modes) throws Exception {
         int count = Math.min(THROUGHPUT_QUERIES, w.decodeQueries().length);
         ExecutorService pool = Executors.newFixedThreadPool(o.threads());
         try {
-            for (Mode m : modes) {
+            for (AttentionMode m : modes) {
                 // Full attention runs through a session's attendExact (as a service would answer it).
                 KvSession session = !m.kind.equals("full") ? m.session
                         : modes.stream().filter(x -> x.session != null).map(x -> x.session).findFirst().orElse(null);
@@ -452,34 +283,6 @@ public final class AttentionBench {
         } finally {
             pool.shutdownNow();
         }
-    }
-
-    private static Map<String, Object> summary(Workload w, Mode m, int n, int steps) {
-        double[] errs = m.error.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        long[] us = m.micros.stream().mapToLong(Long::longValue).sorted().toArray();
-        Map<String, Object> row = new LinkedHashMap<>();
-        row.put("head", w.label());
-        row.put("mode", m.name);
-        row.put("kind", m.kind);
-        row.put("k", m.k);
-        if (m.session != null) {
-            row.put("budget_fraction", m.budgetFraction);
-            row.put("budget", m.budget);
-        }
-        row.put("n", n);
-        row.put("steps", steps);
-        row.put("mass_recall_mean", m.mass.stream().mapToDouble(Double::doubleValue).average().orElse(0));
-        row.put("recall_at_k_mean", m.recall.stream().mapToDouble(Double::doubleValue).average().orElse(0));
-        row.put("relative_error_median", errs[errs.length / 2]);
-        row.put("relative_error_p90", errs[(int) Math.min(errs.length - 1, Math.ceil(0.9 * errs.length) - 1)]);
-        row.put("relative_error_mean", Arrays.stream(errs).average().orElse(0));
-        row.put("scanned_fraction", (double) m.scanned / steps / n);
-        row.put("p50_us", us[us.length / 2]);
-        row.put("p99_us", us[(int) Math.min(us.length - 1, Math.ceil(0.99 * us.length) - 1)]);
-        if (!Double.isNaN(m.throughput)) {
-            row.put("throughput_steps_per_s", m.throughput);
-        }
-        return row;
     }
 
     /** Positions of the best {@code k} keys in {@code [from, to)} by inner product, best first. */
@@ -516,39 +319,5 @@ public final class AttentionBench {
             out[s + i - from] = i;
         }
         return out;
-    }
-
-    private static float[][] rows(VectorStore store, int from, int to) {
-        float[][] out = new float[to - from][];
-        for (int i = from; i < to; i++) {
-            out[i - from] = store.row(i);
-        }
-        return out;
-    }
-
-    /** Prints a session's build progress every few seconds while its (synchronous) prefill runs. */
-    private static final class ProgressLine implements AutoCloseable {
-        private final Thread thread;
-
-        ProgressLine(PrintStream err, String what, KvSession session) {
-            thread = Thread.ofVirtual().start(() -> {
-                long start = System.nanoTime();
-                try {
-                    while (true) {
-                        Thread.sleep(15_000);
-                        KvSession.IndexState s = session.indexState(0, 0);
-                        err.printf(Locale.ROOT, "%s: %s %,d/%,d (%.0f s)%n", what, s.state(), s.built(), s.toBuild(),
-                                (System.nanoTime() - start) / 1e9);
-                    }
-                } catch (InterruptedException e) {
-                    // done
-                }
-            });
-        }
-
-        @Override
-        public void close() {
-            thread.interrupt();
-        }
     }
 }

@@ -2,13 +2,13 @@ package dev.attend.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attend.bench.workload.KvWorkload;
+import dev.attend.bench.workload.OodParameters;
+import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.gpu.VectorStore;
-import dev.attend.index.workload.KvWorkload;
-import dev.attend.index.workload.OodParameters;
-import dev.attend.index.workload.OodWorkloadGenerator;
 import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvDurability;
 import dev.attend.server.AttendServer;
@@ -32,8 +32,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.stream.IntStream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * One KV head served over HTTP: {@code bench attention-http}. An in-process server (the same
@@ -45,77 +46,82 @@ import java.util.stream.IntStream;
  * from its {@code Server-Timing} header: p50, p90, p99, max), the output error against full attention on
  * a sample of steps, and memory.
  */
-public final class AttentionHttpBench {
-
-    static final String USAGE = """
-            usage: bench attention-http [--synthetic N] [--head NAME] [--train M] [--steps S] [--warmup W] [--budget F]
-                                        [--chunk T] [--check-every C] [--durability fsync|process] [--scorer auto]
-                                        [--seed 1] [--json FILE]
-              --synthetic N   tokens of the generated OOD head (default 1000000; parameters fitted to --head, default %s)
-              --train M       prefill queries that train the index (default 30000)
-              --steps S       timed decode steps, after W untimed ones (defaults 2000 and 200)
-              --budget F,...  keys scanned per step as fractions of N (default 0.01; the request's budget is F N - 640, the
-                              static set's share), each measured over its own W + S steps
-              --chunk T       tokens per prefill request (default 8192: 4 MiB of float32 at d = 64)
-              --check-every C compare the answer with full attention every C steps (default 10)
-              --durability    the server's KV durability (default fsync: every step's append is forced to disk)""".formatted(OodWorkloadGenerator.DEFAULT_HEAD);
+@Command(name = "attention-http", sortOptions = false,
+        description = "One KV head over HTTP at N = 10^6: decode-step latency (append + attend), prefill, build.",
+        customSynopsis = {
+            "bench attention-http [--synthetic N] [--head NAME] [--train M] [--steps S] [--warmup W] [--budget F]",
+            "                     [--chunk T] [--check-every C] [--durability fsync|process] [--scorer auto]",
+            "                     [--seed 1] [--json FILE]"})
+public final class AttentionHttpBench extends BenchCommand {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private AttentionHttpBench() {
+    @Option(names = "--synthetic", paramLabel = "N", description = "Tokens of the generated OOD head (default 1000000; parameters "
+            + "fitted to --head, default " + OodWorkloadGenerator.DEFAULT_HEAD + ").")
+    int n = 1_000_000;
+
+    @Option(names = "--head", paramLabel = "NAME", description = "The head whose fitted parameters generate the workload.")
+    String head = OodWorkloadGenerator.DEFAULT_HEAD;
+
+    @Option(names = "--train", paramLabel = "M", description = "Prefill queries that train the index (default 30000).")
+    int train = 30_000;
+
+    @Option(names = "--steps", paramLabel = "S", description = "Timed decode steps, after W untimed ones (defaults 2000 and 200).")
+    int steps = 2000;
+
+    @Option(names = "--warmup", paramLabel = "W", description = "Untimed decode steps before the timed ones (default 200).")
+    int warmup = 200;
+
+    @Option(names = "--budget", paramLabel = "F,...", description = "Keys scanned per step as fractions of N (default 0.01; the "
+            + "request's budget is F N - 640, the static set's share), each measured over its own W + S steps.")
+    String budgets;
+
+    @Option(names = "--chunk", paramLabel = "T", description = "Tokens per prefill request (default 8192: 4 MiB of float32 at d = 64).")
+    int chunk = 8192;
+
+    @Option(names = "--check-every", paramLabel = "C", description = "Compare the answer with full attention every C steps (default 10).")
+    int checkEvery = 10;
+
+    @Option(names = "--durability", paramLabel = "fsync|process",
+            description = "The server's KV durability (default fsync: every step's append is forced to disk).")
+    String durability;
+
+    @Option(names = "--scorer", paramLabel = "auto|simd|opencl|scalar", description = "The server's scorer (default auto).")
+    String scorerName = "auto";
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the generated head (default 1).")
+    long seed = 1;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
+    Path json;
+
+    AttentionHttpBench(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        int n = 1_000_000;
-        String head = OodWorkloadGenerator.DEFAULT_HEAD;
-        int train = 30_000;
-        int steps = 2000;
-        int warmup = 200;
-        double[] budgetFractions = {0.01};
-        int chunk = 8192;
-        int checkEvery = 10;
-        String scorerName = "auto";
-        KvDurability durability = KvDurability.FSYNC;
-        long seed = 1;
-        Path json = null;
-        try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--synthetic" -> n = Integer.parseInt(v);
-                    case "--head" -> head = v;
-                    case "--train" -> train = Integer.parseInt(v);
-                    case "--steps" -> steps = Integer.parseInt(v);
-                    case "--warmup" -> warmup = Integer.parseInt(v);
-                    case "--budget" -> budgetFractions = Arrays.stream(v.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray();
-                    case "--chunk" -> chunk = Integer.parseInt(v);
-                    case "--check-every" -> checkEvery = Integer.parseInt(v);
-                    case "--scorer" -> scorerName = v;
-                    case "--durability" -> durability = KvDurability.of(v);
-                    case "--seed" -> seed = Long.parseLong(v);
-                    case "--json" -> json = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
+        return new AttentionHttpBench(out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        double[] budgetFractions = checked(() -> budgets == null ? new double[] {0.01}
+                : Arrays.stream(budgets.split(",")).mapToDouble(b -> Double.parseDouble(b.strip())).toArray());
+        KvDurability kvDurability = checked(() -> durability == null ? KvDurability.FSYNC : KvDurability.of(durability));
+        check(() -> {
             if (steps < 1 || warmup < 0 || train < 0 || chunk < 1 || checkEvery < 1 || budgetFractions.length == 0
                     || Arrays.stream(budgetFractions).anyMatch(b -> !(b > 0 && b <= 1))
                     || n < budgetFractions.length * (steps + warmup) + 1024) {
                 throw new IllegalArgumentException("need --steps >= 1, --warmup, --train >= 0, --chunk, --check-every >= 1, "
                         + "every --budget in (0, 1] and --synthetic >= budgets x (steps + warmup) + 1024");
             }
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench attention-http: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        });
         try {
             Map<String, Object> report = measure(n, head, train, steps, warmup, budgetFractions, chunk, checkEvery, scorerName,
-                    durability, seed, out, err);
+                    kvDurability, seed, out, err);
             if (json != null) {
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             return 0;
         } catch (Exception e) {
@@ -132,7 +138,7 @@ public final class AttentionHttpBench {
         int decode = budgetFractions.length * (warmup + steps);
         long t0 = System.nanoTime();
         KvWorkload w = OodWorkloadGenerator.generate(p, n, train, decode, seed);
-        VectorStore values = AttentionBench.syntheticValues(n, p.dim(), seed);
+        VectorStore values = DecodeWorkload.syntheticValues(n, p.dim(), seed);
         int d = p.dim();
         int prefill = n - decode;
         err.printf(Locale.ROOT, "[attention-http] %s, %d cores; generated %s in %.1f s%n", MachineInfo.cpuModel(),

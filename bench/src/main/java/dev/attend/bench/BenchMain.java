@@ -1,72 +1,92 @@
 package dev.attend.bench;
 
-import java.util.Arrays;
+import java.io.PrintStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
- * Entry point of the benchmark harnesses: {@code bench NAME [args]}.
+ * Entry point of the benchmark harnesses: {@code bench NAME [args]} ({@code ./attend bench NAME ...}), one picocli
+ * subcommand per harness, each with its own {@code --help}.
  *
  * <ul>
  *   <li>{@code scorer}: top-k scoring throughput of every backend against memory bandwidth
- *       ({@link ScorerBench}); needs only attend-gpu and XChart on the class path.
+ *       ({@link ScorerBench}); needs only attend-gpu, picocli and XChart on the class path.
  *   <li>{@code index}: vector indexes on real KV heads and synthetic OOD workloads: recall against scanned
  *       fraction ({@link IndexBench}).
  *   <li>{@code jmh [jmh args]}: the JMH micro-benchmarks of this module ({@code org.openjdk.jmh.Main}),
  *       forked JVMs getting the flags of conf/jvm.options.
  * </ul>
  */
-public final class BenchMain {
+@Command(name = "bench", description = "The benchmark harnesses (./attend bench NAME ...); NAME --help gives each one's options.")
+public final class BenchMain implements Callable<Integer> {
 
-    private static final Map<String, String> BENCHES = new LinkedHashMap<>();
+    /** The harnesses, in the order {@code bench --help} lists them: each made on the streams it writes to. */
+    private static final Map<String, BiFunction<PrintStream, PrintStream, Object>> BENCHES = new LinkedHashMap<>();
 
     static {
-        BENCHES.put("scorer", "top-k scoring throughput per backend vs. STREAM triad bandwidth (--help for options)");
-        BENCHES.put("index", "vector indexes on KV heads / synthetic OOD: recall@10/100 vs scanned fraction (--help for options)");
-        BENCHES.put("jmh", "JMH micro-benchmarks (dev.attend.bench.jmh); arguments go to org.openjdk.jmh.Main");
-        BENCHES.put("attention", "retrieval attention while decoding on KV heads: mass recall, output error, latency (--help)");
-        BENCHES.put("policies", "per-head KV policies (full, streaming, retrieval, recycled, block, retrieval+tail, auto) on KV heads: error, memory, latency (--help)");
-        BENCHES.put("attention-http", "one KV head over HTTP at N = 10^6: decode-step latency (append + attend), prefill, build (--help)");
-        BENCHES.put("lm-http", "bytelm-gqa's decode attention in process vs over HTTP (a running attend serve), alternately: per call and per byte (--help)");
-        BENCHES.put("stream", "events through the in-process Kafka broker into the sequence store: events/s, freshness p50/p99 (--help)");
-        BENCHES.put("online", "online learning from a behaviour stream: prequential AUC per window against a frozen model, PNG plot (--help)");
-        BENCHES.put("recsys", "DARE vs TWIN-like vs DIN-like vs popularity on a behaviour data set: AUC, GAUC, logloss (--help)");
-        BENCHES.put("plot", "draws the chart of a scorer, index or attention JSON report (--json FILE --png FILE)");
+        // Lambdas, not constructor references: a harness's classes load only when it is made.
+        BENCHES.put("scorer", (out, err) -> new ScorerCommand(out, err));
+        BENCHES.put("index", (out, err) -> new IndexCommand(out, err));
+        BENCHES.put("jmh", (out, err) -> new JmhCommand());
+        BENCHES.put("attention", (out, err) -> new AttentionCommand(out, err));
+        BENCHES.put("policies", (out, err) -> new PolicyBench(out, err));
+        BENCHES.put("attention-http", (out, err) -> new AttentionHttpBench(out, err));
+        BENCHES.put("lm-http", (out, err) -> new LmHttpBench(out, err));
+        BENCHES.put("stream", (out, err) -> new StreamBench(out, err));
+        BENCHES.put("online", (out, err) -> new OnlineBench(out, err));
+        BENCHES.put("recsys", (out, err) -> new RecsysBench(out, err));
+        BENCHES.put("plot", (out, err) -> new PlotCommand(out, err));
     }
 
-    private BenchMain() {
+    @Mixin
+    HelpOption help;
+
+    @Spec
+    CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(execute(args, System.out, System.err));
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help") || args[0].equals("-h")) {
-            usage(args.length == 0 ? System.err : System.out);
-            System.exit(args.length == 0 ? 2 : 0);
-        }
-        String[] rest = Arrays.copyOfRange(args, 1, args.length);
-        switch (args[0]) {
-            case "scorer" -> System.exit(ScorerBench.run(rest, System.out, System.err));
-            case "index" -> System.exit(IndexBench.run(rest, System.out, System.err));
-            case "attention" -> System.exit(AttentionBench.run(rest, System.out, System.err));
-            case "attention-http" -> System.exit(AttentionHttpBench.run(rest, System.out, System.err));
-            case "lm-http" -> System.exit(LmHttpBench.run(rest, System.out, System.err));
-            case "policies" -> System.exit(PolicyBench.run(rest, System.out, System.err));
-            case "recsys" -> System.exit(RecsysBench.run(rest, System.out, System.err));
-            case "stream" -> System.exit(StreamBench.run(rest, System.out, System.err));
-            case "online" -> System.exit(OnlineBench.run(rest, System.out, System.err));
-            case "plot" -> System.exit(PlotCommand.run(rest, System.err));
-            // In its own class so that the scorer harness never loads JMH (absent from reduced class paths).
-            case "jmh" -> JmhLauncher.run(rest);
-            default -> {
-                System.err.println("bench: unknown benchmark '" + args[0] + "'");
-                usage(System.err);
-                System.exit(2);
+    /**
+     * Runs {@code bench} with {@code args}; returns the exit status. When the first argument names a harness, only that
+     * one is made, so that a reduced class path (the scorer's: attend-gpu, picocli and XChart) runs it; otherwise (help,
+     * a usage error) all are listed, but for those whose classes this class path lacks.
+     */
+    static int execute(String[] args, PrintStream out, PrintStream err) {
+        CommandLine cli = new CommandLine(new BenchMain());
+        String named = args.length > 0 && BENCHES.containsKey(args[0]) ? args[0] : null;
+        BENCHES.forEach((name, make) -> {
+            if (named == null || named.equals(name)) {
+                try {
+                    cli.addSubcommand(name, make.apply(out, err));
+                } catch (LinkageError missing) {
+                    if (named != null) {
+                        throw missing;
+                    } // else not on this class path: not listed
+                }
             }
+        });
+        cli.addSubcommand("help", new CommandLine.HelpCommand());
+        BenchCli.configure(cli, out, err);
+        if (cli.getSubcommands().containsKey("jmh")) {
+            // JMH's options are not picocli's: all of them are its arguments.
+            cli.getSubcommands().get("jmh").setUnmatchedOptionsArePositionalParams(true);
         }
+        return cli.execute(args);
     }
 
-    private static void usage(java.io.PrintStream out) {
-        out.println("usage: bench NAME [args]   (./attend bench NAME ...)");
-        out.println("benchmarks:");
-        BENCHES.forEach((name, what) -> out.printf("  %-8s %s%n", name, what));
+    /** {@code bench} alone is a usage error (exit 2), like an unknown benchmark. */
+    @Override
+    public Integer call() {
+        throw new ParameterException(spec.commandLine(), "Missing the benchmark: bench NAME [args]");
     }
 }

@@ -1,20 +1,14 @@
 package dev.attend.bench;
 
-import dev.attend.gpu.KvHead;
+import dev.attend.bench.workload.KvWorkload;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.index.SearchResult;
 import dev.attend.index.VectorIndex;
-import dev.attend.index.workload.DescribeOptions;
-import dev.attend.index.workload.KvWorkload;
-import dev.attend.index.workload.OodParameters;
-import dev.attend.index.workload.OodWorkloadGenerator;
-import dev.attend.index.workload.WorkloadStats;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,148 +33,21 @@ import java.util.stream.Stream;
  * computations from {@code SearchStats} / N; mean and median over queries), queries/s, build time and
  * {@code memoryBytes()}. The workloads' statistics (query-key gap, top-100 softmax mass, and, with
  * {@code --ivf}, the IVF scan fractions) are reported beside them; synthetic ones also with the statistics of
- * the real head their parameters were fitted to.
+ * the real head their parameters were fitted to. Its command line is {@link IndexCommand}, its workloads
+ * {@link PlannedWorkload}s, its table {@link IndexTable}.
  */
 public final class IndexBench {
 
-    /** Keys that {@code attention-online} adds after its build (at most half of N). */
-    static final int DEFAULT_ONLINE_KEYS = 10_000;
-
-    static final String USAGE = """
-            usage: bench index (--kv DIR | --synthetic N[,N...])... [--head NAME[,NAME...]] [--json FILE] [--plot FILE.png]
-                               [--budgets B,...] [--indexes flat,lucene,hnswlib,attention,attention-online] [--k 100] [--queries M]
-                               [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf]
-              --kv DIR       a KV directory (meta.json + {head}.{q,k,v}.npy): the first N-1024 tokens' keys are indexed,
-                             their queries train, the last 1024 queries are the test queries (repeatable)
-              --synthetic N  generated OOD workload(s) of N keys (OodWorkloadGenerator, parameters embedded)
-              --head NAMES   heads of the --kv directories (default: all in meta.json); for --synthetic, the embedded
-                             parameter sets (default %s; known: %s)
-              --budgets      distance computations per search: values < 1 are fractions of N, others counts
-                             (default 0.005,0.01,0.02,0.03,0.05,0.08,0.12,0.2)
-              --indexes      default: all five; one that cannot be built here is reported as skipped, with the reason
-              --queries M    test queries per workload, evenly spaced (default: all 1024)
-              --online M     keys that attention-online adds one by one after building over the others (default %d,
-                             at most N/2); compare its recall with attention's (built over all keys)
-              --train M      training queries for the attention-aware index (default: all for --kv; for --synthetic,
-                             min(N, 100000) are generated)
-              --scorer       backend of the exact top-k, of flat and of the attention-aware build (default auto)
-              --no-id        skip the in-distribution check (held-out keys as queries)
-              --ivf          also measure the workloads' IVF scan fractions (k-means over the keys; slower)"""
-            .formatted(OodWorkloadGenerator.DEFAULT_HEAD, OodWorkloadGenerator.defaultHeads(), DEFAULT_ONLINE_KEYS);
-
-    static final double[] DEFAULT_BUDGETS = {0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2};
+    /** Training queries generated for a synthetic workload, at most. */
     static final int SYNTHETIC_TRAIN_CAP = 100_000;
     /** Queries run once untimed before the timed pass of each index (JIT warm-up). */
     static final int WARM_QUERIES = 32;
 
-    /** Parsed command line. */
-    record Options(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, Path json, Path plot, double[] budgets,
-                   List<String> indexes, int k, int queries, int train, String scorer, long seed, boolean inDistribution,
-                   boolean ivf, int online) {
-
-        static Options parse(String[] args) {
-            List<Path> kv = new ArrayList<>();
-            List<Integer> synthetic = new ArrayList<>();
-            List<String> heads = List.of();
-            Path json = null;
-            Path plot = null;
-            double[] budgets = DEFAULT_BUDGETS;
-            List<String> indexes = IndexFactories.NAMES;
-            int k = 100;
-            int queries = 0;
-            int train = -1;
-            String scorer = "auto";
-            long seed = 1;
-            boolean id = true;
-            boolean ivf = false;
-            int online = DEFAULT_ONLINE_KEYS;
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--no-id", "--ivf"))) {
-                String key = o.name();
-                String v = o.value();
-                if (key.equals("--no-id")) {
-                    id = false;
-                    continue;
-                }
-                if (key.equals("--ivf")) {
-                    ivf = true;
-                    continue;
-                }
-                final String option = key;
-                switch (option) {
-                    case "--kv" -> kv.add(Path.of(v));
-                    case "--synthetic" -> {
-                        for (String s : v.split(",")) {
-                            synthetic.add(positive(key, s));
-                        }
-                    }
-                    case "--head" -> heads = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
-                    case "--json" -> json = Path.of(v);
-                    case "--plot", "--png" -> plot = Path.of(v);
-                    case "--budgets" -> budgets = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty())
-                            .mapToDouble(s -> {
-                                double b = number(option, s);
-                                if (!(b > 0)) {
-                                    throw new IllegalArgumentException("--budgets needs positive values, got " + s);
-                                }
-                                return b;
-                            }).toArray();
-                    case "--indexes" -> {
-                        List<String> list = new ArrayList<>();
-                        for (String s : v.split(",")) {
-                            String name = s.strip().toLowerCase(Locale.ROOT);
-                            if (!IndexFactories.NAMES.contains(name)) {
-                                throw new IllegalArgumentException("unknown index '" + s + "'; choose from " + IndexFactories.NAMES);
-                            }
-                            if (!list.contains(name)) {
-                                list.add(name);
-                            }
-                        }
-                        indexes = List.copyOf(list);
-                    }
-                    case "--k" -> k = positive(key, v);
-                    case "--queries" -> queries = positive(key, v);
-                    case "--train" -> train = (int) number(key, v);
-                    case "--online" -> online = positive(key, v);
-                    case "--scorer" -> scorer = v;
-                    case "--seed" -> seed = Long.parseLong(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + key + "'");
-                }
-            }
-            if (kv.isEmpty() && synthetic.isEmpty()) {
-                throw new IllegalArgumentException("give --kv DIR or --synthetic N");
-            }
-            if (budgets.length == 0 || indexes.isEmpty()) {
-                throw new IllegalArgumentException("--budgets and --indexes must not be empty");
-            }
-            if (train < -1) {
-                throw new IllegalArgumentException("--train must be >= 0");
-            }
-            return new Options(List.copyOf(kv), List.copyOf(synthetic), heads, json, plot, budgets, indexes, k, queries, train,
-                    scorer, seed, id, ivf, online);
-        }
-
-        private static double number(String key, String s) {
-            try {
-                return Double.parseDouble(s.strip());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(key + " needs numbers, got '" + s + "'");
-            }
-        }
-
-        private static int positive(String key, String s) {
-            double d = number(key, s);
-            if (!(d >= 1) || d > Integer.MAX_VALUE - 1) {
-                throw new IllegalArgumentException(key + " needs a positive integer, got '" + s + "'");
-            }
-            return (int) Math.round(d);
-        }
-    }
-
-    private final Options options;
+    private final IndexOptions options;
     private final PrintStream out;
     private final PrintStream err;
 
-    IndexBench(Options options, PrintStream out, PrintStream err) {
+    IndexBench(IndexOptions options, PrintStream out, PrintStream err) {
         this.options = options;
         this.out = out;
         this.err = err;
@@ -192,17 +59,11 @@ public final class IndexBench {
 
     /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options;
-        try {
-            options = Options.parse(args);
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench index: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        return new IndexCommand(out, err).execute(args);
+    }
+
+    /** Measures what {@code options} say; returns the exit status (0 ok, 2 a workload that cannot be, 1 failure). */
+    static int run(IndexOptions options, PrintStream out, PrintStream err) {
         if (options.plot() != null && System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }
@@ -219,12 +80,8 @@ public final class IndexBench {
         }
     }
 
-    /** A workload and how it is described in the report. */
-    private record Planned(String kind, String label, java.util.function.Supplier<KvWorkload> load, OodParameters params) {
-    }
-
     Map<String, Object> measure() throws IOException {
-        List<Planned> plan = plan();
+        List<PlannedWorkload> plan = PlannedWorkload.plan(options);
         List<Map<String, Object>> rows = new ArrayList<>();
         List<Map<String, Object>> workloads = new ArrayList<>();
         List<Map<String, Object>> skipped = new ArrayList<>();
@@ -237,12 +94,12 @@ public final class IndexBench {
         err.printf(Locale.ROOT, "[index] %s, %d cores, max heap %.0f MB, scorer %s%n", MachineInfo.cpuModel(),
                 Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() / 1e6, scorer.device());
         try {
-            for (Planned p : plan) {
+            for (PlannedWorkload p : plan) {
                 long t0 = System.nanoTime();
                 KvWorkload w = p.load().get();
-                w = limitQueries(w, options.queries());
+                w = PlannedWorkload.limitQueries(w, options.queries());
                 err.printf(Locale.ROOT, "[index] %s: %s (%.1f s)%n", p.label(), w, (System.nanoTime() - t0) / 1e9);
-                workloads.add(describe(p, w));
+                workloads.add(p.describe(w, options.ivf(), err));
                 runWorkload(p, w, factories, scorer, temp, rows, skipped);
             }
         } finally {
@@ -251,7 +108,7 @@ public final class IndexBench {
         }
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("k", options.k());
-        config.put("budgets", Arrays.stream(options.budgets()).mapToObj(Json::number).reduce((a, b) -> a + "," + b).orElse(""));
+        config.put("budgets", Arrays.stream(options.budgets()).mapToObj(JsonWriter::number).reduce((a, b) -> a + "," + b).orElse(""));
         config.put("indexes", String.join(",", options.indexes()));
         config.put("scorer", options.scorer());
         config.put("seed", options.seed());
@@ -263,13 +120,13 @@ public final class IndexBench {
         report.put("workloads", workloads);
         report.put("skipped", skipped);
         report.put("rows", rows);
-        printTable(workloads, rows, skipped);
+        IndexTable.print(out, workloads, rows, skipped);
         if (options.json() != null) {
             Path parent = options.json().toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            Files.writeString(options.json(), Json.write(report, 2) + "\n");
+            Files.writeString(options.json(), JsonWriter.write(report, 2) + "\n");
             err.println("[index] wrote " + options.json());
         }
         if (options.plot() != null) {
@@ -277,110 +134,6 @@ public final class IndexBench {
             err.println("[index] wrote " + options.plot());
         }
         return report;
-    }
-
-    private List<Planned> plan() throws IOException {
-        List<Planned> plan = new ArrayList<>();
-        for (Path dir : options.kvDirs()) {
-            if (!Files.isDirectory(dir)) {
-                throw new IllegalArgumentException("--kv " + dir + " is not a directory");
-            }
-            List<String> heads = KvHead.heads(dir);
-            List<String> chosen = options.heads().isEmpty() ? heads : options.heads();
-            for (String head : chosen) {
-                if (!heads.contains(head)) {
-                    throw new IllegalArgumentException(dir + " has no head '" + head + "' (meta.json lists " + heads + ")");
-                }
-                String label = dir.toAbsolutePath().normalize().getFileName() + "/" + head;
-                plan.add(new Planned("real", label, () -> {
-                    try {
-                        return KvWorkload.fromKvDir(dir, head);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                }, null));
-            }
-        }
-        List<String> heads = new ArrayList<>();
-        for (String h : options.heads()) {
-            try {
-                OodWorkloadGenerator.defaults(h);
-                heads.add(h);
-            } catch (IllegalArgumentException notEmbedded) {
-                if (options.kvDirs().isEmpty()) {
-                    throw notEmbedded; // only --synthetic: the head must have embedded parameters
-                }
-            }
-        }
-        if (heads.isEmpty()) {
-            heads.add(OodWorkloadGenerator.DEFAULT_HEAD);
-        }
-        for (int n : options.synthetic()) {
-            for (String head : heads) {
-                OodParameters p = OodWorkloadGenerator.defaults(head);
-                int train = options.train() >= 0 ? options.train() : Math.min(n, SYNTHETIC_TRAIN_CAP);
-                int queries = options.queries() > 0 ? options.queries() : KvWorkload.DECODE_STEPS;
-                String fitted = p.source().startsWith("fit(") && p.source().endsWith(")")
-                        ? p.source().substring(4, p.source().length() - 1) : p.source();
-                plan.add(new Planned("synthetic", "synthetic " + fitted + " n=" + n,
-                        () -> OodWorkloadGenerator.generate(p, n, train, queries, options.seed()), p));
-            }
-        }
-        return plan;
-    }
-
-    /** The workload with at most {@code max} test queries and held-out keys, evenly spaced (0: all). */
-    static KvWorkload limitQueries(KvWorkload w, int max) {
-        if (max <= 0 || (w.testQueries().length <= max && w.heldOutKeys().length <= max)) {
-            return w;
-        }
-        return new KvWorkload(w.name(), w.keys(), w.trainingQueries(), spread(w.testQueries(), max), spread(w.heldOutKeys(), max),
-                w.scale());
-    }
-
-    private static float[][] spread(float[][] rows, int max) {
-        int m = Math.min(rows.length, max);
-        float[][] out = new float[m][];
-        for (int i = 0; i < m; i++) {
-            out[i] = rows[(int) ((long) i * rows.length / m)];
-        }
-        return out;
-    }
-
-    private Map<String, Object> describe(Planned p, KvWorkload w) {
-        long t0 = System.nanoTime();
-        DescribeOptions d = DescribeOptions.DEFAULT.withIvf(options.ivf());
-        WorkloadStats s = OodWorkloadGenerator.describe(w, d);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("name", p.label());
-        m.put("kind", p.kind());
-        m.putAll(withoutName(s.toMap()));
-        m.put("training_queries", w.trainingQueries().size());
-        m.put("test_queries", w.testQueries().length);
-        if (p.params() != null) {
-            OodParameters params = p.params();
-            m.put("source", params.source());
-            if (params.referenceKeys() < w.size()) {
-                // The same statistics over as many keys as the real head had: the like-for-like comparison.
-                WorkloadStats ref = OodWorkloadGenerator.describe(w, d.withSparsityKeys(params.referenceKeys()).withIvf(false));
-                m.put("top100_mass_mean_at_reference_keys", ref.sparsity());
-                m.put("reference_keys", params.referenceKeys());
-            }
-            if (params.target() != null) {
-                m.put("fitted_to", withoutName(params.target().toMap()));
-            }
-        }
-        err.printf(Locale.ROOT, "[index]   %s (%.1f s)%n", s.summary(), (System.nanoTime() - t0) / 1e9);
-        if (p.params() != null && p.params().target() != null) {
-            err.printf(Locale.ROOT, "[index]   fitted to %s%n", p.params().target().summary());
-        }
-        return m;
-    }
-
-    private static Map<String, Object> withoutName(Map<String, Object> m) {
-        Map<String, Object> copy = new LinkedHashMap<>(m);
-        copy.remove("name");
-        return copy;
     }
 
     /** Exact top-k ids of each query, as sets (top-10 and top-k). */
@@ -409,7 +162,7 @@ public final class IndexBench {
         }
     }
 
-    private void runWorkload(Planned p, KvWorkload w, Map<String, IndexFactory> factories, Scorer scorer, Path temp,
+    private void runWorkload(PlannedWorkload p, KvWorkload w, Map<String, IndexFactory> factories, Scorer scorer, Path temp,
                              List<Map<String, Object>> rows, List<Map<String, Object>> skipped) {
         long t0 = System.nanoTime();
         Map<String, float[][]> querySets = new LinkedHashMap<>();
@@ -458,7 +211,7 @@ public final class IndexBench {
         }
     }
 
-    private void skip(List<Map<String, Object>> skipped, Planned p, String index, String reason) {
+    private void skip(List<Map<String, Object>> skipped, PlannedWorkload p, String index, String reason) {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("workload", p.label());
         s.put("index", index);
@@ -476,7 +229,7 @@ public final class IndexBench {
                 .distinct().sorted().toArray();
     }
 
-    private Map<String, Object> searchRow(Planned p, KvWorkload w, String indexName, VectorIndex index, String set,
+    private Map<String, Object> searchRow(PlannedWorkload p, KvWorkload w, String indexName, VectorIndex index, String set,
                                           float[][] queries, Truth truth, int budget) {
         int k = options.k();
         for (int i = 0; i < Math.min(WARM_QUERIES, queries.length); i++) {
@@ -555,56 +308,6 @@ public final class IndexBench {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    // ---------------------------------------------------------------- output
-
-    private void printTable(List<Map<String, Object>> workloads, List<Map<String, Object>> rows, List<Map<String, Object>> skipped) {
-        out.println("workloads (gap: |mean query - mean key| in key standard deviations; mass: softmax mass of the true top-100):");
-        for (Map<String, Object> wl : workloads) {
-            out.printf(Locale.ROOT, "  %-46s n=%-9s d=%-3s gap %.3f  top-100 mass %.3f (median %.3f)%s%s%n", wl.get("name"),
-                    wl.get("keys"), wl.get("dim"), num(wl.get("gap_key_sd")), num(wl.get("top100_mass_mean")),
-                    num(wl.get("top100_mass_median")),
-                    wl.containsKey("ivf_scan_q2k") ? String.format(Locale.ROOT, "  IVF scan %.3f (held-out keys %.3f)",
-                            num(wl.get("ivf_scan_q2k")), num(wl.get("ivf_scan_k2k"))) : "",
-                    fitted(wl));
-        }
-        String header = String.format(Locale.ROOT, "%-46s %-9s %-3s %9s %7s %9s %10s %10s %9s %9s %9s", "workload", "index", "set",
-                "budget", "budget%", "recall@10", "recall@100", "scanned%", "q/s", "build_s", "mem_MB");
-        out.println(header);
-        out.println("-".repeat(header.length()));
-        List<Map<String, Object>> sorted = new ArrayList<>(rows);
-        sorted.sort(Comparator.comparing((Map<String, Object> r) -> (String) r.get("workload"))
-                .thenComparing(r -> (String) r.get("queries"), Comparator.reverseOrder())
-                .thenComparing(r -> IndexFactories.NAMES.indexOf((String) r.get("index")))
-                .thenComparingInt(r -> (Integer) r.get("budget")));
-        for (Map<String, Object> r : sorted) {
-            out.printf(Locale.ROOT, "%-46s %-9s %-3s %9d %7.2f %9.3f %10.3f %10.2f %9.0f %9.1f %9.1f%n", r.get("workload"), r.get("index"),
-                    r.get("queries"), r.get("budget"), 100 * num(r.get("budget_fraction")), num(r.get("recall_at_10")),
-                    num(r.get("recall_at_100")), 100 * num(r.get("scanned_fraction")), num(r.get("qps")), num(r.get("build_s")),
-                    num(r.get("memory_MB")));
-        }
-        out.println("set: ood = decode (test) queries, id = held-out keys as queries; scanned% = exact distance computations / N"
-                + " (mean over queries); q/s on one thread");
-        for (Map<String, Object> s : skipped) {
-            out.printf("skipped %s on %s: %s%n", s.get("index"), s.get("workload"), s.get("reason"));
-        }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static String fitted(Map<String, Object> wl) {
-        if (!(wl.get("fitted_to") instanceof Map<?, ?> t)) {
-            return "";
-        }
-        Map<String, Object> target = (Map<String, Object>) t;
-        return String.format(Locale.ROOT, "%n  %-46s fitted to the real head: gap %.3f, top-100 mass %.3f over %s keys%s", "",
-                num(target.get("gap_key_sd")), num(target.get("top100_mass_mean")), target.get("top100_mass_over_keys"),
-                wl.containsKey("top100_mass_mean_at_reference_keys") ? String.format(Locale.ROOT,
-                        " (synthetic over as many: %.3f)", num(wl.get("top100_mass_mean_at_reference_keys"))) : "");
-    }
-
-    private static double num(Object o) {
-        return o instanceof Number n ? n.doubleValue() : Double.NaN;
     }
 
     private static void deleteTree(Path dir) {

@@ -1,11 +1,11 @@
 package dev.attend.bench;
 
+import dev.attend.bench.workload.KvWorkload;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.VectorStore;
 import dev.attend.index.FlatIndex;
 import dev.attend.index.Similarity;
 import dev.attend.index.VectorIndex;
-import dev.attend.index.workload.KvWorkload;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package dev.attend.bench;
 
+import dev.attend.bench.workload.KvWorkload;
 import dev.attend.gpu.Scorer;
 import dev.attend.index.VectorIndex;
-import dev.attend.index.workload.KvWorkload;
 import java.io.PrintStream;
 import java.nio.file.Path;
 

@@ -13,7 +13,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * The language model's decode attention in process against over HTTP, in the same minutes: {@code bench lm-http}.
@@ -25,63 +26,63 @@ import java.util.Set;
  * background work (index inserts after its appends) overlaps the other side's next byte: a comparison under the same
  * load, not the time of either alone on a quiet machine ({@code attend lm eval} gives that).
  */
-public final class LmHttpBench {
-
-    static final String USAGE = """
-            usage: bench lm-http --over-http URL [--model DIR] [--doc doc00] [--prefill 4096] [--decode 256]
-                                 [--policy retrieval] [--budget 0] [--json FILE]
-              --over-http URL  a running attend serve (e.g. started with --kv-durability process --kafka-bootstrap none)
-              --model DIR      bytelm-gqa (default: ../shared/data/models/bytelm-gqa beside the checkout)
-              --doc NAME       the document (the model directory's docs/NAME.txt)
-              --prefill N      bytes prefilled; --decode M bytes decoded through both sides (teacher-forced)
-              --policy P       every KV head's policy; --budget B distance computations per search (0: the default)""";
+@Command(name = "lm-http", sortOptions = false,
+        description = "bytelm-gqa's decode attention in process vs over HTTP (a running attend serve), alternately: per call and per byte.",
+        customSynopsis = {
+            "bench lm-http --over-http URL [--model DIR] [--doc doc00] [--prefill 4096] [--decode 256]",
+            "              [--policy retrieval] [--budget 0] [--json FILE]"})
+public final class LmHttpBench extends BenchCommand {
 
     /** Calls and bytes below this are warm-up, left out of the figures. */
     private static final int WARMUP_BYTES = 16;
 
-    private LmHttpBench() {
+    @Option(names = "--over-http", paramLabel = "URL",
+            description = "A running attend serve (e.g. started with --kv-durability process --kafka-bootstrap none).")
+    String url;
+
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "bytelm-gqa (default: ../shared/data/models/bytelm-gqa beside the checkout).")
+    Path model = SharedData.resolve("models/bytelm-gqa").orElse(null);
+
+    @Option(names = "--doc", paramLabel = "NAME", description = "The document (the model directory's docs/NAME.txt; default doc00).")
+    String doc = "doc00";
+
+    @Option(names = "--prefill", paramLabel = "N", description = "Bytes prefilled (default 4096).")
+    int prefill = 4096;
+
+    @Option(names = "--decode", paramLabel = "M", description = "Bytes decoded through both sides, teacher-forced (default 256).")
+    int decode = 256;
+
+    @Option(names = "--policy", paramLabel = "P", description = "Every KV head's policy (default retrieval).")
+    String policy = "retrieval";
+
+    @Option(names = "--budget", paramLabel = "B", description = "Distance computations per search (default 0: the policy's default).")
+    int budget;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
+    Path json;
+
+    LmHttpBench(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        String url = null;
-        Path model = SharedData.resolve("models/bytelm-gqa").orElse(null);
-        String doc = "doc00";
-        int prefill = 4096;
-        int decode = 256;
-        String policy = "retrieval";
-        int budget = 0;
-        Path json = null;
-        try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--over-http" -> url = v;
-                    case "--model" -> model = Path.of(v);
-                    case "--doc" -> doc = v;
-                    case "--prefill" -> prefill = Integer.parseInt(v);
-                    case "--decode" -> decode = Integer.parseInt(v);
-                    case "--policy" -> policy = v;
-                    case "--budget" -> budget = Integer.parseInt(v);
-                    case "--json" -> json = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
+        return new LmHttpBench(out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        check(() -> {
             if (url == null || model == null || prefill < 1 || decode <= WARMUP_BYTES + 1 || budget < 0) {
                 throw new IllegalArgumentException("need --over-http, a model (--model), --prefill >= 1, --decode > "
                         + (WARMUP_BYTES + 1) + " and --budget >= 0");
             }
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench lm-http: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        });
         try {
             Map<String, Object> report = measure(url, model, doc, prefill, decode, policy, budget, out, err);
             if (json != null) {
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             return 0;
         } catch (Exception e) {

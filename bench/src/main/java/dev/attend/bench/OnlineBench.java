@@ -26,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -34,6 +33,8 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Online learning measured prequentially: a DARE model trained on the first part of a behaviour stream (in time
@@ -42,50 +43,54 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * event (or a fraction) drives a step) and by a frozen copy of the pre-trained model on the same items; AUC per
  * window of events shows whether learning from the stream keeps the model ahead of one that stopped.
  */
-public final class OnlineBench {
+@Command(name = "online", sortOptions = false,
+        description = "Online learning from a behaviour stream: prequential AUC per window against a frozen model, PNG plot.",
+        customSynopsis = "bench online --data PATH --format taobao|movielens [options]")
+public final class OnlineBench extends BenchCommand {
 
-    static final String USAGE = """
-            usage: attend bench online --data PATH --format taobao|movielens [options]
-              --warmup-share F  the share of the stream (in time order) the model is trained on first (default 0.3)
-              --epochs N        epochs of that training (default 2)
-              --window N        events per AUC window (default 500)
-              --step-fraction F the share of streamed events that drive a step (default 1)
-              --lr R            the online learning rate (default 0.001)
-              --seed N          model and sampling seed (default 1)
-              --json FILE       write the windows and the summary as JSON
-              --plot FILE.png   plot windowed AUC, online against frozen""";
+    @Option(names = "--data", paramLabel = "PATH", description = "A Taobao UserBehavior CSV, or a MovieLens directory.")
+    Path data;
 
-    private OnlineBench() {
+    @Option(names = "--format", paramLabel = "taobao|movielens", description = "The format of --data.")
+    String format;
+
+    @Option(names = "--warmup-share", paramLabel = "F",
+            description = "The share of the stream (in time order) the model is trained on first (default 0.3).")
+    double warmupShare = 0.3;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Epochs of that training (default 2).")
+    int epochs = 2;
+
+    @Option(names = "--window", paramLabel = "N", description = "Events per AUC window (default 500).")
+    int window = 500;
+
+    @Option(names = "--step-fraction", paramLabel = "F", description = "The share of streamed events that drive a step (default 1).")
+    double stepFraction = 1;
+
+    @Option(names = "--lr", paramLabel = "R", description = "The online learning rate (default 0.001).")
+    float learningRate = OnlineLearner.Options.defaults().learningRate();
+
+    @Option(names = "--seed", paramLabel = "N", description = "Model and sampling seed (default 1).")
+    long seed = 1;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the windows and the summary as JSON.")
+    Path json;
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Plot windowed AUC, online against frozen.")
+    Path plot;
+
+    OnlineBench(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Path data = null;
-        String format = null;
-        double warmupShare = 0.3;
-        int epochs = 2;
-        int window = 500;
-        double stepFraction = 1;
-        float learningRate = OnlineLearner.Options.defaults().learningRate();
-        long seed = 1;
-        Path json = null;
-        Path plot = null;
-        try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--data" -> data = Path.of(v);
-                    case "--format" -> format = v;
-                    case "--warmup-share" -> warmupShare = Double.parseDouble(v);
-                    case "--epochs" -> epochs = Integer.parseInt(v);
-                    case "--window" -> window = Integer.parseInt(v);
-                    case "--step-fraction" -> stepFraction = Double.parseDouble(v);
-                    case "--lr" -> learningRate = Float.parseFloat(v);
-                    case "--seed" -> seed = Long.parseLong(v);
-                    case "--json" -> json = Path.of(v);
-                    case "--plot" -> plot = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
+        return new OnlineBench(out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        check(() -> {
             if (data == null || !("taobao".equals(format) || "movielens".equals(format))) {
                 throw new IllegalArgumentException("give --data PATH --format taobao|movielens");
             }
@@ -96,14 +101,7 @@ public final class OnlineBench {
                 throw new IllegalArgumentException("--epochs must be >= 1 and --window >= 10");
             }
             OnlineLearner.Options.defaults().withStepFraction(stepFraction).withLearningRate(learningRate); // validates
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench online: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        });
         try {
             Imported imported = format.equals("taobao") ? TaobaoImporter.read(data) : MovieLensImporter.read(data);
             err.println("[online] " + imported.report());
@@ -220,7 +218,7 @@ public final class OnlineBench {
                 report.put("seed", seed);
                 report.put("summary", summary);
                 report.put("windows", windows);
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             if (plot != null) {
                 plot(windows, data.getFileName() + ", " + stream.size() + " events streamed after " + cut, plot);

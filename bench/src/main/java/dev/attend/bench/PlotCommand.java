@@ -1,36 +1,40 @@
 package dev.attend.bench;
 
+import dev.attend.server.Json;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** {@code plot --json FILE --png FILE}: draws the chart of a scorer, index or attention report written elsewhere. */
-final class PlotCommand {
+/**
+ * {@code plot --json FILE --png FILE}: draws the chart of a scorer, index or attention report written elsewhere (the GPU
+ * machine's runtime has no AWT). Reports are read with the server's JSON mapper.
+ */
+@Command(name = "plot", sortOptions = false,
+        description = "Draws the chart of a scorer, index or attention JSON report (measured elsewhere, e.g. on a machine without AWT).")
+final class PlotCommand extends BenchCommand {
 
-    private PlotCommand() {
+    @Option(names = "--json", paramLabel = "REPORT.json", required = true, description = "A scorer, index or attention report.")
+    Path json;
+
+    @Option(names = "--png", paramLabel = "OUT.png", required = true, description = "Where the chart goes.")
+    Path png;
+
+    PlotCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
+    /** Runs {@code plot} with {@code args}, its help on System.out; returns the exit status. */
+    static int run(String[] args, PrintStream err) {
+        return new PlotCommand(System.out, err).execute(args);
+    }
+
+    @Override
     @SuppressWarnings("unchecked")
-    static int run(String[] args, PrintStream err) throws Exception {
-        Path json = null;
-        Path png = null;
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            switch (args[i]) {
-                case "--json" -> json = Path.of(args[i + 1]);
-                case "--png" -> png = Path.of(args[i + 1]);
-                default -> {
-                    err.println("plot: unknown option " + args[i]);
-                    return 2;
-                }
-            }
-        }
-        if (json == null || png == null || args.length % 2 != 0) {
-            err.println("usage: bench plot --json REPORT.json --png OUT.png   (a scorer, index or attention report)");
-            return 2;
-        }
-        Map<String, Object> report = (Map<String, Object>) JsonReader.parse(Files.readString(json));
+    public Integer call() throws Exception {
+        Map<String, Object> report = Json.MAPPER.readValue(json.toFile(), Map.class);
         if ("attention".equals(report.get("bench"))) {
             AttentionChart.write((List<Map<String, Object>>) report.get("rows"), png);
             err.println("[plot] wrote " + png);

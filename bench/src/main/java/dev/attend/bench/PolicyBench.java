@@ -29,6 +29,8 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Every head policy on every head: the first N - steps tokens of a head are its prefill (keys, values and the
@@ -39,56 +41,71 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * values held plus index) and the median latency of a step. "auto" is the policy {@link PolicyChooser} picks from
  * the prefill. Synthetic sessions plant heads of two kinds: local (streaming-like) and reaching back.
  */
-final class PolicyBench {
+@Command(name = "policies", sortOptions = false,
+        description = "Per-head KV policies (full, streaming, retrieval, recycled, block, retrieval+tail, auto) on KV heads: error, "
+                + "memory, latency.",
+        customSynopsis = {
+            "bench policies (--kv DIR | --synthetic N)... [--head NAMES] [--steps 256] [--k 100] [--sinks 16]",
+            "               [--window 512] [--recycle 0.7,0.5] [--heads 8] [--seed 1] [--json FILE] [--plot FILE.png]"})
+final class PolicyBench extends BenchCommand {
 
-    static final String USAGE = """
-            usage: bench policies (--kv DIR | --synthetic N)... [--head NAMES] [--steps 256] [--k 100] [--sinks 16]
-                                  [--window 512] [--recycle 0.7,0.5] [--heads 8] [--seed 1] [--json FILE] [--plot FILE.png]
-              --kv DIR        a directory of heads (L<l>H<h>.{q,k,v}.npy and meta.json), e.g. ../shared/data/kv/bytelm-pysrc
-              --synthetic N   a session of --heads planted heads of N tokens, half local (streaming-like), half reaching back
-              --recycle T,... the recycled policies' cosine thresholds (each with and without the tail estimate); auto:
-                              a threshold per head, calibrated on the prefill's last 64 queries
-            """;
+    @Option(names = "--kv", paramLabel = "DIR", description = "A directory of heads (L<l>H<h>.{q,k,v}.npy and meta.json), e.g. "
+            + "../shared/data/kv/bytelm-pysrc (repeatable).")
+    List<Path> dirs = new ArrayList<>();
 
-    private PolicyBench() {
+    @Option(names = "--synthetic", paramLabel = "N",
+            description = "A session of --heads planted heads of N tokens, half local (streaming-like), half reaching back (repeatable).")
+    List<Integer> synthetic = new ArrayList<>();
+
+    @Option(names = "--head", paramLabel = "NAMES", description = "Only these heads of the --kv directories (default: all).")
+    String head;
+
+    @Option(names = "--steps", paramLabel = "S", description = "Decode steps, the last S tokens of each head (default 256).")
+    int steps = 256;
+
+    @Option(names = "--k", paramLabel = "K", description = "Keys retrieved per step (default 100).")
+    int k = 100;
+
+    @Option(names = "--sinks", paramLabel = "S", description = "First tokens always attended (default 16).")
+    int sinks = 16;
+
+    @Option(names = "--window", paramLabel = "W", description = "Last tokens always attended (default 512).")
+    int window = 512;
+
+    @Option(names = "--recycle", paramLabel = "T,...", description = "The recycled policies' cosine thresholds (default 0.7,0.5; "
+            + "each with and without the tail estimate); auto: a threshold per head, calibrated on the prefill's last 64 queries.")
+    String recycleThresholds;
+
+    @Option(names = "--heads", paramLabel = "H", description = "Planted heads of a synthetic session (default 8).")
+    int heads = 8;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the planted heads (default 1).")
+    long seed = 1;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
+    Path json;
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw error against memory and against latency.")
+    Path plot;
+
+    PolicyBench(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
     record Head(String name, float[][] keys, float[][] values, float[][] queries, float scale) {
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     static int run(String[] args, PrintStream out, PrintStream err) {
-        List<Path> dirs = new ArrayList<>();
-        List<Integer> synthetic = new ArrayList<>();
-        Set<String> only = null;
-        int steps = 256;
-        int k = 100;
-        int sinks = 16;
-        int window = 512;
-        int heads = 8;
-        double[] recycle = {0.7, 0.5};
-        long seed = 1;
-        Path json = null;
-        Path plot = null;
-        try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--kv" -> dirs.add(Path.of(v));
-                    case "--synthetic" -> synthetic.add(Integer.parseInt(v));
-                    case "--head" -> only = Set.of(v.split(","));
-                    case "--steps" -> steps = Integer.parseInt(v);
-                    case "--k" -> k = Integer.parseInt(v);
-                    case "--sinks" -> sinks = Integer.parseInt(v);
-                    case "--window" -> window = Integer.parseInt(v);
-                    case "--heads" -> heads = Integer.parseInt(v);
-                    case "--recycle" -> recycle = Arrays.stream(v.split(",")).mapToDouble(t -> t.strip().equals("auto") ? Double.NaN
-                            : Double.parseDouble(t)).toArray();
-                    case "--seed" -> seed = Long.parseLong(v);
-                    case "--json" -> json = Path.of(v);
-                    case "--plot" -> plot = Path.of(v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
+        return new PolicyBench(out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        Set<String> only = checked(() -> head == null ? null : Set.of(head.split(",")));
+        double[] recycle = checked(() -> recycleThresholds == null ? new double[] {0.7, 0.5} : Arrays.stream(recycleThresholds.split(","))
+                .mapToDouble(t -> t.strip().equals("auto") ? Double.NaN : Double.parseDouble(t)).toArray());
+        check(() -> {
             if (dirs.isEmpty() && synthetic.isEmpty()) {
                 throw new IllegalArgumentException("give --kv DIR or --synthetic N");
             }
@@ -98,14 +115,7 @@ final class PolicyBench {
             for (double t : recycle) {
                 HeadPolicy.parse("recycled:" + (Double.isNaN(t) ? "auto" : Double.toString(t)), sinks, window, k); // validates
             }
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench policies: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        });
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Scorer scorer = Scorers.create("simd")) {
             for (Path dir : dirs) {
@@ -133,7 +143,7 @@ final class PolicyBench {
                 report.put("window", window);
                 report.put("recycle_thresholds", Arrays.stream(recycle).mapToObj(t -> Double.isNaN(t) ? (Object) "auto" : (Object) t).toList());
                 report.put("rows", rows);
-                Files.writeString(json, Json.write(report, 2) + "\n");
+                Files.writeString(json, JsonWriter.write(report, 2) + "\n");
                 err.println("[policies] wrote " + json);
             }
             if (plot != null) {

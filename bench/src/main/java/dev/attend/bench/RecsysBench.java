@@ -3,8 +3,6 @@ package dev.attend.bench;
 import dev.attend.recsys.data.Imported;
 import dev.attend.recsys.data.MovieLensImporter;
 import dev.attend.recsys.data.PlantedBehaviors;
-import dev.attend.recsys.serving.BehaviorSequenceStore;
-import dev.attend.recsys.serving.Recommender;
 import dev.attend.recsys.data.Sample;
 import dev.attend.recsys.data.SampleProtocol;
 import dev.attend.recsys.data.Samples;
@@ -26,123 +24,127 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * The recommendation models compared: {@code bench recsys}. On one data set (Taobao UserBehavior CSV, a
  * MovieLens directory, or the planted synthetic set), DARE, TWIN-like, DIN-like and popularity are trained on
  * the training split and measured on the test split (AUC, GAUC by user and by category, logloss), over several
  * seeds (mean and standard deviation); training samples per second; on the planted set also the search recall
- * (the share of the planted relevant behaviours among a model's top-K).
+ * (the share of the planted relevant behaviours among a model's top-K). With {@code --serving}, the serving latency
+ * instead ({@link RecsysServing}).
  */
-public final class RecsysBench {
+@Command(name = "recsys", sortOptions = false,
+        description = "DARE vs TWIN-like vs DIN-like vs popularity on a behaviour data set: AUC, GAUC, logloss.",
+        customSynopsis = {
+            "bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving [--scorer simd]",
+            "             [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]",
+            "             [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]",
+            "             planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]",
+            "             serving only: [--histories 1000,10000,100000] [--attention-dims 16,64]"})
+public final class RecsysBench extends BenchCommand {
 
-    static final String USAGE = """
-            usage: bench recsys --data PATH --format taobao|movielens | --planted USERS | --serving [--scorer simd]
-                                [--seeds 3] [--epochs 2] [--train-targets 20] [--attention-dim 16] [--dim 64] [--top-k 20]
-                                [--position-buckets B] [--lr 0.001] [--models DARE,TWIN,DIN] [--threads N] [--json FILE]
-                                planted only: [--items 5000] [--categories 100] [--events 1000-2000] [--category-share 0.3]
-                                serving only: [--histories 1000,10000,100000] [--attention-dims 16,64]
-              --data PATH     a Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv)
-              --planted USERS the planted synthetic set (PlantedBehaviors defaults; the models read the last 200 behaviours);
-                              also prints the AUC of searches that know the planted factors (oracle: planted S, top-K by
-                              the planted relevance, K random behaviours, the whole window)
-              --serving       latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 behaviours
-                              (--histories), DARE with attention dimensions 16 and 64 (--attention-dims); the search on
-                              --scorer simd (--threads), opencl or auto; then the host's baseline: fixed SIMD work as
-                              long as the 10^4 request (else 12 ms) on as many threads, timed the same way (its
-                              p99 - p50 is the machine's own tail)
-              --position-buckets B  position-gap embeddings with B log2 buckets (0: none; default: enough for the
-                              training histories, 9 for 200)
-              --dim D         the representation dimension (and TWIN's and DIN's one table); DARE's attention dimension is
-                              --attention-dim
-              --lr R          Adam's learning rate
-              --models LIST   the models trained (popularity is always measured)""";
+    @Option(names = "--data", paramLabel = "PATH",
+            description = "A Taobao UserBehavior CSV, or a MovieLens directory (u.data + u.item, or ratings.csv + movies.csv).")
+    Path data;
 
-    private RecsysBench() {
+    @Option(names = "--format", paramLabel = "taobao|movielens", description = "The format of --data.")
+    String format;
+
+    @Option(names = "--planted", paramLabel = "USERS", description = "The planted synthetic set (PlantedBehaviors defaults; the "
+            + "models read the last 200 behaviours); also prints the AUC of searches that know the planted factors (oracle: planted S, "
+            + "top-K by the planted relevance, K random behaviours, the whole window).")
+    int planted;
+
+    @Option(names = "--serving", description = "Latency of scoring 1,000 candidates against histories of 10^3, 10^4 and 10^5 "
+            + "behaviours (--histories), DARE with attention dimensions 16 and 64 (--attention-dims); the search on --scorer simd "
+            + "(--threads), opencl or auto; then the host's baseline: fixed SIMD work as long as the 10^4 request (else 12 ms) on as "
+            + "many threads, timed the same way (its p99 - p50 is the machine's own tail).")
+    boolean serving;
+
+    @Option(names = "--scorer", paramLabel = "simd|opencl|auto", description = "The search's backend with --serving (default simd).")
+    String scorerName = "simd";
+
+    @Option(names = "--seeds", paramLabel = "N", description = "Seeds each model is trained with (default 3).")
+    int seeds = 3;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Training epochs (default 2).")
+    int epochs = 2;
+
+    @Option(names = "--train-targets", paramLabel = "N", description = "Training targets per user (default 20).")
+    int trainTargets = 20;
+
+    @Option(names = "--attention-dim", paramLabel = "D", description = "DARE's attention dimension (default 16).")
+    int attentionDim = 16;
+
+    @Option(names = "--dim", paramLabel = "D", description = "The representation dimension (and TWIN's and DIN's one table; "
+            + "default 64); DARE's attention dimension is --attention-dim.")
+    int dim = 64;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "Behaviours the search keeps (default 20).")
+    int topK = 20;
+
+    @Option(names = "--position-buckets", paramLabel = "B", description = "Position-gap embeddings with B log2 buckets (0: none; "
+            + "default: enough for the training histories, 9 for 200).")
+    int positionBuckets = -1; // auto: enough for the training histories
+
+    @Option(names = "--lr", paramLabel = "R", description = "Adam's learning rate (default 0.001).")
+    float learningRate = Trainer.Options.defaults().learningRate();
+
+    @Option(names = "--models", paramLabel = "LIST",
+            description = "The models trained (default DARE,TWIN,DIN; popularity is always measured).")
+    String models;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Training threads, and the search's with --serving (default: all cores).")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
+    Path json;
+
+    @Option(names = "--items", paramLabel = "N", description = "Planted only: items (default 5000).")
+    Integer items;
+
+    @Option(names = "--categories", paramLabel = "N", description = "Planted only: categories (default 100).")
+    Integer categories;
+
+    @Option(names = "--events", paramLabel = "MIN-MAX", description = "Planted only: behaviours per user (default 1000-2000).")
+    String events;
+
+    @Option(names = "--category-share", paramLabel = "F",
+            description = "Planted only: the share of category-driven behaviours (default 0.3).")
+    Double categoryShare;
+
+    @Option(names = "--histories", paramLabel = "N,...", description = "Serving only: history lengths (default 1000,10000,100000).")
+    String historyLengths;
+
+    @Option(names = "--attention-dims", paramLabel = "D,...", description = "Serving only: DARE's attention dimensions (default 16,64).")
+    String attentionDimList;
+
+    /** What {@link #read} makes of the options: the models, the planted set, the serving rows. */
+    private List<ModelConfig.Kind> kinds = List.of(ModelConfig.Kind.values());
+    private PlantedBehaviors.Config plantedConfig = PlantedBehaviors.Config.defaults();
+    private int[] histories = {1_000, 10_000, 100_000};
+    private int[] attentionDims = {16, 64};
+
+    RecsysBench(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
     record Run(String model, int seed, Evaluation test, double samplesPerSecond, double searchRecall) {
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Path data = null;
-        String format = null;
-        int planted = 0;
-        int seeds = 3;
-        int epochs = 2;
-        int trainTargets = 20;
-        int attentionDim = 16;
-        int dim = 64;
-        int topK = 20;
-        int positionBuckets = -1; // auto: enough for the training histories
-        float learningRate = Trainer.Options.defaults().learningRate();
-        List<ModelConfig.Kind> kinds = List.of(ModelConfig.Kind.values());
-        PlantedBehaviors.Config plantedConfig = PlantedBehaviors.Config.defaults();
-        int threads = Runtime.getRuntime().availableProcessors();
-        Path json = null;
-        boolean serving = false;
-        String scorerName = "simd";
-        int[] histories = {1_000, 10_000, 100_000};
-        int[] attentionDims = {16, 64};
-        try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--serving"))) {
-                String v = o.value();
-                switch (o.name()) {
-                    case "--data" -> data = Path.of(v);
-                    case "--format" -> format = v;
-                    case "--planted" -> planted = Integer.parseInt(v);
-                    case "--seeds" -> seeds = Integer.parseInt(v);
-                    case "--epochs" -> epochs = Integer.parseInt(v);
-                    case "--train-targets" -> trainTargets = Integer.parseInt(v);
-                    case "--attention-dim" -> attentionDim = Integer.parseInt(v);
-                    case "--dim" -> dim = Integer.parseInt(v);
-                    case "--position-buckets" -> positionBuckets = Integer.parseInt(v);
-                    case "--top-k" -> topK = Integer.parseInt(v);
-                    case "--lr" -> learningRate = Float.parseFloat(v);
-                    case "--models" -> kinds = Arrays.stream(v.split(",")).map(m -> ModelConfig.Kind.valueOf(m.trim().toUpperCase(Locale.ROOT)))
-                            .toList();
-                    case "--items" -> plantedConfig = plantedConfig.withItems(Integer.parseInt(v), plantedConfig.categories());
-                    case "--categories" -> plantedConfig = plantedConfig.withItems(plantedConfig.items(), Integer.parseInt(v));
-                    case "--events" -> {
-                        String[] mm = v.split("-");
-                        plantedConfig = plantedConfig.withEvents(Integer.parseInt(mm[0]), Integer.parseInt(mm[mm.length - 1]));
-                    }
-                    case "--category-share" -> plantedConfig = plantedConfig.withCategoryShare(Double.parseDouble(v));
-                    case "--threads" -> threads = Integer.parseInt(v);
-                    case "--json" -> json = Path.of(v);
-                    case "--serving" -> serving = true;
-                    case "--scorer" -> scorerName = v;
-                    case "--histories" -> histories = BenchArgs.positiveInts(o.name(), v);
-                    case "--attention-dims" -> attentionDims = BenchArgs.positiveInts(o.name(), v);
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
-            if (!serving && (data == null) == (planted == 0)) {
-                throw new IllegalArgumentException("give --data PATH --format taobao|movielens, or --planted USERS");
-            }
-            if (data != null && !"taobao".equals(format) && !"movielens".equals(format)) {
-                throw new IllegalArgumentException("--format is taobao or movielens");
-            }
-            if (seeds < 1 || epochs < 1 || trainTargets < 1 || attentionDim < 1 || dim < 1 || topK < 1 || threads < 1) {
-                throw new IllegalArgumentException("every count must be >= 1");
-            }
-            if (!(learningRate > 0)) {
-                throw new IllegalArgumentException("--lr must be > 0");
-            }
-            if (planted > 0) {
-                plantedConfig = plantedConfig.withUsers(planted); // validates the planted options together
-            }
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench recsys: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        return new RecsysBench(out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        check(this::read);
         try {
             if (serving) {
-                return servingLatency(scorerName, threads, histories, attentionDims, json, out, err);
+                return RecsysServing.measure(scorerName, threads, histories, attentionDims, json, out, err);
             }
             UserSequences sequences;
             List<Sample> train;
@@ -221,7 +223,7 @@ public final class RecsysBench {
                 if (oracle != null) {
                     report.put("oracle_auc", oracle);
                 }
-                Files.writeString(json, Json.write(report, 0));
+                Files.writeString(json, JsonWriter.write(report, 0));
             }
             return 0;
         } catch (Exception e) {
@@ -231,109 +233,43 @@ public final class RecsysBench {
         }
     }
 
-    /** Candidates per request in the serving measurement. */
-    static final int CANDIDATES = 1000;
-
-    /**
-     * Serving {@value #CANDIDATES} candidates against one user's stored history through {@link Recommender#score}
-     * (source ids mapped to the model's, the user's attention keys cached per version of the sequence, one top-K
-     * call for all candidates on the SIMD scorer, then softmax, weighted sum and the batched MLP), for histories of
-     * {@code histories} behaviours (10^3 to 10^5 by default) and attention dimensions {@code attentionDims} (16 and
-     * 64): p50 and p99 over 200 timed requests (50 at 10^5) after 3 s of warm-up, each request with new random
-     * candidates. Weights are random: latency does not depend on them.
-     * Then the host's baseline ({@link MachineInfo#fixedWorkLatency}): fixed SIMD work as long as a request at 10^4
-     * behaviours (else 12 ms) on as many threads, timed the same way, whose p99 - p50 is the tail the machine adds
-     * to any job that long.
-     */
-    static int servingLatency(String scorerName, int threads, int[] histories, int[] attentionDims, Path json, PrintStream out,
-                              PrintStream err) throws java.io.IOException {
-        int items = 100_000;
-        int categories = 1_000;
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
-        // every item once (so that the catalog knows them all), by a user that is not measured
-        List<dev.attend.recsys.data.BehaviorEvent> catalogEvents = new ArrayList<>();
-        for (int i = 1; i <= items; i++) {
-            catalogEvents.add(new dev.attend.recsys.data.BehaviorEvent(-1, i, i % categories, "pv", i));
+    /** Reads the options that are more than a value, and checks them together. */
+    private void read() {
+        if (models != null) {
+            kinds = Arrays.stream(models.split(",")).map(m -> ModelConfig.Kind.valueOf(m.trim().toUpperCase(Locale.ROOT))).toList();
         }
-        dev.attend.recsys.data.ItemCatalog catalog = UserSequences.of(catalogEvents).catalog();
-        List<Map<String, Object>> rows = new ArrayList<>();
-        String scorerDevice;
-        double rate = MachineInfo.multiplyAddRate();
-        err.printf(Locale.ROOT, "[recsys] serving: %s, %d cores; one thread's SIMD multiply-adds now: %.1f x 10^9/s%n",
-                MachineInfo.cpuModel(), Runtime.getRuntime().availableProcessors(), rate);
-        out.printf(Locale.ROOT, "%-10s %-14s %10s %10s %10s%n", "history", "attention dim", "p50_ms", "p99_ms", "requests");
-        try (dev.attend.gpu.Scorer scorer = scorerName.equals("simd") ? new dev.attend.gpu.SimdScorer(threads)
-                : dev.attend.gpu.Scorers.create(scorerName)) {
-            err.println("[recsys] search on " + scorer.device());
-            scorerDevice = scorer.device().toString();
-            for (int history : histories) {
-                for (int da : attentionDims) {
-                    SequenceModel model = new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE, da, 64, 20, new int[] {200, 80}), items,
-                            categories, 1);
-                    try (BehaviorSequenceStore store = BehaviorSequenceStore.inMemory(BehaviorSequenceStore.DEFAULT_MAX_PER_USER);
-                         Recommender recommender = new Recommender(model, catalog, store, scorer, Recommender.Options.defaults())) {
-                        List<dev.attend.recsys.data.BehaviorEvent> events = new ArrayList<>(history);
-                        for (int j = 0; j < history; j++) {
-                            long item = 1 + rnd.nextInt(items);
-                            events.add(new dev.attend.recsys.data.BehaviorEvent(1, item, item % categories, "pv", j));
-                        }
-                        store.append(events);
-                        long[] candidates = new long[CANDIDATES];
-                        // Steady state, as a server runs: at least 3 s and 50 requests of warm-up (JIT) before timing.
-                        long warmUntil = System.nanoTime() + 3_000_000_000L;
-                        for (int r = 0; r < 50 || System.nanoTime() < warmUntil; r++) {
-                            randomItems(rnd, candidates, items);
-                            recommender.score(1, candidates, null);
-                        }
-                        int timed = history >= 100_000 ? 50 : 200;
-                        long[] nanos = new long[timed];
-                        for (int r = 0; r < timed; r++) {
-                            randomItems(rnd, candidates, items);
-                            long t0 = System.nanoTime();
-                            recommender.score(1, candidates, null);
-                            nanos[r] = System.nanoTime() - t0;
-                        }
-                        Arrays.sort(nanos);
-                        double p50 = nanos[timed / 2] / 1e6;
-                        double p99 = nanos[(int) Math.ceil(0.99 * timed) - 1] / 1e6;
-                        out.printf(Locale.ROOT, "%-10d %-14d %10.2f %10.2f %10d%n", history, da, p50, p99, timed);
-                        Map<String, Object> row = new LinkedHashMap<>();
-                        row.put("history", history);
-                        row.put("attention_dim", da);
-                        row.put("candidates", CANDIDATES);
-                        row.put("p50_ms", p50);
-                        row.put("p99_ms", p99);
-                        row.put("requests", timed);
-                        rows.add(row);
-                    }
-                }
-            }
+        if (items != null || categories != null) {
+            plantedConfig = plantedConfig.withItems(items != null ? items : plantedConfig.items(),
+                    categories != null ? categories : plantedConfig.categories());
         }
-        // The baseline: fixed SIMD work as long as a request (the p50 at 10^4 behaviours, else 12 ms) on as many
-        // threads, timed the same way. What its p99 adds to its p50 comes from the machine, not from the request.
-        double baseMillis = rows.stream().filter(r -> (int) r.get("history") == 10_000).map(r -> (double) r.get("p50_ms")).findFirst()
-                .orElse(12.0);
-        double[] fixed = MachineInfo.fixedWorkLatency(threads, baseMillis, 200);
-        out.printf(Locale.ROOT, "%-25s %10.2f %10.2f %10d   (fixed SIMD work sized for %.1f ms, no memory traffic: the host's own tail)%n",
-                "baseline " + threads + " threads", fixed[0], fixed[1], 200, baseMillis);
-        Map<String, Object> baseline = new LinkedHashMap<>();
-        baseline.put("work", String.format(Locale.ROOT, "fixed SIMD multiply-adds in L1 on %d threads, sized for %.2f ms", threads,
-                baseMillis));
-        baseline.put("p50_ms", fixed[0]);
-        baseline.put("p99_ms", fixed[1]);
-        baseline.put("requests", 200);
-        if (json != null) {
-            Map<String, Object> report = new LinkedHashMap<>();
-            report.put("bench", "recsys-serving");
-            report.put("host_baseline", baseline);
-            report.put("machine", MachineInfo.describe());
-            report.put("threads", threads);
-            report.put("scorer", scorerDevice);
-            report.put("machine_gmacs_per_thread", rate);
-            report.put("rows", rows);
-            Files.writeString(json, Json.write(report, 0));
+        if (events != null) {
+            String[] mm = events.split("-");
+            plantedConfig = plantedConfig.withEvents(Integer.parseInt(mm[0]), Integer.parseInt(mm[mm.length - 1]));
         }
-        return 0;
+        if (categoryShare != null) {
+            plantedConfig = plantedConfig.withCategoryShare(categoryShare);
+        }
+        if (historyLengths != null) {
+            histories = OptionValues.positiveInts("--histories", historyLengths);
+        }
+        if (attentionDimList != null) {
+            attentionDims = OptionValues.positiveInts("--attention-dims", attentionDimList);
+        }
+        if (!serving && (data == null) == (planted == 0)) {
+            throw new IllegalArgumentException("give --data PATH --format taobao|movielens, or --planted USERS");
+        }
+        if (data != null && !"taobao".equals(format) && !"movielens".equals(format)) {
+            throw new IllegalArgumentException("--format is taobao or movielens");
+        }
+        if (seeds < 1 || epochs < 1 || trainTargets < 1 || attentionDim < 1 || dim < 1 || topK < 1 || threads < 1) {
+            throw new IllegalArgumentException("every count must be >= 1");
+        }
+        if (!(learningRate > 0)) {
+            throw new IllegalArgumentException("--lr must be > 0");
+        }
+        if (planted > 0) {
+            plantedConfig = plantedConfig.withUsers(planted); // validates the planted options together
+        }
     }
 
     /**
@@ -370,12 +306,6 @@ public final class RecsysBench {
                 .toArray()));
         err.printf(Locale.ROOT, "[recsys] oracle test AUC (planted factors known): %s%n", out);
         return out;
-    }
-
-    private static void randomItems(java.util.SplittableRandom rnd, long[] out, int items) {
-        for (int i = 0; i < out.length; i++) {
-            out[i] = 1 + rnd.nextInt(items);
-        }
     }
 
     /** The share of the planted relevant behaviours among the model's top-K selection. */

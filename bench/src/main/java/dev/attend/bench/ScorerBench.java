@@ -2,15 +2,11 @@ package dev.attend.bench;
 
 import dev.attend.gpu.Device;
 import dev.attend.gpu.OpenClScorer;
-import dev.attend.gpu.Precision;
-import dev.attend.gpu.Scorer;
 import dev.attend.gpu.SimdScorer;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -32,162 +28,30 @@ import java.util.function.Supplier;
  * batch reads every key once, so a memory-bound scorer's {@code key_GBps} (key bytes / time) should
  * approach the triad bandwidth of the same threading: {@code bandwidth_ratio} says how close it gets.
  *
- * <p>Runs on a reduced classpath (the gpu module's jars, the bench classes and XChart): this class and
- * everything it uses touch nothing but attend-gpu, the JDK and XChart.
+ * <p>Runs on a reduced classpath (the gpu module's jars, the bench classes, picocli and XChart): this class and
+ * everything it uses ({@link ScorerCommand}, {@link CaseTimer}, {@link ScorerReport}, {@link JsonWriter}) touch nothing
+ * but attend-gpu, the JDK, picocli and XChart.
  */
 public final class ScorerBench {
 
-    static final List<String> BACKENDS = List.of("plain", "simd-1", "simd", "opencl");
     /** Largest share of the heap the keys of one case may take. */
     static final double MAX_KEY_HEAP_SHARE = 0.4;
     /** Rows x queries scored during the warm-up of a case, at least. */
     static final long WARM_ROW_QUERIES = 2_000_000;
 
-    static final String USAGE = """
-            usage: bench scorer [--json FILE] [--png FILE] [--n 100000,1000000,10000000] [--d 32,128]
-                                [--m 1,16,64] [--k 100] [--backends plain,simd-1,simd,opencl]
-                                [--precision float32|float16] [--reps N] [--quick]
-                                [--triad-mib MIB] [--max-call-s S] [--seed S]
-              --quick        n=100000,1000000 d=32,128 m=1,16 and short timing (explicit lists still win)
-              --reps N       exactly N timed calls per case (default: adaptive, 3..20, about 3 s a case)
-              --triad-mib    size of each of the three triad arrays (default: max(256 MiB, 4 x LLC), heap permitting)
-              --max-call-s   skip a case whose single call is estimated (from a smaller n) to take longer (default 30)
-            backends: plain (scalar Java loop, 1 thread: the baseline), simd-1 (SimdScorer(1)),
-                      simd (SimdScorer, all cores), opencl (OpenClScorer GPU_THEN_CPU, skipped without OpenCL)""";
-
-    /** Parsed command line. */
-    record Options(Path json, Path png, int[] ns, int[] ds, int[] ms, int k, List<String> backends, Precision precision,
-                   int reps, boolean quick, long triadBytes, double maxCallSeconds, long seed) {
-
-        static Options parse(String[] args) {
-            Path json = null;
-            Path png = null;
-            int[] ns = null;
-            int[] ds = null;
-            int[] ms = null;
-            int k = 100;
-            List<String> backends = BACKENDS;
-            Precision precision = Precision.FLOAT32;
-            int reps = 0;
-            boolean quick = false;
-            long triadBytes = 0;
-            double maxCall = 30;
-            long seed = 42;
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of("--quick"))) {
-                String key = o.name();
-                String v = o.value();
-                if (key.equals("--quick")) {
-                    quick = true;
-                    continue;
-                }
-                switch (key) {
-                    case "--json" -> json = Path.of(v);
-                    case "--png" -> png = Path.of(v);
-                    case "--n" -> ns = ints(key, v, 1);
-                    case "--d" -> ds = ints(key, v, 1);
-                    case "--m" -> ms = ints(key, v, 1);
-                    case "--k" -> k = ints(key, v, 1)[0];
-                    case "--reps" -> reps = ints(key, v, 1)[0];
-                    case "--seed" -> seed = Long.parseLong(v);
-                    case "--triad-mib" -> triadBytes = (long) ints(key, v, 1)[0] << 20;
-                    case "--max-call-s" -> maxCall = Double.parseDouble(v);
-                    case "--precision" -> precision = switch (v.toLowerCase(Locale.ROOT)) {
-                        case "float32", "f32", "fp32" -> Precision.FLOAT32;
-                        case "float16", "f16", "fp16" -> Precision.FLOAT16;
-                        default -> throw new IllegalArgumentException("--precision is float32 or float16, not '" + v + "'");
-                    };
-                    case "--backends" -> {
-                        backends = new ArrayList<>();
-                        for (String b : v.split(",")) {
-                            String name = b.strip().toLowerCase(Locale.ROOT);
-                            if (!BACKENDS.contains(name)) {
-                                throw new IllegalArgumentException("unknown backend '" + b + "'; choose from " + BACKENDS);
-                            }
-                            if (!backends.contains(name)) {
-                                backends.add(name);
-                            }
-                        }
-                    }
-                    default -> throw new IllegalArgumentException("unknown option '" + key + "'");
-                }
-            }
-            if (ns == null) {
-                ns = quick ? new int[] {100_000, 1_000_000} : new int[] {100_000, 1_000_000, 10_000_000};
-            }
-            if (ds == null) {
-                ds = new int[] {32, 128};
-            }
-            if (ms == null) {
-                ms = quick ? new int[] {1, 16} : new int[] {1, 16, 64};
-            }
-            // Plain (the baseline) runs first so every other backend can be compared with it.
-            List<String> ordered = new ArrayList<>(backends);
-            ordered.sort(java.util.Comparator.comparingInt(BACKENDS::indexOf));
-            return new Options(json, png, ns, ds, ms, k, List.copyOf(ordered), precision, reps, quick, triadBytes, maxCall, seed);
-        }
-
-        private static int[] ints(String key, String v, int min) {
-            try {
-                int[] out = Arrays.stream(v.split(",")).map(String::strip).filter(s -> !s.isEmpty())
-                        .mapToInt(s -> (int) Math.round(Double.parseDouble(s))).toArray();
-                if (out.length == 0 || Arrays.stream(out).anyMatch(x -> x < min)) {
-                    throw new IllegalArgumentException(key + " needs integers >= " + min + ", got '" + v + "'");
-                }
-                return out;
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(key + " needs comma-separated integers, got '" + v + "'");
-            }
-        }
-
-        double warmSeconds() {
-            return quick ? 0.2 : 1.0;
-        }
-
-        double caseSeconds() {
-            return quick ? 0.4 : 3.0;
-        }
-
-        int minReps() {
-            return quick ? 2 : 3;
-        }
-
-        int maxReps() {
-            return quick ? 5 : 20;
-        }
-    }
-
-
-    /** Median and best of the timed calls of one case. */
-    record Timing(double medianMs, double bestMs, int reps, int warmCalls, TopKResult result) {
-    }
-
-    /** Everything measured by one run. */
-    record Report(Map<String, Object> machine, Map<String, Object> config, Map<String, Object> triad,
-                  List<Map<String, Object>> rows) {
-
-        Map<String, Object> toJsonMap() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("bench", "scorer");
-            m.put("machine", machine);
-            m.put("config", config);
-            m.put("triad", triad);
-            m.put("rows", rows);
-            return m;
-        }
-    }
-
-    private final Options options;
+    private final ScorerOptions options;
     private final PrintStream out;
     private final PrintStream err;
     private final int threads = Runtime.getRuntime().availableProcessors();
     /** Last measured (n, ms) per backend/d/m, to estimate the cost of a larger n. */
     private final Map<String, double[]> lastCost = new HashMap<>();
+    private final CaseTimer timer;
     private double triadOne;
     private double triadAll;
-    private static volatile long sink;
 
-    ScorerBench(Options options, PrintStream out, PrintStream err) {
+    ScorerBench(ScorerOptions options, PrintStream out, PrintStream err) {
         this.options = options;
+        this.timer = new CaseTimer(options);
         this.out = out;
         this.err = err;
     }
@@ -198,22 +62,16 @@ public final class ScorerBench {
 
     /** Runs the harness; returns the process exit status (0 ok, 2 bad arguments, 1 failure). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        Options options;
-        try {
-            options = Options.parse(args);
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench scorer: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        return new ScorerCommand(out, err).execute(args);
+    }
+
+    /** Measures what {@code options} say; returns the exit status (0 ok, 1 failure). */
+    static int run(ScorerOptions options, PrintStream out, PrintStream err) {
         if (options.png() != null && System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }
         try {
-            Report report = new ScorerBench(options, out, err).measure();
+            ScorerReport report = new ScorerBench(options, out, err).measure();
             return report == null ? 1 : 0;
         } catch (IOException e) {
             err.println("bench scorer: " + e);
@@ -221,7 +79,7 @@ public final class ScorerBench {
         }
     }
 
-    Report measure() throws IOException {
+    ScorerReport measure() throws IOException {
         Map<String, Object> machine = MachineInfo.describe();
         err.printf(Locale.ROOT, "[scorer] %s, %d cores, Java %s, max heap %.0f MB%n", machine.get("cpu"), threads,
                 Runtime.version(), Runtime.getRuntime().maxMemory() / 1e6);
@@ -238,10 +96,10 @@ public final class ScorerBench {
             config.put("k", options.k());
             config.put("quick", options.quick());
             config.put("backends", String.join(",", options.backends()));
-            Report report = new Report(machine, config, triad, rows);
-            printTable(rows);
+            ScorerReport report = new ScorerReport(machine, config, triad, rows);
+            report.print(out, triadOne, triadAll, threads);
             if (options.json() != null) {
-                writeJson(report, options.json());
+                report.write(options.json());
                 err.println("[scorer] wrote " + options.json());
             }
             if (options.png() != null) {
@@ -368,9 +226,9 @@ public final class ScorerBench {
                         row.put("ratio_to_plain", plainMs / ms);
                         row.put("agree_with_plain", agreement(plain, result));
                     }
-                    reorder(row);
+                    ScorerReport.reorder(row);
                     rows.add(row);
-                    err.println("[scorer]   " + summary(row));
+                    err.println("[scorer]   " + ScorerReport.summary(row));
                 }
             }
         } finally {
@@ -419,7 +277,7 @@ public final class ScorerBench {
         double steady = Double.MAX_VALUE;
         for (int i = 0, calls = options.quick() ? 1 : 3; i < calls; i++) {
             long t1 = System.nanoTime();
-            consume(scorer.topK(one, store, options.k()));
+            CaseTimer.consume(scorer.topK(one, store, options.k()));
             steady = Math.min(steady, (System.nanoTime() - t1) / 1e6);
         }
         err.printf(Locale.ROOT, "[scorer] opencl n=%d d=%d on %s: first call %.1f ms (upload + kernel build), steady %.2f ms, %.0f MB resident%n",
@@ -447,7 +305,7 @@ public final class ScorerBench {
         err.printf(Locale.ROOT, "[scorer] %s n=%d d=%d m=%d ...%n", backend, n, d, m);
         // OpenCL's host code was warmed by the calls that uploaded the keys; its kernel is compiled once.
         long minWarm = ocl != null ? 1 : Math.min(10_000, (WARM_ROW_QUERIES + (long) n * m - 1) / ((long) n * m));
-        Timing t = time(call, minWarm);
+        CaseTimer.Timing t = timer.time(call, minWarm);
         lastCost.put(costKey, new double[] {n, t.medianMs()});
         Device device = t.result().device();
         double keyBytes = (double) n * d * store.precision().bytes();
@@ -487,55 +345,6 @@ public final class ScorerBench {
         return row;
     }
 
-    /**
-     * Warm-up, then adaptive or fixed timed calls. Warm-up lasts at least warmSeconds and
-     * {@code minCalls} calls (the CPU backends ask for enough calls to score {@link #WARM_ROW_QUERIES}
-     * rows x queries, so that C2 has compiled the kernels even for a small n: Vector API code is very
-     * slow until then), and two calls when calls are short.
-     */
-    Timing time(Supplier<TopKResult> call, long minCalls) {
-        long warmBudget = (long) (options.warmSeconds() * 1e9);
-        long start = System.nanoTime();
-        int warm = 0;
-        long last;
-        TopKResult result;
-        do {
-            long t0 = System.nanoTime();
-            result = call.get();
-            last = System.nanoTime() - t0;
-            consume(result);
-            warm++;
-        } while (warm < minCalls || System.nanoTime() - start < warmBudget || (warm < 2 && last < 1_000_000_000L));
-        int reps;
-        if (options.reps() > 0) {
-            reps = options.reps();
-        } else {
-            long budget = (long) (options.caseSeconds() * 1e9);
-            int fit = (int) Math.min(Integer.MAX_VALUE, budget / Math.max(1, last));
-            int floor = last < 1_000_000_000L ? options.minReps() : 1;
-            reps = Math.max(floor, Math.min(fit, options.maxReps()));
-        }
-        long[] nanos = new long[reps];
-        for (int r = 0; r < reps; r++) {
-            long t0 = System.nanoTime();
-            result = call.get();
-            nanos[r] = System.nanoTime() - t0;
-            consume(result);
-        }
-        Arrays.sort(nanos);
-        double median = reps % 2 == 1 ? nanos[reps / 2] : (nanos[reps / 2 - 1] + nanos[reps / 2]) / 2.0;
-        return new Timing(median / 1e6, nanos[0] / 1e6, reps, warm, result);
-    }
-
-    private static void consume(TopKResult r) {
-        long s = 0;
-        for (int i = 0; i < r.perQuery().size(); i++) {
-            int[] ids = r.get(i).ids();
-            s += ids.length == 0 ? 0 : ids[0];
-        }
-        sink += s;
-    }
-
     /** Fraction of plain's top-k ids that {@code other} also returned, over all queries. */
     static double agreement(TopKResult plain, TopKResult other) {
         long same = 0;
@@ -553,67 +362,5 @@ public final class ScorerBench {
             }
         }
         return total == 0 ? 1.0 : (double) same / total;
-    }
-
-    /** Puts the comparisons next to the other derived numbers. */
-    private static void reorder(Map<String, Object> row) {
-        List<String> order = List.of("name", "backend", "device", "n", "d", "m", "k", "bytes_per_component", "ms_median",
-                "ms_best", "reps", "key_GBps", "key_GBps_best", "gflops", "ratio_to_plain", "bandwidth_ratio", "bandwidth_ratio_best",
-                "agree_with_plain", "key_store_MB", "heap_used_MB", "device_resident_MB", "upload_ms", "first_call_ms");
-        Map<String, Object> copy = new LinkedHashMap<>(row);
-        row.clear();
-        for (String key : order) {
-            if (copy.containsKey(key)) {
-                row.put(key, copy.remove(key));
-            }
-        }
-        row.putAll(copy);
-    }
-
-    private static String summary(Map<String, Object> row) {
-        return String.format(Locale.ROOT, "%-7s n=%-9d d=%-4d m=%-3d %10.3f ms  %7.2f GB/s  %7.2f GFLOP/s%s%s",
-                row.get("backend"), row.get("n"), row.get("d"), row.get("m"), (Double) row.get("ms_median"),
-                (Double) row.get("key_GBps"), (Double) row.get("gflops"),
-                row.containsKey("ratio_to_plain") ? String.format(Locale.ROOT, "  x%.1f plain", (Double) row.get("ratio_to_plain")) : "",
-                row.containsKey("bandwidth_ratio") ? String.format(Locale.ROOT, "  %.2f of triad", (Double) row.get("bandwidth_ratio")) : "");
-    }
-
-    // ---------------------------------------------------------------- output
-
-    private void printTable(List<Map<String, Object>> rows) {
-        out.printf(Locale.ROOT, "triad (a = b + s*c, 12 B/element, best): %.2f GB/s on 1 thread, %.2f GB/s on %d threads%n",
-                triadOne, triadAll, threads);
-        String header = String.format(Locale.ROOT, "%-7s %10s %4s %3s %4s %10s %10s %8s %8s %8s %7s %6s %8s %8s %8s",
-                "backend", "n", "d", "m", "k", "ms_median", "ms_best", "key_GB/s", "GFLOP/s", "x_plain", "bw_ratio",
-                "agree", "store_MB", "heap_MB", "dev_MB");
-        out.println(header);
-        out.println("-".repeat(header.length()));
-        Map<String, String> devices = new LinkedHashMap<>();
-        for (Map<String, Object> r : rows) {
-            out.printf(Locale.ROOT, "%-7s %10d %4d %3d %4d %10.3f %10.3f %8.2f %8.2f %8s %7s %6s %8.0f %8.0f %8s%n",
-                    r.get("backend"), r.get("n"), r.get("d"), r.get("m"), r.get("k"), (Double) r.get("ms_median"),
-                    (Double) r.get("ms_best"), (Double) r.get("key_GBps"), (Double) r.get("gflops"),
-                    opt(r, "ratio_to_plain", "%.1f"), opt(r, "bandwidth_ratio", "%.2f"), opt(r, "agree_with_plain", "%.3f"),
-                    (Double) r.get("key_store_MB"), (Double) r.get("heap_used_MB"), opt(r, "device_resident_MB", "%.0f"));
-            devices.merge((String) r.get("backend"), (String) r.get("device"),
-                    (a, b) -> a.equals(b) || a.contains(b) ? a : a + " | " + b);
-        }
-        out.println("devices:");
-        devices.forEach((b, d) -> out.printf("  %-7s %s%n", b, d));
-        out.println("bw_ratio: key GB/s over the triad of the same threading (1 thread for plain and simd-1, all for simd);"
-                + " none for a GPU");
-    }
-
-    private static String opt(Map<String, Object> r, String key, String format) {
-        Object v = r.get(key);
-        return v instanceof Number num ? String.format(Locale.ROOT, format, num.doubleValue()) : "-";
-    }
-
-    private static void writeJson(Report report, Path path) throws IOException {
-        Path parent = path.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        Files.writeString(path, Json.write(report.toJsonMap(), 2) + "\n");
     }
 }

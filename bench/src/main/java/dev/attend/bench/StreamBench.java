@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -25,6 +24,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.streams.state.HostInfo;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * End to end through the in-process broker: events produced at a target rate for a while (each event new, so each
@@ -32,53 +33,50 @@ import org.apache.kafka.streams.state.HostInfo;
  * and applied, and the freshness (from the send of a sampled event to its user's sequence showing it in the
  * store, where a recommender reads it) p50 and p99.
  */
-final class StreamBench {
+@Command(name = "stream", sortOptions = false,
+        description = "Events through the in-process Kafka broker into the sequence store: events/s, freshness p50/p99.",
+        customSynopsis = "bench stream [--rate EVENTS_PER_S] [--seconds S] [--warmup S] [--users N] [--max-per-user N] [--json FILE]",
+        footer = {
+            "Then the recovery after a crash: a process running the topology is killed (kill -9) in the middle of",
+            "300,000 events and an instance on its state takes over; prints how long until it runs and until it",
+            "has caught up."})
+final class StreamBench extends BenchCommand {
 
-    private static final String USAGE = """
-            usage: bench stream [--rate EVENTS_PER_S] [--seconds S] [--warmup S] [--users N] [--max-per-user N] [--json FILE]
-              --rate          events per second to produce (default 50000)
-              --seconds       how long to produce, measured (default 60)
-              --warmup        seconds of the same load before, not measured (default 30: the JIT's first half minute)
-              --users         users the events spread over, uniformly (default 10000)
-              --max-per-user  the longest sequence kept (default 10000)
-            Then the recovery after a crash: a process running the topology is killed (kill -9) in the middle of
-            300,000 events and an instance on its state takes over; prints how long until it runs and until it
-            has caught up.
-            """;
+    @Option(names = "--rate", paramLabel = "EVENTS_PER_S", description = "Events per second to produce (default 50000).")
+    int rate = 50_000;
 
-    private StreamBench() {
+    @Option(names = "--seconds", paramLabel = "S", description = "How long to produce, measured (default 60).")
+    int seconds = 60;
+
+    @Option(names = "--warmup", paramLabel = "S",
+            description = "Seconds of the same load before, not measured (default 30: the JIT's first half minute).")
+    int warmup = 30;
+
+    @Option(names = "--users", paramLabel = "N", description = "Users the events spread over, uniformly (default 10000).")
+    int users = 10_000;
+
+    @Option(names = "--max-per-user", paramLabel = "N", description = "The longest sequence kept (default 10000).")
+    int maxPerUser = 10_000;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
+    Path json;
+
+    StreamBench(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
+    /** Runs the harness; returns the exit status (0 ok, 2 bad arguments, 1 failure). */
     static int run(String[] args, PrintStream out, PrintStream err) {
-        int rate = 50_000;
-        int seconds = 60;
-        int users = 10_000;
-        int maxPerUser = 10_000;
-        int warmup = 30;
-        Path json = null;
-        try {
-            for (BenchArgs.Option o : BenchArgs.parse(args, Set.of())) {
-                switch (o.name()) {
-                    case "--rate" -> rate = Integer.parseInt(o.value());
-                    case "--seconds" -> seconds = Integer.parseInt(o.value());
-                    case "--users" -> users = Integer.parseInt(o.value());
-                    case "--max-per-user" -> maxPerUser = Integer.parseInt(o.value());
-                    case "--warmup" -> warmup = Integer.parseInt(o.value());
-                    case "--json" -> json = Path.of(o.value());
-                    default -> throw new IllegalArgumentException("unknown option '" + o.name() + "'");
-                }
-            }
+        return new StreamBench(out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        check(() -> {
             if (rate < 1 || seconds < 1 || users < 1 || maxPerUser < 1 || warmup < 0) {
                 throw new IllegalArgumentException("every count must be >= 1");
             }
-        } catch (BenchArgs.HelpRequested h) {
-            out.println(USAGE);
-            return 0;
-        } catch (IllegalArgumentException e) {
-            err.println("bench stream: " + e.getMessage());
-            err.println(USAGE);
-            return 2;
-        }
+        });
         try {
             return measure(rate, seconds, warmup, users, maxPerUser, json, out, err);
         } catch (Exception e) {
@@ -290,7 +288,7 @@ final class StreamBench {
             report.put("bench", "stream");
             report.put("machine", MachineInfo.describe());
             report.put("rows", List.of(row));
-            Files.writeString(json, Json.write(report, 0));
+            Files.writeString(json, JsonWriter.write(report, 0));
         }
         deleteTree(dir);
         return 0;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attend.bench.workload.KvWorkload;
+import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.SimdScorer;
-import dev.attend.index.workload.KvWorkload;
-import dev.attend.index.workload.OodWorkloadGenerator;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -1,10 +1,10 @@
 package dev.attend.retrieval.policy;
 
-import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
-import dev.attend.gpu.TopK;
 import dev.attend.gpu.VectorMath;
 import dev.attend.gpu.VectorStore;
+import dev.attend.index.cluster.KMeans;
+import dev.attend.index.cluster.NearestCentroid;
 
 /**
  * The keys of positions {@code [from, ...)} in k-means clusters, each kept as its centroid, the sum of its members'
@@ -48,31 +48,14 @@ final class ClusterTail {
         for (int i = 0; i < n; i++) {
             rows[i] = keys.row(from + i);
         }
+        // Evenly spaced keys to start: the same clusters every time.
+        NearestCentroid nearest = new NearestCentroid(scorer, 0, NearestCentroid.Norm.VECTOR);
+        KMeans.Result clustering = KMeans.spreadSeeds(c, ITERATIONS, nearest).fit(rows);
         float[] centroids = new float[c * dim];
-        for (int j = 0; j < c; j++) { // evenly spaced keys to start: the same clusters every time
-            System.arraycopy(rows[(int) ((long) j * n / c)], 0, centroids, j * dim, dim);
+        for (int j = 0; j < c; j++) {
+            System.arraycopy(clustering.centroids()[j], 0, centroids, j * dim, dim);
         }
-        int[] assignment = new int[n];
-        for (int it = 0; it < ITERATIONS; it++) {
-            assign(rows, centroids, c, dim, scorer, assignment);
-            double[] sums = new double[c * dim];
-            int[] counts = new int[c];
-            for (int i = 0; i < n; i++) {
-                int a = assignment[i];
-                counts[a]++;
-                for (int d = 0; d < dim; d++) {
-                    sums[a * dim + d] += rows[i][d];
-                }
-            }
-            for (int j = 0; j < c; j++) {
-                if (counts[j] > 0) { // an empty cluster keeps its centroid
-                    for (int d = 0; d < dim; d++) {
-                        centroids[j * dim + d] = (float) (sums[j * dim + d] / counts[j]);
-                    }
-                }
-            }
-        }
-        assign(rows, centroids, c, dim, scorer, assignment);
+        int[] assignment = clustering.assignment();
         double[] valueSums = new double[c * dim];
         int[] sizes = new int[c];
         float[] v = new float[dim];
@@ -84,26 +67,6 @@ final class ClusterTail {
             }
         }
         return new ClusterTail(dim, from, centroids, valueSums, sizes, assignment, n, values);
-    }
-
-    /** Nearest centroid by Euclidean distance, as a top-1 inner product: [k, 1] . [mu, -|mu|^2 / 2]. */
-    private static void assign(float[][] rows, float[] centroids, int c, int dim, Scorer scorer, int[] out) {
-        VectorStore augmented = new VectorStore(dim + 1, Precision.FLOAT32);
-        float[] row = new float[dim + 1];
-        for (int j = 0; j < c; j++) {
-            System.arraycopy(centroids, j * dim, row, 0, dim);
-            row[dim] = (float) (-0.5 * VectorMath.dot(centroids, j * dim, centroids, j * dim, dim));
-            augmented.append(row);
-        }
-        float[][] queries = new float[rows.length][];
-        for (int i = 0; i < rows.length; i++) {
-            queries[i] = java.util.Arrays.copyOf(rows[i], dim + 1);
-            queries[i][dim] = 1;
-        }
-        java.util.List<TopK> found = scorer.topK(queries, augmented, 1).perQuery();
-        for (int i = 0; i < rows.length; i++) {
-            out[i] = found.get(i).ids()[0];
-        }
     }
 
     /** The key and value at {@code position} (the next one) join the nearest cluster. */

@@ -1,4 +1,4 @@
-package dev.attend.index.workload;
+package dev.attend.bench.workload;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

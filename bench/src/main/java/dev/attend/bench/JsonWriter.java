@@ -5,13 +5,15 @@ import java.math.MathContext;
 import java.util.Map;
 
 /**
- * A few lines of hand-written JSON output (the harness runs on a reduced classpath without Jackson).
- * Values are {@link String}, {@link Boolean}, integral and floating {@link Number}s, and nested
- * {@link Map}s; non-finite numbers are written as {@code null}.
+ * The benches' JSON reports, written by hand rather than with the server's Jackson mapper: the scorer and index
+ * harnesses run on GPU machines with a reduced class path that has no Jackson, and every report keeps its numbers to
+ * six significant digits. Values are {@link String}, {@link Boolean}, integral and floating {@link Number}s, nested
+ * {@link Map}s and {@link Iterable}s; non-finite numbers are written as {@code null}. Reports are read back with the
+ * server's mapper ({@link PlotCommand}).
  */
-final class Json {
+final class JsonWriter {
 
-    private Json() {
+    private JsonWriter() {
     }
 
     /** {@code value} as JSON, maps as objects in their iteration order, indented by {@code indent}. */

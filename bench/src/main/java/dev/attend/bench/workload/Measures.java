@@ -1,4 +1,4 @@
-package dev.attend.index.workload;
+package dev.attend.bench.workload;
 
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.ScoreMatrix;
@@ -7,8 +7,9 @@ import dev.attend.gpu.SimdScorer;
 import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
+import dev.attend.index.cluster.KMeans;
+import dev.attend.index.cluster.NearestCentroid;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 import java.util.stream.IntStream;
 
 /** The measurements behind {@link WorkloadStats}: moments, top-k softmax mass, k-means shares, IVF scans. */
@@ -263,81 +264,18 @@ final class Measures {
 
     // ---------------------------------------------------------------- k-means
 
-    /** Lloyd's k-means on {@code points} (L2); returns the centroids; {@code assignment} receives each point's cluster. */
-    static float[][] kmeans(float[][] points, int clusters, int iterations, long seed, int[] assignment) {
-        int n = points.length;
-        int d = points[0].length;
-        int c = Math.min(clusters, n);
-        // Distinct random points as the initial centroids.
-        SplittableRandom random = new SplittableRandom(seed);
-        int[] perm = IntStream.range(0, n).toArray();
-        for (int i = 0; i < c; i++) {
-            int j = i + random.nextInt(n - i);
-            int t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
+    /**
+     * {@link KMeans} from distinct random points; the nearest centroids on a one-thread SIMD scorer, batches of
+     * points in parallel, squared norms summed in double.
+     */
+    static KMeans.Result kmeans(float[][] points, int clusters, int iterations, long seed) {
+        try (SimdScorer scorer = new SimdScorer(1)) {
+            return KMeans.randomSeeds(clusters, iterations, seed, nearest(scorer)).fit(points);
         }
-        float[][] centroids = new float[c][];
-        for (int i = 0; i < c; i++) {
-            centroids[i] = points[perm[i]].clone();
-        }
-        for (int it = 0; it < iterations; it++) {
-            assign(points, centroids, assignment);
-            double[][] sums = new double[c][d];
-            int[] counts = new int[c];
-            for (int i = 0; i < n; i++) {
-                int a = assignment[i];
-                counts[a]++;
-                float[] p = points[i];
-                double[] s = sums[a];
-                for (int j = 0; j < d; j++) {
-                    s[j] += p[j];
-                }
-            }
-            for (int k = 0; k < c; k++) {
-                if (counts[k] > 0) { // an empty cluster keeps its centroid
-                    for (int j = 0; j < d; j++) {
-                        centroids[k][j] = (float) (sums[k][j] / counts[k]);
-                    }
-                }
-            }
-        }
-        assign(points, centroids, assignment);
-        return centroids;
     }
 
-    /**
-     * Nearest centroid (L2) of every point: the largest {@code x.c - |c|^2 / 2}, scored by the SIMD scorer on
-     * augmented vectors ({@code [x, 1]} against {@code [c, -|c|^2/2]}), batches of points in parallel.
-     */
-    static void assign(float[][] points, float[][] centroids, int[] assignment) {
-        int d = centroids[0].length;
-        float[] aug = new float[centroids.length * (d + 1)];
-        for (int k = 0; k < centroids.length; k++) {
-            double sq = 0;
-            for (int j = 0; j < d; j++) {
-                aug[k * (d + 1) + j] = centroids[k][j];
-                sq += (double) centroids[k][j] * centroids[k][j];
-            }
-            aug[k * (d + 1) + d] = (float) (-sq / 2);
-        }
-        VectorStore store = VectorStore.of(d + 1, aug);
-        int batch = 2048;
-        try (SimdScorer scorer = new SimdScorer(1)) {
-            IntStream.range(0, (points.length + batch - 1) / batch).parallel().forEach(b -> {
-                int from = b * batch;
-                int to = Math.min(points.length, from + batch);
-                float[][] q = new float[to - from][];
-                for (int i = from; i < to; i++) {
-                    q[i - from] = Arrays.copyOf(points[i], d + 1);
-                    q[i - from][d] = 1f;
-                }
-                TopKResult r = scorer.topK(q, store, 1);
-                for (int i = from; i < to; i++) {
-                    assignment[i] = r.get(i - from).ids()[0];
-                }
-            });
-        }
+    private static NearestCentroid nearest(SimdScorer scorer) {
+        return new NearestCentroid(scorer, 2048, NearestCentroid.Norm.DOUBLE);
     }
 
     /** Share of the variance of {@code points} between the clusters of a k-means clustering (1 - within / total). */
@@ -346,8 +284,9 @@ final class Measures {
             return Double.NaN;
         }
         int d = points[0].length;
-        int[] assignment = new int[points.length];
-        float[][] centroids = kmeans(points, clusters, iterations, seed, assignment);
+        KMeans.Result clustering = kmeans(points, clusters, iterations, seed);
+        float[][] centroids = clustering.centroids();
+        int[] assignment = clustering.assignment();
         double[] mean = mean(points);
         double total = 0;
         double within = 0;
@@ -375,19 +314,22 @@ final class Measures {
 
         static Ivf build(VectorStore keys, int clusters, long seed) {
             float[][] sample = sample(keys, IVF_SAMPLE);
-            float[][] centroids = kmeans(sample, Math.min(clusters, sample.length), IVF_ITERATIONS, seed, new int[sample.length]);
+            float[][] centroids = kmeans(sample, Math.min(clusters, sample.length), IVF_ITERATIONS, seed).centroids();
             int n = keys.size();
             int[] listOf = new int[n];
             int chunk = 65536;
-            for (int from = 0; from < n; from += chunk) {
-                int to = Math.min(n, from + chunk);
-                float[][] rows = new float[to - from][];
-                for (int i = from; i < to; i++) {
-                    rows[i - from] = keys.row(i);
+            try (SimdScorer scorer = new SimdScorer(1)) {
+                NearestCentroid nearest = nearest(scorer);
+                for (int from = 0; from < n; from += chunk) {
+                    int to = Math.min(n, from + chunk);
+                    float[][] rows = new float[to - from][];
+                    for (int i = from; i < to; i++) {
+                        rows[i - from] = keys.row(i);
+                    }
+                    int[] a = new int[rows.length];
+                    nearest.assign(rows, centroids, a);
+                    System.arraycopy(a, 0, listOf, from, a.length);
                 }
-                int[] a = new int[rows.length];
-                assign(rows, centroids, a);
-                System.arraycopy(a, 0, listOf, from, a.length);
             }
             int[] sizes = new int[centroids.length];
             for (int l : listOf) {

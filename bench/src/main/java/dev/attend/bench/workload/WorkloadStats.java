@@ -1,4 +1,4 @@
-package dev.attend.index.workload;
+package dev.attend.bench.workload;
 
 import java.util.LinkedHashMap;
 import java.util.Locale;

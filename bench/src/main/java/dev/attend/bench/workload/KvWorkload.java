@@ -1,4 +1,4 @@
-package dev.attend.index.workload;
+package dev.attend.bench.workload;
 
 import dev.attend.gpu.KvHead;
 import dev.attend.gpu.Precision;

@@ -1,4 +1,4 @@
-package dev.attend.index.workload;
+package dev.attend.bench.workload;
 
 /**
  * What {@link OodWorkloadGenerator#describe} measures and over how much.

@@ -1,0 +1,28 @@
+package dev.attend.bench;
+
+import dev.attend.gpu.Precision;
+import java.nio.file.Path;
+import java.util.List;
+
+/** What {@code bench scorer} measures ({@link ScorerCommand} reads it from the command line). */
+record ScorerOptions(Path json, Path png, int[] ns, int[] ds, int[] ms, int k, List<String> backends, Precision precision,
+                     int reps, boolean quick, long triadBytes, double maxCallSeconds, long seed) {
+
+    static final List<String> BACKENDS = List.of("plain", "simd-1", "simd", "opencl");
+
+    double warmSeconds() {
+        return quick ? 0.2 : 1.0;
+    }
+
+    double caseSeconds() {
+        return quick ? 0.4 : 3.0;
+    }
+
+    int minReps() {
+        return quick ? 2 : 3;
+    }
+
+    int maxReps() {
+        return quick ? 5 : 20;
+    }
+}
