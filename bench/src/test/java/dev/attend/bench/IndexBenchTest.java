@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attend.bench.workload.KvWorkload;
+import dev.attend.index.factory.IndexKind;
 import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.SimdScorer;
 import java.io.ByteArrayOutputStream;
@@ -76,17 +77,9 @@ class IndexBenchTest {
 
     @Test
     void anIndexThatCannotBeBuiltIsSkippedWithItsReason() throws Exception {
-        IndexFactory missing = new IndexFactories.Reflective("nope", "dev.attend.index.nope.NoSuchIndex", List.of("new(int)"),
-                (type, w, context) -> {
-                    throw new AssertionError("never built");
-                });
-        assertThat(missing.unavailableReason()).contains("dev.attend.index.nope.NoSuchIndex", "not on the class path");
-
-        IndexFactory changed = new IndexFactories.Reflective("flat-changed", "dev.attend.index.FlatIndex",
-                List.of("noSuchMethod(int)"), (type, w, context) -> {
-                    throw new AssertionError("never built");
-                });
-        assertThat(changed.unavailableReason()).contains("noSuchMethod(int)", "API changed");
+        // A class path without the kind's library (the GPU machine's trimmed one): skipped, and says why.
+        IndexFactory missing = new IndexFactories.ByKind(IndexKind.LUCENE, "org.example.NoSuchLibrary");
+        assertThat(missing.unavailableReason()).contains("org.example.NoSuchLibrary", "not on the class path");
 
         // The wired factories either build or say why not; none pretends.
         KvWorkload w = OodWorkloadGenerator.generate(OodWorkloadGenerator.defaults("L2H0"), 500, 50, 5, 1);
