@@ -1,5 +1,6 @@
 package dev.attend.retrieval;
 
+import dev.attend.index.store.KilledWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -7,14 +8,10 @@ import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -161,23 +158,7 @@ class KvSessionStoreTest {
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.EnumSource(KvDurability.class)
     void acknowledgedAppendsSurviveKillMinus9(KvDurability durability, @TempDir Path dir) throws Exception {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process child = new ProcessBuilder(java.toString(), "--add-modules=jdk.incubator.vector", "-cp",
-                System.getProperty("java.class.path"), KvSessionStoreTest.class.getName(), dir.toString(),
-                durability.wireName())
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        int acknowledged = -1;
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = out.readLine()) != null) {
-                acknowledged = Integer.parseInt(line.strip());
-                if (acknowledged >= 300) {
-                    child.destroyForcibly(); // SIGKILL: no shutdown hooks, no flush
-                    break;
-                }
-            }
-        }
-        assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        int acknowledged = KilledWriter.run(KvSessionStoreTest.class, 300, dir.toString(), durability.wireName());
         assertThat(acknowledged).isGreaterThanOrEqualTo(300);
         try (KvSessionStore store = new KvSessionStore(dir, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC)) {
             int length = store.get("k").length(0, 0);

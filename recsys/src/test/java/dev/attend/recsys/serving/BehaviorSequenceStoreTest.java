@@ -1,12 +1,10 @@
 package dev.attend.recsys.serving;
 
+import dev.attend.index.store.KilledWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.recsys.data.BehaviorEvent;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -147,22 +145,7 @@ class BehaviorSequenceStoreTest {
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void acknowledgedBatchesSurviveKillMinus9(boolean fsync, @TempDir Path dir) throws Exception {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process child = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"),
-                BehaviorSequenceStoreTest.class.getName(), dir.toString(), Boolean.toString(fsync))
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        int acknowledged = -1;
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = out.readLine()) != null) {
-                acknowledged = Integer.parseInt(line.strip());
-                if (acknowledged >= 200) {
-                    child.destroyForcibly(); // SIGKILL: no shutdown hooks, no flush
-                    break;
-                }
-            }
-        }
-        child.waitFor();
+        int acknowledged = KilledWriter.run(BehaviorSequenceStoreTest.class, 200, dir.toString(), Boolean.toString(fsync));
         assertThat(acknowledged).isGreaterThanOrEqualTo(200);
         try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1_000_000, fsync)) {
             for (int b = 0; b <= acknowledged; b++) {
