@@ -7,10 +7,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -131,32 +131,17 @@ public final class HttpAttention implements LayerAttention {
      * still building.
      */
     public void awaitReady(long timeoutMillis) throws InterruptedException, TimeoutException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        while (true) {
-            Map<?, ?> s = describe();
-            int sinks = ((Number) s.get("sinkTokens")).intValue();
-            int window = ((Number) s.get("windowTokens")).intValue();
-            StringBuilder waiting = new StringBuilder();
-            for (Object o : (List<?>) s.get("heads")) {
+        Map<?, ?> first = describe();
+        HeadReadiness.await(() -> {
+            List<HeadReadiness.Head> heads = new ArrayList<>();
+            for (Object o : (List<?>) describe().get("heads")) {
                 Map<?, ?> head = (Map<?, ?>) o;
                 Map<?, ?> index = (Map<?, ?>) head.get("index");
-                String state = String.valueOf(index.get("state"));
-                String at = head.get("layer") + "/" + head.get("kvHead");
-                if (state.startsWith("failed")) {
-                    throw new IllegalStateException("KV head " + at + ": " + state);
-                }
-                if (!state.equals("ready") && ((Number) index.get("tokens")).intValue() - window > sinks) {
-                    waiting.append(' ').append(at).append(' ').append(state);
-                }
+                heads.add(new HeadReadiness.Head(head.get("layer") + "/" + head.get("kvHead"), String.valueOf(index.get("state")),
+                        ((Number) index.get("tokens")).intValue()));
             }
-            if (waiting.isEmpty()) {
-                return;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new TimeoutException("KV heads not ready after " + timeoutMillis + " ms:" + waiting);
-            }
-            Thread.sleep(20);
-        }
+            return heads;
+        }, ((Number) first.get("sinkTokens")).intValue(), ((Number) first.get("windowTokens")).intValue(), timeoutMillis);
     }
 
     @Override

@@ -6,10 +6,11 @@ import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.HeadPolicies;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -79,28 +80,15 @@ public final class SessionAttention implements LayerAttention {
      */
     public void awaitReady(long timeoutMillis) throws InterruptedException, TimeoutException {
         KvSessionConfig c = session.config();
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        while (true) {
-            StringBuilder waiting = new StringBuilder();
+        HeadReadiness.await(() -> {
+            List<HeadReadiness.Head> heads = new ArrayList<>();
             for (int l = 0; l < c.layers(); l++) {
                 for (int g = 0; g < c.kvHeads(); g++) {
-                    KvSession.IndexState s = session.indexState(l, g);
-                    if (s.state().startsWith("failed")) {
-                        throw new IllegalStateException("KV head " + l + "/" + g + ": " + s.state());
-                    }
-                    if (!s.state().equals("ready") && session.length(l, g) - c.windowTokens() > c.sinkTokens()) {
-                        waiting.append(' ').append(l).append('/').append(g).append(' ').append(s.state());
-                    }
+                    heads.add(new HeadReadiness.Head(l + "/" + g, session.indexState(l, g).state(), session.length(l, g)));
                 }
             }
-            if (waiting.isEmpty()) {
-                return;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new TimeoutException("KV heads not ready after " + timeoutMillis + " ms:" + waiting);
-            }
-            Thread.sleep(20);
-        }
+            return heads;
+        }, c.sinkTokens(), c.windowTokens(), timeoutMillis);
     }
 
     /** One call per layer ({@link KvSession#decodeLayer}): every KV head's append, then every query head's answer, in parallel. */
