@@ -23,6 +23,15 @@ import org.junit.jupiter.api.io.TempDir;
 /** Head policies inside a KV session: configured per head or chosen from the prefill, persisted, with clear errors. */
 class KvSessionPolicyTest {
 
+    /** The randomized inputs' seed: {@code -Dattend.test.seed=N} (0 unless set) added to each literal seed. */
+    private static final long SEED = Long.getLong("attend.test.seed", 0L);
+
+    @BeforeAll
+    static void printSeed() {
+        System.out.println("KvSessionPolicyTest seed " + SEED);
+    }
+
+
     private static final int DIM = 16;
     private static final int SINKS = 4;
     private static final int WINDOW = 64;
@@ -47,7 +56,7 @@ class KvSessionPolicyTest {
     }
 
     private static float[][] values(long seed, int n) {
-        SplittableRandom rnd = new SplittableRandom(seed);
+        SplittableRandom rnd = new SplittableRandom(SEED + seed);
         float[][] v = new float[n][DIM];
         for (float[] row : v) {
             for (int c = 0; c < DIM; c++) {

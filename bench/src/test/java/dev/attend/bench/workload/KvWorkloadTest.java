@@ -10,10 +10,20 @@ import dev.attend.gpu.VectorStore;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 class KvWorkloadTest {
+
+    /** The randomized inputs' seed: {@code -Dattend.test.seed=N} (0 unless set) added to each literal seed. */
+    private static final long SEED = Long.getLong("attend.test.seed", 0L);
+
+    @BeforeAll
+    static void printSeed() {
+        System.out.println("KvWorkloadTest seed " + SEED);
+    }
+
 
     private static Path sharedSet(String name) {
         Optional<Path> dir = SharedData.resolve("kv/" + name);
@@ -25,7 +35,7 @@ class KvWorkloadTest {
     }
 
     private static VectorStore random(int rows, int dim, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
+        SplittableRandom r = new SplittableRandom(SEED + seed);
         float[] data = new float[rows * dim];
         for (int i = 0; i < data.length; i++) {
             data[i] = (float) r.nextGaussian();

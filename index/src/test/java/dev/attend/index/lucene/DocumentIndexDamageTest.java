@@ -24,12 +24,22 @@ import org.apache.lucene.store.FSDirectory;
 import org.apache.lucene.store.FilterDirectory;
 import org.apache.lucene.store.IOContext;
 import org.apache.lucene.store.IndexOutput;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Hostile tests of the document index: files deleted or damaged on disk, a full disk, hostile ids. */
 class DocumentIndexDamageTest {
+
+    /** The randomized inputs' seed: {@code -Dattend.test.seed=N} (0 unless set) added to each literal seed. */
+    private static final long SEED = Long.getLong("attend.test.seed", 0L);
+
+    @BeforeAll
+    static void printSeed() {
+        System.out.println("DocumentIndexDamageTest seed " + SEED);
+    }
+
 
     @TempDir
     Path root;
@@ -44,7 +54,7 @@ class DocumentIndexDamageTest {
     }
 
     private static List<DocumentIndex.Entry> docs(int from, int n, int dim, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
+        SplittableRandom rnd = new SplittableRandom(SEED + seed);
         List<DocumentIndex.Entry> out = new ArrayList<>();
         for (int i = from; i < from + n; i++) {
             float[] v = new float[dim];
