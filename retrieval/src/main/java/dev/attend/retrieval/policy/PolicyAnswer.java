@@ -3,8 +3,9 @@ package dev.attend.retrieval.policy;
 /**
  * One decode query's answer under a head policy.
  *
- * @param keysScanned query-key products computed: the static set, the index search's distance computations,
- *                    and the retrieved keys attended
+ * @param keysScanned query-key products computed: the static set and what choosing the rest took (an index search's
+ *                    distance computations, a recycled pool's products, a tail's centroids); the retrieved keys were
+ *                    scored by that choice and are not counted again
  * @param searched    whether the index was searched (false for a recycled selection and for policies without one)
  * @param staticKeys  keys of the static set attended exactly: the first sinks and every token from some position on
  *                    (for {@code full}, every token)
