@@ -4,8 +4,6 @@ import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.tngtech.archunit.base.DescribedPredicate;
-import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
@@ -33,11 +31,6 @@ import org.w3c.dom.Node;
  */
 class ArchitectureTest {
 
-    // issue 22: removed when the retrieval path is one
-    /** The one package cycle still allowed: dependencies among these packages are left out of the cycle check. */
-    private static final Set<String> KNOWN_CYCLE = Set.of("dev.attend.retrieval", "dev.attend.retrieval.policy",
-            "dev.attend.retrieval.internals");
-
     private static JavaClasses main;
 
     @BeforeAll
@@ -51,11 +44,8 @@ class ArchitectureTest {
         List<String> cycles = rule.evaluate(main).getFailureReport().getDetails().stream()
                 .map(d -> d.lines().takeWhile(l -> !l.startsWith("  1. ")).map(String::strip).collect(Collectors.joining(" ")))
                 .toList();
-        System.out.println(cycles.isEmpty() ? "No package cycles." : "Package cycles (the known one included):\n  "
-                + String.join("\n  ", cycles));
-        DescribedPredicate<JavaClass> inKnownCycle = DescribedPredicate.describe("in " + KNOWN_CYCLE,
-                c -> KNOWN_CYCLE.contains(c.getPackageName()));
-        rule.ignoreDependency(inKnownCycle, inKnownCycle).check(main);
+        System.out.println(cycles.isEmpty() ? "No package cycles." : "Package cycles:\n  " + String.join("\n  ", cycles));
+        rule.check(main);
     }
 
     /** Module {@code m}'s packages ({@code dev.attend.m..}) use only the packages of the modules its pom reaches. */
