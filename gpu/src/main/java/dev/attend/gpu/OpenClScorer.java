@@ -1,13 +1,21 @@
 package dev.attend.gpu;
 
 import com.aparapi.device.OpenCLDevice;
-import dev.attend.gpu.internals.KeyShard;
 import dev.attend.gpu.internals.TopKScanKernel;
+import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.WeakHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.ObjIntConsumer;
+import java.util.stream.IntStream;
 
 /**
  * Scorer on an OpenCL device through Aparapi. Keys stay resident on the device between calls (one
@@ -44,13 +52,13 @@ public final class OpenClScorer implements Scorer {
     private final Device clDevice;
     private final SimdScorer fallback;
     private final long maxBufferBytes;
-    private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
-    private final java.util.Queue<KeyShard> retired = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private static final Cleaner CLEANER = Cleaner.create();
+    private final Queue<KeyShard> retired = new ConcurrentLinkedQueue<>();
     private final Map<VectorStore, List<KeyShard>> resident = Collections.synchronizedMap(new WeakHashMap<>());
     private volatile boolean failed;
     private volatile boolean closed;
     private volatile Profile lastProfile;
-    private final java.util.concurrent.ExecutorService shardThreads = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+    private final ExecutorService shardThreads = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "attend-opencl-shard");
         t.setDaemon(true);
         return t;
@@ -229,7 +237,7 @@ public final class OpenClScorer implements Scorer {
                 for (int c = 0; c < count; c++) {
                     int id = shard.candidate(j, c);
                     keys.readRow(id, row);
-                    local[j].offer(SimdScorer.dot(q, row, 0, row.length), id);
+                    local[j].offer(VectorMath.dot(q, 0, row, 0, row.length), id);
                 }
                 return count;
             }).sum();
@@ -274,8 +282,8 @@ public final class OpenClScorer implements Scorer {
      * is large enough to pay for waking threads: the host steps sit between device passes, so on a
      * GPU their latency is the call's.
      */
-    private static java.util.stream.IntStream parallelIf(long work, int m) {
-        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, m);
+    private static IntStream parallelIf(long work, int m) {
+        IntStream range = IntStream.range(0, m);
         return work > PARALLEL_WORK ? range.parallel() : range;
     }
 
@@ -284,25 +292,25 @@ public final class OpenClScorer implements Scorer {
      * until its transfer or kernel is done, so shards driven one after another would add up their
      * launch and transfer latencies.
      */
-    private void forEachShard(List<KeyShard> shards, java.util.function.ObjIntConsumer<KeyShard> step) {
+    private void forEachShard(List<KeyShard> shards, ObjIntConsumer<KeyShard> step) {
         if (shards.size() == 1) {
             step.accept(shards.getFirst(), 0);
             return;
         }
-        List<java.util.concurrent.Future<?>> running = new ArrayList<>(shards.size());
+        List<Future<?>> running = new ArrayList<>(shards.size());
         for (int s = 1; s < shards.size(); s++) {
             KeyShard shard = shards.get(s);
             int index = s;
             running.add(shardThreads.submit(() -> step.accept(shard, index)));
         }
         step.accept(shards.getFirst(), 0);
-        for (java.util.concurrent.Future<?> f : running) {
+        for (Future<?> f : running) {
             try {
                 f.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for a shard", e);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             }
         }
@@ -329,7 +337,7 @@ public final class OpenClScorer implements Scorer {
         }
         int n = keys.size();
         List<KeyShard> shards = resident.computeIfAbsent(keys, store -> {
-            List<KeyShard> created = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<KeyShard> created = Collections.synchronizedList(new ArrayList<>());
             // Once the store is unreachable its shards are retired, and freed by the next call on this
             // scorer: Aparapi's native side is not safe to enter from the cleaner's thread meanwhile.
             CLEANER.register(store, () -> {

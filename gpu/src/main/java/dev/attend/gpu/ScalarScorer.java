@@ -84,6 +84,7 @@ public final class ScalarScorer implements Scorer {
         return new AttentionOutput(out, max + Math.log(sum), DEVICE);
     }
 
+    /** Scalar in double on purpose, not {@link VectorMath#dot}: the reference must not share the kernels it checks. */
     private static double dot(float[] a, float[] b) {
         double s = 0;
         for (int i = 0; i < a.length; i++) {

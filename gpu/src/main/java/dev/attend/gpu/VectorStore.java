@@ -1,6 +1,7 @@
 package dev.attend.gpu;
 
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * Append-only rows of {@code dim} components, kept in float32 or float16 pages of about 4 MiB.
@@ -30,7 +31,7 @@ public final class VectorStore {
             throw new IllegalArgumentException("dimension must be positive, got " + dim);
         }
         this.dim = dim;
-        this.precision = java.util.Objects.requireNonNull(precision, "precision");
+        this.precision = Objects.requireNonNull(precision, "precision");
         this.pageRows = Math.max(1, (PAGE_BYTES - 16) / precision.bytes() / dim);
     }
 
@@ -165,10 +166,14 @@ public final class VectorStore {
         if (page instanceof float[] f) {
             System.arraycopy(f, at, dst, offset, dim);
         } else {
-            short[] h = (short[]) page;
-            for (int c = 0; c < dim; c++) {
-                dst[offset + c] = Float.float16ToFloat(h[at + c]);
-            }
+            widen((short[]) page, at, dst, offset, dim);
+        }
+    }
+
+    /** {@code dst[offset + i] = src[from + i]} widened from float16 to float32, for {@code i < count}. */
+    static void widen(short[] src, int from, float[] dst, int offset, int count) {
+        for (int i = 0; i < count; i++) {
+            dst[offset + i] = Float.float16ToFloat(src[from + i]);
         }
     }
 
@@ -180,7 +185,7 @@ public final class VectorStore {
     }
 
     /**
-     * {@code query . row(id)} computed in place with the Vector API (no copy of a float32 row): the single
+     * {@code query . row(id)} by {@link VectorMath#dot}, in place for float32 rows (no copy of the row): the single
      * distance computation of graph searches.
      */
     public float dot(int id, float[] query) {
@@ -199,11 +204,11 @@ public final class VectorStore {
         Object page = pages[p];
         int at = (id - p * pageRows) * dim;
         if (page instanceof float[] f) {
-            return SimdScorer.dot(query, f, at, dim);
+            return VectorMath.dot(query, 0, f, at, dim);
         }
         float[] row = scratch != null ? scratch : new float[dim];
-        SimdScorer.widen((short[]) page, at, row, dim);
-        return SimdScorer.dot(query, row, 0, dim);
+        widen((short[]) page, at, row, 0, dim);
+        return VectorMath.dot(query, 0, row, 0, dim);
     }
 
     /** The float32 page holding rows {@code [page * pageRows(), ...)}; for scorers. */

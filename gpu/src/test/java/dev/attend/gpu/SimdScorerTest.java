@@ -132,8 +132,8 @@ class SimdScorerTest {
             int k = 1 + rnd.nextInt(n);
             float[] padded = new float[n + 5];
             System.arraycopy(a, 0, padded, 3, n);
-            assertThat(SimdScorer.kthLargest(padded, 3, n, k, new float[n])).as("bounded, n %d k %d", n, k).isEqualTo(sorted[n - k]);
-            assertThat(SimdScorer.kthLargest(a, n, k)).isEqualTo(sorted[n - k]);
+            assertThat(TileMaximaScan.kthLargest(padded, 3, n, k, new float[n])).as("bounded, n %d k %d", n, k).isEqualTo(sorted[n - k]);
+            assertThat(TileMaximaScan.kthLargest(a, n, k)).isEqualTo(sorted[n - k]);
         }
     }
 }

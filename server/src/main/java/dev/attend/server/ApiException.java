@@ -37,6 +37,14 @@ public class ApiException extends RuntimeException {
         return new ApiException(404, ErrorCodes.NOT_FOUND, message);
     }
 
+    /** {@code value}, or a 400 saying that the request field {@code field} is required. */
+    public static <T> T required(T value, String field) {
+        if (value == null) {
+            throw badRequest("'" + field + "' is required", Map.of("field", field));
+        }
+        return value;
+    }
+
     public int status() {
         return status;
     }

@@ -2,7 +2,6 @@ package dev.attend.streaming;
 
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.serving.BoundedSequence;
-import dev.attend.streaming.internals.WireJson;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 

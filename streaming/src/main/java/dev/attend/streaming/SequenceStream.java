@@ -4,7 +4,6 @@ import dev.attend.recsys.serving.BehaviorSequence;
 import dev.attend.recsys.serving.SequenceSource;
 import dev.attend.streaming.internals.MetaStore;
 import dev.attend.streaming.internals.SequenceKeys;
-import dev.attend.streaming.internals.SequenceProcessor;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;

@@ -4,7 +4,8 @@
  * {@link dev.attend.streaming.EventProducer}, {@link dev.attend.streaming.SequenceStream} (the Kafka Streams topology
  * that keeps users' sequences, readable as a recommender's {@code SequenceSource}), {@link dev.attend.streaming.OnlineTraining}
  * (the served model trained as events arrive) and {@link dev.attend.streaming.EventStreaming}, which puts them together
- * for a server. Builds on the recsys module; the server and the benches use it. Implementation classes live in
- * {@code internals}.
+ * for a server. The topology's processor ({@code SequenceProcessor}) and the event JSON ({@code WireJson}) are
+ * package-private here; the state-store layout lives in {@code internals}, which depends on nothing of this package.
+ * Builds on the recsys module; the server and the benches use it.
  */
 package dev.attend.streaming;

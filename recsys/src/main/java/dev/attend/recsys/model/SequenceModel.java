@@ -345,20 +345,14 @@ public final class SequenceModel {
         return out;
     }
 
+    /** {@code v[from, from + t.dim) . t}'s row {@code row}. */
     private static float dot(float[] v, int from, EmbeddingTable t, int row) {
-        int o = t.offset(row);
-        float s = 0;
-        for (int c = 0; c < t.dim; c++) {
-            s += v[from + c] * t.weights[o + c];
-        }
-        return s;
+        return VectorMath.dot(v, from, t.weights, t.offset(row), t.dim);
     }
 
+    /** {@code out[from, from + t.dim) += a * t}'s row {@code row}. */
     private static void axpy(float a, EmbeddingTable t, int row, float[] out, int from) {
-        int o = t.offset(row);
-        for (int c = 0; c < t.dim; c++) {
-            out[from + c] += a * t.weights[o + c];
-        }
+        VectorMath.axpy(a, t.weights, t.offset(row), out, from, t.dim);
     }
 
     /** Indices of the {@code k} largest scores, best first (ties: the earlier behaviour first, as the gpu Scorer's top-K). */

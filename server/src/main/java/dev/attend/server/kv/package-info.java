@@ -1,7 +1,9 @@
 /**
  * The HTTP endpoints of retrieval attention: {@link dev.attend.server.kv.KvSessionRoutes} creates, fills, queries and
- * inspects KV sessions (JSON or raw float bodies) over the retrieval module's {@code KvSession} and
- * {@code KvSessionStore}. Registered on the {@code dev.attend.server} server by {@code attend serve}; the language
- * model's HTTP attention and the benches call it.
+ * inspects KV sessions over the retrieval module's {@code KvSession} and {@code KvSessionStore}; beside it, package-private,
+ * its JSON request bodies ({@code KvRequests}) and answers ({@code KvSessionJson}), the binary wire format
+ * ({@code KvBinaryBodies}), the gauges ({@code KvSessionMetrics}), the time-to-live sweeper ({@code KvSessionTtl}) and
+ * the index threads ({@code KvSessionThreads}). Registered on the {@code dev.attend.server} server by
+ * {@code attend serve}; the language model's HTTP attention and the benches call it.
  */
 package dev.attend.server.kv;

@@ -1,33 +1,42 @@
 package dev.attend.server.recsys;
 
 import dev.attend.gpu.Scorer;
+import dev.attend.index.store.ResourceId;
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.ModelFiles;
+import dev.attend.recsys.model.OnlineLearner;
 import dev.attend.recsys.serving.BehaviorSequence;
 import dev.attend.recsys.serving.BehaviorSequenceStore;
 import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.recsys.serving.Recommender;
 import dev.attend.recsys.serving.SequenceSource;
-import dev.attend.streaming.EventStreaming;
-import dev.attend.streaming.OnlineTraining;
-import dev.attend.recsys.model.OnlineLearner;
-import dev.attend.streaming.StreamEvent;
 import dev.attend.server.ApiException;
+import dev.attend.server.HealthResponse;
+import dev.attend.server.ServerConfig;
+import dev.attend.server.recsys.RecsysRequests.EventBody;
+import dev.attend.server.recsys.RecsysRequests.EventsRequest;
+import dev.attend.server.recsys.RecsysRequests.ExplainRequest;
+import dev.attend.server.recsys.RecsysRequests.RecommendRequest;
+import dev.attend.server.recsys.RecsysRequests.ScoreRequest;
+import dev.attend.streaming.EventStreaming;
+import dev.attend.streaming.KafkaUnavailableException;
+import dev.attend.streaming.OnlineTraining;
+import dev.attend.streaming.StreamEvent;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,13 +65,10 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     static final int MAX_CANDIDATES = 10_000;
     static final int MAX_RECOMMEND = 1_000;
 
-    /** Header of a request forwarded from another instance (answered here, never forwarded again). */
-    static final String FORWARDED_HEADER = "X-Attend-Forwarded";
-
     private final SequenceSource sequences;
     private final BehaviorSequenceStore store; // the local store, or null when events stream through Kafka
     private final EventStreaming streaming; // or null
-    private final HttpClient forwarder;
+    private final UserForwarder forwarder; // or null: one instance holds every user
     private final Recommender recommender;
     private final Path modelFile;
     private OnlineTraining training; // or null: no online training
@@ -86,8 +92,8 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
      */
     public RecsysRoutes(EventStreaming streaming, Scorer scorer, Path modelFile, boolean required, double onlineSteps, String instance)
             throws IOException {
-        this(streaming, scorer, modelFile, required, onlineSteps, instance, dev.attend.server.ServerConfig.DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE,
-                dev.attend.server.ServerConfig.DEFAULT_ONLINE_MAX_ITEMS);
+        this(streaming, scorer, modelFile, required, onlineSteps, instance, ServerConfig.DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE,
+                ServerConfig.DEFAULT_ONLINE_MAX_ITEMS);
     }
 
     /** The same, admitting at most {@code newItemsPerMinute} new items a minute and {@code maxItems} in all to online training. */
@@ -99,14 +105,14 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                 training = new OnlineTraining(streaming.bootstrapServers(), streaming.topics(), streaming.sequences(), recommender.model(),
                         recommender.catalog(), OnlineTraining.Options.defaults(instance, modelFile)
                         .withLearner(OnlineLearner.Options.defaults().withStepFraction(onlineSteps))
-                        .withNewItemLimit(newItemsPerMinute, java.time.Duration.ofMinutes(1)).withMaxItems(maxItems));
+                        .withNewItemLimit(newItemsPerMinute, Duration.ofMinutes(1)).withMaxItems(maxItems));
             } catch (RuntimeException e) {
                 close();
                 throw e;
             }
             try {
                 // a new group starts at the topic's end: wait for its partitions, so that events accepted from now on are learned
-                if (!training.awaitAssigned(java.time.Duration.ofSeconds(60))) {
+                if (!training.awaitAssigned(Duration.ofSeconds(60))) {
                     LOG.warn("Online training has no partitions yet: events before it gets them are not learned");
                 }
             } catch (InterruptedException e) {
@@ -123,7 +129,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         this.store = store;
         this.streaming = streaming;
         this.sequences = store != null ? store : streaming.sequences();
-        this.forwarder = streaming == null ? null : HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(5)).build();
+        this.forwarder = streaming == null ? null : new UserForwarder(streaming);
         Recommender r = null;
         try {
             // A damaged model is moved aside, one this build cannot read left in place, both reported (/health says
@@ -154,12 +160,12 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     }
 
     /** For {@code /health}: the event stream's broker failure, if any (the embedded broker stops on a fatal error). */
-    public List<dev.attend.server.HealthResponse.Problem> problems() {
+    public List<HealthResponse.Problem> problems() {
         if (streaming == null) {
             return List.of();
         }
-        return streaming.brokerFailure().map(reason -> List.of(new dev.attend.server.HealthResponse.Problem("events", "kafka broker",
-                reason.replaceAll("(/[^\\s:;,]+)+", "<path>"), java.time.Instant.now().toString(), null))).orElse(List.of());
+        return streaming.brokerFailure().map(reason -> List.of(new HealthResponse.Problem("events", "kafka broker",
+                reason.replaceAll("(/[^\\s:;,]+)+", "<path>"), Instant.now().toString(), null))).orElse(List.of());
     }
 
     /** The local behaviour store (null when events stream through Kafka). */
@@ -167,42 +173,10 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         return store;
     }
 
-    /** Publishes {@code attend_recsys_users} and {@code attend_recsys_behaviors} (held in the sequence store). */
-    public RecsysRoutes bindMetrics(io.micrometer.core.instrument.MeterRegistry registry) {
-        if (training != null) {
-            OnlineTraining t = training;
-            io.micrometer.core.instrument.Gauge.builder("attend.recsys.online.events", t, x -> x.stats().events())
-                    .description("Events the served model learned from online").register(registry);
-            io.micrometer.core.instrument.Gauge.builder("attend.recsys.online.auc", t, x -> x.stats().prequentialAuc())
-                    .description("Prequential AUC of online training over its recent scored events").register(registry);
-            // A Gauge of a count that only grows: Prometheus's _total suffix is kept for counters.
-            io.micrometer.core.instrument.Gauge.builder("attend.recsys.online.items.refused", t, OnlineTraining::itemsRefused)
-                    .description("Events on new items not learned because the new-item limit (per window or in all) was reached")
-                    .register(registry);
-        }
-        if (store == null) {
-            return this; // the topology's store is spread over instances; Kafka Streams has its own metrics
-        }
-        io.micrometer.core.instrument.Gauge.builder("attend.recsys.users", store, BehaviorSequenceStore::users)
-                .description("Users with stored behaviours").register(registry);
-        io.micrometer.core.instrument.Gauge.builder("attend.recsys.behaviors", store, BehaviorSequenceStore::events)
-                .description("Behaviours held in the sequence store").register(registry);
+    /** Publishes the gauges of online training and of the local sequence store ({@link RecsysMetrics}). */
+    public RecsysRoutes bindMetrics(MeterRegistry registry) {
+        RecsysMetrics.bind(registry, training, store);
         return this;
-    }
-
-    record EventBody(Long user, Long item, Long category, String action, Long time) {
-    }
-
-    record EventsRequest(List<EventBody> events) {
-    }
-
-    record ScoreRequest(Long user, long[] items, long[] categories) {
-    }
-
-    record RecommendRequest(Long user, Integer n, Boolean excludeSeen) {
-    }
-
-    record ExplainRequest(Long user, Long item, Long category) {
     }
 
     @Override
@@ -217,7 +191,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
 
     private void events(Context ctx) throws IOException {
         EventsRequest r = ctx.bodyAsClass(EventsRequest.class);
-        List<EventBody> in = required(r.events(), "events");
+        List<EventBody> in = ApiException.required(r.events(), "events");
         if (in.size() > MAX_EVENTS) {
             throw ApiException.badRequest("at most " + MAX_EVENTS + " events per request, got " + in.size(), Map.of("field", "events"));
         }
@@ -227,9 +201,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
             if (e == null) {
                 throw ApiException.badRequest("events[" + i + "] is null", Map.of("field", "events[" + i + "]"));
             }
-            events.add(new BehaviorEvent(required(e.user(), "events[" + i + "].user"), required(e.item(), "events[" + i + "].item"),
-                    required(e.category(), "events[" + i + "].category"), e.action() == null ? "pv" : e.action(),
-                    required(e.time(), "events[" + i + "].time")));
+            events.add(new BehaviorEvent(ApiException.required(e.user(), "events[" + i + "].user"), ApiException.required(e.item(), "events[" + i + "].item"),
+                    ApiException.required(e.category(), "events[" + i + "].category"), e.action() == null ? "pv" : e.action(),
+                    ApiException.required(e.time(), "events[" + i + "].time")));
         }
         for (int i = 0; i < events.size(); i++) {
             try {
@@ -248,7 +222,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new ApiException(503, "unavailable", "interrupted while sending the events to Kafka");
-            } catch (dev.attend.streaming.KafkaUnavailableException e) {
+            } catch (KafkaUnavailableException e) {
                 // the broker failed (e.g. its disk) or cannot be reached; reads go on from the local stores
                 LOG.warn("Events refused: {}", e.getMessage());
                 ctx.header("Retry-After", "10");
@@ -270,7 +244,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         BehaviorSequence s = read(() -> sequences.get(user));
         List<Map<String, Object>> out = new ArrayList<>();
         for (int j = Math.max(0, s.length() - limit); j < s.length(); j++) {
-            out.add(behavior(j, s.items()[j], s.categories()[j], s.actions()[j], s.times()[j], null));
+            out.add(RecsysJson.behavior(j, s.items()[j], s.categories()[j], s.actions()[j], s.times()[j], null));
         }
         ctx.json(Map.of("user", user, "length", s.length(), "behaviors", out));
     }
@@ -278,11 +252,11 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private void score(Context ctx) {
         Recommender r = recommender();
         ScoreRequest req = ctx.bodyAsClass(ScoreRequest.class);
-        long user = required(req.user(), "user");
+        long user = ApiException.required(req.user(), "user");
         if (forwarded(ctx, user)) {
             return;
         }
-        long[] items = required(req.items(), "items");
+        long[] items = ApiException.required(req.items(), "items");
         if (items.length > MAX_CANDIDATES) {
             throw ApiException.badRequest("at most " + MAX_CANDIDATES + " items per request, got " + items.length, Map.of("field", "items"));
         }
@@ -292,7 +266,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         }
         List<Map<String, Object>> out = new ArrayList<>();
         for (Recommender.Scored s : read(() -> r.score(user, items, req.categories()))) {
-            out.add(scored(s));
+            out.add(RecsysJson.scored(s));
         }
         ctx.json(Map.of("user", user, "historyLength", Math.min(read(() -> sequences.length(user)), r.options().historyLength()),
                 "scores", out));
@@ -301,7 +275,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private void recommend(Context ctx) {
         Recommender r = recommender();
         RecommendRequest req = ctx.bodyAsClass(RecommendRequest.class);
-        long user = required(req.user(), "user");
+        long user = ApiException.required(req.user(), "user");
         if (forwarded(ctx, user)) {
             return;
         }
@@ -311,7 +285,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         }
         List<Map<String, Object>> out = new ArrayList<>();
         for (Recommender.Scored s : read(() -> r.recommend(user, n, !Boolean.FALSE.equals(req.excludeSeen())))) {
-            out.add(scored(s));
+            out.add(RecsysJson.scored(s));
         }
         ctx.json(Map.of("user", user, "items", out));
     }
@@ -319,16 +293,16 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private void explain(Context ctx) {
         Recommender r = recommender();
         ExplainRequest req = ctx.bodyAsClass(ExplainRequest.class);
-        long user = required(req.user(), "user");
+        long user = ApiException.required(req.user(), "user");
         if (forwarded(ctx, user)) {
             return;
         }
-        Recommender.Explanation e = read(() -> r.explain(user, required(req.item(), "item"), req.category()));
+        Recommender.Explanation e = read(() -> r.explain(user, ApiException.required(req.item(), "item"), req.category()));
         List<Map<String, Object>> kept = new ArrayList<>();
         for (Recommender.Behavior b : e.behaviors()) {
-            kept.add(behavior(b.position(), b.item(), b.category(), b.action(), b.time(), b.weight()));
+            kept.add(RecsysJson.behavior(b.position(), b.item(), b.category(), b.action(), b.time(), b.weight()));
         }
-        Map<String, Object> out = scored(e.scored());
+        Map<String, Object> out = RecsysJson.scored(e.scored());
         out.put("user", req.user());
         out.put("historyLength", e.historyLength());
         out.put("behaviors", kept);
@@ -364,6 +338,11 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         ctx.json(out);
     }
 
+    /** Whether the request was about a user another instance holds, and was answered there ({@link UserForwarder}). */
+    private boolean forwarded(Context ctx, long user) {
+        return forwarder != null && forwarder.forwarded(ctx, user);
+    }
+
     private Recommender recommender() {
         if (recommender == null) {
             // The file's location is the operator's business: it is in the server's start-up log, not in answers.
@@ -373,40 +352,11 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         return recommender;
     }
 
-    private static Map<String, Object> scored(Recommender.Scored s) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("item", s.item());
-        m.put("category", s.category());
-        m.put("probability", s.probability());
-        m.put("known", s.known());
-        return m;
-    }
-
-    private static Map<String, Object> behavior(int position, long item, long category, String action, long time, Float weight) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("position", position);
-        m.put("item", item);
-        m.put("category", category);
-        m.put("action", action);
-        m.put("time", time);
-        if (weight != null) {
-            m.put("weight", weight);
-        }
-        return m;
-    }
-
-    private static <T> T required(T value, String field) {
-        if (value == null) {
-            throw ApiException.badRequest("'" + field + "' is required", Map.of("field", field));
-        }
-        return value;
-    }
-
     private static long pathLong(Context ctx, String name) {
         try {
             return Long.parseLong(ctx.pathParam(name));
         } catch (NumberFormatException e) {
-            throw ApiException.badRequest("'" + name + "' must be an integer id, got " + dev.attend.index.store.ResourceId.shown(ctx.pathParam(name)),
+            throw ApiException.badRequest("'" + name + "' must be an integer id, got " + ResourceId.shown(ctx.pathParam(name)),
                     Map.of("field", name));
         }
     }
@@ -425,55 +375,11 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
             // reported below
         }
         throw ApiException.badRequest("'" + name + "' must be an integer in " + min + ".." + max + ", got "
-                + dev.attend.index.store.ResourceId.shown(v), Map.of("field", name));
-    }
-
-    /**
-     * With several instances, the one that holds the user answers: a request that arrives elsewhere is sent on
-     * there (same method, path, query and body) and its answer returned. True when it was.
-     */
-    private boolean forwarded(Context ctx, long user) {
-        if (streaming == null || ctx.header(FORWARDED_HEADER) != null) {
-            return false;
-        }
-        java.util.Optional<org.apache.kafka.streams.state.HostInfo> owner = streaming.sequences().ownerOf(user);
-        if (owner.isEmpty()) {
-            throw new ApiException(503, "unavailable", "the instances are rebalancing the users; retry shortly", Map.of("user", user));
-        }
-        if (owner.get().equals(streaming.sequences().endpoint())) {
-            return false;
-        }
-        String query = ctx.queryString() == null ? "" : "?" + ctx.queryString();
-        URI target = URI.create("http://" + owner.get().host() + ":" + owner.get().port() + ctx.path() + query);
-        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(java.time.Duration.ofSeconds(30)).header(FORWARDED_HEADER, "1");
-        String type = ctx.contentType();
-        if (type != null) {
-            b.header("Content-Type", type);
-        }
-        String auth = ctx.header("Authorization");
-        if (auth != null) {
-            b.header("Authorization", auth);
-        }
-        b.method(ctx.method().name(), ctx.bodyAsBytes().length == 0 ? HttpRequest.BodyPublishers.noBody()
-                : HttpRequest.BodyPublishers.ofByteArray(ctx.bodyAsBytes()));
-        try {
-            HttpResponse<byte[]> answer = forwarder.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-            ctx.status(answer.statusCode());
-            answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
-            ctx.header("X-Attend-Served-By", owner.get().host() + ":" + owner.get().port());
-            ctx.result(answer.body());
-            return true;
-        } catch (IOException e) {
-            throw new ApiException(502, "forward_failed", "the instance holding user " + user + " (" + owner.get().host() + ":"
-                    + owner.get().port() + ") did not answer: " + e.getMessage(), Map.of("user", user));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new ApiException(503, "unavailable", "interrupted while forwarding");
-        }
+                + ResourceId.shown(v), Map.of("field", name));
     }
 
     /** A read of the sequences; the topology's store moving between instances is a 503 to retry, not a 500. */
-    private static <T> T read(java.util.function.Supplier<T> read) {
+    private static <T> T read(Supplier<T> read) {
         try {
             return read.get();
         } catch (IllegalStateException e) {

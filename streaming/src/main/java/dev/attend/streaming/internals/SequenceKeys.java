@@ -33,7 +33,7 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  */
 public final class SequenceKeys {
 
-    static final StringSerializer PREFIX_SERIALIZER = new StringSerializer();
+    public static final StringSerializer PREFIX_SERIALIZER = new StringSerializer();
 
     private SequenceKeys() {
     }
@@ -43,7 +43,7 @@ public final class SequenceKeys {
         return "e|" + user + "|";
     }
 
-    static String event(long user, long time, long fingerprint) {
+    public static String event(long user, long time, long fingerprint) {
         StringBuilder b = new StringBuilder(48).append("e|").append(user).append('|');
         hex(b, time).append('|');
         return hex(b, fingerprint).toString();
@@ -64,26 +64,26 @@ public final class SequenceKeys {
         return Long.parseUnsignedLong(eventKey, end - 16, end, 16);
     }
 
-    static byte[] metaValue(long version, int count, long newest) {
+    public static byte[] metaValue(long version, int count, long newest) {
         return ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN).putLong(version).putInt(count).putLong(newest).array();
     }
 
     /** The latest event time held (-1: none). */
-    static long newest(byte[] meta) {
+    public static long newest(byte[] meta) {
         return meta == null ? -1 : ByteBuffer.wrap(meta).order(ByteOrder.LITTLE_ENDIAN).getLong(12);
     }
 
-    static long version(byte[] meta) {
+    public static long version(byte[] meta) {
         return meta == null ? 0 : ByteBuffer.wrap(meta).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
     }
 
-    static int count(byte[] meta) {
+    public static int count(byte[] meta) {
         return meta == null ? 0 : ByteBuffer.wrap(meta).order(ByteOrder.LITTLE_ENDIAN).getInt(8);
     }
 
     private static final int ACTION_AT = 24;
 
-    static byte[] eventValue(BehaviorEvent e, long version) {
+    public static byte[] eventValue(BehaviorEvent e, long version) {
         byte[] action = e.action().getBytes(StandardCharsets.UTF_8);
         return ByteBuffer.allocate(ACTION_AT + action.length).order(ByteOrder.LITTLE_ENDIAN).putLong(e.item()).putLong(e.category())
                 .putLong(version).put(action).array();
@@ -94,14 +94,14 @@ public final class SequenceKeys {
         return ByteBuffer.wrap(eventValue).order(ByteOrder.LITTLE_ENDIAN).getLong(16);
     }
 
-    static boolean sameBehavior(byte[] value, BehaviorEvent e) {
+    public static boolean sameBehavior(byte[] value, BehaviorEvent e) {
         ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
         return b.getLong(0) == e.item() && b.getLong(8) == e.category()
                 && new String(value, ACTION_AT, value.length - ACTION_AT, StandardCharsets.UTF_8).equals(e.action());
     }
 
     /** The user's meta value as the events store implies it (null: no events), by one scan of the user's rows. */
-    static byte[] metaOf(ReadOnlyKeyValueStore<String, byte[]> events, long user) {
+    public static byte[] metaOf(ReadOnlyKeyValueStore<String, byte[]> events, long user) {
         long version = 0;
         int count = 0;
         String last = null;

@@ -1,11 +1,8 @@
-package dev.attend.streaming.internals;
+package dev.attend.streaming;
 
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.serving.BoundedSequence;
-import dev.attend.streaming.EventTopics;
-import dev.attend.streaming.EventWire;
-import dev.attend.streaming.MalformedEventException;
-import dev.attend.streaming.StreamEvent;
+import dev.attend.streaming.internals.SequenceKeys;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -20,7 +17,7 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * sequence is full; the version counts the changes. Every record that is not an event is forwarded unchanged with
  * the reason in a header: downstream of it is the dead-letter topic.
  */
-public final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[]> {
+final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[]> {
 
     private final String eventsStoreName;
     private final String metaStoreName;

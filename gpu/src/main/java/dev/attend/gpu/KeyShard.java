@@ -1,8 +1,9 @@
-package dev.attend.gpu.internals;
+package dev.attend.gpu;
 
 import com.aparapi.Range;
 import com.aparapi.device.OpenCLDevice;
-import dev.attend.gpu.VectorStore;
+import dev.attend.gpu.internals.TopKScanKernel;
+import java.util.stream.IntStream;
 
 /**
  * One device-resident slice of a {@link VectorStore}: rows {@code [firstRow, firstRow + capacity)} in
@@ -10,7 +11,7 @@ import dev.attend.gpu.VectorStore;
  * blocked layout. Buffers stay under the allocation limit (the H200 refuses single buffers of 4 GiB);
  * appending rows re-sends only the buffers they land in.
  */
-public final class KeyShard implements AutoCloseable {
+final class KeyShard implements AutoCloseable {
 
     private final OpenCLDevice device;
     private final TopKScanKernel kernel;
@@ -60,7 +61,7 @@ public final class KeyShard implements AutoCloseable {
         int group = TopKScanKernel.GROUP;
         int blocksPerBuffer = kernel.bufferRows / group;
         // Transpose block by block, in parallel: a 10^7-row upload is otherwise seconds of one core.
-        java.util.stream.IntStream.rangeClosed((from - firstRow) / group, (end - 1 - firstRow) / group).parallel().forEach(block -> {
+        IntStream.rangeClosed((from - firstRow) / group, (end - 1 - firstRow) / group).parallel().forEach(block -> {
             float[] keys = kernel.keys(block / blocksPerBuffer);
             int inBuffer = block % blocksPerBuffer;
             float[] row = new float[dim];

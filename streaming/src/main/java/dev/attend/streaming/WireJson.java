@@ -1,6 +1,5 @@
-package dev.attend.streaming.internals;
+package dev.attend.streaming;
 
-import dev.attend.streaming.MalformedEventException;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -11,7 +10,7 @@ import java.util.Map;
  * format has: an object of integers, strings and one object of strings; any other value is reported by the caller
  * as the wrong type.
  */
-public final class WireJson {
+final class WireJson {
 
     /** What {@link #readValue} found: its kind, and the integer or text. */
     public enum Kind { INTEGER, NUMBER, STRING, OBJECT, OTHER }

@@ -1,0 +1,80 @@
+package dev.attend.server.kv;
+
+import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionStore;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** The Prometheus gauges of the KV sessions a {@link KvSessionRoutes} serves: counts and bytes, in all and per head policy. */
+final class KvSessionMetrics {
+
+    private KvSessionMetrics() {
+    }
+
+    /**
+     * Publishes {@code attend_kv_sessions} (sessions held), {@code attend_kv_session_bytes} (keys, values and indexes of
+     * all of them), and per head policy ({@link #POLICY_FAMILIES}, tag {@code policy}) the KV heads following it
+     * ({@code attend_kv_policy_heads}) and their bytes ({@code attend_kv_policy_bytes}, tag {@code kind} kv or index)
+     * on {@code registry}; {@code expired} counts the sessions the time-to-live deleted.
+     */
+    static void bind(MeterRegistry registry, KvSessionStore sessions, AtomicLong expired) {
+        Gauge.builder("attend.kv.sessions", sessions, KvSessionStore::size)
+                .description("KV sessions held").register(registry);
+        Gauge.builder("attend.kv.session.bytes", sessions, KvSessionMetrics::bytes)
+                .description("Bytes held by the KV sessions: keys, values, indexes").baseUnit("bytes").register(registry);
+        FunctionCounter.builder("attend.kv.sessions.expired", expired,
+                AtomicLong::get).description("KV sessions deleted after their time-to-live")
+                .register(registry);
+        for (String family : POLICY_FAMILIES) {
+            Gauge.builder("attend.kv.policy.heads", sessions, st -> policyTotals(st, family)[0])
+                    .tag("policy", family).description("KV heads following a policy (undecided: auto, before the prefill ends)")
+                    .register(registry);
+            for (String kind : List.of("kv", "index")) {
+                int at = kind.equals("kv") ? 1 : 2;
+                Gauge.builder("attend.kv.policy.bytes", sessions, st -> policyTotals(st, family)[at])
+                        .tag("policy", family).tag("kind", kind).baseUnit("bytes")
+                        .description("Bytes of keys and values (kv) or of indexes, blocks and clusters (index) of the KV heads following a policy")
+                        .register(registry);
+            }
+        }
+    }
+
+    /** The policies the metrics tell apart: a policy's name without its parameters. */
+    static final List<String> POLICY_FAMILIES = List.of("full", "streaming", "retrieval", "recycled", "recycled+tail", "block",
+            "retrieval+tail", "undecided");
+
+    /** {heads, KV bytes, index bytes} of the heads of every session following {@code family}. */
+    private static double[] policyTotals(KvSessionStore store, String family) {
+        double[] totals = new double[3];
+        for (String id : store.ids()) {
+            KvSession s = store.get(id);
+            if (s == null) {
+                continue;
+            }
+            for (int l = 0; l < s.config().layers(); l++) {
+                for (int h = 0; h < s.config().kvHeads(); h++) {
+                    KvSession.PolicyState p = s.policyState(l, h);
+                    String name = p.policy() == null ? "undecided" : p.policy().split(":")[0];
+                    if (name.equals(family)) {
+                        totals[0]++;
+                        totals[1] += p.kvBytes();
+                        totals[2] += p.indexBytes();
+                    }
+                }
+            }
+        }
+        return totals;
+    }
+
+    private static double bytes(KvSessionStore store) {
+        long total = 0;
+        for (String id : store.ids()) {
+            KvSession s = store.get(id);
+            total += s == null ? 0 : s.memoryBytes();
+        }
+        return total;
+    }
+}

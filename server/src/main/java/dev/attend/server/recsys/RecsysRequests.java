@@ -1,0 +1,25 @@
+package dev.attend.server.recsys;
+
+import java.util.List;
+
+/** The JSON request bodies of {@link RecsysRoutes} (absent fields are null). */
+final class RecsysRequests {
+
+    private RecsysRequests() {
+    }
+
+    record EventBody(Long user, Long item, Long category, String action, Long time) {
+    }
+
+    record EventsRequest(List<EventBody> events) {
+    }
+
+    record ScoreRequest(Long user, long[] items, long[] categories) {
+    }
+
+    record RecommendRequest(Long user, Integer n, Boolean excludeSeen) {
+    }
+
+    record ExplainRequest(Long user, Long item, Long category) {
+    }
+}

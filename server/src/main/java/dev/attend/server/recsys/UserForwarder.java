@@ -1,0 +1,72 @@
+package dev.attend.server.recsys;
+
+import dev.attend.server.ApiException;
+import dev.attend.streaming.EventStreaming;
+import io.javalin.http.Context;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.streams.state.HostInfo;
+
+/**
+ * With several instances (events through Kafka), the one that holds a user answers about that user: a request that
+ * arrives elsewhere is sent on there (same method, path, query and body) and its answer returned.
+ */
+final class UserForwarder {
+
+    /** Header of a request forwarded from another instance (answered here, never forwarded again). */
+    static final String FORWARDED_HEADER = "X-Attend-Forwarded";
+
+    private final EventStreaming streaming;
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    UserForwarder(EventStreaming streaming) {
+        this.streaming = streaming;
+    }
+
+    /** Sends {@code ctx} on to the instance that holds {@code user}, unless that is this one; true when it was. */
+    boolean forwarded(Context ctx, long user) {
+        if (ctx.header(FORWARDED_HEADER) != null) {
+            return false;
+        }
+        Optional<HostInfo> owner = streaming.sequences().ownerOf(user);
+        if (owner.isEmpty()) {
+            throw new ApiException(503, "unavailable", "the instances are rebalancing the users; retry shortly", Map.of("user", user));
+        }
+        if (owner.get().equals(streaming.sequences().endpoint())) {
+            return false;
+        }
+        String query = ctx.queryString() == null ? "" : "?" + ctx.queryString();
+        URI target = URI.create("http://" + owner.get().host() + ":" + owner.get().port() + ctx.path() + query);
+        HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(Duration.ofSeconds(30)).header(FORWARDED_HEADER, "1");
+        String type = ctx.contentType();
+        if (type != null) {
+            b.header("Content-Type", type);
+        }
+        String auth = ctx.header("Authorization");
+        if (auth != null) {
+            b.header("Authorization", auth);
+        }
+        b.method(ctx.method().name(), ctx.bodyAsBytes().length == 0 ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofByteArray(ctx.bodyAsBytes()));
+        try {
+            HttpResponse<byte[]> answer = client.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+            ctx.status(answer.statusCode());
+            answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
+            ctx.header("X-Attend-Served-By", owner.get().host() + ":" + owner.get().port());
+            ctx.result(answer.body());
+            return true;
+        } catch (IOException e) {
+            throw new ApiException(502, "forward_failed", "the instance holding user " + user + " (" + owner.get().host() + ":"
+                    + owner.get().port() + ") did not answer: " + e.getMessage(), Map.of("user", user));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "unavailable", "interrupted while forwarding");
+        }
+    }
+}
