@@ -10,9 +10,10 @@ import dev.attend.gpu.Scorers;
 import dev.attend.gpu.TopKCollector;
 import dev.attend.gpu.VectorStore;
 import dev.attend.retrieval.AttendResult;
-import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.policy.AttentionAccuracy;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,7 +103,7 @@ public final class AttentionBench {
                 AttentionChart.write(rows, options.plot());
                 err.println("[attention] wrote " + options.plot());
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             err.println("bench attention: cannot write the report: " + e);
             return 1;
         }

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.openjdk.jmh.Main;
 
 /**
  * Runs {@code org.openjdk.jmh.Main}, appending the JVM flags of conf/jvm.options to every forked JVM
@@ -35,7 +36,7 @@ final class JmhLauncher {
                 all.addAll(0, List.of("-jvmArgsAppend", String.join(" ", flags)));
             }
         }
-        org.openjdk.jmh.Main.main(all.toArray(String[]::new));
+        Main.main(all.toArray(String[]::new));
     }
 
     /** The flags of a java @argfile: one or more per line, '#' comments and blank lines skipped. */

@@ -1,14 +1,21 @@
 package dev.attend.bench;
 
+import dev.attend.gpu.VectorMath;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
 /** What a benchmark ran on: CPU model, cores, last-level cache, JVM and heap, OS. */
@@ -68,13 +75,13 @@ final class MachineInfo {
         private final float[] out = new float[4 * COLS];
 
         L1Work() {
-            java.util.Arrays.fill(packed, 0.5f);
-            java.util.Arrays.fill(m, 0.25f);
+            Arrays.fill(packed, 0.5f);
+            Arrays.fill(m, 0.25f);
         }
 
         void run(long calls) {
             for (long c = calls; c > 0; c--) {
-                dev.attend.gpu.VectorMath.fourRowsTimes(packed, 0, INNER, m, 0, COLS, COLS, out, 0, COLS);
+                VectorMath.fourRowsTimes(packed, 0, INNER, m, 0, COLS, COLS, out, 0, COLS);
             }
         }
     }
@@ -89,7 +96,7 @@ final class MachineInfo {
      */
     static double[] fixedWorkLatency(int threads, double targetMillis, int timed) {
         long[] calls = {1_000};
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
             ThreadLocal<L1Work> operands = ThreadLocal.withInitial(L1Work::new); // each pool thread's, made once
             Runnable share = () -> operands.get().run(calls[0]);
@@ -98,8 +105,8 @@ final class MachineInfo {
             for (int run = 0; System.nanoTime() < warmUntil || run < perCall.length; run++) {
                 long size = calls[0];
                 perCall[run % perCall.length] = runOnce(pool, threads, share) / 1e6 / size;
-                double[] sorted = java.util.Arrays.copyOf(perCall, Math.min(run + 1, perCall.length));
-                java.util.Arrays.sort(sorted);
+                double[] sorted = Arrays.copyOf(perCall, Math.min(run + 1, perCall.length));
+                Arrays.sort(sorted);
                 long wanted = (long) (targetMillis / Math.max(sorted[sorted.length / 2], 1e-9));
                 calls[0] = Math.max(1, Math.clamp(wanted, size / 2, size * 4));
             }
@@ -107,12 +114,12 @@ final class MachineInfo {
             for (int r = 0; r < timed; r++) {
                 nanos[r] = runOnce(pool, threads, share);
             }
-            java.util.Arrays.sort(nanos);
+            Arrays.sort(nanos);
             return new double[] {nanos[timed / 2] / 1e6, nanos[(int) Math.ceil(0.99 * timed) - 1] / 1e6};
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         } finally {
             pool.shutdownNow();
@@ -120,14 +127,14 @@ final class MachineInfo {
     }
 
     /** Runs {@code share} on {@code threads} pool threads at once; returns the nanoseconds until the last ends. */
-    private static long runOnce(java.util.concurrent.ExecutorService pool, int threads, Runnable share)
-            throws InterruptedException, java.util.concurrent.ExecutionException {
+    private static long runOnce(ExecutorService pool, int threads, Runnable share)
+            throws InterruptedException, ExecutionException {
         long t0 = System.nanoTime();
-        List<java.util.concurrent.Future<?>> parts = new java.util.ArrayList<>();
+        List<Future<?>> parts = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             parts.add(pool.submit(share));
         }
-        for (java.util.concurrent.Future<?> f : parts) {
+        for (Future<?> f : parts) {
             f.get();
         }
         return System.nanoTime() - t0;

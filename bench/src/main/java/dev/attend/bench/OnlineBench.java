@@ -15,11 +15,13 @@ import dev.attend.recsys.model.OnlineLearner;
 import dev.attend.recsys.model.SequenceModel;
 import dev.attend.recsys.model.Trainer;
 import java.awt.Color;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -254,19 +256,19 @@ public final class OnlineBench extends BenchCommand {
 
         void add(float score, float label) {
             if (n == scores.length) {
-                scores = java.util.Arrays.copyOf(scores, 2 * n);
-                labels = java.util.Arrays.copyOf(labels, 2 * n);
+                scores = Arrays.copyOf(scores, 2 * n);
+                labels = Arrays.copyOf(labels, 2 * n);
             }
             scores[n] = score;
             labels[n++] = label;
         }
 
         double auc() {
-            return Metrics.auc(java.util.Arrays.copyOf(scores, n), java.util.Arrays.copyOf(labels, n));
+            return Metrics.auc(Arrays.copyOf(scores, n), Arrays.copyOf(labels, n));
         }
     }
 
-    private static void plot(List<Map<String, Object>> windows, String title, Path png) throws java.io.IOException {
+    private static void plot(List<Map<String, Object>> windows, String title, Path png) throws IOException {
         XYChart chart = new XYChartBuilder().width(900).height(560).title("prequential AUC per window: " + title)
                 .xAxisTitle("events streamed").yAxisTitle("AUC").build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);

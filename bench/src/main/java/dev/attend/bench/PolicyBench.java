@@ -5,13 +5,14 @@ import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
-import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.policy.HeadPolicy;
 import dev.attend.retrieval.policy.PolicyAnswer;
 import dev.attend.retrieval.policy.PolicyChooser;
 import dev.attend.retrieval.policy.PolicyHead;
 import java.awt.Color;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -27,6 +28,7 @@ import java.util.SplittableRandom;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import picocli.CommandLine.Command;
@@ -150,7 +152,7 @@ final class PolicyBench extends BenchCommand {
                 chart(rows, plot);
                 err.println("[policies] wrote " + plot);
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             err.println("bench policies: " + e.getMessage());
             return 1;
         }
@@ -327,7 +329,7 @@ final class PolicyBench extends BenchCommand {
     }
 
     /** Two panels: error against memory, error against latency; a series per policy, a point per head. */
-    static void chart(List<Map<String, Object>> rows, Path png) throws java.io.IOException {
+    static void chart(List<Map<String, Object>> rows, Path png) throws IOException {
         XYChart memory = panel("median relative output error vs memory", "memory per head (MB: KV held + index)");
         XYChart latency = panel("median relative output error vs latency", "p50 latency per decode step (us)");
         Map<String, List<Map<String, Object>>> bySeries = new LinkedHashMap<>();
@@ -353,7 +355,7 @@ final class PolicyBench extends BenchCommand {
     private static XYChart panel(String title, String xTitle) {
         XYChart chart = new XYChartBuilder().width(720).height(600).title(title).xAxisTitle(xTitle).yAxisTitle("median relative output error")
                 .build();
-        chart.getStyler().setDefaultSeriesRenderStyle(org.knowm.xchart.XYSeries.XYSeriesRenderStyle.Scatter);
+        chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
         chart.getStyler().setXAxisLogarithmic(true);
         chart.getStyler().setChartBackgroundColor(Color.WHITE);

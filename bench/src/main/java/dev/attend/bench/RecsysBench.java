@@ -24,6 +24,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
+import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -280,20 +284,20 @@ public final class RecsysBench extends BenchCommand {
      */
     static Map<String, Object> oracle(PlantedBehaviors p, List<PlantedBehaviors.Impression> test, int topK, PrintStream err) {
         List<Sample> samples = test.stream().map(PlantedBehaviors.Impression::sample).toList();
-        java.util.function.ToDoubleFunction<java.util.function.Function<PlantedBehaviors.Impression, int[]>> auc = search -> {
+        ToDoubleFunction<Function<PlantedBehaviors.Impression, int[]>> auc = search -> {
             float[] scores = new float[test.size()];
             for (int i = 0; i < scores.length; i++) {
                 scores[i] = (float) p.logit(test.get(i).sample(), search.apply(test.get(i)));
             }
             return Evaluation.of(scores, samples).auc();
         };
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(99);
+        SplittableRandom rnd = new SplittableRandom(99);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("planted_S", auc.applyAsDouble(PlantedBehaviors.Impression::relevantPositions));
         out.put("relevance_top" + topK, auc.applyAsDouble(im -> p.mostRelevant(im.sample(), topK)));
         out.put("random" + topK, auc.applyAsDouble(im -> {
             Sample s = im.sample();
-            int[] all = java.util.stream.IntStream.range(s.historyFrom(), s.historyTo()).toArray();
+            int[] all = IntStream.range(s.historyFrom(), s.historyTo()).toArray();
             for (int i = 0; i < Math.min(topK, all.length); i++) {
                 int j = i + rnd.nextInt(all.length - i);
                 int t = all[i];
@@ -302,7 +306,7 @@ public final class RecsysBench extends BenchCommand {
             }
             return Arrays.copyOf(all, Math.min(topK, all.length));
         }));
-        out.put("whole_window", auc.applyAsDouble(im -> java.util.stream.IntStream.range(im.sample().historyFrom(), im.sample().historyTo())
+        out.put("whole_window", auc.applyAsDouble(im -> IntStream.range(im.sample().historyFrom(), im.sample().historyTo())
                 .toArray()));
         err.printf(Locale.ROOT, "[recsys] oracle test AUC (planted factors known): %s%n", out);
         return out;

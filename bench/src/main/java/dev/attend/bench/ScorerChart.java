@@ -1,5 +1,6 @@
 package dev.attend.bench;
 
+import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -7,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -16,6 +18,7 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.lines.SeriesLines;
+import org.knowm.xchart.style.markers.Marker;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
@@ -29,9 +32,9 @@ final class ScorerChart {
             "simd-1", new Color(31, 119, 180),
             "simd", new Color(44, 160, 44),
             "opencl", new Color(214, 39, 40));
-    private static final org.knowm.xchart.style.markers.Marker[] MARKERS = {
+    private static final Marker[] MARKERS = {
             SeriesMarkers.CIRCLE, SeriesMarkers.DIAMOND, SeriesMarkers.SQUARE, SeriesMarkers.TRIANGLE_UP};
-    private static final java.awt.BasicStroke[] LINES = {
+    private static final BasicStroke[] LINES = {
             SeriesLines.SOLID, SeriesLines.DASH_DOT, SeriesLines.DOT_DOT, SeriesLines.DASH_DASH};
 
     private ScorerChart() {
@@ -105,12 +108,12 @@ final class ScorerChart {
             s.setLineStyle(LINES[style]);
         }
         if (triadOne > 0) {
-            line(chart, String.format(java.util.Locale.ROOT, "triad 1 thread (%.1f GB/s)", triadOne), triadOne, xFrom, xTo, Color.BLACK);
+            line(chart, String.format(Locale.ROOT, "triad 1 thread (%.1f GB/s)", triadOne), triadOne, xFrom, xTo, Color.BLACK);
             lo = Math.min(lo, triadOne);
             hi = Math.max(hi, triadOne);
         }
         if (triadAll > 0 && threads > 1) {
-            line(chart, String.format(java.util.Locale.ROOT, "triad %d threads (%.1f GB/s)", threads, triadAll), triadAll, xFrom, xTo, new Color(110, 0, 160));
+            line(chart, String.format(Locale.ROOT, "triad %d threads (%.1f GB/s)", threads, triadAll), triadAll, xFrom, xTo, new Color(110, 0, 160));
             hi = Math.max(hi, triadAll);
         }
         // A GPU can read keys a hundred times faster than the CPU's slowest loop: go logarithmic then.

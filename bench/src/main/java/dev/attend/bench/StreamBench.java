@@ -1,17 +1,30 @@
 package dev.attend.bench;
 
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.SimdScorer;
 import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.recsys.data.ItemCatalog;
+import dev.attend.recsys.data.UserSequences;
+import dev.attend.recsys.model.ModelConfig;
+import dev.attend.recsys.model.SequenceModel;
+import dev.attend.recsys.serving.Recommender;
 import dev.attend.streaming.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventProducer;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.EventWire;
 import dev.attend.streaming.SequenceStream;
 import dev.attend.streaming.StreamEvent;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -21,8 +34,10 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.state.HostInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -99,7 +114,7 @@ final class StreamBench extends BenchCommand {
         long[] versions = new long[users];
         List<Long> freshness = new ArrayList<>();
         List<Long> scored = new ArrayList<>();
-        java.util.concurrent.atomic.AtomicLong windowMax = new java.util.concurrent.atomic.AtomicLong(); // the worst since the last report // event sent -> a score of its user that includes it returned
+        AtomicLong windowMax = new AtomicLong(); // the worst since the last report // event sent -> a score of its user that includes it returned
         double producedPerSecond;
         double appliedPerSecond;
         double drainSeconds;
@@ -114,9 +129,9 @@ final class StreamBench extends BenchCommand {
                     new SequenceStream.Options("bench-stream", new HostInfo("localhost", 1), dir.resolve("state"), maxPerUser,
                             Duration.ofMillis(100)));
                  EventProducer producer = new EventProducer(broker.bootstrapServers(), topics);
-                 dev.attend.gpu.Scorer scorer = new dev.attend.gpu.SimdScorer(1);
-                 dev.attend.recsys.serving.Recommender recommender = new dev.attend.recsys.serving.Recommender(scoringModel(),
-                         scoringCatalog(), stream, scorer, dev.attend.recsys.serving.Recommender.Options.defaults())) {
+                 Scorer scorer = new SimdScorer(1);
+                 Recommender recommender = new Recommender(scoringModel(),
+                         scoringCatalog(), stream, scorer, Recommender.Options.defaults())) {
                 if (!stream.awaitRunning(Duration.ofSeconds(60))) {
                     throw new IllegalStateException("the topology did not start: " + stream.state());
                 }
@@ -129,9 +144,9 @@ final class StreamBench extends BenchCommand {
                     // partition is checked (a read of the store each): one late partition does not delay the
                     // measurement of events sent after it to the others, and the checks cost 4 reads a millisecond.
                     int partitions = topics.partitions();
-                    List<java.util.ArrayDeque<Probe>> pending = new ArrayList<>();
+                    List<ArrayDeque<Probe>> pending = new ArrayList<>();
                     for (int i = 0; i < partitions; i++) {
-                        pending.add(new java.util.ArrayDeque<>());
+                        pending.add(new ArrayDeque<>());
                     }
                     List<Probe> arrived = new ArrayList<>();
                     SplittableRandom candidatesRnd = new SplittableRandom(2);
@@ -141,11 +156,11 @@ final class StreamBench extends BenchCommand {
                             arrived.clear();
                             probes.drainTo(arrived);
                             for (Probe probe : arrived) {
-                                pending.get(org.apache.kafka.common.utils.Utils.toPositive(
-                                        org.apache.kafka.common.utils.Utils.murmur2(EventWire.key(probe.user()))) % partitions).add(probe);
+                                pending.get(Utils.toPositive(
+                                        Utils.murmur2(EventWire.key(probe.user()))) % partitions).add(probe);
                             }
                             long now = System.nanoTime();
-                            for (java.util.ArrayDeque<Probe> q : pending) {
+                            for (ArrayDeque<Probe> q : pending) {
                                 while (!q.isEmpty() && stream.version(q.peek().user()) >= q.peek().version()) {
                                     Probe probe = q.poll();
                                     freshness.add(now - probe.sentNanos());
@@ -307,18 +322,18 @@ final class StreamBench extends BenchCommand {
     }
 
     /** The model that scores the sampled users: DARE as served (attention 16, representation 64, top-20), untrained. */
-    private static dev.attend.recsys.model.SequenceModel scoringModel() {
-        return new dev.attend.recsys.model.SequenceModel(new dev.attend.recsys.model.ModelConfig(dev.attend.recsys.model.ModelConfig.Kind.DARE,
+    private static SequenceModel scoringModel() {
+        return new SequenceModel(new ModelConfig(ModelConfig.Kind.DARE,
                 16, 64, 20, new int[] {200, 80}), ITEMS, CATEGORIES, 1);
     }
 
     /** Every item of the generated events, once, by a user that is never scored. */
-    private static dev.attend.recsys.data.ItemCatalog scoringCatalog() {
+    private static ItemCatalog scoringCatalog() {
         List<BehaviorEvent> all = new ArrayList<>(ITEMS);
         for (int i = 1; i <= ITEMS; i++) {
             all.add(new BehaviorEvent(-1, i, i % CATEGORIES, "pv", i));
         }
-        return dev.attend.recsys.data.UserSequences.of(all).catalog();
+        return UserSequences.of(all).catalog();
     }
 
     /**
@@ -365,8 +380,8 @@ final class StreamBench extends BenchCommand {
                 StreamProcess.class.getName(), broker.bootstrapServers(), app, state.toString(), Integer.toString(maxPerUser))
                 .redirectErrorStream(true).start();
         try {
-            java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream(),
-                    java.nio.charset.StandardCharsets.UTF_8));
+            BufferedReader lines = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                    StandardCharsets.UTF_8));
             String line;
             while ((line = lines.readLine()) != null && !line.equals("RUNNING")) {
                 if (line.startsWith("FAILED")) {
@@ -412,8 +427,8 @@ final class StreamBench extends BenchCommand {
 
     private static void deleteTree(Path dir) {
         try (var paths = Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (java.io.IOException ignored) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
             // a temporary directory left behind
         }
     }

@@ -13,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,7 +22,7 @@ class AttentionBenchTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("AttentionBenchTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -79,7 +81,7 @@ class AttentionBenchTest {
             double mass = r.path("mass_recall_mean").asDouble();
             assertThat(mass).isBetween(0.0, 1.0 + 1e-6);
             if (r.path("kind").asText().equals("full")) {
-                assertThat(mass).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-6));
+                assertThat(mass).isCloseTo(1.0, Offset.offset(1e-6));
                 assertThat(r.path("relative_error_median").asDouble()).isZero();
             }
         }

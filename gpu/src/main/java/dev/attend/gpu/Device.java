@@ -1,5 +1,7 @@
 package dev.attend.gpu;
 
+import java.util.Locale;
+
 /**
  * Where a computation really ran. Every result carries one, so a caller can tell a GPU figure from a
  * run that fell back to the CPU.
@@ -15,6 +17,6 @@ public record Device(String backend, Kind kind, String name) {
 
     @Override
     public String toString() {
-        return backend + ":" + kind.name().toLowerCase(java.util.Locale.ROOT) + " (" + name + ")";
+        return backend + ":" + kind.name().toLowerCase(Locale.ROOT) + " (" + name + ")";
     }
 }

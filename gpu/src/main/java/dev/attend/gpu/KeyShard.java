@@ -3,6 +3,7 @@ package dev.attend.gpu;
 import com.aparapi.Range;
 import com.aparapi.device.OpenCLDevice;
 import dev.attend.gpu.internals.TopKScanKernel;
+import java.util.Arrays;
 import java.util.stream.IntStream;
 
 /**
@@ -87,7 +88,7 @@ final class KeyShard implements AutoCloseable {
     /** Sends queries {@code [from, from + count)} as the current batch. */
     public void setQueries(float[][] queries, int from, int count) {
         float[] q = kernel.queries;
-        java.util.Arrays.fill(q, 0f);
+        Arrays.fill(q, 0f);
         for (int j = 0; j < count; j++) {
             float[] query = queries[from + j];
             for (int c = 0; c < kernel.dim; c++) {
@@ -111,13 +112,13 @@ final class KeyShard implements AutoCloseable {
      */
     public void collect(float[] thresholds) {
         if (!anyGroupReaches(thresholds)) {
-            java.util.Arrays.fill(kernel.candidates, 0, TopKScanKernel.BATCH, 0);
+            Arrays.fill(kernel.candidates, 0, TopKScanKernel.BATCH, 0);
             return;
         }
         setThresholds(thresholds);
         // Pass 0 zeroed the counters on the device; zero the host copy too, so that a buffer Aparapi
         // re-creates from it (when the GC moved the array) starts from zero as well.
-        java.util.Arrays.fill(kernel.candidates, 0, TopKScanKernel.BATCH, 0);
+        Arrays.fill(kernel.candidates, 0, TopKScanKernel.BATCH, 0);
         kernel.pass = 1;
         run(usedGroups());
         kernel.get(kernel.candidates);

@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.regex.Matcher;
@@ -105,7 +106,7 @@ public final class NpyReader {
         };
         int rows = Math.min(maxRows, h.rows());
         long expected = h.dataOffset() + (long) h.rows() * h.cols() * width;
-        long actual = java.nio.file.Files.size(file);
+        long actual = Files.size(file);
         if (actual < expected) {
             throw new IOException(file + " is truncated: " + actual + " bytes, header promises " + expected);
         }
@@ -113,7 +114,7 @@ public final class NpyReader {
         int batchRows = Math.max(1, (1 << 20) / h.cols());
         float[] buf = new float[batchRows * h.cols()];
         byte[] raw = new byte[batchRows * h.cols() * width];
-        try (InputStream in = java.nio.file.Files.newInputStream(file)) {
+        try (InputStream in = Files.newInputStream(file)) {
             in.skipNBytes(h.dataOffset());
             for (int done = 0; done < rows; ) {
                 int n = Math.min(batchRows, rows - done);

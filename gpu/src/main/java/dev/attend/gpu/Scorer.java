@@ -1,5 +1,7 @@
 package dev.attend.gpu;
 
+import java.util.List;
+
 /**
  * Scores queries against stored rows: the hot loop of retrieval attention, long-sequence
  * recommendation and hybrid retrieval. Scores are inner products computed in float32 (the scalar
@@ -25,7 +27,7 @@ public interface Scorer extends AutoCloseable {
     /** Receives the top K of queries {@code [from, to)}: {@code perQuery.get(i)} for i in that range. */
     @FunctionalInterface
     interface ReadyRange {
-        void accept(int from, int to, java.util.List<TopK> perQuery);
+        void accept(int from, int to, List<TopK> perQuery);
     }
 
     /**

@@ -2,8 +2,12 @@ package dev.attend.gpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.aparapi.device.Device;
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** What only the OpenCL scorer does: resident keys that grow, and reporting where it ran. */
@@ -11,7 +15,7 @@ class OpenClScorerTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("OpenClScorerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -80,7 +84,7 @@ class OpenClScorerTest {
         int dim = 8;
         int n = 200_000;
         float[] rows = new float[n * dim];
-        java.util.Arrays.fill(rows, 0.5f);
+        Arrays.fill(rows, 0.5f);
         rows[(n - 1) * dim] = 2f; // one row stands out; every other row ties
         VectorStore keys = VectorStore.of(dim, rows);
         float[] q = {1, 1, 1, 1, 1, 1, 1, 1};
@@ -96,14 +100,14 @@ class OpenClScorerTest {
         VectorStore keys = VectorStore.of(2, new float[] {1, 0});
         for (Scorer s : new Scorer[] {new SimdScorer(2), new OpenClScorer(OpenClScorer.Target.GPU_THEN_CPU)}) {
             s.close();
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.topK(new float[][] {{1, 0}}, keys, 1))
+            Assertions.assertThatThrownBy(() -> s.topK(new float[][] {{1, 0}}, keys, 1))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         }
     }
 
     @Test
     void missingDeviceKindFallsBackVisibly() {
-        boolean gpu = OpenClScorer.listDevices().stream().anyMatch(d -> d.getType() == com.aparapi.device.Device.TYPE.GPU);
+        boolean gpu = OpenClScorer.listDevices().stream().anyMatch(d -> d.getType() == Device.TYPE.GPU);
         Assumptions.assumeFalse(gpu, "a GPU is present");
         try (OpenClScorer cl = new OpenClScorer(OpenClScorer.Target.GPU)) {
             assertThat(cl.onDevice()).isFalse();

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -36,7 +37,7 @@ class RealKvHeadsTest {
     @ParameterizedTest(name = "{1}")
     @MethodSource("heads")
     void decodeQueriesAgreeWithReference(Path dir, String head) throws IOException {
-        org.junit.jupiter.api.Assumptions.assumeTrue(dir != null, "../shared/data not found: real-head conformance skipped");
+        Assumptions.assumeTrue(dir != null, "../shared/data not found: real-head conformance skipped");
         KvHead kv = KvHead.load(dir, head, Precision.FLOAT16);
         int decode = 1024;
         int prefill = kv.tokens() - decode;

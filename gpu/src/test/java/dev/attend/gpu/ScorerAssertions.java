@@ -1,5 +1,7 @@
 package dev.attend.gpu;
 
+import org.assertj.core.data.Offset;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Compares a backend's answers with the scalar reference, allowing float32 rounding. */
@@ -28,9 +30,9 @@ final class ScorerAssertions {
             double exact = dot(query, row);
             double tol = tolerance(query, row);
             assertThat((double) actual.scores()[r]).as("%s: reported score of id %d at rank %d", label, actual.ids()[r], r)
-                    .isCloseTo(exact, org.assertj.core.data.Offset.offset(tol));
+                    .isCloseTo(exact, Offset.offset(tol));
             assertThat((double) actual.scores()[r]).as("%s: score at rank %d", label, r)
-                    .isCloseTo(expected.scores()[r], org.assertj.core.data.Offset.offset(2 * tol));
+                    .isCloseTo(expected.scores()[r], Offset.offset(2 * tol));
             if (r > 0) {
                 assertThat(actual.scores()[r]).as("%s: scores descend", label).isLessThanOrEqualTo(actual.scores()[r - 1]);
             }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -106,7 +107,7 @@ class ScorerConformanceTest {
         assertThat(got.cols()).isEqualTo(1999);
         for (int i = 0; i < 17; i++) {
             for (int j = 0; j < 1999; j++) {
-                assertThat(got.get(i, j)).isCloseTo(want.get(i, j), org.assertj.core.data.Offset.offset(
+                assertThat(got.get(i, j)).isCloseTo(want.get(i, j), Offset.offset(
                         (float) ScorerAssertions.tolerance(queries[i], rows[1000 + j])));
             }
         }
@@ -125,9 +126,9 @@ class ScorerConformanceTest {
             for (int[] s : new int[][] {null, subset}) {
                 AttentionOutput got = scorer.attend(q, keys, values, s, (float) (1 / Math.sqrt(dim)));
                 AttentionOutput want = reference.attend(q, keys, values, s, (float) (1 / Math.sqrt(dim)));
-                assertThat(got.logSumExp()).isCloseTo(want.logSumExp(), org.assertj.core.data.Offset.offset(1e-4 * Math.abs(want.logSumExp()) + 1e-4));
+                assertThat(got.logSumExp()).isCloseTo(want.logSumExp(), Offset.offset(1e-4 * Math.abs(want.logSumExp()) + 1e-4));
                 for (int c = 0; c < dim; c++) {
-                    assertThat(got.output()[c]).isCloseTo(want.output()[c], org.assertj.core.data.Offset.offset(1e-4f));
+                    assertThat(got.output()[c]).isCloseTo(want.output()[c], Offset.offset(1e-4f));
                 }
             }
             AttentionOutput empty = scorer.attend(q, keys, values, new int[0], 1f);

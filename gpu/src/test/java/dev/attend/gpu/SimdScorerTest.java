@@ -2,7 +2,11 @@ package dev.attend.gpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The SIMD scorer's paths that the conformance shapes reach only by chance: ties, page ends, odd query counts. */
@@ -10,7 +14,7 @@ class SimdScorerTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("SimdScorerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -64,7 +68,7 @@ class SimdScorerTest {
                         TopKResult got = s.topK(queries, keys, 1);
                         for (int i = 0; i < queries.length; i++) {
                             assertThat(got.get(i).ids()).as("d=%d query %d threads=%d", dim, i, s.threads()).hasSize(1);
-                            assertThat(got.get(i).scores()[0]).isCloseTo(want.get(i).scores()[0], org.assertj.core.data.Offset.offset(1e-3f));
+                            assertThat(got.get(i).scores()[0]).isCloseTo(want.get(i).scores()[0], Offset.offset(1e-3f));
                         }
                     }
                 }
@@ -101,7 +105,7 @@ class SimdScorerTest {
                     }
                     // handed over by ranges: every query once, with the same results
                     TopK[] byRange = new TopK[m];
-                    java.util.concurrent.atomic.AtomicInteger handed = new java.util.concurrent.atomic.AtomicInteger();
+                    AtomicInteger handed = new AtomicInteger();
                     s.topK(queries, keys, k, (from, to, perQuery) -> {
                         for (int i = from; i < to; i++) {
                             assertThat(byRange[i]).as("query %d handed over twice", i).isNull();
@@ -128,7 +132,7 @@ class SimdScorerTest {
                 a[i] = rnd.nextBoolean() ? rnd.nextInt(4) : (float) rnd.nextGaussian();
             }
             float[] sorted = a.clone();
-            java.util.Arrays.sort(sorted);
+            Arrays.sort(sorted);
             int k = 1 + rnd.nextInt(n);
             float[] padded = new float[n + 5];
             System.arraycopy(a, 0, padded, 3, n);

@@ -3,14 +3,16 @@ package dev.attend.gpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class VectorStoreTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("VectorStoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -62,7 +64,7 @@ class VectorStoreTest {
             assertThat(grown.bytes()).as("after %d rows", r).isBetween(4L * dim * r, 4L * dim * (r - inLast + 2 * inLast));
         }
         for (int r = 0; r < n; r += 97) {
-            assertThat(grown.row(r)).containsExactly(java.util.Arrays.copyOfRange(rows, r * dim, (r + 1) * dim));
+            assertThat(grown.row(r)).containsExactly(Arrays.copyOfRange(rows, r * dim, (r + 1) * dim));
         }
     }
 

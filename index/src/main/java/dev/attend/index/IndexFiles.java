@@ -1,10 +1,14 @@
 package dev.attend.index;
 
+import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.OutputStreamWriter;
 import java.io.Reader;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -49,12 +53,12 @@ public final class IndexFiles {
          * Opens file {@code name} of this generation for reading; with {@code expectedBytes >= 0} it
          * must hold exactly that many bytes (a truncated or foreign file is refused before parsing).
          */
-        public java.io.DataInputStream read(String name, long expectedBytes) throws IOException {
+        public DataInputStream read(String name, long expectedBytes) throws IOException {
             Path file = file(name);
             if (expectedBytes >= 0 && Files.size(file) != expectedBytes) {
                 throw new IOException(file + " holds " + Files.size(file) + " bytes, its metadata promises " + expectedBytes);
             }
-            return new java.io.DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 16));
+            return new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16));
         }
 
         public String require(String key) throws IOException {
@@ -80,11 +84,11 @@ public final class IndexFiles {
         all.putAll(meta);
         all.setProperty("type", type);
         Map<String, Content> everything = new LinkedHashMap<>(files);
-        everything.put(META, out -> all.store(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), "Attend index"));
+        everything.put(META, out -> all.store(new OutputStreamWriter(out, StandardCharsets.UTF_8), "Attend index"));
         for (Map.Entry<String, Content> e : everything.entrySet()) {
             Path file = dir.resolve(e.getKey() + "." + gen);
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                 OutputStream os = java.nio.channels.Channels.newOutputStream(ch);
+                 OutputStream os = Channels.newOutputStream(ch);
                  DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os, 1 << 16))) {
                 e.getValue().write(out);
                 out.flush();

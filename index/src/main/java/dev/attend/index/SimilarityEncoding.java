@@ -1,5 +1,7 @@
 package dev.attend.index;
 
+import java.util.Arrays;
+
 /**
  * Turns every {@link Similarity} into an inner product, so that one scorer serves them all: cosine
  * stores unit vectors; Euclidean stores {@code [v, -|v|^2/2]} and asks with {@code [q, 1]}, whose inner
@@ -24,7 +26,7 @@ public record SimilarityEncoding(Similarity similarity, int dim) {
                 yield scaled(v, 1 / norm);
             }
             case EUCLIDEAN -> {
-                float[] out = java.util.Arrays.copyOf(v, dim + 1);
+                float[] out = Arrays.copyOf(v, dim + 1);
                 double sq = 0;
                 for (float x : v) {
                     sq += (double) x * x;
@@ -44,7 +46,7 @@ public record SimilarityEncoding(Similarity similarity, int dim) {
                 yield norm == 0 ? q.clone() : scaled(q, 1 / norm);
             }
             case EUCLIDEAN -> {
-                float[] out = java.util.Arrays.copyOf(q, dim + 1);
+                float[] out = Arrays.copyOf(q, dim + 1);
                 out[dim] = 1f;
                 yield out;
             }

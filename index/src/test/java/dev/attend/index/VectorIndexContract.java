@@ -3,18 +3,25 @@ package dev.attend.index;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.attend.gpu.KvHead;
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.SharedData;
 import dev.attend.gpu.SimdScorer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -100,7 +107,7 @@ public abstract class VectorIndexContract {
                     for (int i = 0; i < got.size(); i++) {
                         float direct = similarity.score(q, vectors[(int) got.ids()[i]]);
                         assertThat(got.scores()[i]).as("%s score of id %d", similarity, got.ids()[i])
-                                .isCloseTo(direct, org.assertj.core.data.Offset.offset(1e-3f * Math.max(1, Math.abs(direct))));
+                                .isCloseTo(direct, Offset.offset(1e-3f * Math.max(1, Math.abs(direct))));
                     }
                     assertThat(got.stats().distanceComputations()).isPositive();
                     sum += recall(got, exact);
@@ -117,12 +124,12 @@ public abstract class VectorIndexContract {
      */
     @Test
     void agreesWithFlatIndexOnARealHead() throws Exception {
-        java.util.Optional<Path> dir = dev.attend.gpu.SharedData.resolve("kv/minilm-shakespeare");
+        Optional<Path> dir = SharedData.resolve("kv/minilm-shakespeare");
         if (dir.isEmpty()) {
             System.out.println("SKIP " + getClass().getSimpleName() + " on a real head: ../shared/data/kv/minilm-shakespeare not found");
         }
-        org.junit.jupiter.api.Assumptions.assumeTrue(dir.isPresent(), "../shared/data/kv/minilm-shakespeare not found");
-        dev.attend.gpu.KvHead head = dev.attend.gpu.KvHead.load(dir.get(), "L2H0", dev.attend.gpu.Precision.FLOAT32);
+        Assumptions.assumeTrue(dir.isPresent(), "../shared/data/kv/minilm-shakespeare not found");
+        KvHead head = KvHead.load(dir.get(), "L2H0", Precision.FLOAT32);
         int n = 4096;
         float[][] keys = new float[n][];
         float[][] training = new float[2048][];
@@ -197,7 +204,7 @@ public abstract class VectorIndexContract {
                     for (int r = 0; r < 200; r++) {
                         SearchResult res = index.search(queries[r % queries.length], 10, 300);
                         assertThat(res.size()).isBetween(1, 10);
-                        assertThat(new HashSet<>(java.util.Arrays.stream(res.ids()).boxed().toList())).hasSize(res.size());
+                        assertThat(new HashSet<>(Arrays.stream(res.ids()).boxed().toList())).hasSize(res.size());
                         searches++;
                     }
                     return searches;

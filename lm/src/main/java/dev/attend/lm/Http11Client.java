@@ -1,11 +1,13 @@
 package dev.attend.lm;
 
+import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -87,7 +89,7 @@ public final class Http11Client implements AutoCloseable {
             return exchange(c, method, head, body);
         } catch (IOException e) {
             // not after a read timeout: the server may still be working on the request
-            if (!reused || c.answerStarted || closed || e instanceof java.net.SocketTimeoutException) {
+            if (!reused || c.answerStarted || closed || e instanceof SocketTimeoutException) {
                 throw e;
             }
         }
@@ -302,7 +304,7 @@ public final class Http11Client implements AutoCloseable {
         }
 
         private byte[] chunked() throws IOException {
-            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream body = new ByteArrayOutputStream();
             int[] lineBytes = {0};
             while (true) {
                 lineBytes[0] = 0;
@@ -339,7 +341,7 @@ public final class Http11Client implements AutoCloseable {
         }
 
         private byte[] untilEnd() throws IOException {
-            java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream body = new ByteArrayOutputStream();
             body.write(buf, pos, lim - pos);
             pos = lim;
             byte[] chunk = new byte[16 * 1024];

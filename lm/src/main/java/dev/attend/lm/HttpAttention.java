@@ -3,11 +3,13 @@ package dev.attend.lm;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -78,7 +80,7 @@ public final class HttpAttention implements LayerAttention {
             http.close();
             throw e;
         }
-        this.sessionPath = prefix + "/v1/kv/sessions/" + java.net.URLEncoder.encode(String.valueOf(created.get("id")), StandardCharsets.UTF_8);
+        this.sessionPath = prefix + "/v1/kv/sessions/" + URLEncoder.encode(String.valueOf(created.get("id")), StandardCharsets.UTF_8);
         this.sessionUrl = origin + sessionPath;
     }
 
@@ -199,7 +201,7 @@ public final class HttpAttention implements LayerAttention {
 
     /** What each KV head follows ("layer/kvHead" -> policy; the configured one while undecided). */
     public Map<String, String> policies() {
-        Map<String, String> m = new java.util.LinkedHashMap<>();
+        Map<String, String> m = new LinkedHashMap<>();
         for (Object o : (List<?>) describe().get("heads")) {
             Map<?, ?> head = (Map<?, ?>) o;
             Object p = head.get("policy") instanceof Map<?, ?> ps ? (ps.get("policy") != null ? ps.get("policy") : ps.get("configured")) : null;
@@ -238,7 +240,7 @@ public final class HttpAttention implements LayerAttention {
 
     /** The same, asking for an answer of type {@code accept} (null: the server's choice). */
     private Http11Client.Response send(String method, String target, byte[] body, String contentType, String accept, String what) {
-        java.util.List<String> headers = new java.util.ArrayList<>(6);
+        List<String> headers = new ArrayList<>(6);
         if (contentType != null) {
             headers.add("Content-Type");
             headers.add(contentType);

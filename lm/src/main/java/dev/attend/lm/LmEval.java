@@ -1,5 +1,8 @@
 package dev.attend.lm;
 
+import dev.attend.gpu.NpyReader;
+import dev.attend.gpu.Precision;
+import dev.attend.gpu.VectorStore;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -11,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The model-level measurement of retrieval attention, after the model's {@code reference.json}: each document's
@@ -271,7 +275,7 @@ public final class LmEval {
                 s.prefill(p);
                 t1 = System.nanoTime();
                 s.awaitReady(o.readyTimeoutSeconds() * 1000);
-            } catch (java.util.concurrent.TimeoutException | RuntimeException e) {
+            } catch (TimeoutException | RuntimeException e) {
                 s.close();
                 throw new IllegalStateException(id + " " + policy + " over HTTP: " + e.getMessage(), e);
             }
@@ -285,7 +289,7 @@ public final class LmEval {
             long t1 = System.nanoTime();
             try {
                 s.awaitReady(o.readyTimeoutSeconds() * 1000);
-            } catch (java.util.concurrent.TimeoutException e) {
+            } catch (TimeoutException e) {
                 s.close();
                 throw new IllegalStateException(id + " " + policy + ": " + e.getMessage(), e);
             }
@@ -441,7 +445,7 @@ public final class LmEval {
      */
     public static double[] checkLogits(Path modelDir, PrintStream progress) throws IOException {
         ByteLm lm = ByteLm.load(modelDir);
-        dev.attend.gpu.VectorStore check = dev.attend.gpu.NpyReader.read(modelDir.resolve("check_logits.npy"), dev.attend.gpu.Precision.FLOAT32);
+        VectorStore check = NpyReader.read(modelDir.resolve("check_logits.npy"), Precision.FLOAT32);
         byte[] doc = Files.readAllBytes(modelDir.resolve("docs/doc00.txt"));
         ByteLm.Prefill p = lm.prefill(doc, doc.length, true);
         double[] worst = new double[2];

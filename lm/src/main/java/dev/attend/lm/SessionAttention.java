@@ -7,6 +7,7 @@ import dev.attend.retrieval.HeadPolicies;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -128,7 +129,7 @@ public final class SessionAttention implements LayerAttention {
 
     /** What each KV head follows ("layer/kvHead" -> policy). */
     public Map<String, String> policies() {
-        Map<String, String> m = new java.util.LinkedHashMap<>();
+        Map<String, String> m = new LinkedHashMap<>();
         KvSessionConfig c = session.config();
         for (int l = 0; l < c.layers(); l++) {
             for (int g = 0; g < c.kvHeads(); g++) {

@@ -12,6 +12,8 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.Enumeration;
 import java.util.Optional;
 import java.util.function.BiFunction;
@@ -55,7 +57,7 @@ class ByteLmFilesTest {
                 }
             }
         }
-        Files.move(out, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(out, file, StandardCopyOption.REPLACE_EXISTING);
     }
 
     /** A .npy of float16 zeros of {@code shape} with dtype {@code descr}. */
@@ -110,12 +112,12 @@ class ByteLmFilesTest {
     void aTruncatedArrayOrFileIsNamed() throws IOException {
         Path dir = copyModel();
         rewrite(dir.resolve("weights_part1.npz"), (name, data) -> name.equals("layers.1.w1.npy")
-                ? java.util.Arrays.copyOf(data, data.length / 2) : data);
+                ? Arrays.copyOf(data, data.length / 2) : data);
         assertThatThrownBy(() -> ByteLm.load(dir)).isInstanceOf(IOException.class)
                 .hasMessageContaining("weights_part1.npz").hasMessageContaining("'layers.1.w1'").hasMessageContaining("truncated");
         Path part2 = dir.resolve("weights_part2.npz");
         byte[] whole = Files.readAllBytes(part2);
-        Files.write(part2, java.util.Arrays.copyOf(whole, whole.length / 3));
+        Files.write(part2, Arrays.copyOf(whole, whole.length / 3));
         copyBack(dir, "weights_part1.npz");
         assertThatThrownBy(() -> ByteLm.load(dir)).isInstanceOf(IOException.class).hasMessageContaining("weights_part2.npz");
     }
@@ -132,6 +134,6 @@ class ByteLmFilesTest {
     }
 
     private static void copyBack(Path dir, String f) throws IOException {
-        Files.copy(ByteLmTest.modelDir().orElseThrow().resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(ByteLmTest.modelDir().orElseThrow().resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
     }
 }

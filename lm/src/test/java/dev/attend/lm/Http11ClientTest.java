@@ -16,6 +16,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -52,11 +53,11 @@ class Http11ClientTest {
     /** The scripted server: one thread per connection, every request recorded. */
     static final class Scripted implements AutoCloseable {
         final ServerSocket socket;
-        final List<Seen> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+        final List<Seen> seen = Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger connections = new AtomicInteger();
         final AtomicInteger requests = new AtomicInteger();
         final Script script;
-        final List<Socket> open = java.util.Collections.synchronizedList(new ArrayList<>());
+        final List<Socket> open = Collections.synchronizedList(new ArrayList<>());
 
         Scripted(Script script) throws IOException {
             this.script = script;
@@ -343,7 +344,7 @@ class Http11ClientTest {
                 + new String(r.body(), StandardCharsets.ISO_8859_1)));
         Http11Client c = client(s);
         List<Thread> threads = new ArrayList<>();
-        List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
         for (int t = 0; t < 4; t++) {
             int id = t;
             threads.add(Thread.ofPlatform().start(() -> {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
@@ -53,7 +54,7 @@ class SessionDecodeTest {
                 assertThat(s.policies().values()).containsOnly(policy);
             }
             double w = worst(exact, session);
-            double bpb = -java.util.Arrays.stream(session).average().orElseThrow();
+            double bpb = -Arrays.stream(session).average().orElseThrow();
             System.out.printf("%s: session vs exact max |log2 p diff| %.3e over %d bytes; %.4f bits/byte%n", policy, w, DECODE, bpb);
             assertThat(w).isLessThan(1e-3);
         }

@@ -2,6 +2,7 @@ package dev.attend.retrieval;
 
 import dev.attend.retrieval.policy.HeadPolicy;
 import dev.attend.retrieval.policy.PolicyChooser;
+import java.util.Collections;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -28,7 +29,7 @@ public record HeadPolicies(String defaultPolicy, Map<String, String> perHead) {
         for (Map.Entry<String, String> e : (perHead == null ? Map.<String, String>of() : perHead).entrySet()) {
             sorted.put(e.getKey().strip(), normalise(e.getValue()));
         }
-        perHead = java.util.Collections.unmodifiableMap(sorted);
+        perHead = Collections.unmodifiableMap(sorted);
     }
 
     /** Every head on {@code retrieval}. */

@@ -5,11 +5,20 @@ import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.index.store.CorruptFileException;
 import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.UnsupportedFormatException;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.StringReader;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 /**
  * A KV session's {@code session.properties}: its configuration as a {@link DurableFile} (versioned, checksummed), so
  * that a store reopens each session with the shape, policies and index parameters it was created with. Files written
@@ -47,7 +56,7 @@ final class KvSessionConfigFile {
         p.setProperty("indexPerQueryHead", Boolean.toString(c.indexPerQueryHead()));
         p.setProperty("policy", c.policies().defaultPolicy());
         c.policies().perHead().forEach((head, name) -> p.setProperty("policy." + head, name));
-        java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream text = new ByteArrayOutputStream();
         p.store(text, "Attend KV session");
         byte[] bytes = text.toByteArray();
         DurableFile.write(file, CODEC, VERSION, out -> out.write(bytes));
@@ -65,7 +74,7 @@ final class KvSessionConfigFile {
         boolean legacy = !DurableFile.isFramed(file);
         if (legacy) {
             byte[] bytes;
-            try (java.io.InputStream in = Files.newInputStream(file)) {
+            try (InputStream in = Files.newInputStream(file)) {
                 bytes = in.readNBytes(MAX_CONFIG_BYTES + 1);
             }
             if (bytes.length > MAX_CONFIG_BYTES) {
@@ -77,12 +86,12 @@ final class KvSessionConfigFile {
             }
             String text;
             try {
-                text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-            } catch (java.nio.charset.CharacterCodingException e) {
+                text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+            } catch (CharacterCodingException e) {
                 throw new CorruptFileException(file, "a plain configuration that is not text", e);
             }
             try {
-                p.load(new java.io.StringReader(text));
+                p.load(new StringReader(text));
             } catch (IllegalArgumentException e) { // a malformed unicode escape
                 throw new CorruptFileException(file, "a plain configuration that cannot be parsed: " + e.getMessage(), e);
             }
@@ -93,7 +102,7 @@ final class KvSessionConfigFile {
                 }
                 byte[] text = r.in().readNBytes((int) r.payloadBytes());
                 try {
-                    p.load(new java.io.ByteArrayInputStream(text));
+                    p.load(new ByteArrayInputStream(text));
                 } catch (IllegalArgumentException e) {
                     throw new UnsupportedFormatException(file, "an intact configuration this build cannot parse: " + e.getMessage());
                 }
@@ -119,12 +128,12 @@ final class KvSessionConfigFile {
      * header's name length, its version and its footer's length).
      */
     private static boolean looksFramed(byte[] bytes) {
-        byte[] codec = CODEC.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] codec = CODEC.getBytes(StandardCharsets.UTF_8);
         for (int i = 0; i < bytes.length; i++) {
             if (bytes[i] == 0) {
                 return true;
             }
-            if (i + codec.length <= bytes.length && java.util.Arrays.equals(bytes, i, i + codec.length, codec, 0, codec.length)) {
+            if (i + codec.length <= bytes.length && Arrays.equals(bytes, i, i + codec.length, codec, 0, codec.length)) {
                 return true;
             }
         }
@@ -174,7 +183,7 @@ final class KvSessionConfigFile {
 
     /** The head policies of a configuration file ({@code policy} and {@code policy.<layer>/<kvHead>}; retrieval when absent). */
     private static HeadPolicies policies(Properties p) {
-        java.util.Map<String, String> perHead = new java.util.TreeMap<>();
+        Map<String, String> perHead = new TreeMap<>();
         for (String key : p.stringPropertyNames()) {
             if (key.startsWith("policy.")) {
                 perHead.put(key.substring("policy.".length()), p.getProperty(key));

@@ -1,5 +1,6 @@
 package dev.attend.retrieval;
 
+import java.util.Locale;
 import java.util.function.Function;
 
 /**
@@ -100,7 +101,7 @@ public record KvSessionLimits(int maxLayers, int maxKvHeads, int maxHeadsPerSess
         if (raw == null || raw.isBlank()) {
             return fallback;
         }
-        String v = raw.strip().toLowerCase(java.util.Locale.ROOT);
+        String v = raw.strip().toLowerCase(Locale.ROOT);
         try {
             if (bytes && v.endsWith("%")) {
                 double share = Double.parseDouble(v.substring(0, v.length() - 1)) / 100;

@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
@@ -312,7 +313,7 @@ public final class KvSessionStore implements AutoCloseable {
             fault("rename", dir);
             Files.move(dir, gone, StandardCopyOption.ATOMIC_MOVE);
             renamed = true;
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
                 throw failure("KV session " + ResourceId.shown(id) + " was not deleted (its folder could not be renamed; it is still served)", e);
             }

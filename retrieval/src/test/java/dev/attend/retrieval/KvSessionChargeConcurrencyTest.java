@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -88,7 +89,7 @@ class KvSessionChargeConcurrencyTest {
         } finally {
             if (!base.equals(tmp)) {
                 try (Stream<Path> all = Files.walk(base)) {
-                    for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
                         Files.deleteIfExists(p);
                     }
                 }

@@ -3,13 +3,16 @@ package dev.attend.retrieval;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Executor;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,7 +22,7 @@ class KvSessionDecodeLayerTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("KvSessionDecodeLayerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -42,7 +45,7 @@ class KvSessionDecodeLayerTest {
     /** 2 layers, 2 KV heads, 3 query heads per KV head (6 per layer). */
     private static KvSessionConfig config(HeadPolicies policies) {
         return new KvSessionConfig(2, 2, 3, DIM, 4, 16, 8, (float) (2 / Math.sqrt(DIM)),
-                new AttentionAwareIndex.Params(16, 40, 8, 32, 4), dev.attend.gpu.Precision.FLOAT32,
+                new AttentionAwareIndex.Params(16, 40, 8, 32, 4), Precision.FLOAT32,
                 KvSessionConfig.Retriever.ATTENTION_AWARE, false, policies);
     }
 
@@ -68,8 +71,8 @@ class KvSessionDecodeLayerTest {
      * they come free, so its sums may round differently when answered beside other heads), the rest exactly.
      */
     private static void assertSame(AttendResult got, AttendResult expected) {
-        assertThat(got.output()).containsExactly(expected.output(), org.assertj.core.data.Offset.offset(1e-5f));
-        assertThat(got.logSumExp()).isCloseTo(expected.logSumExp(), org.assertj.core.data.Offset.offset(1e-5));
+        assertThat(got.output()).containsExactly(expected.output(), Offset.offset(1e-5f));
+        assertThat(got.logSumExp()).isCloseTo(expected.logSumExp(), Offset.offset(1e-5));
         assertThat(got.retrieved()).containsExactly(expected.retrieved());
         assertThat(got.stats().mode()).isEqualTo(expected.stats().mode());
         assertThat(got.stats().keysScanned()).isEqualTo(expected.stats().keysScanned());
@@ -154,7 +157,7 @@ class KvSessionDecodeLayerTest {
             hugeKey[1][0] = 1e7f;
             List<Runnable> bad = List.of(
                     () -> s.decodeLayer(0, 100, new float[][] {keys[0]}, values, queries, 10), // one key short
-                    () -> s.decodeLayer(0, 100, keys, values, java.util.Arrays.copyOf(queries, 5), 10),
+                    () -> s.decodeLayer(0, 100, keys, values, Arrays.copyOf(queries, 5), 10),
                     () -> s.decodeLayer(0, 100, keys, values, nanQuery, 10),
                     () -> s.decodeLayer(0, 100, keys, infValue, queries, 10),
                     () -> s.decodeLayer(0, 100, shortKey, values, queries, 10),

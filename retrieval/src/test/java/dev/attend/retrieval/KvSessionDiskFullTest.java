@@ -7,6 +7,7 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,7 +60,7 @@ class KvSessionDiskFullTest {
         if (mounted == null) {
             System.out.println("KvSessionDiskFullTest: tmpfs cannot be mounted here; the full disk is only injected "
                     + "(anInjectedFailureInTheMiddleOfARecordIsRolledBack)");
-            org.junit.jupiter.api.Assumptions.abort("no tmpfs: mount refused");
+            Assumptions.abort("no tmpfs: mount refused");
         }
         System.out.println("KvSessionDiskFullTest: a real full file system (tmpfs of 1 MiB)");
         SplittableRandom rnd = new SplittableRandom(SEED);
@@ -159,7 +161,7 @@ class KvSessionDiskFullTest {
             assertThat(s.chargedBytes()).isEqualTo(charged);
             s.decodeLayer(0, 30, stepKeys, stepValues, query, 0); // the same step again, once there is room
             assertThat(s.journal().size() - size).as("one record for the layer's step")
-                    .isEqualTo(dev.attend.retrieval.internals.KvJournal.recordBytes(2, 0, stepKeys[0].length, false));
+                    .isEqualTo(KvJournal.recordBytes(2, 0, stepKeys[0].length, false));
         }
         try (KvSessionStore store = store(root)) {
             KvSession s = store.get("layer");

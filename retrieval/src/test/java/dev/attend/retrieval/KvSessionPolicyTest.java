@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Arrays;
 
 /** Head policies inside a KV session: configured per head or chosen from the prefill, persisted, with clear errors. */
 class KvSessionPolicyTest {
@@ -78,9 +79,9 @@ class KvSessionPolicyTest {
         KvSession.PolicyState[] first = new KvSession.PolicyState[2];
         for (int run = 0; run < 2; run++) {
             try (KvSession s = new KvSession("auto", config(2, 50, new HeadPolicies("auto", Map.of())), scorer, NOW)) {
-                s.prefill(0, 0, 0, java.util.Arrays.copyOf(local[0], N), java.util.Arrays.copyOf(values, N), java.util.Arrays.copyOf(local[1], N));
-                s.prefill(0, 1, 0, java.util.Arrays.copyOf(reaching[0], N), java.util.Arrays.copyOf(values, N),
-                        java.util.Arrays.copyOf(reaching[1], N));
+                s.prefill(0, 0, 0, Arrays.copyOf(local[0], N), Arrays.copyOf(values, N), Arrays.copyOf(local[1], N));
+                s.prefill(0, 1, 0, Arrays.copyOf(reaching[0], N), Arrays.copyOf(values, N),
+                        Arrays.copyOf(reaching[1], N));
                 KvSession.PolicyState streaming = s.policyState(0, 0);
                 KvSession.PolicyState retrieval = s.policyState(0, 1);
                 System.out.printf("auto: local head mass outside %.4f -> %s (%d KV bytes); reaching head %.4f -> %s (%d KV bytes, %d index)%n",
@@ -137,7 +138,7 @@ class KvSessionPolicyTest {
         HeadPolicies policies = new HeadPolicies("full", Map.of("0/1", "block:8", "0/2", "retrieval+tail:" + n));
         try (KvSession s = new KvSession("configured", config(3, n, policies), scorer, NOW)) {
             for (int head = 0; head < 3; head++) {
-                s.prefill(0, head, 0, java.util.Arrays.copyOf(h[0], n), java.util.Arrays.copyOf(values, n), java.util.Arrays.copyOf(h[1], n));
+                s.prefill(0, head, 0, Arrays.copyOf(h[0], n), Arrays.copyOf(values, n), Arrays.copyOf(h[1], n));
                 for (int t = n; t < n + 40; t++) {
                     s.append(0, head, t, h[0][t], values[t]);
                 }
@@ -173,8 +174,8 @@ class KvSessionPolicyTest {
         KvSession.PolicyState auto;
         try (KvSessionStore store = new KvSessionStore(dir, scorer, NOW, NOW, KvDurability.FSYNC)) {
             KvSession s = store.create("p", config);
-            s.prefill(0, 0, 0, local[0], java.util.Arrays.copyOf(values, N), local[1]);
-            s.prefill(0, 1, 0, diffuse[0], java.util.Arrays.copyOf(values, N), diffuse[1]);
+            s.prefill(0, 0, 0, local[0], Arrays.copyOf(values, N), local[1]);
+            s.prefill(0, 1, 0, diffuse[0], Arrays.copyOf(values, N), diffuse[1]);
             for (int t = N; t < N + 20; t++) {
                 s.append(0, 0, t, local[0][t - N], values[t]);
             }

@@ -6,14 +6,24 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.store.DamageLog;
+import dev.attend.index.store.DurableFile;
+import dev.attend.index.store.ResourceId;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.stream.Stream;
+import java.util.zip.CRC32;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -81,7 +91,7 @@ class KvSessionStoreDamageTest {
     /** Message-safe rendering of an id in assertion descriptions. */
     private static final class ResourceIdShown {
         static String of(String id) {
-            return dev.attend.index.store.ResourceId.shown(id);
+            return ResourceId.shown(id);
         }
     }
 
@@ -153,7 +163,7 @@ class KvSessionStoreDamageTest {
             assertThat(s).as("head 0 lost nothing: the session is served").isNotNull();
             assertThat(s.length(0, 0)).isEqualTo(500);
             assertThat(s.length(0, 1)).isZero(); // its only token was the damaged record
-            assertThat(s.attendExact(0, 0, q).output()).containsExactly(before.output(), org.assertj.core.data.Offset.offset(1e-5f));
+            assertThat(s.attendExact(0, 0, q).output()).containsExactly(before.output(), Offset.offset(1e-5f));
             s.append(0, 0, 500, row(rnd), row(rnd));
         }
         List<DamageLog.Damage> damage = DamageLog.under(root);
@@ -239,7 +249,7 @@ class KvSessionStoreDamageTest {
 
     /** A format-1 record (before issue 20): {@code [length][body][CRC32]}, an append of one token. */
     private static byte[] formatOneAppend(int layer, int kvHead, int position, float[] key, float[] value) {
-        java.nio.ByteBuffer body = java.nio.ByteBuffer.allocate(21 + 4 * (key.length + value.length));
+        ByteBuffer body = ByteBuffer.allocate(21 + 4 * (key.length + value.length));
         body.put((byte) 2).putInt(layer).putInt(kvHead).putInt(position).putInt(1).putInt(0);
         for (float x : key) {
             body.putFloat(x);
@@ -247,9 +257,9 @@ class KvSessionStoreDamageTest {
         for (float x : value) {
             body.putFloat(x);
         }
-        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        CRC32 crc = new CRC32();
         crc.update(body.array());
-        return java.nio.ByteBuffer.allocate(4 + body.capacity() + 4).putInt(body.capacity()).put(body.array()).putInt((int) crc.getValue())
+        return ByteBuffer.allocate(4 + body.capacity() + 4).putInt(body.capacity()).put(body.array()).putInt((int) crc.getValue())
                 .array();
     }
 
@@ -276,7 +286,7 @@ class KvSessionStoreDamageTest {
                 indexPerQueryHead=false
                 policy=retrieval
                 """);
-        java.io.ByteArrayOutputStream journal = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream journal = new ByteArrayOutputStream();
         for (int i = 0; i < tokens; i++) {
             journal.writeBytes(formatOneAppend(0, 0, i, row(rnd), row(rnd)));
         }
@@ -288,14 +298,14 @@ class KvSessionStoreDamageTest {
     void formatOneJournalsAndPlainConfigurationsStillOpenAndAreRewritten(@TempDir Path root) throws Exception {
         SplittableRandom rnd = new SplittableRandom(SEED + 3);
         Path dir = formatOneSession(root, "old", 40, rnd);
-        Files.write(dir.resolve("journal.log"), new byte[] {0, 0, 1}, java.nio.file.StandardOpenOption.APPEND); // a torn tail
+        Files.write(dir.resolve("journal.log"), new byte[] {0, 0, 1}, StandardOpenOption.APPEND); // a torn tail
         try (KvSessionStore store = store(root)) {
             KvSession s = store.get("old");
             assertThat(s.length(0, 0)).isEqualTo(40);
             s.append(0, 0, 40, row(rnd), row(rnd));
         }
-        assertThat(dev.attend.index.store.DurableFile.isFramed(dir.resolve("session.properties"))).isTrue();
-        try (java.io.DataInputStream in = new java.io.DataInputStream(Files.newInputStream(dir.resolve("journal.log")))) {
+        assertThat(DurableFile.isFramed(dir.resolve("session.properties"))).isTrue();
+        try (DataInputStream in = new DataInputStream(Files.newInputStream(dir.resolve("journal.log")))) {
             assertThat(in.readInt()).as("format 2 header").isEqualTo(0x414B564A);
             assertThat(in.readInt()).isEqualTo(2);
         }
@@ -335,7 +345,7 @@ class KvSessionStoreDamageTest {
         assertThat(DamageLog.under(root).getFirst().reason()).contains("last record");
         assertThat(Files.size(DamageLog.under(root).getFirst().quarantinedTo())).isEqualTo(size);
         // A record cut short (the write never acknowledged) is dropped without a report.
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(journal, java.nio.file.StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(journal, StandardOpenOption.WRITE)) {
             ch.truncate(Files.size(journal) - 10);
         }
         try (KvSessionStore store = store(root)) {
@@ -355,7 +365,7 @@ class KvSessionStoreDamageTest {
         }
         // Record 5 removed cleanly (no damage to find): record 6 then names a position that is not next.
         byte[] all = Files.readAllBytes(journal);
-        java.io.ByteArrayOutputStream cut = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream cut = new ByteArrayOutputStream();
         cut.write(all, 0, (int) ends[4]);
         cut.write(all, (int) ends[5], all.length - (int) ends[5]);
         Files.write(journal, cut.toByteArray());
@@ -436,9 +446,9 @@ class KvSessionStoreDamageTest {
                             continue;
                         }
                         try (KvSession alone = new KvSession("alone", KvSessionStoreTest.config(), scorer, Runnable::run)) {
-                            alone.prefill(0, h, 0, java.util.Arrays.copyOf(keys[h], n), java.util.Arrays.copyOf(values[h], n), new float[0][]);
+                            alone.prefill(0, h, 0, Arrays.copyOf(keys[h], n), Arrays.copyOf(values[h], n), new float[0][]);
                             assertThat(s.attendExact(0, h, q).output()).as("[seed %d] head %d", seed, h)
-                                    .containsExactly(alone.attendExact(0, h, q).output(), org.assertj.core.data.Offset.offset(1e-5f));
+                                    .containsExactly(alone.attendExact(0, h, q).output(), Offset.offset(1e-5f));
                         }
                     }
                 }

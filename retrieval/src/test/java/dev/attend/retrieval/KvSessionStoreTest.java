@@ -16,12 +16,16 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.Arrays;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class KvSessionStoreTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("KvSessionStoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -81,7 +85,7 @@ class KvSessionStoreTest {
             assertThat(s.length(0, 1)).isEqualTo(130);
             assertThat(s.length(0, 0)).isZero();
             // The same keys and values: the same attention (up to the scorer's summation order across threads).
-            assertThat(s.attendExact(0, 1, q).output()).containsExactly(before.output(), org.assertj.core.data.Offset.offset(1e-5f));
+            assertThat(s.attendExact(0, 1, q).output()).containsExactly(before.output(), Offset.offset(1e-5f));
             assertThat(s.indexState(0, 1).state()).isEqualTo("ready");
             assertThat(s.indexState(0, 1).indexedUpTo()).isEqualTo(130 - 16);
             s.append(0, 1, 130, row(rnd), row(rnd));
@@ -102,7 +106,7 @@ class KvSessionStoreTest {
             KvSession s = store.create("c", perHead);
             s.prefill(0, 0, 0, rows(rnd, 100), rows(rnd, 100), rows(rnd, 30), new int[30], true); // all for query head 0
             int[] ones = new int[30];
-            java.util.Arrays.fill(ones, 1);
+            Arrays.fill(ones, 1);
             s.prefill(0, 0, 100, rows(rnd, 100), rows(rnd, 100), rows(rnd, 30), ones, false);
             before = s.indexState(0, 0);
             answer = s.attend(0, 1, q, 20, 1000);
@@ -115,7 +119,7 @@ class KvSessionStoreTest {
             assertThat(after.indexedKeys()).isEqualTo(before.indexedKeys()).isEqualTo(200 - 4 - 16);
             // The same keys and the same queries per head: the same graphs, the same answer.
             assertThat(after.indexBytes()).isEqualTo(before.indexBytes());
-            assertThat(s.attend(0, 1, q, 20, 1000).output()).containsExactly(answer.output(), org.assertj.core.data.Offset.offset(1e-5f));
+            assertThat(s.attend(0, 1, q, 20, 1000).output()).containsExactly(answer.output(), Offset.offset(1e-5f));
         }
     }
 
@@ -155,8 +159,8 @@ class KvSessionStoreTest {
     }
 
     /** Both durabilities keep every acknowledged write through a crash of the process. */
-    @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.EnumSource(KvDurability.class)
+    @ParameterizedTest
+    @EnumSource(KvDurability.class)
     void acknowledgedAppendsSurviveKillMinus9(KvDurability durability, @TempDir Path dir) throws Exception {
         int acknowledged = KilledWriter.run(KvSessionStoreTest.class, 300, dir.toString(), durability.wireName());
         assertThat(acknowledged).isGreaterThanOrEqualTo(300);

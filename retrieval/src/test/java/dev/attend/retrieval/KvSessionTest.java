@@ -3,14 +3,21 @@ package dev.attend.retrieval;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.policy.LogSumExpMerge;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.assertj.core.api.Assertions;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,7 +63,7 @@ class KvSessionTest {
 
     private static KvSessionConfig config(int sinks, int window, int topK, float scale) {
         return new KvSessionConfig(2, 2, 2, DIM, sinks, window, topK, scale,
-                new AttentionAwareIndex.Params(24, 50, 8, 32, 4), dev.attend.gpu.Precision.FLOAT32,
+                new AttentionAwareIndex.Params(24, 50, 8, 32, 4), Precision.FLOAT32,
                 KvSessionConfig.Retriever.ATTENTION_AWARE, false, HeadPolicies.defaults());
     }
 
@@ -95,7 +102,7 @@ class KvSessionTest {
                 assertThat(r.stats().retrievedKeys()).isEqualTo(n - 16 - 64);
                 assertThat(r.stats().staticKeys()).isEqualTo(16 + 64);
                 assertThat(relativeError(r.output(), exact.output())).isLessThan(1e-5);
-                assertThat(r.logSumExp()).isCloseTo(exact.logSumExp(), org.assertj.core.data.Offset.offset(1e-5 * Math.abs(exact.logSumExp())));
+                assertThat(r.logSumExp()).isCloseTo(exact.logSumExp(), Offset.offset(1e-5 * Math.abs(exact.logSumExp())));
             }
         }
     }
@@ -149,7 +156,7 @@ class KvSessionTest {
             assertThat(flat.answer().mode()).isEqualTo("flat");
             // the same keys both times; the SIMD sums may round differently between two compilations of the code
             assertThat(flat.relativeError()).isLessThan(1e-6);
-            assertThat(flat.massKept()).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-6));
+            assertThat(flat.massKept()).isCloseTo(1.0, Offset.offset(1e-6));
             assertThat(flat.keyRecall()).isEqualTo(1.0);
             builds.run();
             double wide = 0;
@@ -164,7 +171,7 @@ class KvSessionTest {
                 assertThat(a.massKept()).isBetween(0.0, 1.0 + 1e-9);
                 AttendResult same = s.attend(0, 1, x, n);
                 assertThat(a.relativeError()).isCloseTo(relativeError(same.output(), s.attendExact(0, 1, x).output()),
-                        org.assertj.core.data.Offset.offset(1e-6));
+                        Offset.offset(1e-6));
                 wide += a.keyRecall();
                 wideMass += a.massKept();
                 narrow += b.keyRecall();
@@ -185,7 +192,7 @@ class KvSessionTest {
             assertThat(recent.get(recent.size() - 1).queryHead()).isEqualTo(3);
             assertThat(recent.get(recent.size() - 1).query()).containsExactly(queries[queries.length - 1]);
             assertThat(s.recentQueries(1)).isEmpty();
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.recentQueries(2)).hasMessageContaining("layer 2");
+            Assertions.assertThatThrownBy(() -> s.recentQueries(2)).hasMessageContaining("layer 2");
         }
     }
 
@@ -204,15 +211,15 @@ class KvSessionTest {
                 middle[i - sinks] = i;
             }
         }
-        java.util.Arrays.sort(middle, (a, b) -> Double.compare(logit[b], logit[a]));
-        java.util.List<Integer> used = new ArrayList<>();
+        Arrays.sort(middle, (a, b) -> Double.compare(logit[b], logit[a]));
+        List<Integer> used = new ArrayList<>();
         for (int i = 0; i < sinks; i++) {
             used.add(i);
         }
         for (int i = n - window; i < n; i++) {
             used.add(i);
         }
-        used.addAll(java.util.Arrays.asList(middle).subList(0, k));
+        used.addAll(Arrays.asList(middle).subList(0, k));
         double max = used.stream().mapToDouble(i -> logit[i]).max().orElseThrow();
         double sum = 0;
         double[] acc = new double[q.length];
@@ -408,9 +415,9 @@ class KvSessionTest {
             float[][] keys = rows(rnd, 1500, 0);
             float[][] values = rows(rnd, 1500, 0);
             float[] q = rows(rnd, 1, 1.0)[0];
-            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
-            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-            java.util.concurrent.atomic.AtomicInteger answers = new java.util.concurrent.atomic.AtomicInteger();
+            AtomicBoolean done = new AtomicBoolean();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            AtomicInteger answers = new AtomicInteger();
             Thread reader = new Thread(() -> {
                 try {
                     while (!done.get()) {
@@ -467,8 +474,8 @@ class KvSessionTest {
         m.add(new float[] {1, 0}, 1000);
         m.add(new float[] {0, 1}, 1000 + Math.log(3));
         m.add(new float[] {5, 5}, Double.NEGATIVE_INFINITY);
-        assertThat(m.logSumExp()).isCloseTo(1000 + Math.log(4), org.assertj.core.data.Offset.offset(1e-9));
-        assertThat(m.output()[0]).isCloseTo(0.25f, org.assertj.core.data.Offset.offset(1e-6f));
-        assertThat(m.output()[1]).isCloseTo(0.75f, org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(m.logSumExp()).isCloseTo(1000 + Math.log(4), Offset.offset(1e-9));
+        assertThat(m.output()[0]).isCloseTo(0.25f, Offset.offset(1e-6f));
+        assertThat(m.output()[1]).isCloseTo(0.75f, Offset.offset(1e-6f));
     }
 }

@@ -1,5 +1,6 @@
 package dev.attend.server;
 
+import dev.attend.index.store.DamageLog;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.config.RoutesConfig;
@@ -8,9 +9,13 @@ import io.javalin.util.JavalinException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.slf4j.Logger;
@@ -31,7 +36,7 @@ public final class AttendServer {
     private final List<Consumer<RoutesConfig>> extraRoutes;
     private final ServerMetrics metrics;
     private final List<Path> watchedRoots;
-    private final List<java.util.function.Supplier<List<HealthResponse.Problem>>> healthChecks;
+    private final List<Supplier<List<HealthResponse.Problem>>> healthChecks;
 
     private volatile Javalin app;
     private volatile ServerConfig config;
@@ -169,9 +174,9 @@ public final class AttendServer {
         cfg.http.prefer405over404 = true;
         cfg.jsonMapper(new StrictJsonMapper());
         // Bodies are read whole, within a deadline, before a handler takes a concurrency permit.
-        cfg.jetty.modifyServletContextHandler(h -> h.addFilter(new org.eclipse.jetty.ee10.servlet.FilterHolder(
+        cfg.jetty.modifyServletContextHandler(h -> h.addFilter(new FilterHolder(
                 new BodyReadFilter(c.bodyReadTimeout(), c.maxBodyBytes(), metrics)), "/*",
-                java.util.EnumSet.of(jakarta.servlet.DispatcherType.REQUEST)));
+                EnumSet.of(jakarta.servlet.DispatcherType.REQUEST)));
         ConcurrencyLimit limit = new ConcurrencyLimit(c.maxConcurrentRequests(), metrics);
         cfg.router.handlerWrapper(endpoint -> limit.wrap(endpoint, ErrorGuard.wrap(endpoint)));
         cfg.router.javaLangErrorHandler(ErrorGuard::lastResort);
@@ -190,7 +195,7 @@ public final class AttendServer {
         routes.after(ctx -> {
             Long started = ctx.attribute(STARTED_ATTRIBUTE);
             if (started != null) {
-                ctx.header("Server-Timing", String.format(java.util.Locale.ROOT, "app;dur=%.3f", (System.nanoTime() - started) / 1e6));
+                ctx.header("Server-Timing", String.format(Locale.ROOT, "app;dur=%.3f", (System.nanoTime() - started) / 1e6));
             }
         });
         routes.get("/health", this::health);
@@ -220,7 +225,7 @@ public final class AttendServer {
         List<Path> roots = new ArrayList<>();
         roots.add(config.dataDir().toAbsolutePath().normalize()); // first: its name is what a reason shows
         watchedRoots.forEach(r -> roots.add(r.toAbsolutePath().normalize()));
-        for (dev.attend.index.store.DamageLog.Damage d : dev.attend.index.store.DamageLog.all()) {
+        for (DamageLog.Damage d : DamageLog.all()) {
             Path at = d.path().toAbsolutePath().normalize();
             if (roots.stream().noneMatch(at::startsWith)) {
                 continue;
@@ -232,7 +237,7 @@ public final class AttendServer {
             problems.add(new HealthResponse.Problem(d.store(), d.resource(), reason, d.at().toString(),
                     d.quarantinedTo() == null ? null : d.quarantinedTo().getFileName().toString()));
         }
-        for (java.util.function.Supplier<List<HealthResponse.Problem>> check : healthChecks) {
+        for (Supplier<List<HealthResponse.Problem>> check : healthChecks) {
             problems.addAll(check.get());
         }
         ctx.json(new HealthResponse(problems.isEmpty() ? "ok" : "degraded", AttendVersion.get(), uptime, problems));
@@ -247,7 +252,7 @@ public final class AttendServer {
 
         private final List<Consumer<RoutesConfig>> routes = new ArrayList<>();
         private final List<Path> watchedRoots = new ArrayList<>();
-        private final List<java.util.function.Supplier<List<HealthResponse.Problem>>> healthChecks = new ArrayList<>();
+        private final List<Supplier<List<HealthResponse.Problem>>> healthChecks = new ArrayList<>();
         private ServerMetrics metrics;
 
         private Builder() {
@@ -274,7 +279,7 @@ public final class AttendServer {
         }
 
         /** A component's own check for {@code /health}: the problems it has now (none: empty). */
-        public Builder healthCheck(java.util.function.Supplier<List<HealthResponse.Problem>> check) {
+        public Builder healthCheck(Supplier<List<HealthResponse.Problem>> check) {
             healthChecks.add(Objects.requireNonNull(check, "check"));
             return this;
         }

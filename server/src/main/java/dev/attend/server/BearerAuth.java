@@ -4,6 +4,7 @@ import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.Arrays;
 
 /**
  * When a token is configured, every request but {@code GET /health} and the console's static files must carry
@@ -24,7 +25,7 @@ final class BearerAuth implements Handler {
 
     @Override
     public void handle(Context ctx) {
-        if (ctx.path().equals("/health") || java.util.Arrays.stream(AttendServer.CONSOLE_ASSETS).anyMatch(a -> a[0].equals(ctx.path()))) {
+        if (ctx.path().equals("/health") || Arrays.stream(AttendServer.CONSOLE_ASSETS).anyMatch(a -> a[0].equals(ctx.path()))) {
             return; // liveness, and the console's static files (its API calls carry the token)
         }
         String header = ctx.header("Authorization");

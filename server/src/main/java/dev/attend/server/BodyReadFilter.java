@@ -16,9 +16,13 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.eclipse.jetty.io.EndPoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,7 +42,7 @@ final class BodyReadFilter implements Filter {
     private final long timeoutNanos;
     private final long maxBodyBytes;
     private final long maxBufferedBytes;
-    private final java.util.concurrent.atomic.AtomicLong buffered = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong buffered = new AtomicLong();
     private final ServerMetrics metrics;
 
     BodyReadFilter(Duration timeout, long maxBodyBytes, ServerMetrics metrics) {
@@ -61,7 +65,7 @@ final class BodyReadFilter implements Filter {
         long deadline = System.nanoTime() + timeoutNanos;
         ByteArrayOutputStream body = new ByteArrayOutputStream(8192);
         byte[] chunk = new byte[64 * 1024];
-        org.eclipse.jetty.io.EndPoint endPoint = endPoint(req);
+        EndPoint endPoint = endPoint(req);
         long idleBefore = endPoint == null ? -1 : endPoint.getIdleTimeout();
         long held = 0;
         try {
@@ -108,9 +112,9 @@ final class BodyReadFilter implements Filter {
     }
 
     /** The connection's end point, to hold its idle timeout to the body's deadline; null where Jetty's types are not at hand. */
-    private static org.eclipse.jetty.io.EndPoint endPoint(HttpServletRequest req) {
+    private static EndPoint endPoint(HttpServletRequest req) {
         try {
-            var r = org.eclipse.jetty.ee10.servlet.ServletContextRequest.getServletContextRequest(req);
+            var r = ServletContextRequest.getServletContextRequest(req);
             return r == null ? null : r.getConnectionMetaData().getConnection().getEndPoint();
         } catch (RuntimeException e) {
             return null;
@@ -179,7 +183,7 @@ final class BodyReadFilter implements Filter {
         public BufferedReader getReader() {
             String enc = getCharacterEncoding();
             return new BufferedReader(new InputStreamReader(new ByteArrayInputStream(body),
-                    enc == null ? StandardCharsets.UTF_8 : java.nio.charset.Charset.forName(enc)));
+                    enc == null ? StandardCharsets.UTF_8 : Charset.forName(enc)));
         }
 
         @Override

@@ -1,5 +1,7 @@
 package dev.attend.server;
 
+import dev.attend.retrieval.KvSessionLimits;
+
 /**
  * Every server setting, under the three names it goes by: a properties-file key, an environment
  * variable and a command-line flag. Keeping the names together keeps the three sources in step.
@@ -23,14 +25,14 @@ public enum ConfigKey {
     RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE("attend.recsys-online-new-items-per-minute", "ATTEND_RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE", null),
     RECSYS_ONLINE_MAX_ITEMS("attend.recsys-online-max-items", "ATTEND_RECSYS_ONLINE_MAX_ITEMS", null),
     // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
-    KV_MAX_LAYERS(dev.attend.retrieval.KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
-    KV_MAX_KV_HEADS(dev.attend.retrieval.KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),
-    KV_MAX_HEADS_PER_SESSION(dev.attend.retrieval.KvSessionLimits.KEY_MAX_HEADS_PER_SESSION, "ATTEND_KV_MAX_HEADS_PER_SESSION", null),
-    KV_MAX_QUERY_HEADS_PER_KV_HEAD(dev.attend.retrieval.KvSessionLimits.KEY_MAX_QUERY_HEADS_PER_KV_HEAD,
+    KV_MAX_LAYERS(KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
+    KV_MAX_KV_HEADS(KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),
+    KV_MAX_HEADS_PER_SESSION(KvSessionLimits.KEY_MAX_HEADS_PER_SESSION, "ATTEND_KV_MAX_HEADS_PER_SESSION", null),
+    KV_MAX_QUERY_HEADS_PER_KV_HEAD(KvSessionLimits.KEY_MAX_QUERY_HEADS_PER_KV_HEAD,
             "ATTEND_KV_MAX_QUERY_HEADS_PER_KV_HEAD", null),
-    KV_MAX_TOKENS_PER_HEAD(dev.attend.retrieval.KvSessionLimits.KEY_MAX_TOKENS_PER_HEAD, "ATTEND_KV_MAX_TOKENS_PER_HEAD", null),
-    KV_MAX_SESSION_BYTES(dev.attend.retrieval.KvSessionLimits.KEY_MAX_SESSION_BYTES, "ATTEND_KV_MAX_SESSION_BYTES", null),
-    KV_MAX_TOTAL_BYTES(dev.attend.retrieval.KvSessionLimits.KEY_MAX_TOTAL_BYTES, "ATTEND_KV_MAX_TOTAL_BYTES", null);
+    KV_MAX_TOKENS_PER_HEAD(KvSessionLimits.KEY_MAX_TOKENS_PER_HEAD, "ATTEND_KV_MAX_TOKENS_PER_HEAD", null),
+    KV_MAX_SESSION_BYTES(KvSessionLimits.KEY_MAX_SESSION_BYTES, "ATTEND_KV_MAX_SESSION_BYTES", null),
+    KV_MAX_TOTAL_BYTES(KvSessionLimits.KEY_MAX_TOTAL_BYTES, "ATTEND_KV_MAX_TOTAL_BYTES", null);
 
     private final String property;
     private final String envVar;

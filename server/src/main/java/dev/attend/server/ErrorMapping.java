@@ -2,10 +2,12 @@ package dev.attend.server;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.attend.index.store.StorageErrors;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Header;
@@ -14,6 +16,8 @@ import io.javalin.http.MethodNotAllowedResponse;
 import io.javalin.http.NotFoundResponse;
 import io.javalin.validation.ValidationError;
 import io.javalin.validation.ValidationException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,8 +45,8 @@ final class ErrorMapping {
         routes.exception(HttpResponseException.class, this::javalinResponse);
         routes.exception(ValidationException.class, ErrorMapping::validationFailed);
         routes.exception(JacksonException.class, ErrorMapping::jsonFailure);
-        routes.exception(java.io.IOException.class, ErrorMapping::storageFailure);
-        routes.exception(java.io.UncheckedIOException.class, ErrorMapping::storageFailure);
+        routes.exception(IOException.class, ErrorMapping::storageFailure);
+        routes.exception(UncheckedIOException.class, ErrorMapping::storageFailure);
         routes.exception(Exception.class, (e, ctx) -> internal(e, ctx));
     }
 
@@ -91,8 +95,8 @@ final class ErrorMapping {
             details.put("column", location.getColumnNr());
         }
         String message;
-        com.fasterxml.jackson.core.exc.StreamConstraintsException limit = e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException c
-                ? c : e.getCause() instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException c2 ? c2 : null;
+        StreamConstraintsException limit = e instanceof StreamConstraintsException c
+                ? c : e.getCause() instanceof StreamConstraintsException c2 ? c2 : null;
         if (limit != null) {
             ErrorResponses.write(ctx, 400, ErrorCodes.BAD_REQUEST, "The JSON body exceeds a limit: nesting deeper than " + Json.MAX_NESTING
                     + " levels, or a number or string too long", details);
@@ -138,7 +142,7 @@ final class ErrorMapping {
      */
     static void storageFailure(Exception e, Context ctx) {
         String errorId = UUID.randomUUID().toString();
-        if (dev.attend.index.store.StorageErrors.isDiskFull(e)) {
+        if (StorageErrors.isDiskFull(e)) {
             LOG.error("Disk full on {} {} ({}): {}", ctx.method().name(), ctx.path(), errorId, e.toString());
             ctx.header("Retry-After", "60");
             ErrorResponses.write(ctx, 507, ErrorCodes.INSUFFICIENT_STORAGE, "the server's disk is full: nothing of this request was "

@@ -1,5 +1,7 @@
 package dev.attend.server;
 
+import dev.attend.retrieval.KvDurability;
+import dev.attend.retrieval.KvSessionLimits;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -8,9 +10,13 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -148,13 +154,13 @@ public final class ServerConfigLoader {
     }
 
     /** The KV session limits: each key from where it was set, the rest at their defaults; a bad one names its source. */
-    private static dev.attend.retrieval.KvSessionLimits kvLimits(Map<ConfigKey, Setting> settings) {
-        java.util.function.Function<String, String> lookup = property -> {
+    private static KvSessionLimits kvLimits(Map<ConfigKey, Setting> settings) {
+        Function<String, String> lookup = property -> {
             Setting s = settings.get(ConfigKey.forProperty(property));
             return s == null ? null : s.value();
         };
         try {
-            return dev.attend.retrieval.KvSessionLimits.from(lookup);
+            return KvSessionLimits.from(lookup);
         } catch (IllegalArgumentException e) {
             String key = e.getMessage() == null ? "" : e.getMessage().split(" ", 2)[0];
             Setting s = settings.get(ConfigKey.forProperty(key));
@@ -163,15 +169,15 @@ public final class ServerConfigLoader {
     }
 
     /** A comma-separated list of origins, each {@code scheme://host[:port]} as browsers send it. */
-    private static java.util.List<String> parseOrigins(Setting setting) {
-        java.util.List<String> out = new java.util.ArrayList<>();
+    private static List<String> parseOrigins(Setting setting) {
+        List<String> out = new ArrayList<>();
         for (String o : setting.value().split(",")) {
             String origin = o.strip();
             if (!origin.matches("https?://[A-Za-z0-9.\\[\\]:-]+")) {
                 throw invalid(ConfigKey.ALLOWED_ORIGINS.property(), setting, "a comma-separated list of origins such as "
                         + "https://app.example.com or http://localhost:3000");
             }
-            out.add(origin.toLowerCase(java.util.Locale.ROOT));
+            out.add(origin.toLowerCase(Locale.ROOT));
         }
         return out;
     }
@@ -197,9 +203,9 @@ public final class ServerConfigLoader {
         throw invalid(ConfigKey.KAFKA_BOOTSTRAP.property(), setting, "embedded, none, or host:port[,host:port...]");
     }
 
-    private static dev.attend.retrieval.KvDurability parseDurability(Setting setting) {
+    private static KvDurability parseDurability(Setting setting) {
         try {
-            return dev.attend.retrieval.KvDurability.of(setting.value().strip());
+            return KvDurability.of(setting.value().strip());
         } catch (IllegalArgumentException e) {
             throw invalid(ConfigKey.KV_DURABILITY.property(), setting, "fsync or process");
         }

@@ -1,8 +1,11 @@
 package dev.attend.server;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import io.javalin.json.JavalinJackson;
 import io.javalin.json.JsonMapper;
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.reflect.Type;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -16,7 +19,7 @@ final class StrictJsonMapper implements JsonMapper {
     public <T> T fromJsonString(String json, Type targetType) {
         try {
             return nonNull(Json.MAPPER.readValue(json, Json.MAPPER.constructType(targetType)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw sneaky(e);
         }
     }
@@ -25,7 +28,7 @@ final class StrictJsonMapper implements JsonMapper {
     public <T> T fromJsonStream(InputStream json, Type targetType) {
         try {
             return nonNull(Json.MAPPER.readValue(json, Json.MAPPER.constructType(targetType)));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw sneaky(e);
         }
     }
@@ -47,7 +50,7 @@ final class StrictJsonMapper implements JsonMapper {
     }
 
     @Override
-    public void writeToOutputStream(Stream<?> stream, java.io.OutputStream outputStream) {
+    public void writeToOutputStream(Stream<?> stream, OutputStream outputStream) {
         delegate.writeToOutputStream(stream, outputStream);
     }
 

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -107,7 +108,7 @@ class ConsoleBrowserTest {
                 for (WebElement tr : browser.findElements(By.cssSelector("#recsys-why tbody tr"))) {
                     total += Double.parseDouble(tr.findElements(By.tagName("td")).get(4).getText());
                 }
-                assertThat(total).as("the kept behaviours' weights").isCloseTo(1.0, org.assertj.core.data.Offset.offset(0.01));
+                assertThat(total).as("the kept behaviours' weights").isCloseTo(1.0, Offset.offset(0.01));
 
                 // KV sessions: the list, one session's state, and its recent answers checked against full attention
                 browser.findElement(By.id("tab-kv")).click();

@@ -3,6 +3,12 @@ package dev.attend.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.attend.index.store.Tmpfs;
+import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.recsys.data.UserSequences;
+import dev.attend.recsys.model.ModelConfig;
+import dev.attend.recsys.model.ModelFiles;
+import dev.attend.recsys.model.SequenceModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -16,10 +22,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -153,7 +161,7 @@ class HostileInputTest {
         URI u = URI.create(server.url());
         try (Socket s = new Socket(u.getHost(), u.getPort())) {
             s.setSoTimeout(60_000);
-            java.util.concurrent.CompletableFuture<String> answer = new java.util.concurrent.CompletableFuture<>();
+            CompletableFuture<String> answer = new CompletableFuture<>();
             Thread reader = Thread.ofVirtual().start(() -> {
                 try {
                     InputStream in = s.getInputStream();
@@ -258,11 +266,11 @@ class HostileInputTest {
 
     @Test
     void aFullDiskIsA507ThatAppliesNothingAndPassesWhenSpaceReturns() throws Exception {
-        try (dev.attend.index.store.Tmpfs small = dev.attend.index.store.Tmpfs.mount(dir.resolve("small"), "8m")) {
+        try (Tmpfs small = Tmpfs.mount(dir.resolve("small"), "8m")) {
             if (small == null) {
                 System.out.println("HostileInputTest: no tmpfs can be mounted here, so the server's full-disk answer is not run; "
                         + "each store's tests inject the failure instead");
-                org.junit.jupiter.api.Assumptions.abort("mount refused");
+                Assumptions.abort("mount refused");
             }
             System.out.println("HostileInputTest: a real full file system (tmpfs of 8 MiB) under the server's stores");
             try (FullServer full = new FullServer(small.dir(), null, c -> c)) {
@@ -270,7 +278,7 @@ class HostileInputTest {
                 assertThat(json(server, "POST", "/v1/kv/sessions", "{\"id\":\"s\",\"layers\":1,\"kvHeads\":1,\"headDim\":64}")
                         .statusCode()).isEqualTo(201);
                 Path filler = small.dir().resolve("filler");
-                dev.attend.index.store.Tmpfs.fill(filler);
+                Tmpfs.fill(filler);
                 StringBuilder rows = new StringBuilder("[");
                 for (int t = 0; t < 400; t++) {
                     rows.append(t == 0 ? "" : ",").append("[").append("0.25,".repeat(63)).append(t % 7).append("]");
@@ -325,16 +333,16 @@ class HostileInputTest {
     @Test
     void damagedFilesAreQuarantinedReportedAndNeverServed() throws Exception {
         Path model = dir.resolve("recsys/model.bin");
-        java.util.List<dev.attend.recsys.data.BehaviorEvent> training = new ArrayList<>();
+        List<BehaviorEvent> training = new ArrayList<>();
         for (int u = 0; u < 5; u++) {
             for (int j = 0; j < 10; j++) {
-                training.add(new dev.attend.recsys.data.BehaviorEvent(u, 500 + (u * 7 + j) % 40, j % 3, "pv", 1000 + j));
+                training.add(new BehaviorEvent(u, 500 + (u * 7 + j) % 40, j % 3, "pv", 1000 + j));
             }
         }
-        var catalog = dev.attend.recsys.data.UserSequences.of(training).catalog();
+        var catalog = UserSequences.of(training).catalog();
         Files.createDirectories(model.getParent());
-        dev.attend.recsys.model.ModelFiles.save(new dev.attend.recsys.model.SequenceModel(new dev.attend.recsys.model.ModelConfig(
-                dev.attend.recsys.model.ModelConfig.Kind.DARE, 4, 8, 3, new int[] {8}), catalog.items(), catalog.categories(), 2), catalog, model);
+        ModelFiles.save(new SequenceModel(new ModelConfig(
+                ModelConfig.Kind.DARE, 4, 8, 3, new int[] {8}), catalog.items(), catalog.categories(), 2), catalog, model);
         try (FullServer full = new FullServer(dir, model, c -> c)) {
             AttendServer server = full.server;
             assertThat(json(server, "POST", "/v1/search/documents", "{\"documents\":[{\"id\":\"d1\",\"title\":\"t\",\"text\":\"hello world\"},"

@@ -12,14 +12,17 @@ import dev.attend.retrieval.KvDurability;
 import dev.attend.server.kv.KvSessionRoutes;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,7 +35,7 @@ class HttpAttentionErrorsTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("HttpAttentionErrorsTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -89,7 +92,7 @@ class HttpAttentionErrorsTest {
 
     private static ByteLm.Prefill prefill(SplittableRandom r) {
         int d = TINY.headDim();
-        List<ByteLm.LayerKv> layers = new java.util.ArrayList<>();
+        List<ByteLm.LayerKv> layers = new ArrayList<>();
         for (int l = 0; l < TINY.layers(); l++) {
             layers.add(new ByteLm.LayerKv(PREFILL, TINY.heads(), TINY.kvHeads(), d, flat(r, PREFILL * TINY.heads() * d),
                     flat(r, PREFILL * TINY.kvHeads() * d), flat(r, PREFILL * TINY.kvHeads() * d)));
@@ -124,7 +127,7 @@ class HttpAttentionErrorsTest {
             assertThat(h.meanKeysScanned()).isPositive();
 
             // the session deleted under the client: a 404 with the server's message
-            HttpResponse<String> deleted = java.net.http.HttpClient.newHttpClient().send(
+            HttpResponse<String> deleted = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create(h.sessionUrl())).DELETE().build(), HttpResponse.BodyHandlers.ofString());
             assertThat(deleted.statusCode()).isEqualTo(204);
             assertThatThrownBy(() -> step(h, r, 0, PREFILL + 2)).isInstanceOf(IllegalStateException.class)

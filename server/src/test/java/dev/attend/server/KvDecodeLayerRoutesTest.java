@@ -7,18 +7,21 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.retrieval.KvDurability;
 import dev.attend.server.kv.KvSessionRoutes;
-import java.net.http.HttpRequest;
 import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +35,7 @@ class KvDecodeLayerRoutesTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("KvDecodeLayerRoutesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -179,9 +182,9 @@ class KvDecodeLayerRoutesTest {
         for (int q = 0; q < expected.size(); q++) {
             // to float rounding: a scan split over the scorer's threads as they come free may sum in another order
             assertThat(got.get(q).output()).as("query head %d", q).containsExactly(expected.get(q).output(),
-                    org.assertj.core.data.Offset.offset(1e-5f));
+                    Offset.offset(1e-5f));
             assertThat(got.get(q).logSumExp()).as("query head %d", q).isCloseTo(expected.get(q).logSumExp(),
-                    org.assertj.core.data.Offset.offset(1e-5));
+                    Offset.offset(1e-5));
             assertThat(got.get(q).keysScanned()).as("query head %d", q).isEqualTo(expected.get(q).keysScanned());
         }
     }
@@ -235,7 +238,7 @@ class KvDecodeLayerRoutesTest {
             boolean binaryAnswer = step % 2 == 1;
             HttpResponse<byte[]> bin = postBinary("/v1/kv/sessions/layer-bin/decode-layer?layer=" + LAYER + "&position=" + position
                     + (half ? "&dtype=float16" : ""), body(half, k, v, q), binaryAnswer);
-            assertThat(bin.statusCode()).as(new String(bin.body(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(200);
+            assertThat(bin.statusCode()).as(new String(bin.body(), StandardCharsets.UTF_8)).isEqualTo(200);
             if (binaryAnswer) {
                 assertThat(bin.headers().firstValue("Attend-Tokens")).hasValue(Integer.toString(position + 1));
                 assertSameAnswers(fromBinary(bin, queryHeads), expected);
@@ -276,7 +279,7 @@ class KvDecodeLayerRoutesTest {
         shortQuery[4] = new float[D - 1];
         List<Map<String, Object>> badJson = List.of(
                 Map.of("layer", LAYER, "position", PREFILL, "keys", new float[][] {k[0]}, "values", v, "queries", q),
-                Map.of("layer", LAYER, "position", PREFILL, "keys", k, "values", v, "queries", java.util.Arrays.copyOf(q, 5)),
+                Map.of("layer", LAYER, "position", PREFILL, "keys", k, "values", v, "queries", Arrays.copyOf(q, 5)),
                 Map.of("layer", LAYER, "position", PREFILL, "keys", k, "values", v, "queries", shortQuery),
                 Map.of("layer", LAYER, "position", PREFILL - 1, "keys", k, "values", v, "queries", q),
                 Map.of("layer", LAYER, "position", PREFILL + 1, "keys", k, "values", v, "queries", q),

@@ -9,12 +9,16 @@ import dev.attend.retrieval.KvDurability;
 import dev.attend.server.kv.KvSessionRoutes;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,7 +29,7 @@ class KvSessionRoutesTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("KvSessionRoutesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -81,8 +85,8 @@ class KvSessionRoutesTest {
         prefill.put("layer", 0);
         prefill.put("kvHead", 0);
         prefill.put("from", 0);
-        prefill.put("keys", java.util.Arrays.copyOf(keys, 250));
-        prefill.put("values", java.util.Arrays.copyOf(values, 250));
+        prefill.put("keys", Arrays.copyOf(keys, 250));
+        prefill.put("values", Arrays.copyOf(values, 250));
         prefill.put("queries", rows(rnd, 100, d));
         assertThat(post("/v1/kv/sessions/s1/prefill", prefill).statusCode()).isEqualTo(200);
         for (int i = 250; i < 300; i++) {
@@ -127,9 +131,9 @@ class KvSessionRoutesTest {
             }
         }
         for (int c = 0; c < d; c++) {
-            assertThat(result.path("output").get(c).asDouble()).isCloseTo(o[c] / sum, org.assertj.core.data.Offset.offset(1e-4));
+            assertThat(result.path("output").get(c).asDouble()).isCloseTo(o[c] / sum, Offset.offset(1e-4));
         }
-        assertThat(result.path("logSumExp").asDouble()).isCloseTo(max + Math.log(sum), org.assertj.core.data.Offset.offset(1e-4));
+        assertThat(result.path("logSumExp").asDouble()).isCloseTo(max + Math.log(sum), Offset.offset(1e-4));
         // The session is on disk: a second server over the same directory serves the same tokens.
         try (KvSessionRoutes again = new KvSessionRoutes(dataDir.resolve("kv"), scorer, Duration.ZERO, KvDurability.FSYNC)) {
             AttendServer second = AttendServer.builder().routes(again).build()
@@ -209,7 +213,7 @@ class KvSessionRoutesTest {
     }
 
     private static HttpResponse<String> postBinary(String path, float... values) {
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * values.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             b.putFloat(v);
         }
@@ -228,7 +232,7 @@ class KvSessionRoutesTest {
         assertThat(postBinary("/v1/kv/sessions/bin/append?layer=x&kvHead=0&position=2", 1, 2, 3, 4).statusCode()).isEqualTo(400);
         assertThat(postBinary("/v1/kv/sessions/bin/append?layer=0&kvHead=0&position=2", 1, Float.NaN, 3, 4).statusCode()).isEqualTo(400);
         // float16 bodies: half the bytes, the same numbers (1.5 and 2 are exact in float16).
-        java.nio.ByteBuffer half = java.nio.ByteBuffer.allocate(2 * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer half = ByteBuffer.allocate(2 * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : new float[] {0, 0, 1.5f, 2}) {
             half.putShort(Float.floatToFloat16(v));
         }
@@ -242,7 +246,7 @@ class KvSessionRoutesTest {
         JsonNode result = TestHttp.json(r).path("results").get(0);
         // Three keys, logits 2/sqrt(2), 0 and 0 (the float16 key is zero): weights e^sqrt2 / (e^sqrt2 + 2) and the rest.
         double e = Math.exp(Math.sqrt(2));
-        assertThat(result.path("output").get(0).asDouble()).isCloseTo((5 * e + 7 + 1.5) / (e + 2), org.assertj.core.data.Offset.offset(1e-5));
+        assertThat(result.path("output").get(0).asDouble()).isCloseTo((5 * e + 7 + 1.5) / (e + 2), Offset.offset(1e-5));
         assertThat(TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/bin")).path("heads").get(0).path("index").path("tokens").asInt())
                 .isEqualTo(3);
         String scrape = TestHttp.get(server, "/metrics").body();
@@ -334,7 +338,7 @@ class KvSessionRoutesTest {
         JsonNode alone = TestHttp.json(post("/v1/kv/sessions/dec/attend", Map.of("layer", 0, "budget", 1000,
                 "queries", List.of(Map.of("queryHead", 1, "query", q1))))).path("results").get(0);
         assertThat(alone.path("logSumExp").asDouble()).isCloseTo(decoded.path("results").get(1).path("logSumExp").asDouble(),
-                org.assertj.core.data.Offset.offset(1e-6));
+                Offset.offset(1e-6));
         // JSON decode; then a bad query (NaN, or a head of another KV head) is refused before the append.
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("layer", 0);
@@ -375,7 +379,7 @@ class KvSessionRoutesTest {
             prefill.put("queries", rows(rnd, 300, d));
             assertThat(post("/v1/kv/sessions/pol/prefill", prefill).statusCode()).isEqualTo(200);
         }
-        com.fasterxml.jackson.databind.JsonNode session = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/pol"));
+        JsonNode session = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/pol"));
         long deadline = System.nanoTime() + 60_000_000_000L; // the policies open on the build thread
         while (session.path("heads").get(0).path("policy").path("policy").isNull()
                 || !session.path("heads").get(1).path("index").path("state").asText().equals("ready")) {
@@ -385,11 +389,11 @@ class KvSessionRoutesTest {
         }
         assertThat(session.path("policy").asText()).isEqualTo("auto");
         assertThat(session.path("headPolicies").path("0/1").asText()).isEqualTo("streaming");
-        com.fasterxml.jackson.databind.JsonNode auto = session.path("heads").get(0).path("policy");
+        JsonNode auto = session.path("heads").get(0).path("policy");
         assertThat(auto.path("configured").asText()).isEqualTo("auto");
         assertThat(auto.path("policy").asText()).isIn("streaming", "retrieval", "retrieval+tail");
         assertThat(auto.path("measured").path("queries").asInt()).isEqualTo(64);
-        com.fasterxml.jackson.databind.JsonNode streaming = session.path("heads").get(1).path("policy");
+        JsonNode streaming = session.path("heads").get(1).path("policy");
         assertThat(streaming.path("policy").asText()).isEqualTo("streaming");
         assertThat(streaming.path("measured").isNull()).isTrue();
         // the streaming head holds its sinks and window only; the other every token

@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +33,7 @@ class RecsysRoutesTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("RecsysRoutesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -183,7 +184,7 @@ class RecsysRoutesTest {
         try (RecsysRoutes again = new RecsysRoutes(other, scorer, other.resolve("missing.bin"), false)) {
             assertThat(again.store().get(5).items()).containsExactly(500, 501);
         }
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new RecsysRoutes(other, scorer, other.resolve("missing.bin"), true))
+        Assertions.assertThatThrownBy(() -> new RecsysRoutes(other, scorer, other.resolve("missing.bin"), true))
                 .hasMessageContaining("no recommendation model");
     }
 }

@@ -5,12 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
+import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.recsys.data.UserSequences;
+import dev.attend.recsys.model.ModelConfig;
+import dev.attend.recsys.model.ModelFiles;
+import dev.attend.recsys.model.SequenceModel;
 import dev.attend.server.recsys.RecsysRoutes;
 import dev.attend.streaming.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventStreaming;
+import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -85,14 +92,14 @@ class RecsysStreamingTest {
     @Test
     void theServedModelLearnsFromStreamedEventsAndSnapshotsToItsFile() throws Exception {
         // a model that knows five items; the stream brings new ones
-        List<dev.attend.recsys.data.BehaviorEvent> known = new ArrayList<>();
+        List<BehaviorEvent> known = new ArrayList<>();
         for (int i = 1; i <= 5; i++) {
-            known.add(new dev.attend.recsys.data.BehaviorEvent(0, i, i % 5, "pv", i));
+            known.add(new BehaviorEvent(0, i, i % 5, "pv", i));
         }
-        dev.attend.recsys.data.UserSequences seed = dev.attend.recsys.data.UserSequences.of(known);
+        UserSequences seed = UserSequences.of(known);
         Path modelFile = dir.resolve("model.bin");
-        dev.attend.recsys.model.ModelFiles.save(new dev.attend.recsys.model.SequenceModel(new dev.attend.recsys.model.ModelConfig(
-                dev.attend.recsys.model.ModelConfig.Kind.DARE, 8, 16, 10, new int[] {32, 16}), seed.catalog().items(), seed.catalog().categories(),
+        ModelFiles.save(new SequenceModel(new ModelConfig(
+                ModelConfig.Kind.DARE, 8, 16, 10, new int[] {32, 16}), seed.catalog().items(), seed.catalog().categories(),
                 1), seed.catalog(), modelFile);
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka")); Scorer scorer = Scorers.create("simd")) {
             int port = freePort();
@@ -129,7 +136,7 @@ class RecsysStreamingTest {
             }
         }
         // closing took a last snapshot into the model file
-        assertThat(dev.attend.recsys.model.ModelFiles.loadWithCatalog(modelFile).catalog().items()).isEqualTo(5 + 40);
+        assertThat(ModelFiles.loadWithCatalog(modelFile).catalog().items()).isEqualTo(5 + 40);
     }
 
     @Test
@@ -145,8 +152,8 @@ class RecsysStreamingTest {
                 assertThat(post(a, Map.of("events", List.of(event(7, 1, 100)))).statusCode()).isEqualTo(200);
                 TestHttp.awaitUserLength(a, 7, 1);
                 Path log = events.resolve("kafka/log");
-                java.nio.file.Files.move(log, events.resolve("kafka/log.moved"));
-                java.nio.file.Files.writeString(log, "not a directory");
+                Files.move(log, events.resolve("kafka/log.moved"));
+                Files.writeString(log, "not a directory");
                 long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
                 JsonNode health;
                 do {
@@ -185,7 +192,7 @@ class RecsysStreamingTest {
         return e;
     }
 
-    private static int freePort() throws java.io.IOException {
+    private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }

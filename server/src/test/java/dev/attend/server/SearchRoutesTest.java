@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.attend.search.MiniLmEmbedder;
 import dev.attend.server.search.SearchRoutes;
+import java.net.URI;
 import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -127,7 +129,7 @@ class SearchRoutesTest {
 
         // get, delete
         assertThat(TestHttp.json(TestHttp.get(server, "/v1/search/documents/cat")).get("title").asText()).isEqualTo("Cataloguing");
-        HttpResponse<String> deleted = TestHttp.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.url() + "/v1/search/documents/cat"))
+        HttpResponse<String> deleted = TestHttp.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/search/documents/cat"))
                 .DELETE().build());
         assertThat(deleted.statusCode()).isEqualTo(204);
         assertThat(TestHttp.get(server, "/v1/search/documents/cat").statusCode()).isEqualTo(404);

@@ -3,6 +3,7 @@ package dev.attend.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.attend.retrieval.KvDurability;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -122,9 +123,9 @@ class ServerConfigLoaderTest {
     void kvSessionSettingsComeFromTheEnvironmentAndFlags() {
         ServerConfig config = ServerConfigLoader.load(null, Map.of("ATTEND_KV_DURABILITY", "process"),
                 Map.of(ConfigKey.KV_SESSION_TTL_S, "60"));
-        assertThat(config.kvDurability()).isEqualTo(dev.attend.retrieval.KvDurability.PROCESS);
-        assertThat(config.kvSessionTtl()).isEqualTo(java.time.Duration.ofSeconds(60));
-        assertThat(ServerConfigLoader.load(null, Map.of(), Map.of()).kvDurability()).isEqualTo(dev.attend.retrieval.KvDurability.FSYNC);
+        assertThat(config.kvDurability()).isEqualTo(KvDurability.PROCESS);
+        assertThat(config.kvSessionTtl()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(ServerConfigLoader.load(null, Map.of(), Map.of()).kvDurability()).isEqualTo(KvDurability.FSYNC);
         assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of("ATTEND_KV_DURABILITY", "sometimes"), Map.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("attend.kv-durability").hasMessageContaining("fsync or process");
         assertThatThrownBy(() -> ServerConfigLoader.load(null, Map.of(), Map.of(ConfigKey.KV_SESSION_TTL_S, "-1")))

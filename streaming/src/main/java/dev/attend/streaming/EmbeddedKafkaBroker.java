@@ -5,15 +5,23 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.lang.reflect.Field;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
@@ -22,6 +30,9 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListTopicsOptions;
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.common.utils.internals.Exit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A single-node Kafka broker (KRaft: broker and controller in one) inside this JVM, so that the engine needs no
@@ -45,7 +56,7 @@ import org.apache.kafka.common.utils.Time;
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
 
     private static final String CLUSTER_ID_FILE = "cluster.id";
     /** The broker's and the controller's ports of the last start, reused by the next one when they are free. */
@@ -58,14 +69,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final String bootstrapServers;
     private final Path dir;
     /** How the transaction coordinator said open transactions end, from one look for hanging ones to the next. */
-    private final Map<String, Boolean> transactionEnds = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Boolean> transactionEnds = new ConcurrentHashMap<>();
     /** Why the broker stopped on its own (a fatal Kafka error), or null while it runs. */
-    private final java.util.concurrent.atomic.AtomicReference<String> failure = new java.util.concurrent.atomic.AtomicReference<>();
-    private final java.util.concurrent.atomic.AtomicBoolean shutDown = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicReference<String> failure = new AtomicReference<>();
+    private final AtomicBoolean shutDown = new AtomicBoolean();
     private volatile Thread stopping;
 
     /** The embedded brokers of this JVM that are running (a fatal Kafka error stops them). */
-    private static final Set<EmbeddedKafkaBroker> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final Set<EmbeddedKafkaBroker> LIVE = ConcurrentHashMap.newKeySet();
     private static boolean exitHandled;
 
     private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers, Path dir) {
@@ -83,8 +94,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             return;
         }
         exitHandled = true;
-        org.apache.kafka.common.utils.internals.Exit.setHaltProcedure((code, message) -> fatal("halt", code, message));
-        org.apache.kafka.common.utils.internals.Exit.setExitProcedure((code, message) -> fatal("exit", code, message));
+        Exit.setHaltProcedure((code, message) -> fatal("halt", code, message));
+        Exit.setExitProcedure((code, message) -> fatal("exit", code, message));
     }
 
     private static void fatal(String call, int code, String message) {
@@ -140,7 +151,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      */
     private void shutdownFailedBroker() {
         try {
-            java.lang.reflect.Field f = KafkaRaftServer.class.getDeclaredField("broker");
+            Field f = KafkaRaftServer.class.getDeclaredField("broker");
             f.setAccessible(true);
             Object option = f.get(server); // a scala.Option
             if ((Boolean) option.getClass().getMethod("isDefined").invoke(option)) {
@@ -181,8 +192,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * Why the broker stopped on its own (a fatal Kafka error: its log directory failed, say), or empty while it runs
      * (and after a plain {@link #close}). For health checks: writes that need Kafka fail from then on.
      */
-    public java.util.Optional<String> failure() {
-        return java.util.Optional.ofNullable(failure.get());
+    public Optional<String> failure() {
+        return Optional.ofNullable(failure.get());
     }
 
     /** Starts a broker whose log is {@code dir} (created if missing; an existing log is reused). */
@@ -275,9 +286,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * The bootstrap address of the embedded broker running with its log under {@code dir}, as it wrote it (a file
      * left by a killed process names a broker that no longer answers); empty when none was started there.
      */
-    public static java.util.Optional<String> runningAt(Path dir) throws IOException {
+    public static Optional<String> runningAt(Path dir) throws IOException {
         Path file = dir.resolve(BOOTSTRAP_FILE);
-        return Files.exists(file) ? java.util.Optional.of(Files.readString(file).trim()) : java.util.Optional.empty();
+        return Files.exists(file) ? Optional.of(Files.readString(file).trim()) : Optional.empty();
     }
 
     @Override
@@ -366,7 +377,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         String id = Uuid.randomUuid().toString();
         Path tmp = dir.resolve(CLUSTER_ID_FILE + ".tmp");
         Files.writeString(tmp, id);
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
         return id;
     }
 
@@ -390,7 +401,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
         try (ServerSocket s = new ServerSocket()) {
             s.setReuseAddress(true);
-            s.bind(new java.net.InetSocketAddress("localhost", port));
+            s.bind(new InetSocketAddress("localhost", port));
             return true;
         } catch (IOException taken) {
             return false;
@@ -400,7 +411,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private static void writeAtomically(Path dir, String name, String content) throws IOException {
         Path tmp = dir.resolve(name + ".tmp");
         Files.writeString(tmp, content);
-        Files.move(tmp, dir.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static int freePort() {
@@ -419,7 +430,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             while (true) {
                 try {
-                    if (!admin.describeCluster().nodes().get(5, java.util.concurrent.TimeUnit.SECONDS).isEmpty()) {
+                    if (!admin.describeCluster().nodes().get(5, TimeUnit.SECONDS).isEmpty()) {
                         return;
                     }
                 } catch (Exception e) {

@@ -1,14 +1,22 @@
 package dev.attend.streaming;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -23,23 +31,23 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public final class EventProducer implements AutoCloseable {
 
     /** The longest a send waits for the topic's metadata (partitions and their leaders) when it has none. */
-    public static final java.time.Duration MAX_BLOCK = java.time.Duration.ofSeconds(10);
+    public static final Duration MAX_BLOCK = Duration.ofSeconds(10);
     /** The longest an event may wait for its acknowledgement, retries included. */
-    public static final java.time.Duration DELIVERY_TIMEOUT = java.time.Duration.ofSeconds(30);
+    public static final Duration DELIVERY_TIMEOUT = Duration.ofSeconds(30);
 
     private final KafkaProducer<byte[], byte[]> producer;
     private final String topic;
-    private final java.util.function.Supplier<java.util.Optional<String>> brokerFailure;
+    private final Supplier<Optional<String>> brokerFailure;
 
     public EventProducer(String bootstrapServers, EventTopics topics) {
-        this(bootstrapServers, topics, java.util.Optional::empty);
+        this(bootstrapServers, topics, Optional::empty);
     }
 
     /**
      * A producer that stops waiting as soon as {@code brokerFailure} names a reason (an embedded broker's
      * {@link EmbeddedKafkaBroker#failure()}).
      */
-    public EventProducer(String bootstrapServers, EventTopics topics, java.util.function.Supplier<java.util.Optional<String>> brokerFailure) {
+    public EventProducer(String bootstrapServers, EventTopics topics, Supplier<Optional<String>> brokerFailure) {
         this.brokerFailure = brokerFailure;
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
@@ -71,7 +79,7 @@ public final class EventProducer implements AutoCloseable {
             for (StreamEvent e : events) {
                 acks.add(producer.send(new ProducerRecord<>(topic, EventWire.key(e.behavior().user()), EventWire.value(e))));
             }
-        } catch (org.apache.kafka.common.KafkaException e) {
+        } catch (KafkaException e) {
             throw refused("Kafka did not take the events", e);
         }
         for (Future<RecordMetadata> ack : acks) {
@@ -85,7 +93,7 @@ public final class EventProducer implements AutoCloseable {
         Future<RecordMetadata> ack;
         try {
             ack = producer.send(new ProducerRecord<>(topic, key, value));
-        } catch (org.apache.kafka.common.KafkaException e) {
+        } catch (KafkaException e) {
             throw refused("Kafka did not take the record", e);
         }
         await(ack, "a record");
@@ -95,9 +103,9 @@ public final class EventProducer implements AutoCloseable {
     private void await(Future<RecordMetadata> ack, String what) throws InterruptedException {
         while (true) {
             try {
-                ack.get(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                ack.get(100, TimeUnit.MILLISECONDS);
                 return;
-            } catch (java.util.concurrent.TimeoutException waiting) {
+            } catch (TimeoutException waiting) {
                 checkBroker();
             } catch (ExecutionException e) {
                 throw refused("Kafka did not acknowledge " + what, e.getCause());
@@ -106,7 +114,7 @@ public final class EventProducer implements AutoCloseable {
     }
 
     private void checkBroker() {
-        java.util.Optional<String> failed = brokerFailure.get();
+        Optional<String> failed = brokerFailure.get();
         if (failed.isPresent()) {
             throw new KafkaUnavailableException("the embedded Kafka broker has stopped: " + failed.get(), null);
         }
@@ -115,8 +123,8 @@ public final class EventProducer implements AutoCloseable {
     /** A timeout or a retriable error is Kafka being unavailable; anything else a refusal. */
     private IllegalStateException refused(String what, Throwable cause) {
         String message = what + ": " + cause.getMessage();
-        if (cause instanceof org.apache.kafka.common.errors.TimeoutException || cause instanceof org.apache.kafka.common.errors.RetriableException
-                || cause instanceof org.apache.kafka.common.errors.InterruptException || brokerFailure.get().isPresent()) {
+        if (cause instanceof org.apache.kafka.common.errors.TimeoutException || cause instanceof RetriableException
+                || cause instanceof InterruptException || brokerFailure.get().isPresent()) {
             return new KafkaUnavailableException(brokerFailure.get().map(r -> message + " (the embedded broker has stopped: " + r + ")")
                     .orElse(message), cause);
         }
@@ -126,6 +134,6 @@ public final class EventProducer implements AutoCloseable {
     /** Closes the producer: waits up to 30 s for events still unacknowledged, none when the embedded broker has stopped. */
     @Override
     public void close() {
-        producer.close(brokerFailure.get().isPresent() ? java.time.Duration.ZERO : java.time.Duration.ofSeconds(30));
+        producer.close(brokerFailure.get().isPresent() ? Duration.ZERO : Duration.ofSeconds(30));
     }
 }

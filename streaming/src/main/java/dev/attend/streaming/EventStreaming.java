@@ -3,6 +3,7 @@ package dev.attend.streaming;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Properties;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -103,8 +104,8 @@ public final class EventStreaming implements AutoCloseable {
      * it runs or when the cluster is another one: for {@code /health}. Once set, sends fail at once
      * ({@link KafkaUnavailableException}) and the topology stops being fed.
      */
-    public java.util.Optional<String> brokerFailure() {
-        return broker == null ? java.util.Optional.empty() : broker.failure();
+    public Optional<String> brokerFailure() {
+        return broker == null ? Optional.empty() : broker.failure();
     }
 
     public SequenceStream sequences() {

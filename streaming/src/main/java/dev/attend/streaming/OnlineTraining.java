@@ -10,6 +10,8 @@ import dev.attend.recsys.serving.SequenceSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
@@ -179,11 +181,11 @@ public final class OnlineTraining implements AutoCloseable {
         this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         consumer.subscribe(List.of(topics.events()), new ConsumerRebalanceListener() {
             @Override
-            public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+            public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             }
 
             @Override
-            public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+            public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
                 // the positions a new group starts from are fixed here, before any event is produced after this
                 partitions.forEach(consumer::position);
                 assigned.countDown();
@@ -207,7 +209,7 @@ public final class OnlineTraining implements AutoCloseable {
     public synchronized Stats stats() {
         double auc = Double.NaN;
         if (recentCount > 0) {
-            auc = Metrics.auc(java.util.Arrays.copyOf(recentScores, recentCount), java.util.Arrays.copyOf(recentLabels, recentCount));
+            auc = Metrics.auc(Arrays.copyOf(recentScores, recentCount), Arrays.copyOf(recentLabels, recentCount));
         }
         return new Stats(learner.events(), learner.steps(), skipped, auc, snapshots, refusedByRate + refusedByCap);
     }

@@ -8,8 +8,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.StoreQueryParameters;
@@ -19,10 +22,13 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.apache.kafka.streams.state.Stores;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Kafka Streams application that keeps every user's behaviour sequence from the events topic: a persistent
@@ -34,7 +40,7 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class SequenceStream implements SequenceSource, AutoCloseable {
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SequenceStream.class);
+    private static final Logger LOG = LoggerFactory.getLogger(SequenceStream.class);
 
     /** The store of users' behaviours, one row each (persistent, with a changelog; {@code SequenceKeys}). */
     public static final String STORE = "sequence-events";
@@ -110,20 +116,20 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
                 LOG.debug("Event stream {} -> {} after {} ms", before, now, ms);
             }
         });
-        streams.setGlobalStateRestoreListener(new org.apache.kafka.streams.processor.StateRestoreListener() {
+        streams.setGlobalStateRestoreListener(new StateRestoreListener() {
             @Override
-            public void onRestoreStart(org.apache.kafka.common.TopicPartition partition, String store, long from, long to) {
+            public void onRestoreStart(TopicPartition partition, String store, long from, long to) {
                 if (to > from) {
                     LOG.info("Restoring {} of {} from its changelog: offsets {} to {}", partition, store, from, to);
                 }
             }
 
             @Override
-            public void onBatchRestored(org.apache.kafka.common.TopicPartition partition, String store, long end, long count) {
+            public void onBatchRestored(TopicPartition partition, String store, long end, long count) {
             }
 
             @Override
-            public void onRestoreEnd(org.apache.kafka.common.TopicPartition partition, String store, long total) {
+            public void onRestoreEnd(TopicPartition partition, String store, long total) {
                 if (total > 0) {
                     LOG.info("Restored {} of {}: {} records", partition, store, total);
                 }
@@ -238,7 +244,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         close(Duration.ofSeconds(30));
     }
 
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
      * Closes the topology, leaving its group; waits up to {@code timeout} (Kafka gone: the group cannot be left).
@@ -248,7 +254,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        streams.close(org.apache.kafka.streams.CloseOptions.groupMembershipOperation(
-                org.apache.kafka.streams.CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(timeout));
+        streams.close(CloseOptions.groupMembershipOperation(
+                CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(timeout));
     }
 }

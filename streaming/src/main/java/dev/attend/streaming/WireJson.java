@@ -1,5 +1,6 @@
 package dev.attend.streaming;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -217,7 +218,7 @@ final class WireJson {
         if (at < in.length && in[at] == '"') {
             return new String(in, start, at++ - start, StandardCharsets.UTF_8); // no escapes: the common case
         }
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         bytes.write(in, start, at - start);
         while (true) {
             if (at >= in.length) {

@@ -11,9 +11,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import org.apache.kafka.streams.state.HostInfo;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +28,7 @@ class EmbeddedKafkaBrokerFailureTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("EmbeddedKafkaBrokerFailureTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -86,7 +88,7 @@ class EmbeddedKafkaBrokerFailureTest {
                         List<StreamEvent> batch = new ArrayList<>();
                         for (int i = 0; i < 2_000; i++) {
                             batch.add(new StreamEvent(new BehaviorEvent(1_000 + rnd.nextInt(1_000), rnd.nextLong(1L << 60), rnd.nextInt(1 << 30), "pv",
-                                    1_000 + sent + i), java.util.Map.of("page", Long.toHexString(rnd.nextLong()))));
+                                    1_000 + sent + i), Map.of("page", Long.toHexString(rnd.nextLong()))));
                         }
                         try {
                             producer.send(batch);

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -16,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.streams.state.HostInfo;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,7 +35,7 @@ class SequenceStreamRecoveryTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("SequenceStreamRecoveryTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -87,7 +89,7 @@ class SequenceStreamRecoveryTest {
                         awaitVersions(stream, sent, cycle, false);
                         double caughtUp = (System.nanoTime() - killed) / 1e9;
                         String line = String.format(Locale.ROOT, "cycle %d: killed with %,d events acknowledged; running again in %.1f s,"
-                                + " caught up in %.1f s", cycle, java.util.Arrays.stream(sent).sum(), running, caughtUp);
+                                + " caught up in %.1f s", cycle, Arrays.stream(sent).sum(), running, caughtUp);
                         report.add(line);
                         System.out.println("[recovery] " + line);
                         if (cycle == CYCLES) {

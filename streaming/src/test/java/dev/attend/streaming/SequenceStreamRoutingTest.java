@@ -11,6 +11,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.state.HostInfo;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,8 +64,8 @@ class SequenceStreamRoutingTest {
     private static void awaitBalanced(SequenceStream first, SequenceStream second) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (System.nanoTime() < deadline) {
-            if (first.state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING
-                    && second.state() == org.apache.kafka.streams.KafkaStreams.State.RUNNING) {
+            if (first.state() == KafkaStreams.State.RUNNING
+                    && second.state() == KafkaStreams.State.RUNNING) {
                 Set<HostInfo> owners = new HashSet<>();
                 for (long user = 0; user < 40; user++) {
                     first.ownerOf(user).ifPresent(owners::add);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.VectorStore;
+import java.util.SplittableRandom;
 import java.util.concurrent.ForkJoinPool;
 import org.junit.jupiter.api.Test;
 
@@ -133,7 +134,7 @@ class OodWorkloadGeneratorTest {
                 assertThat(av).isCloseTo(e.values()[k] * e.vectors()[i][k], within(1e-9));
             }
         }
-        double[][] r = Linalg.randomRotation(5, new java.util.SplittableRandom(1));
+        double[][] r = Linalg.randomRotation(5, new SplittableRandom(1));
         for (int i = 0; i < 5; i++) {
             for (int j = 0; j < 5; j++) {
                 assertThat(Linalg.dot(r[i], r[j])).isCloseTo(i == j ? 1 : 0, within(1e-9));

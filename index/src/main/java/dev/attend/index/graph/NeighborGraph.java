@@ -2,6 +2,7 @@ package dev.attend.index.graph;
 
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Out-neighbour lists of a directed graph over node numbers {@code 0..size-1}, at most
@@ -15,7 +16,7 @@ final class NeighborGraph {
     private final int maxDegree;
     private volatile AtomicReferenceArray<int[]> lists;
     /** Edges held, kept as lists change: memory reports ask often and must not walk the graph. */
-    private final java.util.concurrent.atomic.LongAdder edgeCount = new java.util.concurrent.atomic.LongAdder();
+    private final LongAdder edgeCount = new LongAdder();
 
     NeighborGraph(int maxDegree, int capacity) {
         this.maxDegree = maxDegree;

@@ -5,10 +5,12 @@ import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -58,7 +60,7 @@ public final class DurableFile {
             try (OutputStream raw = Files.newOutputStream(tmp, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
                 CRC32C crc = new CRC32C();
                 long[] count = {0};
-                OutputStream counted = new java.io.FilterOutputStream(new BufferedOutputStream(raw, 1 << 16)) {
+                OutputStream counted = new FilterOutputStream(new BufferedOutputStream(raw, 1 << 16)) {
                     @Override
                     public void write(int b) throws IOException {
                         out.write(b);
@@ -119,7 +121,7 @@ public final class DurableFile {
             long size = ch.size();
             long[] header = verify(ch, file, codec, minVersion, maxVersion, size);
             ch.position(header[1]);
-            DataInputStream in = new DataInputStream(new BufferedInputStream(java.nio.channels.Channels.newInputStream(ch), 1 << 16));
+            DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(ch), 1 << 16));
             return new Reader((int) header[0], size - header[1] - FOOTER_BYTES, in);
         } catch (IOException | RuntimeException e) {
             ch.close();
@@ -140,7 +142,7 @@ public final class DurableFile {
         if (size < 4 + 2 + 4 + FOOTER_BYTES) {
             throw new CorruptFileException(file, "too short to be a " + codec + " file (" + size + " bytes)");
         }
-        InputStream raw = java.nio.channels.Channels.newInputStream(ch.position(0));
+        InputStream raw = Channels.newInputStream(ch.position(0));
         DataInputStream in = new DataInputStream(new BufferedInputStream(raw, 1 << 16));
         CRC32C crc = new CRC32C();
         int version;

@@ -1,5 +1,7 @@
 package dev.attend.index.store;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.FileSystemException;
 import java.util.Locale;
 
@@ -29,7 +31,7 @@ public final class StorageErrors {
     /** True when {@code t} or one of its causes is an I/O failure of the store (any {@link java.io.IOException}). */
     public static boolean isIoFailure(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            if (c instanceof java.io.IOException || c instanceof java.io.UncheckedIOException) {
+            if (c instanceof IOException || c instanceof UncheckedIOException) {
                 return true;
             }
         }
@@ -37,7 +39,7 @@ public final class StorageErrors {
     }
 
     /** Raised where a store refuses a write because its disk is full (and nothing of the write was applied). */
-    public static final class StorageFullException extends java.io.IOException {
+    public static final class StorageFullException extends IOException {
         public StorageFullException(String message, Throwable cause) {
             super(message, cause);
         }

@@ -8,8 +8,11 @@ import dev.attend.index.Similarity;
 import dev.attend.index.VectorIndex;
 import dev.attend.index.VectorIndexContract;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class AttentionAwareIndexTest extends VectorIndexContract {
 
@@ -45,14 +48,14 @@ class AttentionAwareIndexTest extends VectorIndexContract {
             ids[i] = i;
         }
         int initial = 3000;
-        long[] firstIds = java.util.Arrays.copyOf(ids, initial);
-        float[][] firstKeys = java.util.Arrays.copyOf(keys, initial);
+        long[] firstIds = Arrays.copyOf(ids, initial);
+        float[][] firstKeys = Arrays.copyOf(keys, initial);
         try (AttentionAwareIndex grown = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, AttentionAwareIndex.Params.defaults(),
                      firstIds, firstKeys, training, scorer, null);
              AttentionAwareIndex rebuilt = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, AttentionAwareIndex.Params.defaults(),
                      ids, keys, training, scorer, null);
              FlatIndex flat = new FlatIndex(dim, Similarity.DOT_PRODUCT, scorer)) {
-            grown.addAll(java.util.Arrays.copyOfRange(ids, initial, keys.length), java.util.Arrays.copyOfRange(keys, initial, keys.length));
+            grown.addAll(Arrays.copyOfRange(ids, initial, keys.length), Arrays.copyOfRange(keys, initial, keys.length));
             flat.addAll(ids, keys);
             double grownRecall = 0;
             double rebuiltRecall = 0;
@@ -70,7 +73,7 @@ class AttentionAwareIndexTest extends VectorIndexContract {
     }
 
     @Test
-    void aBuildProjectsItsShareOfTheTrainingQueriesAndRemembersTheShare(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    void aBuildProjectsItsShareOfTheTrainingQueriesAndRemembersTheShare(@TempDir Path dir) throws Exception {
         SplittableRandom rnd = new SplittableRandom(SEED);
         int dim = 8;
         float[][] keys = gaussian(rnd, 1000, dim, 0);
@@ -103,10 +106,10 @@ class AttentionAwareIndexTest extends VectorIndexContract {
             queries[i] = new float[] {i};
         }
         float[][] chosen = AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(0.5).sample(queries, 8);
-        assertThat(java.util.Arrays.stream(chosen).mapToDouble(q -> q[0]).toArray()).containsExactly(0, 2, 5, 7);
+        assertThat(Arrays.stream(chosen).mapToDouble(q -> q[0]).toArray()).containsExactly(0, 2, 5, 7);
         assertThat(AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(0).sample(queries, 1)).isSameAs(queries);
         for (double bad : new double[] {-0.1, Double.NaN, Double.POSITIVE_INFINITY}) {
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(bad))
+            Assertions.assertThatThrownBy(() -> AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(bad))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("training queries per key");
         }
     }

@@ -12,8 +12,14 @@ import dev.attend.index.lucene.ApproximateIndexContract;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 class HnswlibIndexTest extends ApproximateIndexContract {
@@ -71,7 +77,7 @@ class HnswlibIndexTest extends ApproximateIndexContract {
             assertThat(r.size()).isEqualTo(6);
             assertThat(r.stats().distanceComputations()).isBetween(6L, 12L);
             assertThat(r.ids()[0]).isEqualTo(14L);
-            assertThat(r.scores()[0]).isCloseTo(0f, org.assertj.core.data.Offset.offset(1e-6f));
+            assertThat(r.scores()[0]).isCloseTo(0f, Offset.offset(1e-6f));
             // With a budget of 3, three are scored and only those can be returned.
             SearchResult capped = index.search(vectors[2], 6, 3);
             assertThat(capped.stats().distanceComputations()).isEqualTo(3);
@@ -86,8 +92,8 @@ class HnswlibIndexTest extends ApproximateIndexContract {
         float[][] vectors = gaussian(random, n, DIM);
         try (HnswlibIndex index = new HnswlibIndex(DIM, Similarity.COSINE, Options.defaults().withInitialCapacity(4))) {
             index.add(0, vectors[0]);
-            var failures = new java.util.concurrent.ConcurrentLinkedQueue<Throwable>();
-            var writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+            var failures = new ConcurrentLinkedQueue<Throwable>();
+            var writing = new AtomicBoolean(true);
             Thread searcher = new Thread(() -> {
                 int i = 0;
                 try {
@@ -124,7 +130,7 @@ class HnswlibIndexTest extends ApproximateIndexContract {
     void openRejectsOtherIndexesAndBadFiles() throws IOException {
         assertThatThrownBy(() -> HnswlibIndex.open(tmp.resolve("nothing"))).isInstanceOf(IOException.class);
         Path other = tmp.resolve("other");
-        IndexFiles.commit(other, "flat", new java.util.Properties(), java.util.Map.of());
+        IndexFiles.commit(other, "flat", new Properties(), Map.of());
         assertThatThrownBy(() -> HnswlibIndex.open(other)).isInstanceOf(IOException.class).hasMessageContaining("flat");
 
         Path dir = tmp.resolve("saved");
@@ -137,7 +143,7 @@ class HnswlibIndexTest extends ApproximateIndexContract {
             graph = files.filter(p -> p.getFileName().toString().startsWith("graph.")).findFirst().orElseThrow();
         }
         byte[] bytes = Files.readAllBytes(graph);
-        Files.write(graph, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        Files.write(graph, Arrays.copyOf(bytes, bytes.length / 2));
         assertThatThrownBy(() -> HnswlibIndex.open(dir)).isInstanceOf(IOException.class);
     }
 

@@ -11,6 +11,7 @@ import dev.attend.index.VectorIndex;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -19,6 +20,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -95,7 +97,7 @@ public abstract class ApproximateIndexContract {
                     int row = indexOf(ids, id);
                     float expected = index.similarity().score(q, vectors[row]);
                     assertThat(approx.scores()[i]).as("score of id %d", id)
-                            .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-3f * Math.max(1, Math.abs(expected))));
+                            .isCloseTo(expected, Offset.offset(1e-3f * Math.max(1, Math.abs(expected))));
                 }
             }
             return hits / (queries.length * (double) Math.min(k, index.size()));
@@ -309,7 +311,7 @@ public abstract class ApproximateIndexContract {
             known.add(id);
         }
         try (VectorIndex index = newIndex(DIM, Similarity.COSINE)) {
-            index.addAll(java.util.Arrays.copyOf(ids, initial), java.util.Arrays.copyOf(vectors, initial));
+            index.addAll(Arrays.copyOf(ids, initial), Arrays.copyOf(vectors, initial));
             AtomicBoolean writing = new AtomicBoolean(true);
             ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
             AtomicLong searches = new AtomicLong();
@@ -344,7 +346,7 @@ public abstract class ApproximateIndexContract {
             }
             started.await();
             for (int i = initial; i < initial + added; i += 25) {
-                index.addAll(java.util.Arrays.copyOfRange(ids, i, i + 25), java.util.Arrays.copyOfRange(vectors, i, i + 25));
+                index.addAll(Arrays.copyOfRange(ids, i, i + 25), Arrays.copyOfRange(vectors, i, i + 25));
                 if (i % 50 == 0) {
                     index.remove(ids[i - initial]);
                 }

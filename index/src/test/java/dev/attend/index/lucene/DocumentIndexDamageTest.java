@@ -8,24 +8,42 @@ import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.index.store.UnsupportedFormatException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
+import java.util.zip.CRC32;
+import org.apache.lucene.codecs.Codec;
 import org.apache.lucene.index.CheckIndex;
 import org.apache.lucene.store.Directory;
 import org.apache.lucene.store.FSDirectory;
 import org.apache.lucene.store.FilterDirectory;
 import org.apache.lucene.store.IOContext;
 import org.apache.lucene.store.IndexOutput;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -151,7 +169,7 @@ class DocumentIndexDamageTest {
         Path dir = indexWithThreeDocuments(root.resolve("lucene"));
         // the raw little-endian floats of document c's vector, where Lucene keeps them (only its footer checks them)
         float[] c = unit(0, 0, 1, 0.2f);
-        java.nio.ByteBuffer pattern = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer pattern = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
         for (float x : c) {
             pattern.putFloat(x);
         }
@@ -160,7 +178,7 @@ class DocumentIndexDamageTest {
             for (Path p : s.toList()) {
                 byte[] bytes = Files.readAllBytes(p);
                 for (int i = 0; i + 16 <= bytes.length && !flipped; i++) {
-                    if (java.util.Arrays.equals(bytes, i, i + 16, pattern.array(), 0, 16)) {
+                    if (Arrays.equals(bytes, i, i + 16, pattern.array(), 0, 16)) {
                         bytes[i + 11] ^= 0x40; // the exponent byte of c's third component (1/|c|)
                         Files.write(p, bytes);
                         flipped = true;
@@ -322,27 +340,27 @@ class DocumentIndexDamageTest {
     }
 
     /** Rewrites the commit point's bytes with {@code edit} and a footer checksum that holds again (an intact file). */
-    private static void rewriteCommitPoint(Path dir, java.util.function.Consumer<byte[]> edit) throws IOException {
+    private static void rewriteCommitPoint(Path dir, Consumer<byte[]> edit) throws IOException {
         Path segments;
         try (Stream<Path> s = Files.list(dir)) {
             segments = s.filter(p -> p.getFileName().toString().startsWith("segments_")).findFirst().orElseThrow();
         }
         byte[] b = Files.readAllBytes(segments);
         edit.accept(b);
-        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        CRC32 crc = new CRC32();
         crc.update(b, 0, b.length - 8);
-        java.nio.ByteBuffer.wrap(b, b.length - 8, 8).putLong(crc.getValue());
+        ByteBuffer.wrap(b, b.length - 8, 8).putLong(crc.getValue());
         Files.write(segments, b);
     }
 
-    private static java.util.Map<String, String> contents(Path dir) throws IOException {
-        java.util.Map<String, String> out = new java.util.TreeMap<>();
+    private static Map<String, String> contents(Path dir) throws IOException {
+        Map<String, String> out = new TreeMap<>();
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.filter(p -> !p.getFileName().toString().equals("write.lock")).toList()) {
-                out.put(p.getFileName().toString(), java.util.HexFormat.of().formatHex(
-                        java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
+                out.put(p.getFileName().toString(), HexFormat.of().formatHex(
+                        MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))));
             }
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new AssertionError(e);
         }
         return out;
@@ -350,18 +368,18 @@ class DocumentIndexDamageTest {
 
     @Test
     void anIntactIndexOfAnotherLuceneVersionOrWithAMissingCodecIsLeftInPlaceReportedAndRefused() throws Exception {
-        String codec = org.apache.lucene.codecs.Codec.getDefault().getName();
+        String codec = Codec.getDefault().getName();
         for (String how : new String[] {"newer format", "missing codec"}) {
             Path store = Files.createDirectories(root.resolve(how.replace(' ', '-')));
             Path dir = indexWithThreeDocuments(store.resolve("lucene"));
             rewriteCommitPoint(dir, b -> {
                 if (how.equals("newer format")) { // the header's version: [magic][vint 8 "segments"][int version]
-                    java.nio.ByteBuffer.wrap(b, 13, 4).putInt(java.nio.ByteBuffer.wrap(b, 13, 4).getInt() + 100);
+                    ByteBuffer.wrap(b, 13, 4).putInt(ByteBuffer.wrap(b, 13, 4).getInt() + 100);
                 } else { // the codec every segment names, as a build without that codec's SPI sees it
-                    byte[] name = codec.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+                    byte[] name = codec.getBytes(StandardCharsets.US_ASCII);
                     int found = 0;
                     for (int i = 0; i + name.length <= b.length - 16; i++) {
-                        if (java.util.Arrays.equals(b, i, i + name.length, name, 0, name.length)) {
+                        if (Arrays.equals(b, i, i + name.length, name, 0, name.length)) {
                             b[i] = 'X';
                             found++;
                         }
@@ -370,7 +388,7 @@ class DocumentIndexDamageTest {
                 }
             });
             var before = contents(dir);
-            assertThatThrownBy(() -> DocumentIndex.open(dir, 4)).as(how).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class)
+            assertThatThrownBy(() -> DocumentIndex.open(dir, 4)).as(how).isInstanceOf(UnsupportedFormatException.class)
                     .hasMessageContaining(dir.toString()).hasMessageContaining("left as it is");
             assertThat(contents(dir)).as(how).isEqualTo(before); // not moved, not written over, nothing deleted
             assertThat(quarantined(store)).isEmpty();
@@ -390,7 +408,7 @@ class DocumentIndexDamageTest {
         }
 
         @Override
-        public void sync(java.util.Collection<String> names) throws IOException {
+        public void sync(Collection<String> names) throws IOException {
             if (armed.get()) {
                 throw new IOException("Input/output error (injected at sync)");
             }
@@ -398,11 +416,11 @@ class DocumentIndexDamageTest {
         }
     }
 
-    private static boolean elsewhere(java.util.concurrent.ExecutorService other, java.util.concurrent.Callable<Boolean> search)
+    private static boolean elsewhere(ExecutorService other, Callable<Boolean> search)
             throws IOException {
         try {
             return other.submit(search).get();
-        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+        } catch (InterruptedException | ExecutionException e) {
             throw new IOException(e);
         }
     }
@@ -414,7 +432,7 @@ class DocumentIndexDamageTest {
         try (DocumentIndex index = DocumentIndex.open(root.resolve("lucene"), dim, d -> injected[0] = new SyncFailsWhenArmed(d))) {
             index.atomically(() -> index.add(docs(0, 5, dim, 1)));
             assertThat(index.size()).isEqualTo(5);
-            java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+            ExecutorService other = Executors.newSingleThreadExecutor();
             try {
                 boolean[] seen = new boolean[2];
                 injected[0].armed.set(true);

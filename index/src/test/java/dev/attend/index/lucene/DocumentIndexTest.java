@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,22 +38,22 @@ class DocumentIndexTest {
     void filtersLetThroughOnlyDocumentsWithOneOfTheValuesOfEveryField() throws Exception {
         try (DocumentIndex index = DocumentIndex.open(dir, 4)) {
             index.add(List.of(
-                    new DocumentIndex.Entry("a", "Libraries", "books in libraries", unit(1, 0, 0, 0), java.util.Map.of("lang", List.of("en"), "year", List.of("1990"))),
-                    new DocumentIndex.Entry("b", "Bibliotheken", "books in libraries", unit(1, 0.1f, 0, 0), java.util.Map.of("lang", List.of("de"), "year", List.of("1990"))),
-                    new DocumentIndex.Entry("c", "Libraries", "books in libraries", unit(1, 0, 0.1f, 0), java.util.Map.of("lang", List.of("en", "fr"), "year", List.of("2001")))));
-            DocumentIndex.Filter english = new DocumentIndex.Filter(java.util.Map.of("lang", List.of("en")));
+                    new DocumentIndex.Entry("a", "Libraries", "books in libraries", unit(1, 0, 0, 0), Map.of("lang", List.of("en"), "year", List.of("1990"))),
+                    new DocumentIndex.Entry("b", "Bibliotheken", "books in libraries", unit(1, 0.1f, 0, 0), Map.of("lang", List.of("de"), "year", List.of("1990"))),
+                    new DocumentIndex.Entry("c", "Libraries", "books in libraries", unit(1, 0, 0.1f, 0), Map.of("lang", List.of("en", "fr"), "year", List.of("2001")))));
+            DocumentIndex.Filter english = new DocumentIndex.Filter(Map.of("lang", List.of("en")));
             assertThat(index.bm25("libraries", 10, english)).extracting(DocumentIndex.Hit::id).containsExactlyInAnyOrder("a", "c");
             assertThat(index.knn(unit(1, 0, 0, 0), 10, english)).extracting(DocumentIndex.Hit::id).containsExactlyInAnyOrder("a", "c");
-            DocumentIndex.Filter frOr1990 = new DocumentIndex.Filter(java.util.Map.of("lang", List.of("fr", "de"), "year", List.of("2001")));
+            DocumentIndex.Filter frOr1990 = new DocumentIndex.Filter(Map.of("lang", List.of("fr", "de"), "year", List.of("2001")));
             assertThat(index.knn(unit(1, 0, 0, 0), 10, frOr1990)).extracting(DocumentIndex.Hit::id).containsExactly("c");
-            assertThat(index.knn(unit(1, 0, 0, 0), 10, new DocumentIndex.Filter(java.util.Map.of("lang", List.of("xx"))))).isEmpty();
+            assertThat(index.knn(unit(1, 0, 0, 0), 10, new DocumentIndex.Filter(Map.of("lang", List.of("xx"))))).isEmpty();
             assertThat(index.knn(unit(1, 0, 0, 0), 10, DocumentIndex.Filter.NONE)).hasSize(3);
             assertThat(index.get("c")).get().extracting(DocumentIndex.Stored::fields)
-                    .isEqualTo(java.util.Map.of("lang", List.of("en", "fr"), "year", List.of("2001")));
-            assertThatThrownBy(() -> new DocumentIndex.Filter(java.util.Map.of("bad name", List.of("x")))).hasMessageContaining("field name");
-            assertThatThrownBy(() -> new DocumentIndex.Filter(java.util.Map.of("lang", List.of()))).hasMessageContaining("no value");
+                    .isEqualTo(Map.of("lang", List.of("en", "fr"), "year", List.of("2001")));
+            assertThatThrownBy(() -> new DocumentIndex.Filter(Map.of("bad name", List.of("x")))).hasMessageContaining("field name");
+            assertThatThrownBy(() -> new DocumentIndex.Filter(Map.of("lang", List.of()))).hasMessageContaining("no value");
             assertThatThrownBy(() -> index.add(List.of(new DocumentIndex.Entry("d", "t", "w", unit(1, 0, 0, 0),
-                    java.util.Map.of("lang", List.of("x".repeat(300))))))).hasMessageContaining("256");
+                    Map.of("lang", List.of("x".repeat(300))))))).hasMessageContaining("256");
             assertThat(index.size()).isEqualTo(3);
         }
     }
@@ -70,7 +72,7 @@ class DocumentIndexTest {
             assertThat(index.documentFrequencies()).containsEntry("librari", 1).containsEntry("retriev", 1);
             assertThat(index.vectors(List.of("c", "a", "missing"))).containsOnlyKeys("a", "c");
             assertThat(index.vectors(List.of("c")).get("c")).containsExactly(unit(0, 0, 1, 0.2f));
-            List<String> all = new java.util.ArrayList<>();
+            List<String> all = new ArrayList<>();
             index.forEach(d -> all.add(d.id()));
             assertThat(all).containsExactlyInAnyOrder("a", "b", "c");
             // update by id, then delete

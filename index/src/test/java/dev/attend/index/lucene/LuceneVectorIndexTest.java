@@ -3,16 +3,21 @@ package dev.attend.index.lucene;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.attend.index.IndexFiles;
 import dev.attend.index.SearchResult;
 import dev.attend.index.Similarity;
 import dev.attend.index.VectorIndex;
 import dev.attend.index.lucene.LuceneVectorIndex.Options;
 import dev.attend.index.lucene.LuceneVectorIndex.Quantization;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -33,7 +38,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
                     ? LuceneVectorIndex.inMemory(dim, similarity, Options.defaults())
                     : LuceneVectorIndex.create(tmp.resolve("home-" + n), dim, similarity, Options.defaults());
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -74,8 +79,8 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
         float[][] queries = gaussian(random, 30, DIM);
         try (LuceneVectorIndex index = LuceneVectorIndex.inMemory(DIM, Similarity.DOT_PRODUCT, Options.defaults())) {
             for (int b = 0; b < batches; b++) {
-                index.addAll(java.util.Arrays.copyOfRange(ids, b * per, (b + 1) * per),
-                        java.util.Arrays.copyOfRange(vectors, b * per, (b + 1) * per));
+                index.addAll(Arrays.copyOfRange(ids, b * per, (b + 1) * per),
+                        Arrays.copyOfRange(vectors, b * per, (b + 1) * per));
                 index.search(queries[0], 1, 10); // a refresh: each batch becomes a segment
             }
             assertThat(index.segmentCount()).isGreaterThan(1);
@@ -100,7 +105,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
         float[][] vectors = gaussian(random, 300, DIM);
         Path home = tmp.resolve("home");
         try (LuceneVectorIndex index = LuceneVectorIndex.create(home, DIM, Similarity.EUCLIDEAN, Options.defaults().withM(8).withBeamWidth(50))) {
-            index.addAll(ids(200, 0), java.util.Arrays.copyOf(vectors, 200));
+            index.addAll(ids(200, 0), Arrays.copyOf(vectors, 200));
             index.save(home);
         }
         assertThat(LuceneFolders.list(home)).hasSize(1);
@@ -110,7 +115,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
             assertThat(index.options().beamWidth()).isEqualTo(50);
             // One open index per directory (Lucene's write lock).
             assertThatThrownBy(() -> LuceneVectorIndex.open(home)).isInstanceOf(IOException.class);
-            index.addAll(ids(100, 10_000), java.util.Arrays.copyOfRange(vectors, 200, 300));
+            index.addAll(ids(100, 10_000), Arrays.copyOfRange(vectors, 200, 300));
             index.remove(0);
             index.save(home); // a commit in place
             index.add(77_777, vectors[0]); // never saved: lost on close
@@ -133,9 +138,9 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
         Path export = tmp.resolve("export");
         List<SearchResult> expected = new ArrayList<>();
         try (LuceneVectorIndex index = LuceneVectorIndex.create(home, DIM, Similarity.COSINE, Options.defaults())) {
-            index.addAll(ids(500, 0), java.util.Arrays.copyOf(vectors, 500));
+            index.addAll(ids(500, 0), Arrays.copyOf(vectors, 500));
             index.save(home);
-            index.addAll(ids(100, 50_000), java.util.Arrays.copyOfRange(vectors, 500, 600));
+            index.addAll(ids(100, 50_000), Arrays.copyOfRange(vectors, 500, 600));
             for (int i = 0; i < 500; i += 5) {
                 index.remove(7L * i); // deletes since the last refresh must be in the copy too
             }
@@ -167,11 +172,11 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
         float[][] vectors = gaussian(random, 50, DIM);
         Path home = tmp.resolve("home");
         try (LuceneVectorIndex index = LuceneVectorIndex.create(home, DIM, Similarity.DOT_PRODUCT, Options.defaults())) {
-            index.addAll(ids(20, 0), java.util.Arrays.copyOf(vectors, 20));
+            index.addAll(ids(20, 0), Arrays.copyOf(vectors, 20));
             index.save(home);
         }
         try (LuceneVectorIndex replacement = LuceneVectorIndex.create(home, DIM, Similarity.DOT_PRODUCT, Options.defaults())) {
-            replacement.addAll(ids(30, 1_000), java.util.Arrays.copyOfRange(vectors, 20, 50));
+            replacement.addAll(ids(30, 1_000), Arrays.copyOfRange(vectors, 20, 50));
             assertThat(LuceneFolders.list(home)).hasSize(2);
         }
         assertThat(LuceneFolders.list(home)).hasSize(1);
@@ -179,7 +184,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
             assertThat(index.size()).isEqualTo(20);
         }
         try (LuceneVectorIndex replacement = LuceneVectorIndex.create(home, DIM, Similarity.DOT_PRODUCT, Options.defaults())) {
-            replacement.addAll(ids(30, 1_000), java.util.Arrays.copyOfRange(vectors, 20, 50));
+            replacement.addAll(ids(30, 1_000), Arrays.copyOfRange(vectors, 20, 50));
             replacement.save(home);
         }
         assertThat(LuceneFolders.list(home)).hasSize(1);
@@ -192,7 +197,7 @@ class LuceneVectorIndexTest extends ApproximateIndexContract {
     void openRejectsOtherIndexesAndMissingOnes() throws IOException {
         assertThatThrownBy(() -> LuceneVectorIndex.open(tmp.resolve("nothing"))).isInstanceOf(IOException.class);
         Path other = tmp.resolve("other");
-        dev.attend.index.IndexFiles.commit(other, "flat", new java.util.Properties(), java.util.Map.of());
+        IndexFiles.commit(other, "flat", new Properties(), Map.of());
         assertThatThrownBy(() -> LuceneVectorIndex.open(other)).isInstanceOf(IOException.class).hasMessageContaining("flat");
         assertThat(Files.exists(other)).isTrue();
     }

@@ -9,7 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,7 +20,7 @@ class DurableFileTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("DurableFileTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -42,7 +45,7 @@ class DurableFileTest {
         assertArrayEquals(p, roundTrip(f, p));
         assertArrayEquals(new byte[0], roundTrip(f, new byte[0]));
         try (var left = Files.list(dir)) {
-            assertEquals(java.util.List.of(f), left.toList(), "no temporary file left");
+            assertEquals(List.of(f), left.toList(), "no temporary file left");
         }
         assertTrue(DurableFile.isFramed(f));
     }
@@ -61,7 +64,7 @@ class DurableFileTest {
             assertThrows(CorruptFileException.class, () -> DurableFile.open(f, "test-codec", 1, 1), "byte " + i);
         }
         for (int cut = 0; cut < good.length; cut += 7) {
-            Files.write(f, java.util.Arrays.copyOf(good, cut));
+            Files.write(f, Arrays.copyOf(good, cut));
             assertThrows(CorruptFileException.class, () -> DurableFile.open(f, "test-codec", 1, 1), "cut " + cut);
         }
     }

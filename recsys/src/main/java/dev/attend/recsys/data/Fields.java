@@ -1,5 +1,8 @@
 package dev.attend.recsys.data;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /** Parsing of the importers' fields. */
 final class Fields {
 
@@ -28,7 +31,7 @@ final class Fields {
      * left open.
      */
     static String[] csv(String line) {
-        java.util.List<String> out = new java.util.ArrayList<>();
+        List<String> out = new ArrayList<>();
         StringBuilder field = new StringBuilder();
         boolean quoted = false;
         for (int i = 0; i < line.length(); i++) {

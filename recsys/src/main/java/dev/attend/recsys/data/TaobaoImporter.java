@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -33,7 +34,7 @@ public final class TaobaoImporter {
         long line = 0;
         for (String row; (row = in.readLine()) != null; ) {
             line++;
-            if (row.isBlank() || (line == 1 && row.toLowerCase(java.util.Locale.ROOT).startsWith("user"))) {
+            if (row.isBlank() || (line == 1 && row.toLowerCase(Locale.ROOT).startsWith("user"))) {
                 continue;
             }
             report.countRow();

@@ -2,6 +2,7 @@ package dev.attend.recsys.data;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +69,7 @@ public final class UserSequences {
         Arrays.fill(latest, Long.MIN_VALUE);
         for (int u = 0; u < users0; u++) {
             List<BehaviorEvent> list = new ArrayList<>(perUser.get(u));
-            list.sort(java.util.Comparator.comparingLong(BehaviorEvent::time)); // stable: ties keep input order
+            list.sort(Comparator.comparingLong(BehaviorEvent::time)); // stable: ties keep input order
             items[u] = new int[list.size()];
             categories[u] = new int[list.size()];
             times[u] = new long[list.size()];

@@ -1,5 +1,6 @@
 package dev.attend.recsys.eval;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -56,7 +57,7 @@ public final class Metrics {
     public static double gauc(float[] scores, float[] labels, long[] groups) {
         Map<Long, List<Integer>> byGroup = new HashMap<>();
         for (int i = 0; i < scores.length; i++) {
-            byGroup.computeIfAbsent(groups[i], g -> new java.util.ArrayList<>()).add(i);
+            byGroup.computeIfAbsent(groups[i], g -> new ArrayList<>()).add(i);
         }
         double weighted = 0;
         long weight = 0;

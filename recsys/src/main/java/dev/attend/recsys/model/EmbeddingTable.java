@@ -1,5 +1,6 @@
 package dev.attend.recsys.model;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -40,7 +41,7 @@ final class EmbeddingTable {
         }
         float[] w = weights;
         if ((long) newRows * dim > w.length) {
-            w = java.util.Arrays.copyOf(w, (int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * w.length, (long) newRows * dim)));
+            w = Arrays.copyOf(w, (int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * w.length, (long) newRows * dim)));
         }
         for (int i = rows * dim; i < newRows * dim; i++) {
             w[i] = (float) (std * rnd.nextGaussian());
@@ -51,6 +52,6 @@ final class EmbeddingTable {
 
     /** The rows in use: what is saved. */
     float[] used() {
-        return weights.length == rows * dim ? weights : java.util.Arrays.copyOf(weights, rows * dim);
+        return weights.length == rows * dim ? weights : Arrays.copyOf(weights, rows * dim);
     }
 }

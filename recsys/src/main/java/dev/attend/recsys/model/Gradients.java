@@ -1,5 +1,6 @@
 package dev.attend.recsys.model;
 
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -68,7 +69,7 @@ final class Gradients {
     void clear() {
         for (float[][] block : new float[][][] {weights, biases, slopes}) {
             for (float[] a : block) {
-                java.util.Arrays.fill(a, 0);
+                Arrays.fill(a, 0);
             }
         }
         rows.clear();

@@ -1,7 +1,9 @@
 package dev.attend.recsys.model;
 
 import dev.attend.gpu.Scratch;
+import dev.attend.gpu.Simd;
 import dev.attend.gpu.VectorMath;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -38,7 +40,7 @@ final class Mlp {
             biases[l] = new float[out];
             if (l < hidden.length) {
                 slopes[l] = new float[out];
-                java.util.Arrays.fill(slopes[l], 0.25f);
+                Arrays.fill(slopes[l], 0.25f);
             }
         }
     }
@@ -111,7 +113,7 @@ final class Mlp {
     private static final Scratch INPUTS_EVEN = new Scratch(1 << 20);
     private static final Scratch INPUTS_ODD = new Scratch(1 << 20);
 
-    private static final VectorSpecies<Float> SPECIES = dev.attend.gpu.Simd.FLOATS;
+    private static final VectorSpecies<Float> SPECIES = Simd.FLOATS;
 
     /**
      * The logits of {@code rows} inputs at once, packed by four ({@link VectorMath#packByFour} layout, the input width

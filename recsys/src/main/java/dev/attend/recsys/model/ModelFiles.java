@@ -9,13 +9,16 @@ import dev.attend.recsys.data.ItemCatalog;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A model on disk: one file, a {@link DurableFile} of codec {@value #CODEC} (header, format version, a CRC32C
@@ -92,7 +95,7 @@ public final class ModelFiles {
                 return new Saved(model, catalog);
             } catch (CorruptFileException e) {
                 throw unparsable(file, framed, e.getMessage(), e);
-            } catch (java.io.EOFException e) {
+            } catch (EOFException e) {
                 throw unparsable(file, framed, "truncated", e);
             } catch (IllegalArgumentException | IllegalStateException | NegativeArraySizeException e) {
                 throw unparsable(file, framed, "unreadable: " + e.getMessage(), e); // a catalog that does not parse
@@ -171,11 +174,11 @@ public final class ModelFiles {
         List<DamageLog.Damage> all = DamageLog.all();
         for (int i = all.size() - 1; i >= 0; i--) {
             DamageLog.Damage d = all.get(i);
-            if (d.path().equals(file) && java.util.Objects.equals(d.quarantinedTo(), moved)) {
+            if (d.path().equals(file) && Objects.equals(d.quarantinedTo(), moved)) {
                 return d;
             }
         }
-        return new DamageLog.Damage(STORE, "model " + file.getFileName(), file, moved, "damaged model file", java.time.Instant.now());
+        return new DamageLog.Damage(STORE, "model " + file.getFileName(), file, moved, "damaged model file", Instant.now());
     }
 
     /** A model with its optimiser's state after {@code epochs} epochs (for {@link Trainer} to resume). */

@@ -2,10 +2,16 @@ package dev.attend.recsys.model;
 
 import dev.attend.recsys.data.Sample;
 import dev.attend.recsys.data.UserSequences;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -68,8 +74,8 @@ public final class Trainer {
             throws InterruptedException {
         try {
             return train(model, data, samples, options, listener, null);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e); // no checkpoint: no file is touched
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // no checkpoint: no file is touched
         }
     }
 
@@ -79,11 +85,11 @@ public final class Trainer {
      * same weights as an uninterrupted one. Epochs already done report a loss of NaN.
      */
     public static double[] train(SequenceModel model, UserSequences data, List<Sample> samples, Options options, Listener listener,
-                                 java.nio.file.Path checkpoint) throws InterruptedException, java.io.IOException {
+                                 Path checkpoint) throws InterruptedException, IOException {
         Objects.requireNonNull(listener, "listener");
         ModelOptimizer optimizer = new ModelOptimizer(model, options.learningRate(), options.l2());
         int firstEpoch = 0;
-        if (checkpoint != null && java.nio.file.Files.exists(checkpoint)) {
+        if (checkpoint != null && Files.exists(checkpoint)) {
             ModelFiles.Checkpoint c = ModelFiles.loadCheckpoint(checkpoint, options.learningRate(), options.l2());
             if (!c.model().config().equals(model.config()) || c.model().repItem.rows != model.repItem.rows
                     || c.model().repCat.rows != model.repCat.rows) {
@@ -106,7 +112,7 @@ public final class Trainer {
                 grads[t] = new Gradients(model.mlp);
             }
             double[] epochLoss = new double[options.epochs()];
-            java.util.Arrays.fill(epochLoss, Double.NaN);
+            Arrays.fill(epochLoss, Double.NaN);
             int[] order = new int[samples.size()];
             for (int epoch = firstEpoch; epoch < options.epochs(); epoch++) {
                 shuffle(order, new SplittableRandom(options.seed() * 31 + epoch));
@@ -134,7 +140,7 @@ public final class Trainer {
                     for (Future<Double> part : parts) {
                         try {
                             lossSum += part.get();
-                        } catch (java.util.concurrent.ExecutionException e) {
+                        } catch (ExecutionException e) {
                             throw new IllegalStateException("a training thread failed", e.getCause());
                         }
                     }

@@ -8,13 +8,15 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class SamplesTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("SamplesTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -101,7 +103,7 @@ class SamplesTest {
         assertThat(seen[0]).isZero();
         assertThat(seen[4]).isZero();
         for (int i = 1; i < counts.length; i++) {
-            assertThat(seen[i] / (double) draws).isCloseTo(counts[i] / 20.0, org.assertj.core.data.Offset.offset(0.005));
+            assertThat(seen[i] / (double) draws).isCloseTo(counts[i] / 20.0, Offset.offset(0.005));
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.attend.recsys.data.Samples;
 import dev.attend.recsys.data.UserSequences;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class PopularityTest {
@@ -15,7 +16,7 @@ class PopularityTest {
     @Test
     void scoresItemsByTheirTrainingCountsAndBeatsChanceWhenPopularityDrivesClicks() {
         List<BehaviorEvent> events = new ArrayList<>();
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(4);
+        SplittableRandom rnd = new SplittableRandom(4);
         for (int u = 0; u < 300; u++) {
             for (int t = 0; t < 12; t++) {
                 // Item i is drawn with weight 1 / i: a few items dominate.

@@ -7,10 +7,13 @@ import dev.attend.index.store.CorruptFileException;
 import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
+import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.recsys.data.SampleProtocol;
 import dev.attend.recsys.data.Samples;
 import dev.attend.recsys.data.UserSequences;
+import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -74,7 +77,7 @@ class ModelFilesTest {
     }
 
     private static void flip(Path file, long at) throws IOException {
-        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.seek(at);
             int b = f.read();
             f.seek(at);
@@ -94,7 +97,7 @@ class ModelFilesTest {
             assertThatThrownBy(() -> ModelFiles.load(file)).as("byte %d of %d flipped", at, size).isInstanceOf(CorruptFileException.class);
         }
         ModelFiles.save(m, file);
-        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(size - 100);
         }
         assertThatThrownBy(() -> ModelFiles.load(file)).isInstanceOf(CorruptFileException.class);
@@ -110,7 +113,7 @@ class ModelFilesTest {
             payload = r.in().readNBytes((int) r.payloadBytes());
         }
         Path old = dir.resolve("old.bin"); // what the previous build wrote: magic, version 2, the same payload
-        try (java.io.DataOutputStream out = new java.io.DataOutputStream(Files.newOutputStream(old))) {
+        try (DataOutputStream out = new DataOutputStream(Files.newOutputStream(old))) {
             out.writeLong(0x415454454E44534DL);
             out.writeInt(2);
             out.write(payload);
@@ -152,7 +155,7 @@ class ModelFilesTest {
         // A newer build's model: intact, version 4.
         DurableFile.write(file, ModelFiles.CODEC, ModelFiles.FORMAT_VERSION + 1, out -> out.write(payload));
         byte[] newer = Files.readAllBytes(file);
-        assertThatThrownBy(() -> ModelFiles.load(file)).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class);
+        assertThatThrownBy(() -> ModelFiles.load(file)).isInstanceOf(UnsupportedFormatException.class);
         ModelFiles.Loaded loaded = ModelFiles.loadReporting(file, dir);
         assertThat(loaded.saved()).isNull();
         assertThat(loaded.leftInPlace()).isTrue();

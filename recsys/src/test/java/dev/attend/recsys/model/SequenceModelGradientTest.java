@@ -3,9 +3,12 @@ package dev.attend.recsys.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** Finite-difference checks of every parameter block's gradient, for each kind of model. */
@@ -13,7 +16,7 @@ class SequenceModelGradientTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 17);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("SequenceModelGradientTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -43,8 +46,8 @@ class SequenceModelGradientTest {
     private static double loss(SequenceModel m, float label) {
         SequenceModel.Forward f = m.forward(ITEMS, CATEGORIES, 1, ITEMS.length, 6, 2);
         int[] chosen = f.selected.clone();
-        java.util.Arrays.sort(chosen);
-        boolean smooth = java.util.Arrays.equals(chosen, selection) && kinks(f).equals(kinks);
+        Arrays.sort(chosen);
+        boolean smooth = Arrays.equals(chosen, selection) && kinks(f).equals(kinks);
         return smooth ? SequenceModel.loss(f.logit, label) : Double.NaN;
     }
 
@@ -75,7 +78,7 @@ class SequenceModelGradientTest {
     }
 
     @ParameterizedTest
-    @org.junit.jupiter.params.provider.CsvSource({"DARE, 0", "TWIN, 0", "DIN, 0", "DARE, 4", "TWIN, 4", "DIN, 4"})
+    @CsvSource({"DARE, 0", "TWIN, 0", "DIN, 0", "DARE, 4", "TWIN, 4", "DIN, 4"})
     void gradientsMatchFiniteDifferences(ModelConfig.Kind kind, int positionBuckets) {
         int da = kind == ModelConfig.Kind.DARE ? 3 : 4;
         SequenceModel m = new SequenceModel(new ModelConfig(kind, da, 4, 3, new int[] {6, 5}, positionBuckets), 10, 4, SEED);
@@ -90,7 +93,7 @@ class SequenceModelGradientTest {
             SequenceModel.Forward f = m.forward(ITEMS, CATEGORIES, 1, ITEMS.length, 6, 2);
             assertThat(f.selected).hasSize(kind == ModelConfig.Kind.DIN ? 7 : 3);
             selection = f.selected.clone();
-            java.util.Arrays.sort(selection);
+            Arrays.sort(selection);
             kinks = kinks(f);
             checked[0] = 0;
             Gradients g = new Gradients(m.mlp);

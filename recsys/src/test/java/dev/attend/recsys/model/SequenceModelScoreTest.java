@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.within;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** The serving path (one top-K call for all candidates on the gpu Scorer) against the training path, candidate by candidate. */
@@ -14,13 +16,13 @@ class SequenceModelScoreTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("SequenceModelScoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
 
     @ParameterizedTest
-    @org.junit.jupiter.params.provider.CsvSource({"DARE, 0", "TWIN, 0", "DIN, 0", "DARE, 9", "TWIN, 9"})
+    @CsvSource({"DARE, 0", "TWIN, 0", "DIN, 0", "DARE, 9", "TWIN, 9"})
     void scoringManyCandidatesEqualsTheForwardPassOfEach(ModelConfig.Kind kind, int positionBuckets) {
         SplittableRandom rnd = new SplittableRandom(SEED + 31);
         int da = kind == ModelConfig.Kind.DARE ? 8 : 16;

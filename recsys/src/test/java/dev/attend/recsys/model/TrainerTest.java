@@ -10,6 +10,7 @@ import dev.attend.recsys.eval.Evaluation;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -17,7 +18,7 @@ class TrainerTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 29);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("TrainerTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }

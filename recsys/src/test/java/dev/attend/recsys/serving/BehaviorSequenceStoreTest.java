@@ -16,12 +16,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
 
 class BehaviorSequenceStoreTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("BehaviorSequenceStoreTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -160,7 +163,7 @@ class BehaviorSequenceStoreTest {
     }
 
     private static int duplicates(List<BehaviorEvent> events) {
-        java.util.Set<BehaviorEvent> seen = new java.util.HashSet<>();
+        Set<BehaviorEvent> seen = new HashSet<>();
         int d = 0;
         for (BehaviorEvent e : events) {
             d += seen.add(e) ? 0 : 1;

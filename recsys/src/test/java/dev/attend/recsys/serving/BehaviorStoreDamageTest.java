@@ -7,15 +7,18 @@ import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.recsys.data.BehaviorEvent;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
@@ -92,7 +95,7 @@ class BehaviorStoreDamageTest {
             if (tmpfs) {
                 Files.delete(filler);
             } else {
-                store.logWrite(java.nio.channels.FileChannel::write);
+                store.logWrite(FileChannel::write);
             }
             assertThat(store.append(batch(3, 0, 1))).isEqualTo(1); // acknowledged after space returned
         }
@@ -284,12 +287,12 @@ class BehaviorStoreDamageTest {
         byte[] whole = Files.readAllBytes(log);
         // a strict prefix of the last record: inside its header (the magic only), just after it, half its payload
         for (long cut : new long[] {sizes[1] + 3, sizes[1] + 16, sizes[1] + 17, (sizes[1] + sizes[2]) / 2, sizes[2] - 1}) {
-            Files.write(log, java.util.Arrays.copyOf(whole, (int) cut));
+            Files.write(log, Arrays.copyOf(whole, (int) cut));
             try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
                 assertThat(store.events()).as("cut at %d", cut).isEqualTo(40);
             }
         }
-        Files.write(log, java.util.Arrays.copyOf(whole, (int) sizes[2] + 4096)); // the file grew, the data never landed
+        Files.write(log, Arrays.copyOf(whole, (int) sizes[2] + 4096)); // the file grew, the data never landed
         try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
             assertThat(store.events()).isEqualTo(60);
         }
@@ -313,7 +316,7 @@ class BehaviorStoreDamageTest {
             store.append(batch(4, 0, 5));
         }
         byte[] after = Files.readAllBytes(log);
-        assertThat(java.util.Arrays.copyOf(after, damaged.length)).isEqualTo(damaged); // not cut, not rewritten
+        assertThat(Arrays.copyOf(after, damaged.length)).isEqualTo(damaged); // not cut, not rewritten
         assertThat(DamageLog.under(dir)).anySatisfy(d -> {
             assertThat(d.quarantinedTo()).isNull();
             assertThat(d.reason()).contains("left as it is");
@@ -430,7 +433,7 @@ class BehaviorStoreDamageTest {
         Path dir = Files.createDirectories(root.resolve("behaviors"));
         Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
         byte[] bytes = formatTwoLog(List.of(batch(1, 0, 30), batch(2, 0, 30)));
-        Files.write(log, java.util.Arrays.copyOf(bytes, bytes.length - 100)); // the second batch cut short by a crash
+        Files.write(log, Arrays.copyOf(bytes, bytes.length - 100)); // the second batch cut short by a crash
         try (BehaviorSequenceStore store = BehaviorSequenceStore.open(dir, 1000, true)) {
             assertThat(store.events()).isEqualTo(30);
         }
@@ -483,7 +486,7 @@ class BehaviorStoreDamageTest {
         Path log = dir.resolve(BehaviorSequenceStore.LOG_FILE);
         ByteBuffer b = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN).putInt(0x41424531).putInt(9);
         Files.write(log, b.array());
-        assertThatThrownBy(() -> BehaviorSequenceStore.open(dir, 1000, true)).isInstanceOf(dev.attend.index.store.UnsupportedFormatException.class)
+        assertThatThrownBy(() -> BehaviorSequenceStore.open(dir, 1000, true)).isInstanceOf(UnsupportedFormatException.class)
                 .hasMessageContaining("format 9");
         assertThat(Files.readAllBytes(log)).isEqualTo(b.array());
         assertThat(quarantined(dir)).isEmpty();

@@ -4,13 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attend.recsys.data.BehaviorEvent;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class BoundedSequenceTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("BoundedSequenceTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -20,7 +22,7 @@ class BoundedSequenceTest {
         SplittableRandom rnd = new SplittableRandom(SEED + 3);
         BoundedSequence s = new BoundedSequence();
         int max = 50;
-        java.util.TreeSet<Long> times = new java.util.TreeSet<>();
+        TreeSet<Long> times = new TreeSet<>();
         for (int i = 0; i < 400; i++) {
             long t = rnd.nextInt(1000);
             boolean added = s.insert(new BehaviorEvent(1, t * 7, t % 5, "pv", t), max); // same time: same event

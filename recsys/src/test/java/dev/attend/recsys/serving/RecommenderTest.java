@@ -27,7 +27,7 @@ class RecommenderTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("RecommenderTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }

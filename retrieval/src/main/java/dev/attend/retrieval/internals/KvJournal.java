@@ -1,5 +1,7 @@
 package dev.attend.retrieval.internals;
 
+import dev.attend.index.store.DurableFile;
+import dev.attend.index.store.UnsupportedFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -161,7 +163,7 @@ public final class KvJournal implements AutoCloseable {
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
         }
-        dev.attend.index.store.DurableFile.forceDirectory(file.toAbsolutePath().getParent());
+        DurableFile.forceDirectory(file.toAbsolutePath().getParent());
         return size;
     }
 
@@ -171,7 +173,7 @@ public final class KvJournal implements AutoCloseable {
         try {
             writeFully(ch, ByteBuffer.allocate(FILE_HEADER).putInt(FILE_MAGIC).putInt(FORMAT).flip());
             ch.force(true);
-            dev.attend.index.store.DurableFile.forceDirectory(file.toAbsolutePath().getParent());
+            DurableFile.forceDirectory(file.toAbsolutePath().getParent());
         } catch (IOException | RuntimeException e) {
             ch.close();
             Files.deleteIfExists(file);
@@ -301,7 +303,7 @@ public final class KvJournal implements AutoCloseable {
         ch.force(true);
         if (marked) {
             Files.deleteIfExists(rollbackMarker(file));
-            dev.attend.index.store.DurableFile.forceDirectory(file.toAbsolutePath().getParent());
+            DurableFile.forceDirectory(file.toAbsolutePath().getParent());
             marked = false;
         }
     }
@@ -318,7 +320,7 @@ public final class KvJournal implements AutoCloseable {
     private void mark(long offset) throws IOException {
         boolean interrupted = Thread.interrupted(); // a forced write on an interrupted thread would fail at once
         try {
-            dev.attend.index.store.DurableFile.write(rollbackMarker(file), ROLLBACK_CODEC, 1, out -> out.writeLong(offset));
+            DurableFile.write(rollbackMarker(file), ROLLBACK_CODEC, 1, out -> out.writeLong(offset));
             marked = true;
         } finally {
             if (interrupted) {
@@ -341,10 +343,10 @@ public final class KvJournal implements AutoCloseable {
      * one of another format an {@link dev.attend.index.store.UnsupportedFormatException}.
      */
     public static long rollbackOffset(Path marker) throws IOException {
-        try (dev.attend.index.store.DurableFile.Reader r = dev.attend.index.store.DurableFile.open(marker, ROLLBACK_CODEC, 1, 1)) {
+        try (DurableFile.Reader r = DurableFile.open(marker, ROLLBACK_CODEC, 1, 1)) {
             long offset = r.payloadBytes() == 8 ? r.in().readLong() : -1;
             if (offset < FILE_HEADER) {
-                throw new dev.attend.index.store.UnsupportedFormatException(marker, "an intact rollback marker this build cannot read");
+                throw new UnsupportedFormatException(marker, "an intact rollback marker this build cannot read");
             }
             return offset;
         }
@@ -364,7 +366,7 @@ public final class KvJournal implements AutoCloseable {
             }
         }
         Files.deleteIfExists(rollbackMarker(journal));
-        dev.attend.index.store.DurableFile.forceDirectory(journal.toAbsolutePath().getParent());
+        DurableFile.forceDirectory(journal.toAbsolutePath().getParent());
     }
 
     /** A format-2 record around {@code body}. */

@@ -17,6 +17,7 @@ import dev.attend.retrieval.internals.KvJournal.Good;
 import dev.attend.retrieval.internals.KvJournal.Lost;
 import dev.attend.retrieval.internals.KvJournal.Replay;
 import dev.attend.retrieval.internals.KvJournal.Scan;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -268,7 +269,7 @@ final class KvJournalReader {
         ByteBuffer b = ByteBuffer.allocate(length);
         while (b.hasRemaining()) {
             if (ch.read(b, at + b.position()) < 0) {
-                throw new java.io.EOFException("journal ends at " + (at + b.position()));
+                throw new EOFException("journal ends at " + (at + b.position()));
             }
         }
         return b.flip();

@@ -34,7 +34,7 @@ public final class AttentionAccuracy {
         if (truth.length == 0) {
             return 1;
         }
-        java.util.Set<Integer> want = new java.util.HashSet<>(truth.length * 2);
+        Set<Integer> want = new HashSet<>(truth.length * 2);
         for (int t : truth) {
             want.add(t);
         }

@@ -1,7 +1,10 @@
 package dev.attend.retrieval.policy;
 
 import dev.attend.gpu.AttentionOutput;
+import dev.attend.gpu.Scorer;
 import dev.attend.gpu.TopKCollector;
+import dev.attend.gpu.VectorStore;
+import java.util.Arrays;
 
 /**
  * Blocks of B consecutive tokens past the sinks, each represented by the per-dimension minimum and maximum of its
@@ -21,7 +24,7 @@ final class BlockHead extends PolicyHead {
     private int blockCount;
     private int blockedUpTo; // positions [sinks, blockedUpTo) are in blocks
 
-    BlockHead(float scale, dev.attend.gpu.Scorer scorer, dev.attend.gpu.VectorStore keys, dev.attend.gpu.VectorStore values, int sinks,
+    BlockHead(float scale, Scorer scorer, VectorStore keys, VectorStore values, int sinks,
               int window, int blockSize, int blocks) {
         super(scale, scorer, keys, values);
         this.sinks = sinks;
@@ -46,12 +49,12 @@ final class BlockHead extends PolicyHead {
         float[] row = new float[dim];
         while (blockedUpTo + blockSize <= n - window) {
             if ((blockCount + 1) * dim > mins.length) {
-                mins = java.util.Arrays.copyOf(mins, Math.max(dim, 2 * mins.length));
-                maxs = java.util.Arrays.copyOf(maxs, Math.max(dim, 2 * maxs.length));
+                mins = Arrays.copyOf(mins, Math.max(dim, 2 * mins.length));
+                maxs = Arrays.copyOf(maxs, Math.max(dim, 2 * maxs.length));
             }
             int at = blockCount * dim;
-            java.util.Arrays.fill(mins, at, at + dim, Float.POSITIVE_INFINITY);
-            java.util.Arrays.fill(maxs, at, at + dim, Float.NEGATIVE_INFINITY);
+            Arrays.fill(mins, at, at + dim, Float.POSITIVE_INFINITY);
+            Arrays.fill(maxs, at, at + dim, Float.NEGATIVE_INFINITY);
             for (int p = blockedUpTo; p < blockedUpTo + blockSize; p++) {
                 keys.readRow(p, row);
                 for (int c = 0; c < dim; c++) {

@@ -5,6 +5,7 @@ import dev.attend.gpu.VectorMath;
 import dev.attend.gpu.VectorStore;
 import dev.attend.index.cluster.KMeans;
 import dev.attend.index.cluster.NearestCentroid;
+import java.util.Arrays;
 
 /**
  * The keys of positions {@code [from, ...)} in k-means clusters, each kept as its centroid, the sum of its members'
@@ -89,7 +90,7 @@ final class ClusterTail {
             }
         }
         if (i == clusterOf.length) {
-            clusterOf = java.util.Arrays.copyOf(clusterOf, Math.max(16, 2 * clusterOf.length));
+            clusterOf = Arrays.copyOf(clusterOf, Math.max(16, 2 * clusterOf.length));
         }
         clusterOf[i] = best;
         members++;

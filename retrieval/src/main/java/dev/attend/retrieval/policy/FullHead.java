@@ -1,9 +1,12 @@
 package dev.attend.retrieval.policy;
 
+import dev.attend.gpu.Scorer;
+import dev.attend.gpu.VectorStore;
+
 /** Every key, exactly: the reference the other policies are measured against. */
 final class FullHead extends PolicyHead {
 
-    FullHead(float scale, dev.attend.gpu.Scorer scorer, dev.attend.gpu.VectorStore keys, dev.attend.gpu.VectorStore values) {
+    FullHead(float scale, Scorer scorer, VectorStore keys, VectorStore values) {
         super(scale, scorer, keys, values);
     }
 

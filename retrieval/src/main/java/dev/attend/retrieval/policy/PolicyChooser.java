@@ -2,6 +2,7 @@ package dev.attend.retrieval.policy;
 
 import dev.attend.gpu.VectorChecks;
 import dev.attend.gpu.VectorMath;
+import java.util.Arrays;
 
 /**
  * Chooses a head's policy from its prefill, without training: the prefill's queries attend causally (a query at
@@ -87,7 +88,7 @@ public final class PolicyChooser {
             if (outsideCount <= k || outside == 0) {
                 shares += 1;
             } else {
-                java.util.Arrays.sort(outsideWeights, 0, outsideCount);
+                Arrays.sort(outsideWeights, 0, outsideCount);
                 double best = 0;
                 for (int j = outsideCount - k; j < outsideCount; j++) {
                     best += outsideWeights[j];

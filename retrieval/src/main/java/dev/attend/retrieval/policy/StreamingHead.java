@@ -1,5 +1,6 @@
 package dev.attend.retrieval.policy;
 
+import dev.attend.gpu.Scorer;
 import dev.attend.gpu.VectorStore;
 
 /**
@@ -12,7 +13,7 @@ final class StreamingHead extends PolicyHead {
     private final int sinks;
     private final int window;
 
-    StreamingHead(float scale, dev.attend.gpu.Scorer scorer, VectorStore keys, VectorStore values, int sinks, int window) {
+    StreamingHead(float scale, Scorer scorer, VectorStore keys, VectorStore values, int sinks, int window) {
         super(scale, scorer, keys, values);
         this.sinks = sinks;
         this.window = window;

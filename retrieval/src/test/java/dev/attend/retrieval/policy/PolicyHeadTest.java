@@ -7,7 +7,9 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.policy.AttentionAccuracy;
+import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,8 +50,8 @@ class PolicyHeadTest {
         int n = 600;
         float[][] keys = rows(rnd, n + 50);
         float[][] values = rows(rnd, n + 50);
-        float[][] prefillKeys = java.util.Arrays.copyOf(keys, n);
-        float[][] prefillValues = java.util.Arrays.copyOf(values, n);
+        float[][] prefillKeys = Arrays.copyOf(keys, n);
+        float[][] prefillValues = Arrays.copyOf(values, n);
         float[][] queries = rows(rnd, 200);
         HeadPolicy[] policies = {new HeadPolicy.Full(), new HeadPolicy.Streaming(4, 10_000), new HeadPolicy.Retrieval(4, 16, 10_000),
                 new HeadPolicy.Recycled(4, 16, 10_000, 1.0), new HeadPolicy.Block(4, 16, 8, 10_000)};
@@ -63,7 +65,7 @@ class PolicyHeadTest {
             for (int p = 1; p < heads.length; p++) {
                 PolicyAnswer got = heads[p].attend(q, Integer.MAX_VALUE);
                 assertThat(AttentionAccuracy.relativeError(got.output(), want.output())).as("%s at step %d", policies[p], step).isLessThan(1e-5);
-                assertThat(got.logSumExp()).isCloseTo(want.logSumExp(), org.assertj.core.data.Offset.offset(1e-4));
+                assertThat(got.logSumExp()).isCloseTo(want.logSumExp(), Offset.offset(1e-4));
             }
             // the same query again: a recycled head with threshold 1.0 reuses its selection, still exactly
             PolicyAnswer again = heads[3].attend(q, Integer.MAX_VALUE);
@@ -117,9 +119,9 @@ class PolicyHeadTest {
         int window = 64;
         float[][] keys = rows(rnd, 3000);
         float[][] values = rows(rnd, 3000);
-        PolicyHead streaming = PolicyHead.open(new HeadPolicy.Streaming(sinks, window), java.util.Arrays.copyOf(keys, 1000),
-                java.util.Arrays.copyOf(values, 1000), new float[0][], SCALE, scorer, PARAMS);
-        PolicyHead full = PolicyHead.open(new HeadPolicy.Full(), java.util.Arrays.copyOf(keys, 1000), java.util.Arrays.copyOf(values, 1000),
+        PolicyHead streaming = PolicyHead.open(new HeadPolicy.Streaming(sinks, window), Arrays.copyOf(keys, 1000),
+                Arrays.copyOf(values, 1000), new float[0][], SCALE, scorer, PARAMS);
+        PolicyHead full = PolicyHead.open(new HeadPolicy.Full(), Arrays.copyOf(keys, 1000), Arrays.copyOf(values, 1000),
                 new float[0][], SCALE, scorer, PARAMS);
         for (int t = 1000; t < 3000; t++) {
             streaming.append(keys[t], values[t]);

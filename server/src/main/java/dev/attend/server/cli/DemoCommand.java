@@ -12,12 +12,13 @@ import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
 import dev.attend.retrieval.AttendResult;
-import dev.attend.retrieval.policy.AttentionAccuracy;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -248,8 +249,8 @@ public final class DemoCommand implements Callable<Integer> {
                     fullUs[j] = exact.stats().micros();
                     scanned += got.stats().keysScanned();
                 }
-                java.util.Arrays.sort(retrievedUs);
-                java.util.Arrays.sort(fullUs);
+                Arrays.sort(retrievedUs);
+                Arrays.sort(fullUs);
                 out.printf(Locale.ROOT, "  static + top-%-5d attention mass kept %.3f, relative output error %.3f, %.1f%% of keys scanned, "
                                 + "%d us per query (median) against %d us for full attention%n",
                         topK, mass / steps, error / steps, 100.0 * scanned / steps / n, retrievedUs[steps / 2], fullUs[steps / 2]);

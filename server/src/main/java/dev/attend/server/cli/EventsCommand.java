@@ -5,6 +5,7 @@ import dev.attend.server.ConfigException;
 import dev.attend.streaming.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventProducer;
 import dev.attend.streaming.EventTopics;
+import dev.attend.streaming.KafkaUnavailableException;
 import dev.attend.streaming.StreamEvent;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -74,7 +75,7 @@ public final class EventsCommand implements Callable<Integer> {
                     producer.send(batch);
                     bar.stepBy(batch.size());
                 }
-            } catch (dev.attend.streaming.KafkaUnavailableException e) {
+            } catch (KafkaUnavailableException e) {
                 spec.commandLine().getErr().println("attend: Kafka at " + servers + " does not take events: " + e.getMessage());
                 spec.commandLine().getErr().flush();
                 return 1;

@@ -4,8 +4,11 @@ import dev.attend.lm.ByteLm;
 import dev.attend.lm.LmChart;
 import dev.attend.lm.LmEval;
 import dev.attend.lm.SessionAttention;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -86,7 +89,7 @@ public final class LmCommand implements Callable<Integer> {
             if (file != null) {
                 try {
                     LmChart.checkTarget(file);
-                } catch (java.io.IOException e) {
+                } catch (IOException e) {
                     throw new picocli.CommandLine.ParameterException(spec.commandLine(), option + ": " + e.getMessage());
                 }
             }
@@ -105,7 +108,7 @@ public final class LmCommand implements Callable<Integer> {
             }
             o = o.withOverHttp(overHttp);
             PrintWriter out = spec.commandLine().getOut();
-            PrintStream progress = new PrintStream(new java.io.OutputStream() {
+            PrintStream progress = new PrintStream(new OutputStream() {
                 @Override
                 public void write(int b) {
                     out.write(b);
@@ -115,7 +118,7 @@ public final class LmCommand implements Callable<Integer> {
                 public void flush() {
                     out.flush();
                 }
-            }, true, java.nio.charset.StandardCharsets.UTF_8);
+            }, true, StandardCharsets.UTF_8);
             LmEval.Result r = LmEval.run(o, progress);
             progress.flush();
             if (json != null) {

@@ -21,13 +21,17 @@ import dev.attend.recsys.serving.Recommender;
 import dev.attend.streaming.EventStreaming;
 import dev.attend.streaming.SequenceStream;
 import dev.attend.streaming.StreamEvent;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.streams.state.HostInfo;
 
 /**
@@ -123,7 +127,7 @@ final class RecommendationDemo {
             }
 
             // New events on the stream: the user now looks at the catalog's busiest category they had not seen.
-            java.util.Set<Long> seen = new java.util.HashSet<>();
+            Set<Long> seen = new HashSet<>();
             for (int c : categories) {
                 seen.add(data.categoryId(c));
             }
@@ -159,7 +163,7 @@ final class RecommendationDemo {
             visible = send(streaming, now, userId);
             out.printf(Locale.ROOT, "  %d new views of category %d streamed (in the store %d ms after the send); top 5 now:%n", now.size(),
                     data.categoryId(fresh), visible);
-            java.util.Set<Long> before = new java.util.HashSet<>();
+            Set<Long> before = new HashSet<>();
             for (Recommender.Scored s : top) {
                 before.add(s.item());
             }
@@ -196,8 +200,8 @@ final class RecommendationDemo {
 
     private static void deleteTree(Path dir) {
         try (var paths = Files.walk(dir)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (java.io.IOException ignored) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
             // a temporary directory left behind
         }
     }

@@ -6,6 +6,7 @@ import dev.attend.search.ModulationTrainer;
 import dev.attend.search.eval.IrMetrics;
 import dev.attend.search.eval.SearchEvaluation;
 import dev.attend.search.eval.SmartCollection;
+import dev.attend.server.Json;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -124,7 +125,7 @@ public final class SearchCommand implements Callable<Integer> {
             }
             out.flush();
             if (json != null) {
-                Files.writeString(json, dev.attend.server.Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
+                Files.writeString(json, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
             }
             return 0;
         }

@@ -4,20 +4,25 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.search.MiniLmEmbedder;
 import dev.attend.server.AttendServer;
+import dev.attend.server.ConfigException;
 import dev.attend.server.ConfigKey;
 import dev.attend.server.ServerConfig;
 import dev.attend.server.ServerConfigLoader;
 import dev.attend.server.ServerMetrics;
 import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
+import dev.attend.server.search.SearchRoutes;
 import dev.attend.streaming.EventStreaming;
 import dev.attend.streaming.SequenceStream;
-import org.apache.kafka.streams.state.HostInfo;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.apache.kafka.streams.state.HostInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -121,9 +126,9 @@ public final class ServeCommand implements Callable<Integer> {
         try {
             kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl(), config.kvDurability(),
                     config.kvLimits());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             scorer.close();
-            throw new java.io.UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
+            throw new UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
         }
         RecsysRoutes recsys;
         try {
@@ -139,28 +144,28 @@ public final class ServeCommand implements Callable<Integer> {
             } else {
                 recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             kvSessions.close();
             scorer.close();
-            throw new java.io.UncheckedIOException("cannot start recommendation serving: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot start recommendation serving: " + e.getMessage(), e);
         } catch (RuntimeException e) {
             kvSessions.close();
             scorer.close();
             throw e;
         }
-        dev.attend.server.search.SearchRoutes search;
+        SearchRoutes search;
         try {
-            search = new dev.attend.server.search.SearchRoutes(config.dataDir().resolve("search"),
+            search = new SearchRoutes(config.dataDir().resolve("search"),
                     MiniLmEmbedder.shared());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             kvSessions.close();
             scorer.close();
             try {
                 recsys.close();
-            } catch (java.io.IOException suppressed) {
+            } catch (IOException suppressed) {
                 e.addSuppressed(suppressed);
             }
-            throw new java.io.UncheckedIOException("cannot open the document index under " + config.dataDir().resolve("search"), e);
+            throw new UncheckedIOException("cannot open the document index under " + config.dataDir().resolve("search"), e);
         }
         ServerMetrics metrics = new ServerMetrics();
         kvSessions.bindMetrics(metrics.registry());
@@ -173,12 +178,12 @@ public final class ServeCommand implements Callable<Integer> {
             kvSessions.close();
             try {
                 recsys.close();
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 System.err.println("attend: closing the behaviour store: " + e.getMessage());
             }
             try {
                 search.close();
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 System.err.println("attend: closing the document index: " + e.getMessage());
             }
             scorer.close();
@@ -209,13 +214,13 @@ public final class ServeCommand implements Callable<Integer> {
         if (authTokenFile != null) {
             String first;
             try {
-                first = java.nio.file.Files.readAllLines(authTokenFile).stream().findFirst().orElse("");
-            } catch (java.io.IOException | java.io.UncheckedIOException e) {
-                throw new dev.attend.server.ConfigException("cannot read the auth token file " + authTokenFile + ": " + e.getMessage());
+                first = Files.readAllLines(authTokenFile).stream().findFirst().orElse("");
+            } catch (IOException | UncheckedIOException e) {
+                throw new ConfigException("cannot read the auth token file " + authTokenFile + ": " + e.getMessage());
             }
             if (first.isBlank()) { // an empty file or a blank first line would otherwise mean "no authentication"
-                throw new dev.attend.server.ConfigException("the auth token file " + authTokenFile + " is empty or its first line is "
-                        + "blank: put the token (at least " + dev.attend.server.ServerConfig.MIN_AUTH_TOKEN_CHARS
+                throw new ConfigException("the auth token file " + authTokenFile + " is empty or its first line is "
+                        + "blank: put the token (at least " + ServerConfig.MIN_AUTH_TOKEN_CHARS
                         + " printable characters) on its first line");
             }
             flags.put(ConfigKey.AUTH_TOKEN, first);

@@ -7,6 +7,7 @@ import dev.attend.search.Document;
 import dev.attend.server.Json;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -14,6 +15,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -142,7 +144,7 @@ final class ServeWalkthrough {
                 json(Map.of("id", "demo", "layers", 1, "kvHeads", 1, "headDim", d, "scale", head.scale(), "policy", "auto"))));
         // the binary prefill body: n keys, then n values, then q queries, little-endian float32
         ByteBuffer body = ByteBuffer.allocate((2 * n + q) * d * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        java.nio.FloatBuffer floats = body.asFloatBuffer();
+        FloatBuffer floats = body.asFloatBuffer();
         float[] row = new float[d];
         for (int i = 0; i < n; i++) {
             head.keys().readRow(i, row);
@@ -282,7 +284,7 @@ final class ServeWalkthrough {
     }
 
     private static boolean free(int port) {
-        try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
             return true;
         } catch (IOException e) {
             return false;

@@ -1,6 +1,7 @@
 package dev.attend.server.search;
 
 import dev.attend.index.lucene.DocumentIndex;
+import dev.attend.index.store.ResourceId;
 import dev.attend.search.Document;
 import dev.attend.search.DocumentSearch;
 import dev.attend.search.ModulationFit;
@@ -16,6 +17,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -39,7 +43,7 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
 
     private final DocumentSearch search;
     /** Fits run one at a time, off the request threads (a corpus of thousands of passages takes minutes). */
-    private final java.util.concurrent.ExecutorService fitter = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+    private final ExecutorService fitter = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "attend-search-fit");
         t.setDaemon(true);
         return t;
@@ -158,21 +162,21 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
         String id = ctx.pathParam("id");
         if (id.length() > DocumentIndex.MAX_ID_CHARS) {
             throw ApiException.badRequest("a document id is at most " + DocumentIndex.MAX_ID_CHARS + " characters, got "
-                    + dev.attend.index.store.ResourceId.shown(id), Map.of("field", "id"));
+                    + ResourceId.shown(id), Map.of("field", "id"));
         }
         return id;
     }
 
     private void get(Context ctx) throws IOException {
         String id = documentId(ctx);
-        var d = search.index().get(id).orElseThrow(() -> ApiException.notFound("no document " + dev.attend.index.store.ResourceId.shown(id)));
+        var d = search.index().get(id).orElseThrow(() -> ApiException.notFound("no document " + ResourceId.shown(id)));
         ctx.json(Map.of("id", d.id(), "title", d.title(), "text", d.text(), "fields", d.fields()));
     }
 
     private void delete(Context ctx) throws IOException {
         String id = documentId(ctx);
         if (!search.delete(id)) {
-            throw ApiException.notFound("no document " + dev.attend.index.store.ResourceId.shown(id));
+            throw ApiException.notFound("no document " + ResourceId.shown(id));
         }
         ctx.status(204);
     }
@@ -234,7 +238,7 @@ public final class SearchRoutes implements Consumer<RoutesConfig>, Closeable {
     public void close() throws IOException {
         fitter.shutdownNow();
         try {
-            fitter.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+            fitter.awaitTermination(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -115,7 +115,7 @@ class AttendCliTest {
         // Issue 20 item 2: an empty --auth-token-file, or one whose first line is blank, started the server unprotected.
         for (String content : new String[] {"", "\n", "   \nsecret-token-of-enough-length\n"}) {
             Path tokenFile = dir.resolve("token");
-            java.nio.file.Files.writeString(tokenFile, content);
+            Files.writeString(tokenFile, content);
             err.getBuffer().setLength(0);
             CommandLine cli = AttendCli.newCommandLine(factory(Map.of(), new TestStopSignal()));
             int exit = run(cli, "serve", "--port", "0", "--kafka-bootstrap", "none", "--data-dir", dir.resolve("data").toString(),

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 class LmDemoTest {
@@ -54,6 +55,6 @@ class LmDemoTest {
         LmEval.Options o = LmEval.Options.defaults(model.get()).withDocs(List.of(LmDemo.DOCUMENT)).withPolicies(List.of("exact:full"))
                 .withLengths(prefill, decode);
         double exact = LmEval.run(o, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)).rows().getFirst().bitsPerByte();
-        assertThat(bits.get("full")).isCloseTo(exact, org.assertj.core.data.Offset.offset(1e-3));
+        assertThat(bits.get("full")).isCloseTo(exact, Offset.offset(1e-3));
     }
 }

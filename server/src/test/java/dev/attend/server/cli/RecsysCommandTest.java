@@ -9,8 +9,10 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -20,7 +22,7 @@ class RecsysCommandTest {
 
     static final long SEED = Long.getLong("attend.test.seed", 0);
 
-    @org.junit.jupiter.api.BeforeAll
+    @BeforeAll
     static void printSeed() {
         System.out.println("RecsysCommandTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
@@ -99,7 +101,7 @@ class RecsysCommandTest {
         assertThat(run("recsys", "train", "--data", data.toString(), "--format", "taobao", "--epochs", "1", "--train-targets", "2",
                 "--history", "10", "--dim", "8", "--attention-dim", "4", "--data-dir", dataDir.toString())).as(err.toString()).isZero();
         List<String> reversed = new ArrayList<>(Files.readAllLines(data));
-        java.util.Collections.reverse(reversed);
+        Collections.reverse(reversed);
         Path other = dir.resolve("reversed.csv");
         Files.write(other, reversed);
         assertThat(run("recsys", "eval", "--data", other.toString(), "--format", "taobao", "--model",

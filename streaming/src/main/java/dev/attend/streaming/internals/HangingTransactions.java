@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -143,7 +144,7 @@ public final class HangingTransactions {
         }
         Map<String, TransactionDescription> coordinated = transactionalIds.isEmpty() ? Map.of()
                 : admin.describeTransactions(transactionalIds.values()).all().get();
-        Map<Open, Boolean> decided = new java.util.LinkedHashMap<>(); // the open transactions whose end is recorded: true = commit
+        Map<Open, Boolean> decided = new LinkedHashMap<>(); // the open transactions whose end is recorded: true = commit
         List<Hanging> left = new ArrayList<>();
         for (Open o : open) {
             String id = transactionalIds.get(o.producer().producerId());

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -116,7 +117,7 @@ class HangingTransactionsTest {
             try (Admin admin = admin(broker)) {
                 var open = admin.describeProducers(List.of(forgotten)).partitionResult(forgotten).get().activeProducers().stream()
                         .filter(p -> p.currentTransactionStartOffset().isPresent()).findFirst().orElseThrow();
-                Map<String, Boolean> ends = new java.util.HashMap<>(Map.of(
+                Map<String, Boolean> ends = new HashMap<>(Map.of(
                         HangingTransactions.transactionKey(open.producerId(), open.producerEpoch()), true));
                 HangingTransactions.Repair repair = HangingTransactions.repair(admin, List.of("forgotten"), ends);
                 assertThat(repair.committed()).extracting(HangingTransactions.Hanging::partition).containsExactly(forgotten);
