@@ -7,6 +7,7 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.index.store.TmpfsMounts;
 import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,11 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A KV write that fails on I/O applies nothing and says why (issue 20): on a real full file system where this
@@ -28,7 +29,8 @@ class KvSessionDiskFullTest {
 
     private static final long SEED = Long.getLong("attend.test.seed", 23L);
     private static Scorer scorer;
-    private Tmpfs mounted;
+    @RegisterExtension
+    final TmpfsMounts mounts = new TmpfsMounts();
 
     @BeforeAll
     static void open() {
@@ -41,14 +43,6 @@ class KvSessionDiskFullTest {
         scorer.close();
     }
 
-    @AfterEach
-    void unmount() {
-        if (mounted != null) {
-            mounted.close();
-            mounted = null;
-        }
-    }
-
     private static KvSessionStore store(Path root) throws IOException {
         return new KvSessionStore(root, scorer, Runnable::run, Runnable::run, KvDurability.FSYNC);
     }
@@ -56,7 +50,7 @@ class KvSessionDiskFullTest {
     @Test
     void aFullFileSystemRefusesTheWriteAppliesNothingAndWritesWorkOnceSpaceReturns(@TempDir Path tmp) throws Exception {
         Path mnt = tmp.resolve("mnt");
-        mounted = Tmpfs.mount(mnt, "1m");
+        Tmpfs mounted = mounts.mount(mnt, "1m");
         if (mounted == null) {
             System.out.println("KvSessionDiskFullTest: tmpfs cannot be mounted here; the full disk is only injected "
                     + "(anInjectedFailureInTheMiddleOfARecordIsRolledBack)");

@@ -8,6 +8,7 @@ import dev.attend.index.store.DurableFile;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.index.store.TmpfsMounts;
 import dev.attend.index.store.UnsupportedFormatException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -22,10 +23,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Hostile tests of the files document search keeps: a damaged modulation or vocabulary, a damaged index, a full disk. */
 class DocumentSearchDamageTest {
@@ -40,14 +41,8 @@ class DocumentSearchDamageTest {
     @TempDir
     Path dir;
 
-    private Tmpfs mounted;
-
-    @AfterEach
-    void unmount() throws Exception {
-        if (mounted != null) {
-            mounted.close();
-        }
-    }
+    @RegisterExtension
+    final TmpfsMounts mounts = new TmpfsMounts();
 
     /** A small deterministic encoder: words hashed into 8 buckets, plus a constant, normalised. */
     static final TextEmbedder HASHED = new TextEmbedder() {
@@ -201,7 +196,7 @@ class DocumentSearchDamageTest {
     @Test
     void aFullDiskRefusesTheWholeRequestAndTheNextOneWorks() throws Exception {
         Path mnt = Files.createDirectories(dir.resolve("mnt"));
-        mounted = Tmpfs.mount(mnt, "2m");
+        Tmpfs mounted = mounts.mount(mnt, "2m");
         boolean tmpfs = mounted != null;
         System.out.println("full-disk test of document search: " + (tmpfs ? "a real 2 MB tmpfs filled up"
                 : "mounting refused here: skipped (DocumentIndexDamageTest injects the failure in the index module)"));

@@ -8,6 +8,7 @@ import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.index.store.TmpfsMounts;
 import dev.attend.index.store.UnsupportedFormatException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -42,10 +43,10 @@ import org.apache.lucene.store.FSDirectory;
 import org.apache.lucene.store.FilterDirectory;
 import org.apache.lucene.store.IOContext;
 import org.apache.lucene.store.IndexOutput;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Hostile tests of the document index: files deleted or damaged on disk, a full disk, hostile ids. */
 class DocumentIndexDamageTest {
@@ -58,18 +59,11 @@ class DocumentIndexDamageTest {
         System.out.println("DocumentIndexDamageTest seed " + SEED);
     }
 
-
     @TempDir
     Path root;
 
-    private Tmpfs mounted;
-
-    @AfterEach
-    void unmount() throws Exception {
-        if (mounted != null) {
-            mounted.close();
-        }
-    }
+    @RegisterExtension
+    final TmpfsMounts mounts = new TmpfsMounts();
 
     private static List<DocumentIndex.Entry> docs(int from, int n, int dim, long seed) {
         SplittableRandom rnd = new SplittableRandom(SEED + seed);
@@ -268,7 +262,7 @@ class DocumentIndexDamageTest {
     @Test
     void aFullDiskFailsTheWholeWriteAndTheNextWriteAfterSpaceReturnsWorks() throws Exception {
         Path mnt = Files.createDirectories(root.resolve("mnt"));
-        mounted = Tmpfs.mount(mnt, "2m");
+        Tmpfs mounted = mounts.mount(mnt, "2m");
         boolean tmpfs = mounted != null;
         System.out.println("full-disk test of the document index: " + (tmpfs ? "a real 2 MB tmpfs filled up"
                 : "mounting refused here, so an injected 'No space left on device' IOException"));

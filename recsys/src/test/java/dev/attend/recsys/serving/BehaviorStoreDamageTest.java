@@ -7,6 +7,7 @@ import dev.attend.index.store.DamageLog;
 import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.StorageErrors;
 import dev.attend.index.store.Tmpfs;
+import dev.attend.index.store.TmpfsMounts;
 import dev.attend.index.store.UnsupportedFormatException;
 import dev.attend.recsys.data.BehaviorEvent;
 import java.io.IOException;
@@ -22,9 +23,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Hostile tests of the behaviour store's log: a full disk in the middle of a batch, damaged records in the middle. */
 class BehaviorStoreDamageTest {
@@ -32,14 +33,8 @@ class BehaviorStoreDamageTest {
     @TempDir
     Path root;
 
-    private Tmpfs mounted;
-
-    @AfterEach
-    void unmount() throws Exception {
-        if (mounted != null) {
-            mounted.close();
-        }
-    }
+    @RegisterExtension
+    final TmpfsMounts mounts = new TmpfsMounts();
 
     private static List<BehaviorEvent> batch(long user, int from, int n) {
         List<BehaviorEvent> out = new ArrayList<>();
@@ -62,7 +57,7 @@ class BehaviorStoreDamageTest {
     @Test
     void aBatchThatHitsAFullDiskAppliesNothingAndTheNextOneAfterSpaceReturnsIsKept() throws Exception {
         Path mnt = Files.createDirectories(root.resolve("mnt"));
-        mounted = Tmpfs.mount(mnt, "2m");
+        Tmpfs mounted = mounts.mount(mnt, "2m");
         boolean tmpfs = mounted != null;
         System.out.println("full-disk test of the behaviour store: " + (tmpfs ? "a real 2 MB tmpfs filled up"
                 : "mounting refused here, so an injected 'No space left on device' after part of the batch is written"));
