@@ -1,5 +1,7 @@
 package dev.attend.gpu;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -23,6 +25,37 @@ public interface Scorer extends AutoCloseable {
      * (never an m x n matrix). Fewer than {@code k} when the store holds fewer rows.
      */
     TopKResult topK(float[][] queries, VectorStore keys, int k);
+
+    /**
+     * The {@code k} best rows of {@code keys} among rows {@code [from, to)} (a store that holds other rows too: a KV
+     * session's keys outside an index). Ids are rows of the store. This default scans every row for {@code k} plus as
+     * many more as there are rows outside the range, which holds the best {@code k} inside it, and keeps those; a
+     * backend that can scan a range alone overrides it.
+     */
+    default TopKResult topK(float[][] queries, VectorStore keys, int from, int to, int k) {
+        VectorChecks.checkRange(from, to, keys.size());
+        VectorChecks.checkK(k);
+        int outside = keys.size() - (to - from);
+        TopKResult all = topK(queries, keys, k + outside);
+        if (outside == 0) {
+            return all;
+        }
+        List<TopK> out = new ArrayList<>(queries.length);
+        for (TopK t : all.perQuery()) {
+            int[] ids = new int[Math.min(k, t.size())];
+            float[] scores = new float[ids.length];
+            int m = 0;
+            for (int i = 0; i < t.size() && m < ids.length; i++) {
+                int row = t.ids()[i];
+                if (row >= from && row < to) {
+                    ids[m] = row;
+                    scores[m++] = t.scores()[i];
+                }
+            }
+            out.add(new TopK(Arrays.copyOf(ids, m), Arrays.copyOf(scores, m)));
+        }
+        return new TopKResult(out, all.device());
+    }
 
     /** Receives the top K of queries {@code [from, to)}: {@code perQuery.get(i)} for i in that range. */
     @FunctionalInterface

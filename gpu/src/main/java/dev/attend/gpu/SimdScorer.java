@@ -58,11 +58,15 @@ public final class SimdScorer implements Scorer {
         }
         checkOpen();
         VectorChecks.checkQueries(queries, keys.dim());
-        splitQueries(queries, keys, Math.min(k, keys.size()), ready);
+        splitQueries(queries, keys, 0, keys.size(), Math.min(k, keys.size()), ready);
     }
 
     private boolean splitsQueries(float[][] queries, VectorStore keys, int k) {
-        int n = keys.size();
+        return splitsQueries(queries, keys.size(), k);
+    }
+
+    /** Whether {@code n} rows are few enough, and the queries many enough, to split the queries over the pool. */
+    private boolean splitsQueries(float[][] queries, int n, int k) {
         return pool != null && n <= CHUNK_ROWS && Math.min(k, n) > 0 && queries.length >= 2 * threads;
     }
 
@@ -72,19 +76,38 @@ public final class SimdScorer implements Scorer {
         VectorChecks.checkQueries(queries, keys.dim());
         VectorChecks.checkK(k);
         int n = keys.size();
-        int kk = Math.min(k, n);
-        if (splitsQueries(queries, keys, k)) {
-            return new TopKResult(Arrays.asList(splitQueries(queries, keys, kk, null)), device);
+        return rows(queries, keys, 0, n, k);
+    }
+
+    /** Scans rows {@code [from, to)} only (ids stay rows of the store). */
+    @Override
+    public TopKResult topK(float[][] queries, VectorStore keys, int from, int to, int k) {
+        checkOpen();
+        VectorChecks.checkQueries(queries, keys.dim());
+        VectorChecks.checkK(k);
+        VectorChecks.checkRange(from, to, keys.size());
+        return rows(queries, keys, from, to, k);
+    }
+
+    private TopKResult rows(float[][] queries, VectorStore keys, int from, int to, int k) {
+        if (splitsQueries(queries, to - from, k)) {
+            return new TopKResult(Arrays.asList(splitQueries(queries, keys, from, to, Math.min(k, to - from), null)), device);
         }
+        return scanRows(queries, keys, from, to, k);
+    }
+
+    /** The top {@code k} of rows {@code [first, last)}: one range, or chunks of {@link #CHUNK_ROWS} on the pool, merged. */
+    private TopKResult scanRows(float[][] queries, VectorStore keys, int first, int last, int k) {
+        int kk = Math.min(k, last - first);
         TopKCollector[] merged = collectors(queries.length, kk);
         if (queries.length > 0 && kk > 0) {
-            if (pool == null || n <= CHUNK_ROWS) {
-                scanRange(queries, keys, 0, n, merged);
+            if (pool == null || last - first <= CHUNK_ROWS) {
+                scanRange(queries, keys, first, last, merged);
             } else {
                 List<ForkJoinTask<TopKCollector[]>> tasks = new ArrayList<>();
-                for (int from = 0; from < n; from += CHUNK_ROWS) {
+                for (int from = first; from < last; from += CHUNK_ROWS) {
                     int start = from;
-                    int end = Math.min(n, from + CHUNK_ROWS);
+                    int end = Math.min(last, from + CHUNK_ROWS);
                     tasks.add(pool.submit(() -> {
                         TopKCollector[] local = collectors(queries.length, kk);
                         scanRange(queries, keys, start, end, local);
@@ -112,12 +135,12 @@ public final class SimdScorer implements Scorer {
      * queries go in small chunks, so that a thread the OS holds up delays one chunk, which another thread takes
      * over, not a thread's share of the call.
      */
-    private TopK[] splitQueries(float[][] queries, VectorStore keys, int k, ReadyRange ready) {
+    private TopK[] splitQueries(float[][] queries, VectorStore keys, int from, int to, int k, ReadyRange ready) {
         int m = queries.length;
         TopK[] results = new TopK[m];
         List<TopK> view = Arrays.asList(results);
         boolean byTiles = dimMajor(queries, keys);
-        DimMajorTiles tiles = byTiles ? DimMajorTiles.of(keys, 0, keys.size(), pool, threads) : null;
+        DimMajorTiles tiles = byTiles ? DimMajorTiles.of(keys, from, to, pool, threads) : null;
         float[] packed = byTiles ? VectorMath.packByFour(queries, keys.dim()) : null;
         int chunk = byTiles ? QUERY_CHUNK : (m + threads - 1) / threads;
         List<ForkJoinTask<?>> tasks = new ArrayList<>();
@@ -132,7 +155,7 @@ public final class SimdScorer implements Scorer {
                     }
                 } else {
                     TopKCollector[] local = collectors(b - a, k);
-                    scanRange(Arrays.copyOfRange(queries, a, b), keys, 0, keys.size(), local);
+                    scanRange(Arrays.copyOfRange(queries, a, b), keys, from, to, local);
                     for (int i = a; i < b; i++) {
                         results[i] = local[i - a].drain();
                     }

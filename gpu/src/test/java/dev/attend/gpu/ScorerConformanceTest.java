@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -90,6 +91,30 @@ class ScorerConformanceTest {
                 }
             }
         }
+    }
+
+    /** A top-k over rows [from, to) of a larger store is the top-k of those rows alone, with the store's row ids. */
+    @ParameterizedTest(autoCloseArguments = false, name = "{0}")
+    @MethodSource("backends")
+    void topKOverARowRangeIsTheTopKOfThoseRows(String name, Scorer scorer) {
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
+        int dim = 64;
+        for (Precision precision : Precision.values()) {
+            float[][] rows = RandomVectors.gaussian(rnd, 5000, dim, 0);
+            VectorStore keys = RandomVectors.store(rows, dim, precision);
+            VectorStore inside = RandomVectors.store(Arrays.copyOfRange(rows, 700, 4300), dim, precision);
+            for (int m : new int[] {5, 300}) { // 300: many queries over few rows split over the threads
+                float[][] queries = RandomVectors.gaussian(rnd, m, dim, 0.5);
+                List<TopK> got = scorer.topK(queries, keys, 700, 4300, 50).perQuery();
+                List<TopK> want = reference.topK(queries, inside, 50).perQuery();
+                for (int i = 0; i < m; i++) {
+                    int[] shifted = Arrays.stream(want.get(i).ids()).map(r -> r + 700).toArray();
+                    assertThat(got.get(i).ids()).as("%s %s query %d", name, precision, i).containsExactlyInAnyOrder(shifted);
+                }
+            }
+        }
+        assertThatThrownBy(() -> scorer.topK(new float[1][dim], RandomVectors.store(new float[10][dim], dim, Precision.FLOAT32), 5, 11, 3))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @ParameterizedTest(autoCloseArguments = false, name = "{0}")

@@ -5,7 +5,6 @@ import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -64,32 +63,21 @@ final class StoreVectors implements GraphVectors {
         store.readRow(base + ord, dst, offset);
     }
 
-    /**
-     * On a shared store the scan covers every row and asks for as many more as there are rows outside the nodes,
-     * which is enough for the best {@code k} nodes to be among them (a row appended during the scan can only cost a
-     * node at the end of a list, never put a wrong one in).
-     */
+    /** The scan covers the nodes' rows only; ids come back as rows and leave as ordinals. */
     @Override
     public List<TopK> exactTopK(float[][] queries, int k, Scorer scorer) {
         int n = size;
-        int outside = store.size() - n;
-        TopKResult all = scorer.topK(queries, store, k + outside);
-        if (outside == 0) {
-            return all.perQuery();
+        TopKResult found = scorer.topK(queries, store, base, base + n, k);
+        if (base == 0) {
+            return found.perQuery();
         }
         List<TopK> out = new ArrayList<>(queries.length);
-        for (TopK t : all.perQuery()) {
-            int[] ids = new int[Math.min(k, t.size())];
-            float[] scores = new float[ids.length];
-            int m = 0;
-            for (int i = 0; i < t.size() && m < ids.length; i++) {
-                int ord = t.ids()[i] - base;
-                if (ord >= 0 && ord < n) {
-                    ids[m] = ord;
-                    scores[m++] = t.scores()[i];
-                }
+        for (TopK t : found.perQuery()) {
+            int[] ids = t.ids().clone();
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] -= base;
             }
-            out.add(new TopK(Arrays.copyOf(ids, m), Arrays.copyOf(scores, m)));
+            out.add(new TopK(ids, t.scores()));
         }
         return out;
     }
