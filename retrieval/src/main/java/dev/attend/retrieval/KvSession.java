@@ -144,13 +144,18 @@ public final class KvSession implements AutoCloseable {
         SessionHead h = heads.forWrite(layer, kvHead);
         synchronized (h) {
             checkPosition(h, fromPosition);
-            long bytes = charges.charge(h, fromPosition, keys.length, h.keepsQueries() ? queries.length : 0);
+            boolean[] kept = h.keptQueries(keys.length, queries, queryHeads);
+            int keptCount = 0;
+            for (boolean k : kept) {
+                keptCount += k ? 1 : 0;
+            }
+            long bytes = charges.charge(h, fromPosition, keys.length, h.keepsQueries() ? keptCount : 0);
             writeAhead.log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads), bytes);
             h.markCharged();
             for (int i = 0; i < keys.length; i++) {
                 h.hold(keys[i], values[i]);
             }
-            h.takeQueries(fromPosition, keys.length, queries, queryHeads);
+            h.takeQueries(fromPosition, keys.length, queries, queryHeads, kept);
         }
         h.scheduleIndexing();
         if (!more) {

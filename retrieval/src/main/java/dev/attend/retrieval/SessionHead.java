@@ -3,6 +3,7 @@ package dev.attend.retrieval;
 import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.VectorStore;
+import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.policy.HeadPolicy;
 import dev.attend.retrieval.policy.IndexSettings;
 import dev.attend.retrieval.policy.PolicyAnswer;
@@ -92,6 +93,9 @@ final class SessionHead {
         return config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && policyHead == null;
     }
 
+    /** Prefill queries this head was given before it opened (kept or not): the numbering of {@link #keptQueries}. */
+    private long queriesSeen;
+
     /** Whether the head is charged its bookkeeping; under this object's monitor. */
     boolean charged() {
         return charged;
@@ -116,42 +120,87 @@ final class SessionHead {
     }
 
     /**
-     * Takes a prefill chunk's queries (under this object's monitor, after its {@code tokens} keys from {@code from}):
-     * kept for the head to open with, or handed to the open head (a retrieval head's indexes learn from them).
+     * Which of a prefill chunk's queries the head keeps for its build (under this object's monitor; changes nothing):
+     * a build projects {@link AttentionAwareIndex.Params#trainingQueriesPerKey()} per key, so about that share of
+     * each index's queries per token, with a quarter more for the build to space them evenly, is kept and the rest
+     * dropped at once instead of held until the prefill ends (with four query heads per KV head a prefill's queries
+     * take four times its float16 KV). Chosen by a hash of the query's number in the head's prefill: the same queries
+     * on every replay of a journal, and spread over the query heads whatever their order in a chunk.
      */
-    void takeQueries(int from, int tokens, float[][] queries, int[] queryHeads) {
+    boolean[] keptQueries(int tokens, float[][] queries, int[] queryHeads) {
+        boolean[] keep = new boolean[queries.length];
+        double perKey = config.indexParams().trainingQueriesPerKey();
+        int count = config.indexesPerKvHead();
+        int group = config.queryHeadsPerKvHead();
+        boolean split = queryHeads != null && count > 1;
+        int[] perIndex = new int[count];
+        for (int i = 0; i < queries.length; i++) {
+            perIndex[split ? queryHeads[i] % group : 0]++;
+        }
+        for (int i = 0; i < queries.length; i++) {
+            int m = perIndex[split ? queryHeads[i] % group : 0];
+            double share = perKey == 0 || tokens == 0 ? 1 : Math.min(1, KEPT_HEADROOM * perKey * tokens / m);
+            keep[i] = share >= 1 || unitHash(queriesSeen + i) < share;
+        }
+        return keep;
+    }
+
+    /** How many more queries than a build projects are kept, so that the build can still space its choice evenly. */
+    private static final double KEPT_HEADROOM = 1.25;
+
+    /** A number in [0, 1) from {@code n} (SplitMix64's finaliser): which prefill queries are kept. */
+    private static double unitHash(long n) {
+        long z = n * 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        z ^= z >>> 31;
+        return (z >>> 11) * 0x1.0p-53;
+    }
+
+    /**
+     * Takes a prefill chunk's queries (under this object's monitor, after its {@code tokens} keys from {@code from}):
+     * those {@code kept} ({@link #keptQueries}) for the head to open with, or all of them handed to the open head (a
+     * retrieval head's indexes learn from them).
+     */
+    void takeQueries(int from, int tokens, float[][] queries, int[] queryHeads, boolean[] kept) {
         if (config.retriever() != KvSessionConfig.Retriever.ATTENTION_AWARE || queries.length == 0) {
             return;
         }
-        float[][][] perIndex = perIndex(queries, queryHeads);
         PolicyHead p = policyHead;
         if (p != null) {
-            p.learn(perIndex);
+            p.learn(perIndex(queries, queryHeads, null));
             return;
         }
+        float[][][] perIndex = perIndex(queries, queryHeads, kept);
+        queriesSeen += queries.length;
         for (int g = 0; g < perIndex.length; g++) {
             trainingQueries.get(g).addAll(Arrays.asList(perIndex[g]));
         }
-        if (policy == null) { // an automatic choice to make (one index per KV head): where each query attended
+        if (policy == null) { // an automatic choice to make (one index per KV head): where each kept query attended
             for (int i = 0; i < queries.length; i++) {
-                trainingPositions.add(Math.max(0, tokens == 0 ? from - 1 : from + (int) ((long) i * tokens / queries.length)));
+                if (kept[i]) {
+                    trainingPositions.add(Math.max(0, tokens == 0 ? from - 1 : from + (int) ((long) i * tokens / queries.length)));
+                }
             }
         }
     }
 
-    /** The queries each index trains on (with an index per query head, each its own head's); one copy per query, shared. */
-    private float[][][] perIndex(float[][] queries, int[] queryHeads) {
+    /**
+     * The queries each index trains on (with an index per query head, each its own head's), those {@code kept} only
+     * (every one when null); one copy per query, shared.
+     */
+    private float[][][] perIndex(float[][] queries, int[] queryHeads, boolean[] kept) {
         int count = config.indexesPerKvHead();
         int group = config.queryHeadsPerKvHead();
         float[][] copies = new float[queries.length][];
         for (int i = 0; i < queries.length; i++) {
-            copies[i] = queries[i].clone();
+            copies[i] = kept == null || kept[i] ? queries[i].clone() : null;
         }
         float[][][] out = new float[count][][];
         for (int g = 0; g < count; g++) {
             List<float[]> mine = new ArrayList<>();
             for (int i = 0; i < queries.length; i++) {
-                if (queryHeads == null || count == 1 || queryHeads[i] % group == g) {
+                if (copies[i] != null && (queryHeads == null || count == 1 || queryHeads[i] % group == g)) {
                     mine.add(copies[i]);
                 }
             }
