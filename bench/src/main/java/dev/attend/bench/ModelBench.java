@@ -373,7 +373,8 @@ final class ModelBench extends BenchCommand {
         out.printf(Locale.ROOT, "model: %d session(s) of %d layers x %d KV heads x %d query heads, d = %d, %,d tokens, %s, %s%n",
                 r.get("sessions"), layers, kvHeads, group, headDim, tokens, r.get("dtype"), r.get("params"));
         out.printf(Locale.ROOT, "  %-24s %10.1f s  (%.1f s in prefill calls; generated %s in %.1f s)%n", "prefill", r.get("prefill_seconds"),
-                r.get("prefill_call_seconds"), r.get("generation"), r.get("generation_seconds"));
+                r.get("prefill_call_seconds"), r.get("generation").equals("ahead") ? "ahead" : "layer by layer, within the prefill,",
+                r.get("generation_seconds"));
         out.printf(Locale.ROOT, "  %-24s %10.1f s  (%.1f s after the last prefill; %d of %d KV heads ready)%n", "prefill to ready",
                 r.get("prefill_to_ready_seconds"), r.get("ready_after_prefill_seconds"), r.get("heads_ready"), r.get("heads"));
         out.printf(Locale.ROOT, "  %-24s %10.2f ms p50, %.2f ms p99, %.2f ms mean (%d layers, %d timed tokens)%n", "decode per token",
