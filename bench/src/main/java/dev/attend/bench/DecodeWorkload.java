@@ -55,12 +55,17 @@ record DecodeWorkload(String label, VectorStore keys, VectorStore values, float[
 
     /** Values: one mean vector for all tokens plus per-token noise, both standard normal per dimension. */
     static VectorStore syntheticValues(int n, int dim, long seed) {
+        return syntheticValues(n, dim, seed, Precision.FLOAT32);
+    }
+
+    /** The same values in a store of {@code precision}. */
+    static VectorStore syntheticValues(int n, int dim, long seed, Precision precision) {
         SplittableRandom rnd = new SplittableRandom(seed ^ 0x7A1E5L);
         float[] mean = new float[dim];
         for (int c = 0; c < dim; c++) {
             mean[c] = (float) rnd.nextGaussian();
         }
-        VectorStore store = new VectorStore(dim, Precision.FLOAT32);
+        VectorStore store = new VectorStore(dim, precision);
         float[] row = new float[dim];
         for (int i = 0; i < n; i++) {
             for (int c = 0; c < dim; c++) {

@@ -30,7 +30,7 @@ class BenchMainTest {
     void helpListsEveryHarness() {
         assertThat(bench("--help")).isZero();
         assertThat(out()).contains("scorer", "index", "jmh", "attention", "policies", "attention-http", "lm-http", "stream", "online",
-                "recsys", "plot");
+                "recsys", "model", "plot");
         assertThat(bench("help", "index")).isZero();
         assertThat(out()).contains("--synthetic", "--budgets", "--no-id", "bytelm-pysrc/L5H4");
     }
@@ -38,7 +38,7 @@ class BenchMainTest {
     @Test
     void eachHarnessHasItsHelp() {
         for (String name : new String[] {"scorer", "index", "attention", "policies", "attention-http", "lm-http", "stream", "online",
-            "recsys", "plot"}) {
+            "recsys", "model", "plot"}) {
             assertThat(bench(name, "--help")).as(name).isZero();
             assertThat(out()).as(name).startsWith("Usage: bench " + name);
         }

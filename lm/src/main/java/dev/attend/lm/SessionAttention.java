@@ -6,14 +6,12 @@ import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.HeadPolicies;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.KvSessionThreads;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Decode attention served by an Attend {@link KvSession} in this process: one session for the whole model (layers x
@@ -25,8 +23,7 @@ public final class SessionAttention implements LayerAttention {
 
     private final KvSession session;
     private final Scorer scorer;
-    private final ExecutorService builds;
-    private final ExecutorService indexer;
+    private final KvSessionThreads threads;
     private final int budget;
     private final int group;
     private long keysScanned;
@@ -44,18 +41,8 @@ public final class SessionAttention implements LayerAttention {
                 .withScale(model.attentionScale()).withStaticSet(sinks, window).withTopK(topK)
                 .withPolicies(new HeadPolicies(policy, Map.of()));
         this.scorer = Scorers.create("simd");
-        AtomicInteger n = new AtomicInteger();
-        this.builds = Executors.newFixedThreadPool(Math.max(1, buildThreads), r -> {
-            Thread t = new Thread(r, "lm-index-build-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        this.indexer = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "lm-indexer");
-            t.setDaemon(true);
-            return t;
-        });
-        this.session = new KvSession("lm-" + policy.replaceAll("[^A-Za-z0-9._-]", "_"), config, scorer, builds, indexer);
+        this.threads = new KvSessionThreads("lm-index", buildThreads);
+        this.session = new KvSession("lm-" + policy.replaceAll("[^A-Za-z0-9._-]", "_"), config, scorer, threads.builds(), threads.indexer());
         this.budget = budget;
         this.group = model.group();
     }
@@ -143,8 +130,7 @@ public final class SessionAttention implements LayerAttention {
     @Override
     public void close() {
         session.close();
-        builds.shutdownNow();
-        indexer.shutdownNow();
+        threads.close();
         scorer.close();
     }
 }

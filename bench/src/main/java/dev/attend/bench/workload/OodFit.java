@@ -78,6 +78,45 @@ final class OodFit {
         return p.withMagnitude(fitMagnitude(p, target.sparsity()));
     }
 
+    /**
+     * {@link OodWorkloadGenerator#atDimension}: component {@code i} of the new parameters is component {@code i d0 / dim}
+     * of the old ({@code d0} their dimension), variances times {@code d0 / dim} and means times {@code sqrt(d0 / dim)},
+     * then rescaled so that the key variances sum to 1: the spectrum's shape, the mean norms and the gaps stay (exactly
+     * when {@code dim} is a multiple of {@code d0}). The scale becomes {@code scale sqrt(d0 / dim)} (1/sqrt(d) stays
+     * 1/sqrt(d)); the magnitude is fitted again to the head's top-100 mass (more or fewer dimensions change the
+     * spread of the logits), or without a target scaled by {@code sqrt(dim / d0)}, which keeps that spread for a
+     * tiling.
+     */
+    static OodParameters atDimension(OodParameters p, int dim) {
+        int d0 = p.dim();
+        if (dim == d0) {
+            return p;
+        }
+        if (dim < 1) {
+            throw new IllegalArgumentException("dimension must be >= 1, got " + dim);
+        }
+        double[] keyVariance = spread(p.keyVariance(), dim, (double) d0 / dim);
+        double total = Arrays.stream(keyVariance).sum();
+        for (int i = 0; i < dim; i++) {
+            keyVariance[i] /= total;
+        }
+        double meanFactor = Math.sqrt((double) d0 / dim / total);
+        OodParameters q = new OodParameters(p.source() + " at d=" + dim, dim, (float) (p.scale() * Math.sqrt((double) d0 / dim)),
+                p.referenceKeys(), keyVariance, spread(p.keyMean(), dim, meanFactor), spread(p.queryVariance(), dim, (double) d0 / dim / total),
+                spread(p.trainingQueryMean(), dim, meanFactor), spread(p.testQueryMean(), dim, meanFactor), p.clusters(), p.structureSeed(),
+                p.keyClustering(), p.queryClustering(), p.magnitude() * Math.sqrt((double) dim / d0), p.target());
+        return p.target() == null || Double.isNaN(p.target().sparsity()) ? q : q.withMagnitude(fitMagnitude(q, p.target().sparsity()));
+    }
+
+    /** {@code v} spread over {@code dim} components (component {@code i} is {@code v[i v.length / dim]}), times {@code factor}. */
+    private static double[] spread(double[] v, int dim, double factor) {
+        double[] out = new double[dim];
+        for (int i = 0; i < dim; i++) {
+            out[i] = v[(int) ((long) i * v.length / dim)] * factor;
+        }
+        return out;
+    }
+
     /** {@code V^T x / s}: coordinates along the key principal directions, in key standard deviations. */
     private static double[] inBasis(double[][] v, double[] x, double s) {
         int d = x.length;

@@ -72,6 +72,17 @@ public final class OodWorkloadGenerator {
 
     // ---------------------------------------------------------------- generation
 
+    /**
+     * The same head at another dimension (the shared heads have d = 32 and 64; a Llama-shaped session has 128): each
+     * principal direction's variance and mean spread over {@code dim / d} directions, the gaps and the shape of the
+     * spectrum kept, the scale {@code 1/sqrt(dim)} for a head fitted at {@code 1/sqrt(d)}, and the magnitude fitted
+     * again so that the top-100 softmax mass over {@link OodParameters#referenceKeys} keys is the real head's (seconds).
+     * {@code p} itself at its own dimension.
+     */
+    public static OodParameters atDimension(OodParameters p, int dim) {
+        return OodFit.atDimension(p, dim);
+    }
+
     /** A float32 workload: {@code n} keys, training and test queries, and as many held-out keys as test queries. */
     public static KvWorkload generate(OodParameters p, int n, int trainingQueries, int testQueries, long seed) {
         return generate(p, n, trainingQueries, testQueries, seed, Precision.FLOAT32);

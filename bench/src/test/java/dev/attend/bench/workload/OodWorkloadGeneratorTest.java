@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.VectorStore;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.ForkJoinPool;
 import org.junit.jupiter.api.Test;
@@ -80,6 +81,21 @@ class OodWorkloadGeneratorTest {
         assertThat(fitted.magnitude()).isCloseTo(truth.magnitude(), within(0.15 * truth.magnitude()));
         KvWorkload again = OodWorkloadGenerator.generate(fitted, 16384, 0, 512, 12);
         assertThat(OodWorkloadGenerator.describe(again).sparsity()).isCloseTo(measured.sparsity(), within(0.15 * measured.sparsity()));
+    }
+
+    @Test
+    void atAnotherDimensionTheGapsAndTheTopMassStay() {
+        OodParameters p = OodWorkloadGenerator.defaults("L5H4"); // d = 64
+        assertThat(OodWorkloadGenerator.atDimension(p, 64)).isSameAs(p);
+        OodParameters wide = OodWorkloadGenerator.atDimension(p, 128);
+        assertThat(wide.dim()).isEqualTo(128);
+        assertThat(wide.scale()).isCloseTo((float) (1 / Math.sqrt(128)), within(1e-7f));
+        assertThat(Arrays.stream(wide.keyVariance()).sum()).isCloseTo(1, within(1e-9));
+        assertThat(wide.gap()).isCloseTo(p.gap(), within(1e-9));
+        assertThat(wide.trainingGap()).isCloseTo(p.trainingGap(), within(1e-9));
+        WorkloadStats s = OodWorkloadGenerator.describe(OodWorkloadGenerator.generate(wide, p.referenceKeys(), 0, 256, 3));
+        System.out.println("d=128     " + s.summary());
+        assertThat(s.sparsity()).isCloseTo(p.target().sparsity(), within(0.15 * p.target().sparsity()));
     }
 
     @Test

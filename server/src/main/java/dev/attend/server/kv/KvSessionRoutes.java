@@ -14,6 +14,7 @@ import dev.attend.retrieval.KvSessionClosedException;
 import dev.attend.retrieval.KvSessionConfig;
 import dev.attend.retrieval.KvSessionLimits;
 import dev.attend.retrieval.KvSessionStore;
+import dev.attend.retrieval.KvSessionThreads;
 import dev.attend.server.ApiException;
 import dev.attend.server.BodySizeLimit;
 import dev.attend.server.ErrorCodes;
@@ -82,7 +83,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     /** Largest body of append, attend and decode: a step of the largest head with every query head, in JSON. */
     static final int SMALL_BODY_BYTES = 1 << 20;
 
-    private final KvSessionThreads threads = new KvSessionThreads();
+    private final KvSessionThreads threads = new KvSessionThreads("attend-index");
     private final KvSessionStore sessions;
     private final KvSessionTtl ttl;
 
@@ -100,7 +101,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         if (ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
         }
-        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), threads.builds, threads.indexer, durability,
+        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), threads.builds(), threads.indexer(), durability,
                 limits);
         this.ttl = new KvSessionTtl(sessions, ttl);
     }

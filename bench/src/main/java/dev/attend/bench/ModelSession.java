@@ -1,0 +1,266 @@
+package dev.attend.bench;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.retrieval.AttendResult;
+import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.KvSessionThreads;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One session of {@code bench model}: a {@link KvSession} of the workload's shape, prefilled layer by layer as an
+ * inference engine streams it (every KV head of a layer, each in chunks, the index build waiting for its last chunk),
+ * waited on until every KV head's index is ready, then decoded token by token with one {@link KvSession#decodeLayer}
+ * per layer carrying all its query heads. Keeps the times, the decode statistics and the accuracy checks it made.
+ */
+final class ModelSession implements AutoCloseable {
+
+    /** Seconds between progress lines. */
+    private static final long PROGRESS_NANOS = 5_000_000_000L;
+
+    private final KvSession session;
+    private final ModelWorkload workload;
+    private final ModelWorkload.Shape shape;
+    /** Per layer and decode step: each KV head's key and value, each query head's query (what decodeLayer takes). */
+    private final float[][][][] stepKeys;
+    private final float[][][][] stepValues;
+    private final float[][][][] stepQueries;
+
+    long generationNanos;
+    /** Time spent inside prefill calls. */
+    long prefillNanos;
+    long prefillStart;
+    long prefillEnd;
+    long readyAt;
+
+    ModelSession(String id, KvSessionConfig config, Scorer scorer, KvSessionThreads threads, ModelWorkload workload) {
+        this.session = new KvSession(id, config, scorer, threads.builds(), threads.indexer());
+        this.workload = workload;
+        this.shape = workload.shape();
+        this.stepKeys = new float[shape.layers()][shape.steps()][shape.kvHeads()][];
+        this.stepValues = new float[shape.layers()][shape.steps()][shape.kvHeads()][];
+        this.stepQueries = new float[shape.layers()][shape.steps()][shape.queryHeads()][];
+    }
+
+    KvSession session() {
+        return session;
+    }
+
+    /**
+     * Generates and prefills every layer: with {@code ahead} all layers are generated before the first prefill (the
+     * prefill and the index builds then have the cores to themselves), else each layer just before its prefill (half
+     * the memory, but generation shares the cores with the builds of the layers before).
+     */
+    void prefill(boolean ahead, int chunk, PrintStream err) {
+        List<ModelWorkload.Head[]> layers = new ArrayList<>();
+        if (ahead) {
+            for (int l = 0; l < shape.layers(); l++) {
+                layers.add(generate(l));
+            }
+            err.printf(Locale.ROOT, "[model] %s: generated %d layers in %.1f s%n", session.id(), shape.layers(), generationNanos / 1e9);
+        }
+        long lastReport = System.nanoTime();
+        for (int l = 0; l < shape.layers(); l++) {
+            ModelWorkload.Head[] heads = ahead ? layers.set(l, null) : generate(l); // prefilled layers are let go
+            for (int h = 0; h < shape.kvHeads(); h++) {
+                prefillHead(l, h, heads[h], chunk);
+            }
+            if (System.nanoTime() - lastReport >= PROGRESS_NANOS) {
+                err.printf(Locale.ROOT, "[model] %s: %d of %d layers prefilled, %d of %d KV heads ready, %.1f s%n", session.id(), l + 1,
+                        shape.layers(), readyHeads(), shape.layers() * shape.kvHeads(), (System.nanoTime() - prefillStart) / 1e9);
+                lastReport = System.nanoTime();
+            }
+        }
+        prefillEnd = System.nanoTime();
+    }
+
+    private ModelWorkload.Head[] generate(int layer) {
+        long t0 = System.nanoTime();
+        ModelWorkload.Head[] heads = workload.layer(layer);
+        generationNanos += System.nanoTime() - t0;
+        return heads;
+    }
+
+    /** One KV head's prefill in chunks of {@code chunk} tokens, each with its share of every query head's queries (in token order). */
+    private void prefillHead(int layer, int kvHead, ModelWorkload.Head head, int chunk) {
+        int n = shape.tokens();
+        int group = shape.group();
+        int perHead = head.training()[0].size();
+        for (int from = 0; from < n; from += chunk) {
+            int to = Math.min(n, from + chunk);
+            float[][] keys = DecodeWorkload.rows(head.keys(), from, to);
+            float[][] values = DecodeWorkload.rows(head.values(), from, to);
+            int qFrom = (int) ((long) perHead * from / n);
+            int qTo = (int) ((long) perHead * to / n);
+            float[][] queries = new float[(qTo - qFrom) * group][];
+            int[] queryHeads = new int[queries.length];
+            for (int i = qFrom, j = 0; i < qTo; i++) {
+                for (int g = 0; g < group; g++, j++) {
+                    queries[j] = head.training()[g].row(i);
+                    queryHeads[j] = kvHead * group + g;
+                }
+            }
+            long t0 = System.nanoTime();
+            if (prefillStart == 0) {
+                prefillStart = t0;
+            }
+            session.prefill(layer, kvHead, from, keys, values, queries, queryHeads, to < n);
+            prefillNanos += System.nanoTime() - t0;
+        }
+        for (int s = 0; s < shape.steps(); s++) {
+            stepKeys[layer][s][kvHead] = head.keys().row(n + s);
+            stepValues[layer][s][kvHead] = head.values().row(n + s);
+            for (int g = 0; g < group; g++) {
+                stepQueries[layer][s][kvHead * group + g] = head.decodeQueries()[g][s];
+            }
+        }
+    }
+
+    /** KV heads whose index is built. */
+    int readyHeads() {
+        int ready = 0;
+        for (int l = 0; l < shape.layers(); l++) {
+            for (int h = 0; h < shape.kvHeads(); h++) {
+                String state = session.indexState(l, h).state();
+                if (state.startsWith("failed")) {
+                    throw new IllegalStateException("KV head " + l + "/" + h + ": " + state);
+                }
+                ready += state.equals("ready") ? 1 : 0;
+            }
+        }
+        return ready;
+    }
+
+    /**
+     * Polls until every KV head's index is ready (as {@code lm}'s head readiness does; every head has keys beyond its
+     * static set), with a progress line every few seconds; an {@link IllegalStateException} names a head whose build
+     * failed.
+     */
+    void awaitReady(long timeoutSeconds, PrintStream err) throws InterruptedException, TimeoutException {
+        int total = shape.layers() * shape.kvHeads();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        long lastReport = System.nanoTime();
+        while (true) {
+            int ready = readyHeads();
+            long now = System.nanoTime();
+            if (ready == total) {
+                readyAt = now;
+                return;
+            }
+            if (now - lastReport >= PROGRESS_NANOS) {
+                err.printf(Locale.ROOT, "[model] %d of %d KV heads ready, %.1f s%n", ready, total, (now - prefillStart) / 1e9);
+                lastReport = now;
+            }
+            if (now > deadline) {
+                throw new TimeoutException(ready + " of " + total + " KV heads ready after " + timeoutSeconds + " s");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /**
+     * What {@link #decode} measured: the time of each timed token (all layers), keys scanned over all attends, attends,
+     * attends answered flat (a head not ready), and the accuracy checks.
+     */
+    record Decoded(long[] tokenNanos, long keysScanned, long attends, long flatAnswers, List<Map<String, Object>> checks) {
+    }
+
+    /**
+     * Decodes {@code warmup} untimed tokens, then {@code timed} timed ones; after the timed tokens {@code checkSteps} says
+     * (indexes among them), checks the answer of each of {@code checkHeads} ({layer, queryHead}) against exact attention
+     * ({@link KvSession#checkAccuracy} at the default budget; not part of the token's time). {@code warmedUp} runs
+     * between the warm-up and the timed tokens (where concurrent sessions wait for each other).
+     */
+    Decoded decode(int warmup, int timed, List<int[]> checkHeads, int[] checkSteps, Runnable warmedUp) {
+        long[] tokenNanos = new long[timed];
+        long scanned = 0;
+        long attends = 0;
+        long flat = 0;
+        List<Map<String, Object>> checks = new ArrayList<>();
+        int next = 0;
+        for (int s = 0; s < warmup + timed; s++) {
+            if (s == warmup) {
+                warmedUp.run();
+            }
+            int position = shape.tokens() + s;
+            long t0 = System.nanoTime();
+            for (int l = 0; l < shape.layers(); l++) {
+                AttendResult[] results = session.decodeLayer(l, position, stepKeys[l][s], stepValues[l][s], stepQueries[l][s],
+                        KvSession.DEFAULT_BUDGET);
+                if (s >= warmup) {
+                    for (AttendResult r : results) {
+                        scanned += r.stats().keysScanned();
+                        flat += r.stats().mode().equals("flat") ? 1 : 0;
+                    }
+                    attends += results.length;
+                }
+            }
+            if (s < warmup) {
+                continue;
+            }
+            tokenNanos[s - warmup] = System.nanoTime() - t0;
+            if (next < checkSteps.length && checkSteps[next] == s - warmup) {
+                next++;
+                for (int[] lq : checkHeads) {
+                    checks.add(check(lq[0], lq[1], s));
+                }
+            }
+        }
+        return new Decoded(tokenNanos, scanned, attends, flat, checks);
+    }
+
+    private Map<String, Object> check(int layer, int queryHead, int step) {
+        KvSessionConfig c = session.config();
+        int budget = KvSessionConfig.defaultBudget(session.length(layer, queryHead / c.queryHeadsPerKvHead()), c.topK());
+        KvSession.AccuracyCheck a = session.checkAccuracy(layer, queryHead, stepQueries[layer][step][queryHead], budget);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("layer", layer);
+        m.put("query_head", queryHead);
+        m.put("position", shape.tokens() + step);
+        m.put("params", workload.sets().get((layer * shape.kvHeads() + queryHead / shape.group()) % workload.sets().size()).source());
+        m.put("mode", a.answer().mode());
+        m.put("key_recall", a.keyRecall());
+        m.put("relative_error", a.relativeError());
+        m.put("mass_kept", a.massKept());
+        m.put("keys_scanned", a.answer().keysScanned());
+        return m;
+    }
+
+    /**
+     * The session's memory: {@link KvSession#memoryBytes}, the keys and values and the indexes its KV heads hold (their
+     * policy states), and the same keys and values in float16, the issue's yardstick.
+     */
+    Map<String, Object> memory() {
+        long kv = 0;
+        long index = 0;
+        long float16 = 0;
+        for (int l = 0; l < shape.layers(); l++) {
+            for (int h = 0; h < shape.kvHeads(); h++) {
+                KvSession.PolicyState p = session.policyState(l, h);
+                kv += p.kvBytes();
+                index += p.indexBytes();
+                float16 += 2L * session.length(l, h) * shape.headDim() * 2;
+            }
+        }
+        long bytes = session.memoryBytes();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("session_bytes", bytes);
+        m.put("kv_bytes", kv);
+        m.put("index_bytes", index);
+        m.put("float16_kv_bytes", float16);
+        m.put("ratio_to_float16_kv", (double) bytes / float16);
+        return m;
+    }
+
+    @Override
+    public void close() {
+        session.close();
+    }
+}
