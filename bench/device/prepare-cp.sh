@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Assembles bench/target/device-cp/: the classes `bench model` (and scorer, index) need on the GPU machine, small enough
+# to travel with the working tree and ../shared/gpu/prepare-device.sh's runtime (64 MiB in all): the engine's jars,
+# picocli, Aparapi with its JNI jar reduced to the Linux x86-64 library, Lucene core and hnswlib (no Kafka, Jetty,
+# MiniLM). Run from the project root after a build; then, on the device:
+#   . .device/device-env.sh && java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
+#     -cp 'bench/target/device-cp/*' dev.attend.bench.BenchMain model ...    (carry .device and bench/target/device-cp)
+set -euo pipefail
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64} PATH=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin:$PATH
+out=bench/target/device-cp
+cp_file=$(mktemp)
+mvn -B -q -ntp -o -pl bench dependency:build-classpath -Dmdep.outputFile="$cp_file"
+rm -rf "$out" && mkdir -p "$out"
+for jar in $(tr ':' '\n' < "$cp_file"); do
+  case $(basename "$jar") in
+    attend-gpu-*|attend-index-*|attend-retrieval-*|picocli-*|aparapi-3*|bcel-*|lucene-core-*|hnswlib-core-*|slf4j-api-*) cp "$jar" "$out/" ;;
+    aparapi-jni-*)
+      tmp=$(mktemp -d)
+      (cd "$tmp" && unzip -q "$jar" 'linux/libaparapi_x86_64.so' 'META-INF/*' && zip -qr "$root/$out/$(basename "$jar")" .)
+      rm -rf "$tmp" ;;
+  esac
+done
+cp bench/target/attend-bench-*.jar "$out/"
+rm -f "$cp_file"
+du -sh "$out"
