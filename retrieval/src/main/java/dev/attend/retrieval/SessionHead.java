@@ -84,10 +84,6 @@ final class SessionHead {
         return keys;
     }
 
-    HeadPolicy policy() {
-        return policy;
-    }
-
     /** Whether a prefill's queries would be kept now (for the head to open with); under this object's monitor. */
     boolean keepsQueries() {
         return config.retriever() == KvSessionConfig.Retriever.ATTENTION_AWARE && policyHead == null;

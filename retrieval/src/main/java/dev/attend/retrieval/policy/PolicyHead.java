@@ -79,17 +79,10 @@ public abstract sealed class PolicyHead permits FullHead, StreamingHead, Retriev
      * A head under {@code policy} over stores that already hold its tokens' keys and values (positions 0, 1, ...): it
      * keeps them and appends to them (a KV session hands over its own). A streaming head replaces them as it drops
      * tokens ({@link #keys()}). It takes the first {@code tokens} rows; rows appended by someone else meanwhile are
-     * taken with {@link #appended()}. The queries are checked by the caller.
-     */
-    public static PolicyHead over(HeadPolicy policy, VectorStore keys, VectorStore values, int tokens, float[][] queries, float scale,
-                                  Scorer scorer, AttentionAwareIndex.Params params) {
-        return over(policy, keys, values, tokens, new float[][][] {queries}, scale, scorer, IndexSettings.of(params), BuildProgress.NONE);
-    }
-
-    /**
-     * The same with the prefill's queries per index ({@code queries[g]} trains index g of a retrieval head with an index
-     * per query head; the other heads read {@code queries[0]}), a retrieval head's settings, and the progress of its
-     * build ((done, total) steps, as {@link AttentionAwareIndex#build} counts them).
+     * taken with {@link #appended()}. The queries are checked by the caller: {@code queries[g]} trains index g of a
+     * retrieval head with an index per query head, the other heads read {@code queries[0]}; {@code settings} are a
+     * retrieval head's, {@code progress} receives its build's (done, total) steps as {@link AttentionAwareIndex#build}
+     * counts them.
      */
     public static PolicyHead over(HeadPolicy policy, VectorStore keys, VectorStore values, int tokens, float[][][] queries, float scale,
                                   Scorer scorer, IndexSettings settings, BuildProgress progress) {
