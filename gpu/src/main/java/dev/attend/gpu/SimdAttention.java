@@ -26,12 +26,12 @@ final class SimdAttention {
         float[] logits = new float[count];
         int kdim = keys.dim();
         int keyRows = keys.pageRows();
-        float[] row = keys.precision() == Precision.FLOAT32 ? null : new float[kdim];
+        boolean f32Keys = keys.precision() == Precision.FLOAT32;
         for (int i = 0; i < count; ) {
             int id = subset == null ? i : subset[i];
             int page = id / keyRows;
             int at = (id - page * keyRows) * kdim;
-            if (row == null) {
+            if (f32Keys) {
                 int run = 1;
                 int pageEnd = (page + 1) * keyRows;
                 while (i + run < count && id + run < pageEnd && (subset == null || subset[i + run] == id + run)) {
@@ -40,8 +40,7 @@ final class SimdAttention {
                 VectorMath.dotRows(query, keys.float32Page(page), at, kdim, run, logits, i);
                 i += run;
             } else {
-                VectorStore.widen(keys.float16Page(page), at, row, 0, kdim);
-                logits[i++] = VectorMath.dot(query, 0, row, 0, kdim);
+                logits[i++] = VectorMath.dot(query, 0, keys.float16Page(page), at, kdim);
             }
         }
         float max = Float.NEGATIVE_INFINITY;
