@@ -59,6 +59,11 @@ final class GraphBuilder {
     private static final int CANDIDATE_FLUSH_ENTRIES = 1 << 26;
     /** Candidates in angle order that pruning considers, per unit of degree (fewer cost recall; bench/RESULTS.md). */
     private static final int PRUNE_DEPTH = 16;
+    /**
+     * Training queries per exact top-k call: a GPU pays a few launches and transfers per call, so thousands of queries
+     * per call, not hundreds (on the CPU the scan is tiled over queries either way).
+     */
+    private static final int QUERY_BATCH = 4096;
     /** Keys linked by self-search per round: searches of a round run in parallel on the graph as it was before it. */
     private static final int LINK_ROUND = 1024;
 
@@ -69,7 +74,7 @@ final class GraphBuilder {
             return;
         }
         int nq = Math.min(params.queryNeighbors(), n);
-        int batch = 256;
+        int batch = QUERY_BATCH;
         float[][] encodedBatch = new float[0][];
         // Candidate lists per pivot, merged and pruned together: several queries share a pivot.
         CandidateLists candidates = new CandidateLists(n);
