@@ -317,7 +317,8 @@ public final class BuildTopKKernel extends Kernel {
                 open = 1;
             }
         }
-        for (int i = 0; i < BISECTIONS; i++) {
+        // open is uniform over the work-group (it follows reduced values), so leaving the loop early is too.
+        for (int i = 0; i < BISECTIONS && open == 1; i++) {
             float mid = t * 0.5f + high * 0.5f;
             if (mid <= t || mid >= high) {
                 open = 0;

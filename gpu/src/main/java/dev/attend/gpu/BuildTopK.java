@@ -98,6 +98,7 @@ final class BuildTopK {
         return new TopKResult(out, device);
     }
 
+    /** Rows [from, to) (one piece) for every query; false when no slot could be had. */
     private boolean piece(float[][] queries, VectorStore keys, int from, int to, int k, TopKCollector[] best,
                           SimdScorer host, Profile.Builder profile) {
         long t = System.nanoTime();
@@ -105,6 +106,7 @@ final class BuildTopK {
         if (slot == null) {
             return false;
         }
+        List<Integer> left = new ArrayList<>();
         try {
             slot.hold(keys, from, to, (int) (maxPieceRows(keys.dim()) / TILE));
             int rowLo = from - slot.from();
@@ -123,36 +125,38 @@ final class BuildTopK {
                 t = profile.lap(t, Profile.Phase.SCORE);
                 slot.fetch();
                 t = profile.lap(t, Profile.Phase.COLLECT);
-                List<Integer> host0 = select(slot, queries, q0, m, k, best, profile);
-                t = profile.lap(t, Profile.Phase.MERGE);
-                if (!host0.isEmpty()) {
-                    int[] left = host0.stream().mapToInt(Integer::intValue).toArray();
-                    float[][] sub = new float[left.length][];
-                    for (int i = 0; i < left.length; i++) {
-                        sub[i] = queries[q0 + left[i]];
-                    }
-                    List<TopK> exact = host.topK(sub, keys, from, to, k).perQuery();
-                    for (int i = 0; i < left.length; i++) {
-                        TopK e = exact.get(i);
-                        for (int r = 0; r < e.size(); r++) {
-                            best[q0 + left[i]].offer(e.scores()[r], e.ids()[r]);
-                        }
-                    }
-                    profile.hostQueries += left.length;
-                    t = profile.lap(t, Profile.Phase.MERGE);
+                for (int j : select(slot, q0, m, k, best, profile)) {
+                    left.add(q0 + j);
                 }
+                t = profile.lap(t, Profile.Phase.MERGE);
             }
-            return true;
         } finally {
             slots.release(slot);
         }
+        if (!left.isEmpty()) {
+            // After the slot is back: another call's kernels run meanwhile.
+            float[][] sub = new float[left.size()][];
+            for (int i = 0; i < sub.length; i++) {
+                sub[i] = queries[left.get(i)];
+            }
+            List<TopK> exact = host.topK(sub, keys, from, to, k).perQuery();
+            for (int i = 0; i < sub.length; i++) {
+                TopK e = exact.get(i);
+                for (int r = 0; r < e.size(); r++) {
+                    best[left.get(i)].offer(e.scores()[r], e.ids()[r]);
+                }
+            }
+            profile.hostQueries += sub.length;
+            profile.lap(t, Profile.Phase.MERGE);
+        }
+        return true;
     }
 
     /**
      * Offers each query's candidates to its collector; refines the lists that overflowed on the device; returns the
      * batch queries left to the host.
      */
-    private static List<Integer> select(BuildSlot slot, float[][] queries, int q0, int m, int k, TopKCollector[] best,
+    private static List<Integer> select(BuildSlot slot, int q0, int m, int k, TopKCollector[] best,
                                         Profile.Builder profile) {
         int[] pending = IntStream.range(0, m).toArray();
         List<Integer> host = new ArrayList<>();
