@@ -50,6 +50,27 @@ def gemm():
     return L
 
 
+def reductions():
+    """Tree reductions over the work-group, each through its own local array; every work item gets the result."""
+    out = []
+    for name, typ, arr, combine in (("reduceSum", "int", "ired", "{a} + {b}"), ("reduceMin", "float", "fred", "min({a}, {b})"),
+                                    ("reduceMax", "float", "fred", "max({a}, {b})")):
+        out.append(f"""    private {typ} {name}({typ} v, int l) {{
+        {arr}[l] = v;
+        localBarrier();
+        for (int s = THREADS / 2; s > 0; s = s / 2) {{
+            if (l < s) {{
+                {arr}[l] = {combine.format(a=f"{arr}[l]", b=f"{arr}[l + s]")};
+            }}
+            localBarrier();
+        }}
+        {typ} out = {arr}[0];
+        localBarrier();
+        return out;
+    }}""")
+    return "\n\n".join(out)
+
+
 def epilogues():
     L = []
     L.append("        // Row (relative to the resident rows) of this work item's key j: r0 + j * SIDE.")
@@ -363,52 +384,13 @@ public final class BuildTopKKernel extends Kernel {
         return c;
     }
 
-    private int reduceSum(int v, int l) {
-        ired[l] = v;
-        localBarrier();
-        for (int s = THREADS / 2; s > 0; s = s / 2) {
-            if (l < s) {
-                ired[l] = ired[l] + ired[l + s];
-            }
-            localBarrier();
-        }
-        int out = ired[0];
-        localBarrier();
-        return out;
-    }
-
-    private float reduceMin(float v, int l) {
-        fred[l] = v;
-        localBarrier();
-        for (int s = THREADS / 2; s > 0; s = s / 2) {
-            if (l < s) {
-                fred[l] = min(fred[l], fred[l + s]);
-            }
-            localBarrier();
-        }
-        float out = fred[0];
-        localBarrier();
-        return out;
-    }
-
-    private float reduceMax(float v, int l) {
-        fred[l] = v;
-        localBarrier();
-        for (int s = THREADS / 2; s > 0; s = s / 2) {
-            if (l < s) {
-                fred[l] = max(fred[l], fred[l + s]);
-            }
-            localBarrier();
-        }
-        float out = fred[0];
-        localBarrier();
-        return out;
-    }
+@REDUCTIONS@
 }
 '''
 
 src = (TEMPLATE.replace("@SIDE@", str(SIDE)).replace("@PER@", str(PER)).replace("@DEPTH@", str(DEPTH))
-       .replace("@GEMM@", "\n".join(gemm())).replace("@EPILOGUES@", "\n".join(epilogues())))
+       .replace("@GEMM@", "\n".join(gemm())).replace("@EPILOGUES@", "\n".join(epilogues()))
+       .replace("@REDUCTIONS@", reductions()))
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 path = os.path.join(root, "src/main/java/dev/attend/gpu/internals/BuildTopKKernel.java")
 with open(path, "w") as f:

@@ -158,9 +158,7 @@ public final class OpenClScorer implements Scorer {
     @Override
     public TopKResult topK(float[][] queries, VectorStore keys, int from, int to, int k) {
         checkOpen();
-        VectorChecks.checkQueries(queries, keys.dim());
-        VectorChecks.checkK(k);
-        VectorChecks.checkRange(from, to, keys.size());
+        VectorChecks.checkRangeTopK(queries, keys, from, to, k);
         BuildTopK path = build;
         if (!onDevice() || !path.handles(keys.dim(), from, to, k)) {
             return fallback.topK(queries, keys, from, to, k);
