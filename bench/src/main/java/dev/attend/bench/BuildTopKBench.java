@@ -9,6 +9,8 @@ import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -73,7 +75,16 @@ final class BuildTopKBench {
             config.put("per_call", Math.min(options.perCall(), options.buildQueries()));
             config.put("heads", options.heads());
             config.put("backends", String.join(",", options.backends()));
-            new ScorerReport(machine, config, Map.of(), rows).write(options.json());
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("bench", "scorer-build"); // not the scorer's rows: bench plot leaves it alone
+            report.put("machine", machine);
+            report.put("config", config);
+            report.put("rows", rows);
+            Path parent = options.json().toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            Files.writeString(options.json(), JsonWriter.write(report, 2) + "\n");
             err.println("[build] wrote " + options.json());
         }
         return 0;
