@@ -67,6 +67,9 @@ public final class ScorerBench {
 
     /** Measures what {@code options} say; returns the exit status (0 ok, 1 failure). */
     static int run(ScorerOptions options, PrintStream out, PrintStream err) {
+        if (options.build()) {
+            return BuildTopKBench.run(options, out, err);
+        }
         if (options.png() != null && System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }

@@ -17,10 +17,14 @@ import picocli.CommandLine.Option;
             "bench scorer [--json FILE] [--png FILE] [--n 100000,1000000,10000000] [--d 32,128]",
             "             [--m 1,16,64] [--k 100] [--backends plain,simd-1,simd,opencl]",
             "             [--precision float32|float16] [--reps N] [--quick]",
-            "             [--triad-mib MIB] [--max-call-s S] [--seed S]"},
+            "             [--triad-mib MIB] [--max-call-s S] [--seed S]",
+            "bench scorer --build [--queries 32768] [--per-call C] [--heads H] [--n 131072] [--d 128] [--k 100]",
+            "             [--precision float16] [--backends simd,opencl] [--reps 3] [--json FILE]"},
         footer = {
             "backends: plain (scalar Java loop, 1 thread: the baseline), simd-1 (SimdScorer(1)),",
-            "          simd (SimdScorer, all cores), opencl (OpenClScorer GPU_THEN_CPU, skipped without OpenCL)"})
+            "          simd (SimdScorer, all cores), opencl (OpenClScorer GPU_THEN_CPU, skipped without OpenCL)",
+            "--build: an index build's exact top-k (Scorer.topK over a row range) of many queries against one head's",
+            "          keys, timed per head on simd (all cores) and opencl in the same run, with the recall of opencl vs simd"})
 final class ScorerCommand extends BenchCommand {
 
     @Option(names = "--json", paramLabel = "FILE", description = "Write the report as JSON.")
@@ -65,6 +69,20 @@ final class ScorerCommand extends BenchCommand {
     @Option(names = "--seed", paramLabel = "S", description = "Seed of the random keys and queries (default 42).")
     long seed = 42;
 
+    @Option(names = "--build", description = "The index build's shape: --queries queries against each head's n keys "
+            + "(defaults n=131072 d=128 float16 k=100, backends simd,opencl, 3 reps).")
+    boolean build;
+
+    @Option(names = "--queries", paramLabel = "Q", description = "--build: queries per head (default 32768).")
+    String queries;
+
+    @Option(names = "--per-call", paramLabel = "C", description = "--build: queries per top-k call (default: a head's all).")
+    String perCall;
+
+    @Option(names = "--heads", paramLabel = "H",
+            description = "--build: heads built at once on OpenCL, one thread and one store each (default 1).")
+    String heads;
+
     ScorerCommand(PrintStream out, PrintStream err) {
         super(out, err);
     }
@@ -75,11 +93,11 @@ final class ScorerCommand extends BenchCommand {
     }
 
     ScorerOptions options() {
-        int[] n = ns != null ? OptionValues.roundedInts("--n", ns, 1)
+        int[] n = ns != null ? OptionValues.roundedInts("--n", ns, 1) : build ? new int[] {131_072}
                 : quick ? new int[] {100_000, 1_000_000} : new int[] {100_000, 1_000_000, 10_000_000};
-        int[] d = ds != null ? OptionValues.roundedInts("--d", ds, 1) : new int[] {32, 128};
+        int[] d = ds != null ? OptionValues.roundedInts("--d", ds, 1) : build ? new int[] {128} : new int[] {32, 128};
         int[] m = ms != null ? OptionValues.roundedInts("--m", ms, 1) : quick ? new int[] {1, 16} : new int[] {1, 16, 64};
-        List<String> chosen = ScorerOptions.BACKENDS;
+        List<String> chosen = build ? List.of("simd", "opencl") : ScorerOptions.BACKENDS;
         if (backends != null) {
             chosen = new ArrayList<>();
             for (String b : backends.split(",")) {
@@ -95,13 +113,16 @@ final class ScorerCommand extends BenchCommand {
         // Plain (the baseline) runs first so every other backend can be compared with it.
         List<String> ordered = new ArrayList<>(chosen);
         ordered.sort(Comparator.comparingInt(ScorerOptions.BACKENDS::indexOf));
-        Precision p = precision == null ? Precision.FLOAT32 : switch (precision.toLowerCase(Locale.ROOT)) {
+        Precision p = precision == null ? (build ? Precision.FLOAT16 : Precision.FLOAT32) : switch (precision.toLowerCase(Locale.ROOT)) {
             case "float32", "f32", "fp32" -> Precision.FLOAT32;
             case "float16", "f16", "fp16" -> Precision.FLOAT16;
             default -> throw new IllegalArgumentException("--precision is float32 or float16, not '" + precision + "'");
         };
         return new ScorerOptions(json, png, n, d, m, k != null ? OptionValues.roundedInts("--k", k, 1)[0] : 100, List.copyOf(ordered), p,
                 reps != null ? OptionValues.roundedInts("--reps", reps, 1)[0] : 0, quick,
-                triadMib != null ? (long) OptionValues.roundedInts("--triad-mib", triadMib, 1)[0] << 20 : 0, maxCallSeconds, seed);
+                triadMib != null ? (long) OptionValues.roundedInts("--triad-mib", triadMib, 1)[0] << 20 : 0, maxCallSeconds, seed,
+                build, queries != null ? OptionValues.roundedInts("--queries", queries, 1)[0] : 32_768,
+                perCall != null ? OptionValues.roundedInts("--per-call", perCall, 1)[0] : Integer.MAX_VALUE,
+                heads != null ? OptionValues.roundedInts("--heads", heads, 1)[0] : 1);
     }
 }

@@ -2,14 +2,8 @@ package dev.attend.gpu;
 
 import com.aparapi.device.OpenCLDevice;
 import dev.attend.gpu.internals.TopKScanKernel;
-import java.lang.ref.Cleaner;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.Queue;
-import java.util.WeakHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -21,6 +15,14 @@ import java.util.stream.IntStream;
  * Scorer on an OpenCL device through Aparapi. Keys stay resident on the device between calls (one
  * upload, then only appended rows' last shard is re-sent); queries go in batches of
  * {@link TopKScanKernel#BATCH}; only candidate lists come back.
+ *
+ * <p>The top-k over a row range ({@link #topK(float[][], VectorStore, int, int, int)}, an index build's exact
+ * neighbours: tens of thousands of queries against one head's keys) takes its own path, {@link BuildTopK}: a
+ * register-tiled matrix-product kernel over up to {@link BuildTopK#MAX_BATCH} queries per launch, the range resident in
+ * one of at most {@link #DEFAULT_BUILD_SLOTS} slots (each an OpenCL context) while calls ask for rows inside it. That
+ * path is not serialised with the rest of this scorer: calls on different stores run side by side, their kernels
+ * queued on the device and their host steps overlapping. Ranges shorter than {@link BuildTopK#MIN_ROWS_PER_K} rows per
+ * wanted row, and k above {@link BuildTopK#MAX_K}, are scored on the SIMD path, and their results say so.
  *
  * <p>Never a silent fallback: when no OpenCL device exists, or a kernel fails or Aparapi runs it
  * anywhere but the chosen device, a warning is logged and this scorer continues on {@link SimdScorer};
@@ -39,6 +41,8 @@ public final class OpenClScorer implements Scorer {
     static final int CANDIDATES = 2048;
     /** Host work (comparisons or multiply-adds) above which a batch's host steps run on several threads. */
     private static final long PARALLEL_WORK = 50_000;
+    /** Slots (OpenCL contexts) of the range top-k at most; the system property attend.opencl.buildSlots overrides. */
+    public static final int DEFAULT_BUILD_SLOTS = Integer.getInteger("attend.opencl.buildSlots", 4);
 
     /** Which OpenCL devices to consider, in order. */
     public enum Target {
@@ -52,12 +56,12 @@ public final class OpenClScorer implements Scorer {
     private final Device clDevice;
     private final SimdScorer fallback;
     private final long maxBufferBytes;
-    private static final Cleaner CLEANER = Cleaner.create();
-    private final Queue<KeyShard> retired = new ConcurrentLinkedQueue<>();
-    private final Map<VectorStore, List<KeyShard>> resident = Collections.synchronizedMap(new WeakHashMap<>());
+    /** The full scans' resident rows. */
+    private final KeyShards resident;
     private volatile boolean failed;
     private volatile boolean closed;
     private volatile Profile lastProfile;
+    private final BuildTopK build;
     private final ExecutorService shardThreads = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "attend-opencl-shard");
         t.setDaemon(true);
@@ -70,13 +74,15 @@ public final class OpenClScorer implements Scorer {
 
     public OpenClScorer(Target target, long maxBufferBytes, SimdScorer fallback) {
         this.fallback = fallback;
-        this.cl = findDevice(target);
-        this.clDevice = cl == null ? null : describe(cl);
+        this.cl = OpenClDevices.find(target);
+        this.clDevice = cl == null ? null : OpenClDevices.describe(cl);
         long limit = maxBufferBytes;
         if (cl != null && cl.getMaxMemAllocSize() > 0) {
             limit = Math.min(limit, cl.getMaxMemAllocSize());
         }
         this.maxBufferBytes = limit;
+        this.resident = cl == null ? null : new KeyShards(cl, limit, CANDIDATES);
+        this.build = cl == null ? null : new BuildTopK(cl, limit, DEFAULT_BUILD_SLOTS);
         if (cl == null) {
             LOG.log(System.Logger.Level.WARNING, "No OpenCL " + target + " device found; OpenCL scoring runs on "
                     + fallback.device());
@@ -85,40 +91,12 @@ public final class OpenClScorer implements Scorer {
 
     /** The OpenCL devices present, GPUs first; empty when no OpenCL runtime is installed. */
     public static List<OpenCLDevice> listDevices() {
-        List<OpenCLDevice> all = new ArrayList<>();
-        try {
-            all.addAll(OpenCLDevice.listDevices(com.aparapi.device.Device.TYPE.GPU));
-            all.addAll(OpenCLDevice.listDevices(com.aparapi.device.Device.TYPE.ACC));
-            all.addAll(OpenCLDevice.listDevices(com.aparapi.device.Device.TYPE.CPU));
-        } catch (Throwable e) {
-            LOG.log(System.Logger.Level.DEBUG, "OpenCL device listing failed", e);
-        }
-        return all;
+        return OpenClDevices.list();
     }
 
     /** Whether any OpenCL device can be used here. */
     public static boolean available() {
         return !listDevices().isEmpty();
-    }
-
-    private static OpenCLDevice findDevice(Target target) {
-        for (OpenCLDevice d : listDevices()) {
-            boolean gpu = d.getType() == com.aparapi.device.Device.TYPE.GPU || d.getType() == com.aparapi.device.Device.TYPE.ACC;
-            if (target == Target.GPU_THEN_CPU || (target == Target.GPU) == gpu) {
-                return d;
-            }
-        }
-        return null;
-    }
-
-    private static Device describe(OpenCLDevice d) {
-        Device.Kind kind = switch (d.getType()) {
-            case GPU -> Device.Kind.GPU;
-            case ACC -> Device.Kind.ACCELERATOR;
-            default -> Device.Kind.CPU;
-        };
-        return new Device("opencl", kind, d.getName().strip() + ", " + d.getOpenCLPlatform().getName().strip()
-                + ", " + d.getMaxComputeUnits() + " compute units");
     }
 
     /** The device that answers now: the OpenCL device, or the SIMD fallback after a failure. */
@@ -151,7 +129,7 @@ public final class OpenClScorer implements Scorer {
     private TopKResult topKOnDevice(float[][] queries, VectorStore keys, int k) {
         Profile.Builder profile = new Profile.Builder();
         long t = System.nanoTime();
-        List<KeyShard> shards = sync(keys);
+        List<KeyShard> shards = resident.sync(keys);
         profile.lap(t, Profile.Phase.UPLOAD);
         List<TopK> out = new ArrayList<>(queries.length);
         for (int from = 0; from < queries.length; from += TopKScanKernel.BATCH) {
@@ -174,6 +152,30 @@ public final class OpenClScorer implements Scorer {
     /** Where the time of the last {@link #topK} call went. */
     public Profile lastProfile() {
         return lastProfile;
+    }
+
+    /** Not synchronized: {@link BuildTopK}'s slots let calls from several threads share the device. */
+    @Override
+    public TopKResult topK(float[][] queries, VectorStore keys, int from, int to, int k) {
+        checkOpen();
+        VectorChecks.checkRangeTopK(queries, keys, from, to, k);
+        BuildTopK path = build;
+        if (!onDevice() || !path.handles(keys.dim(), from, to, k)) {
+            return fallback.topK(queries, keys, from, to, k);
+        }
+        try {
+            Profile.Builder profile = new Profile.Builder();
+            TopKResult result = path.topK(queries, keys, from, to, k, fallback, clDevice, profile);
+            if (result == null) {
+                checkOpen();
+                return fallback.topK(queries, keys, from, to, k); // interrupted while waiting for a slot
+            }
+            lastProfile = profile.build(path.pieces(keys.dim(), to - from));
+            return result;
+        } catch (RuntimeException | Error e) {
+            fail(e);
+            return fallback.topK(queries, keys, from, to, k);
+        }
     }
 
     private void scanBatch(float[][] queries, int from, int m, int k, VectorStore keys, List<KeyShard> shards,
@@ -282,7 +284,7 @@ public final class OpenClScorer implements Scorer {
      * is large enough to pay for waking threads: the host steps sit between device passes, so on a
      * GPU their latency is the call's.
      */
-    private static IntStream parallelIf(long work, int m) {
+    static IntStream parallelIf(long work, int m) {
         IntStream range = IntStream.range(0, m);
         return work > PARALLEL_WORK ? range.parallel() : range;
     }
@@ -330,92 +332,19 @@ public final class OpenClScorer implements Scorer {
         }
     }
 
-    /** The resident shards of {@code keys}, uploading rows appended since the last call. */
-    private List<KeyShard> sync(VectorStore keys) {
-        for (KeyShard shard; (shard = retired.poll()) != null; ) {
-            shard.close();
-        }
-        int n = keys.size();
-        List<KeyShard> shards = resident.computeIfAbsent(keys, store -> {
-            List<KeyShard> created = Collections.synchronizedList(new ArrayList<>());
-            // Once the store is unreachable its shards are retired, and freed by the next call on this
-            // scorer: Aparapi's native side is not safe to enter from the cleaner's thread meanwhile.
-            CLEANER.register(store, () -> {
-                synchronized (created) {
-                    retired.addAll(created);
-                    created.clear();
-                }
-            });
-            return created;
-        });
-        int dim = keys.dim();
-        int maxBufferRows = maxBufferRows(dim);
-        int covered = shards.isEmpty() ? 0 : shards.getLast().firstRow() + shards.getLast().rows();
-        while (covered < n) {
-            KeyShard last = shards.isEmpty() ? null : shards.getLast();
-            if (last != null && last.rows() < last.capacity()) {
-                last.load(keys, n);
-            } else if (last != null && last.bufferRows() < maxBufferRows) {
-                // Grow the last shard (at least doubling) rather than leave many small ones behind.
-                int wanted = bufferRowsFor(Math.max(2L * last.capacity(), (long) n - last.firstRow()), maxBufferRows);
-                KeyShard grown = new KeyShard(cl, dim, last.firstRow(), wanted, CANDIDATES);
-                grown.load(keys, n);
-                last.close();
-                shards.set(shards.size() - 1, grown);
-            } else {
-                KeyShard shard = new KeyShard(cl, dim, covered, bufferRowsFor(n - covered, maxBufferRows), CANDIDATES);
-                shard.load(keys, n);
-                shards.add(shard);
-            }
-            covered = shards.getLast().firstRow() + shards.getLast().rows();
-        }
-        return shards;
-    }
-
-    /** Rows per key buffer such that a key buffer and the score buffer each stay under the limit. */
-    private int maxBufferRows(int dim) {
-        long byKeys = maxBufferBytes / ((long) dim * Float.BYTES);
-        long byScores = maxBufferBytes / ((long) TopKScanKernel.BATCH * Float.BYTES * TopKScanKernel.KEY_BUFFERS);
-        long rows = Math.min(Math.min(byKeys, byScores),
-                Integer.MAX_VALUE / (TopKScanKernel.KEY_BUFFERS * (long) Math.max(dim, TopKScanKernel.BATCH)));
-        int aligned = (int) (rows / TopKScanKernel.ROWS_PER_GROUP * TopKScanKernel.ROWS_PER_GROUP);
-        if (aligned <= 0) {
-            throw new IllegalStateException("device buffers of " + maxBufferBytes + " bytes cannot hold one group of rows");
-        }
-        return aligned;
-    }
-
-    /** Rows per buffer for a shard that should hold {@code rows} rows. */
-    private static int bufferRowsFor(long rows, int maxBufferRows) {
-        int g = TopKScanKernel.ROWS_PER_GROUP;
-        long perBuffer = (rows + TopKScanKernel.KEY_BUFFERS - 1) / TopKScanKernel.KEY_BUFFERS;
-        return (int) Math.min(maxBufferRows, Math.max(g, (perBuffer + g - 1) / g * g));
-    }
-
     /** Frees the device buffers held for {@code keys} now (they are re-sent if it is scored again). */
     public synchronized void release(VectorStore keys) {
-        List<KeyShard> shards = resident.remove(keys);
-        if (shards != null) {
-            synchronized (shards) {
-                shards.forEach(KeyShard::close);
-                shards.clear();
-            }
+        if (build != null) {
+            build.forget(keys);
+        }
+        if (resident != null) {
+            resident.release(keys);
         }
     }
 
-    /** Bytes of device buffers held for {@code keys} (keys, scores and candidate lists). */
+    /** Bytes of device buffers held for {@code keys} (keys, scores and candidate lists; the range top-k's slots too). */
     public long residentBytes(VectorStore keys) {
-        List<KeyShard> shards = resident.get(keys);
-        if (shards == null) {
-            return 0;
-        }
-        long bytes = 0;
-        for (KeyShard s : shards) {
-            TopKScanKernel kernel = s.kernel();
-            bytes += 4L * ((long) TopKScanKernel.KEY_BUFFERS * kernel.keys(0).length + kernel.scores.length
-                    + kernel.groupMax.length + kernel.queries.length + kernel.candidates.length);
-        }
-        return bytes;
+        return (build == null ? 0 : build.bytes(keys)) + (resident == null ? 0 : resident.bytes(keys));
     }
 
     @Override
@@ -429,7 +358,7 @@ public final class OpenClScorer implements Scorer {
         try {
             int cols = to - from;
             float[] out = new float[Math.multiplyExact(queries.length, cols)];
-            List<KeyShard> shards = sync(keys);
+            List<KeyShard> shards = resident.sync(keys);
             for (int q0 = 0; q0 < queries.length; q0 += TopKScanKernel.BATCH) {
                 int m = Math.min(TopKScanKernel.BATCH, queries.length - q0);
                 for (KeyShard shard : shards) {
@@ -466,7 +395,7 @@ public final class OpenClScorer implements Scorer {
         }
     }
 
-    private void fail(Throwable e) {
+    private synchronized void fail(Throwable e) {
         failed = true;
         LOG.log(System.Logger.Level.WARNING, "OpenCL scoring failed on " + clDevice + "; continuing on "
                 + fallback.device() + ": " + e, e);
@@ -474,17 +403,11 @@ public final class OpenClScorer implements Scorer {
     }
 
     private void releaseAll() {
-        for (KeyShard shard; (shard = retired.poll()) != null; ) {
-            shard.close();
+        if (build != null) {
+            build.close();
         }
-        synchronized (resident) {
-            for (List<KeyShard> shards : resident.values()) {
-                synchronized (shards) {
-                    shards.forEach(KeyShard::close);
-                    shards.clear();
-                }
-            }
-            resident.clear();
+        if (resident != null) {
+            resident.releaseAll();
         }
     }
 

@@ -83,9 +83,7 @@ public final class SimdScorer implements Scorer {
     @Override
     public TopKResult topK(float[][] queries, VectorStore keys, int from, int to, int k) {
         checkOpen();
-        VectorChecks.checkQueries(queries, keys.dim());
-        VectorChecks.checkK(k);
-        VectorChecks.checkRange(from, to, keys.size());
+        VectorChecks.checkRangeTopK(queries, keys, from, to, k);
         return rows(queries, keys, from, to, k);
     }
 

@@ -43,6 +43,13 @@ public final class VectorChecks {
         }
     }
 
+    /** Checks the arguments of a top-k over rows [from, to) of {@code keys}: the queries, k and the range. */
+    public static void checkRangeTopK(float[][] queries, VectorStore keys, int from, int to, int k) {
+        checkQueries(queries, keys.dim());
+        checkK(k);
+        checkRange(from, to, keys.size());
+    }
+
     /** Checks a row range [from, to) against a store of {@code size} rows. */
     public static void checkRange(int from, int to, int size) {
         if (from < 0 || to < from || to > size) {

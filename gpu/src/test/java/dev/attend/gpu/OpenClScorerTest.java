@@ -78,6 +78,7 @@ class OpenClScorerTest {
         }
     }
 
+    /** Candidate lists that overflow, on the full scan and on the range top-k. */
     @Test
     void overflowingCandidateListsStayExact() {
         Assumptions.assumeTrue(OpenClScorer.available(), "no OpenCL device");
@@ -92,6 +93,12 @@ class OpenClScorerTest {
             TopK top = cl.topK(new float[][] {q}, keys, 5).get(0);
             assertThat(top.ids()).containsExactly(n - 1, 0, 1, 2, 3);
             assertThat(top.scores()).containsExactly(5.5f, 4f, 4f, 4f, 4f);
+            // The range path: no threshold bounds rows that tie exactly, so the host scores that query.
+            TopKResult range = cl.topK(new float[][] {q}, keys, 1000, n, 5);
+            assertThat(range.device().backend()).isEqualTo("opencl");
+            assertThat(cl.lastProfile().hostQueries()).isEqualTo(1);
+            assertThat(range.get(0).ids()).containsExactly(n - 1, 1000, 1001, 1002, 1003);
+            assertThat(range.get(0).scores()).containsExactly(5.5f, 4f, 4f, 4f, 4f);
         }
     }
 

@@ -1,0 +1,244 @@
+package dev.attend.gpu;
+
+import static dev.attend.gpu.internals.BuildTopKKernel.DEPTH;
+import static dev.attend.gpu.internals.BuildTopKKernel.SIDE;
+import static dev.attend.gpu.internals.BuildTopKKernel.TILE;
+
+import com.aparapi.Range;
+import com.aparapi.device.OpenCLDevice;
+import dev.attend.gpu.internals.BuildTopKKernel;
+import java.lang.ref.WeakReference;
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
+/**
+ * One {@link BuildTopKKernel} (one OpenCL context, its program built once) and the rows of one store it holds on the
+ * device: rows {@code [from, to)} in the kernel's tile layout, kept while later calls ask for rows inside them. The
+ * store is held weakly: once it is unreachable the slot is free for another range. Used by one thread at a time
+ * ({@link BuildSlots} hands it out).
+ */
+final class BuildSlot implements AutoCloseable {
+
+    private final OpenCLDevice device;
+    private final BuildTopKKernel kernel = new BuildTopKKernel();
+    private WeakReference<VectorStore> store = new WeakReference<>(null);
+    private int from;
+    private int to;
+    private int dimPad;
+    /** Key tiles the key buffer has room for. */
+    private int tileCapacity;
+    /** Query tiles of the current batch, and the grid of its launches. */
+    private int queryTiles;
+    private Range range;
+    /** For the pool (under its lock): whether a caller holds it, when it was last given back, whether to dispose it then. */
+    boolean busy;
+    long lastUse;
+    boolean retired;
+
+    BuildSlot(OpenCLDevice device) {
+        this.device = device;
+        kernel.setExplicit(true);
+    }
+
+    /** Whether rows [from, to) of {@code keys} are resident here. */
+    synchronized boolean covers(VectorStore keys, int from, int to) {
+        return store.get() == keys && this.from <= from && to <= this.to;
+    }
+
+    /** Whether this slot holds rows of {@code keys}. */
+    synchronized boolean holds(VectorStore keys) {
+        VectorStore s = store.get();
+        return s != null && s == keys;
+    }
+
+    /** Whether the store whose rows are here is gone (or none was ever loaded). */
+    synchronized boolean vacant() {
+        return store.get() == null;
+    }
+
+    /** Store row of resident row 0. */
+    synchronized int from() {
+        return from;
+    }
+
+    /**
+     * Makes rows [from, to) of {@code keys} resident unless they are; returns whether rows were sent. Rows appended
+     * to a range already held from the same first row are copied alone (rows of a store never change).
+     */
+    boolean hold(VectorStore keys, int from, int to, int maxTiles) {
+        if (covers(keys, from, to)) {
+            return false;
+        }
+        int pad = (keys.dim() + DEPTH - 1) / DEPTH * DEPTH;
+        int tiles = (to - from + TILE - 1) / TILE;
+        boolean extend = holds(keys) && this.from == from && pad == dimPad && tiles <= tileCapacity;
+        if (tiles > tileCapacity || pad != dimPad) {
+            // Room for an eighth more: a session's next build covers the rows appended since.
+            tileCapacity = (int) Math.min(maxTiles, tiles + tiles / 8L);
+            kernel.keys = new float[Math.multiplyExact(tileCapacity, pad * TILE)];
+            extend = false;
+        }
+        dimPad = pad;
+        int first = extend ? this.to : from;
+        // The pool reads what is resident from other threads (under this monitor); the rows are packed outside it.
+        synchronized (this) {
+            store = new WeakReference<>(null);
+            this.from = from;
+            this.to = from;
+        }
+        pack(keys, first, to);
+        synchronized (this) {
+            store = new WeakReference<>(keys);
+            this.to = to;
+        }
+        kernel.put(kernel.keys);
+        return true;
+    }
+
+    /** Writes rows [first, last) into the tile layout, tile by tile in parallel (10^5 rows are 10^7 values). */
+    private void pack(VectorStore keys, int first, int last) {
+        float[] out = kernel.keys;
+        int dim = keys.dim();
+        int pad = dimPad;
+        IntStream.rangeClosed((first - from) / TILE, (last - 1 - from) / TILE).parallel().forEach(t -> {
+            float[] row = new float[dim];
+            int lo = Math.max(first, from + t * TILE);
+            int hi = Math.min(last, from + (t + 1) * TILE);
+            for (int id = lo; id < hi; id++) {
+                keys.readRow(id, row);
+                int base = t * pad * TILE + (id - from - t * TILE);
+                for (int c = 0; c < dim; c++) {
+                    out[base + c * TILE] = row[c];
+                }
+            }
+        });
+    }
+
+    /**
+     * Sizes the batch buffers for {@code batch} queries (a multiple of TILE), {@code groups} group maxima per query
+     * and {@code capacity} candidates per query; buffers only grow, so a build's calls reuse them.
+     */
+    void prepare(int batch, int groups, int capacity) {
+        BuildTopKKernel k = kernel;
+        int queryFloats = Math.multiplyExact(batch, dimPad);
+        if (k.queries.length < queryFloats) {
+            k.queries = new float[queryFloats];
+        }
+        if (k.maxima.length < Math.multiplyExact(batch, groups)) {
+            k.maxima = new float[batch * groups];
+        }
+        if (k.batchCapacity < batch || (long) k.candidates.length < (long) k.batchCapacity * (capacity + 1)) {
+            int rows = Math.max(batch, k.batchCapacity);
+            k.batchCapacity = rows;
+            k.thresholds = new float[rows];
+            k.refined = new float[rows];
+            k.candidates = new int[Math.multiplyExact(rows, capacity + 1)];
+            k.candidateScores = new float[rows * capacity];
+        }
+        k.capacity = capacity;
+        k.dimPad = dimPad;
+        k.rowBase = from;
+    }
+
+    /** Sends queries [first, first + count) as the batch, in the tile layout, zero-padded to whole tiles. */
+    void setQueries(float[][] queries, int first, int count) {
+        float[] q = kernel.queries;
+        int tiles = (count + TILE - 1) / TILE;
+        Arrays.fill(q, 0, tiles * dimPad * TILE, 0f);
+        for (int j = 0; j < count; j++) {
+            float[] query = queries[first + j];
+            int base = j / TILE * dimPad * TILE + j % TILE;
+            for (int c = 0; c < query.length; c++) {
+                q[base + c * TILE] = query[c];
+            }
+        }
+        kernel.m = count;
+        kernel.put(q);
+        queryTiles = tiles;
+    }
+
+    /**
+     * The three passes over resident rows [rowLo, rowHi) (relative to {@link #from()}) for the current batch, in one
+     * launch: group maxima ({@code subgroups} groups per key tile), thresholds, candidate lists.
+     */
+    void score(int rowLo, int rowHi, int subgroups, int k, int slack) {
+        BuildTopKKernel kk = kernel;
+        int firstTile = rowLo / TILE;
+        int tiles = (rowHi - 1) / TILE - firstTile + 1;
+        kk.rowLo = rowLo;
+        kk.rowHi = rowHi;
+        kk.firstTile = firstTile;
+        kk.subgroups = subgroups;
+        kk.groups = tiles * subgroups;
+        kk.k = k;
+        kk.slack = slack;
+        kk.refine = 0;
+        kk.passOffset = BuildTopKKernel.PASS_MAXIMA;
+        range = device.createRange2D(queryTiles * SIDE, tiles * SIDE, SIDE, SIDE);
+        run(3);
+    }
+
+    /**
+     * Collects again, for the queries whose {@code thresholds} entry is below {@link BuildTopKKernel#POS}, at those
+     * thresholds (the others are left out); the group maxima of the last {@link #score} stay on the device.
+     */
+    void refine(float[] thresholds) {
+        // The maxima must survive until this launch, which skips tiles by them; Aparapi re-creates the buffer of an
+        // array the GC moved from its host copy, so the host copy is made current first.
+        kernel.get(kernel.maxima);
+        System.arraycopy(thresholds, 0, kernel.refined, 0, kernel.m);
+        kernel.refine = 1;
+        kernel.passOffset = BuildTopKKernel.PASS_THRESHOLD;
+        kernel.put(kernel.refined);
+        run(2);
+    }
+
+    private void run(int passes) {
+        kernel.execute(range, passes);
+        if (!kernel.isRunningCL() || !(kernel.getTargetDevice() instanceof OpenCLDevice)) {
+            throw new IllegalStateException("OpenCL kernel did not run on " + device.getShortDescription()
+                    + " (Aparapi fell back to " + kernel.getTargetDevice() + ")");
+        }
+    }
+
+    /** Brings the candidate lists of the last run back. */
+    void fetch() {
+        kernel.get(kernel.candidates);
+        kernel.get(kernel.candidateScores);
+    }
+
+    /** Candidates of batch query j, uncapped: above {@link #capacity()} its list overflowed. */
+    int count(int j) {
+        return kernel.candidates[j];
+    }
+
+    int capacity() {
+        return kernel.capacity;
+    }
+
+    /** Store row of query j's i-th candidate. */
+    int candidate(int j, int i) {
+        return kernel.candidates[kernel.batchCapacity + j * kernel.capacity + i];
+    }
+
+    float score(int j, int i) {
+        return kernel.candidateScores[j * kernel.capacity + i];
+    }
+
+    /** Milliseconds the device reported for the last launch. */
+    double kernelMs() {
+        return kernel.getExecutionTime();
+    }
+
+    /** Bytes of the device buffers (and of their host mirrors). */
+    long bytes() {
+        BuildTopKKernel k = kernel;
+        return 4L * ((long) k.keys.length + k.queries.length + k.maxima.length + k.thresholds.length + k.refined.length
+                + k.candidates.length + k.candidateScores.length);
+    }
+
+    @Override
+    public void close() {
+        kernel.dispose();
+    }
+}

@@ -1,0 +1,260 @@
+package dev.attend.gpu;
+
+import static dev.attend.gpu.internals.BuildTopKKernel.DEPTH;
+import static dev.attend.gpu.internals.BuildTopKKernel.MAX_SUBGROUPS;
+import static dev.attend.gpu.internals.BuildTopKKernel.POS;
+import static dev.attend.gpu.internals.BuildTopKKernel.TILE;
+
+import com.aparapi.device.OpenCLDevice;
+import dev.attend.gpu.internals.BuildTopKKernel;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * The exact top-k of many queries over one row range on an OpenCL device ({@link BuildTopKKernel}): the index
+ * build's shape. Per batch of up to {@link #MAX_BATCH} queries one launch runs the kernel's three passes (group
+ * maxima, a threshold per query that at least k maxima of distinct rows reach, the rows at or above it); only the
+ * candidate lists come back, and the host keeps each query's k best (scores from the device).
+ *
+ * <p>Exact whatever the device did: a list holding at least k rows and not overflowing holds every row at or above its
+ * threshold, hence the top k. A list that overflowed gets a tighter threshold from its own first candidates (the k-th
+ * best of them, k distinct rows) and is collected again on the device, up to {@link #REFINEMENTS} times; what is still
+ * not bounded (exact ties across many rows) or came back short is scored by the host on the SIMD path, and counted.
+ */
+final class BuildTopK {
+
+    /** Queries per launch at most: the batch buffers stay a few MiB and a head of 32K queries takes 16 launches. */
+    static final int MAX_BATCH = 2048;
+    /** Rows per wanted row below which the device is not used: with fewer, fewer than k row groups might hold rows. */
+    static final int MIN_ROWS_PER_K = TILE / MAX_SUBGROUPS;
+    /** Largest k the device path takes (candidate lists of 2k per query). */
+    static final int MAX_K = 4096;
+    /** Row groups per wanted row the host aims for (more groups: a threshold nearer the k-th score, fewer candidates). */
+    static final int GROUPS_PER_K = 4;
+    static final int REFINEMENTS = 2;
+    private static final int MIN_CAPACITY = 256;
+    /** Floats of a batch's group maxima or candidate lists at most (64 MiB). */
+    private static final long BATCH_FLOATS = 1L << 24;
+
+    private final BuildSlots slots;
+    private final long maxFloats;
+
+    BuildTopK(OpenCLDevice device, long maxBufferBytes, int maxSlots) {
+        this.slots = new BuildSlots(device, maxSlots);
+        this.maxFloats = maxBufferBytes / Float.BYTES;
+    }
+
+    /** Whether rows [from, to) of a store of this dimension and this k take the device path. */
+    boolean handles(int dim, int from, int to, int k) {
+        if (k <= 0 || k > MAX_K || (long) TILE * (capacity(k) + 1) > Math.min(BATCH_FLOATS, maxFloats)) {
+            return false;
+        }
+        long rows = to - from;
+        return rows >= (long) MIN_ROWS_PER_K * k && rows / pieces(dim, rows) >= (long) MIN_ROWS_PER_K * k;
+    }
+
+    /** Rows a piece (one key buffer) may hold. */
+    private long maxPieceRows(int dim) {
+        long pad = (dim + DEPTH - 1) / DEPTH * DEPTH;
+        return Math.max(TILE, maxFloats / (pad * TILE) * TILE);
+    }
+
+    /** Key buffers a range of {@code rows} rows is split into. */
+    int pieces(int dim, long rows) {
+        return (int) ((rows + maxPieceRows(dim) - 1) / maxPieceRows(dim));
+    }
+
+    static int capacity(int k) {
+        return Math.max(MIN_CAPACITY, (2 * k + 31) / 32 * 32);
+    }
+
+    /**
+     * The top k of rows [from, to) for every query, or null when no slot could be had (the pool closed, or this thread
+     * was interrupted while waiting): the caller answers elsewhere. Requires {@link #handles}.
+     */
+    TopKResult topK(float[][] queries, VectorStore keys, int from, int to, int k, SimdScorer host, Device device,
+                    Profile.Builder profile) {
+        if (queries.length == 0) {
+            return new TopKResult(List.of(), device);
+        }
+        TopKCollector[] best = new TopKCollector[queries.length];
+        for (int i = 0; i < best.length; i++) {
+            best[i] = new TopKCollector(k);
+        }
+        int pieces = pieces(keys.dim(), to - from);
+        for (int p = 0; p < pieces; p++) {
+            int lo = (int) (from + (long) (to - from) * p / pieces);
+            int hi = (int) (from + (long) (to - from) * (p + 1) / pieces);
+            if (!piece(queries, keys, lo, hi, k, best, host, profile)) {
+                return null;
+            }
+        }
+        List<TopK> out = new ArrayList<>(best.length);
+        for (TopKCollector c : best) {
+            out.add(c.drain());
+        }
+        return new TopKResult(out, device);
+    }
+
+    /** Rows [from, to) (one piece) for every query; false when no slot could be had. */
+    private boolean piece(float[][] queries, VectorStore keys, int from, int to, int k, TopKCollector[] best,
+                          SimdScorer host, Profile.Builder profile) {
+        long t = System.nanoTime();
+        BuildSlot slot = slots.acquire(keys, from, to);
+        if (slot == null) {
+            return false;
+        }
+        List<Integer> left = new ArrayList<>();
+        try {
+            slot.hold(keys, from, to, (int) (maxPieceRows(keys.dim()) / TILE));
+            int rowLo = from - slot.from();
+            int rowHi = to - slot.from();
+            int subgroups = subgroups(rowLo, rowHi, k);
+            int groups = ((rowHi - 1) / TILE - rowLo / TILE + 1) * subgroups;
+            int capacity = capacity(k);
+            int batch = batchSize(queries.length, groups, capacity);
+            slot.prepare(batch, groups, capacity);
+            t = profile.lap(t, Profile.Phase.UPLOAD);
+            for (int q0 = 0; q0 < queries.length; q0 += batch) {
+                int m = Math.min(batch, queries.length - q0);
+                slot.setQueries(queries, q0, m);
+                slot.score(rowLo, rowHi, subgroups, k, k / 8);
+                profile.kernelMs += slot.kernelMs();
+                t = profile.lap(t, Profile.Phase.SCORE);
+                slot.fetch();
+                t = profile.lap(t, Profile.Phase.COLLECT);
+                for (int j : select(slot, q0, m, k, best, profile)) {
+                    left.add(q0 + j);
+                }
+                t = profile.lap(t, Profile.Phase.MERGE);
+            }
+        } finally {
+            slots.release(slot);
+        }
+        if (!left.isEmpty()) {
+            // After the slot is back: another call's kernels run meanwhile.
+            float[][] sub = new float[left.size()][];
+            for (int i = 0; i < sub.length; i++) {
+                sub[i] = queries[left.get(i)];
+            }
+            List<TopK> exact = host.topK(sub, keys, from, to, k).perQuery();
+            for (int i = 0; i < sub.length; i++) {
+                TopK e = exact.get(i);
+                for (int r = 0; r < e.size(); r++) {
+                    best[left.get(i)].offer(e.scores()[r], e.ids()[r]);
+                }
+            }
+            profile.hostQueries += sub.length;
+            profile.lap(t, Profile.Phase.MERGE);
+        }
+        return true;
+    }
+
+    /**
+     * Offers each query's candidates to its collector; refines the lists that overflowed on the device; returns the
+     * batch queries left to the host.
+     */
+    private static List<Integer> select(BuildSlot slot, int q0, int m, int k, TopKCollector[] best,
+                                        Profile.Builder profile) {
+        int[] pending = IntStream.range(0, m).toArray();
+        List<Integer> host = new ArrayList<>();
+        for (int round = 0; ; round++) {
+            // 0: done; 1: overflowed; 2: came back short (the device lost its state): the host scores it.
+            int[] state = new int[pending.length];
+            float[] tighter = new float[pending.length];
+            long work = 0;
+            for (int j : pending) {
+                work += Math.min(slot.count(j), slot.capacity());
+            }
+            profile.candidates += work;
+            int[] p = pending;
+            OpenClScorer.parallelIf(work, p.length).forEach(i -> {
+                int j = p[i];
+                int count = slot.count(j);
+                TopKCollector c = new TopKCollector(k);
+                for (int e = 0, n = Math.min(count, slot.capacity()); e < n; e++) {
+                    c.offer(slot.score(j, e), slot.candidate(j, e));
+                }
+                if (count > slot.capacity()) {
+                    // The k-th best of its first candidates bounds the list anew; no progress when it is their minimum.
+                    float min = Float.POSITIVE_INFINITY;
+                    for (int e = 0; e < slot.capacity(); e++) {
+                        min = Math.min(min, slot.score(j, e));
+                    }
+                    state[i] = c.threshold() > min ? 1 : 2;
+                    tighter[i] = c.threshold();
+                } else if (count < k) {
+                    state[i] = 2;
+                } else {
+                    best[q0 + j].addAll(c);
+                }
+            });
+            List<Integer> again = new ArrayList<>();
+            float[] thresholds = new float[m];
+            Arrays.fill(thresholds, POS);
+            for (int i = 0; i < p.length; i++) {
+                if (state[i] == 1 && round < REFINEMENTS) {
+                    again.add(p[i]);
+                    thresholds[p[i]] = tighter[i];
+                } else if (state[i] != 0) {
+                    host.add(p[i]);
+                }
+            }
+            if (again.isEmpty()) {
+                return host;
+            }
+            profile.refined += again.size();
+            slot.refine(thresholds);
+            profile.kernelMs += slot.kernelMs();
+            slot.fetch();
+            pending = again.stream().mapToInt(Integer::intValue).toArray();
+        }
+    }
+
+    /**
+     * Row groups per key tile: the fewest whose groups holding rows number at least {@link #GROUPS_PER_K} k, else the
+     * most. Subgroup s of a tile holds its rows r with {@code r % subgroups == s}, so a tile with v rows in range has
+     * min(v, subgroups) groups holding rows.
+     */
+    static int subgroups(int rowLo, int rowHi, int k) {
+        for (int s = 1; s < MAX_SUBGROUPS; s *= 2) {
+            if (filledGroups(rowLo, rowHi, s) >= (long) GROUPS_PER_K * k) {
+                return s;
+            }
+        }
+        return MAX_SUBGROUPS;
+    }
+
+    static long filledGroups(int rowLo, int rowHi, int subgroups) {
+        int first = rowLo / TILE;
+        int last = (rowHi - 1) / TILE;
+        if (first == last) {
+            return Math.min(rowHi - rowLo, subgroups);
+        }
+        long inner = (long) (last - first - 1) * Math.min(TILE, subgroups);
+        return inner + Math.min((first + 1) * TILE - rowLo, subgroups) + Math.min(rowHi - last * TILE, subgroups);
+    }
+
+    /** Queries per launch: whole tiles, at most MAX_BATCH, the batch's maxima and lists within BATCH_FLOATS. */
+    private int batchSize(int m, int groups, int capacity) {
+        long limit = Math.min(BATCH_FLOATS, maxFloats);
+        long tiles = Math.min((m + TILE - 1) / TILE, MAX_BATCH / TILE);
+        tiles = Math.min(tiles, limit / ((long) TILE * Math.max(groups, capacity + 1)));
+        return (int) Math.max(1, tiles) * TILE;
+    }
+
+    /** Frees the device rows held for {@code keys}. */
+    void forget(VectorStore keys) {
+        slots.forget(keys);
+    }
+
+    long bytes(VectorStore keys) {
+        return slots.bytes(keys);
+    }
+
+    void close() {
+        slots.close();
+    }
+}
