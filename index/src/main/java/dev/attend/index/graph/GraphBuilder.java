@@ -63,7 +63,7 @@ final class GraphBuilder {
      * Training queries per exact top-k call: a GPU pays a few launches and transfers per call, so thousands of queries
      * per call, not hundreds (on the CPU the scan is tiled over queries either way).
      */
-    private static final int QUERY_BATCH = 4096;
+    private static final int QUERY_BATCH = 16_384;
     /** Keys linked by self-search per round: searches of a round run in parallel on the graph as it was before it. */
     private static final int LINK_ROUND = 1024;
 
