@@ -13,6 +13,7 @@ import dev.attend.retrieval.KvDurability;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
 import dev.attend.retrieval.KvSessionThreads;
+import dev.attend.retrieval.policy.AttentionAccuracy;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -109,7 +110,7 @@ class ModelOverHttpTest {
                     for (int q = 0; q < shape.queryHeads(); q++) {
                         String at = "step " + s + ", layer " + l + ", query head " + q;
                         assertThat(b[l].keysScanned()[q]).as(at).isCloseTo(a[l].keysScanned()[q], Offset.offset(16L));
-                        assertThat(relativeDifference(b[l].outputs()[q], a[l].outputs()[q])).as(at).isLessThan(0.02);
+                        assertThat(AttentionAccuracy.relativeError(b[l].outputs()[q], a[l].outputs()[q])).as(at).isLessThan(0.02);
                     }
                 }
             }
@@ -124,17 +125,6 @@ class ModelOverHttpTest {
             assertThat(remote.session().memory().kvBytes()).isEqualTo(local.session().memory().kvBytes());
             assertThat(server.journalBytes()).isPositive();
         }
-    }
-
-    /** {@code |b - a| / |a|}. */
-    private static double relativeDifference(float[] b, float[] a) {
-        double diff = 0;
-        double norm = 0;
-        for (int c = 0; c < a.length; c++) {
-            diff += (b[c] - a[c]) * (double) (b[c] - a[c]);
-            norm += a[c] * (double) a[c];
-        }
-        return Math.sqrt(diff / norm);
     }
 
     @Test

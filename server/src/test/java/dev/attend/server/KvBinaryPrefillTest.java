@@ -3,24 +3,17 @@ package dev.attend.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.attend.gpu.Scorer;
-import dev.attend.gpu.Scorers;
-import dev.attend.retrieval.KvDurability;
-import dev.attend.server.kv.KvSessionRoutes;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A binary prefill whose queries carry their own query heads ({@code queryHeadsInBody=true}: Q int32 after the floats,
@@ -39,41 +32,15 @@ class KvBinaryPrefillTest {
         System.out.println("KvBinaryPrefillTest seed " + SEED + " (-Dattend.test.seed=N repeats another)");
     }
 
-    @TempDir
-    static Path dataDir;
+    @RegisterExtension
+    static final KvTestServer SERVER = new KvTestServer();
 
-    static Scorer scorer;
-    static KvSessionRoutes kv;
-    static AttendServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        scorer = Scorers.create("simd");
-        kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer, Duration.ZERO, KvDurability.PROCESS);
-        server = AttendServer.builder().routes(kv).build()
-                .start(ServerConfig.defaults().withPort(0).withDataDir(dataDir.resolve("data")).withShutdownTimeout(Duration.ofSeconds(2)));
-    }
-
-    @AfterAll
-    static void stop() {
-        server.stop();
-        kv.close();
-        scorer.close();
-    }
-
-    /** Rows of float16-exact numbers, so that a float16 body carries them unchanged. */
     private static float[][] rows(SplittableRandom rnd, int n) {
-        float[][] out = new float[n][D];
-        for (float[] r : out) {
-            for (int c = 0; c < D; c++) {
-                r[c] = Float.float16ToFloat(Float.floatToFloat16((float) rnd.nextGaussian()));
-            }
-        }
-        return out;
+        return KvTestServer.float16Rows(rnd, n, D);
     }
 
     private static void create(String id) {
-        HttpResponse<String> r = TestHttp.postJson(server, "/v1/kv/sessions", Map.of("id", id, "layers", 1, "kvHeads", 2,
+        HttpResponse<String> r = TestHttp.postJson(SERVER.server(), "/v1/kv/sessions", Map.of("id", id, "layers", 1, "kvHeads", 2,
                 "queryHeadsPerKvHead", 2, "headDim", D, "sinkTokens", 2, "windowTokens", 4, "storage", "float16", "indexPerQueryHead", true));
         assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
     }
@@ -98,13 +65,13 @@ class KvBinaryPrefillTest {
     }
 
     private static HttpResponse<String> prefill(String id, String params, byte[] body) {
-        return TestHttp.send(TestHttp.request(server, "/v1/kv/sessions/" + id + "/prefill?layer=0&kvHead=1&from=0&tokens=" + TOKENS
+        return TestHttp.send(TestHttp.request(SERVER.server(), "/v1/kv/sessions/" + id + "/prefill?layer=0&kvHead=1&from=0&tokens=" + TOKENS
                 + "&queries=" + QUERIES + "&dtype=float16" + params).header("Content-Type", "application/octet-stream")
                 .POST(BodyPublishers.ofByteArray(body)).build());
     }
 
     private static JsonNode index(String id) {
-        return TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/" + id)).path("heads").get(1).path("index");
+        return TestHttp.json(TestHttp.get(SERVER.server(), "/v1/kv/sessions/" + id)).path("heads").get(1).path("index");
     }
 
     private static JsonNode awaitReady(String id) throws InterruptedException {
@@ -137,7 +104,7 @@ class KvBinaryPrefillTest {
         json.put("values", values);
         json.put("queries", queries);
         json.put("queryHeads", heads);
-        HttpResponse<String> r = TestHttp.postJson(server, "/v1/kv/sessions/json/prefill", json);
+        HttpResponse<String> r = TestHttp.postJson(SERVER.server(), "/v1/kv/sessions/json/prefill", json);
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
 
         int[] foreign = heads.clone();
@@ -174,8 +141,8 @@ class KvBinaryPrefillTest {
         for (float[] q : rows(rnd, 6)) {
             for (int head : new int[] {2, 3}) {
                 Map<String, Object> attend = Map.of("layer", 0, "budget", 40, "queries", List.of(Map.of("queryHead", head, "query", q)));
-                JsonNode a = TestHttp.json(TestHttp.postJson(server, "/v1/kv/sessions/json/attend", attend)).path("results").get(0);
-                JsonNode b = TestHttp.json(TestHttp.postJson(server, "/v1/kv/sessions/bin/attend", attend)).path("results").get(0);
+                JsonNode a = TestHttp.json(TestHttp.postJson(SERVER.server(), "/v1/kv/sessions/json/attend", attend)).path("results").get(0);
+                JsonNode b = TestHttp.json(TestHttp.postJson(SERVER.server(), "/v1/kv/sessions/bin/attend", attend)).path("results").get(0);
                 assertThat(b.path("stats").path("mode").asText()).isEqualTo("index");
                 assertThat(b.path("output")).isEqualTo(a.path("output"));
                 assertThat(b.path("stats").path("keysScanned")).isEqualTo(a.path("stats").path("keysScanned"));
