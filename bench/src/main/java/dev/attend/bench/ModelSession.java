@@ -1,10 +1,5 @@
 package dev.attend.bench;
 
-import dev.attend.gpu.Scorer;
-import dev.attend.retrieval.AttendResult;
-import dev.attend.retrieval.KvSession;
-import dev.attend.retrieval.KvSessionConfig;
-import dev.attend.retrieval.KvSessionThreads;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,17 +10,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * One session of {@code bench model}: a {@link KvSession} of the workload's shape, prefilled layer by layer as an
- * inference engine streams it (every KV head of a layer, each in chunks, the index build waiting for its last chunk),
- * waited on until every KV head's index is ready, then decoded token by token with one {@link KvSession#decodeLayer}
- * per layer carrying all its query heads. Keeps the times, the decode statistics and the accuracy checks it made.
+ * One session of {@code bench model}: a KV session of the workload's shape ({@link ModelKv}: in process or over HTTP),
+ * prefilled layer by layer as an inference engine streams it (every KV head of a layer, each in chunks, the index build
+ * waiting for its last chunk), waited on until every KV head's index is ready, then decoded token by token with one
+ * layer decode per layer carrying all its query heads. Keeps the times, the decode statistics and the accuracy checks
+ * it made.
  */
 final class ModelSession implements AutoCloseable {
 
     /** Seconds between progress lines. */
     private static final long PROGRESS_NANOS = 5_000_000_000L;
 
-    private final KvSession session;
+    private final ModelKv session;
     private final ModelWorkload workload;
     private final ModelWorkload.Shape shape;
     /** Per layer and decode step: each KV head's key and value, each query head's query (what decodeLayer takes). */
@@ -40,8 +36,8 @@ final class ModelSession implements AutoCloseable {
     long prefillEnd;
     long readyAt;
 
-    ModelSession(String id, KvSessionConfig config, Scorer scorer, KvSessionThreads threads, ModelWorkload workload) {
-        this.session = new KvSession(id, config, scorer, threads.builds(), threads.indexer());
+    ModelSession(ModelKv session, ModelWorkload workload) {
+        this.session = session;
         this.workload = workload;
         this.shape = workload.shape();
         this.stepKeys = new float[shape.layers()][shape.steps()][shape.kvHeads()][];
@@ -49,7 +45,7 @@ final class ModelSession implements AutoCloseable {
         this.stepQueries = new float[shape.layers()][shape.steps()][shape.queryHeads()][];
     }
 
-    KvSession session() {
+    ModelKv session() {
         return session;
     }
 
@@ -126,14 +122,13 @@ final class ModelSession implements AutoCloseable {
     /** KV heads whose index is built. */
     int readyHeads() {
         int ready = 0;
-        for (int l = 0; l < shape.layers(); l++) {
-            for (int h = 0; h < shape.kvHeads(); h++) {
-                String state = session.indexState(l, h).state();
-                if (state.startsWith("failed")) {
-                    throw new IllegalStateException("KV head " + l + "/" + h + ": " + state);
-                }
-                ready += state.equals("ready") ? 1 : 0;
+        List<String> states = session.indexStates();
+        for (int i = 0; i < states.size(); i++) {
+            String state = states.get(i);
+            if (state.startsWith("failed")) {
+                throw new IllegalStateException("KV head " + i / shape.kvHeads() + "/" + i % shape.kvHeads() + ": " + state);
             }
+            ready += state.equals("ready") ? 1 : 0;
         }
         return ready;
     }
@@ -166,20 +161,24 @@ final class ModelSession implements AutoCloseable {
     }
 
     /**
-     * What {@link #decode} measured: the time of each timed token (all layers), keys scanned over all attends, attends,
-     * attends answered flat (a head not ready), and the accuracy checks.
+     * What {@link #decode} measured: the time of each timed token (all layers), and over HTTP the server's own time of
+     * it (its layer decodes' {@code Server-Timing} summed; empty in process), keys scanned over all attends, attends,
+     * attends answered flat (a head not ready; -1 where the transport does not say), and the accuracy checks.
      */
-    record Decoded(long[] tokenNanos, long keysScanned, long attends, long flatAnswers, List<Map<String, Object>> checks) {
+    record Decoded(long[] tokenNanos, long[] serverNanos, long keysScanned, long attends, long flatAnswers,
+                   List<Map<String, Object>> checks) {
     }
 
     /**
      * Decodes {@code warmup} untimed tokens, then {@code timed} timed ones; after the timed tokens {@code checkSteps} says
      * (indexes among them), checks the answer of each of {@code checkHeads} ({layer, queryHead}) against exact attention
-     * ({@link KvSession#checkAccuracy} at the default budget; not part of the token's time). {@code warmedUp} runs
+     * ({@link ModelKv#checkAccuracy} at the default budget; not part of the token's time). {@code warmedUp} runs
      * between the warm-up and the timed tokens (where concurrent sessions wait for each other).
      */
     Decoded decode(int warmup, int timed, List<int[]> checkHeads, int[] checkSteps, Runnable warmedUp) {
         long[] tokenNanos = new long[timed];
+        long[] serverNanos = new long[timed];
+        boolean timedByServer = true;
         long scanned = 0;
         long attends = 0;
         long flat = 0;
@@ -189,23 +188,22 @@ final class ModelSession implements AutoCloseable {
             if (s == warmup) {
                 warmedUp.run();
             }
-            int position = shape.tokens() + s;
             long t0 = System.nanoTime();
-            for (int l = 0; l < shape.layers(); l++) {
-                AttendResult[] results = session.decodeLayer(l, position, stepKeys[l][s], stepValues[l][s], stepQueries[l][s],
-                        KvSession.DEFAULT_BUDGET);
-                if (s >= warmup) {
-                    for (AttendResult r : results) {
-                        scanned += r.stats().keysScanned();
-                        flat += r.stats().mode().equals("flat") ? 1 : 0;
-                    }
-                    attends += results.length;
-                }
-            }
+            ModelKv.Answer[] answers = step(s);
+            long elapsed = System.nanoTime() - t0;
             if (s < warmup) {
                 continue;
             }
-            tokenNanos[s - warmup] = System.nanoTime() - t0;
+            tokenNanos[s - warmup] = elapsed;
+            for (ModelKv.Answer a : answers) {
+                for (long k : a.keysScanned()) {
+                    scanned += k;
+                }
+                attends += a.keysScanned().length;
+                flat = flat < 0 || a.flat() < 0 ? -1 : flat + a.flat();
+                timedByServer &= a.serverNanos() >= 0;
+                serverNanos[s - warmup] += a.serverNanos();
+            }
             if (next < checkSteps.length && checkSteps[next] == s - warmup) {
                 next++;
                 for (int[] lq : checkHeads) {
@@ -213,49 +211,46 @@ final class ModelSession implements AutoCloseable {
                 }
             }
         }
-        return new Decoded(tokenNanos, scanned, attends, flat, checks);
+        return new Decoded(tokenNanos, timedByServer ? serverNanos : new long[0], scanned, attends, flat, checks);
+    }
+
+    /** Decode step {@code s} (position tokens + s; the steps go in order): one layer decode per layer, their answers. */
+    ModelKv.Answer[] step(int s) {
+        int position = shape.tokens() + s;
+        ModelKv.Answer[] answers = new ModelKv.Answer[shape.layers()];
+        for (int l = 0; l < shape.layers(); l++) {
+            answers[l] = session.decodeLayer(l, position, stepKeys[l][s], stepValues[l][s], stepQueries[l][s]);
+        }
+        return answers;
     }
 
     private Map<String, Object> check(int layer, int queryHead, int step) {
-        KvSessionConfig c = session.config();
-        int budget = KvSessionConfig.defaultBudget(session.length(layer, queryHead / c.queryHeadsPerKvHead()), c.topK());
-        KvSession.AccuracyCheck a = session.checkAccuracy(layer, queryHead, stepQueries[layer][step][queryHead], budget);
+        ModelKv.Accuracy a = session.checkAccuracy(layer, queryHead, stepQueries[layer][step][queryHead]);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("layer", layer);
         m.put("query_head", queryHead);
         m.put("position", shape.tokens() + step);
         m.put("params", workload.sets().get((layer * shape.kvHeads() + queryHead / shape.group()) % workload.sets().size()).source());
-        m.put("mode", a.answer().mode());
+        m.put("mode", a.mode());
         m.put("key_recall", a.keyRecall());
         m.put("relative_error", a.relativeError());
         m.put("mass_kept", a.massKept());
-        m.put("keys_scanned", a.answer().keysScanned());
+        m.put("keys_scanned", a.keysScanned());
         return m;
     }
 
     /**
-     * The session's memory: {@link KvSession#memoryBytes}, the keys and values and the indexes its KV heads hold (their
-     * policy states), and the same keys and values in float16, the issue's yardstick.
+     * The session's memory ({@link ModelKv#memory}): its own account, the keys and values and the indexes its KV heads
+     * hold, and the same keys and values in float16, the issue's yardstick.
      */
     Map<String, Object> memory() {
-        long kv = 0;
-        long index = 0;
-        long float16 = 0;
-        for (int l = 0; l < shape.layers(); l++) {
-            for (int h = 0; h < shape.kvHeads(); h++) {
-                KvSession.PolicyState p = session.policyState(l, h);
-                kv += p.kvBytes();
-                index += p.indexBytes();
-                float16 += 2L * session.length(l, h) * shape.headDim() * 2;
-            }
-        }
-        long bytes = session.memoryBytes();
+        ModelKv.Memory memory = session.memory();
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("session_bytes", bytes);
-        m.put("kv_bytes", kv);
-        m.put("index_bytes", index);
-        m.put("float16_kv_bytes", float16);
-        m.put("ratio_to_float16_kv", (double) bytes / float16);
+        m.put("session_bytes", memory.sessionBytes());
+        m.put("kv_bytes", memory.kvBytes());
+        m.put("index_bytes", memory.indexBytes());
+        m.put("float16_kv_bytes", memory.float16KvBytes());
+        m.put("ratio_to_float16_kv", (double) memory.sessionBytes() / memory.float16KvBytes());
         return m;
     }
 

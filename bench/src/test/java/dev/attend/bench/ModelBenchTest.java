@@ -69,8 +69,13 @@ class ModelBenchTest {
         assertThat(bench("--decode", "0")).isEqualTo(2);
         assertThat(bench("--params", "nosuch")).isEqualTo(2);
         assertThat(bench("--generate", "later")).isEqualTo(2);
-        assertThat(bench("--over-http")).isEqualTo(2);
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--over-http is not yet supported");
+        assertThat(bench("--durability", "fsync")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--durability and --data-dir go with --over-http");
+        assertThat(bench("--over-http", "--durability", "sometimes")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown durability");
+        // An exabyte of journal: refused before anything is generated.
+        assertThat(bench("--over-http", "--layers", "1024", "--kv-heads", "64", "--tokens", "16000000")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("the server's journal would take about", "--data-dir");
     }
 
     @Test

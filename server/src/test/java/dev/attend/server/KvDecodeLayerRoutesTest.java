@@ -3,18 +3,12 @@ package dev.attend.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.attend.gpu.Scorer;
-import dev.attend.gpu.Scorers;
-import dev.attend.retrieval.KvDurability;
-import dev.attend.server.kv.KvSessionRoutes;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -22,10 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.assertj.core.data.Offset;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code POST /v1/kv/sessions/{id}/decode-layer}: the same answers as a decode per KV head, in JSON and binary (float32 and
@@ -46,41 +39,15 @@ class KvDecodeLayerRoutesTest {
     private static final int LAYER = 1;
     private static final int PREFILL = 30;
 
-    @TempDir
-    static Path dataDir;
-
-    static Scorer scorer;
-    static KvSessionRoutes kv;
-    static AttendServer server;
-
-    @BeforeAll
-    static void start() throws Exception {
-        scorer = Scorers.create("simd");
-        kv = new KvSessionRoutes(dataDir.resolve("kv"), scorer, Duration.ZERO, KvDurability.PROCESS);
-        server = AttendServer.builder().routes(kv).build()
-                .start(ServerConfig.defaults().withPort(0).withDataDir(dataDir.resolve("data")).withShutdownTimeout(Duration.ofSeconds(2)));
-    }
-
-    @AfterAll
-    static void stop() {
-        server.stop();
-        kv.close();
-        scorer.close();
-    }
+    @RegisterExtension
+    static final KvTestServer SERVER = new KvTestServer();
 
     private static HttpResponse<String> post(String path, Object body) {
-        return TestHttp.postJson(server, path, body);
+        return TestHttp.postJson(SERVER.server(), path, body);
     }
 
-    /** Gaussian vectors rounded to float16, so that float32 and float16 bodies carry the same numbers. */
     private static float[][] rows(SplittableRandom rnd, int n) {
-        float[][] out = new float[n][D];
-        for (float[] r : out) {
-            for (int c = 0; c < D; c++) {
-                r[c] = Float.float16ToFloat(Float.floatToFloat16((float) rnd.nextGaussian()));
-            }
-        }
-        return out;
+        return KvTestServer.float16Rows(rnd, n, D);
     }
 
     private static byte[] body(boolean half, float[][]... parts) {
@@ -104,7 +71,7 @@ class KvDecodeLayerRoutesTest {
     }
 
     private static HttpResponse<byte[]> postBinary(String path, byte[] body, boolean binaryAnswer) throws Exception {
-        HttpRequest.Builder r = TestHttp.request(server, path).header("Content-Type", "application/octet-stream")
+        HttpRequest.Builder r = TestHttp.request(SERVER.server(), path).header("Content-Type", "application/octet-stream")
                 .POST(BodyPublishers.ofByteArray(body));
         if (binaryAnswer) {
             r.header("Accept", "application/octet-stream");
@@ -134,7 +101,7 @@ class KvDecodeLayerRoutesTest {
 
     /** Each KV head's tokens on the layer. */
     private static int[] tokens(String id) {
-        JsonNode s = TestHttp.json(TestHttp.get(server, "/v1/kv/sessions/" + id));
+        JsonNode s = TestHttp.json(TestHttp.get(SERVER.server(), "/v1/kv/sessions/" + id));
         int[] out = new int[KV];
         for (JsonNode h : s.path("heads")) {
             if (h.path("layer").asInt() == LAYER) {

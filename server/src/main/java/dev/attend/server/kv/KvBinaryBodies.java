@@ -39,29 +39,44 @@ final class KvBinaryBodies {
     }
 
     /**
-     * Prefill: {@code ?layer=&kvHead=&from=&tokens=T&queries=Q&queryHead=&more=}, body = T keys, then T values,
-     * then Q queries ((2T + Q) x headDim floats); {@code queryHead} (optional) attributes the queries to one query
-     * head; {@code more=true} when further chunks follow (the index build waits).
+     * Prefill: {@code ?layer=&kvHead=&from=&tokens=T&queries=Q&queryHead=&queryHeadsInBody=&more=}, body = T keys, then
+     * T values, then Q queries ((2T + Q) x headDim floats); {@code queryHead} (optional) attributes every query to one
+     * query head, {@code queryHeadsInBody=true} each query to its own: the body then ends with Q little-endian int32
+     * query heads (whatever the dtype of the floats); {@code more=true} when further chunks follow (the index build
+     * waits).
      */
     static PrefillRequest prefill(Context ctx, KvSession s) {
         int d = s.config().headDim();
         int tokens = intParam(ctx, "tokens");
         int queries = intParam(ctx, "queries");
         String queryHead = ctx.queryParam("queryHead");
+        boolean headsInBody = booleanParam(ctx, "queryHeadsInBody");
         if (tokens < 0 || queries < 0) {
             throw ApiException.badRequest("tokens and queries must be >= 0", Map.of());
+        }
+        if (headsInBody && queryHead != null) {
+            throw ApiException.badRequest("give queryHead (one for every query) or queryHeadsInBody=true (one each), not both",
+                    Map.of("field", "queryHead"));
         }
         long count = (2L * tokens + queries) * d;
         if (count > Integer.MAX_VALUE / 4) {
             throw new ApiException(413, ErrorCodes.PAYLOAD_TOO_LARGE, "a prefill of " + tokens + " tokens and " + queries
                     + " queries is too large for one call: split it", Map.of());
         }
-        float[] floats = floats(ctx, (int) count, "a prefill body holds " + tokens + " keys, " + tokens
-                + " values and " + queries + " queries of " + d + " numbers");
+        int trailer = headsInBody ? queries : 0;
+        ByteBuffer body = body(ctx, (int) count, 4L * trailer, "a prefill body holds " + tokens + " keys, " + tokens
+                + " values and " + queries + " queries of " + d + " numbers" + (headsInBody ? ", then " + queries + " int32 query heads" : ""));
+        float[] floats = floats(ctx, body, (int) count);
+        int[] heads = null;
+        if (headsInBody) {
+            heads = new int[queries];
+            body.asIntBuffer().get(heads);
+        } else if (queryHead != null) {
+            heads = filled(queries, parseInt("queryHead", queryHead));
+        }
         return new PrefillRequest(intParam(ctx, "layer"), intParam(ctx, "kvHead"), intParam(ctx, "from"),
-                rows(floats, 0, tokens, d), rows(floats, tokens, tokens, d), rows(floats, 2 * tokens, queries, d),
-                queryHead == null ? null : filled(queries, parseInt("queryHead", queryHead)),
-                Boolean.parseBoolean(ctx.queryParam("more")));
+                rows(floats, 0, tokens, d), rows(floats, tokens, tokens, d), rows(floats, 2 * tokens, queries, d), heads,
+                booleanParam(ctx, "more"));
     }
 
     private static int[] filled(int length, int value) {
@@ -177,27 +192,57 @@ final class KvBinaryBodies {
      * bytes; the session stores what its own storage precision says).
      */
     private static float[] floats(Context ctx, int count, String expected) {
-        String dtype = ctx.queryParam("dtype") == null ? "float32" : ctx.queryParam("dtype");
-        int width = switch (dtype) {
-            case "float32" -> 4;
-            case "float16" -> 2;
-            default -> throw ApiException.badRequest("dtype must be float32 or float16, got " + ResourceId.shown(dtype), Map.of("field", "dtype"));
-        };
+        return floats(ctx, body(ctx, count, 0, expected), count);
+    }
+
+    /**
+     * The body, checked to hold {@code count} numbers of the request's dtype and {@code trailingBytes} after them; a
+     * little-endian buffer at its start.
+     */
+    private static ByteBuffer body(Context ctx, int count, long trailingBytes, String expected) {
+        String dtype = dtype(ctx);
+        long width = dtype.equals("float16") ? 2 : 4;
         byte[] body = ctx.bodyAsBytes();
-        if (body.length != (long) width * count) {
-            throw ApiException.badRequest("body has " + body.length + " bytes; " + expected + " as " + dtype + " ("
-                    + (long) width * count + " bytes)", Map.of("bytes", body.length, "expected", (long) width * count));
+        long bytes = width * count + trailingBytes;
+        if (body.length != bytes) {
+            throw ApiException.badRequest("body has " + body.length + " bytes; " + expected + " as " + dtype + " (" + bytes + " bytes)",
+                    Map.of("bytes", body.length, "expected", bytes));
         }
+        return ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Reads {@code count} numbers of the request's dtype from {@code b}, leaving it after them. */
+    private static float[] floats(Context ctx, ByteBuffer b, int count) {
         float[] out = new float[count];
-        ByteBuffer b = ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN);
-        if (width == 4) {
+        if (dtype(ctx).equals("float32")) {
             b.asFloatBuffer().get(out);
+            b.position(b.position() + 4 * count);
         } else {
             for (int i = 0; i < count; i++) {
                 out[i] = Float.float16ToFloat(b.getShort());
             }
         }
         return out;
+    }
+
+    private static String dtype(Context ctx) {
+        String dtype = ctx.queryParam("dtype") == null ? "float32" : ctx.queryParam("dtype");
+        if (!dtype.equals("float32") && !dtype.equals("float16")) {
+            throw ApiException.badRequest("dtype must be float32 or float16, got " + ResourceId.shown(dtype), Map.of("field", "dtype"));
+        }
+        return dtype;
+    }
+
+    /** An optional boolean query parameter: absent or {@code false} is false, {@code true} true, anything else a 400. */
+    private static boolean booleanParam(Context ctx, String name) {
+        String v = ctx.queryParam(name);
+        if (v == null || v.strip().equalsIgnoreCase("false")) {
+            return false;
+        }
+        if (v.strip().equalsIgnoreCase("true")) {
+            return true;
+        }
+        throw ApiException.badRequest("'" + name + "' must be true or false, got " + ResourceId.shown(v), Map.of("field", name));
     }
 
     private static int intParam(Context ctx, String name) {

@@ -83,7 +83,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     /** Largest body of append, attend and decode: a step of the largest head with every query head, in JSON. */
     static final int SMALL_BODY_BYTES = 1 << 20;
 
-    private final KvSessionThreads threads = new KvSessionThreads("attend-index");
+    private final KvSessionThreads threads;
     private final KvSessionStore sessions;
     private final KvSessionTtl ttl;
 
@@ -95,14 +95,32 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         this(dir, scorer, ttl, durability, KvSessionLimits.defaults());
     }
 
-    /** The same, with the shapes, tokens and bytes sessions may hold ({@code limits}). */
+    /** The same, with the shapes, tokens and bytes sessions may hold ({@code limits}); indexes built on one thread. */
     public KvSessionRoutes(Path dir, Scorer scorer, Duration ttl, KvDurability durability, KvSessionLimits limits) throws IOException {
+        this(dir, scorer, ttl, durability, limits, 1);
+    }
+
+    /**
+     * The same, building indexes on {@code buildThreads} threads (a model-sized session builds hundreds of KV heads'
+     * indexes after its prefill).
+     */
+    public KvSessionRoutes(Path dir, Scorer scorer, Duration ttl, KvDurability durability, KvSessionLimits limits, int buildThreads)
+            throws IOException {
         Objects.requireNonNull(ttl, "ttl");
         if (ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
         }
-        this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), threads.builds(), threads.indexer(), durability,
-                limits);
+        if (buildThreads < 1) {
+            throw new IllegalArgumentException("buildThreads must be >= 1, got " + buildThreads);
+        }
+        this.threads = new KvSessionThreads("attend-index", buildThreads);
+        try {
+            this.sessions = new KvSessionStore(dir, Objects.requireNonNull(scorer, "scorer"), threads.builds(), threads.indexer(), durability,
+                    limits);
+        } catch (IOException | RuntimeException e) {
+            threads.close();
+            throw e;
+        }
         this.ttl = new KvSessionTtl(sessions, ttl);
     }
 
