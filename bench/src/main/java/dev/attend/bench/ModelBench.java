@@ -230,6 +230,7 @@ final class ModelBench extends BenchCommand {
              KvSessionThreads threads = durability == null ? new KvSessionThreads("model-index", buildThreads) : null;
              ModelServer server = durability == null ? null : new ModelServer(serverParent, scorer, durability, buildThreads)) {
             int prefillChunk = server == null ? chunk : ModelServer.chunkTokens(shape, chunk, server.maxBodyBytes());
+            err.printf(Locale.ROOT, "[model] scorer %s on %s (the index builds' exact top-k)%n", scorerName, scorer.device());
             if (server != null) {
                 err.printf(Locale.ROOT, "[model] over HTTP: %s, data folder %s, durability %s (every write journaled), prefill chunks of %,d tokens%s%n",
                         server.url(), server.dir(), durability.wireName(), prefillChunk, prefillChunk < chunk ? " (the server's body limit)" : "");
@@ -249,7 +250,7 @@ final class ModelBench extends BenchCommand {
                             (m.readyAt - m.prefillStart) / 1e9);
                 }
                 Map<String, Object> report = decodeAndReport(made, new ModelReport.Run(shape, config, sets, ahead, decode, warmup, prefillChunk,
-                        buildThreads, scorerName, seed, server));
+                        buildThreads, scorerName + " on " + scorer.device(), seed, server));
                 ModelReport.print(out, report);
                 return report;
             } finally {
