@@ -26,12 +26,12 @@ final class SimdAttention {
         float[] logits = new float[count];
         int kdim = keys.dim();
         int keyRows = keys.pageRows();
-        boolean f32Keys = keys.precision() == Precision.FLOAT32;
+        float[] row = keys.precision() == Precision.FLOAT32 ? null : new float[kdim];
         for (int i = 0; i < count; ) {
             int id = subset == null ? i : subset[i];
             int page = id / keyRows;
             int at = (id - page * keyRows) * kdim;
-            if (f32Keys) {
+            if (row == null) {
                 int run = 1;
                 int pageEnd = (page + 1) * keyRows;
                 while (i + run < count && id + run < pageEnd && (subset == null || subset[i + run] == id + run)) {
@@ -40,7 +40,8 @@ final class SimdAttention {
                 VectorMath.dotRows(query, keys.float32Page(page), at, kdim, run, logits, i);
                 i += run;
             } else {
-                logits[i++] = VectorMath.dot(query, 0, keys.float16Page(page), at, kdim);
+                VectorStore.widen(keys.float16Page(page), at, row, 0, kdim);
+                logits[i++] = VectorMath.dot(query, 0, row, 0, kdim);
             }
         }
         float max = Float.NEGATIVE_INFINITY;

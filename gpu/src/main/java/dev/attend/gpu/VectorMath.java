@@ -1,10 +1,7 @@
 package dev.attend.gpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -47,51 +44,6 @@ public final class VectorMath {
             s += a[aOffset + c] * b[bOffset + c];
         }
         return s;
-    }
-
-    /**
-     * {@link #dot} against float16 components {@code b} (raw bits, as {@link Float#floatToFloat16} gives them): widened in
-     * registers, with {@link #dot}'s accumulation order, so the result has the same bits as {@link #dot} over the row
-     * widened first (a graph search scores float16 rows at random and a scratch copy would cost a store and a reload).
-     */
-    public static float dot(float[] a, int aOffset, short[] b, int bOffset, int length) {
-        int lanes = SPECIES.length();
-        FloatVector a0 = FloatVector.zero(SPECIES);
-        FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
-        int c = 0;
-        for (; c + 4 * lanes <= length; c += 4 * lanes) {
-            a0 = FloatVector.fromArray(SPECIES, a, aOffset + c).fma(widen(b, bOffset + c), a0);
-            a1 = FloatVector.fromArray(SPECIES, a, aOffset + c + lanes).fma(widen(b, bOffset + c + lanes), a1);
-            a2 = FloatVector.fromArray(SPECIES, a, aOffset + c + 2 * lanes).fma(widen(b, bOffset + c + 2 * lanes), a2);
-            a3 = FloatVector.fromArray(SPECIES, a, aOffset + c + 3 * lanes).fma(widen(b, bOffset + c + 3 * lanes), a3);
-        }
-        for (; c + lanes <= length; c += lanes) {
-            a0 = FloatVector.fromArray(SPECIES, a, aOffset + c).fma(widen(b, bOffset + c), a0);
-        }
-        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-        for (; c < length; c++) {
-            s += a[aOffset + c] * Float.float16ToFloat(b[bOffset + c]);
-        }
-        return s;
-    }
-
-    private static final VectorSpecies<Short> HALVES = VectorSpecies.of(short.class, VectorShape.forBitSize(SPECIES.vectorBitSize() / 2));
-    private static final VectorSpecies<Integer> INTS = VectorSpecies.of(int.class, SPECIES.vectorShape());
-    private static final FloatVector TWO_POW_112 = FloatVector.broadcast(SPECIES, 0x1.0p112f);
-
-    /**
-     * Float16 lanes {@code b[offset, offset + lanes)} as float32, exactly: the magnitude bits moved to float32's
-     * places and scaled by 2^112 (which also normalises subnormals and keeps zero), infinity and NaN exponents
-     * saturated, the sign put back.
-     */
-    private static FloatVector widen(short[] b, int offset) {
-        IntVector h = (IntVector) ShortVector.fromArray(HALVES, b, offset).convertShape(VectorOperators.S2I, INTS, 0);
-        IntVector magnitude = h.and(0x7fff);
-        IntVector bits = magnitude.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(TWO_POW_112).reinterpretAsInts();
-        bits = bits.blend(bits.or(0x7f800000), magnitude.compare(VectorOperators.GE, 0x7c00));
-        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     /**

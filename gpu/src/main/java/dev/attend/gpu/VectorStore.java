@@ -177,32 +177,6 @@ public final class VectorStore {
         }
     }
 
-    /**
-     * Reads one component of every cache line of row {@code id} and returns them folded into an int: a search calls it
-     * for every row it is about to score, so that the rows' cache misses overlap instead of waiting one behind the
-     * other's arithmetic (no bounds check beyond the arrays': the caller scores the same rows next).
-     */
-    public int touch(int id) {
-        int p = id / pageRows;
-        Object page = pages[p];
-        int at = (id - p * pageRows) * dim;
-        int last = at + dim - 1;
-        int x;
-        if (page instanceof short[] s) {
-            x = s[last];
-            for (int i = at; i < last; i += 32) {
-                x += s[i];
-            }
-        } else {
-            float[] f = (float[]) page;
-            x = Float.floatToRawIntBits(f[last]);
-            for (int i = at; i < last; i += 16) {
-                x += Float.floatToRawIntBits(f[i]);
-            }
-        }
-        return x;
-    }
-
     /** Row {@code id} as a new float32 array. */
     public float[] row(int id) {
         float[] out = new float[dim];
@@ -211,10 +185,15 @@ public final class VectorStore {
     }
 
     /**
-     * {@code query . row(id)} by {@link VectorMath#dot}, in place (no copy of the row; float16 rows widened in
-     * registers): the single distance computation of graph searches.
+     * {@code query . row(id)} by {@link VectorMath#dot}, in place for float32 rows (no copy of the row): the single
+     * distance computation of graph searches.
      */
     public float dot(int id, float[] query) {
+        return dot(id, query, null);
+    }
+
+    /** The same, widening a float16 row into {@code scratch} (of {@link #dim()} floats; allocated when null). */
+    public float dot(int id, float[] query, float[] scratch) {
         if (query.length != dim) {
             throw new IllegalArgumentException("query has dimension " + query.length + ", expected " + dim);
         }
@@ -224,7 +203,12 @@ public final class VectorStore {
         int p = id / pageRows;
         Object page = pages[p];
         int at = (id - p * pageRows) * dim;
-        return page instanceof float[] f ? VectorMath.dot(query, 0, f, at, dim) : VectorMath.dot(query, 0, (short[]) page, at, dim);
+        if (page instanceof float[] f) {
+            return VectorMath.dot(query, 0, f, at, dim);
+        }
+        float[] row = scratch != null ? scratch : new float[dim];
+        widen((short[]) page, at, row, 0, dim);
+        return VectorMath.dot(query, 0, row, 0, dim);
     }
 
     /** The float32 page holding rows {@code [page * pageRows(), ...)}; for scorers. */

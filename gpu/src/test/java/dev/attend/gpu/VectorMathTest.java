@@ -3,7 +3,6 @@ package dev.attend.gpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -31,46 +30,6 @@ class VectorMathTest {
             double ordered = VectorMath.dotOrdered(a, 3, b, 5, length);
             assertThat(ordered).as("ordered, length %d", length).isCloseTo(expected, within(1e-4));
             assertThat(VectorMath.dotOrdered(a, 3, b, 5, length)).as("repeatable").isEqualTo(ordered);
-        }
-    }
-
-    @Test
-    void float16DotHasTheBitsOfTheDotOverTheWidenedRow() {
-        SplittableRandom rnd = new SplittableRandom(SEED + 17);
-        for (int length = 0; length < 150; length++) {
-            float[] a = random(rnd, length + 3);
-            short[] b = new short[length + 7];
-            for (int i = 0; i < b.length; i++) {
-                b[i] = Float.floatToFloat16((float) (rnd.nextGaussian() * Math.exp(rnd.nextDouble(-12, 4))));
-            }
-            float[] widened = new float[length];
-            for (int c = 0; c < length; c++) {
-                widened[c] = Float.float16ToFloat(b[7 + c]);
-            }
-            assertThat(VectorMath.dot(a, 3, b, 7, length)).as("length %d", length).isEqualTo(VectorMath.dot(a, 3, widened, 0, length));
-        }
-    }
-
-    @Test
-    void float16DotWidensEveryHalfExactly() {
-        // Every one of the 65,536 bit patterns, one lane at a time against a unit vector: zeros, subnormals, infinities.
-        int lanes = 64;
-        float[] unit = new float[lanes];
-        short[] halves = new short[lanes];
-        for (int bits = 0; bits < 65536; bits++) {
-            for (int lane : new int[]{0, bits % lanes}) {
-                Arrays.fill(unit, 0);
-                Arrays.fill(halves, (short) 0);
-                unit[lane] = 1;
-                halves[lane] = (short) bits;
-                float want = Float.float16ToFloat((short) bits);
-                float got = VectorMath.dot(unit, 0, halves, 0, lanes);
-                if (Float.isNaN(want)) {
-                    assertThat(got).as("bits %04x", bits).isNaN();
-                } else {
-                    assertThat(got).as("bits %04x lane %d", bits, lane).isEqualTo(want);
-                }
-            }
         }
     }
 

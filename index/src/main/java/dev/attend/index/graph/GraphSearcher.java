@@ -62,8 +62,9 @@ final class GraphSearcher {
                 break;
             }
             nodesVisited++;
-            // Passes over the neighbours: the visited bits, a touch of every row about to be scored (independent
-            // loads, so their cache misses overlap, as hnswlib's prefetches do), the scores, then the queues.
+            // Three passes over the neighbours: the visited bits, then the scores, then the queues. The
+            // row reads of the second pass do not depend on each other, so the memory system overlaps
+            // their cache misses (one pass, each read waited behind the queue work of the previous one).
             int[] neighbors = graph.neighbors(best);
             if (pending.length < neighbors.length) {
                 pending = new int[neighbors.length];
@@ -76,9 +77,6 @@ final class GraphSearcher {
                 if (nb < n && !testAndSet(nb)) {
                     pending[m++] = nb;
                 }
-            }
-            for (int i = 0; i < m; i++) {
-                scorer.touch(pending[i]);
             }
             for (int i = 0; i < m; i++) {
                 pendingScores[i] = scorer.score(pending[i]);

@@ -34,9 +34,5 @@ public interface GraphVectors {
     @FunctionalInterface
     interface QueryScorer {
         float score(int ord);
-
-        /** Starts reading node {@code ord}'s vector, which {@link #score} is about to be asked for (a hint; may do nothing). */
-        default void touch(int ord) {
-        }
     }
 }

@@ -10,7 +10,7 @@ import java.util.List;
 /**
  * Nodes as rows {@code [base, base + size)} of a {@link VectorStore}: the index's own store (base 0, every row a
  * node) or a shared one that holds other rows before and after the nodes (a KV session's sinks and window) and keeps
- * growing. Rows are never copied; float16 rows are widened as they are scored.
+ * growing. Rows are never copied; a float16 store is widened one row at a time into the scorer's scratch.
  */
 final class StoreVectors implements GraphVectors {
 
@@ -54,27 +54,8 @@ final class StoreVectors implements GraphVectors {
 
     @Override
     public QueryScorer scorer(float[] query) {
-        return new RowScorer(query);
-    }
-
-    /** Scores against store rows; {@link #touch} folds what it reads into a field so that the reads are kept. */
-    private final class RowScorer implements QueryScorer {
-        private final float[] query;
-        private int touched;
-
-        RowScorer(float[] query) {
-            this.query = query;
-        }
-
-        @Override
-        public float score(int ord) {
-            return store.dot(base + ord, query);
-        }
-
-        @Override
-        public void touch(int ord) {
-            touched += store.touch(base + ord);
-        }
+        float[] scratch = new float[store.dim()];
+        return ord -> store.dot(base + ord, query, scratch);
     }
 
     @Override
