@@ -47,6 +47,23 @@ public final class VectorMath {
     }
 
     /**
+     * The largest {@code |a[i]|} of {@code a[offset, offset + length)}, NaN when any is NaN: one pass that lets input
+     * checks accept a whole vector at once (the exact, per-component checks run only on a vector that may fail).
+     */
+    public static float maxAbs(float[] a, int offset, int length) {
+        FloatVector m = FloatVector.zero(SPECIES);
+        int c = 0;
+        for (int bound = SPECIES.loopBound(length); c < bound; c += SPECIES.length()) {
+            m = m.max(FloatVector.fromArray(SPECIES, a, offset + c).abs());
+        }
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (; c < length; c++) {
+            max = Math.max(max, Math.abs(a[offset + c]));
+        }
+        return max;
+    }
+
+    /**
      * {@code a[aOffset, aOffset + length) . b[bOffset, bOffset + length)} in double, reproducibly: one lane-wise
      * multiply-add chain whose lanes are added in lane order ({@link #sumInLaneOrder}), then the tail in double. An
      * input gives the same bits whether the JIT has compiled the code or not ({@link #dot}'s

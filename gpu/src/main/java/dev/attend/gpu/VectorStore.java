@@ -17,6 +17,8 @@ public final class VectorStore {
 
     /** A convenient number of rows to generate or copy at a time (not tied to the page size). */
     public static final int CHUNK_ROWS = 1 << 14;
+    /** The smallest magnitude that float16 rounds to infinity (half-way between 65504 and 2^16, ties to even). */
+    private static final float FLOAT16_OVERFLOW = 65520f;
     /** Bytes of a page including its 16-byte array header. */
     private static final int PAGE_BYTES = 1 << 22;
 
@@ -71,7 +73,9 @@ public final class VectorStore {
 
     /** Appends one row and returns its id. */
     public synchronized int append(float[] row) {
-        VectorChecks.checkVector("row", row, dim);
+        if (row == null || row.length != dim) {
+            VectorChecks.checkVector("row", row, dim); // says what is wrong; appendRows checks the values
+        }
         return appendRows(row, 0, 1);
     }
 
@@ -87,15 +91,20 @@ public final class VectorStore {
         if ((long) size + count > Integer.MAX_VALUE - pageRows) {
             throw new IllegalArgumentException("store would exceed " + (Integer.MAX_VALUE - pageRows) + " rows");
         }
+        // Float16 keeps what rounds below 65520 (to at most 65504); larger rounds to infinity.
+        float limit = precision == Precision.FLOAT16 ? FLOAT16_OVERFLOW : Float.POSITIVE_INFINITY;
         for (int r = 0; r < count; r++) {
             int base = offset + r * dim;
+            if (VectorMath.maxAbs(rows, base, dim) < limit) {
+                continue; // finite and in range: NaN fails the comparison
+            }
             for (int c = 0; c < dim; c++) {
                 float v = rows[base + c];
                 if (!Float.isFinite(v)) {
                     throw new IllegalArgumentException("row " + r + " holds " + v + " at component " + c
                             + ": only finite values are accepted");
                 }
-                if (precision == Precision.FLOAT16 && Float.isInfinite(Float.float16ToFloat(Float.floatToFloat16(v)))) {
+                if (!(Math.abs(v) < limit)) {
                     throw new IllegalArgumentException("row " + r + " component " + c + " = " + v
                             + " is outside the float16 range (|x| <= 65504)");
                 }

@@ -34,6 +34,23 @@ class VectorMathTest {
     }
 
     @Test
+    void maxAbsIsTheLargestMagnitudeAndNaNWhenAnyIsNaN() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 19);
+        for (int length = 0; length < 70; length++) {
+            float[] a = random(rnd, length + 2);
+            float want = 0;
+            for (int c = 0; c < length; c++) {
+                want = Math.max(want, Math.abs(a[2 + c]));
+            }
+            assertThat(VectorMath.maxAbs(a, 2, length)).as("length %d", length).isEqualTo(want);
+            if (length > 0) {
+                a[2 + rnd.nextInt(length)] = Float.NaN;
+                assertThat(VectorMath.maxAbs(a, 2, length)).as("NaN, length %d", length).isNaN();
+            }
+        }
+    }
+
+    @Test
     void axpyAddsAScaledVectorAtEveryLength() {
         SplittableRandom rnd = new SplittableRandom(SEED + 13);
         for (int length = 0; length < 70; length++) {

@@ -80,6 +80,18 @@ class VectorStoreTest {
         VectorStore h = new VectorStore(2, Precision.FLOAT16);
         assertThatThrownBy(() -> h.append(new float[] {1, 70000})).hasMessageContaining("outside the float16 range");
         assertThat(h.size()).isZero();
+        // What float16 rounds to 65504 is kept, what it rounds to infinity is not, in a row longer than a SIMD register too.
+        VectorStore wide = new VectorStore(37, Precision.FLOAT16);
+        float[] row = new float[37];
+        row[36] = Math.nextDown(65520f);
+        wide.append(row);
+        assertThat(wide.row(0)[36]).isEqualTo(65504f);
+        for (float bad : new float[] {65520f, -65520f, Float.POSITIVE_INFINITY, Float.NaN}) {
+            row[36] = bad;
+            assertThatThrownBy(() -> wide.append(row)).as("%s", bad).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("component 36");
+        }
+        assertThat(wide.size()).isEqualTo(1);
         assertThatThrownBy(() -> s.row(1)).hasMessageContaining("row 1 is not in [0, 1)");
         assertThatThrownBy(() -> new VectorStore(0, Precision.FLOAT32)).hasMessageContaining("dimension must be positive");
     }

@@ -2,6 +2,7 @@ package dev.attend.retrieval;
 
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.VectorChecks;
+import dev.attend.gpu.VectorMath;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -13,6 +14,8 @@ final class KvInputs {
 
     /** The largest magnitude float16 storage holds. */
     private static final float FLOAT16_MAX = 65504f;
+    /** Squared norms within this share of the limit are accepted without the exact check (float's error over d terms is ~d x 6e-8). */
+    private static final double NORM_MARGIN = 0.999;
 
     private final KvSessionConfig config;
 
@@ -25,10 +28,26 @@ final class KvInputs {
         return Math.sqrt(KvSession.MAX_SCORE / config.scale());
     }
 
-    /** A key or value: finite; a key's norm at most {@link #maxNorm()}, a value's components at most {@link KvSession#MAX_ABS_VALUE} (float16: 65504). */
+    /**
+     * A key or value ({@code kind} and {@code index} name it in messages): finite; a key's norm at most {@link #maxNorm()},
+     * a value's components at most {@link KvSession#MAX_ABS_VALUE} (float16: 65504).
+     */
+    void checkStored(String kind, int index, float[] v) {
+        if (!clearlyAccepted(v, maxAbs(), kind.startsWith("key"))) {
+            checkStoredExactly(kind + " " + index, v);
+        }
+    }
+
+    /** The same for a vector {@code what} names alone. */
     void checkStored(String what, float[] v) {
+        if (!clearlyAccepted(v, maxAbs(), what.startsWith("key"))) {
+            checkStoredExactly(what, v);
+        }
+    }
+
+    private void checkStoredExactly(String what, float[] v) {
         VectorChecks.checkVector(what, v, config.headDim());
-        double max = config.storage() == Precision.FLOAT16 ? FLOAT16_MAX : KvSession.MAX_ABS_VALUE;
+        double max = maxAbs();
         for (int c = 0; c < v.length; c++) {
             if (Math.abs(v[c]) > max) {
                 throw new IllegalArgumentException(what + " holds " + v[c] + " at component " + c + ": components must be within +-"
@@ -40,10 +59,47 @@ final class KvInputs {
         }
     }
 
-    /** A query: finite, its norm at most {@link #maxNorm()}. */
+    private double maxAbs() {
+        return config.storage() == Precision.FLOAT16 ? FLOAT16_MAX : KvSession.MAX_ABS_VALUE;
+    }
+
+    /** A query ({@code what} and {@code index} name it in messages): finite, its norm at most {@link #maxNorm()}. */
+    void checkQuery(String what, int index, float[] v) {
+        if (!clearlyAccepted(v, Double.POSITIVE_INFINITY, true)) {
+            checkQueryExactly(what + " " + index, v);
+        }
+    }
+
+    /** The same for a query {@code what} names alone. */
     void checkQuery(String what, float[] v) {
+        if (!clearlyAccepted(v, Double.POSITIVE_INFINITY, true)) {
+            checkQueryExactly(what, v);
+        }
+    }
+
+    private void checkQueryExactly(String what, float[] v) {
         VectorChecks.checkVector(what, v, config.headDim());
         checkNorm(what, v);
+    }
+
+    /**
+     * Whether {@code v} passes the exact checks for sure, from two SIMD passes (largest magnitude, squared norm in float
+     * with a margin far above its rounding error): a prefill checks millions of vectors, and only one that may fail
+     * takes the per-component checks that name what is wrong.
+     */
+    private boolean clearlyAccepted(float[] v, double maxAbs, boolean norm) {
+        if (v == null || v.length != config.headDim()) {
+            return false;
+        }
+        float largest = VectorMath.maxAbs(v, 0, v.length);
+        if (!(largest <= maxAbs) || Float.isInfinite(largest)) { // NaN fails the comparison
+            return false;
+        }
+        if (!norm) {
+            return true;
+        }
+        double limit = maxNorm();
+        return VectorMath.dot(v, 0, v, 0, v.length) <= NORM_MARGIN * limit * limit;
     }
 
     private void checkNorm(String what, float[] v) {
@@ -84,11 +140,11 @@ final class KvInputs {
             throw new IllegalArgumentException(keys.length + " keys but " + values.length + " values");
         }
         for (int i = 0; i < keys.length; i++) {
-            checkStored("key " + i, keys[i]);
-            checkStored("value " + i, values[i]);
+            checkStored("key", i, keys[i]);
+            checkStored("value", i, values[i]);
         }
         for (int i = 0; i < queries.length; i++) {
-            checkQuery("query " + i, queries[i]);
+            checkQuery("query", i, queries[i]);
         }
         int group = config.queryHeadsPerKvHead();
         if (queryHeads != null) {
@@ -122,11 +178,11 @@ final class KvInputs {
             throw new IllegalArgumentException("budget must be >= 1 (or " + KvSession.DEFAULT_BUDGET + ": the default), got " + budget);
         }
         for (int h = 0; h < kvHeads; h++) {
-            checkStored("key of KV head " + h, keys[h]);
-            checkStored("value of KV head " + h, values[h]);
+            checkStored("key of KV head", h, keys[h]);
+            checkStored("value of KV head", h, values[h]);
         }
         for (int q = 0; q < queryHeads; q++) {
-            checkQuery("query of query head " + q, queries[q]);
+            checkQuery("query of query head", q, queries[q]);
         }
     }
 }

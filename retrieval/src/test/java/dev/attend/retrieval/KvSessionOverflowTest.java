@@ -88,6 +88,28 @@ class KvSessionOverflowTest {
     }
 
     @Test
+    void normsAtTheBoundAreJudgedExactlyWhateverTheFastCheckSays() {
+        // The fast check accepts squared norms below 0.999 of the bound; between that and the bound the exact check decides.
+        try (KvSession s = new KvSession("b", config(Precision.FLOAT32), scorer, Runnable::run)) {
+            double perComponent = s.maxNorm() / Math.sqrt(DIM);
+            float inside = (float) (perComponent * 0.99999); // squared norm 0.99998 of the bound: past the fast check
+            float outside = (float) (perComponent * 1.00001);
+            s.append(0, 0, 0, filled(inside), filled(1));
+            s.prefill(0, 0, 1, new float[][] {filled(-inside)}, new float[][] {filled(1)}, new float[][] {filled(inside)}, null, false);
+            assertThat(s.length(0, 0)).isEqualTo(2);
+            assertThatThrownBy(() -> s.prefill(0, 0, 2, new float[][] {filled(1), filled(outside)}, new float[][] {filled(1), filled(1)},
+                    new float[0][], null, false)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("key 1 has norm");
+            assertThatThrownBy(() -> s.prefill(0, 0, 2, new float[][] {filled(1)}, new float[][] {filled(1)},
+                    new float[][] {filled(1), filled(-outside)}, null, false)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("query 1 has norm");
+            assertThat(s.length(0, 0)).isEqualTo(2);
+            for (float o : s.attend(0, 0, filled(inside), 100).output()) {
+                assertThat(Float.isFinite(o)).isTrue();
+            }
+        }
+    }
+
+    @Test
     void float16StorageRefusesWhatItCannotHold() {
         SplittableRandom rnd = new SplittableRandom(SEED + 2);
         try (KvSession s = new KvSession("h", config(Precision.FLOAT16), scorer, Runnable::run)) {
