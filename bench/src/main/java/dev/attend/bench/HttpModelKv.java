@@ -58,6 +58,11 @@ final class HttpModelKv implements ModelKv {
     }
 
     @Override
+    public boolean concurrentPrefill() {
+        return false;
+    }
+
+    @Override
     public String id() {
         return session.id();
     }

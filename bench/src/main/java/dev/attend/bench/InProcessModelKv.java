@@ -16,6 +16,11 @@ final class InProcessModelKv implements ModelKv {
     }
 
     @Override
+    public boolean concurrentPrefill() {
+        return true;
+    }
+
+    @Override
     public String id() {
         return session.id();
     }

@@ -41,6 +41,12 @@ interface ModelKv extends AutoCloseable {
      */
     void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries, int[] queryHeads, boolean more);
 
+    /**
+     * Whether prefill calls for different KV heads may run at once (an engine hands a layer's heads over together): in
+     * process yes; over one kept-alive HTTP connection, one call at a time.
+     */
+    boolean concurrentPrefill();
+
     /** Every KV head's index state ({@code none}, {@code building}, {@code ready}, {@code failed: ...}), layer by layer. */
     List<String> indexStates();
 

@@ -6,6 +6,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -30,7 +34,7 @@ final class ModelSession implements AutoCloseable {
     private final float[][][][] stepQueries;
 
     long generationNanos;
-    /** Time spent inside prefill calls. */
+    /** Time in prefill calls: each layer's wall time from its first call to its last answer (the rows read from the generated stores included). */
     long prefillNanos;
     long prefillStart;
     long prefillEnd;
@@ -63,19 +67,56 @@ final class ModelSession implements AutoCloseable {
             err.printf(Locale.ROOT, "[model] %s: generated %d layers in %.1f s%n", session.id(), shape.layers(), generationNanos / 1e9);
         }
         long lastReport = System.nanoTime();
-        for (int l = 0; l < shape.layers(); l++) {
-            ModelWorkload.Head[] heads = ahead ? layers.set(l, null) : generate(l); // prefilled layers are let go
-            for (int h = 0; h < shape.kvHeads(); h++) {
-                prefillHead(l, h, heads[h], chunk);
+        // A layer's KV heads are handed over together, as an engine has them, when the session takes concurrent calls.
+        ExecutorService perHead = session.concurrentPrefill() && shape.kvHeads() > 1 ? Executors.newFixedThreadPool(shape.kvHeads()) : null;
+        try {
+            for (int l = 0; l < shape.layers(); l++) {
+                ModelWorkload.Head[] heads = ahead ? layers.set(l, null) : generate(l); // prefilled layers are let go
+                prefillLayer(l, heads, chunk, perHead);
+                if (System.nanoTime() - lastReport >= PROGRESS_NANOS) {
+                    err.printf(Locale.ROOT, "[model] %s: %d of %d layers prefilled, %d of %d KV heads ready, %.1f s%n", session.id(), l + 1,
+                            shape.layers(), readyHeads(), shape.layers() * shape.kvHeads(), (System.nanoTime() - prefillStart) / 1e9);
+                    lastReport = System.nanoTime();
+                }
             }
-            if (System.nanoTime() - lastReport >= PROGRESS_NANOS) {
-                err.printf(Locale.ROOT, "[model] %s: %d of %d layers prefilled, %d of %d KV heads ready, %.1f s%n", session.id(), l + 1,
-                        shape.layers(), readyHeads(), shape.layers() * shape.kvHeads(), (System.nanoTime() - prefillStart) / 1e9);
-                lastReport = System.nanoTime();
+        } finally {
+            if (perHead != null) {
+                perHead.shutdownNow();
             }
         }
         prefillEnd = System.nanoTime();
     }
+
+    /** One layer's KV heads, one after another or each on its own thread of {@code perHead}; {@link #prefillNanos} counts the layer's wall time. */
+    private void prefillLayer(int layer, ModelWorkload.Head[] heads, int chunk, ExecutorService perHead) {
+        long t0 = System.nanoTime();
+        if (prefillStart == 0) {
+            prefillStart = t0;
+        }
+        if (perHead == null) {
+            for (int h = 0; h < shape.kvHeads(); h++) {
+                prefillHead(layer, h, heads[h], chunk);
+            }
+        } else {
+            List<Future<?>> running = new ArrayList<>();
+            for (int h = 0; h < shape.kvHeads(); h++) {
+                int kvHead = h;
+                running.add(perHead.submit(() -> prefillHead(layer, kvHead, heads[kvHead], chunk)));
+            }
+            for (Future<?> f : running) {
+                try {
+                    f.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted during the prefill", e);
+                } catch (ExecutionException e) {
+                    throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+                }
+            }
+        }
+        prefillNanos += System.nanoTime() - t0;
+    }
+
 
     private ModelWorkload.Head[] generate(int layer) {
         long t0 = System.nanoTime();
@@ -103,12 +144,7 @@ final class ModelSession implements AutoCloseable {
                     queryHeads[j] = kvHead * group + g;
                 }
             }
-            long t0 = System.nanoTime();
-            if (prefillStart == 0) {
-                prefillStart = t0;
-            }
             session.prefill(layer, kvHead, from, keys, values, queries, queryHeads, to < n);
-            prefillNanos += System.nanoTime() - t0;
         }
         for (int s = 0; s < shape.steps(); s++) {
             stepKeys[layer][s][kvHead] = head.keys().row(n + s);
