@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Assembles bench/target/device-cp/: the classes `bench model` (and scorer, index) need on the GPU machine, small enough
 # to travel with the working tree and ../shared/gpu/prepare-device.sh's runtime (64 MiB in all): the engine's jars,
-# picocli, Aparapi with its JNI jar reduced to the Linux x86-64 library, Lucene core and hnswlib (no Kafka, Jetty,
+# picocli, Aparapi with its JNI jar reduced to its loader classes and the Linux x86-64 library, Lucene core and hnswlib (no Kafka, Jetty,
 # MiniLM). Run from the project root after a build; then, on the device:
 #   . .device/device-env.sh && java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
 #     -cp 'bench/target/device-cp/*' dev.attend.bench.BenchMain model ...    (carry .device and bench/target/device-cp)
@@ -33,7 +33,7 @@ for jar in $(tr ':' '\n' < "$cp_file"); do
       if $http; then cp "$jar" "$out/"; fi ;;
     aparapi-jni-*)
       tmp=$(mktemp -d)
-      (cd "$tmp" && unzip -q "$jar" 'linux/libaparapi_x86_64.so' 'META-INF/*' && zip -qr "$root/$out/$(basename "$jar")" .)
+      (cd "$tmp" && unzip -q "$jar" 'linux/libaparapi_x86_64.so' 'com/*' 'META-INF/*' && zip -qr "$root/$out/$(basename "$jar")" .)
       rm -rf "$tmp" ;;
   esac
 done
