@@ -68,7 +68,7 @@ final class ModelSession implements AutoCloseable {
         }
         long lastReport = System.nanoTime();
         // A layer's KV heads are handed over together, as an engine has them, when the session takes concurrent calls.
-        ExecutorService perHead = session.concurrentPrefill() && shape.kvHeads() > 1 ? Executors.newFixedThreadPool(shape.kvHeads()) : null;
+        ExecutorService perHead = Executors.newFixedThreadPool(session.concurrentPrefill() ? shape.kvHeads() : 1);
         try {
             for (int l = 0; l < shape.layers(); l++) {
                 ModelWorkload.Head[] heads = ahead ? layers.set(l, null) : generate(l); // prefilled layers are let go
@@ -80,43 +80,37 @@ final class ModelSession implements AutoCloseable {
                 }
             }
         } finally {
-            if (perHead != null) {
-                perHead.shutdownNow();
-            }
+            perHead.shutdownNow();
         }
         prefillEnd = System.nanoTime();
     }
 
-    /** One layer's KV heads, one after another or each on its own thread of {@code perHead}; {@link #prefillNanos} counts the layer's wall time. */
+    /**
+     * One layer's KV heads on {@code perHead}'s threads (one thread: one head after another, in order); {@link #prefillNanos}
+     * counts the layer's wall time.
+     */
     private void prefillLayer(int layer, ModelWorkload.Head[] heads, int chunk, ExecutorService perHead) {
         long t0 = System.nanoTime();
         if (prefillStart == 0) {
             prefillStart = t0;
         }
-        if (perHead == null) {
-            for (int h = 0; h < shape.kvHeads(); h++) {
-                prefillHead(layer, h, heads[h], chunk);
-            }
-        } else {
-            List<Future<?>> running = new ArrayList<>();
-            for (int h = 0; h < shape.kvHeads(); h++) {
-                int kvHead = h;
-                running.add(perHead.submit(() -> prefillHead(layer, kvHead, heads[kvHead], chunk)));
-            }
-            for (Future<?> f : running) {
-                try {
-                    f.get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted during the prefill", e);
-                } catch (ExecutionException e) {
-                    throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-                }
+        List<Future<?>> running = new ArrayList<>();
+        for (int h = 0; h < shape.kvHeads(); h++) {
+            int kvHead = h;
+            running.add(perHead.submit(() -> prefillHead(layer, kvHead, heads[kvHead], chunk)));
+        }
+        for (Future<?> f : running) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted during the prefill", e);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             }
         }
         prefillNanos += System.nanoTime() - t0;
     }
-
 
     private ModelWorkload.Head[] generate(int layer) {
         long t0 = System.nanoTime();
