@@ -41,6 +41,10 @@ public final class AttentionAwareIndex extends AbstractVectorIndex {
     /**
      * Build and search parameters.
      *
+     * @param pivotsPerQuery        a training query's best keys that link to its other neighbours (half of them in a build
+     *                              on a GPU, which links under-linked keys by their exact neighbours)
+     * @param buildBeam             beam of the self-search that links a key (online, and under-linked keys of a CPU
+     *                              build); on a GPU the exact neighbours an under-linked key links from
      * @param trainingQueriesPerKey training queries a build projects per key, evenly spaced over those given (0: all)
      */
     public record Params(int maxDegree, int queryNeighbors, int pivotsPerQuery, int buildBeam, int entryPoints,
@@ -187,7 +191,7 @@ public final class AttentionAwareIndex extends AbstractVectorIndex {
         float[][] training = params.sample(trainingQueries, n);
         int total = training.length + n;
         builder.project(training, scorer, progress == null ? null : (done, all) -> progress.accept(done, total));
-        builder.linkUnreached(0, progress == null ? null : linked -> progress.accept(training.length + linked, total));
+        builder.linkUnreached(scorer, progress == null ? null : linked -> progress.accept(training.length + linked, total));
     }
 
     public Params params() {

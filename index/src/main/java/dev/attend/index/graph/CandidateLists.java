@@ -59,34 +59,51 @@ final class CandidateLists {
     }
 
     /**
-     * The distinct values of {@code node}'s list in first-seen order. {@code seen} is scratch with a slot per
-     * node, all false on entry and again on return: marking beats sorting lists that repeat most values.
+     * At most {@code cap} distinct values of {@code node}'s list: the most frequent, ties (and all of them when there are
+     * no more than {@code cap}) in first-seen order. {@code counts} is scratch with a slot per node, all zero on entry and
+     * again on return: counting beats sorting lists that repeat most values.
      */
-    int[] distinct(int node, boolean[] seen) {
+    int[] mostFrequent(int node, int cap, int[] counts) {
         int[] list = lists[node];
         int size = sizes[node];
-        int[] out = new int[Math.min(size, seen.length)];
+        int[] out = new int[Math.min(size, counts.length)];
         int kept = 0;
         for (int i = 0; i < size; i++) {
             int v = list[i];
-            if (!seen[v]) {
-                seen[v] = true;
+            if (counts[v]++ == 0) {
                 out[kept++] = v;
             }
         }
-        for (int i = 0; i < kept; i++) {
-            seen[out[i]] = false;
+        int[] chosen;
+        if (kept > cap) {
+            long[] byCount = new long[kept];
+            for (int i = 0; i < kept; i++) {
+                byCount[i] = ((long) -counts[out[i]] << 32) | i;
+            }
+            Arrays.sort(byCount);
+            chosen = new int[cap];
+            for (int i = 0; i < cap; i++) {
+                chosen[i] = out[(int) byCount[i]];
+            }
+        } else {
+            chosen = kept == out.length ? out : Arrays.copyOf(out, kept);
         }
-        return kept == out.length ? out : Arrays.copyOf(out, kept);
+        for (int i = 0; i < kept; i++) {
+            counts[out[i]] = 0;
+        }
+        return chosen;
     }
 
-    /** Drops repeated values within each list (queries near each other share most of their keys); returns {@link #entries}. */
+    /**
+     * Drops repeated values within each list (queries near each other share most of their keys); returns {@link #entries}.
+     * The counts of {@link #mostFrequent} start again from one per value.
+     */
     long compact() {
         entries = 0;
-        boolean[] seen = new boolean[lists.length];
+        int[] counts = new int[lists.length];
         for (int t = 0; t < touchedCount; t++) {
             int node = touched[t];
-            int[] kept = distinct(node, seen);
+            int[] kept = mostFrequent(node, Integer.MAX_VALUE, counts);
             lists[node] = kept;
             sizes[node] = kept.length;
             entries += kept.length;

@@ -1,5 +1,6 @@
 package dev.attend.index.graph;
 
+import dev.attend.gpu.Device;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKCollector;
@@ -31,8 +32,8 @@ final class GraphBuilder {
     final double[] querySum;
     long queryCount;
     private final ThreadLocal<GraphSearcher> searchers = ThreadLocal.withInitial(GraphSearcher::new);
-    /** A slot per node for {@link CandidateLists#distinct}, per build thread. */
-    private final ThreadLocal<boolean[]> seenScratch = ThreadLocal.withInitial(() -> new boolean[0]);
+    /** A slot per node for {@link CandidateLists#mostFrequent}, per build thread. */
+    private final ThreadLocal<int[]> countScratch = ThreadLocal.withInitial(() -> new int[0]);
 
     GraphBuilder(AttentionAwareIndex.Params params, SimilarityEncoding encoding, GraphVectors vectors, NeighborGraph graph) {
         this.params = params;
@@ -57,6 +58,12 @@ final class GraphBuilder {
      * a pruned list no longer competes with the candidates that arrive later.
      */
     private static final int CANDIDATE_FLUSH_ENTRIES = 1 << 26;
+    /**
+     * Candidates a pivot's list is pruned from: those most training queries put beside it. A pivot that many queries
+     * reach gathers thousands, and pruning reads each one's row at random; 256 cost no recall on the shared heads and
+     * took most of the projection's CPU time off (bench/RESULTS.md).
+     */
+    private static final int CANDIDATES_PER_PIVOT = 256;
     /** Candidates in angle order that pruning considers, per unit of degree (fewer cost recall; bench/RESULTS.md). */
     private static final int PRUNE_DEPTH = 16;
     /**
@@ -74,6 +81,7 @@ final class GraphBuilder {
             return;
         }
         int nq = Math.min(params.queryNeighbors(), n);
+        int pivots = linksExactly(scorer) ? Math.max(1, params.pivotsPerQuery() / 2) : params.pivotsPerQuery();
         int batch = QUERY_BATCH;
         float[][] encodedBatch = new float[0][];
         // Candidate lists per pivot, merged and pruned together: several queries share a pivot.
@@ -98,7 +106,7 @@ final class GraphBuilder {
                 }
                 // The query's best keys (pivots) each link to the rest of its list: keys that one
                 // attention query wants together become neighbours.
-                for (int p = 0; p < Math.min(params.pivotsPerQuery(), t.size()); p++) {
+                for (int p = 0; p < Math.min(pivots, t.size()); p++) {
                     candidates.add(t.ids()[p], t.ids(), t.size());
                 }
             }
@@ -125,12 +133,12 @@ final class GraphBuilder {
         // Pivots are pruned independently of each other: in parallel.
         IntStream.range(0, pivots.length).parallel().forEach(i -> {
             int pivot = pivots[i];
-            boolean[] seen = seenScratch.get();
-            if (seen.length < n) {
-                seen = new boolean[n];
-                seenScratch.set(seen);
+            int[] counts = countScratch.get();
+            if (counts.length < n) {
+                counts = new int[n];
+                countScratch.set(counts);
             }
-            int[] distinct = candidates.distinct(pivot, seen);
+            int[] distinct = candidates.mostFrequent(pivot, CANDIDATES_PER_PIVOT, counts);
             int[] merged = mergeDistinct(graph.neighbors(pivot), distinct, distinct.length, pivot);
             graph.set(pivot, merged.length <= params.maxDegree() ? merged : prune(pivot, merged));
         });
@@ -283,49 +291,78 @@ final class GraphBuilder {
     }
 
     /**
-     * Connectivity: every key from {@code from} on that the projection left with fewer than M/2 edges
-     * searches for itself and links to what it finds (merged with its projection edges, pruned), then
-     * the reverse edges follow in one pass. Keys no training query reached get their only edges here
-     * (searching for every key cost as much as the projection and gained no recall). Rounds of keys search in parallel on the graph as it stood before the
-     * round, so the result does not depend on the number of threads.
+     * Connectivity: every key the projection left with fewer than M/2 edges links to the keys it scores best as a
+     * query itself (merged with its projection edges, pruned), then the reverse edges follow in one pass. Keys no
+     * training query reached get their only edges here (linking every key cost as much as the projection and gained
+     * no recall). On a GPU scorer those keys are exact top-k queries of one more pass over the keys (a beam search per
+     * key was a third of a CPU build, and the cores are the build's bottleneck once the projection's top-k is on the
+     * GPU); on the CPU each searches the graph, in rounds that search the graph as it stood before the round, so the
+     * result does not depend on the number of threads.
      */
-    void linkUnreached(int from, IntConsumer linkedSoFar) {
+    void linkUnreached(Scorer scorer, IntConsumer linkedSoFar) {
         int n = vectors.size();
         if (entries.length == 0) {
             updateEntries();
         }
         graph.ensure(n);
         int wellLinked = params.maxDegree() / 2;
-        int[] nodes = new int[n - from];
-        int[][] lists = new int[n - from][];
-        int linked = 0;
-        for (int round = from; round < n; round += LINK_ROUND) {
-            int first = round;
-            int count = Math.min(LINK_ROUND, n - round);
-            int[][] found = new int[count][];
+        int[] nodes = IntStream.range(0, n).filter(i -> graph.neighbors(i).length < wellLinked).toArray();
+        int[][] lists = new int[nodes.length][];
+        boolean exact = linksExactly(scorer);
+        int batch = exact ? QUERY_BATCH : LINK_ROUND;
+        for (int from = 0; from < nodes.length; from += batch) {
+            int first = from;
+            int count = Math.min(batch, nodes.length - from);
+            int[][] found = exact ? exactSelfNeighbors(nodes, first, count, scorer) : new int[count][];
             IntStream.range(0, count).parallel().forEach(i -> {
-                if (graph.neighbors(first + i).length < wellLinked) {
-                    found[i] = searchFor(first + i);
-                }
+                int node = nodes[first + i];
+                int[] f = exact ? found[i] : searchFor(node);
+                int[] cands = mergeDistinct(graph.neighbors(node), f, f.length, node);
+                lists[first + i] = cands.length <= params.maxDegree() ? cands : prune(node, cands);
             });
-            IntStream.range(0, count).parallel().forEach(i -> {
-                if (found[i] != null) {
-                    int node = first + i;
-                    int[] cands = mergeDistinct(graph.neighbors(node), found[i], found[i].length, node);
-                    graph.set(node, cands.length <= params.maxDegree() ? cands : prune(node, cands));
-                }
-            });
+            // Set after the round's searches: they all saw the graph as it stood before it.
             for (int i = 0; i < count; i++) {
-                if (found[i] != null) {
-                    nodes[linked] = first + i;
-                    lists[linked++] = graph.neighbors(first + i);
-                }
+                graph.set(nodes[first + i], lists[first + i]);
             }
             if (linkedSoFar != null) {
-                linkedSoFar.accept(first + count - from);
+                linkedSoFar.accept(first + count == nodes.length ? n : nodes[first + count]);
             }
         }
-        addReverseEdges(Arrays.copyOf(nodes, linked), Arrays.copyOf(lists, linked));
+        addReverseEdges(nodes, lists);
+    }
+
+    /**
+     * Whether a build on {@code scorer} links under-linked keys by their exact neighbours (a GPU: one more pass over the
+     * keys costs it little) rather than by searching the graph. Such a build projects each training query from half
+     * of {@link AttentionAwareIndex.Params#pivotsPerQuery} pivots: the exact links make up for the others on the shared
+     * heads, and a pivot's pruning is the CPU's largest part of a GPU build (bench/RESULTS.md).
+     */
+    static boolean linksExactly(Scorer scorer) {
+        return scorer.device().kind() != Device.Kind.CPU;
+    }
+
+    /** The best {@link AttentionAwareIndex.Params#buildBeam} keys of {@code nodes[from, from + count)} as queries, each without itself. */
+    private int[][] exactSelfNeighbors(int[] nodes, int from, int count, Scorer scorer) {
+        int dim = vectors.dim();
+        float[][] self = new float[count][dim];
+        for (int i = 0; i < count; i++) {
+            vectors.readRow(nodes[from + i], self[i], 0);
+        }
+        List<TopK> top = vectors.exactTopK(self, Math.min(params.buildBeam() + 1, vectors.size()), scorer);
+        int[][] found = new int[count][];
+        for (int i = 0; i < count; i++) {
+            int node = nodes[from + i];
+            TopK t = top.get(i);
+            int[] ids = new int[Math.min(params.buildBeam(), t.size())];
+            int m = 0;
+            for (int j = 0; j < t.size() && m < ids.length; j++) {
+                if (t.ids()[j] != node) {
+                    ids[m++] = t.ids()[j];
+                }
+            }
+            found[i] = m == ids.length ? ids : Arrays.copyOf(ids, m);
+        }
+        return found;
     }
 
     /** The keys a beam search with key {@code node} as the query finds (itself excluded). */
