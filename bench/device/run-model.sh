@@ -2,7 +2,8 @@
 # On the GPU machine (through `device`/`run`, carrying .device and bench/target/device-cp): the PyTorch anchor of
 # ../shared/gpu/llama8b_shape_anchor.py for each --tokens given in ANCHOR_TOKENS (when a copy of the script is in
 # .device-anchor/, which ../shared does not travel to), then `bench model` with the arguments given, its JSON and log
-# in $OUT. Example:
+# in $OUT (LOG names the log, default model.log; CP_FIRST puts jars before the class path, e.g. another build's index
+# jar for a same-lease baseline; JAVA_OPTS adds JVM flags, e.g. a flight recording into $OUT). Example:
 #   ANCHOR_TOKENS="32768 131072" bench/device/run-model.sh --tokens 131072 --dtype float16 --scorer opencl --json model.json
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,4 +25,5 @@ for a in "$@"; do
     *) args+=("$a") ;;
   esac
 done
-java @conf/jvm.options ${HEAP:--Xmx100g} -cp 'bench/target/device-cp/*' dev.attend.bench.BenchMain model "${args[@]}" 2>&1 | tee "$out/model.log"
+java @conf/jvm.options ${HEAP:--Xmx100g} ${JAVA_OPTS:-} -cp "${CP_FIRST:+$CP_FIRST:}bench/target/device-cp/*" \
+  dev.attend.bench.BenchMain model "${args[@]}" 2>&1 | tee "$out/${LOG:-model.log}"
