@@ -332,13 +332,24 @@ final class GraphBuilder {
     }
 
     /**
+     * How builds link under-linked keys: {@code auto} (exactly on a GPU scorer, by search on the CPU), {@code exact} or
+     * {@code search} (system property {@code attend.index.link}: to compare the two on one machine).
+     */
+    private static final String LINK = System.getProperty("attend.index.link", "auto");
+
+    /**
      * Whether a build on {@code scorer} links under-linked keys by their exact neighbours (a GPU: one more pass over the
      * keys costs it little) rather than by searching the graph. Such a build projects each training query from half
      * of {@link AttentionAwareIndex.Params#pivotsPerQuery} pivots: the exact links make up for the others on the shared
      * heads, and a pivot's pruning is the CPU's largest part of a GPU build (bench/RESULTS.md).
      */
     static boolean linksExactly(Scorer scorer) {
-        return scorer.device().kind() != Device.Kind.CPU;
+        return switch (LINK) {
+            case "exact" -> true;
+            case "search" -> false;
+            case "auto" -> scorer.device().kind() != Device.Kind.CPU;
+            default -> throw new IllegalStateException("attend.index.link must be auto, exact or search, not " + LINK);
+        };
     }
 
     /** The best {@link AttentionAwareIndex.Params#buildBeam} keys of {@code nodes[from, from + count)} as queries, each without itself. */
