@@ -5,7 +5,6 @@ import dev.attend.gpu.VectorStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 
@@ -39,9 +38,7 @@ final class RandomRows {
                 float[] buf = buffers[b];
                 futures.add(pool.submit(() -> fill(buf, rows * dim, seed, chunk)));
             }
-            for (Future<?> f : futures) {
-                join(f);
-            }
+            Futures.joinAll(futures);
             for (int b = 0; b < count; b++) {
                 int chunk = c0 + b;
                 int rows = Math.min(CHUNK_ROWS, n - chunk * CHUNK_ROWS);
@@ -68,14 +65,4 @@ final class RandomRows {
         }
     }
 
-    private static void join(Future<?> f) {
-        try {
-            f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
-    }
 }

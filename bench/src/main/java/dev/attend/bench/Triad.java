@@ -3,7 +3,6 @@ package dev.attend.bench;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 
@@ -102,15 +101,6 @@ public final class Triad {
             int to = (int) ((long) n * (t + 1) / threads);
             futures.add(pool.submit(() -> triad(x.a, x.b, x.c, 3f, from, to)));
         }
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted", e);
-            } catch (ExecutionException e) {
-                throw new IllegalStateException(e.getCause());
-            }
-        }
+        Futures.joinAll(futures);
     }
 }

@@ -109,9 +109,10 @@ final class GraphBuilder {
                 for (int p = 0; p < Math.min(pivots, t.size()); p++) {
                     candidates.add(t.ids()[p], t.ids(), t.size());
                 }
-            }
-            if (candidates.entries() >= CANDIDATE_FLUSH_ENTRIES && candidates.compact() >= CANDIDATE_FLUSH_ENTRIES / 2) {
-                linkPivots(candidates);
+                // Checked per query: a batch of 16,384 queries adds up to 26M entries, 100 MB past the bound.
+                if (candidates.entries() >= CANDIDATE_FLUSH_ENTRIES && candidates.compact() >= CANDIDATE_FLUSH_ENTRIES / 2) {
+                    linkPivots(candidates);
+                }
             }
             if (progress != null) {
                 progress.accept(Math.min(from + m, queries.length), queries.length);
