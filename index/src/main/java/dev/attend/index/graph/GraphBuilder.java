@@ -224,8 +224,11 @@ final class GraphBuilder {
         float[] angle = new float[c]; // 1 - cosine
         float[] norms = new float[c];
         long[] order = new long[c];
+        // Rows first, products after: a loop of reads alone lets the memory system fetch several rows at once.
         for (int i = 0; i < c; i++) {
             vectors.readRow(candidates[i], rows, i * dim);
+        }
+        for (int i = 0; i < c; i++) {
             norms[i] = VectorMath.dot(rows, i * dim, rows, i * dim, dim);
             float ip = VectorMath.dot(rows, c * dim, rows, i * dim, dim);
             dist[i] = nodeNorm + norms[i] - 2 * ip;
@@ -256,14 +259,14 @@ final class GraphBuilder {
         }
         if (count < kept.length / 2) {
             // Too few survive (points in a line): fill with the nearest dropped ones, as NSG/Vamana's alpha does.
+            boolean[] in = new boolean[c];
+            for (int r = 0; r < count; r++) {
+                in[keptIdx[r]] = true;
+            }
             for (int oi = 0; oi < c && count < kept.length / 2; oi++) {
-                int cand = candidates[(int) order[oi]];
-                boolean in = false;
-                for (int r = 0; r < count; r++) {
-                    in |= kept[r] == cand;
-                }
-                if (!in) {
-                    kept[count++] = cand;
+                int i = (int) order[oi];
+                if (!in[i]) {
+                    kept[count++] = candidates[i];
                 }
             }
         }
