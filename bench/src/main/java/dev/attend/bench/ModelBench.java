@@ -3,7 +3,6 @@ package dev.attend.bench;
 import dev.attend.bench.workload.OodParameters;
 import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.Precision;
-import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
 import dev.attend.retrieval.KvDurability;
@@ -226,7 +225,7 @@ final class ModelBench extends BenchCommand {
                 sessions, layers, kvHeads, group, headDim, tokens, ModelReport.name(storage), headDim, (System.nanoTime() - t0) / 1e9,
                 ahead ? "every layer ahead" : "each layer before its prefill");
         List<ModelSession> made = new ArrayList<>();
-        try (Scorer scorer = Scorers.create(scorerName);
+        try (TimedScorer scorer = new TimedScorer(Scorers.create(scorerName));
              KvSessionThreads threads = durability == null ? new KvSessionThreads("model-index", buildThreads) : null;
              ModelServer server = durability == null ? null : new ModelServer(serverParent, scorer, durability, buildThreads)) {
             int prefillChunk = server == null ? chunk : ModelServer.chunkTokens(shape, chunk, server.maxBodyBytes());
@@ -250,7 +249,7 @@ final class ModelBench extends BenchCommand {
                             (m.readyAt - m.prefillStart) / 1e9);
                 }
                 Map<String, Object> report = decodeAndReport(made, new ModelReport.Run(shape, config, sets, ahead, decode, warmup, prefillChunk,
-                        buildThreads, scorerName + " on " + scorer.device(), seed, server));
+                        buildThreads, scorerName + " on " + scorer.device(), seed, server, scorer.rangeTopK()));
                 ModelReport.print(out, report);
                 return report;
             } finally {

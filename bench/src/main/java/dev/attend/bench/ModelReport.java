@@ -26,7 +26,7 @@ final class ModelReport {
      * warm-up tokens, prefill chunk, build threads, scorer and seed; the server over HTTP (null in process).
      */
     record Run(ModelWorkload.Shape shape, KvSessionConfig config, List<OodParameters> sets, boolean ahead, int decode, int warmup,
-               int chunk, int buildThreads, String scorer, long seed, ModelServer server) {
+               int chunk, int buildThreads, String scorer, long seed, ModelServer server, TimedScorer.RangeTopK buildTopK) {
     }
 
     /**
@@ -81,6 +81,13 @@ final class ModelReport {
         r.put("prefill_call_seconds", first.prefillNanos / 1e9);
         r.put("prefill_to_ready_seconds", (first.readyAt - first.prefillStart) / 1e9);
         r.put("ready_after_prefill_seconds", (first.readyAt - first.prefillEnd) / 1e9);
+        // The builds' exact top-k calls until every session was ready, against the build threads' time (each session's
+        // builds run from its prefill's start to its ready, one session after another).
+        double buildThreadSeconds = run.buildThreads() * made.stream().mapToDouble(m -> (m.readyAt - m.prefillStart) / 1e9).sum();
+        r.put("build_topk_calls", run.buildTopK().calls());
+        r.put("build_topk_queries", run.buildTopK().queries());
+        r.put("build_topk_thread_seconds", run.buildTopK().threadSeconds());
+        r.put("build_topk_share_of_build_threads", run.buildTopK().threadSeconds() / buildThreadSeconds);
         r.put("heads", shape.layers() * shape.kvHeads());
         r.put("heads_ready", first.readyHeads());
         r.put("decode_ms_p50", percentile(tokenNanos, 0.5) / 1e6);
@@ -150,6 +157,10 @@ final class ModelReport {
                 r.get("generation_seconds"));
         out.printf(Locale.ROOT, "  %-24s %10.1f s  (%.1f s after the last prefill; %d of %d KV heads ready)%n", "prefill to ready",
                 r.get("prefill_to_ready_seconds"), r.get("ready_after_prefill_seconds"), r.get("heads_ready"), r.get("heads"));
+        out.printf(Locale.ROOT, "  %-24s %10.1f s  in exact top-k calls, summed over the build threads (%.0f%% of %d threads x time to ready; "
+                        + "%,d calls, %,d queries)%n", "  of which top-k", r.get("build_topk_thread_seconds"),
+                100 * (double) r.get("build_topk_share_of_build_threads"), r.get("build_threads"), r.get("build_topk_calls"),
+                r.get("build_topk_queries"));
         out.printf(Locale.ROOT, "  %-24s %10.2f ms p50, %.2f ms p99, %.2f ms mean (%d layers, %d timed tokens)%n", "decode per token",
                 r.get("decode_ms_p50"), r.get("decode_ms_p99"), r.get("decode_ms_mean"), r.get("layers"), r.get("decode"));
         if (r.containsKey("server_ms_p50")) {

@@ -39,13 +39,18 @@ class ModelBenchTest {
             "prefill_call_seconds", "prefill_to_ready_seconds", "ready_after_prefill_seconds", "heads", "heads_ready", "decode_ms_p50",
             "decode_ms_p99", "decode_ms_mean", "keys_scanned_per_attend", "scanned_fraction", "flat_answers", "recall_at_100_median",
             "recall_at_100_min", "relative_error_median", "mass_kept_median", "checks", "session_bytes", "kv_bytes", "index_bytes",
-            "float16_kv_bytes", "memory_ratio_to_float16_kv", "heap_used_after_gc_bytes", "aggregate_tokens_per_s"}) {
+            "float16_kv_bytes", "memory_ratio_to_float16_kv", "heap_used_after_gc_bytes", "aggregate_tokens_per_s", "build_topk_calls",
+            "build_topk_queries", "build_topk_thread_seconds", "build_topk_share_of_build_threads"}) {
             assertThat(r.has(field)).as(field).isTrue();
         }
         assertThat(r.path("dtype").asText()).isEqualTo("float16");
         assertThat(r.path("heads").asInt()).isEqualTo(4);
         assertThat(r.path("heads_ready").asInt()).isEqualTo(4);
         assertThat(r.path("flat_answers").asLong()).isZero();
+        // Every KV head's build asked for its training queries' exact top-k at least once.
+        assertThat(r.path("build_topk_calls").asLong()).isGreaterThanOrEqualTo(4);
+        assertThat(r.path("build_topk_queries").asLong()).isGreaterThanOrEqualTo(4L * r.path("train_queries_per_kv_head").asLong() / 2);
+        assertThat(r.path("build_topk_share_of_build_threads").asDouble()).isBetween(0.0, 1.0);
         assertThat(r.path("prefill_to_ready_seconds").asDouble()).isGreaterThanOrEqualTo(r.path("prefill_seconds").asDouble());
         assertThat(r.path("decode_ms_p99").asDouble()).isGreaterThanOrEqualTo(r.path("decode_ms_p50").asDouble()).isPositive();
         // 4 sampled query heads at 4 decode steps.
