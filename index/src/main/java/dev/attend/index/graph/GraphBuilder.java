@@ -17,9 +17,9 @@ import java.util.stream.IntStream;
  * Builds and grows an {@link AttentionAwareIndex}'s graph (RoarGraph's query-to-key projection): the exact
  * top-{@code Nq} nodes of every training query come from the gpu {@link Scorer} in batches; the query's best
  * nodes (pivots) link to the others, pruned by occlusion to {@code M} neighbours; reverse edges follow; nodes the
- * projection left with few edges are linked through a beam search with themselves as the query. Online, a new node
- * links by searching for itself and new training queries are projected the same way. Reads vectors only through
- * {@link GraphVectors}. Callers hold the index's monitor: one writer at a time.
+ * projection left with few edges link to what they score best as queries themselves (their exact top-k on a GPU, a
+ * beam search on the CPU). Online, a new node links by searching for itself and new training queries are projected
+ * the same way. Reads vectors only through {@link GraphVectors}. Callers hold the index's monitor: one writer at a time.
  */
 final class GraphBuilder {
 
