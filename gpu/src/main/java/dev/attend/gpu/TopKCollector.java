@@ -50,6 +50,11 @@ public final class TopKCollector {
         return true;
     }
 
+    /** Empties it, for reuse with the same {@code k}. */
+    public void clear() {
+        size = 0;
+    }
+
     /** Adds everything another collector holds. */
     public void addAll(TopKCollector other) {
         for (int i = 0; i < other.size; i++) {

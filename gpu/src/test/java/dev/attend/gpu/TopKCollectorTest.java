@@ -49,6 +49,26 @@ class TopKCollectorTest {
     }
 
     @Test
+    void aClearedCollectorStartsAgainAsANewOne() {
+        TopKCollector reused = new TopKCollector(4);
+        for (int i = 0; i < 10; i++) {
+            reused.offer(i, i);
+        }
+        reused.clear();
+        assertThat(reused.size()).isZero();
+        assertThat(reused.threshold()).isEqualTo(Float.NEGATIVE_INFINITY);
+        TopKCollector fresh = new TopKCollector(4);
+        for (float s : new float[] {3, -1, 7, 7, 0.5f}) {
+            reused.offer(s, (int) s + 10);
+            fresh.offer(s, (int) s + 10);
+        }
+        TopK a = reused.drain();
+        TopK b = fresh.drain();
+        assertThat(a.ids()).containsExactly(b.ids());
+        assertThat(a.scores()).containsExactly(b.scores());
+    }
+
+    @Test
     void mergesCollectors() {
         TopKCollector a = new TopKCollector(3);
         TopKCollector b = new TopKCollector(3);

@@ -31,7 +31,6 @@ final class GraphBuilder {
     /** Sum of the (encoded) training queries seen, for the entry points. */
     final double[] querySum;
     long queryCount;
-    private final ThreadLocal<GraphSearcher> searchers = ThreadLocal.withInitial(GraphSearcher::new);
     /** A slot per node for {@link CandidateLists#mostFrequent}, per build thread. */
     private final ThreadLocal<int[]> countScratch = ThreadLocal.withInitial(() -> new int[0]);
 
@@ -384,7 +383,7 @@ final class GraphBuilder {
     private int[] searchFor(int node) {
         float[] vec = new float[vectors.dim()];
         vectors.readRow(node, vec, 0);
-        TopKCollector found = searchers.get().search(graph, vectors.scorer(vec), vectors.size(), entries, params.buildBeam(), params.buildBeam(), Long.MAX_VALUE,
+        TopKCollector found = GraphSearcher.forThread().search(graph, vectors.scorer(vec), vectors.size(), entries, params.buildBeam(), params.buildBeam(), Long.MAX_VALUE,
                 x -> x == node);
         return found.drain().ids();
     }

@@ -9,9 +9,18 @@ import java.util.function.IntPredicate;
  * {@link GraphVectors.QueryScorer}): expand the best unexpanded
  * candidate, score its unvisited neighbours, keep the {@code beam} best seen, stop when the best
  * unexpanded candidate cannot enter the beam or the budget of distance computations is spent.
- * One searcher per thread (it reuses its visited marks and queues).
+ * One searcher per thread, shared by every index the thread searches ({@link #forThread}): its visited marks and queues
+ * stay warm in the core's cache from one search to the next, and a session of 256 indexes answered by 16 threads holds
+ * 16 of them, not 4,096.
  */
 final class GraphSearcher {
+
+    private static final ThreadLocal<GraphSearcher> PER_THREAD = ThreadLocal.withInitial(GraphSearcher::new);
+
+    /** This thread's searcher. A search never starts another on its thread, so one is enough. */
+    static GraphSearcher forThread() {
+        return PER_THREAD.get();
+    }
 
     /** Visited nodes of the current search, one bit each: at 10^6 keys 125 KiB, which stays in cache. */
     private long[] visited = new long[0];
@@ -21,6 +30,8 @@ final class GraphSearcher {
     private float[] candScores = new float[64];
     private int[] candNodes = new int[64];
     private int candSize;
+    /** The beam of the current search, kept for the next one of the same width (it is never returned). */
+    private TopKCollector frontier;
 
     long distanceComputations;
     long nodesVisited;
@@ -43,7 +54,13 @@ final class GraphSearcher {
         // Only the best resultSize are returned: a collector that small rejects most offers at its threshold.
         TopKCollector results = new TopKCollector(Math.min(resultSize, beam));
         // Expansion order follows all seen nodes, removed ones included, so they still route.
-        TopKCollector frontier = new TopKCollector(beam);
+        TopKCollector frontier = this.frontier;
+        if (frontier == null || frontier.capacity() != beam) {
+            frontier = new TopKCollector(beam);
+            this.frontier = frontier;
+        } else {
+            frontier.clear();
+        }
         for (int e : entries) {
             if (e < n && !testAndSet(e) && distanceComputations < budget) {
                 float s = scorer.score(e);
