@@ -8,6 +8,10 @@ import jdk.incubator.vector.VectorSpecies;
 final class SimdAttention {
 
     private static final VectorSpecies<Float> SPECIES = Simd.FLOATS;
+    /** Logits (then weights) of a call, this thread's: a decode step attends thousands of keys per query head. */
+    private static final Scratch LOGITS = new Scratch(1 << 20);
+    /** Widened float16 rows of a call: a key row, then four value rows and one more. */
+    private static final Scratch ROWS = new Scratch(1 << 16);
 
     private SimdAttention() {
     }
@@ -23,10 +27,10 @@ final class SimdAttention {
         // Three passes over the subset: logits (runs of consecutive float32 rows two at a time, read in
         // place), weights by a vectorised exp, then the weighted sum of the values four rows at a time (a
         // quarter of the loads and stores of the output): no per-key copy or scalar exp.
-        float[] logits = new float[count];
+        float[] logits = LOGITS.floats(count); // only its first count are used
         int kdim = keys.dim();
         int keyRows = keys.pageRows();
-        float[] row = keys.precision() == Precision.FLOAT32 ? null : new float[kdim];
+        float[] row = keys.precision() == Precision.FLOAT32 ? null : ROWS.floats(kdim);
         for (int i = 0; i < count; ) {
             int id = subset == null ? i : subset[i];
             int page = id / keyRows;
@@ -46,12 +50,12 @@ final class SimdAttention {
         }
         float max = Float.NEGATIVE_INFINITY;
         float min = Float.POSITIVE_INFINITY;
-        for (float l : logits) {
-            max = Math.max(max, l);
-            min = Math.min(min, l);
+        for (int i = 0; i < count; i++) {
+            max = Math.max(max, logits[i]);
+            min = Math.min(min, logits[i]);
         }
         float scaledMax = scale >= 0 ? scale * max : scale * min; // the largest scaled logit
-        double sum = expInPlace(logits, scale, scaledMax);
+        double sum = expInPlace(logits, count, scale, scaledMax);
         int vdim = values.dim();
         accumulate(values, subset, logits, count, out);
         float inv = (float) (1.0 / sum);
@@ -68,7 +72,7 @@ final class SimdAttention {
         boolean f32 = values.precision() == Precision.FLOAT32;
         float[][] rows = new float[4][];
         int[] offsets = new int[4];
-        float[][] widened = f32 ? null : new float[4][vdim];
+        float[] widened = f32 ? null : ROWS.floats(5 * vdim); // four rows side by side, then one
         int i = 0;
         for (; i + 4 <= count; i += 4) {
             for (int j = 0; j < 4; j++) {
@@ -79,15 +83,15 @@ final class SimdAttention {
                     rows[j] = values.float32Page(page);
                     offsets[j] = at;
                 } else {
-                    VectorStore.widen(values.float16Page(page), at, widened[j], 0, vdim);
-                    rows[j] = widened[j];
-                    offsets[j] = 0;
+                    VectorStore.widen(values.float16Page(page), at, widened, j * vdim, vdim);
+                    rows[j] = widened;
+                    offsets[j] = j * vdim;
                 }
             }
             axpy4(w[i], rows[0], offsets[0], w[i + 1], rows[1], offsets[1], w[i + 2], rows[2], offsets[2],
                     w[i + 3], rows[3], offsets[3], out, vdim);
         }
-        float[] one = f32 ? null : new float[vdim];
+
         for (; i < count; i++) {
             int id = subset == null ? i : subset[i];
             int page = id / pageRows;
@@ -95,8 +99,8 @@ final class SimdAttention {
             if (f32) {
                 VectorMath.axpy(w[i], values.float32Page(page), at, out, 0, vdim);
             } else {
-                VectorStore.widen(values.float16Page(page), at, one, 0, vdim);
-                VectorMath.axpy(w[i], one, 0, out, 0, vdim);
+                VectorStore.widen(values.float16Page(page), at, widened, 4 * vdim, vdim);
+                VectorMath.axpy(w[i], widened, 4 * vdim, out, 0, vdim);
             }
         }
     }
@@ -121,12 +125,12 @@ final class SimdAttention {
         }
     }
 
-    /** {@code x[i] = exp(scale * x[i] - max)} for every i, returning the sum (in double, per block of floats). */
-    private static double expInPlace(float[] x, float scale, float max) {
+    /** {@code x[i] = exp(scale * x[i] - max)} for every {@code i < n}, returning the sum (in double, per block of floats). */
+    private static double expInPlace(float[] x, int n, float scale, float max) {
         FloatVector m = FloatVector.broadcast(SPECIES, max);
         FloatVector sc = FloatVector.broadcast(SPECIES, scale);
         int lanes = SPECIES.length();
-        int bound = SPECIES.loopBound(x.length);
+        int bound = SPECIES.loopBound(n);
         double sum = 0;
         int i = 0;
         while (i < bound) {
@@ -139,7 +143,7 @@ final class SimdAttention {
             }
             sum += acc.reduceLanes(VectorOperators.ADD);
         }
-        for (; i < x.length; i++) {
+        for (; i < n; i++) {
             x[i] = (float) Math.exp(scale * x[i] - max);
             sum += x[i];
         }
