@@ -1,8 +1,6 @@
 package dev.attend.bench;
 
-import dev.attend.gpu.AttentionOutput;
-import dev.attend.gpu.Device;
-import dev.attend.gpu.ScoreMatrix;
+import dev.attend.gpu.FilterScorer;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
@@ -13,15 +11,14 @@ import java.util.concurrent.atomic.LongAdder;
  * queries and, on a GPU, of its under-linked keys), their queries and the time the calling build threads spent in them,
  * waiting for a device slot included. Everything else passes through untimed.
  */
-final class TimedScorer implements Scorer {
+final class TimedScorer extends FilterScorer {
 
-    private final Scorer scorer;
     private final LongAdder calls = new LongAdder();
     private final LongAdder queries = new LongAdder();
     private final LongAdder nanos = new LongAdder();
 
     TimedScorer(Scorer scorer) {
-        this.scorer = scorer;
+        super(scorer);
     }
 
     /** Range top-k calls so far, their queries, and the seconds spent in them summed over the calling threads. */
@@ -33,44 +30,14 @@ final class TimedScorer implements Scorer {
     }
 
     @Override
-    public Device device() {
-        return scorer.device();
-    }
-
-    @Override
-    public ScoreMatrix scores(float[][] q, VectorStore keys, int from, int to) {
-        return scorer.scores(q, keys, from, to);
-    }
-
-    @Override
-    public TopKResult topK(float[][] q, VectorStore keys, int k) {
-        return scorer.topK(q, keys, k);
-    }
-
-    @Override
     public TopKResult topK(float[][] q, VectorStore keys, int from, int to, int k) {
         long t0 = System.nanoTime();
         try {
-            return scorer.topK(q, keys, from, to, k);
+            return in.topK(q, keys, from, to, k);
         } finally {
             nanos.add(System.nanoTime() - t0);
             calls.increment();
             queries.add(q.length);
         }
-    }
-
-    @Override
-    public void topK(float[][] q, VectorStore keys, int k, ReadyRange ready) {
-        scorer.topK(q, keys, k, ready);
-    }
-
-    @Override
-    public AttentionOutput attend(float[] query, VectorStore keys, VectorStore values, int[] subset, float scale) {
-        return scorer.attend(query, keys, values, subset, scale);
-    }
-
-    @Override
-    public void close() {
-        scorer.close();
     }
 }

@@ -2,9 +2,8 @@ package dev.attend.index.graph;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.attend.gpu.AttentionOutput;
 import dev.attend.gpu.Device;
-import dev.attend.gpu.ScoreMatrix;
+import dev.attend.gpu.FilterScorer;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
@@ -125,20 +124,10 @@ class AttentionAwareIndexTest extends VectorIndexContract {
         }
         AttentionAwareIndex.Params params = AttentionAwareIndex.Params.defaults().withTrainingQueriesPerKey(0);
         List<int[]> calls = new ArrayList<>(); // {queries, k} of each range top-k
-        Scorer gpu = new Scorer() {
+        Scorer gpu = new FilterScorer(scorer) {
             @Override
             public Device device() {
                 return new Device("simd", Device.Kind.GPU, "the SIMD scorer as a GPU");
-            }
-
-            @Override
-            public ScoreMatrix scores(float[][] q, VectorStore keys, int from, int to) {
-                return scorer.scores(q, keys, from, to);
-            }
-
-            @Override
-            public TopKResult topK(float[][] q, VectorStore keys, int k) {
-                return scorer.topK(q, keys, k);
             }
 
             @Override
@@ -146,17 +135,9 @@ class AttentionAwareIndexTest extends VectorIndexContract {
                 synchronized (calls) {
                     calls.add(new int[] {q.length, k});
                 }
-                return scorer.topK(q, keys, from, to, k);
+                return in.topK(q, keys, from, to, k);
             }
 
-            @Override
-            public AttentionOutput attend(float[] q, VectorStore keys, VectorStore values, int[] subset, float scale) {
-                return scorer.attend(q, keys, values, subset, scale);
-            }
-
-            @Override
-            public void close() {
-            }
         };
         try (AttentionAwareIndex onCpu = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, ids, keys, training, scorer, null);
              AttentionAwareIndex onGpu = AttentionAwareIndex.build(dim, Similarity.DOT_PRODUCT, params, ids, keys, training, gpu, null);
