@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
         customSynopsis = {
             "bench index (--kv DIR | --synthetic N[,N...])... [--head NAME[,NAME...]] [--json FILE] [--plot FILE.png]",
             "            [--budgets B,...] [--indexes flat,lucene,hnswlib,attention,attention-online] [--k 100] [--queries M]",
-            "            [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf]"})
+            "            [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf] [--cached-topk]"})
 final class IndexCommand extends BenchCommand {
 
     @Option(names = "--kv", paramLabel = "DIR", description = "A KV directory (meta.json + {head}.{q,k,v}.npy): the first N-1024 "
@@ -71,6 +71,10 @@ final class IndexCommand extends BenchCommand {
 
     @Option(names = "--no-id", description = "Skip the in-distribution check (held-out keys as queries).")
     boolean noInDistribution;
+
+    @Option(names = "--cached-topk", description = "Build each index twice, the second time with every exact top-k answered "
+            + "from the first's: build_s then times the rest of a build (linking and pruning on the cores).")
+    boolean cachedTopK;
 
     @Option(names = "--ivf", description = "Also measure the workloads' IVF scan fractions (k-means over the keys; slower).")
     boolean ivf;
@@ -136,6 +140,6 @@ final class IndexCommand extends BenchCommand {
             throw new IllegalArgumentException("--train must be >= 0");
         }
         return new IndexOptions(List.copyOf(kv), List.copyOf(sizes), headList, json, plot, budgetList, indexList, kk, queryCount,
-                trainCount, scorer, seed, !noInDistribution, ivf, onlineKeys);
+                trainCount, scorer, seed, !noInDistribution, ivf, onlineKeys, cachedTopK);
     }
 }

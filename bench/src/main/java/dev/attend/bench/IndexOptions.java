@@ -6,7 +6,7 @@ import java.util.List;
 /** What {@code bench index} measures ({@link IndexCommand} reads it from the command line). */
 record IndexOptions(List<Path> kvDirs, List<Integer> synthetic, List<String> heads, Path json, Path plot, double[] budgets,
                     List<String> indexes, int k, int queries, int train, String scorer, long seed, boolean inDistribution,
-                    boolean ivf, int online) {
+                    boolean ivf, int online, boolean cachedTopK) {
 
     /** Keys that {@code attention-online} adds after its build (at most half of N). */
     static final int DEFAULT_ONLINE_KEYS = 10_000;

@@ -75,6 +75,30 @@ class IndexBenchTest {
         assertThat(Arrays.copyOf(Files.readAllBytes(replot), PNG_SIGNATURE.length)).isEqualTo(PNG_SIGNATURE);
     }
 
+    /** The timed second build takes the first's exact top-k from memory and makes the same graph: the same recall. */
+    @Test
+    void aBuildWithCachedTopKAnswersAsAPlainOne(@TempDir Path dir) throws Exception {
+        JsonNode[] rows = new JsonNode[2];
+        for (int run = 0; run < 2; run++) {
+            Path json = dir.resolve("index" + run + ".json");
+            List<String> args = new java.util.ArrayList<>(List.of("--synthetic", "2000", "--head", "L5H4", "--queries", "30", "--train", "400",
+                    "--indexes", "attention", "--budgets", "0.05,0.1", "--scorer", "simd", "--no-id", "--json", json.toString()));
+            if (run == 1) {
+                args.add("--cached-topk");
+            }
+            assertThat(IndexBench.run(args.toArray(String[]::new), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                    System.err)).isZero();
+            rows[run] = new ObjectMapper().readTree(json.toFile()).path("rows");
+        }
+        assertThat(rows[1].size()).isEqualTo(rows[0].size()).isEqualTo(2);
+        for (int i = 0; i < rows[0].size(); i++) {
+            assertThat(rows[0].get(i).path("build_topk_cached").asBoolean()).isFalse();
+            assertThat(rows[1].get(i).path("build_topk_cached").asBoolean()).isTrue();
+            assertThat(rows[1].get(i).path("recall_at_100").asDouble()).isEqualTo(rows[0].get(i).path("recall_at_100").asDouble());
+            assertThat(rows[1].get(i).path("build_s").asDouble()).isPositive();
+        }
+    }
+
     @Test
     void anIndexThatCannotBeBuiltIsSkippedWithItsReason() throws Exception {
         // A class path without the kind's library (the GPU machine's trimmed one): skipped, and says why.
