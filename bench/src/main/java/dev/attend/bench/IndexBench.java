@@ -183,7 +183,8 @@ public final class IndexBench {
             }
             VectorIndex index;
             // With --cached-topk a first build fills the cache and the second, timed, takes its exact top-k from it.
-            Scorer buildScorer = options.cachedTopK() ? new CachedTopKScorer(scorer) : scorer;
+            CachedTopKScorer cached = options.cachedTopK() ? new CachedTopKScorer(scorer) : null;
+            Scorer buildScorer = cached != null ? cached : scorer;
             IndexFactory.Context context = new IndexFactory.Context(buildScorer, train, temp, err, options.online());
             long b0 = System.nanoTime();
             try {
@@ -206,6 +207,9 @@ public final class IndexBench {
                         Map<String, Object> row = searchRow(p, w, f.name(), index, e.getKey(), e.getValue(), truth, budget);
                         row.put("build_s", buildS);
                         row.put("build_topk_cached", options.cachedTopK());
+                        if (cached != null) {
+                            row.put("build_topk_cache_hits", cached.hits());
+                        }
                         row.put("memory_MB", memory / 1e6);
                         rows.add(row);
                         err.printf(Locale.ROOT, "[index]     %-9s %-3s budget %-8d recall@10 %.3f recall@100 %.3f scanned %.4f %8.0f q/s%n",

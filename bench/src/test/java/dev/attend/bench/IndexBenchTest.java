@@ -94,6 +94,7 @@ class IndexBenchTest {
         for (int i = 0; i < rows[0].size(); i++) {
             assertThat(rows[0].get(i).path("build_topk_cached").asBoolean()).isFalse();
             assertThat(rows[1].get(i).path("build_topk_cached").asBoolean()).isTrue();
+            assertThat(rows[1].get(i).path("build_topk_cache_hits").asLong()).as("the second build's top-k from the first's").isPositive();
             assertThat(rows[1].get(i).path("recall_at_100").asDouble()).isEqualTo(rows[0].get(i).path("recall_at_100").asDouble());
             assertThat(rows[1].get(i).path("build_s").asDouble()).isPositive();
         }
