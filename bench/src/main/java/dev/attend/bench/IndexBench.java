@@ -188,7 +188,7 @@ public final class IndexBench {
             IndexFactory.Context context = new IndexFactory.Context(buildScorer, train, temp, err, options.online());
             long b0 = System.nanoTime();
             try {
-                if (options.cachedTopK()) {
+                if (cached != null) {
                     f.build(w, context).close();
                     b0 = System.nanoTime();
                 }
@@ -206,7 +206,7 @@ public final class IndexBench {
                     for (int budget : budgets(f, w.size())) {
                         Map<String, Object> row = searchRow(p, w, f.name(), index, e.getKey(), e.getValue(), truth, budget);
                         row.put("build_s", buildS);
-                        row.put("build_topk_cached", options.cachedTopK());
+                        row.put("build_topk_cached", cached != null);
                         if (cached != null) {
                             row.put("build_topk_cache_hits", cached.hits());
                         }
