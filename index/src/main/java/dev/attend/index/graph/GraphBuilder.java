@@ -139,8 +139,7 @@ final class GraphBuilder {
                 countScratch.set(counts);
             }
             int[] distinct = candidates.mostFrequent(pivot, CANDIDATES_PER_PIVOT, counts);
-            int[] merged = mergeDistinct(graph.neighbors(pivot), distinct, distinct.length, pivot);
-            graph.set(pivot, merged.length <= params.maxDegree() ? merged : prune(pivot, merged));
+            graph.set(pivot, withCandidates(pivot, distinct, 0, distinct.length));
         });
         candidates.clear();
         int[][] lists = new int[pivots.length][];
@@ -178,16 +177,24 @@ final class GraphBuilder {
             if (count == 0) {
                 return;
             }
-            int[] merged = mergeDistinct(graph.neighbors(node), Arrays.copyOfRange(in, start[node], start[node + 1]), count, node);
-            graph.set(node, merged.length <= params.maxDegree() ? merged : prune(node, merged));
+            graph.set(node, withCandidates(node, in, start[node], count));
         });
     }
 
-    /** The distinct values of {@code a} and of the first {@code bCount} of {@code b}, without {@code exclude}, ascending. */
-    private static int[] mergeDistinct(int[] a, int[] b, int bCount, int exclude) {
+    /**
+     * {@code node}'s list merged with the {@code count} candidates of {@code extra} from {@code offset} (repeats and the
+     * node itself dropped), pruned to M when longer: every way a list grows ends here.
+     */
+    private int[] withCandidates(int node, int[] extra, int offset, int count) {
+        int[] merged = mergeDistinct(graph.neighbors(node), extra, offset, count, node);
+        return merged.length <= params.maxDegree() ? merged : prune(node, merged);
+    }
+
+    /** The distinct values of {@code a} and of {@code b[bOffset, bOffset + bCount)}, without {@code exclude}, ascending. */
+    private static int[] mergeDistinct(int[] a, int[] b, int bOffset, int bCount, int exclude) {
         int[] all = new int[a.length + bCount];
         System.arraycopy(a, 0, all, 0, a.length);
-        System.arraycopy(b, 0, all, a.length, bCount);
+        System.arraycopy(b, bOffset, all, a.length, bCount);
         Arrays.sort(all);
         int n = 0;
         for (int i = 0; i < all.length; i++) {
@@ -320,8 +327,7 @@ final class GraphBuilder {
             IntStream.range(0, count).parallel().forEach(i -> {
                 int node = nodes[first + i];
                 int[] f = exact ? found[i] : searchFor(node);
-                int[] cands = mergeDistinct(graph.neighbors(node), f, f.length, node);
-                lists[first + i] = cands.length <= params.maxDegree() ? cands : prune(node, cands);
+                lists[first + i] = withCandidates(node, f, 0, f.length);
             });
             // Set after the round's searches: they all saw the graph as it stood before it.
             for (int i = 0; i < count; i++) {
@@ -391,8 +397,7 @@ final class GraphBuilder {
     /** Links {@code node} to the keys a search with the node itself as the query finds; returns its new list. */
     private int[] linkBySearch(int node) {
         int[] found = searchFor(node);
-        int[] cands = mergeDistinct(graph.neighbors(node), found, found.length, node);
-        int[] kept = cands.length <= params.maxDegree() ? cands : prune(node, cands);
+        int[] kept = withCandidates(node, found, 0, found.length);
         graph.set(node, kept);
         return kept;
     }
