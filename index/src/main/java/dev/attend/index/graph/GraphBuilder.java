@@ -97,7 +97,7 @@ final class GraphBuilder {
                 }
             }
             queryCount += m;
-            List<TopK> top = vectors.exactTopK(encodedBatch, nq, scorer);
+            List<TopK> top = vectors.exactTopK(encodedBatch, 0, n, nq, scorer);
             for (int j = 0; j < m; j++) {
                 TopK t = top.get(j);
                 if (t.size() < 2) {
@@ -304,9 +304,9 @@ final class GraphBuilder {
      * Connectivity: every key the projection left with fewer than M/2 edges links to the keys it scores best as a
      * query itself (merged with its projection edges, pruned), then the reverse edges follow in one pass. Keys no
      * training query reached get their only edges here (linking every key cost as much as the projection and gained
-     * no recall). On a GPU scorer those keys are exact top-k queries of one more pass over the keys (a beam search per
-     * key was a third of a CPU build, and the cores are the build's bottleneck once the projection's top-k is on the
-     * GPU); on the CPU each searches the graph, in rounds that search the graph as it stood before the round, so the
+     * no recall). On a GPU scorer those keys are exact top-k queries of one more pass over the keys of their window
+     * ({@link #SELF_LINK_WINDOW}; a beam search per key was a third of a CPU build, and the cores are the build's
+     * bottleneck once the projection's top-k is on the GPU); on the CPU each searches the graph, in rounds that search the graph as it stood before the round, so the
      * result does not depend on the number of threads.
      */
     void linkUnreached(Scorer scorer, IntConsumer linkedSoFar) {
@@ -361,28 +361,72 @@ final class GraphBuilder {
         };
     }
 
-    /** The best {@link AttentionAwareIndex.Params#buildBeam} keys of {@code nodes[from, from + count)} as queries, each without itself. */
+    /**
+     * Rows of the window whose keys an under-linked key takes its exact neighbours from (system property
+     * {@code attend.index.selfLinkWindow}): keys {@code [0, n)} fall in {@code max(1, n / window)} windows of equal
+     * size, so the pass costs (under-linked keys) x window instead of x n, linear in the tokens rather than quadratic.
+     * On the GPU machine this pass was three quarters of a 128K head's top-k work with the window the whole head.
+     */
+    static final int SELF_LINK_WINDOW = Integer.getInteger("attend.index.selfLinkWindow", 16_384);
+
+    /**
+     * The best {@link AttentionAwareIndex.Params#buildBeam} keys of {@code nodes[from, from + count)} (ascending) as
+     * queries, each without itself, among the keys of its own window ({@link #SELF_LINK_WINDOW}).
+     */
     private int[][] exactSelfNeighbors(int[] nodes, int from, int count, Scorer scorer) {
-        int dim = vectors.dim();
-        float[][] self = new float[count][dim];
-        for (int i = 0; i < count; i++) {
-            vectors.readRow(nodes[from + i], self[i], 0);
-        }
-        List<TopK> top = vectors.exactTopK(self, Math.min(params.buildBeam() + 1, vectors.size()), scorer);
+        int n = vectors.size();
+        int windows = selfLinkWindows(n, SELF_LINK_WINDOW);
         int[][] found = new int[count][];
-        for (int i = 0; i < count; i++) {
-            int node = nodes[from + i];
-            TopK t = top.get(i);
-            int[] ids = new int[Math.min(params.buildBeam(), t.size())];
-            int m = 0;
-            for (int j = 0; j < t.size() && m < ids.length; j++) {
-                if (t.ids()[j] != node) {
-                    ids[m++] = t.ids()[j];
-                }
+        for (int i = 0; i < count; ) {
+            int w = windowOf(nodes[from + i], windows, n);
+            int lo = windowStart(w, windows, n);
+            int hi = windowStart(w + 1, windows, n);
+            int j = i;
+            while (j < count && nodes[from + j] < hi) {
+                j++;
             }
-            found[i] = m == ids.length ? ids : Arrays.copyOf(ids, m);
+            float[][] self = new float[j - i][vectors.dim()];
+            for (int q = i; q < j; q++) {
+                vectors.readRow(nodes[from + q], self[q - i], 0);
+            }
+            List<TopK> top = vectors.exactTopK(self, lo, hi, Math.min(params.buildBeam() + 1, hi - lo), scorer);
+            for (int q = i; q < j; q++) {
+                found[q] = withoutItself(top.get(q - i), nodes[from + q]);
+            }
+            i = j;
         }
         return found;
+    }
+
+    /** Windows of at least {@code window} keys (one when n is below two) that the self-link pass splits n keys into. */
+    static int selfLinkWindows(int n, int window) {
+        return Math.max(1, n / Math.max(1, window));
+    }
+
+    /** First key of window {@code w} of {@code windows} over n keys ({@code w == windows}: n). */
+    static int windowStart(int w, int windows, int n) {
+        return (int) ((long) n * w / windows);
+    }
+
+    /** The window of {@code node}: the last whose start is at or below it. */
+    static int windowOf(int node, int windows, int n) {
+        int w = (int) ((long) node * windows / n);
+        while (windowStart(w + 1, windows, n) <= node) {
+            w++; // the division may land one window early
+        }
+        return w;
+    }
+
+    /** The ids of {@code t} but {@code node}, at most {@link AttentionAwareIndex.Params#buildBeam}. */
+    private int[] withoutItself(TopK t, int node) {
+        int[] ids = new int[Math.min(params.buildBeam(), t.size())];
+        int m = 0;
+        for (int j = 0; j < t.size() && m < ids.length; j++) {
+            if (t.ids()[j] != node) {
+                ids[m++] = t.ids()[j];
+            }
+        }
+        return m == ids.length ? ids : Arrays.copyOf(ids, m);
     }
 
     /** The keys a beam search with key {@code node} as the query finds (itself excluded). */

@@ -24,8 +24,11 @@ public interface GraphVectors {
     /** Copies node {@code ord}'s vector into {@code dst[offset, offset + dim())}. */
     void readRow(int ord, float[] dst, int offset);
 
-    /** The exact {@code k} best nodes of each query by inner product (ids are ordinals), computed on {@code scorer}. */
-    List<TopK> exactTopK(float[][] queries, int k, Scorer scorer);
+    /**
+     * The exact {@code k} best of nodes {@code [from, to)} for each query by inner product (ids are ordinals), computed
+     * on {@code scorer}.
+     */
+    List<TopK> exactTopK(float[][] queries, int from, int to, int k, Scorer scorer);
 
     /** Bytes these vectors hold for the index: 0 when the rows belong to someone else. */
     long bytes();

@@ -65,9 +65,11 @@ final class StoreVectors implements GraphVectors {
 
     /** The scan covers the nodes' rows only; ids come back as rows and leave as ordinals. */
     @Override
-    public List<TopK> exactTopK(float[][] queries, int k, Scorer scorer) {
-        int n = size;
-        TopKResult found = scorer.topK(queries, store, base, base + n, k);
+    public List<TopK> exactTopK(float[][] queries, int from, int to, int k, Scorer scorer) {
+        if (from < 0 || from > to || to > size) {
+            throw new IllegalArgumentException("nodes [" + from + ", " + to + ") are not within the " + size + " held");
+        }
+        TopKResult found = scorer.topK(queries, store, base + from, base + to, k);
         if (base == 0) {
             return found.perQuery();
         }
