@@ -22,12 +22,33 @@ def plus(n):
     return f" + {n}" if n else ""
 
 
+def stored(i, j):
+    """Offset of accumulator s{i}_{j} in the score buffer from sOff: key-major inside a query tile x key tile block."""
+    return plus(j * SIDE * TILE + i * SIDE)
+
+
 def gemm():
+    L = []
+    for i in range(PER):
+        L.append("        float " + ", ".join(f"s{i}_{j} = 0f" for j in range(PER)) + ";")
+    L.append("        int sOff = ((qt * getNumGroups(1) + gt) * TILE + tk) * TILE + tq;")
+    L.append("        if (pass == PASS_COLLECT && stored == 1) {")
+    for i in range(PER):
+        L.append("            " + " ".join(f"s{i}_{j} = scores[sOff{stored(i, j)}];" for j in range(PER)))
+    L.append("        } else {")
+    L.extend("    " + x for x in product())
+    L.append("            if (stored == 1) {")
+    for i in range(PER):
+        L.append("                " + " ".join(f"scores[sOff{stored(i, j)}] = s{i}_{j};" for j in range(PER)))
+    L.append("            }")
+    L.append("        }")
+    return L
+
+
+def product():
     L = []
     L.append("        int qOff = qt * dimPad * TILE;")
     L.append("        int kOff = (firstTile + gt) * dimPad * TILE;")
-    for i in range(PER):
-        L.append("        float " + ", ".join(f"s{i}_{j} = 0f" for j in range(PER)) + ";")
     L.append("        for (int c0 = 0; c0 < dimPad; c0 += DEPTH) {")
     L.append("            int qs = qOff + c0 * TILE + l;")
     L.append("            int ks = kOff + c0 * TILE + l;")
@@ -128,10 +149,14 @@ import com.aparapi.Kernel;
  * {@code k} of them reach (k maxima of distinct rows: the true top-k all score at or above it), stopping once at most
  * {@code k + slack} reach it; zeroes the query's candidate counter. With {@code refine == 1} the thresholds come from
  * {@link #refined} instead (the host's tighter bound for lists that overflowed).</li>
- * <li>{@link #PASS_COLLECT}: a tile whose group maxima reach no query's threshold leaves at once; the others
- * recompute the same scores (the same code, so the same bits) and append every row at or above the query's threshold
- * to its list (atomic counter; a count above {@code capacity} means the list overflowed).</li>
+ * <li>{@link #PASS_COLLECT}: a tile whose group maxima reach no query's threshold leaves at once; the others take
+ * the scores pass 0 stored ({@code stored == 1}) or recompute them (the same code, so the same bits) and append every
+ * row at or above the query's threshold to its list (atomic counter; a count above {@code capacity} means the list
+ * overflowed).</li>
  * </ol>
+ *
+ * <p>Storing the scores (4 bytes per query and row of the grid) costs pass 0 one write and pass 2 one read of them,
+ * where recomputing cost pass 2 the whole product again: d multiply-adds per score against 8 bytes of memory traffic.
  *
  * <p>Aparapi translates {@link #run()} from bytecode: no objects, strings, switches or exceptions in here (any of them
  * makes Aparapi fall back to Java instead of failing).
@@ -181,6 +206,11 @@ public final class BuildTopKKernel extends Kernel {
     public int[] candidates = new int[1];
     /** Pass 2 output: the score of each candidate, at {@code q * capacity + i}. */
     public float[] candidateScores = new float[1];
+    /**
+     * Pass 0's scores when {@code stored == 1}, for pass 2: per query tile and key tile of the grid a block of
+     * {@code TILE x TILE}, key-major ({@code ((qt * keyTiles + gt) * TILE + key) * TILE + query}). Never copied.
+     */
+    public float[] scores = new float[1];
 
     /** Components per row in the layout (the dimension rounded up to DEPTH). */
     public int dimPad;
@@ -204,6 +234,8 @@ public final class BuildTopKKernel extends Kernel {
     public int rowBase;
     /** 1: the threshold pass takes the host's thresholds. */
     public int refine;
+    /** 1: pass 0 writes its scores to {@link #scores} and pass 2 reads them there instead of recomputing them. */
+    public int stored;
     /** Pass of getPassId() 0. */
     public int passOffset;
 

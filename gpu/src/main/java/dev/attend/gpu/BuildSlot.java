@@ -115,11 +115,16 @@ final class BuildSlot implements AutoCloseable {
     }
 
     /**
-     * Sizes the batch buffers for {@code batch} queries (a multiple of TILE), {@code groups} group maxima per query
-     * and {@code capacity} candidates per query; buffers only grow, so a build's calls reuse them.
+     * Sizes the batch buffers for {@code batch} queries (a multiple of TILE), {@code groups} group maxima per query,
+     * {@code capacity} candidates per query and {@code scores} stored scores (0: pass 2 recomputes them); buffers only
+     * grow, so a build's calls reuse them.
      */
-    void prepare(int batch, int groups, int capacity) {
+    void prepare(int batch, int groups, int capacity, long scores) {
         BuildTopKKernel k = kernel;
+        if (k.scores.length < scores) {
+            k.scores = new float[Math.toIntExact(scores)];
+        }
+        k.stored = scores > 0 ? 1 : 0;
         int queryFloats = Math.multiplyExact(batch, dimPad);
         if (k.queries.length < queryFloats) {
             k.queries = new float[queryFloats];
@@ -189,8 +194,15 @@ final class BuildSlot implements AutoCloseable {
         System.arraycopy(thresholds, 0, kernel.refined, 0, kernel.m);
         kernel.refine = 1;
         kernel.passOffset = BuildTopKKernel.PASS_THRESHOLD;
+        // Recomputed: between launches Aparapi would send the host's copy of a moved score array over the device's.
+        int stored = kernel.stored;
+        kernel.stored = 0;
         kernel.put(kernel.refined);
-        run(2);
+        try {
+            run(2);
+        } finally {
+            kernel.stored = stored;
+        }
     }
 
     private void run(int passes) {
@@ -234,7 +246,7 @@ final class BuildSlot implements AutoCloseable {
     long bytes() {
         BuildTopKKernel k = kernel;
         return 4L * ((long) k.keys.length + k.queries.length + k.maxima.length + k.thresholds.length + k.refined.length
-                + k.candidates.length + k.candidateScores.length);
+                + k.candidates.length + k.candidateScores.length + k.scores.length);
     }
 
     @Override

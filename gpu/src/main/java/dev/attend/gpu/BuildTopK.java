@@ -37,6 +37,11 @@ final class BuildTopK {
     private static final int MIN_CAPACITY = 256;
     /** Floats of a batch's group maxima or candidate lists at most (64 MiB). */
     private static final long BATCH_FLOATS = 1L << 24;
+    /**
+     * Floats of a batch's stored scores at most (512 MiB on the device, and as Aparapi's host mirror, never copied):
+     * 1,024 queries a launch over 131,072 rows. A grid wider than one query tile's worth recomputes instead.
+     */
+    static final long SCORE_FLOATS = 1L << 27;
 
     private final BuildSlots slots;
     private final long maxFloats;
@@ -114,8 +119,10 @@ final class BuildTopK {
             int subgroups = subgroups(rowLo, rowHi, k);
             int groups = ((rowHi - 1) / TILE - rowLo / TILE + 1) * subgroups;
             int capacity = capacity(k);
-            int batch = batchSize(queries.length, groups, capacity);
-            slot.prepare(batch, groups, capacity);
+            long gridRows = (long) ((rowHi - 1) / TILE - rowLo / TILE + 1) * TILE;
+            boolean stored = gridRows * TILE <= Math.min(SCORE_FLOATS, maxFloats);
+            int batch = batchSize(queries.length, groups, capacity, stored ? gridRows : 0);
+            slot.prepare(batch, groups, capacity, stored ? gridRows * batch : 0);
             t = profile.lap(t, Profile.Phase.UPLOAD);
             for (int q0 = 0; q0 < queries.length; q0 += batch) {
                 int m = Math.min(batch, queries.length - q0);
@@ -237,11 +244,17 @@ final class BuildTopK {
         return inner + Math.min((first + 1) * TILE - rowLo, subgroups) + Math.min(rowHi - last * TILE, subgroups);
     }
 
-    /** Queries per launch: whole tiles, at most MAX_BATCH, the batch's maxima and lists within BATCH_FLOATS. */
-    private int batchSize(int m, int groups, int capacity) {
+    /**
+     * Queries per launch: whole tiles, at most MAX_BATCH, the batch's maxima and lists within BATCH_FLOATS and, when
+     * its scores are stored ({@code gridRows > 0}), those within SCORE_FLOATS.
+     */
+    private int batchSize(int m, int groups, int capacity, long gridRows) {
         long limit = Math.min(BATCH_FLOATS, maxFloats);
         long tiles = Math.min((m + TILE - 1) / TILE, MAX_BATCH / TILE);
         tiles = Math.min(tiles, limit / ((long) TILE * Math.max(groups, capacity + 1)));
+        if (gridRows > 0) {
+            tiles = Math.min(tiles, Math.min(SCORE_FLOATS, maxFloats) / (TILE * gridRows));
+        }
         return (int) Math.max(1, tiles) * TILE;
     }
 

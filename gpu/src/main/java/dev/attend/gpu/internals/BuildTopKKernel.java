@@ -23,10 +23,14 @@ import com.aparapi.Kernel;
  * {@code k} of them reach (k maxima of distinct rows: the true top-k all score at or above it), stopping once at most
  * {@code k + slack} reach it; zeroes the query's candidate counter. With {@code refine == 1} the thresholds come from
  * {@link #refined} instead (the host's tighter bound for lists that overflowed).</li>
- * <li>{@link #PASS_COLLECT}: a tile whose group maxima reach no query's threshold leaves at once; the others
- * recompute the same scores (the same code, so the same bits) and append every row at or above the query's threshold
- * to its list (atomic counter; a count above {@code capacity} means the list overflowed).</li>
+ * <li>{@link #PASS_COLLECT}: a tile whose group maxima reach no query's threshold leaves at once; the others take
+ * the scores pass 0 stored ({@code stored == 1}) or recompute them (the same code, so the same bits) and append every
+ * row at or above the query's threshold to its list (atomic counter; a count above {@code capacity} means the list
+ * overflowed).</li>
  * </ol>
+ *
+ * <p>Storing the scores (4 bytes per query and row of the grid) costs pass 0 one write and pass 2 one read of them,
+ * where recomputing cost pass 2 the whole product again: d multiply-adds per score against 8 bytes of memory traffic.
  *
  * <p>Aparapi translates {@link #run()} from bytecode: no objects, strings, switches or exceptions in here (any of them
  * makes Aparapi fall back to Java instead of failing).
@@ -76,6 +80,11 @@ public final class BuildTopKKernel extends Kernel {
     public int[] candidates = new int[1];
     /** Pass 2 output: the score of each candidate, at {@code q * capacity + i}. */
     public float[] candidateScores = new float[1];
+    /**
+     * Pass 0's scores when {@code stored == 1}, for pass 2: per query tile and key tile of the grid a block of
+     * {@code TILE x TILE}, key-major ({@code ((qt * keyTiles + gt) * TILE + key) * TILE + query}). Never copied.
+     */
+    public float[] scores = new float[1];
 
     /** Components per row in the layout (the dimension rounded up to DEPTH). */
     public int dimPad;
@@ -99,6 +108,8 @@ public final class BuildTopKKernel extends Kernel {
     public int rowBase;
     /** 1: the threshold pass takes the host's thresholds. */
     public int refine;
+    /** 1: pass 0 writes its scores to {@link #scores} and pass 2 reads them there instead of recomputing them. */
+    public int stored;
     /** Pass of getPassId() 0. */
     public int passOffset;
 
@@ -132,8 +143,6 @@ public final class BuildTopKKernel extends Kernel {
         int tk = getLocalId(1);
         int qt = getGroupId(0);
         int gt = getGroupId(1);
-        int qOff = qt * dimPad * TILE;
-        int kOff = (firstTile + gt) * dimPad * TILE;
         float s0_0 = 0f, s0_1 = 0f, s0_2 = 0f, s0_3 = 0f, s0_4 = 0f, s0_5 = 0f, s0_6 = 0f, s0_7 = 0f;
         float s1_0 = 0f, s1_1 = 0f, s1_2 = 0f, s1_3 = 0f, s1_4 = 0f, s1_5 = 0f, s1_6 = 0f, s1_7 = 0f;
         float s2_0 = 0f, s2_1 = 0f, s2_2 = 0f, s2_3 = 0f, s2_4 = 0f, s2_5 = 0f, s2_6 = 0f, s2_7 = 0f;
@@ -142,54 +151,78 @@ public final class BuildTopKKernel extends Kernel {
         float s5_0 = 0f, s5_1 = 0f, s5_2 = 0f, s5_3 = 0f, s5_4 = 0f, s5_5 = 0f, s5_6 = 0f, s5_7 = 0f;
         float s6_0 = 0f, s6_1 = 0f, s6_2 = 0f, s6_3 = 0f, s6_4 = 0f, s6_5 = 0f, s6_6 = 0f, s6_7 = 0f;
         float s7_0 = 0f, s7_1 = 0f, s7_2 = 0f, s7_3 = 0f, s7_4 = 0f, s7_5 = 0f, s7_6 = 0f, s7_7 = 0f;
-        for (int c0 = 0; c0 < dimPad; c0 += DEPTH) {
-            int qs = qOff + c0 * TILE + l;
-            int ks = kOff + c0 * TILE + l;
-            lds[l] = queries[qs];
-            lds[l + 256] = queries[qs + 256];
-            lds[l + 512] = queries[qs + 512];
-            lds[l + 768] = queries[qs + 768];
-            lds[l + 1024] = queries[qs + 1024];
-            lds[l + 1280] = queries[qs + 1280];
-            lds[l + 1536] = queries[qs + 1536];
-            lds[l + 1792] = queries[qs + 1792];
-            lds[KEYS_AT + l] = keys[ks];
-            lds[KEYS_AT + l + 256] = keys[ks + 256];
-            lds[KEYS_AT + l + 512] = keys[ks + 512];
-            lds[KEYS_AT + l + 768] = keys[ks + 768];
-            lds[KEYS_AT + l + 1024] = keys[ks + 1024];
-            lds[KEYS_AT + l + 1280] = keys[ks + 1280];
-            lds[KEYS_AT + l + 1536] = keys[ks + 1536];
-            lds[KEYS_AT + l + 1792] = keys[ks + 1792];
-            localBarrier();
-            for (int d = 0; d < DEPTH; d++) {
-                int at = d * TILE;
-                float a0 = lds[at + tq];
-                float a1 = lds[at + tq + 16];
-                float a2 = lds[at + tq + 32];
-                float a3 = lds[at + tq + 48];
-                float a4 = lds[at + tq + 64];
-                float a5 = lds[at + tq + 80];
-                float a6 = lds[at + tq + 96];
-                float a7 = lds[at + tq + 112];
-                float b0 = lds[KEYS_AT + at + tk];
-                float b1 = lds[KEYS_AT + at + tk + 16];
-                float b2 = lds[KEYS_AT + at + tk + 32];
-                float b3 = lds[KEYS_AT + at + tk + 48];
-                float b4 = lds[KEYS_AT + at + tk + 64];
-                float b5 = lds[KEYS_AT + at + tk + 80];
-                float b6 = lds[KEYS_AT + at + tk + 96];
-                float b7 = lds[KEYS_AT + at + tk + 112];
-                s0_0 += a0 * b0; s0_1 += a0 * b1; s0_2 += a0 * b2; s0_3 += a0 * b3; s0_4 += a0 * b4; s0_5 += a0 * b5; s0_6 += a0 * b6; s0_7 += a0 * b7;
-                s1_0 += a1 * b0; s1_1 += a1 * b1; s1_2 += a1 * b2; s1_3 += a1 * b3; s1_4 += a1 * b4; s1_5 += a1 * b5; s1_6 += a1 * b6; s1_7 += a1 * b7;
-                s2_0 += a2 * b0; s2_1 += a2 * b1; s2_2 += a2 * b2; s2_3 += a2 * b3; s2_4 += a2 * b4; s2_5 += a2 * b5; s2_6 += a2 * b6; s2_7 += a2 * b7;
-                s3_0 += a3 * b0; s3_1 += a3 * b1; s3_2 += a3 * b2; s3_3 += a3 * b3; s3_4 += a3 * b4; s3_5 += a3 * b5; s3_6 += a3 * b6; s3_7 += a3 * b7;
-                s4_0 += a4 * b0; s4_1 += a4 * b1; s4_2 += a4 * b2; s4_3 += a4 * b3; s4_4 += a4 * b4; s4_5 += a4 * b5; s4_6 += a4 * b6; s4_7 += a4 * b7;
-                s5_0 += a5 * b0; s5_1 += a5 * b1; s5_2 += a5 * b2; s5_3 += a5 * b3; s5_4 += a5 * b4; s5_5 += a5 * b5; s5_6 += a5 * b6; s5_7 += a5 * b7;
-                s6_0 += a6 * b0; s6_1 += a6 * b1; s6_2 += a6 * b2; s6_3 += a6 * b3; s6_4 += a6 * b4; s6_5 += a6 * b5; s6_6 += a6 * b6; s6_7 += a6 * b7;
-                s7_0 += a7 * b0; s7_1 += a7 * b1; s7_2 += a7 * b2; s7_3 += a7 * b3; s7_4 += a7 * b4; s7_5 += a7 * b5; s7_6 += a7 * b6; s7_7 += a7 * b7;
+        int sOff = ((qt * getNumGroups(1) + gt) * TILE + tk) * TILE + tq;
+        if (pass == PASS_COLLECT && stored == 1) {
+            s0_0 = scores[sOff]; s0_1 = scores[sOff + 2048]; s0_2 = scores[sOff + 4096]; s0_3 = scores[sOff + 6144]; s0_4 = scores[sOff + 8192]; s0_5 = scores[sOff + 10240]; s0_6 = scores[sOff + 12288]; s0_7 = scores[sOff + 14336];
+            s1_0 = scores[sOff + 16]; s1_1 = scores[sOff + 2064]; s1_2 = scores[sOff + 4112]; s1_3 = scores[sOff + 6160]; s1_4 = scores[sOff + 8208]; s1_5 = scores[sOff + 10256]; s1_6 = scores[sOff + 12304]; s1_7 = scores[sOff + 14352];
+            s2_0 = scores[sOff + 32]; s2_1 = scores[sOff + 2080]; s2_2 = scores[sOff + 4128]; s2_3 = scores[sOff + 6176]; s2_4 = scores[sOff + 8224]; s2_5 = scores[sOff + 10272]; s2_6 = scores[sOff + 12320]; s2_7 = scores[sOff + 14368];
+            s3_0 = scores[sOff + 48]; s3_1 = scores[sOff + 2096]; s3_2 = scores[sOff + 4144]; s3_3 = scores[sOff + 6192]; s3_4 = scores[sOff + 8240]; s3_5 = scores[sOff + 10288]; s3_6 = scores[sOff + 12336]; s3_7 = scores[sOff + 14384];
+            s4_0 = scores[sOff + 64]; s4_1 = scores[sOff + 2112]; s4_2 = scores[sOff + 4160]; s4_3 = scores[sOff + 6208]; s4_4 = scores[sOff + 8256]; s4_5 = scores[sOff + 10304]; s4_6 = scores[sOff + 12352]; s4_7 = scores[sOff + 14400];
+            s5_0 = scores[sOff + 80]; s5_1 = scores[sOff + 2128]; s5_2 = scores[sOff + 4176]; s5_3 = scores[sOff + 6224]; s5_4 = scores[sOff + 8272]; s5_5 = scores[sOff + 10320]; s5_6 = scores[sOff + 12368]; s5_7 = scores[sOff + 14416];
+            s6_0 = scores[sOff + 96]; s6_1 = scores[sOff + 2144]; s6_2 = scores[sOff + 4192]; s6_3 = scores[sOff + 6240]; s6_4 = scores[sOff + 8288]; s6_5 = scores[sOff + 10336]; s6_6 = scores[sOff + 12384]; s6_7 = scores[sOff + 14432];
+            s7_0 = scores[sOff + 112]; s7_1 = scores[sOff + 2160]; s7_2 = scores[sOff + 4208]; s7_3 = scores[sOff + 6256]; s7_4 = scores[sOff + 8304]; s7_5 = scores[sOff + 10352]; s7_6 = scores[sOff + 12400]; s7_7 = scores[sOff + 14448];
+        } else {
+            int qOff = qt * dimPad * TILE;
+            int kOff = (firstTile + gt) * dimPad * TILE;
+            for (int c0 = 0; c0 < dimPad; c0 += DEPTH) {
+                int qs = qOff + c0 * TILE + l;
+                int ks = kOff + c0 * TILE + l;
+                lds[l] = queries[qs];
+                lds[l + 256] = queries[qs + 256];
+                lds[l + 512] = queries[qs + 512];
+                lds[l + 768] = queries[qs + 768];
+                lds[l + 1024] = queries[qs + 1024];
+                lds[l + 1280] = queries[qs + 1280];
+                lds[l + 1536] = queries[qs + 1536];
+                lds[l + 1792] = queries[qs + 1792];
+                lds[KEYS_AT + l] = keys[ks];
+                lds[KEYS_AT + l + 256] = keys[ks + 256];
+                lds[KEYS_AT + l + 512] = keys[ks + 512];
+                lds[KEYS_AT + l + 768] = keys[ks + 768];
+                lds[KEYS_AT + l + 1024] = keys[ks + 1024];
+                lds[KEYS_AT + l + 1280] = keys[ks + 1280];
+                lds[KEYS_AT + l + 1536] = keys[ks + 1536];
+                lds[KEYS_AT + l + 1792] = keys[ks + 1792];
+                localBarrier();
+                for (int d = 0; d < DEPTH; d++) {
+                    int at = d * TILE;
+                    float a0 = lds[at + tq];
+                    float a1 = lds[at + tq + 16];
+                    float a2 = lds[at + tq + 32];
+                    float a3 = lds[at + tq + 48];
+                    float a4 = lds[at + tq + 64];
+                    float a5 = lds[at + tq + 80];
+                    float a6 = lds[at + tq + 96];
+                    float a7 = lds[at + tq + 112];
+                    float b0 = lds[KEYS_AT + at + tk];
+                    float b1 = lds[KEYS_AT + at + tk + 16];
+                    float b2 = lds[KEYS_AT + at + tk + 32];
+                    float b3 = lds[KEYS_AT + at + tk + 48];
+                    float b4 = lds[KEYS_AT + at + tk + 64];
+                    float b5 = lds[KEYS_AT + at + tk + 80];
+                    float b6 = lds[KEYS_AT + at + tk + 96];
+                    float b7 = lds[KEYS_AT + at + tk + 112];
+                    s0_0 += a0 * b0; s0_1 += a0 * b1; s0_2 += a0 * b2; s0_3 += a0 * b3; s0_4 += a0 * b4; s0_5 += a0 * b5; s0_6 += a0 * b6; s0_7 += a0 * b7;
+                    s1_0 += a1 * b0; s1_1 += a1 * b1; s1_2 += a1 * b2; s1_3 += a1 * b3; s1_4 += a1 * b4; s1_5 += a1 * b5; s1_6 += a1 * b6; s1_7 += a1 * b7;
+                    s2_0 += a2 * b0; s2_1 += a2 * b1; s2_2 += a2 * b2; s2_3 += a2 * b3; s2_4 += a2 * b4; s2_5 += a2 * b5; s2_6 += a2 * b6; s2_7 += a2 * b7;
+                    s3_0 += a3 * b0; s3_1 += a3 * b1; s3_2 += a3 * b2; s3_3 += a3 * b3; s3_4 += a3 * b4; s3_5 += a3 * b5; s3_6 += a3 * b6; s3_7 += a3 * b7;
+                    s4_0 += a4 * b0; s4_1 += a4 * b1; s4_2 += a4 * b2; s4_3 += a4 * b3; s4_4 += a4 * b4; s4_5 += a4 * b5; s4_6 += a4 * b6; s4_7 += a4 * b7;
+                    s5_0 += a5 * b0; s5_1 += a5 * b1; s5_2 += a5 * b2; s5_3 += a5 * b3; s5_4 += a5 * b4; s5_5 += a5 * b5; s5_6 += a5 * b6; s5_7 += a5 * b7;
+                    s6_0 += a6 * b0; s6_1 += a6 * b1; s6_2 += a6 * b2; s6_3 += a6 * b3; s6_4 += a6 * b4; s6_5 += a6 * b5; s6_6 += a6 * b6; s6_7 += a6 * b7;
+                    s7_0 += a7 * b0; s7_1 += a7 * b1; s7_2 += a7 * b2; s7_3 += a7 * b3; s7_4 += a7 * b4; s7_5 += a7 * b5; s7_6 += a7 * b6; s7_7 += a7 * b7;
+                }
+                localBarrier();
             }
-            localBarrier();
+            if (stored == 1) {
+                scores[sOff] = s0_0; scores[sOff + 2048] = s0_1; scores[sOff + 4096] = s0_2; scores[sOff + 6144] = s0_3; scores[sOff + 8192] = s0_4; scores[sOff + 10240] = s0_5; scores[sOff + 12288] = s0_6; scores[sOff + 14336] = s0_7;
+                scores[sOff + 16] = s1_0; scores[sOff + 2064] = s1_1; scores[sOff + 4112] = s1_2; scores[sOff + 6160] = s1_3; scores[sOff + 8208] = s1_4; scores[sOff + 10256] = s1_5; scores[sOff + 12304] = s1_6; scores[sOff + 14352] = s1_7;
+                scores[sOff + 32] = s2_0; scores[sOff + 2080] = s2_1; scores[sOff + 4128] = s2_2; scores[sOff + 6176] = s2_3; scores[sOff + 8224] = s2_4; scores[sOff + 10272] = s2_5; scores[sOff + 12320] = s2_6; scores[sOff + 14368] = s2_7;
+                scores[sOff + 48] = s3_0; scores[sOff + 2096] = s3_1; scores[sOff + 4144] = s3_2; scores[sOff + 6192] = s3_3; scores[sOff + 8240] = s3_4; scores[sOff + 10288] = s3_5; scores[sOff + 12336] = s3_6; scores[sOff + 14384] = s3_7;
+                scores[sOff + 64] = s4_0; scores[sOff + 2112] = s4_1; scores[sOff + 4160] = s4_2; scores[sOff + 6208] = s4_3; scores[sOff + 8256] = s4_4; scores[sOff + 10304] = s4_5; scores[sOff + 12352] = s4_6; scores[sOff + 14400] = s4_7;
+                scores[sOff + 80] = s5_0; scores[sOff + 2128] = s5_1; scores[sOff + 4176] = s5_2; scores[sOff + 6224] = s5_3; scores[sOff + 8272] = s5_4; scores[sOff + 10320] = s5_5; scores[sOff + 12368] = s5_6; scores[sOff + 14416] = s5_7;
+                scores[sOff + 96] = s6_0; scores[sOff + 2144] = s6_1; scores[sOff + 4192] = s6_2; scores[sOff + 6240] = s6_3; scores[sOff + 8288] = s6_4; scores[sOff + 10336] = s6_5; scores[sOff + 12384] = s6_6; scores[sOff + 14432] = s6_7;
+                scores[sOff + 112] = s7_0; scores[sOff + 2160] = s7_1; scores[sOff + 4208] = s7_2; scores[sOff + 6256] = s7_3; scores[sOff + 8304] = s7_4; scores[sOff + 10352] = s7_5; scores[sOff + 12400] = s7_6; scores[sOff + 14448] = s7_7;
+            }
         }
         // Row (relative to the resident rows) of this work item's key j: r0 + j * SIDE.
         int r0 = (firstTile + gt) * TILE + tk;
