@@ -63,30 +63,35 @@ final class BuildSlot implements AutoCloseable {
 
     /**
      * Makes rows [from, to) of {@code keys} resident unless they are; returns whether rows were sent. Rows appended
-     * to a range already held from the same first row are copied alone (rows of a store never change).
+     * to a range already held from the same first row are copied alone (rows of a store never change); otherwise
+     * {@code laidOut} ({@link #layOut(VectorStore, int, int, int)} of the same rows, made before the slot was taken)
+     * is sent, or the rows are laid out here when it is null.
      */
-    boolean hold(VectorStore keys, int from, int to, int maxTiles) {
+    boolean hold(VectorStore keys, int from, int to, int maxTiles, float[] laidOut) {
         if (covers(keys, from, to)) {
             return false;
         }
-        int pad = (keys.dim() + DEPTH - 1) / DEPTH * DEPTH;
+        int pad = padded(keys.dim());
         int tiles = (to - from + TILE - 1) / TILE;
         boolean extend = holds(keys) && this.from == from && pad == dimPad && tiles <= tileCapacity;
-        if (tiles > tileCapacity || pad != dimPad) {
-            // Room for an eighth more: a session's next build covers the rows appended since.
-            tileCapacity = (int) Math.min(maxTiles, tiles + tiles / 8L);
-            kernel.keys = new float[Math.multiplyExact(tileCapacity, pad * TILE)];
-            extend = false;
+        boolean packHere = extend || laidOut == null;
+        if (!extend && laidOut != null) {
+            kernel.keys = laidOut;
+        } else if (!extend && (tiles > tileCapacity || pad != dimPad)) {
+            kernel.keys = new float[Math.multiplyExact(capacityTiles(tiles, maxTiles), pad * TILE)];
         }
+        tileCapacity = kernel.keys.length / (pad * TILE);
         dimPad = pad;
         int first = extend ? this.to : from;
-        // The pool reads what is resident from other threads (under this monitor); the rows are packed outside it.
+        // The pool reads what is resident from other threads (under this monitor); the rows are laid out outside it.
         synchronized (this) {
             store = new WeakReference<>(null);
             this.from = from;
             this.to = from;
         }
-        pack(keys, first, to);
+        if (packHere) {
+            pack(keys, from, first, to, kernel.keys, pad);
+        }
         synchronized (this) {
             store = new WeakReference<>(keys);
             this.to = to;
@@ -95,20 +100,40 @@ final class BuildSlot implements AutoCloseable {
         return true;
     }
 
-    /** Writes rows [first, last) into the tile layout, tile by tile in parallel (10^5 rows are 10^7 values). */
-    private void pack(VectorStore keys, int first, int last) {
-        float[] out = kernel.keys;
+    /** Components per row in the tile layout. */
+    static int padded(int dim) {
+        return (dim + DEPTH - 1) / DEPTH * DEPTH;
+    }
+
+    /** Key tiles a buffer for {@code tiles} holds: an eighth more, so that a session's next build covers the rows appended since. */
+    private static int capacityTiles(int tiles, int maxTiles) {
+        return (int) Math.max(tiles, Math.min(maxTiles, tiles + tiles / 8L));
+    }
+
+    /** Rows [from, to) of {@code keys} in the tile layout of a key buffer, with the room {@link #hold} gives it. */
+    static float[] layOut(VectorStore keys, int from, int to, int maxTiles) {
+        int pad = padded(keys.dim());
+        int tiles = (to - from + TILE - 1) / TILE;
+        float[] out = new float[Math.multiplyExact(capacityTiles(tiles, maxTiles), pad * TILE)];
+        pack(keys, from, from, to, out, pad);
+        return out;
+    }
+
+    /**
+     * Writes rows [first, last) of a buffer whose row 0 is store row {@code base} into the tile layout, tile by tile
+     * in parallel (10^5 rows are 10^7 values).
+     */
+    private static void pack(VectorStore keys, int base, int first, int last, float[] out, int pad) {
         int dim = keys.dim();
-        int pad = dimPad;
-        IntStream.rangeClosed((first - from) / TILE, (last - 1 - from) / TILE).parallel().forEach(t -> {
+        IntStream.rangeClosed((first - base) / TILE, (last - 1 - base) / TILE).parallel().forEach(t -> {
             float[] row = new float[dim];
-            int lo = Math.max(first, from + t * TILE);
-            int hi = Math.min(last, from + (t + 1) * TILE);
+            int lo = Math.max(first, base + t * TILE);
+            int hi = Math.min(last, base + (t + 1) * TILE);
             for (int id = lo; id < hi; id++) {
                 keys.readRow(id, row);
-                int base = t * pad * TILE + (id - from - t * TILE);
+                int at = t * pad * TILE + (id - base - t * TILE);
                 for (int c = 0; c < dim; c++) {
-                    out[base + c * TILE] = row[c];
+                    out[at + c * TILE] = row[c];
                 }
             }
         });
@@ -145,21 +170,51 @@ final class BuildSlot implements AutoCloseable {
         k.rowBase = from;
     }
 
-    /** Sends queries [first, first + count) as the batch, in the tile layout, zero-padded to whole tiles. */
-    void setQueries(float[][] queries, int first, int count) {
-        float[] q = kernel.queries;
-        int tiles = (count + TILE - 1) / TILE;
-        Arrays.fill(q, 0, tiles * dimPad * TILE, 0f);
-        for (int j = 0; j < count; j++) {
-            float[] query = queries[first + j];
-            int base = j / TILE * dimPad * TILE + j % TILE;
-            for (int c = 0; c < query.length; c++) {
-                q[base + c * TILE] = query[c];
+    /**
+     * Queries in the kernel's tile layout (dimensions padded to {@code DEPTH}, the last tile padded with zero queries),
+     * laid out in parallel before a slot is taken: tile t holds queries [t * TILE, (t + 1) * TILE).
+     */
+    static float[] layOut(float[][] queries, int dim) {
+        int pad = padded(dim);
+        int tiles = (queries.length + TILE - 1) / TILE;
+        float[] out = new float[Math.multiplyExact(tiles, pad * TILE)];
+        IntStream.range(0, tiles).parallel().forEach(t -> {
+            for (int j = t * TILE, end = Math.min(queries.length, (t + 1) * TILE); j < end; j++) {
+                float[] query = queries[j];
+                int base = t * pad * TILE + j % TILE;
+                for (int c = 0; c < query.length; c++) {
+                    out[base + c * TILE] = query[c];
+                }
             }
-        }
+        });
+        return out;
+    }
+
+    /** Sends queries [first, first + count) of {@link #layOut}'s {@code laidOut} as the batch ({@code first} a multiple of TILE). */
+    void setQueries(float[] laidOut, int first, int count) {
+        int tiles = (count + TILE - 1) / TILE;
+        System.arraycopy(laidOut, first * dimPad, kernel.queries, 0, tiles * dimPad * TILE);
         kernel.m = count;
-        kernel.put(q);
+        kernel.put(kernel.queries);
         queryTiles = tiles;
+    }
+
+    /**
+     * A copy of the last run's lists for batch queries [0, m), which are queries [first, first + m) of the call:
+     * {@code counts[j]} (above {@code capacity}: overflowed), and query j's candidates at {@code j * capacity}.
+     */
+    record Lists(int first, int capacity, int[] counts, int[] ids, float[] scores) {
+        /** Batch queries whose lists overflowed. */
+        int[] overflowed() {
+            return IntStream.range(0, counts.length).filter(j -> counts[j] > capacity).toArray();
+        }
+    }
+
+    Lists lists(int first, int m) {
+        BuildTopKKernel k = kernel;
+        return new Lists(first, k.capacity, Arrays.copyOf(k.candidates, m),
+                Arrays.copyOfRange(k.candidates, k.batchCapacity, k.batchCapacity + m * k.capacity),
+                Arrays.copyOf(k.candidateScores, m * k.capacity));
     }
 
     /**

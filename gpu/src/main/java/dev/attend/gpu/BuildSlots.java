@@ -95,6 +95,16 @@ final class BuildSlots {
         notifyAll();
     }
 
+    /** Whether some slot holds rows [from, to) of {@code keys} (busy or not). */
+    synchronized boolean covered(VectorStore keys, int from, int to) {
+        for (BuildSlot s : slots) {
+            if (!s.retired && s.covers(keys, from, to)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Bytes of device buffers in the slots holding rows of {@code keys}. */
     synchronized long bytes(VectorStore keys) {
         long bytes = 0;

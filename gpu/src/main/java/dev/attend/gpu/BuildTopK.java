@@ -10,7 +10,6 @@ import dev.attend.gpu.internals.BuildTopKKernel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.stream.IntStream;
 
 /**
  * The exact top-k of many queries over one row range on an OpenCL device ({@link BuildTopKKernel}): the index
@@ -103,17 +102,26 @@ final class BuildTopK {
         return new TopKResult(out, device);
     }
 
-    /** Rows [from, to) (one piece) for every query; false when no slot could be had. */
+    /**
+     * Rows [from, to) (one piece) for every query; false when no slot could be had. The slot is held for the device's
+     * part alone: the queries are laid out before it is taken, each launch's lists are copied out, and they are merged
+     * into the collectors after it is given back, while another build's launches run.
+     */
     private boolean piece(float[][] queries, VectorStore keys, int from, int to, int k, TopKCollector[] best,
                           SimdScorer host, Profile.Builder profile) {
         long t = System.nanoTime();
+        int maxTiles = (int) (maxPieceRows(keys.dim()) / TILE);
+        float[] packed = BuildSlot.layOut(queries, keys.dim());
+        // A head's first call lays its rows out before it waits for a slot; later calls find them resident.
+        float[] rows = slots.covered(keys, from, to) ? null : BuildSlot.layOut(keys, from, to, maxTiles);
         BuildSlot slot = slots.acquire(keys, from, to);
         if (slot == null) {
             return false;
         }
         List<Integer> left = new ArrayList<>();
+        List<BuildSlot.Lists> lists = new ArrayList<>();
         try {
-            slot.hold(keys, from, to, (int) (maxPieceRows(keys.dim()) / TILE));
+            slot.hold(keys, from, to, maxTiles, rows);
             int rowLo = from - slot.from();
             int rowHi = to - slot.from();
             int subgroups = subgroups(rowLo, rowHi, k);
@@ -126,22 +134,32 @@ final class BuildTopK {
             t = profile.lap(t, Profile.Phase.UPLOAD);
             for (int q0 = 0; q0 < queries.length; q0 += batch) {
                 int m = Math.min(batch, queries.length - q0);
-                slot.setQueries(queries, q0, m);
+                slot.setQueries(packed, q0, m);
                 slot.score(rowLo, rowHi, subgroups, k, k / 8);
                 profile.kernelMs += slot.kernelMs();
                 t = profile.lap(t, Profile.Phase.SCORE);
                 slot.fetch();
+                BuildSlot.Lists batchLists = slot.lists(q0, m);
+                lists.add(batchLists);
                 t = profile.lap(t, Profile.Phase.COLLECT);
-                for (int j : select(slot, q0, m, k, best, profile)) {
-                    left.add(q0 + j);
+                int[] overflowed = batchLists.overflowed();
+                if (overflowed.length > 0) {
+                    for (int j : refine(slot, batchLists, overflowed, k, best, profile)) {
+                        left.add(q0 + j);
+                    }
+                    t = profile.lap(t, Profile.Phase.MERGE);
                 }
-                t = profile.lap(t, Profile.Phase.MERGE);
             }
         } finally {
             slots.release(slot);
         }
+        for (BuildSlot.Lists l : lists) {
+            for (int j : merge(l, k, best, profile)) {
+                left.add(l.first() + j);
+            }
+        }
+        t = profile.lap(t, Profile.Phase.MERGE);
         if (!left.isEmpty()) {
-            // After the slot is back: another call's kernels run meanwhile.
             float[][] sub = new float[left.size()][];
             for (int i = 0; i < sub.length; i++) {
                 sub[i] = queries[left.get(i)];
@@ -160,26 +178,58 @@ final class BuildTopK {
     }
 
     /**
-     * Offers each query's candidates to its collector; refines the lists that overflowed on the device; returns the
-     * batch queries left to the host.
+     * Offers the candidates of every list of {@code l} that holds k to k + capacity rows to its query's collector;
+     * returns the batch queries that came back short (the host scores them). Overflowed lists are {@link #refine}'s.
      */
-    private static List<Integer> select(BuildSlot slot, int q0, int m, int k, TopKCollector[] best,
+    private static List<Integer> merge(BuildSlot.Lists l, int k, TopKCollector[] best, Profile.Builder profile) {
+        int m = l.counts().length;
+        long work = 0;
+        for (int j = 0; j < m; j++) {
+            work += Math.min(l.counts()[j], l.capacity());
+        }
+        profile.candidates += work;
+        boolean[] shortList = new boolean[m];
+        OpenClScorer.parallelIf(work, m).forEach(j -> {
+            int count = l.counts()[j];
+            if (count > l.capacity()) {
+                return;
+            }
+            if (count < k) {
+                shortList[j] = true;
+                return;
+            }
+            TopKCollector c = best[l.first() + j];
+            for (int e = 0, at = j * l.capacity(); e < count; e++) {
+                c.offer(l.scores()[at + e], l.ids()[at + e]);
+            }
+        });
+        List<Integer> host = new ArrayList<>();
+        for (int j = 0; j < m; j++) {
+            if (shortList[j]) {
+                host.add(j);
+            }
+        }
+        return host;
+    }
+
+    /**
+     * The lists of {@code overflowed} batch queries (in {@code l}), collected again on the device at the k-th best of
+     * their first candidates, up to {@link #REFINEMENTS} times, then offered to their collectors; returns the batch
+     * queries left to the host (no tighter bound found, or short).
+     */
+    private static List<Integer> refine(BuildSlot slot, BuildSlot.Lists l, int[] overflowed, int k, TopKCollector[] best,
                                         Profile.Builder profile) {
-        int[] pending = IntStream.range(0, m).toArray();
+        int m = l.counts().length;
+        int[] pending = overflowed;
         List<Integer> host = new ArrayList<>();
         for (int round = 0; ; round++) {
-            // 0: done; 1: overflowed; 2: came back short (the device lost its state): the host scores it.
+            // 0: done; 1: overflowed; 2: came back short or without a tighter bound: the host scores it.
             int[] state = new int[pending.length];
             float[] tighter = new float[pending.length];
-            long work = 0;
-            for (int j : pending) {
-                work += Math.min(slot.count(j), slot.capacity());
-            }
-            profile.candidates += work;
-            int[] p = pending;
-            OpenClScorer.parallelIf(work, p.length).forEach(i -> {
-                int j = p[i];
+            for (int i = 0; i < pending.length; i++) {
+                int j = pending[i];
                 int count = slot.count(j);
+                profile.candidates += Math.min(count, slot.capacity());
                 TopKCollector c = new TopKCollector(k);
                 for (int e = 0, n = Math.min(count, slot.capacity()); e < n; e++) {
                     c.offer(slot.score(j, e), slot.candidate(j, e));
@@ -195,18 +245,18 @@ final class BuildTopK {
                 } else if (count < k) {
                     state[i] = 2;
                 } else {
-                    best[q0 + j].addAll(c);
+                    best[l.first() + j].addAll(c);
                 }
-            });
+            }
             List<Integer> again = new ArrayList<>();
             float[] thresholds = new float[m];
             Arrays.fill(thresholds, POS);
-            for (int i = 0; i < p.length; i++) {
+            for (int i = 0; i < pending.length; i++) {
                 if (state[i] == 1 && round < REFINEMENTS) {
-                    again.add(p[i]);
-                    thresholds[p[i]] = tighter[i];
+                    again.add(pending[i]);
+                    thresholds[pending[i]] = tighter[i];
                 } else if (state[i] != 0) {
-                    host.add(p[i]);
+                    host.add(pending[i]);
                 }
             }
             if (again.isEmpty()) {

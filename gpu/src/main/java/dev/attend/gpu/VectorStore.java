@@ -186,28 +186,6 @@ public final class VectorStore {
         }
     }
 
-    /**
-     * Reads one component of each 64-byte line of row {@code id} and returns them folded together: issued for several
-     * rows before they are scored, their cache misses overlap. The value means nothing; fold it into something kept.
-     */
-    public int touch(int id) {
-        int p = id / pageRows;
-        Object page = pages[p];
-        int at = (id - p * pageRows) * dim;
-        int acc = 0;
-        if (page instanceof float[] f) {
-            for (int c = 0; c < dim; c += 16) {
-                acc += Float.floatToRawIntBits(f[at + c]);
-            }
-        } else {
-            short[] h = (short[]) page;
-            for (int c = 0; c < dim; c += 32) {
-                acc += h[at + c];
-            }
-        }
-        return acc;
-    }
-
     /** Row {@code id} as a new float32 array. */
     public float[] row(int id) {
         float[] out = new float[dim];

@@ -203,6 +203,31 @@ class OpenClRangeTopKTest {
         }
     }
 
+    /**
+     * More stores than slots, called in turn: a slot taken over by another store gets rows laid out before it was
+     * taken, of another length and precision than the ones it held.
+     */
+    @Test
+    void moreStoresThanSlotsTakeTurns() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 7);
+        int dim = 48;
+        List<VectorStore> stores = new ArrayList<>();
+        for (int s = 0; s < OpenClScorer.DEFAULT_BUILD_SLOTS + 2; s++) {
+            stores.add(RandomVectors.store(RandomVectors.gaussian(rnd, 1500 + 700 * s, dim, 0), dim,
+                    s % 2 == 0 ? Precision.FLOAT32 : Precision.FLOAT16));
+        }
+        float[][] queries = RandomVectors.gaussian(rnd, 200, dim, 0.2);
+        for (int round = 0; round < 2; round++) {
+            for (int s = 0; s < stores.size(); s++) {
+                VectorStore keys = stores.get(s);
+                int from = 7 * s;
+                TopKResult got = cl.topK(queries, keys, from, keys.size(), 25);
+                assertThat(got.device().backend()).isEqualTo("opencl");
+                assertSame("round " + round + " store " + s, got, simd.topK(queries, keys, from, keys.size(), 25), queries, keys);
+            }
+        }
+    }
+
     private static void assertSame(String label, TopKResult got, TopKResult want, float[][] queries, VectorStore keys) {
         assertThat(got.perQuery()).as(label).hasSize(queries.length);
         for (int i = 0; i < queries.length; i++) {

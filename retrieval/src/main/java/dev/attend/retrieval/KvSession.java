@@ -217,7 +217,7 @@ public final class KvSession implements AutoCloseable {
             startDueWork(h);
         }
         AttendResult[] results = new AttendResult[queryHeads];
-        LayerWork.answerAll(this, layer, queries, budget, results, config.queryHeadsPerKvHead());
+        LayerWork.answerAll(this, layer, queries, budget, results);
         recent.add(layer, queries);
         return results;
     }

@@ -4,11 +4,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
-/**
- * The query heads of one {@link KvSession#decodeLayer}, claimed a few consecutive ones at a time by whichever thread
- * comes; the caller waits for the last. Consecutive query heads share a KV head, so one core's searches of the same
- * graph and rows find part of them in its cache.
- */
+/** The query heads of one {@link KvSession#decodeLayer}, claimed one at a time by whichever thread comes; the caller waits for the last. */
 final class LayerWork implements Runnable {
     private final KvSession session;
     private final int layer;
@@ -16,14 +12,12 @@ final class LayerWork implements Runnable {
     private final int budget;
     private final AttendResult[] results;
     private final Thread caller;
-    private final int chunk;
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicInteger left;
     private volatile Throwable failure;
 
-    LayerWork(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results, Thread caller, int chunk) {
+    LayerWork(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results, Thread caller) {
         this.session = session;
-        this.chunk = chunk;
         this.layer = layer;
         this.queries = queries;
         this.budget = budget;
@@ -34,23 +28,17 @@ final class LayerWork implements Runnable {
 
     @Override
     public void run() {
-        for (int c; (c = next.getAndIncrement() * chunk) < queries.length; ) {
-            for (int q = c; q < Math.min(queries.length, c + chunk); q++) {
-                answer(q);
-            }
-        }
-    }
-
-    private void answer(int q) {
-        try {
-            results[q] = session.answerOne(layer, q, queries[q], budget);
-        } catch (Throwable t) {
-            if (failure == null) {
-                failure = t;
-            }
-        } finally {
-            if (left.decrementAndGet() == 0) {
-                LockSupport.unpark(caller);
+        for (int q; (q = next.getAndIncrement()) < queries.length; ) {
+            try {
+                results[q] = session.answerOne(layer, q, queries[q], budget);
+            } catch (Throwable t) {
+                if (failure == null) {
+                    failure = t;
+                }
+            } finally {
+                if (left.decrementAndGet() == 0) {
+                    LockSupport.unpark(caller);
+                }
             }
         }
     }
@@ -77,12 +65,8 @@ final class LayerWork implements Runnable {
         }
     }
 
-    /**
-     * Answers {@code queries[q]} into {@code results[q]}: the calling thread and helpers of the common pool claim query
-     * heads in turn, up to {@code perKvHead} consecutive ones (of one KV head) at a time while every thread still gets
-     * some.
-     */
-    static void answerAll(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results, int perKvHead) {
+    /** Answers {@code queries[q]} into {@code results[q]}: the calling thread and helpers of the common pool claim query heads in turn. */
+    static void answerAll(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results) {
         int n = queries.length;
         int helpers = Runtime.getRuntime().availableProcessors() <= 1 ? 0
                 : Math.min(n - 1, ForkJoinPool.getCommonPoolParallelism());
@@ -92,8 +76,7 @@ final class LayerWork implements Runnable {
             }
             return;
         }
-        int chunk = Math.max(1, Math.min(perKvHead, n / (helpers + 1)));
-        LayerWork work = new LayerWork(session, layer, queries, budget, results, Thread.currentThread(), chunk);
+        LayerWork work = new LayerWork(session, layer, queries, budget, results, Thread.currentThread());
         for (int i = 0; i < helpers; i++) {
             ForkJoinPool.commonPool().execute(work);
         }

@@ -95,13 +95,6 @@ final class GraphSearcher {
                     pending[m++] = nb;
                 }
             }
-            if (TOUCH) {
-                int t = 0;
-                for (int i = 0; i < m; i++) {
-                    t += scorer.touch(pending[i]);
-                }
-                touched += t;
-            }
             for (int i = 0; i < m; i++) {
                 pendingScores[i] = scorer.score(pending[i]);
             }
@@ -122,15 +115,6 @@ final class GraphSearcher {
     }
 
     private float lastPopped;
-
-    /**
-     * Whether a node's unvisited neighbours' rows are all touched before any is scored (system property
-     * {@code attend.search.touch}): their cache misses then overlap beyond what out-of-order execution reaches.
-     * Off by default: on the 2-core development machine it was 10-15% slower.
-     */
-    private static final boolean TOUCH = Boolean.getBoolean("attend.search.touch");
-    /** What the touches read, kept so that the compiler does not drop them. */
-    int touched;
 
     /** Marks {@code node} visited; returns whether it was already. */
     private boolean testAndSet(int node) {

@@ -37,10 +37,5 @@ public interface GraphVectors {
     @FunctionalInterface
     interface QueryScorer {
         float score(int ord);
-
-        /** Starts reading node {@code ord}'s vector so that its score finds it in cache; returns a value to keep. */
-        default int touch(int ord) {
-            return 0;
-        }
     }
 }

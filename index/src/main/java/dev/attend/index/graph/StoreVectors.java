@@ -55,17 +55,7 @@ final class StoreVectors implements GraphVectors {
     @Override
     public QueryScorer scorer(float[] query) {
         float[] scratch = new float[store.dim()];
-        return new QueryScorer() {
-            @Override
-            public float score(int ord) {
-                return store.dot(base + ord, query, scratch);
-            }
-
-            @Override
-            public int touch(int ord) {
-                return store.touch(base + ord);
-            }
-        };
+        return ord -> store.dot(base + ord, query, scratch);
     }
 
     @Override
