@@ -24,8 +24,11 @@ import java.util.List;
  */
 final class BuildTopK {
 
-    /** Queries per launch at most: the batch buffers stay a few MiB and a head of 32K queries takes 16 launches. */
-    static final int MAX_BATCH = 2048;
+    /**
+     * Queries per launch at most, where the batch's buffers allow (below): a GPU pays per launch, and a build's
+     * self-link pass asks ~100,000 queries of a head over windows of 16,384 rows (13 launches of 8,192, not 54).
+     */
+    static final int MAX_BATCH = 8192;
     /** Rows per wanted row below which the device is not used: with fewer, fewer than k row groups might hold rows. */
     static final int MIN_ROWS_PER_K = TILE / MAX_SUBGROUPS;
     /** Largest k the device path takes (candidate lists of 2k per query). */
