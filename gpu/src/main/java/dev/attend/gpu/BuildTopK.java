@@ -181,14 +181,14 @@ final class BuildTopK {
     }
 
     /**
-     * Offers the candidates of every list of {@code l} that holds k to k + capacity rows to its query's collector;
+     * Offers the candidates of every list of {@code l} that holds from k to capacity rows to its query's collector;
      * returns the batch queries that came back short (the host scores them). Overflowed lists are {@link #refine}'s.
      */
     private static List<Integer> merge(BuildSlot.Lists l, int k, TopKCollector[] best, Profile.Builder profile) {
         int m = l.counts().length;
         long work = 0;
         for (int j = 0; j < m; j++) {
-            work += Math.min(l.counts()[j], l.capacity());
+            work += l.counts()[j] <= l.capacity() ? l.counts()[j] : 0;
         }
         profile.candidates += work;
         boolean[] shortList = new boolean[m];
