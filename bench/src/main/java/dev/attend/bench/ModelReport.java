@@ -1,7 +1,9 @@
 package dev.attend.bench;
 
 import dev.attend.bench.workload.OodParameters;
+import dev.attend.gpu.OpenClScorer;
 import dev.attend.gpu.Precision;
+import dev.attend.gpu.SlotTotals;
 import dev.attend.retrieval.KvSessionConfig;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -88,6 +90,18 @@ final class ModelReport {
         r.put("build_topk_queries", run.buildTopK().queries());
         r.put("build_topk_thread_seconds", run.buildTopK().threadSeconds());
         r.put("build_topk_share_of_build_threads", run.buildTopK().threadSeconds() / buildThreadSeconds);
+        SlotTotals slots = run.buildTopK().slots();
+        if (slots != null && slots.calls() > 0) {
+            // Against the slots' time to ready: held near all of it with kernels far below says the slots, not the device, bound the builds.
+            double slotSeconds = OpenClScorer.DEFAULT_BUILD_SLOTS * buildThreadSeconds / run.buildThreads();
+            r.put("build_slots", OpenClScorer.DEFAULT_BUILD_SLOTS);
+            r.put("build_slot_calls", slots.calls());
+            r.put("build_slot_launches", slots.launches());
+            r.put("build_slot_kernel_seconds", slots.kernelSeconds());
+            r.put("build_slot_held_seconds", slots.heldSeconds());
+            r.put("build_slot_held_share", slots.heldSeconds() / slotSeconds);
+            r.put("build_slot_wait_seconds", slots.waitSeconds());
+        }
         r.put("heads", shape.layers() * shape.kvHeads());
         r.put("heads_ready", first.readyHeads());
         r.put("decode_ms_p50", percentile(tokenNanos, 0.5) / 1e6);
@@ -161,6 +175,12 @@ final class ModelReport {
                         + "%,d calls, %,d queries)%n", "  of which top-k", r.get("build_topk_thread_seconds"),
                 100 * (double) r.get("build_topk_share_of_build_threads"), r.get("build_threads"), r.get("build_topk_calls"),
                 r.get("build_topk_queries"));
+        if (r.containsKey("build_slot_calls")) {
+            out.printf(Locale.ROOT, "  %-24s %10.1f s  of kernels in %,d launches; slots held %.1f s (%.0f%% of %d slots x time to ready), "
+                            + "waited for %.1f s%n", "  on the device", r.get("build_slot_kernel_seconds"), r.get("build_slot_launches"),
+                    r.get("build_slot_held_seconds"), 100 * (double) r.get("build_slot_held_share"), r.get("build_slots"),
+                    r.get("build_slot_wait_seconds"));
+        }
         out.printf(Locale.ROOT, "  %-24s %10.2f ms p50, %.2f ms p99, %.2f ms mean (%d layers, %d timed tokens)%n", "decode per token",
                 r.get("decode_ms_p50"), r.get("decode_ms_p99"), r.get("decode_ms_mean"), r.get("layers"), r.get("decode"));
         if (r.containsKey("server_ms_p50")) {

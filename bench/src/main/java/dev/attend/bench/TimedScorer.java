@@ -1,7 +1,9 @@
 package dev.attend.bench;
 
 import dev.attend.gpu.FilterScorer;
+import dev.attend.gpu.OpenClScorer;
 import dev.attend.gpu.Scorer;
+import dev.attend.gpu.SlotTotals;
 import dev.attend.gpu.TopKResult;
 import dev.attend.gpu.VectorStore;
 import java.util.concurrent.atomic.LongAdder;
@@ -21,12 +23,15 @@ final class TimedScorer extends FilterScorer {
         super(scorer);
     }
 
-    /** Range top-k calls so far, their queries, and the seconds spent in them summed over the calling threads. */
-    record RangeTopK(long calls, long queries, double threadSeconds) {
+    /**
+     * Range top-k calls so far, their queries, and the seconds spent in them summed over the calling threads; on an
+     * OpenCL scorer what they took of its device slots (else null).
+     */
+    record RangeTopK(long calls, long queries, double threadSeconds, SlotTotals slots) {
     }
 
     RangeTopK rangeTopK() {
-        return new RangeTopK(calls.sum(), queries.sum(), nanos.sum() / 1e9);
+        return new RangeTopK(calls.sum(), queries.sum(), nanos.sum() / 1e9, in instanceof OpenClScorer cl ? cl.slotTotals() : null);
     }
 
     @Override

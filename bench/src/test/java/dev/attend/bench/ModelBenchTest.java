@@ -1,9 +1,11 @@
 package dev.attend.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.attend.gpu.OpenClScorer;
 import dev.attend.gpu.Precision;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -63,6 +65,28 @@ class ModelBenchTest {
         // grows by doubling, up to twice its rows (4,000 tokens in chunks of 1,024 end a doubling at 4,096 rows; at 128K
         // tokens of d = 128 the last page is a sliver of 16,383-row pages).
         assertThat(r.path("memory_ratio_to_float16_kv").asDouble()).isGreaterThan(1.0).isLessThan(2.0);
+    }
+
+    /** On an OpenCL scorer the report says what the builds took of the device's slots. */
+    @Test
+    void onOpenClTheReportAccountsForTheDeviceSlots(@TempDir Path dir) throws Exception {
+        assumeTrue(OpenClScorer.available(), "no OpenCL platform here (PoCL in CI)");
+        Path json = dir.resolve("model.json");
+        int rc = bench("--layers", "1", "--kv-heads", "2", "--query-heads-per-kv", "2", "--head-dim", "64", "--tokens", "6000",
+                "--chunk", "2048", "--decode", "4", "--warmup", "1", "--params", "L0H0,L5H4", "--build-threads", "2",
+                "--scorer", "opencl", "--json", json.toString());
+        assertThat(rc).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("on the device", "of kernels in", "slots held");
+        JsonNode r = new ObjectMapper().readTree(json.toFile());
+        assertThat(r.path("build_slots").asInt()).isEqualTo(OpenClScorer.DEFAULT_BUILD_SLOTS);
+        long calls = r.path("build_slot_calls").asLong();
+        assertThat(calls).as("every KV head's build asked the device").isGreaterThanOrEqualTo(2).isLessThanOrEqualTo(r.path("build_topk_calls").asLong());
+        assertThat(r.path("build_slot_launches").asLong()).isGreaterThanOrEqualTo(calls);
+        double held = r.path("build_slot_held_seconds").asDouble();
+        assertThat(r.path("build_slot_kernel_seconds").asDouble()).isPositive().isLessThanOrEqualTo(held);
+        assertThat(held).isLessThanOrEqualTo(r.path("build_topk_thread_seconds").asDouble());
+        assertThat(r.path("build_slot_wait_seconds").asDouble()).isGreaterThanOrEqualTo(0);
+        assertThat(r.path("build_slot_held_share").asDouble()).isBetween(0.0, 1.0);
     }
 
     @Test

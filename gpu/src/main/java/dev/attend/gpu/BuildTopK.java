@@ -10,6 +10,8 @@ import dev.attend.gpu.internals.BuildTopKKernel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.DoubleAdder;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The exact top-k of many queries over one row range on an OpenCL device ({@link BuildTopKKernel}): the index
@@ -47,6 +49,11 @@ final class BuildTopK {
 
     private final BuildSlots slots;
     private final long maxFloats;
+    private final LongAdder calls = new LongAdder();
+    private final LongAdder launches = new LongAdder();
+    private final LongAdder waitNanos = new LongAdder();
+    private final LongAdder heldNanos = new LongAdder();
+    private final DoubleAdder kernelMs = new DoubleAdder();
 
     BuildTopK(OpenCLDevice device, long maxBufferBytes, int maxSlots) {
         this.slots = new BuildSlots(device, maxSlots);
@@ -117,10 +124,15 @@ final class BuildTopK {
         float[] packed = BuildSlot.layOut(queries, keys.dim());
         // A head's first call lays its rows out before it waits for a slot; later calls find them resident.
         float[] rows = slots.covered(keys, from, to) ? null : BuildSlot.layOut(keys, from, to, maxTiles);
+        long asked = System.nanoTime();
         BuildSlot slot = slots.acquire(keys, from, to);
+        long held = System.nanoTime();
+        waitNanos.add(held - asked);
         if (slot == null) {
             return false;
         }
+        calls.increment();
+        double kernelBefore = profile.kernelMs;
         List<Integer> left = new ArrayList<>();
         List<BuildSlot.Lists> lists = new ArrayList<>();
         try {
@@ -139,6 +151,7 @@ final class BuildTopK {
                 int m = Math.min(batch, queries.length - q0);
                 slot.setQueries(packed, q0, m);
                 slot.score(rowLo, rowHi, subgroups, k, k / 8);
+                launches.increment();
                 profile.kernelMs += slot.kernelMs();
                 t = profile.lap(t, Profile.Phase.SCORE);
                 slot.fetch();
@@ -155,6 +168,8 @@ final class BuildTopK {
             }
         } finally {
             slots.release(slot);
+            heldNanos.add(System.nanoTime() - held);
+            kernelMs.add(profile.kernelMs - kernelBefore);
         }
         for (BuildSlot.Lists l : lists) {
             for (int j : merge(l, k, best, profile)) {
@@ -220,7 +235,7 @@ final class BuildTopK {
      * their first candidates, up to {@link #REFINEMENTS} times, then offered to their collectors; returns the batch
      * queries left to the host (no tighter bound found, or short).
      */
-    private static List<Integer> refine(BuildSlot slot, BuildSlot.Lists l, int[] overflowed, int k, TopKCollector[] best,
+    private List<Integer> refine(BuildSlot slot, BuildSlot.Lists l, int[] overflowed, int k, TopKCollector[] best,
                                         Profile.Builder profile) {
         int m = l.counts().length;
         int[] pending = overflowed;
@@ -267,6 +282,7 @@ final class BuildTopK {
             }
             profile.refined += again.size();
             slot.refine(thresholds);
+            launches.increment();
             profile.kernelMs += slot.kernelMs();
             slot.fetch();
             pending = again.stream().mapToInt(Integer::intValue).toArray();
@@ -309,6 +325,10 @@ final class BuildTopK {
             tiles = Math.min(tiles, Math.min(SCORE_FLOATS, maxFloats) / (TILE * gridRows));
         }
         return (int) Math.max(1, tiles) * TILE;
+    }
+
+    SlotTotals totals() {
+        return new SlotTotals(calls.sum(), launches.sum(), waitNanos.sum() / 1e9, heldNanos.sum() / 1e9, kernelMs.sum() / 1e3);
     }
 
     /** Frees the device rows held for {@code keys}. */

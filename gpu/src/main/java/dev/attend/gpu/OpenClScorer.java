@@ -342,6 +342,11 @@ public final class OpenClScorer implements Scorer {
         }
     }
 
+    /** What range top-k calls took of the device slots so far (all zero when no OpenCL device was found). */
+    public SlotTotals slotTotals() {
+        return build == null ? new SlotTotals(0, 0, 0, 0, 0) : build.totals();
+    }
+
     /** Bytes of device buffers held for {@code keys} (keys, scores and candidate lists; the range top-k's slots too). */
     public long residentBytes(VectorStore keys) {
         return (build == null ? 0 : build.bytes(keys)) + (resident == null ? 0 : resident.bytes(keys));
