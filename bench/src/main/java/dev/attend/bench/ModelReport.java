@@ -104,6 +104,7 @@ final class ModelReport {
         }
         r.put("heads", shape.layers() * shape.kvHeads());
         r.put("heads_ready", first.readyHeads());
+        r.put("ready_curve", first.readyCurve.stream().map(p -> List.of(p[0], (int) p[1])).toList());
         r.put("decode_ms_p50", percentile(tokenNanos, 0.5) / 1e6);
         r.put("decode_ms_p99", percentile(tokenNanos, 0.99) / 1e6);
         r.put("decode_ms_mean", Arrays.stream(tokenNanos).average().orElse(Double.NaN) / 1e6);

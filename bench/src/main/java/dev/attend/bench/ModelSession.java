@@ -38,6 +38,8 @@ final class ModelSession implements AutoCloseable {
     long prefillStart;
     long prefillEnd;
     long readyAt;
+    /** KV heads ready over time: {seconds after the prefill began, heads}, a point each time the count was seen to change. */
+    final List<double[]> readyCurve = new ArrayList<>();
 
     ModelSession(ModelKv session, ModelWorkload workload) {
         this.session = session;
@@ -72,9 +74,11 @@ final class ModelSession implements AutoCloseable {
             for (int l = 0; l < shape.layers(); l++) {
                 ModelWorkload.Head[] heads = ahead ? layers.set(l, null) : generate(l); // prefilled layers are let go
                 prefillLayer(l, heads, chunk, perHead);
+                int ready = readyHeads();
+                noteReady(ready, System.nanoTime());
                 if (System.nanoTime() - lastReport >= PROGRESS_NANOS) {
                     err.printf(Locale.ROOT, "[model] %s: %d of %d layers prefilled, %d of %d KV heads ready, %.1f s%n", session.id(), l + 1,
-                            shape.layers(), readyHeads(), shape.layers() * shape.kvHeads(), (System.nanoTime() - prefillStart) / 1e9);
+                            shape.layers(), ready, shape.layers() * shape.kvHeads(), (System.nanoTime() - prefillStart) / 1e9);
                     lastReport = System.nanoTime();
                 }
             }
@@ -139,6 +143,12 @@ final class ModelSession implements AutoCloseable {
         }
     }
 
+    private void noteReady(int ready, long now) {
+        if (readyCurve.isEmpty() || readyCurve.getLast()[1] != ready) {
+            readyCurve.add(new double[] {(now - prefillStart) / 1e9, ready});
+        }
+    }
+
     /** KV heads whose index is built. */
     int readyHeads() {
         int ready = 0;
@@ -165,6 +175,7 @@ final class ModelSession implements AutoCloseable {
         while (true) {
             int ready = readyHeads();
             long now = System.nanoTime();
+            noteReady(ready, now);
             if (ready == total) {
                 readyAt = now;
                 return;

@@ -3,6 +3,7 @@ package dev.attend.bench;
 import dev.attend.server.Json;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Command;
@@ -10,14 +11,20 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code plot --json FILE --png FILE}: draws the chart of a scorer, index or attention report written elsewhere (the GPU
- * machine's runtime has no AWT). Reports are read with the server's JSON mapper.
+ * machine's runtime has no AWT), or of several model reports on one chart ({@link ModelChart}). Reports are read with
+ * the server's JSON mapper.
  */
 @Command(name = "plot", sortOptions = false,
-        description = "Draws the chart of a scorer, index or attention JSON report (measured elsewhere, e.g. on a machine without AWT).")
+        description = "Draws the chart of a scorer, index or attention JSON report, or of model reports together (measured elsewhere, e.g. on a machine without AWT).")
 final class PlotCommand extends BenchCommand {
 
-    @Option(names = "--json", paramLabel = "REPORT.json", required = true, description = "A scorer, index or attention report.")
-    Path json;
+    @Option(names = "--json", paramLabel = "REPORT.json", required = true, split = ",",
+            description = "A scorer, index or attention report; or model reports (comma-separated or repeated), drawn on one chart.")
+    List<Path> json;
+
+    @Option(names = "--label", paramLabel = "NAME", split = ",",
+            description = "With model reports: each one's name in the legend (default the file names).")
+    List<String> labels;
 
     @Option(names = "--png", paramLabel = "OUT.png", required = true, description = "Where the chart goes.")
     Path png;
@@ -34,7 +41,31 @@ final class PlotCommand extends BenchCommand {
     @Override
     @SuppressWarnings("unchecked")
     public Integer call() throws Exception {
-        Map<String, Object> report = Json.MAPPER.readValue(json.toFile(), Map.class);
+        List<Map<String, Object>> reports = new ArrayList<>();
+        for (Path p : json) {
+            reports.add(Json.MAPPER.readValue(p.toFile(), Map.class));
+        }
+        if (reports.stream().allMatch(r -> "model".equals(r.get("bench")))) {
+            List<String> names = labels != null ? labels : json.stream().map(p -> p.getFileName().toString().replaceFirst("\\.json$", "")).toList();
+            if (names.size() != reports.size()) {
+                err.println("plot: " + names.size() + " labels for " + reports.size() + " reports");
+                return 2;
+            }
+            try {
+                ModelChart.write(reports, names, png);
+            } catch (IllegalArgumentException e) {
+                err.println("plot: " + e.getMessage());
+                return 2;
+            }
+            err.println("[plot] wrote " + png);
+            return 0;
+        }
+        if (reports.size() != 1) {
+            err.println("plot: several reports are drawn together only when all are model reports");
+            return 2;
+        }
+        Path json = this.json.getFirst();
+        Map<String, Object> report = reports.getFirst();
         if ("attention".equals(report.get("bench"))) {
             AttentionChart.write((List<Map<String, Object>>) report.get("rows"), png);
             err.println("[plot] wrote " + png);
@@ -46,7 +77,7 @@ final class PlotCommand extends BenchCommand {
             return 0;
         }
         if (!"scorer".equals(report.get("bench"))) {
-            err.println("plot: " + json + " is not a scorer, index or attention report");
+            err.println("plot: " + json + " is not a scorer, index, attention or model report");
             return 2;
         }
         Map<String, Object> triad = (Map<String, Object>) report.get("triad");

@@ -42,7 +42,7 @@ class ModelBenchTest {
             "decode_ms_p99", "decode_ms_mean", "keys_scanned_per_attend", "scanned_fraction", "flat_answers", "recall_at_100_median",
             "recall_at_100_min", "relative_error_median", "mass_kept_median", "checks", "session_bytes", "kv_bytes", "index_bytes",
             "float16_kv_bytes", "memory_ratio_to_float16_kv", "heap_used_after_gc_bytes", "aggregate_tokens_per_s", "build_topk_calls",
-            "build_topk_queries", "build_topk_thread_seconds", "build_topk_share_of_build_threads"}) {
+            "build_topk_queries", "build_topk_thread_seconds", "build_topk_share_of_build_threads", "ready_curve"}) {
             assertThat(r.has(field)).as(field).isTrue();
         }
         assertThat(r.path("dtype").asText()).isEqualTo("float16");
@@ -55,6 +55,20 @@ class ModelBenchTest {
         assertThat(r.path("build_topk_share_of_build_threads").asDouble()).isBetween(0.0, 1.0);
         assertThat(r.path("prefill_to_ready_seconds").asDouble()).isGreaterThanOrEqualTo(r.path("prefill_seconds").asDouble());
         assertThat(r.path("decode_ms_p99").asDouble()).isGreaterThanOrEqualTo(r.path("decode_ms_p50").asDouble()).isPositive();
+        // The ready curve climbs to every head, within the time to ready, and draws (two reports on one chart).
+        JsonNode curve = r.path("ready_curve");
+        assertThat(curve.size()).isGreaterThanOrEqualTo(2);
+        for (int i = 1; i < curve.size(); i++) {
+            assertThat(curve.get(i).get(0).asDouble()).isGreaterThanOrEqualTo(curve.get(i - 1).get(0).asDouble());
+            assertThat(curve.get(i).get(1).asInt()).isNotEqualTo(curve.get(i - 1).get(1).asInt());
+        }
+        assertThat(curve.get(curve.size() - 1).get(1).asInt()).isEqualTo(4);
+        assertThat(curve.get(curve.size() - 1).get(0).asDouble()).isLessThanOrEqualTo(r.path("prefill_to_ready_seconds").asDouble() + 1e-6);
+        Path png = dir.resolve("ready.png");
+        assertThat(PlotCommand.run(new String[] {"--json", json + "," + json, "--label", "a,b", "--png", png.toString()}, System.err)).isZero();
+        assertThat(png).isNotEmptyFile();
+        assertThat(PlotCommand.run(new String[] {"--json", json.toString(), "--label", "a,b", "--png", png.toString()}, System.err))
+                .as("labels must match the reports").isEqualTo(2);
         // 4 sampled query heads at 4 decode steps.
         assertThat(r.path("checks")).hasSize(16);
         assertThat(r.path("recall_at_100_median").asDouble()).isBetween(0.0, 1.0);
