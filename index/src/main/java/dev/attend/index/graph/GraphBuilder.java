@@ -306,8 +306,8 @@ final class GraphBuilder {
      * training query reached get their only edges here (linking every key cost as much as the projection and gained
      * no recall). On a GPU scorer those keys are exact top-k queries of one more pass over the keys of their window
      * ({@link #SELF_LINK_WINDOW}; a beam search per key was a third of a CPU build, and the cores are the build's
-     * bottleneck once the projection's top-k is on the GPU); on the CPU each searches the graph, in rounds that search the graph as it stood before the round, so the
-     * result does not depend on the number of threads.
+     * bottleneck once the projection's top-k is on the GPU); on the CPU each searches the graph, in rounds that search
+     * the graph as it stood before the round, so the result does not depend on the number of threads.
      */
     void linkUnreached(Scorer scorer, IntConsumer linkedSoFar) {
         int n = vectors.size();
@@ -398,7 +398,7 @@ final class GraphBuilder {
         return found;
     }
 
-    /** Windows of at least {@code window} keys (one when n is below two) that the self-link pass splits n keys into. */
+    /** Windows of at least {@code window} keys (one below two windows' worth) that the self-link pass splits n keys into. */
     static int selfLinkWindows(int n, int window) {
         return Math.max(1, n / Math.max(1, window));
     }
