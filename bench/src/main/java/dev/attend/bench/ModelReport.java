@@ -86,6 +86,13 @@ final class ModelReport {
         // The builds' exact top-k calls until every session was ready, against the build threads' time (each session's
         // builds run from its prefill's start to its ready, one session after another).
         double buildThreadSeconds = run.buildThreads() * made.stream().mapToDouble(m -> (m.readyAt - m.prefillStart) / 1e9).sum();
+        if (first.cpuAtPrefillStart >= 0 && first.cpuAtReady > 0) {
+            // Cores the process kept busy from the first session's prefill to its ready: near the machine's count, the
+            // builds are bound by the cores; far below it, by something they wait on (the device, its slots, locks).
+            double cpuSeconds = (first.cpuAtReady - first.cpuAtPrefillStart) / 1e9;
+            r.put("build_cpu_seconds", cpuSeconds);
+            r.put("build_cores_busy", cpuSeconds / ((first.readyAt - first.prefillStart) / 1e9));
+        }
         r.put("build_topk_calls", run.buildTopK().calls());
         r.put("build_topk_queries", run.buildTopK().queries());
         r.put("build_topk_thread_seconds", run.buildTopK().threadSeconds());
@@ -97,10 +104,12 @@ final class ModelReport {
             r.put("build_slots", OpenClScorer.DEFAULT_BUILD_SLOTS);
             r.put("build_slot_calls", slots.calls());
             r.put("build_slot_launches", slots.launches());
-            r.put("build_slot_kernel_seconds", slots.kernelSeconds());
+            r.put("build_slot_launch_seconds", slots.launchSeconds());
             r.put("build_slot_held_seconds", slots.heldSeconds());
             r.put("build_slot_held_share", slots.heldSeconds() / slotSeconds);
             r.put("build_slot_wait_seconds", slots.waitSeconds());
+            r.put("build_topk_layout_seconds", slots.layoutSeconds());
+            r.put("build_topk_merge_seconds", slots.mergeSeconds());
         }
         r.put("heads", shape.layers() * shape.kvHeads());
         r.put("heads_ready", first.readyHeads());
@@ -176,11 +185,16 @@ final class ModelReport {
                         + "%,d calls, %,d queries)%n", "  of which top-k", r.get("build_topk_thread_seconds"),
                 100 * (double) r.get("build_topk_share_of_build_threads"), r.get("build_threads"), r.get("build_topk_calls"),
                 r.get("build_topk_queries"));
+        if (r.containsKey("build_cores_busy")) {
+            out.printf(Locale.ROOT, "  %-24s %10.1f    on average from the prefill's start to ready (%.0f CPU seconds; the machine has %s)%n",
+                    "  cores busy", r.get("build_cores_busy"), r.get("build_cpu_seconds"), ((Map<?, ?>) r.get("machine")).get("cores"));
+        }
         if (r.containsKey("build_slot_calls")) {
-            out.printf(Locale.ROOT, "  %-24s %10.1f s  of kernels in %,d launches; slots held %.1f s (%.0f%% of %d slots x time to ready), "
-                            + "waited for %.1f s%n", "  on the device", r.get("build_slot_kernel_seconds"), r.get("build_slot_launches"),
-                    r.get("build_slot_held_seconds"), 100 * (double) r.get("build_slot_held_share"), r.get("build_slots"),
-                    r.get("build_slot_wait_seconds"));
+            out.printf(Locale.ROOT, "  %-24s %10.1f s  in %,d launches and their lists' copies; slots held %.1f s (%.0f%% of %d slots x "
+                            + "time to ready), waited for %.1f s; before the slot %.1f s laying out, after it %.1f s merging%n", "  on the device",
+                    r.get("build_slot_launch_seconds"), r.get("build_slot_launches"), r.get("build_slot_held_seconds"),
+                    100 * (double) r.get("build_slot_held_share"), r.get("build_slots"), r.get("build_slot_wait_seconds"),
+                    r.get("build_topk_layout_seconds"), r.get("build_topk_merge_seconds"));
         }
         out.printf(Locale.ROOT, "  %-24s %10.2f ms p50, %.2f ms p99, %.2f ms mean (%d layers, %d timed tokens)%n", "decode per token",
                 r.get("decode_ms_p50"), r.get("decode_ms_p99"), r.get("decode_ms_mean"), r.get("layers"), r.get("decode"));

@@ -38,6 +38,9 @@ final class ModelSession implements AutoCloseable {
     long prefillStart;
     long prefillEnd;
     long readyAt;
+    /** The process's CPU time when the prefill began and when every head was ready (the cores the builds kept busy). */
+    long cpuAtPrefillStart;
+    long cpuAtReady;
     /** KV heads ready over time: {seconds after the prefill began, heads}, a point each time the count was seen to change. */
     final List<double[]> readyCurve = new ArrayList<>();
 
@@ -96,6 +99,7 @@ final class ModelSession implements AutoCloseable {
         long t0 = System.nanoTime();
         if (prefillStart == 0) {
             prefillStart = t0;
+            cpuAtPrefillStart = processCpuNanos();
         }
         List<Future<?>> running = new ArrayList<>();
         for (int h = 0; h < shape.kvHeads(); h++) {
@@ -178,6 +182,7 @@ final class ModelSession implements AutoCloseable {
             noteReady(ready, now);
             if (ready == total) {
                 readyAt = now;
+                cpuAtReady = processCpuNanos();
                 return;
             }
             if (now - lastReport >= PROGRESS_NANOS) {
@@ -288,5 +293,11 @@ final class ModelSession implements AutoCloseable {
     @Override
     public void close() {
         session.close();
+    }
+
+    /** CPU time of this process, all threads (-1 where the platform does not say). */
+    static long processCpuNanos() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
     }
 }

@@ -90,14 +90,16 @@ class ModelBenchTest {
                 "--chunk", "2048", "--decode", "4", "--warmup", "1", "--params", "L0H0,L5H4", "--build-threads", "2",
                 "--scorer", "opencl", "--json", json.toString());
         assertThat(rc).as(err.toString(StandardCharsets.UTF_8)).isZero();
-        assertThat(out.toString(StandardCharsets.UTF_8)).contains("on the device", "of kernels in", "slots held");
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("on the device", "launches and their lists' copies", "slots held", "cores busy");
         JsonNode r = new ObjectMapper().readTree(json.toFile());
         assertThat(r.path("build_slots").asInt()).isEqualTo(OpenClScorer.DEFAULT_BUILD_SLOTS);
         long calls = r.path("build_slot_calls").asLong();
         assertThat(calls).as("every KV head's build asked the device").isGreaterThanOrEqualTo(2).isLessThanOrEqualTo(r.path("build_topk_calls").asLong());
         assertThat(r.path("build_slot_launches").asLong()).isGreaterThanOrEqualTo(calls);
         double held = r.path("build_slot_held_seconds").asDouble();
-        assertThat(r.path("build_slot_kernel_seconds").asDouble()).isPositive().isLessThanOrEqualTo(held);
+        assertThat(r.path("build_slot_launch_seconds").asDouble()).isPositive().isLessThanOrEqualTo(held);
+        assertThat(r.path("build_topk_layout_seconds").asDouble()).isPositive();
+        assertThat(r.path("build_topk_merge_seconds").asDouble()).isPositive();
         assertThat(held).isLessThanOrEqualTo(r.path("build_topk_thread_seconds").asDouble());
         assertThat(r.path("build_slot_wait_seconds").asDouble()).isGreaterThanOrEqualTo(0);
         assertThat(r.path("build_slot_held_share").asDouble()).isBetween(0.0, 1.0);

@@ -10,7 +10,6 @@ import dev.attend.gpu.internals.BuildTopKKernel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -53,7 +52,9 @@ final class BuildTopK {
     private final LongAdder launches = new LongAdder();
     private final LongAdder waitNanos = new LongAdder();
     private final LongAdder heldNanos = new LongAdder();
-    private final DoubleAdder kernelMs = new DoubleAdder();
+    private final LongAdder launchNanos = new LongAdder();
+    private final LongAdder layoutNanos = new LongAdder();
+    private final LongAdder mergeNanos = new LongAdder();
 
     BuildTopK(OpenCLDevice device, long maxBufferBytes, int maxSlots) {
         this.slots = new BuildSlots(device, maxSlots);
@@ -125,6 +126,7 @@ final class BuildTopK {
         // A head's first call lays its rows out before it waits for a slot; later calls find them resident.
         float[] rows = slots.covered(keys, from, to) ? null : BuildSlot.layOut(keys, from, to, maxTiles);
         long asked = System.nanoTime();
+        layoutNanos.add(asked - t);
         BuildSlot slot = slots.acquire(keys, from, to);
         long held = System.nanoTime();
         waitNanos.add(held - asked);
@@ -132,7 +134,6 @@ final class BuildTopK {
             return false;
         }
         calls.increment();
-        double kernelBefore = profile.kernelMs;
         List<Integer> left = new ArrayList<>();
         List<BuildSlot.Lists> lists = new ArrayList<>();
         try {
@@ -150,11 +151,13 @@ final class BuildTopK {
             for (int q0 = 0; q0 < queries.length; q0 += batch) {
                 int m = Math.min(batch, queries.length - q0);
                 slot.setQueries(packed, q0, m);
+                long launched = System.nanoTime();
                 slot.score(rowLo, rowHi, subgroups, k, k / 8);
                 launches.increment();
                 profile.kernelMs += slot.kernelMs();
                 t = profile.lap(t, Profile.Phase.SCORE);
                 slot.fetch();
+                launchNanos.add(System.nanoTime() - launched);
                 BuildSlot.Lists batchLists = slot.lists(q0, m);
                 lists.add(batchLists);
                 t = profile.lap(t, Profile.Phase.COLLECT);
@@ -169,14 +172,15 @@ final class BuildTopK {
         } finally {
             slots.release(slot);
             heldNanos.add(System.nanoTime() - held);
-            kernelMs.add(profile.kernelMs - kernelBefore);
         }
+        long merging = System.nanoTime();
         for (BuildSlot.Lists l : lists) {
             for (int j : merge(l, k, best, profile)) {
                 left.add(l.first() + j);
             }
         }
         t = profile.lap(t, Profile.Phase.MERGE);
+        mergeNanos.add(t - merging);
         if (!left.isEmpty()) {
             float[][] sub = new float[left.size()][];
             for (int i = 0; i < sub.length; i++) {
@@ -281,10 +285,12 @@ final class BuildTopK {
                 return host;
             }
             profile.refined += again.size();
+            long launched = System.nanoTime();
             slot.refine(thresholds);
             launches.increment();
             profile.kernelMs += slot.kernelMs();
             slot.fetch();
+            launchNanos.add(System.nanoTime() - launched);
             pending = again.stream().mapToInt(Integer::intValue).toArray();
         }
     }
@@ -328,7 +334,8 @@ final class BuildTopK {
     }
 
     SlotTotals totals() {
-        return new SlotTotals(calls.sum(), launches.sum(), waitNanos.sum() / 1e9, heldNanos.sum() / 1e9, kernelMs.sum() / 1e3);
+        return new SlotTotals(calls.sum(), launches.sum(), waitNanos.sum() / 1e9, heldNanos.sum() / 1e9, launchNanos.sum() / 1e9,
+                layoutNanos.sum() / 1e9, mergeNanos.sum() / 1e9);
     }
 
     /** Frees the device rows held for {@code keys}. */

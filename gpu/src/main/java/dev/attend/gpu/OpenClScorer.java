@@ -344,7 +344,7 @@ public final class OpenClScorer implements Scorer {
 
     /** What range top-k calls took of the device slots so far (all zero when no OpenCL device was found). */
     public SlotTotals slotTotals() {
-        return build == null ? new SlotTotals(0, 0, 0, 0, 0) : build.totals();
+        return build == null ? SlotTotals.NONE : build.totals();
     }
 
     /** Bytes of device buffers held for {@code keys} (keys, scores and candidate lists; the range top-k's slots too). */
