@@ -117,6 +117,10 @@ final class ModelReport {
         r.put("decode_ms_p50", percentile(tokenNanos, 0.5) / 1e6);
         r.put("decode_ms_p99", percentile(tokenNanos, 0.99) / 1e6);
         r.put("decode_ms_mean", Arrays.stream(tokenNanos).average().orElse(Double.NaN) / 1e6);
+        if (decoded.length == 1 && decoded[0].cpuNanos() > 0) {
+            // Cores busy while a token decodes: below the machine's count, its layers wait on their slowest query head.
+            r.put("decode_cores_busy", decoded[0].cpuNanos() / (double) Arrays.stream(decoded[0].tokenNanos()).sum());
+        }
         r.put("keys_scanned_per_attend", (double) scanned / attends);
         r.put("scanned_fraction", scanned / (double) attends / keysPerHead);
         r.put("flat_answers", flatKnown ? flat : null); // a binary answer over HTTP does not say
@@ -198,6 +202,9 @@ final class ModelReport {
         }
         out.printf(Locale.ROOT, "  %-24s %10.2f ms p50, %.2f ms p99, %.2f ms mean (%d layers, %d timed tokens)%n", "decode per token",
                 r.get("decode_ms_p50"), r.get("decode_ms_p99"), r.get("decode_ms_mean"), r.get("layers"), r.get("decode"));
+        if (r.containsKey("decode_cores_busy")) {
+            out.printf(Locale.ROOT, "  %-24s %10.1f    on average while a token decodes%n", "  cores busy", r.get("decode_cores_busy"));
+        }
         if (r.containsKey("server_ms_p50")) {
             out.printf(Locale.ROOT, "  %-24s %10.2f ms p50, %.2f ms p99, %.2f ms mean (the server's own time of the %d decode-layer calls); "
                             + "HTTP adds %.3f ms per call%n", "  of which server", r.get("server_ms_p50"), r.get("server_ms_p99"), r.get("server_ms_mean"),

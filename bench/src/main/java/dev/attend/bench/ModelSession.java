@@ -199,10 +199,11 @@ final class ModelSession implements AutoCloseable {
     /**
      * What {@link #decode} measured: the time of each timed token (all layers), and over HTTP the server's own time of
      * it (its layer decodes' {@code Server-Timing} summed; empty in process), keys scanned over all attends, attends,
-     * attends answered flat (a head not ready; -1 where the transport does not say), and the accuracy checks.
+     * attends answered flat (a head not ready; -1 where the transport does not say), the accuracy checks, and the
+     * process's CPU time during the timed tokens (every thread's, other sessions' included).
      */
     record Decoded(long[] tokenNanos, long[] serverNanos, long keysScanned, long attends, long flatAnswers,
-                   List<Map<String, Object>> checks) {
+                   List<Map<String, Object>> checks, long cpuNanos) {
     }
 
     /**
@@ -218,18 +219,21 @@ final class ModelSession implements AutoCloseable {
         long scanned = 0;
         long attends = 0;
         long flat = 0;
+        long cpuNanos = 0;
         List<Map<String, Object>> checks = new ArrayList<>();
         int next = 0;
         for (int s = 0; s < warmup + timed; s++) {
             if (s == warmup) {
                 warmedUp.run();
             }
+            long cpu0 = s < warmup ? 0 : processCpuNanos();
             long t0 = System.nanoTime();
             ModelKv.Answer[] answers = step(s);
             long elapsed = System.nanoTime() - t0;
             if (s < warmup) {
                 continue;
             }
+            cpuNanos += processCpuNanos() - cpu0;
             tokenNanos[s - warmup] = elapsed;
             for (ModelKv.Answer a : answers) {
                 for (long k : a.keysScanned()) {
@@ -247,7 +251,7 @@ final class ModelSession implements AutoCloseable {
                 }
             }
         }
-        return new Decoded(tokenNanos, timedByServer ? serverNanos : new long[0], scanned, attends, flat, checks);
+        return new Decoded(tokenNanos, timedByServer ? serverNanos : new long[0], scanned, attends, flat, checks, cpuNanos);
     }
 
     /** Decode step {@code s} (position tokens + s; the steps go in order): one layer decode per layer, their answers. */
