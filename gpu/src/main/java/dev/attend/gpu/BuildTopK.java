@@ -94,21 +94,21 @@ final class BuildTopK {
         if (queries.length == 0) {
             return new TopKResult(List.of(), device);
         }
-        TopKCollector[] best = new TopKCollector[queries.length];
-        for (int i = 0; i < best.length; i++) {
-            best[i] = new TopKCollector(k);
-        }
+        // A query's collector is made when a second list or a refinement comes for it; over one piece a complete list
+        // is the answer's superset, and its k best are taken by one sort (done[]).
+        Collectors best = new Collectors(queries.length, k);
         int pieces = pieces(keys.dim(), to - from);
+        TopK[] done = pieces == 1 ? new TopK[queries.length] : null;
         for (int p = 0; p < pieces; p++) {
             int lo = (int) (from + (long) (to - from) * p / pieces);
             int hi = (int) (from + (long) (to - from) * (p + 1) / pieces);
-            if (!piece(queries, keys, lo, hi, k, best, host, profile)) {
+            if (!piece(queries, keys, lo, hi, k, best, done, host, profile)) {
                 return null;
             }
         }
-        List<TopK> out = new ArrayList<>(best.length);
-        for (TopKCollector c : best) {
-            out.add(c.drain());
+        List<TopK> out = new ArrayList<>(queries.length);
+        for (int i = 0; i < queries.length; i++) {
+            out.add(done != null && done[i] != null ? done[i] : best.of(i).drain());
         }
         return new TopKResult(out, device);
     }
@@ -118,7 +118,7 @@ final class BuildTopK {
      * part alone: the queries are laid out before it is taken, each launch's lists are copied out, and they are merged
      * into the collectors after it is given back, while another build's launches run.
      */
-    private boolean piece(float[][] queries, VectorStore keys, int from, int to, int k, TopKCollector[] best,
+    private boolean piece(float[][] queries, VectorStore keys, int from, int to, int k, Collectors best, TopK[] done,
                           SimdScorer host, Profile.Builder profile) {
         long t = System.nanoTime();
         int maxTiles = (int) (maxPieceRows(keys.dim()) / TILE);
@@ -175,7 +175,7 @@ final class BuildTopK {
         }
         long merging = System.nanoTime();
         for (BuildSlot.Lists l : lists) {
-            for (int j : merge(l, k, best, profile)) {
+            for (int j : merge(l, k, best, done, profile)) {
                 left.add(l.first() + j);
             }
         }
@@ -190,7 +190,7 @@ final class BuildTopK {
             for (int i = 0; i < sub.length; i++) {
                 TopK e = exact.get(i);
                 for (int r = 0; r < e.size(); r++) {
-                    best[left.get(i)].offer(e.scores()[r], e.ids()[r]);
+                    best.of(left.get(i)).offer(e.scores()[r], e.ids()[r]);
                 }
             }
             profile.hostQueries += sub.length;
@@ -200,10 +200,11 @@ final class BuildTopK {
     }
 
     /**
-     * Offers the candidates of every list of {@code l} that holds from k to capacity rows to its query's collector;
-     * returns the batch queries that came back short (the host scores them). Overflowed lists are {@link #refine}'s.
+     * Offers the candidates of every list of {@code l} that holds from k to capacity rows to its query's collector, or
+     * where {@code done} is given (one piece) puts their k best there; returns the batch queries that came back short
+     * (the host scores them). Overflowed lists are {@link #refine}'s.
      */
-    private static List<Integer> merge(BuildSlot.Lists l, int k, TopKCollector[] best, Profile.Builder profile) {
+    private static List<Integer> merge(BuildSlot.Lists l, int k, Collectors best, TopK[] done, Profile.Builder profile) {
         int m = l.counts().length;
         long work = 0;
         for (int j = 0; j < m; j++) {
@@ -220,8 +221,13 @@ final class BuildTopK {
                 shortList[j] = true;
                 return;
             }
-            TopKCollector c = best[l.first() + j];
-            for (int e = 0, at = j * l.capacity(); e < count; e++) {
+            int at = j * l.capacity();
+            if (done != null) {
+                done[l.first() + j] = TopKCollector.best(l.scores(), l.ids(), at, count, k);
+                return;
+            }
+            TopKCollector c = best.of(l.first() + j);
+            for (int e = 0; e < count; e++) {
                 c.offer(l.scores()[at + e], l.ids()[at + e]);
             }
         });
@@ -239,7 +245,7 @@ final class BuildTopK {
      * their first candidates, up to {@link #REFINEMENTS} times, then offered to their collectors; returns the batch
      * queries left to the host (no tighter bound found, or short).
      */
-    private List<Integer> refine(BuildSlot slot, BuildSlot.Lists l, int[] overflowed, int k, TopKCollector[] best,
+    private List<Integer> refine(BuildSlot slot, BuildSlot.Lists l, int[] overflowed, int k, Collectors best,
                                         Profile.Builder profile) {
         int m = l.counts().length;
         int[] pending = overflowed;
@@ -267,7 +273,7 @@ final class BuildTopK {
                 } else if (count < k) {
                     state[i] = 2;
                 } else {
-                    best[l.first() + j].addAll(c);
+                    best.of(l.first() + j).addAll(c);
                 }
             }
             List<Integer> again = new ArrayList<>();
@@ -349,5 +355,26 @@ final class BuildTopK {
 
     void close() {
         slots.close();
+    }
+
+    /** One collector per query of a call, made on first use (a call over one piece rarely needs any). */
+    private static final class Collectors {
+        private final TopKCollector[] made;
+        private final int k;
+
+        Collectors(int queries, int k) {
+            this.made = new TopKCollector[queries];
+            this.k = k;
+        }
+
+        /** Query i's collector; merges touch distinct queries from parallel threads, and refinements run after them. */
+        TopKCollector of(int i) {
+            TopKCollector c = made[i];
+            if (c == null) {
+                c = new TopKCollector(k);
+                made[i] = c;
+            }
+            return c;
+        }
     }
 }

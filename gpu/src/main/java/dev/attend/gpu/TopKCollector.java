@@ -1,5 +1,7 @@
 package dev.attend.gpu;
 
+import java.util.Arrays;
+
 /**
  * Keeps the {@code k} best (score, id) pairs seen so far in a min-heap on flat arrays: the one top-k
  * selection every scorer uses. Ordering: higher score first, then smaller id, so results are
@@ -62,22 +64,72 @@ public final class TopKCollector {
         }
     }
 
-    /** The collected pairs, best first. Leaves the collector empty. */
+    /**
+     * The collected pairs, best first. Leaves the collector empty. Sorted as packed keys ({@link #rankKey}), not popped
+     * off the heap: an index build drains millions of lists of 100, and a heap pops each through its depth.
+     */
     public TopK drain() {
         int n = size;
-        int[] outIds = new int[n];
-        float[] outScores = new float[n];
-        for (int i = n - 1; i >= 0; i--) {
-            outIds[i] = ids[0];
-            outScores[i] = scores[0];
-            size--;
-            if (size > 0) {
-                scores[0] = scores[size];
-                ids[0] = ids[size];
-                siftDown(0);
-            }
+        long[] keys = rankScratch(n);
+        for (int i = 0; i < n; i++) {
+            keys[i] = rankKey(scores[i], ids[i]);
+        }
+        size = 0;
+        return ranked(keys, n, n);
+    }
+
+    /**
+     * The best {@code k} of the {@code count} pairs at {@code offset} of {@code scores} and {@code ids}, best first:
+     * what offering them all to a collector of {@code k} and draining it gives, in one sort.
+     */
+    static TopK best(float[] scores, int[] ids, int offset, int count, int k) {
+        long[] keys = rankScratch(count);
+        for (int i = 0; i < count; i++) {
+            keys[i] = rankKey(scores[offset + i], ids[offset + i]);
+        }
+        return ranked(keys, count, Math.min(k, count));
+    }
+
+    private static TopK ranked(long[] keys, int n, int k) {
+        Arrays.sort(keys, 0, n);
+        int[] outIds = new int[k];
+        float[] outScores = new float[k];
+        for (int i = 0; i < k; i++) {
+            outIds[i] = rankedId(keys[i]);
+            outScores[i] = rankedScore(keys[i]);
         }
         return new TopK(outIds, outScores);
+    }
+
+    private static final ThreadLocal<long[]> RANK_SCRATCH = ThreadLocal.withInitial(() -> new long[256]);
+
+    private static long[] rankScratch(int n) {
+        long[] keys = RANK_SCRATCH.get();
+        if (keys.length < n) {
+            keys = new long[Math.max(n, 2 * keys.length)];
+            RANK_SCRATCH.set(keys);
+        }
+        return keys;
+    }
+
+    /**
+     * A long whose ascending order is the collectors' ranking: higher score first (its bits turned into an int that
+     * orders like the float, then complemented), then smaller id. The one difference from {@link #better}: -0.0 ranks
+     * just below 0.0 instead of tying with it.
+     */
+    static long rankKey(float score, int id) {
+        int bits = Float.floatToRawIntBits(score);
+        int ordered = bits ^ ((bits >> 31) & 0x7fffffff);
+        return ((long) ~ordered << 32) | ((id ^ Integer.MIN_VALUE) & 0xffffffffL);
+    }
+
+    static int rankedId(long key) {
+        return (int) key ^ Integer.MIN_VALUE;
+    }
+
+    static float rankedScore(long key) {
+        int ordered = ~(int) (key >>> 32);
+        return Float.intBitsToFloat(ordered ^ ((ordered >> 31) & 0x7fffffff));
     }
 
     /** Whether (s1, id1) ranks above (s2, id2). */

@@ -49,6 +49,64 @@ class TopKCollectorTest {
     }
 
     @Test
+    void bestOfAListIsWhatACollectorKeeps() {
+        long seed = SEED + 43;
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (int trial = 0; trial < 300; trial++) {
+            int n = rnd.nextInt(0, 400);
+            int k = rnd.nextInt(1, 120);
+            int offset = rnd.nextInt(0, 5);
+            float[] scores = new float[offset + n];
+            int[] ids = new int[offset + n];
+            for (int i = 0; i < n; i++) {
+                // Ties, negative scores and ids, subnormals and infinities: every case the ranking orders.
+                scores[offset + i] = switch (rnd.nextInt(6)) {
+                    case 0 -> rnd.nextInt(-3, 4);
+                    case 1 -> Float.MIN_VALUE * rnd.nextInt(-3, 4);
+                    case 2 -> rnd.nextBoolean() ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY;
+                    default -> (float) rnd.nextGaussian();
+                };
+                ids[offset + i] = rnd.nextInt(-1000, 1000);
+            }
+            TopKCollector c = new TopKCollector(k);
+            for (int i = 0; i < n; i++) {
+                c.offer(scores[offset + i], ids[offset + i]);
+            }
+            TopK want = c.drain();
+            TopK got = TopKCollector.best(scores, ids, offset, n, k);
+            assertThat(got.ids()).as("seed %d trial %d", seed, trial).containsExactly(want.ids());
+            assertThat(got.scores()).as("seed %d trial %d", seed, trial).containsExactly(want.scores());
+            for (int r = 1; r < got.size(); r++) {
+                assertThat(TopKCollector.better(got.scores()[r], got.ids()[r], got.scores()[r - 1], got.ids()[r - 1]))
+                        .as("seed %d trial %d rank %d is not above rank %d", seed, trial, r, r - 1).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void rankKeysOrderAsTheCollectorRanksAndGiveBackTheirPairs() {
+        long seed = SEED + 44;
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (int trial = 0; trial < 100_000; trial++) {
+            float s1 = trial % 3 == 0 ? rnd.nextInt(-2, 3) : Float.intBitsToFloat(rnd.nextInt());
+            float s2 = trial % 3 == 0 ? rnd.nextInt(-2, 3) : Float.intBitsToFloat(rnd.nextInt());
+            if (Float.isNaN(s1) || Float.isNaN(s2)) {
+                continue;
+            }
+            int id1 = rnd.nextInt();
+            int id2 = trial % 2 == 0 ? id1 + rnd.nextInt(-2, 3) : rnd.nextInt();
+            long k1 = TopKCollector.rankKey(s1, id1);
+            long k2 = TopKCollector.rankKey(s2, id2);
+            assertThat(TopKCollector.rankedId(k1)).isEqualTo(id1);
+            assertThat(Float.floatToRawIntBits(TopKCollector.rankedScore(k1))).isEqualTo(Float.floatToRawIntBits(s1));
+            assertThat(k1 < k2).as("seed %d: (%s, %d) vs (%s, %d)", seed, s1, id1, s2, id2)
+                    .isEqualTo(TopKCollector.better(s1, id1, s2, id2));
+        }
+        // The one difference: -0.0 ranks below 0.0 rather than tying with it.
+        assertThat(TopKCollector.rankKey(0.0f, 5)).isLessThan(TopKCollector.rankKey(-0.0f, 1));
+    }
+
+    @Test
     void aClearedCollectorStartsAgainAsANewOne() {
         TopKCollector reused = new TopKCollector(4);
         for (int i = 0; i < 10; i++) {
