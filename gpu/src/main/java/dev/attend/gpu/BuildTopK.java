@@ -367,7 +367,7 @@ final class BuildTopK {
             this.k = k;
         }
 
-        /** Query i's collector; merges touch distinct queries from parallel threads, and refinements run after them. */
+        /** Query i's collector. Parallel merges touch distinct queries; refinements and the host's answers run on the caller. */
         TopKCollector of(int i) {
             TopKCollector c = made[i];
             if (c == null) {
