@@ -2,6 +2,8 @@ package dev.attend.retrieval;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -23,9 +25,25 @@ public final class KvSessionThreads implements AutoCloseable {
     /** {@code buildThreads} build threads ({@code NAME-build-1}, ...; at least one) and the insert thread ({@code NAME-insert}). */
     public KvSessionThreads(String name, int buildThreads) {
         AtomicInteger n = new AtomicInteger();
-        this.builds = Executors.newFixedThreadPool(Math.max(1, buildThreads), r -> daemon(r, name + "-build-" + n.incrementAndGet()));
+        int threads = Math.max(1, buildThreads);
+        this.builds = FORK_JOIN_BUILDS
+                ? new ForkJoinPool(threads, pool -> {
+                    ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+                    t.setName(name + "-build-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                }, null, false)
+                : Executors.newFixedThreadPool(threads, r -> daemon(r, name + "-build-" + n.incrementAndGet()));
         this.indexer = Executors.newSingleThreadExecutor(r -> daemon(r, name + "-insert"));
     }
+
+    /**
+     * TEMPORARY A/B switch for the next GPU lease ({@code -Dattend.kv.buildPool=forkjoin}): builds as tasks of a
+     * fork/join pool, so that a build's parallel loops run in that pool and their joins help instead of parking (on
+     * the H100 machine build threads sat parked in their loops' joins some 2.5 threads' worth while the builds were
+     * bound by the cores; bench/RESULTS.md). Removed once measured.
+     */
+    private static final boolean FORK_JOIN_BUILDS = "forkjoin".equals(System.getProperty("attend.kv.buildPool"));
 
     private static Thread daemon(Runnable r, String name) {
         Thread t = new Thread(r, name);
