@@ -118,7 +118,8 @@ final class ModelReport {
         r.put("decode_ms_p99", percentile(tokenNanos, 0.99) / 1e6);
         r.put("decode_ms_mean", Arrays.stream(tokenNanos).average().orElse(Double.NaN) / 1e6);
         if (decoded.length == 1 && decoded[0].cpuNanos() > 0) {
-            // Cores busy while a token decodes: below the machine's count, its layers wait on their slowest query head.
+            // Cores busy while a token decodes: below the machine's count, threads sit idle within a token (a layer's last
+            // search, helpers' wake-ups, the layer's serial steps; longest-first claims did not change it on the H100 machine).
             r.put("decode_cores_busy", decoded[0].cpuNanos() / (double) Arrays.stream(decoded[0].tokenNanos()).sum());
         }
         r.put("keys_scanned_per_attend", (double) scanned / attends);
