@@ -189,8 +189,13 @@ public final class AttentionAwareIndex extends AbstractVectorIndex {
         int n = vectors.size();
         float[][] training = params.sample(trainingQueries, n);
         int total = training.length + n;
-        builder.project(training, scorer, progress == null ? null : (done, all) -> progress.accept(done, total));
-        builder.linkUnreached(scorer, progress == null ? null : linked -> progress.accept(training.length + linked, total));
+        builder.cacheNorms();
+        try {
+            builder.project(training, scorer, progress == null ? null : (done, all) -> progress.accept(done, total));
+            builder.linkUnreached(scorer, progress == null ? null : linked -> progress.accept(training.length + linked, total));
+        } finally {
+            builder.dropNorms();
+        }
     }
 
     public Params params() {

@@ -2,6 +2,7 @@ package dev.attend.index.graph;
 
 import dev.attend.gpu.Device;
 import dev.attend.gpu.Scorer;
+import dev.attend.gpu.Scratch;
 import dev.attend.gpu.TopK;
 import dev.attend.gpu.TopKCollector;
 import dev.attend.gpu.VectorMath;
@@ -31,6 +32,11 @@ final class GraphBuilder {
     /** Sum of the (encoded) training queries seen, for the entry points. */
     final double[] querySum;
     long queryCount;
+    /**
+     * Squared norms of the nodes while a build runs ({@link #cacheNorms}), null otherwise: pruning needs every
+     * candidate's, and a build of a 128K-key head prunes some 14 million candidates, each key a hundred times over.
+     */
+    private float[] buildNorms;
     /** A slot per node for {@link CandidateLists#mostFrequent}, per build thread. */
     private final ThreadLocal<int[]> countScratch = ThreadLocal.withInitial(() -> new int[0]);
 
@@ -45,6 +51,25 @@ final class GraphBuilder {
     /** Where searches start (read by searches while the writer replaces it). */
     int[] entries() {
         return entries;
+    }
+
+    /** Computes every node's squared norm for the build that follows, until {@link #dropNorms}. */
+    void cacheNorms() {
+        int dim = vectors.dim();
+        float[] norms = new float[vectors.size()];
+        IntStream.range(0, (norms.length + 1023) / 1024).parallel().forEach(chunk -> {
+            float[] row = new float[dim];
+            for (int i = chunk * 1024; i < Math.min(norms.length, (chunk + 1) * 1024); i++) {
+                vectors.readRow(i, row, 0);
+                norms[i] = VectorMath.dot(row, 0, row, 0, dim);
+            }
+        });
+        buildNorms = norms;
+    }
+
+    /** Online growth computes norms as it prunes: the cache would cost 4 bytes a key for the index's life. */
+    void dropNorms() {
+        buildNorms = null;
     }
 
     // ------------------------------------------------------------------ projection
@@ -222,26 +247,31 @@ final class GraphBuilder {
             return candidates;
         }
         int dim = vectors.dim();
-        // The candidates' rows side by side, so the pairwise products read one array.
-        float[] rows = new float[(c + 1) * dim];
+        // The candidates' rows side by side, so the pairwise products read one array; then per candidate its
+        // distance, angle (1 - cosine) and squared norm. Reused per thread: allocated per call, these were 7 GB
+        // per build of a 128K-key head to zero and collect.
+        float[] rows = PRUNE_SCRATCH.floats((c + 1) * dim + 3 * c);
+        int distAt = (c + 1) * dim;
+        int angleAt = distAt + c;
+        int normAt = angleAt + c;
         vectors.readRow(node, rows, c * dim);
-        float nodeNorm = VectorMath.dot(rows, c * dim, rows, c * dim, dim);
-        float[] dist = new float[c];
-        float[] angle = new float[c]; // 1 - cosine
-        float[] norms = new float[c];
-        long[] order = new long[c];
+        float[] cached = buildNorms;
+        float nodeNorm = cached != null && node < cached.length ? cached[node] : VectorMath.dot(rows, c * dim, rows, c * dim, dim);
+        long[] order = orderScratch(c);
         // Rows first, products after: a loop of reads alone lets the memory system fetch several rows at once.
         for (int i = 0; i < c; i++) {
             vectors.readRow(candidates[i], rows, i * dim);
         }
         for (int i = 0; i < c; i++) {
-            norms[i] = VectorMath.dot(rows, i * dim, rows, i * dim, dim);
+            float norm = cached != null && candidates[i] < cached.length ? cached[candidates[i]] : VectorMath.dot(rows, i * dim, rows, i * dim, dim);
             float ip = VectorMath.dot(rows, c * dim, rows, i * dim, dim);
-            dist[i] = nodeNorm + norms[i] - 2 * ip;
-            angle[i] = 1 - ip / (float) Math.sqrt(Math.max(nodeNorm * norms[i], 1e-30f));
-            order[i] = ((long) sortableBits(angle[i]) << 32) | i;
+            float angle = 1 - ip / (float) Math.sqrt(Math.max(nodeNorm * norm, 1e-30f));
+            rows[normAt + i] = norm;
+            rows[distAt + i] = nodeNorm + norm - 2 * ip;
+            rows[angleAt + i] = angle;
+            order[i] = ((long) sortableBits(angle) << 32) | i;
         }
-        Arrays.sort(order);
+        Arrays.sort(order, 0, c);
         int[] kept = new int[Math.min(m, c)];
         int[] keptIdx = new int[kept.length];
         int count = 0;
@@ -254,8 +284,10 @@ final class GraphBuilder {
             for (int r = 0; r < count && !occluded; r++) {
                 int j = keptIdx[r];
                 float ip = VectorMath.dot(rows, i * dim, rows, j * dim, dim);
-                boolean byDistance = norms[i] + norms[j] - 2 * ip < dist[i];
-                boolean byAngle = 1 - ip / (float) Math.sqrt(Math.max(norms[i] * norms[j], 1e-30f)) < angle[i];
+                float ni = rows[normAt + i];
+                float nj = rows[normAt + j];
+                boolean byDistance = ni + nj - 2 * ip < rows[distAt + i];
+                boolean byAngle = 1 - ip / (float) Math.sqrt(Math.max(ni * nj, 1e-30f)) < rows[angleAt + i];
                 occluded = byDistance || byAngle;
             }
             if (!occluded) {
@@ -277,6 +309,20 @@ final class GraphBuilder {
             }
         }
         return Arrays.copyOf(kept, count);
+    }
+
+    /** Rows and per-candidate values of {@link #prune}, per thread (512 KB at most kept: some 900 candidates at d = 128). */
+    private static final Scratch PRUNE_SCRATCH = new Scratch(1 << 17);
+    private static final ThreadLocal<long[]> ORDER_SCRATCH = ThreadLocal.withInitial(() -> new long[512]);
+
+    /** At least {@code n} longs, this thread's own until its next call. */
+    private static long[] orderScratch(int n) {
+        long[] a = ORDER_SCRATCH.get();
+        if (a.length < n) {
+            a = new long[Math.max(n, 2 * a.length)];
+            ORDER_SCRATCH.set(a);
+        }
+        return a;
     }
 
     /** An int that orders like {@code f} (for sorting floats packed in longs). */
