@@ -1,8 +1,11 @@
 package dev.attend.retrieval;
 
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -14,7 +17,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class KvSessionThreads implements AutoCloseable {
 
-    private final ExecutorService builds;
+    /** Threads that start builds: at most {@code buildThreads} builds at once, each waiting for its work in {@link #work}. */
+    private final ExecutorService starts;
+    /**
+     * Where builds and their parallel loops (pruning, reverse edges, merging lists) run, one worker per core: a build's
+     * joins help with its loops' pieces instead of parking. When builds ran on plain threads and their loops in the
+     * common pool, the build threads sat parked in those joins some 2.5 threads' worth while the builds were bound by
+     * the cores (bench/RESULTS.md).
+     */
+    private final ForkJoinPool work;
     private final ExecutorService indexer;
 
     /** One build thread ({@code NAME-build-1}) and the insert thread ({@code NAME-insert}). */
@@ -22,28 +33,22 @@ public final class KvSessionThreads implements AutoCloseable {
         this(name, 1);
     }
 
-    /** {@code buildThreads} build threads ({@code NAME-build-1}, ...; at least one) and the insert thread ({@code NAME-insert}). */
+    /**
+     * At most {@code buildThreads} builds at once (at least one; their threads {@code NAME-build-1}, ..., their work on
+     * {@code NAME-work-N}, one per core) and the insert thread ({@code NAME-insert}).
+     */
     public KvSessionThreads(String name, int buildThreads) {
         AtomicInteger n = new AtomicInteger();
-        int threads = Math.max(1, buildThreads);
-        this.builds = FORK_JOIN_BUILDS
-                ? new ForkJoinPool(threads, pool -> {
-                    ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-                    t.setName(name + "-build-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                }, null, false)
-                : Executors.newFixedThreadPool(threads, r -> daemon(r, name + "-build-" + n.incrementAndGet()));
+        AtomicInteger w = new AtomicInteger();
+        this.starts = Executors.newFixedThreadPool(Math.max(1, buildThreads), r -> daemon(r, name + "-build-" + n.incrementAndGet()));
+        this.work = new ForkJoinPool(Runtime.getRuntime().availableProcessors(), pool -> {
+            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+            t.setName(name + "-work-" + w.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        }, null, false);
         this.indexer = Executors.newSingleThreadExecutor(r -> daemon(r, name + "-insert"));
     }
-
-    /**
-     * TEMPORARY A/B switch for the next GPU lease ({@code -Dattend.kv.buildPool=forkjoin}): builds as tasks of a
-     * fork/join pool, so that a build's parallel loops run in that pool and their joins help instead of parking (on
-     * the H100 machine build threads sat parked in their loops' joins some 2.5 threads' worth while the builds were
-     * bound by the cores; bench/RESULTS.md). Removed once measured.
-     */
-    private static final boolean FORK_JOIN_BUILDS = "forkjoin".equals(System.getProperty("attend.kv.buildPool"));
 
     private static Thread daemon(Runnable r, String name) {
         Thread t = new Thread(r, name);
@@ -52,8 +57,23 @@ public final class KvSessionThreads implements AutoCloseable {
     }
 
     /** Runs index builds. */
-    public ExecutorService builds() {
-        return builds;
+    public Executor builds() {
+        return this::startBuild;
+    }
+
+    private void startBuild(Runnable build) {
+        starts.execute(() -> {
+            ForkJoinTask<?> task = work.submit(build);
+            try {
+                task.get();
+            } catch (InterruptedException e) {
+                task.cancel(true);
+                Thread.currentThread().interrupt();
+            } catch (ExecutionException e) {
+                Thread t = Thread.currentThread();
+                t.getUncaughtExceptionHandler().uncaughtException(t, e.getCause());
+            }
+        });
     }
 
     /** Inserts the keys that leave a window into built indexes. */
@@ -63,7 +83,8 @@ public final class KvSessionThreads implements AutoCloseable {
 
     @Override
     public void close() {
-        builds.shutdownNow();
+        starts.shutdownNow();
+        work.shutdownNow();
         indexer.shutdownNow();
     }
 }
