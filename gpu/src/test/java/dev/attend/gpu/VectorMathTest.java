@@ -17,6 +17,31 @@ class VectorMathTest {
     }
 
     @Test
+    void widenHalvesGivesFloat16ToFloatsBitsForEveryValueAndOffset() {
+        short[] all = new short[65536 + 37];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = (short) i;
+        }
+        // Every float16 value (subnormals, infinities and NaNs with payloads included) at several offsets and lengths
+        // that leave tails for the scalar loop.
+        for (int from : new int[] {0, 1, 37}) {
+            for (int offset : new int[] {0, 3}) {
+                int count = 65536 - from % 2;
+                float[] dst = new float[offset + count];
+                VectorMath.widenHalves(all, from, dst, offset, count);
+                for (int i = 0; i < count; i++) {
+                    int want = Float.floatToRawIntBits(Float.float16ToFloat(all[from + i]));
+                    int got = Float.floatToRawIntBits(dst[offset + i]);
+                    if (got != want) {
+                        throw new AssertionError(String.format("float16 %04x at from %d offset %d: %08x, want %08x",
+                                all[from + i] & 0xffff, from, offset, got, want));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void dotAndOrderedDotMatchAPlainLoopAtEveryLength() {
         SplittableRandom rnd = new SplittableRandom(SEED + 11);
         for (int length = 0; length < 90; length++) {

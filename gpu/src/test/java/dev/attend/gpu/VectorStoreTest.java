@@ -18,6 +18,35 @@ class VectorStoreTest {
     }
 
     @Test
+    void readRowsCopiesTheRowsReadRowWouldAcrossPagesAndRefusesRowsOutside() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 11);
+        int dim = 19;
+        for (Precision precision : Precision.values()) {
+            VectorStore store = new VectorStore(dim, precision);
+            int n = store.pageRows() * 2 + 5;
+            float[] rows = new float[n * dim];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = (float) rnd.nextDouble(-10, 10);
+            }
+            store.appendRows(rows, 0, n);
+            int base = 3;
+            int[] ids = new int[40];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = rnd.nextInt(n - base);
+            }
+            float[] got = new float[ids.length * dim];
+            store.readRows(ids, ids.length, base, got);
+            float[] want = new float[dim];
+            for (int i = 0; i < ids.length; i++) {
+                store.readRow(base + ids[i], want);
+                assertThat(Arrays.copyOfRange(got, i * dim, (i + 1) * dim)).as("%s row %d", precision, base + ids[i]).isEqualTo(want);
+            }
+            assertThatThrownBy(() -> store.readRows(new int[] {0, n - base}, 2, base, new float[2 * dim]))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not in [0, " + n + ")");
+        }
+    }
+
+    @Test
     void appendsAcrossPagesAndReadsBack() {
         SplittableRandom rnd = new SplittableRandom(SEED + 7);
         int dim = 5;

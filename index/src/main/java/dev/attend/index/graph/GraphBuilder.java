@@ -258,10 +258,8 @@ final class GraphBuilder {
         float[] cached = buildNorms;
         float nodeNorm = cached != null && node < cached.length ? cached[node] : VectorMath.dot(rows, c * dim, rows, c * dim, dim);
         long[] order = orderScratch(c);
-        // Rows first, products after: a loop of reads alone lets the memory system fetch several rows at once.
-        for (int i = 0; i < c; i++) {
-            vectors.readRow(candidates[i], rows, i * dim);
-        }
+        // Rows first, products after: the reads of a batch overlap.
+        vectors.readRows(candidates, c, rows);
         for (int i = 0; i < c; i++) {
             float norm = cached != null && candidates[i] < cached.length ? cached[candidates[i]] : VectorMath.dot(rows, i * dim, rows, i * dim, dim);
             float ip = VectorMath.dot(rows, c * dim, rows, i * dim, dim);

@@ -24,6 +24,9 @@ public interface GraphVectors {
     /** Copies node {@code ord}'s vector into {@code dst[offset, offset + dim())}. */
     void readRow(int ord, float[] dst, int offset);
 
+    /** Copies nodes {@code ords[0, count)}' vectors into {@code dst}, node {@code ords[i]} at {@code i * dim()}. */
+    void readRows(int[] ords, int count, float[] dst);
+
     /**
      * The exact {@code k} best of nodes {@code [from, to)} for each query by inner product (ids are ordinals), computed
      * on {@code scorer}.

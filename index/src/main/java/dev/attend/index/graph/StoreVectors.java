@@ -63,6 +63,11 @@ final class StoreVectors implements GraphVectors {
         store.readRow(base + ord, dst, offset);
     }
 
+    @Override
+    public void readRows(int[] ords, int count, float[] dst) {
+        store.readRows(ords, count, base, dst);
+    }
+
     /** The scan covers the nodes' rows only; ids come back as rows and leave as ordinals. */
     @Override
     public List<TopK> exactTopK(float[][] queries, int from, int to, int k, Scorer scorer) {
