@@ -18,7 +18,8 @@ import picocli.CommandLine.Spec;
         customSynopsis = {
             "bench index (--kv DIR | --synthetic N[,N...])... [--head NAME[,NAME...]] [--json FILE] [--plot FILE.png]",
             "            [--budgets B,...] [--indexes flat,lucene,hnswlib,attention,attention-online] [--k 100] [--queries M]",
-            "            [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf] [--cached-topk]"})
+            "            [--train M] [--online M] [--scorer auto|simd|opencl|scalar] [--seed S] [--no-id] [--ivf] [--cached-topk]",
+            "            [--dim D] [--dtype float32|float16]"})
 final class IndexCommand extends BenchCommand {
 
     @Option(names = "--kv", paramLabel = "DIR", description = "A KV directory (meta.json + {head}.{q,k,v}.npy): the first N-1024 "
@@ -75,6 +76,15 @@ final class IndexCommand extends BenchCommand {
     @Option(names = "--cached-topk", description = "Build each index twice, the second time with every exact top-k answered "
             + "from the first's: build_s then times the rest of a build (linking and pruning on the cores).")
     boolean cachedTopK;
+
+    @Option(names = "--dim", paramLabel = "D", description = "Synthetic heads at dimension D (default: each parameter set's own; "
+            + "bench model's heads are at 128).")
+    String dim;
+
+    @Option(names = "--dtype", paramLabel = "float32|float16", defaultValue = "float32",
+            description = "Precision the synthetic keys and queries are stored in (default float32; float16 as large KV sessions"
+                    + " store them). The attention indexes read the keys where they are stored.")
+    String dtype;
 
     @Option(names = "--ivf", description = "Also measure the workloads' IVF scan fractions (k-means over the keys; slower).")
     boolean ivf;
@@ -140,6 +150,7 @@ final class IndexCommand extends BenchCommand {
             throw new IllegalArgumentException("--train must be >= 0");
         }
         return new IndexOptions(List.copyOf(kv), List.copyOf(sizes), headList, json, plot, budgetList, indexList, kk, queryCount,
-                trainCount, scorer, seed, !noInDistribution, ivf, onlineKeys, cachedTopK);
+                trainCount, scorer, seed, !noInDistribution, ivf, onlineKeys, cachedTopK,
+                dim == null ? 0 : OptionValues.positive("--dim", dim), ModelBench.storage(dtype, 0));
     }
 }

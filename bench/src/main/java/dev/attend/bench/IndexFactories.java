@@ -159,12 +159,6 @@ final class IndexFactories {
             int n = w.size();
             int added = online ? Math.min(context.onlineKeys(), n / 2) : 0;
             int built = n - added;
-            long[] ids = new long[built];
-            float[][] keys = new float[built][];
-            for (int i = 0; i < built; i++) {
-                ids[i] = i;
-                keys[i] = w.keys().row(i);
-            }
             // Training queries of the built positions only: those after them do not exist yet.
             int trainRows = (int) ((long) w.trainingQueries().size() * built / n);
             float[][] training = sampleRows(w.trainingQueries(), trainRows,
@@ -180,8 +174,9 @@ final class IndexFactories {
                             name, 10 * tenth, done, total, (System.nanoTime() - buildStart) / 1e9);
                 }
             };
-            AttentionAwareIndex index = AttentionAwareIndex.build(w.dim(), Similarity.DOT_PRODUCT, params, ids, keys, training,
-                    context.scorer(), progress);
+            // Over the workload's store, as a KV session builds over its keys: rows read where they are (a float16
+            // store stays float16), ids are positions.
+            AttentionAwareIndex index = AttentionAwareIndex.build(params, w.keys(), 0, built, training, context.scorer(), progress);
             if (added > 0) {
                 // As decoding does: keys arrive one by one, and the queries of their positions
                 // follow in batches (each batch's exact neighbours come from the scorer).
@@ -189,9 +184,7 @@ final class IndexFactories {
                 int total = w.trainingQueries().size();
                 for (int from = built; from < n; from += ONLINE_QUERY_BATCH) {
                     int to = Math.min(n, from + ONLINE_QUERY_BATCH);
-                    for (int i = from; i < to; i++) {
-                        index.add(i, w.keys().row(i));
-                    }
+                    index.addStoredRows(to);
                     int q0 = (int) ((long) total * from / n);
                     int q1 = (int) ((long) total * to / n);
                     int want = (int) ((long) context.trainingQueries() * (to - from) / n);

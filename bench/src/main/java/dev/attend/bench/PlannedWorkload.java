@@ -6,6 +6,7 @@ import dev.attend.bench.workload.OodParameters;
 import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.bench.workload.WorkloadStats;
 import dev.attend.gpu.KvHead;
+import dev.attend.gpu.Precision;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -67,13 +68,16 @@ record PlannedWorkload(String kind, String label, Supplier<KvWorkload> load, Ood
         }
         for (int n : options.synthetic()) {
             for (String head : heads) {
-                OodParameters p = OodWorkloadGenerator.defaults(head);
+                OodParameters embedded = OodWorkloadGenerator.defaults(head);
+                OodParameters p = options.dim() > 0 ? OodWorkloadGenerator.atDimension(embedded, options.dim()) : embedded;
                 int train = options.train() >= 0 ? options.train() : Math.min(n, IndexBench.SYNTHETIC_TRAIN_CAP);
                 int queries = options.queries() > 0 ? options.queries() : KvWorkload.DECODE_STEPS;
                 String fitted = p.source().startsWith("fit(") && p.source().endsWith(")")
                         ? p.source().substring(4, p.source().length() - 1) : p.source();
-                plan.add(new PlannedWorkload("synthetic", "synthetic " + fitted + " n=" + n,
-                        () -> OodWorkloadGenerator.generate(p, n, train, queries, options.seed()), p));
+                // atDimension names the dimension in the parameters' source already.
+                String shape = options.storage() == Precision.FLOAT32 ? "" : " " + options.storage().name().toLowerCase(Locale.ROOT);
+                plan.add(new PlannedWorkload("synthetic", "synthetic " + fitted + " n=" + n + shape,
+                        () -> OodWorkloadGenerator.generate(p, n, train, queries, options.seed(), options.storage()), p));
             }
         }
         return plan;
