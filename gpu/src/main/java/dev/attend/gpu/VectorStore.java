@@ -183,8 +183,7 @@ public final class VectorStore {
      * Rows {@code base + ids[i]} for {@code i < count} into {@code dst}, row i at {@code i * dim}, as float32: every row's
      * cache lines are touched first, then the rows are copied. Read one after the other, a row that misses holds up
      * the next (a float16 row of 128 components is some 30 instructions to widen); touched first, the misses of a
-     * whole batch are in flight together: 184 rows read at random from a 32 MiB store took 47-80 ns each that way
-     * against 106-159 ns on the development machine.
+     * whole batch are in flight together (about half the time per row for a pruned list's 184: bench/RESULTS.md).
      */
     public void readRows(int[] ids, int count, int base, float[] dst) {
         Object[] p = pages;
