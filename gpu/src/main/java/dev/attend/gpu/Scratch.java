@@ -9,10 +9,25 @@ package dev.attend.gpu;
 public final class Scratch {
 
     private final ThreadLocal<float[]> slot = new ThreadLocal<>();
+    private final ThreadLocal<long[]> longSlot = new ThreadLocal<>();
     private final int maxFloats;
 
+    /** Arrays of up to {@code maxFloats} elements are kept, of floats and of longs alike. */
     public Scratch(int maxFloats) {
         this.maxFloats = maxFloats;
+    }
+
+    /** An array of at least {@code n} longs, this thread's own until its next call (apart from {@link #floats}'). */
+    public long[] longs(int n) {
+        long[] a = longSlot.get();
+        if (a != null && a.length >= n) {
+            return a;
+        }
+        a = new long[n];
+        if (n <= maxFloats) {
+            longSlot.set(a);
+        }
+        return a;
     }
 
     /** An array of at least {@code n} floats, this thread's own until its next call. */

@@ -101,15 +101,10 @@ public final class TopKCollector {
         return new TopK(outIds, outScores);
     }
 
-    private static final ThreadLocal<long[]> RANK_SCRATCH = ThreadLocal.withInitial(() -> new long[256]);
+    private static final Scratch RANK_SCRATCH = new Scratch(1 << 20);
 
     private static long[] rankScratch(int n) {
-        long[] keys = RANK_SCRATCH.get();
-        if (keys.length < n) {
-            keys = new long[Math.max(n, 2 * keys.length)];
-            RANK_SCRATCH.set(keys);
-        }
-        return keys;
+        return RANK_SCRATCH.longs(n);
     }
 
     /**

@@ -257,7 +257,7 @@ final class GraphBuilder {
         vectors.readRow(node, rows, c * dim);
         float[] cached = buildNorms;
         float nodeNorm = cached != null && node < cached.length ? cached[node] : VectorMath.dot(rows, c * dim, rows, c * dim, dim);
-        long[] order = orderScratch(c);
+        long[] order = PRUNE_SCRATCH.longs(c);
         // Rows first, products after: the reads of a batch overlap.
         vectors.readRows(candidates, c, rows);
         for (int i = 0; i < c; i++) {
@@ -309,19 +309,11 @@ final class GraphBuilder {
         return Arrays.copyOf(kept, count);
     }
 
-    /** Rows and per-candidate values of {@link #prune}, per thread (512 KB at most kept: some 900 candidates at d = 128). */
+    /**
+     * Rows, per-candidate values and the candidates' order of {@link #prune}, per thread (up to 2^17 of each kept: some
+     * 900 candidates at d = 128).
+     */
     private static final Scratch PRUNE_SCRATCH = new Scratch(1 << 17);
-    private static final ThreadLocal<long[]> ORDER_SCRATCH = ThreadLocal.withInitial(() -> new long[512]);
-
-    /** At least {@code n} longs, this thread's own until its next call. */
-    private static long[] orderScratch(int n) {
-        long[] a = ORDER_SCRATCH.get();
-        if (a.length < n) {
-            a = new long[Math.max(n, 2 * a.length)];
-            ORDER_SCRATCH.set(a);
-        }
-        return a;
-    }
 
     /** An int that orders like {@code f} (for sorting floats packed in longs). */
     private static int sortableBits(float f) {
