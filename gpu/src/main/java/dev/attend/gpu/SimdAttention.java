@@ -44,7 +44,7 @@ final class SimdAttention {
                 VectorMath.dotRows(query, keys.float32Page(page), at, kdim, run, logits, i);
                 i += run;
             } else {
-                VectorStore.widen(keys.float16Page(page), at, row, 0, kdim);
+                VectorMath.widenHalves(keys.float16Page(page), at, row, 0, kdim);
                 logits[i++] = VectorMath.dot(query, 0, row, 0, kdim);
             }
         }
@@ -83,7 +83,7 @@ final class SimdAttention {
                     rows[j] = values.float32Page(page);
                     offsets[j] = at;
                 } else {
-                    VectorStore.widen(values.float16Page(page), at, widened, j * vdim, vdim);
+                    VectorMath.widenHalves(values.float16Page(page), at, widened, j * vdim, vdim);
                     rows[j] = widened;
                     offsets[j] = j * vdim;
                 }
@@ -99,7 +99,7 @@ final class SimdAttention {
             if (f32) {
                 VectorMath.axpy(w[i], values.float32Page(page), at, out, 0, vdim);
             } else {
-                VectorStore.widen(values.float16Page(page), at, widened, 4 * vdim, vdim);
+                VectorMath.widenHalves(values.float16Page(page), at, widened, 4 * vdim, vdim);
                 VectorMath.axpy(w[i], widened, 4 * vdim, out, 0, vdim);
             }
         }

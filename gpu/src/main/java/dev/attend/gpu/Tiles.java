@@ -30,7 +30,7 @@ final class Tiles {
             data = keys.float32Page(page);
             base = offset;
         } else {
-            VectorStore.widen(keys.float16Page(page), offset, widened, 0, (end - start) * keys.dim());
+            VectorMath.widenHalves(keys.float16Page(page), offset, widened, 0, (end - start) * keys.dim());
             data = widened;
             base = 0;
         }

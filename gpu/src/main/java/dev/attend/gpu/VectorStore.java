@@ -175,7 +175,7 @@ public final class VectorStore {
         if (page instanceof float[] f) {
             System.arraycopy(f, at, dst, offset, dim);
         } else {
-            widen((short[]) page, at, dst, offset, dim);
+            VectorMath.widenHalves((short[]) page, at, dst, offset, dim);
         }
     }
 
@@ -216,11 +216,6 @@ public final class VectorStore {
         }
     }
 
-    /** {@code dst[offset + i] = src[from + i]} widened from float16 to float32, for {@code i < count}. */
-    static void widen(short[] src, int from, float[] dst, int offset, int count) {
-        VectorMath.widenHalves(src, from, dst, offset, count);
-    }
-
     /** Row {@code id} as a new float32 array. */
     public float[] row(int id) {
         float[] out = new float[dim];
@@ -251,7 +246,7 @@ public final class VectorStore {
             return VectorMath.dot(query, 0, f, at, dim);
         }
         float[] row = scratch != null ? scratch : new float[dim];
-        widen((short[]) page, at, row, 0, dim);
+        VectorMath.widenHalves((short[]) page, at, row, 0, dim);
         return VectorMath.dot(query, 0, row, 0, dim);
     }
 
