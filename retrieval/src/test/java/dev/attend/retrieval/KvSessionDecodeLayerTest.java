@@ -7,11 +7,15 @@ import dev.attend.gpu.Precision;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.index.graph.AttentionAwareIndex;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -137,6 +141,21 @@ class KvSessionDecodeLayerTest {
     @Test
     void headsUnderOtherPoliciesAnswerAsTheirOwnSteps() {
         matchesPerHeadSteps(new HeadPolicies("retrieval", Map.of("1/0", "streaming", "1/1", "full")), 60);
+    }
+
+    /** Layers of several sessions answered at once share the decode crew: each still answers as its own steps. */
+    @Test
+    void sessionsDecodingAtOnceAnswerAsTheirOwnSteps() throws Exception {
+        int callers = 4;
+        try (ExecutorService pool = Executors.newFixedThreadPool(callers)) {
+            List<Future<?>> runs = new ArrayList<>();
+            for (int i = 0; i < callers; i++) {
+                runs.add(pool.submit(() -> matchesPerHeadSteps(HeadPolicies.defaults(), 60)));
+            }
+            for (Future<?> f : runs) {
+                f.get(); // rethrows a caller's failed assertion
+            }
+        }
     }
 
     @Test
