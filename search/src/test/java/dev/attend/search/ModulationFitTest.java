@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attend.gpu.SharedData;
 import dev.attend.search.eval.IrMetrics;
-import dev.attend.search.eval.SmartCollection;
+import dev.attend.search.eval.TestCollection;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,7 +41,7 @@ class ModulationFitTest {
             System.out.println("skipped: ../shared/data/ir/cisi not found");
         }
         Assumptions.assumeTrue(cisi.isPresent(), "../shared/data/ir/cisi not found");
-        List<Document> documents = new ArrayList<>(SmartCollection.read(cisi.get()).documents().subList(0, 500));
+        List<Document> documents = new ArrayList<>(TestCollection.read(cisi.get()).documents().subList(0, 500));
         try (DocumentSearch search = DocumentSearch.open(dir, MiniLmEmbedder.shared())) {
             search.add(documents, (done, total) -> { });
             SplittableRandom rnd = new SplittableRandom(SEED + 11);
@@ -55,12 +55,12 @@ class ModulationFitTest {
 
             Vocabulary terms = search.currentVocabulary(DocumentSearch.Tokens.TERMS);
             List<String> queries = new ArrayList<>();
-            List<Set<String>> answers = new ArrayList<>();
+            List<Map<String, Integer>> answers = new ArrayList<>();
             for (Document d : documents.subList(400, documents.size())) {
                 FineGrainedQueries.Generated g = FineGrainedQueries.keyword(d, ModulationFit.analyzer(search), terms);
                 if (g != null) {
                     queries.add(g.text());
-                    answers.add(Set.of(g.passageId()));
+                    answers.add(Map.of(g.passageId(), 1));
                 }
             }
             assertThat(queries).hasSizeGreaterThan(80);
@@ -72,7 +72,7 @@ class ModulationFitTest {
         }
     }
 
-    private static double recallAt10(DocumentSearch search, List<String> queries, List<Set<String>> answers,
+    private static double recallAt10(DocumentSearch search, List<String> queries, List<Map<String, Integer>> answers,
                                      DocumentSearch.Mode mode) throws Exception {
         List<List<String>> rankings = new ArrayList<>();
         for (String q : queries) {

@@ -1,13 +1,18 @@
 package dev.attend.search.eval;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
- * Ranking measures for one query under binary relevance: nDCG, reciprocal rank and recall at a cut-off
- * {@code k}, and their means over a set of queries ({@link Summary}).
+ * Ranking measures for one query: nDCG, reciprocal rank and recall at a cut-off {@code k}, and their means over a set
+ * of queries ({@link Summary}). Relevance is graded: a query's relevant documents map to their grades (each above 0;
+ * binary judgments grade every relevant document 1). nDCG gains a document's grade, as trec_eval's {@code ndcg_cut}
+ * does; reciprocal rank and recall count every graded document as relevant.
  *
  * <p>A ranking is a list of document ids, best first. An id that repeats earlier in the ranking counts
  * only at its first rank: later copies take their ranks but earn nothing, so a ranking cannot gain by
@@ -21,39 +26,57 @@ public final class IrMetrics {
 
     /**
      * Normalised discounted cumulative gain at {@code k}: the sum over the first {@code k} ranks of
-     * {@code 1 / log2(rank + 1)} for each relevant document, divided by the same sum for an ideal ranking,
-     * which puts {@code min(k, |relevant|)} relevant documents first. In [0, 1].
+     * {@code grade / log2(rank + 1)} for each relevant document, divided by the same sum for an ideal ranking,
+     * which puts the {@code k} highest grades first. In [0, 1].
      */
-    public static double ndcgAt(List<String> ranked, Set<String> relevant, int k) {
+    public static double ndcgAt(List<String> ranked, Map<String, Integer> grades, int k) {
         checkCutoff(k);
-        if (relevant.isEmpty()) {
+        if (grades.isEmpty()) {
             return 0;
         }
+        int[] ideal = new int[grades.size()];
+        int i = 0;
+        for (Map.Entry<String, Integer> e : grades.entrySet()) {
+            if (e.getValue() <= 0) {
+                throw new IllegalArgumentException("document " + e.getKey() + " has grade " + e.getValue() + ": relevant documents' grades are above 0");
+            }
+            ideal[i++] = e.getValue();
+        }
+        Arrays.sort(ideal);
         double dcg = 0;
-        for (int rank : relevantRanks(ranked, relevant, k)) {
-            dcg += discount(rank);
+        for (int rank : relevantRanks(ranked, grades.keySet(), k)) {
+            dcg += grades.get(ranked.get(rank - 1)) * discount(rank);
         }
         double idealDcg = 0;
-        for (int rank = 1; rank <= Math.min(k, relevant.size()); rank++) {
-            idealDcg += discount(rank);
+        for (int rank = 1; rank <= Math.min(k, ideal.length); rank++) {
+            idealDcg += ideal[ideal.length - rank] * discount(rank);
         }
         return dcg / idealDcg;
     }
 
+    /** Binary relevance as grades: every document in {@code relevant} graded 1. */
+    public static Map<String, Integer> binary(Set<String> relevant) {
+        Map<String, Integer> grades = new LinkedHashMap<>();
+        for (String id : relevant) {
+            grades.put(id, 1);
+        }
+        return grades;
+    }
+
     /** {@code 1 / rank} of the first relevant document within the first {@code k} ranks, else 0. */
-    public static double reciprocalRankAt(List<String> ranked, Set<String> relevant, int k) {
+    public static double reciprocalRankAt(List<String> ranked, Map<String, Integer> grades, int k) {
         checkCutoff(k);
-        List<Integer> ranks = relevantRanks(ranked, relevant, k);
+        List<Integer> ranks = relevantRanks(ranked, grades.keySet(), k);
         return ranks.isEmpty() ? 0 : 1.0 / ranks.getFirst();
     }
 
     /** The share of the relevant documents found within the first {@code k} ranks; 0 when none is relevant. */
-    public static double recallAt(List<String> ranked, Set<String> relevant, int k) {
+    public static double recallAt(List<String> ranked, Map<String, Integer> grades, int k) {
         checkCutoff(k);
-        if (relevant.isEmpty()) {
+        if (grades.isEmpty()) {
             return 0;
         }
-        return (double) relevantRanks(ranked, relevant, k).size() / relevant.size();
+        return (double) relevantRanks(ranked, grades.keySet(), k).size() / grades.size();
     }
 
     /**
@@ -65,15 +88,15 @@ public final class IrMetrics {
 
         /**
          * The means over queries, where {@code rankings.get(i)} is the ranking for the query whose relevant
-         * documents are {@code relevant.get(i)}. A query with no relevant documents scores 0 on every
-         * measure and still counts, so pass only judged queries ({@link SmartCollection#judgedQueries()}).
+         * documents' grades are {@code grades.get(i)}. A query with no relevant documents scores 0 on every
+         * measure and still counts, so pass only judged queries ({@link TestCollection#judgedQueries()}).
          *
          * @throws IllegalArgumentException when the lists differ in length or are empty
          */
-        public static Summary of(List<List<String>> rankings, List<Set<String>> relevant) {
-            if (rankings.size() != relevant.size()) {
-                throw new IllegalArgumentException(rankings.size() + " rankings but " + relevant.size()
-                        + " relevant sets: one of each per query");
+        public static Summary of(List<List<String>> rankings, List<Map<String, Integer>> grades) {
+            if (rankings.size() != grades.size()) {
+                throw new IllegalArgumentException(rankings.size() + " rankings but " + grades.size()
+                        + " sets of grades: one of each per query");
             }
             if (rankings.isEmpty()) {
                 throw new IllegalArgumentException("no queries to summarise");
@@ -83,10 +106,10 @@ public final class IrMetrics {
             double recall10 = 0;
             double recall100 = 0;
             for (int q = 0; q < rankings.size(); q++) {
-                ndcg10 += ndcgAt(rankings.get(q), relevant.get(q), 10);
-                mrr10 += reciprocalRankAt(rankings.get(q), relevant.get(q), 10);
-                recall10 += recallAt(rankings.get(q), relevant.get(q), 10);
-                recall100 += recallAt(rankings.get(q), relevant.get(q), 100);
+                ndcg10 += ndcgAt(rankings.get(q), grades.get(q), 10);
+                mrr10 += reciprocalRankAt(rankings.get(q), grades.get(q), 10);
+                recall10 += recallAt(rankings.get(q), grades.get(q), 10);
+                recall100 += recallAt(rankings.get(q), grades.get(q), 100);
             }
             int n = rankings.size();
             return new Summary(ndcg10 / n, mrr10 / n, recall10 / n, recall100 / n, n);

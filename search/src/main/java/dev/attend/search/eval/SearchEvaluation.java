@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -46,8 +46,8 @@ public final class SearchEvaluation {
         }
     }
 
-    /** One task's queries, each with its relevant document ids. */
-    public record Task(String name, List<String> queries, List<Set<String>> relevant) {
+    /** One task's queries, each with its relevant documents' grades. */
+    public record Task(String name, List<String> queries, List<Map<String, Integer>> grades) {
     }
 
     /** A mode's measures on a task. */
@@ -62,7 +62,7 @@ public final class SearchEvaluation {
     }
 
     /** Indexes {@code collection} under {@code workDir} (reusing an index already there), trains, and measures. */
-    public static Report run(SmartCollection collection, Path workDir, TextEmbedder embedder, Options options, ModulationFit.Progress progress)
+    public static Report run(TestCollection collection, Path workDir, TextEmbedder embedder, Options options, ModulationFit.Progress progress)
             throws IOException {
         try (DocumentSearch search = DocumentSearch.open(workDir, embedder)) {
             List<Document> documents = collection.documents();
@@ -89,10 +89,10 @@ public final class SearchEvaluation {
 
             List<Task> tasks = new ArrayList<>();
             List<String> standard = new ArrayList<>();
-            List<Set<String>> judged = new ArrayList<>();
-            for (SmartCollection.Query q : collection.judgedQueries()) {
+            List<Map<String, Integer>> judged = new ArrayList<>();
+            for (TestCollection.Query q : collection.judgedQueries()) {
                 standard.add(q.text());
-                judged.add(collection.relevant().get(q.id()));
+                judged.add(collection.grades().get(q.id()));
             }
             tasks.add(new Task("queries", standard, judged));
             tasks.add(task("keyword", keywordTask));
@@ -112,7 +112,7 @@ public final class SearchEvaluation {
                     for (int i = 0; i < task.queries().size(); i++) {
                         rankings.add(search.search(task.queries().get(i), vectors.get(i), mode, 100).stream().map(DocumentSearch.Hit::id).toList());
                     }
-                    rows.add(new Row(task.name(), mode, IrMetrics.Summary.of(rankings, task.relevant())));
+                    rows.add(new Row(task.name(), mode, IrMetrics.Summary.of(rankings, task.grades())));
                 }
             }
             return new Report(collection.name(), documents.size(), fit.pairs(), fit.startScale(), fit.epochLosses(), tasks, rows);
@@ -121,6 +121,6 @@ public final class SearchEvaluation {
 
     private static Task task(String name, List<FineGrainedQueries.Generated> generated) {
         return new Task(name, generated.stream().map(FineGrainedQueries.Generated::text).toList(),
-                generated.stream().map(g -> Set.of(g.passageId())).toList());
+                generated.stream().map(g -> Map.of(g.passageId(), 1)).toList());
     }
 }

@@ -1,5 +1,6 @@
 package dev.attend.search.eval;
 
+import static dev.attend.search.eval.IrMetrics.binary;
 import static dev.attend.search.eval.IrMetrics.ndcgAt;
 import static dev.attend.search.eval.IrMetrics.recallAt;
 import static dev.attend.search.eval.IrMetrics.reciprocalRankAt;
@@ -10,6 +11,7 @@ import static org.assertj.core.api.Assertions.within;
 import dev.attend.search.eval.IrMetrics.Summary;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -21,7 +23,7 @@ class IrMetricsTest {
     // Discounts 1/log2(rank + 1): rank 1 -> 1, rank 2 -> 1/log2(3) = 0.6309, rank 3 -> 1/log2(4) = 0.5.
 
     private static final List<String> RANKED = List.of("d3", "d1", "d7");
-    private static final Set<String> RELEVANT = Set.of("d1", "d7", "d9");
+    private static final Map<String, Integer> RELEVANT = binary(Set.of("d1", "d7", "d9"));
 
     @Test
     void ndcgOfAPartlyRightRanking() {
@@ -37,7 +39,7 @@ class IrMetricsTest {
     @Test
     void ndcgIsOneForAnIdealRankingEvenWhenMoreAreRelevantThanK() {
         // IDCG@2 counts min(2, 5) = 2 relevant documents, so two relevant at ranks 1 and 2 are ideal.
-        Set<String> five = Set.of("a", "b", "c", "d", "e");
+        Map<String, Integer> five = binary(Set.of("a", "b", "c", "d", "e"));
         assertThat(ndcgAt(List.of("a", "b", "x"), five, 2)).isCloseTo(1.0, within(1e-12));
         assertThat(ndcgAt(List.of("d1", "d7", "d9"), RELEVANT, 3)).isCloseTo(1.0, within(1e-12));
     }
@@ -61,7 +63,7 @@ class IrMetricsTest {
         // ranked [d1, d2], relevant {d1, d5}, k = 10: DCG = 1; IDCG = 1 + 0.6309 = 1.6309 (min(10, 2) = 2);
         // nDCG = 1 / 1.6309 = 0.6131
         List<String> shortList = List.of("d1", "d2");
-        Set<String> relevant = Set.of("d1", "d5");
+        Map<String, Integer> relevant = binary(Set.of("d1", "d5"));
         assertThat(ndcgAt(shortList, relevant, 10)).isCloseTo(0.6131, within(EPS));
         assertThat(reciprocalRankAt(shortList, relevant, 10)).isEqualTo(1.0);
         assertThat(recallAt(shortList, relevant, 10)).isEqualTo(0.5);
@@ -71,9 +73,9 @@ class IrMetricsTest {
 
     @Test
     void noRelevantDocumentsScoresZero() {
-        assertThat(ndcgAt(RANKED, Set.of(), 3)).isZero();
-        assertThat(reciprocalRankAt(RANKED, Set.of(), 3)).isZero();
-        assertThat(recallAt(RANKED, Set.of(), 3)).isZero();
+        assertThat(ndcgAt(RANKED, Map.of(), 3)).isZero();
+        assertThat(reciprocalRankAt(RANKED, Map.of(), 3)).isZero();
+        assertThat(recallAt(RANKED, Map.of(), 3)).isZero();
     }
 
     @Test
@@ -81,13 +83,29 @@ class IrMetricsTest {
         // ranked [d1, d1, d7], relevant {d1, d7}: the second d1 holds rank 2 but earns nothing.
         // DCG@3 = 1 + 1/log2(4) = 1.5; IDCG@3 = 1 + 0.6309 = 1.6309 (min(3, 2) = 2); nDCG = 0.9197
         List<String> repeated = List.of("d1", "d1", "d7");
-        Set<String> relevant = Set.of("d1", "d7");
+        Map<String, Integer> relevant = binary(Set.of("d1", "d7"));
         assertThat(ndcgAt(repeated, relevant, 3)).isCloseTo(0.9197, within(EPS));
         assertThat(recallAt(repeated, relevant, 3)).isEqualTo(1.0);
         // Repeating a relevant document neither finds more of them nor passes nDCG 1.
         assertThat(recallAt(List.of("d1", "d1"), relevant, 2)).isEqualTo(0.5);
-        assertThat(ndcgAt(List.of("d1", "d1", "d1"), Set.of("d1"), 3)).isCloseTo(1.0, within(1e-12));
+        assertThat(ndcgAt(List.of("d1", "d1", "d1"), binary(Set.of("d1")), 3)).isCloseTo(1.0, within(1e-12));
         assertThat(reciprocalRankAt(List.of("x", "d1", "d1"), relevant, 3)).isEqualTo(0.5);
+    }
+
+    @Test
+    void gradedNdcgGainsEachDocumentsGrade() {
+        // grades {a: 3, b: 1}, ranked [b, a]: DCG@2 = 1 * 1 + 3 * 0.6309 = 2.8928; IDCG@2 = 3 * 1 + 1 * 0.6309 = 3.6309
+        // (the highest grades first); nDCG@2 = 0.7967. Recall and reciprocal rank count both as relevant.
+        Map<String, Integer> grades = Map.of("a", 3, "b", 1);
+        assertThat(ndcgAt(List.of("b", "a"), grades, 2)).isCloseTo(0.7967, within(EPS));
+        assertThat(ndcgAt(List.of("a", "b"), grades, 2)).isCloseTo(1.0, within(1e-12));
+        // k = 1: DCG = 1 (b), IDCG = 3 (a): 1/3.
+        assertThat(ndcgAt(List.of("b", "a"), grades, 1)).isCloseTo(1.0 / 3, within(1e-12));
+        assertThat(reciprocalRankAt(List.of("b", "a"), grades, 2)).isEqualTo(1.0);
+        assertThat(recallAt(List.of("x", "a"), grades, 2)).isEqualTo(0.5);
+        // A grade of 0 or less is not a relevant document's: refused rather than silently scored.
+        assertThatThrownBy(() -> ndcgAt(List.of("a"), Map.of("a", 0), 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("grade 0");
     }
 
     @Test
@@ -97,7 +115,7 @@ class IrMetricsTest {
         assertThatThrownBy(() -> reciprocalRankAt(RANKED, RELEVANT, -1)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> recallAt(RANKED, RELEVANT, 0)).isInstanceOf(IllegalArgumentException.class);
         // Also when nothing is relevant: a bad k is a bug whatever the query.
-        assertThatThrownBy(() -> ndcgAt(RANKED, Set.of(), 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ndcgAt(RANKED, Map.of(), 0)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
@@ -106,7 +124,7 @@ class IrMetricsTest {
         // Query 2: x1..x10 then r, relevant {r}: r at rank 11: nDCG@10 = RR@10 = recall@10 = 0, recall@100 = 1.
         List<String> late = new ArrayList<>(IntStream.rangeClosed(1, 10).mapToObj(i -> "x" + i).toList());
         late.add("r");
-        Summary s = Summary.of(List.of(RANKED, late), List.of(RELEVANT, Set.of("r")));
+        Summary s = Summary.of(List.of(RANKED, late), List.of(RELEVANT, Map.of("r", 1)));
         assertThat(s.queries()).isEqualTo(2);
         assertThat(s.ndcg10()).isCloseTo(0.5307 / 2, within(EPS)); // (0.5307 + 0) / 2 = 0.2654
         assertThat(s.mrr10()).isCloseTo(0.25, within(1e-12)); // (0.5 + 0) / 2
@@ -117,7 +135,7 @@ class IrMetricsTest {
     @Test
     void summaryNeedsOneRelevantSetPerRanking() {
         assertThatThrownBy(() -> Summary.of(List.of(RANKED), List.of())).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("1 rankings but 0 relevant sets: one of each per query");
+                .hasMessage("1 rankings but 0 sets of grades: one of each per query");
         assertThatThrownBy(() -> Summary.of(List.of(), List.of())).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("no queries to summarise");
     }

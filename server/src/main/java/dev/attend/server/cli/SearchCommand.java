@@ -5,8 +5,10 @@ import dev.attend.search.MiniLmEmbedder;
 import dev.attend.search.ModulationTrainer;
 import dev.attend.search.eval.IrMetrics;
 import dev.attend.search.eval.SearchEvaluation;
-import dev.attend.search.eval.SmartCollection;
+import dev.attend.search.eval.TestCollection;
+import dev.attend.server.ConfigException;
 import dev.attend.server.Json;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,13 +42,25 @@ public final class SearchCommand implements Callable<Integer> {
     }
 
     @Command(name = "eval", mixinStandardHelpOptions = true, versionProvider = AttendCli.Version.class,
-            description = "Index a SMART collection, train the LexSemBridge modulation on queries generated from 80%% of its passages, "
+            description = "Index a test collection (SMART, BEIR, TREC or Cranfield layout), train the LexSemBridge modulation on queries generated from 80%% of its passages, "
                     + "and measure every mode on the collection's queries and on keyword and part-of-passage queries of the other 20%%.")
     static final class Eval implements Callable<Integer> {
 
+        /** Fewer leave the modulation too few generated training queries to fit on. */
+        static final int MIN_DOCUMENTS = 10;
+
         @Option(names = "--collection", paramLabel = "DIR", required = true,
-                description = "A SMART collection directory (*.ALL, *.QRY, *.REL), e.g. ../shared/data/ir/cisi.")
+                description = "A test collection's directory, e.g. ../shared/data/ir/cisi: SMART (*.ALL, *.QRY, *.REL), BEIR (corpus.jsonl, "
+                        + "queries.jsonl, qrels/SPLIT.tsv), TREC (a *topics* file, a *qrels* file, <DOC> files) or Cranfield as distributed "
+                        + "(cran.all.1400, cran.qry, cranqrel); files may be gzipped. nDCG gains the judgments' grades.")
         Path collection;
+
+        @Option(names = "--format", paramLabel = "auto|smart|beir|trec|cranfield", defaultValue = "auto",
+                description = "The collection's layout (default: told by its files).")
+        String format;
+
+        @Option(names = "--split", paramLabel = "NAME", description = "BEIR: the judgments qrels/NAME.tsv (default test, or the only one).")
+        String split;
 
         @Option(names = "--index-dir", paramLabel = "DIR",
                 description = "Where the index and the modulation go (default: data/search/<collection name>; an index there is reused).")
@@ -84,7 +98,22 @@ public final class SearchCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            SmartCollection c = SmartCollection.read(collection);
+            TestCollection.Format layout;
+            TestCollection c;
+            try { // a collection that cannot be read is the user's to fix: one line, no stack trace
+                layout = "auto".equalsIgnoreCase(format) ? TestCollection.Format.detect(collection) : TestCollection.Format.of(format);
+                c = TestCollection.read(collection, layout, split);
+            } catch (IOException | IllegalArgumentException e) {
+                throw new ConfigException("search eval: " + e.getMessage(), e);
+            }
+            out.printf(Locale.ROOT, "%s (%s layout): %,d documents, %,d queries, %,d judged%s%n", c.name(), layout.wireName(), c.documents().size(),
+                    c.queries().size(), c.judgedQueries().size(),
+                    c.unknownJudgments() == 0 ? "" : String.format(Locale.ROOT, " (%,d judgments of unknown queries or documents skipped)", c.unknownJudgments()));
+            out.flush();
+            if (c.documents().size() < MIN_DOCUMENTS) {
+                throw new ConfigException("search eval: " + c.name() + " holds " + c.documents().size() + " documents; the evaluation trains "
+                        + "the modulation on queries generated from 80% of them and needs at least " + MIN_DOCUMENTS);
+            }
             Path dir = indexDir != null ? indexDir : Path.of("data", "search", c.name());
             ModulationTrainer.Options d = ModulationTrainer.Options.defaults();
             ModulationTrainer.Options training = new ModulationTrainer.Options(epochs != null ? epochs : d.epochs(), d.batchSize(),

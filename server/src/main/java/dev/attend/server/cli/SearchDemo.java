@@ -7,7 +7,7 @@ import dev.attend.search.FineGrainedQueries;
 import dev.attend.search.MiniLmEmbedder;
 import dev.attend.search.ModulationFit;
 import dev.attend.search.ModulationTrainer;
-import dev.attend.search.eval.SmartCollection;
+import dev.attend.search.eval.TestCollection;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,7 +39,7 @@ final class SearchDemo {
         List<Document> documents;
         List<String> queries = new ArrayList<>();
         if (cisi.isPresent()) {
-            SmartCollection c = SmartCollection.read(cisi.get());
+            TestCollection c = TestCollection.read(cisi.get());
             documents = c.documents().subList(0, Math.min(CISI_DOCUMENTS, c.documents().size()));
             out.printf(Locale.ROOT, "== Hybrid search on CISI %s: the first %d of %,d documents%n", cisi.get(), documents.size(),
                     c.documents().size());

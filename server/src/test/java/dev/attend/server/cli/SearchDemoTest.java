@@ -8,6 +8,7 @@ import java.io.PrintStream;
 import java.io.StringWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.junit.jupiter.api.Assumptions;
@@ -44,5 +45,31 @@ class SearchDemoTest {
         assertThat(rc).isZero();
         assertThat(out.toString()).contains("adi: 82 documents", "queries          linear-lexsem", "part-of-passage");
         assertThat(dir.resolve("adi.json")).exists();
+    }
+
+    @Test
+    void searchEvalSaysInOneLineWhatIsWrongWithACollection(@TempDir Path dir) throws Exception {
+        // The BEIR sample of the search module's tests reads, but is too small to train on.
+        Path beir = Path.of("..", "search", "src", "test", "resources", "collections", "beir-sample");
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cli = AttendCli.newCommandLine();
+        cli.setOut(new PrintWriter(out));
+        cli.setErr(new PrintWriter(err));
+        int rc = cli.execute("search", "eval", "--collection", beir.toString(), "--index-dir", dir.resolve("idx").toString());
+        assertThat(rc).isEqualTo(AttendCli.EXIT_CONFIG_ERROR);
+        assertThat(out.toString()).contains("beir-sample (beir layout): 5 documents, 3 queries, 2 judged (2 judgments of unknown");
+        assertThat(err.toString().strip()).isEqualTo("attend: search eval: beir-sample holds 5 documents; the evaluation trains the "
+                + "modulation on queries generated from 80% of them and needs at least 10");
+
+        Files.writeString(dir.resolve("notes.txt"), "not a collection");
+        StringWriter err2 = new StringWriter();
+        cli.setErr(new PrintWriter(err2));
+        assertThat(cli.execute("search", "eval", "--collection", dir.toString())).isEqualTo(AttendCli.EXIT_CONFIG_ERROR);
+        assertThat(err2.toString()).startsWith("attend: search eval: ").contains("not a collection layout this reads").doesNotContain("\tat ");
+        StringWriter err3 = new StringWriter();
+        cli.setErr(new PrintWriter(err3));
+        assertThat(cli.execute("search", "eval", "--collection", beir.toString(), "--format", "msmarco")).isEqualTo(AttendCli.EXIT_CONFIG_ERROR);
+        assertThat(err3.toString()).contains("unknown collection format 'msmarco'");
     }
 }

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.gpu.SharedData;
-import dev.attend.search.eval.SmartCollection.Query;
+import dev.attend.search.eval.TestCollection.Query;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-class SmartCollectionTest {
+class SmartLayoutTest {
 
     private static final String DOCUMENTS = """
             .I 10
@@ -88,7 +88,7 @@ class SmartCollectionTest {
     void readsKeptFieldsAcrossLinesAndSkipsTheOthers(@TempDir Path root) throws Exception {
         // CRLF line ends, as in the published files.
         Path dir = collection(root, DOCUMENTS.replace("\n", "\r\n"), QUERIES, JUDGMENTS);
-        SmartCollection c = SmartCollection.read(dir);
+        TestCollection c = TestCollection.read(dir);
 
         assertThat(c.name()).isEqualTo("tiny");
         // Ids as written, not positions; .A, .X and .K dropped; a line starting ".5" is text, not a marker.
@@ -105,7 +105,7 @@ class SmartCollectionTest {
 
     @Test
     void judgmentsAreBinaryAndUnknownIdsAreCountedNotKept(@TempDir Path root) throws Exception {
-        SmartCollection c = SmartCollection.read(collection(root, DOCUMENTS, QUERIES, JUDGMENTS));
+        TestCollection c = TestCollection.read(collection(root, DOCUMENTS, QUERIES, JUDGMENTS));
 
         // The repeated "2 3 1" is one pair; "9 3 1" names no query and "2 99 1" no document.
         assertThat(c.relevant()).containsOnlyKeys("1", "2");
@@ -118,36 +118,36 @@ class SmartCollectionTest {
     @Test
     void aMalformedIdLineIsReportedWithFileAndLine(@TempDir Path root) throws Exception {
         Path dir = collection(root, DOCUMENTS.replace(".I 3", ".I"), QUERIES, JUDGMENTS);
-        assertThatThrownBy(() -> SmartCollection.read(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(dir)).isInstanceOf(IOException.class)
                 .hasMessageContaining("TINY.ALL:13:").hasMessageContaining("expected '.I id'");
 
         Path twoIds = collection(root, DOCUMENTS, QUERIES.replace(".I 2", ".I 2 b"), JUDGMENTS);
-        assertThatThrownBy(() -> SmartCollection.read(twoIds)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(twoIds)).isInstanceOf(IOException.class)
                 .hasMessageContaining("TINY.QRY:4:").hasMessageContaining("'.I 2 b'");
     }
 
     @Test
     void aRepeatedIdIsAnError(@TempDir Path root) throws Exception {
         Path dir = collection(root, DOCUMENTS.replace(".I 7", ".I 10"), QUERIES, JUDGMENTS);
-        assertThatThrownBy(() -> SmartCollection.read(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(dir)).isInstanceOf(IOException.class)
                 .hasMessageContaining("TINY.ALL:20: duplicate id 10 (first at line 1)");
     }
 
     @Test
     void textOutsideAFieldIsAnError(@TempDir Path root) throws Exception {
         Path beforeFirstRecord = collection(root, "stray\n" + DOCUMENTS, QUERIES, JUDGMENTS);
-        assertThatThrownBy(() -> SmartCollection.read(beforeFirstRecord)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(beforeFirstRecord)).isInstanceOf(IOException.class)
                 .hasMessageContaining("TINY.ALL:1: text outside a field; expected '.I id', found 'stray'");
 
         Path beforeFirstField = collection(root, DOCUMENTS, QUERIES.replace(".I 3\n", ".I 3\nstray\n"), JUDGMENTS);
-        assertThatThrownBy(() -> SmartCollection.read(beforeFirstField)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(beforeFirstField)).isInstanceOf(IOException.class)
                 .hasMessageContaining("TINY.QRY:14: text outside a field");
     }
 
     @Test
     void aJudgmentNeedsAQueryAndADocument(@TempDir Path root) throws Exception {
         Path dir = collection(root, DOCUMENTS, QUERIES, JUDGMENTS + "4\n");
-        assertThatThrownBy(() -> SmartCollection.read(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(dir)).isInstanceOf(IOException.class)
                 .hasMessageContaining("TINY.REL:8: expected 'query-id document-id [more columns]', found '4'");
     }
 
@@ -155,12 +155,12 @@ class SmartCollectionTest {
     void theDirectoryMustHoldOneFileOfEachKind(@TempDir Path root) throws Exception {
         Path dir = collection(root, DOCUMENTS, QUERIES, JUDGMENTS);
         Files.delete(dir.resolve("TINY.REL"));
-        assertThatThrownBy(() -> SmartCollection.read(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(dir)).isInstanceOf(IOException.class)
                 .hasMessageEndingWith("tiny: expected one *.REL file, found none");
 
         write(dir, "TINY.REL", JUDGMENTS);
         write(dir, "other.all", DOCUMENTS);
-        assertThatThrownBy(() -> SmartCollection.read(dir)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> TestCollection.read(dir)).isInstanceOf(IOException.class)
                 .hasMessageEndingWith("tiny: expected one *.ALL file, found [TINY.ALL, other.all]");
     }
 
@@ -186,7 +186,7 @@ class SmartCollectionTest {
     })
     void theSharedCollectionsHaveTheirDocumentedCounts(String relative, int documents, int queries, int judged,
             int judgments) throws Exception {
-        SmartCollection c = SmartCollection.read(shared(relative));
+        TestCollection c = TestCollection.read(shared(relative));
         int pairs = c.relevant().values().stream().mapToInt(Set::size).sum();
         System.out.printf("%s: %d documents, %d queries, %d judged, %d judgments, %d unknown%n", c.name(),
                 c.documents().size(), c.queries().size(), c.judgedQueries().size(), pairs, c.unknownJudgments());
@@ -204,13 +204,13 @@ class SmartCollectionTest {
     @Test
     void sharedCollectionDetails() throws Exception {
         // MED documents have no titles; the text keeps its lines, trailing padding stripped.
-        SmartCollection med = SmartCollection.read(shared("ir/med"));
+        TestCollection med = TestCollection.read(shared("ir/med"));
         assertThat(med.documents()).allSatisfy(d -> assertThat(d.title()).isEmpty());
         assertThat(med.documents().getFirst().text()).startsWith(
                 "correlation between maternal and fetal plasma levels of glucose and free\nfatty acids .\n");
 
         // CISI queries 58 on are papers: title and abstract joined, authors (.A) and source (.B) dropped.
-        SmartCollection cisi = SmartCollection.read(shared("ir/cisi"));
+        TestCollection cisi = TestCollection.read(shared("ir/cisi"));
         Query q58 = cisi.queries().get(57);
         assertThat(q58.id()).isEqualTo("58");
         assertThat(q58.text()).startsWith("Directions in Library Networking\n\nBibliographic control before")
@@ -218,7 +218,7 @@ class SmartCollectionTest {
         assertThat(cisi.relevant().get("1")).hasSize(46).startsWith("28", "35", "38");
 
         // ADI document 67 gives its title twice (.T, .A, .T): both are kept, one after the other.
-        SmartCollection adi = SmartCollection.read(shared("ir/adi"));
+        TestCollection adi = TestCollection.read(shared("ir/adi"));
         Document d67 = adi.documents().get(66);
         assertThat(d67.id()).isEqualTo("67");
         assertThat(d67.title()).isEqualTo("a national plan for science abstracting and indexing services .\n"
