@@ -24,8 +24,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -79,8 +77,7 @@ public final class RecsysCommand implements Callable<Integer> {
 
     /** The progress bar of a long CLI job over {@code max} events. */
     static ProgressBar eventProgress(String task, long max) {
-        return new ProgressBarBuilder().setTaskName(task).setInitialMax(max).setStyle(ProgressBarStyle.ASCII).setUnit(" events", 1).showSpeed()
-                .build();
+        return CliProgress.start(task, max, " events", true);
     }
 
     /** The sample protocol (DARE's, see {@link SampleProtocol}). */
@@ -187,9 +184,7 @@ public final class RecsysCommand implements Callable<Integer> {
             Trainer.Options options = Trainer.Options.defaults().withEpochs(epochs).withSeed(seed)
                     .withThreads(threads == null ? Runtime.getRuntime().availableProcessors() : threads);
             long t0 = System.nanoTime();
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("train " + k).setInitialMax((long) epochs * samples.train().size())
-                    .setStyle(ProgressBarStyle.ASCII)
-                    .setUnit(" samples", 1).showSpeed().build()) {
+            try (ProgressBar bar = CliProgress.start("train " + k, (long) epochs * samples.train().size(), " samples", true)) {
                 Trainer.train(model, data, samples.train(), options, (epoch, done, total, loss) -> {
                     bar.stepTo((long) epoch * total + done);
                     bar.setExtraMessage(Double.isNaN(loss) ? "resumed" : String.format(Locale.ROOT, "loss %.4f", loss));

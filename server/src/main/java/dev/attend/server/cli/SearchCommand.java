@@ -19,8 +19,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -125,7 +123,7 @@ public final class SearchCommand implements Callable<Integer> {
                 report = SearchEvaluation.run(c, dir, MiniLmEmbedder.shared(), options, (stage, done, total) -> {
                     ProgressBar bar = bars.computeIfAbsent(stage, s -> {
                         bars.values().forEach(ProgressBar::close);
-                        return new ProgressBarBuilder().setTaskName(s).setInitialMax(total).setStyle(ProgressBarStyle.ASCII).build();
+                        return CliProgress.start(s, total, null, false);
                     });
                     bar.stepTo(done);
                 });
