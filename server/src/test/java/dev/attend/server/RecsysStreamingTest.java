@@ -66,6 +66,15 @@ class RecsysStreamingTest {
                 HttpResponse<String> refused = post(a, Map.of("events", bad));
                 assertThat(refused.statusCode()).isEqualTo(400);
                 assertThat(refused.body()).contains("events[1]", "time must be >= 0");
+                // milliseconds where seconds are meant: refused with the reason, nothing sent
+                HttpResponse<String> millis = post(a, Map.of("events", List.of(event(1, 997, 1511544070000L))));
+                assertThat(millis.statusCode()).isEqualTo(400);
+                assertThat(millis.body()).contains("events[0]", "looks like milliseconds since the epoch");
+                // the wire format's older name of the action reads over HTTP too
+                HttpResponse<String> aliased = post(b, Map.of("events", List.of(Map.of("user", 20, "item", 2000, "category", 1,
+                        "behavior", "cart", "time", 7000))));
+                assertThat(aliased.statusCode()).as(aliased.body()).isEqualTo(200);
+                assertThat(TestHttp.json(TestHttp.awaitUserLength(a, 20, 1)).get("behaviors").get(0).get("action").asText()).isEqualTo("cart");
 
                 int forwarded = 0;
                 for (int u = 0; u < 20; u++) {

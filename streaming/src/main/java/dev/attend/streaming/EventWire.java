@@ -10,12 +10,14 @@ import java.util.Map;
  * the partition, so that one user's events stay in order on one partition and one instance owns the user. The
  * value is a UTF-8 JSON object:
  *
- * <pre>{"v": 1, "user": 42, "item": 1001, "category": 7, "behavior": "pv", "time": 1511544070,
+ * <pre>{"v": 1, "user": 42, "item": 1001, "category": 7, "action": "pv", "time": 1511544070,
  *  "context": {"page": "home"}}</pre>
  *
- * {@code v}, {@code user}, {@code item}, {@code category} (integers), {@code behavior} (1 to 64 bytes of text),
- * {@code time} (seconds since the epoch, >= 0) are required; {@code context} (string values) is optional; other
- * fields are refused, as is a key that is not the user. A reader of version 1 refuses any other {@code v}.
+ * {@code v}, {@code user}, {@code item}, {@code category} (integers), {@code action} (1 to 64 bytes of text; the
+ * same name as in the HTTP API, and {@code behavior}, which writers before used, is read as it), {@code time} (seconds
+ * since the epoch, >= 0; a time that is plainly milliseconds is refused) are required; {@code context} (string
+ * values) is optional; other fields are refused, as is a key that is not the user. A reader of version 1 refuses any
+ * other {@code v}.
  */
 public final class EventWire {
 
@@ -36,7 +38,7 @@ public final class EventWire {
         BehaviorEvent b = event.behavior();
         StringBuilder out = new StringBuilder(128);
         out.append("{\"v\":").append(VERSION).append(",\"user\":").append(b.user()).append(",\"item\":").append(b.item())
-                .append(",\"category\":").append(b.category()).append(",\"behavior\":");
+                .append(",\"category\":").append(b.category()).append(",\"action\":");
         WireJson.writeString(out, b.action());
         out.append(",\"time\":").append(b.time());
         if (!event.context().isEmpty()) {
@@ -86,9 +88,12 @@ public final class EventWire {
                     case "item" -> { item = integer(json, kind, name); seen |= 4; }
                     case "category" -> { category = integer(json, kind, name); seen |= 8; }
                     case "time" -> { time = integer(json, kind, name); seen |= 16; }
-                    case "behavior" -> {
+                    case "action", "behavior" -> {
                         if (kind != WireJson.Kind.STRING) {
-                            throw new MalformedEventException("'behavior' is not a string");
+                            throw new MalformedEventException("'" + name + "' is not a string");
+                        }
+                        if (behavior != null) {
+                            throw new MalformedEventException("'action' given twice ('behavior' is its other name)");
                         }
                         behavior = json.text;
                     }
@@ -116,7 +121,7 @@ public final class EventWire {
             throw new MalformedEventException("wire format version " + v + " (this reader knows " + VERSION + ")");
         }
         if (behavior == null) {
-            throw new MalformedEventException("'behavior' missing");
+            throw new MalformedEventException("'action' missing");
         }
         String keyText = key == null ? null : new String(key, StandardCharsets.UTF_8);
         if (!Long.toString(user).equals(keyText)) {

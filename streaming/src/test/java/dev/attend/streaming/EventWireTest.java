@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.recsys.data.BehaviorEvent;
+import dev.attend.recsys.serving.BoundedSequence;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -33,6 +34,20 @@ class EventWireTest {
     }
 
     @Test
+    void theActionIsWrittenAsActionAndReadUnderEitherName() throws Exception {
+        StreamEvent e = new StreamEvent(new BehaviorEvent(5, 6, 7, "pv", 8));
+        assertThat(new String(EventWire.value(e), StandardCharsets.UTF_8)).contains("\"action\":\"pv\"").doesNotContain("behavior");
+        for (String name : new String[] {"action", "behavior"}) {
+            String value = "{\"v\":1,\"user\":5,\"item\":6,\"category\":7,\"" + name + "\":\"pv\",\"time\":8}";
+            assertThat(EventWire.read(EventWire.key(5), value.getBytes(StandardCharsets.UTF_8))).isEqualTo(e);
+        }
+        // The last second that is not taken for milliseconds reads.
+        long last = BoundedSequence.MILLISECONDS_FROM - 1;
+        StreamEvent late = new StreamEvent(new BehaviorEvent(5, 6, 7, "pv", last));
+        assertThat(EventWire.read(EventWire.key(5), EventWire.value(late))).isEqualTo(late);
+    }
+
+    @Test
     void everyMalformedRecordSaysWhy() {
         String ok = "\"v\":1,\"user\":5,\"item\":6,\"category\":7,\"behavior\":\"pv\",\"time\":8";
         assertMalformed("5", "{" + ok + ",\"x\":1}", "unknown field 'x'");
@@ -43,6 +58,10 @@ class EventWireTest {
         assertMalformed("6", "{" + ok + "}", "key '6' is not the event's user 5");
         assertMalformed(null, "{" + ok + "}", "key 'null' is not the event's user 5");
         assertMalformed("5", "{" + ok.replace("\"time\":8", "\"time\":-1") + "}", "time must be >= 0");
+        // 2017-11-23 in milliseconds where seconds are meant: refused with the reason, not kept as the year 49,000.
+        assertMalformed("5", "{" + ok.replace("\"time\":8", "\"time\":1511544070000") + "}", "looks like milliseconds since the epoch");
+        assertMalformed("5", "{" + ok.replace("\"pv\"", "\"pv\",\"action\":\"buy\"") + "}", "'action' given twice");
+        assertMalformed("5", "{" + ok.replace("\"behavior\":\"pv\",", "") + "}", "'action' missing");
         assertMalformed("5", "{" + ok.replace("\"pv\"", "\" \"") + "}", "action must not be blank");
         assertMalformed("5", "{" + ok.replace("\"pv\"", "\"" + "x".repeat(65) + "\"") + "}", "longer than 64 bytes");
         assertMalformed("5", "{" + ok + ",\"context\":{\"a\":1}}", "context 'a' is not a string");

@@ -13,6 +13,11 @@ public final class BoundedSequence {
 
     /** Longest action name held. */
     public static final int MAX_ACTION_BYTES = 64;
+    /**
+     * Times from here on are refused: 10^11 seconds is the year 5138, while every date since 1973 is above it in
+     * milliseconds, so such a time is a client that sent milliseconds.
+     */
+    public static final long MILLISECONDS_FROM = 100_000_000_000L;
 
     private long[] items = new long[8];
     private long[] categories = new long[8];
@@ -34,8 +39,8 @@ public final class BoundedSequence {
     }
 
     /**
-     * Checks what every store refuses, with the event's place in its batch: a negative time, a blank or over-long
-     * action.
+     * Checks what every store refuses, with the event's place in its batch: a negative time or one in milliseconds, a
+     * blank or over-long action.
      */
     public static void check(BehaviorEvent e, int index) {
         if (e == null) {
@@ -43,6 +48,10 @@ public final class BoundedSequence {
         }
         if (e.time() < 0) {
             throw new IllegalArgumentException("event " + index + ": time must be >= 0 (seconds since the epoch), got " + e.time());
+        }
+        if (e.time() >= MILLISECONDS_FROM) {
+            throw new IllegalArgumentException("event " + index + ": time " + e.time() + " is after the year 5000 in seconds: it looks like "
+                    + "milliseconds since the epoch; times are seconds since the epoch (" + e.time() / 1000 + ")");
         }
         if (e.action().isBlank()) {
             throw new IllegalArgumentException("event " + index + ": action must not be blank");

@@ -1,5 +1,6 @@
 package dev.attend.server.recsys;
 
+import com.fasterxml.jackson.annotation.JsonAlias;
 import java.util.List;
 
 /** The JSON request bodies of {@link RecsysRoutes} (absent fields are null). */
@@ -8,7 +9,8 @@ final class RecsysRequests {
     private RecsysRequests() {
     }
 
-    record EventBody(Long user, Long item, Long category, String action, Long time) {
+    /** {@code behavior} is the action's other name (the Kafka wire format's before it took {@code action}). */
+    record EventBody(Long user, Long item, Long category, @JsonAlias("behavior") String action, Long time) {
     }
 
     record EventsRequest(List<EventBody> events) {
