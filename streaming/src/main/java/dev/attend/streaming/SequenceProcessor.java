@@ -4,9 +4,12 @@ import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.streaming.internals.SequenceKeys;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 
@@ -15,22 +18,42 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * with the rule of {@link BoundedSequence}: time order (events of the same time by fingerprint), the newest
  * {@code maxPerUser} kept, an event equal to one held dropped, an event older than every kept one dropped when the
  * sequence is full; the version counts the changes. Every record that is not an event is forwarded unchanged with
- * the reason in a header: downstream of it is the dead-letter topic.
+ * the reason in a header to {@link #DEAD_LETTERS}, the dead-letter topic's sink.
+ *
+ * <p>An event on another partition than its key's (a producer with another partitioner than Java's murmur2, such as
+ * kafkajs's legacy one) would be held by an instance that never serves its user: it is sent back to the events topic
+ * ({@link #REROUTE}, whose sink partitions by the key), marked, and applied when it arrives where its user is owned.
+ * One that arrives marked on a wrong partition again (the topic's partitions are not what this instance was told) is
+ * dead-lettered with the reason: never left unread.
  */
 final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[]> {
 
     private final String eventsStoreName;
     private final String metaStoreName;
     private final int maxPerUser;
+    private final int partitions;
+
+    /** The child that writes the dead-letter topic. */
+    static final String DEAD_LETTERS = "dead-letters";
+    /** The child that writes an event back to the events topic, partitioned by its key. */
+    static final String REROUTE = "reroute";
+    /** Header of an event sent back to its key's partition: the partition it was found on. */
+    static final String REROUTED_HEADER = "attend.rerouted-from";
 
     private ProcessorContext<byte[], byte[]> context;
     private KeyValueStore<String, byte[]> events;
     private KeyValueStore<Long, byte[]> meta;
 
-    public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser) {
+    public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser, int partitions) {
         this.eventsStoreName = eventsStoreName;
         this.metaStoreName = metaStoreName;
         this.maxPerUser = maxPerUser;
+        this.partitions = partitions;
+    }
+
+    /** The partition of the events topic that a record of this key belongs on (the Java client's default partitioner). */
+    static int partitionOf(byte[] key, int partitions) {
+        return Utils.toPositive(Utils.murmur2(key)) % partitions;
     }
 
     @Override
@@ -46,10 +69,27 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
         try {
             event = EventWire.read(record.key(), record.value());
         } catch (MalformedEventException e) {
-            context.forward(record.withHeaders(record.headers().add(EventTopics.REASON_HEADER, e.getMessage().getBytes(StandardCharsets.UTF_8))));
+            deadLetter(record, e.getMessage());
+            return;
+        }
+        Optional<RecordMetadata> at = context.recordMetadata();
+        int expected = partitionOf(record.key(), partitions);
+        if (at.isPresent() && at.get().partition() != expected) {
+            int found = at.get().partition();
+            if (record.headers().lastHeader(REROUTED_HEADER) == null) {
+                context.forward(record.withHeaders(record.headers().add(REROUTED_HEADER, Integer.toString(found).getBytes(StandardCharsets.UTF_8))),
+                        REROUTE);
+            } else {
+                deadLetter(record, "on partition " + found + " of " + at.get().topic() + " after it was sent back to its key's partition "
+                        + expected + " (of " + partitions + "): the topic's partitions are not what this instance was configured with");
+            }
             return;
         }
         apply(event.behavior());
+    }
+
+    private void deadLetter(Record<byte[], byte[]> record, String reason) {
+        context.forward(record.withHeaders(record.headers().add(EventTopics.REASON_HEADER, reason.getBytes(StandardCharsets.UTF_8))), DEAD_LETTERS);
     }
 
     private void apply(BehaviorEvent e) {

@@ -10,18 +10,17 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
 import org.apache.kafka.streams.StoreQueryParameters;
-import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
-import org.apache.kafka.streams.kstream.Consumed;
-import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.processor.StateRestoreListener;
 import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
@@ -139,18 +138,23 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     }
 
     static Topology topology(EventTopics topics, int maxPerUser) {
-        StreamsBuilder b = new StreamsBuilder();
+        // The processor API rather than the DSL: the processor sends a record to one of two named sinks.
+        Topology t = new Topology();
+        ByteArrayDeserializer bytesIn = new ByteArrayDeserializer();
+        ByteArraySerializer bytesOut = new ByteArraySerializer();
+        t.addSource("events", bytesIn, bytesIn, topics.events());
+        t.addProcessor("sequences", () -> new SequenceProcessor(STORE, META_STORE, maxPerUser, topics.partitions()), "events");
         // Not cached: Kafka Streams' record cache (a sorted map of all written keys) cost a third of the thread
         // in key comparisons, to save the few repeated writes of a user's meta key between commits.
-        b.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray())
-                .withCachingDisabled());
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray())
+                .withCachingDisabled(), "sequences");
         // Not Stores.lruMap: a task revived after a crash kept it closed to queries for good (MetaStore says why).
-        b.addStateStore(Stores.keyValueStoreBuilder(MetaStore.supplier(META_STORE, META_USERS), Serdes.Long(), Serdes.ByteArray())
-                .withCachingDisabled().withLoggingDisabled());
-        b.stream(topics.events(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
-                .process(() -> new SequenceProcessor(STORE, META_STORE, maxPerUser), STORE, META_STORE)
-                .to(topics.deadLetters(), Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
-        return b.build();
+        t.addStateStore(Stores.keyValueStoreBuilder(MetaStore.supplier(META_STORE, META_USERS), Serdes.Long(), Serdes.ByteArray())
+                .withCachingDisabled().withLoggingDisabled(), "sequences");
+        t.addSink(SequenceProcessor.DEAD_LETTERS, topics.deadLetters(), bytesOut, bytesOut, "sequences");
+        // Partitioned by the key as the Java producer does: the event arrives where its user is owned.
+        t.addSink(SequenceProcessor.REROUTE, topics.events(), bytesOut, bytesOut, "sequences");
+        return t;
     }
 
     /** Waits until the instance runs (its share of the store restored); false on timeout. */

@@ -20,7 +20,11 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.state.HostInfo;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -84,6 +88,55 @@ class SequenceStreamTest {
             assertThat(dead).containsKey("3").containsKey("4");
             assertThat(dead.get("3")).startsWith("not JSON");
             assertThat(dead.get("4")).isEqualTo("key '4' is not the event's user 5");
+        }
+    }
+
+    /**
+     * Events a producer put on another partition than their key's (another partitioner than Java's murmur2) are sent
+     * to their key's partition and applied there once; when the instance is told the wrong partition count, an event
+     * that comes back on a wrong partition is dead-lettered with the reason, not left unread.
+     */
+    @Test
+    void eventsOnTheWrongPartitionAreMovedToTheirKeysOrDeadLettered() throws Exception {
+        EventTopics topics = EventTopics.defaults();
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
+            createTopics(broker, topics);
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            p.put(ProducerConfig.ACKS_CONFIG, "all");
+            try (SequenceStream stream = new SequenceStream(broker.bootstrapServers(), topics,
+                    new SequenceStream.Options("test-partitions", new HostInfo("localhost", 1), dir.resolve("state"), 100, Duration.ofMillis(100)));
+                 KafkaProducer<byte[], byte[]> raw = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                assertThat(stream.awaitRunning(Duration.ofSeconds(60))).as("state " + stream.state()).isTrue();
+                for (long user = 1; user <= 8; user++) {
+                    byte[] key = EventWire.key(user);
+                    int wrong = (SequenceProcessor.partitionOf(key, topics.partitions()) + 1) % topics.partitions();
+                    raw.send(new ProducerRecord<>(topics.events(), wrong, key,
+                            EventWire.value(new StreamEvent(new BehaviorEvent(user, 100 + user, 1, "pv", 1000 + user))))).get();
+                }
+                for (long user = 1; user <= 8; user++) {
+                    BehaviorSequence got = awaitVersion(stream, user, 1);
+                    assertThat(got.items()).containsExactly(100 + user);
+                    assertThat(got.version()).isEqualTo(1); // applied once, where the user is owned
+                }
+            }
+            // Told 3 partitions while the topic has 4: what murmur2 puts on partition 3 can never be where it is told
+            // to be, and is dead-lettered once it came back there.
+            EventTopics wrongCount = new EventTopics(topics.events(), topics.deadLetters(), 3, topics.replicas());
+            long user = 0;
+            byte[] key;
+            do {
+                key = EventWire.key(++user);
+            } while (SequenceProcessor.partitionOf(key, 4) != 3);
+            try (SequenceStream stream = new SequenceStream(broker.bootstrapServers(), wrongCount,
+                    new SequenceStream.Options("test-partitions-3", new HostInfo("localhost", 1), dir.resolve("state3"), 100, Duration.ofMillis(100)));
+                 EventProducer producer = new EventProducer(broker.bootstrapServers(), topics)) {
+                assertThat(stream.awaitRunning(Duration.ofSeconds(60))).as("state " + stream.state()).isTrue();
+                producer.send(List.of(new StreamEvent(new BehaviorEvent(user, 7, 1, "pv", 5))));
+                Map<String, String> dead = deadLetters(broker, topics, 1);
+                assertThat(dead.get(Long.toString(user))).contains("after it was sent back to its key's partition",
+                        "the topic's partitions are not what this instance was configured with");
+            }
         }
     }
 
