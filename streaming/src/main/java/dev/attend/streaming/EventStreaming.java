@@ -5,6 +5,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.streams.KafkaStreams;
@@ -19,6 +22,8 @@ public final class EventStreaming implements AutoCloseable {
 
     /** How long a start waits for the topology to run: restoring a large store on a slow machine takes minutes. */
     private static final Duration START_TIMEOUT = Duration.ofSeconds(240);
+    /** How long a Kafka cluster named by the user may take to answer at start before we say it is unreachable. */
+    static final Duration REACH_TIMEOUT = Duration.ofSeconds(10);
 
     private final EmbeddedKafkaBroker broker;
     private final String bootstrapServers;
@@ -58,7 +63,12 @@ public final class EventStreaming implements AutoCloseable {
         try {
             Properties p = new Properties();
             p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) REACH_TIMEOUT.toMillis());
+            p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) REACH_TIMEOUT.toMillis());
             try (Admin admin = Admin.create(p)) {
+                if (broker == null) {
+                    checkReachable(admin, bootstrap);
+                }
                 topics.create(admin);
             }
             if (broker != null) {
@@ -76,6 +86,17 @@ public final class EventStreaming implements AutoCloseable {
             closeAll(sequences, producer, broker);
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while starting the event stream", e);
+        }
+    }
+
+    /** A cluster that does not answer is said at once, not after the clients' minute of retries. */
+    private static void checkReachable(Admin admin, String bootstrap) throws InterruptedException {
+        try {
+            admin.describeCluster().clusterId().get(REACH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+            throw new KafkaUnavailableException("Kafka at " + bootstrap + " did not answer within " + REACH_TIMEOUT.toSeconds() + " s ("
+                    + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage()) + ")", cause);
         }
     }
 

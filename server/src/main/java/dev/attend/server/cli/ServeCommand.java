@@ -13,6 +13,7 @@ import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
 import dev.attend.server.search.SearchRoutes;
 import dev.attend.streaming.EventStreaming;
+import dev.attend.streaming.KafkaUnavailableException;
 import dev.attend.streaming.SequenceStream;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -148,6 +149,11 @@ public final class ServeCommand implements Callable<Integer> {
             kvSessions.close();
             scorer.close();
             throw new UncheckedIOException("cannot start recommendation serving: " + e.getMessage(), e);
+        } catch (KafkaUnavailableException e) { // the user's to fix (the address, the network): one line
+            kvSessions.close();
+            scorer.close();
+            ConfigKey k = ConfigKey.KAFKA_BOOTSTRAP;
+            throw new ConfigException(e.getMessage() + "; check " + k.property() + " (" + k.flag() + ", " + k.envVar() + ")", e);
         } catch (RuntimeException e) {
             kvSessions.close();
             scorer.close();

@@ -111,6 +111,24 @@ class AttendCliTest {
     }
 
     @Test
+    void anUnreachableKafkaIsOneLineWithinSeconds() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort(); // nothing listens there once closed
+        }
+        CommandLine cli = AttendCli.newCommandLine(factory(Map.of(), new TestStopSignal()));
+        long t0 = System.nanoTime();
+        int exit = CompletableFuture.supplyAsync(() -> run(cli, "serve", "--port", "0", "--kafka-bootstrap", "127.0.0.1:" + port,
+                "--data-dir", dir.resolve("data").toString())).get(120, TimeUnit.SECONDS);
+        System.out.printf("unreachable Kafka reported after %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        assertThat(exit).isEqualTo(1);
+        String lastLine = err.toString().strip().lines().reduce((a, b) -> b).orElse("");
+        assertThat(lastLine).startsWith("attend: Kafka at 127.0.0.1:" + port + " did not answer within 10 s")
+                .contains("attend.kafka-bootstrap", "--kafka-bootstrap", "ATTEND_KAFKA_BOOTSTRAP");
+        assertThat(err.toString()).doesNotContain("\tat ");
+    }
+
+    @Test
     void anEmptyOrBlankFirstLineTokenFileIsRefused() throws Exception {
         // Issue 20 item 2: an empty --auth-token-file, or one whose first line is blank, started the server unprotected.
         for (String content : new String[] {"", "\n", "   \nsecret-token-of-enough-length\n"}) {
