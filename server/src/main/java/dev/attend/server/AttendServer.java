@@ -244,7 +244,8 @@ public final class AttendServer {
     }
 
     private void prometheus(Context ctx) {
-        ctx.contentType(ServerMetrics.CONTENT_TYPE).result(metrics.scrape());
+        String type = ServerMetrics.contentTypeFor(ctx.header("Accept"));
+        ctx.contentType(type).result(metrics.scrape(type));
     }
 
     /** Options that only code (not configuration) can set: extra routes and a shared registry. */

@@ -37,6 +37,10 @@ final class HttpMetrics implements RequestLogger {
                 .tag("route", route)
                 .tag("status", Integer.toString(status))
                 .tag("outcome", outcome(status))
+                // buckets, so that a p99 can be computed over instances and time (histogram_quantile)
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(60))
                 .register(registry)
                 .record(Duration.ofNanos((long) (executionTimeMs * 1_000_000.0)));
     }

@@ -102,6 +102,22 @@ class AttendServerTest {
         assertThat(response.body().lines().filter(line -> line.startsWith("http_server_requests_seconds_count")))
                 .anySatisfy(line -> assertThat(line).contains("route=\"/health\"", "status=\"200\"", "method=\"GET\""))
                 .anySatisfy(line -> assertThat(line).contains("route=\"unmatched\"", "status=\"404\""));
+        // latency buckets per route: a p99 is histogram_quantile(0.99, ...) away
+        assertThat(response.body().lines().filter(line -> line.startsWith("http_server_requests_seconds_bucket{")
+                && line.contains("route=\"/health\"")))
+                .hasSizeGreaterThan(10)
+                .anySatisfy(line -> assertThat(line).contains("le=\"+Inf\""));
+    }
+
+    @Test
+    void metricsAreOpenMetricsWhenTheScraperAsks() {
+        get(server, "/health");
+        HttpResponse<String> om = TestHttp.send(TestHttp.request(server, "/metrics")
+                .header("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5").GET().build());
+        assertThat(om.statusCode()).isEqualTo(200);
+        assertThat(om.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/openmetrics-text"));
+        assertThat(om.body().strip()).endsWith("# EOF");
+        assertThat(om.body()).contains("# TYPE http_server_requests_seconds histogram");
     }
 
     @Test
