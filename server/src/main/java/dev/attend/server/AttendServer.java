@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -37,6 +39,7 @@ public final class AttendServer {
     private final ServerMetrics metrics;
     private final List<Path> watchedRoots;
     private final List<Supplier<List<HealthResponse.Problem>>> healthChecks;
+    private final Map<String, Supplier<HealthResponse.Component>> components;
 
     private volatile Javalin app;
     private volatile ServerConfig config;
@@ -52,6 +55,7 @@ public final class AttendServer {
         this.metrics = builder.metrics != null ? builder.metrics : new ServerMetrics();
         this.watchedRoots = List.copyOf(builder.watchedRoots);
         this.healthChecks = List.copyOf(builder.healthChecks);
+        this.components = new LinkedHashMap<>(builder.components);
     }
 
     public static Builder builder() {
@@ -237,10 +241,17 @@ public final class AttendServer {
             problems.add(new HealthResponse.Problem(d.store(), d.resource(), reason, d.at().toString(),
                     d.quarantinedTo() == null ? null : d.quarantinedTo().getFileName().toString()));
         }
+        int damage = problems.size();
         for (Supplier<List<HealthResponse.Problem>> check : healthChecks) {
             problems.addAll(check.get());
         }
-        ctx.json(new HealthResponse(problems.isEmpty() ? "ok" : "degraded", AttendVersion.get(), uptime, problems));
+        Map<String, HealthResponse.Component> states = new LinkedHashMap<>();
+        states.put("http", HealthResponse.Component.ok("serving"));
+        states.put("storage", damage == 0 ? HealthResponse.Component.ok("no damage found")
+                : HealthResponse.Component.degraded(damage + " damaged file(s) moved aside (see problems)"));
+        components.forEach((name, state) -> states.put(name, state.get()));
+        boolean degraded = !problems.isEmpty() || states.values().stream().anyMatch(c -> c.status().equals("degraded"));
+        ctx.json(new HealthResponse(degraded ? "degraded" : "ok", AttendVersion.get(), uptime, states, problems));
     }
 
     private void prometheus(Context ctx) {
@@ -254,6 +265,7 @@ public final class AttendServer {
         private final List<Consumer<RoutesConfig>> routes = new ArrayList<>();
         private final List<Path> watchedRoots = new ArrayList<>();
         private final List<Supplier<List<HealthResponse.Problem>>> healthChecks = new ArrayList<>();
+        private final Map<String, Supplier<HealthResponse.Component>> components = new LinkedHashMap<>();
         private ServerMetrics metrics;
 
         private Builder() {
@@ -282,6 +294,12 @@ public final class AttendServer {
         /** A component's own check for {@code /health}: the problems it has now (none: empty). */
         public Builder healthCheck(Supplier<List<HealthResponse.Problem>> check) {
             healthChecks.add(Objects.requireNonNull(check, "check"));
+            return this;
+        }
+
+        /** A component whose state {@code /health} lists under {@code name}; a degraded one makes the whole degraded. */
+        public Builder component(String name, Supplier<HealthResponse.Component> state) {
+            components.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(state, "state"));
             return this;
         }
 

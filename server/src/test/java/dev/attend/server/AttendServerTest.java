@@ -80,6 +80,8 @@ class AttendServerTest {
         assertThat(body.get("version").asText()).isNotBlank().doesNotContain("${");
         assertThat(body.get("uptimeSeconds").isIntegralNumber()).isTrue();
         assertThat(body.get("uptimeSeconds").asLong()).isGreaterThanOrEqualTo(0);
+        assertThat(body.get("components").get("http").get("status").asText()).isEqualTo("ok");
+        assertThat(body.get("components").get("storage").get("status").asText()).isEqualTo("ok");
         // The handler's own time, for clients that separate server time from the network.
         assertThat(response.headers().firstValue("Server-Timing")).hasValueSatisfying(
                 t -> assertThat(t).matches("app;dur=\\d+\\.\\d{3}"));

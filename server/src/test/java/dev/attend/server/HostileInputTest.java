@@ -375,6 +375,7 @@ class HostileInputTest {
             assertThat(health.get("status").asText()).as(health.toString()).isEqualTo("degraded");
             assertThat(health.get("problems").toString()).contains("torn", "noconfig", "model.bin", "document index")
                     .doesNotContain(dir.toString());
+            assertThat(health.get("components").get("storage").get("status").asText()).isEqualTo("degraded");
             // no wrong scores, no empty index passed off as the old one: the model and the index are moved aside whole
             assertError(json(server, "POST", "/v1/recsys/recommend", "{\"user\":1}"), 409);
             try (var q = Files.list(dir.resolve("recsys/quarantine"))) {

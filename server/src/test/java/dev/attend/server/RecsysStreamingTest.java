@@ -156,10 +156,15 @@ class RecsysStreamingTest {
             Path events = dir.resolve("events");
             RecsysRoutes routes = new RecsysRoutes(EventStreaming.start(null, events, new HostInfo("127.0.0.1", port), 1000), scorer,
                     dir.resolve("no-model.bin"), false, 1.0, "a");
-            AttendServer a = AttendServer.builder().routes(routes).healthCheck(routes::problems).build().start(config(port, "a"));
+            AttendServer a = AttendServer.builder().routes(routes).healthCheck(routes::problems)
+                    .component("kafka", routes::kafkaState).component("topology", routes::topologyState).build().start(config(port, "a"));
             try {
                 assertThat(post(a, Map.of("events", List.of(event(7, 1, 100)))).statusCode()).isEqualTo(200);
                 TestHttp.awaitUserLength(a, 7, 1);
+                JsonNode running = TestHttp.json(TestHttp.get(a, "/health"));
+                assertThat(running.get("status").asText()).isEqualTo("ok");
+                assertThat(running.get("components").get("kafka").get("detail").asText()).matches("embedded broker at [\\w.-]+:\\d+");
+                assertThat(running.get("components").get("topology").get("status").asText()).isEqualTo("ok");
                 Path log = events.resolve("kafka/log");
                 Files.move(log, events.resolve("kafka/log.moved"));
                 Files.writeString(log, "not a directory");
@@ -171,6 +176,7 @@ class RecsysStreamingTest {
                 } while ("ok".equals(health.get("status").asText()) && System.nanoTime() < deadline);
                 assertThat(health.get("status").asText()).as(health.toString()).isEqualTo("degraded");
                 assertThat(health.get("problems").toString()).contains("kafka broker").doesNotContain(dir.toString());
+                assertThat(health.get("components").get("kafka").get("status").asText()).isEqualTo("degraded");
                 HttpResponse<String> refused = post(a, Map.of("events", List.of(event(7, 2, 200))));
                 assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
                 assertThat(TestHttp.json(refused).get("error").get("code").asText()).isEqualTo("kafka_unavailable");

@@ -129,6 +129,11 @@ public final class EventStreaming implements AutoCloseable {
         return broker == null ? Optional.empty() : broker.failure();
     }
 
+    /** Whether the broker is this process's own ({@link EmbeddedKafkaBroker}) rather than a cluster named by the user. */
+    public boolean embedded() {
+        return broker != null;
+    }
+
     public SequenceStream sequences() {
         return sequences;
     }

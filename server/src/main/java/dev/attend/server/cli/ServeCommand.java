@@ -139,6 +139,8 @@ public final class ServeCommand implements Callable<Integer> {
                         + (bootstrap == null ? "Kafka broker in this process" : "Kafka at " + bootstrap) + ") ...");
                 EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"),
                         new HostInfo(config.host(), config.port()), SequenceStream.DEFAULT_MAX_PER_USER);
+                spec.commandLine().getErr().println("attend: event stream running, Kafka at " + streaming.bootstrapServers()
+                        + (streaming.embedded() ? " (the embedded broker: other Kafka clients may connect there)" : ""));
                 recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null,
                         config.recsysOnlineSteps(), config.host() + "-" + config.port(), config.recsysOnlineNewItemsPerMinute(),
                         config.recsysOnlineMaxItems());
@@ -178,7 +180,8 @@ public final class ServeCommand implements Callable<Integer> {
         recsys.bindMetrics(metrics.registry());
         // A model outside the data directory is quarantined beside itself: /health watches its folder too.
         AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).routes(search)
-                .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems).build();
+                .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems)
+                .component("kafka", recsys::kafkaState).component("topology", recsys::topologyState).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();
             kvSessions.close();

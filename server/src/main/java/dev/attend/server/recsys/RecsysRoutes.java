@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -166,6 +167,26 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         }
         return streaming.brokerFailure().map(reason -> List.of(new HealthResponse.Problem("events", "kafka broker",
                 reason.replaceAll("(/[^\\s:;,]+)+", "<path>"), Instant.now().toString(), null))).orElse(List.of());
+    }
+
+    /** For {@code /health}: where events go (off without Kafka), and whether the broker has failed. */
+    public HealthResponse.Component kafkaState() {
+        if (streaming == null) {
+            return HealthResponse.Component.off("no Kafka: events kept in the local store");
+        }
+        String where = (streaming.embedded() ? "embedded broker at " : "cluster at ") + streaming.bootstrapServers();
+        return streaming.brokerFailure().map(f -> HealthResponse.Component.degraded(where + ": stopped"))
+                .orElse(HealthResponse.Component.ok(where));
+    }
+
+    /** For {@code /health}: the sequence topology's Kafka Streams state (running or rebalancing is ok). */
+    public HealthResponse.Component topologyState() {
+        if (streaming == null) {
+            return HealthResponse.Component.off("no Kafka topology");
+        }
+        KafkaStreams.State state = streaming.sequences().state();
+        return state == KafkaStreams.State.RUNNING || state == KafkaStreams.State.REBALANCING
+                ? HealthResponse.Component.ok(state.name()) : HealthResponse.Component.degraded(state.name());
     }
 
     /** The local behaviour store (null when events stream through Kafka). */
