@@ -25,5 +25,6 @@ for a in "$@"; do
     *) args+=("$a") ;;
   esac
 done
-java @conf/jvm.options ${HEAP:--Xmx100g} ${JAVA_OPTS:-} -cp "${CP_FIRST:+$CP_FIRST:}bench/target/device-cp/*" \
+. conf/cpu-flags.sh
+java @conf/jvm.options $ATTEND_CPU_FLAGS ${HEAP:--Xmx100g} ${JAVA_OPTS:-} -cp "${CP_FIRST:+$CP_FIRST:}bench/target/device-cp/*" \
   dev.attend.bench.BenchMain model "${args[@]}" 2>&1 | tee "$out/${LOG:-model.log}"
