@@ -15,8 +15,6 @@ final class LayerWork implements Runnable {
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicInteger left;
     private volatile Throwable failure;
-    /** Temporary A/B switch for the next device lease: the decode crew (default) or the common pool. */
-    private static final boolean CREW = !"false".equals(System.getProperty("attend.decode.crew"));
 
     LayerWork(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results, Thread caller) {
         this.session = session;
@@ -45,11 +43,6 @@ final class LayerWork implements Runnable {
         }
     }
 
-    /** Whether a query head is still unclaimed. */
-    boolean hasWork() {
-        return next.get() < queries.length;
-    }
-
     /** Waits until every query head is answered (helpers may still be finishing theirs), then rethrows the first failure. */
     void await() {
         boolean interrupted = false;
@@ -75,9 +68,8 @@ final class LayerWork implements Runnable {
     /** Answers {@code queries[q]} into {@code results[q]}: the calling thread and helpers of the common pool claim query heads in turn. */
     static void answerAll(KvSession session, int layer, float[][] queries, int budget, AttendResult[] results) {
         int n = queries.length;
-        boolean crew = CREW;
         int helpers = Runtime.getRuntime().availableProcessors() <= 1 ? 0
-                : Math.min(n - 1, crew ? DecodeCrew.shared().size() : ForkJoinPool.getCommonPoolParallelism());
+                : Math.min(n - 1, ForkJoinPool.getCommonPoolParallelism());
         if (helpers <= 0) {
             for (int q = 0; q < n; q++) {
                 results[q] = session.answerOne(layer, q, queries[q], budget);
@@ -85,10 +77,6 @@ final class LayerWork implements Runnable {
             return;
         }
         LayerWork work = new LayerWork(session, layer, queries, budget, results, Thread.currentThread());
-        if (crew) {
-            DecodeCrew.shared().runAll(work, helpers);
-            return;
-        }
         for (int i = 0; i < helpers; i++) {
             ForkJoinPool.commonPool().execute(work);
         }

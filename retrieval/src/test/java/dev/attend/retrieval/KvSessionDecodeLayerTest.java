@@ -143,7 +143,7 @@ class KvSessionDecodeLayerTest {
         matchesPerHeadSteps(new HeadPolicies("retrieval", Map.of("1/0", "streaming", "1/1", "full")), 60);
     }
 
-    /** Layers of several sessions answered at once share the decode crew: each still answers as its own steps. */
+    /** Layers of several sessions answered at once share the common pool's helpers: each still answers as its own steps. */
     @Test
     void sessionsDecodingAtOnceAnswerAsTheirOwnSteps() throws Exception {
         int callers = 4;
