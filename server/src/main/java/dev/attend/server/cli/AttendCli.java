@@ -4,6 +4,7 @@ import dev.attend.server.AttendVersion;
 import dev.attend.server.ConfigException;
 import io.javalin.util.JavalinBindException;
 import java.util.concurrent.Callable;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -45,6 +46,8 @@ public final class AttendCli implements Callable<Integer> {
     /** Tests pass a factory to give subcommands their environment and stop signal. */
     public static CommandLine newCommandLine(CommandLine.IFactory factory) {
         CommandLine cli = new CommandLine(new AttendCli(), factory);
+        // `attend completion`: a bash/zsh completion script of every command and option (`source <(attend completion)`)
+        cli.addSubcommand("completion", new AutoComplete.GenerateCompletion());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof ConfigException || e instanceof JavalinBindException) {
                 commandLine.getErr().println("attend: " + e.getMessage());

@@ -68,6 +68,13 @@ class AttendCliTest {
     }
 
     @Test
+    void aShellCompletionScriptIsGenerated() {
+        assertThat(run(AttendCli.newCommandLine(), "completion")).isZero();
+        // a bash function that completes the subcommands and their options
+        assertThat(out.toString()).contains("complete -F", "serve", "search", "--kafka-bootstrap", "--collection");
+    }
+
+    @Test
     void serveListensPrintsItsUrlAndStopsOnSignal() throws Exception {
         // File says port 1 and a 100-byte limit, env says port 2, the flag says 0: flag wins the port,
         // and the file's limit still applies because nothing overrides it.
