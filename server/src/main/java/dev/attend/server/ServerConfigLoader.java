@@ -2,6 +2,7 @@ package dev.attend.server;
 
 import dev.attend.retrieval.KvDurability;
 import dev.attend.retrieval.KvSessionLimits;
+import dev.attend.streaming.KafkaClientProperties;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +37,8 @@ public final class ServerConfigLoader {
     public static final String CONFIG_FILE_ENV = "ATTEND_CONFIG";
 
     private static final Logger LOG = LoggerFactory.getLogger(ServerConfigLoader.class);
+    /** Config-file keys {@code attend.kafka.NAME} pass {@code NAME} to every Kafka client (TLS, SASL, ...). */
+    public static final String KAFKA_CLIENT_PREFIX = "attend.kafka.";
 
     /** A raw value and a human description of where it came from, for error messages. */
     private record Setting(String value, String source) {
@@ -51,15 +55,29 @@ public final class ServerConfigLoader {
      */
     public static ServerConfig load(Path configFile, Map<String, String> env, Map<ConfigKey, String> flags) {
         Map<ConfigKey, Setting> settings = new EnumMap<>(ConfigKey.class);
+        Map<String, String> kafkaClient = new TreeMap<>();
         Path file = configFile != null ? configFile : configFileFromEnv(env);
         if (file != null) {
-            readFile(file, configFile != null ? "--config" : CONFIG_FILE_ENV, settings);
+            readFile(file, configFile != null ? "--config" : CONFIG_FILE_ENV, settings, kafkaClient);
         }
         for (ConfigKey key : ConfigKey.values()) {
             put(settings, key, env.get(key.envVar()), "environment variable " + key.envVar());
         }
         flags.forEach((key, value) -> put(settings, key, value, "command-line flag " + key.flag()));
-        return build(settings);
+        ServerConfig config = build(settings);
+        if (kafkaClient.isEmpty()) {
+            return config;
+        }
+        try {
+            KafkaClientProperties.check(kafkaClient);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("Invalid " + KAFKA_CLIENT_PREFIX + "* in config file " + file + ": " + e.getMessage());
+        }
+        if (!config.streamsEvents() || ServerConfig.KAFKA_EMBEDDED.equals(config.kafkaBootstrap())) {
+            throw new ConfigException("Config file " + file + " sets Kafka client settings " + kafkaClient.keySet() + " but "
+                    + ConfigKey.KAFKA_BOOTSTRAP.property() + " is " + config.kafkaBootstrap() + ": they are for a cluster (host:port,...)");
+        }
+        return config.withKafkaClient(kafkaClient);
     }
 
     private static Path configFileFromEnv(Map<String, String> env) {
@@ -70,7 +88,7 @@ public final class ServerConfigLoader {
         return toPath(CONFIG_FILE_ENV, new Setting(value.strip(), "environment variable " + CONFIG_FILE_ENV));
     }
 
-    private static void readFile(Path file, String namedBy, Map<ConfigKey, Setting> settings) {
+    private static void readFile(Path file, String namedBy, Map<ConfigKey, Setting> settings, Map<String, String> kafkaClient) {
         Properties props = new Properties();
         try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             props.load(reader);
@@ -81,7 +99,9 @@ public final class ServerConfigLoader {
         }
         for (String name : props.stringPropertyNames()) {
             ConfigKey key = ConfigKey.forProperty(name);
-            if (key != null) {
+            if (name.startsWith(KAFKA_CLIENT_PREFIX)) {
+                kafkaClient.put(name.substring(KAFKA_CLIENT_PREFIX.length()), props.getProperty(name).strip());
+            } else if (key != null) {
                 put(settings, key, props.getProperty(name), "config file " + file);
             } else if (looksLikeServerKey(name)) {
                 // Other modules may share the file, so unknown keys are not fatal; a likely typo is worth a warning.
@@ -150,7 +170,8 @@ public final class ServerConfigLoader {
                 newItems == null ? defaults.recsysOnlineNewItemsPerMinute() : (int) parseLong(ConfigKey.RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE,
                         newItems, 0, Integer.MAX_VALUE, "zero (no new items) or a positive number of items a minute"),
                 maxItems == null ? defaults.recsysOnlineMaxItems() : (int) parseLong(ConfigKey.RECSYS_ONLINE_MAX_ITEMS, maxItems, 1,
-                        Integer.MAX_VALUE, "a positive number of items"));
+                        Integer.MAX_VALUE, "a positive number of items"),
+                Map.of());
     }
 
     /** The KV session limits: each key from where it was set, the rest at their defaults; a bad one names its source. */

@@ -53,6 +53,29 @@ class ServerConfigLoaderTest {
     }
 
     @Test
+    void kafkaClientSettingsComeFromTheFileAndStayOutOfPrint() throws IOException {
+        Path file = properties("""
+                attend.kafka-bootstrap=kafka-1.example.com:9093
+                attend.kafka.security.protocol=SASL_SSL
+                attend.kafka.sasl.mechanism=PLAIN
+                attend.kafka.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="secret-pw";
+                """);
+        ServerConfig config = ServerConfigLoader.load(file, Map.of(), Map.of());
+        assertThat(config.kafkaClient()).containsOnlyKeys("security.protocol", "sasl.mechanism", "sasl.jaas.config")
+                .containsEntry("security.protocol", "SASL_SSL");
+        assertThat(config.toString()).contains("sasl.jaas.config").doesNotContain("secret-pw");
+
+        // what Attend's guarantees rest on is refused, naming the key
+        Path owned = properties("attend.kafka-bootstrap=k:9092\nattend.kafka.producer.acks=1\n");
+        assertThatThrownBy(() -> ServerConfigLoader.load(owned, Map.of(), Map.of())).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("producer.acks").hasMessageContaining("Attend's own");
+        // client settings without a cluster to use them on
+        Path embedded = properties("attend.kafka.security.protocol=SSL\n");
+        assertThatThrownBy(() -> ServerConfigLoader.load(embedded, Map.of(), Map.of())).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("they are for a cluster");
+    }
+
+    @Test
     void configFileCanBeNamedByTheEnvironment() throws IOException {
         Path file = properties("attend.port=7100\n");
 

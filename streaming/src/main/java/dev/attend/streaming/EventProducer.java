@@ -3,6 +3,7 @@ package dev.attend.streaming;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
@@ -48,8 +49,13 @@ public final class EventProducer implements AutoCloseable {
      * {@link EmbeddedKafkaBroker#failure()}).
      */
     public EventProducer(String bootstrapServers, EventTopics topics, Supplier<Optional<String>> brokerFailure) {
+        this(bootstrapServers, topics, brokerFailure, Map.of());
+    }
+
+    /** The same, with a cluster's client settings ({@link KafkaClientProperties}: TLS, SASL, ...). */
+    public EventProducer(String bootstrapServers, EventTopics topics, Supplier<Optional<String>> brokerFailure, Map<String, String> client) {
         this.brokerFailure = brokerFailure;
-        Properties p = new Properties();
+        Properties p = KafkaClientProperties.base(client);
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);

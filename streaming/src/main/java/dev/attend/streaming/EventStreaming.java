@@ -3,6 +3,7 @@ package dev.attend.streaming;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
@@ -30,14 +31,21 @@ public final class EventStreaming implements AutoCloseable {
     private final EventTopics topics;
     private final EventProducer producer;
     private final SequenceStream sequences;
+    private final Map<String, String> client;
 
     private EventStreaming(EmbeddedKafkaBroker broker, String bootstrapServers, EventTopics topics, EventProducer producer,
-                           SequenceStream sequences) {
+                           SequenceStream sequences, Map<String, String> client) {
         this.broker = broker;
         this.bootstrapServers = bootstrapServers;
         this.topics = topics;
         this.producer = producer;
         this.sequences = sequences;
+        this.client = Map.copyOf(client);
+    }
+
+    /** The cluster's client settings every Kafka client of this stream takes (empty for the embedded broker). */
+    public Map<String, String> clientProperties() {
+        return client;
     }
 
     /** The Kafka cluster events stream through (this process's broker, or the one given). */
@@ -55,13 +63,26 @@ public final class EventStreaming implements AutoCloseable {
      * is this instance's HTTP address, published to the other instances for forwarding. Waits until the topology runs.
      */
     public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser) throws IOException {
+        return start(bootstrapServers, dir, endpoint, maxPerUser, Map.of());
+    }
+
+    /**
+     * The same, with a cluster's client settings ({@link KafkaClientProperties}: TLS, SASL, timeouts) for every Kafka
+     * client it makes (admin, producer, the topology's, online training's); none for an embedded broker.
+     */
+    public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser, Map<String, String> client)
+            throws IOException {
+        KafkaClientProperties.check(client);
+        if (bootstrapServers == null && !client.isEmpty()) {
+            throw new IllegalArgumentException("Kafka client settings " + client.keySet() + " are for a cluster; the embedded broker takes none");
+        }
         EmbeddedKafkaBroker broker = bootstrapServers == null ? EmbeddedKafkaBroker.start(dir.resolve("kafka")) : null;
         String bootstrap = broker == null ? bootstrapServers : broker.bootstrapServers();
         EventTopics topics = EventTopics.defaults();
         EventProducer producer = null;
         SequenceStream sequences = null;
         try {
-            Properties p = new Properties();
+            Properties p = KafkaClientProperties.base(client);
             p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
             p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) REACH_TIMEOUT.toMillis());
             p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) REACH_TIMEOUT.toMillis());
@@ -74,11 +95,11 @@ public final class EventStreaming implements AutoCloseable {
             if (broker != null) {
                 broker.repairHangingTransactions();
             }
-            producer = broker == null ? new EventProducer(bootstrap, topics) : new EventProducer(bootstrap, topics, broker::failure);
+            producer = new EventProducer(bootstrap, topics, broker == null ? Optional::empty : broker::failure, client);
             sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
-                    .withMaxPerUser(maxPerUser));
+                    .withMaxPerUser(maxPerUser), client);
             awaitRunning(sequences, broker, bootstrap);
-            return new EventStreaming(broker, bootstrap, topics, producer, sequences);
+            return new EventStreaming(broker, bootstrap, topics, producer, sequences, client);
         } catch (IOException | RuntimeException e) {
             closeAll(sequences, producer, broker);
             throw e;

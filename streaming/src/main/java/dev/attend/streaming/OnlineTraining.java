@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -166,13 +167,19 @@ public final class OnlineTraining implements AutoCloseable {
      */
     public OnlineTraining(String bootstrapServers, EventTopics topics, SequenceSource sequences, SequenceModel model, ItemCatalog catalog,
                           Options options) {
+        this(bootstrapServers, topics, sequences, model, catalog, options, Map.of());
+    }
+
+    /** The same, with a cluster's client settings ({@link KafkaClientProperties}). */
+    public OnlineTraining(String bootstrapServers, EventTopics topics, SequenceSource sequences, SequenceModel model, ItemCatalog catalog,
+                          Options options, Map<String, String> client) {
         this.sequences = sequences;
         this.model = model;
         this.catalog = catalog;
         this.options = options;
         this.learner = new OnlineLearner(model, catalog, options.learner());
         this.itemCap = Math.max(options.maxItems(), catalog.items());
-        Properties p = new Properties();
+        Properties p = KafkaClientProperties.base(client);
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, options.groupId());
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");

@@ -6,6 +6,7 @@ import dev.attend.streaming.internals.MetaStore;
 import dev.attend.streaming.internals.SequenceKeys;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -81,8 +82,13 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     }
 
     public SequenceStream(String bootstrapServers, EventTopics topics, Options options) {
+        this(bootstrapServers, topics, options, Map.of());
+    }
+
+    /** The same, with a cluster's client settings ({@link KafkaClientProperties}), which all its clients take. */
+    public SequenceStream(String bootstrapServers, EventTopics topics, Options options, Map<String, String> client) {
         this.self = options.endpoint();
-        Properties p = new Properties();
+        Properties p = KafkaClientProperties.base(client);
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, options.applicationId());
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, options.endpoint().host() + ":" + options.endpoint().port());

@@ -138,7 +138,7 @@ public final class ServeCommand implements Callable<Integer> {
                 spec.commandLine().getErr().println("attend: starting the event stream ("
                         + (bootstrap == null ? "Kafka broker in this process" : "Kafka at " + bootstrap) + ") ...");
                 EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"),
-                        new HostInfo(config.host(), config.port()), SequenceStream.DEFAULT_MAX_PER_USER);
+                        new HostInfo(config.host(), config.port()), SequenceStream.DEFAULT_MAX_PER_USER, config.kafkaClient());
                 spec.commandLine().getErr().println("attend: event stream running, Kafka at " + streaming.bootstrapServers()
                         + (streaming.embedded() ? " (the embedded broker: other Kafka clients may connect there)" : ""));
                 recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null,

@@ -106,7 +106,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                 training = new OnlineTraining(streaming.bootstrapServers(), streaming.topics(), streaming.sequences(), recommender.model(),
                         recommender.catalog(), OnlineTraining.Options.defaults(instance, modelFile)
                         .withLearner(OnlineLearner.Options.defaults().withStepFraction(onlineSteps))
-                        .withNewItemLimit(newItemsPerMinute, Duration.ofMinutes(1)).withMaxItems(maxItems));
+                        .withNewItemLimit(newItemsPerMinute, Duration.ofMinutes(1)).withMaxItems(maxItems), streaming.clientProperties());
             } catch (RuntimeException e) {
                 close();
                 throw e;

@@ -136,6 +136,20 @@ class AttendCliTest {
     }
 
     @Test
+    void kafkaClientSettingsOfTheConfigFileReachTheClients() throws Exception {
+        // A plaintext broker asked for TLS: the handshake fails, which only happens if the setting reached the client.
+        try (dev.attend.streaming.EmbeddedKafkaBroker broker = dev.attend.streaming.EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
+            Path file = Files.writeString(dir.resolve("tls.properties"), "attend.kafka-bootstrap=" + broker.bootstrapServers()
+                    + "\nattend.kafka.security.protocol=SSL\n");
+            CommandLine cli = AttendCli.newCommandLine(factory(Map.of(), new TestStopSignal()));
+            int exit = CompletableFuture.supplyAsync(() -> run(cli, "serve", "--port", "0", "--config", file.toString(),
+                    "--data-dir", dir.resolve("data").toString())).get(120, TimeUnit.SECONDS);
+            assertThat(exit).isEqualTo(1);
+            assertThat(err.toString()).contains("attend: Kafka at " + broker.bootstrapServers() + " did not answer within 10 s");
+        }
+    }
+
+    @Test
     void anEmptyOrBlankFirstLineTokenFileIsRefused() throws Exception {
         // Issue 20 item 2: an empty --auth-token-file, or one whose first line is blank, started the server unprotected.
         for (String content : new String[] {"", "\n", "   \nsecret-token-of-enough-length\n"}) {
