@@ -24,6 +24,12 @@ public enum ConfigKey {
     ALLOWED_ORIGINS("attend.allowed-origins", "ATTEND_ALLOWED_ORIGINS", "--allowed-origins"),
     RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE("attend.recsys-online-new-items-per-minute", "ATTEND_RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE", null),
     RECSYS_ONLINE_MAX_ITEMS("attend.recsys-online-max-items", "ATTEND_RECSYS_ONLINE_MAX_ITEMS", null),
+    // A Kafka deployment (KafkaDeployment): the config file or the environment only.
+    KAFKA_EVENTS_TOPIC("attend.kafka-events-topic", "ATTEND_KAFKA_EVENTS_TOPIC", null),
+    KAFKA_PARTITIONS("attend.kafka-partitions", "ATTEND_KAFKA_PARTITIONS", null),
+    KAFKA_REPLICATION_FACTOR("attend.kafka-replication-factor", "ATTEND_KAFKA_REPLICATION_FACTOR", null),
+    KAFKA_APPLICATION_ID("attend.kafka-application-id", "ATTEND_KAFKA_APPLICATION_ID", null),
+    ADVERTISED_ADDRESS("attend.advertised-address", "ATTEND_ADVERTISED_ADDRESS", null),
     // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
     KV_MAX_LAYERS(KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
     KV_MAX_KV_HEADS(KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),

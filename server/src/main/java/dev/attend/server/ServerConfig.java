@@ -39,12 +39,13 @@ import java.util.Objects;
  * @param recsysOnlineMaxItems the most items the online model may hold
  * @param kafkaClient     a Kafka cluster's client settings (TLS, SASL, ...) from the config file's {@code attend.kafka.*}
  *                        keys, passed to every Kafka client (see {@code dev.attend.streaming.KafkaClientProperties})
+ * @param kafka           the deployment's topics, application id and advertised address ({@link KafkaDeployment})
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
                            Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap,
                            double recsysOnlineSteps, String authToken, int maxConcurrentRequests, Duration bodyReadTimeout,
                            List<String> allowedOrigins, KvSessionLimits kvLimits, int recsysOnlineNewItemsPerMinute,
-                           int recsysOnlineMaxItems, Map<String, String> kafkaClient) {
+                           int recsysOnlineMaxItems, Map<String, String> kafkaClient, KafkaDeployment kafka) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -69,6 +70,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         Objects.requireNonNull(kvDurability, "kvDurability");
         Objects.requireNonNull(kafkaBootstrap, "kafkaBootstrap");
         kafkaClient = kafkaClient == null ? Map.of() : Map.copyOf(kafkaClient);
+        kafka = kafka == null ? KafkaDeployment.defaults() : kafka;
         if (kafkaBootstrap.isBlank()) {
             throw new IllegalArgumentException("kafkaBootstrap must not be blank: embedded, none or host:port");
         }
@@ -113,109 +115,115 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
                 DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0, null,
                 DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_BODY_READ_TIMEOUT, List.of(), KvSessionLimits.defaults(),
-                DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE, DEFAULT_ONLINE_MAX_ITEMS, Map.of());
+                DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE, DEFAULT_ONLINE_MAX_ITEMS, Map.of(), KafkaDeployment.defaults());
     }
 
     public ServerConfig withHost(String newHost) {
         return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
         return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withKafkaBootstrap(String newBootstrap) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withRecsysOnlineSteps(double share) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, share, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withAuthToken(String token) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, token, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withMaxConcurrentRequests(int n) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, n, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withBodyReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, timeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, origins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withKvLimits(KvSessionLimits limits) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, limits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withRecsysOnlineItemLimits(int newPerMinute, int maxItems) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                newPerMinute, maxItems, kafkaClient);
+                newPerMinute, maxItems, kafkaClient, kafka);
     }
 
     public ServerConfig withKafkaClient(Map<String, String> client) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, client);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, client, kafka);
+    }
+
+    public ServerConfig withKafka(KafkaDeployment deployment) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, deployment);
     }
 
     /** The token shown nowhere: a config printed or logged must not leak it. */
@@ -227,7 +235,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
                 + (authToken == null ? "none" : "(set)") + ", maxConcurrentRequests=" + maxConcurrentRequests
                 + ", bodyReadTimeout=" + bodyReadTimeout + ", allowedOrigins=" + allowedOrigins + ", kvLimits=" + kvLimits
                 + ", recsysOnlineNewItemsPerMinute=" + recsysOnlineNewItemsPerMinute + ", recsysOnlineMaxItems=" + recsysOnlineMaxItems
-                + ", kafkaClient=" + kafkaClient.keySet() + " (values not shown: they may hold passwords)]";
+                + ", kafkaClient=" + kafkaClient.keySet() + " (values not shown: they may hold passwords), kafka=" + kafka + "]";
     }
 
     /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */

@@ -171,7 +171,32 @@ public final class ServerConfigLoader {
                         newItems, 0, Integer.MAX_VALUE, "zero (no new items) or a positive number of items a minute"),
                 maxItems == null ? defaults.recsysOnlineMaxItems() : (int) parseLong(ConfigKey.RECSYS_ONLINE_MAX_ITEMS, maxItems, 1,
                         Integer.MAX_VALUE, "a positive number of items"),
-                Map.of());
+                Map.of(),
+                kafkaDeployment(settings, defaults.kafka()));
+    }
+
+    /** The Kafka deployment's settings, each from where it was set; a bad one names its key and source. */
+    private static KafkaDeployment kafkaDeployment(Map<ConfigKey, Setting> settings, KafkaDeployment d) {
+        Setting topic = settings.get(ConfigKey.KAFKA_EVENTS_TOPIC);
+        Setting partitions = settings.get(ConfigKey.KAFKA_PARTITIONS);
+        Setting replication = settings.get(ConfigKey.KAFKA_REPLICATION_FACTOR);
+        Setting application = settings.get(ConfigKey.KAFKA_APPLICATION_ID);
+        Setting advertised = settings.get(ConfigKey.ADVERTISED_ADDRESS);
+        int p = partitions == null ? d.partitions() : (int) parseLong(ConfigKey.KAFKA_PARTITIONS, partitions, 1, 10_000, "1 to 10000 partitions");
+        short r = replication == null ? d.replicationFactor() : (short) parseLong(ConfigKey.KAFKA_REPLICATION_FACTOR, replication, 1,
+                Short.MAX_VALUE, "a replication factor of at least 1");
+        try {
+            return new KafkaDeployment(topic == null ? d.eventsTopic() : topic.value(), p, r,
+                    application == null ? d.applicationId() : application.value(), advertised == null ? null : advertised.value());
+        } catch (IllegalArgumentException e) {
+            List<String> from = new ArrayList<>();
+            for (Setting s : new Setting[] {topic, application, advertised}) {
+                if (s != null) {
+                    from.add(s.source());
+                }
+            }
+            throw new ConfigException("Invalid Kafka deployment setting: " + e.getMessage() + " (from " + String.join(", ", from) + ")");
+        }
     }
 
     /** The KV session limits: each key from where it was set, the rest at their defaults; a bad one names its source. */

@@ -76,6 +76,27 @@ class ServerConfigLoaderTest {
     }
 
     @Test
+    void aKafkaDeploymentNamesItsTopicsIdAndAdvertisedAddress() throws IOException {
+        assertThat(ServerConfigLoader.load(null, Map.of(), Map.of()).kafka()).isEqualTo(KafkaDeployment.defaults());
+        Path file = properties("""
+                attend.kafka-events-topic=shop-a.events
+                attend.kafka-partitions=12
+                attend.kafka-replication-factor=3
+                attend.kafka-application-id=shop-a
+                """);
+        ServerConfig config = ServerConfigLoader.load(file, Map.of("ATTEND_ADVERTISED_ADDRESS", "attend-1.internal:8080"), Map.of());
+        assertThat(config.kafka()).isEqualTo(new KafkaDeployment("shop-a.events", 12, (short) 3, "shop-a", "attend-1.internal:8080"));
+        assertThat(config.kafka().deadLetterTopic()).isEqualTo("shop-a.events.dlq");
+
+        for (String bad : new String[] {"attend.kafka-events-topic=../etc", "attend.kafka-application-id=a b",
+                "attend.advertised-address=no-port", "attend.advertised-address=host:70000", "attend.kafka-partitions=0"}) {
+            Path f = properties(bad + "\n");
+            assertThatThrownBy(() -> ServerConfigLoader.load(f, Map.of(), Map.of())).as(bad).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("config file");
+        }
+    }
+
+    @Test
     void configFileCanBeNamedByTheEnvironment() throws IOException {
         Path file = properties("attend.port=7100\n");
 

@@ -72,13 +72,22 @@ public final class EventStreaming implements AutoCloseable {
      */
     public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser, Map<String, String> client)
             throws IOException {
+        return start(bootstrapServers, dir, endpoint, maxPerUser, client, EventTopics.defaults(), SequenceStream.DEFAULT_APPLICATION_ID);
+    }
+
+    /**
+     * The same, on {@code topics} (created when missing, with their partitions and replication factor) as the
+     * deployment {@code applicationId} (the Kafka Streams application its instances share): two deployments with
+     * their own topics and ids share a cluster without reading each other's events.
+     */
+    public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser, Map<String, String> client,
+                                       EventTopics topics, String applicationId) throws IOException {
         KafkaClientProperties.check(client);
         if (bootstrapServers == null && !client.isEmpty()) {
             throw new IllegalArgumentException("Kafka client settings " + client.keySet() + " are for a cluster; the embedded broker takes none");
         }
         EmbeddedKafkaBroker broker = bootstrapServers == null ? EmbeddedKafkaBroker.start(dir.resolve("kafka")) : null;
         String bootstrap = broker == null ? bootstrapServers : broker.bootstrapServers();
-        EventTopics topics = EventTopics.defaults();
         EventProducer producer = null;
         SequenceStream sequences = null;
         try {
@@ -97,7 +106,7 @@ public final class EventStreaming implements AutoCloseable {
             }
             producer = new EventProducer(bootstrap, topics, broker == null ? Optional::empty : broker::failure, client);
             sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
-                    .withMaxPerUser(maxPerUser), client);
+                    .withMaxPerUser(maxPerUser).withApplicationId(applicationId), client);
             awaitRunning(sequences, broker, bootstrap);
             return new EventStreaming(broker, bootstrap, topics, producer, sequences, client);
         } catch (IOException | RuntimeException e) {

@@ -48,6 +48,8 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     public static final String META_STORE = "sequence-meta";
     /** Users whose meta values the meta store keeps (about 150 bytes each); the least recently used make room. */
     static final int META_USERS = 1 << 20;
+    /** The application id of a deployment that names none. */
+    public static final String DEFAULT_APPLICATION_ID = "attend-sequences";
     /** The longest sequence kept per user unless configured. */
     public static final int DEFAULT_MAX_PER_USER = 10_000;
 
@@ -73,7 +75,11 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         }
 
         public static Options defaults(Path stateDir, HostInfo endpoint) {
-            return new Options("attend-sequences", endpoint, stateDir, DEFAULT_MAX_PER_USER, Duration.ofMillis(100));
+            return new Options(DEFAULT_APPLICATION_ID, endpoint, stateDir, DEFAULT_MAX_PER_USER, Duration.ofMillis(100));
+        }
+
+        public Options withApplicationId(String id) {
+            return new Options(id, endpoint, stateDir, maxPerUser, commitInterval, threads);
         }
 
         public Options withMaxPerUser(int max) {

@@ -12,7 +12,9 @@ import dev.attend.server.ServerMetrics;
 import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
 import dev.attend.server.search.SearchRoutes;
+import dev.attend.server.KafkaDeployment;
 import dev.attend.streaming.EventStreaming;
+import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.KafkaUnavailableException;
 import dev.attend.streaming.SequenceStream;
 import java.io.IOException;
@@ -137,12 +139,16 @@ public final class ServeCommand implements Callable<Integer> {
                 String bootstrap = ServerConfig.KAFKA_EMBEDDED.equals(config.kafkaBootstrap()) ? null : config.kafkaBootstrap();
                 spec.commandLine().getErr().println("attend: starting the event stream ("
                         + (bootstrap == null ? "Kafka broker in this process" : "Kafka at " + bootstrap) + ") ...");
-                EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"),
-                        new HostInfo(config.host(), config.port()), SequenceStream.DEFAULT_MAX_PER_USER, config.kafkaClient());
+                KafkaDeployment kafka = config.kafka();
+                HostInfo endpoint = kafka.advertisedAddress() == null ? new HostInfo(config.host(), config.port())
+                        : HostInfo.buildFromEndpoint(kafka.advertisedAddress());
+                EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"), endpoint,
+                        SequenceStream.DEFAULT_MAX_PER_USER, config.kafkaClient(), new EventTopics(kafka.eventsTopic(), kafka.deadLetterTopic(),
+                                kafka.partitions(), kafka.replicationFactor()), kafka.applicationId());
                 spec.commandLine().getErr().println("attend: event stream running, Kafka at " + streaming.bootstrapServers()
                         + (streaming.embedded() ? " (the embedded broker: other Kafka clients may connect there)" : ""));
                 recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null,
-                        config.recsysOnlineSteps(), config.host() + "-" + config.port(), config.recsysOnlineNewItemsPerMinute(),
+                        config.recsysOnlineSteps(), onlineInstance(kafka, endpoint), config.recsysOnlineNewItemsPerMinute(),
                         config.recsysOnlineMaxItems());
             } else {
                 recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
@@ -241,5 +247,11 @@ public final class ServeCommand implements Callable<Integer> {
         if (value != null) {
             flags.put(key, value);
         }
+    }
+
+    /** Online training's instance name (its consumer group's suffix): the deployment's id first when it has its own. */
+    private static String onlineInstance(KafkaDeployment kafka, HostInfo endpoint) {
+        String at = endpoint.host() + "-" + endpoint.port();
+        return kafka.applicationId().equals(KafkaDeployment.DEFAULT_APPLICATION_ID) ? at : kafka.applicationId() + "-" + at;
     }
 }

@@ -1,0 +1,54 @@
+package dev.attend.server;
+
+import java.util.regex.Pattern;
+
+/**
+ * Where and as what one deployment of Attend meets Kafka, so that two deployments share a cluster without joining
+ * each other: the events topic (its dead letters in {@code TOPIC.dlq}), the partitions and replication factor the
+ * topics are created with (existing topics are used as they are), the application id the instances of one
+ * deployment share (Kafka Streams' group, also the prefix of its changelog topics and of online training's groups),
+ * and the address other instances forward requests to ({@code host:port}; null: the address the server binds).
+ */
+public record KafkaDeployment(String eventsTopic, int partitions, short replicationFactor, String applicationId, String advertisedAddress) {
+
+    public static final String DEFAULT_EVENTS_TOPIC = "attend.events";
+    public static final String DEFAULT_APPLICATION_ID = "attend-sequences";
+    /** Kafka's legal topic and group names (249 characters at most). */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,200}");
+    private static final Pattern ADDRESS = Pattern.compile("[A-Za-z0-9.-]{1,253}:\\d{1,5}|\\[[0-9A-Fa-f:.]+\\]:\\d{1,5}");
+
+    public KafkaDeployment {
+        if (eventsTopic == null || !NAME.matcher(eventsTopic).matches() || eventsTopic.equals(".") || eventsTopic.equals("..")) {
+            throw new IllegalArgumentException("events topic '" + eventsTopic + "' is not a Kafka topic name (letters, digits, '.', '_', '-')");
+        }
+        if (partitions < 1 || partitions > 10_000) {
+            throw new IllegalArgumentException("partitions must be 1 to 10000, got " + partitions);
+        }
+        if (replicationFactor < 1) {
+            throw new IllegalArgumentException("the replication factor must be >= 1, got " + replicationFactor);
+        }
+        if (applicationId == null || !NAME.matcher(applicationId).matches()) {
+            throw new IllegalArgumentException("application id '" + applicationId + "' is not a Kafka group name (letters, digits, '.', '_', '-')");
+        }
+        if (advertisedAddress != null && !advertisedOk(advertisedAddress)) {
+            throw new IllegalArgumentException("advertised address '" + advertisedAddress + "' is not host:port");
+        }
+    }
+
+    private static boolean advertisedOk(String a) {
+        if (!ADDRESS.matcher(a).matches()) {
+            return false;
+        }
+        int port = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1));
+        return port >= 1 && port <= 65535;
+    }
+
+    public static KafkaDeployment defaults() {
+        return new KafkaDeployment(DEFAULT_EVENTS_TOPIC, 4, (short) 1, DEFAULT_APPLICATION_ID, null);
+    }
+
+    /** The dead-letter topic beside the events topic. */
+    public String deadLetterTopic() {
+        return eventsTopic + ".dlq";
+    }
+}
