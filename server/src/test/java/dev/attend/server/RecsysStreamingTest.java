@@ -24,6 +24,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.streams.state.HostInfo;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -89,6 +91,50 @@ class RecsysStreamingTest {
                 }
                 // each user is held by one of the two: asked of both, it is forwarded exactly once
                 assertThat(forwarded).isEqualTo(20);
+            } finally {
+                a.stop();
+                b.stop();
+                routesA.close();
+                routesB.close();
+            }
+        }
+    }
+
+    /** A request forwarded while its owner restarts waits for it (retrying) instead of failing at once with 502. */
+    @Test
+    void aForwardedRequestWaitsOutItsOwnersRestart() throws Exception {
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka")); Scorer scorer = Scorers.create("simd")) {
+            int portA = freePort();
+            int portB = freePort();
+            RecsysRoutes routesA = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("a"), new HostInfo("127.0.0.1",
+                    portA), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "a");
+            RecsysRoutes routesB = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("b"), new HostInfo("127.0.0.1",
+                    portB), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "b");
+            AttendServer a = AttendServer.builder().routes(routesA).build().start(config(portA, "a"));
+            AttendServer b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
+            try {
+                List<Map<String, Object>> events = new ArrayList<>();
+                for (int u = 0; u < 12; u++) {
+                    events.add(event(u, 100 + u, 1000));
+                }
+                assertThat(post(a, Map.of("events", events)).statusCode()).isEqualTo(200);
+                long user = -1;
+                for (int u = 0; u < 12 && user < 0; u++) { // a user that B holds: asked of A, it is forwarded
+                    HttpResponse<String> r = TestHttp.awaitUserLength(a, u, 1);
+                    if (r.headers().firstValue("X-Attend-Served-By").isPresent()) {
+                        user = u;
+                    }
+                }
+                assertThat(user).as("one of 12 users is held by B").isGreaterThanOrEqualTo(0);
+                b.stop(); // B's HTTP side goes away; its share of the users stays assigned to it
+                long asked = user;
+                CompletableFuture<HttpResponse<String>> answer = CompletableFuture.supplyAsync(() -> TestHttp.get(a, "/v1/recsys/users/" + asked));
+                Thread.sleep(1500);
+                assertThat(answer).isNotDone(); // waiting, not failed
+                b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
+                HttpResponse<String> r = answer.get(30, TimeUnit.SECONDS);
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                assertThat(r.headers().firstValue("X-Attend-Served-By")).hasValue("127.0.0.1:" + portB);
             } finally {
                 a.stop();
                 b.stop();

@@ -29,20 +29,57 @@ final class UserForwarder {
         this.streaming = streaming;
     }
 
-    /** Sends {@code ctx} on to the instance that holds {@code user}, unless that is this one; true when it was. */
+    /**
+     * Sends {@code ctx} on to the instance that holds {@code user}, unless that is this one; true when it was. While
+     * ownership moves (a rebalance, an instance restarting) the owner is looked up again and the request retried for
+     * up to {@link #RETRY_FOR}; only then is it a 503 (no owner yet) or 502 (the owner did not answer).
+     */
     boolean forwarded(Context ctx, long user) {
         if (ctx.header(FORWARDED_HEADER) != null) {
             return false;
         }
-        Optional<HostInfo> owner = streaming.sequences().ownerOf(user);
-        if (owner.isEmpty()) {
-            throw new ApiException(503, "unavailable", "the instances are rebalancing the users; retry shortly", Map.of("user", user));
+        long deadline = System.nanoTime() + RETRY_FOR.toNanos();
+        for (int attempt = 0; ; attempt++) {
+            Optional<HostInfo> owner = streaming.sequences().ownerOf(user);
+            boolean last = System.nanoTime() > deadline;
+            if (owner.isEmpty()) {
+                if (last) {
+                    throw new ApiException(503, "unavailable", "the instances are rebalancing the users; retry shortly", Map.of("user", user));
+                }
+                pause(attempt);
+                continue;
+            }
+            if (owner.get().equals(streaming.sequences().endpoint())) {
+                return false;
+            }
+            try {
+                send(ctx, owner.get());
+                return true;
+            } catch (IOException e) {
+                if (last) {
+                    throw new ApiException(502, "forward_failed", "the instance holding user " + user + " (" + owner.get().host() + ":"
+                            + owner.get().port() + ") did not answer for " + RETRY_FOR.toSeconds() + " s: " + e.getMessage(), Map.of("user", user));
+                }
+                pause(attempt);
+            }
         }
-        if (owner.get().equals(streaming.sequences().endpoint())) {
-            return false;
+    }
+
+    /** How long a request waits for ownership to settle or the owner to answer. */
+    static final Duration RETRY_FOR = Duration.ofSeconds(10);
+
+    private static void pause(int attempt) {
+        try {
+            Thread.sleep(Math.min(1000, 50L << Math.min(attempt, 5)));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "unavailable", "interrupted while forwarding");
         }
+    }
+
+    private void send(Context ctx, HostInfo owner) throws IOException {
         String query = ctx.queryString() == null ? "" : "?" + ctx.queryString();
-        URI target = URI.create("http://" + owner.get().host() + ":" + owner.get().port() + ctx.path() + query);
+        URI target = URI.create("http://" + owner.host() + ":" + owner.port() + ctx.path() + query);
         HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(Duration.ofSeconds(30)).header(FORWARDED_HEADER, "1");
         String type = ctx.contentType();
         if (type != null) {
@@ -54,19 +91,16 @@ final class UserForwarder {
         }
         b.method(ctx.method().name(), ctx.bodyAsBytes().length == 0 ? HttpRequest.BodyPublishers.noBody()
                 : HttpRequest.BodyPublishers.ofByteArray(ctx.bodyAsBytes()));
+        HttpResponse<byte[]> answer;
         try {
-            HttpResponse<byte[]> answer = client.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
-            ctx.status(answer.statusCode());
-            answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
-            ctx.header("X-Attend-Served-By", owner.get().host() + ":" + owner.get().port());
-            ctx.result(answer.body());
-            return true;
-        } catch (IOException e) {
-            throw new ApiException(502, "forward_failed", "the instance holding user " + user + " (" + owner.get().host() + ":"
-                    + owner.get().port() + ") did not answer: " + e.getMessage(), Map.of("user", user));
+            answer = client.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ApiException(503, "unavailable", "interrupted while forwarding");
         }
+        ctx.status(answer.statusCode());
+        answer.headers().firstValue("Content-Type").ifPresent(ctx::contentType);
+        ctx.header("X-Attend-Served-By", owner.host() + ":" + owner.port());
+        ctx.result(answer.body());
     }
 }
