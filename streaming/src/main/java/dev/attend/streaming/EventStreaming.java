@@ -3,6 +3,7 @@ package dev.attend.streaming;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -13,6 +14,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.state.HostInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What a server runs to stream events: a broker (in this JVM unless a cluster is given), the topics, the
@@ -20,6 +23,8 @@ import org.apache.kafka.streams.state.HostInfo;
  * {@link #producer()} where events go in.
  */
 public final class EventStreaming implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EventStreaming.class);
 
     /** How long a start waits for the topology to run: restoring a large store on a slow machine takes minutes. */
     private static final Duration START_TIMEOUT = Duration.ofSeconds(240);
@@ -81,7 +86,8 @@ public final class EventStreaming implements AutoCloseable {
      * their own topics and ids share a cluster without reading each other's events.
      */
     public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser, Map<String, String> client,
-                                       EventTopics topics, String applicationId) throws IOException {
+                                       EventTopics configured, String applicationId) throws IOException {
+        EventTopics topics = configured;
         KafkaClientProperties.check(client);
         if (bootstrapServers == null && !client.isEmpty()) {
             throw new IllegalArgumentException("Kafka client settings " + client.keySet() + " are for a cluster; the embedded broker takes none");
@@ -100,6 +106,7 @@ public final class EventStreaming implements AutoCloseable {
                     checkReachable(admin, bootstrap);
                 }
                 topics.create(admin);
+                topics = asTheyAre(admin, topics);
             }
             if (broker != null) {
                 broker.repairHangingTransactions();
@@ -117,6 +124,25 @@ public final class EventStreaming implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while starting the event stream", e);
         }
+    }
+
+    /**
+     * The topics with the events topic's partitions as the cluster has them (an existing topic keeps its own count):
+     * the topology checks that each event is on its key's partition by that count.
+     */
+    private static EventTopics asTheyAre(Admin admin, EventTopics topics) throws InterruptedException {
+        int partitions;
+        try {
+            partitions = admin.describeTopics(List.of(topics.events())).allTopicNames().get(REACH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+                    .get(topics.events()).partitions().size();
+        } catch (ExecutionException | TimeoutException e) {
+            throw new KafkaUnavailableException("cannot read the partitions of " + topics.events() + ": " + e.getMessage(), e);
+        }
+        if (partitions == topics.partitions()) {
+            return topics;
+        }
+        LOG.warn("Topic {} has {} partitions, not the {} configured: using its {}", topics.events(), partitions, topics.partitions(), partitions);
+        return new EventTopics(topics.events(), topics.deadLetters(), partitions, topics.replicas());
     }
 
     /** A cluster that does not answer is said at once, not after the clients' minute of retries. */

@@ -49,4 +49,24 @@ class EventStreamingDeploymentsTest {
             }
         }
     }
+
+    /** A topic that exists with more partitions than configured (partitions added later) is used as it is: no event dead-lettered. */
+    @Test
+    void anExistingTopicsPartitionsWinOverTheConfiguredOnes() throws Exception {
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
+            SequenceStreamTest.createTopics(broker, new EventTopics("grown.events", "grown.events.dlq", 6, (short) 1));
+            try (EventStreaming s = EventStreaming.start(broker.bootstrapServers(), dir.resolve("s"), new HostInfo("localhost", 1), 100, Map.of(),
+                    new EventTopics("grown.events", "grown.events.dlq", 4, (short) 1), "grown")) {
+                assertThat(s.topics().partitions()).isEqualTo(6);
+                List<StreamEvent> events = new java.util.ArrayList<>();
+                for (long user = 1; user <= 12; user++) {
+                    events.add(new StreamEvent(new BehaviorEvent(user, user, 1, "pv", 10)));
+                }
+                s.producer().send(events);
+                for (long user = 1; user <= 12; user++) {
+                    assertThat(SequenceStreamTest.awaitVersion(s.sequences(), user, 1).items()).containsExactly(user);
+                }
+            }
+        }
+    }
 }

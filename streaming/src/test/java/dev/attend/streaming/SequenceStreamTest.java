@@ -122,7 +122,10 @@ class SequenceStreamTest {
             }
             // Told 3 partitions while the topic has 4: what murmur2 puts on partition 3 can never be where it is told
             // to be, and is dead-lettered once it came back there.
-            EventTopics wrongCount = new EventTopics(topics.events(), topics.deadLetters(), 3, topics.replicas());
+            // A topic of its own: the first part's events would be dead letters here too.
+            EventTopics four = new EventTopics("events-of-four", "events-of-four.dlq", 4, topics.replicas());
+            createTopics(broker, four);
+            EventTopics wrongCount = new EventTopics(four.events(), four.deadLetters(), 3, four.replicas());
             long user = 0;
             byte[] key;
             do {
@@ -130,10 +133,10 @@ class SequenceStreamTest {
             } while (SequenceProcessor.partitionOf(key, 4) != 3);
             try (SequenceStream stream = new SequenceStream(broker.bootstrapServers(), wrongCount,
                     new SequenceStream.Options("test-partitions-3", new HostInfo("localhost", 1), dir.resolve("state3"), 100, Duration.ofMillis(100)));
-                 EventProducer producer = new EventProducer(broker.bootstrapServers(), topics)) {
+                 EventProducer producer = new EventProducer(broker.bootstrapServers(), four)) {
                 assertThat(stream.awaitRunning(Duration.ofSeconds(60))).as("state " + stream.state()).isTrue();
                 producer.send(List.of(new StreamEvent(new BehaviorEvent(user, 7, 1, "pv", 5))));
-                Map<String, String> dead = deadLetters(broker, topics, 1);
+                Map<String, String> dead = deadLetters(broker, four, 1);
                 assertThat(dead.get(Long.toString(user))).contains("after it was sent back to its key's partition",
                         "the topic's partitions are not what this instance was configured with");
             }
