@@ -45,10 +45,8 @@ class RecsysStreamingTest {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka")); Scorer scorer = Scorers.create("simd")) {
             int portA = freePort();
             int portB = freePort();
-            RecsysRoutes routesA = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("a"), new HostInfo("127.0.0.1",
-                    portA), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "a");
-            RecsysRoutes routesB = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("b"), new HostInfo("127.0.0.1",
-                    portB), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "b");
+            RecsysRoutes routesA = instance(broker, scorer, "a", portA);
+            RecsysRoutes routesB = instance(broker, scorer, "b", portB);
             AttendServer a = AttendServer.builder().routes(routesA).build().start(config(portA, "a"));
             AttendServer b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
             try {
@@ -106,10 +104,8 @@ class RecsysStreamingTest {
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka")); Scorer scorer = Scorers.create("simd")) {
             int portA = freePort();
             int portB = freePort();
-            RecsysRoutes routesA = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("a"), new HostInfo("127.0.0.1",
-                    portA), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "a");
-            RecsysRoutes routesB = new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve("b"), new HostInfo("127.0.0.1",
-                    portB), 1000), scorer, dir.resolve("no-model.bin"), false, 1.0, "b");
+            RecsysRoutes routesA = instance(broker, scorer, "a", portA);
+            RecsysRoutes routesB = instance(broker, scorer, "b", portB);
             AttendServer a = AttendServer.builder().routes(routesA).build().start(config(portA, "a"));
             AttendServer b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
             try {
@@ -234,6 +230,12 @@ class RecsysStreamingTest {
                 routes.close();
             }
         }
+    }
+
+    /** One instance's recommendation routes on the shared broker, its HTTP address 127.0.0.1:port. */
+    private RecsysRoutes instance(EmbeddedKafkaBroker broker, Scorer scorer, String name, int port) throws IOException {
+        return new RecsysRoutes(EventStreaming.start(broker.bootstrapServers(), dir.resolve(name), new HostInfo("127.0.0.1", port), 1000), scorer,
+                dir.resolve("no-model.bin"), false, 1.0, name);
     }
 
     private ServerConfig config(int port, String name) {

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.attend.search.Document;
 import dev.attend.search.eval.TestCollection.Judgment;
 import dev.attend.search.eval.TestCollection.Query;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,22 +34,18 @@ final class BeirFiles {
                 queries.add(new Query(text(o, "_id", where, true), text(o, "text", where, true))));
         Path qrels = qrelsFile(dir, split);
         List<Judgment> judgments = new ArrayList<>();
-        try (BufferedReader in = CollectionFiles.open(qrels)) {
-            int lineNumber = 0;
-            for (String line; (line = in.readLine()) != null; ) {
-                lineNumber++;
-                if (line.isBlank() || (lineNumber == 1 && line.strip().startsWith("query-id"))) {
-                    continue;
-                }
-                String[] columns = line.strip().split("\t");
-                Integer grade = columns.length == 3 ? grade(columns[2].strip()) : null;
-                if (grade == null) {
-                    throw new IOException(qrels + ":" + lineNumber + ": expected 'query-id<TAB>corpus-id<TAB>score' (an integer score), found '"
-                            + line.strip() + "'");
-                }
-                judgments.add(new Judgment(columns[0].strip(), columns[1].strip(), grade));
+        CollectionFiles.eachLine(qrels, (line, number) -> {
+            if (number == 1 && line.strip().startsWith("query-id")) {
+                return; // the header
             }
-        }
+            String[] columns = line.strip().split("\t");
+            Integer grade = columns.length == 3 ? CollectionFiles.integer(columns[2].strip()) : null;
+            if (grade == null) {
+                throw new IOException(qrels + ":" + number + ": expected 'query-id<TAB>corpus-id<TAB>score' (an integer score), found '"
+                        + line.strip() + "'");
+            }
+            judgments.add(new Judgment(columns[0].strip(), columns[1].strip(), grade));
+        });
         return TestCollection.of(dir, TestCollection.Format.BEIR, documents, queries, judgments);
     }
 
@@ -76,39 +71,24 @@ final class BeirFiles {
         return qrels.resolve(tsv.getFirst());
     }
 
-    private static Integer grade(String s) {
-        try {
-            return Integer.valueOf(s);
-        } catch (NumberFormatException e) {
-            return null;
-        }
-    }
-
     private interface LineHandler {
         void accept(JsonNode object, String where) throws IOException;
     }
 
     private static void readLines(Path file, LineHandler handler) throws IOException {
-        try (BufferedReader in = CollectionFiles.open(file)) {
-            int lineNumber = 0;
-            for (String line; (line = in.readLine()) != null; ) {
-                lineNumber++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                String where = file + ":" + lineNumber;
-                JsonNode o;
-                try {
-                    o = JSON.readTree(line);
-                } catch (JsonProcessingException e) {
-                    throw new IOException(where + ": not a JSON object (" + e.getOriginalMessage() + ")");
-                }
-                if (o == null || !o.isObject()) {
-                    throw new IOException(where + ": not a JSON object");
-                }
-                handler.accept(o, where);
+        CollectionFiles.eachLine(file, (line, number) -> {
+            String where = file + ":" + number;
+            JsonNode o;
+            try {
+                o = JSON.readTree(line);
+            } catch (JsonProcessingException e) {
+                throw new IOException(where + ": not a JSON object (" + e.getOriginalMessage() + ")");
             }
-        }
+            if (o == null || !o.isObject()) {
+                throw new IOException(where + ": not a JSON object");
+            }
+            handler.accept(o, where);
+        });
     }
 
     /** A string field (numbers are taken as written, since some corpora number their ids); required or "". */

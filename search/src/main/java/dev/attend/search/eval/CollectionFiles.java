@@ -30,6 +30,33 @@ final class CollectionFiles {
                 .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE)), 1 << 16);
     }
 
+    /** What to do with one non-blank line of a file: its text and its 1-based number. */
+    interface LineHandler {
+        void line(String line, int number) throws IOException;
+    }
+
+    /** Hands every non-blank line of {@code file} (gzip by name) to {@code handler}, with its number. */
+    static void eachLine(Path file, LineHandler handler) throws IOException {
+        try (BufferedReader in = open(file)) {
+            int number = 0;
+            for (String line; (line = in.readLine()) != null; ) {
+                number++;
+                if (!line.isBlank()) {
+                    handler.line(line, number);
+                }
+            }
+        }
+    }
+
+    /** {@code s} as an integer, or null when it is not one. */
+    static Integer integer(String s) {
+        try {
+            return Integer.valueOf(s);
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
     /** The names of the regular files in {@code dir}, sorted. */
     static List<String> names(Path dir) throws IOException {
         try (Stream<Path> files = Files.list(dir)) {

@@ -3,7 +3,6 @@ package dev.attend.search.eval;
 import dev.attend.search.Document;
 import dev.attend.search.eval.TestCollection.Judgment;
 import dev.attend.search.eval.TestCollection.Query;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,27 +31,14 @@ final class CranfieldFiles {
         }
         Path judgmentsFile = CollectionFiles.plainOrGzip(dir, "cranqrel");
         List<Judgment> judgments = new ArrayList<>();
-        try (BufferedReader in = CollectionFiles.open(judgmentsFile)) {
-            int lineNumber = 0;
-            for (String line; (line = in.readLine()) != null; ) {
-                lineNumber++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                String[] columns = line.strip().split("\\s+");
-                int code;
-                try {
-                    code = columns.length == 3 ? Integer.parseInt(columns[2]) : Integer.MIN_VALUE;
-                } catch (NumberFormatException e) {
-                    code = Integer.MIN_VALUE;
-                }
-                if (code == Integer.MIN_VALUE) {
-                    throw new IOException(judgmentsFile + ":" + lineNumber + ": expected 'query document code', found '"
-                            + line.strip() + "'");
-                }
-                judgments.add(new Judgment(columns[0], columns[1], code >= 1 && code <= 4 ? 5 - code : 0));
+        CollectionFiles.eachLine(judgmentsFile, (line, number) -> {
+            String[] columns = line.strip().split("\\s+");
+            Integer code = columns.length == 3 ? CollectionFiles.integer(columns[2]) : null;
+            if (code == null) {
+                throw new IOException(judgmentsFile + ":" + number + ": expected 'query document code', found '" + line.strip() + "'");
             }
-        }
+            judgments.add(new Judgment(columns[0], columns[1], code >= 1 && code <= 4 ? 5 - code : 0));
+        });
         return TestCollection.of(dir, TestCollection.Format.CRANFIELD, documents, queries, judgments);
     }
 }

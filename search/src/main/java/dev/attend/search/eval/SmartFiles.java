@@ -42,21 +42,13 @@ final class SmartFiles {
         List<Query> queries = queries(CollectionFiles.onlyFile(dir, suffix(".QRY"), "*.QRY"));
         Path judgmentsFile = CollectionFiles.onlyFile(dir, suffix(".REL"), "*.REL");
         List<Judgment> judgments = new ArrayList<>();
-        try (BufferedReader in = CollectionFiles.open(judgmentsFile)) {
-            int lineNumber = 0;
-            for (String line; (line = in.readLine()) != null; ) {
-                lineNumber++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                String[] columns = line.strip().split("\\s+");
-                if (columns.length < 2) {
-                    throw new IOException(judgmentsFile + ":" + lineNumber
-                            + ": expected 'query-id document-id [more columns]', found '" + line.strip() + "'");
-                }
-                judgments.add(new Judgment(columns[0], columns[1], 1));
+        CollectionFiles.eachLine(judgmentsFile, (line, number) -> {
+            String[] columns = line.strip().split("\\s+");
+            if (columns.length < 2) {
+                throw new IOException(judgmentsFile + ":" + number + ": expected 'query-id document-id [more columns]', found '" + line.strip() + "'");
             }
-        }
+            judgments.add(new Judgment(columns[0], columns[1], 1));
+        });
         return TestCollection.of(dir, TestCollection.Format.SMART, documents, queries, judgments);
     }
 

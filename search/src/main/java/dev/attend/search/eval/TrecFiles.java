@@ -121,28 +121,14 @@ final class TrecFiles {
 
     private static List<Judgment> qrels(Path file) throws IOException {
         List<Judgment> judgments = new ArrayList<>();
-        try (BufferedReader in = CollectionFiles.open(file)) {
-            int lineNumber = 0;
-            for (String line; (line = in.readLine()) != null; ) {
-                lineNumber++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                String[] columns = line.strip().split("\\s+");
-                Integer grade = null;
-                if (columns.length == 4) {
-                    try {
-                        grade = Integer.valueOf(columns[3]);
-                    } catch (NumberFormatException e) {
-                        grade = null;
-                    }
-                }
-                if (grade == null) {
-                    throw new IOException(file + ":" + lineNumber + ": expected 'topic iteration document grade', found '" + line.strip() + "'");
-                }
-                judgments.add(new Judgment(columns[0], columns[2], grade));
+        CollectionFiles.eachLine(file, (line, number) -> {
+            String[] columns = line.strip().split("\\s+");
+            Integer grade = columns.length == 4 ? CollectionFiles.integer(columns[3]) : null;
+            if (grade == null) {
+                throw new IOException(file + ":" + number + ": expected 'topic iteration document grade', found '" + line.strip() + "'");
             }
-        }
+            judgments.add(new Judgment(columns[0], columns[2], grade));
+        });
         return judgments;
     }
 
