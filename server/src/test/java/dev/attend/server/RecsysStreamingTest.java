@@ -47,7 +47,9 @@ class RecsysStreamingTest {
             int portB = freePort();
             RecsysRoutes routesA = instance(broker, scorer, "a", portA);
             RecsysRoutes routesB = instance(broker, scorer, "b", portB);
-            AttendServer a = AttendServer.builder().routes(routesA).build().start(config(portA, "a"));
+            ServerMetrics metricsA = new ServerMetrics();
+            routesA.bindMetrics(metricsA.registry());
+            AttendServer a = AttendServer.builder().routes(routesA).metrics(metricsA).build().start(config(portA, "a"));
             AttendServer b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
             try {
                 List<Map<String, Object>> events = new ArrayList<>();
@@ -89,6 +91,10 @@ class RecsysStreamingTest {
                 }
                 // each user is held by one of the two: asked of both, it is forwarded exactly once
                 assertThat(forwarded).isEqualTo(20);
+                String scrape = TestHttp.get(a, "/metrics").body();
+                assertThat(scrape).contains("attend_events_stream_running 1.0", "attend_events_dead_lettered_total 0.0",
+                        "attend_events_rerouted_total 0.0");
+                assertThat(scrape.lines()).anyMatch(l -> l.startsWith("kafka_consumer_fetch_manager_records_lag"));
             } finally {
                 a.stop();
                 b.stop();

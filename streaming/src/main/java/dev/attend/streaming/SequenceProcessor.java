@@ -5,6 +5,7 @@ import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.streaming.internals.SequenceKeys;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -32,6 +33,8 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
     private final String metaStoreName;
     private final int maxPerUser;
     private final int partitions;
+    private final AtomicLong deadLettered;
+    private final AtomicLong rerouted;
 
     /** The child that writes the dead-letter topic. */
     static final String DEAD_LETTERS = "dead-letters";
@@ -44,11 +47,15 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
     private KeyValueStore<String, byte[]> events;
     private KeyValueStore<Long, byte[]> meta;
 
-    public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser, int partitions) {
+    /** {@code deadLettered} and {@code rerouted} count what this instance's processors sent to either sink. */
+    public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser, int partitions, AtomicLong deadLettered,
+                             AtomicLong rerouted) {
         this.eventsStoreName = eventsStoreName;
         this.metaStoreName = metaStoreName;
         this.maxPerUser = maxPerUser;
         this.partitions = partitions;
+        this.deadLettered = deadLettered;
+        this.rerouted = rerouted;
     }
 
     /** The partition of the events topic that a record of this key belongs on (the Java client's default partitioner). */
@@ -79,6 +86,7 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
             if (record.headers().lastHeader(REROUTED_HEADER) == null) {
                 context.forward(record.withHeaders(record.headers().add(REROUTED_HEADER, Integer.toString(found).getBytes(StandardCharsets.UTF_8))),
                         REROUTE);
+                rerouted.incrementAndGet();
             } else {
                 deadLetter(record, "on partition " + found + " of " + at.get().topic() + " after it was sent back to its key's partition "
                         + expected + " (of " + partitions + "): the topic's partitions are not what this instance was configured with");
@@ -90,6 +98,7 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
 
     private void deadLetter(Record<byte[], byte[]> record, String reason) {
         context.forward(record.withHeaders(record.headers().add(EventTopics.REASON_HEADER, reason.getBytes(StandardCharsets.UTF_8))), DEAD_LETTERS);
+        deadLettered.incrementAndGet();
     }
 
     private void apply(BehaviorEvent e) {

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -55,6 +56,8 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
 
     private final KafkaStreams streams;
     private final HostInfo self;
+    private final AtomicLong deadLettered = new AtomicLong();
+    private final AtomicLong rerouted = new AtomicLong();
 
     /**
      * Configuration of one instance: the application id (shared by all instances), where this instance answers
@@ -114,7 +117,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         // instead of waiting for the group to notice the old member is gone (the session timeout, 45 s).
         p.put(StreamsConfig.consumerPrefix("group.instance.id"),
                 (options.applicationId() + "." + options.endpoint().host() + "." + options.endpoint().port()).replaceAll("[^A-Za-z0-9._-]", "_"));
-        this.streams = new KafkaStreams(topology(topics, options.maxPerUser()), p);
+        this.streams = new KafkaStreams(topology(topics, options.maxPerUser(), deadLettered, rerouted), p);
         // Reaching RUNNING (or ERROR) and every restoration with records to replay are logged: after a crash,
         // recovery (a wiped store restored from its changelog, transactions of the dead instance aborted) is where
         // the time goes, and the log says which part; the other steps are debug.
@@ -149,13 +152,14 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         streams.start();
     }
 
-    static Topology topology(EventTopics topics, int maxPerUser) {
+    static Topology topology(EventTopics topics, int maxPerUser, AtomicLong deadLettered, AtomicLong rerouted) {
         // The processor API rather than the DSL: the processor sends a record to one of two named sinks.
         Topology t = new Topology();
         ByteArrayDeserializer bytesIn = new ByteArrayDeserializer();
         ByteArraySerializer bytesOut = new ByteArraySerializer();
         t.addSource("events", bytesIn, bytesIn, topics.events());
-        t.addProcessor("sequences", () -> new SequenceProcessor(STORE, META_STORE, maxPerUser, topics.partitions()), "events");
+        t.addProcessor("sequences", () -> new SequenceProcessor(STORE, META_STORE, maxPerUser, topics.partitions(), deadLettered, rerouted),
+                "events");
         // Not cached: Kafka Streams' record cache (a sorted map of all written keys) cost a third of the thread
         // in key comparisons, to save the few repeated writes of a user's meta key between commits.
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE), Serdes.String(), Serdes.ByteArray())
@@ -194,6 +198,21 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
     /** Whether this instance holds the user's sequence. */
     public boolean holds(long user) {
         return ownerOf(user).map(self::equals).orElse(false);
+    }
+
+    /** Records this instance sent to the dead-letter topic since it started. */
+    public long deadLettered() {
+        return deadLettered.get();
+    }
+
+    /** Events this instance sent back to their key's partition since it started. */
+    public long rerouted() {
+        return rerouted.get();
+    }
+
+    /** The Kafka Streams instance, for metrics binders (its consumers' lag per partition, its threads' work). */
+    public KafkaStreams kafkaStreams() {
+        return streams;
     }
 
     public HostInfo endpoint() {

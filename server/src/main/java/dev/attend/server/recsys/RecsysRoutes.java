@@ -194,9 +194,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         return store;
     }
 
-    /** Publishes the gauges of online training and of the local sequence store ({@link RecsysMetrics}). */
+    /** Publishes the meters of online training, the local sequence store and the event stream ({@link RecsysMetrics}). */
     public RecsysRoutes bindMetrics(MeterRegistry registry) {
-        RecsysMetrics.bind(registry, training, store);
+        RecsysMetrics.bind(registry, training, store, streaming);
         return this;
     }
 
