@@ -24,6 +24,8 @@ public enum ConfigKey {
     ALLOWED_ORIGINS("attend.allowed-origins", "ATTEND_ALLOWED_ORIGINS", "--allowed-origins"),
     RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE("attend.recsys-online-new-items-per-minute", "ATTEND_RECSYS_ONLINE_NEW_ITEMS_PER_MINUTE", null),
     RECSYS_ONLINE_MAX_ITEMS("attend.recsys-online-max-items", "ATTEND_RECSYS_ONLINE_MAX_ITEMS", null),
+    /** The actions events may carry, comma-separated (default: any). */
+    BEHAVIORS("attend.behaviors", "ATTEND_BEHAVIORS", null),
     // A Kafka deployment (KafkaDeployment): the config file or the environment only.
     KAFKA_EVENTS_TOPIC("attend.kafka-events-topic", "ATTEND_KAFKA_EVENTS_TOPIC", null),
     KAFKA_PARTITIONS("attend.kafka-partitions", "ATTEND_KAFKA_PARTITIONS", null),

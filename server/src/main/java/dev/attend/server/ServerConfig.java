@@ -4,9 +4,12 @@ import dev.attend.retrieval.KvDurability;
 import dev.attend.retrieval.KvSessionLimits;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Settings of one server instance. Build it with {@link ServerConfigLoader} (file, environment,
@@ -40,12 +43,13 @@ import java.util.Objects;
  * @param kafkaClient     a Kafka cluster's client settings (TLS, SASL, ...) from the config file's {@code attend.kafka.*}
  *                        keys, passed to every Kafka client (see {@code dev.attend.streaming.KafkaClientProperties})
  * @param kafka           the deployment's topics, application id and advertised address ({@link KafkaDeployment})
+ * @param behaviors       the actions an event may carry (e.g. pv, cart, fav, buy); empty: any action (1-64 bytes)
  */
 public record ServerConfig(String host, int port, Path dataDir, long maxBodyBytes, Duration shutdownTimeout,
                            Duration kvSessionTtl, KvDurability kvDurability, Path recsysModel, String kafkaBootstrap,
                            double recsysOnlineSteps, String authToken, int maxConcurrentRequests, Duration bodyReadTimeout,
                            List<String> allowedOrigins, KvSessionLimits kvLimits, int recsysOnlineNewItemsPerMinute,
-                           int recsysOnlineMaxItems, Map<String, String> kafkaClient, KafkaDeployment kafka) {
+                           int recsysOnlineMaxItems, Map<String, String> kafkaClient, KafkaDeployment kafka, Set<String> behaviors) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -71,6 +75,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         Objects.requireNonNull(kafkaBootstrap, "kafkaBootstrap");
         kafkaClient = kafkaClient == null ? Map.of() : Map.copyOf(kafkaClient);
         kafka = kafka == null ? KafkaDeployment.defaults() : kafka;
+        behaviors = behaviors == null ? Set.of() : Collections.unmodifiableSortedSet(new TreeSet<>(behaviors));
         if (kafkaBootstrap.isBlank()) {
             throw new IllegalArgumentException("kafkaBootstrap must not be blank: embedded, none or host:port");
         }
@@ -115,115 +120,121 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, DEFAULT_MAX_BODY_BYTES,
                 DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_KV_SESSION_TTL, KvDurability.FSYNC, null, KAFKA_EMBEDDED, 1.0, null,
                 DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_BODY_READ_TIMEOUT, List.of(), KvSessionLimits.defaults(),
-                DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE, DEFAULT_ONLINE_MAX_ITEMS, Map.of(), KafkaDeployment.defaults());
+                DEFAULT_ONLINE_NEW_ITEMS_PER_MINUTE, DEFAULT_ONLINE_MAX_ITEMS, Map.of(), KafkaDeployment.defaults(), Set.of());
     }
 
     public ServerConfig withHost(String newHost) {
         return new ServerConfig(newHost, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withMaxBodyBytes(long newMaxBodyBytes) {
         return new ServerConfig(host, port, dataDir, newMaxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withShutdownTimeout(Duration newShutdownTimeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, newShutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withKvSessionTtl(Duration newTtl) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, newTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withKvDurability(KvDurability newDurability) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, newDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withRecsysModel(Path newModel) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 newModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withKafkaBootstrap(String newBootstrap) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, newBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withRecsysOnlineSteps(double share) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, share, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withAuthToken(String token) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, token, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withMaxConcurrentRequests(int n) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, n, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withBodyReadTimeout(Duration timeout) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, timeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, origins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withKvLimits(KvSessionLimits limits) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, limits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withRecsysOnlineItemLimits(int newPerMinute, int maxItems) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                newPerMinute, maxItems, kafkaClient, kafka);
+                newPerMinute, maxItems, kafkaClient, kafka, behaviors);
     }
 
     public ServerConfig withKafkaClient(Map<String, String> client) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, client, kafka);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, client, kafka, behaviors);
     }
 
     public ServerConfig withKafka(KafkaDeployment deployment) {
         return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
                 recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
-                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, deployment);
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, deployment, behaviors);
+    }
+
+    public ServerConfig withBehaviors(Set<String> actions) {
+        return new ServerConfig(host, port, dataDir, maxBodyBytes, shutdownTimeout, kvSessionTtl, kvDurability,
+                recsysModel, kafkaBootstrap, recsysOnlineSteps, authToken, maxConcurrentRequests, bodyReadTimeout, allowedOrigins, kvLimits,
+                recsysOnlineNewItemsPerMinute, recsysOnlineMaxItems, kafkaClient, kafka, actions);
     }
 
     /** The token shown nowhere: a config printed or logged must not leak it. */
@@ -235,7 +246,7 @@ public record ServerConfig(String host, int port, Path dataDir, long maxBodyByte
                 + (authToken == null ? "none" : "(set)") + ", maxConcurrentRequests=" + maxConcurrentRequests
                 + ", bodyReadTimeout=" + bodyReadTimeout + ", allowedOrigins=" + allowedOrigins + ", kvLimits=" + kvLimits
                 + ", recsysOnlineNewItemsPerMinute=" + recsysOnlineNewItemsPerMinute + ", recsysOnlineMaxItems=" + recsysOnlineMaxItems
-                + ", kafkaClient=" + kafkaClient.keySet() + " (values not shown: they may hold passwords), kafka=" + kafka + "]";
+                + ", kafkaClient=" + kafkaClient.keySet() + " (values not shown: they may hold passwords), kafka=" + kafka + ", behaviors=" + behaviors + "]";
     }
 
     /** Whether users' events stream through Kafka (embedded or a cluster) rather than into a local store. */

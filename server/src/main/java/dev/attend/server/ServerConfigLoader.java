@@ -1,5 +1,6 @@
 package dev.attend.server;
 
+import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.retrieval.KvDurability;
 import dev.attend.retrieval.KvSessionLimits;
 import dev.attend.streaming.KafkaClientProperties;
@@ -17,7 +18,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -172,7 +175,25 @@ public final class ServerConfigLoader {
                 maxItems == null ? defaults.recsysOnlineMaxItems() : (int) parseLong(ConfigKey.RECSYS_ONLINE_MAX_ITEMS, maxItems, 1,
                         Integer.MAX_VALUE, "a positive number of items"),
                 Map.of(),
-                kafkaDeployment(settings, defaults.kafka()));
+                kafkaDeployment(settings, defaults.kafka()),
+                behaviors(settings.get(ConfigKey.BEHAVIORS)));
+    }
+
+    /** A comma-separated set of actions, each 1-64 bytes of text without commas. */
+    private static Set<String> behaviors(Setting setting) {
+        if (setting == null) {
+            return Set.of();
+        }
+        Set<String> out = new TreeSet<>();
+        for (String a : setting.value().split(",")) {
+            String action = a.strip();
+            if (action.isEmpty() || action.getBytes(StandardCharsets.UTF_8).length > BoundedSequence.MAX_ACTION_BYTES) {
+                throw new ConfigException("Invalid " + ConfigKey.BEHAVIORS.property() + " '" + setting.value() + "' (from " + setting.source()
+                        + "): expected actions of 1 to " + BoundedSequence.MAX_ACTION_BYTES + " bytes separated by commas, e.g. pv,cart,fav,buy");
+            }
+            out.add(action);
+        }
+        return out;
     }
 
     /** The Kafka deployment's settings, each from where it was set; a bad one names its key and source. */

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
@@ -186,5 +187,27 @@ class RecsysRoutesTest {
         }
         Assertions.assertThatThrownBy(() -> new RecsysRoutes(other, scorer, other.resolve("missing.bin"), true))
                 .hasMessageContaining("no recommendation model");
+    }
+
+    @Test
+    void onlyTheConfiguredBehavioursAreAccepted(@TempDir Path other) throws Exception {
+        try (RecsysRoutes routes = new RecsysRoutes(other, scorer, other.resolve("missing.bin"), false).withBehaviors(Set.of("pv", "buy"))) {
+            AttendServer s = AttendServer.builder().routes(routes).build()
+                    .start(ServerConfig.defaults().withPort(0).withDataDir(other.resolve("data")).withShutdownTimeout(Duration.ofSeconds(2)));
+            try {
+                Map<String, Object> like = new java.util.LinkedHashMap<>(event(6, 600, 2));
+                like.put("action", "like");
+                HttpResponse<String> refused = TestHttp.post(s, "/v1/recsys/events",
+                        BodyPublishers.ofString(Json.MAPPER.writeValueAsString(Map.of("events", List.of(event(6, 599, 1), like)))));
+                assertThat(refused.statusCode()).isEqualTo(400);
+                assertThat(refused.body()).contains("events[1]: action 'like' is not one of [buy, pv]", "events[1].action");
+                assertThat(routes.store().get(6).length()).isZero(); // the whole batch refused
+                HttpResponse<String> ok = TestHttp.post(s, "/v1/recsys/events",
+                        BodyPublishers.ofString(Json.MAPPER.writeValueAsString(Map.of("events", List.of(event(6, 599, 1))))));
+                assertThat(ok.statusCode()).isEqualTo(200);
+            } finally {
+                s.stop();
+            }
+        }
     }
 }

@@ -97,6 +97,16 @@ class ServerConfigLoaderTest {
     }
 
     @Test
+    void behavioursAreACommaSeparatedSet() throws IOException {
+        assertThat(ServerConfigLoader.load(null, Map.of(), Map.of()).behaviors()).isEmpty(); // any
+        assertThat(ServerConfigLoader.load(properties("attend.behaviors=pv, buy ,cart\n"), Map.of(), Map.of()).behaviors())
+                .containsExactly("buy", "cart", "pv");
+        Path bad = properties("attend.behaviors=pv,,buy\n");
+        assertThatThrownBy(() -> ServerConfigLoader.load(bad, Map.of(), Map.of())).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("attend.behaviors").hasMessageContaining("separated by commas");
+    }
+
+    @Test
     void configFileCanBeNamedByTheEnvironment() throws IOException {
         Path file = properties("attend.port=7100\n");
 

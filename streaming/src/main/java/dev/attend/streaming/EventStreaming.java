@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -87,6 +88,12 @@ public final class EventStreaming implements AutoCloseable {
      */
     public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser, Map<String, String> client,
                                        EventTopics configured, String applicationId) throws IOException {
+        return start(bootstrapServers, dir, endpoint, maxPerUser, client, configured, applicationId, Set.of());
+    }
+
+    /** The same, keeping only events whose action is one of {@code behaviors} (the others dead-lettered; empty: any). */
+    public static EventStreaming start(String bootstrapServers, Path dir, HostInfo endpoint, int maxPerUser, Map<String, String> client,
+                                       EventTopics configured, String applicationId, Set<String> behaviors) throws IOException {
         EventTopics topics = configured;
         KafkaClientProperties.check(client);
         if (bootstrapServers == null && !client.isEmpty()) {
@@ -113,7 +120,7 @@ public final class EventStreaming implements AutoCloseable {
             }
             producer = new EventProducer(bootstrap, topics, broker == null ? Optional::empty : broker::failure, client);
             sequences = new SequenceStream(bootstrap, topics, SequenceStream.Options.defaults(dir.resolve("streams"), endpoint)
-                    .withMaxPerUser(maxPerUser).withApplicationId(applicationId), client);
+                    .withMaxPerUser(maxPerUser).withApplicationId(applicationId).withBehaviors(behaviors), client);
             awaitRunning(sequences, broker, bootstrap);
             return new EventStreaming(broker, bootstrap, topics, producer, sequences, client);
         } catch (IOException | RuntimeException e) {

@@ -5,6 +5,8 @@ import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.streaming.internals.SequenceKeys;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -33,6 +35,7 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
     private final String metaStoreName;
     private final int maxPerUser;
     private final int partitions;
+    private final Set<String> behaviors;
     private final AtomicLong deadLettered;
     private final AtomicLong rerouted;
 
@@ -47,9 +50,10 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
     private KeyValueStore<String, byte[]> events;
     private KeyValueStore<Long, byte[]> meta;
 
-    /** {@code deadLettered} and {@code rerouted} count what this instance's processors sent to either sink. */
-    public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser, int partitions, AtomicLong deadLettered,
-                             AtomicLong rerouted) {
+    /** {@code behaviors}: the actions kept (others are dead letters; empty: any); {@code deadLettered} and {@code rerouted} count what this instance's processors sent to either sink. */
+    public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser, int partitions, Set<String> behaviors,
+                             AtomicLong deadLettered, AtomicLong rerouted) {
+        this.behaviors = behaviors;
         this.eventsStoreName = eventsStoreName;
         this.metaStoreName = metaStoreName;
         this.maxPerUser = maxPerUser;
@@ -77,6 +81,10 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
             event = EventWire.read(record.key(), record.value());
         } catch (MalformedEventException e) {
             deadLetter(record, e.getMessage());
+            return;
+        }
+        if (!behaviors.isEmpty() && !behaviors.contains(event.behavior().action())) {
+            deadLetter(record, "action '" + event.behavior().action() + "' is not one of " + new TreeSet<>(behaviors) + " (attend.behaviors)");
             return;
         }
         Optional<RecordMetadata> at = context.recordMetadata();

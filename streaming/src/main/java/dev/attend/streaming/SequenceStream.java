@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.TopicPartition;
@@ -65,12 +66,19 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
      * work is committed, and the stream threads (one per core by default: on 2 cores one thread applied 30% fewer
      * events than two).
      */
-    public record Options(String applicationId, HostInfo endpoint, Path stateDir, int maxPerUser, Duration commitInterval, int threads) {
+    public record Options(String applicationId, HostInfo endpoint, Path stateDir, int maxPerUser, Duration commitInterval, int threads,
+                          Set<String> behaviors) {
 
+        /** @param behaviors the actions an event may carry (others are dead-lettered with the reason); empty: any */
         public Options {
             if (maxPerUser < 1 || threads < 1 || commitInterval.isNegative() || commitInterval.isZero()) {
                 throw new IllegalArgumentException("maxPerUser and threads must be >= 1 and the commit interval > 0");
             }
+            behaviors = Set.copyOf(behaviors);
+        }
+
+        public Options(String applicationId, HostInfo endpoint, Path stateDir, int maxPerUser, Duration commitInterval, int threads) {
+            this(applicationId, endpoint, stateDir, maxPerUser, commitInterval, threads, Set.of());
         }
 
         public Options(String applicationId, HostInfo endpoint, Path stateDir, int maxPerUser, Duration commitInterval) {
@@ -82,11 +90,15 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         }
 
         public Options withApplicationId(String id) {
-            return new Options(id, endpoint, stateDir, maxPerUser, commitInterval, threads);
+            return new Options(id, endpoint, stateDir, maxPerUser, commitInterval, threads, behaviors);
         }
 
         public Options withMaxPerUser(int max) {
-            return new Options(applicationId, endpoint, stateDir, max, commitInterval, threads);
+            return new Options(applicationId, endpoint, stateDir, max, commitInterval, threads, behaviors);
+        }
+
+        public Options withBehaviors(Set<String> actions) {
+            return new Options(applicationId, endpoint, stateDir, maxPerUser, commitInterval, threads, actions);
         }
     }
 
@@ -117,7 +129,7 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         // instead of waiting for the group to notice the old member is gone (the session timeout, 45 s).
         p.put(StreamsConfig.consumerPrefix("group.instance.id"),
                 (options.applicationId() + "." + options.endpoint().host() + "." + options.endpoint().port()).replaceAll("[^A-Za-z0-9._-]", "_"));
-        this.streams = new KafkaStreams(topology(topics, options.maxPerUser(), deadLettered, rerouted), p);
+        this.streams = new KafkaStreams(topology(topics, options.maxPerUser(), options.behaviors(), deadLettered, rerouted), p);
         // Reaching RUNNING (or ERROR) and every restoration with records to replay are logged: after a crash,
         // recovery (a wiped store restored from its changelog, transactions of the dead instance aborted) is where
         // the time goes, and the log says which part; the other steps are debug.
@@ -152,13 +164,13 @@ public final class SequenceStream implements SequenceSource, AutoCloseable {
         streams.start();
     }
 
-    static Topology topology(EventTopics topics, int maxPerUser, AtomicLong deadLettered, AtomicLong rerouted) {
+    static Topology topology(EventTopics topics, int maxPerUser, Set<String> behaviors, AtomicLong deadLettered, AtomicLong rerouted) {
         // The processor API rather than the DSL: the processor sends a record to one of two named sinks.
         Topology t = new Topology();
         ByteArrayDeserializer bytesIn = new ByteArrayDeserializer();
         ByteArraySerializer bytesOut = new ByteArraySerializer();
         t.addSource("events", bytesIn, bytesIn, topics.events());
-        t.addProcessor("sequences", () -> new SequenceProcessor(STORE, META_STORE, maxPerUser, topics.partitions(), deadLettered, rerouted),
+        t.addProcessor("sequences", () -> new SequenceProcessor(STORE, META_STORE, maxPerUser, topics.partitions(), behaviors, deadLettered, rerouted),
                 "events");
         // Not cached: Kafka Streams' record cache (a sorted map of all written keys) cost a third of the thread
         // in key comparisons, to save the few repeated writes of a user's meta key between commits.

@@ -69,4 +69,19 @@ class EventStreamingDeploymentsTest {
             }
         }
     }
+
+    /** With a set of behaviours, an event of another action is a dead letter with the reason; the others are applied. */
+    @Test
+    void actionsOutsideTheConfiguredSetAreDeadLettered() throws Exception {
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
+            EventTopics topics = new EventTopics("shop.events", "shop.events.dlq", 2, (short) 1);
+            try (EventStreaming s = EventStreaming.start(broker.bootstrapServers(), dir.resolve("s"), new HostInfo("localhost", 1), 100, Map.of(),
+                    topics, "shop", java.util.Set.of("pv", "buy"))) {
+                s.producer().send(List.of(new StreamEvent(new BehaviorEvent(3, 1, 1, "like", 10)), new StreamEvent(new BehaviorEvent(3, 2, 1, "buy", 20))));
+                assertThat(SequenceStreamTest.awaitVersion(s.sequences(), 3, 1).actions()).containsExactly("buy");
+                assertThat(SequenceStreamTest.deadLetters(broker, topics, 1).get("3")).isEqualTo("action 'like' is not one of [buy, pv] (attend.behaviors)");
+                assertThat(s.sequences().deadLettered()).isEqualTo(1);
+            }
+        }
+    }
 }

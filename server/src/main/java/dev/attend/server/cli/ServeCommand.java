@@ -144,7 +144,7 @@ public final class ServeCommand implements Callable<Integer> {
                         : HostInfo.buildFromEndpoint(kafka.advertisedAddress());
                 EventStreaming streaming = EventStreaming.start(bootstrap, config.dataDir().resolve("events"), endpoint,
                         SequenceStream.DEFAULT_MAX_PER_USER, config.kafkaClient(), new EventTopics(kafka.eventsTopic(), kafka.deadLetterTopic(),
-                                kafka.partitions(), kafka.replicationFactor()), kafka.applicationId());
+                                kafka.partitions(), kafka.replicationFactor()), kafka.applicationId(), config.behaviors());
                 spec.commandLine().getErr().println("attend: event stream running, Kafka at " + streaming.bootstrapServers()
                         + (streaming.embedded() ? " (the embedded broker: other Kafka clients may connect there)" : ""));
                 recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null,
@@ -183,7 +183,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         ServerMetrics metrics = new ServerMetrics();
         kvSessions.bindMetrics(metrics.registry());
-        recsys.bindMetrics(metrics.registry());
+        recsys.withBehaviors(config.behaviors()).bindMetrics(metrics.registry());
         // A model outside the data directory is quarantined beside itself: /health watches its folder too.
         AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).routes(search)
                 .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems)

@@ -32,9 +32,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.kafka.streams.KafkaStreams;
@@ -73,6 +76,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private final Recommender recommender;
     private final Path modelFile;
     private OnlineTraining training; // or null: no online training
+    private volatile Set<String> behaviors = Set.of(); // the actions accepted; empty: any
 
     /**
      * Stores behaviours under {@code dir} (no Kafka) and serves the model in {@code modelFile} (none when the file
@@ -194,6 +198,12 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         return store;
     }
 
+    /** Accepts only events whose action is one of {@code actions} (sorted in messages; empty: any action). */
+    public RecsysRoutes withBehaviors(Set<String> actions) {
+        this.behaviors = Collections.unmodifiableSortedSet(new TreeSet<>(actions));
+        return this;
+    }
+
     /** Publishes the meters of online training, the local sequence store and the event stream ({@link RecsysMetrics}). */
     public RecsysRoutes bindMetrics(MeterRegistry registry) {
         RecsysMetrics.bind(registry, training, store, streaming);
@@ -231,6 +241,11 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
                 BoundedSequence.check(events.get(i), i);
             } catch (IllegalArgumentException e) {
                 throw ApiException.badRequest(e.getMessage(), Map.of("field", "events[" + i + "]"));
+            }
+            String action = events.get(i).action();
+            if (!behaviors.isEmpty() && !behaviors.contains(action)) {
+                throw ApiException.badRequest("events[" + i + "]: action '" + action + "' is not one of " + behaviors + " (attend.behaviors)",
+                        Map.of("field", "events[" + i + "].action"));
             }
         }
         if (streaming != null) {
