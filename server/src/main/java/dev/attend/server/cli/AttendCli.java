@@ -3,6 +3,10 @@ package dev.attend.server.cli;
 import dev.attend.server.AttendVersion;
 import dev.attend.server.ConfigException;
 import io.javalin.util.JavalinBindException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
 import java.util.concurrent.Callable;
 import picocli.AutoComplete;
 import picocli.CommandLine;
@@ -53,9 +57,32 @@ public final class AttendCli implements Callable<Integer> {
                 commandLine.getErr().println("attend: " + e.getMessage());
                 return EXIT_CONFIG_ERROR;
             }
+            // A file that is missing or unreadable, an input the command refuses: the user's to fix, one line (the
+            // stack trace with ATTEND_STACKTRACE=1).
+            if (userError(e) && System.getenv("ATTEND_STACKTRACE") == null) {
+                commandLine.getErr().println("attend: " + describe(e));
+                return EXIT_CONFIG_ERROR;
+            }
             throw e;
         });
         return cli;
+    }
+
+    private static boolean userError(Throwable e) {
+        return e instanceof IOException || e instanceof UncheckedIOException || e instanceof IllegalArgumentException;
+    }
+
+    /** The message, naming the file for the JDK's file exceptions, whose message is only the path. */
+    private static String describe(Throwable e) {
+        Throwable t = e instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : e;
+        String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        if (t instanceof NoSuchFileException) {
+            return "no such file: " + m;
+        }
+        if (t instanceof AccessDeniedException) {
+            return "permission denied: " + m;
+        }
+        return e instanceof UncheckedIOException && e.getMessage() != null && !e.getMessage().equals(m) ? e.getMessage() : m;
     }
 
     /** {@code attend} alone is a usage error (exit 2), like an unknown subcommand. */

@@ -68,6 +68,14 @@ class AttendCliTest {
     }
 
     @Test
+    void aMissingDataFileIsOneLineAndExit1() {
+        int exit = run(AttendCli.newCommandLine(), "recsys", "train", "--data", dir.resolve("no-such.csv").toString(), "--format", "movielens");
+        assertThat(exit).isEqualTo(1);
+        assertThat(err.toString().strip()).startsWith("attend: ").contains("no-such.csv").doesNotContain("\tat ").doesNotContain("Exception");
+        assertThat(err.toString().strip().lines()).hasSize(1);
+    }
+
+    @Test
     void aShellCompletionScriptIsGenerated() {
         assertThat(run(AttendCli.newCommandLine(), "completion")).isZero();
         // a bash function that completes the subcommands and their options
