@@ -204,7 +204,7 @@ public final class AttendServer {
         });
         routes.get("/health", this::health);
         routes.get("/metrics", this::prometheus);
-        routes.get("/openapi.json", ctx -> ctx.contentType("application/json").result(OpenApi.document()));
+        routes.get("/openapi.json", ctx -> ctx.contentType("application/json").result(OpenApi.document(config.authToken() != null)));
         // The web console: static files (no data in them, so no token needed to load them; their API calls carry it).
         for (String[] asset : CONSOLE_ASSETS) {
             byte[] bytes = OpenApi.resource("console/" + asset[1]);

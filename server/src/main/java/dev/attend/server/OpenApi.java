@@ -1,22 +1,37 @@
 package dev.attend.server;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 
 /**
  * The OpenAPI 3.1 document of every endpoint, {@code GET /openapi.json}: written by hand beside this class
- * ({@code openapi.json}), and kept equal to the routes a full server registers by {@code OpenApiTest}.
+ * ({@code openapi.json}), and kept equal to the routes a full server registers, with the answers of real calls
+ * valid under its schemas, by {@code OpenApiTest}. Its security follows the server's configuration: the bearer
+ * scheme on every path but {@code /health} with a token, none without.
  */
 final class OpenApi {
 
-    private static final byte[] DOCUMENT = load();
+    private static final byte[] WITH_TOKEN = load();
+    private static final byte[] WITHOUT_TOKEN = withoutSecurity(WITH_TOKEN);
 
     private OpenApi() {
     }
 
-    static byte[] document() {
-        return DOCUMENT.clone();
+    /** The document for a server that asks for a bearer token ({@code authRequired}) or does not. */
+    static byte[] document(boolean authRequired) {
+        return (authRequired ? WITH_TOKEN : WITHOUT_TOKEN).clone();
+    }
+
+    private static byte[] withoutSecurity(byte[] document) {
+        try {
+            ObjectNode doc = (ObjectNode) Json.MAPPER.readTree(document);
+            doc.set("security", doc.arrayNode());
+            return Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(doc);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** A file shipped in the server's jar, beside this class ({@code name} relative to its package). */

@@ -52,4 +52,165 @@ class OpenApiTest {
             assertThat(documented).containsExactlyInAnyOrderElementsOf(server.routes());
         }
     }
+
+    @Test
+    void everyOperationHasAUniqueIdAndSecurityFollowsTheConfiguration() throws Exception {
+        try (FullServer open = new FullServer(dir.resolve("open"), null, c -> c)) {
+            JsonNode doc = TestHttp.json(TestHttp.get(open.server, "/openapi.json"));
+            List<String> ids = new ArrayList<>();
+            doc.get("paths").properties().forEach(path -> path.getValue().properties().forEach(op -> {
+                assertThat(op.getValue().has("operationId")).as("%s %s", op.getKey(), path.getKey()).isTrue();
+                ids.add(op.getValue().get("operationId").asText());
+            }));
+            assertThat(ids).doesNotHaveDuplicates();
+            assertThat(doc.get("security")).as("no token: no security scheme required").isEmpty();
+        }
+        String token = "a-token-of-enough-length-1234";
+        try (FullServer guarded = new FullServer(dir.resolve("guarded"), null, c -> c.withAuthToken(token))) {
+            HttpResponse<String> r = TestHttp.send(TestHttp.request(guarded.server, "/openapi.json").header("Authorization", "Bearer " + token)
+                    .GET().build());
+            JsonNode doc = TestHttp.json(r);
+            assertThat(doc.get("security").get(0).has("bearer")).isTrue();
+            assertThat(doc.get("paths").get("/health").get("get").get("security")).isEmpty(); // /health needs none
+        }
+    }
+
+    /** The real answers of the KV API (what inference engines call) are valid under the document's response schemas. */
+    @Test
+    void theKvAnswersMatchTheirSchemas() throws Exception {
+        try (FullServer full = new FullServer(dir, null, c -> c)) {
+            AttendServer server = full.server;
+            JsonNode doc = TestHttp.json(TestHttp.get(server, "/openapi.json"));
+            SchemaCheck check = new SchemaCheck(doc);
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+            int d = 8;
+            java.util.function.IntFunction<double[][]> rows = n -> {
+                double[][] out = new double[n][d];
+                for (double[] row : out) {
+                    for (int c = 0; c < d; c++) {
+                        row[c] = rnd.nextGaussian();
+                    }
+                }
+                return out;
+            };
+            String k = "/v1/kv/sessions";
+            check.answer("post", k, "201", TestHttp.postJson(server, k, java.util.Map.of("id", "oa", "layers", 1, "kvHeads", 1,
+                    "queryHeadsPerKvHead", 2, "headDim", d)));
+            check.answer("post", k + "/{id}/prefill", "200", TestHttp.postJson(server, k + "/oa/prefill", java.util.Map.of("layer", 0, "kvHead", 0,
+                    "from", 0, "keys", rows.apply(1200), "values", rows.apply(1200), "queries", rows.apply(300))));
+            check.answer("post", k + "/{id}/append", "200", TestHttp.postJson(server, k + "/oa/append", java.util.Map.of("layer", 0, "kvHead", 0,
+                    "position", 1200, "key", rows.apply(1)[0], "value", rows.apply(1)[0])));
+            check.answer("post", k + "/{id}/attend", "200", TestHttp.postJson(server, k + "/oa/attend", java.util.Map.of("layer", 0,
+                    "queries", List.of(java.util.Map.of("queryHead", 1, "query", rows.apply(1)[0])))));
+            check.answer("post", k + "/{id}/decode", "200", TestHttp.postJson(server, k + "/oa/decode", java.util.Map.of("layer", 0, "kvHead", 0,
+                    "position", 1201, "key", rows.apply(1)[0], "value", rows.apply(1)[0],
+                    "queries", List.of(java.util.Map.of("queryHead", 0, "query", rows.apply(1)[0])))));
+            check.answer("post", k + "/{id}/decode-layer", "200", TestHttp.postJson(server, k + "/oa/decode-layer", java.util.Map.of("layer", 0,
+                    "position", 1202, "keys", rows.apply(1), "values", rows.apply(1), "queries", rows.apply(2))));
+            check.answer("post", k + "/{id}/accuracy", "200", TestHttp.postJson(server, k + "/oa/accuracy", java.util.Map.of("layer", 0)));
+            check.answer("get", k + "/{id}", "200", TestHttp.get(server, k + "/oa"));
+            check.answer("get", k, "200", TestHttp.get(server, k));
+            check.answer("get", "/health", "200", TestHttp.get(server, "/health"));
+            check.answer("post", k + "/{id}/append", "400", TestHttp.postJson(server, k + "/oa/append", java.util.Map.of("layer", 0, "kvHead", 0,
+                    "position", 5, "key", rows.apply(1)[0], "value", rows.apply(1)[0])));
+            check.answer("get", k + "/{id}", "404", TestHttp.get(server, k + "/nobody"));
+            assertThat(check.checked).isEqualTo(12);
+        }
+    }
+
+    /** The JSON Schema subset the document uses: $ref, type (or types), properties, required, additionalProperties, items, enum. */
+    private static final class SchemaCheck {
+        private final JsonNode doc;
+        int checked;
+
+        SchemaCheck(JsonNode doc) {
+            this.doc = doc;
+        }
+
+        void answer(String method, String path, String status, HttpResponse<String> r) {
+            assertThat(String.valueOf(r.statusCode())).as("%s %s: %s", method, path, r.body()).isEqualTo(status);
+            JsonNode response = resolve(doc.get("paths").get(path).get(method).get("responses").get(status));
+            JsonNode schema = response.get("content").get("application/json").get("schema");
+            List<String> problems = new ArrayList<>();
+            validate(schema, TestHttp.json(r), method.toUpperCase(Locale.ROOT) + " " + path + " " + status, problems);
+            assertThat(problems).as(r.body()).isEmpty();
+            checked++;
+        }
+
+        private JsonNode resolve(JsonNode node) {
+            while (node.has("$ref")) {
+                JsonNode at = doc;
+                for (String part : node.get("$ref").asText().substring(2).split("/")) {
+                    at = at.get(part);
+                }
+                node = at;
+            }
+            return node;
+        }
+
+        private void validate(JsonNode given, JsonNode value, String where, List<String> problems) {
+            JsonNode schema = resolve(given);
+            if (schema.has("type")) {
+                List<String> types = new ArrayList<>();
+                if (schema.get("type").isArray()) {
+                    schema.get("type").forEach(t -> types.add(t.asText()));
+                } else {
+                    types.add(schema.get("type").asText());
+                }
+                if (types.stream().noneMatch(t -> is(t, value))) {
+                    problems.add(where + ": " + value.getNodeType() + " is not " + types);
+                    return;
+                }
+            }
+            if (schema.has("enum")) {
+                boolean found = false;
+                for (JsonNode e : schema.get("enum")) {
+                    found |= e.equals(value);
+                }
+                if (!found) {
+                    problems.add(where + ": " + value + " is not one of " + schema.get("enum"));
+                }
+            }
+            if (value.isObject()) {
+                JsonNode props = schema.get("properties");
+                if (schema.has("required")) {
+                    schema.get("required").forEach(n -> {
+                        if (!value.has(n.asText())) {
+                            problems.add(where + ": '" + n.asText() + "' missing");
+                        }
+                    });
+                }
+                value.properties().forEach(f -> {
+                    if (props != null && props.has(f.getKey())) {
+                        validate(props.get(f.getKey()), f.getValue(), where + "." + f.getKey(), problems);
+                    } else if (schema.has("additionalProperties") && schema.get("additionalProperties").isBoolean()) {
+                        if (!schema.get("additionalProperties").asBoolean()) {
+                            problems.add(where + ": '" + f.getKey() + "' is not in the schema");
+                        }
+                    } else if (schema.has("additionalProperties")) {
+                        validate(schema.get("additionalProperties"), f.getValue(), where + "." + f.getKey(), problems);
+                    }
+                });
+            }
+            if (value.isArray() && schema.has("items")) {
+                int i = 0;
+                for (JsonNode item : value) {
+                    validate(schema.get("items"), item, where + "[" + i++ + "]", problems);
+                }
+            }
+        }
+
+        private static boolean is(String type, JsonNode v) {
+            return switch (type) {
+                case "object" -> v.isObject();
+                case "array" -> v.isArray();
+                case "string" -> v.isTextual();
+                case "integer" -> v.isIntegralNumber();
+                case "number" -> v.isNumber();
+                case "boolean" -> v.isBoolean();
+                case "null" -> v.isNull();
+                default -> false;
+            };
+        }
+    }
 }
