@@ -118,6 +118,42 @@ class OpenApiTest {
         }
     }
 
+    /** The real answers of the recommendation and search endpoints are valid under their schemas too. */
+    @Test
+    void theRecsysAndSearchAnswersMatchTheirSchemas() throws Exception {
+        java.util.List<dev.attend.recsys.data.BehaviorEvent> known = new ArrayList<>();
+        for (int i = 1; i <= 5; i++) {
+            known.add(new dev.attend.recsys.data.BehaviorEvent(0, i, i % 3, "pv", i));
+        }
+        dev.attend.recsys.data.UserSequences seed = dev.attend.recsys.data.UserSequences.of(known);
+        Path model = dir.resolve("model.bin");
+        dev.attend.recsys.model.ModelFiles.save(new dev.attend.recsys.model.SequenceModel(new dev.attend.recsys.model.ModelConfig(
+                dev.attend.recsys.model.ModelConfig.Kind.DARE, 8, 16, 10, new int[] {32, 16}), seed.catalog().items(), seed.catalog().categories(),
+                1), seed.catalog(), model);
+        try (FullServer full = new FullServer(dir.resolve("full"), model, c -> c)) {
+            AttendServer server = full.server;
+            SchemaCheck check = new SchemaCheck(TestHttp.json(TestHttp.get(server, "/openapi.json")));
+            List<java.util.Map<String, Object>> events = new ArrayList<>();
+            for (int i = 1; i <= 4; i++) {
+                events.add(java.util.Map.of("user", 9, "item", i, "category", i % 3, "action", "pv", "time", 100 + i));
+            }
+            check.answer("post", "/v1/recsys/events", "200", TestHttp.postJson(server, "/v1/recsys/events", java.util.Map.of("events", events)));
+            check.answer("get", "/v1/recsys/users/{user}", "200", TestHttp.get(server, "/v1/recsys/users/9"));
+            check.answer("post", "/v1/recsys/score", "200", TestHttp.postJson(server, "/v1/recsys/score",
+                    java.util.Map.of("user", 9, "items", List.of(1, 2, 77))));
+            check.answer("post", "/v1/recsys/recommend", "200", TestHttp.postJson(server, "/v1/recsys/recommend", java.util.Map.of("user", 9, "n", 3)));
+            check.answer("post", "/v1/recsys/explain", "200", TestHttp.postJson(server, "/v1/recsys/explain", java.util.Map.of("user", 9, "item", 2)));
+            check.answer("get", "/v1/recsys/model", "200", TestHttp.get(server, "/v1/recsys/model"));
+            check.answer("post", "/v1/search/documents", "200", TestHttp.postJson(server, "/v1/search/documents", java.util.Map.of("documents",
+                    List.of(java.util.Map.of("id", "d1", "title", "Cataloguing", "text", "Rules for cataloguing books", "fields",
+                            java.util.Map.of("lang", List.of("en"))), java.util.Map.of("id", "d2", "text", "Indexing by machine")))));
+            check.answer("post", "/v1/search", "200", TestHttp.postJson(server, "/v1/search", java.util.Map.of("query", "cataloguing books", "mode", "rrf")));
+            check.answer("get", "/v1/search/documents/{id}", "200", TestHttp.get(server, "/v1/search/documents/d1"));
+            check.answer("get", "/v1/search/index", "200", TestHttp.get(server, "/v1/search/index"));
+            assertThat(check.checked).isEqualTo(10);
+        }
+    }
+
     /** The JSON Schema subset the document uses: $ref, type (or types), properties, required, additionalProperties, items, enum. */
     private static final class SchemaCheck {
         private final JsonNode doc;
