@@ -407,6 +407,18 @@ class KvSessionRoutesTest {
         String scrape = TestHttp.get(server, "/metrics").body();
         assertThat(scrape).containsPattern("attend_kv_policy_heads\\{policy=\"streaming\"\\} [1-9]");
         assertThat(scrape).contains("attend_kv_policy_bytes{kind=\"kv\",policy=\"streaming\"}");
+        // every head of every session counted once by its index's state
+        double heads = 0;
+        for (String state : List.of("none", "building", "ready", "failed")) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("attend_kv_index_heads\\{state=\"" + state + "\"\\} ([0-9.]+)").matcher(scrape);
+            assertThat(m.find()).as(state).isTrue();
+            heads += Double.parseDouble(m.group(1));
+        }
+        int expected = 0;
+        for (JsonNode sess : TestHttp.json(TestHttp.get(server, "/v1/kv/sessions")).path("sessions")) {
+            expected += sess.path("layers").asInt() * sess.path("kvHeads").asInt();
+        }
+        assertThat(heads).isEqualTo(expected);
         assertThat(TestHttp.send(TestHttp.request(server, "/v1/kv/sessions/pol").DELETE().build()).statusCode()).isEqualTo(204);
     }
 

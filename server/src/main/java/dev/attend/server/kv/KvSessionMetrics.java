@@ -18,7 +18,7 @@ final class KvSessionMetrics {
      * Publishes {@code attend_kv_sessions} (sessions held), {@code attend_kv_session_bytes} (keys, values and indexes of
      * all of them), and per head policy ({@link #POLICY_FAMILIES}, tag {@code policy}) the KV heads following it
      * ({@code attend_kv_policy_heads}) and their bytes ({@code attend_kv_policy_bytes}, tag {@code kind} kv or index)
-     * on {@code registry}; {@code expired} counts the sessions the time-to-live deleted.
+     * on {@code registry}, the KV heads by the state of their index ({@code attend_kv_index_heads}, tag {@code state}); {@code expired} counts the sessions the time-to-live deleted.
      */
     static void bind(MeterRegistry registry, KvSessionStore sessions, AtomicLong expired) {
         Gauge.builder("attend.kv.sessions", sessions, KvSessionStore::size)
@@ -28,6 +28,10 @@ final class KvSessionMetrics {
         FunctionCounter.builder("attend.kv.sessions.expired", expired,
                 AtomicLong::get).description("KV sessions deleted after their time-to-live")
                 .register(registry);
+        for (String state : INDEX_STATES) {
+            Gauge.builder("attend.kv.index.heads", sessions, st -> indexHeads(st, state))
+                    .tag("state", state).description("KV heads by the state of their index: none, building, ready or failed").register(registry);
+        }
         for (String family : POLICY_FAMILIES) {
             Gauge.builder("attend.kv.policy.heads", sessions, st -> policyTotals(st, family)[0])
                     .tag("policy", family).description("KV heads following a policy (undecided: auto, before the prefill ends)")
@@ -40,6 +44,29 @@ final class KvSessionMetrics {
                         .register(registry);
             }
         }
+    }
+
+    /** The index states the metrics tell apart ({@code failed: <reason>} counts as failed). */
+    static final List<String> INDEX_STATES = List.of("none", "building", "ready", "failed");
+
+    /** KV heads of every session whose index is in {@code state}. */
+    private static double indexHeads(KvSessionStore store, String state) {
+        double n = 0;
+        for (String id : store.ids()) {
+            KvSession s = store.get(id);
+            if (s == null) {
+                continue;
+            }
+            for (int l = 0; l < s.config().layers(); l++) {
+                for (int h = 0; h < s.config().kvHeads(); h++) {
+                    String at = s.indexState(l, h).state();
+                    if (at.equals(state) || (state.equals("failed") && at.startsWith("failed"))) {
+                        n++;
+                    }
+                }
+            }
+        }
+        return n;
     }
 
     /** The policies the metrics tell apart: a policy's name without its parameters. */
