@@ -51,7 +51,23 @@ final class KvSessionMetrics {
 
     /** KV heads of every session whose index is in {@code state}. */
     private static double indexHeads(KvSessionStore store, String state) {
-        double n = 0;
+        double[] n = new double[1];
+        eachHead(store, (s, l, h) -> {
+            String at = s.indexState(l, h).state();
+            if (at.equals(state) || (state.equals("failed") && at.startsWith("failed"))) {
+                n[0]++;
+            }
+        });
+        return n[0];
+    }
+
+    /** What a gauge reads of one KV head of a session. */
+    private interface HeadVisitor {
+        void head(KvSession session, int layer, int kvHead);
+    }
+
+    /** Every KV head of every session held (a session deleted meanwhile is skipped). */
+    private static void eachHead(KvSessionStore store, HeadVisitor visitor) {
         for (String id : store.ids()) {
             KvSession s = store.get(id);
             if (s == null) {
@@ -59,14 +75,10 @@ final class KvSessionMetrics {
             }
             for (int l = 0; l < s.config().layers(); l++) {
                 for (int h = 0; h < s.config().kvHeads(); h++) {
-                    String at = s.indexState(l, h).state();
-                    if (at.equals(state) || (state.equals("failed") && at.startsWith("failed"))) {
-                        n++;
-                    }
+                    visitor.head(s, l, h);
                 }
             }
         }
-        return n;
     }
 
     /** The policies the metrics tell apart: a policy's name without its parameters. */
@@ -76,23 +88,15 @@ final class KvSessionMetrics {
     /** {heads, KV bytes, index bytes} of the heads of every session following {@code family}. */
     private static double[] policyTotals(KvSessionStore store, String family) {
         double[] totals = new double[3];
-        for (String id : store.ids()) {
-            KvSession s = store.get(id);
-            if (s == null) {
-                continue;
+        eachHead(store, (s, l, h) -> {
+            KvSession.PolicyState p = s.policyState(l, h);
+            String name = p.policy() == null ? "undecided" : p.policy().split(":")[0];
+            if (name.equals(family)) {
+                totals[0]++;
+                totals[1] += p.kvBytes();
+                totals[2] += p.indexBytes();
             }
-            for (int l = 0; l < s.config().layers(); l++) {
-                for (int h = 0; h < s.config().kvHeads(); h++) {
-                    KvSession.PolicyState p = s.policyState(l, h);
-                    String name = p.policy() == null ? "undecided" : p.policy().split(":")[0];
-                    if (name.equals(family)) {
-                        totals[0]++;
-                        totals[1] += p.kvBytes();
-                        totals[2] += p.indexBytes();
-                    }
-                }
-            }
-        }
+        });
         return totals;
     }
 
