@@ -46,7 +46,7 @@ public final class EventProducer implements AutoCloseable {
 
     /**
      * A producer that stops waiting as soon as {@code brokerFailure} names a reason (an embedded broker's
-     * {@link EmbeddedKafkaBroker#failure()}).
+     * {@code EmbeddedKafkaBroker.failure()}).
      */
     public EventProducer(String bootstrapServers, EventTopics topics, Supplier<Optional<String>> brokerFailure) {
         this(bootstrapServers, topics, brokerFailure, Map.of());
