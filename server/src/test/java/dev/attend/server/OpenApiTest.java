@@ -53,6 +53,20 @@ class OpenApiTest {
         }
     }
 
+    /** The document is a valid OpenAPI 3.1 document by an independent parser (swagger-parser), with and without a token. */
+    @Test
+    void theDocumentIsValidOpenApi() throws Exception {
+        for (boolean auth : new boolean[] {false, true}) {
+            String body = new String(OpenApi.document(auth), java.nio.charset.StandardCharsets.UTF_8);
+            io.swagger.v3.parser.core.models.ParseOptions options = new io.swagger.v3.parser.core.models.ParseOptions();
+            options.setResolve(true);
+            io.swagger.v3.parser.core.models.SwaggerParseResult parsed = new io.swagger.v3.parser.OpenAPIV3Parser().readContents(body, null, options);
+            assertThat(parsed.getMessages()).as("token %s", auth).isEmpty();
+            assertThat(parsed.getOpenAPI().getOpenapi()).startsWith("3.1");
+            assertThat(parsed.getOpenAPI().getPaths()).hasSize(25);
+        }
+    }
+
     @Test
     void everyOperationHasAUniqueIdAndSecurityFollowsTheConfiguration() throws Exception {
         try (FullServer open = new FullServer(dir.resolve("open"), null, c -> c)) {
