@@ -108,27 +108,28 @@ class OpenApiTest {
                 return out;
             };
             String k = "/v1/kv/sessions";
-            check.answer("post", k, "201", TestHttp.postJson(server, k, java.util.Map.of("id", "oa", "layers", 1, "kvHeads", 1,
+            check.answer("post", k, "201", post(check, server, k, k, java.util.Map.of("id", "oa", "layers", 1, "kvHeads", 1,
                     "queryHeadsPerKvHead", 2, "headDim", d)));
-            check.answer("post", k + "/{id}/prefill", "200", TestHttp.postJson(server, k + "/oa/prefill", java.util.Map.of("layer", 0, "kvHead", 0,
+            check.answer("post", k + "/{id}/prefill", "200", post(check, server, k + "/{id}/prefill", k + "/oa/prefill", java.util.Map.of("layer", 0, "kvHead", 0,
                     "from", 0, "keys", rows.apply(1200), "values", rows.apply(1200), "queries", rows.apply(300))));
-            check.answer("post", k + "/{id}/append", "200", TestHttp.postJson(server, k + "/oa/append", java.util.Map.of("layer", 0, "kvHead", 0,
+            check.answer("post", k + "/{id}/append", "200", post(check, server, k + "/{id}/append", k + "/oa/append", java.util.Map.of("layer", 0, "kvHead", 0,
                     "position", 1200, "key", rows.apply(1)[0], "value", rows.apply(1)[0])));
-            check.answer("post", k + "/{id}/attend", "200", TestHttp.postJson(server, k + "/oa/attend", java.util.Map.of("layer", 0,
+            check.answer("post", k + "/{id}/attend", "200", post(check, server, k + "/{id}/attend", k + "/oa/attend", java.util.Map.of("layer", 0,
                     "queries", List.of(java.util.Map.of("queryHead", 1, "query", rows.apply(1)[0])))));
-            check.answer("post", k + "/{id}/decode", "200", TestHttp.postJson(server, k + "/oa/decode", java.util.Map.of("layer", 0, "kvHead", 0,
+            check.answer("post", k + "/{id}/decode", "200", post(check, server, k + "/{id}/decode", k + "/oa/decode", java.util.Map.of("layer", 0, "kvHead", 0,
                     "position", 1201, "key", rows.apply(1)[0], "value", rows.apply(1)[0],
                     "queries", List.of(java.util.Map.of("queryHead", 0, "query", rows.apply(1)[0])))));
-            check.answer("post", k + "/{id}/decode-layer", "200", TestHttp.postJson(server, k + "/oa/decode-layer", java.util.Map.of("layer", 0,
+            check.answer("post", k + "/{id}/decode-layer", "200", post(check, server, k + "/{id}/decode-layer", k + "/oa/decode-layer", java.util.Map.of("layer", 0,
                     "position", 1202, "keys", rows.apply(1), "values", rows.apply(1), "queries", rows.apply(2))));
-            check.answer("post", k + "/{id}/accuracy", "200", TestHttp.postJson(server, k + "/oa/accuracy", java.util.Map.of("layer", 0)));
+            check.answer("post", k + "/{id}/accuracy", "200", post(check, server, k + "/{id}/accuracy", k + "/oa/accuracy", java.util.Map.of("layer", 0)));
             check.answer("get", k + "/{id}", "200", TestHttp.get(server, k + "/oa"));
             check.answer("get", k, "200", TestHttp.get(server, k));
             check.answer("get", "/health", "200", TestHttp.get(server, "/health"));
-            check.answer("post", k + "/{id}/append", "400", TestHttp.postJson(server, k + "/oa/append", java.util.Map.of("layer", 0, "kvHead", 0,
+            check.answer("post", k + "/{id}/append", "400", post(check, server, k + "/{id}/append", k + "/oa/append", java.util.Map.of("layer", 0, "kvHead", 0,
                     "position", 5, "key", rows.apply(1)[0], "value", rows.apply(1)[0])));
             check.answer("get", k + "/{id}", "404", TestHttp.get(server, k + "/nobody"));
             assertThat(check.checked).isEqualTo(12);
+            assertThat(check.requests).isEqualTo(8);
         }
     }
 
@@ -151,30 +152,47 @@ class OpenApiTest {
             for (int i = 1; i <= 4; i++) {
                 events.add(java.util.Map.of("user", 9, "item", i, "category", i % 3, "action", "pv", "time", 100 + i));
             }
-            check.answer("post", "/v1/recsys/events", "200", TestHttp.postJson(server, "/v1/recsys/events", java.util.Map.of("events", events)));
+            check.answer("post", "/v1/recsys/events", "200", post(check, server, "/v1/recsys/events", "/v1/recsys/events", java.util.Map.of("events", events)));
             check.answer("get", "/v1/recsys/users/{user}", "200", TestHttp.get(server, "/v1/recsys/users/9"));
-            check.answer("post", "/v1/recsys/score", "200", TestHttp.postJson(server, "/v1/recsys/score",
+            check.answer("post", "/v1/recsys/score", "200", post(check, server, "/v1/recsys/score", "/v1/recsys/score",
                     java.util.Map.of("user", 9, "items", List.of(1, 2, 77))));
-            check.answer("post", "/v1/recsys/recommend", "200", TestHttp.postJson(server, "/v1/recsys/recommend", java.util.Map.of("user", 9, "n", 3)));
-            check.answer("post", "/v1/recsys/explain", "200", TestHttp.postJson(server, "/v1/recsys/explain", java.util.Map.of("user", 9, "item", 2)));
+            check.answer("post", "/v1/recsys/recommend", "200", post(check, server, "/v1/recsys/recommend", "/v1/recsys/recommend", java.util.Map.of("user", 9, "n", 3)));
+            check.answer("post", "/v1/recsys/explain", "200", post(check, server, "/v1/recsys/explain", "/v1/recsys/explain", java.util.Map.of("user", 9, "item", 2)));
             check.answer("get", "/v1/recsys/model", "200", TestHttp.get(server, "/v1/recsys/model"));
-            check.answer("post", "/v1/search/documents", "200", TestHttp.postJson(server, "/v1/search/documents", java.util.Map.of("documents",
+            check.answer("post", "/v1/search/documents", "200", post(check, server, "/v1/search/documents", "/v1/search/documents", java.util.Map.of("documents",
                     List.of(java.util.Map.of("id", "d1", "title", "Cataloguing", "text", "Rules for cataloguing books", "fields",
                             java.util.Map.of("lang", List.of("en"))), java.util.Map.of("id", "d2", "text", "Indexing by machine")))));
-            check.answer("post", "/v1/search", "200", TestHttp.postJson(server, "/v1/search", java.util.Map.of("query", "cataloguing books", "mode", "rrf")));
+            check.answer("post", "/v1/search", "200", post(check, server, "/v1/search", "/v1/search", java.util.Map.of("query", "cataloguing books", "mode", "rrf")));
             check.answer("get", "/v1/search/documents/{id}", "200", TestHttp.get(server, "/v1/search/documents/d1"));
             check.answer("get", "/v1/search/index", "200", TestHttp.get(server, "/v1/search/index"));
             assertThat(check.checked).isEqualTo(10);
+            assertThat(check.requests).isEqualTo(6);
         }
+    }
+
+    /** POSTs {@code body} as JSON after checking it against the operation's request schema. */
+    private static HttpResponse<String> post(SchemaCheck check, AttendServer server, String template, String url, Object body) {
+        return TestHttp.postJson(server, url, check.request("post", template, body));
     }
 
     /** The JSON Schema subset the document uses: $ref, type (or types), properties, required, additionalProperties, items, enum. */
     private static final class SchemaCheck {
         private final JsonNode doc;
         int checked;
+        int requests;
 
         SchemaCheck(JsonNode doc) {
             this.doc = doc;
+        }
+
+        /** {@code body} is valid under the operation's JSON request schema (before it is sent). */
+        <T> T request(String method, String path, T body) {
+            JsonNode schema = doc.get("paths").get(path).get(method).get("requestBody").get("content").get("application/json").get("schema");
+            List<String> problems = new ArrayList<>();
+            validate(schema, Json.MAPPER.valueToTree(body), "request of " + method.toUpperCase(Locale.ROOT) + " " + path, problems);
+            assertThat(problems).isEmpty();
+            requests++;
+            return body;
         }
 
         void answer(String method, String path, String status, HttpResponse<String> r) {
