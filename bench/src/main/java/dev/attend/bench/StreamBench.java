@@ -8,7 +8,7 @@ import dev.attend.recsys.data.UserSequences;
 import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.SequenceModel;
 import dev.attend.recsys.serving.Recommender;
-import dev.attend.streaming.EmbeddedKafkaBroker;
+import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventProducer;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.EventWire;

@@ -37,7 +37,7 @@ public final class KafkaClientProperties {
     }
 
     /** Properties holding {@code client}'s settings, for a client to add its own to. */
-    static Properties base(Map<String, String> client) {
+    public static Properties base(Map<String, String> client) {
         check(client);
         Properties p = new Properties();
         p.putAll(client);

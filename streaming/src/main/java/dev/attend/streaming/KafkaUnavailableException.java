@@ -2,7 +2,7 @@ package dev.attend.streaming;
 
 /**
  * Kafka did not take or acknowledge events in time, or the embedded broker has stopped
- * ({@code EmbeddedKafkaBroker.failure()}): the events may not be stored, and a retry may succeed once Kafka is
+ * ({@code dev.attend.broker.EmbeddedKafkaBroker.failure()}): the events may not be stored, and a retry may succeed once Kafka is
  * back. An {@link IllegalStateException}, as every failure of {@link EventProducer#send} is; a server answers it
  * with 503.
  */

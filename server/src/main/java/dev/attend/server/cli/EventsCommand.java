@@ -2,7 +2,7 @@ package dev.attend.server.cli;
 
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.server.ConfigException;
-import dev.attend.streaming.EmbeddedKafkaBroker;
+import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventProducer;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.KafkaUnavailableException;

@@ -18,7 +18,7 @@ import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.SequenceModel;
 import dev.attend.recsys.model.Trainer;
 import dev.attend.recsys.serving.Recommender;
-import dev.attend.streaming.EventStreaming;
+import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.SequenceStream;
 import dev.attend.streaming.StreamEvent;
 import java.io.IOException;

@@ -13,7 +13,7 @@ import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
 import dev.attend.server.search.SearchRoutes;
 import dev.attend.server.KafkaDeployment;
-import dev.attend.streaming.EventStreaming;
+import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.KafkaUnavailableException;
 import dev.attend.streaming.SequenceStream;

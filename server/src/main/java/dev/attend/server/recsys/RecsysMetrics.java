@@ -2,7 +2,7 @@ package dev.attend.server.recsys;
 
 import dev.attend.recsys.serving.BehaviorSequenceStore;
 import dev.attend.streaming.OnlineTraining;
-import dev.attend.streaming.EventStreaming;
+import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.SequenceStream;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;

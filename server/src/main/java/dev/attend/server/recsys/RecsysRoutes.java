@@ -19,7 +19,7 @@ import dev.attend.server.recsys.RecsysRequests.EventsRequest;
 import dev.attend.server.recsys.RecsysRequests.ExplainRequest;
 import dev.attend.server.recsys.RecsysRequests.RecommendRequest;
 import dev.attend.server.recsys.RecsysRequests.ScoreRequest;
-import dev.attend.streaming.EventStreaming;
+import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.KafkaUnavailableException;
 import dev.attend.streaming.OnlineTraining;
 import dev.attend.streaming.StreamEvent;

@@ -146,7 +146,7 @@ class AttendCliTest {
     @Test
     void kafkaClientSettingsOfTheConfigFileReachTheClients() throws Exception {
         // A plaintext broker asked for TLS: the handshake fails, which only happens if the setting reached the client.
-        try (dev.attend.streaming.EmbeddedKafkaBroker broker = dev.attend.streaming.EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
+        try (dev.attend.broker.EmbeddedKafkaBroker broker = dev.attend.broker.EmbeddedKafkaBroker.start(dir.resolve("kafka"))) {
             Path file = Files.writeString(dir.resolve("tls.properties"), "attend.kafka-bootstrap=" + broker.bootstrapServers()
                     + "\nattend.kafka.security.protocol=SSL\n");
             CommandLine cli = AttendCli.newCommandLine(factory(Map.of(), new TestStopSignal()));

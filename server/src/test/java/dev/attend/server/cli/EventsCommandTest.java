@@ -2,7 +2,7 @@ package dev.attend.server.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.attend.streaming.EmbeddedKafkaBroker;
+import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.EventWire;
 import dev.attend.streaming.StreamEvent;

@@ -1,4 +1,10 @@
-package dev.attend.streaming;
+package dev.attend.broker;
+
+import dev.attend.streaming.EventProducer;
+import dev.attend.streaming.EventTopics;
+import dev.attend.streaming.KafkaClientProperties;
+import dev.attend.streaming.KafkaUnavailableException;
+import dev.attend.streaming.SequenceStream;
 
 import java.io.IOException;
 import java.nio.file.Path;

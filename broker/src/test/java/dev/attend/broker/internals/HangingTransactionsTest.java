@@ -1,8 +1,8 @@
-package dev.attend.streaming.internals;
+package dev.attend.broker.internals;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.attend.streaming.EmbeddedKafkaBroker;
+import dev.attend.broker.EmbeddedKafkaBroker;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
-package dev.attend.streaming;
+package dev.attend.broker;
 
-import dev.attend.streaming.internals.HangingTransactions;
+import dev.attend.broker.internals.HangingTransactions;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -1,5 +1,6 @@
 package dev.attend.streaming;
 
+import dev.attend.broker.EmbeddedKafkaBroker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attend.recsys.data.BehaviorEvent;

@@ -1,5 +1,7 @@
 package dev.attend.streaming;
 
+import dev.attend.broker.EmbeddedKafkaBroker;
+import dev.attend.broker.EventStreaming;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attend.recsys.data.BehaviorEvent;

@@ -1,4 +1,4 @@
-package dev.attend.streaming.internals;
+package dev.attend.broker.internals;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
