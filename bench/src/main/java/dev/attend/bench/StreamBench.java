@@ -1,5 +1,6 @@
 package dev.attend.bench;
 
+import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.SimdScorer;
 import dev.attend.recsys.data.BehaviorEvent;
@@ -8,7 +9,6 @@ import dev.attend.recsys.data.UserSequences;
 import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.SequenceModel;
 import dev.attend.recsys.serving.Recommender;
-import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventProducer;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.EventWire;

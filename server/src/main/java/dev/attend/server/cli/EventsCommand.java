@@ -1,8 +1,8 @@
 package dev.attend.server.cli;
 
+import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.recsys.data.BehaviorEvent;
 import dev.attend.server.ConfigException;
-import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.streaming.EventProducer;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.KafkaUnavailableException;

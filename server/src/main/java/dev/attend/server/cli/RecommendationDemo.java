@@ -1,5 +1,6 @@
 package dev.attend.server.cli;
 
+import dev.attend.broker.EventStreaming;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.gpu.SharedData;
@@ -18,7 +19,6 @@ import dev.attend.recsys.model.ModelConfig;
 import dev.attend.recsys.model.SequenceModel;
 import dev.attend.recsys.model.Trainer;
 import dev.attend.recsys.serving.Recommender;
-import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.SequenceStream;
 import dev.attend.streaming.StreamEvent;
 import java.io.IOException;

@@ -1,19 +1,19 @@
 package dev.attend.server.cli;
 
+import dev.attend.broker.EventStreaming;
 import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.search.MiniLmEmbedder;
 import dev.attend.server.AttendServer;
 import dev.attend.server.ConfigException;
 import dev.attend.server.ConfigKey;
+import dev.attend.server.KafkaDeployment;
 import dev.attend.server.ServerConfig;
 import dev.attend.server.ServerConfigLoader;
 import dev.attend.server.ServerMetrics;
 import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
 import dev.attend.server.search.SearchRoutes;
-import dev.attend.server.KafkaDeployment;
-import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.EventTopics;
 import dev.attend.streaming.KafkaUnavailableException;
 import dev.attend.streaming.SequenceStream;

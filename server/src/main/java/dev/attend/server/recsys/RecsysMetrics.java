@@ -1,8 +1,8 @@
 package dev.attend.server.recsys;
 
+import dev.attend.broker.EventStreaming;
 import dev.attend.recsys.serving.BehaviorSequenceStore;
 import dev.attend.streaming.OnlineTraining;
-import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.SequenceStream;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;

@@ -1,5 +1,6 @@
 package dev.attend.server.recsys;
 
+import dev.attend.broker.EventStreaming;
 import dev.attend.gpu.Scorer;
 import dev.attend.index.store.ResourceId;
 import dev.attend.recsys.data.BehaviorEvent;
@@ -19,7 +20,6 @@ import dev.attend.server.recsys.RecsysRequests.EventsRequest;
 import dev.attend.server.recsys.RecsysRequests.ExplainRequest;
 import dev.attend.server.recsys.RecsysRequests.RecommendRequest;
 import dev.attend.server.recsys.RecsysRequests.ScoreRequest;
-import dev.attend.broker.EventStreaming;
 import dev.attend.streaming.KafkaUnavailableException;
 import dev.attend.streaming.OnlineTraining;
 import dev.attend.streaming.StreamEvent;

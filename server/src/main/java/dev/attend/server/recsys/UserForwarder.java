@@ -1,7 +1,7 @@
 package dev.attend.server.recsys;
 
-import dev.attend.server.ApiException;
 import dev.attend.broker.EventStreaming;
+import dev.attend.server.ApiException;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.net.URI;
