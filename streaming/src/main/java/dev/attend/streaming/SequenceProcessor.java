@@ -6,7 +6,6 @@ import dev.attend.streaming.internals.SequenceKeys;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.utils.Utils;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -53,11 +52,11 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
     /** {@code behaviors}: the actions kept (others are dead letters; empty: any); {@code deadLettered} and {@code rerouted} count what this instance's processors sent to either sink. */
     public SequenceProcessor(String eventsStoreName, String metaStoreName, int maxPerUser, int partitions, Set<String> behaviors,
                              AtomicLong deadLettered, AtomicLong rerouted) {
-        this.behaviors = behaviors;
         this.eventsStoreName = eventsStoreName;
         this.metaStoreName = metaStoreName;
         this.maxPerUser = maxPerUser;
         this.partitions = partitions;
+        this.behaviors = behaviors;
         this.deadLettered = deadLettered;
         this.rerouted = rerouted;
     }
@@ -83,8 +82,9 @@ final class SequenceProcessor implements Processor<byte[], byte[], byte[], byte[
             deadLetter(record, e.getMessage());
             return;
         }
-        if (!behaviors.isEmpty() && !behaviors.contains(event.behavior().action())) {
-            deadLetter(record, "action '" + event.behavior().action() + "' is not one of " + new TreeSet<>(behaviors) + " (attend.behaviors)");
+        String refused = BoundedSequence.refusedAction(event.behavior().action(), behaviors);
+        if (refused != null) {
+            deadLetter(record, refused);
             return;
         }
         Optional<RecordMetadata> at = context.recordMetadata();

@@ -3,6 +3,8 @@ package dev.attend.recsys.serving;
 import dev.attend.recsys.data.BehaviorEvent;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * One user's behaviours ordered by time, at most {@code max} (the newest kept), an event equal to one held (same
@@ -59,6 +61,17 @@ public final class BoundedSequence {
         if (e.action().getBytes(StandardCharsets.UTF_8).length > MAX_ACTION_BYTES) {
             throw new IllegalArgumentException("event " + index + ": action longer than " + MAX_ACTION_BYTES + " bytes");
         }
+    }
+
+    /**
+     * Why {@code action} is refused where only {@code allowed} are taken (a deployment's {@code attend.behaviors};
+     * empty: any action), or null when it is not: the one rule of the HTTP routes and the Kafka topology.
+     */
+    public static String refusedAction(String action, Set<String> allowed) {
+        if (allowed.isEmpty() || allowed.contains(action)) {
+            return null;
+        }
+        return "action '" + action + "' is not one of " + new TreeSet<>(allowed) + " (attend.behaviors)";
     }
 
     /**

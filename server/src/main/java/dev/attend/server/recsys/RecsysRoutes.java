@@ -32,12 +32,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.kafka.streams.KafkaStreams;
@@ -198,9 +196,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         return store;
     }
 
-    /** Accepts only events whose action is one of {@code actions} (sorted in messages; empty: any action). */
+    /** Accepts only events whose action is one of {@code actions} (empty: any action). */
     public RecsysRoutes withBehaviors(Set<String> actions) {
-        this.behaviors = Collections.unmodifiableSortedSet(new TreeSet<>(actions));
+        this.behaviors = Set.copyOf(actions);
         return this;
     }
 
@@ -242,10 +240,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
             } catch (IllegalArgumentException e) {
                 throw ApiException.badRequest(e.getMessage(), Map.of("field", "events[" + i + "]"));
             }
-            String action = events.get(i).action();
-            if (!behaviors.isEmpty() && !behaviors.contains(action)) {
-                throw ApiException.badRequest("events[" + i + "]: action '" + action + "' is not one of " + behaviors + " (attend.behaviors)",
-                        Map.of("field", "events[" + i + "].action"));
+            String refused = BoundedSequence.refusedAction(events.get(i).action(), behaviors);
+            if (refused != null) {
+                throw ApiException.badRequest("events[" + i + "]: " + refused, Map.of("field", "events[" + i + "].action"));
             }
         }
         if (streaming != null) {
