@@ -12,9 +12,12 @@ final class OpenClDevices {
     private OpenClDevices() {
     }
 
-    /** The OpenCL devices present, GPUs first; empty when no OpenCL runtime is installed. */
+    /** The OpenCL devices present, GPUs first; empty when no OpenCL runtime is installed, or no Aparapi. */
     static List<OpenCLDevice> list() {
         List<OpenCLDevice> all = new ArrayList<>();
+        if (!OpenClSupport.aparapiPresent()) {
+            return all;
+        }
         try {
             all.addAll(OpenCLDevice.listDevices(com.aparapi.device.Device.TYPE.GPU));
             all.addAll(OpenCLDevice.listDevices(com.aparapi.device.Device.TYPE.ACC));
@@ -23,6 +26,16 @@ final class OpenClDevices {
             LOG.log(System.Logger.Level.DEBUG, "OpenCL device listing failed", e);
         }
         return all;
+    }
+
+    /** Whether an OpenCL GPU is present (false without Aparapi). */
+    static boolean anyGpu() {
+        for (OpenCLDevice d : list()) {
+            if (d.getType() == com.aparapi.device.Device.TYPE.GPU) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The first device of the target's kind, or null. */

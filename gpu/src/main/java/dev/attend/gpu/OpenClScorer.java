@@ -68,11 +68,20 @@ public final class OpenClScorer implements Scorer {
         return t;
     });
 
+    /**
+     * @throws IllegalStateException without Aparapi ({@code com.aparapi:aparapi}, an optional dependency of
+     *                               attend-gpu) on the class path
+     */
     public OpenClScorer(Target target) {
         this(target, DEFAULT_MAX_BUFFER_BYTES, new SimdScorer());
     }
 
+    /**
+     * @throws IllegalStateException without Aparapi ({@code com.aparapi:aparapi}, an optional dependency of
+     *                               attend-gpu) on the class path
+     */
     public OpenClScorer(Target target, long maxBufferBytes, SimdScorer fallback) {
+        OpenClSupport.requireAparapi();
         this.fallback = fallback;
         this.cl = OpenClDevices.find(target);
         this.clDevice = cl == null ? null : OpenClDevices.describe(cl);
@@ -89,12 +98,12 @@ public final class OpenClScorer implements Scorer {
         }
     }
 
-    /** The OpenCL devices present, GPUs first; empty when no OpenCL runtime is installed. */
+    /** The OpenCL devices present, GPUs first; empty when no OpenCL runtime is installed, or no Aparapi. */
     public static List<OpenCLDevice> listDevices() {
         return OpenClDevices.list();
     }
 
-    /** Whether any OpenCL device can be used here. */
+    /** Whether any OpenCL device can be used here (false without Aparapi on the class path). */
     public static boolean available() {
         return !listDevices().isEmpty();
     }

@@ -13,11 +13,13 @@ public final class Scorers {
 
     /**
      * {@code auto}: an OpenCL GPU when one exists, else SIMD (on a CPU the SIMD path reads memory at
-     * least as fast as OpenCL). {@code opencl}: GPU, else OpenCL CPU, else SIMD with a warning.
+     * least as fast as OpenCL; without Aparapi on the class path no OpenCL device exists). {@code opencl}: GPU, else
+     * OpenCL CPU, else SIMD with a warning; without Aparapi the {@code opencl} names throw
+     * {@link IllegalStateException}.
      */
     public static Scorer create(String backend) {
         return switch (backend.toLowerCase(Locale.ROOT)) {
-            case "auto" -> OpenClScorer.listDevices().stream().anyMatch(d -> d.getType() == com.aparapi.device.Device.TYPE.GPU)
+            case "auto" -> OpenClDevices.anyGpu()
                     ? new OpenClScorer(OpenClScorer.Target.GPU)
                     : new SimdScorer();
             case "simd" -> new SimdScorer();
