@@ -27,6 +27,11 @@ final class SimdAttention {
         // Three passes over the subset: logits (runs of consecutive float32 rows two at a time, read in
         // place), weights by a vectorised exp, then the weighted sum of the values four rows at a time (a
         // quarter of the loads and stores of the output): no per-key copy or scalar exp.
+        if (subset != null) {
+            // A retrieved subset is scattered over the store: its key and value rows' misses start together.
+            keys.touch(subset, count, 0);
+            values.touch(subset, count, 0);
+        }
         float[] logits = LOGITS.floats(count); // only its first count are used
         int kdim = keys.dim();
         int keyRows = keys.pageRows();

@@ -186,31 +186,7 @@ public final class VectorStore {
      * whole batch are in flight together (about half the time per row for a pruned list's 184: bench/RESULTS.md).
      */
     public void readRows(int[] ids, int count, int base, float[] dst) {
-        Object[] p = pages;
-        int n = size;
-        int sum = 0;
-        int stride = 64 / precision.bytes(); // components per cache line
-        for (int i = 0; i < count; i++) {
-            int id = base + ids[i];
-            if (id < 0 || id >= n) {
-                throw new IllegalArgumentException("row " + id + " is not in [0, " + n + ")");
-            }
-            int page = id / pageRows;
-            int at = (id - page * pageRows) * dim;
-            if (p[page] instanceof short[] h) {
-                for (int c = 0; c < dim; c += stride) {
-                    sum += h[at + c];
-                }
-            } else {
-                float[] f = (float[]) p[page];
-                for (int c = 0; c < dim; c += stride) {
-                    sum += Float.floatToRawIntBits(f[at + c]);
-                }
-            }
-        }
-        if (sum == Integer.MIN_VALUE) {
-            Thread.onSpinWait(); // the loads feed a branch, so the compiler keeps them (no shared write)
-        }
+        touch(ids, count, base);
         for (int i = 0; i < count; i++) {
             readRow(base + ids[i], dst, i * dim);
         }
@@ -248,6 +224,54 @@ public final class VectorStore {
         float[] row = scratch != null ? scratch : new float[dim];
         VectorMath.widenHalves((short[]) page, at, row, 0, dim);
         return VectorMath.dot(query, 0, row, 0, dim);
+    }
+
+    /**
+     * {@code out[i] = query . row(base + ids[i])} for {@code i < count}, the same values as {@link #dot} one at a time.
+     * Every row's cache lines are touched before the first product (as {@link #readRows} does): a row widened and
+     * multiplied is some hundred instructions, so the processor's window holds two or three rows' misses when each is
+     * read where it is scored, and a whole batch's when they are touched first (bench/RESULTS.md).
+     */
+    public void dots(int[] ids, int count, int base, float[] query, float[] scratch, float[] out) {
+        if (query.length != dim) {
+            throw new IllegalArgumentException("query has dimension " + query.length + ", expected " + dim);
+        }
+        touch(ids, count, base);
+        for (int i = 0; i < count; i++) {
+            out[i] = dot(base + ids[i], query, scratch);
+        }
+    }
+
+    /**
+     * Loads one value of every cache line of rows {@code base + ids[i]}, {@code i < count}, checking each id: their
+     * misses in flight together before rows scattered over the store are read one by one.
+     */
+    void touch(int[] ids, int count, int base) {
+        Object[] p = pages;
+        int n = size;
+        int sum = 0;
+        int stride = 64 / precision.bytes(); // components per cache line
+        for (int i = 0; i < count; i++) {
+            int id = base + ids[i];
+            if (id < 0 || id >= n) {
+                throw new IllegalArgumentException("row " + id + " is not in [0, " + n + ")");
+            }
+            int page = id / pageRows;
+            int at = (id - page * pageRows) * dim;
+            if (p[page] instanceof short[] h) {
+                for (int c = 0; c < dim; c += stride) {
+                    sum += h[at + c];
+                }
+            } else {
+                float[] f = (float[]) p[page];
+                for (int c = 0; c < dim; c += stride) {
+                    sum += Float.floatToRawIntBits(f[at + c]);
+                }
+            }
+        }
+        if (sum == Integer.MIN_VALUE) {
+            Thread.onSpinWait(); // the loads feed a branch, so the compiler keeps them (no shared write)
+        }
     }
 
     /** The float32 page holding rows {@code [page * pageRows(), ...)}; for scorers. */

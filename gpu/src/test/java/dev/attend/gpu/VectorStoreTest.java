@@ -47,6 +47,44 @@ class VectorStoreTest {
     }
 
     @Test
+    void dotsScoreABatchAsDotDoesRowByRowAndRefuseRowsOutside() {
+        SplittableRandom rnd = new SplittableRandom(SEED + 13);
+        for (int dim : new int[] {19, 128}) {
+            for (Precision precision : Precision.values()) {
+                VectorStore store = new VectorStore(dim, precision);
+                int n = store.pageRows() + 37;
+                float[] rows = new float[n * dim];
+                for (int i = 0; i < rows.length; i++) {
+                    rows[i] = (float) rnd.nextDouble(-4, 4);
+                }
+                store.appendRows(rows, 0, n);
+                float[] query = new float[dim];
+                for (int i = 0; i < dim; i++) {
+                    query[i] = (float) rnd.nextDouble(-1, 1);
+                }
+                int base = 2;
+                int[] ids = new int[33];
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = rnd.nextInt(n - base);
+                }
+                float[] got = new float[ids.length + 1];
+                got[ids.length] = 42; // beyond count: untouched
+                store.dots(ids, ids.length, base, query, new float[dim], got);
+                for (int i = 0; i < ids.length; i++) {
+                    assertThat(got[i]).as("%s d=%d row %d", precision, dim, base + ids[i]).isEqualTo(store.dot(base + ids[i], query));
+                }
+                assertThat(got[ids.length]).isEqualTo(42f);
+                float[] before = got.clone();
+                assertThatThrownBy(() -> store.dots(new int[] {0, n - base}, 2, base, query, new float[dim], got))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not in [0, " + n + ")");
+                assertThat(got).as("nothing written when a row is refused").isEqualTo(before);
+                assertThatThrownBy(() -> store.dots(ids, 1, base, new float[dim + 1], new float[dim], got))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dimension");
+            }
+        }
+    }
+
+    @Test
     void appendsAcrossPagesAndReadsBack() {
         SplittableRandom rnd = new SplittableRandom(SEED + 7);
         int dim = 5;

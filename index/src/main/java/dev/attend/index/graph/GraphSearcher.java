@@ -80,8 +80,8 @@ final class GraphSearcher {
             }
             nodesVisited++;
             // Three passes over the neighbours: the visited bits, then the scores, then the queues. The
-            // row reads of the second pass do not depend on each other, so the memory system overlaps
-            // their cache misses (one pass, each read waited behind the queue work of the previous one).
+            // row reads of the second pass do not depend on each other, and the scorer has them in flight
+            // together (one pass, each read waited behind the queue work of the previous one).
             int[] neighbors = graph.neighbors(best);
             if (pending.length < neighbors.length) {
                 pending = new int[neighbors.length];
@@ -95,9 +95,7 @@ final class GraphSearcher {
                     pending[m++] = nb;
                 }
             }
-            for (int i = 0; i < m; i++) {
-                pendingScores[i] = scorer.score(pending[i]);
-            }
+            scorer.score(pending, m, pendingScores);
             distanceComputations += m;
             for (int i = 0; i < m; i++) {
                 int nb = pending[i];

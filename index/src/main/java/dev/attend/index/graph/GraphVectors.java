@@ -40,5 +40,12 @@ public interface GraphVectors {
     @FunctionalInterface
     interface QueryScorer {
         float score(int ord);
+
+        /** {@code out[i] = score(ords[i])} for {@code i < count}; stores whose rows miss the cache score a batch together. */
+        default void score(int[] ords, int count, float[] out) {
+            for (int i = 0; i < count; i++) {
+                out[i] = score(ords[i]);
+            }
+        }
     }
 }

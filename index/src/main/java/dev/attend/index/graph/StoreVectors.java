@@ -55,7 +55,17 @@ final class StoreVectors implements GraphVectors {
     @Override
     public QueryScorer scorer(float[] query) {
         float[] scratch = new float[store.dim()];
-        return ord -> store.dot(base + ord, query, scratch);
+        return new QueryScorer() {
+            @Override
+            public float score(int ord) {
+                return store.dot(base + ord, query, scratch);
+            }
+
+            @Override
+            public void score(int[] ords, int count, float[] out) {
+                store.dots(ords, count, base, query, scratch, out);
+            }
+        };
     }
 
     @Override
