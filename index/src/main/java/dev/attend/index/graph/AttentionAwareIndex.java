@@ -132,7 +132,7 @@ public final class AttentionAwareIndex extends AbstractVectorIndex {
         this.params = Objects.requireNonNull(params, "params");
         this.vectors = shared != null ? new StoreVectors(shared, base, false)
                 : new StoreVectors(new VectorStore(encoding().storedDim(), Precision.FLOAT32), 0, true);
-        this.graph = new NeighborGraph(params.maxDegree(), 1024);
+        this.graph = new NeighborGraph(params.maxDegree(), 0);
         this.builder = new GraphBuilder(params, encoding(), vectors, graph);
         this.ids = shared != null ? null : new long[1024];
         this.rowOf = shared != null ? null : new ConcurrentHashMap<>();
@@ -402,7 +402,7 @@ public final class AttentionAwareIndex extends AbstractVectorIndex {
     public long memoryBytes() {
         int n = vectors.size();
         long[] i = ids;
-        return vectors.bytes() + graph.memoryBytes(n) + (i == null ? 0 : 8L * i.length + 64L * rowOf.size());
+        return vectors.bytes() + graph.memoryBytes() + (i == null ? 0 : 8L * i.length + 64L * rowOf.size());
     }
 
     /** Average out-degree (for reports). */

@@ -352,7 +352,7 @@ final class GraphBuilder {
         }
         graph.ensure(n);
         int wellLinked = params.maxDegree() / 2;
-        int[] nodes = IntStream.range(0, n).filter(i -> graph.neighbors(i).length < wellLinked).toArray();
+        int[] nodes = IntStream.range(0, n).filter(i -> graph.degree(i) < wellLinked).toArray();
         int[][] lists = new int[nodes.length][];
         boolean exact = linksExactly(scorer);
         int batch = exact ? QUERY_BATCH : LINK_ROUND;

@@ -24,7 +24,8 @@ final class GraphSearcher {
 
     /** Visited nodes of the current search, one bit each: at 10^6 keys 125 KiB, which stays in cache. */
     private long[] visited = new long[0];
-    /** Unvisited neighbours of the node being expanded, and their scores. */
+    /** The neighbours of the node being expanded; those not visited yet, and their scores. */
+    private int[] neighbors = new int[64];
     private int[] pending = new int[64];
     private float[] pendingScores = new float[64];
     private float[] candScores = new float[64];
@@ -82,14 +83,15 @@ final class GraphSearcher {
             // Three passes over the neighbours: the visited bits, then the scores, then the queues. The
             // row reads of the second pass do not depend on each other, and the scorer has them in flight
             // together (one pass, each read waited behind the queue work of the previous one).
-            int[] neighbors = graph.neighbors(best);
-            if (pending.length < neighbors.length) {
-                pending = new int[neighbors.length];
-                pendingScores = new float[neighbors.length];
+            if (neighbors.length < graph.maxDegree()) {
+                neighbors = new int[graph.maxDegree()];
+                pending = new int[graph.maxDegree()];
+                pendingScores = new float[graph.maxDegree()];
             }
+            int degree = graph.copyNeighbors(best, neighbors);
             int m = 0;
             long left = budget - distanceComputations;
-            for (int i = 0; i < neighbors.length && m < left; i++) {
+            for (int i = 0; i < degree && m < left; i++) {
                 int nb = neighbors[i];
                 if (nb < n && !testAndSet(nb)) {
                     pending[m++] = nb;
