@@ -5,6 +5,7 @@ import dev.attend.bench.workload.OodParameters;
 import dev.attend.bench.workload.OodWorkloadGenerator;
 import dev.attend.gpu.Precision;
 import dev.attend.gpu.VectorStore;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
 
@@ -67,6 +68,20 @@ record ModelWorkload(Shape shape, List<OodParameters> sets, long seed, int sessi
     /** The KV heads of {@code layer}, generated in parallel. */
     Head[] layer(int layer) {
         return IntStream.range(0, shape.kvHeads()).parallel().mapToObj(h -> head(layer, h)).toArray(Head[]::new);
+    }
+
+    /**
+     * The KV heads of every layer, {@code [layer][kvHead]}, generated in parallel over all of them (a layer's eight
+     * heads alone kept half of sixteen cores busy).
+     */
+    Head[][] layers() {
+        int kv = shape.kvHeads();
+        Head[] all = IntStream.range(0, shape.layers() * kv).parallel().mapToObj(i -> head(i / kv, i % kv)).toArray(Head[]::new);
+        Head[][] out = new Head[shape.layers()][];
+        for (int l = 0; l < out.length; l++) {
+            out[l] = Arrays.copyOfRange(all, l * kv, (l + 1) * kv);
+        }
+        return out;
     }
 
     private Head head(int layer, int kvHead) {
