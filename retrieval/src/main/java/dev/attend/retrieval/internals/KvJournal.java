@@ -228,8 +228,52 @@ public final class KvJournal implements AutoCloseable {
         return RECORD_HEADER + MIN_BODY + 4L * dim * (2L * rows + queries) + (queryHeads ? 4L * queries : 0) + 4;
     }
 
+    // ------------------------------------------------------------------ records beside the file
+
+    /**
+     * A prefill as one record of the journal's format (magic, lengths, checksums), for a log other than the session's
+     * file (a Kafka topic); {@link #replayRecord} reads it back.
+     */
+    public static byte[] prefillRecord(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
+                                       int[] queryHeads) {
+        return record(queryHeads == null ? PREFILL : PREFILL_WITH_HEADS, layer, kvHead, from, keys, values, queries, queryHeads);
+    }
+
+    /** An append as one record ({@link #prefillRecord}). */
+    public static byte[] appendRecord(int layer, int kvHead, int position, float[] key, float[] value) {
+        return record(APPEND, layer, kvHead, position, new float[][] {key}, new float[][] {value}, new float[0][], null);
+    }
+
+    /** One token of every KV head of {@code layer} as one record ({@link #prefillRecord}). */
+    public static byte[] appendLayerRecord(int layer, int position, float[][] keys, float[][] values) {
+        return record(APPEND_LAYER, layer, EVERY_KV_HEAD, position, keys, values, new float[0][], null);
+    }
+
+    /**
+     * Replays one record made by {@link #prefillRecord}, {@link #appendRecord} or {@link #appendLayerRecord}: damage
+     * (a checksum, a length, a header that disagrees with its body) is an {@link IOException} and nothing is replayed;
+     * a record that does not apply to the session an {@link IllegalArgumentException} from {@code replay}.
+     */
+    public static void replayRecord(byte[] record, Replay replay) throws IOException {
+        KvJournalReader.replayRecord(record, replay);
+    }
+
+    private static byte[] record(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
+                                 int[] queryHeads) {
+        byte[] body = body(type, layer, kvHead, position, keys, values, queries, queryHeads);
+        ByteBuffer framed = frame(body, body.length);
+        return framed.array();
+    }
+
     private void write(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
                        int[] queryHeads) throws IOException {
+        byte[] body = body(type, layer, kvHead, position, keys, values, queries, queryHeads);
+        ByteBuffer record = frame(body, body.length);
+        writeFramed(record);
+    }
+
+    private static byte[] body(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
+                               int[] queryHeads) {
         long floats = 0;
         for (float[][] block : new float[][][] {keys, values, queries}) {
             for (float[] row : block) {
@@ -254,7 +298,10 @@ public final class KvJournal implements AutoCloseable {
                 body.putInt(h);
             }
         }
-        ByteBuffer record = frame(body.array(), (int) bodyLength);
+        return body.array();
+    }
+
+    private void writeFramed(ByteBuffer record) throws IOException {
         if (rollbackTo >= 0) { // an earlier failed write left bytes behind: cut them first (or refuse this write)
             cutBack(channel);
             channel.position(rollbackTo);

@@ -177,6 +177,34 @@ final class KvJournalReader {
         return new Probe(new Good(pos, pos + RECORD_HEADER, length), body, false, what);
     }
 
+    /** {@link KvJournal#replayRecord}: {@link #probe}'s checks on one record in memory, then the record applied. */
+    static void replayRecord(byte[] record, Replay replay) throws IOException {
+        ByteBuffer r = ByteBuffer.wrap(record);
+        if (record.length < RECORD_HEADER + MIN_BODY + 4 || r.getInt(0) != RECORD_MAGIC) {
+            throw new IOException("not a KV journal record (" + record.length + " bytes)");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(record, 0, 24);
+        if ((int) crc.getValue() != r.getInt(24)) {
+            throw new IOException("a KV journal record whose header checksum fails");
+        }
+        int length = r.getInt(4);
+        if (length < MIN_BODY || length > MAX_BODY || RECORD_HEADER + (long) length + 4 != record.length) {
+            throw new IOException("a KV journal record of " + record.length + " bytes whose header says its body has " + length);
+        }
+        CRC32C bc = new CRC32C();
+        bc.update(record, RECORD_HEADER, length);
+        if ((int) bc.getValue() != r.getInt(RECORD_HEADER + length)) {
+            throw new IOException("a KV journal record whose body's checksum fails");
+        }
+        ByteBuffer body = r.slice(RECORD_HEADER, length);
+        if (body.getInt(1) != r.getInt(8) || body.getInt(5) != r.getInt(12) || body.getInt(9) != r.getInt(16)
+                || body.getInt(13) != r.getInt(20)) {
+            throw new IOException("a KV journal record whose body disagrees with its header");
+        }
+        apply(body, replay);
+    }
+
     /** The first intact record starting at or after {@code from}, or -1. */
     private static long resync(FileChannel ch, long size, long from) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(1 << 16);

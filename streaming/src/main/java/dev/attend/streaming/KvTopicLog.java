@@ -1,0 +1,226 @@
+package dev.attend.streaming;
+
+import dev.attend.retrieval.KvRecords;
+import dev.attend.retrieval.KvSession;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.utils.Utils;
+
+/**
+ * Kafka as the write-ahead log of KV sessions (issue 25's first part): a session's writes, each one record of the KV
+ * journal's format ({@link KvRecords}: lengths and checksums of its own), go to the session's partition
+ * of a KV topic, keyed by the session id, and {@link #write} returns once every in-sync replica has them. A record
+ * larger than {@code chunkBytes} travels as numbered chunks of one write; {@link #replay} applies a record only when
+ * all its chunks are read, so a write cut short (the writer gone between chunks, never acknowledged) is skipped and
+ * counted, never applied in part. Damage (a checksum that fails) stops a replay with the offset.
+ */
+public final class KvTopicLog implements AutoCloseable {
+
+    /** Chunks of at most half of Kafka's default message limit (1 MiB), headers and batch framing included. */
+    public static final int DEFAULT_CHUNK_BYTES = 512 * 1024;
+    static final String CHUNK = "attend.kv.chunk";
+    static final String CHUNKS = "attend.kv.chunks";
+    private static final Duration ACK_TIMEOUT = Duration.ofSeconds(30);
+
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final String topic;
+    private final int partitions;
+    private final int chunkBytes;
+
+    /**
+     * A writer to {@code topic}, which must exist (its partition count is read once: a session's partition is fixed
+     * by it); {@code client} as {@link KafkaClientProperties} takes them (TLS, SASL).
+     */
+    public KvTopicLog(String bootstrapServers, String topic, int chunkBytes, Map<String, String> client) {
+        if (chunkBytes < 1024) {
+            throw new IllegalArgumentException("chunkBytes " + chunkBytes + " is below 1024");
+        }
+        Properties p = KafkaClientProperties.base(client);
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true); // a retried chunk is not doubled, and chunks stay in order
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Math.max(1 << 20, 2 * chunkBytes));
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) EventProducer.MAX_BLOCK.toMillis());
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) ACK_TIMEOUT.toMillis());
+        this.producer = new KafkaProducer<>(p);
+        this.topic = topic;
+        this.chunkBytes = chunkBytes;
+        try {
+            this.partitions = producer.partitionsFor(topic).size();
+        } catch (KafkaException e) {
+            producer.close(Duration.ZERO);
+            throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The partition of {@code topic} that holds session {@code sessionId}'s writes, of {@code partitions}. */
+    public static int partitionOf(String sessionId, int partitions) {
+        return Utils.toPositive(Utils.murmur2(sessionId.getBytes(StandardCharsets.UTF_8))) % partitions;
+    }
+
+    /** This log's partition of {@code sessionId}. */
+    public int partitionOf(String sessionId) {
+        return partitionOf(sessionId, partitions);
+    }
+
+    /**
+     * Appends {@code record} to session {@code sessionId}'s log and waits until it is acknowledged; returns the offset
+     * after its last chunk (where a replay of the writes after it starts). Kafka gone is a
+     * {@link KafkaUnavailableException}: the write may or may not be in the log, and a replay says which.
+     */
+    public long write(String sessionId, byte[] record) {
+        byte[] key = sessionId.getBytes(StandardCharsets.UTF_8);
+        int partition = partitionOf(sessionId);
+        int count = Math.max(1, (record.length + chunkBytes - 1) / chunkBytes);
+        List<Future<RecordMetadata>> sent = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            byte[] chunk = Arrays.copyOfRange(record, i * chunkBytes, Math.min(record.length, (i + 1) * chunkBytes));
+            ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, partition, key, chunk);
+            r.headers().add(CHUNK, intBytes(i)).add(CHUNKS, intBytes(count));
+            sent.add(producer.send(r));
+        }
+        long last = -1;
+        try {
+            for (Future<RecordMetadata> f : sent) {
+                last = f.get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).offset();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaUnavailableException("interrupted while the KV topic " + topic + " acknowledged a write", e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new KafkaUnavailableException("the KV topic " + topic + " did not acknowledge a write of session " + sessionId + ": "
+                    + (e.getCause() == null ? e : e.getCause()).toString(), e);
+        }
+        return last + 1;
+    }
+
+    /** What a {@link #replay} read: the offset it stopped at, records applied, and writes cut short (skipped). */
+    public record Replayed(long nextOffset, long records, long cutShort) {
+    }
+
+    /**
+     * Applies session {@code sessionId}'s records from {@code fromOffset} of its partition to {@code session}, in
+     * order ({@link KvRecords#apply}), up to the partition's end when the replay began. A record whose checksum fails
+     * stops the replay with an {@link IOException} naming its offset (what was applied before it stays applied).
+     */
+    public static Replayed replay(String bootstrapServers, String topic, String sessionId, long fromOffset, KvSession session,
+                                  Map<String, String> client) throws IOException {
+        Properties p = KafkaClientProperties.base(client);
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        byte[] key = sessionId.getBytes(StandardCharsets.UTF_8);
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
+            int partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).size();
+            TopicPartition tp = new TopicPartition(topic, partitionOf(sessionId, partitions));
+            consumer.assign(List.of(tp));
+            long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(10)).get(tp);
+            consumer.seek(tp, fromOffset);
+            long records = 0;
+            long cutShort = 0;
+            List<byte[]> pending = null; // the chunks of the record being read
+            int expected = 0;
+            long startOffset = -1;
+            while (consumer.position(tp) < end) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    if (r.offset() >= end) {
+                        break;
+                    }
+                    if (!Arrays.equals(key, r.key())) {
+                        continue;
+                    }
+                    int chunk = intHeader(r, CHUNK);
+                    int chunks = intHeader(r, CHUNKS);
+                    if (chunk < 0 || chunks < 1 || chunk >= chunks) {
+                        throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " of " + chunks);
+                    }
+                    if (chunk == 0) {
+                        if (pending != null) {
+                            cutShort++; // a write cut short before its last chunk: never acknowledged
+                        }
+                        pending = new ArrayList<>(chunks);
+                        expected = chunks;
+                        startOffset = r.offset();
+                    } else if (pending == null || chunks != expected) {
+                        pending = null; // the rest of a write whose first chunk was before the replay's start, or cut
+                        continue;
+                    }
+                    if (chunk != pending.size()) {
+                        throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " where chunk "
+                                + pending.size() + " was due");
+                    }
+                    pending.add(r.value());
+                    if (chunk == chunks - 1) {
+                        try {
+                            KvRecords.apply(concat(pending), session);
+                        } catch (IOException e) {
+                            throw new IOException("KV topic " + topic + " offset " + startOffset + " (session " + sessionId + "): "
+                                    + e.getMessage(), e);
+                        }
+                        records++;
+                        pending = null;
+                    }
+                }
+            }
+            if (pending != null) {
+                cutShort++;
+            }
+            return new Replayed(end, records, cutShort);
+        } catch (KafkaException e) {
+            throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] concat(List<byte[]> parts) {
+        int length = 0;
+        for (byte[] b : parts) {
+            length = Math.addExact(length, b.length);
+        }
+        ByteBuffer out = ByteBuffer.allocate(length);
+        parts.forEach(out::put);
+        return out.array();
+    }
+
+    private static byte[] intBytes(int v) {
+        return ByteBuffer.allocate(4).putInt(v).array();
+    }
+
+    private static int intHeader(ConsumerRecord<byte[], byte[]> r, String name) {
+        Header h = r.headers().lastHeader(name);
+        return h == null || h.value().length != 4 ? -1 : ByteBuffer.wrap(h.value()).getInt();
+    }
+
+    @Override
+    public void close() {
+        producer.close(Duration.ofSeconds(5));
+    }
+}
