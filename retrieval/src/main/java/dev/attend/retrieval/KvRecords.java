@@ -33,7 +33,12 @@ public final class KvRecords {
      * session (its shape, its next position) an {@link IllegalArgumentException}.
      */
     public static void apply(byte[] record, KvSession session) throws IOException {
-        KvJournal.replayRecord(record, new KvJournal.Replay() {
+        KvJournal.replayRecord(record, into(session));
+    }
+
+    /** Replayed records applied to {@code session}: a journal's replay ({@link KvSessionLoader}) and {@link #apply}. */
+    static KvJournal.Replay into(KvSession session) {
+        return new KvJournal.Replay() {
             @Override
             public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries, int[] queryHeads) {
                 session.prefill(layer, kvHead, from, keys, values, queries, queryHeads, true);
@@ -43,6 +48,6 @@ public final class KvRecords {
             public void append(int layer, int kvHead, int position, float[] key, float[] value) {
                 session.append(layer, kvHead, position, key, value);
             }
-        });
+        };
     }
 }

@@ -103,19 +103,7 @@ final class KvSessionLoader {
             if (!Files.exists(journalFile)) { // created, never written
                 s.attachJournal(KvJournal.create(journalFile, force));
             } else {
-                KvSession session = s;
-                KvJournal.Scan scan = KvJournal.replay(journalFile, new KvJournal.Replay() {
-                    @Override
-                    public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
-                                        int[] queryHeads) {
-                        session.prefill(layer, kvHead, from, keys, values, queries, queryHeads, true);
-                    }
-
-                    @Override
-                    public void append(int layer, int kvHead, int position, float[] key, float[] value) {
-                        session.append(layer, kvHead, position, key, value);
-                    }
-                });
+                KvJournal.Scan scan = KvJournal.replay(journalFile, KvRecords.into(s));
                 if (scan.unappliable() != null) {
                     s.close();
                     s = null;
