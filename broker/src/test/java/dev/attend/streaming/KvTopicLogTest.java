@@ -8,11 +8,13 @@ import dev.attend.gpu.Scorer;
 import dev.attend.gpu.Scorers;
 import dev.attend.retrieval.KvRecords;
 import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionClosedException;
 import dev.attend.retrieval.KvSessionConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -50,7 +52,7 @@ class KvTopicLogTest {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1))).all().get();
+            admin.createTopics(List.of(new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1), new NewTopic("kv-c", 2, (short) 1), new NewTopic("kv-d", 1, (short) 1))).all().get();
         }
     }
 
@@ -150,6 +152,68 @@ class KvTopicLogTest {
                         .isInstanceOf(IOException.class).hasMessageContaining("offset " + end).hasMessageContaining("checksum");
                 assertThat(restored.length(0, 0)).as("nothing applied").isEqualTo(201);
             }
+        }
+    }
+
+    @Test
+    void everySessionOfAPartitionIsRestoredFromTheTopicAloneFollowingCreationsAndDeletions() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 2);
+        KvSessionConfig config = config();
+        KvSessionConfig other = KvSessionConfig.defaults(1, 1, 1, DIM);
+        try (KvTopicLog log = new KvTopicLog(broker.bootstrapServers(), "kv-c", 4096, Map.of());
+             KvSession kept = new KvSession("kept", config, scorer, INLINE);
+             KvSession again = new KvSession("again", other, scorer, INLINE)) {
+            log.create("kept", config);
+            log.create("gone", config);
+            log.create("again", config);
+            for (String id : List.of("kept", "gone", "again")) {
+                float[][] keys = rows(rnd, 120);
+                float[][] queries = rows(rnd, 10);
+                log.write(id, KvRecords.prefill(0, 1, 0, keys, keys, queries, null));
+                if (id.equals("kept")) {
+                    kept.prefill(0, 1, 0, keys, keys, queries, null, true);
+                }
+            }
+            log.delete("gone");
+            log.delete("again");
+            log.create("again", other); // a new session under the old id: only what follows belongs to it
+            float[][] keys = rows(rnd, 30);
+            log.write("again", KvRecords.prefill(0, 0, 0, keys, keys, new float[0][], null));
+            again.prefill(0, 0, 0, keys, keys, new float[0][], null, true);
+
+            KvTopicLog.Restored r = KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-c", List.of(0, 1),
+                    (id, c) -> new KvSession(id, c, scorer, INLINE), Map.of());
+            try {
+                assertThat(r.sessions().keySet()).containsExactlyInAnyOrder("kept", "again");
+                assertThat(r.records()).isEqualTo(4);
+                assertThat(r.cutShort()).isZero();
+                assertSameData(kept, r.sessions().get("kept"), rnd);
+                KvSession restoredAgain = r.sessions().get("again");
+                assertThat(restoredAgain.config().layers()).isEqualTo(1);
+                assertThat(restoredAgain.length(0, 0)).isEqualTo(30);
+                float[] q = rows(rnd, 1)[0];
+                assertThat(restoredAgain.attendExact(0, 0, q).output()).isEqualTo(again.attendExact(0, 0, q).output());
+            } finally {
+                r.sessions().values().forEach(KvSession::close);
+            }
+        }
+    }
+
+    @Test
+    void aWriteOfASessionTheTopicNeverCreatedStopsTheRestoreAndClosesWhatItOpened() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 3);
+        List<KvSession> opened = new ArrayList<>();
+        try (KvTopicLog log = new KvTopicLog(broker.bootstrapServers(), "kv-d", 4096, Map.of())) {
+            log.create("fine", config());
+            float[] key = rows(rnd, 1)[0];
+            log.write("orphan", KvRecords.append(0, 0, 0, key, key)); // its creation lost (a topic with retention)
+            assertThatThrownBy(() -> KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-d", List.of(0), (id, c) -> {
+                KvSession s = new KvSession(id, c, scorer, INLINE);
+                opened.add(s);
+                return s;
+            }, Map.of())).isInstanceOf(IOException.class).hasMessageContaining("orphan").hasMessageContaining("does not create");
+            assertThat(opened).hasSize(1);
+            assertThatThrownBy(() -> opened.getFirst().append(0, 0, 0, key, key)).as("closed").isInstanceOf(KvSessionClosedException.class);
         }
     }
 

@@ -2,6 +2,7 @@ package dev.attend.retrieval;
 
 import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
+import java.nio.file.Path;
 
 /**
  * A KV session's writes as bytes, one record each in the format of its journal (magic, lengths, CRC32C of the header
@@ -25,6 +26,19 @@ public final class KvRecords {
     /** One token appended to every KV head of {@code layer} ({@code keys[h]}, {@code values[h]}), as {@link KvSession#decodeLayer} appends. */
     public static byte[] appendLayer(int layer, int position, float[][] keys, float[][] values) {
         return KvJournal.appendLayerRecord(layer, position, keys, values);
+    }
+
+    /** A session's configuration as bytes (the properties text of its configuration file). */
+    public static byte[] config(KvSessionConfig config) {
+        return KvSessionConfigFile.text(config);
+    }
+
+    /**
+     * The configuration of {@link #config} bytes read from {@code source} (a name for errors); what this build cannot
+     * read is an {@link IOException}.
+     */
+    public static KvSessionConfig readConfig(byte[] bytes, String source) throws IOException {
+        return KvSessionConfigFile.fromText(bytes, Path.of(source));
     }
 
     /**

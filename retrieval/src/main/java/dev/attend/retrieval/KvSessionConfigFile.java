@@ -10,6 +10,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringReader;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -35,6 +36,12 @@ final class KvSessionConfigFile {
     }
 
     static void write(Path file, KvSessionConfig c) throws IOException {
+        byte[] bytes = text(c);
+        DurableFile.write(file, CODEC, VERSION, out -> out.write(bytes));
+    }
+
+    /** The configuration as the properties text its file holds (inside the file's checksummed frame). */
+    static byte[] text(KvSessionConfig c) {
         Properties p = new Properties();
         p.setProperty("layers", Integer.toString(c.layers()));
         p.setProperty("kvHeads", Integer.toString(c.kvHeads()));
@@ -57,9 +64,29 @@ final class KvSessionConfigFile {
         p.setProperty("policy", c.policies().defaultPolicy());
         c.policies().perHead().forEach((head, name) -> p.setProperty("policy." + head, name));
         ByteArrayOutputStream text = new ByteArrayOutputStream();
-        p.store(text, "Attend KV session");
-        byte[] bytes = text.toByteArray();
-        DurableFile.write(file, CODEC, VERSION, out -> out.write(bytes));
+        try {
+            p.store(text, "Attend KV session");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a byte array does not fail
+        }
+        return text.toByteArray();
+    }
+
+    /**
+     * The configuration of {@link #text} bytes read from {@code source} (named in errors), whose integrity its carrier
+     * checked (a Kafka record batch's CRC): what does not parse is an {@link UnsupportedFormatException}.
+     */
+    static KvSessionConfig fromText(byte[] text, Path source) throws IOException {
+        if (text.length > MAX_CONFIG_BYTES) {
+            throw new UnsupportedFormatException(source, "a configuration of " + text.length + " bytes");
+        }
+        Properties p = new Properties();
+        try {
+            p.load(new ByteArrayInputStream(text));
+        } catch (IllegalArgumentException e) {
+            throw new UnsupportedFormatException(source, "a configuration this build cannot parse: " + e.getMessage());
+        }
+        return parse(source, p, true);
     }
 
     /**

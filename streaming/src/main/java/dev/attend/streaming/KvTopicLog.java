@@ -2,12 +2,15 @@ package dev.attend.streaming;
 
 import dev.attend.retrieval.KvRecords;
 import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -43,6 +46,8 @@ public final class KvTopicLog implements AutoCloseable {
     public static final int DEFAULT_CHUNK_BYTES = 512 * 1024;
     static final String CHUNK = "attend.kv.chunk";
     static final String CHUNKS = "attend.kv.chunks";
+    /** A record's kind: {@code create} (its value a configuration), {@code delete}, or a write ({@code write} or none). */
+    static final String TYPE = "attend.kv.type";
     private static final Duration ACK_TIMEOUT = Duration.ofSeconds(30);
 
     private final KafkaProducer<byte[], byte[]> producer;
@@ -121,83 +126,226 @@ public final class KvTopicLog implements AutoCloseable {
         return last + 1;
     }
 
+    /**
+     * Records the creation of session {@code sessionId} with {@code config} (before its first write): what
+     * {@link #restoreAll} opens it from.
+     */
+    public long create(String sessionId, KvSessionConfig config) {
+        return send(sessionId, KvRecords.config(config), "create");
+    }
+
+    /** Records the deletion of session {@code sessionId}: {@link #restoreAll} closes it there. */
+    public long delete(String sessionId) {
+        return send(sessionId, new byte[0], "delete");
+    }
+
+    private long send(String sessionId, byte[] value, String type) {
+        ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, partitionOf(sessionId), sessionId.getBytes(StandardCharsets.UTF_8), value);
+        r.headers().add(TYPE, type.getBytes(StandardCharsets.UTF_8));
+        try {
+            return producer.send(r).get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).offset() + 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaUnavailableException("interrupted while the KV topic " + topic + " acknowledged a " + type, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new KafkaUnavailableException("the KV topic " + topic + " did not acknowledge the " + type + " of session " + sessionId
+                    + ": " + (e.getCause() == null ? e : e.getCause()).toString(), e);
+        }
+    }
+
     /** What a {@link #replay} read: the offset it stopped at, records applied, and writes cut short (skipped). */
     public record Replayed(long nextOffset, long records, long cutShort) {
     }
 
     /**
-     * Applies session {@code sessionId}'s records from {@code fromOffset} of its partition to {@code session}, in
-     * order ({@link KvRecords#apply}), up to the partition's end when the replay began. A record whose checksum fails
+     * Applies session {@code sessionId}'s writes from {@code fromOffset} of its partition to {@code session}, in
+     * order ({@link KvRecords#apply}), up to the partition's end when the replay began; its creation and deletion
+     * records are not writes and are passed over ({@link #restoreAll} follows them). A record whose checksum fails
      * stops the replay with an {@link IOException} naming its offset (what was applied before it stays applied).
      */
     public static Replayed replay(String bootstrapServers, String topic, String sessionId, long fromOffset, KvSession session,
                                   Map<String, String> client) throws IOException {
+        long[] counts = new long[2];
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers, client)) {
+            int partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).size();
+            TopicPartition tp = new TopicPartition(topic, partitionOf(sessionId, partitions));
+            long end = read(consumer, tp, fromOffset, sessionId, (kind, id, offset, bytes) -> {
+                if (kind == Kind.WRITE) {
+                    apply(topic, offset, id, bytes, session);
+                    counts[0]++;
+                }
+            }, counts);
+            return new Replayed(end, counts[0], counts[1]);
+        } catch (KafkaException e) {
+            throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Opens a session of {@code config} named {@code id} for {@link #restoreAll} (with the owner's scorer and threads). */
+    @FunctionalInterface
+    public interface SessionFactory {
+        KvSession open(String id, KvSessionConfig config);
+    }
+
+    /** What {@link #restoreAll} rebuilt: the live sessions by id, writes applied, writes cut short (skipped). */
+    public record Restored(Map<String, KvSession> sessions, long records, long cutShort) {
+    }
+
+    /**
+     * Rebuilds every session that {@code partitions} of {@code topic} hold, from the topic alone (what a new owner of
+     * those partitions does with no local copy): creations open sessions through {@code factory}, writes apply in
+     * order, deletions close them. A write of a session the topic never created (its creation lost to the topic's
+     * retention, which a KV topic must not have) or damage is an {@link IOException} naming its offset, and the
+     * sessions opened so far are closed.
+     */
+    public static Restored restoreAll(String bootstrapServers, String topic, List<Integer> partitions, SessionFactory factory,
+                                      Map<String, String> client) throws IOException {
+        Map<String, KvSession> live = new LinkedHashMap<>();
+        long[] counts = new long[2];
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers, client)) {
+            for (int partition : partitions) {
+                read(consumer, new TopicPartition(topic, partition), 0, null, (kind, id, offset, bytes) -> {
+                    switch (kind) {
+                        case CREATE -> {
+                            KvSessionConfig config = KvRecords.readConfig(bytes, "KV topic " + topic + " offset " + offset);
+                            KvSession old = live.put(id, factory.open(id, config));
+                            if (old != null) {
+                                old.close();
+                            }
+                        }
+                        case DELETE -> {
+                            KvSession gone = live.remove(id);
+                            if (gone != null) {
+                                gone.close();
+                            }
+                        }
+                        case WRITE -> {
+                            KvSession s = live.get(id);
+                            if (s == null) {
+                                throw new IOException("KV topic " + topic + " offset " + offset + ": a write of session " + id
+                                        + ", which the topic does not create before it (a topic with retention loses sessions)");
+                            }
+                            apply(topic, offset, id, bytes, s);
+                            counts[0]++;
+                        }
+                    }
+                }, counts);
+            }
+            return new Restored(live, counts[0], counts[1]);
+        } catch (IOException | RuntimeException e) {
+            live.values().forEach(KvSession::close);
+            if (e instanceof KafkaException k) {
+                throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + k.getMessage(), k);
+            }
+            throw e;
+        }
+    }
+
+    /** What a record of the KV topic is. */
+    enum Kind {
+        CREATE, WRITE, DELETE
+    }
+
+    /** A whole record read from the topic (its chunks joined). */
+    @FunctionalInterface
+    private interface RecordHandler {
+        void accept(Kind kind, String sessionId, long offset, byte[] bytes) throws IOException;
+    }
+
+    private static KafkaConsumer<byte[], byte[]> consumer(String bootstrapServers, Map<String, String> client) {
         Properties p = KafkaClientProperties.base(client);
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        byte[] key = sessionId.getBytes(StandardCharsets.UTF_8);
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
-            int partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).size();
-            TopicPartition tp = new TopicPartition(topic, partitionOf(sessionId, partitions));
-            consumer.assign(List.of(tp));
-            long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(10)).get(tp);
-            consumer.seek(tp, fromOffset);
-            long records = 0;
-            long cutShort = 0;
-            List<byte[]> pending = null; // the chunks of the record being read
-            int expected = 0;
-            long startOffset = -1;
-            while (consumer.position(tp) < end) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    if (r.offset() >= end) {
-                        break;
+        return new KafkaConsumer<>(p);
+    }
+
+    private static void apply(String topic, long offset, String id, byte[] record, KvSession session) throws IOException {
+        try {
+            KvRecords.apply(record, session);
+        } catch (IOException e) {
+            throw new IOException("KV topic " + topic + " offset " + offset + " (session " + id + "): " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Reads {@code tp} from {@code from} to its end when called, joining each session's chunks into whole records for
+     * {@code handler} (only session {@code only}'s when not null); {@code counts[1]} counts writes cut short. Returns
+     * the end.
+     */
+    private static long read(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp, long from, String only, RecordHandler handler,
+                             long[] counts) throws IOException {
+        consumer.assign(List.of(tp));
+        long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(10)).get(tp);
+        consumer.seek(tp, from);
+        byte[] onlyKey = only == null ? null : only.getBytes(StandardCharsets.UTF_8);
+        Map<String, Pending> pending = new HashMap<>(); // per session: the chunks of the write being read
+        String topic = tp.topic();
+        while (consumer.position(tp) < end) {
+            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                if (r.offset() >= end) {
+                    break;
+                }
+                if (r.key() == null || (onlyKey != null && !Arrays.equals(onlyKey, r.key()))) {
+                    continue;
+                }
+                String id = new String(r.key(), StandardCharsets.UTF_8);
+                Kind kind = kind(r);
+                if (kind != Kind.WRITE) {
+                    if (pending.remove(id) != null) {
+                        counts[1]++;
                     }
-                    if (!Arrays.equals(key, r.key())) {
-                        continue;
+                    handler.accept(kind, id, r.offset(), r.value() == null ? new byte[0] : r.value());
+                    continue;
+                }
+                int chunk = intHeader(r, CHUNK);
+                int chunks = intHeader(r, CHUNKS);
+                if (chunk < 0 || chunks < 1 || chunk >= chunks) {
+                    throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " of " + chunks);
+                }
+                Pending p = pending.get(id);
+                if (chunk == 0) {
+                    if (p != null) {
+                        counts[1]++; // a write cut short before its last chunk: never acknowledged
                     }
-                    int chunk = intHeader(r, CHUNK);
-                    int chunks = intHeader(r, CHUNKS);
-                    if (chunk < 0 || chunks < 1 || chunk >= chunks) {
-                        throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " of " + chunks);
-                    }
-                    if (chunk == 0) {
-                        if (pending != null) {
-                            cutShort++; // a write cut short before its last chunk: never acknowledged
-                        }
-                        pending = new ArrayList<>(chunks);
-                        expected = chunks;
-                        startOffset = r.offset();
-                    } else if (pending == null || chunks != expected) {
-                        pending = null; // the rest of a write whose first chunk was before the replay's start, or cut
-                        continue;
-                    }
-                    if (chunk != pending.size()) {
-                        throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " where chunk "
-                                + pending.size() + " was due");
-                    }
-                    pending.add(r.value());
-                    if (chunk == chunks - 1) {
-                        try {
-                            KvRecords.apply(concat(pending), session);
-                        } catch (IOException e) {
-                            throw new IOException("KV topic " + topic + " offset " + startOffset + " (session " + sessionId + "): "
-                                    + e.getMessage(), e);
-                        }
-                        records++;
-                        pending = null;
-                    }
+                    p = new Pending(r.offset(), chunks, new ArrayList<>(Math.min(chunks, 1024)));
+                    pending.put(id, p);
+                } else if (p == null || chunks != p.expected) {
+                    pending.remove(id); // the rest of a write whose first chunk was before the read's start
+                    continue;
+                }
+                if (chunk != p.parts.size()) {
+                    throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " where chunk "
+                            + p.parts.size() + " was due");
+                }
+                p.parts.add(r.value());
+                if (chunk == chunks - 1) {
+                    pending.remove(id);
+                    handler.accept(Kind.WRITE, id, p.start, concat(p.parts));
                 }
             }
-            if (pending != null) {
-                cutShort++;
-            }
-            return new Replayed(end, records, cutShort);
-        } catch (KafkaException e) {
-            throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + e.getMessage(), e);
         }
+        counts[1] += pending.size();
+        return end;
+    }
+
+    private record Pending(long start, int expected, List<byte[]> parts) {
+    }
+
+    private static Kind kind(ConsumerRecord<byte[], byte[]> r) throws IOException {
+        Header h = r.headers().lastHeader(TYPE);
+        if (h == null) {
+            return Kind.WRITE;
+        }
+        String v = new String(h.value(), StandardCharsets.UTF_8);
+        return switch (v) {
+            case "create" -> Kind.CREATE;
+            case "delete" -> Kind.DELETE;
+            case "write" -> Kind.WRITE;
+            default -> throw new IOException("KV topic " + r.topic() + " offset " + r.offset() + ": a record of type " + v);
+        };
     }
 
     private static byte[] concat(List<byte[]> parts) {
