@@ -51,7 +51,7 @@ public final class KvRecords {
     }
 
     /** Replayed records applied to {@code session}: a journal's replay ({@link KvSessionLoader}) and {@link #apply}. */
-    static KvJournal.Replay into(KvSession session) {
+    public static KvJournal.Replay into(KvSession session) {
         return new KvJournal.Replay() {
             @Override
             public void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries, int[] queryHeads) {

@@ -258,6 +258,15 @@ public final class KvJournal implements AutoCloseable {
         KvJournalReader.replayRecord(record, replay);
     }
 
+    /**
+     * Logs a record made by {@link #prefillRecord}, {@link #appendRecord} or {@link #appendLayerRecord} as it is;
+     * one that fails its checks ({@link #replayRecord}'s) is an {@link IOException} and nothing is written.
+     */
+    public synchronized void writeRecord(byte[] record) throws IOException {
+        KvJournalReader.replayRecord(record, null);
+        writeFramed(ByteBuffer.wrap(record));
+    }
+
     private static byte[] record(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
                                  int[] queryHeads) {
         byte[] body = body(type, layer, kvHead, position, keys, values, queries, queryHeads);
