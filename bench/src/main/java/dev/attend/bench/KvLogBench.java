@@ -199,6 +199,28 @@ final class KvLogBench extends BenchCommand {
                     throw new IllegalStateException("the topic gave back " + restored.records() + " writes of " + records.size());
                 }
                 rows.add(row("kafka topic (in-process broker)", t, prefillBytes, rebuild));
+                // The same decode steps with a token's layers sent together and waited for once (a new session).
+                long[] tokenNanos = new long[steps];
+                try (KvTopicLog log = new KvTopicLog(broker.bootstrapServers(), "attend.kv", KvTopicLog.DEFAULT_CHUNK_BYTES, Map.of())) {
+                    log.create("bench-pipelined", config);
+                    for (int s = 0; s < steps; s++) {
+                        long t0 = System.nanoTime();
+                        KvTopicLog.Sent last = null;
+                        for (int l = 0; l < layers; l++) {
+                            last = log.send("bench-pipelined", records.get(prefillCount + s * layers + l));
+                        }
+                        last.await();
+                        tokenNanos[s] = System.nanoTime() - t0;
+                    }
+                }
+                long[] sequential = new long[steps];
+                for (int s = 0; s < steps; s++) {
+                    for (int l = 0; l < layers; l++) {
+                        sequential[s] += t.appendNanos()[s * layers + l];
+                    }
+                }
+                report.put("token_sequential_p50_us", median(sequential) / 1e3);
+                report.put("token_pipelined_p50_us", median(tokenNanos) / 1e3);
             }
         } finally {
             deleteTree(dir);
@@ -212,6 +234,8 @@ final class KvLogBench extends BenchCommand {
                     r.get("append_p99_us"), r.get("rebuild_seconds"));
         }
         double base = (double) rows.getFirst().get("append_p50_us");
+        out.printf(Locale.ROOT, "a token's %d layer writes through the topic: %.1f us waited one by one, %.1f us sent together and waited once%n",
+                layers, (double) report.get("token_sequential_p50_us"), (double) report.get("token_pipelined_p50_us"));
         out.printf(Locale.ROOT, "per-layer append through the topic: %.1fx the journal's (process); %d layer writes per decoded token;"
                 + " heap %.0f MB (the records, %.0f MB, held for every log)%n", (double) rows.getLast().get("append_p50_us") / base, layers,
                 (rt.totalMemory() - rt.freeMemory()) / 1e6, totalBytes(records) / 1e6);
@@ -229,6 +253,12 @@ final class KvLogBench extends BenchCommand {
         m.put("append_p99_us", a[(int) Math.ceil(0.99 * a.length) - 1] / 1e3);
         m.put("rebuild_seconds", rebuildSeconds);
         return m;
+    }
+
+    private static long median(long[] nanos) {
+        long[] a = nanos.clone();
+        Arrays.sort(a);
+        return a[a.length / 2];
     }
 
     private static long totalBytes(List<byte[]> records) {

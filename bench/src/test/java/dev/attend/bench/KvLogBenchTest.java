@@ -23,6 +23,8 @@ class KvLogBenchTest {
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("journal, process", "journal, fsync", "kafka topic", "per-layer append");
         JsonNode report = new ObjectMapper().readTree(json.toFile());
         assertThat(report.path("prefill_bytes").asLong()).isPositive();
+        assertThat(report.path("token_pipelined_p50_us").asDouble()).isPositive();
+        assertThat(report.path("token_sequential_p50_us").asDouble()).isPositive();
         JsonNode rows = report.path("rows");
         assertThat(rows).hasSize(3);
         for (JsonNode r : rows) {

@@ -52,7 +52,7 @@ class KvTopicLogTest {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1), new NewTopic("kv-c", 2, (short) 1), new NewTopic("kv-d", 1, (short) 1))).all().get();
+            admin.createTopics(List.of(new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1), new NewTopic("kv-c", 2, (short) 1), new NewTopic("kv-d", 1, (short) 1), new NewTopic("kv-e", 1, (short) 1))).all().get();
         }
     }
 
@@ -214,6 +214,38 @@ class KvTopicLogTest {
             }, Map.of())).isInstanceOf(IOException.class).hasMessageContaining("orphan").hasMessageContaining("does not create");
             assertThat(opened).hasSize(1);
             assertThatThrownBy(() -> opened.getFirst().append(0, 0, 0, key, key)).as("closed").isInstanceOf(KvSessionClosedException.class);
+        }
+    }
+
+    @Test
+    void writesSentTogetherAndWaitedForOnceReplayInTheOrderSent() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 4);
+        KvSessionConfig config = KvSessionConfig.defaults(3, 1, 1, DIM);
+        try (KvTopicLog log = new KvTopicLog(broker.bootstrapServers(), "kv-e", 4096, Map.of());
+             KvSession original = new KvSession("piped", config, scorer, INLINE)) {
+            log.create("piped", config);
+            for (int step = 0; step < 10; step++) {
+                KvTopicLog.Sent last = null;
+                for (int layer = 0; layer < 3; layer++) { // a decode step: every layer sent, the last one waited for
+                    float[] key = rows(rnd, 1)[0];
+                    original.append(layer, 0, step, key, key);
+                    last = log.send("piped", KvRecords.append(layer, 0, step, key, key));
+                }
+                last.await();
+            }
+            KvTopicLog.Restored r = KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-e", List.of(0),
+                    (id, c) -> new KvSession(id, c, scorer, INLINE), Map.of());
+            try {
+                assertThat(r.records()).isEqualTo(30);
+                KvSession restored = r.sessions().get("piped");
+                for (int layer = 0; layer < 3; layer++) {
+                    assertThat(restored.length(layer, 0)).isEqualTo(10);
+                    float[] q = rows(rnd, 1)[0];
+                    assertThat(restored.attendExact(layer, 0, q).output()).isEqualTo(original.attendExact(layer, 0, q).output());
+                }
+            } finally {
+                r.sessions().values().forEach(KvSession::close);
+            }
         }
     }
 

@@ -101,6 +101,15 @@ public final class KvTopicLog implements AutoCloseable {
      * {@link KafkaUnavailableException}: the write may or may not be in the log, and a replay says which.
      */
     public long write(String sessionId, byte[] record) {
+        return send(sessionId, record).await();
+    }
+
+    /**
+     * Sends {@code record} without waiting ({@link Sent#await} waits): a decode step sends its layers' records one
+     * after the other and waits once, for the last, since one partition acknowledges in order. A write is not
+     * acknowledged before its {@code await} returns.
+     */
+    public Sent send(String sessionId, byte[] record) {
         byte[] key = sessionId.getBytes(StandardCharsets.UTF_8);
         int partition = partitionOf(sessionId);
         int count = Math.max(1, (record.length + chunkBytes - 1) / chunkBytes);
@@ -111,19 +120,35 @@ public final class KvTopicLog implements AutoCloseable {
             r.headers().add(CHUNK, intBytes(i)).add(CHUNKS, intBytes(count));
             sent.add(producer.send(r));
         }
-        long last = -1;
-        try {
-            for (Future<RecordMetadata> f : sent) {
-                last = f.get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).offset();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new KafkaUnavailableException("interrupted while the KV topic " + topic + " acknowledged a write", e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new KafkaUnavailableException("the KV topic " + topic + " did not acknowledge a write of session " + sessionId + ": "
-                    + (e.getCause() == null ? e : e.getCause()).toString(), e);
+        return new Sent(sessionId, sent);
+    }
+
+    /** A write sent ({@link #send}), acknowledged when {@link #await} returns. */
+    public final class Sent {
+        private final String sessionId;
+        private final List<Future<RecordMetadata>> chunks;
+
+        private Sent(String sessionId, List<Future<RecordMetadata>> chunks) {
+            this.sessionId = sessionId;
+            this.chunks = chunks;
         }
-        return last + 1;
+
+        /** Waits for every chunk's acknowledgement; returns the offset after the last ({@link #write}'s answer and failures). */
+        public long await() {
+            long last = -1;
+            try {
+                for (Future<RecordMetadata> f : chunks) {
+                    last = f.get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).offset();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new KafkaUnavailableException("interrupted while the KV topic " + topic + " acknowledged a write", e);
+            } catch (ExecutionException | TimeoutException e) {
+                throw new KafkaUnavailableException("the KV topic " + topic + " did not acknowledge a write of session " + sessionId + ": "
+                        + (e.getCause() == null ? e : e.getCause()).toString(), e);
+            }
+            return last + 1;
+        }
     }
 
     /**
@@ -131,15 +156,15 @@ public final class KvTopicLog implements AutoCloseable {
      * {@link #restoreAll} opens it from.
      */
     public long create(String sessionId, KvSessionConfig config) {
-        return send(sessionId, KvRecords.config(config), "create");
+        return sendLifecycle(sessionId, KvRecords.config(config), "create");
     }
 
     /** Records the deletion of session {@code sessionId}: {@link #restoreAll} closes it there. */
     public long delete(String sessionId) {
-        return send(sessionId, new byte[0], "delete");
+        return sendLifecycle(sessionId, new byte[0], "delete");
     }
 
-    private long send(String sessionId, byte[] value, String type) {
+    private long sendLifecycle(String sessionId, byte[] value, String type) {
         ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, partitionOf(sessionId), sessionId.getBytes(StandardCharsets.UTF_8), value);
         r.headers().add(TYPE, type.getBytes(StandardCharsets.UTF_8));
         try {
