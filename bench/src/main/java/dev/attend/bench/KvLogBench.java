@@ -87,8 +87,8 @@ final class KvLogBench extends BenchCommand {
         }
     }
 
-    /** The writes of one session, in order, each one record. */
-    private List<byte[]> records(List<Integer> prefillEnds) {
+    /** The writes of one session, in order, each one record: {@link #prefillWrites} prefill chunks, then the decode steps'. */
+    private List<byte[]> records() {
         SplittableRandom rnd = new SplittableRandom(25);
         List<byte[]> out = new ArrayList<>();
         for (int l = 0; l < layers; l++) {
@@ -99,13 +99,16 @@ final class KvLogBench extends BenchCommand {
                 }
             }
         }
-        prefillEnds.add(out.size());
         for (int s = 0; s < steps; s++) {
             for (int l = 0; l < layers; l++) {
                 out.add(KvRecords.appendLayer(l, tokens + s, rows(rnd, kvHeads), rows(rnd, kvHeads)));
             }
         }
         return out;
+    }
+
+    private int prefillWrites() {
+        return layers * kvHeads * ((tokens + chunk - 1) / chunk);
     }
 
     private float[][] rows(SplittableRandom rnd, int n) {
@@ -118,7 +121,7 @@ final class KvLogBench extends BenchCommand {
         return r;
     }
 
-    /** Writes every record through {@code write}, timing each: [prefill seconds, append nanos...]. */
+    /** One log's write of a record. */
     private interface Write {
         void write(byte[] record) throws IOException;
     }
@@ -126,6 +129,7 @@ final class KvLogBench extends BenchCommand {
     private record Timed(double prefillSeconds, long[] appendNanos) {
     }
 
+    /** Writes every record through {@code write}: the prefill's time, and each decode write's. */
     private static Timed time(List<byte[]> records, int prefillCount, Write write) throws IOException {
         long t0 = System.nanoTime();
         for (int i = 0; i < prefillCount; i++) {
@@ -142,9 +146,8 @@ final class KvLogBench extends BenchCommand {
     }
 
     private Map<String, Object> measure() throws Exception {
-        List<Integer> ends = new ArrayList<>();
-        List<byte[]> records = records(ends);
-        int prefillCount = ends.getFirst();
+        List<byte[]> records = records();
+        int prefillCount = prefillWrites();
         long prefillBytes = 0;
         for (int i = 0; i < prefillCount; i++) {
             prefillBytes += records.get(i).length;
