@@ -215,6 +215,11 @@ public final class VectorStore {
         if (id < 0 || id >= size) {
             throw new IllegalArgumentException("row " + id + " is not in [0, " + size + ")");
         }
+        return dotChecked(id, query, scratch);
+    }
+
+    /** {@link #dot} of a row and a query already checked. */
+    private float dotChecked(int id, float[] query, float[] scratch) {
         int p = id / pageRows;
         Object page = pages[p];
         int at = (id - p * pageRows) * dim;
@@ -236,9 +241,9 @@ public final class VectorStore {
         if (query.length != dim) {
             throw new IllegalArgumentException("query has dimension " + query.length + ", expected " + dim);
         }
-        touch(ids, count, base);
+        touch(ids, count, base); // checks every id
         for (int i = 0; i < count; i++) {
-            out[i] = dot(base + ids[i], query, scratch);
+            out[i] = dotChecked(base + ids[i], query, scratch);
         }
     }
 

@@ -120,16 +120,18 @@ public final class KvTopicLog implements AutoCloseable {
             r.headers().add(CHUNK, intBytes(i)).add(CHUNKS, intBytes(count));
             sent.add(producer.send(r));
         }
-        return new Sent(sessionId, sent);
+        return new Sent(sessionId, "a write", sent);
     }
 
     /** A write sent ({@link #send}), acknowledged when {@link #await} returns. */
     public final class Sent {
         private final String sessionId;
+        private final String what;
         private final List<Future<RecordMetadata>> chunks;
 
-        private Sent(String sessionId, List<Future<RecordMetadata>> chunks) {
+        private Sent(String sessionId, String what, List<Future<RecordMetadata>> chunks) {
             this.sessionId = sessionId;
+            this.what = what;
             this.chunks = chunks;
         }
 
@@ -142,9 +144,9 @@ public final class KvTopicLog implements AutoCloseable {
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new KafkaUnavailableException("interrupted while the KV topic " + topic + " acknowledged a write", e);
+                throw new KafkaUnavailableException("interrupted while the KV topic " + topic + " acknowledged " + what, e);
             } catch (ExecutionException | TimeoutException e) {
-                throw new KafkaUnavailableException("the KV topic " + topic + " did not acknowledge a write of session " + sessionId + ": "
+                throw new KafkaUnavailableException("the KV topic " + topic + " did not acknowledge " + what + " of session " + sessionId + ": "
                         + (e.getCause() == null ? e : e.getCause()).toString(), e);
             }
             return last + 1;
@@ -167,15 +169,7 @@ public final class KvTopicLog implements AutoCloseable {
     private long sendLifecycle(String sessionId, byte[] value, String type) {
         ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, partitionOf(sessionId), sessionId.getBytes(StandardCharsets.UTF_8), value);
         r.headers().add(TYPE, type.getBytes(StandardCharsets.UTF_8));
-        try {
-            return producer.send(r).get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).offset() + 1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new KafkaUnavailableException("interrupted while the KV topic " + topic + " acknowledged a " + type, e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw new KafkaUnavailableException("the KV topic " + topic + " did not acknowledge the " + type + " of session " + sessionId
-                    + ": " + (e.getCause() == null ? e : e.getCause()).toString(), e);
-        }
+        return new Sent(sessionId, "the " + type, List.of(producer.send(r))).await();
     }
 
     /** What a {@link #replay} read: the offset it stopped at, records applied, and writes cut short (skipped). */

@@ -270,15 +270,12 @@ public final class KvJournal implements AutoCloseable {
     private static byte[] record(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
                                  int[] queryHeads) {
         byte[] body = body(type, layer, kvHead, position, keys, values, queries, queryHeads);
-        ByteBuffer framed = frame(body, body.length);
-        return framed.array();
+        return frame(body, body.length).array();
     }
 
     private void write(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
                        int[] queryHeads) throws IOException {
-        byte[] body = body(type, layer, kvHead, position, keys, values, queries, queryHeads);
-        ByteBuffer record = frame(body, body.length);
-        writeFramed(record);
+        writeFramed(ByteBuffer.wrap(record(type, layer, kvHead, position, keys, values, queries, queryHeads)));
     }
 
     private static byte[] body(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,

@@ -147,9 +147,7 @@ final class KvJournalReader {
         if (h.getInt(0) != RECORD_MAGIC) {
             return new Probe(null, false, "no record header; what it held is unknown");
         }
-        CRC32C crc = new CRC32C();
-        crc.update(h.array(), 0, 24);
-        if ((int) crc.getValue() != h.getInt(24)) {
+        if (!headerIntact(h.array(), 0)) {
             return new Probe(null, false, "a record header whose checksum fails; what it held is unknown");
         }
         int length = h.getInt(4);
@@ -165,13 +163,10 @@ final class KvJournalReader {
         }
         ByteBuffer withCrc = read(ch, pos + RECORD_HEADER, length + 4); // one read for the body and its checksum
         ByteBuffer body = withCrc.slice(0, length);
-        CRC32C bc = new CRC32C();
-        bc.update(withCrc.array(), 0, length);
-        if ((int) bc.getValue() != withCrc.getInt(length)) {
+        if (!bodyIntact(withCrc.array(), 0, length)) {
             return new Probe(null, false, what + ", its body's checksum fails");
         }
-        if (body.getInt(1) != h.getInt(8) || body.getInt(5) != h.getInt(12) || body.getInt(9) != h.getInt(16)
-                || body.getInt(13) != h.getInt(20)) {
+        if (!agrees(h, 0, body)) {
             return new Probe(null, false, what + ", its body disagrees with its header");
         }
         return new Probe(new Good(pos, pos + RECORD_HEADER, length), body, false, what);
@@ -183,26 +178,41 @@ final class KvJournalReader {
         if (record.length < RECORD_HEADER + MIN_BODY + 4 || r.getInt(0) != RECORD_MAGIC) {
             throw new IOException("not a KV journal record (" + record.length + " bytes)");
         }
-        CRC32C crc = new CRC32C();
-        crc.update(record, 0, 24);
-        if ((int) crc.getValue() != r.getInt(24)) {
+        if (!headerIntact(record, 0)) {
             throw new IOException("a KV journal record whose header checksum fails");
         }
         int length = r.getInt(4);
         if (length < MIN_BODY || length > MAX_BODY || RECORD_HEADER + (long) length + 4 != record.length) {
             throw new IOException("a KV journal record of " + record.length + " bytes whose header says its body has " + length);
         }
-        CRC32C bc = new CRC32C();
-        bc.update(record, RECORD_HEADER, length);
-        if ((int) bc.getValue() != r.getInt(RECORD_HEADER + length)) {
+        if (!bodyIntact(record, RECORD_HEADER, length)) {
             throw new IOException("a KV journal record whose body's checksum fails");
         }
         ByteBuffer body = r.slice(RECORD_HEADER, length);
-        if (body.getInt(1) != r.getInt(8) || body.getInt(5) != r.getInt(12) || body.getInt(9) != r.getInt(16)
-                || body.getInt(13) != r.getInt(20)) {
+        if (!agrees(r, 0, body)) {
             throw new IOException("a KV journal record whose body disagrees with its header");
         }
         apply(body, replay);
+    }
+
+    /** Whether the record header at {@code a[at, at + RECORD_HEADER)} holds its own checksum. */
+    private static boolean headerIntact(byte[] a, int at) {
+        CRC32C crc = new CRC32C();
+        crc.update(a, at, 24);
+        return (int) crc.getValue() == ByteBuffer.wrap(a).getInt(at + 24);
+    }
+
+    /** Whether the body at {@code a[at, at + length)} matches the checksum after it. */
+    private static boolean bodyIntact(byte[] a, int at, int length) {
+        CRC32C crc = new CRC32C();
+        crc.update(a, at, length);
+        return (int) crc.getValue() == ByteBuffer.wrap(a).getInt(at + length);
+    }
+
+    /** Whether the header at {@code h[at]} repeats the body's layer, KV head, position and rows. */
+    private static boolean agrees(ByteBuffer h, int at, ByteBuffer body) {
+        return body.getInt(1) == h.getInt(at + 8) && body.getInt(5) == h.getInt(at + 12) && body.getInt(9) == h.getInt(at + 16)
+                && body.getInt(13) == h.getInt(at + 20);
     }
 
     /** The first intact record starting at or after {@code from}, or -1. */
