@@ -182,7 +182,7 @@ class KvTopicLogTest {
             again.prefill(0, 0, 0, keys, keys, new float[0][], null, true);
 
             KvTopicLog.Restored r = KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-c", List.of(0, 1),
-                    (id, c) -> new KvSession(id, c, scorer, INLINE), Map.of());
+                    (id, c, at) -> new KvSession(id, c, scorer, INLINE), Map.of());
             try {
                 assertThat(r.sessions().keySet()).containsExactlyInAnyOrder("kept", "again");
                 assertThat(r.records()).isEqualTo(4);
@@ -207,7 +207,7 @@ class KvTopicLogTest {
             log.create("fine", config());
             float[] key = rows(rnd, 1)[0];
             log.write("orphan", KvRecords.append(0, 0, 0, key, key)); // its creation lost (a topic with retention)
-            assertThatThrownBy(() -> KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-d", List.of(0), (id, c) -> {
+            assertThatThrownBy(() -> KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-d", List.of(0), (id, c, at) -> {
                 KvSession s = new KvSession(id, c, scorer, INLINE);
                 opened.add(s);
                 return s;
@@ -234,7 +234,7 @@ class KvTopicLogTest {
                 last.await();
             }
             KvTopicLog.Restored r = KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-e", List.of(0),
-                    (id, c) -> new KvSession(id, c, scorer, INLINE), Map.of());
+                    (id, c, at) -> new KvSession(id, c, scorer, INLINE), Map.of());
             try {
                 assertThat(r.records()).isEqualTo(30);
                 KvSession restored = r.sessions().get("piped");

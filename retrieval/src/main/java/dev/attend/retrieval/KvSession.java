@@ -79,8 +79,12 @@ public final class KvSession implements AutoCloseable {
         this(id, config, scorer, builds, indexer, limits, null);
     }
 
-    KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits,
-              SessionCharges.Budget budget) {
+    /**
+     * The same, charged against {@code budget} as well (null: none), which the other sessions of a set share: a
+     * session or write that would pass it is a {@link KvLimitException} of scope {@link KvLimitException.Scope#STORE}.
+     */
+    public KvSession(String id, KvSessionConfig config, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits,
+                     KvMemoryBudget budget) {
         this.id = Objects.requireNonNull(id, "id");
         this.config = Objects.requireNonNull(config, "config").checked();
         this.limits = Objects.requireNonNull(limits, "limits");
@@ -150,7 +154,7 @@ public final class KvSession implements AutoCloseable {
                 keptCount += k ? 1 : 0;
             }
             long bytes = charges.charge(h, fromPosition, keys.length, h.keepsQueries() ? keptCount : 0);
-            writeAhead.log(j -> j.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads), bytes);
+            writeAhead.log(() -> KvRecords.prefill(layer, kvHead, fromPosition, keys, values, queries, queryHeads), bytes);
             h.markCharged();
             for (int i = 0; i < keys.length; i++) {
                 h.hold(keys[i], values[i]);
@@ -172,7 +176,7 @@ public final class KvSession implements AutoCloseable {
         synchronized (h) {
             checkPosition(h, position);
             long bytes = charges.charge(h, position, 1, 0);
-            writeAhead.log(j -> j.append(layer, kvHead, position, key, value), bytes);
+            writeAhead.log(() -> KvRecords.append(layer, kvHead, position, key, value), bytes);
             h.markCharged();
             h.hold(key, value);
         }
@@ -257,7 +261,7 @@ public final class KvSession implements AutoCloseable {
             total += b;
         }
         // One journal record for the whole layer: a failure leaves every head as it was (log gives the charge back).
-        writeAhead.log(j -> j.appendLayer(layer, position, keys, values), total);
+        writeAhead.log(() -> KvRecords.appendLayer(layer, position, keys, values), total);
         for (int h = 0; h < hs.length; h++) {
             hs[h].markCharged();
             hs[h].hold(keys[h], values[h]);
@@ -455,10 +459,24 @@ public final class KvSession implements AutoCloseable {
     }
 
     /**
-     * While held, no index build starts (the store holds them while it replays a journal); releasing starts
-     * the builds that are due.
+     * Makes every later prefill and append durable through {@code log} before it applies (what was written before, such
+     * as a replay of the log, is not logged again); a session has one log, and a second is an
+     * {@link IllegalStateException}.
      */
-    void holdBuilds(boolean hold) {
+    public void attachLog(KvWriteLog log) {
+        writeAhead.attach(Objects.requireNonNull(log, "log"));
+    }
+
+    /** Why the session takes no writes until it is restored from its log ({@link KvSessionFencedException}), or null. */
+    public String fenced() {
+        return writeAhead.fenced();
+    }
+
+    /**
+     * While held, no index build starts (a store holds them while it replays a log into the session: one build per
+     * head over everything replayed); releasing starts the builds that are due.
+     */
+    public void holdBuilds(boolean hold) {
         buildsHeld = hold;
         if (!hold) {
             for (SessionHead h : heads.made()) {

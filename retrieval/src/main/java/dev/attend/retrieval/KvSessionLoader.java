@@ -38,11 +38,11 @@ final class KvSessionLoader {
     private final Executor builds;
     private final Executor indexer;
     private final KvSessionLimits limits;
-    private final SessionCharges.Budget budget;
+    private final KvMemoryBudget budget;
     private final boolean force;
     private final Skip skip;
 
-    KvSessionLoader(Path root, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits, SessionCharges.Budget budget,
+    KvSessionLoader(Path root, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits, KvMemoryBudget budget,
                     boolean force, Skip skip) {
         this.root = root;
         this.scorer = scorer;

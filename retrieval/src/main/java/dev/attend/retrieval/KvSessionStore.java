@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -60,7 +59,7 @@ import java.util.stream.Stream;
  * are never read; a {@code .deleted-<id>-<nanos>} folder is a deleted session's ({@link #delete}), whose files the open
  * finishes removing.
  */
-public final class KvSessionStore implements AutoCloseable {
+public final class KvSessionStore implements KvSessions {
 
     private static final System.Logger LOG = System.getLogger(KvSessionStore.class.getName());
     /** The store's name in the {@link DamageLog}. */
@@ -84,25 +83,7 @@ public final class KvSessionStore implements AutoCloseable {
     private final KvSessionLoader loader;
     private final Map<String, KvSession> sessions = new ConcurrentHashMap<>();
     private final Map<String, Unloaded> unloaded = new ConcurrentHashMap<>();
-    private final AtomicLong total = new AtomicLong();
-    private final SessionCharges.Budget budget = new SessionCharges.Budget() {
-        @Override
-        public boolean reserve(long bytes) {
-            long now;
-            do {
-                now = total.get();
-                if (now + bytes > limits.maxTotalBytes()) {
-                    return false;
-                }
-            } while (!total.compareAndSet(now, now + bytes));
-            return true;
-        }
-
-        @Override
-        public void release(long bytes) {
-            total.addAndGet(-bytes);
-        }
-    };
+    private final KvMemoryBudget budget;
 
     /** A session found on disk but not loaded: left in place, reported; its id stays taken. */
     public record Unloaded(String id, Path dir, String reason) {
@@ -126,6 +107,7 @@ public final class KvSessionStore implements AutoCloseable {
         this.scorer = Objects.requireNonNull(scorer, "scorer");
         this.builds = Objects.requireNonNull(builds, "builds");
         this.limits = Objects.requireNonNull(limits, "limits");
+        this.budget = new KvMemoryBudget(limits.maxTotalBytes());
         this.loader = new KvSessionLoader(this.root, scorer, builds, indexer, limits, budget, force(), this::skip);
         Files.createDirectories(this.root);
         List<Path> entries;
@@ -187,6 +169,7 @@ public final class KvSessionStore implements AutoCloseable {
      * {@link UncheckedIOException} (caused by a {@link StorageErrors.StorageFullException} when the disk is full), with
      * what it wrote removed.
      */
+    @Override
     public synchronized KvSession create(String id, KvSessionConfig config) {
         ResourceId rid = sessionId(id);
         config.checked(); // nothing written for a configuration that cannot open
@@ -260,26 +243,31 @@ public final class KvSessionStore implements AutoCloseable {
     }
 
     /** The session, or null (also for a string that is not a valid id). */
+    @Override
     public KvSession get(String id) {
         return id == null ? null : sessions.get(id);
     }
 
+    @Override
     public List<String> ids() {
         return new ArrayList<>(sessions.keySet());
     }
 
+    @Override
     public int size() {
         return sessions.size();
     }
 
     /** The limits every session follows. */
+    @Override
     public KvSessionLimits limits() {
         return limits;
     }
 
     /** Bytes charged by every session together (against {@link KvSessionLimits#maxTotalBytes()}). */
+    @Override
     public long chargedBytes() {
-        return total.get();
+        return budget.charged();
     }
 
     /** Sessions found on disk at open but not loaded (over the limits, or failing to load), left in place. */
@@ -300,6 +288,7 @@ public final class KvSessionStore implements AutoCloseable {
      * there is no such session. An id that is not a {@link ResourceId} is an {@link IllegalArgumentException}; a rename
      * that fails an {@link UncheckedIOException} (the session is still served, nothing changed).
      */
+    @Override
     public synchronized boolean delete(String id) {
         ResourceId rid = sessionId(id);
         Path dir = rid.resolveUnder(root);

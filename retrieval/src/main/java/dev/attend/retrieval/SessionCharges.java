@@ -6,29 +6,21 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What one {@link KvSession} is charged ({@link KvSessionLimits}): its fixed part at open, then every token and kept
- * prefill query written, against its own limit and its store's total ({@link Budget}). A charge is reserved before a
+ * prefill query written, against its own limit and its store's total ({@link KvMemoryBudget}). A charge is reserved before a
  * write is journaled and given back when the write fails; a closed session is charged nothing more.
  */
 final class SessionCharges {
-
-    /** What a store charges all its sessions together against ({@link KvSessionLimits#maxTotalBytes()}). */
-    interface Budget {
-        /** Takes {@code bytes} from the store's total; false (and nothing taken) when that would pass the limit. */
-        boolean reserve(long bytes);
-
-        void release(long bytes);
-    }
 
     private final String id;
     private final KvSessionConfig config;
     private final KvSessionLimits limits;
     /** The store's total over every session, or null outside a store. */
-    private final Budget budget;
+    private final KvMemoryBudget budget;
     private final AtomicLong charged = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /** Charges the session's fixed part, or refuses the session when the store's total has no room for it. */
-    SessionCharges(String id, KvSessionConfig config, KvSessionLimits limits, Budget budget) {
+    SessionCharges(String id, KvSessionConfig config, KvSessionLimits limits, KvMemoryBudget budget) {
         this.id = id;
         this.config = config;
         this.limits = limits;

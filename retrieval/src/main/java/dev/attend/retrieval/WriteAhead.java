@@ -5,47 +5,81 @@ import dev.attend.index.store.StorageErrors;
 import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.function.Supplier;
 
 /**
- * A {@link KvSession}'s write-ahead: every prefill and append reaches its {@link KvJournal} (when the session is
- * durable) before the session changes; a write that cannot be journaled gives its charge back and changes nothing.
+ * A {@link KvSession}'s write-ahead: every prefill and append reaches its {@link KvWriteLog} (its {@link KvJournal}, or a
+ * log shared by a cluster) as one record before the session changes; a write that cannot be logged gives its charge
+ * back and changes nothing. A write whose outcome is unknown fences the session: it takes no more writes.
  */
 final class WriteAhead {
 
-    /** A journal write. */
-    interface JournalWrite {
-        void write(KvJournal journal) throws IOException;
-    }
-
     private final String id;
     private final SessionCharges charges;
+    private volatile KvWriteLog log;
     private volatile KvJournal journal;
+    private volatile String fenced;
 
     WriteAhead(String id, SessionCharges charges) {
         this.id = id;
         this.charges = charges;
     }
 
-    /** Makes every later write durable through {@code j} (after its replay). */
+    /** Makes every later write durable through journal {@code j} (after its replay). */
     void attach(KvJournal j) {
+        attach(new KvWriteLog() {
+            @Override
+            public void write(byte[] record) throws IOException {
+                j.writeRecord(record);
+            }
+
+            @Override
+            public void close() throws IOException {
+                j.close();
+            }
+        });
         this.journal = j;
+    }
+
+    /** Makes every later write durable through {@code l}; a session has one log. */
+    synchronized void attach(KvWriteLog l) {
+        if (log != null) {
+            throw new IllegalStateException("KV session " + ResourceId.shown(id) + " has a log already");
+        }
+        this.log = l;
     }
 
     KvJournal journal() {
         return journal;
     }
 
+    /** Why the session takes no more writes, or null. */
+    String fenced() {
+        return fenced;
+    }
+
     /**
-     * Journals a write whose {@code bytes} are reserved already ({@link SessionCharges#charge}): on failure they are given
-     * back and nothing changes. A full disk is an {@link UncheckedIOException} caused by a
-     * {@link StorageErrors.StorageFullException}; any other I/O failure an {@link UncheckedIOException} caused by it.
+     * Logs a write whose {@code bytes} are reserved already ({@link SessionCharges#charge}): on failure they are given back
+     * and nothing changes. A full disk is an {@link UncheckedIOException} caused by a
+     * {@link StorageErrors.StorageFullException}; any other failure of the log an {@link UncheckedIOException} caused by
+     * it; a fenced session a {@link KvSessionFencedException}.
      */
-    void log(JournalWrite write, long bytes) {
-        KvJournal j = journal;
+    void log(Supplier<byte[]> record, long bytes) {
+        KvWriteLog l = log;
         try {
-            if (j != null) {
-                write.write(j);
+            String why = fenced;
+            if (why != null) {
+                throw new KvSessionFencedException("KV session " + ResourceId.shown(id) + " takes no writes until it is restored from its log: "
+                        + why + " (nothing changed)");
             }
+            if (l != null) {
+                l.write(record.get());
+            }
+        } catch (KvWriteUncertainException e) {
+            charges.uncharge(bytes);
+            fenced = "a write's outcome is unknown (" + e.getMessage() + ")";
+            throw new UncheckedIOException("KV session " + ResourceId.shown(id) + ": the write's outcome is unknown (" + e.getMessage()
+                    + "); the session takes no writes until it is restored from its log", e);
         } catch (IOException e) {
             charges.uncharge(bytes);
             if (StorageErrors.isDiskFull(e)) {
@@ -60,16 +94,16 @@ final class WriteAhead {
         }
     }
 
-    /** Closes the journal; a failure is logged (every acknowledged write was forced already). */
+    /** Closes the log; a failure is logged (every acknowledged write was made durable already). */
     void close() {
-        KvJournal j = journal;
-        if (j != null) {
+        KvWriteLog l = log;
+        if (l != null) {
             try {
-                j.close();
+                l.close();
             } catch (IOException e) {
                 // What can fail is the cut of a write that failed (KvJournal).
                 System.getLogger(KvSession.class.getName()).log(System.Logger.Level.ERROR,
-                        "KV session " + ResourceId.shown(id) + ": its journal did not close cleanly: " + e.getMessage(), e);
+                        "KV session " + ResourceId.shown(id) + ": its log did not close cleanly: " + e.getMessage(), e);
             }
         }
     }

@@ -200,10 +200,13 @@ public final class KvTopicLog implements AutoCloseable {
         }
     }
 
-    /** Opens a session of {@code config} named {@code id} for {@link #restoreAll} (with the owner's scorer and threads). */
+    /**
+     * Opens a session of {@code config} named {@code id}, created at {@code offset} of the topic, for {@link #restoreAll}
+     * (with the owner's scorer and threads).
+     */
     @FunctionalInterface
     public interface SessionFactory {
-        KvSession open(String id, KvSessionConfig config);
+        KvSession open(String id, KvSessionConfig config, long offset);
     }
 
     /** What {@link #restoreAll} rebuilt: the live sessions by id, writes applied, writes cut short (skipped). */
@@ -227,7 +230,7 @@ public final class KvTopicLog implements AutoCloseable {
                     switch (kind) {
                         case CREATE -> {
                             KvSessionConfig config = KvRecords.readConfig(bytes, "KV topic " + topic + " offset " + offset);
-                            KvSession old = live.put(id, factory.open(id, config));
+                            KvSession old = live.put(id, factory.open(id, config, offset));
                             if (old != null) {
                                 old.close();
                             }

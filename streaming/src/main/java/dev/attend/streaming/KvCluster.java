@@ -1,0 +1,520 @@
+package dev.attend.streaming;
+
+import dev.attend.gpu.Scorer;
+import dev.attend.index.store.ResourceId;
+import dev.attend.retrieval.KvMemoryBudget;
+import dev.attend.retrieval.KvSession;
+import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.KvSessionLimits;
+import dev.attend.retrieval.KvSessions;
+import dev.attend.retrieval.KvWriteLog;
+import dev.attend.retrieval.KvWriteUncertainException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.streams.state.HostInfo;
+
+/**
+ * One instance of a cluster that spreads KV sessions over instances through Kafka (issue 25). A session belongs to a
+ * partition of the KV topic ({@link KvTopicLog#partitionOf}); the instances of one group share the partitions through
+ * Kafka's group membership (cooperative rebalancing; static membership with an instance id), so placement, failure
+ * detection and rebalancing are Kafka's. An instance holds the sessions of the partitions it owns, in memory: when it
+ * is given a partition it rebuilds that partition's sessions from the topic alone ({@link KvTopicLog#restoreAll}) and
+ * serves them once that is done; when it loses one it closes them. Every write of a session goes to the topic and is
+ * acknowledged by it (acks=all) before it applies ({@link KvWriteLog}): the topic is the sessions' replicated
+ * write-ahead log, so an instance that dies loses no acknowledged write. A write whose outcome is unknown fences its
+ * session, which is then rebuilt from the topic (positions say whether the write is in). Other instances' sessions
+ * are found through {@link #ownerOf}: the group's assignment, each member's address carried in its client id.
+ *
+ * <p>Not guaranteed: an instance cut off from Kafka but alive keeps answering reads from what it holds until its
+ * membership times out (its writes fail); two instances never both acknowledge writes of one session only as long as
+ * the group's assignment is respected, which Kafka's session timeout bounds but does not fence.
+ */
+public final class KvCluster implements KvSessions {
+
+    private static final System.Logger LOG = System.getLogger(KvCluster.class.getName());
+    /** The client id prefix that carries a member's address ({@code attend-kv@host:port}). */
+    static final String CLIENT_PREFIX = "attend-kv@";
+    private static final Duration OWNERS_FRESH = Duration.ofMillis(500);
+
+    /**
+     * Where and as what this instance joins: the brokers, the KV topic (which must exist, without retention), the group
+     * the instances share, this instance's address (what others forward its sessions' requests to), its static member id
+     * (null: a dynamic member), the session timeout (how long a dead instance holds its partitions), and client settings
+     * ({@link KafkaClientProperties}).
+     */
+    public record Settings(String bootstrapServers, String topic, String group, HostInfo endpoint, String instanceId,
+                           Duration sessionTimeout, Map<String, String> client) {
+        public Settings {
+            Objects.requireNonNull(bootstrapServers, "bootstrapServers");
+            Objects.requireNonNull(topic, "topic");
+            Objects.requireNonNull(group, "group");
+            Objects.requireNonNull(endpoint, "endpoint");
+            Objects.requireNonNull(sessionTimeout, "sessionTimeout");
+            client = client == null ? Map.of() : Map.copyOf(client);
+        }
+    }
+
+    /** A partition's state on this instance. */
+    public enum PartitionState {
+        /** Being rebuilt from the topic: its sessions are not served yet. */
+        RESTORING,
+        /** Served. */
+        READY,
+        /** Its rebuild failed (damage in the topic): not served; see the log. */
+        FAILED
+    }
+
+    /** Thrown for a session whose partition this instance does not serve (now): look for its owner and retry. */
+    public static final class NotServedHereException extends RuntimeException {
+        private final int partition;
+
+        NotServedHereException(String message, int partition) {
+            super(message);
+            this.partition = partition;
+        }
+
+        public int partition() {
+            return partition;
+        }
+    }
+
+    private record Held(KvSession session, int partition, long createdAt) {
+    }
+
+    private record Owned(PartitionState state, long generation, String problem) {
+    }
+
+    private final Settings settings;
+    private final Scorer scorer;
+    private final Executor builds;
+    private final Executor indexer;
+    private final KvSessionLimits limits;
+    private final KvMemoryBudget budget;
+    private final KvTopicLog log;
+    private final Admin admin;
+    private final Map<String, Held> sessions = new ConcurrentHashMap<>();
+    private final Map<Integer, Owned> owned = new ConcurrentHashMap<>();
+    private final AtomicLong generations = new AtomicLong();
+    private final ExecutorService restorer;
+    private final KafkaConsumer<byte[], byte[]> membership;
+    private final Thread member;
+    private volatile boolean closed;
+    private volatile Map<Integer, HostInfo> owners = Map.of();
+    private volatile long ownersAt;
+
+    /**
+     * Joins the group and starts restoring what it is given; sessions open on {@code scorer}, build on {@code builds},
+     * insert on {@code indexer}, and follow {@code limits} (every session of this instance together within its total).
+     */
+    public KvCluster(Settings settings, Scorer scorer, Executor builds, Executor indexer, KvSessionLimits limits) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.scorer = Objects.requireNonNull(scorer, "scorer");
+        this.builds = Objects.requireNonNull(builds, "builds");
+        this.indexer = Objects.requireNonNull(indexer, "indexer");
+        this.limits = Objects.requireNonNull(limits, "limits");
+        this.budget = new KvMemoryBudget(limits.maxTotalBytes());
+        this.log = new KvTopicLog(settings.bootstrapServers(), settings.topic(), KvTopicLog.DEFAULT_CHUNK_BYTES, settings.client());
+        Properties a = KafkaClientProperties.base(settings.client());
+        a.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
+        this.admin = Admin.create(a);
+        this.restorer = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "attend-kv-restore");
+            t.setDaemon(true);
+            return t;
+        });
+        Properties c = KafkaClientProperties.base(settings.client());
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, settings.group());
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, CLIENT_PREFIX + settings.endpoint().host() + ":" + settings.endpoint().port());
+        if (settings.instanceId() != null) {
+            c.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, settings.instanceId());
+        }
+        c.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) settings.sessionTimeout().toMillis());
+        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) Math.max(100, settings.sessionTimeout().toMillis() / 4));
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        this.membership = new KafkaConsumer<>(c);
+        this.member = new Thread(this::memberLoop, "attend-kv-member");
+        this.member.setDaemon(true);
+        this.member.start();
+    }
+
+    /** Polls only to stay in the group: its partitions are paused, the sessions read the topic on their own. */
+    private void memberLoop() {
+        try {
+            membership.subscribe(List.of(settings.topic()), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    membership.pause(partitions);
+                    assigned(partitions);
+                }
+
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                    dropped(partitions, "revoked");
+                }
+
+                @Override
+                public void onPartitionsLost(Collection<TopicPartition> partitions) {
+                    dropped(partitions, "lost");
+                }
+            });
+            while (!closed) {
+                membership.poll(Duration.ofMillis(200));
+            }
+        } catch (WakeupException e) {
+            // closing
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "KV cluster member stopped: " + e, e);
+        } finally {
+            try {
+                membership.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                        .withTimeout(Duration.ofSeconds(5)));
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "KV cluster member did not leave its group cleanly: " + e);
+            }
+        }
+    }
+
+    private void assigned(Collection<TopicPartition> partitions) {
+        for (TopicPartition tp : partitions) {
+            int p = tp.partition();
+            long generation = generations.incrementAndGet();
+            owned.put(p, new Owned(PartitionState.RESTORING, generation, null));
+            restorer.execute(() -> restore(p, generation));
+        }
+        owners = Map.of(); // look the others up again
+    }
+
+    private void dropped(Collection<TopicPartition> partitions, String how) {
+        for (TopicPartition tp : partitions) {
+            int p = tp.partition();
+            owned.remove(p);
+            closeSessionsOf(p);
+            LOG.log(System.Logger.Level.INFO, "KV partition {0} {1}: its sessions closed here", p, how);
+        }
+        owners = Map.of();
+    }
+
+    private void closeSessionsOf(int partition) {
+        for (Map.Entry<String, Held> e : sessions.entrySet()) {
+            if (e.getValue().partition() == partition && sessions.remove(e.getKey(), e.getValue())) {
+                e.getValue().session().close();
+            }
+        }
+    }
+
+    /** Rebuilds partition {@code p}'s sessions from the topic; serves them when this instance still owns {@code p} after. */
+    private void restore(int p, long generation) {
+        long start = System.nanoTime();
+        Map<String, Long> createdAt = new HashMap<>();
+        try {
+            KvTopicLog.Restored r = KvTopicLog.restoreAll(settings.bootstrapServers(), settings.topic(), List.of(p), (id, config, offset) -> {
+                KvSession s = open(id, config);
+                s.holdBuilds(true);
+                createdAt.put(id, offset);
+                return s;
+            }, settings.client());
+            synchronized (this) {
+                Owned now = owned.get(p);
+                if (closed || now == null || now.generation() != generation) { // lost while it was restored
+                    r.sessions().values().forEach(KvSession::close);
+                    return;
+                }
+                for (Map.Entry<String, KvSession> e : r.sessions().entrySet()) {
+                    KvSession s = e.getValue();
+                    s.attachLog(writer(e.getKey()));
+                    s.holdBuilds(false);
+                    Held old = sessions.put(e.getKey(), new Held(s, p, createdAt.get(e.getKey())));
+                    if (old != null) {
+                        old.session().close();
+                    }
+                }
+                owned.put(p, new Owned(PartitionState.READY, generation, null));
+            }
+            LOG.log(System.Logger.Level.INFO, "KV partition {0}: {1} sessions ({2} writes) restored from {3} in {4} ms", p, r.sessions().size(),
+                    r.records(), settings.topic(), (System.nanoTime() - start) / 1_000_000);
+        } catch (IOException | RuntimeException e) {
+            Owned now = owned.get(p);
+            if (closed || now == null || now.generation() != generation) { // lost or closing meanwhile: nothing to report
+                LOG.log(System.Logger.Level.DEBUG, "KV partition {0}: its restore stopped, the partition is not here any more ({1})", p, e);
+                return;
+            }
+            owned.computeIfPresent(p, (k, o) -> o.generation() == generation ? new Owned(PartitionState.FAILED, generation, e.toString()) : o);
+            LOG.log(System.Logger.Level.ERROR, "KV partition " + p + " could not be restored from " + settings.topic() + ": " + e, e);
+        }
+    }
+
+    private KvSession open(String id, KvSessionConfig config) {
+        return new KvSession(id, config, scorer, builds, indexer, limits, budget);
+    }
+
+    /** A session's writes through the topic: a write the topic does not acknowledge fences the session, rebuilt then. */
+    private KvWriteLog writer(String id) {
+        return new KvWriteLog() {
+            @Override
+            public void write(byte[] record) throws IOException {
+                try {
+                    log.write(id, record);
+                } catch (KafkaUnavailableException e) {
+                    restorer.execute(() -> rebuild(id));
+                    throw new KvWriteUncertainException(e.getMessage(), e);
+                }
+            }
+
+            @Override
+            public void close() {
+                // the topic's producer is the instance's, closed with it
+            }
+        };
+    }
+
+    /** Replaces a fenced session with one rebuilt from the topic (its writes from its creation on). */
+    private void rebuild(String id) {
+        Held h = sessions.get(id);
+        if (h == null || closed) {
+            return;
+        }
+        KvSession fresh = open(id, h.session().config());
+        try {
+            fresh.holdBuilds(true);
+            KvTopicLog.replay(settings.bootstrapServers(), settings.topic(), id, h.createdAt(), fresh, settings.client());
+            fresh.attachLog(writer(id));
+            fresh.holdBuilds(false);
+            if (sessions.replace(id, h, new Held(fresh, h.partition(), h.createdAt()))) {
+                h.session().close();
+                LOG.log(System.Logger.Level.INFO, "KV session {0} rebuilt from {1} after a write of unknown outcome", ResourceId.shown(id),
+                        settings.topic());
+            } else {
+                fresh.close();
+            }
+        } catch (IOException | RuntimeException e) {
+            fresh.close();
+            LOG.log(System.Logger.Level.ERROR, "KV session " + ResourceId.shown(id) + " could not be rebuilt from " + settings.topic()
+                    + " (it stays fenced; tried again at its next failed write or when its partition moves): " + e, e);
+        }
+    }
+
+    /** This instance's partitions and their states. */
+    public Map<Integer, PartitionState> partitions() {
+        Map<Integer, PartitionState> out = new TreeMap<>();
+        owned.forEach((p, o) -> out.put(p, o.state()));
+        return out;
+    }
+
+    /** Problems to report (partitions whose rebuild failed), empty when none. */
+    public List<String> problems() {
+        List<String> out = new ArrayList<>();
+        owned.forEach((p, o) -> {
+            if (o.state() == PartitionState.FAILED) {
+                out.add("KV partition " + p + " of " + settings.topic() + " could not be restored: " + o.problem());
+            }
+        });
+        return out;
+    }
+
+    /** The partition of session {@code id}. */
+    public int partitionOf(String id) {
+        return log.partitionOf(id);
+    }
+
+    /** This instance's address. */
+    public HostInfo endpoint() {
+        return settings.endpoint();
+    }
+
+    /**
+     * The instance that owns session {@code id}'s partition (this one's {@link #endpoint} when it is here), or empty
+     * while no member owns it (a rebalance under way).
+     */
+    public Optional<HostInfo> ownerOf(String id) {
+        int p = partitionOf(id);
+        if (owned.containsKey(p)) {
+            return Optional.of(settings.endpoint());
+        }
+        Map<Integer, HostInfo> known = owners;
+        if (!known.containsKey(p) || System.nanoTime() - ownersAt > OWNERS_FRESH.toNanos()) {
+            known = lookUpOwners();
+        }
+        return Optional.ofNullable(known.get(p));
+    }
+
+    private synchronized Map<Integer, HostInfo> lookUpOwners() {
+        if (System.nanoTime() - ownersAt < OWNERS_FRESH.toNanos() / 5 && !owners.isEmpty()) {
+            return owners;
+        }
+        Map<Integer, HostInfo> found = new HashMap<>();
+        try {
+            ConsumerGroupDescription g = admin.describeConsumerGroups(List.of(settings.group())).all()
+                    .get(5, TimeUnit.SECONDS).get(settings.group());
+            for (MemberDescription m : g.members()) {
+                HostInfo at = endpointOf(m.clientId());
+                if (at == null) {
+                    continue;
+                }
+                for (TopicPartition tp : m.assignment().topicPartitions()) {
+                    if (tp.topic().equals(settings.topic())) {
+                        found.put(tp.partition(), at);
+                    }
+                }
+            }
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            LOG.log(System.Logger.Level.WARNING, "KV cluster: the group's assignment could not be read: " + e);
+            return owners;
+        }
+        owners = Map.copyOf(found);
+        ownersAt = System.nanoTime();
+        return owners;
+    }
+
+    /** The address in a member's client id, or null when it is not one of ours. */
+    static HostInfo endpointOf(String clientId) {
+        if (clientId == null || !clientId.startsWith(CLIENT_PREFIX)) {
+            return null;
+        }
+        try {
+            return HostInfo.buildFromEndpoint(clientId.substring(CLIENT_PREFIX.length()));
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Throws unless session {@code id}'s partition is here and served. */
+    private int served(String id) {
+        int p = partitionOf(id);
+        Owned o = owned.get(p);
+        if (o == null) {
+            throw new NotServedHereException("KV session " + ResourceId.shown(id) + " belongs to partition " + p + ", which this instance does not own", p);
+        }
+        if (o.state() != PartitionState.READY) {
+            throw new NotServedHereException("KV session " + ResourceId.shown(id) + ": partition " + p + " is "
+                    + (o.state() == PartitionState.RESTORING ? "being restored from the topic; retry shortly" : "not served (" + o.problem() + ")"), p);
+        }
+        return p;
+    }
+
+    /**
+     * Creates session {@code id} on this instance, which must own its partition ({@link NotServedHereException}): the
+     * creation is in the topic before this returns.
+     */
+    @Override
+    public synchronized KvSession create(String id, KvSessionConfig config) {
+        ResourceId.kvSession(id);
+        int p = served(id);
+        if (sessions.containsKey(id)) {
+            throw new IllegalStateException("KV session " + ResourceId.shown(id) + " exists");
+        }
+        KvSession s = open(id, config); // checks the shape and limits, charges its fixed part
+        long at;
+        try {
+            at = log.create(id, config) - 1;
+        } catch (RuntimeException e) {
+            s.close();
+            throw new UncheckedIOException("KV session " + ResourceId.shown(id) + " was not created: " + e.getMessage(), new IOException(e));
+        }
+        s.attachLog(writer(id));
+        sessions.put(id, new Held(s, p, at));
+        return s;
+    }
+
+    /** The session when this instance serves it, else null (whether another instance does: {@link #ownerOf}). */
+    @Override
+    public KvSession get(String id) {
+        Held h = id == null ? null : sessions.get(id);
+        return h == null ? null : h.session();
+    }
+
+    /** Deletes the session (its deletion in the topic first); false when this instance holds no such session. */
+    @Override
+    public synchronized boolean delete(String id) {
+        ResourceId.kvSession(id);
+        Held h = sessions.get(id);
+        if (h == null) {
+            return false;
+        }
+        try {
+            log.delete(id);
+        } catch (RuntimeException e) {
+            throw new UncheckedIOException("KV session " + ResourceId.shown(id) + " was not deleted: " + e.getMessage(), new IOException(e));
+        }
+        sessions.remove(id, h);
+        h.session().close();
+        return true;
+    }
+
+    @Override
+    public List<String> ids() {
+        return new ArrayList<>(sessions.keySet());
+    }
+
+    @Override
+    public int size() {
+        return sessions.size();
+    }
+
+    @Override
+    public KvSessionLimits limits() {
+        return limits;
+    }
+
+    @Override
+    public long chargedBytes() {
+        return budget.charged();
+    }
+
+    /** Leaves the group (its partitions go to the others) and closes the sessions held here; the topic keeps them. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            member.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        restorer.shutdownNow();
+        synchronized (this) {
+            sessions.values().forEach(h -> h.session().close());
+            sessions.clear();
+            owned.clear();
+        }
+        log.close();
+        admin.close(Duration.ofSeconds(5));
+    }
+}
