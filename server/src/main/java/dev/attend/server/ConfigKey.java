@@ -32,6 +32,8 @@ public enum ConfigKey {
     KAFKA_REPLICATION_FACTOR("attend.kafka-replication-factor", "ATTEND_KAFKA_REPLICATION_FACTOR", null),
     KAFKA_APPLICATION_ID("attend.kafka-application-id", "ATTEND_KAFKA_APPLICATION_ID", null),
     ADVERTISED_ADDRESS("attend.advertised-address", "ATTEND_ADVERTISED_ADDRESS", null),
+    /** KV sessions shared by the instances through this topic (default: none, sessions in the data directory). */
+    KAFKA_KV_TOPIC("attend.kafka-kv-topic", "ATTEND_KAFKA_KV_TOPIC", null),
     // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
     KV_MAX_LAYERS(KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
     KV_MAX_KV_HEADS(KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),

@@ -7,9 +7,12 @@ import java.util.regex.Pattern;
  * each other: the events topic (its dead letters in {@code TOPIC.dlq}), the partitions and replication factor the
  * topics are created with (existing topics are used as they are), the application id the instances of one
  * deployment share (Kafka Streams' group, also the prefix of its changelog topics and of online training's groups),
- * and the address other instances forward requests to ({@code host:port}; null: the address the server binds).
+ * the address other instances forward requests to ({@code host:port}; null: the address the server binds), and the
+ * KV topic (null: KV sessions stay in this server's data directory; else the instances of the deployment share them
+ * through it, see {@code dev.attend.streaming.KvCluster}, in the group {@code applicationId + ".kv"}).
  */
-public record KafkaDeployment(String eventsTopic, int partitions, short replicationFactor, String applicationId, String advertisedAddress) {
+public record KafkaDeployment(String eventsTopic, int partitions, short replicationFactor, String applicationId, String advertisedAddress,
+                              String kvTopic) {
 
     public static final String DEFAULT_EVENTS_TOPIC = "attend.events";
     public static final String DEFAULT_APPLICATION_ID = "attend-sequences";
@@ -30,6 +33,9 @@ public record KafkaDeployment(String eventsTopic, int partitions, short replicat
         if (applicationId == null || !NAME.matcher(applicationId).matches()) {
             throw new IllegalArgumentException("application id '" + applicationId + "' is not a Kafka group name (letters, digits, '.', '_', '-')");
         }
+        if (kvTopic != null && (!NAME.matcher(kvTopic).matches() || kvTopic.equals(".") || kvTopic.equals("..") || kvTopic.equals(eventsTopic))) {
+            throw new IllegalArgumentException("KV topic '" + kvTopic + "' is not a Kafka topic name (letters, digits, '.', '_', '-') other than the events topic");
+        }
         if (advertisedAddress != null && !advertisedOk(advertisedAddress)) {
             throw new IllegalArgumentException("advertised address '" + advertisedAddress + "' is not host:port");
         }
@@ -44,7 +50,12 @@ public record KafkaDeployment(String eventsTopic, int partitions, short replicat
     }
 
     public static KafkaDeployment defaults() {
-        return new KafkaDeployment(DEFAULT_EVENTS_TOPIC, 4, (short) 1, DEFAULT_APPLICATION_ID, null);
+        return new KafkaDeployment(DEFAULT_EVENTS_TOPIC, 4, (short) 1, DEFAULT_APPLICATION_ID, null, null);
+    }
+
+    /** The group the instances sharing the KV topic form. */
+    public String kvGroup() {
+        return applicationId + ".kv";
     }
 
     /** The dead-letter topic beside the events topic. */

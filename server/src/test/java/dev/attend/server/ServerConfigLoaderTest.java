@@ -85,7 +85,7 @@ class ServerConfigLoaderTest {
                 attend.kafka-application-id=shop-a
                 """);
         ServerConfig config = ServerConfigLoader.load(file, Map.of("ATTEND_ADVERTISED_ADDRESS", "attend-1.internal:8080"), Map.of());
-        assertThat(config.kafka()).isEqualTo(new KafkaDeployment("shop-a.events", 12, (short) 3, "shop-a", "attend-1.internal:8080"));
+        assertThat(config.kafka()).isEqualTo(new KafkaDeployment("shop-a.events", 12, (short) 3, "shop-a", "attend-1.internal:8080", null));
         assertThat(config.kafka().deadLetterTopic()).isEqualTo("shop-a.events.dlq");
 
         for (String bad : new String[] {"attend.kafka-events-topic=../etc", "attend.kafka-application-id=a b",

@@ -413,8 +413,11 @@ public final class KvCluster implements KvSessions {
         }
     }
 
-    /** Throws unless session {@code id}'s partition is here and served. */
-    private int served(String id) {
+    /**
+     * Throws a {@link NotServedHereException} unless session {@code id}'s partition is here and served (a session not
+     * found where its partition is being restored is not missing yet); returns the partition.
+     */
+    public int served(String id) {
         int p = partitionOf(id);
         Owned o = owned.get(p);
         if (o == null) {

@@ -18,6 +18,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -27,6 +29,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -82,6 +85,22 @@ public final class KvTopicLog implements AutoCloseable {
         } catch (KafkaException e) {
             producer.close(Duration.ZERO);
             throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Creates the KV topic unless it exists: {@code partitions} fix where sessions go (a count changed later moves every
+     * session), no retention (the topic is the sessions' only complete log), and messages of two chunks.
+     */
+    public static void createTopic(Admin admin, String topic, int partitions, short replicas) throws InterruptedException {
+        NewTopic t = new NewTopic(topic, partitions, replicas).configs(Map.of("retention.ms", "-1", "retention.bytes", "-1",
+                "cleanup.policy", "delete", "max.message.bytes", Integer.toString(2 * DEFAULT_CHUNK_BYTES + 64 * 1024)));
+        try {
+            admin.createTopics(List.of(t)).all().get();
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw new KafkaUnavailableException("cannot create the KV topic " + topic + ": " + e.getCause().getMessage(), e.getCause());
+            }
         }
     }
 

@@ -15,16 +15,23 @@ import dev.attend.server.kv.KvSessionRoutes;
 import dev.attend.server.recsys.RecsysRoutes;
 import dev.attend.server.search.SearchRoutes;
 import dev.attend.streaming.EventTopics;
+import dev.attend.streaming.KafkaClientProperties;
 import dev.attend.streaming.KafkaUnavailableException;
+import dev.attend.streaming.KvCluster;
+import dev.attend.streaming.KvTopicLog;
 import dev.attend.streaming.SequenceStream;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.EnumMap;
+import java.util.Properties;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.streams.state.HostInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -124,14 +131,22 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         ServerConfig config = ServerConfigLoader.load(configFile, env, flags());
+        boolean kvCluster = config.kafka().kvTopic() != null;
+        if (kvCluster && !config.streamsEvents()) {
+            ConfigKey k = ConfigKey.KAFKA_KV_TOPIC;
+            throw new ConfigException(k.property() + " (" + k.envVar() + ") shares KV sessions through Kafka: set "
+                    + ConfigKey.KAFKA_BOOTSTRAP.property() + " too");
+        }
         Scorer scorer = Scorers.create("auto");
-        KvSessionRoutes kvSessions;
-        try {
-            kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl(), config.kvDurability(),
-                    config.kvLimits());
-        } catch (IOException e) {
-            scorer.close();
-            throw new UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
+        KvSessionRoutes kvSessions = null; // with a cluster: once Kafka is up
+        if (!kvCluster) {
+            try {
+                kvSessions = new KvSessionRoutes(config.dataDir().resolve("kv"), scorer, config.kvSessionTtl(), config.kvDurability(),
+                        config.kvLimits());
+            } catch (IOException e) {
+                scorer.close();
+                throw new UncheckedIOException("cannot open the KV sessions under " + config.dataDir().resolve("kv"), e);
+            }
         }
         RecsysRoutes recsys;
         try {
@@ -147,6 +162,14 @@ public final class ServeCommand implements Callable<Integer> {
                                 kafka.partitions(), kafka.replicationFactor()), kafka.applicationId(), config.behaviors());
                 spec.commandLine().getErr().println("attend: event stream running, Kafka at " + streaming.bootstrapServers()
                         + (streaming.embedded() ? " (the embedded broker: other Kafka clients may connect there)" : ""));
+                if (kvCluster) {
+                    try {
+                        kvSessions = clusteredKvSessions(config, streaming, endpoint, scorer);
+                    } catch (RuntimeException e) {
+                        streaming.close();
+                        throw e;
+                    }
+                }
                 recsys = new RecsysRoutes(streaming, scorer, config.recsysModelFile(), config.recsysModel() != null,
                         config.recsysOnlineSteps(), onlineInstance(kafka, endpoint), config.recsysOnlineNewItemsPerMinute(),
                         config.recsysOnlineMaxItems());
@@ -154,16 +177,16 @@ public final class ServeCommand implements Callable<Integer> {
                 recsys = new RecsysRoutes(config.dataDir().resolve("recsys"), scorer, config.recsysModelFile(), config.recsysModel() != null);
             }
         } catch (IOException e) {
-            kvSessions.close();
+            closeIfOpen(kvSessions);
             scorer.close();
             throw new UncheckedIOException("cannot start recommendation serving: " + e.getMessage(), e);
         } catch (KafkaUnavailableException e) { // the user's to fix (the address, the network): one line
-            kvSessions.close();
+            closeIfOpen(kvSessions);
             scorer.close();
             ConfigKey k = ConfigKey.KAFKA_BOOTSTRAP;
             throw new ConfigException(e.getMessage() + "; check " + k.property() + " (" + k.flag() + ", " + k.envVar() + ")", e);
         } catch (RuntimeException e) {
-            kvSessions.close();
+            closeIfOpen(kvSessions);
             scorer.close();
             throw e;
         }
@@ -172,7 +195,7 @@ public final class ServeCommand implements Callable<Integer> {
             search = new SearchRoutes(config.dataDir().resolve("search"),
                     MiniLmEmbedder.shared());
         } catch (IOException e) {
-            kvSessions.close();
+            closeIfOpen(kvSessions);
             scorer.close();
             try {
                 recsys.close();
@@ -181,16 +204,17 @@ public final class ServeCommand implements Callable<Integer> {
             }
             throw new UncheckedIOException("cannot open the document index under " + config.dataDir().resolve("search"), e);
         }
+        KvSessionRoutes kv = kvSessions;
         ServerMetrics metrics = new ServerMetrics();
-        kvSessions.bindMetrics(metrics.registry());
+        kv.bindMetrics(metrics.registry());
         recsys.withBehaviors(config.behaviors()).bindMetrics(metrics.registry());
         // A model outside the data directory is quarantined beside itself: /health watches its folder too.
-        AttendServer server = AttendServer.builder().metrics(metrics).routes(kvSessions).routes(recsys).routes(search)
-                .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems)
+        AttendServer server = AttendServer.builder().metrics(metrics).routes(kv).routes(recsys).routes(search)
+                .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems).healthCheck(kv::problems)
                 .component("kafka", recsys::kafkaState).component("topology", recsys::topologyState).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();
-            kvSessions.close();
+            kv.close();
             try {
                 recsys.close();
             } catch (IOException e) {
@@ -209,6 +233,33 @@ public final class ServeCommand implements Callable<Integer> {
         out.flush();
         stopSignal.await();
         return 0;
+    }
+
+    /** KV sessions shared through the deployment's KV topic (created when absent), in the group of its instances. */
+    private KvSessionRoutes clusteredKvSessions(ServerConfig config, EventStreaming streaming, HostInfo endpoint, Scorer scorer) {
+        KafkaDeployment kafka = config.kafka();
+        Properties p = KafkaClientProperties.base(config.kafkaClient());
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, streaming.bootstrapServers());
+        try (Admin admin = Admin.create(p)) {
+            KvTopicLog.createTopic(admin, kafka.kvTopic(), kafka.partitions(), kafka.replicationFactor());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaUnavailableException("interrupted while the KV topic was created", e);
+        }
+        KvSessionRoutes routes = new KvSessionRoutes(new KvCluster.Settings(streaming.bootstrapServers(), kafka.kvTopic(), kafka.kvGroup(), endpoint,
+                null, KV_MEMBER_TIMEOUT, config.kafkaClient()), scorer, config.kvSessionTtl(), config.kvLimits(), 1);
+        spec.commandLine().getErr().println("attend: KV sessions shared through topic " + kafka.kvTopic() + " (group " + kafka.kvGroup()
+                + "), this instance at " + endpoint.host() + ":" + endpoint.port());
+        return routes;
+    }
+
+    /** How long a KV cluster instance that stopped answering holds its partitions. */
+    private static final Duration KV_MEMBER_TIMEOUT = Duration.ofSeconds(10);
+
+    private static void closeIfOpen(KvSessionRoutes kvSessions) {
+        if (kvSessions != null) {
+            kvSessions.close();
+        }
     }
 
     private Map<ConfigKey, String> flags() {

@@ -59,6 +59,7 @@ final class KvSessionJson {
                 Map<String, Object> head = new LinkedHashMap<>();
                 head.put("layer", l);
                 head.put("kvHead", h);
+                head.put("tokens", s.length(l, h));
                 head.put("index", s.indexState(l, h));
                 head.put("policy", s.policyState(l, h));
                 heads.add(head);

@@ -1,7 +1,7 @@
 package dev.attend.server.kv;
 
 import dev.attend.retrieval.KvSession;
-import dev.attend.retrieval.KvSessionStore;
+import dev.attend.retrieval.KvSessions;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -20,8 +20,8 @@ final class KvSessionMetrics {
      * ({@code attend_kv_policy_heads}) and their bytes ({@code attend_kv_policy_bytes}, tag {@code kind} kv or index)
      * on {@code registry}, the KV heads by the state of their index ({@code attend_kv_index_heads}, tag {@code state}); {@code expired} counts the sessions the time-to-live deleted.
      */
-    static void bind(MeterRegistry registry, KvSessionStore sessions, AtomicLong expired) {
-        Gauge.builder("attend.kv.sessions", sessions, KvSessionStore::size)
+    static void bind(MeterRegistry registry, KvSessions sessions, AtomicLong expired) {
+        Gauge.builder("attend.kv.sessions", sessions, KvSessions::size)
                 .description("KV sessions held").register(registry);
         Gauge.builder("attend.kv.session.bytes", sessions, KvSessionMetrics::bytes)
                 .description("Bytes held by the KV sessions: keys, values, indexes").baseUnit("bytes").register(registry);
@@ -50,7 +50,7 @@ final class KvSessionMetrics {
     static final List<String> INDEX_STATES = List.of("none", "building", "ready", "failed");
 
     /** KV heads of every session whose index is in {@code state}. */
-    private static double indexHeads(KvSessionStore store, String state) {
+    private static double indexHeads(KvSessions store, String state) {
         double[] n = new double[1];
         eachHead(store, (s, l, h) -> {
             String at = s.indexState(l, h).state();
@@ -67,7 +67,7 @@ final class KvSessionMetrics {
     }
 
     /** Every KV head of every session held (a session deleted meanwhile is skipped). */
-    private static void eachHead(KvSessionStore store, HeadVisitor visitor) {
+    private static void eachHead(KvSessions store, HeadVisitor visitor) {
         for (String id : store.ids()) {
             KvSession s = store.get(id);
             if (s == null) {
@@ -86,7 +86,7 @@ final class KvSessionMetrics {
             "retrieval+tail", "undecided");
 
     /** {heads, KV bytes, index bytes} of the heads of every session following {@code family}. */
-    private static double[] policyTotals(KvSessionStore store, String family) {
+    private static double[] policyTotals(KvSessions store, String family) {
         double[] totals = new double[3];
         eachHead(store, (s, l, h) -> {
             KvSession.PolicyState p = s.policyState(l, h);
@@ -100,7 +100,7 @@ final class KvSessionMetrics {
         return totals;
     }
 
-    private static double bytes(KvSessionStore store) {
+    private static double bytes(KvSessions store) {
         long total = 0;
         for (String id : store.ids()) {
             KvSession s = store.get(id);

@@ -12,12 +12,16 @@ import dev.attend.retrieval.KvLimitException;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionClosedException;
 import dev.attend.retrieval.KvSessionConfig;
+import dev.attend.retrieval.KvSessionFencedException;
 import dev.attend.retrieval.KvSessionLimits;
 import dev.attend.retrieval.KvSessionStore;
 import dev.attend.retrieval.KvSessionThreads;
+import dev.attend.retrieval.KvSessions;
 import dev.attend.server.ApiException;
 import dev.attend.server.BodySizeLimit;
 import dev.attend.server.ErrorCodes;
+import dev.attend.server.Forwarder;
+import dev.attend.server.HealthResponse;
 import dev.attend.server.kv.KvRequests.AccuracyRequest;
 import dev.attend.server.kv.KvRequests.AppendRequest;
 import dev.attend.server.kv.KvRequests.AttendRequest;
@@ -26,12 +30,14 @@ import dev.attend.server.kv.KvRequests.DecodeLayerRequest;
 import dev.attend.server.kv.KvRequests.DecodeRequest;
 import dev.attend.server.kv.KvRequests.HeadQuery;
 import dev.attend.server.kv.KvRequests.PrefillRequest;
+import dev.attend.streaming.KvCluster;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -84,7 +90,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     static final int SMALL_BODY_BYTES = 1 << 20;
 
     private final KvSessionThreads threads;
-    private final KvSessionStore sessions;
+    private final KvSessions sessions;
+    private final KvCluster cluster; // or null: this server holds every session
+    private final Forwarder forwarder; // with a cluster
     private final KvSessionTtl ttl;
 
     /**
@@ -121,7 +129,59 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             threads.close();
             throw e;
         }
+        this.cluster = null;
+        this.forwarder = null;
         this.ttl = new KvSessionTtl(sessions, ttl);
+    }
+
+    /**
+     * Serves the sessions of the partitions this instance owns in a cluster ({@link KvCluster}: the KV topic their log,
+     * Kafka's group membership their placement); a request about a session another instance owns is forwarded there
+     * ({@link Forwarder}), and one whose partition is being restored is a 503 until it is served.
+     */
+    public KvSessionRoutes(KvCluster.Settings cluster, Scorer scorer, Duration ttl, KvSessionLimits limits, int buildThreads) {
+        Objects.requireNonNull(ttl, "ttl");
+        if (ttl.isNegative() || buildThreads < 1) {
+            throw new IllegalArgumentException("ttl must not be negative and buildThreads >= 1, got " + ttl + ", " + buildThreads);
+        }
+        this.threads = new KvSessionThreads("attend-index", buildThreads);
+        try {
+            this.cluster = new KvCluster(cluster, Objects.requireNonNull(scorer, "scorer"), threads.builds(), threads.indexer(), limits);
+        } catch (RuntimeException e) {
+            threads.close();
+            throw e;
+        }
+        this.sessions = this.cluster;
+        this.forwarder = new Forwarder(cluster.endpoint());
+        this.ttl = new KvSessionTtl(sessions, ttl);
+    }
+
+    /** Problems to report on {@code /health} (a partition the cluster could not restore), empty when none. */
+    public List<HealthResponse.Problem> problems() {
+        if (cluster == null) {
+            return List.of();
+        }
+        List<HealthResponse.Problem> out = new ArrayList<>();
+        for (String p : cluster.problems()) {
+            out.add(new HealthResponse.Problem("kv", "KV topic partition", p, Instant.now().toString(), null));
+        }
+        return out;
+    }
+
+    /**
+     * With a cluster: sends a request about a session another instance owns there; true when it was. The id comes
+     * from the path ({@code /v1/kv/sessions/{id}...}); a path without a valid one is left to its handler.
+     */
+    private boolean forwardedByPath(Context ctx) {
+        String[] parts = ctx.path().split("/");
+        if (cluster == null || parts.length < 5 || !ResourceId.isValid(parts[4])) {
+            return false;
+        }
+        return forwarded(ctx, parts[4]);
+    }
+
+    private boolean forwarded(Context ctx, String id) {
+        return cluster != null && forwarder.forwarded(ctx, () -> cluster.ownerOf(id), "the KV sessions", Map.of("id", id));
     }
 
     /**
@@ -138,6 +198,11 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         for (String step : List.of("append", "attend", "decode", "decode-layer", "accuracy")) {
             routes.before("/v1/kv/sessions/{id}/" + step, new BodySizeLimit(SMALL_BODY_BYTES));
         }
+        routes.before("/v1/kv/sessions/*", ctx -> {
+            if (forwardedByPath(ctx)) {
+                ctx.skipRemainingHandlers();
+            }
+        });
         routes.post("/v1/kv/sessions", this::create);
         routes.get("/v1/kv/sessions", ctx -> {
             List<Map<String, Object>> list = new ArrayList<>();
@@ -153,7 +218,12 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         routes.delete("/v1/kv/sessions/{id}", ctx -> {
             String id = sessionId(ctx.pathParam("id"));
             synchronized (sessions) {
-                if (!sessions.delete(id)) {
+                if (!checked(() -> sessions.delete(id))) {
+                    if (cluster != null) {
+                        checked(() -> {
+                            cluster.served(id);
+                        });
+                    }
                     throw ApiException.notFound("no KV session " + ResourceId.shown(id));
                 }
                 ttl.forget(id);
@@ -327,6 +397,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
     private void create(Context ctx) {
         CreateRequest r = ctx.bodyAsClass(CreateRequest.class);
         String id = r.id() == null ? UUID.randomUUID().toString() : sessionId(r.id());
+        if (forwarded(ctx, id)) {
+            return;
+        }
         int headDim = ApiException.required(r.headDim(), "headDim");
         KvSessionConfig d = checked(() -> KvSessionConfig.defaults(ApiException.required(r.layers(), "layers"), ApiException.required(r.kvHeads(), "kvHeads"),
                 r.queryHeadsPerKvHead() == null ? 1 : r.queryHeadsPerKvHead(), headDim));
@@ -388,6 +461,11 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         String id = sessionId(ctx.pathParam("id"));
         KvSession s = sessions.get(id);
         if (s == null) {
+            if (cluster != null) { // its partition being restored here: not missing, not yet served
+                checked(() -> {
+                    cluster.served(id);
+                });
+            }
             throw ApiException.notFound("no KV session " + ResourceId.shown(id));
         }
         ttl.touch(id);
@@ -413,6 +491,8 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             throw ApiException.badRequest(e.getMessage(), Map.of());
         } catch (KvSessionClosedException e) { // deleted or expired while this request ran
             throw ApiException.notFound(e.getMessage());
+        } catch (KvSessionFencedException | KvCluster.NotServedHereException e) { // rebuilt from its log, or moving: soon served
+            throw new ApiException(503, "unavailable", e.getMessage());
         } catch (KvLimitException e) {
             boolean store = e.scope() == KvLimitException.Scope.STORE;
             throw new ApiException(store ? 507 : 413, store ? ErrorCodes.INSUFFICIENT_STORAGE : ErrorCodes.PAYLOAD_TOO_LARGE,

@@ -1,7 +1,7 @@
 package dev.attend.server.kv;
 
 import dev.attend.index.store.ResourceId;
-import dev.attend.retrieval.KvSessionStore;
+import dev.attend.retrieval.KvSessions;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -21,7 +21,7 @@ final class KvSessionTtl implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(KvSessionTtl.class);
 
-    private final KvSessionStore sessions;
+    private final KvSessions sessions;
     private final Duration ttl;
     /** When each session was last used (System.nanoTime). */
     private final Map<String, Long> lastUsed = new ConcurrentHashMap<>();
@@ -29,7 +29,7 @@ final class KvSessionTtl implements AutoCloseable {
     private final AtomicLong expired = new AtomicLong();
 
     /** Starts the clock of every session already in {@code sessions}; a {@code ttl} of zero: sessions never expire. */
-    KvSessionTtl(KvSessionStore sessions, Duration ttl) {
+    KvSessionTtl(KvSessions sessions, Duration ttl) {
         this.sessions = sessions;
         this.ttl = Objects.requireNonNull(ttl, "ttl");
         long now = System.nanoTime();

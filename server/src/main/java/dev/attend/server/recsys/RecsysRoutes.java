@@ -13,6 +13,7 @@ import dev.attend.recsys.serving.BoundedSequence;
 import dev.attend.recsys.serving.Recommender;
 import dev.attend.recsys.serving.SequenceSource;
 import dev.attend.server.ApiException;
+import dev.attend.server.Forwarder;
 import dev.attend.server.HealthResponse;
 import dev.attend.server.ServerConfig;
 import dev.attend.server.recsys.RecsysRequests.EventBody;
@@ -70,7 +71,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
     private final SequenceSource sequences;
     private final BehaviorSequenceStore store; // the local store, or null when events stream through Kafka
     private final EventStreaming streaming; // or null
-    private final UserForwarder forwarder; // or null: one instance holds every user
+    private final Forwarder forwarder; // or null: one instance holds every user
     private final Recommender recommender;
     private final Path modelFile;
     private OnlineTraining training; // or null: no online training
@@ -132,7 +133,7 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         this.store = store;
         this.streaming = streaming;
         this.sequences = store != null ? store : streaming.sequences();
-        this.forwarder = streaming == null ? null : new UserForwarder(streaming);
+        this.forwarder = streaming == null ? null : new Forwarder(streaming.sequences().endpoint());
         Recommender r = null;
         try {
             // A damaged model is moved aside, one this build cannot read left in place, both reported (/health says
@@ -371,9 +372,9 @@ public final class RecsysRoutes implements Consumer<RoutesConfig>, AutoCloseable
         ctx.json(out);
     }
 
-    /** Whether the request was about a user another instance holds, and was answered there ({@link UserForwarder}). */
+    /** Whether the request was about a user another instance holds, and was answered there ({@link Forwarder}). */
     private boolean forwarded(Context ctx, long user) {
-        return forwarder != null && forwarder.forwarded(ctx, user);
+        return forwarder != null && forwarder.forwarded(ctx, () -> streaming.sequences().ownerOf(user), "the users", Map.of("user", user));
     }
 
     private Recommender recommender() {

@@ -1,7 +1,5 @@
-package dev.attend.server.recsys;
+package dev.attend.server;
 
-import dev.attend.broker.EventStreaming;
-import dev.attend.server.ApiException;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.net.URI;
@@ -11,54 +9,57 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.apache.kafka.streams.state.HostInfo;
 
 /**
- * With several instances (events through Kafka), the one that holds a user answers about that user: a request that
+ * With several instances (through Kafka), the one that holds a user or a KV session answers about it: a request that
  * arrives elsewhere is sent on there (same method, path, query and body) and its answer returned.
  */
-final class UserForwarder {
+public final class Forwarder {
 
     /** Header of a request forwarded from another instance (answered here, never forwarded again). */
-    static final String FORWARDED_HEADER = "X-Attend-Forwarded";
+    public static final String FORWARDED_HEADER = "X-Attend-Forwarded";
 
-    private final EventStreaming streaming;
+    private final HostInfo self;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    UserForwarder(EventStreaming streaming) {
-        this.streaming = streaming;
+    /** Forwards from the instance at {@code self}. */
+    public Forwarder(HostInfo self) {
+        this.self = self;
     }
 
     /**
-     * Sends {@code ctx} on to the instance that holds {@code user}, unless that is this one; true when it was. While
-     * ownership moves (a rebalance, an instance restarting) the owner is looked up again and the request retried for
-     * up to {@link #RETRY_FOR}; only then is it a 503 (no owner yet) or 502 (the owner did not answer).
+     * Sends {@code ctx} on to {@code owner} (what holds {@code what}, named by {@code details}), unless that is this
+     * instance; true when it was. While ownership moves (a rebalance, an instance restarting) the owner is looked up
+     * again and the request retried for up to {@link #RETRY_FOR}; only then is it a 503 (no owner yet) or 502 (the owner
+     * did not answer).
      */
-    boolean forwarded(Context ctx, long user) {
+    public boolean forwarded(Context ctx, Supplier<Optional<HostInfo>> owner, String what, Map<String, Object> details) {
         if (ctx.header(FORWARDED_HEADER) != null) {
             return false;
         }
         long deadline = System.nanoTime() + RETRY_FOR.toNanos();
         for (int attempt = 0; ; attempt++) {
-            Optional<HostInfo> owner = streaming.sequences().ownerOf(user);
+            Optional<HostInfo> at = owner.get();
             boolean last = System.nanoTime() > deadline;
-            if (owner.isEmpty()) {
+            if (at.isEmpty()) {
                 if (last) {
-                    throw new ApiException(503, "unavailable", "the instances are rebalancing the users; retry shortly", Map.of("user", user));
+                    throw new ApiException(503, "unavailable", "the instances are rebalancing " + what + "; retry shortly", details);
                 }
                 pause(attempt);
                 continue;
             }
-            if (owner.get().equals(streaming.sequences().endpoint())) {
+            if (at.get().equals(self)) {
                 return false;
             }
             try {
-                send(ctx, owner.get());
+                send(ctx, at.get());
                 return true;
             } catch (IOException e) {
                 if (last) {
-                    throw new ApiException(502, "forward_failed", "the instance holding user " + user + " (" + owner.get().host() + ":"
-                            + owner.get().port() + ") did not answer for " + RETRY_FOR.toSeconds() + " s: " + e.getMessage(), Map.of("user", user));
+                    throw new ApiException(502, "forward_failed", "the instance holding " + what + " (" + at.get().host() + ":"
+                            + at.get().port() + ") did not answer for " + RETRY_FOR.toSeconds() + " s: " + e.getMessage(), details);
                 }
                 pause(attempt);
             }
@@ -66,7 +67,7 @@ final class UserForwarder {
     }
 
     /** How long a request waits for ownership to settle or the owner to answer. */
-    static final Duration RETRY_FOR = Duration.ofSeconds(10);
+    public static final Duration RETRY_FOR = Duration.ofSeconds(10);
 
     private static void pause(int attempt) {
         try {
