@@ -45,6 +45,7 @@ public final class BenchMain implements Callable<Integer> {
         BENCHES.put("recsys", (out, err) -> new RecsysBench(out, err));
         BENCHES.put("model", (out, err) -> new ModelBench(out, err));
         BENCHES.put("kv-log", (out, err) -> new KvLogBench(out, err));
+        BENCHES.put("kv-cluster", (out, err) -> new KvClusterBench(out, err));
         BENCHES.put("plot", (out, err) -> new PlotCommand(out, err));
     }
 

@@ -195,7 +195,7 @@ final class KvLogBench extends BenchCommand {
                 }
                 long r0 = System.nanoTime();
                 KvTopicLog.Restored restored = KvTopicLog.restoreAll(broker.bootstrapServers(), "attend.kv", List.of(0, 1, 2, 3),
-                        (id, c) -> new KvSession(id, c, scorer, noBuilds, noBuilds), Map.of());
+                        (id, c, at) -> new KvSession(id, c, scorer, noBuilds, noBuilds), Map.of());
                 double rebuild = (System.nanoTime() - r0) / 1e9;
                 restored.sessions().values().forEach(KvSession::close);
                 if (restored.records() != records.size()) {
