@@ -101,6 +101,8 @@ final class KvClusterBench extends BenchCommand {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String TOPIC = "bench.kv";
+    /** Tokens per prefill call (a JSON body of some 4 MB at d = 64). */
+    private static final int PREFILL_CHUNK = 4096;
     private static final int PARTITIONS = 12;
     private static final Duration SETTLE = Duration.ofSeconds(120);
     /**
@@ -117,7 +119,7 @@ final class KvClusterBench extends BenchCommand {
     }
 
     /** One instance process and its address. */
-    private record Instance(int number, Process process, String url) {
+    private record Instance(int number, Process process, String url, Path log) {
     }
 
     /** A session's copy in this process and what its client has acknowledged. */
@@ -168,7 +170,7 @@ final class KvClusterBench extends BenchCommand {
                 i.process().destroyForcibly();
             }
             if (dir != null) {
-                deleteTree(dir);
+                if (System.getenv("ATTEND_KEEP_KV_CLUSTER") == null) { deleteTree(dir); } else { err.println("[kv-cluster] kept " + dir); }
             }
         }
     }
@@ -233,6 +235,10 @@ final class KvClusterBench extends BenchCommand {
                 List<Instance> victims = live.stream().sorted(Comparator.comparingInt((Instance i) -> -held.get(i).size())).limit(kill).toList();
                 List<String> moved = new ArrayList<>();
                 victims.forEach(v -> moved.addAll(held.get(v)));
+                Map<Instance, Integer> logLines = new LinkedHashMap<>();
+                for (Instance i : live) {
+                    logLines.put(i, lines(i.log()).size());
+                }
                 long[] killedAt = new long[1];
                 long[] lastServed = new long[1];
                 Thread monitor = new Thread(() -> {
@@ -265,9 +271,24 @@ final class KvClusterBench extends BenchCommand {
                 }
                 phase.put("instances", live.size());
                 phase.put("failover_seconds", (lastServed[0] - killedAt[0]) / 1e9);
+                // Of which rebuilding from the topic (the survivors' own account; the rest is noticing the loss).
+                long restoreMs = 0;
+                for (Map.Entry<Instance, Integer> e : logLines.entrySet()) {
+                    if (live.contains(e.getKey())) {
+                        List<String> all = lines(e.getKey().log());
+                        for (String line : all.subList(Math.min(e.getValue(), all.size()), all.size())) {
+                            java.util.regex.Matcher m = RESTORED.matcher(line);
+                            if (m.find()) {
+                                restoreMs = Math.max(restoreMs, Long.parseLong(m.group(1).replaceAll("[^0-9]", "")));
+                            }
+                        }
+                    }
+                }
+                phase.put("longest_partition_restore_seconds", restoreMs / 1e3);
                 phases.add(phase);
-                err.printf(Locale.ROOT, "[kv-cluster] after the kill: %.0f layer steps/s; its %d sessions served again %.1f s after it%n",
-                        (double) phase.get("layer_steps_per_s"), moved.size(), (lastServed[0] - killedAt[0]) / 1e9);
+                err.printf(Locale.ROOT, "[kv-cluster] after the kill: %.0f layer steps/s; its %d sessions served again %.1f s after it "
+                        + "(rebuilding a partition from the topic took at most %.2f s of that)%n", (double) phase.get("layer_steps_per_s"), moved.size(),
+                        (lastServed[0] - killedAt[0]) / 1e9, restoreMs / 1e3);
             }
             report.put("failed_calls", failedCalls.get());
             report.put("landed_without_acknowledgement", landedUnacknowledged.get());
@@ -321,8 +342,19 @@ final class KvClusterBench extends BenchCommand {
             process.destroyForcibly();
             throw new IllegalStateException("instance " + number + " did not start; its log: " + tail(log));
         }
-        live.add(new Instance(number, process, "http://127.0.0.1:" + port));
+        live.add(new Instance(number, process, "http://127.0.0.1:" + port, log));
         err.printf(Locale.ROOT, "[kv-cluster] instance %d up at 127.0.0.1:%d (pid %d)%n", number, port, process.pid());
+    }
+
+    /** A KV cluster instance's line on a partition it rebuilt from the topic ({@code KvCluster}). */
+    private static final java.util.regex.Pattern RESTORED = java.util.regex.Pattern.compile("restored from \\S+ in ([0-9,.\u00a0\u202f]+) ms");
+
+    private static List<String> lines(Path log) {
+        try {
+            return Files.readAllLines(log);
+        } catch (IOException e) {
+            return List.of();
+        }
     }
 
     private static String tail(Path log) {
@@ -348,14 +380,22 @@ final class KvClusterBench extends BenchCommand {
         Tracked t = new Tracked(id, new KvSession(id, config, scorer, Runnable::run), 1000 + seed, tokens);
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
-                float[][] keys = rows(t.rnd, tokens);
-                float[][] values = rows(t.rnd, tokens);
-                float[][] queries = rows(t.rnd, Math.max(1, tokens / 8));
-                int layer = l;
-                int head = h;
-                expectOk(untilServed(() -> post(anyInstance(), "/v1/kv/sessions/" + id + "/prefill", Map.of("layer", layer, "kvHead", head, "from", 0,
-                        "keys", keys, "values", values, "queries", queries))), "prefill " + id);
-                t.reference.prefill(l, h, 0, keys, values, queries);
+                for (int from = 0; from < tokens; from += PREFILL_CHUNK) {
+                    int n = Math.min(PREFILL_CHUNK, tokens - from);
+                    float[][] keys = rows(t.rnd, n);
+                    float[][] values = rows(t.rnd, n);
+                    float[][] queries = rows(t.rnd, Math.max(1, n / 8));
+                    Map<String, Object> body = new LinkedHashMap<>();
+                    body.put("layer", l);
+                    body.put("kvHead", h);
+                    body.put("from", from);
+                    body.put("keys", keys);
+                    body.put("values", values);
+                    body.put("queries", queries);
+                    body.put("more", from + n < tokens);
+                    expectOk(untilServed(() -> post(anyInstance(), "/v1/kv/sessions/" + id + "/prefill", body)), "prefill " + id);
+                    t.reference.prefill(l, h, from, keys, values, queries, from + n < tokens);
+                }
             }
         }
         return t;

@@ -41,6 +41,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.streams.state.HostInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One instance of a cluster that spreads KV sessions over instances through Kafka (issue 25). A session belongs to a
@@ -60,7 +62,7 @@ import org.apache.kafka.streams.state.HostInfo;
  */
 public final class KvCluster implements KvSessions {
 
-    private static final System.Logger LOG = System.getLogger(KvCluster.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(KvCluster.class);
     /** The client id prefix that carries a member's address ({@code attend-kv@host:port}). */
     static final String CLIENT_PREFIX = "attend-kv@";
     private static final Duration OWNERS_FRESH = Duration.ofMillis(500);
@@ -196,13 +198,13 @@ public final class KvCluster implements KvSessions {
         } catch (WakeupException e) {
             // closing
         } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.ERROR, "KV cluster member stopped: " + e, e);
+            LOG.error("KV cluster member stopped: {}", e.toString(), e);
         } finally {
             try {
                 membership.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
                         .withTimeout(Duration.ofSeconds(5)));
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "KV cluster member did not leave its group cleanly: " + e);
+                LOG.warn("KV cluster member did not leave its group cleanly: {}", e.toString());
             }
         }
     }
@@ -222,7 +224,7 @@ public final class KvCluster implements KvSessions {
             int p = tp.partition();
             owned.remove(p);
             closeSessionsOf(p);
-            LOG.log(System.Logger.Level.INFO, "KV partition {0} {1}: its sessions closed here", p, how);
+            LOG.info("KV partition {} {}: its sessions closed here", p, how);
         }
         owners = Map.of();
     }
@@ -263,16 +265,16 @@ public final class KvCluster implements KvSessions {
                 }
                 owned.put(p, new Owned(PartitionState.READY, generation, null));
             }
-            LOG.log(System.Logger.Level.INFO, "KV partition {0}: {1} sessions ({2} writes) restored from {3} in {4} ms", p, r.sessions().size(),
-                    r.records(), settings.topic(), (System.nanoTime() - start) / 1_000_000);
+            LOG.info("KV partition {}: {} sessions ({} writes) restored from {} in {} ms", p, r.sessions().size(), r.records(), settings.topic(),
+                    (System.nanoTime() - start) / 1_000_000);
         } catch (IOException | RuntimeException e) {
             Owned now = owned.get(p);
             if (closed || now == null || now.generation() != generation) { // lost or closing meanwhile: nothing to report
-                LOG.log(System.Logger.Level.DEBUG, "KV partition {0}: its restore stopped, the partition is not here any more ({1})", p, e);
+                LOG.debug("KV partition {}: its restore stopped, the partition is not here any more ({})", p, e.toString());
                 return;
             }
             owned.computeIfPresent(p, (k, o) -> o.generation() == generation ? new Owned(PartitionState.FAILED, generation, e.toString()) : o);
-            LOG.log(System.Logger.Level.ERROR, "KV partition " + p + " could not be restored from " + settings.topic() + ": " + e, e);
+            LOG.error("KV partition {} could not be restored from {}: {}", p, settings.topic(), e.toString(), e);
         }
     }
 
@@ -314,15 +316,14 @@ public final class KvCluster implements KvSessions {
             fresh.holdBuilds(false);
             if (sessions.replace(id, h, new Held(fresh, h.partition(), h.createdAt()))) {
                 h.session().close();
-                LOG.log(System.Logger.Level.INFO, "KV session {0} rebuilt from {1} after a write of unknown outcome", ResourceId.shown(id),
-                        settings.topic());
+                LOG.info("KV session {} rebuilt from {} after a write of unknown outcome", ResourceId.shown(id), settings.topic());
             } else {
                 fresh.close();
             }
         } catch (IOException | RuntimeException e) {
             fresh.close();
-            LOG.log(System.Logger.Level.ERROR, "KV session " + ResourceId.shown(id) + " could not be rebuilt from " + settings.topic()
-                    + " (it stays fenced; tried again at its next failed write or when its partition moves): " + e, e);
+            LOG.error("KV session {} could not be rebuilt from {} (it stays fenced; tried again at its next failed write or when its partition moves): {}",
+                    ResourceId.shown(id), settings.topic(), e.toString(), e);
         }
     }
 
@@ -393,7 +394,7 @@ public final class KvCluster implements KvSessions {
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            LOG.log(System.Logger.Level.WARNING, "KV cluster: the group's assignment could not be read: " + e);
+            LOG.warn("KV cluster: the group's assignment could not be read: {}", e.toString());
             return owners;
         }
         owners = Map.copyOf(found);
