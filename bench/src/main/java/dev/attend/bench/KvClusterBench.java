@@ -89,6 +89,10 @@ final class KvClusterBench extends BenchCommand {
     @Option(names = "--phase-seconds", paramLabel = "P", description = "Seconds each timed phase runs (default 10).")
     double phaseSeconds = 10;
 
+    @Option(names = "--warmup-seconds", paramLabel = "W", description = "Untimed decode steps before each phase (a new instance's JIT "
+            + "warms up; default 3).")
+    double warmupSeconds = 3;
+
     @Option(names = "--kill", paramLabel = "K", description = "Instances killed with SIGKILL together after the last phase, those "
             + "holding the most sessions (default 1; 0: none).")
     int kill = 1;
@@ -214,7 +218,8 @@ final class KvClusterBench extends BenchCommand {
                     phase.put("rebalance_seconds", (System.nanoTime() - added) / 1e9);
                 }
                 phase.put("instances", n);
-                phase.putAll(run(tracked, null));
+                run(tracked, null, warmupSeconds);
+                phase.putAll(run(tracked, null, phaseSeconds));
                 phases.add(phase);
                 err.printf(Locale.ROOT, "[kv-cluster] %d instance(s): %.0f layer steps/s, p50 %.2f ms, p99 %.2f ms%n", n,
                         (double) phase.get("layer_steps_per_s"), (double) phase.get("p50_ms"), (double) phase.get("p99_ms"));
@@ -264,7 +269,7 @@ final class KvClusterBench extends BenchCommand {
                     monitor.start();
                     err.printf(Locale.ROOT, "[kv-cluster] instance(s) %s killed (SIGKILL), holding %d sessions%n",
                             victims.stream().map(v -> Integer.toString(v.number())).toList(), moved.size());
-                }));
+                }, phaseSeconds));
                 monitor.join();
                 if (lastServed[0] < 0) {
                     throw new IllegalStateException("the killed instance's sessions were not served again within " + SETTLE.toSeconds() + " s");
@@ -402,10 +407,10 @@ final class KvClusterBench extends BenchCommand {
     }
 
     /**
-     * Decode steps from {@link #clients} threads for {@link #phaseSeconds}, each thread its own sessions; {@code midway}
+     * Decode steps from {@link #clients} threads for {@code seconds}, each thread its own sessions; {@code midway}
      * (when not null) runs a third of the way in. Returns the phase's throughput and latency.
      */
-    private Map<String, Object> run(List<Tracked> tracked, Runnable midway) throws InterruptedException {
+    private Map<String, Object> run(List<Tracked> tracked, Runnable midway, double seconds) throws InterruptedException {
         AtomicBoolean stop = new AtomicBoolean();
         List<long[]> latencies = new CopyOnWriteArrayList<>();
         List<Throwable> failures = new CopyOnWriteArrayList<>();
@@ -440,7 +445,7 @@ final class KvClusterBench extends BenchCommand {
             threads.add(t);
             t.start();
         }
-        long phase = (long) (phaseSeconds * 1e9);
+        long phase = (long) (seconds * 1e9);
         if (midway != null) {
             Thread.sleep(phase / 3 / 1_000_000);
             midway.run();
@@ -452,16 +457,16 @@ final class KvClusterBench extends BenchCommand {
         for (Thread t : threads) {
             t.join();
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
+        double took = (System.nanoTime() - start) / 1e9;
         if (!failures.isEmpty()) {
             throw new IllegalStateException("a client failed: " + failures.getFirst(), failures.getFirst());
         }
         long[] all = latencies.stream().flatMapToLong(Arrays::stream).sorted().toArray();
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("seconds", seconds);
+        m.put("seconds", took);
         m.put("layer_steps", all.length);
-        m.put("layer_steps_per_s", all.length / seconds);
-        m.put("tokens_per_s", all.length / seconds / layers);
+        m.put("layer_steps_per_s", all.length / took);
+        m.put("tokens_per_s", all.length / took / layers);
         m.put("p50_ms", all.length == 0 ? 0.0 : all[all.length / 2] / 1e6);
         m.put("p99_ms", all.length == 0 ? 0.0 : all[Math.min(all.length - 1, (int) (all.length * 0.99))] / 1e6);
         m.put("max_ms", all.length == 0 ? 0.0 : all[all.length - 1] / 1e6);

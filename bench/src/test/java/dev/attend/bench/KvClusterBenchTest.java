@@ -23,7 +23,7 @@ class KvClusterBenchTest {
         Path json = dir.resolve("kv-cluster.json");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int rc = new KvClusterBench(new PrintStream(out, true, StandardCharsets.UTF_8), System.err).execute(new String[] {"--instances", "3",
-                "--sessions", "12", "--tokens", "64", "--head-dim", "16", "--clients", "3", "--phase-seconds", "2", "--kill", "1",
+                "--sessions", "12", "--tokens", "64", "--head-dim", "16", "--clients", "3", "--phase-seconds", "2", "--warmup-seconds", "1", "--kill", "1",
                 "--heap", "512m", "--json", json.toString()});
         assertThat(rc).as(out.toString(StandardCharsets.UTF_8)).isZero();
         JsonNode report = new ObjectMapper().readTree(json.toFile());

@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.admin.Admin;
@@ -65,6 +66,7 @@ public final class KvCluster implements KvSessions {
     private static final Logger LOG = LoggerFactory.getLogger(KvCluster.class);
     /** The client id prefix that carries a member's address ({@code attend-kv@host:port}). */
     static final String CLIENT_PREFIX = "attend-kv@";
+    /** How often the group's assignment is read for {@link #ownerOf}, off the requests' path. */
     private static final Duration OWNERS_FRESH = Duration.ofMillis(500);
 
     /**
@@ -129,6 +131,7 @@ public final class KvCluster implements KvSessions {
     private final ExecutorService restorer;
     private final KafkaConsumer<byte[], byte[]> membership;
     private final Thread member;
+    private final ScheduledExecutorService ownersReader;
     private volatile boolean closed;
     private volatile Map<Integer, HostInfo> owners = Map.of();
     private volatile long ownersAt;
@@ -167,6 +170,12 @@ public final class KvCluster implements KvSessions {
         c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         this.membership = new KafkaConsumer<>(c);
+        this.ownersReader = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "attend-kv-owners");
+            t.setDaemon(true);
+            return t;
+        });
+        this.ownersReader.scheduleWithFixedDelay(this::lookUpOwners, 0, OWNERS_FRESH.toMillis(), TimeUnit.MILLISECONDS);
         this.member = new Thread(this::memberLoop, "attend-kv-member");
         this.member.setDaemon(true);
         this.member.start();
@@ -365,7 +374,7 @@ public final class KvCluster implements KvSessions {
             return Optional.of(settings.endpoint());
         }
         Map<Integer, HostInfo> known = owners;
-        if (!known.containsKey(p) || System.nanoTime() - ownersAt > OWNERS_FRESH.toNanos()) {
+        if (!known.containsKey(p)) { // a rebalance under way, or not read yet: read now (at most every 100 ms)
             known = lookUpOwners();
         }
         return Optional.ofNullable(known.get(p));
@@ -513,6 +522,7 @@ public final class KvCluster implements KvSessions {
             Thread.currentThread().interrupt();
         }
         restorer.shutdownNow();
+        ownersReader.shutdownNow();
         synchronized (this) {
             sessions.values().forEach(h -> h.session().close());
             sessions.clear();
