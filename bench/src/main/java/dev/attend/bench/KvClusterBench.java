@@ -59,7 +59,7 @@ import picocli.CommandLine.Option;
 @Command(name = "kv-cluster", sortOptions = false,
         description = "KV sessions over instances of attend serve through Kafka: throughput with 1..N instances, failover after kill -9.",
         customSynopsis = "bench kv-cluster [--instances N] [--sessions S] [--tokens T] [--layers L] [--kv-heads H] [--head-dim D] "
-                + "[--clients C] [--phase-seconds P] [--kill I] [--json FILE]")
+                + "[--clients C] [--phase-seconds P] [--kill K] [--standbys 0|1] [--json FILE]")
 final class KvClusterBench extends BenchCommand {
 
     @Option(names = "--instances", paramLabel = "N", description = "Instances, started one after another (default 3).")
@@ -96,6 +96,9 @@ final class KvClusterBench extends BenchCommand {
     @Option(names = "--kill", paramLabel = "K", description = "Instances killed with SIGKILL together after the last phase, those "
             + "holding the most sessions (default 1; 0: none).")
     int kill = 1;
+
+    @Option(names = "--standbys", paramLabel = "0|1", description = "Standby copies per session (attend.kafka-kv-standbys; default 0).")
+    int standbys = 0;
 
     @Option(names = "--heap", paramLabel = "SIZE", description = "Each instance's -Xmx (default 1g).")
     String heap = "1g";
@@ -153,6 +156,9 @@ final class KvClusterBench extends BenchCommand {
                     || phaseSeconds <= 0) {
                 throw new IllegalArgumentException("every count must be >= 1 and --phase-seconds > 0");
             }
+            if (standbys < 0 || standbys > 1) {
+                throw new IllegalArgumentException("--standbys must be 0 or 1");
+            }
             if (kill < 0 || kill >= instances) {
                 throw new IllegalArgumentException("--kill must be 0 to " + (instances - 1) + ": one instance must be left");
             }
@@ -190,6 +196,7 @@ final class KvClusterBench extends BenchCommand {
         report.put("clients", clients);
         report.put("partitions", PARTITIONS);
         report.put("policy", "full");
+        report.put("standbys", standbys);
         List<Map<String, Object>> phases = new ArrayList<>();
         report.put("phases", phases);
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("broker")); Scorer scorer = Scorers.create("simd")) {
@@ -321,6 +328,7 @@ final class KvClusterBench extends BenchCommand {
                 "dev.attend.server.cli.AttendCli", "serve", "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--data-dir", dir.resolve("instance-" + number).toString(), "--kafka-bootstrap", bootstrap);
         b.environment().put("ATTEND_KAFKA_KV_TOPIC", TOPIC);
+        b.environment().put("ATTEND_KAFKA_KV_STANDBYS", Integer.toString(standbys));
         b.environment().put("ATTEND_KAFKA_APPLICATION_ID", app);
         b.environment().put("ATTEND_KAFKA_EVENTS_TOPIC", app + ".events");
         b.redirectErrorStream(true);

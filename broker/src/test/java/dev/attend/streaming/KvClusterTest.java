@@ -54,7 +54,7 @@ class KvClusterTest {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic("kv-cluster", PARTITIONS, (short) 1))).all().get();
+            admin.createTopics(List.of(new NewTopic("kv-cluster", PARTITIONS, (short) 1), new NewTopic("kv-standby", PARTITIONS, (short) 1))).all().get();
         }
     }
 
@@ -65,8 +65,53 @@ class KvClusterTest {
     }
 
     private static KvCluster instance(int port) {
-        return new KvCluster(new KvCluster.Settings(broker.bootstrapServers(), "kv-cluster", "kv-test", new HostInfo("127.0.0.1", port), null,
-                Duration.ofSeconds(6), Map.of()), scorer, INLINE, INLINE, KvSessionLimits.defaults());
+        return instance(port, "kv-cluster", "kv-test", 0);
+    }
+
+    private static KvCluster instance(int port, String topic, String group, int standbys) {
+        return new KvCluster(new KvCluster.Settings(broker.bootstrapServers(), topic, group, new HostInfo("127.0.0.1", port), null,
+                Duration.ofSeconds(6), standbys, Map.of()), scorer, INLINE, INLINE, KvSessionLimits.defaults());
+    }
+
+    @Test
+    void anInstanceWithStandbysTakesOverWarmCopiesWithEveryWrite() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 1);
+        KvSessionConfig config = KvSessionConfig.defaults(2, 2, 2, DIM).withStaticSet(4, 16);
+        List<KvCluster> instances = new ArrayList<>(List.of(instance(9101, "kv-standby", "kv-standby-test", 1),
+                instance(9102, "kv-standby", "kv-standby-test", 1)));
+        Map<String, KvSession> references = new HashMap<>();
+        try {
+            awaitTrue(() -> servedOnce(instances), "every partition served by exactly one of two instances");
+            for (int i = 0; i < 8; i++) {
+                String id = "w" + i;
+                KvCluster owner = ownerAmong(instances, id);
+                KvSession s = owner.create(id, config);
+                KvSession ref = new KvSession(id, config, scorer, INLINE);
+                references.put(id, ref);
+                write(rnd, s, ref, 30, 4);
+            }
+            // Each follows the other's partitions.
+            for (KvCluster c : instances) {
+                KvCluster other = c == instances.get(0) ? instances.get(1) : instances.get(0);
+                awaitTrue(() -> c.standbyPartitions().equals(other.partitions().keySet()), "standby copies of the other's partitions");
+            }
+            KvCluster leaving = instances.remove(0);
+            int moved = leaving.partitions().size();
+            leaving.close();
+            KvCluster left = instances.getFirst();
+            awaitTrue(() -> servedOnce(instances), "every partition served by the one left");
+            assertThat(left.warmTakeOvers()).as("partitions taken over from the standby copies").isEqualTo(moved);
+            for (Map.Entry<String, KvSession> e : references.entrySet()) {
+                KvSession s = left.get(e.getKey());
+                assertThat(s).as(e.getKey()).isNotNull();
+                assertSame(s, e.getValue(), rnd);
+                write(rnd, s, e.getValue(), 0, 2);
+                assertSame(s, e.getValue(), rnd);
+            }
+        } finally {
+            instances.forEach(KvCluster::close);
+            references.values().forEach(KvSession::close);
+        }
     }
 
     @Test

@@ -34,6 +34,8 @@ public enum ConfigKey {
     ADVERTISED_ADDRESS("attend.advertised-address", "ATTEND_ADVERTISED_ADDRESS", null),
     /** KV sessions shared by the instances through this topic (default: none, sessions in the data directory). */
     KAFKA_KV_TOPIC("attend.kafka-kv-topic", "ATTEND_KAFKA_KV_TOPIC", null),
+    /** With a KV topic: 1 keeps warm copies of another instance's sessions (twice the memory, failovers without a rebuild). */
+    KAFKA_KV_STANDBYS("attend.kafka-kv-standbys", "ATTEND_KAFKA_KV_STANDBYS", null),
     // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
     KV_MAX_LAYERS(KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
     KV_MAX_KV_HEADS(KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),

@@ -9,10 +9,11 @@ import java.util.regex.Pattern;
  * deployment share (Kafka Streams' group, also the prefix of its changelog topics and of online training's groups),
  * the address other instances forward requests to ({@code host:port}; null: the address the server binds), and the
  * KV topic (null: KV sessions stay in this server's data directory; else the instances of the deployment share them
- * through it, see {@code dev.attend.streaming.KvCluster}, in the group {@code applicationId + ".kv"}).
+ * through it, see {@code dev.attend.streaming.KvCluster}, in the group {@code applicationId + ".kv"}) with its
+ * standbys (0 or 1: each instance keeping warm copies of another's sessions).
  */
 public record KafkaDeployment(String eventsTopic, int partitions, short replicationFactor, String applicationId, String advertisedAddress,
-                              String kvTopic) {
+                              String kvTopic, int kvStandbys) {
 
     public static final String DEFAULT_EVENTS_TOPIC = "attend.events";
     public static final String DEFAULT_APPLICATION_ID = "attend-sequences";
@@ -36,6 +37,9 @@ public record KafkaDeployment(String eventsTopic, int partitions, short replicat
         if (kvTopic != null && (!NAME.matcher(kvTopic).matches() || kvTopic.equals(".") || kvTopic.equals("..") || kvTopic.equals(eventsTopic))) {
             throw new IllegalArgumentException("KV topic '" + kvTopic + "' is not a Kafka topic name (letters, digits, '.', '_', '-') other than the events topic");
         }
+        if (kvStandbys < 0 || kvStandbys > 1) {
+            throw new IllegalArgumentException("KV standbys must be 0 or 1, got " + kvStandbys);
+        }
         if (advertisedAddress != null && !advertisedOk(advertisedAddress)) {
             throw new IllegalArgumentException("advertised address '" + advertisedAddress + "' is not host:port");
         }
@@ -50,7 +54,7 @@ public record KafkaDeployment(String eventsTopic, int partitions, short replicat
     }
 
     public static KafkaDeployment defaults() {
-        return new KafkaDeployment(DEFAULT_EVENTS_TOPIC, 4, (short) 1, DEFAULT_APPLICATION_ID, null, null);
+        return new KafkaDeployment(DEFAULT_EVENTS_TOPIC, 4, (short) 1, DEFAULT_APPLICATION_ID, null, null, 0);
     }
 
     /** The group the instances sharing the KV topic form. */

@@ -204,13 +204,15 @@ public final class ServerConfigLoader {
         Setting application = settings.get(ConfigKey.KAFKA_APPLICATION_ID);
         Setting advertised = settings.get(ConfigKey.ADVERTISED_ADDRESS);
         Setting kvTopic = settings.get(ConfigKey.KAFKA_KV_TOPIC);
+        Setting kvStandbys = settings.get(ConfigKey.KAFKA_KV_STANDBYS);
+        int standbys = kvStandbys == null ? d.kvStandbys() : (int) parseLong(ConfigKey.KAFKA_KV_STANDBYS, kvStandbys, 0, 1, "0 or 1 standbys");
         int p = partitions == null ? d.partitions() : (int) parseLong(ConfigKey.KAFKA_PARTITIONS, partitions, 1, 10_000, "1 to 10000 partitions");
         short r = replication == null ? d.replicationFactor() : (short) parseLong(ConfigKey.KAFKA_REPLICATION_FACTOR, replication, 1,
                 Short.MAX_VALUE, "a replication factor of at least 1");
         try {
             return new KafkaDeployment(topic == null ? d.eventsTopic() : topic.value(), p, r,
                     application == null ? d.applicationId() : application.value(), advertised == null ? null : advertised.value(),
-                    kvTopic == null ? d.kvTopic() : kvTopic.value());
+                    kvTopic == null ? d.kvTopic() : kvTopic.value(), standbys);
         } catch (IllegalArgumentException e) {
             List<String> from = new ArrayList<>();
             for (Setting s : new Setting[] {topic, application, advertised, kvTopic}) {

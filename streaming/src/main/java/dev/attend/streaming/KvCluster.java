@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -72,17 +73,21 @@ public final class KvCluster implements KvSessions {
     /**
      * Where and as what this instance joins: the brokers, the KV topic (which must exist, without retention), the group
      * the instances share, this instance's address (what others forward its sessions' requests to), its static member id
-     * (null: a dynamic member), the session timeout (how long a dead instance holds its partitions), and client settings
-     * ({@link KafkaClientProperties}).
+     * (null: a dynamic member), the session timeout (how long a dead instance holds its partitions), standbys (1: this
+     * instance keeps warm copies of the sessions of the instance before it in address order, so that taking them over
+     * reads only their latest writes; twice the memory), and client settings ({@link KafkaClientProperties}).
      */
     public record Settings(String bootstrapServers, String topic, String group, HostInfo endpoint, String instanceId,
-                           Duration sessionTimeout, Map<String, String> client) {
+                           Duration sessionTimeout, int standbys, Map<String, String> client) {
         public Settings {
             Objects.requireNonNull(bootstrapServers, "bootstrapServers");
             Objects.requireNonNull(topic, "topic");
             Objects.requireNonNull(group, "group");
             Objects.requireNonNull(endpoint, "endpoint");
             Objects.requireNonNull(sessionTimeout, "sessionTimeout");
+            if (standbys < 0 || standbys > 1) {
+                throw new IllegalArgumentException("standbys must be 0 or 1, got " + standbys);
+            }
             client = client == null ? Map.of() : Map.copyOf(client);
         }
     }
@@ -132,6 +137,8 @@ public final class KvCluster implements KvSessions {
     private final KafkaConsumer<byte[], byte[]> membership;
     private final Thread member;
     private final ScheduledExecutorService ownersReader;
+    private final KvStandby standby; // or null
+    private final AtomicLong warmTakeOvers = new AtomicLong();
     private volatile boolean closed;
     private volatile Map<Integer, HostInfo> owners = Map.of();
     private volatile long ownersAt;
@@ -170,12 +177,19 @@ public final class KvCluster implements KvSessions {
         c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         this.membership = new KafkaConsumer<>(c);
+        this.standby = settings.standbys() == 0 ? null : new KvStandby(settings.topic(), KvTopicLog.consumer(settings.bootstrapServers(),
+                settings.client()), (id, config, offset) -> open(id, config));
         this.ownersReader = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "attend-kv-owners");
             t.setDaemon(true);
             return t;
         });
-        this.ownersReader.scheduleWithFixedDelay(this::lookUpOwners, 0, OWNERS_FRESH.toMillis(), TimeUnit.MILLISECONDS);
+        this.ownersReader.scheduleWithFixedDelay(() -> {
+            lookUpOwners();
+            if (standby != null) {
+                standby.follow(standingBy());
+            }
+        }, 0, OWNERS_FRESH.toMillis(), TimeUnit.MILLISECONDS);
         this.member = new Thread(this::memberLoop, "attend-kv-member");
         this.member.setDaemon(true);
         this.member.start();
@@ -251,12 +265,20 @@ public final class KvCluster implements KvSessions {
         long start = System.nanoTime();
         Map<String, Long> createdAt = new HashMap<>();
         try {
-            KvTopicLog.Restored r = KvTopicLog.restoreAll(settings.bootstrapServers(), settings.topic(), List.of(p), (id, config, offset) -> {
-                KvSession s = open(id, config);
-                s.holdBuilds(true);
-                createdAt.put(id, offset);
-                return s;
-            }, settings.client());
+            KvStandby.Warm warm = standby == null ? null : standby.takeOver(p);
+            KvTopicLog.Restored r;
+            if (warm != null) {
+                warmTakeOvers.incrementAndGet();
+                createdAt.putAll(warm.createdAt());
+                r = new KvTopicLog.Restored(warm.sessions(), warm.records(), 0);
+            } else {
+                r = KvTopicLog.restoreAll(settings.bootstrapServers(), settings.topic(), List.of(p), (id, config, offset) -> {
+                    KvSession s = open(id, config);
+                    s.holdBuilds(true);
+                    createdAt.put(id, offset);
+                    return s;
+                }, settings.client());
+            }
             synchronized (this) {
                 Owned now = owned.get(p);
                 if (closed || now == null || now.generation() != generation) { // lost while it was restored
@@ -274,8 +296,8 @@ public final class KvCluster implements KvSessions {
                 }
                 owned.put(p, new Owned(PartitionState.READY, generation, null));
             }
-            LOG.info("KV partition {}: {} sessions ({} writes) restored from {} in {} ms", p, r.sessions().size(), r.records(), settings.topic(),
-                    (System.nanoTime() - start) / 1_000_000);
+            LOG.info("KV partition {}: {} sessions ({} writes) restored from {} in {} ms{}", p, r.sessions().size(), r.records(), settings.topic(),
+                    (System.nanoTime() - start) / 1_000_000, warm != null ? " (taken over from this instance's standby)" : "");
         } catch (IOException | RuntimeException e) {
             Owned now = owned.get(p);
             if (closed || now == null || now.generation() != generation) { // lost or closing meanwhile: nothing to report
@@ -334,6 +356,39 @@ public final class KvCluster implements KvSessions {
             LOG.error("KV session {} could not be rebuilt from {} (it stays fenced; tried again at its next failed write or when its partition moves): {}",
                     ResourceId.shown(id), settings.topic(), e.toString(), e);
         }
+    }
+
+    /**
+     * The partitions this instance keeps standby copies of: those owned by the instance before it in the order of
+     * the members' addresses (the last's for the first); none while it is alone.
+     */
+    private Set<Integer> standingBy() {
+        Map<Integer, HostInfo> known = owners;
+        java.util.TreeSet<String> members = new java.util.TreeSet<>();
+        known.values().forEach(h -> members.add(h.host() + ":" + h.port()));
+        String self = settings.endpoint().host() + ":" + settings.endpoint().port();
+        members.add(self);
+        if (members.size() < 2) {
+            return Set.of();
+        }
+        String before = members.lower(self) != null ? members.lower(self) : members.last();
+        Set<Integer> out = new java.util.TreeSet<>();
+        known.forEach((p, h) -> {
+            if ((h.host() + ":" + h.port()).equals(before) && !owned.containsKey(p)) {
+                out.add(p);
+            }
+        });
+        return out;
+    }
+
+    /** The partitions this instance keeps standby copies of now (empty without standbys). */
+    public Set<Integer> standbyPartitions() {
+        return standby == null ? Set.of() : standby.following();
+    }
+
+    /** Partitions taken over from this instance's standby copies instead of restored whole. */
+    public long warmTakeOvers() {
+        return warmTakeOvers.get();
     }
 
     /** This instance's partitions and their states. */
@@ -523,6 +578,9 @@ public final class KvCluster implements KvSessions {
         }
         restorer.shutdownNow();
         ownersReader.shutdownNow();
+        if (standby != null) {
+            standby.close();
+        }
         synchronized (this) {
             sessions.values().forEach(h -> h.session().close());
             sessions.clear();

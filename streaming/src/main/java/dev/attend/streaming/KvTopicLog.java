@@ -203,17 +203,18 @@ public final class KvTopicLog implements AutoCloseable {
      */
     public static Replayed replay(String bootstrapServers, String topic, String sessionId, long fromOffset, KvSession session,
                                   Map<String, String> client) throws IOException {
-        long[] counts = new long[2];
+        long[] counts = new long[1];
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers, client)) {
             int partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).size();
             TopicPartition tp = new TopicPartition(topic, partitionOf(sessionId, partitions));
-            long end = read(consumer, tp, fromOffset, sessionId, (kind, id, offset, bytes) -> {
+            long[] end = new long[1];
+            long cutShort = read(consumer, tp, fromOffset, sessionId, (kind, id, offset, bytes) -> {
                 if (kind == Kind.WRITE) {
                     apply(topic, offset, id, bytes, session);
                     counts[0]++;
                 }
-            }, counts);
-            return new Replayed(end, counts[0], counts[1]);
+            }, end);
+            return new Replayed(end[0], counts[0], cutShort);
         } catch (KafkaException e) {
             throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + e.getMessage(), e);
         }
@@ -241,44 +242,69 @@ public final class KvTopicLog implements AutoCloseable {
      */
     public static Restored restoreAll(String bootstrapServers, String topic, List<Integer> partitions, SessionFactory factory,
                                       Map<String, String> client) throws IOException {
-        Map<String, KvSession> live = new LinkedHashMap<>();
-        long[] counts = new long[2];
+        Sessions live = new Sessions(topic, factory);
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers, client)) {
+            long cutShort = 0;
             for (int partition : partitions) {
-                read(consumer, new TopicPartition(topic, partition), 0, null, (kind, id, offset, bytes) -> {
-                    switch (kind) {
-                        case CREATE -> {
-                            KvSessionConfig config = KvRecords.readConfig(bytes, "KV topic " + topic + " offset " + offset);
-                            KvSession old = live.put(id, factory.open(id, config, offset));
-                            if (old != null) {
-                                old.close();
-                            }
-                        }
-                        case DELETE -> {
-                            KvSession gone = live.remove(id);
-                            if (gone != null) {
-                                gone.close();
-                            }
-                        }
-                        case WRITE -> {
-                            KvSession s = live.get(id);
-                            if (s == null) {
-                                throw new IOException("KV topic " + topic + " offset " + offset + ": a write of session " + id
-                                        + ", which the topic does not create before it (a topic with retention loses sessions)");
-                            }
-                            apply(topic, offset, id, bytes, s);
-                            counts[0]++;
-                        }
-                    }
-                }, counts);
+                cutShort += read(consumer, new TopicPartition(topic, partition), 0, null, live);
             }
-            return new Restored(live, counts[0], counts[1]);
+            return new Restored(live.live, live.records, cutShort);
         } catch (IOException | RuntimeException e) {
-            live.values().forEach(KvSession::close);
+            live.closeAll();
             if (e instanceof KafkaException k) {
                 throw new KafkaUnavailableException("the KV topic " + topic + " cannot be read at " + bootstrapServers + ": " + k.getMessage(), k);
             }
             throw e;
+        }
+    }
+
+    /**
+     * The sessions of a topic's records applied in offset order, as a new owner rebuilds them: creations open sessions
+     * through the factory, writes apply, deletions close them; for {@link #restoreAll} and a standby that follows a
+     * partition as it grows.
+     */
+    static final class Sessions implements RecordHandler {
+        private final String topic;
+        private final SessionFactory factory;
+        final Map<String, KvSession> live = new LinkedHashMap<>();
+        long records;
+
+        Sessions(String topic, SessionFactory factory) {
+            this.topic = topic;
+            this.factory = factory;
+        }
+
+        @Override
+        public void accept(Kind kind, String id, long offset, byte[] bytes) throws IOException {
+            switch (kind) {
+                case CREATE -> {
+                    KvSessionConfig config = KvRecords.readConfig(bytes, "KV topic " + topic + " offset " + offset);
+                    KvSession old = live.put(id, factory.open(id, config, offset));
+                    if (old != null) {
+                        old.close();
+                    }
+                }
+                case DELETE -> {
+                    KvSession gone = live.remove(id);
+                    if (gone != null) {
+                        gone.close();
+                    }
+                }
+                case WRITE -> {
+                    KvSession s = live.get(id);
+                    if (s == null) {
+                        throw new IOException("KV topic " + topic + " offset " + offset + ": a write of session " + id
+                                + ", which the topic does not create before it (a topic with retention loses sessions)");
+                    }
+                    apply(topic, offset, id, bytes, s);
+                    records++;
+                }
+            }
+        }
+
+        void closeAll() {
+            live.values().forEach(KvSession::close);
+            live.clear();
         }
     }
 
@@ -289,11 +315,12 @@ public final class KvTopicLog implements AutoCloseable {
 
     /** A whole record read from the topic (its chunks joined). */
     @FunctionalInterface
-    private interface RecordHandler {
+    interface RecordHandler {
         void accept(Kind kind, String sessionId, long offset, byte[] bytes) throws IOException;
     }
 
-    private static KafkaConsumer<byte[], byte[]> consumer(String bootstrapServers, Map<String, String> client) {
+    /** A consumer of the KV topic's records as they are (no group, no commits; only what transactions committed). */
+    static KafkaConsumer<byte[], byte[]> consumer(String bootstrapServers, Map<String, String> client) {
         Properties p = KafkaClientProperties.base(client);
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
@@ -311,65 +338,99 @@ public final class KvTopicLog implements AutoCloseable {
         }
     }
 
+    /** {@link #read} to the end of {@code tp}, reading every session's records. */
+    private static long read(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp, long from, String only, RecordHandler handler)
+            throws IOException {
+        return read(consumer, tp, from, only, handler, new long[1]);
+    }
+
     /**
-     * Reads {@code tp} from {@code from} to its end when called, joining each session's chunks into whole records for
-     * {@code handler} (only session {@code only}'s when not null); {@code counts[1]} counts writes cut short. Returns
-     * the end.
+     * Reads {@code tp} from {@code from} to its end when called ({@code end[0]}), joining each session's chunks into
+     * whole records for {@code handler} (only session {@code only}'s when not null); returns the writes cut short.
      */
     private static long read(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp, long from, String only, RecordHandler handler,
-                             long[] counts) throws IOException {
+                             long[] end) throws IOException {
         consumer.assign(List.of(tp));
-        long end = consumer.endOffsets(List.of(tp), Duration.ofSeconds(10)).get(tp);
+        end[0] = consumer.endOffsets(List.of(tp), Duration.ofSeconds(10)).get(tp);
         consumer.seek(tp, from);
         byte[] onlyKey = only == null ? null : only.getBytes(StandardCharsets.UTF_8);
-        Map<String, Pending> pending = new HashMap<>(); // per session: the chunks of the write being read
-        String topic = tp.topic();
-        while (consumer.position(tp) < end) {
+        Joiner joiner = new Joiner(tp.topic());
+        while (consumer.position(tp) < end[0]) {
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                if (r.offset() >= end) {
+                if (r.offset() >= end[0]) {
                     break;
                 }
-                if (r.key() == null || (onlyKey != null && !Arrays.equals(onlyKey, r.key()))) {
-                    continue;
-                }
-                String id = new String(r.key(), StandardCharsets.UTF_8);
-                Kind kind = kind(r);
-                if (kind != Kind.WRITE) {
-                    if (pending.remove(id) != null) {
-                        counts[1]++;
-                    }
-                    handler.accept(kind, id, r.offset(), r.value() == null ? new byte[0] : r.value());
-                    continue;
-                }
-                int chunk = intHeader(r, CHUNK);
-                int chunks = intHeader(r, CHUNKS);
-                if (chunk < 0 || chunks < 1 || chunk >= chunks) {
-                    throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " of " + chunks);
-                }
-                Pending p = pending.get(id);
-                if (chunk == 0) {
-                    if (p != null) {
-                        counts[1]++; // a write cut short before its last chunk: never acknowledged
-                    }
-                    p = new Pending(r.offset(), chunks, new ArrayList<>(Math.min(chunks, 1024)));
-                    pending.put(id, p);
-                } else if (p == null || chunks != p.expected) {
-                    pending.remove(id); // the rest of a write whose first chunk was before the read's start
-                    continue;
-                }
-                if (chunk != p.parts.size()) {
-                    throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " where chunk "
-                            + p.parts.size() + " was due");
-                }
-                p.parts.add(r.value());
-                if (chunk == chunks - 1) {
-                    pending.remove(id);
-                    handler.accept(Kind.WRITE, id, p.start, concat(p.parts));
+                if (onlyKey == null || Arrays.equals(onlyKey, r.key())) {
+                    joiner.accept(r, handler);
                 }
             }
         }
-        counts[1] += pending.size();
-        return end;
+        return joiner.cutShort() + joiner.pending();
+    }
+
+    /**
+     * Joins the chunks of each session's writes, read in offset order, into whole records: a write cut short (its writer
+     * gone between chunks, never acknowledged) is skipped and counted, never handed on in part.
+     */
+    static final class Joiner {
+        private final String topic;
+        private final Map<String, Pending> pending = new HashMap<>(); // per session: the chunks of the write being read
+        private long cutShort;
+
+        Joiner(String topic) {
+            this.topic = topic;
+        }
+
+        /** Takes one record of the topic; hands on what it completes. */
+        void accept(ConsumerRecord<byte[], byte[]> r, RecordHandler handler) throws IOException {
+            if (r.key() == null) {
+                return;
+            }
+            String id = new String(r.key(), StandardCharsets.UTF_8);
+            Kind kind = kind(r);
+            if (kind != Kind.WRITE) {
+                if (pending.remove(id) != null) {
+                    cutShort++;
+                }
+                handler.accept(kind, id, r.offset(), r.value() == null ? new byte[0] : r.value());
+                return;
+            }
+            int chunk = intHeader(r, CHUNK);
+            int chunks = intHeader(r, CHUNKS);
+            if (chunk < 0 || chunks < 1 || chunk >= chunks) {
+                throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " of " + chunks);
+            }
+            Pending p = pending.get(id);
+            if (chunk == 0) {
+                if (p != null) {
+                    cutShort++; // a write cut short before its last chunk: never acknowledged
+                }
+                p = new Pending(r.offset(), chunks, new ArrayList<>(Math.min(chunks, 1024)));
+                pending.put(id, p);
+            } else if (p == null || chunks != p.expected) {
+                pending.remove(id); // the rest of a write whose first chunk was before the read's start
+                return;
+            }
+            if (chunk != p.parts.size()) {
+                throw new IOException("KV topic " + topic + " offset " + r.offset() + ": chunk " + chunk + " where chunk "
+                        + p.parts.size() + " was due");
+            }
+            p.parts.add(r.value());
+            if (chunk == chunks - 1) {
+                pending.remove(id);
+                handler.accept(Kind.WRITE, id, p.start, concat(p.parts));
+            }
+        }
+
+        /** Writes cut short so far (another write of the session came before their last chunk). */
+        long cutShort() {
+            return cutShort;
+        }
+
+        /** Writes whose last chunk has not been read yet. */
+        int pending() {
+            return pending.size();
+        }
     }
 
     private record Pending(long start, int expected, List<byte[]> parts) {

@@ -247,7 +247,7 @@ public final class ServeCommand implements Callable<Integer> {
             throw new KafkaUnavailableException("interrupted while the KV topic was created", e);
         }
         KvSessionRoutes routes = new KvSessionRoutes(new KvCluster.Settings(streaming.bootstrapServers(), kafka.kvTopic(), kafka.kvGroup(), endpoint,
-                null, KV_MEMBER_TIMEOUT, config.kafkaClient()), scorer, config.kvSessionTtl(), config.kvLimits(), 1);
+                null, KV_MEMBER_TIMEOUT, kafka.kvStandbys(), config.kafkaClient()), scorer, config.kvSessionTtl(), config.kvLimits(), 1);
         spec.commandLine().getErr().println("attend: KV sessions shared through topic " + kafka.kvTopic() + " (group " + kafka.kvGroup()
                 + "), this instance at " + endpoint.host() + ":" + endpoint.port());
         return routes;
