@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executor;
@@ -236,10 +237,10 @@ public final class KvCluster implements KvSessions {
         for (TopicPartition tp : partitions) {
             int p = tp.partition();
             long generation = generations.incrementAndGet();
+            CompletableFuture<KvStandby.Warm> warm = standby == null ? null : standby.beginTakeOver(p);
             owned.put(p, new Owned(PartitionState.RESTORING, generation, null));
-            restorer.execute(() -> restore(p, generation));
+            restorer.execute(() -> restore(p, generation, warm));
         }
-        owners = Map.of(); // look the others up again
     }
 
     private void dropped(Collection<TopicPartition> partitions, String how) {
@@ -249,7 +250,6 @@ public final class KvCluster implements KvSessions {
             closeSessionsOf(p);
             LOG.info("KV partition {} {}: its sessions closed here", p, how);
         }
-        owners = Map.of();
     }
 
     private void closeSessionsOf(int partition) {
@@ -261,11 +261,11 @@ public final class KvCluster implements KvSessions {
     }
 
     /** Rebuilds partition {@code p}'s sessions from the topic; serves them when this instance still owns {@code p} after. */
-    private void restore(int p, long generation) {
+    private void restore(int p, long generation, CompletableFuture<KvStandby.Warm> takeOver) {
         long start = System.nanoTime();
         Map<String, Long> createdAt = new HashMap<>();
         try {
-            KvStandby.Warm warm = standby == null ? null : standby.takeOver(p);
+            KvStandby.Warm warm = takeOver == null ? null : KvStandby.await(takeOver, p);
             KvTopicLog.Restored r;
             if (warm != null) {
                 warmTakeOvers.incrementAndGet();
@@ -360,25 +360,33 @@ public final class KvCluster implements KvSessions {
 
     /**
      * The partitions this instance keeps standby copies of: those owned by the instance before it in the order of
-     * the members' addresses (the last's for the first); none while it is alone.
+     * the members' addresses (the last's for the first); none while it is alone. A partition whose owner the group no
+     * longer shows (that owner gone: what a failover looks like) stays followed until it is taken over or shown owned
+     * by another.
      */
     private Set<Integer> standingBy() {
         Map<Integer, HostInfo> known = owners;
+        Set<Integer> out = new java.util.TreeSet<>(standby.following());
         java.util.TreeSet<String> members = new java.util.TreeSet<>();
-        known.values().forEach(h -> members.add(h.host() + ":" + h.port()));
-        String self = settings.endpoint().host() + ":" + settings.endpoint().port();
+        known.values().forEach(h -> members.add(address(h)));
+        String self = address(settings.endpoint());
         members.add(self);
-        if (members.size() < 2) {
-            return Set.of();
+        if (members.size() >= 2) {
+            String before = members.lower(self) != null ? members.lower(self) : members.last();
+            known.forEach((p, h) -> {
+                if (address(h).equals(before)) {
+                    out.add(p);
+                } else {
+                    out.remove(p);
+                }
+            });
         }
-        String before = members.lower(self) != null ? members.lower(self) : members.last();
-        Set<Integer> out = new java.util.TreeSet<>();
-        known.forEach((p, h) -> {
-            if ((h.host() + ":" + h.port()).equals(before) && !owned.containsKey(p)) {
-                out.add(p);
-            }
-        });
+        out.removeAll(owned.keySet());
         return out;
+    }
+
+    private static String address(HostInfo h) {
+        return h.host() + ":" + h.port();
     }
 
     /** The partitions this instance keeps standby copies of now (empty without standbys). */

@@ -72,17 +72,24 @@ final class KvStandby implements AutoCloseable {
     }
 
     /**
-     * Stops following {@code partition} and returns its sessions read to the partition's end as it is now, or null
-     * when it was not followed (then the caller restores it from the topic).
+     * Stops following {@code partition} and completes with its sessions read to the partition's end as it is then, or
+     * with null when it was not followed (then the caller restores it from the topic). Asked before the partition is
+     * marked as this instance's, so that {@link #follow} dropping it cannot come first.
      */
-    Warm takeOver(int partition) throws IOException {
-        if (closed) {
-            return null;
-        }
+    CompletableFuture<Warm> beginTakeOver(int partition) {
         TakeOver t = new TakeOver(partition, new CompletableFuture<>());
-        takeOvers.add(t);
+        if (closed) {
+            t.result().complete(null);
+        } else {
+            takeOvers.add(t);
+        }
+        return t.result();
+    }
+
+    /** Waits for {@link #beginTakeOver}'s answer. */
+    static Warm await(CompletableFuture<Warm> takeOver, int partition) throws IOException {
         try {
-            return t.result().get(TAKE_OVER_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            return takeOver.get(TAKE_OVER_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while partition " + partition + " was taken over", e);
@@ -144,7 +151,7 @@ final class KvStandby implements AutoCloseable {
             return;
         }
         for (int p : new ArrayList<>(followed.keySet())) {
-            if (!want.contains(p)) {
+            if (!want.contains(p) && takeOvers.stream().noneMatch(t -> t.partition() == p)) { // one being taken over stays
                 drop(p);
             }
         }
@@ -163,6 +170,7 @@ final class KvStandby implements AutoCloseable {
         for (int p : added) {
             consumer.seek(new TopicPartition(topic, p), 0);
         }
+        LOG.info("KV standby: following partitions {} of {}", followed.keySet(), topic);
     }
 
     private void drop(int p) {
@@ -212,6 +220,7 @@ final class KvStandby implements AutoCloseable {
         }
         followed.remove(partition);
         assign();
+        LOG.info("KV standby: partition {} handed over ({} sessions, {} writes)", partition, f.sessions().live.size(), f.sessions().records);
         return new Warm(new LinkedHashMap<>(f.sessions().live), f.createdAt(), f.sessions().records);
     }
 

@@ -468,6 +468,10 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
             }
             throw ApiException.notFound("no KV session " + ResourceId.shown(id));
         }
+        String fenced = s.fenced();
+        if (fenced != null) { // behind its log, maybe: its lengths would mislead a client reconciling a failed write
+            throw new ApiException(503, "unavailable", "KV session " + ResourceId.shown(id) + " is being rebuilt from its log: " + fenced);
+        }
         ttl.touch(id);
         return s;
     }
