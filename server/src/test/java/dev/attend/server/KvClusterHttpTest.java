@@ -51,8 +51,11 @@ class KvClusterHttpTest {
             int portB = freePort();
             KvSessionRoutes routesA = instance(broker, scorer, portA);
             KvSessionRoutes routesB = instance(broker, scorer, portB);
-            AttendServer a = AttendServer.builder().routes(routesA).build().start(config(portA, "a"));
+            AttendServer a = AttendServer.builder().routes(routesA).component("kv", routesA::kvState).build().start(config(portA, "a"));
             AttendServer b = AttendServer.builder().routes(routesB).build().start(config(portB, "b"));
+            awaitSettled(routesA, routesB);
+            HttpResponse<String> health = TestHttp.get(a, "/health");
+            assertThat(TestHttp.json(health).get("components").get("kv").get("detail").asText()).contains("partitions served [");
             SplittableRandom rnd = new SplittableRandom(25);
             Map<String, Integer> tokens = new HashMap<>();
             try {
@@ -82,7 +85,9 @@ class KvClusterHttpTest {
                 assertThat(forwarded).as("sessions created through the instance that does not own them").isPositive().isLessThan(8);
                 for (String id : tokens.keySet()) {
                     for (AttendServer s : List.of(a, b)) {
-                        assertThat(TestHttp.json(TestHttp.get(s, "/v1/kv/sessions/" + id)).get("heads").get(0).get("tokens").asInt()).isEqualTo(33);
+                        HttpResponse<String> got = TestHttp.get(s, "/v1/kv/sessions/" + id);
+                        assertThat(got.statusCode()).as(got.body()).isEqualTo(200);
+                        assertThat(TestHttp.json(got).get("heads").get(0).get("tokens").asInt()).isEqualTo(33);
                         HttpResponse<String> attend = TestHttp.postJson(s, "/v1/kv/sessions/" + id + "/attend", Map.of("layer", 0,
                                 "queries", List.of(Map.of("queryHead", 1, "query", rows(rnd, 1).get(0)))));
                         assertThat(attend.statusCode()).as(attend.body()).isEqualTo(200);
@@ -108,6 +113,30 @@ class KvClusterHttpTest {
                 routesA.close();
                 routesB.close();
             }
+        }
+    }
+
+    /** Until the instances serve every partition of the KV topic between them, each once. */
+    private static void awaitSettled(KvSessionRoutes... instances) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            java.util.Set<Integer> served = new java.util.TreeSet<>();
+            int count = 0;
+            for (KvSessionRoutes r : instances) {
+                for (Map.Entry<Integer, KvCluster.PartitionState> e : r.clusterPartitions().entrySet()) {
+                    count++;
+                    if (e.getValue() == KvCluster.PartitionState.READY) {
+                        served.add(e.getKey());
+                    }
+                }
+            }
+            if (served.size() == 4 && count == 4 && java.util.Arrays.stream(instances).allMatch(r -> !r.clusterPartitions().isEmpty())) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the instances did not settle on the KV topic's partitions within 60 s");
+            }
+            Thread.sleep(100);
         }
     }
 

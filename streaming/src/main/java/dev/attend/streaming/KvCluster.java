@@ -241,6 +241,7 @@ public final class KvCluster implements KvSessions {
             owned.put(p, new Owned(PartitionState.RESTORING, generation, null));
             restorer.execute(() -> restore(p, generation, warm));
         }
+        ownersAt = System.nanoTime() - 10 * OWNERS_FRESH.toNanos(); // the others' partitions moved too: the next look-up reads the group again
     }
 
     private void dropped(Collection<TopicPartition> partitions, String how) {
@@ -250,6 +251,7 @@ public final class KvCluster implements KvSessions {
             closeSessionsOf(p);
             LOG.info("KV partition {} {}: its sessions closed here", p, how);
         }
+        ownersAt = System.nanoTime() - 10 * OWNERS_FRESH.toNanos();
     }
 
     private void closeSessionsOf(int partition) {
@@ -436,11 +438,14 @@ public final class KvCluster implements KvSessions {
         if (owned.containsKey(p)) {
             return Optional.of(settings.endpoint());
         }
-        Map<Integer, HostInfo> known = owners;
-        if (!known.containsKey(p)) { // a rebalance under way, or not read yet: read now (at most every 100 ms)
-            known = lookUpOwners();
+        HostInfo at = owners.get(p);
+        if (at == null || at.equals(settings.endpoint())) { // not read yet, a rebalance under way, or moved away: read now
+            at = lookUpOwners().get(p);
+            if (at != null && at.equals(settings.endpoint())) { // the group has not caught up with this instance's view yet
+                return Optional.empty();
+            }
         }
-        return Optional.ofNullable(known.get(p));
+        return Optional.ofNullable(at);
     }
 
     private synchronized Map<Integer, HostInfo> lookUpOwners() {

@@ -210,7 +210,7 @@ public final class ServeCommand implements Callable<Integer> {
         recsys.withBehaviors(config.behaviors()).bindMetrics(metrics.registry());
         // A model outside the data directory is quarantined beside itself: /health watches its folder too.
         AttendServer server = AttendServer.builder().metrics(metrics).routes(kv).routes(recsys).routes(search)
-                .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems).healthCheck(kv::problems)
+                .watch(config.recsysModelFile().toAbsolutePath().getParent()).healthCheck(recsys::problems).healthCheck(kv::problems).component("kv", kv::kvState)
                 .component("kafka", recsys::kafkaState).component("topology", recsys::topologyState).build();
         stopSignal.onStop(() -> { // before start, so a signal during startup still stops cleanly
             server.stop();

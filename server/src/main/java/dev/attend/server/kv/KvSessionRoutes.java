@@ -156,6 +156,27 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         this.ttl = new KvSessionTtl(sessions, ttl);
     }
 
+    /**
+     * For {@code /health}: where the sessions live; with a cluster, the KV topic's partitions this instance serves,
+     * restores and keeps standby copies of (degraded when one could not be restored).
+     */
+    public HealthResponse.Component kvState() {
+        if (cluster == null) {
+            return HealthResponse.Component.ok("KV sessions in this server's data directory");
+        }
+        Map<KvCluster.PartitionState, List<Integer>> by = new java.util.EnumMap<>(KvCluster.PartitionState.class);
+        cluster.partitions().forEach((p, st) -> by.computeIfAbsent(st, k -> new ArrayList<>()).add(p));
+        String detail = "KV sessions shared through Kafka: partitions served " + by.getOrDefault(KvCluster.PartitionState.READY, List.of())
+                + ", being restored " + by.getOrDefault(KvCluster.PartitionState.RESTORING, List.of())
+                + ", failed " + by.getOrDefault(KvCluster.PartitionState.FAILED, List.of()) + ", standby copies " + cluster.standbyPartitions();
+        return by.containsKey(KvCluster.PartitionState.FAILED) ? HealthResponse.Component.degraded(detail) : HealthResponse.Component.ok(detail);
+    }
+
+    /** With a cluster, this instance's partitions of the KV topic and their states; empty without one. */
+    public Map<Integer, KvCluster.PartitionState> clusterPartitions() {
+        return cluster == null ? Map.of() : cluster.partitions();
+    }
+
     /** Problems to report on {@code /health} (a partition the cluster could not restore), empty when none. */
     public List<HealthResponse.Problem> problems() {
         if (cluster == null) {
