@@ -100,6 +100,10 @@ final class KvClusterBench extends BenchCommand {
     @Option(names = "--standbys", paramLabel = "0|1", description = "Standby copies per session (attend.kafka-kv-standbys; default 0).")
     int standbys = 0;
 
+    @Option(names = "--member-timeout-ms", paramLabel = "MS", description = "attend.kafka-kv-member-timeout-ms of the instances (default "
+            + "10000): how long a killed instance keeps its partitions.")
+    long memberTimeoutMs = 10_000;
+
     @Option(names = "--heap", paramLabel = "SIZE", description = "Each instance's -Xmx (default 1g).")
     String heap = "1g";
 
@@ -197,6 +201,7 @@ final class KvClusterBench extends BenchCommand {
         report.put("partitions", PARTITIONS);
         report.put("policy", "full");
         report.put("standbys", standbys);
+        report.put("member_timeout_ms", memberTimeoutMs);
         List<Map<String, Object>> phases = new ArrayList<>();
         report.put("phases", phases);
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("broker")); Scorer scorer = Scorers.create("simd")) {
@@ -329,6 +334,7 @@ final class KvClusterBench extends BenchCommand {
                 "--data-dir", dir.resolve("instance-" + number).toString(), "--kafka-bootstrap", bootstrap);
         b.environment().put("ATTEND_KAFKA_KV_TOPIC", TOPIC);
         b.environment().put("ATTEND_KAFKA_KV_STANDBYS", Integer.toString(standbys));
+        b.environment().put("ATTEND_KAFKA_KV_MEMBER_TIMEOUT_MS", Long.toString(memberTimeoutMs));
         b.environment().put("ATTEND_KAFKA_APPLICATION_ID", app);
         b.environment().put("ATTEND_KAFKA_EVENTS_TOPIC", app + ".events");
         b.redirectErrorStream(true);

@@ -36,6 +36,10 @@ public enum ConfigKey {
     KAFKA_KV_TOPIC("attend.kafka-kv-topic", "ATTEND_KAFKA_KV_TOPIC", null),
     /** With a KV topic: 1 keeps warm copies of another instance's sessions (twice the memory, failovers without a rebuild). */
     KAFKA_KV_STANDBYS("attend.kafka-kv-standbys", "ATTEND_KAFKA_KV_STANDBYS", null),
+    /** With a KV topic: how long an instance that stopped answering keeps its partitions (ms, default 10000). */
+    KAFKA_KV_MEMBER_TIMEOUT_MS("attend.kafka-kv-member-timeout-ms", "ATTEND_KAFKA_KV_MEMBER_TIMEOUT_MS", null),
+    /** With a KV topic: this instance's static member id (default none: a dynamic member). */
+    KAFKA_KV_INSTANCE_ID("attend.kafka-kv-instance-id", "ATTEND_KAFKA_KV_INSTANCE_ID", null),
     // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
     KV_MAX_LAYERS(KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
     KV_MAX_KV_HEADS(KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),

@@ -206,16 +206,20 @@ public final class ServerConfigLoader {
         Setting kvTopic = settings.get(ConfigKey.KAFKA_KV_TOPIC);
         Setting kvStandbys = settings.get(ConfigKey.KAFKA_KV_STANDBYS);
         int standbys = kvStandbys == null ? d.kvStandbys() : (int) parseLong(ConfigKey.KAFKA_KV_STANDBYS, kvStandbys, 0, 1, "0 or 1 standbys");
+        Setting kvTimeout = settings.get(ConfigKey.KAFKA_KV_MEMBER_TIMEOUT_MS);
+        long memberTimeout = kvTimeout == null ? d.kvMemberTimeoutMs() : parseLong(ConfigKey.KAFKA_KV_MEMBER_TIMEOUT_MS, kvTimeout, 6_000, 1_800_000,
+                "6000 to 1800000 ms");
+        Setting kvInstance = settings.get(ConfigKey.KAFKA_KV_INSTANCE_ID);
         int p = partitions == null ? d.partitions() : (int) parseLong(ConfigKey.KAFKA_PARTITIONS, partitions, 1, 10_000, "1 to 10000 partitions");
         short r = replication == null ? d.replicationFactor() : (short) parseLong(ConfigKey.KAFKA_REPLICATION_FACTOR, replication, 1,
                 Short.MAX_VALUE, "a replication factor of at least 1");
         try {
             return new KafkaDeployment(topic == null ? d.eventsTopic() : topic.value(), p, r,
                     application == null ? d.applicationId() : application.value(), advertised == null ? null : advertised.value(),
-                    kvTopic == null ? d.kvTopic() : kvTopic.value(), standbys);
+                    kvTopic == null ? d.kvTopic() : kvTopic.value(), standbys, memberTimeout, kvInstance == null ? d.kvInstanceId() : kvInstance.value());
         } catch (IllegalArgumentException e) {
             List<String> from = new ArrayList<>();
-            for (Setting s : new Setting[] {topic, application, advertised, kvTopic}) {
+            for (Setting s : new Setting[] {topic, application, advertised, kvTopic, kvInstance}) {
                 if (s != null) {
                     from.add(s.source());
                 }

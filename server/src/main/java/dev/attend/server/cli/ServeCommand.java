@@ -247,14 +247,11 @@ public final class ServeCommand implements Callable<Integer> {
             throw new KafkaUnavailableException("interrupted while the KV topic was created", e);
         }
         KvSessionRoutes routes = new KvSessionRoutes(new KvCluster.Settings(streaming.bootstrapServers(), kafka.kvTopic(), kafka.kvGroup(), endpoint,
-                null, KV_MEMBER_TIMEOUT, kafka.kvStandbys(), config.kafkaClient()), scorer, config.kvSessionTtl(), config.kvLimits(), 1);
+                kafka.kvInstanceId(), Duration.ofMillis(kafka.kvMemberTimeoutMs()), kafka.kvStandbys(), config.kafkaClient()), scorer, config.kvSessionTtl(), config.kvLimits(), 1);
         spec.commandLine().getErr().println("attend: KV sessions shared through topic " + kafka.kvTopic() + " (group " + kafka.kvGroup()
                 + "), this instance at " + endpoint.host() + ":" + endpoint.port());
         return routes;
     }
-
-    /** How long a KV cluster instance that stopped answering holds its partitions. */
-    private static final Duration KV_MEMBER_TIMEOUT = Duration.ofSeconds(10);
 
     private static void closeIfOpen(KvSessionRoutes kvSessions) {
         if (kvSessions != null) {
