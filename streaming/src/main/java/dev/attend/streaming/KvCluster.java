@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -68,6 +69,8 @@ public final class KvCluster implements KvSessions {
     private static final Logger LOG = LoggerFactory.getLogger(KvCluster.class);
     /** The client id prefix that carries a member's address ({@code attend-kv@host:port}). */
     static final String CLIENT_PREFIX = "attend-kv@";
+    /** How long a fenced session whose rebuild failed waits before it is tried again. */
+    private static final Duration REBUILD_RETRY = Duration.ofSeconds(5);
     /** How often the group's assignment is read for {@link #ownerOf}, off the requests' path. */
     private static final Duration OWNERS_FRESH = Duration.ofMillis(500);
 
@@ -355,8 +358,11 @@ public final class KvCluster implements KvSessions {
             }
         } catch (IOException | RuntimeException e) {
             fresh.close();
-            LOG.error("KV session {} could not be rebuilt from {} (it stays fenced; tried again at its next failed write or when its partition moves): {}",
-                    ResourceId.shown(id), settings.topic(), e.toString(), e);
+            LOG.error("KV session {} could not be rebuilt from {} (it stays fenced; tried again in {} s): {}", ResourceId.shown(id),
+                    settings.topic(), REBUILD_RETRY.toSeconds(), e.toString(), e);
+            if (!closed) { // a fenced session takes no writes, so no later failure would ask again
+                ownersReader.schedule(() -> restorer.execute(() -> rebuild(id)), REBUILD_RETRY.toMillis(), TimeUnit.MILLISECONDS);
+            }
         }
     }
 
@@ -368,8 +374,8 @@ public final class KvCluster implements KvSessions {
      */
     private Set<Integer> standingBy() {
         Map<Integer, HostInfo> known = owners;
-        Set<Integer> out = new java.util.TreeSet<>(standby.following());
-        java.util.TreeSet<String> members = new java.util.TreeSet<>();
+        Set<Integer> out = new TreeSet<>(standby.following());
+        TreeSet<String> members = new TreeSet<>();
         known.values().forEach(h -> members.add(address(h)));
         String self = address(settings.endpoint());
         members.add(self);
