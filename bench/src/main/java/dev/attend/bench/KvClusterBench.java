@@ -34,9 +34,12 @@ import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -294,7 +297,7 @@ final class KvClusterBench extends BenchCommand {
                     if (live.contains(e.getKey())) {
                         List<String> all = lines(e.getKey().log());
                         for (String line : all.subList(Math.min(e.getValue(), all.size()), all.size())) {
-                            java.util.regex.Matcher m = RESTORED.matcher(line);
+                            Matcher m = RESTORED.matcher(line);
                             if (m.find()) {
                                 restoreMs = Math.max(restoreMs, Long.parseLong(m.group(1).replaceAll("[^0-9]", "")));
                             }
@@ -366,7 +369,7 @@ final class KvClusterBench extends BenchCommand {
     }
 
     /** A KV cluster instance's line on a partition it rebuilt from the topic ({@code KvCluster}). */
-    private static final java.util.regex.Pattern RESTORED = java.util.regex.Pattern.compile("restored from \\S+ in ([0-9,.\u00a0\u202f]+) ms");
+    private static final Pattern RESTORED = Pattern.compile("restored from \\S+ in ([0-9,.\u00a0\u202f]+) ms");
 
     private static List<String> lines(Path log) {
         try {
@@ -631,7 +634,7 @@ final class KvClusterBench extends BenchCommand {
 
     private Instance anyInstance() {
         List<Instance> now = live;
-        return now.get(java.util.concurrent.ThreadLocalRandom.current().nextInt(now.size()));
+        return now.get(ThreadLocalRandom.current().nextInt(now.size()));
     }
 
     /** The answer, or null when the instance did not answer (gone). */

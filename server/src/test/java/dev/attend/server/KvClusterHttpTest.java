@@ -16,11 +16,15 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.streams.state.HostInfo;
@@ -120,7 +124,7 @@ class KvClusterHttpTest {
     private static void awaitSettled(KvSessionRoutes... instances) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
-            java.util.Set<Integer> served = new java.util.TreeSet<>();
+            Set<Integer> served = new TreeSet<>();
             int count = 0;
             for (KvSessionRoutes r : instances) {
                 for (Map.Entry<Integer, KvCluster.PartitionState> e : r.clusterPartitions().entrySet()) {
@@ -130,7 +134,7 @@ class KvClusterHttpTest {
                     }
                 }
             }
-            if (served.size() == 4 && count == 4 && java.util.Arrays.stream(instances).allMatch(r -> !r.clusterPartitions().isEmpty())) {
+            if (served.size() == 4 && count == 4 && Arrays.stream(instances).allMatch(r -> !r.clusterPartitions().isEmpty())) {
                 return;
             }
             if (System.nanoTime() > deadline) {
@@ -141,7 +145,7 @@ class KvClusterHttpTest {
     }
 
     /** A request made again while the instances rebalance or restore (503), for up to a minute. */
-    private static HttpResponse<String> retryWhileUnavailable(java.util.function.Supplier<HttpResponse<String>> request) throws InterruptedException {
+    private static HttpResponse<String> retryWhileUnavailable(Supplier<HttpResponse<String>> request) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
             HttpResponse<String> r = request.get();

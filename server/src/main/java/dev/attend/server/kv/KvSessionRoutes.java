@@ -39,6 +39,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -164,7 +165,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         if (cluster == null) {
             return HealthResponse.Component.ok("KV sessions in this server's data directory");
         }
-        Map<KvCluster.PartitionState, List<Integer>> by = new java.util.EnumMap<>(KvCluster.PartitionState.class);
+        Map<KvCluster.PartitionState, List<Integer>> by = new EnumMap<>(KvCluster.PartitionState.class);
         cluster.partitions().forEach((p, st) -> by.computeIfAbsent(st, k -> new ArrayList<>()).add(p));
         String detail = "KV sessions shared through Kafka: partitions served " + by.getOrDefault(KvCluster.PartitionState.READY, List.of())
                 + ", being restored " + by.getOrDefault(KvCluster.PartitionState.RESTORING, List.of())
