@@ -207,22 +207,6 @@ public final class KvJournal implements AutoCloseable {
 
     // ------------------------------------------------------------------ writing
 
-    /** Logs a prefill; {@code queryHeads} (the query head of each query) may be null. */
-    public synchronized void prefill(int layer, int kvHead, int from, float[][] keys, float[][] values, float[][] queries,
-                                     int[] queryHeads) throws IOException {
-        write(queryHeads == null ? PREFILL : PREFILL_WITH_HEADS, layer, kvHead, from, keys, values, queries, queryHeads);
-    }
-
-    /** Logs an append. */
-    public synchronized void append(int layer, int kvHead, int position, float[] key, float[] value) throws IOException {
-        write(APPEND, layer, kvHead, position, new float[][] {key}, new float[][] {value}, new float[0][], null);
-    }
-
-    /** Logs one token appended to every KV head of {@code layer} ({@code keys[h]}, {@code values[h]} for KV head h) as one record. */
-    public synchronized void appendLayer(int layer, int position, float[][] keys, float[][] values) throws IOException {
-        write(APPEND_LAYER, layer, EVERY_KV_HEAD, position, keys, values, new float[0][], null);
-    }
-
     /** The bytes a record of these rows takes in the journal (to refuse one over the record limit before writing). */
     public static long recordBytes(int rows, int queries, int dim, boolean queryHeads) {
         return RECORD_HEADER + MIN_BODY + 4L * dim * (2L * rows + queries) + (queryHeads ? 4L * queries : 0) + 4;
@@ -271,11 +255,6 @@ public final class KvJournal implements AutoCloseable {
                                  int[] queryHeads) {
         byte[] body = body(type, layer, kvHead, position, keys, values, queries, queryHeads);
         return frame(body, body.length).array();
-    }
-
-    private void write(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
-                       int[] queryHeads) throws IOException {
-        writeFramed(ByteBuffer.wrap(record(type, layer, kvHead, position, keys, values, queries, queryHeads)));
     }
 
     private static byte[] body(byte type, int layer, int kvHead, int position, float[][] keys, float[][] values, float[][] queries,
