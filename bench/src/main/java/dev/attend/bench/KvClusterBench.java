@@ -637,21 +637,19 @@ final class KvClusterBench extends BenchCommand {
         return now.get(ThreadLocalRandom.current().nextInt(now.size()));
     }
 
-    /** The answer, or null when the instance did not answer (gone). */
     private HttpResponse<String> post(Instance to, String path, Object body) throws Exception {
-        HttpRequest r = HttpRequest.newBuilder(URI.create(to.url() + path)).timeout(Duration.ofSeconds(60))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
-        try {
-            return http.send(r, HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            return null;
-        }
+        return send(HttpRequest.newBuilder(URI.create(to.url() + path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))));
     }
 
     private HttpResponse<String> get(Instance to, String path) throws Exception {
+        return send(HttpRequest.newBuilder(URI.create(to.url() + path)).GET());
+    }
+
+    /** The answer, or null when the instance did not answer (gone). */
+    private HttpResponse<String> send(HttpRequest.Builder request) throws InterruptedException {
         try {
-            return http.send(HttpRequest.newBuilder(URI.create(to.url() + path)).timeout(Duration.ofSeconds(60)).GET().build(),
-                    HttpResponse.BodyHandlers.ofString());
+            return http.send(request.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
             return null;
         }
