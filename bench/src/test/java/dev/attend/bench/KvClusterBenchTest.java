@@ -22,10 +22,12 @@ class KvClusterBenchTest {
     void threeInstanceProcessesServeEverySessionAndLoseNoAcknowledgedTokenToKillNine(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("kv-cluster.json");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int rc = new KvClusterBench(new PrintStream(out, true, StandardCharsets.UTF_8), System.err).execute(new String[] {"--instances", "3",
+        ByteArrayOutputStream err = new ByteArrayOutputStream(); // in the failure's message: CI shows that, not the test's stderr
+        int rc = new KvClusterBench(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)).execute(new String[] {"--instances", "3",
                 "--sessions", "12", "--tokens", "64", "--head-dim", "16", "--clients", "3", "--phase-seconds", "2", "--warmup-seconds", "1", "--kill", "1",
                 "--heap", "512m", "--json", json.toString()});
-        assertThat(rc).as(out.toString(StandardCharsets.UTF_8)).isZero();
+        System.err.print(err.toString(StandardCharsets.UTF_8));
+        assertThat(rc).as(out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8)).isZero();
         JsonNode report = new ObjectMapper().readTree(json.toFile());
         assertThat(report.path("verified").asBoolean()).isTrue();
         assertThat(report.path("heads_with_other_lengths").asLong()).isZero();

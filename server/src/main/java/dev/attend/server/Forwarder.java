@@ -2,8 +2,10 @@ package dev.attend.server;
 
 import io.javalin.http.Context;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -33,7 +35,8 @@ public final class Forwarder {
      * Sends {@code ctx} on to {@code owner} (what holds {@code what}, named by {@code details}), unless that is this
      * instance; true when it was. While ownership moves (a rebalance, an instance restarting) the owner is looked up
      * again and the request retried for up to {@link #RETRY_FOR}; only then is it a 503 (no owner yet) or 502 (the owner
-     * did not answer).
+     * did not answer). A request other than GET or HEAD is sent again only when it never reached the owner (no
+     * connection): one that failed after it was sent may have been applied, and only the client can settle that.
      */
     public boolean forwarded(Context ctx, Supplier<Optional<HostInfo>> owner, String what, Map<String, Object> details) {
         if (ctx.header(FORWARDED_HEADER) != null) {
@@ -57,6 +60,11 @@ public final class Forwarder {
                 send(ctx, at.get());
                 return true;
             } catch (IOException e) {
+                if (!repeatable(ctx) && !(e instanceof ConnectException || e instanceof HttpConnectTimeoutException)) {
+                    throw new ApiException(502, "forward_failed", "the instance holding " + what + " (" + at.get().host() + ":" + at.get().port()
+                            + ") did not answer after the request was sent (" + e.getMessage() + "): it may have been applied; read it back before sending"
+                            + " it again", details);
+                }
                 if (last) {
                     throw new ApiException(502, "forward_failed", "the instance holding " + what + " (" + at.get().host() + ":"
                             + at.get().port() + ") did not answer for " + RETRY_FOR.toSeconds() + " s: " + e.getMessage(), details);
@@ -64,6 +72,11 @@ public final class Forwarder {
                 pause(attempt);
             }
         }
+    }
+
+    private static boolean repeatable(Context ctx) {
+        String m = ctx.method().name();
+        return m.equals("GET") || m.equals("HEAD");
     }
 
     /** How long a request waits for ownership to settle or the owner to answer. */
