@@ -369,7 +369,7 @@ final class KvClusterBench extends BenchCommand {
     }
 
     /** A KV cluster instance's line on a partition it rebuilt from the topic ({@code KvCluster}). */
-    private static final Pattern RESTORED = Pattern.compile("restored from \\S+ in ([0-9,.\u00a0\u202f]+) ms");
+    private static final Pattern RESTORED = Pattern.compile("restored from .+? in ([0-9,.\u00a0\u202f]+) ms");
 
     private static List<String> lines(Path log) {
         try {

@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
 class KvClusterTest {
 
     private static final long SEED = Long.getLong("attend.test.seed", 2525L);
-    private static final int DIM = 16;
+    static final int DIM = 16;
     private static final int PARTITIONS = 6;
     private static final Executor INLINE = Runnable::run;
 
@@ -70,7 +70,7 @@ class KvClusterTest {
 
     private static KvCluster instance(int port, String topic, String group, int standbys) {
         return new KvCluster(new KvCluster.Settings(broker.bootstrapServers(), topic, group, new HostInfo("127.0.0.1", port), null,
-                Duration.ofSeconds(6), standbys, Map.of()), scorer, INLINE, INLINE, KvSessionLimits.defaults());
+                Duration.ofSeconds(6), standbys, Map.of(), null), scorer, INLINE, INLINE, KvSessionLimits.defaults());
     }
 
     @Test
@@ -180,7 +180,7 @@ class KvClusterTest {
     }
 
     /** Prefills {@code prefill} tokens of every head (when > 0), then decodes {@code steps} tokens, to both sessions. */
-    private static void write(SplittableRandom rnd, KvSession s, KvSession ref, int prefill, int steps) {
+    static void write(SplittableRandom rnd, KvSession s, KvSession ref, int prefill, int steps) {
         KvSessionConfig c = s.config();
         for (int layer = 0; prefill > 0 && layer < c.layers(); layer++) {
             for (int h = 0; h < c.kvHeads(); h++) {
@@ -204,7 +204,7 @@ class KvClusterTest {
     }
 
     /** Same lengths everywhere and the same exact attention bit for bit. */
-    private static void assertSame(KvSession s, KvSession ref, SplittableRandom rnd) {
+    static void assertSame(KvSession s, KvSession ref, SplittableRandom rnd) {
         KvSessionConfig c = ref.config();
         for (int layer = 0; layer < c.layers(); layer++) {
             for (int h = 0; h < c.kvHeads(); h++) {
@@ -219,7 +219,7 @@ class KvClusterTest {
         }
     }
 
-    private static boolean servedOnce(List<KvCluster> instances) {
+    static boolean servedOnce(List<KvCluster> instances) {
         TreeSet<Integer> seen = new TreeSet<>();
         for (KvCluster c : instances) {
             for (Map.Entry<Integer, KvCluster.PartitionState> e : c.partitions().entrySet()) {
@@ -231,7 +231,7 @@ class KvClusterTest {
         return seen.size() == PARTITIONS;
     }
 
-    private static KvCluster ownerAmong(List<KvCluster> instances, String id) {
+    static KvCluster ownerAmong(List<KvCluster> instances, String id) {
         int p = instances.getFirst().partitionOf(id);
         for (KvCluster c : instances) {
             if (c.partitions().containsKey(p)) {
@@ -241,7 +241,7 @@ class KvClusterTest {
         throw new AssertionError("no instance owns partition " + p);
     }
 
-    private static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
+    static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {
@@ -251,7 +251,7 @@ class KvClusterTest {
         }
     }
 
-    private static float[][] rows(SplittableRandom rnd, int n) {
+    static float[][] rows(SplittableRandom rnd, int n) {
         float[][] out = new float[n][DIM];
         for (float[] r : out) {
             for (int i = 0; i < DIM; i++) {

@@ -40,6 +40,8 @@ public enum ConfigKey {
     KAFKA_KV_MEMBER_TIMEOUT_MS("attend.kafka-kv-member-timeout-ms", "ATTEND_KAFKA_KV_MEMBER_TIMEOUT_MS", null),
     /** With a KV topic: this instance's static member id (default none: a dynamic member). */
     KAFKA_KV_INSTANCE_ID("attend.kafka-kv-instance-id", "ATTEND_KAFKA_KV_INSTANCE_ID", null),
+    /** With a KV topic: local snapshots of the partitions an instance owns, under its data directory (default true). */
+    KAFKA_KV_SNAPSHOTS("attend.kafka-kv-snapshots", "ATTEND_KAFKA_KV_SNAPSHOTS", null),
     // KV session limits: the config file or the environment only (no flags; see KvSessionLimits for the defaults).
     KV_MAX_LAYERS(KvSessionLimits.KEY_MAX_LAYERS, "ATTEND_KV_MAX_LAYERS", null),
     KV_MAX_KV_HEADS(KvSessionLimits.KEY_MAX_KV_HEADS, "ATTEND_KV_MAX_KV_HEADS", null),

@@ -11,11 +11,12 @@ import java.util.regex.Pattern;
  * KV topic (null: KV sessions stay in this server's data directory; else the instances of the deployment share them
  * through it, see {@code dev.attend.streaming.KvCluster}, in the group {@code applicationId + ".kv"}) with its
  * standbys (0 or 1: each instance keeping warm copies of another's sessions), how long an instance that stopped answering
- * keeps its partitions (the group's session timeout: most of a failover), and this instance's static member id (null:
- * a dynamic member; with one, a restart within the timeout gets its partitions back without a rebalance).
+ * keeps its partitions (the group's session timeout: most of a failover), this instance's static member id (null:
+ * a dynamic member; with one, a restart within the timeout gets its partitions back without a rebalance), and whether
+ * the instance keeps local snapshots of its partitions (a partition taken back reads the topic only after them).
  */
 public record KafkaDeployment(String eventsTopic, int partitions, short replicationFactor, String applicationId, String advertisedAddress,
-                              String kvTopic, int kvStandbys, long kvMemberTimeoutMs, String kvInstanceId) {
+                              String kvTopic, int kvStandbys, long kvMemberTimeoutMs, String kvInstanceId, boolean kvSnapshots) {
 
     public static final String DEFAULT_EVENTS_TOPIC = "attend.events";
     public static final String DEFAULT_APPLICATION_ID = "attend-sequences";
@@ -67,7 +68,7 @@ public record KafkaDeployment(String eventsTopic, int partitions, short replicat
     }
 
     public static KafkaDeployment defaults() {
-        return new KafkaDeployment(DEFAULT_EVENTS_TOPIC, 4, (short) 1, DEFAULT_APPLICATION_ID, null, null, 0, DEFAULT_KV_MEMBER_TIMEOUT_MS, null);
+        return new KafkaDeployment(DEFAULT_EVENTS_TOPIC, 4, (short) 1, DEFAULT_APPLICATION_ID, null, null, 0, DEFAULT_KV_MEMBER_TIMEOUT_MS, null, true);
     }
 
     /** The group the instances sharing the KV topic form. */

@@ -210,13 +210,16 @@ public final class ServerConfigLoader {
         long memberTimeout = kvTimeout == null ? d.kvMemberTimeoutMs() : parseLong(ConfigKey.KAFKA_KV_MEMBER_TIMEOUT_MS, kvTimeout, 6_000, 1_800_000,
                 "6000 to 1800000 ms");
         Setting kvInstance = settings.get(ConfigKey.KAFKA_KV_INSTANCE_ID);
+        Setting kvSnapshots = settings.get(ConfigKey.KAFKA_KV_SNAPSHOTS);
+        boolean snapshots = kvSnapshots == null ? d.kvSnapshots() : parseBoolean(ConfigKey.KAFKA_KV_SNAPSHOTS, kvSnapshots);
         int p = partitions == null ? d.partitions() : (int) parseLong(ConfigKey.KAFKA_PARTITIONS, partitions, 1, 10_000, "1 to 10000 partitions");
         short r = replication == null ? d.replicationFactor() : (short) parseLong(ConfigKey.KAFKA_REPLICATION_FACTOR, replication, 1,
                 Short.MAX_VALUE, "a replication factor of at least 1");
         try {
             return new KafkaDeployment(topic == null ? d.eventsTopic() : topic.value(), p, r,
                     application == null ? d.applicationId() : application.value(), advertised == null ? null : advertised.value(),
-                    kvTopic == null ? d.kvTopic() : kvTopic.value(), standbys, memberTimeout, kvInstance == null ? d.kvInstanceId() : kvInstance.value());
+                    kvTopic == null ? d.kvTopic() : kvTopic.value(), standbys, memberTimeout, kvInstance == null ? d.kvInstanceId() : kvInstance.value(),
+                    snapshots);
         } catch (IllegalArgumentException e) {
             List<String> from = new ArrayList<>();
             for (Setting s : new Setting[] {topic, application, advertised, kvTopic, kvInstance}) {
@@ -291,6 +294,14 @@ public final class ServerConfigLoader {
             throw invalid(ConfigKey.HOST.property(), setting, "a host name or IP address");
         }
         return setting.value();
+    }
+
+    private static boolean parseBoolean(ConfigKey key, Setting setting) {
+        return switch (setting.value().trim()) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw invalid(key.property(), setting, "true or false");
+        };
     }
 
     private static long parseLong(ConfigKey key, Setting setting, long min, long max, String expected) {

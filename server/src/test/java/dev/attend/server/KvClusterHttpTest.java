@@ -158,7 +158,7 @@ class KvClusterHttpTest {
 
     private static KvSessionRoutes instance(EmbeddedKafkaBroker broker, Scorer scorer, int port) {
         return new KvSessionRoutes(new KvCluster.Settings(broker.bootstrapServers(), "attend.kv", "attend-test.kv", new HostInfo("127.0.0.1", port),
-                null, Duration.ofSeconds(6), 0, Map.of()), scorer, Duration.ZERO, KvSessionLimits.defaults(), 1);
+                null, Duration.ofSeconds(6), 0, Map.of(), null), scorer, Duration.ZERO, KvSessionLimits.defaults(), 1);
     }
 
     private ServerConfig config(int port, String name) {

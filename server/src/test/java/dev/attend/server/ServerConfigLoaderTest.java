@@ -85,7 +85,7 @@ class ServerConfigLoaderTest {
                 attend.kafka-application-id=shop-a
                 """);
         ServerConfig config = ServerConfigLoader.load(file, Map.of("ATTEND_ADVERTISED_ADDRESS", "attend-1.internal:8080"), Map.of());
-        assertThat(config.kafka()).isEqualTo(new KafkaDeployment("shop-a.events", 12, (short) 3, "shop-a", "attend-1.internal:8080", null, 0, KafkaDeployment.DEFAULT_KV_MEMBER_TIMEOUT_MS, null));
+        assertThat(config.kafka()).isEqualTo(new KafkaDeployment("shop-a.events", 12, (short) 3, "shop-a", "attend-1.internal:8080", null, 0, KafkaDeployment.DEFAULT_KV_MEMBER_TIMEOUT_MS, null, true));
         assertThat(config.kafka().deadLetterTopic()).isEqualTo("shop-a.events.dlq");
         ServerConfig shared = ServerConfigLoader.load(file, Map.of("ATTEND_KAFKA_KV_TOPIC", "shop-a.kv", "ATTEND_KAFKA_KV_STANDBYS", "1"), Map.of());
         assertThat(shared.kafka().kvStandbys()).isEqualTo(1);
@@ -93,13 +93,14 @@ class ServerConfigLoaderTest {
                 Map.of());
         assertThat(tuned.kafka().kvMemberTimeoutMs()).isEqualTo(6000);
         assertThat(tuned.kafka().kvInstanceId()).isEqualTo("attend-1");
+        assertThat(ServerConfigLoader.load(file, Map.of("ATTEND_KAFKA_KV_SNAPSHOTS", "false"), Map.of()).kafka().kvSnapshots()).isFalse();
         assertThat(shared.kafka().kvTopic()).isEqualTo("shop-a.kv");
         assertThat(shared.kafka().kvGroup()).isEqualTo("shop-a.kv");
 
         for (String bad : new String[] {"attend.kafka-events-topic=../etc", "attend.kafka-application-id=a b",
                 "attend.advertised-address=no-port", "attend.advertised-address=host:70000", "attend.kafka-partitions=0",
                 "attend.kafka-kv-topic=a/b", "attend.kafka-kv-topic=attend.events", "attend.kafka-kv-standbys=2",
-                "attend.kafka-kv-member-timeout-ms=1000", "attend.kafka-kv-instance-id=a:b"}) {
+                "attend.kafka-kv-member-timeout-ms=1000", "attend.kafka-kv-instance-id=a:b", "attend.kafka-kv-snapshots=yes"}) {
             Path f = properties(bad + "\n");
             assertThatThrownBy(() -> ServerConfigLoader.load(f, Map.of(), Map.of())).as(bad).isInstanceOf(ConfigException.class)
                     .hasMessageContaining("config file");

@@ -1,6 +1,8 @@
 package dev.attend.streaming;
 
 import dev.attend.gpu.Scorer;
+import dev.attend.index.store.CorruptFileException;
+import dev.attend.index.store.Quarantine;
 import dev.attend.index.store.ResourceId;
 import dev.attend.retrieval.KvMemoryBudget;
 import dev.attend.retrieval.KvSession;
@@ -9,8 +11,10 @@ import dev.attend.retrieval.KvSessionLimits;
 import dev.attend.retrieval.KvSessions;
 import dev.attend.retrieval.KvWriteLog;
 import dev.attend.retrieval.KvWriteUncertainException;
+import dev.attend.retrieval.internals.KvJournal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -25,6 +29,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
@@ -71,6 +76,10 @@ public final class KvCluster implements KvSessions {
     static final String CLIENT_PREFIX = "attend-kv@";
     /** How long a fenced session whose rebuild failed waits before it is tried again. */
     private static final Duration REBUILD_RETRY = Duration.ofSeconds(5);
+    /** How often the local snapshots of partitions written to since their last are brought up to date (tests set it). */
+    static volatile Duration checkpointEvery = Duration.ofSeconds(10);
+    /** The quarantine's store name for damaged snapshots. */
+    static final String SNAPSHOT_STORE = "kv-cluster";
     /** How often the group's assignment is read for {@link #ownerOf}, off the requests' path. */
     private static final Duration OWNERS_FRESH = Duration.ofMillis(500);
 
@@ -79,10 +88,13 @@ public final class KvCluster implements KvSessions {
      * the instances share, this instance's address (what others forward its sessions' requests to), its static member id
      * (null: a dynamic member), the session timeout (how long a dead instance holds its partitions), standbys (1: this
      * instance keeps warm copies of the sessions of the instance before it in address order, so that taking them over
-     * reads only their latest writes; twice the memory), and client settings ({@link KafkaClientProperties}).
+     * reads only their latest writes; twice the memory), client settings ({@link KafkaClientProperties}), and where
+     * this instance keeps local snapshots of the partitions it owns ({@link KvSnapshot}: a partition taken back, as
+     * after a restart, is read from the topic only from the offset they cover; null: none, every restore reads the
+     * topic from the start).
      */
     public record Settings(String bootstrapServers, String topic, String group, HostInfo endpoint, String instanceId,
-                           Duration sessionTimeout, int standbys, Map<String, String> client) {
+                           Duration sessionTimeout, int standbys, Map<String, String> client, Path snapshots) {
         public Settings {
             Objects.requireNonNull(bootstrapServers, "bootstrapServers");
             Objects.requireNonNull(topic, "topic");
@@ -143,6 +155,11 @@ public final class KvCluster implements KvSessions {
     private final ScheduledExecutorService ownersReader;
     private final KvStandby standby; // or null
     private final AtomicLong warmTakeOvers = new AtomicLong();
+    private final Map<Integer, KvSnapshot> snapshots = new ConcurrentHashMap<>();
+    private final AtomicLong snapshotRestores = new AtomicLong();
+    private final List<String> snapshotDamage = new CopyOnWriteArrayList<>();
+    private final AtomicLong topicRecordsRestored = new AtomicLong();
+    private volatile String topicId;
     private volatile boolean closed;
     private volatile Map<Integer, HostInfo> owners = Map.of();
     private volatile long ownersAt;
@@ -194,6 +211,10 @@ public final class KvCluster implements KvSessions {
                 standby.follow(standingBy());
             }
         }, 0, OWNERS_FRESH.toMillis(), TimeUnit.MILLISECONDS);
+        if (settings.snapshots() != null) {
+            long every = checkpointEvery.toMillis();
+            this.ownersReader.scheduleWithFixedDelay(() -> restorer.execute(this::checkpointDirty), every, every, TimeUnit.MILLISECONDS);
+        }
         this.member = new Thread(this::memberLoop, "attend-kv-member");
         this.member.setDaemon(true);
         this.member.start();
@@ -251,6 +272,10 @@ public final class KvCluster implements KvSessions {
         for (TopicPartition tp : partitions) {
             int p = tp.partition();
             owned.remove(p);
+            KvSnapshot snapshot = snapshots.remove(p);
+            if (snapshot != null) { // brought up to date before its sessions close: whoever takes it back reads less
+                snapshot.checkpoint();
+            }
             closeSessionsOf(p);
             LOG.info("KV partition {} {}: its sessions closed here", p, how);
         }
@@ -265,24 +290,54 @@ public final class KvCluster implements KvSessions {
         }
     }
 
-    /** Rebuilds partition {@code p}'s sessions from the topic; serves them when this instance still owns {@code p} after. */
+    /**
+     * Rebuilds partition {@code p}'s sessions: from this instance's standby copies, or from its local snapshot and the
+     * topic after the offset it covers, or from the topic alone; serves them when this instance still owns {@code p}
+     * after.
+     */
     private void restore(int p, long generation, CompletableFuture<KvStandby.Warm> takeOver) {
         long start = System.nanoTime();
         Map<String, Long> createdAt = new HashMap<>();
+        Map<String, SessionLog> logs = new HashMap<>();
+        KvSnapshot snapshot = null;
+        String from = "the topic";
         try {
             KvStandby.Warm warm = takeOver == null ? null : KvStandby.await(takeOver, p);
             KvTopicLog.Restored r;
             if (warm != null) {
                 warmTakeOvers.incrementAndGet();
                 createdAt.putAll(warm.createdAt());
-                r = new KvTopicLog.Restored(warm.sessions(), warm.records(), 0);
+                warm.sessions().forEach((id, s) -> {
+                    SessionLog l = new SessionLog(id, null, null);
+                    s.attachLog(l);
+                    logs.put(id, l);
+                });
+                r = new KvTopicLog.Restored(warm.sessions(), warm.records(), 0, 0);
+                from = "this instance's standby copies";
             } else {
-                r = KvTopicLog.restoreAll(settings.bootstrapServers(), settings.topic(), List.of(p), (id, config, offset) -> {
+                Map<String, KvSession> held = new HashMap<>();
+                long offset = 0;
+                if (settings.snapshots() != null) {
+                    snapshot = openSnapshot(p, held, createdAt, logs);
+                    offset = snapshot == null ? 0 : snapshot.lastCovered();
+                    if (offset > 0) {
+                        from = "its local snapshot (" + held.size() + " sessions at offset " + offset + ") and the topic after it";
+                    }
+                }
+                KvSnapshot files = snapshot;
+                r = KvTopicLog.restore(settings.bootstrapServers(), settings.topic(), p, offset, held, (id, config, at) -> {
                     KvSession s = open(id, config);
                     s.holdBuilds(true);
-                    createdAt.put(id, offset);
+                    createdAt.put(id, at);
+                    SessionLog l = new SessionLog(id, files, files == null ? null : files.create(id, config, at));
+                    s.attachLog(l);
+                    logs.put(id, l);
                     return s;
                 }, settings.client());
+                if (snapshot != null) {
+                    snapshot.retainOnly(r.sessions().keySet());
+                    snapshot.covers(r.nextOffset());
+                }
             }
             synchronized (this) {
                 Owned now = owned.get(p);
@@ -292,17 +347,24 @@ public final class KvCluster implements KvSessions {
                 }
                 for (Map.Entry<String, KvSession> e : r.sessions().entrySet()) {
                     KvSession s = e.getValue();
-                    s.attachLog(writer(e.getKey()));
+                    logs.get(e.getKey()).live();
                     s.holdBuilds(false);
                     Held old = sessions.put(e.getKey(), new Held(s, p, createdAt.get(e.getKey())));
                     if (old != null) {
                         old.session().close();
                     }
                 }
+                if (snapshot != null) {
+                    snapshots.put(p, snapshot);
+                }
                 owned.put(p, new Owned(PartitionState.READY, generation, null));
             }
-            LOG.info("KV partition {}: {} sessions ({} writes) restored from {} in {} ms{}", p, r.sessions().size(), r.records(), settings.topic(),
-                    (System.nanoTime() - start) / 1_000_000, warm != null ? " (taken over from this instance's standby)" : "");
+            if (snapshot != null) {
+                snapshot.checkpoint();
+            }
+            topicRecordsRestored.addAndGet(r.records());
+            LOG.info("KV partition {}: {} sessions ({} writes read from the topic) restored from {} in {} ms", p, r.sessions().size(), r.records(),
+                    from, (System.nanoTime() - start) / 1_000_000);
         } catch (IOException | RuntimeException e) {
             Owned now = owned.get(p);
             if (closed || now == null || now.generation() != generation) { // lost or closing meanwhile: nothing to report
@@ -314,28 +376,141 @@ public final class KvCluster implements KvSessions {
         }
     }
 
+    /**
+     * Partition {@code p}'s local snapshot, its sessions loaded into {@code held}: a damaged one is quarantined and a
+     * fresh one started (the topic alone restores the partition then); null when there can be none now (the topic's id
+     * unknown, files left alone that this build cannot read or that cannot be read now), which costs a longer restore.
+     */
+    private KvSnapshot openSnapshot(int p, Map<String, KvSession> held, Map<String, Long> createdAt, Map<String, SessionLog> logs) {
+        Path dir = KvSnapshot.dirOf(settings.snapshots(), settings.topic(), p);
+        String id;
+        try {
+            id = topicId();
+        } catch (Exception e) {
+            LOG.warn("KV partition {}: no local snapshot this time, the topic's id could not be read: {}", p, e.toString());
+            return null;
+        }
+        KvSnapshot.Manifest m = null;
+        try {
+            m = KvSnapshot.read(dir);
+            if (m != null && (!m.topicId().equals(id) || m.partition() != p)) {
+                LOG.info("KV partition {}: the local snapshot is of another topic or partition ({} partition {}), not used", p, m.topicId(), m.partition());
+                m = null;
+            }
+            KvSnapshot snapshot = KvSnapshot.start(dir, id, p, m);
+            if (m != null) {
+                for (KvSnapshot.Entry e : m.sessions()) {
+                    KvSession s = open(e.id(), e.config());
+                    held.put(e.id(), s);
+                    s.holdBuilds(true);
+                    SessionLog l = new SessionLog(e.id(), snapshot, snapshot.load(e, s));
+                    s.attachLog(l);
+                    logs.put(e.id(), l);
+                    createdAt.put(e.id(), e.createdAt());
+                }
+                snapshotRestores.incrementAndGet();
+            }
+            return snapshot;
+        } catch (CorruptFileException e) {
+            closeAll(held, createdAt, logs);
+            Path kept = Quarantine.moveAside(settings.snapshots(), SNAPSHOT_STORE, "KV partition " + p + "'s local snapshot", dir,
+                    "damaged (" + e.getMessage() + "); the partition is restored from the topic alone");
+            snapshotDamage.add("KV partition " + p + "'s local snapshot was damaged (" + e.getMessage() + "): "
+                    + (kept == null ? "it could not be moved aside" : "moved to " + kept) + "; the partition was restored from the topic alone");
+            try {
+                return KvSnapshot.start(dir, id, p, null);
+            } catch (IOException again) {
+                LOG.warn("KV partition {}: no local snapshot this time: {}", p, again.toString());
+                return null;
+            }
+        } catch (IOException | RuntimeException e) { // another build's format, a permission: left alone, not used
+            closeAll(held, createdAt, logs);
+            LOG.warn("KV partition {}: the local snapshot in {} is left as it is and not used: {}", p, dir, e.toString());
+            return null;
+        }
+    }
+
+    private static void closeAll(Map<String, KvSession> held, Map<String, Long> createdAt, Map<String, SessionLog> logs) {
+        held.values().forEach(KvSession::close);
+        held.clear();
+        createdAt.clear();
+        logs.clear();
+    }
+
+    private String topicId() throws Exception {
+        if (topicId == null) {
+            topicId = admin.describeTopics(List.of(settings.topic())).allTopicNames().get(10, TimeUnit.SECONDS).get(settings.topic()).topicId().toString();
+        }
+        return topicId;
+    }
+
+    private void checkpointDirty() {
+        for (KvSnapshot s : snapshots.values()) {
+            if (s.dirty()) {
+                s.checkpoint();
+            }
+        }
+    }
+
     private KvSession open(String id, KvSessionConfig config) {
         return new KvSession(id, config, scorer, builds, indexer, limits, budget);
     }
 
-    /** A session's writes through the topic: a write the topic does not acknowledge fences the session, rebuilt then. */
-    private KvWriteLog writer(String id) {
-        return new KvWriteLog() {
-            @Override
-            public void write(byte[] record) throws IOException {
-                try {
-                    log.write(id, record);
-                } catch (KafkaUnavailableException e) {
-                    restorer.execute(() -> rebuild(id));
-                    throw new KvWriteUncertainException(e.getMessage(), e);
-                }
-            }
+    /**
+     * A session's log here: while it is restored, its local journal only (the topic has those records already); once
+     * {@link #live}, the topic first and its journal after. A write the topic does not acknowledge fences the session,
+     * rebuilt then.
+     */
+    private final class SessionLog implements KvWriteLog {
+        private final String id;
+        private final KvSnapshot snapshot; // or null
+        private final KvJournal journal; // or null
+        private volatile boolean live;
 
-            @Override
-            public void close() {
-                // the topic's producer is the instance's, closed with it
+        SessionLog(String id, KvSnapshot snapshot, KvJournal journal) {
+            this.id = id;
+            this.snapshot = snapshot;
+            this.journal = journal;
+        }
+
+        /** From now on writes go to the topic. */
+        void live() {
+            live = true;
+        }
+
+        @Override
+        public void write(byte[] record) throws IOException {
+            if (!live) {
+                if (snapshot != null) {
+                    snapshot.journal(id, journal, record);
+                }
+                return;
             }
-        };
+            try {
+                if (snapshot == null || journal == null) {
+                    log.write(id, record);
+                } else {
+                    snapshot.write(id, journal, record, () -> log.write(id, record));
+                }
+            } catch (KafkaUnavailableException e) {
+                restorer.execute(() -> rebuild(id));
+                throw new KvWriteUncertainException(e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (journal != null) {
+                journal.close();
+            }
+        }
+    }
+
+    /** A log that writes to the topic alone (a session rebuilt or taken over has no local journal). */
+    private KvWriteLog topicOnly(String id) {
+        SessionLog l = new SessionLog(id, null, null);
+        l.live();
+        return l;
     }
 
     /** Replaces a fenced session with one rebuilt from the topic (its writes from its creation on). */
@@ -348,7 +523,7 @@ public final class KvCluster implements KvSessions {
         try {
             fresh.holdBuilds(true);
             KvTopicLog.replay(settings.bootstrapServers(), settings.topic(), id, h.createdAt(), fresh, settings.client());
-            fresh.attachLog(writer(id));
+            fresh.attachLog(topicOnly(id));
             fresh.holdBuilds(false);
             if (sessions.replace(id, h, new Held(fresh, h.partition(), h.createdAt()))) {
                 h.session().close();
@@ -402,6 +577,37 @@ public final class KvCluster implements KvSessions {
         return standby == null ? Set.of() : standby.following();
     }
 
+    /** Partitions restored from this instance's local snapshots (and the topic after them) instead of the topic alone. */
+    public long snapshotRestores() {
+        return snapshotRestores.get();
+    }
+
+    /** Damaged local snapshots moved into the quarantine (their partitions restored from the topic alone). */
+    public long snapshotsQuarantined() {
+        return snapshotDamage.size();
+    }
+
+    /** Writes the restores of partitions read from the topic (after a snapshot: only those after the offset it covers). */
+    public long topicRecordsRestored() {
+        return topicRecordsRestored.get();
+    }
+
+    /** Brings every local snapshot up to date now (what happens every {@link #checkpointEvery} to those written to). */
+    void checkpointNow() {
+        snapshots.values().forEach(KvSnapshot::checkpoint);
+    }
+
+    /** The partitions whose local snapshot stopped here (the last manifest stays), with why. */
+    public Map<Integer, String> snapshotsStopped() {
+        Map<Integer, String> out = new TreeMap<>();
+        snapshots.forEach((p, s) -> {
+            if (s.stopped() != null) {
+                out.put(p, s.stopped());
+            }
+        });
+        return out;
+    }
+
     /** Partitions taken over from this instance's standby copies instead of restored whole. */
     public long warmTakeOvers() {
         return warmTakeOvers.get();
@@ -414,9 +620,9 @@ public final class KvCluster implements KvSessions {
         return out;
     }
 
-    /** Problems to report (partitions whose rebuild failed), empty when none. */
+    /** Problems to report (partitions whose rebuild failed, damaged local snapshots quarantined), empty when none. */
     public List<String> problems() {
-        List<String> out = new ArrayList<>();
+        List<String> out = new ArrayList<>(snapshotDamage);
         owned.forEach((p, o) -> {
             if (o.state() == PartitionState.FAILED) {
                 out.add("KV partition " + p + " of " + settings.topic() + " could not be restored: " + o.problem());
@@ -526,14 +732,17 @@ public final class KvCluster implements KvSessions {
             throw new IllegalStateException("KV session " + ResourceId.shown(id) + " exists");
         }
         KvSession s = open(id, config); // checks the shape and limits, charges its fixed part
+        KvSnapshot snapshot = snapshots.get(p);
         long at;
         try {
-            at = log.create(id, config) - 1;
+            at = (snapshot == null ? log.create(id, config) : snapshot.created(id, config, () -> log.create(id, config))) - 1;
         } catch (RuntimeException e) {
             s.close();
             throw new UncheckedIOException("KV session " + ResourceId.shown(id) + " was not created: " + e.getMessage(), new IOException(e));
         }
-        s.attachLog(writer(id));
+        SessionLog l = new SessionLog(id, snapshot, snapshot == null ? null : snapshot.journalOf(id));
+        l.live();
+        s.attachLog(l);
         sessions.put(id, new Held(s, p, at));
         return s;
     }
@@ -553,8 +762,13 @@ public final class KvCluster implements KvSessions {
         if (h == null) {
             return false;
         }
+        KvSnapshot snapshot = snapshots.get(h.partition());
         try {
-            log.delete(id);
+            if (snapshot == null) {
+                log.delete(id);
+            } else {
+                snapshot.deleted(id, () -> log.delete(id));
+            }
         } catch (RuntimeException e) {
             throw new UncheckedIOException("KV session " + ResourceId.shown(id) + " was not deleted: " + e.getMessage(), new IOException(e));
         }
@@ -600,6 +814,8 @@ public final class KvCluster implements KvSessions {
         if (standby != null) {
             standby.close();
         }
+        snapshots.values().forEach(KvSnapshot::checkpoint);
+        snapshots.clear();
         synchronized (this) {
             sessions.values().forEach(h -> h.session().close());
             sessions.clear();

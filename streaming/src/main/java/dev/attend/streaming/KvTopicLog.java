@@ -229,8 +229,11 @@ public final class KvTopicLog implements AutoCloseable {
         KvSession open(String id, KvSessionConfig config, long offset);
     }
 
-    /** What {@link #restoreAll} rebuilt: the live sessions by id, writes applied, writes cut short (skipped). */
-    public record Restored(Map<String, KvSession> sessions, long records, long cutShort) {
+    /**
+     * What {@link #restoreAll} rebuilt: the live sessions by id, writes applied, writes cut short (skipped), and the
+     * offset the read stopped at (of the one partition {@link #restore} read; 0 for several).
+     */
+    public record Restored(Map<String, KvSession> sessions, long records, long cutShort, long nextOffset) {
     }
 
     /**
@@ -242,13 +245,30 @@ public final class KvTopicLog implements AutoCloseable {
      */
     public static Restored restoreAll(String bootstrapServers, String topic, List<Integer> partitions, SessionFactory factory,
                                       Map<String, String> client) throws IOException {
+        return restore(bootstrapServers, topic, partitions, 0, Map.of(), factory, client);
+    }
+
+    /**
+     * Brings {@code held}, partition {@code partition}'s sessions as they were at offset {@code from} (a local
+     * snapshot's), up to the partition's end as {@link #restoreAll} does from the start; on failure {@code held} is
+     * closed too.
+     */
+    public static Restored restore(String bootstrapServers, String topic, int partition, long from, Map<String, KvSession> held,
+                                   SessionFactory factory, Map<String, String> client) throws IOException {
+        return restore(bootstrapServers, topic, List.of(partition), from, held, factory, client);
+    }
+
+    private static Restored restore(String bootstrapServers, String topic, List<Integer> partitions, long from, Map<String, KvSession> held,
+                                    SessionFactory factory, Map<String, String> client) throws IOException {
         Sessions live = new Sessions(topic, factory);
+        live.live.putAll(held);
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers, client)) {
             long cutShort = 0;
+            long[] end = new long[1];
             for (int partition : partitions) {
-                cutShort += read(consumer, new TopicPartition(topic, partition), 0, null, live);
+                cutShort += read(consumer, new TopicPartition(topic, partition), from, null, live, end);
             }
-            return new Restored(live.live, live.records, cutShort);
+            return new Restored(live.live, live.records, cutShort, partitions.size() == 1 ? end[0] : 0);
         } catch (IOException | RuntimeException e) {
             live.closeAll();
             if (e instanceof KafkaException k) {
@@ -336,12 +356,6 @@ public final class KvTopicLog implements AutoCloseable {
         } catch (IOException e) {
             throw new IOException("KV topic " + topic + " offset " + offset + " (session " + id + "): " + e.getMessage(), e);
         }
-    }
-
-    /** {@link #read} to the end of {@code tp}, reading every session's records. */
-    private static long read(KafkaConsumer<byte[], byte[]> consumer, TopicPartition tp, long from, String only, RecordHandler handler)
-            throws IOException {
-        return read(consumer, tp, from, only, handler, new long[1]);
     }
 
     /**

@@ -436,6 +436,11 @@ public final class KvJournal implements AutoCloseable {
         this.truncateFaults = n;
     }
 
+    /** Forces what was written to disk (a journal opened without {@code force} forces nothing on its own). */
+    public synchronized void force() throws IOException {
+        channel.force(false);
+    }
+
     /** Bytes in the file now (what a rolled-back write must leave unchanged). */
     public synchronized long size() throws IOException {
         return channel.size();

@@ -247,7 +247,8 @@ public final class ServeCommand implements Callable<Integer> {
             throw new KafkaUnavailableException("interrupted while the KV topic was created", e);
         }
         KvSessionRoutes routes = new KvSessionRoutes(new KvCluster.Settings(streaming.bootstrapServers(), kafka.kvTopic(), kafka.kvGroup(), endpoint,
-                kafka.kvInstanceId(), Duration.ofMillis(kafka.kvMemberTimeoutMs()), kafka.kvStandbys(), config.kafkaClient()), scorer, config.kvSessionTtl(), config.kvLimits(), 1);
+                kafka.kvInstanceId(), Duration.ofMillis(kafka.kvMemberTimeoutMs()), kafka.kvStandbys(), config.kafkaClient(),
+                kafka.kvSnapshots() ? config.dataDir().resolve("kv-cluster") : null), scorer, config.kvSessionTtl(), config.kvLimits(), 1);
         spec.commandLine().getErr().println("attend: KV sessions shared through topic " + kafka.kvTopic() + " (group " + kafka.kvGroup()
                 + "), this instance at " + endpoint.host() + ":" + endpoint.port());
         return routes;

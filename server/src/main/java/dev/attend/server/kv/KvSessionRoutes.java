@@ -169,7 +169,9 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         cluster.partitions().forEach((p, st) -> by.computeIfAbsent(st, k -> new ArrayList<>()).add(p));
         String detail = "KV sessions shared through Kafka: partitions served " + by.getOrDefault(KvCluster.PartitionState.READY, List.of())
                 + ", being restored " + by.getOrDefault(KvCluster.PartitionState.RESTORING, List.of())
-                + ", failed " + by.getOrDefault(KvCluster.PartitionState.FAILED, List.of()) + ", standby copies " + cluster.standbyPartitions();
+                + ", failed " + by.getOrDefault(KvCluster.PartitionState.FAILED, List.of()) + ", standby copies " + cluster.standbyPartitions()
+                + "; local snapshots: partitions restored from them " + cluster.snapshotRestores() + ", quarantined " + cluster.snapshotsQuarantined()
+                + (cluster.snapshotsStopped().isEmpty() ? "" : ", stopped " + cluster.snapshotsStopped());
         return by.containsKey(KvCluster.PartitionState.FAILED) ? HealthResponse.Component.degraded(detail) : HealthResponse.Component.ok(detail);
     }
 
@@ -178,7 +180,10 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return cluster == null ? Map.of() : cluster.partitions();
     }
 
-    /** Problems to report on {@code /health} (a partition the cluster could not restore), empty when none. */
+    /**
+     * Problems to report on {@code /health} (a partition the cluster could not restore, a damaged local snapshot it
+     * quarantined), empty when none.
+     */
     public List<HealthResponse.Problem> problems() {
         if (cluster == null) {
             return List.of();
