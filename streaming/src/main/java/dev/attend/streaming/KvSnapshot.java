@@ -164,6 +164,10 @@ final class KvSnapshot {
         if (size < e.bytes()) {
             throw new CorruptFileException(f, size + " bytes where the manifest covers " + e.bytes());
         }
+        if (size > e.bytes()) {
+            LOG.info("KV partition {}: session {}'s journal holds {} bytes after the manifest's; they are cut and read again from the topic",
+                    partition, ResourceId.shown(e.id()), size - e.bytes());
+        }
         KvJournal j = KvJournal.append(f, e.bytes(), false);
         try {
             KvJournal.Scan scan = KvJournal.replay(f, KvRecords.into(session));
