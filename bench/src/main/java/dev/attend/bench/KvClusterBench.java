@@ -62,7 +62,7 @@ import picocli.CommandLine.Option;
 @Command(name = "kv-cluster", sortOptions = false,
         description = "KV sessions over instances of attend serve through Kafka: throughput with 1..N instances, failover after kill -9.",
         customSynopsis = "bench kv-cluster [--instances N] [--sessions S] [--tokens T] [--layers L] [--kv-heads H] [--head-dim D] "
-                + "[--clients C] [--phase-seconds P] [--kill K] [--standbys 0|1] [--json FILE]")
+                + "[--clients C] [--phase-seconds P] [--kill K] [--standbys 0|1] [--capacity-bytes B] [--json FILE]")
 final class KvClusterBench extends BenchCommand {
 
     @Option(names = "--instances", paramLabel = "N", description = "Instances, started one after another (default 3).")
@@ -106,6 +106,11 @@ final class KvClusterBench extends BenchCommand {
     @Option(names = "--member-timeout-ms", paramLabel = "MS", description = "attend.kafka-kv-member-timeout-ms of the instances (default "
             + "10000): how long a killed instance keeps its partitions.")
     long memberTimeoutMs = 10_000;
+
+    @Option(names = "--capacity-bytes", paramLabel = "BYTES", description = "Instead of throughput and failover: each instance's "
+            + "attend.kv-max-total-bytes; sessions of the shape are created and prefilled until the instances hold no more, with 1..N "
+            + "instances (how many sessions a deployment holds as it grows).")
+    Long capacityBytes;
 
     @Option(names = "--heap", paramLabel = "SIZE", description = "Each instance's -Xmx (default 1g).")
     String heap = "1g";
@@ -166,6 +171,9 @@ final class KvClusterBench extends BenchCommand {
             if (standbys < 0 || standbys > 1) {
                 throw new IllegalArgumentException("--standbys must be 0 or 1");
             }
+            if (capacityBytes != null && capacityBytes < 1) {
+                throw new IllegalArgumentException("--capacity-bytes must be >= 1");
+            }
             if (kill < 0 || kill >= instances) {
                 throw new IllegalArgumentException("--kill must be 0 to " + (instances - 1) + ": one instance must be left");
             }
@@ -207,6 +215,9 @@ final class KvClusterBench extends BenchCommand {
         report.put("member_timeout_ms", memberTimeoutMs);
         List<Map<String, Object>> phases = new ArrayList<>();
         report.put("phases", phases);
+        if (capacityBytes != null) {
+            return capacity(dir, report, phases);
+        }
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("broker")); Scorer scorer = Scorers.create("simd")) {
             Properties p = new Properties();
             p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
@@ -214,7 +225,7 @@ final class KvClusterBench extends BenchCommand {
                 KvTopicLog.createTopic(admin, TOPIC, PARTITIONS, (short) 1);
             }
             String app = "bench-kv-" + System.nanoTime();
-            start(1, broker.bootstrapServers(), app, dir);
+            start(1, broker.bootstrapServers(), app, TOPIC, dir, Map.of());
             KvSessionConfig config = KvSessionConfig.defaults(layers, kvHeads, queryHeadsPerKv, headDim).withPolicies(new HeadPolicies("full", Map.of()));
             List<Tracked> tracked = new ArrayList<>();
             long t0 = System.nanoTime();
@@ -227,7 +238,7 @@ final class KvClusterBench extends BenchCommand {
             for (int n = 1; n <= instances; n++) {
                 Map<String, Object> phase = new LinkedHashMap<>();
                 if (n > 1) {
-                    start(n, broker.bootstrapServers(), app, dir);
+                    start(n, broker.bootstrapServers(), app, TOPIC, dir, Map.of());
                     long added = System.nanoTime();
                     awaitServed(tracked);
                     phase.put("rebalance_seconds", (System.nanoTime() - added) / 1e9);
@@ -325,7 +336,104 @@ final class KvClusterBench extends BenchCommand {
 
     // ------------------------------------------------------------------ instances
 
-    private void start(int number, String bootstrap, String app, Path dir) throws Exception {
+    /**
+     * For n = 1..{@link #instances}: a deployment of n instances (a topic and group of its own), each allowed
+     * {@link #capacityBytes} of sessions, given sessions of the shape until 24 in a row are refused for memory (HTTP 507:
+     * the instance owning their partition is full); reports the sessions held.
+     */
+    private Map<String, Object> capacity(Path dir, Map<String, Object> report, List<Map<String, Object>> phases) throws Exception {
+        report.put("capacity_bytes_per_instance", capacityBytes);
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(dir.resolve("broker"))) {
+            Properties p = new Properties();
+            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            for (int n = 1; n <= instances; n++) {
+                String topic = TOPIC + ".capacity-" + n;
+                try (Admin admin = Admin.create(p)) {
+                    KvTopicLog.createTopic(admin, topic, PARTITIONS, (short) 1);
+                }
+                String app = "bench-kv-capacity-" + n + "-" + System.nanoTime();
+                Path deployment = dir.resolve("capacity-" + n);
+                for (int i = 1; i <= n; i++) {
+                    start(i, broker.bootstrapServers(), app, topic, deployment, Map.of("ATTEND_KV_MAX_TOTAL_BYTES", Long.toString(capacityBytes)));
+                }
+                long t0 = System.nanoTime();
+                int held = 0;
+                int refusedInRow = 0;
+                int tried = 0;
+                SplittableRandom rnd = new SplittableRandom(n);
+                while (refusedInRow < 24) {
+                    String id = "c" + tried++;
+                    if (fill(id, rnd)) {
+                        held++;
+                        refusedInRow = 0;
+                    } else {
+                        refusedInRow++;
+                    }
+                }
+                Map<String, Object> phase = new LinkedHashMap<>();
+                phase.put("instances", n);
+                phase.put("sessions_held", held);
+                phase.put("sessions_refused", tried - held);
+                phase.put("seconds", (System.nanoTime() - t0) / 1e9);
+                phases.add(phase);
+                err.printf(Locale.ROOT, "[kv-cluster] %d instance(s) of %d bytes each hold %d sessions (%d refused, 507)%n", n, capacityBytes, held,
+                        tried - held);
+                for (Instance i : live) {
+                    i.process().destroyForcibly().waitFor();
+                }
+                live.clear();
+            }
+        }
+        out.printf(Locale.ROOT, "KV sessions held by instances of %d bytes each (%s, %d prefill tokens per head)%n", capacityBytes, report.get("shape"),
+                tokens);
+        out.printf(Locale.ROOT, "%-10s %14s %10s%n", "instances", "sessions held", "per inst.");
+        for (Map<String, Object> ph : phases) {
+            int n = (int) ph.get("instances");
+            out.printf(Locale.ROOT, "%-10d %14d %10.1f%n", n, (int) ph.get("sessions_held"), (int) ph.get("sessions_held") / (double) n);
+        }
+        report.put("verified", true); // nothing to compare: sessions are not decoded in this mode
+        return report;
+    }
+
+    /** Creates session {@code id} and prefills it; false (and the session deleted) when an instance refuses it for memory. */
+    private boolean fill(String id, SplittableRandom rnd) throws Exception {
+        Map<String, Object> create = new LinkedHashMap<>();
+        create.put("id", id);
+        create.put("layers", layers);
+        create.put("kvHeads", kvHeads);
+        create.put("queryHeadsPerKvHead", queryHeadsPerKv);
+        create.put("headDim", headDim);
+        create.put("policy", "full");
+        HttpResponse<String> made = untilServed(() -> post(anyInstance(), "/v1/kv/sessions", create));
+        if (made != null && made.statusCode() == 507) {
+            return false;
+        }
+        expectOk(made, "create " + id);
+        for (int l = 0; l < layers; l++) {
+            for (int h = 0; h < kvHeads; h++) {
+                for (int from = 0; from < tokens; from += PREFILL_CHUNK) {
+                    int n = Math.min(PREFILL_CHUNK, tokens - from);
+                    Map<String, Object> body = new LinkedHashMap<>();
+                    body.put("layer", l);
+                    body.put("kvHead", h);
+                    body.put("from", from);
+                    body.put("keys", rows(rnd, n));
+                    body.put("values", rows(rnd, n));
+                    body.put("queries", rows(rnd, Math.max(1, n / 8)));
+                    body.put("more", from + n < tokens);
+                    HttpResponse<String> r = untilServed(() -> post(anyInstance(), "/v1/kv/sessions/" + id + "/prefill", body));
+                    if (r != null && r.statusCode() == 507) {
+                        expectOk(untilServed(() -> delete(anyInstance(), "/v1/kv/sessions/" + id)), "delete " + id);
+                        return false;
+                    }
+                    expectOk(r, "prefill " + id);
+                }
+            }
+        }
+        return true;
+    }
+
+    private void start(int number, String bootstrap, String app, String topic, Path dir, Map<String, String> env) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -335,7 +443,8 @@ final class KvClusterBench extends BenchCommand {
                 "--sun-misc-unsafe-memory-access=allow", "-XX:+UseG1GC", "-Xmx" + heap, "-cp", System.getProperty("java.class.path"),
                 "dev.attend.server.cli.AttendCli", "serve", "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--data-dir", dir.resolve("instance-" + number).toString(), "--kafka-bootstrap", bootstrap);
-        b.environment().put("ATTEND_KAFKA_KV_TOPIC", TOPIC);
+        b.environment().put("ATTEND_KAFKA_KV_TOPIC", topic);
+        b.environment().putAll(env);
         b.environment().put("ATTEND_KAFKA_KV_STANDBYS", Integer.toString(standbys));
         b.environment().put("ATTEND_KAFKA_KV_MEMBER_TIMEOUT_MS", Long.toString(memberTimeoutMs));
         b.environment().put("ATTEND_KAFKA_APPLICATION_ID", app);
@@ -648,6 +757,10 @@ final class KvClusterBench extends BenchCommand {
 
     private HttpResponse<String> get(Instance to, String path) throws Exception {
         return send(HttpRequest.newBuilder(URI.create(to.url() + path)).GET());
+    }
+
+    private HttpResponse<String> delete(Instance to, String path) throws Exception {
+        return send(HttpRequest.newBuilder(URI.create(to.url() + path)).DELETE());
     }
 
     /** The answer, or null when the instance did not answer (gone). */
