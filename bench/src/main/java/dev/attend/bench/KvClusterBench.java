@@ -62,7 +62,7 @@ import picocli.CommandLine.Option;
 @Command(name = "kv-cluster", sortOptions = false,
         description = "KV sessions over instances of attend serve through Kafka: throughput with 1..N instances, failover after kill -9.",
         customSynopsis = "bench kv-cluster [--instances N] [--sessions S] [--tokens T] [--layers L] [--kv-heads H] [--head-dim D] "
-                + "[--clients C] [--phase-seconds P] [--kill K] [--standbys 0|1] [--capacity-bytes B] [--json FILE]")
+                + "[--clients C] [--phase-seconds P] [--kill K] [--standbys 0|1] [--snapshots true|false] [--capacity-bytes B] [--json FILE]")
 final class KvClusterBench extends BenchCommand {
 
     @Option(names = "--instances", paramLabel = "N", description = "Instances, started one after another (default 3).")
@@ -106,6 +106,10 @@ final class KvClusterBench extends BenchCommand {
     @Option(names = "--member-timeout-ms", paramLabel = "MS", description = "attend.kafka-kv-member-timeout-ms of the instances (default "
             + "10000): how long a killed instance keeps its partitions.")
     long memberTimeoutMs = 10_000;
+
+    @Option(names = "--snapshots", arity = "1", paramLabel = "true|false", description = "attend.kafka-kv-snapshots of the instances (default true): "
+            + "local snapshots of their partitions, a journal write after each acknowledged write.")
+    boolean snapshots = true;
 
     @Option(names = "--capacity-bytes", paramLabel = "BYTES", description = "Instead of throughput and failover: each instance's "
             + "attend.kv-max-total-bytes; sessions of the shape are created and prefilled until the instances hold no more, with 1..N "
@@ -174,7 +178,7 @@ final class KvClusterBench extends BenchCommand {
             if (capacityBytes != null && capacityBytes < 1) {
                 throw new IllegalArgumentException("--capacity-bytes must be >= 1");
             }
-            if (kill < 0 || kill >= instances) {
+            if (capacityBytes == null && (kill < 0 || kill >= instances)) {
                 throw new IllegalArgumentException("--kill must be 0 to " + (instances - 1) + ": one instance must be left");
             }
         });
@@ -212,6 +216,7 @@ final class KvClusterBench extends BenchCommand {
         report.put("partitions", PARTITIONS);
         report.put("policy", "full");
         report.put("standbys", standbys);
+        report.put("snapshots", snapshots);
         report.put("member_timeout_ms", memberTimeoutMs);
         List<Map<String, Object>> phases = new ArrayList<>();
         report.put("phases", phases);
@@ -444,12 +449,14 @@ final class KvClusterBench extends BenchCommand {
                 "dev.attend.server.cli.AttendCli", "serve", "--host", "127.0.0.1", "--port", Integer.toString(port),
                 "--data-dir", dir.resolve("instance-" + number).toString(), "--kafka-bootstrap", bootstrap);
         b.environment().put("ATTEND_KAFKA_KV_TOPIC", topic);
+        b.environment().put("ATTEND_KAFKA_KV_SNAPSHOTS", Boolean.toString(snapshots));
         b.environment().putAll(env);
         b.environment().put("ATTEND_KAFKA_KV_STANDBYS", Integer.toString(standbys));
         b.environment().put("ATTEND_KAFKA_KV_MEMBER_TIMEOUT_MS", Long.toString(memberTimeoutMs));
         b.environment().put("ATTEND_KAFKA_APPLICATION_ID", app);
         b.environment().put("ATTEND_KAFKA_EVENTS_TOPIC", app + ".events");
         b.redirectErrorStream(true);
+        Files.createDirectories(dir);
         Path log = dir.resolve("instance-" + number + ".log");
         Process process = b.start();
         CountDownLatch up = new CountDownLatch(1);

@@ -45,4 +45,22 @@ class KvClusterBenchTest {
         assertThat(killed.path("failover_seconds").asDouble()).isPositive();
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("2 (kill)", "verified: true");
     }
+
+    @Test
+    void theSessionsADeploymentHoldsGrowWithItsInstances(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("kv-capacity.json");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int rc = new KvClusterBench(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)).execute(new String[] {"--instances", "2",
+                "--tokens", "256", "--head-dim", "16", "--capacity-bytes", "1048576", "--heap", "512m", "--json", json.toString()});
+        System.err.print(err.toString(StandardCharsets.UTF_8));
+        assertThat(rc).as(out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8)).isZero();
+        JsonNode phases = new ObjectMapper().readTree(json.toFile()).path("phases");
+        assertThat(phases).hasSize(2);
+        int one = phases.get(0).path("sessions_held").asInt();
+        int two = phases.get(1).path("sessions_held").asInt();
+        assertThat(one).as("sessions one instance of 1 MiB holds").isPositive();
+        assertThat(two).as("sessions two such instances hold").isGreaterThan(one * 3 / 2);
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("sessions held");
+    }
 }

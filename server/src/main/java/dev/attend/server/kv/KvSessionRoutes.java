@@ -175,6 +175,15 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return by.containsKey(KvCluster.PartitionState.FAILED) ? HealthResponse.Component.degraded(detail) : HealthResponse.Component.ok(detail);
     }
 
+    private boolean servedHere(String id) {
+        try {
+            cluster.served(id);
+            return true;
+        } catch (KvCluster.NotServedHereException e) {
+            return false;
+        }
+    }
+
     /** With a cluster, this instance's partitions of the KV topic and their states; empty without one. */
     public Map<Integer, KvCluster.PartitionState> clusterPartitions() {
         return cluster == null ? Map.of() : cluster.partitions();
@@ -352,7 +361,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         ctx.json(Map.of("tokens", position + 1, "results", results));
     }
 
-    private static Map<String, Object> accuracy(KvSession s, int layer, List<HeadQuery> queries, Integer budget, String source) {
+    private Map<String, Object> accuracy(KvSession s, int layer, List<HeadQuery> queries, Integer budget, String source) {
         List<Map<String, Object>> results = new ArrayList<>();
         double error = 0;
         double maxError = 0;
@@ -396,7 +405,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return out;
     }
 
-    private static void append(KvSession s, AppendRequest r) {
+    private void append(KvSession s, AppendRequest r) {
         checked(() -> s.append(ApiException.required(r.layer(), "layer"), ApiException.required(r.kvHead(), "kvHead"), ApiException.required(r.position(), "position"),
                 ApiException.required(r.key(), "key"), ApiException.required(r.value(), "value")));
     }
@@ -409,7 +418,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return queries;
     }
 
-    private static List<Map<String, Object>> attend(KvSession s, int layer, List<HeadQuery> queries, Integer budget) {
+    private List<Map<String, Object>> attend(KvSession s, int layer, List<HeadQuery> queries, Integer budget) {
         List<Map<String, Object>> results = new ArrayList<>();
         for (HeadQuery q : checkQueries(queries)) {
             int head = ApiException.required(q.queryHead(), "queryHead");
@@ -503,7 +512,7 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
         return s;
     }
 
-    private static void checked(Runnable action) {
+    private void checked(Runnable action) {
         checked(() -> {
             action.run();
             return null;
@@ -512,15 +521,20 @@ public final class KvSessionRoutes implements Consumer<RoutesConfig>, AutoClosea
 
     /**
      * Runs {@code action}; the session's IllegalArgumentException (bad input, nothing changed) becomes a 400, a session
-     * closed under the request a 404, a limit a 413 (the session's) or a 507 (the server's, over all sessions). I/O
-     * failures go on to the 507/503 mapping.
+     * closed under the request a 404 (deleted, expired) or, in a cluster, a 503 when it was closed because it moved
+     * or was rebuilt (retried, it is served), a limit a 413 (the session's) or a 507 (the server's, over all sessions).
+     * I/O failures go on to the 507/503 mapping.
      */
-    private static <T> T checked(Supplier<T> action) {
+    private <T> T checked(Supplier<T> action) {
         try {
             return action.get();
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(e.getMessage(), Map.of());
-        } catch (KvSessionClosedException e) { // deleted or expired while this request ran
+        } catch (KvSessionClosedException e) { // deleted or expired while this request ran; in a cluster, maybe moved
+            if (cluster != null && (cluster.get(e.id()) != null || !servedHere(e.id()))) {
+                throw new ApiException(503, "unavailable", "KV session " + ResourceId.shown(e.id()) + " moved or was rebuilt while this request"
+                        + " ran; nothing changed, retry");
+            }
             throw ApiException.notFound(e.getMessage());
         } catch (KvSessionFencedException | KvCluster.NotServedHereException e) { // rebuilt from its log, or moving: soon served
             throw new ApiException(503, "unavailable", e.getMessage());
