@@ -368,7 +368,7 @@ final class KvClusterBench extends BenchCommand {
                 SplittableRandom rnd = new SplittableRandom(n);
                 while (refusedInRow < 24) {
                     String id = "c" + tried++;
-                    if (fill(id, rnd)) {
+                    if (createAndPrefill(id, rnd, null)) {
                         held++;
                         refusedInRow = 0;
                     } else {
@@ -398,44 +398,6 @@ final class KvClusterBench extends BenchCommand {
         }
         report.put("verified", true); // nothing to compare: sessions are not decoded in this mode
         return report;
-    }
-
-    /** Creates session {@code id} and prefills it; false (and the session deleted) when an instance refuses it for memory. */
-    private boolean fill(String id, SplittableRandom rnd) throws Exception {
-        Map<String, Object> create = new LinkedHashMap<>();
-        create.put("id", id);
-        create.put("layers", layers);
-        create.put("kvHeads", kvHeads);
-        create.put("queryHeadsPerKvHead", queryHeadsPerKv);
-        create.put("headDim", headDim);
-        create.put("policy", "full");
-        HttpResponse<String> made = untilServed(() -> post(anyInstance(), "/v1/kv/sessions", create));
-        if (made != null && made.statusCode() == 507) {
-            return false;
-        }
-        expectOk(made, "create " + id);
-        for (int l = 0; l < layers; l++) {
-            for (int h = 0; h < kvHeads; h++) {
-                for (int from = 0; from < tokens; from += PREFILL_CHUNK) {
-                    int n = Math.min(PREFILL_CHUNK, tokens - from);
-                    Map<String, Object> body = new LinkedHashMap<>();
-                    body.put("layer", l);
-                    body.put("kvHead", h);
-                    body.put("from", from);
-                    body.put("keys", rows(rnd, n));
-                    body.put("values", rows(rnd, n));
-                    body.put("queries", rows(rnd, Math.max(1, n / 8)));
-                    body.put("more", from + n < tokens);
-                    HttpResponse<String> r = untilServed(() -> post(anyInstance(), "/v1/kv/sessions/" + id + "/prefill", body));
-                    if (r != null && r.statusCode() == 507) {
-                        expectOk(untilServed(() -> delete(anyInstance(), "/v1/kv/sessions/" + id)), "delete " + id);
-                        return false;
-                    }
-                    expectOk(r, "prefill " + id);
-                }
-            }
-        }
-        return true;
     }
 
     private void start(int number, String bootstrap, String app, String topic, Path dir, Map<String, String> env) throws Exception {
@@ -507,6 +469,18 @@ final class KvClusterBench extends BenchCommand {
     // ------------------------------------------------------------------ clients
 
     private Tracked createAndPrefill(String id, KvSessionConfig config, Scorer scorer, long seed) throws Exception {
+        Tracked t = new Tracked(id, new KvSession(id, config, scorer, Runnable::run), 1000 + seed, tokens);
+        if (!createAndPrefill(id, t.rnd, t.reference)) {
+            throw new IllegalStateException("session " + id + " was refused for memory (507)");
+        }
+        return t;
+    }
+
+    /**
+     * Creates session {@code id} and prefills every head with rows drawn from {@code rnd} (applied to {@code reference}
+     * too when not null); false, and the session deleted, when its instance refuses it for memory (507).
+     */
+    private boolean createAndPrefill(String id, SplittableRandom rnd, KvSession reference) throws Exception {
         Map<String, Object> create = new LinkedHashMap<>();
         create.put("id", id);
         create.put("layers", layers);
@@ -514,15 +488,18 @@ final class KvClusterBench extends BenchCommand {
         create.put("queryHeadsPerKvHead", queryHeadsPerKv);
         create.put("headDim", headDim);
         create.put("policy", "full");
-        expectOk(untilServed(() -> post(anyInstance(), "/v1/kv/sessions", create)), "create " + id);
-        Tracked t = new Tracked(id, new KvSession(id, config, scorer, Runnable::run), 1000 + seed, tokens);
+        HttpResponse<String> made = untilServed(() -> post(anyInstance(), "/v1/kv/sessions", create));
+        if (made != null && made.statusCode() == 507) {
+            return false;
+        }
+        expectOk(made, "create " + id);
         for (int l = 0; l < layers; l++) {
             for (int h = 0; h < kvHeads; h++) {
                 for (int from = 0; from < tokens; from += PREFILL_CHUNK) {
                     int n = Math.min(PREFILL_CHUNK, tokens - from);
-                    float[][] keys = rows(t.rnd, n);
-                    float[][] values = rows(t.rnd, n);
-                    float[][] queries = rows(t.rnd, Math.max(1, n / 8));
+                    float[][] keys = rows(rnd, n);
+                    float[][] values = rows(rnd, n);
+                    float[][] queries = rows(rnd, Math.max(1, n / 8));
                     Map<String, Object> body = new LinkedHashMap<>();
                     body.put("layer", l);
                     body.put("kvHead", h);
@@ -531,12 +508,19 @@ final class KvClusterBench extends BenchCommand {
                     body.put("values", values);
                     body.put("queries", queries);
                     body.put("more", from + n < tokens);
-                    expectOk(untilServed(() -> post(anyInstance(), "/v1/kv/sessions/" + id + "/prefill", body)), "prefill " + id);
-                    t.reference.prefill(l, h, from, keys, values, queries, from + n < tokens);
+                    HttpResponse<String> r = untilServed(() -> post(anyInstance(), "/v1/kv/sessions/" + id + "/prefill", body));
+                    if (r != null && r.statusCode() == 507) {
+                        expectOk(untilServed(() -> delete(anyInstance(), "/v1/kv/sessions/" + id)), "delete " + id);
+                        return false;
+                    }
+                    expectOk(r, "prefill " + id);
+                    if (reference != null) {
+                        reference.prefill(l, h, from, keys, values, queries, from + n < tokens);
+                    }
                 }
             }
         }
-        return t;
+        return true;
     }
 
     /**

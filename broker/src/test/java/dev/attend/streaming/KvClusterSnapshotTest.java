@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.gpu.Scorer;
-import dev.attend.gpu.Scorers;
 import dev.attend.index.store.Quarantine;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
@@ -21,14 +20,10 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.concurrent.Executor;
 import java.util.stream.Stream;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.streams.state.HostInfo;
 import org.junit.jupiter.api.AfterAll;
@@ -51,26 +46,22 @@ class KvClusterSnapshotTest {
 
     @TempDir
     static Path dir;
+    private static KvBroker kafka;
     private static EmbeddedKafkaBroker broker;
     private static Scorer scorer;
 
     @BeforeAll
     static void start() throws Exception {
         KvCluster.checkpointEvery = Duration.ofHours(1); // manifests only when the test says (checkpointNow, leaving)
-        broker = EmbeddedKafkaBroker.start(dir.resolve("broker"));
-        scorer = Scorers.create("simd");
-        Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic(TOPIC, PARTITIONS, (short) 1))).all().get();
-        }
+        kafka = KvBroker.start(dir, new NewTopic(TOPIC, PARTITIONS, (short) 1));
+        broker = kafka.broker();
+        scorer = kafka.scorer();
     }
 
     @AfterAll
     static void stop() throws Exception {
         KvCluster.checkpointEvery = Duration.ofSeconds(10);
-        scorer.close();
-        broker.close();
+        kafka.close();
     }
 
     /** The only instance of its group: it owns every partition, restored from {@code snapshots}. */

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.gpu.Scorer;
-import dev.attend.gpu.Scorers;
 import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
@@ -16,13 +15,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
 import java.util.concurrent.Executor;
 import java.util.function.BooleanSupplier;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.streams.state.HostInfo;
 import org.junit.jupiter.api.AfterAll;
@@ -44,24 +40,20 @@ class KvClusterTest {
 
     @TempDir
     static Path dir;
+    private static KvBroker kafka;
     private static EmbeddedKafkaBroker broker;
     private static Scorer scorer;
 
     @BeforeAll
     static void start() throws Exception {
-        broker = EmbeddedKafkaBroker.start(dir.resolve("broker"));
-        scorer = Scorers.create("simd");
-        Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic("kv-cluster", PARTITIONS, (short) 1), new NewTopic("kv-standby", PARTITIONS, (short) 1))).all().get();
-        }
+        kafka = KvBroker.start(dir, new NewTopic("kv-cluster", PARTITIONS, (short) 1), new NewTopic("kv-standby", PARTITIONS, (short) 1));
+        broker = kafka.broker();
+        scorer = kafka.scorer();
     }
 
     @AfterAll
     static void stop() throws Exception {
-        scorer.close();
-        broker.close();
+        kafka.close();
     }
 
     private static KvCluster instance(int port) {

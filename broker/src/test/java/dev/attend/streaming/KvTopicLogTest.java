@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.gpu.Scorer;
-import dev.attend.gpu.Scorers;
 import dev.attend.retrieval.KvRecords;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionClosedException;
@@ -21,8 +20,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.concurrent.Executor;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -42,24 +39,20 @@ class KvTopicLogTest {
 
     @TempDir
     static Path dir;
+    private static KvBroker kafka;
     private static EmbeddedKafkaBroker broker;
     private static Scorer scorer;
 
     @BeforeAll
     static void start() throws Exception {
-        broker = EmbeddedKafkaBroker.start(dir.resolve("broker"));
-        scorer = Scorers.create("simd");
-        Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        try (Admin admin = Admin.create(p)) {
-            admin.createTopics(List.of(new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1), new NewTopic("kv-c", 2, (short) 1), new NewTopic("kv-d", 1, (short) 1), new NewTopic("kv-e", 1, (short) 1))).all().get();
-        }
+        kafka = KvBroker.start(dir, new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1), new NewTopic("kv-c", 2, (short) 1), new NewTopic("kv-d", 1, (short) 1), new NewTopic("kv-e", 1, (short) 1));
+        broker = kafka.broker();
+        scorer = kafka.scorer();
     }
 
     @AfterAll
     static void stop() throws Exception {
-        scorer.close();
-        broker.close();
+        kafka.close();
     }
 
     private static KvSessionConfig config() {
