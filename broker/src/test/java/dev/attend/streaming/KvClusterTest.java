@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.attend.broker.EmbeddedKafkaBroker;
 import dev.attend.gpu.Scorer;
-import dev.attend.retrieval.AttendResult;
 import dev.attend.retrieval.KvSession;
 import dev.attend.retrieval.KvSessionConfig;
 import dev.attend.retrieval.KvSessionLimits;
@@ -195,7 +194,7 @@ class KvClusterTest {
         }
     }
 
-    /** Same lengths everywhere and the same exact attention bit for bit. */
+    /** Same lengths everywhere and the same exact attention (to the last bits). */
     static void assertSame(KvSession s, KvSession ref, SplittableRandom rnd) {
         KvSessionConfig c = ref.config();
         for (int layer = 0; layer < c.layers(); layer++) {
@@ -204,9 +203,17 @@ class KvClusterTest {
             }
             for (int q = 0; q < c.queryHeads(); q++) {
                 float[] query = rows(rnd, 1)[0];
-                AttendResult a = s.attendExact(layer, q, query);
-                AttendResult b = ref.attendExact(layer, q, query);
-                assertThat(a.output()).isEqualTo(b.output());
+                float[] a = s.attendExact(layer, q, query).output();
+                float[] b = ref.attendExact(layer, q, query).output();
+                // Not bit for bit: the JIT compiling the scan between the two calls adds its lanes in another order
+                // (last bits); a token lost or doubled among these few dozen moves the answer by 1e-2 or more.
+                double d = 0;
+                double n = 0;
+                for (int i = 0; i < a.length; i++) {
+                    d += (a[i] - b[i]) * (double) (a[i] - b[i]);
+                    n += b[i] * (double) b[i];
+                }
+                assertThat(Math.sqrt(d / n)).as("relative difference of layer %d query head %d", layer, q).isLessThan(1e-5);
             }
         }
     }
