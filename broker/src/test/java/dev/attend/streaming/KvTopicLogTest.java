@@ -25,6 +25,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -185,7 +186,7 @@ class KvTopicLogTest {
                 assertThat(restoredAgain.config().layers()).isEqualTo(1);
                 assertThat(restoredAgain.length(0, 0)).isEqualTo(30);
                 float[] q = rows(rnd, 1)[0];
-                assertThat(restoredAgain.attendExact(0, 0, q).output()).isEqualTo(again.attendExact(0, 0, q).output());
+                assertThat(restoredAgain.attendExact(0, 0, q).output()).containsExactly(again.attendExact(0, 0, q).output(), Offset.offset(1e-5f)); // the JIT may change the last bits between calls
             } finally {
                 r.sessions().values().forEach(KvSession::close);
             }
@@ -234,7 +235,7 @@ class KvTopicLogTest {
                 for (int layer = 0; layer < 3; layer++) {
                     assertThat(restored.length(layer, 0)).isEqualTo(10);
                     float[] q = rows(rnd, 1)[0];
-                    assertThat(restored.attendExact(layer, 0, q).output()).isEqualTo(original.attendExact(layer, 0, q).output());
+                    assertThat(restored.attendExact(layer, 0, q).output()).containsExactly(original.attendExact(layer, 0, q).output(), Offset.offset(1e-5f)); // the JIT may change the last bits between calls
                 }
             } finally {
                 r.sessions().values().forEach(KvSession::close);
