@@ -46,7 +46,7 @@ class KvTopicLogTest {
 
     @BeforeAll
     static void start() throws Exception {
-        kafka = KvBroker.start(dir, new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1), new NewTopic("kv-c", 2, (short) 1), new NewTopic("kv-d", 1, (short) 1), new NewTopic("kv-e", 1, (short) 1));
+        kafka = KvBroker.start(dir, new NewTopic("kv-a", 3, (short) 1), new NewTopic("kv-b", 1, (short) 1), new NewTopic("kv-c", 2, (short) 1), new NewTopic("kv-d", 1, (short) 1), new NewTopic("kv-e", 1, (short) 1), new NewTopic("kv-f", 1, (short) 1));
         broker = kafka.broker();
         scorer = kafka.scorer();
     }
@@ -208,6 +208,29 @@ class KvTopicLogTest {
             }, Map.of())).isInstanceOf(IOException.class).hasMessageContaining("orphan").hasMessageContaining("does not create");
             assertThat(opened).hasSize(1);
             assertThatThrownBy(() -> opened.getFirst().append(0, 0, 0, key, key)).as("closed").isInstanceOf(KvSessionClosedException.class);
+        }
+    }
+
+    @Test
+    void aWriteThatRacedItsSessionsDeletionIsPassedOverNotAFailure() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(SEED + 5);
+        try (KvTopicLog log = new KvTopicLog(broker.bootstrapServers(), "kv-f", 4096, Map.of())) {
+            log.create("kept", config());
+            log.create("gone", config());
+            float[] key = rows(rnd, 1)[0];
+            log.write("gone", KvRecords.append(0, 0, 0, key, key));
+            log.delete("gone");
+            log.write("gone", KvRecords.append(0, 0, 1, key, key)); // sent as the deletion was: after it in the topic
+            log.write("kept", KvRecords.append(0, 0, 0, key, key));
+            KvTopicLog.Restored r = KvTopicLog.restoreAll(broker.bootstrapServers(), "kv-f", List.of(0), (id, c, at) -> new KvSession(id, c, scorer, INLINE),
+                    Map.of());
+            try {
+                assertThat(r.sessions().keySet()).containsExactly("kept");
+                assertThat(r.sessions().get("kept").length(0, 0)).isEqualTo(1);
+                assertThat(r.records()).as("writes applied: gone's first, kept's").isEqualTo(2);
+            } finally {
+                r.sessions().values().forEach(KvSession::close);
+            }
         }
     }
 

@@ -36,6 +36,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
@@ -156,6 +157,8 @@ public final class KvCluster implements KvSessions {
     private final KvStandby standby; // or null
     private final AtomicLong warmTakeOvers = new AtomicLong();
     private final Map<Integer, KvSnapshot> snapshots = new ConcurrentHashMap<>();
+    /** One user of a partition's snapshot folder at a time: a restore (from its start to its end) or a checkpoint. */
+    private final Map<Integer, ReentrantLock> files = new ConcurrentHashMap<>();
     private final AtomicLong snapshotRestores = new AtomicLong();
     private final List<String> snapshotDamage = new CopyOnWriteArrayList<>();
     private final AtomicLong topicRecordsRestored = new AtomicLong();
@@ -271,10 +274,13 @@ public final class KvCluster implements KvSessions {
     private void dropped(Collection<TopicPartition> partitions, String how) {
         for (TopicPartition tp : partitions) {
             int p = tp.partition();
-            owned.remove(p);
-            KvSnapshot snapshot = snapshots.remove(p);
+            KvSnapshot snapshot;
+            synchronized (this) { // not between a restore's last check and its serving the partition
+                owned.remove(p);
+                snapshot = snapshots.remove(p);
+            }
             if (snapshot != null) { // brought up to date before its sessions close: whoever takes it back reads less
-                snapshot.checkpoint();
+                withFiles(p, snapshot::checkpoint);
             }
             closeSessionsOf(p);
             LOG.info("KV partition {} {}: its sessions closed here", p, how);
@@ -296,6 +302,39 @@ public final class KvCluster implements KvSessions {
      * after.
      */
     private void restore(int p, long generation, CompletableFuture<KvStandby.Warm> takeOver) {
+        if (settings.snapshots() == null) {
+            restoreHeld(p, generation, takeOver);
+            return;
+        }
+        ReentrantLock lock = files.computeIfAbsent(p, k -> new ReentrantLock());
+        lock.lock(); // an earlier restore of p still running (p lost and given back meanwhile) finishes first
+        try {
+            restoreHeld(p, generation, takeOver);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Runs {@code action} on partition {@code p}'s snapshot folder when no restore of it runs. */
+    private void withFiles(int p, Runnable action) {
+        ReentrantLock lock = files.computeIfAbsent(p, k -> new ReentrantLock());
+        lock.lock();
+        try {
+            action.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean current(int p, long generation) {
+        Owned now = owned.get(p);
+        return !closed && now != null && now.generation() == generation;
+    }
+
+    private void restoreHeld(int p, long generation, CompletableFuture<KvStandby.Warm> takeOver) {
+        if (!current(p, generation)) {
+            return;
+        }
         long start = System.nanoTime();
         Map<String, Long> createdAt = new HashMap<>();
         Map<String, SessionLog> logs = new HashMap<>();
@@ -325,6 +364,7 @@ public final class KvCluster implements KvSessions {
                     }
                 }
                 KvSnapshot files = snapshot;
+                long endBefore = offset;
                 r = KvTopicLog.restore(settings.bootstrapServers(), settings.topic(), p, offset, held, (id, config, at) -> {
                     KvSession s = open(id, config);
                     s.holdBuilds(true);
@@ -334,6 +374,11 @@ public final class KvCluster implements KvSessions {
                     logs.put(id, l);
                     return s;
                 }, settings.client());
+                if (snapshot != null && endBefore > r.nextOffset()) { // the topic ends before what the snapshot covers: it lost writes
+                    r.sessions().values().forEach(KvSession::close);
+                    throw new IOException("KV partition " + p + "'s local snapshot covers offset " + endBefore + " and the topic ends at "
+                            + r.nextOffset() + ": the topic lost writes (an unclean leader election?); not served from either");
+                }
                 if (snapshot != null) {
                     snapshot.retainOnly(r.sessions().keySet());
                     snapshot.covers(r.nextOffset());
@@ -366,8 +411,7 @@ public final class KvCluster implements KvSessions {
             LOG.info("KV partition {}: {} sessions ({} writes read from the topic) restored from {} in {} ms", p, r.sessions().size(), r.records(),
                     from, (System.nanoTime() - start) / 1_000_000);
         } catch (IOException | RuntimeException e) {
-            Owned now = owned.get(p);
-            if (closed || now == null || now.generation() != generation) { // lost or closing meanwhile: nothing to report
+            if (!current(p, generation)) { // lost or closing meanwhile: nothing to report
                 LOG.debug("KV partition {}: its restore stopped, the partition is not here any more ({})", p, e.toString());
                 return;
             }
@@ -417,6 +461,9 @@ public final class KvCluster implements KvSessions {
                     "damaged (" + e.getMessage() + "); the partition is restored from the topic alone");
             snapshotDamage.add("KV partition " + p + "'s local snapshot was damaged (" + e.getMessage() + "): "
                     + (kept == null ? "it could not be moved aside" : "moved to " + kept) + "; the partition was restored from the topic alone");
+            if (kept == null) { // left where it is, as found: no snapshot of this partition until it can be moved
+                return null;
+            }
             try {
                 return KvSnapshot.start(dir, id, p, null);
             } catch (IOException again) {
@@ -445,11 +492,11 @@ public final class KvCluster implements KvSessions {
     }
 
     private void checkpointDirty() {
-        for (KvSnapshot s : snapshots.values()) {
+        snapshots.forEach((p, s) -> {
             if (s.dirty()) {
-                s.checkpoint();
+                withFiles(p, s::checkpoint);
             }
-        }
+        });
     }
 
     private KvSession open(String id, KvSessionConfig config) {
@@ -493,7 +540,10 @@ public final class KvCluster implements KvSessions {
                     snapshot.write(id, journal, record, () -> log.write(id, record));
                 }
             } catch (KafkaUnavailableException e) {
-                restorer.execute(() -> rebuild(id));
+                Held fenced = sessions.get(id);
+                if (fenced != null) {
+                    restorer.execute(() -> rebuild(id, fenced));
+                }
                 throw new KvWriteUncertainException(e.getMessage(), e);
             }
         }
@@ -513,11 +563,18 @@ public final class KvCluster implements KvSessions {
         return l;
     }
 
-    /** Replaces a fenced session with one rebuilt from the topic (its writes from its creation on). */
-    private void rebuild(String id) {
-        Held h = sessions.get(id);
-        if (h == null || closed) {
+    /**
+     * Replaces {@code h}, fenced, with a session rebuilt from the topic (its writes from its creation on); nothing when
+     * {@code h} is no longer the one held (rebuilt already, or its partition restored again). Its partition's local
+     * snapshot stops: its journal may lack the write whose outcome was unknown.
+     */
+    private void rebuild(String id, Held h) {
+        if (closed || sessions.get(id) != h) {
             return;
+        }
+        KvSnapshot snapshot = snapshots.get(h.partition());
+        if (snapshot != null) {
+            snapshot.stop("session " + ResourceId.shown(id) + " is rebuilt from the topic after a write of unknown outcome");
         }
         KvSession fresh = open(id, h.session().config());
         try {
@@ -536,7 +593,7 @@ public final class KvCluster implements KvSessions {
             LOG.error("KV session {} could not be rebuilt from {} (it stays fenced; tried again in {} s): {}", ResourceId.shown(id),
                     settings.topic(), REBUILD_RETRY.toSeconds(), e.toString(), e);
             if (!closed) { // a fenced session takes no writes, so no later failure would ask again
-                ownersReader.schedule(() -> restorer.execute(() -> rebuild(id)), REBUILD_RETRY.toMillis(), TimeUnit.MILLISECONDS);
+                ownersReader.schedule(() -> restorer.execute(() -> rebuild(id, h)), REBUILD_RETRY.toMillis(), TimeUnit.MILLISECONDS);
             }
         }
     }
@@ -594,7 +651,7 @@ public final class KvCluster implements KvSessions {
 
     /** Brings every local snapshot up to date now (what happens every {@link #checkpointEvery} to those written to). */
     void checkpointNow() {
-        snapshots.values().forEach(KvSnapshot::checkpoint);
+        snapshots.forEach((p, s) -> withFiles(p, s::checkpoint));
     }
 
     /** The partitions whose local snapshot stopped here (the last manifest stays), with why. */
@@ -814,7 +871,7 @@ public final class KvCluster implements KvSessions {
         if (standby != null) {
             standby.close();
         }
-        snapshots.values().forEach(KvSnapshot::checkpoint);
+        snapshots.forEach((p, s) -> withFiles(p, s::checkpoint));
         snapshots.clear();
         synchronized (this) {
             sessions.values().forEach(h -> h.session().close());

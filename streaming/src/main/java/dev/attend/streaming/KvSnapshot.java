@@ -77,8 +77,11 @@ final class KvSnapshot {
 
     /** Where partition {@code partition} of {@code topic} keeps its files under {@code root}. */
     static Path dirOf(Path root, String topic, int partition) {
-        return root.resolve(topic).resolve(Integer.toString(partition));
+        return root.resolve(TOPICS).resolve(topic).resolve(Integer.toString(partition)); // beside root's quarantine, whatever the topic's name
     }
+
+    /** The folder under the snapshots' root that holds each topic's. */
+    static final String TOPICS = "topics";
 
     /**
      * The manifest in {@code dir}, or null when there is none. Damage is a {@link CorruptFileException}; a manifest of
@@ -356,6 +359,13 @@ final class KvSnapshot {
     void checkpoint() {
         if (stopped != null) {
             return;
+        }
+        for (Live l : live.values()) { // most of the bytes to disk before writes wait: the forces under the lock find little left
+            try {
+                l.journal().force();
+            } catch (IOException e) {
+                // closed meanwhile (its session gone) or failing: the force under the lock decides
+            }
         }
         try {
             if (!lock.writeLock().tryLock(CHECKPOINT_WAIT_MS, TimeUnit.MILLISECONDS)) {

@@ -10,10 +10,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -239,9 +241,9 @@ public final class KvTopicLog implements AutoCloseable {
     /**
      * Rebuilds every session that {@code partitions} of {@code topic} hold, from the topic alone (what a new owner of
      * those partitions does with no local copy): creations open sessions through {@code factory}, writes apply in
-     * order, deletions close them. A write of a session the topic never created (its creation lost to the topic's
-     * retention, which a KV topic must not have) or damage is an {@link IOException} naming its offset, and the
-     * sessions opened so far are closed.
+     * order, deletions close them (a write after its session's deletion, sent as it was deleted, is passed over). A
+     * write of a session the topic never created (its creation lost to the topic's retention, which a KV topic must
+     * not have) or damage is an {@link IOException} naming its offset, and the sessions opened so far are closed.
      */
     public static Restored restoreAll(String bootstrapServers, String topic, List<Integer> partitions, SessionFactory factory,
                                       Map<String, String> client) throws IOException {
@@ -262,6 +264,7 @@ public final class KvTopicLog implements AutoCloseable {
                                     SessionFactory factory, Map<String, String> client) throws IOException {
         Sessions live = new Sessions(topic, factory);
         live.live.putAll(held);
+        live.heldAreAll = from > 0;
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrapServers, client)) {
             long cutShort = 0;
             long[] end = new long[1];
@@ -287,7 +290,12 @@ public final class KvTopicLog implements AutoCloseable {
         private final String topic;
         private final SessionFactory factory;
         final Map<String, KvSession> live = new LinkedHashMap<>();
+        /** Sessions this read saw deleted: a write of one after its deletion (it raced the deletion) is passed over. */
+        private final Set<String> deleted = new HashSet<>();
+        /** Whether the sessions held at the start are all that lived there (a snapshot's): others were deleted before. */
+        boolean heldAreAll;
         long records;
+        long afterDeletion;
 
         Sessions(String topic, SessionFactory factory) {
             this.topic = topic;
@@ -298,6 +306,7 @@ public final class KvTopicLog implements AutoCloseable {
         public void accept(Kind kind, String id, long offset, byte[] bytes) throws IOException {
             switch (kind) {
                 case CREATE -> {
+                    deleted.remove(id);
                     KvSessionConfig config = KvRecords.readConfig(bytes, "KV topic " + topic + " offset " + offset);
                     KvSession old = live.put(id, factory.open(id, config, offset));
                     if (old != null) {
@@ -305,6 +314,7 @@ public final class KvTopicLog implements AutoCloseable {
                     }
                 }
                 case DELETE -> {
+                    deleted.add(id);
                     KvSession gone = live.remove(id);
                     if (gone != null) {
                         gone.close();
@@ -312,6 +322,10 @@ public final class KvTopicLog implements AutoCloseable {
                 }
                 case WRITE -> {
                     KvSession s = live.get(id);
+                    if (s == null && (deleted.contains(id) || heldAreAll)) { // a write that raced its session's deletion
+                        afterDeletion++;
+                        return;
+                    }
                     if (s == null) {
                         throw new IOException("KV topic " + topic + " offset " + offset + ": a write of session " + id
                                 + ", which the topic does not create before it (a topic with retention loses sessions)");
