@@ -361,6 +361,7 @@ final class KvClusterBench extends BenchCommand {
                 for (int i = 1; i <= n; i++) {
                     start(i, broker.bootstrapServers(), app, topic, deployment, Map.of("ATTEND_KV_MAX_TOTAL_BYTES", Long.toString(capacityBytes)));
                 }
+                awaitSpread(n);
                 long t0 = System.nanoTime();
                 int held = 0;
                 int refusedInRow = 0;
@@ -398,6 +399,35 @@ final class KvClusterBench extends BenchCommand {
         }
         report.put("verified", true); // nothing to compare: sessions are not decoded in this mode
         return report;
+    }
+
+    private static final Pattern SERVED = Pattern.compile("partitions served \\[([0-9, ]*)\\], being restored \\[\\]");
+
+    /**
+     * Waits until the {@code n} live instances serve all the topic's partitions between them, each some, none being
+     * restored (their {@code /health}): sessions given before would all land on the first instance.
+     */
+    private void awaitSpread(int n) throws Exception {
+        long deadline = System.nanoTime() + SETTLE.toNanos();
+        while (true) {
+            int total = 0;
+            int serving = 0;
+            for (Instance i : live) {
+                HttpResponse<String> r = get(i, "/health");
+                Matcher m = r == null ? null : SERVED.matcher(JSON.readTree(r.body()).path("components").path("kv").path("detail").asText());
+                if (m != null && m.find() && !m.group(1).isBlank()) {
+                    total += m.group(1).split(",").length;
+                    serving++;
+                }
+            }
+            if (serving == n && total == PARTITIONS) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(n + " instances did not share the " + PARTITIONS + " partitions within " + SETTLE.toSeconds() + " s");
+            }
+            Thread.sleep(200);
+        }
     }
 
     private void start(int number, String bootstrap, String app, String topic, Path dir, Map<String, String> env) throws Exception {
