@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,9 +62,9 @@ final class KvSnapshot {
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final Map<String, Live> live = new ConcurrentHashMap<>();
     private final Set<String> retired = ConcurrentHashMap.newKeySet(); // journals to delete once a manifest no longer names them
-    private long covered; // under the write lock, or the read lock with coveredLock
-    private final Object coveredLock = new Object();
-    private long lastManifestCovered; // under this
+    /** The offset after every record journaled here (raised under the read lock, read under the write lock). */
+    private final AtomicLong covered;
+    private volatile long lastManifestCovered;
     private volatile String stopped;
     private volatile boolean dirty;
 
@@ -71,7 +72,7 @@ final class KvSnapshot {
         this.dir = dir;
         this.topicId = topicId;
         this.partition = partition;
-        this.covered = covered;
+        this.covered = new AtomicLong(covered);
         this.lastManifestCovered = covered;
     }
 
@@ -174,7 +175,7 @@ final class KvSnapshot {
         KvJournal j = KvJournal.append(f, e.bytes(), false);
         try {
             KvJournal.Scan scan = KvJournal.replay(f, KvRecords.into(session));
-            if (scan.damaged() || scan.unappliable() != null || scan.end() != Math.max(e.bytes(), 8) || scan.format() != KvJournal.FORMAT) {
+            if (scan.damaged() || scan.unappliable() != null || scan.end() != Math.max(e.bytes(), KvJournal.FILE_HEADER) || scan.format() != KvJournal.FORMAT) {
                 throw new CorruptFileException(f, "of the " + e.bytes() + " bytes the manifest covers, intact records end at " + scan.end()
                         + (scan.damaged() ? ", damaged: " + scan.lost() + (scan.damagedTail() == null ? "" : " " + scan.damagedTail()) : "")
                         + (scan.unappliable() == null ? "" : ", " + scan.unappliable()));
@@ -226,9 +227,7 @@ final class KvSnapshot {
         lock.readLock().lock();
         try {
             long end = uncertain(id, "write", toTopic);
-            synchronized (coveredLock) {
-                covered = Math.max(covered, end);
-            }
+            covered.accumulateAndGet(end, Math::max);
             journal(id, journal, record);
             return end;
         } finally {
@@ -273,9 +272,7 @@ final class KvSnapshot {
         lock.readLock().lock();
         try {
             long end = uncertain(id, "creation", toTopic);
-            synchronized (coveredLock) {
-                covered = Math.max(covered, end);
-            }
+            covered.accumulateAndGet(end, Math::max);
             create(id, config, end - 1);
             return end;
         } finally {
@@ -298,9 +295,7 @@ final class KvSnapshot {
             if (gone != null) {
                 retired.add(gone.file());
             }
-            synchronized (coveredLock) {
-                covered = Math.max(covered, end);
-            }
+            covered.accumulateAndGet(end, Math::max);
             dirty = true;
             return end;
         } finally {
@@ -322,9 +317,7 @@ final class KvSnapshot {
 
     /** Covers {@code offset} at least (a replay read the topic to there). */
     void covers(long offset) {
-        synchronized (coveredLock) {
-            covered = Math.max(covered, offset);
-        }
+        covered.accumulateAndGet(offset, Math::max);
         dirty = true;
     }
 
@@ -339,7 +332,7 @@ final class KvSnapshot {
     }
 
     /** The offset the last manifest covers (0: none yet). */
-    synchronized long lastCovered() {
+    long lastCovered() {
         return lastManifestCovered;
     }
 
@@ -386,7 +379,7 @@ final class KvSnapshot {
                 l.journal().force();
                 entries.add(new Entry(e.getKey(), l.config(), l.createdAt(), l.file(), l.journal().size()));
             }
-            long at = covered;
+            long at = covered.get();
             DurableFile.write(dir.resolve(MANIFEST), CODEC, VERSION, out -> {
                 out.writeUTF(topicId);
                 out.writeInt(partition);
@@ -402,9 +395,7 @@ final class KvSnapshot {
                     out.writeLong(e.bytes());
                 }
             });
-            synchronized (this) {
-                lastManifestCovered = at;
-            }
+            lastManifestCovered = at;
             for (String name : new ArrayList<>(retired)) {
                 Files.deleteIfExists(dir.resolve(name));
                 retired.remove(name);

@@ -52,7 +52,7 @@ public final class KvJournal implements AutoCloseable {
 
     static final int FILE_MAGIC = 0x414B564A; // "AKVJ": above 2^30, never a format-1 record length
     public static final int FORMAT = 2;
-    static final int FILE_HEADER = 8;
+    public static final int FILE_HEADER = 8;
     static final int RECORD_MAGIC = 0x4B565232; // "KVR2"
     static final int RECORD_HEADER = 28;
     static final int MIN_BODY = 21;
